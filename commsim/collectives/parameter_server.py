@@ -1,0 +1,45 @@
+"""Parameter server: workers push their buffers, the server averages and sends the mean back.
+
+2n messages of P bytes. On a star the server's link carries all n pushes, then all n pulls:
+T = 2(2α + nP/B).
+"""
+
+from __future__ import annotations
+
+from ..payload import Buffer, mean_in_rank_order
+from .base import Algorithm, Comm, Process, register
+
+
+def parameter_server_worker(comm: Comm, buffer: Buffer) -> Process:
+    """Push ``buffer`` to the server and return (a copy of) the mean it sends back."""
+    if comm.size == 1:  # a lone worker's mean is its own buffer: nothing is sent
+        return buffer.copy()
+    comm.phase = "push"
+    pushed = comm.send(comm.server, buffer)
+    mean = yield comm.recv(comm.server)
+    yield pushed
+    return mean.copy()
+
+
+def parameter_server(comm: Comm) -> Process:
+    """Receive one buffer from every worker, average in rank order, send the mean to all."""
+    if comm.size == 1:
+        return
+    comm.phase = "push"
+    parts = []
+    for worker in range(comm.size):
+        parts.append((yield comm.recv(worker)))
+    mean = mean_in_rank_order(parts)
+    comm.phase = "pull"
+    for pulled in [comm.send(worker, mean) for worker in range(comm.size)]:
+        yield pulled
+
+
+register(
+    Algorithm(
+        "parameter_server",
+        parameter_server_worker,
+        server=parameter_server,
+        summary="workers push to one server, which averages and sends the mean back",
+    )
+)

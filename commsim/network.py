@@ -1,0 +1,270 @@
+"""The SimPy network: point-to-point messages over a topology, with a fluid link-sharing model.
+
+A message alone on its route takes ``sum(latency) + bytes / min(bandwidth)`` along the route.
+Its bytes flow first (sharing bandwidth), then it propagates for the route's latency and is
+delivered. Transfers that cross the same directed link at the same time share its bandwidth
+max-min fairly (progressive filling, as flow-level simulators such as SimGrid do); rates are
+recomputed once per simulated instant, for the flows whose links changed. Links are full duplex.
+
+Workers only say ``send`` and ``recv``; the network owns every delay (like SimPy's Cable).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Hashable
+from typing import Any
+
+import networkx as nx
+import simpy
+from simpy.events import NORMAL, Event
+
+# Rate reallocation runs after every ordinary event of the same instant.
+_AFTER_NORMAL = NORMAL + 1
+# A link whose spare capacity is below this fraction of its bandwidth is saturated.
+_SATURATED = 1e-9
+
+
+class Link:
+    """One direction of an edge: its capacity and the transfers now crossing it."""
+
+    __slots__ = ("u", "v", "bandwidth", "latency", "flows")
+
+    def __init__(self, u: Hashable, v: Hashable, bandwidth: float, latency: float) -> None:
+        self.u, self.v, self.bandwidth, self.latency = u, v, bandwidth, latency
+        self.flows: dict[_Flow, None] = {}  # insertion-ordered for determinism
+
+
+class Route:
+    """The directed links from ``src`` to ``dst`` and what has crossed them."""
+
+    __slots__ = ("index", "src", "dst", "links", "latency", "bandwidth", "messages", "bytes")
+
+    def __init__(self, index: int, src: Hashable, dst: Hashable, links: tuple[Link, ...]) -> None:
+        self.index, self.src, self.dst, self.links = index, src, dst, links
+        self.latency = sum(link.latency for link in links)
+        self.bandwidth = min(link.bandwidth for link in links)
+        self.messages = 0
+        self.bytes = 0
+
+
+class _Flow:
+    """A message's bytes in transit; called back by its completion timeout."""
+
+    __slots__ = ("net", "route", "nbytes", "remaining", "rate", "since", "gen", "delivery", "payload", "start", "phase")
+
+    def __call__(self, timeout: Event) -> None:
+        if timeout._value == self.gen:  # otherwise a later rate change superseded this timeout
+            self.net._finish(self)
+
+
+class MessageLog:
+    """Every delivered message, column by column (compact enough for millions of messages).
+
+    Message i went along ``routes[route[i]]`` (so from its ``src`` to its ``dst``), carried
+    ``nbytes[i]`` bytes, was sent at ``start[i]``, delivered at ``end[i]``, in ``phases[phase[i]]``.
+    """
+
+    def __init__(self) -> None:
+        self.route = array("q")
+        self.nbytes = array("q")
+        self.start = array("d")
+        self.end = array("d")
+        self.phase = array("h")
+        self.phases: list[str] = []
+        self.routes: list[Route] = []
+
+    def __len__(self) -> int:
+        return len(self.nbytes)
+
+    def endpoints(self, i: int) -> tuple[Hashable, Hashable]:
+        """(source, destination) of message i."""
+        route = self.routes[self.route[i]]
+        return route.src, route.dst
+
+
+class Network:
+    """Point-to-point messaging between the nodes of ``graph`` inside the SimPy ``env``."""
+
+    def __init__(self, env: simpy.Environment, graph: nx.Graph) -> None:
+        self.env = env
+        self.graph = graph
+        self.links: dict[tuple[Hashable, Hashable], Link] = {}
+        for u, v, data in graph.edges(data=True):
+            self.links[u, v] = Link(u, v, float(data["bandwidth"]), float(data["latency"]))
+            self.links[v, u] = Link(v, u, float(data["bandwidth"]), float(data["latency"]))
+        self.log = MessageLog()
+        self._phase_index: dict[str, int] = {}
+        self._paths: dict[Hashable, dict[Hashable, list[Hashable]]] = {}
+        self._routes: dict[tuple[Hashable, Hashable], Route] = {}
+        # per channel: whether its queue holds sends (True) or receives (False), and the queue
+        self._channels: dict[tuple[Hashable, Hashable, Any], tuple[bool, deque[Event]]] = {}
+        self._dirty: dict[Link, None] = {}
+        self._reallocation_pending = False
+
+    # -- routes ---------------------------------------------------------------------------
+    def route(self, src: Hashable, dst: Hashable) -> Route:
+        """The deterministic shortest route from ``src`` to ``dst`` (cached)."""
+        key = (src, dst)
+        route = self._routes.get(key)
+        if route is None:
+            paths = self._paths.get(src)
+            if paths is None:
+                paths = self._paths[src] = nx.single_source_shortest_path(self.graph, src)
+            path = paths[dst]
+            route = Route(len(self._routes), src, dst, tuple(self.links[a, b] for a, b in zip(path, path[1:])))
+            self._routes[key] = route
+            self.log.routes.append(route)
+        return route
+
+    @property
+    def routes(self) -> list[Route]:
+        """Every route used so far."""
+        return list(self._routes.values())
+
+    # -- messaging ------------------------------------------------------------------------
+    def _event_for(self, key: tuple[Hashable, Hashable, Any], is_send: bool) -> Event:
+        """Match sends to receives in order on the channel ``key`` = (src, dst, tag)."""
+        entry = self._channels.get(key)
+        if entry is not None and entry[0] != is_send:  # the other side is already waiting
+            queue = entry[1]
+            event = queue.popleft()
+            if not queue:
+                del self._channels[key]
+            return event
+        event = Event(self.env)
+        if entry is None:
+            self._channels[key] = (is_send, deque([event]))
+        else:
+            entry[1].append(event)
+        return event
+
+    def recv(self, dst: Hashable, src: Hashable, tag: Any = None) -> Event:
+        """An event that fires with the payload of the next message from ``src`` to ``dst``."""
+        return self._event_for((src, dst, tag), is_send=False)
+
+    def send(
+        self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = ""
+    ) -> Event:
+        """Start sending ``nbytes`` from ``src`` to ``dst``; the event fires on delivery.
+
+        The payload is not copied: the sender must not change it before the event fires.
+        """
+        if src == dst:
+            raise ValueError(f"node {src!r} cannot send to itself")
+        route = self.route(src, dst)
+        flow = _Flow()
+        flow.net, flow.route, flow.payload = self, route, payload
+        flow.delivery = self._event_for((src, dst, tag), is_send=True)
+        flow.start = flow.since = self.env.now
+        flow.nbytes = flow.remaining = nbytes
+        flow.gen = 0
+        phase_id = self._phase_index.get(phase)
+        if phase_id is None:
+            phase_id = self._phase_index[phase] = len(self._phase_index)
+            self.log.phases.append(phase)
+        flow.phase = phase_id
+        route.messages += 1
+        route.bytes += nbytes
+        if nbytes <= 0:
+            flow.rate = 0.0
+            self._deliver(flow)
+            return flow.delivery
+        links = route.links
+        alone = True
+        for link in links:
+            if link.flows:
+                alone = False
+            link.flows[flow] = None
+        if alone:  # fast path: the whole route is idle, so the flow runs at the bottleneck rate
+            flow.rate = route.bandwidth
+            self.env.timeout(nbytes / flow.rate, 0).callbacks.append(flow)
+        else:
+            flow.rate = 0.0
+            self._mark_dirty(links)
+        return flow.delivery
+
+    def _finish(self, flow: _Flow) -> None:
+        """The flow's last byte left: free its links, then deliver after the route latency."""
+        for link in flow.route.links:
+            del link.flows[flow]
+        self._mark_dirty(flow.route.links)
+        self._deliver(flow)
+
+    def _deliver(self, flow: _Flow) -> None:
+        env = self.env
+        route = flow.route
+        event = flow.delivery
+        event._ok = True
+        event._value = flow.payload
+        env.schedule(event, NORMAL, route.latency)
+        log = self.log
+        log.route.append(route.index)
+        log.nbytes.append(flow.nbytes)
+        log.start.append(flow.start)
+        log.end.append(env.now + route.latency)
+        log.phase.append(flow.phase)
+
+    # -- max-min fair sharing -------------------------------------------------------------
+    def _mark_dirty(self, links: tuple[Link, ...]) -> None:
+        dirty = self._dirty
+        for link in links:
+            if link.flows:
+                dirty[link] = None
+        if dirty and not self._reallocation_pending:
+            self._reallocation_pending = True
+            event = Event(self.env)
+            event._ok = True
+            event._value = None
+            event.callbacks.append(self._reallocate)
+            self.env.schedule(event, _AFTER_NORMAL)
+
+    def _reallocate(self, _event: Event) -> None:
+        """Give the flows touching changed links their max-min fair rates (progressive filling)."""
+        self._reallocation_pending = False
+        dirty, self._dirty = self._dirty, {}
+        flows: dict[_Flow, None] = {}
+        links: dict[Link, None] = {}
+        stack = [link for link in dirty if link.flows]
+        links.update(dict.fromkeys(stack))
+        while stack:  # the connected component of flows sharing links with the changed ones
+            for flow in stack.pop().flows:
+                if flow not in flows:
+                    flows[flow] = None
+                    for link in flow.route.links:
+                        if link not in links:
+                            links[link] = None
+                            stack.append(link)
+        spare = {link: link.bandwidth for link in links}
+        unfrozen_on = {link: len(link.flows) for link in links}
+        unfrozen = list(flows)
+        level = 0.0
+        new_rate: dict[_Flow, float] = {}
+        while unfrozen:
+            increment = min(spare[link] / count for link, count in unfrozen_on.items() if count)
+            level += increment
+            saturated = set()
+            for link, count in unfrozen_on.items():
+                if count:
+                    spare[link] -= increment * count
+                    if spare[link] <= _SATURATED * link.bandwidth:
+                        saturated.add(link)
+            still = []
+            for flow in unfrozen:
+                route_links = flow.route.links
+                if any(link in saturated for link in route_links):
+                    new_rate[flow] = level
+                    for link in route_links:
+                        unfrozen_on[link] -= 1
+                else:
+                    still.append(flow)
+            unfrozen = still
+        now = self.env.now
+        for flow, rate in new_rate.items():
+            if rate != flow.rate:
+                flow.remaining = max(flow.remaining - flow.rate * (now - flow.since), 0.0)
+                flow.since = now
+                flow.rate = rate
+                flow.gen += 1
+                self.env.timeout(flow.remaining / rate, flow.gen).callbacks.append(flow)

@@ -1,0 +1,128 @@
+"""Topologies as networkx generators.
+
+Workers are the integers ``0..n-1``; every other node (``"switch"``, ``"server"``) carries a
+``role``. Every edge carries ``bandwidth`` (bytes/s, each direction: links are full duplex) and
+``latency`` (s). Routes are shortest paths by hop count, chosen deterministically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+
+from .errors import TopologyError
+
+SWITCH = "switch"
+SERVER = "server"
+
+
+def _add_workers(graph: nx.Graph, n: int) -> None:
+    graph.add_nodes_from(range(n), role="worker")
+
+
+def _link(graph: nx.Graph, u: Hashable, v: Hashable, bandwidth: float, latency: float) -> None:
+    graph.add_edge(u, v, bandwidth=bandwidth, latency=latency)
+
+
+def star(n: int, bandwidth: float, latency: float, server: bool = False) -> nx.Graph:
+    """Every worker (and the parameter server, if any) hangs off one switch by its own link."""
+    graph = nx.Graph(kind="star")
+    _add_workers(graph, n)
+    graph.add_node(SWITCH, role="switch")
+    for worker in range(n):
+        _link(graph, worker, SWITCH, bandwidth, latency)
+    if server:
+        graph.add_node(SERVER, role="server")
+        _link(graph, SERVER, SWITCH, bandwidth, latency)
+    return graph
+
+
+def ring(n: int, bandwidth: float, latency: float, server: bool = False) -> nx.Graph:
+    """Worker i is linked to worker i+1 mod n; there is no place for a parameter server."""
+    if server:
+        raise TopologyError("topology 'ring' has no place for a parameter server; use 'star' or 'fully_connected'")
+    graph = nx.Graph(kind="ring")
+    _add_workers(graph, n)
+    if n > 1:
+        for worker in range(n):
+            _link(graph, worker, (worker + 1) % n, bandwidth, latency)
+    return graph
+
+
+def fully_connected(n: int, bandwidth: float, latency: float, server: bool = False) -> nx.Graph:
+    """A direct link between every pair of workers; the server, if any, is linked to every worker."""
+    graph = nx.Graph(kind="fully_connected")
+    _add_workers(graph, n)
+    for u in range(n):
+        for v in range(u + 1, n):
+            _link(graph, u, v, bandwidth, latency)
+    if server:
+        graph.add_node(SERVER, role="server")
+        for worker in range(n):
+            _link(graph, SERVER, worker, bandwidth, latency)
+    return graph
+
+
+TOPOLOGIES: dict[str, Callable[..., nx.Graph]] = {
+    "star": star,
+    "ring": ring,
+    "fully_connected": fully_connected,
+}
+
+
+def _node(name: Any, graph: nx.Graph) -> Hashable:
+    """Resolve a node named in a scenario (``3``, ``"3"``, ``"switch"``) to the graph's node."""
+    if isinstance(name, str) and name.strip().lstrip("-").isdigit():
+        name = int(name)
+    if name not in graph:
+        raise TopologyError(f"link override names node {name!r}, which is not in the topology")
+    return name
+
+
+def apply_overrides(graph: nx.Graph, overrides: Iterable[Mapping[str, Any]]) -> None:
+    """Set ``bandwidth``/``latency`` on named edges: ``{"between": [u, v], "bandwidth": B, ...}``."""
+    for override in overrides:
+        u, v = (_node(name, graph) for name in override["between"])
+        if not graph.has_edge(u, v):
+            raise TopologyError(f"link override names edge {u!r}-{v!r}, which is not in the topology")
+        for key in ("bandwidth", "latency"):
+            if override.get(key) is not None:
+                graph.edges[u, v][key] = float(override[key])
+
+
+def validate(graph: nx.Graph) -> None:
+    """Refuse graphs the network model cannot run: disconnected, or links without capacity."""
+    if graph.number_of_nodes() > 1 and not nx.is_connected(graph):
+        raise TopologyError("topology is disconnected")
+    for u, v, data in graph.edges(data=True):
+        if not data.get("bandwidth", 0) > 0:
+            raise TopologyError(f"link {u!r}-{v!r} has bandwidth {data.get('bandwidth')!r}; it must be > 0")
+        if not data.get("latency", -1) >= 0:
+            raise TopologyError(f"link {u!r}-{v!r} has latency {data.get('latency')!r}; it must be >= 0")
+
+
+def build(
+    kind: str,
+    n: int,
+    bandwidth: float,
+    latency: float,
+    server: bool = False,
+    overrides: Iterable[Mapping[str, Any]] = (),
+) -> nx.Graph:
+    """Build, override and validate a topology by name."""
+    try:
+        generator = TOPOLOGIES[kind]
+    except KeyError:
+        raise TopologyError(f"unknown topology {kind!r}; known: {', '.join(TOPOLOGIES)}") from None
+    graph = generator(n, bandwidth, latency, server=server)
+    apply_overrides(graph, overrides)
+    validate(graph)
+    return graph
+
+
+def is_uniform(graph: nx.Graph) -> bool:
+    """True when every link has the same bandwidth and latency (closed forms then apply)."""
+    values = {(data["bandwidth"], data["latency"]) for _, _, data in graph.edges(data=True)}
+    return len(values) <= 1

@@ -1,0 +1,366 @@
+"""Human quantities parsed at the edges into SI floats, and formatted back for tables.
+
+Every parser takes an int, a float or a string such as ``"4 MiB"``, ``"100 Gbit/s"`` or
+``"5 us"`` (the space is optional) and returns a plain float in the base unit: bytes,
+bytes per second, seconds, or FLOP/s.  A plain number is already in the base unit.
+
+Conventions:
+
+* ``B`` is a byte and ``b`` / ``bit`` a bit (8 bits = 1 byte).  The case of B/b always matters.
+* SI prefixes are powers of 1000 (``GB`` = 1e9 bytes, as in nccl-tests); ``K`` is accepted as
+  ``k``.  Binary prefixes ``Ki Mi Gi Ti Pi Ei`` are powers of 1024 (``MiB`` = 2**20 bytes).
+* Prefix letters are case-sensitive: ``ms`` is milli-second, ``M`` is mega.  ``mb``, ``mB``,
+  ``gb`` ... are refused with a suggestion (``'MB' or 'Mbit'``) instead of being guessed.
+  Spelled-out words are case-insensitive: ``GBit`` = ``Gbit``, ``3 Sec`` = ``3 s``.
+* Negative values are returned as they are (callers check signs), but NaN, infinities,
+  overflowing values, booleans, None, empty strings, unknown units and garbage raise
+  :class:`~commsim.errors.UnitError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import NamedTuple
+
+from commsim.errors import UnitError
+
+__all__ = [
+    "format_bandwidth",
+    "format_bytes",
+    "format_time",
+    "parse_bandwidth",
+    "parse_bytes",
+    "parse_count",
+    "parse_rate",
+    "parse_time",
+]
+
+
+# --------------------------------------------------------------------------- unit tables
+
+
+class _Unit(NamedTuple):
+    """value_in_base_unit = number * num / den; ``canonical`` is the spelling we suggest."""
+
+    num: int
+    den: int
+    canonical: str
+
+
+_SI = (("k", 10**3), ("K", 10**3), ("M", 10**6), ("G", 10**9), ("T", 10**12), ("P", 10**15), ("E", 10**18))
+_BINARY = (("Ki", 2**10), ("Mi", 2**20), ("Gi", 2**30), ("Ti", 2**40), ("Pi", 2**50), ("Ei", 2**60))
+_SUBSECOND = (("", 1), ("m", 10**3), ("u", 10**6), ("\u00b5", 10**6), ("\u03bc", 10**6), ("n", 10**9), ("p", 10**12))
+# The part after the prefix is case-insensitive when it is a spelled-out word ("bit", "sec", "FLOP/s").
+_WORD = re.compile(r"[A-Za-z]{3,}(?:/s|/sec)?")
+
+Row = tuple[str, str, int, int, str]  # prefix, rest, num, den, canonical
+
+
+class _Table:
+    """Unit spellings of one kind of quantity, with case-insensitive words and suggestions."""
+
+    def __init__(self, rows: Iterable[Row]) -> None:
+        self.exact: dict[str, _Unit] = {}
+        self.folded: dict[tuple[str, str], _Unit | None] = {}  # None: two factors collide
+        self.by_lower: dict[str, list[str]] = {}
+        prefixes: set[str] = set()
+        for prefix, rest, num, den, canonical in rows:
+            unit = _Unit(num, den, canonical)
+            self.exact[prefix + rest] = unit
+            prefixes.add(prefix)
+            names = self.by_lower.setdefault((prefix + rest).lower(), [])
+            if canonical not in names:
+                names.append(canonical)
+            if _WORD.fullmatch(rest):
+                key = (prefix, rest.lower())
+                old = self.folded.get(key, unit)
+                same = old is not None and (old.num, old.den) == (num, den)
+                self.folded[key] = unit if same else None
+        self.prefixes = tuple(sorted(prefixes, key=len, reverse=True))
+
+    def lookup(self, unit: str) -> _Unit | None:
+        """The unit spelled ``unit``, or None."""
+        hit = self.exact.get(unit)
+        if hit is not None:
+            return hit
+        for prefix in self.prefixes:
+            if unit.startswith(prefix):
+                hit = self.folded.get((prefix, unit[len(prefix) :].lower()))
+                if hit is not None:
+                    return hit
+        return None
+
+    def suggestions(self, unit: str) -> list[str]:
+        """Canonical spellings of units that differ from ``unit`` only by case."""
+        return self.by_lower.get(unit.lower(), [])
+
+
+def _data_rows() -> Iterable[Row]:
+    for prefix, mult in (("", 1), *_SI, *_BINARY):
+        shown = "k" if prefix == "K" else prefix
+        yield prefix, "B", mult, 1, shown + "B"
+        for rest in ("b", "bit", "bits"):
+            yield prefix, rest, mult, 8, shown + "bit"
+    for rest in ("byte", "bytes"):
+        yield "", rest, 1, 1, "B"
+
+
+def _bandwidth_rows() -> Iterable[Row]:
+    for prefix, rest, num, den, canonical in _data_rows():
+        for per in ("/s", "/sec"):
+            yield prefix, rest + per, num, den, canonical + "/s"
+    for prefix, mult in (("", 1), *_SI, *_BINARY):
+        shown = "k" if prefix == "K" else prefix
+        yield prefix, "Bps", mult, 1, shown + "B/s"
+        yield prefix, "bps", mult, 8, shown + "bit/s"
+
+
+def _time_rows() -> Iterable[Row]:
+    for prefix, den in _SUBSECOND:
+        shown = "u" if den == 10**6 else prefix
+        for rest in ("s", "sec") if prefix else ("s", "sec", "secs", "second", "seconds"):
+            yield prefix, rest, 1, den, shown + "s"
+    for rest in ("min", "mins", "minute", "minutes"):
+        yield "", rest, 60, 1, "min"
+    for rest in ("h", "hr", "hrs", "hour", "hours"):
+        yield "", rest, 3600, 1, "h"
+
+
+def _rate_rows(base: str) -> Iterable[Row]:
+    for prefix, mult in (("", 1), *_SI):
+        canonical = ("k" if prefix == "K" else prefix) + base + "/s"
+        yield prefix, base + "/s", mult, 1, canonical
+        yield prefix, base + "/sec", mult, 1, canonical
+        if base.isupper():
+            yield prefix, base + "S", mult, 1, canonical  # FLOPS
+
+
+@dataclass(frozen=True)
+class _Kind:
+    what: str  # "a size", used as "cannot parse X as <what>"
+    noun: str  # "size", used as "a unit of <noun>"
+    examples: str
+    table: _Table
+
+
+_SIZE = _Kind("a size", "size", "'4 MiB', '12 GB', '8 Gbit'", _Table(_data_rows()))
+_BANDWIDTH = _Kind("a bandwidth", "bandwidth", "'100 Gbit/s', '12.5 GB/s'", _Table(_bandwidth_rows()))
+_TIME = _Kind("a time", "time", "'5 us', '1.5 ms', '2 s'", _Table(_time_rows()))
+_FIXED_KINDS = (_SIZE, _BANDWIDTH, _TIME)
+_COUNT_EXAMPLES = "'8', '1e6', '1_000_000', '2^20'"
+
+
+@lru_cache(maxsize=None)
+def _rate_kind(unit: str) -> _Kind:
+    match = re.fullmatch(r"([A-Za-z]+)/s", unit)
+    if match is None:
+        raise ValueError(f"rate unit must look like 'FLOP/s', got {unit!r}")
+    base = match[1]
+    return _Kind(f"a rate in {unit}", unit, f"'10 T{base}/s', '1e12'", _Table(_rate_rows(base)))
+
+
+# --------------------------------------------------------------------------- parsing
+
+_DIGITS = r"[0-9](?:_?[0-9])*"
+_NUMBER = rf"[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?"
+# A number, optional whitespace, then an optional unit starting with a letter (no newlines).
+_QUANTITY = re.compile(rf"(?P<num>{_NUMBER})\s*(?P<unit>[^\W\d_].*?)?")
+_PER = re.compile(r"\s*/\s*")
+_NONFINITE = {"nan", "inf", "infinity"}
+
+
+def _show(value: object) -> str:
+    """repr of ``value`` on one short line, for messages."""
+    text = repr(value)
+    if not isinstance(value, str):
+        text = " ".join(text.split())
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _error(value: object, what: str, reason: str, examples: str | None) -> UnitError:
+    message = f"cannot parse {_show(value)} as {what}: {reason}"
+    if examples:
+        message += f" (try e.g. {examples})"
+    return UnitError(message)
+
+
+def _number(value: object, what: str, examples: str) -> float | str:
+    """A finite float for a number, the stripped text for a string; refuse the rest."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise _error(value, what, f"expected a number or a string, got {type(value).__name__}", examples)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise _error(value, what, "empty string", examples)
+        if text.lstrip("+-").lower() in _NONFINITE:
+            raise _error(value, what, "not a finite number", None)
+        return text
+    try:
+        x = float(value)
+    except OverflowError:
+        raise _error(value, what, "out of range", None) from None
+    if not math.isfinite(x):
+        raise _error(value, what, "not a finite number", None)
+    return x
+
+
+def _parse(value: object, kind: _Kind) -> float:
+    parsed = _number(value, kind.what, kind.examples)
+    if isinstance(parsed, float):
+        return parsed
+    match = _QUANTITY.fullmatch(parsed)
+    if match is None:
+        raise _error(value, kind.what, "expected a number optionally followed by a unit", kind.examples)
+    number = float(match["num"])
+    raw_unit = match["unit"] or ""
+    if raw_unit:
+        unit = kind.table.lookup(_PER.sub("/", raw_unit))
+        if unit is None:
+            raise _unknown_unit(value, raw_unit, kind)
+        number = number * unit.num / unit.den
+    if not math.isfinite(number):
+        raise _error(value, kind.what, "out of range", None)
+    return number
+
+
+def _unknown_unit(value: object, raw_unit: str, kind: _Kind) -> UnitError:
+    unit = _PER.sub("/", raw_unit)
+    for other in _FIXED_KINDS:
+        if other is not kind and other.table.lookup(unit) is not None:
+            reason = f"{raw_unit!r} is a unit of {other.noun}, not {kind.noun}"
+            return _error(value, kind.what, reason, kind.examples)
+    names = kind.table.suggestions(unit)
+    if names:
+        options = " or ".join(repr(name) for name in names)
+        return _error(value, kind.what, f"unknown unit {raw_unit!r} (case matters: did you mean {options}?)", None)
+    return _error(value, kind.what, f"unknown unit {raw_unit!r}", kind.examples)
+
+
+def parse_bytes(value: int | float | str) -> float:
+    """Bytes from e.g. ``"4 MiB"``, ``"12 GB"``, ``"1 Gbit"`` or ``512`` (plain numbers are bytes).
+
+    ``B`` is a byte, ``b``/``bit`` a bit; ``GB`` is 1e9 bytes and ``GiB`` 2**30 bytes.
+    """
+    return _parse(value, _SIZE)
+
+
+def parse_bandwidth(value: int | float | str) -> float:
+    """Bytes per second from e.g. ``"100 Gbit/s"``, ``"100 Gbps"``, ``"12.5 GB/s"``, ``"25 GiB/s"``.
+
+    Plain numbers are bytes per second; ``bps``/``b/s``/``bit/s`` are bits, ``Bps``/``B/s`` bytes.
+    """
+    return _parse(value, _BANDWIDTH)
+
+
+def parse_time(value: int | float | str) -> float:
+    """Seconds from e.g. ``"5 us"`` (also ``µs``/``μs``), ``"1.5 ms"``, ``"2 ns"``, ``"1 min"``, ``"2e-6"``.
+
+    Plain numbers are seconds; units are ``ps ns us ms s min h``.
+    """
+    return _parse(value, _TIME)
+
+
+def parse_rate(value: int | float | str, unit: str = "FLOP/s") -> float:
+    """A rate in ``unit`` (``"<base>/s"``) from e.g. ``"10 TFLOP/s"``, ``"312 TFLOPS"`` or ``1e12``.
+
+    SI prefixes k..E scale it; plain numbers are already in ``unit``.  A malformed ``unit``
+    argument is a programming error and raises plain ``ValueError``.
+    """
+    return _parse(value, _rate_kind(unit))
+
+
+_POWER = re.compile(r"([0-9]+)\s*(?:\^|\*\*)\s*([0-9]+)")
+_MAX_COUNT_BITS = 4096
+
+
+def parse_count(value: int | float | str) -> int:
+    """A non-negative integer from ``8``, ``1e6`` (if integral), ``"1e6"``, ``"1_000_000"`` or ``"2^20"``."""
+    what = "a count"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        count = int(value)
+    else:
+        parsed = _number(value, what, _COUNT_EXAMPLES)
+        if isinstance(parsed, float):
+            if not parsed.is_integer():
+                raise _error(value, what, "not an integer", _COUNT_EXAMPLES)
+            count = int(parsed)
+        elif power := _POWER.fullmatch(parsed):
+            base, exponent = int(power[1]), int(power[2])
+            if base > 1 and exponent * base.bit_length() > _MAX_COUNT_BITS:
+                raise _error(value, what, "too large", None)
+            count = base**exponent
+        elif re.fullmatch(_NUMBER, parsed):
+            try:
+                exact = Decimal(parsed)
+            except InvalidOperation:  # pragma: no cover - the regex only lets numbers through
+                raise _error(value, what, "not a number", _COUNT_EXAMPLES) from None
+            if exact.adjusted() > _MAX_COUNT_BITS * 0.31:  # log10(2) ~ 0.301
+                raise _error(value, what, "too large", None)
+            if exact != exact.to_integral_value():
+                raise _error(value, what, "not an integer", _COUNT_EXAMPLES)
+            count = int(exact)
+        else:
+            raise _error(value, what, "expected a non-negative integer", _COUNT_EXAMPLES)
+    if count < 0:
+        raise _error(value, what, "must not be negative", None)
+    return count
+
+
+# --------------------------------------------------------------------------- formatting
+
+_SI_SCALES = (("", 1.0), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18))
+_BINARY_SCALES = (("", 1.0),) + tuple((prefix, float(mult)) for prefix, mult in _BINARY)
+_TIME_SCALES = (("ps", 1e-12), ("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1.0))
+
+
+def _three_digits(m: float) -> str:
+    """``m`` (>= 0) with three significant digits: 1.23, 12.3, 123; 1000..1023 (binary) and huge as they come."""
+    if m < 1:
+        return f"{m:#.3g}"
+    for decimals in (2, 1, 0):
+        text = f"{m:.{decimals}f}"
+        if float(text) < 10 ** (3 - decimals):
+            return text
+    return f"{m:.0f}" if m < 1e6 else f"{m:.3g}"
+
+
+def _format(x: float, scales: tuple[tuple[str, float], ...], suffix: str, zero: str, whole_base: bool) -> str:
+    x = float(x)
+    if not math.isfinite(x):
+        return f"{x} {zero}"
+    if x == 0:
+        return f"0 {zero}"
+    sign, size = ("-" if x < 0 else ""), abs(x)
+    i = max((k for k, (_, factor) in enumerate(scales) if size >= factor), default=0)
+    while True:
+        name, factor = scales[i]
+        if whole_base and factor == 1 and size.is_integer():
+            text = f"{size:.0f}"
+        else:
+            text = _three_digits(size / factor)
+        if i == len(scales) - 1 or float(text) < round(scales[i + 1][1] / factor):
+            return f"{sign}{text} {name}{suffix}"
+        i += 1
+
+
+def format_bytes(x: float, binary: bool = False) -> str:
+    """A short size for tables: ``"1.00 MB"``, ``"512 B"``; ``binary=True`` gives ``"4.00 MiB"``."""
+    return _format(x, _BINARY_SCALES if binary else _SI_SCALES, "B", "B", whole_base=True)
+
+
+def format_time(x: float) -> str:
+    """A short duration for tables: ``"5.00 us"``, ``"1.50 ms"``, ``"3600 s"``."""
+    return _format(x, _TIME_SCALES, "", "s", whole_base=False)
+
+
+def format_bandwidth(x: float, bits: bool = False) -> str:
+    """A short bandwidth (x in bytes/s) for tables: ``"12.5 GB/s"``; ``bits=True`` gives ``"100 Gbit/s"``."""
+    if bits:
+        return _format(float(x) * 8, _SI_SCALES, "bit/s", "bit/s", whole_base=False)
+    return _format(x, _SI_SCALES, "B/s", "B/s", whole_base=False)

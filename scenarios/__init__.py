@@ -1,0 +1,1 @@
+"""Bundled scenarios (package data)."""
