@@ -1,0 +1,149 @@
+"""The network model: route timing, max-min fair sharing, full duplex, matching, accounting."""
+
+import networkx as nx
+import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commsim import topology
+from commsim.network import Network
+
+B = 1e9  # bytes/s
+ALPHA = 2e-6  # s
+
+
+def _net(graph):
+    env = simpy.Environment()
+    return env, Network(env, graph)
+
+
+def _deliveries(env, net, sends, starts=None):
+    """Send (src, dst, nbytes) messages (each at its start time) and return delivery times."""
+    times = [None] * len(sends)
+    starts = starts or [0.0] * len(sends)
+
+    def sender(i, src, dst, nbytes):
+        yield env.timeout(starts[i])
+        yield net.send(src, dst, nbytes)
+        times[i] = env.now
+
+    for i, (src, dst, nbytes) in enumerate(sends):
+        env.process(sender(i, src, dst, nbytes))
+    env.run()
+    return times
+
+
+def test_message_alone_takes_latencies_plus_bytes_over_bottleneck():
+    """A lone message costs the sum of route latencies plus bytes / the smallest bandwidth."""
+    graph = topology.star(3, B, ALPHA)
+    topology.apply_overrides(graph, [{"between": [2, "switch"], "bandwidth": B / 4, "latency": 3 * ALPHA}])
+    env, net = _net(graph)
+    (t,) = _deliveries(env, net, [(0, 2, 10_000)])
+    assert t == pytest.approx(ALPHA + 3 * ALPHA + 10_000 / (B / 4), rel=1e-12)
+
+
+@given(k=st.integers(1, 40), size=st.integers(1, 10**7))
+@settings(max_examples=40, deadline=None)
+def test_k_equal_transfers_share_one_link_fairly(k, size):
+    """k equal transfers started together on one link all end at latency + k·size/B."""
+    graph = nx.Graph()
+    graph.add_edge(0, 1, bandwidth=B, latency=ALPHA)
+    env, net = _net(graph)
+    times = _deliveries(env, net, [(0, 1, size)] * k)
+    assert times == pytest.approx([ALPHA + k * size / B] * k, rel=1e-12)
+
+
+def test_links_are_full_duplex():
+    """Opposite directions of one link do not share bandwidth."""
+    graph = nx.Graph()
+    graph.add_edge(0, 1, bandwidth=B, latency=ALPHA)
+    env, net = _net(graph)
+    assert _deliveries(env, net, [(0, 1, 5000), (1, 0, 5000)]) == pytest.approx([ALPHA + 5000 / B] * 2, rel=1e-12)
+
+
+def test_max_min_fairness_gives_spare_capacity_to_unbottlenecked_flow():
+    """Three flows into worker 2 get B/3 each; a flow sharing only their source link gets the 2B/3 left."""
+    env, net = _net(topology.star(4, B, ALPHA))
+    size = 3_000_000
+    a, b, d, c = _deliveries(env, net, [(0, 2, size), (1, 2, size), (3, 2, size), (0, 1, size)])
+    assert (a, b, d) == pytest.approx([2 * ALPHA + 3 * size / B] * 3, rel=1e-12)
+    assert c == pytest.approx(2 * ALPHA + size / (2 * B / 3), rel=1e-12)
+
+
+def test_rate_changes_midway_keep_bytes_sent_so_far():
+    """A flow joined halfway slows to B/2 for the overlap, then the survivor speeds back up."""
+    graph = nx.Graph()
+    graph.add_edge(0, 1, bandwidth=B, latency=0.0)
+    env, net = _net(graph)
+    size = 1_000_000
+    first, second = _deliveries(env, net, [(0, 1, size), (0, 1, size)], starts=[0.0, size / (2 * B)])
+    assert first == pytest.approx(1.5 * size / B, rel=1e-12)
+    assert second == pytest.approx(2.0 * size / B, rel=1e-12)
+
+
+def test_zero_byte_message_costs_only_latency():
+    """A message of no bytes is delivered after the route latency and still counted."""
+    env, net = _net(topology.ring(4, B, ALPHA))
+    assert _deliveries(env, net, [(0, 2, 0)]) == pytest.approx([2 * ALPHA])
+    assert len(net.log) == 1 and net.log.nbytes[0] == 0
+
+
+def test_messages_match_in_order_per_channel_and_tag():
+    """Receives get payloads in send order per (src, dst, tag), whoever comes first."""
+    env, net = _net(topology.fully_connected(2, B, ALPHA))
+    got = []
+
+    def receiver():
+        got.append((yield net.recv(1, 0, tag="b")))
+        got.append((yield net.recv(1, 0)))
+        got.append((yield net.recv(1, 0)))
+
+    def sender():
+        net.send(0, 1, 8, payload="first")
+        net.send(0, 1, 8, payload="second")
+        yield env.timeout(1.0)
+        net.send(0, 1, 8, payload="tagged", tag="b")
+
+    env.process(receiver())
+    env.process(sender())
+    env.run()
+    assert got == ["tagged", "first", "second"]
+
+
+def test_log_and_link_accounting():
+    """Each message is logged with endpoints, bytes, times and phase; route bytes add up per link."""
+    env, net = _net(topology.star(3, B, ALPHA))
+    net.send(0, 1, 1000, phase="push")
+    net.send(2, 1, 3000, phase="pull")
+    env.run()
+    log = net.log
+    assert [log.endpoints(i) for i in range(len(log))] == [(0, 1), (2, 1)]
+    assert list(log.nbytes) == [1000, 3000]
+    assert [log.phases[p] for p in log.phase] == ["push", "pull"]
+    assert list(log.start) == [0.0, 0.0]
+    # both share switch->1: B/2 each while both run, then 2000 bytes alone at B
+    assert log.end[0] == pytest.approx(2 * ALPHA + 2000 / B, rel=1e-12)
+    assert log.end[1] == pytest.approx(2 * ALPHA + 2000 / B + 2000 / B, rel=1e-12)
+    per_link = {}
+    for route in net.routes:
+        for link in route.links:
+            per_link[link.u, link.v] = per_link.get((link.u, link.v), 0) + route.bytes
+    assert per_link == {(0, "switch"): 1000, (2, "switch"): 3000, ("switch", 1): 4000}
+
+
+def test_sending_to_self_is_refused():
+    """A node cannot send to itself."""
+    env, net = _net(topology.star(2, B, ALPHA))
+    with pytest.raises(ValueError, match="itself"):
+        net.send(1, 1, 10)
+
+
+def test_routes_are_shortest_and_deterministic():
+    """Routes are hop-shortest and the same in two networks built alike."""
+    routes = []
+    for _ in range(2):
+        _, net = _net(topology.ring(6, B, ALPHA))
+        routes.append([[(link.u, link.v) for link in net.route(0, dst).links] for dst in range(1, 6)])
+    assert routes[0] == routes[1]
+    assert [len(r) for r in routes[0]] == [1, 2, 3, 2, 1]
