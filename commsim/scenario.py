@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, StrictInt, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import units
 from .errors import ScenarioError, TopologyError
@@ -25,6 +25,7 @@ def _as_list(value: Any) -> Any:
 
 
 Bandwidth = Annotated[float, BeforeValidator(units.parse_bandwidth), Field(gt=0)]
+FlopRate = Annotated[float, BeforeValidator(units.parse_rate), Field(gt=0)]
 Latency = Annotated[float, BeforeValidator(units.parse_time), Field(ge=0)]
 Count = Annotated[int, BeforeValidator(units.parse_count), Field(gt=0)]
 
@@ -36,7 +37,7 @@ class _Strict(BaseModel):
 class LinkOverride(_Strict):
     """One edge with its own bandwidth and/or latency: ``{between: [0, switch], bandwidth: ...}``."""
 
-    between: tuple[int | str, int | str]
+    between: tuple[StrictInt | str, StrictInt | str]
     bandwidth: Bandwidth | None = None
     latency: Latency | None = None
 
@@ -59,25 +60,107 @@ class TopologySpec(_Strict):
         return kind
 
 
+class OptimizerSpec(BaseModel):
+    """An optimizer by name, its wire format, and its keyword arguments (``alpha``, ``b1``, ...)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    wire: Literal["fp64", "fp32", "fp16", "sign"] = "fp32"
+    schedule: Literal["constant", "inverse_sqrt"] = "constant"
+    label: str | None = None
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The optimizer's own arguments, the step size wrapped in the schedule."""
+        import optim
+
+        kwargs = dict(self.model_extra or {})
+        for step_size in ("alpha", "learning_rate"):
+            if step_size in kwargs and self.schedule == "inverse_sqrt":
+                kwargs[step_size] = optim.inverse_sqrt(kwargs[step_size])
+        return kwargs
+
+    @property
+    def title(self) -> str:
+        """How tables and plots name this optimizer."""
+        return self.label or (self.name if self.wire == "fp32" else f"{self.name}/{self.wire}")
+
+    def build(self) -> Any:
+        """A fresh ``optim.GradientTransformation``."""
+        import optim
+
+        return optim.get(self.name, **self.kwargs)
+
+    @model_validator(mode="after")
+    def _buildable(self) -> OptimizerSpec:
+        import optim
+
+        if self.name not in optim.OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.name!r}; known: {', '.join(sorted(optim.OPTIMIZERS))}")
+        if self.wire == "sign" and self.name not in optim.SIGN_TYPE:
+            raise ValueError(
+                f"wire 'sign' carries only sign(g) and one scale; optimizer {self.name!r} needs the whole gradient "
+                f"(sign-type optimizers: {', '.join(sorted(optim.SIGN_TYPE))})"
+            )
+        try:
+            self.build()
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"optimizer {self.name!r}: {error}") from None
+        return self
+
+
+class ComputeSpec(_Strict):
+    """How fast each worker computes."""
+
+    flops_per_second: FlopRate = 10e12
+
+
+class TrainingSpec(_Strict):
+    """What the workers train, on which data, with which optimizers."""
+
+    model: Literal["linear_regression", "logistic_regression", "mlp"]
+    dataset: str = "synthetic"
+    samples: Count = 4096
+    features: Count = 20
+    classes: Annotated[int, Field(ge=2)] = 2
+    hidden: Count = 32
+    steps: Count
+    batch_per_worker: Count = 32
+    optimizer: Annotated[list[OptimizerSpec], BeforeValidator(_as_list), Field(min_length=1)]
+    compute: ComputeSpec = ComputeSpec()
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        from .datasets import DATASETS
+
+        if name not in DATASETS:
+            raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        return name
+
+
 class RunSpec(NamedTuple):
-    """One point of a scenario's sweep."""
+    """One point of a scenario's sweep (``params`` is None for training runs: the model sets it)."""
 
     algorithm: str
     workers: int
-    params: int
+    params: int | None
+    optimizer: OptimizerSpec | None = None
 
 
 class Scenario(_Strict):
     """A whole scenario: what to run, on which network, at which sizes."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    seed: int = 0
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+    seed: int = Field(default=0, ge=0)
     workers: Annotated[list[Count], BeforeValidator(_as_list), Field(min_length=1)]
-    params: Annotated[list[Count], BeforeValidator(_as_list), Field(min_length=1)]
+    params: Annotated[list[Count], BeforeValidator(_as_list), Field(min_length=1)] | None = None
     dtype: Literal["float16", "float32", "float64"] = "float32"
     topology: TopologySpec
     algorithms: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
     payload: Literal["data", "size-only"] = "data"
+    training: TrainingSpec | None = None
 
     @field_validator("algorithms")
     @classmethod
@@ -90,29 +173,51 @@ class Scenario(_Strict):
         return names
 
     @model_validator(mode="after")
+    def _params_or_training(self) -> Scenario:
+        if (self.params is None) == (self.training is None):
+            raise ValueError("params: give either 'params' (collectives alone) or a 'training' section, not both")
+        if self.training is not None:
+            if self.payload != "data":
+                raise ValueError("payload: training needs real data, not 'size-only'")
+            from .wire import VOTING_ALGORITHMS
+
+            signed = any(opt.wire == "sign" for opt in self.training.optimizer)
+            for name in self.algorithms if signed else ():
+                if name not in VOTING_ALGORITHMS:
+                    raise ValueError(
+                        f"training.optimizer: wire 'sign' needs an algorithm that sees whole buffers to vote "
+                        f"({', '.join(sorted(VOTING_ALGORITHMS))}); {name!r} adds partial sums, which are not signs"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _runs_fit_topology(self) -> Scenario:
         from .collectives import get
-        from .topology import build
+        from .topology import apply_overrides, build, validate
 
         with_server = [name for name in self.algorithms if get(name).server is not None]
         if not (with_server or self.topology.links):
             return self
-        key = "topology.links" if self.topology.links else "algorithms"
         for n in sorted(set(self.workers)):
             try:
-                build(
-                    self.topology.kind, n, self.topology.bandwidth, self.topology.latency,
-                    server=bool(with_server), overrides=[link.model_dump() for link in self.topology.links],
-                )
+                graph = build(self.topology.kind, n, self.topology.bandwidth, self.topology.latency, server=bool(with_server))
             except TopologyError as error:
-                culprit = f" ({', '.join(with_server)})" if with_server and "server" in str(error) else ""
-                raise ValueError(f"{key}{culprit}: with workers={n}: {error}") from None
+                raise ValueError(f"algorithms ({', '.join(with_server)}): with workers={n}: {error}") from None
+            try:
+                apply_overrides(graph, [link.model_dump() for link in self.topology.links])
+                validate(graph)
+            except TopologyError as error:
+                raise ValueError(f"topology.links: with workers={n}: {error}") from None
         return self
 
     def runs(self) -> Iterator[RunSpec]:
-        """The sweep: every algorithm × workers × params, in file order."""
-        for algorithm, n, p in itertools.product(self.algorithms, self.workers, self.params):
-            yield RunSpec(algorithm, n, p)
+        """The sweep: every algorithm × workers × params (or × optimizer, for training), in file order."""
+        if self.training is not None:
+            for algorithm, n, opt in itertools.product(self.algorithms, self.workers, self.training.optimizer):
+                yield RunSpec(algorithm, n, None, opt)
+        else:
+            for algorithm, n, p in itertools.product(self.algorithms, self.workers, self.params or ()):
+                yield RunSpec(algorithm, n, p)
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -50,7 +50,7 @@ class Algorithm:
 
     name: str
     worker: Callable[[Comm, Buffer], Process]
-    server: Callable[[Comm], Process] | None = None
+    server: Callable[..., Process] | None = None
     summary: str = ""
 
 

@@ -6,6 +6,8 @@ T = 2(2α + nP/B).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..payload import Buffer, mean_in_rank_order
 from .base import Algorithm, Comm, Process, register
 
@@ -21,8 +23,12 @@ def parameter_server_worker(comm: Comm, buffer: Buffer) -> Process:
     return mean.copy()
 
 
-def parameter_server(comm: Comm) -> Process:
-    """Receive one buffer from every worker, average in rank order, send the mean to all."""
+def parameter_server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
+    """Receive one buffer from every worker, average in rank order, send the mean to all.
+
+    ``respond(mean)``, if given, replaces what is sent back: e.g. the parameters after the
+    server's optimizer step, or a majority vote of signs.
+    """
     if comm.size == 1:
         return
     comm.phase = "push"
@@ -30,8 +36,9 @@ def parameter_server(comm: Comm) -> Process:
     for worker in range(comm.size):
         parts.append((yield comm.recv(worker)))
     mean = mean_in_rank_order(parts)
+    reply = mean if respond is None else respond(mean)
     comm.phase = "pull"
-    for pulled in [comm.send(worker, mean) for worker in range(comm.size)]:
+    for pulled in [comm.send(worker, reply) for worker in range(comm.size)]:
         yield pulled
 
 

@@ -1,0 +1,391 @@
+"""Tests for commsim.scenario: reading, validating and unit-parsing scenario files."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from commsim import scenario
+from commsim.errors import ScenarioError
+from commsim.scenario import RunSpec
+
+# A small valid scenario; the error table below varies one line of it at a time.
+OK = """\
+name: small
+workers: 4
+params: 8
+topology: {kind: star}
+algorithms: [ring_allreduce]
+payload: size-only
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
+    """Write ``text`` to a scenario file in ``tmp_path`` and return its path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_text(tmp_path: Path, text: str) -> scenario.Scenario:
+    """Load a scenario from YAML text via a real file."""
+    return scenario.load(write(tmp_path, text))
+
+
+def with_line(key: str, value: str) -> str:
+    """OK with the top-level ``key`` replaced (or added) as ``key: value``."""
+    lines = [line for line in OK.splitlines() if not line.startswith(f"{key}:")]
+    return "\n".join([*lines, f"{key}: {value}"]) + "\n"
+
+
+# --------------------------------------------------------------------------- accepted files
+
+
+def test_bundled_default_is_the_textbook_table():
+    """load() with no path gives the bundled textbook scenario with exact SI values."""
+    s = scenario.load()
+    assert s.name == "textbook-table"
+    assert s.seed == 0
+    assert s.workers == [2, 4, 8, 16]
+    assert s.params == [1_000_000]
+    assert s.dtype == "float32"
+    assert s.topology.kind == "star"
+    assert s.topology.bandwidth == 12.5e9
+    assert s.topology.latency == 5e-6
+    assert s.topology.links == []
+    assert s.algorithms == ["all_to_all", "parameter_server", "ring_allreduce"]
+    assert s.payload == "data"
+    assert len(list(s.runs())) == 12
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [
+        ("100 Gbit/s", 12.5e9),
+        ("100Gbit/s", 12.5e9),
+        ("100 Gbps", 12.5e9),
+        ("12.5 GB/s", 12.5e9),
+        ('"12.5e9"', 12.5e9),
+        ("12500000000", 12.5e9),
+        ("1.25e+10", 12.5e9),
+        ("8 Mbit/s", 1e6),
+        ("1 GiB/s", 2.0**30),
+    ],
+)
+def test_bandwidth_spellings_give_exact_bytes_per_second(tmp_path, spelling, expected):
+    """Human bandwidths and plain numbers (bytes/s) parse to the exact SI value."""
+    s = load_text(tmp_path, with_line("topology", f"{{kind: star, bandwidth: {spelling}}}"))
+    assert s.topology.bandwidth == expected
+    assert type(s.topology.bandwidth) is float
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [
+        ("5 us", 5e-6),
+        ("5us", 5e-6),
+        ("5 µs", 5e-6),
+        ("5000 ns", 5e-6),
+        ("5.0e-6", 5e-6),
+        ('"5e-6"', 5e-6),
+        ("1 ms", 1e-3),
+        ("2 s", 2.0),
+        ("0", 0.0),
+    ],
+)
+def test_latency_spellings_give_exact_seconds(tmp_path, spelling, expected):
+    """Human latencies and plain numbers (seconds) parse to the exact SI value; zero is allowed."""
+    s = load_text(tmp_path, with_line("topology", f"{{kind: star, latency: {spelling}}}"))
+    assert s.topology.latency == expected
+
+
+@pytest.mark.parametrize("spelling", ["1_000_000", "1e6", '"1e6"', '"1_000_000"', "1.0e+6", "1000000", "[1e6]"])
+def test_params_spellings_all_mean_one_million(tmp_path, spelling):
+    """params accepts 1_000_000, 1e6, "1e6", 1.0e+6 and a list, always as the int 1000000."""
+    s = load_text(tmp_path, with_line("params", spelling))
+    assert s.params == [1_000_000]
+    assert type(s.params[0]) is int
+
+
+def test_params_power_of_two_spelling(tmp_path):
+    """params: "2^20" is 1048576."""
+    assert load_text(tmp_path, with_line("params", '"2^20"')).params == [1_048_576]
+
+
+def test_workers_as_number_or_list(tmp_path):
+    """workers: 8 becomes [8]; a list keeps its order (and duplicates)."""
+    assert load_text(tmp_path, with_line("workers", "8")).workers == [8]
+    assert load_text(tmp_path, with_line("workers", "[16, 2, 4, 2]")).workers == [16, 2, 4, 2]
+
+
+def test_defaults_when_keys_are_omitted(tmp_path):
+    """seed 0, float32, 100 Gbit/s links with zero latency and no overrides, data payload."""
+    text = "name: d\nworkers: 2\nparams: 4\ntopology: {kind: ring}\nalgorithms: all_to_all\n"
+    s = load_text(tmp_path, text)
+    assert (s.seed, s.dtype, s.payload) == (0, "float32", "data")
+    assert (s.topology.bandwidth, s.topology.latency, s.topology.links) == (12.5e9, 0.0, [])
+    assert s.algorithms == ["all_to_all"]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_each_dtype_is_accepted(tmp_path, dtype):
+    """dtype may be float16, float32 or float64."""
+    assert load_text(tmp_path, with_line("dtype", dtype)).dtype == dtype
+
+
+@pytest.mark.parametrize("payload", ["data", "size-only"])
+def test_each_payload_is_accepted(tmp_path, payload):
+    """payload may be data or size-only."""
+    assert load_text(tmp_path, with_line("payload", payload)).payload == payload
+
+
+@pytest.mark.parametrize("kind", ["star", "ring", "fully_connected"])
+def test_each_topology_kind_is_accepted(tmp_path, kind):
+    """topology.kind may be star, ring or fully_connected."""
+    assert load_text(tmp_path, with_line("topology", f"{{kind: {kind}}}")).topology.kind == kind
+
+
+def test_link_override_parses_units(tmp_path):
+    """A link override keeps its endpoints and parses its bandwidth and latency to SI."""
+    topo = "{kind: star, bandwidth: 100 Gbit/s, links: [{between: [0, switch], bandwidth: 10 Gbit/s, latency: 1 ms}]}"
+    (link,) = load_text(tmp_path, with_line("topology", topo)).topology.links
+    assert link.between == (0, "switch")
+    assert link.bandwidth == 1.25e9
+    assert link.latency == 1e-3
+
+
+def test_link_override_may_set_only_one_of_bandwidth_and_latency(tmp_path):
+    """An override without bandwidth leaves it None (the topology's value applies)."""
+    topo = "{kind: star, links: [{between: [switch, '3'], latency: 2 us}]}"
+    (link,) = load_text(tmp_path, with_line("topology", topo)).topology.links
+    assert (link.between, link.bandwidth, link.latency) == (("switch", "3"), None, 2e-6)
+
+
+@pytest.mark.parametrize(
+    ("kind", "algorithms", "between"),
+    [
+        ("ring", "[ring_allreduce]", "[3, 0]"),  # the wrap-around edge of a 4-ring
+        ("fully_connected", "[all_to_all]", "[1, 3]"),
+        ("fully_connected", "[parameter_server]", "[server, 2]"),
+        ("star", "[parameter_server]", "[switch, server]"),
+    ],
+)
+def test_link_override_on_an_existing_edge_is_accepted(tmp_path, kind, algorithms, between):
+    """Overrides naming a real edge of the built topology validate."""
+    text = f"name: t\nworkers: 4\nparams: 8\nalgorithms: {algorithms}\n" \
+           f"topology: {{kind: {kind}, links: [{{between: {between}, bandwidth: 1e9}}]}}\n"
+    assert load_text(tmp_path, text).topology.links[0].bandwidth == 1e9
+
+
+def test_parameter_server_on_star_and_fully_connected_is_accepted(tmp_path):
+    """parameter_server needs a server node, which star and fully_connected provide."""
+    for kind in ("star", "fully_connected"):
+        text = with_line("algorithms", "[parameter_server]").replace("{kind: star}", f"{{kind: {kind}}}")
+        assert load_text(tmp_path, text).algorithms == ["parameter_server"]
+
+
+def test_runs_sweep_algorithms_by_workers_by_params_in_file_order(tmp_path):
+    """runs() is algorithm × workers × params, in the order the file lists them."""
+    text = "name: t\nworkers: [4, 2]\nparams: [8, 3]\ntopology: {kind: star}\nalgorithms: [ring_allreduce, all_to_all]\n"
+    assert list(load_text(tmp_path, text).runs()) == [
+        RunSpec("ring_allreduce", 4, 8), RunSpec("ring_allreduce", 4, 3),
+        RunSpec("ring_allreduce", 2, 8), RunSpec("ring_allreduce", 2, 3),
+        RunSpec("all_to_all", 4, 8), RunSpec("all_to_all", 4, 3),
+        RunSpec("all_to_all", 2, 8), RunSpec("all_to_all", 2, 3),
+    ]
+
+
+def test_parse_accepts_an_already_loaded_mapping():
+    """parse() validates a dict directly, with human units."""
+    s = scenario.parse({"name": "m", "workers": [2], "params": "1e3", "algorithms": ["all_to_all"],
+                        "topology": {"kind": "star", "bandwidth": "800 Gbit/s", "latency": "1 us"}})
+    assert (s.params, s.topology.bandwidth, s.topology.latency) == ([1000], 1e11, 1e-6)
+
+
+def test_parse_error_names_the_default_source():
+    """Without a source, errors are attributed to <scenario>."""
+    with pytest.raises(ScenarioError) as error:
+        scenario.parse({"name": "m", "workers": 0, "params": 1, "algorithms": "all_to_all", "topology": {"kind": "star"}})
+    assert str(error.value) == "<scenario>: workers.0: Input should be greater than 0 (got 0)"
+
+
+@given(
+    workers=st.integers(1, 10**6),
+    gbits=st.integers(1, 10**6),
+    micros=st.integers(0, 10**6),
+    params=st.integers(1, 10**12),
+)
+def test_any_positive_sizes_and_units_round_trip_exactly(workers, gbits, micros, params):
+    """For any positive counts, "<g> Gbit/s" is g·1e9/8 B/s and "<u> us" is u/1e6 s, exactly."""
+    data = {"name": "h", "workers": workers, "params": f"{params:_}", "algorithms": "ring_allreduce",
+            "topology": {"kind": "ring", "bandwidth": f"{gbits} Gbit/s", "latency": f"{micros} us"}}
+    s = scenario.parse(yaml.safe_load(yaml.safe_dump(data)))
+    assert s.workers == [workers]
+    assert s.params == [params]
+    assert s.topology.bandwidth == gbits * 10**9 / 8
+    assert s.topology.latency == micros / 10**6
+
+
+@given(key=st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True).filter(lambda k: k not in scenario.Scenario.model_fields))
+def test_any_unknown_top_level_key_is_named(key):
+    """Any key outside the schema is refused as an unknown key, by name."""
+    data = yaml.safe_load(OK)
+    data[key] = 1
+    with pytest.raises(ScenarioError) as error:
+        scenario.parse(data, "f.yaml")
+    assert str(error.value) == f"f.yaml: {key}: unknown key (got 1)"
+
+
+# --------------------------------------------------------------------------- refused files
+
+# (id, yaml text, key the message must start with after "<file>: ", fragment naming the value)
+BAD = [
+    ("unknown top-level key", OK + "colour: red\n", "colour", "unknown key (got 'red')"),
+    ("unknown topology key", with_line("topology", "{kind: star, speed: 5}"), "topology.speed", "unknown key (got 5)"),
+    ("unknown link key", with_line("topology", "{kind: star, links: [{between: [0, switch], width: 1}]}"),
+     "topology.links.0.width", "unknown key (got 1)"),
+    ("workers wrong type", with_line("workers", "many"), "workers.0", "'many'"),
+    ("workers boolean", with_line("workers", "true"), "workers.0", "True"),
+    ("workers fraction", with_line("workers", "2.5"), "workers.0", "2.5"),
+    ("workers zero", with_line("workers", "0"), "workers.0", "(got 0)"),
+    ("workers negative in list", with_line("workers", "[2, -4]"), "workers.1", "-4"),
+    ("workers empty list", with_line("workers", "[]"), "workers", "at least 1"),
+    ("params zero", with_line("params", "0"), "params.0", "(got 0)"),
+    ("params negative", with_line("params", "-1e6"), "params.0", "'-1e6'"),
+    ("params fraction", with_line("params", "1.5"), "params.0", "1.5"),
+    ("bandwidth zero", with_line("topology", "{kind: star, bandwidth: 0}"), "topology.bandwidth", "(got 0)"),
+    ("bandwidth negative", with_line("topology", "{kind: star, bandwidth: -1 Gbit/s}"),
+     "topology.bandwidth", "'-1 Gbit/s'"),
+    ("bandwidth in time units", with_line("topology", "{kind: star, bandwidth: 5 us}"),
+     "topology.bandwidth", "'5 us'"),
+    ("bandwidth not finite", with_line("topology", "{kind: star, bandwidth: .inf}"), "topology.bandwidth", "inf"),
+    ("bandwidth lowercase mb", with_line("topology", "{kind: star, bandwidth: 10 mb/s}"),
+     "topology.bandwidth", "'10 mb/s'"),
+    ("latency negative", with_line("topology", "{kind: star, latency: -5 us}"), "topology.latency", "'-5 us'"),
+    ("latency in bandwidth units", with_line("topology", "{kind: star, latency: 5 GB/s}"),
+     "topology.latency", "'5 GB/s'"),
+    ("link bandwidth zero", with_line("topology", "{kind: star, links: [{between: [0, switch], bandwidth: 0}]}"),
+     "topology.links.0.bandwidth", "(got 0)"),
+    ("link latency negative", with_line("topology", "{kind: star, links: [{between: [0, switch], latency: -1}]}"),
+     "topology.links.0.latency", "(got -1)"),
+    ("link between three nodes", with_line("topology", "{kind: star, links: [{between: [0, 1, 2]}]}"),
+     "topology.links.0.between", "at most 2"),
+    ("unknown algorithm", with_line("algorithms", "[ring_allreduce, butterfly]"), "algorithms", "'butterfly'"),
+    ("algorithm wrong type", with_line("algorithms", "5"), "algorithms.0", "(got 5)"),
+    ("empty algorithms", with_line("algorithms", "[]"), "algorithms", "at least 1"),
+    ("unknown topology", with_line("topology", "{kind: torus}"), "topology.kind", "'torus'"),
+    ("topology not a mapping", with_line("topology", "star"), "topology", "(got 'star')"),
+    ("missing topology", OK.replace("topology: {kind: star}\n", ""), "topology", "Field required"),
+    ("unknown dtype", with_line("dtype", "bfloat16"), "dtype", "(got 'bfloat16')"),
+    ("dtype wrong type", with_line("dtype", "32"), "dtype", "(got 32)"),
+    ("unknown payload", with_line("payload", "full"), "payload", "(got 'full')"),
+    ("seed wrong type", with_line("seed", "abc"), "seed", "(got 'abc')"),
+    ("name not a slug", with_line("name", "'a b/c'"), "name", "(got 'a b/c')"),
+    ("missing name", OK.replace("name: small\n", ""), "name", "Field required"),
+    ("parameter_server on ring", with_line("topology", "{kind: ring}").replace(
+        "[ring_allreduce]", "[ring_allreduce, parameter_server]"), "algorithms", "'ring'"),
+    ("link names a missing worker", with_line("topology", "{kind: star, links: [{between: [7, switch], bandwidth: 1e9}]}"),
+     "topology.links", "node 7"),
+    ("link names a missing node", with_line("topology", "{kind: star, links: [{between: [0, router], latency: 0}]}"),
+     "topology.links", "node 'router'"),
+    ("link names the absent server", with_line("topology", "{kind: star, links: [{between: [server, switch]}]}"),
+     "topology.links", "node 'server'"),
+    ("link names a missing edge on star", with_line("topology", "{kind: star, links: [{between: [0, 1]}]}"),
+     "topology.links", "edge 0-1"),
+    ("link names a missing edge on ring", with_line("topology", "{kind: ring, links: [{between: [0, 2]}]}"),
+     "topology.links", "edge 0-2"),
+    ("invalid YAML", OK.replace("workers: 4", "workers: [4"), "invalid YAML", "line 3, column 7"),
+    ("python tag refused by safe_load", with_line("name", "!!python/object/apply:os.system ['true']"),
+     "invalid YAML", "python/object/apply:os.system"),
+    ("document is a list", "- name: x\n- workers: 4\n", "a scenario must be a mapping", "got list"),
+    ("document is a string", "hello\n", "a scenario must be a mapping", "got str"),
+    ("document is empty", "", "a scenario must be a mapping", "got NoneType"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "fragment"), [row[1:] for row in BAD], ids=[row[0] for row in BAD])
+def test_bad_scenario_is_one_line_naming_file_key_and_value(tmp_path, text, key, fragment):
+    """Each bad file raises one ScenarioError line: '<file>: <key>...' with the offending value."""
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: {key}")
+    assert fragment in message
+    assert error.value.__cause__ is None
+    assert error.value.__context__ is None or error.value.__suppress_context__  # no chained traceback
+
+
+def test_parameter_server_on_ring_names_algorithm_workers_and_topology(tmp_path):
+    """The ring/server conflict names the algorithm, the worker count and the topology."""
+    text = with_line("topology", "{kind: ring}").replace("[ring_allreduce]", "[parameter_server]")
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == (
+        f"{path}: algorithms (parameter_server): with workers=4: "
+        "topology 'ring' has no place for a parameter server; use 'star' or 'fully_connected'"
+    )
+
+
+def test_link_override_is_checked_for_every_worker_count(tmp_path):
+    """An edge that exists for 8 workers but not for 4 is refused, naming workers=4."""
+    text = with_line("workers", "[8, 4]").replace(
+        "{kind: star}", "{kind: star, links: [{between: [6, switch], bandwidth: 1e9}]}")
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == (
+        f"{path}: topology.links: with workers=4: link override names node 6, which is not in the topology"
+    )
+
+
+def test_missing_file_is_one_line_naming_the_file(tmp_path):
+    """A missing file gives one ScenarioError line with the path and the OS reason."""
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == f"{path}: cannot read scenario: No such file or directory"
+
+
+def test_directory_instead_of_file_is_one_line(tmp_path):
+    """A directory passed as the scenario is refused on one line naming it."""
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path}: cannot read scenario: ")
+    assert "\n" not in str(error.value)
+
+
+# --------------------------------------------------------------------------- known bugs (see report)
+
+
+def test_negative_seed_is_refused(tmp_path):
+    """seed: -1 should be a ScenarioError naming seed, not a crash later in simulate."""
+    with pytest.raises(ScenarioError, match=r"seed.*-1"):
+        load_text(tmp_path, with_line("seed", "-1"))
+
+
+@pytest.mark.parametrize("name", ["'.'", "'..'"])
+def test_dot_names_are_refused(tmp_path, name):
+    """name '.' or '..' would make the default output directory results/. or results/.."""
+    with pytest.raises(ScenarioError, match=r"name"):
+        load_text(tmp_path, with_line("name", name))
+
+
+def test_boolean_link_endpoint_is_refused(tmp_path):
+    """between: [true, switch] is a wrong type, not worker 1."""
+    with pytest.raises(ScenarioError, match=r"topology\.links\.0\.between"):
+        load_text(tmp_path, with_line("topology", "{kind: star, links: [{between: [true, switch], bandwidth: 1e9}]}"))
+
+
+def test_parameter_server_on_ring_with_links_blames_algorithms(tmp_path):
+    """A parameter_server on a ring is an algorithms problem even when the file has link overrides."""
+    text = with_line("algorithms", "[parameter_server]").replace(
+        "{kind: star}", "{kind: ring, links: [{between: [0, 1], bandwidth: 1e9}]}")
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value).startswith(f"{path}: algorithms")
