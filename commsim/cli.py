@@ -39,7 +39,12 @@ def _run(args: argparse.Namespace) -> int:
     runs = simulate.simulate(loaded)
     out = args.out if args.out is not None else Path("results") / loaded.name
     print(report.table(loaded, runs))
-    for path in report.write_results(out, loaded, runs):
+    written = report.write_results(out, loaded, runs)
+    if loaded.training is not None:
+        from .plots import loss_vs_time
+
+        written.append(loss_vs_time(runs, out / "loss_vs_time.png"))
+    for path in written:
         print(f"wrote {path}")
     return EXIT_OK if all(run.ok for run in runs) else EXIT_CHECK_FAILED
 

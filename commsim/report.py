@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .scenario import Scenario
-from .simulate import RunResult
+from .simulate import RunResult, TrainingResult
 from .units import format_bandwidth, format_bytes, format_time
 
 PASS, FAIL = "✓", "✗"
@@ -42,20 +42,67 @@ def run_record(run: RunResult) -> dict[str, Any]:
     }
 
 
-def results_document(scenario: Scenario, runs: list[RunResult]) -> dict[str, Any]:
+def training_record(run: TrainingResult) -> dict[str, Any]:
+    """One training run as JSON-able data, with its loss curves against step and simulated time."""
+    expected = asdict(run.expected)
+    expected["message_bytes"] = {str(size): count for size, count in expected["message_bytes"].items()}
+    return {
+        "algorithm": run.algorithm,
+        "topology": run.topology,
+        "workers": run.workers,
+        "optimizer": run.optimizer,
+        "wire": run.wire,
+        "model": run.model,
+        "dataset": run.dataset,
+        "params": run.n_params,
+        "steps": run.steps,
+        "final_loss": run.final_loss,
+        "final_accuracy": run.final_accuracy,
+        "messages": run.messages,
+        "bytes": run.bytes,
+        "message_bytes": {str(size): count for size, count in run.message_bytes.items()},
+        "makespan_s": run.makespan_s,
+        "expected": expected,
+        "replicas_identical": run.replicas_identical,
+        "checks": run.checks,
+        "ok": run.ok,
+        "curves": {"loss": run.loss, "time_s": run.step_end_s, "compute_s": run.compute_s, "comm_s": run.comm_s},
+        "bytes_per_link": run.bytes_per_link,
+    }
+
+
+def results_document(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> dict[str, Any]:
     """The whole ``results.json`` document."""
+    record = training_record if scenario.training is not None else run_record
     return {
         "scenario": scenario.model_dump(mode="json"),
         "ok": all(run.ok for run in runs),
-        "runs": [run_record(run) for run in runs],
+        "runs": [record(run) for run in runs],
     }
 
 
 CSV_COLUMNS = (
     "algorithm", "topology", "workers", "params", "dtype", "bytes_per_param", "payload",
     "messages", "expected_messages", "bytes", "expected_bytes",
-    "makespan_s", "expected_makespan_s", "time_is_bound", "ok",
+    "makespan_s", "expected_makespan_s", "time_relation", "ok",
 )
+
+
+TRAINING_CSV_COLUMNS = ("algorithm", "topology", "workers", "optimizer", "wire", "step", "loss", "time_s", "compute_s", "comm_s")
+
+
+def training_csv_text(runs: list[TrainingResult]) -> str:
+    """The curves in long form: one CSV row per (run, step)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TRAINING_CSV_COLUMNS)
+    for run in runs:
+        for step, (loss, end, compute, comm) in enumerate(zip(run.loss, run.step_end_s, run.compute_s, run.comm_s)):
+            writer.writerow([
+                run.algorithm, run.topology, run.workers, run.optimizer, run.wire,
+                step, repr(loss), repr(end), repr(compute), repr(comm),
+            ])
+    return out.getvalue()
 
 
 def csv_text(runs: list[RunResult]) -> str:
@@ -68,17 +115,17 @@ def csv_text(runs: list[RunResult]) -> str:
         writer.writerow([
             run.algorithm, run.topology, run.workers, run.params, run.dtype, run.bytes_per_param, run.payload,
             run.messages, exp.messages, run.bytes, exp.bytes,
-            repr(run.makespan_s), "" if exp.makespan_s is None else repr(exp.makespan_s), exp.time_is_bound, run.ok,
+            repr(run.makespan_s), "" if exp.makespan_s is None else repr(exp.makespan_s), exp.time_relation, run.ok,
         ])
     return out.getvalue()
 
 
-def write_results(directory: Path, scenario: Scenario, runs: list[RunResult]) -> list[Path]:
+def write_results(directory: Path, scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> list[Path]:
     """Write ``results.json`` and ``results.csv`` atomically (each appears whole or not at all)."""
     directory.mkdir(parents=True, exist_ok=True)
     contents = {
         "results.json": json.dumps(results_document(scenario, runs), indent=1, ensure_ascii=False) + "\n",
-        "results.csv": csv_text(runs),
+        "results.csv": training_csv_text(runs) if scenario.training is not None else csv_text(runs),
     }
     written = []
     for name, text in contents.items():
@@ -94,15 +141,15 @@ def _mark(ok: bool | None) -> str:
     return "" if ok is None else PASS if ok else FAIL
 
 
-def _time_cell(run: RunResult) -> str:
+def _time_cell(run: RunResult | TrainingResult) -> str:
     exp = run.expected
     if exp.makespan_s is None:
         return f"{format_time(run.makespan_s)} (no closed form)"
-    relation = "≥" if exp.time_is_bound else ""
+    relation = "" if exp.time_relation == "=" else exp.time_relation
     return f"{format_time(run.makespan_s)} ({relation}{format_time(exp.makespan_s)}) {_mark(run.checks.get('time'))}"
 
 
-def _size_cell(run: RunResult) -> str:
+def _size_cell(run: RunResult | TrainingResult) -> str:
     sizes = sorted(run.message_bytes)
     if not sizes:
         return "-"
@@ -110,13 +157,52 @@ def _size_cell(run: RunResult) -> str:
     return shown
 
 
-def table(scenario: Scenario, runs: list[RunResult]) -> str:
-    """The human table: each measured value beside its closed form and a check mark."""
-    topo = scenario.topology
-    lines = [
-        f"{scenario.name}: {topo.kind}, {format_bandwidth(topo.bandwidth, bits=True)} and "
-        f"{format_time(topo.latency)} per link, {scenario.dtype}, payload {scenario.payload}",
+def _aligned(rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        for row in rows
     ]
+
+
+def _network_line(scenario: Scenario) -> str:
+    topo = scenario.topology
+    return f"{scenario.name}: {topo.kind}, {format_bandwidth(topo.bandwidth, bits=True)} and {format_time(topo.latency)} per link"
+
+
+def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
+    failed = sum(not run.ok for run in runs)
+    return f"{len(runs) - failed} of {len(runs)} runs match their closed forms" + (f"; {failed} do not" if failed else "")
+
+
+def training_table(scenario: Scenario, runs: list[TrainingResult]) -> str:
+    """Final loss and accuracy per (algorithm, optimizer), with the traffic and time checked."""
+    spec = scenario.training
+    lines = [f"{_network_line(scenario)}; {spec.model} on {spec.dataset}, {spec.steps} steps of {spec.batch_per_worker} per worker"]
+    rows = [("algorithm", "workers", "optimizer", "final loss", "accuracy", "messages (expected)", "message size",
+             "total bytes (expected)", "time (expected)", "replicas")]
+    for run in runs:
+        checks = run.checks
+        rows.append((
+            run.algorithm,
+            str(run.workers),
+            run.optimizer,
+            f"{run.final_loss:.4g}",
+            "-" if run.final_accuracy is None else f"{run.final_accuracy:.3f}",
+            f"{run.messages} ({run.expected.messages}) {_mark(checks['messages'])}",
+            _size_cell(run),
+            f"{format_bytes(run.bytes)} ({format_bytes(run.expected.bytes)}) {_mark(checks['bytes'])}",
+            _time_cell(run),
+            _mark(checks["replicas"]),
+        ))
+    return "\n".join([*lines, *_aligned(rows, {1, 3, 4}), _summary(runs)])
+
+
+def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> str:
+    """The human table: each measured value beside its closed form and a check mark."""
+    if scenario.training is not None:
+        return training_table(scenario, runs)
+    lines = [f"{_network_line(scenario)}, {scenario.dtype}, payload {scenario.payload}"]
     header = ("algorithm", "workers", "params", "messages (expected)", "message size",
               "total bytes (expected)", "time (expected)", "mean")
     rows = [header]
@@ -132,11 +218,4 @@ def table(scenario: Scenario, runs: list[RunResult]) -> str:
             _time_cell(run),
             _mark(checks.get("mean")) or "-",
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    right = {1, 2}
-    for row in rows:
-        cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
-        lines.append("  ".join(cells).rstrip())
-    failed = sum(not run.ok for run in runs)
-    lines.append(f"{len(runs) - failed} of {len(runs)} runs match their closed forms" + ("" if not failed else f"; {failed} do not"))
-    return "\n".join(lines)
+    return "\n".join([*lines, *_aligned(rows, {1, 2}), _summary(runs)])

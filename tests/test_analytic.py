@@ -48,7 +48,7 @@ def test_simulated_time_equals_the_closed_form(algorithm, kind, n, p):
     assert run.makespan_s == pytest.approx(issue_formula(algorithm, kind, n, p), rel=1e-9)
     twin = analytic.expected(algorithm, kind, n, p, W, ALPHA, B)
     assert twin.makespan_s == pytest.approx(issue_formula(algorithm, kind, n, p), rel=1e-12)
-    assert not twin.time_is_bound
+    assert twin.time_relation == "="
 
 
 @pytest.mark.parametrize(("algorithm", "kind"), CASES + [("all_to_all", "ring")])
@@ -66,7 +66,7 @@ def test_all_to_all_on_a_ring_is_above_its_lower_bound(n):
     """Shared multi-hop links make all-to-all on a ring slower than the bandwidth bound, never faster."""
     run = _simulate("all_to_all", "ring", n, 100_000)
     twin = analytic.expected("all_to_all", "ring", n, 100_000, W, ALPHA, B)
-    assert twin.time_is_bound
+    assert twin.time_relation == "≥"
     assert run.makespan_s >= twin.makespan_s * (1 - 1e-12)
     if n == 2:  # one link each way: the bound is exact
         assert run.makespan_s == pytest.approx(ALPHA + 100_000 * W / B, rel=1e-12)

@@ -134,7 +134,7 @@ def test_default_results_match_textbook_closed_forms(default_run, algorithm, n):
     assert run["bytes"] == run["expected"]["bytes"] == messages * size
     assert math.isclose(run["makespan_s"], makespan, rel_tol=1e-9, abs_tol=0)
     assert math.isclose(run["expected"]["makespan_s"], makespan, rel_tol=1e-9, abs_tol=0)
-    assert run["expected"]["time_is_bound"] is False
+    assert run["expected"]["time_relation"] == "="
     assert run["bytes_per_link"] == textbook_links(algorithm, n)
     assert run["mean"]["identical"] is True
     assert run["mean"]["max_error"] <= run["mean"]["tolerance"]
@@ -162,7 +162,7 @@ def test_default_results_csv_has_one_row_per_run_with_the_json_numbers(default_r
         assert int(row["expected_bytes"]) == run["expected"]["bytes"]
         assert float(row["makespan_s"]) == run["makespan_s"]
         assert float(row["expected_makespan_s"]) == run["expected"]["makespan_s"]
-        assert (row["time_is_bound"], row["ok"]) == ("False", "True")
+        assert (row["time_relation"], row["ok"]) == ("=", "True")
 
 
 # --------------------------------------------------------------------------- small scenarios
@@ -289,7 +289,7 @@ def test_wrong_message_count_fails_the_check_with_exit_one(tmp_path, capsys, mon
     def one_more(*args, **kwargs):
         exp = real(*args, **kwargs)
         return analytic.Expected(exp.messages + 1, exp.bytes, exp.message_bytes, exp.makespan_s,
-                                 exp.time_is_bound, exp.time_formula)
+                                 exp.time_relation, exp.time_formula)
 
     monkeypatch.setattr(analytic, "expected", one_more)
     text = SMALL.replace("workers: [1, 3, 4]", "workers: 2").replace(

@@ -3,7 +3,8 @@
 n workers, p elements of w bytes (P = p·w), per-link latency α and bandwidth B, every link alike.
 Counts (background.md §3): all-to-all n(n−1)·P; parameter server 2n·P; ring 2n(n−1) chunks of
 ⌊p/n⌋ or ⌈p/n⌉ elements. Times are those of the first issue's topology-aware forms; where links
-are shared in ways no simple form captures, the time is a lower bound (``time_is_bound``).
+are shared in ways no simple form captures, the time is a lower bound (``time_relation`` "≥":
+the measured time is at least the formula's).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Expected:
     bytes: int
     message_bytes: dict[int, int]
     makespan_s: float | None  # None: no closed form (e.g. links of different speeds)
-    time_is_bound: bool = False
+    time_relation: str = "="  # measured time "=", "≥" (lower bound) or "≤" (upper bound) the formula
     time_formula: str = ""
 
 
@@ -52,29 +53,29 @@ def _ring_topology_all_to_all_bound(n: int, size: int, alpha: float, bandwidth: 
     return alpha + byte_hops / (directed_links * bandwidth)
 
 
-def makespan(algorithm: str, topology: str, n: int, p: int, w: int, alpha: float, bandwidth: float) -> tuple[float, bool, str]:
-    """(time, is_lower_bound, formula) of one collective on a uniform topology."""
+def makespan(algorithm: str, topology: str, n: int, p: int, w: int, alpha: float, bandwidth: float) -> tuple[float, str, str]:
+    """(time, relation of the measured time to it, formula) of one collective on a uniform topology."""
     if n == 1:
-        return 0.0, False, "0 (nothing is sent)"
+        return 0.0, "=", "0 (nothing is sent)"
     size = p * w
     hops = _WORKER_HOPS[topology]
     if algorithm == "ring_allreduce":
         largest_chunk = -(-p // n) * w
         return (
             2 * (n - 1) * (hops * alpha + largest_chunk / bandwidth),
-            False,
+            "=",
             f"2(n-1)·({hops}α + ⌈p/n⌉w/B)",
         )
     if algorithm == "parameter_server":
         if topology == "star":
-            return 2 * (2 * alpha + n * size / bandwidth), False, "2·(2α + nP/B)"
-        return 2 * (_SERVER_HOPS[topology] * alpha + size / bandwidth), False, "2·(α + P/B)"
+            return 2 * (2 * alpha + n * size / bandwidth), "=", "2·(2α + nP/B)"
+        return 2 * (_SERVER_HOPS[topology] * alpha + size / bandwidth), "=", "2·(α + P/B)"
     if algorithm == "all_to_all":
         if topology == "star":
-            return 2 * alpha + (n - 1) * size / bandwidth, False, "2α + (n-1)P/B"
+            return 2 * alpha + (n - 1) * size / bandwidth, "=", "2α + (n-1)P/B"
         if topology == "fully_connected":
-            return alpha + size / bandwidth, False, "α + P/B"
-        return _ring_topology_all_to_all_bound(n, size, alpha, bandwidth), True, "≥ α + Σ bytes·hops / (links·B)"
+            return alpha + size / bandwidth, "=", "α + P/B"
+        return _ring_topology_all_to_all_bound(n, size, alpha, bandwidth), "≥", "α + Σ bytes·hops / (links·B)"
     raise ValueError(f"no closed form for algorithm {algorithm!r}")
 
 
@@ -93,6 +94,6 @@ def expected(
     messages = sum(histogram.values())
     total = sum(size * count for size, count in histogram.items())
     if not uniform_links:
-        return Expected(messages, total, histogram, None, False, "no closed form: links differ")
-    time, is_bound, formula = makespan(algorithm, topology, n, p, w, alpha, bandwidth)
-    return Expected(messages, total, histogram, time, is_bound, formula)
+        return Expected(messages, total, histogram, None, "=", "no closed form: links differ")
+    time, relation, formula = makespan(algorithm, topology, n, p, w, alpha, bandwidth)
+    return Expected(messages, total, histogram, time, relation, formula)

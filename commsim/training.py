@@ -1,0 +1,157 @@
+"""Data-parallel training inside the simulation: gradient → collective → optimizer update.
+
+Every worker holds a shard of the data and a replica of the parameters. Each step it computes
+its gradient on a batch (the compute time advances the simulated clock), runs the collective on
+the gradient in the chosen wire format, and applies the ``optim`` update. With all-to-all and
+ring all-reduce every worker applies the same update to its own replica; with the parameter
+server the server applies it and the workers pull the parameters (with the ``sign`` wire format
+the server returns the majority vote instead, and the workers apply it). Replicas stay identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+import optim
+
+from . import topology as topologies
+from .collectives import Comm, get
+from .datasets import Batches, Dataset, shard
+from .models import Model
+from .network import Network
+from .wire import WireFormat
+
+Params = dict[str, np.ndarray]
+
+
+class ParamLayout:
+    """Flatten a dict of arrays into one vector (the collective's buffer) and back."""
+
+    def __init__(self, params: Params) -> None:
+        self.keys = list(params)
+        self.shapes = [params[key].shape for key in self.keys]
+        sizes = [int(np.prod(shape)) for shape in self.shapes]
+        self.offsets = np.cumsum([0, *sizes]).tolist()
+
+    @property
+    def size(self) -> int:
+        return self.offsets[-1]
+
+    def flatten(self, tree: Params) -> np.ndarray:
+        return np.concatenate([np.ravel(tree[key]) for key in self.keys]) if self.keys else np.zeros(0)
+
+    def unflatten(self, vector: np.ndarray) -> Params:
+        return {
+            key: np.asarray(vector[lo:hi], dtype=np.float64).reshape(shape)
+            for key, shape, lo, hi in zip(self.keys, self.shapes, self.offsets, self.offsets[1:])
+        }
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """Everything one training run needs besides the network."""
+
+    model: Model
+    dataset: Dataset
+    optimizer: Callable[[], optim.GradientTransformation]
+    wire: WireFormat
+    steps: int
+    batch_per_worker: int
+    flops_per_second: float
+    seed: int
+
+
+@dataclass
+class TrainingTrace:
+    """What a training run recorded: per step, and the final replicas."""
+
+    loss: list[float]  # mean of the workers' batch losses at the step's parameters
+    step_end_s: list[float]  # simulated time at which the last worker finished the step
+    compute_s: list[float]  # simulated compute time of the step
+    comm_s: list[float]  # simulated time from end of compute to end of the step (slowest worker)
+    replicas: list[Params]
+    network: Network
+
+
+def _copy(params: Params) -> Params:
+    return {key: value.copy() for key, value in params.items()}
+
+
+def _apply(optimizer: optim.GradientTransformation, gradient: Params, state: Any, params: Params) -> tuple[Params, Any]:
+    updates, state = optimizer.update(gradient, state, params)
+    return optim.apply_updates(params, updates), state
+
+
+def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingTrace:
+    """Run ``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph``."""
+    spec = get(algorithm)
+    server_applies = spec.server is not None and n > 1 and not setup.wire.is_sign
+    server = topologies.SERVER if spec.server is not None else None
+    env = simpy.Environment()
+    net = Network(env, graph)
+    initial = setup.model.init(np.random.default_rng(setup.seed))
+    layout = ParamLayout(initial)
+    shards = shard(setup.dataset, n, setup.seed)
+    compute_s = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
+    wire = setup.wire
+    losses = np.zeros((setup.steps, n))
+    ends = np.zeros((setup.steps, n))
+    comms = np.zeros((setup.steps, n))
+    replicas: list[Params] = [{}] * n
+
+    def worker(rank: int):
+        comm = Comm(net, rank, n, server, wire_bytes=wire.nbytes)
+        batches = Batches(shards[rank], setup.batch_per_worker, setup.seed, rank)
+        params, optimizer = _copy(initial), setup.optimizer()
+        state = optimizer.init(params)
+        for step in range(setup.steps):
+            X, y = batches.batch(step)
+            losses[step, rank], gradient = setup.model.loss_and_grad(params, X, y)
+            yield env.timeout(compute_s)
+            computed = env.now
+            received = yield from spec.worker(comm, wire.encode(layout.flatten(gradient)))
+            if server_applies:
+                params = layout.unflatten(received)
+            else:
+                params, state = _apply(optimizer, layout.unflatten(wire.decode(received)), state, params)
+            ends[step, rank], comms[step, rank] = env.now, env.now - computed
+        replicas[rank] = params
+
+    def parameter_server():
+        comm = Comm(net, server, n, server, wire_bytes=wire.nbytes)
+        params, optimizer = _copy(initial), setup.optimizer()
+        state = optimizer.init(params)
+
+        def step_and_send_params(mean: np.ndarray) -> np.ndarray:
+            nonlocal params, state
+            params, state = _apply(optimizer, layout.unflatten(wire.decode(mean)), state, params)
+            return layout.flatten(params).astype(wire.dtype)
+
+        respond = wire.vote if wire.is_sign else step_and_send_params
+        for _ in range(setup.steps):
+            yield from spec.server(comm, respond)
+
+    for rank in range(n):
+        env.process(worker(rank))
+    if spec.server is not None:
+        env.process(parameter_server())
+    env.run()
+    return TrainingTrace(
+        loss=losses.mean(axis=1).tolist(),
+        step_end_s=ends.max(axis=1).tolist(),
+        compute_s=[compute_s] * setup.steps,
+        comm_s=comms.max(axis=1).tolist(),
+        replicas=replicas,
+        network=net,
+    )
+
+
+def replicas_identical(replicas: list[Params]) -> bool:
+    """True when every worker ends with bit-identical parameters."""
+    first = replicas[0]
+    return all(all(np.array_equal(first[key], other[key]) for key in first) for other in replicas[1:])
