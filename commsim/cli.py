@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a scenario and check every number against its closed form")
     run.add_argument("scenario", nargs="?", help="scenario YAML file (default: the bundled textbook table)")
     run.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
+    bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
+    bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
     return parser
 
 
@@ -36,8 +38,10 @@ def _run(args: argparse.Namespace) -> int:
     from . import report, scenario, simulate
 
     loaded = scenario.load(args.scenario)
-    runs = simulate.simulate(loaded)
     out = args.out if args.out is not None else Path("results") / loaded.name
+    if isinstance(loaded, scenario.ExperimentScenario):
+        return _bias(out)
+    runs = simulate.simulate(loaded)
     print(report.table(loaded, runs))
     written = report.write_results(out, loaded, runs)
     if loaded.training is not None:
@@ -49,11 +53,30 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if all(run.ok for run in runs) else EXIT_CHECK_FAILED
 
 
+def _bias(out: Path) -> int:
+    from . import bias, report
+
+    runs = bias.run_all()
+    rows = bias.bias_table(runs)
+    print(report.bias_table(rows))
+    written = [*report.write_bias_results(out, rows), bias.plot_trajectories(runs, out / "trajectories.png")]
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK if all(row.max_abs_error <= report.BIAS_TOLERANCE for row in rows) else EXIT_CHECK_FAILED
+
+
+def _bias_command(args: argparse.Namespace) -> int:
+    from . import scenario
+
+    loaded = scenario.load_bundled(scenario.BIAS_SCENARIO)
+    return _bias(args.out if args.out is not None else Path("results") / loaded.name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``commsim`` console script."""
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run}[args.command](args)
+        return {"run": _run, "bias": _bias_command}[args.command](args)
     except CommsimError as error:
         print(f"commsim: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

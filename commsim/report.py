@@ -15,6 +15,7 @@ from .simulate import RunResult, TrainingResult
 from .units import format_bandwidth, format_bytes, format_time
 
 PASS, FAIL = "✓", "✗"
+BIAS_TOLERANCE = 1e-6
 
 
 def run_record(run: RunResult) -> dict[str, Any]:
@@ -127,14 +128,7 @@ def write_results(directory: Path, scenario: Scenario, runs: list[RunResult] | l
         "results.json": json.dumps(results_document(scenario, runs), indent=1, ensure_ascii=False) + "\n",
         "results.csv": training_csv_text(runs) if scenario.training is not None else csv_text(runs),
     }
-    written = []
-    for name, text in contents.items():
-        path = directory / name
-        partial = directory / f".{name}.partial"
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
-        written.append(path)
-    return written
+    return [_write_atomically(directory / name, text) for name, text in contents.items()]
 
 
 def _mark(ok: bool | None) -> str:
@@ -219,3 +213,45 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> s
             _mark(checks.get("mean")) or "-",
         ))
     return "\n".join([*lines, *_aligned(rows, {1, 2}), _summary(runs)])
+
+
+def _vector(values: Any) -> str:
+    return "[" + ", ".join(f"{value:.7g}" for value in values) + "]"
+
+
+def bias_table(rows: list[Any]) -> str:
+    """Each optimizer's limit beside the minimum-norm solution of its norm."""
+    lines = ["implicit bias on a·θ = 1, a = [1, 0.1, 0.01], θ0 = 0: each limit beside the minimum-norm solution"]
+    table_rows = [("optimizer", "limit", "minimum-norm solution", "norm", "max |error|", "")]
+    for row in rows:
+        table_rows.append((
+            row.name, _vector(row.limit), _vector(row.reference), row.norm, f"{row.max_abs_error:.1e}",
+            _mark(row.max_abs_error <= BIAS_TOLERANCE),
+        ))
+    return "\n".join([*lines, *_aligned(table_rows, set())])
+
+
+def write_bias_results(directory: Path, rows: list[Any]) -> list[Path]:
+    """``results.json`` and ``results.csv`` of the implicit-bias experiment, written atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    records = [
+        {"optimizer": row.name, "norm": row.norm, "limit": row.limit.tolist(), "reference": row.reference.tolist(),
+         "max_abs_error": row.max_abs_error, "ok": row.max_abs_error <= BIAS_TOLERANCE}
+        for row in rows
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["optimizer", "norm", "limit", "reference", "max_abs_error", "ok"])
+    for record in records:
+        writer.writerow([record["optimizer"], record["norm"], record["limit"], record["reference"],
+                         repr(record["max_abs_error"]), record["ok"]])
+    contents = {"results.json": json.dumps({"experiment": "implicit_bias", "runs": records}, indent=1, ensure_ascii=False) + "\n",
+                "results.csv": out.getvalue()}
+    return [_write_atomically(directory / name, text) for name, text in contents.items()]
+
+
+def _write_atomically(path: Path, text: str) -> Path:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return path

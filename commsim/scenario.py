@@ -18,6 +18,7 @@ from . import units
 from .errors import ScenarioError, TopologyError
 
 DEFAULT_SCENARIO = "textbook.yaml"
+BIAS_SCENARIO = "implicit_bias.yaml"
 
 
 def _as_list(value: Any) -> Any:
@@ -220,6 +221,13 @@ class Scenario(_Strict):
                 yield RunSpec(algorithm, n, p)
 
 
+class ExperimentScenario(_Strict):
+    """A pure-optimization experiment with no network (``experiment: implicit_bias``)."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+    experiment: Literal["implicit_bias"]
+
+
 def _describe(error: ValidationError, source: str) -> str:
     """The first pydantic error as one line: file: key: message (got value)."""
     first = error.errors()[0]
@@ -234,21 +242,27 @@ def _describe(error: ValidationError, source: str) -> str:
     return f"{source}: {key}: {message}{shown}"
 
 
-def parse(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate an already-loaded mapping."""
+def parse(data: Any, source: str = "<scenario>") -> Scenario | ExperimentScenario:
+    """Validate an already-loaded mapping (an ``experiment`` key makes it an experiment)."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys, got {type(data).__name__}")
+    model = ExperimentScenario if "experiment" in data else Scenario
     try:
-        return Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         raise ScenarioError(_describe(error, source)) from None
 
 
-def load(path: str | Path | None = None) -> Scenario:
+def load_bundled(name: str = DEFAULT_SCENARIO) -> Scenario | ExperimentScenario:
+    """A scenario shipped inside the package (``commsim.scenarios``)."""
+    resource = resources.files("commsim.scenarios") / name
+    return parse(yaml.safe_load(resource.read_text(encoding="utf-8")), f"<bundled {name}>")
+
+
+def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
     """Read and validate a scenario file (``yaml.safe_load`` only); None means the bundled default."""
     if path is None:
-        resource = resources.files("commsim.scenarios") / DEFAULT_SCENARIO
-        return parse(yaml.safe_load(resource.read_text(encoding="utf-8")), f"<bundled {DEFAULT_SCENARIO}>")
+        return load_bundled()
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
