@@ -12,7 +12,6 @@ Workers only say ``send`` and ``recv``; the network owns every delay (like SimPy
 from __future__ import annotations
 
 from array import array
-from collections import deque
 from collections.abc import Hashable
 from typing import Any
 
@@ -49,14 +48,29 @@ class Route:
         self.bytes = 0
 
 
+# Stages of a flow: which moment its pending timer stands for.
+_SHARED, _ALONE, _PROPAGATING = 0, 1, 2
+
+
 class _Flow:
-    """A message's bytes in transit; called back by its completion timeout."""
+    """A message in transit; called back by its timer.
 
-    __slots__ = ("net", "route", "nbytes", "remaining", "rate", "since", "gen", "delivery", "payload", "start", "phase")
+    A flow that finds its whole route idle is ``_ALONE``: one timer at its delivery time, and it
+    leaves its links lazily (anyone who finds it there after ``tx_end`` removes it). As soon as it
+    has to share, it becomes ``_SHARED``: a timer at the end of its transmission, recomputed when
+    its rate changes, then ``_PROPAGATING``: a timer at delivery, one route latency later.
+    """
 
-    def __call__(self, timeout: Event) -> None:
-        if timeout._value == self.gen:  # otherwise a later rate change superseded this timeout
-            self.net._finish(self)
+    __slots__ = ("net", "route", "nbytes", "remaining", "rate", "since", "tx_end", "gen", "stage",
+                 "delivery", "payload", "start", "phase")
+
+    def __call__(self, timer: Event) -> None:
+        if timer._value != self.gen:  # a later rate change superseded this timer
+            return
+        if self.stage == _SHARED:
+            self.net._transmitted(self)
+        else:
+            self.net._deliver(self)
 
 
 class MessageLog:
@@ -98,8 +112,8 @@ class Network:
         self._phase_index: dict[str, int] = {}
         self._paths: dict[Hashable, dict[Hashable, list[Hashable]]] = {}
         self._routes: dict[tuple[Hashable, Hashable], Route] = {}
-        # per channel: whether its queue holds sends (True) or receives (False), and the queue
-        self._channels: dict[tuple[Hashable, Hashable, Any], tuple[bool, deque[Event]]] = {}
+        # per channel: [whether the events wait for receives (True) or sends (False), events...]
+        self._channels: dict[tuple[Hashable, Hashable, Any], list[Any]] = {}
         self._dirty: dict[Link, None] = {}
         self._reallocation_pending = False
 
@@ -126,18 +140,18 @@ class Network:
     # -- messaging ------------------------------------------------------------------------
     def _event_for(self, key: tuple[Hashable, Hashable, Any], is_send: bool) -> Event:
         """Match sends to receives in order on the channel ``key`` = (src, dst, tag)."""
-        entry = self._channels.get(key)
+        channels = self._channels
+        entry = channels.get(key)
         if entry is not None and entry[0] != is_send:  # the other side is already waiting
-            queue = entry[1]
-            event = queue.popleft()
-            if not queue:
-                del self._channels[key]
+            event = entry.pop(1)
+            if len(entry) == 1:
+                del channels[key]
             return event
         event = Event(self.env)
         if entry is None:
-            self._channels[key] = (is_send, deque([event]))
+            channels[key] = [is_send, event]
         else:
-            entry[1].append(event)
+            entry.append(event)
         return event
 
     def recv(self, dst: Hashable, src: Hashable, tag: Any = None) -> Event:
@@ -167,44 +181,72 @@ class Network:
         flow.phase = phase_id
         route.messages += 1
         route.bytes += nbytes
+        env = self.env
         if nbytes <= 0:
             flow.rate = 0.0
-            self._deliver(flow)
+            flow.stage = _PROPAGATING
+            env.timeout(route.latency, 0).callbacks.append(flow)
             return flow.delivery
         links = route.links
         alone = True
         for link in links:
-            if link.flows:
+            if link.flows and not self._idle(link):
                 alone = False
             link.flows[flow] = None
         if alone:  # fast path: the whole route is idle, so the flow runs at the bottleneck rate
             flow.rate = route.bandwidth
-            self.env.timeout(nbytes / flow.rate, 0).callbacks.append(flow)
+            flow.stage = _ALONE
+            transmit = nbytes / flow.rate
+            flow.tx_end = env.now + transmit
+            env.timeout(transmit + route.latency, 0).callbacks.append(flow)
         else:
             flow.rate = 0.0
+            flow.stage = _SHARED
             self._mark_dirty(links)
         return flow.delivery
 
-    def _finish(self, flow: _Flow) -> None:
-        """The flow's last byte left: free its links, then deliver after the route latency."""
+    def _idle(self, link: Link) -> bool:
+        """Drop a flow that ran alone and has finished transmitting; True if the link is now idle.
+
+        Such a flow can only be the link's sole flow: any flow joining it earlier made it shared.
+        """
+        flows = link.flows
+        if len(flows) != 1:
+            return not flows
+        (flow,) = flows
+        if flow.stage != _ALONE or flow.tx_end > self.env.now:
+            return False
+        for other in flow.route.links:
+            other.flows.pop(flow, None)
+        return True
+
+    def _transmitted(self, flow: _Flow) -> None:
+        """A shared flow's last byte left: free its links, deliver after the route latency."""
         for link in flow.route.links:
             del link.flows[flow]
         self._mark_dirty(flow.route.links)
-        self._deliver(flow)
+        flow.stage = _PROPAGATING
+        self.env.timeout(flow.route.latency, flow.gen).callbacks.append(flow)
 
     def _deliver(self, flow: _Flow) -> None:
-        env = self.env
+        """Record the message and hand its payload to the receiver (processing the event inline)."""
         route = flow.route
-        event = flow.delivery
-        event._ok = True
-        event._value = flow.payload
-        env.schedule(event, NORMAL, route.latency)
+        if flow.stage == _ALONE:
+            for link in route.links:
+                link.flows.pop(flow, None)
         log = self.log
         log.route.append(route.index)
         log.nbytes.append(flow.nbytes)
         log.start.append(flow.start)
-        log.end.append(env.now + route.latency)
+        log.end.append(self.env.now)
         log.phase.append(flow.phase)
+        # Process the delivery event now, as Environment.step would, without a second heap trip.
+        event = flow.delivery
+        event._ok = True
+        event._value = flow.payload
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
 
     # -- max-min fair sharing -------------------------------------------------------------
     def _mark_dirty(self, links: tuple[Link, ...]) -> None:
@@ -226,14 +268,14 @@ class Network:
         dirty, self._dirty = self._dirty, {}
         flows: dict[_Flow, None] = {}
         links: dict[Link, None] = {}
-        stack = [link for link in dirty if link.flows]
+        stack = [link for link in dirty if link.flows and not self._idle(link)]
         links.update(dict.fromkeys(stack))
         while stack:  # the connected component of flows sharing links with the changed ones
             for flow in stack.pop().flows:
                 if flow not in flows:
                     flows[flow] = None
                     for link in flow.route.links:
-                        if link not in links:
+                        if link not in links and not self._idle(link):
                             links[link] = None
                             stack.append(link)
         spare = {link: link.bandwidth for link in links}
@@ -262,9 +304,10 @@ class Network:
             unfrozen = still
         now = self.env.now
         for flow, rate in new_rate.items():
-            if rate != flow.rate:
+            if rate != flow.rate or flow.stage == _ALONE:  # an alone flow's timer is at delivery: redo it
                 flow.remaining = max(flow.remaining - flow.rate * (now - flow.since), 0.0)
                 flow.since = now
                 flow.rate = rate
+                flow.stage = _SHARED
                 flow.gen += 1
                 self.env.timeout(flow.remaining / rate, flow.gen).callbacks.append(flow)

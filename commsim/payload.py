@@ -61,6 +61,21 @@ def chunk_bounds(p: int, n: int) -> tuple[int, ...]:
     return tuple((i * p) // n for i in range(n + 1))
 
 
+def split(buffer: Buffer, n: int) -> list[Buffer]:
+    """n contiguous chunks (views) of ``buffer``, each ⌊p/n⌋ or ⌈p/n⌉ long."""
+    if isinstance(buffer, SizeOnly):
+        return _size_only_chunks(buffer.size, buffer.itemsize, n)
+    bounds = chunk_bounds(len(buffer), n)
+    return [buffer[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
+
+
+@lru_cache(maxsize=64)
+def _size_only_chunks(size: int, itemsize: int, n: int) -> list[SizeOnly]:
+    """Shared by every rank: size-only chunks hold nothing, so one list serves them all."""
+    bounds = chunk_bounds(size, n)
+    return [size_only(hi - lo, itemsize) for lo, hi in zip(bounds, bounds[1:])]
+
+
 def mean_in_rank_order(parts: list[Buffer]) -> Buffer:
     """(parts[0] + parts[1] + ... ) / n, summed in rank order so every worker gets the same bits."""
     total = parts[0].copy()

@@ -147,3 +147,72 @@ def test_routes_are_shortest_and_deterministic():
         routes.append([[(link.u, link.v) for link in net.route(0, dst).links] for dst in range(1, 6)])
     assert routes[0] == routes[1]
     assert [len(r) for r in routes[0]] == [1, 2, 3, 2, 1]
+
+
+def test_link_is_free_while_the_previous_message_propagates():
+    """Bytes that have left a link no longer share it, though their message is still in flight."""
+    graph = nx.Graph()
+    graph.add_edge(0, 1, bandwidth=B, latency=1e-3)
+    env, net = _net(graph)
+    size = 1_000_000  # 1 ms on the wire, then 1 ms of propagation
+    first, second = _deliveries(env, net, [(0, 1, size), (0, 1, size)], starts=[0.0, 1.5e-3])
+    assert first == pytest.approx(2e-3, rel=1e-12)
+    assert second == pytest.approx(1.5e-3 + 2e-3, rel=1e-12)
+
+
+def _reference_fluid(graph, sends, starts):
+    """A naive fluid simulator, independent of commsim: max-min rates recomputed at every event."""
+    links = {}
+    flows = []
+    for (src, dst, size), start in zip(sends, starts):
+        path = nx.shortest_path(graph, src, dst)
+        hops = list(zip(path, path[1:]))
+        for hop in hops:
+            links[hop] = graph.edges[hop]["bandwidth"]
+        flows.append({"hops": hops, "left": float(size), "start": start, "done": None,
+                      "latency": sum(graph.edges[h]["latency"] for h in hops)})
+    now = 0.0
+    while any(f["done"] is None for f in flows):
+        active = [f for f in flows if f["start"] <= now and f["done"] is None]
+        for f in active:
+            if f["left"] <= 1e-9:
+                f["done"] = now
+        active = [f for f in active if f["done"] is None]
+        rates, spare, frozen = {}, dict(links), set()
+        while len(frozen) < len(active):  # progressive filling
+            counts = {h: sum(1 for i, f in enumerate(active) if i not in frozen and h in f["hops"]) for h in links}
+            share = min(spare[h] / c for h, c in counts.items() if c)
+            for i, f in enumerate(active):
+                if i not in frozen:
+                    rates[i] = rates.get(i, 0.0) + share
+                    for h in f["hops"]:
+                        spare[h] -= share
+            for i, f in enumerate(active):
+                if i not in frozen and any(spare[h] <= 1e-9 * links[h] for h in f["hops"]):
+                    frozen.add(i)
+        upcoming = [f["start"] for f in flows if f["start"] > now]
+        finishing = [now + f["left"] / rates[i] for i, f in enumerate(active)]
+        if not upcoming + finishing:
+            continue
+        step = min(upcoming + finishing) - now
+        for i, f in enumerate(active):
+            f["left"] -= rates[i] * step
+        now += step
+    return [f["done"] + f["latency"] for f in flows]
+
+
+@given(
+    sends=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 4) .map(lambda k: 250_000 * k)),
+        min_size=1, max_size=7,
+    ).map(lambda xs: [(s, d, b) for s, d, b in xs if s != d]).filter(bool),
+    data=st.data(),
+)
+@settings(max_examples=60, deadline=None)
+def test_deliveries_match_a_naive_fluid_reference(sends, data):
+    """Random messages on a star (sizes, start times) are delivered when a naive max-min model says."""
+    starts = data.draw(st.lists(st.sampled_from([0.0, 1e-4, 2.5e-4, 6e-4]), min_size=len(sends), max_size=len(sends)))
+    graph = topology.star(4, B, ALPHA)
+    env, net = _net(graph)
+    got = _deliveries(env, net, sends, starts)
+    assert got == pytest.approx(_reference_fluid(graph, sends, starts), rel=1e-9, abs=1e-15)

@@ -7,7 +7,7 @@ step lasts as long as its largest chunk: T = 2(n−1)·(route latency + ⌈p/n�
 
 from __future__ import annotations
 
-from ..payload import Buffer, chunk_bounds
+from ..payload import Buffer, split
 from .base import Algorithm, Comm, Process, register
 
 
@@ -17,27 +17,22 @@ def ring_allreduce(comm: Comm, buffer: Buffer) -> Process:
     out = buffer.copy()
     if n == 1:
         return out
-    bounds = chunk_bounds(len(buffer), n)
+    chunks = split(out, n)  # views into out; chunk i is reduced along the ring and ends at rank i−1
     right, left = (me + 1) % n, (me - 1) % n
-
-    def chunk(index: int) -> Buffer:
-        index %= n
-        return out[bounds[index] : bounds[index + 1]]
-
     comm.phase = "reduce_scatter"
     for step in range(n - 1):
-        sent = comm.send(right, chunk(me - step))
+        sent = comm.send(right, chunks[(me - step) % n])
         incoming = yield comm.recv(left)
-        reduced = chunk(me - step - 1)
+        reduced = chunks[(me - step - 1) % n]
         reduced += incoming
         yield sent
-    owned = chunk(me + 1)
+    owned = chunks[(me + 1) % n]
     owned /= n
     comm.phase = "all_gather"
     for step in range(n - 1):
-        sent = comm.send(right, chunk(me + 1 - step))
+        sent = comm.send(right, chunks[(me + 1 - step) % n])
         incoming = yield comm.recv(left)
-        chunk(me - step)[...] = incoming
+        chunks[(me - step) % n][...] = incoming
         yield sent
     return out
 
