@@ -6,6 +6,7 @@ Exit status: 0 every check holds, 1 a check does not, 2 bad input (one line on s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,12 +43,12 @@ def _run(args: argparse.Namespace) -> int:
     if isinstance(loaded, scenario.ExperimentScenario):
         return _bias(out)
     runs = simulate.simulate(loaded)
-    print(report.table(loaded, runs))
     written = report.write_results(out, loaded, runs)
     if loaded.training is not None:
         from .plots import loss_vs_time
 
         written.append(loss_vs_time(runs, out / "loss_vs_time.png"))
+    print(report.table(loaded, runs))
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK if all(run.ok for run in runs) else EXIT_CHECK_FAILED
@@ -58,8 +59,8 @@ def _bias(out: Path) -> int:
 
     runs = bias.run_all()
     rows = bias.bias_table(runs)
-    print(report.bias_table(rows))
     written = [*report.write_bias_results(out, rows), bias.plot_trajectories(runs, out / "trajectories.png")]
+    print(report.bias_table(rows))
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK if all(row.max_abs_error <= report.BIAS_TOLERANCE for row in rows) else EXIT_CHECK_FAILED
@@ -77,10 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "bias": _bias_command}[args.command](args)
-    except CommsimError as error:
-        print(f"commsim: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as error:
+    except BrokenPipeError:  # e.g. `commsim run | head`: the results are already written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except (CommsimError, OSError) as error:
         print(f"commsim: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
