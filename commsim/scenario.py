@@ -95,7 +95,15 @@ class OptimizerSpec(BaseModel):
 
     @model_validator(mode="after")
     def _buildable(self) -> OptimizerSpec:
+        import math
+
         import optim
+
+        for step_size in ("alpha", "learning_rate"):
+            value = (self.model_extra or {}).get(step_size)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"{step_size} must be a finite number > 0, got {value!r}")
 
         if self.name not in optim.OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.name!r}; known: {', '.join(sorted(optim.OPTIMIZERS))}")
@@ -140,6 +148,15 @@ class TrainingSpec(_Strict):
             raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
         return name
 
+    @model_validator(mode="after")
+    def _model_fits_dataset(self) -> TrainingSpec:
+        if self.model == "linear_regression" and self.dataset != "synthetic":
+            raise ValueError(
+                f"model: linear_regression needs a regression dataset; {self.dataset!r} is a classification "
+                "dataset (use dataset: synthetic, or a classifier)"
+            )
+        return self
+
 
 class RunSpec(NamedTuple):
     """One point of a scenario's sweep (``params`` is None for training runs: the model sets it)."""
@@ -178,6 +195,8 @@ class Scenario(_Strict):
         if (self.params is None) == (self.training is None):
             raise ValueError("params: give either 'params' (collectives alone) or a 'training' section, not both")
         if self.training is not None:
+            if self.training.dataset == "synthetic" and max(self.workers) > self.training.samples:
+                raise ValueError(f"workers: {max(self.workers)} workers but only {self.training.samples} samples to shard")
             if self.payload != "data":
                 raise ValueError("payload: training needs real data, not 'size-only'")
             from .wire import VOTING_ALGORITHMS

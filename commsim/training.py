@@ -154,4 +154,4 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
 def replicas_identical(replicas: list[Params]) -> bool:
     """True when every worker ends with bit-identical parameters."""
     first = replicas[0]
-    return all(all(np.array_equal(first[key], other[key]) for key in first) for other in replicas[1:])
+    return all(all(np.array_equal(first[key], other[key], equal_nan=True) for key in first) for other in replicas[1:])

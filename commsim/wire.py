@@ -4,7 +4,8 @@
 - ``sign``: 1 bit per element plus one fp32 scale (signSGD with majority vote). A worker sends
   sign(g) and s = mean|g|; whoever aggregates returns the vote sign(Σ_w sign(g_w)) and the mean
   scale, again 1 bit per element. The aggregated gradient is ĝ = mean(s)·vote. Tie rule: with an
-  even number of workers a coordinate whose signs cancel gets vote 0 and does not move.
+  even number of workers a coordinate whose signs cancel gets vote 0 (sign(0) = 0): sign_sgd does
+  not move it; signum moves it by its momentum alone.
 
 Inside the simulation a sign buffer is a float32 array [sign(g)…, s] so that the collectives can
 average it like any other buffer; only its byte count on the wire differs: ⌈p/8⌉ + 4.
