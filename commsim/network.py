@@ -119,14 +119,19 @@ class Network:
 
     # -- routes ---------------------------------------------------------------------------
     def route(self, src: Hashable, dst: Hashable) -> Route:
-        """The deterministic shortest route from ``src`` to ``dst`` (cached)."""
+        """The deterministic route from ``src`` to ``dst`` (cached): the graph's ``router(graph, src, dst)``
+        if it has one, else a hop-shortest path."""
         key = (src, dst)
         route = self._routes.get(key)
         if route is None:
-            paths = self._paths.get(src)
-            if paths is None:
-                paths = self._paths[src] = nx.single_source_shortest_path(self.graph, src)
-            path = paths[dst]
+            router = self.graph.graph.get("router")
+            if router is not None:  # the topology chooses (e.g. ECMP on a fat tree, NICs on a node)
+                path = router(self.graph, src, dst)
+            else:
+                paths = self._paths.get(src)
+                if paths is None:
+                    paths = self._paths[src] = nx.single_source_shortest_path(self.graph, src)
+                path = paths[dst]
             route = Route(len(self._routes), src, dst, tuple(self.links[a, b] for a, b in zip(path, path[1:])))
             self._routes[key] = route
             self.log.routes.append(route)

@@ -18,11 +18,24 @@ from . import units
 from .errors import ScenarioError, TopologyError
 
 DEFAULT_SCENARIO = "textbook.yaml"
+VALIDATE_UP_TO = 4096  # worker counts whose topologies are built once at load time to check them
 BIAS_SCENARIO = "implicit_bias.yaml"
 
 
 def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
+
+
+def _positive(value: float, key: str) -> float:
+    if not value > 0:
+        raise ValueError(f"{key} must be > 0, got {value!r}")
+    return value
+
+
+def _non_negative(value: float, key: str) -> float:
+    if not value >= 0:
+        raise ValueError(f"{key} must be >= 0, got {value!r}")
+    return value
 
 
 Bandwidth = Annotated[float, BeforeValidator(units.parse_bandwidth), Field(gt=0)]
@@ -43,13 +56,50 @@ class LinkOverride(_Strict):
     latency: Latency | None = None
 
 
-class TopologySpec(_Strict):
-    """Which topology, and the bandwidth and latency of its links."""
+class TopologySpec(BaseModel):
+    """Which topology, the bandwidth and latency of its links, and its own options (``dims``,
+    ``k``, ``nodes``, ``nic_bandwidth``, ...: keys ending in ``bandwidth``/``latency`` take units)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     kind: str
     bandwidth: Bandwidth = 100e9 / 8
     latency: Latency = 0.0
+    servers: Annotated[int, Field(ge=1)] | None = None  # parameter servers (default 1 when needed)
     links: list[LinkOverride] = []
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The generator's own keyword arguments, units parsed."""
+        options = dict(self.model_extra or {})
+        for key, value in options.items():
+            if key.endswith("bandwidth"):
+                options[key] = _positive(units.parse_bandwidth(value), key)
+            elif key.endswith("latency"):
+                options[key] = _non_negative(units.parse_time(value), key)
+        return options
+
+    @model_validator(mode="after")
+    def _options_parse(self) -> TopologySpec:
+        self.options  # noqa: B018  (raises on a bad unit)
+        return self
+
+    def server_count(self, algorithms: list[str]) -> int:
+        """How many servers to place: as asked, else one if an algorithm needs a server."""
+        from .collectives import get
+
+        if not any(get(name).server is not None for name in algorithms):
+            return 0
+        return self.servers or 1
+
+    def build(self, n: int, algorithms: list[str]) -> Any:
+        """The topology for n workers (validated, overrides applied)."""
+        from .topology import build
+
+        return build(
+            self.kind, n, self.bandwidth, self.latency, servers=self.server_count(algorithms),
+            overrides=[link.model_dump() for link in self.links], **self.options,
+        )
 
     @field_validator("kind")
     @classmethod
@@ -178,6 +228,8 @@ class Scenario(_Strict):
     topology: TopologySpec
     algorithms: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
     payload: Literal["data", "size-only"] = "data"
+    gamma: Latency = 0.0  # seconds per byte a worker spends combining data (reduction cost)
+    engine: Literal["simulate", "analytic"] = "simulate"
     training: TrainingSpec | None = None
 
     @field_validator("algorithms")
@@ -213,18 +265,30 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _runs_fit_topology(self) -> Scenario:
         from .collectives import get
-        from .topology import apply_overrides, build, validate
 
+        from .topology import TOPOLOGIES, apply_overrides, generator_options, validate
+
+        accepted = generator_options(TOPOLOGIES[self.topology.kind])
+        for key, value in (self.topology.model_extra or {}).items():
+            if key not in accepted:
+                known = f"; its options: {', '.join(accepted)}" if accepted else ""
+                raise ValueError(f"topology.{key}: unknown key (got {value!r}) for topology {self.topology.kind!r}{known}")
         with_server = [name for name in self.algorithms if get(name).server is not None]
-        if not (with_server or self.topology.links):
+        if self.engine == "analytic":
+            if self.training is not None:
+                raise ValueError("engine: 'analytic' answers collectives from their closed forms; training needs 'simulate'")
             return self
+        topo = self.topology
         for n in sorted(set(self.workers)):
+            if n > VALIDATE_UP_TO:  # big topologies are checked when they are built for the run
+                continue
+            for key, servers in (("topology", 0), (f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms))):
+                try:
+                    graph = TOPOLOGIES[topo.kind](n, topo.bandwidth, topo.latency, servers=servers, **topo.options)
+                except (TopologyError, ValueError) as error:
+                    raise ValueError(f"{key}: with workers={n}: {error}") from None
             try:
-                graph = build(self.topology.kind, n, self.topology.bandwidth, self.topology.latency, server=bool(with_server))
-            except TopologyError as error:
-                raise ValueError(f"algorithms ({', '.join(with_server)}): with workers={n}: {error}") from None
-            try:
-                apply_overrides(graph, [link.model_dump() for link in self.topology.links])
+                apply_overrides(graph, [link.model_dump() for link in topo.links])
                 validate(graph)
             except TopologyError as error:
                 raise ValueError(f"topology.links: with workers={n}: {error}") from None

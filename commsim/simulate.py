@@ -38,23 +38,23 @@ class CollectiveRun:
         return max(self.finish_s, default=0.0)
 
 
-def run_collective(algorithm: str, graph: nx.Graph, buffers: list[Buffer]) -> CollectiveRun:
+def run_collective(algorithm: str, graph: nx.Graph, buffers: list[Buffer], gamma: float = 0.0) -> CollectiveRun:
     """Run one collective, one SimPy process per worker (and one for the server, if any)."""
     spec = get(algorithm)
     n = len(buffers)
-    server = topologies.SERVER if spec.server is not None else None
-    if server is not None and server not in graph:
+    servers = topologies.servers(graph)
+    if spec.server is not None and not servers:
         raise topologies.TopologyError(f"algorithm {algorithm!r} needs a parameter server, and the topology has none")
     env = simpy.Environment()
     net = Network(env, graph)
     finish = [float("nan")] * n
     processes = []
     for rank in range(n):
-        process = env.process(spec.worker(Comm(net, rank, n, server), buffers[rank]))
+        process = env.process(spec.worker(Comm(net, rank, n, servers, gamma=gamma), buffers[rank]))
         process.callbacks.append(lambda _event, rank=rank: finish.__setitem__(rank, env.now))
         processes.append(process)
-    if spec.server is not None:
-        env.process(spec.server(Comm(net, server, n, server)))
+    for server in servers if spec.server is not None else ():
+        env.process(spec.server(Comm(net, server, n, servers, gamma=gamma)))
     collecting = gc.isenabled()
     gc.disable()  # a run allocates millions of short-lived, acyclic objects; refcounting frees them
     try:
@@ -121,6 +121,14 @@ def count_and_time_checks(run: RunResult | TrainingResult) -> dict[str, bool]:
     return checks
 
 
+def closed_form(algorithm: str, graph: nx.Graph, n: int, p: int, w: int, gamma: float = 0.0) -> analytic.Expected:
+    """The analytic twin of one run on ``graph`` (a lower bound from its fastest link if links differ)."""
+    latency, bandwidth = topologies.link_extremes(graph)
+    return analytic.expected(
+        algorithm, graph.graph["kind"], n, p, w, latency, bandwidth, uniform_links=topologies.is_uniform(graph), gamma=gamma
+    )
+
+
 @dataclass
 class RunResult:
     """One (algorithm, workers, params) run: measured values beside the closed forms."""
@@ -160,7 +168,7 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
     topo = scenario.topology
     needs_server = get(run.algorithm).server is not None
     graph = topologies.build(
-        topo.kind, run.workers, topo.bandwidth, topo.latency, server=needs_server,
+        topo.kind, run.workers, topo.bandwidth, topo.latency, servers=needs_server,
         overrides=[link.model_dump() for link in topo.links],
     )
     buffers = make_buffers(run.workers, run.params, scenario.dtype, scenario.payload, scenario.seed)
@@ -185,10 +193,7 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
         makespan_s=collective.makespan_s,
         finish_s=collective.finish_s,
         bytes_per_link=bytes_per_link(collective.network),
-        expected=analytic.expected(
-            run.algorithm, topo.kind, run.workers, run.params, itemsize, topo.latency, topo.bandwidth,
-            uniform_links=topologies.is_uniform(graph),
-        ),
+        expected=closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma),
         mean=mean,
         log=log,
     )
@@ -263,14 +268,11 @@ def _training_setup(scenario: Scenario, optimizer: OptimizerSpec) -> TrainingSet
     )
 
 
-def _expected_training(run: RunSpec, kind: str, setup: TrainingSetup, graph: nx.Graph, scenario: Scenario) -> analytic.Expected:
+def _expected_training(run: RunSpec, setup: TrainingSetup, graph: nx.Graph) -> analytic.Expected:
     """steps × the collective's closed form on the wire's message sizes, plus compute time."""
     p, wire = setup.model.n_params, setup.wire
     p_on_wire, w_on_wire = (wire.message_bytes(p), 1) if wire.is_sign else (p, np.dtype(wire.dtype).itemsize)
-    one = analytic.expected(
-        run.algorithm, kind, run.workers, p_on_wire, w_on_wire, scenario.topology.latency, scenario.topology.bandwidth,
-        uniform_links=topologies.is_uniform(graph),
-    )
+    one = closed_form(run.algorithm, graph, run.workers, p_on_wire, w_on_wire)
     compute = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
     steps = setup.steps
     return analytic.Expected(
@@ -297,7 +299,7 @@ def simulate_training(scenario: Scenario, run: RunSpec) -> TrainingResult:
     if run.workers > setup.dataset.n_samples:
         raise ScenarioError(f"workers: {run.workers} workers but dataset {setup.dataset.name!r} has {setup.dataset.n_samples} examples")
     graph = topologies.build(
-        topo.kind, run.workers, topo.bandwidth, topo.latency, server=get(run.algorithm).server is not None,
+        topo.kind, run.workers, topo.bandwidth, topo.latency, servers=get(run.algorithm).server is not None,
         overrides=[link.model_dump() for link in topo.links],
     )
     trace = train(setup, run.algorithm, graph, run.workers)
@@ -324,7 +326,7 @@ def simulate_training(scenario: Scenario, run: RunSpec) -> TrainingResult:
         bytes=int(sum(log.nbytes)),
         message_bytes=message_histogram(log),
         makespan_s=trace.step_end_s[-1],
-        expected=_expected_training(run, topo.kind, setup, graph, scenario),
+        expected=_expected_training(run, setup, graph),
         replicas_identical=replicas_identical(trace.replicas),
         bytes_per_link=bytes_per_link(trace.network),
     )

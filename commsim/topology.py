@@ -26,22 +26,39 @@ def _link(graph: nx.Graph, u: Hashable, v: Hashable, bandwidth: float, latency: 
     graph.add_edge(u, v, bandwidth=bandwidth, latency=latency)
 
 
-def star(n: int, bandwidth: float, latency: float, server: bool = False) -> nx.Graph:
-    """Every worker (and the parameter server, if any) hangs off one switch by its own link."""
+def server_names(count: int) -> list[str]:
+    """Parameter-server node names: ``"server"`` alone, else ``"server0"``, ``"server1"``, ..."""
+    return [SERVER] if count == 1 else [f"{SERVER}{i}" for i in range(count)]
+
+
+def add_servers(graph: nx.Graph, count: int, attach_to: Iterable[Hashable], bandwidth: float, latency: float) -> None:
+    """Add ``count`` servers, each linked to every node of ``attach_to``."""
+    targets = list(attach_to)
+    for name in server_names(int(count)):
+        graph.add_node(name, role="server")
+        for node in targets:
+            _link(graph, name, node, bandwidth, latency)
+
+
+def servers(graph: nx.Graph) -> tuple[Hashable, ...]:
+    """The graph's parameter servers, in the order they were added."""
+    return tuple(node for node, role in graph.nodes(data="role") if role == "server")
+
+
+def star(n: int, bandwidth: float, latency: float, servers: int = 0) -> nx.Graph:
+    """Every worker (and each parameter server, if any) hangs off one switch by its own link."""
     graph = nx.Graph(kind="star")
     _add_workers(graph, n)
     graph.add_node(SWITCH, role="switch")
     for worker in range(n):
         _link(graph, worker, SWITCH, bandwidth, latency)
-    if server:
-        graph.add_node(SERVER, role="server")
-        _link(graph, SERVER, SWITCH, bandwidth, latency)
+    add_servers(graph, servers, [SWITCH], bandwidth, latency)
     return graph
 
 
-def ring(n: int, bandwidth: float, latency: float, server: bool = False) -> nx.Graph:
+def ring(n: int, bandwidth: float, latency: float, servers: int = 0) -> nx.Graph:
     """Worker i is linked to worker i+1 mod n; there is no place for a parameter server."""
-    if server:
+    if servers:
         raise TopologyError("topology 'ring' has no place for a parameter server; use 'star' or 'fully_connected'")
     graph = nx.Graph(kind="ring")
     _add_workers(graph, n)
@@ -51,17 +68,14 @@ def ring(n: int, bandwidth: float, latency: float, server: bool = False) -> nx.G
     return graph
 
 
-def fully_connected(n: int, bandwidth: float, latency: float, server: bool = False) -> nx.Graph:
-    """A direct link between every pair of workers; the server, if any, is linked to every worker."""
+def fully_connected(n: int, bandwidth: float, latency: float, servers: int = 0) -> nx.Graph:
+    """A direct link between every pair of workers; each server, if any, is linked to every worker."""
     graph = nx.Graph(kind="fully_connected")
     _add_workers(graph, n)
     for u in range(n):
         for v in range(u + 1, n):
             _link(graph, u, v, bandwidth, latency)
-    if server:
-        graph.add_node(SERVER, role="server")
-        for worker in range(n):
-            _link(graph, SERVER, worker, bandwidth, latency)
+    add_servers(graph, servers, range(n), bandwidth, latency)
     return graph
 
 
@@ -108,21 +122,41 @@ def build(
     n: int,
     bandwidth: float,
     latency: float,
-    server: bool = False,
+    servers: int = 0,
     overrides: Iterable[Mapping[str, Any]] = (),
+    **options: Any,
 ) -> nx.Graph:
-    """Build, override and validate a topology by name."""
+    """Build, override and validate a topology by name (``options`` go to its generator)."""
     try:
         generator = TOPOLOGIES[kind]
     except KeyError:
         raise TopologyError(f"unknown topology {kind!r}; known: {', '.join(TOPOLOGIES)}") from None
-    graph = generator(n, bandwidth, latency, server=server)
+    try:
+        graph = generator(n, bandwidth, latency, servers=int(servers), **options)
+    except TypeError as error:
+        raise TopologyError(f"topology {kind!r}: {error}") from None
     apply_overrides(graph, overrides)
     validate(graph)
     return graph
+
+
+def generator_options(generator: Callable[..., nx.Graph]) -> list[str]:
+    """The keyword options a topology generator takes beyond (n, bandwidth, latency, servers)."""
+    import inspect
+
+    fixed = {"n", "bandwidth", "latency", "servers"}
+    return [name for name in inspect.signature(generator).parameters if name not in fixed]
 
 
 def is_uniform(graph: nx.Graph) -> bool:
     """True when every link has the same bandwidth and latency (closed forms then apply)."""
     values = {(data["bandwidth"], data["latency"]) for _, _, data in graph.edges(data=True)}
     return len(values) <= 1
+
+
+def link_extremes(graph: nx.Graph) -> tuple[float, float]:
+    """(smallest latency, largest bandwidth) of any link: the parameters of a lower bound."""
+    if graph.number_of_edges() == 0:
+        return 0.0, 1.0
+    latencies, bandwidths = zip(*((d["latency"], d["bandwidth"]) for _, _, d in graph.edges(data=True)))
+    return min(latencies), max(bandwidths)

@@ -91,7 +91,7 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
     """Run ``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph``."""
     spec = get(algorithm)
     server_applies = spec.server is not None and n > 1 and not setup.wire.is_sign
-    server = topologies.SERVER if spec.server is not None else None
+    servers = topologies.servers(graph) if spec.server is not None else ()
     env = simpy.Environment()
     net = Network(env, graph)
     initial = setup.model.init(np.random.default_rng(setup.seed))
@@ -105,7 +105,7 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
     replicas: list[Params] = [{}] * n
 
     def worker(rank: int):
-        comm = Comm(net, rank, n, server, wire_bytes=wire.nbytes)
+        comm = Comm(net, rank, n, servers, wire_bytes=wire.nbytes)
         batches = Batches(shards[rank], setup.batch_per_worker, setup.seed, rank)
         params, optimizer = _copy(initial), setup.optimizer()
         state = optimizer.init(params)
@@ -123,7 +123,7 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
         replicas[rank] = params
 
     def parameter_server():
-        comm = Comm(net, server, n, server, wire_bytes=wire.nbytes)
+        comm = Comm(net, servers[0], n, servers, wire_bytes=wire.nbytes)
         params, optimizer = _copy(initial), setup.optimizer()
         state = optimizer.init(params)
 

@@ -32,7 +32,7 @@ def textbook_sizes(algorithm: str, n: int, p: int, w: int = W) -> Counter:
 
 
 def _graph(algorithm: str, n: int, kind: str = "star"):
-    return topology.build(kind, n, B, ALPHA, server=get(algorithm).server is not None)
+    return topology.build(kind, n, B, ALPHA, servers=get(algorithm).server is not None)
 
 
 def _run(algorithm, n, p, payload="data", kind="star", dtype="float32", seed=0):

@@ -12,7 +12,7 @@ B, ALPHA = 1e9, 1e-6
 @pytest.mark.parametrize("n", [1, 2, 5])
 def test_star_hangs_every_worker_and_the_server_off_one_switch(n):
     """Star: n worker links (plus one for the server) to a single switch."""
-    graph = topology.star(n, B, ALPHA, server=True)
+    graph = topology.star(n, B, ALPHA, servers=True)
     assert set(graph) == set(range(n)) | {"switch", "server"}
     assert sorted(graph.neighbors("switch"), key=str) == sorted([*range(n), "server"], key=str)
     assert graph.nodes["switch"]["role"] == "switch" and graph.nodes["server"]["role"] == "server"
@@ -30,7 +30,7 @@ def test_ring_links_each_worker_to_the_next(n, edges):
 
 def test_fully_connected_links_every_pair_and_the_server_to_all():
     """Fully connected: n(n−1)/2 worker links plus n server links."""
-    graph = topology.fully_connected(6, B, ALPHA, server=True)
+    graph = topology.fully_connected(6, B, ALPHA, servers=True)
     assert graph.number_of_edges() == 15 + 6
     assert set(graph.neighbors("server")) == set(range(6))
 
@@ -38,7 +38,7 @@ def test_fully_connected_links_every_pair_and_the_server_to_all():
 def test_ring_refuses_a_parameter_server():
     """A ring has no place for a server; the error says so and suggests alternatives."""
     with pytest.raises(TopologyError, match="no place for a parameter server"):
-        topology.build("ring", 4, B, ALPHA, server=True)
+        topology.build("ring", 4, B, ALPHA, servers=True)
 
 
 def test_overrides_change_named_links_only():

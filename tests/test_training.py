@@ -59,7 +59,7 @@ def make_setup(optimizer: str, wire: str = "fp32", steps: int = 20, features: in
 
 def run_on_star(setup: TrainingSetup, algorithm: str, n: int, bandwidth: float = 1.25e9, latency: float = 2e-6):
     """Train ``setup`` with ``algorithm`` over n workers on a uniform star (server attached if needed)."""
-    graph = topologies.build("star", n, bandwidth, latency, server=get(algorithm).server is not None)
+    graph = topologies.build("star", n, bandwidth, latency, servers=get(algorithm).server is not None)
     return train(setup, algorithm, graph, n)
 
 

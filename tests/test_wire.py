@@ -127,7 +127,7 @@ def test_collective_of_cancelling_signs_returns_a_zero_vote(algorithm):
     """Through the real collective, two workers with opposite gradients vote 0 everywhere."""
     g = np.array([2.0, -3.0, 0.5, -0.1, 7.0])
     buffers = [SIGN.encode(g), SIGN.encode(-4.0 * g)]
-    graph = topologies.build("star", 2, 1e9, 1e-6, server=get(algorithm).server is not None)
+    graph = topologies.build("star", 2, 1e9, 1e-6, servers=get(algorithm).server is not None)
     run = run_collective(algorithm, graph, buffers)
     for result in run.results:
         assert np.all(SIGN.decode(result) == 0)
@@ -145,7 +145,7 @@ def _tie_setup(optimizer: str, wire: str) -> TrainingSetup:
 @pytest.mark.parametrize("algorithm", VOTING)
 def test_tied_coordinate_stays_still_in_training(algorithm):
     """Two workers whose w-signs cancel: with the sign wire w stays 0 while b moves 0.1 a step; fp32 moves w."""
-    graph = topologies.build("star", 2, 1e9, 1e-6, server=get(algorithm).server is not None)
+    graph = topologies.build("star", 2, 1e9, 1e-6, servers=get(algorithm).server is not None)
     voted = train(_tie_setup("sign_sgd", "sign"), algorithm, graph, 2)
     for replica in voted.replicas:
         assert replica["w"].tolist() == [0.0]
@@ -223,7 +223,7 @@ def test_majority_vote_over_parameter_server_sends_2n_sign_messages_per_step(n):
     setup = TrainingSetup(model=build_model("logistic_regression", features, classes), dataset=dataset,
                           optimizer=functools.partial(optim.get, "sign_sgd", learning_rate=0.01),
                           wire=SIGN, steps=steps, batch_per_worker=8, flops_per_second=1e12, seed=1)
-    graph = topologies.build("star", n, 1e9, 1e-6, server=True)
+    graph = topologies.build("star", n, 1e9, 1e-6, servers=True)
     log = train(setup, "parameter_server", graph, n).network.log
     assert len(log) == 2 * n * steps
     assert set(log.nbytes) == {sign_bytes(p)}

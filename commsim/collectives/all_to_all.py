@@ -7,6 +7,7 @@ carries n−1 transfers at a time: T = 2α + (n−1)P/B.
 from __future__ import annotations
 
 from ..payload import Buffer, mean_in_rank_order
+from .analytic import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 
 
@@ -20,7 +21,17 @@ def all_to_all(comm: Comm, buffer: Buffer) -> Process:
         parts.append(buffer if peer == me else (yield comm.recv(peer)))
     for sent in sends:
         yield sent
+    if busy := comm.combine(buffer, n - 1):  # n−1 buffers added in
+        yield busy
     return mean_in_rank_order(parts)
 
 
-register(Algorithm("all_to_all", all_to_all, summary="every worker sends its buffer to every other"))
+def all_to_all_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
+    """Contention-free: all n−1 sends in parallel, α + Pβ, then n−1 buffers combined."""
+    size = p * w
+    return Cost({size: n * (n - 1)}, link.message(size) + (n - 1) * size * link.gamma, "α + Pβ + (n-1)Pγ")
+
+
+register(
+    Algorithm("all_to_all", all_to_all, summary="every worker sends its buffer to every other", cost=all_to_all_cost)
+)

@@ -20,6 +20,27 @@ _SERVER_HOPS = {"star": 2, "fully_connected": 1}
 
 
 @dataclass(frozen=True)
+class LinkCost:
+    """A contention-free network: one m-byte message costs alpha + m·beta; combining m bytes m·gamma."""
+
+    alpha: float
+    beta: float
+    gamma: float = 0.0
+
+    def message(self, nbytes: int) -> float:
+        return self.alpha + nbytes * self.beta
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An algorithm's closed form: message sizes (bytes -> count) and time."""
+
+    message_bytes: dict[int, int]
+    time: float
+    formula: str
+
+
+@dataclass(frozen=True)
 class Expected:
     """What the closed forms predict for one run."""
 
@@ -32,7 +53,7 @@ class Expected:
 
 
 def _counts(algorithm: str, n: int, p: int, w: int) -> dict[int, int]:
-    """Histogram message size (bytes) -> count."""
+    """Histogram message size (bytes) -> count of the three textbook patterns."""
     if n == 1:
         return {}
     if algorithm == "all_to_all":
@@ -53,8 +74,13 @@ def _ring_topology_all_to_all_bound(n: int, size: int, alpha: float, bandwidth: 
     return alpha + byte_hops / (directed_links * bandwidth)
 
 
-def makespan(algorithm: str, topology: str, n: int, p: int, w: int, alpha: float, bandwidth: float) -> tuple[float, str, str]:
-    """(time, relation of the measured time to it, formula) of one collective on a uniform topology."""
+def makespan(
+    algorithm: str, topology: str, n: int, p: int, w: int, alpha: float, bandwidth: float, gamma: float = 0.0
+) -> tuple[float, str, str] | None:
+    """(time, relation of the measured time to it, formula) of a textbook pattern on its topologies,
+    including how it shares links there; None where no topology-aware form is known."""
+    if algorithm not in _TEXTBOOK or topology not in _WORKER_HOPS:
+        return None
     if n == 1:
         return 0.0, "=", "0 (nothing is sent)"
     size = p * w
@@ -62,21 +88,28 @@ def makespan(algorithm: str, topology: str, n: int, p: int, w: int, alpha: float
     if algorithm == "ring_allreduce":
         largest_chunk = -(-p // n) * w
         return (
-            2 * (n - 1) * (hops * alpha + largest_chunk / bandwidth),
+            2 * (n - 1) * (hops * alpha + largest_chunk / bandwidth) + (n - 1) * largest_chunk * gamma,
             "=",
-            f"2(n-1)·({hops}α + ⌈p/n⌉w/B)",
+            f"2(n-1)·({hops}α + ⌈p/n⌉w/B) + (n-1)⌈p/n⌉wγ",
         )
+    combine = (n - 1) * size * gamma  # the server, or every worker, adds n−1 buffers
     if algorithm == "parameter_server":
         if topology == "star":
-            return 2 * (2 * alpha + n * size / bandwidth), "=", "2·(2α + nP/B)"
-        return 2 * (_SERVER_HOPS[topology] * alpha + size / bandwidth), "=", "2·(α + P/B)"
-    if algorithm == "all_to_all":
-        if topology == "star":
-            return 2 * alpha + (n - 1) * size / bandwidth, "=", "2α + (n-1)P/B"
-        if topology == "fully_connected":
-            return alpha + size / bandwidth, "=", "α + P/B"
-        return _ring_topology_all_to_all_bound(n, size, alpha, bandwidth), "≥", "α + Σ bytes·hops / (links·B)"
-    raise ValueError(f"no closed form for algorithm {algorithm!r}")
+            return 2 * (2 * alpha + n * size / bandwidth) + combine, "=", "2·(2α + nP/B) + (n-1)Pγ"
+        return 2 * (_SERVER_HOPS[topology] * alpha + size / bandwidth) + combine, "=", "2·(α + P/B) + (n-1)Pγ"
+    if topology == "star":
+        return 2 * alpha + (n - 1) * size / bandwidth + combine, "=", "2α + (n-1)P/B + (n-1)Pγ"
+    if topology == "fully_connected":
+        return alpha + size / bandwidth + combine, "=", "α + P/B + (n-1)Pγ"
+    bound = _ring_topology_all_to_all_bound(n, size, alpha, bandwidth) + combine
+    return bound, "≥", "α + Σ bytes·hops / (links·B) + (n-1)Pγ"
+
+
+_TEXTBOOK = frozenset({"all_to_all", "parameter_server", "ring_allreduce"})
+# Fewest hops between two workers, per topology: the latency of a lower bound elsewhere.
+_MIN_HOPS = {"star": 2, "tree": 2, "fat_tree": 2}
+# Topologies on which every registered algorithm runs without two messages sharing a link.
+CONTENTION_FREE = frozenset({"fully_connected"})
 
 
 def expected(
@@ -88,12 +121,31 @@ def expected(
     alpha: float,
     bandwidth: float,
     uniform_links: bool = True,
+    gamma: float = 0.0,
 ) -> Expected:
-    """The closed-form messages, bytes and time; time is None when the links differ."""
-    histogram = _counts(algorithm, n, p, w)
+    """The closed-form messages, bytes and time of one collective.
+
+    ``alpha`` and ``bandwidth`` are the per-link latency and bandwidth (with links that differ:
+    the smallest latency and the largest bandwidth, which make the time a lower bound). Textbook
+    patterns use their topology-aware forms; other algorithms their contention-free form, exact on
+    contention-free topologies and a lower bound elsewhere.
+    """
+    from .base import get
+
+    spec = get(algorithm)
+    textbook = makespan(algorithm, topology, n, p, w, alpha, bandwidth, gamma) if uniform_links else None
+    hops = _WORKER_HOPS.get(topology, _MIN_HOPS.get(topology, 1))
+    cost = None
+    if spec.cost is not None:
+        cost = spec.cost(n, p, w, LinkCost(hops * alpha, 1.0 / bandwidth, gamma)) if n > 1 else Cost({}, 0.0, "0")
+    histogram = _counts(algorithm, n, p, w) if algorithm in _TEXTBOOK else cost.message_bytes
     messages = sum(histogram.values())
     total = sum(size * count for size, count in histogram.items())
-    if not uniform_links:
+    if textbook is not None:
+        time, relation, formula = textbook
+    elif cost is not None:
+        exact = uniform_links and topology in CONTENTION_FREE
+        time, relation, formula = cost.time, "=" if exact else "≥", cost.formula
+    else:
         return Expected(messages, total, histogram, None, "=", "no closed form: links differ")
-    time, relation, formula = makespan(algorithm, topology, n, p, w, alpha, bandwidth)
     return Expected(messages, total, histogram, time, relation, formula)

@@ -15,6 +15,7 @@ from simpy.events import Event
 
 from ..network import Network
 from ..payload import Buffer
+from .analytic import Cost, LinkCost
 
 Process = Generator[Event, Any, Any]
 
@@ -31,9 +32,20 @@ class Comm:
     net: Network
     rank: Hashable
     size: int
-    server: Hashable | None = None
+    servers: tuple[Hashable, ...] = ()
     phase: str = ""
     wire_bytes: Callable[[Buffer], int] = field(default=nbytes_of)
+    gamma: float = 0.0  # seconds per byte this rank spends combining received data into its own
+
+    @property
+    def server(self) -> Hashable | None:
+        """The (first) parameter server, if the topology has one."""
+        return self.servers[0] if self.servers else None
+
+    def combine(self, buffer: Buffer, count: int = 1) -> Event | None:
+        """Charge γ·bytes for reducing ``count`` buffers like ``buffer`` into local data: an event to
+        wait on, or None if γ = 0. Use as ``if busy := comm.combine(chunk): yield busy``."""
+        return self.net.env.timeout(self.gamma * buffer.nbytes * count) if self.gamma else None
 
     def send(self, dst: Hashable, buffer: Buffer, tag: Any = None) -> Event:
         """Send ``buffer`` to ``dst``; the event fires when it is delivered."""
@@ -44,14 +56,28 @@ class Comm:
         return self.net.recv(self.rank, src, tag)
 
 
+KINDS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce")
+"""What a collective leaves where (all relative to the workers' input buffers):
+allreduce: every rank the mean; reduce_scatter: rank r chunk r of the mean (other chunks
+unspecified); all_gather: every rank chunk i of rank i's buffer at chunk i; broadcast: every rank
+rank 0's buffer; reduce: rank 0 the mean (other ranks unspecified)."""
+
+
 @dataclass(frozen=True)
 class Algorithm:
-    """A registered collective: per-rank worker generator, optional server generator."""
+    """A registered collective: per-rank worker generator, optional server generator, closed form.
+
+    ``cost(n, p, w, link)`` is the algorithm's closed form on a contention-free network where one
+    message of m bytes costs ``link.alpha + m·link.beta`` and combining m bytes ``m·link.gamma``.
+    """
 
     name: str
     worker: Callable[[Comm, Buffer], Process]
     server: Callable[..., Process] | None = None
     summary: str = ""
+    kind: str = "allreduce"
+    cost: Callable[[int, int, int, LinkCost], Cost] | None = None
+    power_of_two: bool = False  # refuses worker counts that are not powers of two
 
 
 REGISTRY: dict[str, Algorithm] = {}

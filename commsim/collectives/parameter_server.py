@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..payload import Buffer, mean_in_rank_order
+from .analytic import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 
 
@@ -35,11 +36,19 @@ def parameter_server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = No
     parts = []
     for worker in range(comm.size):
         parts.append((yield comm.recv(worker)))
+    if busy := comm.combine(parts[0], comm.size - 1):
+        yield busy
     mean = mean_in_rank_order(parts)
     reply = mean if respond is None else respond(mean)
     comm.phase = "pull"
     for pulled in [comm.send(worker, reply) for worker in range(comm.size)]:
         yield pulled
+
+
+def parameter_server_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
+    """Contention-free (the server has a link to every worker): push, combine n buffers, pull."""
+    size = p * w
+    return Cost({size: 2 * n}, 2 * link.message(size) + (n - 1) * size * link.gamma, "2(α + Pβ) + (n-1)Pγ")
 
 
 register(
@@ -48,5 +57,6 @@ register(
         parameter_server_worker,
         server=parameter_server,
         summary="workers push to one server, which averages and sends the mean back",
+        cost=parameter_server_cost,
     )
 )

@@ -7,7 +7,8 @@ step lasts as long as its largest chunk: T = 2(n−1)·(route latency + ⌈p/n�
 
 from __future__ import annotations
 
-from ..payload import Buffer, split
+from ..payload import Buffer, chunk_bounds, split
+from .analytic import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 
 
@@ -26,6 +27,8 @@ def ring_allreduce(comm: Comm, buffer: Buffer) -> Process:
         reduced = chunks[(me - step - 1) % n]
         reduced += incoming
         yield sent
+        if busy := comm.combine(incoming):
+            yield busy
     owned = chunks[(me + 1) % n]
     owned /= n
     comm.phase = "all_gather"
@@ -37,4 +40,19 @@ def ring_allreduce(comm: Comm, buffer: Buffer) -> Process:
     return out
 
 
-register(Algorithm("ring_allreduce", ring_allreduce, summary="reduce-scatter then all-gather around a ring"))
+def ring_allreduce_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
+    """2(n−1) neighbour steps of the largest chunk c = ⌈p/n⌉w; n−1 of them combine a chunk."""
+    bounds = chunk_bounds(p, n)
+    histogram: dict[int, int] = {}
+    for lo, hi in zip(bounds, bounds[1:]):
+        histogram[(hi - lo) * w] = histogram.get((hi - lo) * w, 0) + 2 * (n - 1)
+    largest = -(-p // n) * w
+    time = 2 * (n - 1) * link.message(largest) + (n - 1) * largest * link.gamma
+    return Cost(dict(sorted(histogram.items())), time, "2(n-1)(α + ⌈p/n⌉wβ) + (n-1)⌈p/n⌉wγ")
+
+
+register(
+    Algorithm(
+        "ring_allreduce", ring_allreduce, summary="reduce-scatter then all-gather around a ring", cost=ring_allreduce_cost
+    )
+)
