@@ -12,7 +12,7 @@ import numpy as np
 import simpy
 
 from . import topology as topologies
-from .collectives import Comm, analytic, get
+from .collectives import Comm, analytic, get, reference_results
 from .datasets import load_dataset
 from .errors import ScenarioError
 from .models import build_model
@@ -77,15 +77,20 @@ def make_buffers(n: int, p: int, dtype: str, payload: str, seed: int) -> list[Bu
     return [rng.standard_normal(p).astype(dtype) for _ in range(n)]
 
 
-def mean_error(buffers: list[np.ndarray], results: list[np.ndarray]) -> tuple[float, float, bool]:
-    """(max |result − mean|, the rounding tolerance n·eps·max|x|, replicas bitwise identical)."""
+def mean_error(buffers: list[np.ndarray], results: list[np.ndarray], kind: str = "allreduce") -> tuple[float, float, bool]:
+    """(max |result − reference| over what the collective specifies, the rounding tolerance
+    n·eps·max|x|, the specified parts bitwise identical across ranks where they should be)."""
     if not buffers or buffers[0].size == 0:
         return 0.0, 0.0, True
-    stack = np.stack(buffers).astype(np.float64)
-    reference = stack.mean(axis=0)
-    error = max(float(np.max(np.abs(result.astype(np.float64) - reference))) for result in results)
-    tolerance = len(buffers) * float(np.finfo(buffers[0].dtype).eps) * float(np.max(np.abs(stack)))
-    identical = all(np.array_equal(results[0], result) for result in results[1:])
+    expected = reference_results(kind, buffers)
+    error = 0.0
+    for result, reference in zip(results, expected):
+        if reference is not None:
+            part, value = reference
+            error = max(error, float(np.max(np.abs(np.asarray(result[part], dtype=np.float64) - value), initial=0.0)))
+    tolerance = len(buffers) * float(np.finfo(buffers[0].dtype).eps) * float(np.max(np.abs(np.stack(buffers))))
+    replicated = kind in ("allreduce", "all_gather", "broadcast")
+    identical = not replicated or all(np.array_equal(results[0], result) for result in results[1:])
     return error, tolerance, identical
 
 
@@ -125,7 +130,8 @@ def closed_form(algorithm: str, graph: nx.Graph, n: int, p: int, w: int, gamma: 
     """The analytic twin of one run on ``graph`` (a lower bound from its fastest link if links differ)."""
     latency, bandwidth = topologies.link_extremes(graph)
     return analytic.expected(
-        algorithm, graph.graph["kind"], n, p, w, latency, bandwidth, uniform_links=topologies.is_uniform(graph), gamma=gamma
+        algorithm, graph.graph["kind"], n, p, w, latency, bandwidth, uniform_links=topologies.is_uniform(graph),
+        gamma=gamma, servers=len(topologies.servers(graph)), gpus_per_node=graph.graph.get("gpus_per_node"),
     )
 
 
@@ -177,7 +183,7 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
     itemsize = np.dtype(scenario.dtype).itemsize
     mean = None
     if scenario.payload == "data":
-        error, tolerance, identical = mean_error(buffers, collective.results)
+        error, tolerance, identical = mean_error(buffers, collective.results, get(run.algorithm).kind)
         mean = {"max_error": error, "tolerance": tolerance, "identical": identical}
     return RunResult(
         algorithm=run.algorithm,

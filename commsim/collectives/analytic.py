@@ -21,11 +21,17 @@ _SERVER_HOPS = {"star": 2, "fully_connected": 1}
 
 @dataclass(frozen=True)
 class LinkCost:
-    """A contention-free network: one m-byte message costs alpha + m·beta; combining m bytes m·gamma."""
+    """A contention-free network: one m-byte message costs alpha + m·beta; combining m bytes m·gamma.
+
+    ``servers`` and ``gpus_per_node`` describe the network's shape for the algorithms that use it
+    (sharded parameter server, hierarchical ring); None means the algorithm's own default.
+    """
 
     alpha: float
     beta: float
     gamma: float = 0.0
+    servers: int = 1
+    gpus_per_node: int | None = None
 
     def message(self, nbytes: int) -> float:
         return self.alpha + nbytes * self.beta
@@ -122,6 +128,8 @@ def expected(
     bandwidth: float,
     uniform_links: bool = True,
     gamma: float = 0.0,
+    servers: int = 1,
+    gpus_per_node: int | None = None,
 ) -> Expected:
     """The closed-form messages, bytes and time of one collective.
 
@@ -137,7 +145,8 @@ def expected(
     hops = _WORKER_HOPS.get(topology, _MIN_HOPS.get(topology, 1))
     cost = None
     if spec.cost is not None:
-        cost = spec.cost(n, p, w, LinkCost(hops * alpha, 1.0 / bandwidth, gamma)) if n > 1 else Cost({}, 0.0, "0")
+        link = LinkCost(hops * alpha, 1.0 / bandwidth, gamma, max(servers, 1), gpus_per_node)
+        cost = spec.cost(n, p, w, link) if n > 1 else Cost({}, 0.0, "0")
     histogram = _counts(algorithm, n, p, w) if algorithm in _TEXTBOOK else cost.message_bytes
     messages = sum(histogram.values())
     total = sum(size * count for size, count in histogram.items())

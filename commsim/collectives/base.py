@@ -11,10 +11,11 @@ from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from simpy.events import Event
 
 from ..network import Network
-from ..payload import Buffer
+from ..payload import Buffer, chunk_bounds
 from .analytic import Cost, LinkCost
 
 Process = Generator[Event, Any, Any]
@@ -87,6 +88,29 @@ def register(algorithm: Algorithm) -> Algorithm:
     """Add an algorithm to the registry under its name."""
     REGISTRY[algorithm.name] = algorithm
     return algorithm
+
+
+def reference_results(kind: str, buffers: list[np.ndarray]) -> list[tuple[slice, np.ndarray] | None]:
+    """Per rank, the part of its result a collective of ``kind`` specifies and its float64 value
+    (None: nothing specified at that rank). Chunks are those of ``chunk_bounds(p, n)``."""
+    n = len(buffers)
+    stack = np.stack(buffers).astype(np.float64)
+    mean = stack.mean(axis=0)
+    everything = slice(None)
+    bounds = chunk_bounds(stack.shape[1], n)
+    chunks = [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+    if kind == "allreduce":
+        return [(everything, mean)] * n
+    if kind == "reduce_scatter":
+        return [(chunks[r], mean[chunks[r]]) for r in range(n)]
+    if kind == "all_gather":
+        gathered = np.concatenate([stack[r, chunks[r]] for r in range(n)])
+        return [(everything, gathered)] * n
+    if kind == "broadcast":
+        return [(everything, stack[0])] * n
+    if kind == "reduce":
+        return [(everything, mean)] + [None] * (n - 1)
+    raise ValueError(f"unknown collective kind {kind!r}; known: {', '.join(KINDS)}")
 
 
 def get(name: str) -> Algorithm:
