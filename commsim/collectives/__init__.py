@@ -1,6 +1,20 @@
-"""Collective algorithms, one module per family, registered by name."""
+"""Collective algorithms, one module per family, registered by name when this package loads.
 
-from . import all_to_all, parameter_server, ring  # noqa: F401  (registration)
+Every module here except ``base`` and ``analytic`` registers its algorithms on import; the three
+textbook patterns come first, the rest in module-name order.
+"""
+
+import importlib
+import pkgutil
+
 from .base import KINDS, REGISTRY, Algorithm, Comm, get, reference_results, register
+
+_FIRST = ("all_to_all", "parameter_server", "ring")
+_NOT_ALGORITHMS = ("base", "analytic")
+for _name in [
+    *_FIRST,
+    *sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in (*_FIRST, *_NOT_ALGORITHMS)),
+]:
+    importlib.import_module(f"{__name__}.{_name}")
 
 __all__ = ["KINDS", "REGISTRY", "Algorithm", "Comm", "get", "reference_results", "register"]
