@@ -63,6 +63,7 @@ class TopologySpec(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     kind: str
+    label: str | None = None  # how tables name this network (default: its kind)
     bandwidth: Bandwidth = 100e9 / 8
     latency: Latency = 0.0
     servers: Annotated[int, Field(ge=1)] | None = None  # parameter servers (default 1 when needed)
@@ -83,6 +84,10 @@ class TopologySpec(BaseModel):
     def _options_parse(self) -> TopologySpec:
         self.options  # noqa: B018  (raises on a bad unit)
         return self
+
+    @property
+    def title(self) -> str:
+        return self.label or self.kind
 
     def server_count(self, algorithms: list[str]) -> int:
         """How many servers to place: as asked, else one if an algorithm needs a server."""
@@ -215,6 +220,7 @@ class RunSpec(NamedTuple):
     workers: int
     params: int | None
     optimizer: OptimizerSpec | None = None
+    topology: TopologySpec | None = None
 
 
 class Scenario(_Strict):
@@ -225,7 +231,8 @@ class Scenario(_Strict):
     workers: Annotated[list[Count], BeforeValidator(_as_list), Field(min_length=1)]
     params: Annotated[list[Count], BeforeValidator(_as_list), Field(min_length=1)] | None = None
     dtype: Literal["float16", "float32", "float64"] = "float32"
-    topology: TopologySpec
+    topology: TopologySpec | None = None
+    topologies: Annotated[list[TopologySpec], Field(min_length=1)] | None = None
     algorithms: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
     payload: Literal["data", "size-only"] = "data"
     gamma: Latency = 0.0  # seconds per byte a worker spends combining data (reduction cost)
@@ -262,46 +269,63 @@ class Scenario(_Strict):
                     )
         return self
 
+    @property
+    def networks(self) -> list[TopologySpec]:
+        """The topologies to run on: ``topology``, or each of ``topologies``."""
+        return [self.topology] if self.topology is not None else list(self.topologies or ())
+
+    def _network_key(self, index: int) -> str:
+        return "topology" if self.topology is not None else f"topologies.{index}"
+
     @model_validator(mode="after")
     def _runs_fit_topology(self) -> Scenario:
-        from .collectives import get
+        if self.topology is None and self.topologies is None:
+            raise ValueError("topology: Field required (or give a list 'topologies')")
+        if self.topology is not None and self.topologies is not None:
+            raise ValueError("topology: give either 'topology' or a list 'topologies', not both")
+        if self.engine == "analytic" and self.training is not None:
+            raise ValueError("engine: 'analytic' answers collectives from their closed forms; training needs 'simulate'")
+        for index, topo in enumerate(self.networks):
+            self._check_network(topo, self._network_key(index))
+        return self
 
+    def _check_network(self, topo: TopologySpec, key: str) -> None:
+        """Unknown options, and every worker count built once (small ones), with the right key blamed."""
+        from .collectives import get
         from .topology import TOPOLOGIES, apply_overrides, generator_options, validate
 
-        accepted = generator_options(TOPOLOGIES[self.topology.kind])
-        for key, value in (self.topology.model_extra or {}).items():
-            if key not in accepted:
+        accepted = generator_options(TOPOLOGIES[topo.kind])
+        for option, value in (topo.model_extra or {}).items():
+            if option not in accepted:
                 known = f"; its options: {', '.join(accepted)}" if accepted else ""
-                raise ValueError(f"topology.{key}: unknown key (got {value!r}) for topology {self.topology.kind!r}{known}")
-        with_server = [name for name in self.algorithms if get(name).server is not None]
+                raise ValueError(f"{key}.{option}: unknown key (got {value!r}) for topology {topo.kind!r}{known}")
         if self.engine == "analytic":
-            if self.training is not None:
-                raise ValueError("engine: 'analytic' answers collectives from their closed forms; training needs 'simulate'")
-            return self
-        topo = self.topology
+            return
+        with_server = [name for name in self.algorithms if get(name).server is not None]
+        blame = ((key, 0), (f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms)))
         for n in sorted(set(self.workers)):
             if n > VALIDATE_UP_TO:  # big topologies are checked when they are built for the run
                 continue
-            for key, servers in (("topology", 0), (f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms))):
+            for culprit, servers in blame:
                 try:
                     graph = TOPOLOGIES[topo.kind](n, topo.bandwidth, topo.latency, servers=servers, **topo.options)
                 except (TopologyError, ValueError) as error:
-                    raise ValueError(f"{key}: with workers={n}: {error}") from None
+                    raise ValueError(f"{culprit}: with workers={n}: {error}") from None
             try:
                 apply_overrides(graph, [link.model_dump() for link in topo.links])
                 validate(graph)
             except TopologyError as error:
-                raise ValueError(f"topology.links: with workers={n}: {error}") from None
-        return self
+                raise ValueError(f"{key}.links: with workers={n}: {error}") from None
 
     def runs(self) -> Iterator[RunSpec]:
-        """The sweep: every algorithm × workers × params (or × optimizer, for training), in file order."""
-        if self.training is not None:
-            for algorithm, n, opt in itertools.product(self.algorithms, self.workers, self.training.optimizer):
-                yield RunSpec(algorithm, n, None, opt)
-        else:
-            for algorithm, n, p in itertools.product(self.algorithms, self.workers, self.params or ()):
-                yield RunSpec(algorithm, n, p)
+        """The sweep: topology × algorithm × workers × params (or × optimizer, for training), in file order."""
+        for topo in self.networks:
+            if self.training is not None:
+                for algorithm, n, opt in itertools.product(self.algorithms, self.workers, self.training.optimizer):
+                    yield RunSpec(algorithm, n, None, opt, topo)
+            else:
+                for algorithm, n, p in itertools.product(self.algorithms, self.workers, self.params or ()):
+                    yield RunSpec(algorithm, n, p, None, topo)
 
 
 class ExperimentScenario(_Strict):

@@ -103,6 +103,28 @@ def bytes_per_link(net: Network) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
+def link_bandwidths(net: Network) -> dict[str, float]:
+    """Bandwidth of each directed link used, keyed ``"u->v"`` like ``bytes_per_link``."""
+    return {f"{link.u}->{link.v}": link.bandwidth for route in net.routes for link in route.links}
+
+
+def link_usage(name: str, nbytes: int, bandwidth: float, makespan: float) -> dict[str, Any]:
+    """A link's bytes, busy time (the time its bytes take at full bandwidth) and utilisation
+    (busy time over the run's makespan)."""
+    busy = nbytes / bandwidth
+    return {"link": name, "bytes": nbytes, "busy_s": busy, "utilisation": busy / makespan if makespan else 0.0}
+
+
+BUSBW_FACTOR = {
+    "allreduce": lambda n: 2 * (n - 1) / n,
+    "reduce_scatter": lambda n: (n - 1) / n,
+    "all_gather": lambda n: (n - 1) / n,
+    "broadcast": lambda n: 1.0,
+    "reduce": lambda n: 1.0,
+}
+"""nccl-tests' bus-bandwidth factors (all-to-all exchange here is an all-reduce)."""
+
+
 def message_histogram(log: MessageLog) -> dict[int, int]:
     """Message size (bytes) -> count."""
     sizes, counts = np.unique(np.frombuffer(log.nbytes, dtype=np.int64), return_counts=True)
@@ -152,13 +174,36 @@ class RunResult:
     makespan_s: float
     finish_s: list[float]
     bytes_per_link: dict[str, int]
+    link_bandwidth: dict[str, float]
     expected: analytic.Expected
     mean: dict[str, Any] | None = None
     log: MessageLog | None = field(default=None, repr=False)
+    engine: str = "simulate"
+
+    @property
+    def kind(self) -> str:
+        return get(self.algorithm).kind
+
+    @property
+    def algbw(self) -> float | None:
+        """nccl-tests' algorithm bandwidth S/t (bytes/s), S the buffer size."""
+        return self.params * self.bytes_per_param / self.makespan_s if self.makespan_s else None
+
+    @property
+    def busbw(self) -> float | None:
+        """nccl-tests' bus bandwidth: algbw × the collective's factor (2(n−1)/n for all-reduce)."""
+        return None if self.algbw is None else self.algbw * BUSBW_FACTOR[self.kind](self.workers)
+
+    def hottest_links(self, count: int = 5) -> list[dict[str, Any]]:
+        """The links that carried the most bytes: bytes, busy time (bytes/bandwidth), utilisation."""
+        ranked = sorted(self.bytes_per_link.items(), key=lambda item: (-item[1], item[0]))[:count]
+        return [link_usage(name, nbytes, self.link_bandwidth[name], self.makespan_s) for name, nbytes in ranked]
 
     @property
     def checks(self) -> dict[str, bool]:
         """Each measured value against its expectation (time: to 1e-9, or on the right side of its bound)."""
+        if self.engine == "analytic":
+            return {}
         checks = count_and_time_checks(self)
         if self.mean is not None:
             checks["mean"] = self.mean["identical"] and self.mean["max_error"] <= self.mean["tolerance"]
@@ -170,15 +215,13 @@ class RunResult:
 
 
 def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
-    """Simulate one (algorithm, workers, params) point of a scenario."""
-    topo = scenario.topology
-    needs_server = get(run.algorithm).server is not None
-    graph = topologies.build(
-        topo.kind, run.workers, topo.bandwidth, topo.latency, servers=needs_server,
-        overrides=[link.model_dump() for link in topo.links],
-    )
+    """One (topology, algorithm, workers, params) point of a scenario: simulated, or from the twin."""
+    if scenario.engine == "analytic":
+        return analytic_run(scenario, run)
+    topo = run.topology
+    graph = topo.build(run.workers, [run.algorithm])
     buffers = make_buffers(run.workers, run.params, scenario.dtype, scenario.payload, scenario.seed)
-    collective = run_collective(run.algorithm, graph, buffers)
+    collective = run_collective(run.algorithm, graph, buffers, gamma=scenario.gamma)
     log = collective.network.log
     itemsize = np.dtype(scenario.dtype).itemsize
     mean = None
@@ -187,7 +230,7 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
         mean = {"max_error": error, "tolerance": tolerance, "identical": identical}
     return RunResult(
         algorithm=run.algorithm,
-        topology=topo.kind,
+        topology=topo.title,
         workers=run.workers,
         params=run.params,
         dtype=scenario.dtype,
@@ -199,12 +242,32 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
         makespan_s=collective.makespan_s,
         finish_s=collective.finish_s,
         bytes_per_link=bytes_per_link(collective.network),
+        link_bandwidth=link_bandwidths(collective.network),
         expected=closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma),
         mean=mean,
         log=log,
     )
 
 
+def analytic_run(scenario: Scenario, run: RunSpec) -> RunResult:
+    """A run answered from the closed forms alone: nothing is built or simulated (any n)."""
+    topo = run.topology
+    itemsize = np.dtype(scenario.dtype).itemsize
+    options = topo.options
+    speeds = {value for key, value in options.items() if key.endswith(("bandwidth", "latency"))}
+    uniform = not topo.links and not speeds - {topo.bandwidth, topo.latency}
+    latency = min([topo.latency, *(v for k, v in options.items() if k.endswith("latency"))])
+    bandwidth = max([topo.bandwidth, *(v for k, v in options.items() if k.endswith("bandwidth"))])
+    twin = analytic.expected(
+        run.algorithm, topo.kind, run.workers, run.params, itemsize, latency, bandwidth, uniform_links=uniform,
+        gamma=scenario.gamma, servers=topo.server_count([run.algorithm]), gpus_per_node=options.get("gpus_per_node"),
+    )
+    return RunResult(
+        algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=scenario.dtype,
+        bytes_per_param=itemsize, payload=scenario.payload, messages=twin.messages, bytes=twin.bytes,
+        message_bytes=twin.message_bytes, makespan_s=twin.makespan_s, finish_s=[], bytes_per_link={},
+        link_bandwidth={}, expected=twin, engine="analytic",
+    )
 
 
 @dataclass
@@ -300,21 +363,18 @@ def _training_time_relation(collective: str, run: RunSpec, p: int, steps: int) -
 
 def simulate_training(scenario: Scenario, run: RunSpec) -> TrainingResult:
     """Train with one (algorithm, workers, optimizer) point of a training scenario."""
-    topo = scenario.topology
+    topo = run.topology
     setup = _training_setup(scenario, run.optimizer)
     if run.workers > setup.dataset.n_samples:
         raise ScenarioError(f"workers: {run.workers} workers but dataset {setup.dataset.name!r} has {setup.dataset.n_samples} examples")
-    graph = topologies.build(
-        topo.kind, run.workers, topo.bandwidth, topo.latency, servers=get(run.algorithm).server is not None,
-        overrides=[link.model_dump() for link in topo.links],
-    )
+    graph = topo.build(run.workers, [run.algorithm])
     trace = train(setup, run.algorithm, graph, run.workers)
     log = trace.network.log
     final = trace.replicas[0]
     dataset = setup.dataset
     return TrainingResult(
         algorithm=run.algorithm,
-        topology=topo.kind,
+        topology=topo.title,
         workers=run.workers,
         optimizer=run.optimizer.title,
         wire=run.optimizer.wire,

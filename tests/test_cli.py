@@ -115,7 +115,7 @@ def test_default_results_json_has_every_field_for_every_run(default_run):
     doc = read_json(default_run[3])
     assert doc["ok"] is True
     assert doc["scenario"]["name"] == "textbook-table"
-    assert doc["scenario"]["topology"] == {"kind": "star", "bandwidth": 12.5e9, "latency": 5e-6, "servers": None, "links": []}
+    assert doc["scenario"]["topology"] == {"kind": "star", "label": None, "bandwidth": 12.5e9, "latency": 5e-6, "servers": None, "links": []}
     assert [(run["algorithm"], run["workers"]) for run in doc["runs"]] == DEFAULT_RUNS
     for run in doc["runs"]:
         assert RUN_KEYS <= set(run), RUN_KEYS - set(run)

@@ -189,12 +189,24 @@ def test_parameter_server_on_star_and_fully_connected_is_accepted(tmp_path):
 def test_runs_sweep_algorithms_by_workers_by_params_in_file_order(tmp_path):
     """runs() is algorithm × workers × params, in the order the file lists them."""
     text = "name: t\nworkers: [4, 2]\nparams: [8, 3]\ntopology: {kind: star}\nalgorithms: [ring_allreduce, all_to_all]\n"
-    assert list(load_text(tmp_path, text).runs()) == [
+    loaded = load_text(tmp_path, text)
+    assert [RunSpec(*run[:3]) for run in loaded.runs()] == [
         RunSpec("ring_allreduce", 4, 8), RunSpec("ring_allreduce", 4, 3),
         RunSpec("ring_allreduce", 2, 8), RunSpec("ring_allreduce", 2, 3),
         RunSpec("all_to_all", 4, 8), RunSpec("all_to_all", 4, 3),
         RunSpec("all_to_all", 2, 8), RunSpec("all_to_all", 2, 3),
     ]
+    assert all(run.topology is loaded.topology for run in loaded.runs())
+
+
+def test_topologies_list_sweeps_each_network_first(tmp_path):
+    """With 'topologies', runs() repeats the sweep for each network, labelled; both keys at once is refused."""
+    text = ("name: t\nworkers: 2\nparams: 8\nalgorithms: [ring_allreduce]\n"
+            "topologies: [{kind: star, label: a}, {kind: ring, latency: 1 us}]\n")
+    loaded = load_text(tmp_path, text)
+    assert [(run.topology.title, run.topology.latency) for run in loaded.runs()] == [("a", 0.0), ("ring", 1e-6)]
+    with pytest.raises(ScenarioError, match="give either 'topology' or a list 'topologies'"):
+        load_text(tmp_path, text + "topology: {kind: star}\n")
 
 
 def test_parse_accepts_an_already_loaded_mapping():
