@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a scenario and check every number against its closed form")
     run.add_argument("scenario", nargs="?", help="scenario YAML file (default: the bundled textbook table)")
     run.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
+    verify = commands.add_parser("verify", help="every algorithm simulated on a contention-free network vs its closed form")
+    verify.add_argument("--algorithms", nargs="+", metavar="NAME", help="only these algorithms (default: all)")
+    verify.add_argument("--gamma", type=float, default=0.0, help="reduction cost in seconds per byte (default 0)")
+    verify.add_argument("--all", action="store_true", help="print every point, not one line per algorithm")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
     return parser
@@ -66,6 +70,23 @@ def _bias(out: Path) -> int:
     return EXIT_OK if all(row.max_abs_error <= report.BIAS_TOLERANCE for row in rows) else EXIT_CHECK_FAILED
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from .collectives import get
+    from .report import verify_table
+    from .verify import verify
+
+    for name in args.algorithms or ():
+        try:
+            get(name)
+        except ValueError as error:
+            raise CommsimError(f"--algorithms: {error}") from None
+    if args.gamma < 0:
+        raise CommsimError(f"--gamma: must be >= 0, got {args.gamma}")
+    checks = verify(args.algorithms, gamma=args.gamma)
+    print(verify_table(checks, every_point=args.all))
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_CHECK_FAILED
+
+
 def _bias_command(args: argparse.Namespace) -> int:
     from . import scenario
 
@@ -77,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``commsim`` console script."""
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "bias": _bias_command}[args.command](args)
+        return {"run": _run, "verify": _verify, "bias": _bias_command}[args.command](args)
     except BrokenPipeError:  # e.g. `commsim run | head`: the results are already written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -39,6 +39,11 @@ def run_record(run: RunResult) -> dict[str, Any]:
         "mean": run.mean,
         "checks": run.checks,
         "ok": run.ok,
+        "engine": run.engine,
+        "kind": run.kind,
+        "algbw_Bps": run.algbw,
+        "busbw_Bps": run.busbw,
+        "hottest_links": run.hottest_links() if run.bytes_per_link else [],
         "bytes_per_link": run.bytes_per_link,
     }
 
@@ -85,7 +90,7 @@ def results_document(scenario: Scenario, runs: list[RunResult] | list[TrainingRe
 CSV_COLUMNS = (
     "algorithm", "topology", "workers", "params", "dtype", "bytes_per_param", "payload",
     "messages", "expected_messages", "bytes", "expected_bytes",
-    "makespan_s", "expected_makespan_s", "time_relation", "ok",
+    "makespan_s", "expected_makespan_s", "time_relation", "ok", "algbw_Bps", "busbw_Bps",
 )
 
 
@@ -117,6 +122,7 @@ def csv_text(runs: list[RunResult]) -> str:
             run.algorithm, run.topology, run.workers, run.params, run.dtype, run.bytes_per_param, run.payload,
             run.messages, exp.messages, run.bytes, exp.bytes,
             repr(run.makespan_s), "" if exp.makespan_s is None else repr(exp.makespan_s), exp.time_relation, run.ok,
+            "" if run.algbw is None else repr(run.algbw), "" if run.busbw is None else repr(run.busbw),
         ])
     return out.getvalue()
 
@@ -160,8 +166,16 @@ def _aligned(rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
 
 
 def _network_line(scenario: Scenario) -> str:
-    topo = scenario.topology
-    return f"{scenario.name}: {topo.kind}, {format_bandwidth(topo.bandwidth, bits=True)} and {format_time(topo.latency)} per link"
+    def describe(topo: Any) -> str:
+        return f"{topo.kind}, {format_bandwidth(topo.bandwidth, bits=True)} and {format_time(topo.latency)} per link"
+
+    if scenario.topology is not None:
+        return f"{scenario.name}: {describe(scenario.topology)}"
+    return f"{scenario.name}: " + "; ".join(f"{topo.title} ({describe(topo)})" for topo in scenario.networks)
+
+
+def _bandwidth_cell(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1e9:.2f}"
 
 
 def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
@@ -196,13 +210,16 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> s
     """The human table: each measured value beside its closed form and a check mark."""
     if scenario.training is not None:
         return training_table(scenario, runs)
+    several = scenario.topology is None
+    if scenario.engine == "analytic":
+        return _analytic_table(scenario, runs, several)
     lines = [f"{_network_line(scenario)}, {scenario.dtype}, payload {scenario.payload}"]
     header = ("algorithm", "workers", "params", "messages (expected)", "message size",
-              "total bytes (expected)", "time (expected)", "mean")
-    rows = [header]
+              "total bytes (expected)", "time (expected)", "algbw GB/s", "busbw GB/s", "mean")
+    rows = [("topology", *header) if several else header]
     for run in runs:
         checks = run.checks
-        rows.append((
+        row = (
             run.algorithm,
             str(run.workers),
             str(run.params),
@@ -210,9 +227,33 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> s
             _size_cell(run),
             f"{format_bytes(run.bytes)} ({format_bytes(run.expected.bytes)}) {_mark(checks['bytes'])}",
             _time_cell(run),
+            _bandwidth_cell(run.algbw),
+            _bandwidth_cell(run.busbw),
             _mark(checks.get("mean")) or "-",
-        ))
-    return "\n".join([*lines, *_aligned(rows, {1, 2}), _summary(runs)])
+        )
+        rows.append((run.topology, *row) if several else row)
+    right = {1 + several, 2 + several, 7 + several, 8 + several}
+    return "\n".join([*lines, *_aligned(rows, right), _summary(runs)])
+
+
+def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool) -> str:
+    """The twin's answers, nothing simulated; "≥" marks a lower bound where links are shared."""
+    lines = [f"{_network_line(scenario)}, {scenario.dtype}; engine analytic: closed forms only, nothing simulated"]
+    header = ("algorithm", "workers", "params", "messages", "message size", "total bytes", "time", "algbw GB/s",
+              "busbw GB/s", "formula")
+    rows = [("topology", *header) if several else header]
+    for run in runs:
+        exp = run.expected
+        relation = "" if exp.time_relation == "=" else exp.time_relation
+        time = "no closed form" if exp.makespan_s is None else f"{relation}{format_time(exp.makespan_s)}"
+        row = (run.algorithm, str(run.workers), str(run.params), str(exp.messages), _size_cell(run),
+               format_bytes(exp.bytes), time, _bandwidth_cell(run.algbw), _bandwidth_cell(run.busbw), exp.time_formula)
+        rows.append((run.topology, *row) if several else row)
+    bounds = sum(run.expected.time_relation == "≥" for run in runs)
+    note = (f"{bounds} of {len(runs)} times are lower bounds (≥): links are shared there, and a simulation would take "
+            "longer" if bounds else f"all {len(runs)} times are exact on these contention-free networks")
+    right = {1 + several, 2 + several, 3 + several, 7 + several, 8 + several}
+    return "\n".join([*lines, *_aligned(rows, right), note])
 
 
 def _vector(values: Any) -> str:
@@ -255,3 +296,25 @@ def _write_atomically(path: Path, text: str) -> Path:
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
     return path
+
+
+def verify_table(checks: list[Any], every_point: bool = False) -> str:
+    """Simulated against analytic: one line per algorithm (its worst point), or every point."""
+    lines = ["simulated vs analytic on fully_connected (contention-free), size-only fp32, 100 Gbit/s and 5 us per link"]
+    rows = [("algorithm", "workers", "params", "messages (analytic)", "simulated time", "analytic time", "rel. error", "")]
+    by_algorithm: dict[str, list[Any]] = {}
+    for c in checks:
+        by_algorithm.setdefault(c.algorithm, []).append(c)
+    for name, points in by_algorithm.items():
+        shown = points if every_point else [max(points, key=lambda c: (not c.ok, c.relative_error))]
+        for c in shown:
+            workers = str(c.workers) if every_point else f"{min(p.workers for p in points)}..{max(p.workers for p in points)}"
+            params = str(c.params) if every_point else ",".join(str(p) for p in dict.fromkeys(p.params for p in points))
+            rows.append((name, workers, params, f"{c.messages} ({c.expected_messages})",
+                         f"{c.makespan_s:.9g} s", f"{c.expected_s:.9g} s", f"{c.relative_error:.1e}",
+                         _mark(all(p.ok for p in points) if not every_point else c.ok)))
+    failed = sum(not c.ok for c in checks)
+    summary = f"{len(checks) - failed} of {len(checks)} points agree to 1e-9" + (f"; {failed} do not" if failed else "")
+    if not every_point:
+        lines.append("one line per algorithm: its worst point over every workers × params combination")
+    return "\n".join([*lines, *_aligned(rows, {1, 4, 5, 6}), summary])
