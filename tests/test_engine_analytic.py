@@ -1,0 +1,51 @@
+"""`engine: analytic` answers from the closed forms; nccl-style bandwidths and link usage."""
+
+import pytest
+
+from commsim import scenario, simulate
+
+B, ALPHA = 12.5e9, 5e-6
+
+
+def _scenario(**changes):
+    data = {"name": "a", "workers": [4], "params": 1_000_000, "algorithms": ["ring_allreduce"],
+            "topology": {"kind": "star", "bandwidth": B, "latency": ALPHA}, "payload": "size-only"}
+    data.update(changes)
+    return scenario.parse(data, "a.yaml")
+
+
+def test_analytic_engine_equals_the_simulation_where_the_twin_is_exact():
+    """On a star the analytic answer for ring all-reduce is the simulated one."""
+    simulated = simulate.simulate(_scenario())[0]
+    answered = simulate.simulate(_scenario(engine="analytic"))[0]
+    assert answered.engine == "analytic" and answered.checks == {}
+    assert (answered.messages, answered.bytes) == (simulated.messages, simulated.bytes)
+    assert answered.makespan_s == pytest.approx(simulated.makespan_s, rel=1e-9)
+
+
+def test_analytic_engine_handles_a_hundred_thousand_workers():
+    """10⁵ workers: the textbook ring numbers, without building the topology."""
+    n = 100_000
+    (run,) = simulate.simulate(_scenario(engine="analytic", workers=n))
+    assert run.messages == 2 * n * (n - 1)
+    assert run.bytes == 2 * (n - 1) * 4_000_000
+    assert run.makespan_s == pytest.approx(2 * (n - 1) * (2 * ALPHA + 10 * 4 / B), rel=1e-12)
+
+
+def test_algbw_and_busbw_follow_nccl_tests():
+    """algbw = S/t and busbw = algbw·2(n−1)/n for an all-reduce, with S the buffer's bytes."""
+    (run,) = simulate.simulate(_scenario())
+    assert run.algbw == pytest.approx(4e6 / run.makespan_s, rel=1e-12)
+    assert run.busbw == pytest.approx(run.algbw * 2 * 3 / 4, rel=1e-12)
+
+
+def test_hottest_links_report_bytes_busy_time_and_utilisation():
+    """Each worker's uplink and downlink carry 2(n−1) chunks; busy = bytes/B; utilisation = busy/makespan."""
+    (run,) = simulate.simulate(_scenario())
+    hottest = run.hottest_links()
+    assert len(hottest) == 5
+    chunk_bytes = 2 * 3 * 1_000_000  # 6 chunks of 250,000 fp32 = 6,000,000 bytes
+    assert all(link["bytes"] == chunk_bytes for link in hottest)
+    assert hottest[0]["busy_s"] == pytest.approx(chunk_bytes / B, rel=1e-12)
+    assert hottest[0]["utilisation"] == pytest.approx(chunk_bytes / B / run.makespan_s, rel=1e-12)
+    assert [link["link"] for link in hottest] == sorted(link["link"] for link in hottest)
