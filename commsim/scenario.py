@@ -254,6 +254,11 @@ class Scenario(_Strict):
         if (self.params is None) == (self.training is None):
             raise ValueError("params: give either 'params' (collectives alone) or a 'training' section, not both")
         if self.training is not None:
+            from .collectives import get
+
+            for name in self.algorithms:
+                if get(name).kind != "allreduce":
+                    raise ValueError(f"algorithms: training needs an all-reduce; {name!r} is a {get(name).kind}")
             if self.training.dataset == "synthetic" and max(self.workers) > self.training.samples:
                 raise ValueError(f"workers: {max(self.workers)} workers but only {self.training.samples} samples to shard")
             if self.payload != "data":

@@ -90,7 +90,8 @@ def _apply(optimizer: optim.GradientTransformation, gradient: Params, state: Any
 def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingTrace:
     """Run ``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph``."""
     spec = get(algorithm)
-    server_applies = spec.server is not None and n > 1 and not setup.wire.is_sign
+    # Only the single parameter server applies the update itself; sharded servers return the mean.
+    server_applies = algorithm == "parameter_server" and n > 1 and not setup.wire.is_sign
     servers = topologies.servers(graph) if spec.server is not None else ()
     env = simpy.Environment()
     net = Network(env, graph)
@@ -122,8 +123,8 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
             ends[step, rank], comms[step, rank] = env.now, env.now - computed
         replicas[rank] = params
 
-    def parameter_server():
-        comm = Comm(net, servers[0], n, servers, wire_bytes=wire.nbytes)
+    def parameter_server(server: Any):
+        comm = Comm(net, server, n, servers, wire_bytes=wire.nbytes)
         params, optimizer = _copy(initial), setup.optimizer()
         state = optimizer.init(params)
 
@@ -132,14 +133,14 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
             params, state = _apply(optimizer, layout.unflatten(wire.decode(mean)), state, params)
             return layout.flatten(params).astype(wire.dtype)
 
-        respond = wire.vote if wire.is_sign else step_and_send_params
+        respond = wire.vote if wire.is_sign else step_and_send_params if server_applies else None
         for _ in range(setup.steps):
             yield from spec.server(comm, respond)
 
     for rank in range(n):
         env.process(worker(rank))
-    if spec.server is not None:
-        env.process(parameter_server())
+    for server in servers:
+        env.process(parameter_server(server))
     env.run()
     return TrainingTrace(
         loss=losses.mean(axis=1).tolist(),
