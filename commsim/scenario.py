@@ -74,10 +74,13 @@ class TopologySpec(BaseModel):
         """The generator's own keyword arguments, units parsed."""
         options = dict(self.model_extra or {})
         for key, value in options.items():
-            if key.endswith("bandwidth"):
-                options[key] = _positive(units.parse_bandwidth(value), key)
-            elif key.endswith("latency"):
-                options[key] = _non_negative(units.parse_time(value), key)
+            try:
+                if key.endswith("bandwidth"):
+                    options[key] = _positive(units.parse_bandwidth(value), key)
+                elif key.endswith("latency"):
+                    options[key] = _non_negative(units.parse_time(value), key)
+            except units.UnitError as error:
+                raise ValueError(f"{key}: {error}") from None
         return options
 
     @model_validator(mode="after")

@@ -154,6 +154,7 @@ def closed_form(algorithm: str, graph: nx.Graph, n: int, p: int, w: int, gamma: 
     return analytic.expected(
         algorithm, graph.graph["kind"], n, p, w, latency, bandwidth, uniform_links=topologies.is_uniform(graph),
         gamma=gamma, servers=len(topologies.servers(graph)), gpus_per_node=graph.graph.get("gpus_per_node"),
+        min_hops=topologies.min_worker_hops(graph),
     )
 
 
@@ -260,7 +261,8 @@ def analytic_run(scenario: Scenario, run: RunSpec) -> RunResult:
     bandwidth = max([topo.bandwidth, *(v for k, v in options.items() if k.endswith("bandwidth"))])
     twin = analytic.expected(
         run.algorithm, topo.kind, run.workers, run.params, itemsize, latency, bandwidth, uniform_links=uniform,
-        gamma=scenario.gamma, servers=topo.server_count([run.algorithm]), gpus_per_node=options.get("gpus_per_node"),
+        gamma=scenario.gamma, servers=topo.server_count([run.algorithm]), gpus_per_node=options.get("gpus_per_node") or (run.workers // options["nodes"] if options.get("nodes") else None),
+        min_hops=topologies.MIN_WORKER_HOPS.get(topo.kind, 1),
     )
     return RunResult(
         algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=scenario.dtype,

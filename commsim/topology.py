@@ -2,7 +2,12 @@
 
 Workers are the integers ``0..n-1``; every other node (``"switch"``, ``"server"``) carries a
 ``role``. Every edge carries ``bandwidth`` (bytes/s, each direction: links are full duplex) and
-``latency`` (s). Routes are shortest paths by hop count, chosen deterministically.
+``latency`` (s). Routes are deterministic: the graph's ``graph["router"]`` if it has one (fat
+tree ECMP, multi-GPU nodes), else a hop-shortest path.
+
+This module keeps the registry, validation and the simple generators (star, ring, fully
+connected); :mod:`commsim.fabrics` adds torus, hypercube, fat_tree, tree, hierarchical and
+from_file to :data:`TOPOLOGIES` (imported at the bottom of this module).
 """
 
 from __future__ import annotations
@@ -83,7 +88,29 @@ TOPOLOGIES: dict[str, Callable[..., nx.Graph]] = {
     "star": star,
     "ring": ring,
     "fully_connected": fully_connected,
+}  # commsim.fabrics registers the rest
+
+# Fewest links between two distinct workers, per kind: exact for the usual options and a lower
+# bound for all. Where options change it (hierarchical: 1 with intra="mesh", 2 with "switch", 4 with
+# one GPU per node; fat_tree: 6 when k=2; from_file: whatever the file holds), the graph carries the
+# exact value in graph.graph["min_hops"]; min_worker_hops(graph) prefers it.
+MIN_WORKER_HOPS: dict[str, int] = {
+    "star": 2,
+    "ring": 1,
+    "fully_connected": 1,
+    "torus": 1,
+    "hypercube": 1,
+    "fat_tree": 2,
+    "tree": 2,
+    "hierarchical": 1,
+    "from_file": 1,
 }
+
+
+def min_worker_hops(graph: nx.Graph) -> int:
+    """Fewest links between two distinct workers of ``graph``: its ``min_hops``, else its kind's value."""
+    hops = graph.graph.get("min_hops")
+    return hops if hops is not None else MIN_WORKER_HOPS[graph.graph["kind"]]
 
 
 def _node(name: Any, graph: nx.Graph) -> Hashable:
@@ -106,10 +133,18 @@ def apply_overrides(graph: nx.Graph, overrides: Iterable[Mapping[str, Any]]) -> 
                 graph.edges[u, v][key] = float(override[key])
 
 
-def validate(graph: nx.Graph) -> None:
-    """Refuse graphs the network model cannot run: disconnected, or links without capacity."""
+def validate(graph: nx.Graph, n: int | None = None) -> None:
+    """Refuse graphs the network model cannot run: disconnected, links without capacity, workers
+    that are not the ints 0..m-1 (m = ``n`` when given)."""
     if graph.number_of_nodes() > 1 and not nx.is_connected(graph):
-        raise TopologyError("topology is disconnected")
+        pieces = nx.number_connected_components(graph)
+        apart = min(nx.connected_components(graph), key=len)
+        shown = ", ".join(map(repr, sorted(apart, key=repr)[:4])) + (", ..." if len(apart) > 4 else "")
+        raise TopologyError(f"topology is disconnected: {pieces} pieces (one holds only {shown})")
+    workers = [node for node, role in graph.nodes(data="role") if role == "worker"]
+    expected = len(workers) if n is None else n
+    if len(workers) != expected or any(type(w) is not int for w in workers) or set(workers) != set(range(expected)):
+        raise TopologyError(f"topology has {len(workers)} worker nodes, not the ints 0..{expected - 1}")
     for u, v, data in graph.edges(data=True):
         if not data.get("bandwidth", 0) > 0:
             raise TopologyError(f"link {u!r}-{v!r} has bandwidth {data.get('bandwidth')!r}; it must be > 0")
@@ -136,7 +171,7 @@ def build(
     except TypeError as error:
         raise TopologyError(f"topology {kind!r}: {error}") from None
     apply_overrides(graph, overrides)
-    validate(graph)
+    validate(graph, n)
     return graph
 
 
@@ -160,3 +195,6 @@ def link_extremes(graph: nx.Graph) -> tuple[float, float]:
         return 0.0, 1.0
     latencies, bandwidths = zip(*((d["latency"], d["bandwidth"]) for _, _, d in graph.edges(data=True)))
     return min(latencies), max(bandwidths)
+
+
+from . import fabrics  # noqa: E402, F401  (registers torus, hypercube, fat_tree, tree, hierarchical, from_file)

@@ -287,7 +287,7 @@ BAD = [
     ("unknown algorithm", with_line("algorithms", "[ring_allreduce, butterfly]"), "algorithms", "'butterfly'"),
     ("algorithm wrong type", with_line("algorithms", "5"), "algorithms.0", "(got 5)"),
     ("empty algorithms", with_line("algorithms", "[]"), "algorithms", "at least 1"),
-    ("unknown topology", with_line("topology", "{kind: torus}"), "topology.kind", "'torus'"),
+    ("unknown topology", with_line("topology", "{kind: dragonfly}"), "topology.kind", "'dragonfly'"),
     ("topology not a mapping", with_line("topology", "star"), "topology", "(got 'star')"),
     ("missing topology", OK.replace("topology: {kind: star}\n", ""), "topology", "Field required"),
     ("unknown dtype", with_line("dtype", "bfloat16"), "dtype", "(got 'bfloat16')"),

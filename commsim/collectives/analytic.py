@@ -112,8 +112,6 @@ def makespan(
 
 
 _TEXTBOOK = frozenset({"all_to_all", "parameter_server", "ring_allreduce"})
-# Fewest hops between two workers, per topology: the latency of a lower bound elsewhere.
-_MIN_HOPS = {"star": 2, "tree": 2, "fat_tree": 2}
 # Topologies on which every registered algorithm runs without two messages sharing a link.
 CONTENTION_FREE = frozenset({"fully_connected"})
 
@@ -130,19 +128,20 @@ def expected(
     gamma: float = 0.0,
     servers: int = 1,
     gpus_per_node: int | None = None,
+    min_hops: int = 1,
 ) -> Expected:
     """The closed-form messages, bytes and time of one collective.
 
     ``alpha`` and ``bandwidth`` are the per-link latency and bandwidth (with links that differ:
     the smallest latency and the largest bandwidth, which make the time a lower bound). Textbook
-    patterns use their topology-aware forms; other algorithms their contention-free form, exact on
-    contention-free topologies and a lower bound elsewhere.
+    patterns use their topology-aware forms; other algorithms their contention-free form with
+    ``min_hops`` links per message, exact on contention-free topologies and a lower bound elsewhere.
     """
     from .base import get
 
     spec = get(algorithm)
     textbook = makespan(algorithm, topology, n, p, w, alpha, bandwidth, gamma) if uniform_links else None
-    hops = _WORKER_HOPS.get(topology, _MIN_HOPS.get(topology, 1))
+    hops = _WORKER_HOPS.get(topology, min_hops)
     cost = None
     if spec.cost is not None:
         link = LinkCost(hops * alpha, 1.0 / bandwidth, gamma, max(servers, 1), gpus_per_node)

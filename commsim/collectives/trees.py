@@ -1,0 +1,232 @@
+"""Tree all-reduces: binomial tree (reduce to rank 0, then broadcast) and NCCL's double binary tree.
+
+n ranks, p elements of w bytes (P = p·w), lg = log₂; ⌊lg n⌋ and ⌈lg n⌉ for any n ≥ 1.
+
+Binomial tree. Reduce: for k = 0, 1, ...: a rank with bit k set sends its partial sum to
+rank − 2^k and stops; otherwise it adds in rank + 2^k's partial sum (if that rank exists), in
+that order. Rank 0 divides by n. Broadcast (as MPICH, one send at a time): rank q > 0 receives in
+round ⌊lg q⌋ from q − 2^⌊lg q⌋; in each later round k < ⌈lg n⌉ every holder q sends to q + 2^k.
+
+Double binary tree (NCCL, ``ncclGetBtree``/``ncclGetDtree`` in src/graph/trees.cc). Tree 1 is an
+in-order binary tree over the ranks: rank x > 0 whose lowest set bit is 2^j has the children
+x − 2^(j−1) and x + 2^i for the largest i < j with x + 2^i < n (none if j = 0: the odd ranks are
+the leaves); rank 0 is the root, with the single child 2^(⌈lg n⌉−1). Tree 2 is tree 1 mirrored
+(rank x ↦ n−1−x) when n is even and shifted (x ↦ x+1 mod n) when n is odd; either way its leaves
+are the even ranks, tree 1's interior nodes (its root 1 or n−1, its interior nodes tree 1's
+leaves, plus rank 0 when n is odd). The buffer's first half (⌊p/2⌋ elements) is all-reduced on
+tree 1, the second (⌈p/2⌉) on tree 2, both at once: each rank runs one process per tree, with its
+own tag, combining on its own (as NCCL runs each tree on its own channels). On a tree, a node adds
+in its children's partial sums in order (first x − 2^(j−1), then the other, and their images in
+tree 2), sends the sum to its parent, waits for the result and forwards it to both children at
+once; the root divides by n. No pipelining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+from ..payload import Buffer, split
+from .analytic import Cost, LinkCost
+from .base import Algorithm, Comm, Process, register
+
+
+def _floor_lg(n: int) -> int:
+    return n.bit_length() - 1
+
+
+def _ceil_lg(n: int) -> int:
+    return (n - 1).bit_length()
+
+
+# -- binomial tree ---------------------------------------------------------------------------
+def binomial_tree(comm: Comm, buffer: Buffer) -> Process:
+    """Return the mean of every rank's ``buffer``: binomial reduce to rank 0, binomial broadcast."""
+    me, n = comm.rank, comm.size
+    out = buffer.copy()
+    rounds = _ceil_lg(n)
+    comm.phase = "reduce"
+    for k in range(rounds):
+        bit = 1 << k
+        if me & bit:
+            yield comm.send(me - bit, out)
+            break
+        if me + bit < n:
+            incoming = yield comm.recv(me + bit)
+            out += incoming
+            if busy := comm.combine(incoming):
+                yield busy
+    comm.phase = "broadcast"
+    if me == 0:
+        out /= n
+        first = 0
+    else:
+        high = _floor_lg(me)  # the round this rank receives in
+        incoming = yield comm.recv(me - (1 << high))
+        out[...] = incoming  # our reduce send was delivered before the root could finish
+        first = high + 1
+    for k in range(first, rounds):
+        if me + (1 << k) < n:
+            yield comm.send(me + (1 << k), out)
+    return out
+
+
+def binomial_tree_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
+    """2(n−1) messages of P = p·w bytes (n−1 up, n−1 down).
+
+    Reduce. A subtree of 2^j ranks is summed at its root by j(α + Pβ + Pγ): its children are
+    subtrees of 1, 2, ..., 2^(j−1) ranks, the one of 2^i ready at i(α + Pβ + Pγ) and arriving just
+    as the root has added in the previous ones. Rank 0's children are the full subtrees of
+    2^0, ..., 2^(K−1) ranks, K = ⌈lg n⌉ − 1, then (if n is not a power of two) a last, partial one,
+    whose sum has ⌊lg(n − 2^K)⌋... ≤ K hops to go and arrives no later than rank 0 is done with
+    the full ones: R(n) = max(K(α+Pβ+Pγ), R(n − 2^K) + α + Pβ) + Pγ unrolls to
+
+        R(n) = ⌊lg n⌋(α + Pβ) + ⌈lg n⌉·Pγ
+
+    (rank 0 adds in ⌈lg n⌉ children back to back after the chain of ⌊lg n⌋ hops).
+    Broadcast: ⌈lg n⌉ rounds of one α + Pβ message each. Together
+
+        T = (⌊lg n⌋ + ⌈lg n⌉)(α + Pβ) + ⌈lg n⌉·Pγ
+
+    which for n = 2^k is Thakur et al.'s 2 lg n(α + Pβ) + lg n·Pγ.
+    """
+    if n == 1:
+        return Cost({}, 0.0, "0")
+    size = p * w
+    time = (_floor_lg(n) + _ceil_lg(n)) * link.message(size) + _ceil_lg(n) * size * link.gamma
+    return Cost({size: 2 * (n - 1)}, time, "(⌊lg n⌋ + ⌈lg n⌉)(α + Pβ) + ⌈lg n⌉Pγ")
+
+
+# -- double binary tree ----------------------------------------------------------------------
+@lru_cache(maxsize=256)
+def binary_tree(n: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """NCCL's tree 1 over n ranks: (parent of each rank, −1 for the root 0; children of each rank,
+    first child first)."""
+    parent = [-1] * n
+    children: list[tuple[int, ...]] = [()] * n
+    for rank in range(n):
+        bit = 1
+        while bit < n and not bit & rank:
+            bit <<= 1
+        if rank == 0:
+            children[0] = (bit >> 1,) if n > 1 else ()
+            continue
+        up = (rank ^ bit) | (bit << 1)
+        parent[rank] = up if up < n else rank ^ bit
+        low = bit >> 1
+        if low:
+            second = low
+            while second and rank + second >= n:
+                second >>= 1
+            children[rank] = (rank - low, rank + second) if second else (rank - low,)
+    return tuple(parent), tuple(children)
+
+
+@lru_cache(maxsize=256)
+def double_binary_tree_shape(n: int) -> tuple[tuple[tuple[int, ...], tuple[tuple[int, ...], ...]], ...]:
+    """Both of NCCL's trees over n ranks, each as (parents, children): tree 1, and tree 1 mirrored
+    (n even) or shifted by one rank (n odd)."""
+    parent, children = binary_tree(n)
+    image = (lambda x: n - 1 - x) if n % 2 == 0 else (lambda x: (x + 1) % n)
+    parent2 = [-1] * n
+    children2: list[tuple[int, ...]] = [()] * n
+    for x in range(n):
+        parent2[image(x)] = image(parent[x]) if parent[x] >= 0 else -1
+        children2[image(x)] = tuple(image(c) for c in children[x])
+    return (parent, children), (tuple(parent2), tuple(children2))
+
+
+def _tree_allreduce(comm: Comm, half: Buffer, parent: int, children: tuple[int, ...], tag: int) -> Process:
+    """All-reduce ``half`` in place on one tree: add in the children's sums, pass up, pass down."""
+    comm.phase = "reduce"
+    for child in children:
+        incoming = yield comm.recv(child, tag)
+        half += incoming
+        if busy := comm.combine(incoming):
+            yield busy
+    comm.phase = "broadcast"
+    if parent < 0:
+        half /= comm.size
+    else:
+        yield comm.send(parent, half, tag)
+        incoming = yield comm.recv(parent, tag)
+        half[...] = incoming
+    sends = [comm.send(child, half, tag) for child in children]
+    for sent in sends:
+        yield sent
+
+
+def double_binary_tree(comm: Comm, buffer: Buffer) -> Process:
+    """Return the mean of every rank's ``buffer``: its first half all-reduced on tree 1, its second
+    on tree 2, concurrently (one SimPy process per tree)."""
+    me, n = comm.rank, comm.size
+    out = buffer.copy()
+    if n == 1:
+        out /= n
+        return out
+    env = comm.net.env
+    processes = [
+        env.process(_tree_allreduce(replace(comm), half, parents[me], children[me], tag))
+        for tag, (half, (parents, children)) in enumerate(zip(split(out, 2), double_binary_tree_shape(n)))
+    ]
+    yield env.all_of(processes)
+    return out
+
+
+def _double_tree_histogram(n: int, p: int, w: int) -> dict[int, int]:
+    histogram: dict[int, int] = {}
+    for elements in (p // 2, p - p // 2):
+        histogram[elements * w] = histogram.get(elements * w, 0) + 2 * (n - 1)
+    return dict(sorted(histogram.items()))
+
+
+def double_binary_tree_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
+    """Each tree has n − 1 edges, each crossed once up and once down: 2(n−1) messages of ⌊p/2⌋w
+    bytes and 2(n−1) of ⌈p/2⌉w.
+
+    Time on one tree with a half of H bytes; a = α + Hβ, g = Hγ, K = ⌈lg n⌉. A node x whose lowest
+    set bit is 2^j heads the complete subtree x − 2^(j−1) (height j−1) and a possibly truncated
+    one, which is never later, so x is done adding in at S(x) = (j−1)(a + 2g) + a + c(x)·g (c(x) its
+    children: the first's sum arrives at (j−2)(a + 2g) + a + 2g + a, i.e. S(x − 2^(j−1)) + a).
+    The root 0 receives the sum of x = 2^(K−1) (j = K−1) and adds it in: R = S(2^(K−1)) + a + g.
+    The deepest leaf, rank 1, is K hops down: the broadcast takes K·a more. With c(2^(K−1)) = 1
+    exactly when n − 1 = 2^(K−1) ≥ 2 (n = 3, 5, 9, 17, ...), else 2 (and R = a + g for n = 2):
+
+        T(H) = 2⌈lg n⌉(α + Hβ) + (2⌈lg n⌉ − 1 − [n − 1 = 2^(⌈lg n⌉−1) ≥ 2])·Hγ
+
+    Tree 2 is tree 1 relabelled, so its time has the same form; the halves differ by at most one
+    element and the larger, H = ⌈p/2⌉w, sets the makespan. The two trees share some directed
+    links (a leaf of one tree sends up the same link an interior node of the other uses later,
+    a parent passes down a link the other tree used for its reduce): those uses are at least about
+    α apart, so they never overlap as long as α exceeds the few w(β + γ) by which the two halves'
+    timings differ (exact for any realistic α).
+    """
+    if n == 1:
+        return Cost({}, 0.0, "0")
+    half = -(-p // 2) * w
+    k = _ceil_lg(n)
+    truncated_top = n >= 3 and (n - 1) & (n - 2) == 0
+    time = 2 * k * link.message(half) + (2 * k - 1 - truncated_top) * half * link.gamma
+    return Cost(
+        _double_tree_histogram(n, p, w),
+        time,
+        "2⌈lg n⌉(α + ⌈p/2⌉wβ) + (2⌈lg n⌉ − 1 − [n−1 = 2^(⌈lg n⌉−1) ≥ 2])⌈p/2⌉wγ",
+    )
+
+
+register(
+    Algorithm(
+        "binomial_tree",
+        binomial_tree,
+        summary="binomial-tree reduce to rank 0, then binomial-tree broadcast",
+        cost=binomial_tree_cost,
+    )
+)
+register(
+    Algorithm(
+        "double_binary_tree",
+        double_binary_tree,
+        summary="NCCL double binary tree: each half reduced and broadcast on one of two complementary trees",
+        cost=double_binary_tree_cost,
+    )
+)
