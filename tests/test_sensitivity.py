@@ -72,3 +72,54 @@ def test_bandwidth_scales_the_bandwidth_term():
     slow = _time("parameter_server", "star", n, p, bandwidth=B)
     fast = _time("parameter_server", "star", n, p, bandwidth=2 * B)
     assert slow - fast == pytest.approx(2 * n * p * W / (2 * B), rel=1e-9)
+
+
+def _recursive_doubling_rounds_on(graph, n, size):
+    """Predicted time of recursive doubling (n a power of two) from the routes' shared links:
+    per round, every flow starts together, equal-sized, so the round lasts as long as the slowest
+    flow: its route latency + size × (most flows on any of its links) / B."""
+    import simpy
+
+    from commsim.network import Network
+
+    net = Network(simpy.Environment(), graph)
+    total = 0.0
+    distance = 1
+    while distance < n:
+        routes = [net.route(r, r ^ distance) for r in range(n)]
+        load = {}
+        for route in routes:
+            for link in route.links:
+                load[link] = load.get(link, 0) + 1
+        total += max(route.latency + size * max(load[link] for link in route.links) / B for route in routes)
+        distance *= 2
+    return total
+
+
+@pytest.mark.parametrize("n", [4, 8])
+def test_recursive_doubling_on_a_ring_pays_for_its_shared_links(n):
+    """On a ring network the far partners' flows share links: slower than direct links by exactly
+    what the link loads predict; on direct links it is lg n·(α + P/B)."""
+    p = 250_000
+    direct = _time("recursive_doubling", "fully_connected", n, p)
+    on_ring = _time("recursive_doubling", "ring", n, p)
+    assert direct == pytest.approx((n.bit_length() - 1) * (ALPHA + p * W / B), rel=1e-9)
+    predicted = _recursive_doubling_rounds_on(topology.build("ring", n, B, ALPHA), n, p * W)
+    assert on_ring == pytest.approx(predicted, rel=1e-9)
+    assert on_ring > direct * 1.2
+
+
+@pytest.mark.parametrize("nics", [1, 4])
+def test_hierarchical_ring_beats_a_flat_ring_when_nics_are_slow(nics):
+    """2 nodes × 4 GPUs, intra-node links 10× faster than the NICs. Flat ring: 14 steps of P/8 each
+    crossing a NIC (4 hops). Hierarchical: 6 intra steps of P/4 on fast links, then 2 inter steps of
+    P/8 per GPU, the node's 4 GPUs sharing its NICs (4/nics flows per NIC)."""
+    p, n = 4_000_000, 8
+    size = p * W
+    options = {"nodes": 2, "gpus_per_node": 4, "intra_bandwidth": 10 * B, "nic_bandwidth": B, "nics_per_node": nics}
+    flat = _time("ring_allreduce", "hierarchical", n, p, bandwidth=10 * B, **options)
+    hierarchical = _time("hierarchical_ring", "hierarchical", n, p, bandwidth=10 * B, **options)
+    assert flat == pytest.approx(14 * (4 * ALPHA + size / 8 / B), rel=1e-9)
+    per_nic = 4 // nics
+    assert hierarchical == pytest.approx(6 * (ALPHA + size / 4 / (10 * B)) + 2 * (4 * ALPHA + per_nic * size / 8 / B), rel=1e-9)
+    assert hierarchical < flat

@@ -74,16 +74,20 @@ def binomial_tree(comm: Comm, buffer: Buffer) -> Process:
 def binomial_tree_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     """2(n−1) messages of P = p·w bytes (n−1 up, n−1 down).
 
-    Reduce. A subtree of 2^j ranks is summed at its root by j(α + Pβ + Pγ): its children are
-    subtrees of 1, 2, ..., 2^(j−1) ranks, the one of 2^i ready at i(α + Pβ + Pγ) and arriving just
-    as the root has added in the previous ones. Rank 0's children are the full subtrees of
-    2^0, ..., 2^(K−1) ranks, K = ⌈lg n⌉ − 1, then (if n is not a power of two) a last, partial one,
-    whose sum has ⌊lg(n − 2^K)⌋... ≤ K hops to go and arrives no later than rank 0 is done with
-    the full ones: R(n) = max(K(α+Pβ+Pγ), R(n − 2^K) + α + Pβ) + Pγ unrolls to
+    Reduce; a = α + Pβ, g = Pγ. A subtree of 2^j ranks is summed at its root by j(a + g): its
+    children head subtrees of 2^0, ..., 2^(j−1) ranks, the one of 2^i summed at i(a + g), so its sum
+    arrives just as the root has added in the previous ones. Rank 0's children head the full
+    subtrees of 2^0, ..., 2^(K−1) ranks, K = ⌈lg n⌉ − 1, and a last one of n − 2^K ranks:
+
+        R(n) = max(K(a + g), R(n − 2^K) + a) + g,   R(1) = 0.
+
+    Each unrolling strips the top bit of n − 1, so R(n) = max(K(a + g) + g, b·(a + g)) with b the
+    number of set bits of n − 1 (the other terms, (i + ⌈lg n_i⌉ − 1)(a + g) + g, are no larger).
+    If n = 2^k then b = k = K + 1, else b ≤ K:
 
         R(n) = ⌊lg n⌋(α + Pβ) + ⌈lg n⌉·Pγ
 
-    (rank 0 adds in ⌈lg n⌉ children back to back after the chain of ⌊lg n⌋ hops).
+    (a chain of ⌊lg n⌋ hops, and rank 0 adds in its ⌈lg n⌉ children).
     Broadcast: ⌈lg n⌉ rounds of one α + Pβ message each. Together
 
         T = (⌊lg n⌋ + ⌈lg n⌉)(α + Pβ) + ⌈lg n⌉·Pγ
@@ -185,21 +189,27 @@ def double_binary_tree_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     bytes and 2(n−1) of ⌈p/2⌉w.
 
     Time on one tree with a half of H bytes; a = α + Hβ, g = Hγ, K = ⌈lg n⌉. A node x whose lowest
-    set bit is 2^j heads the complete subtree x − 2^(j−1) (height j−1) and a possibly truncated
-    one, which is never later, so x is done adding in at S(x) = (j−1)(a + 2g) + a + c(x)·g (c(x) its
-    children: the first's sum arrives at (j−2)(a + 2g) + a + 2g + a, i.e. S(x − 2^(j−1)) + a).
-    The root 0 receives the sum of x = 2^(K−1) (j = K−1) and adds it in: R = S(2^(K−1)) + a + g.
-    The deepest leaf, rank 1, is K hops down: the broadcast takes K·a more. With c(2^(K−1)) = 1
-    exactly when n − 1 = 2^(K−1) ≥ 2 (n = 3, 5, 9, 17, ...), else 2 (and R = a + g for n = 2):
+    set bit is 2^j (j ≥ 1) has a first child x − 2^(j−1) heading a complete subtree of height j−1,
+    and maybe a second heading a truncated subtree of smaller height, done no later. A complete
+    subtree of height h is done adding in at C(h) = h(a + 2g) (both children's sums arrive at
+    C(h−1) + a, then two combines), so x is done at S(x) = C(j−1) + a + c(x)·g, c(x) ∈ {1, 2} its
+    children (the second's sum has arrived by the time the first is added in). The root 0 gets
+    the sum of its only child 2^(K−1) and adds it in: R = S(2^(K−1)) + a + g (R = a + g if n = 2).
+    The deepest leaf, rank 1, is K hops down, so the broadcast takes K·a more. c(2^(K−1)) = 1
+    exactly when n − 1 = 2^(K−1) ≥ 2 (n = 3, 5, 9, 17, ...), else 2:
 
         T(H) = 2⌈lg n⌉(α + Hβ) + (2⌈lg n⌉ − 1 − [n − 1 = 2^(⌈lg n⌉−1) ≥ 2])·Hγ
 
     Tree 2 is tree 1 relabelled, so its time has the same form; the halves differ by at most one
-    element and the larger, H = ⌈p/2⌉w, sets the makespan. The two trees share some directed
-    links (a leaf of one tree sends up the same link an interior node of the other uses later,
-    a parent passes down a link the other tree used for its reduce): those uses are at least about
-    α apart, so they never overlap as long as α exceeds the few w(β + γ) by which the two halves'
-    timings differ (exact for any realistic α).
+    element and the larger, H = ⌈p/2⌉w, sets the makespan.
+
+    Shared links. Many edges belong to both trees with parent and child swapped, so one directed
+    link carries tree A's broadcast and, earlier, tree B's reduce; for n = 3 one link carries both
+    reduces and one both broadcasts. The reduce message leaves at least α + Hβ + Hγ before tree B's
+    root is done, and tree A's broadcast starts no earlier than A's root is done, which is at most
+    ⌈lg n⌉w(β + 2γ) before B's (one element more per message on the larger half). So the two never
+    share the link, and T is exact, when α ≥ ⌈lg n⌉·w·(β + 2γ) (nanoseconds); with a smaller α the
+    formula can be a lower bound.
     """
     if n == 1:
         return Cost({}, 0.0, "0")
