@@ -210,7 +210,7 @@ def test_double_tree_cost_is_the_longest_path_on_its_trees(n, gamma):
     assert get("double_binary_tree").cost(n, p, w, link).time == pytest.approx(longest, rel=RTOL)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     algorithm=st.sampled_from(ALGORITHMS),
     n=st.integers(1, 20),
