@@ -18,10 +18,23 @@ PASS, FAIL = "✓", "✗"
 BIAS_TOLERANCE = 1e-6
 
 
-def run_record(run: RunResult) -> dict[str, Any]:
-    """One run as plain JSON-able data (message sizes as string keys, as JSON requires)."""
+def _traffic_record(run: RunResult | TrainingResult) -> dict[str, Any]:
+    """What every run records: its traffic and time beside the closed forms, and the checks."""
     expected = asdict(run.expected)
     expected["message_bytes"] = {str(size): count for size, count in expected["message_bytes"].items()}
+    return {
+        "messages": run.messages,
+        "bytes": run.bytes,
+        "message_bytes": {str(size): count for size, count in run.message_bytes.items()},
+        "makespan_s": run.makespan_s,
+        "expected": expected,
+        "checks": run.checks,
+        "ok": run.ok,
+    }
+
+
+def run_record(run: RunResult) -> dict[str, Any]:
+    """One run as plain JSON-able data (message sizes as string keys, as JSON requires)."""
     return {
         "algorithm": run.algorithm,
         "topology": run.topology,
@@ -30,15 +43,9 @@ def run_record(run: RunResult) -> dict[str, Any]:
         "dtype": run.dtype,
         "bytes_per_param": run.bytes_per_param,
         "payload": run.payload,
-        "messages": run.messages,
-        "bytes": run.bytes,
-        "message_bytes": {str(size): count for size, count in run.message_bytes.items()},
-        "makespan_s": run.makespan_s,
+        **_traffic_record(run),
         "finish_s": run.finish_s,
-        "expected": expected,
         "mean": run.mean,
-        "checks": run.checks,
-        "ok": run.ok,
         "engine": run.engine,
         "kind": run.kind,
         "algbw_Bps": run.algbw,
@@ -50,8 +57,6 @@ def run_record(run: RunResult) -> dict[str, Any]:
 
 def training_record(run: TrainingResult) -> dict[str, Any]:
     """One training run as JSON-able data, with its loss curves against step and simulated time."""
-    expected = asdict(run.expected)
-    expected["message_bytes"] = {str(size): count for size, count in expected["message_bytes"].items()}
     return {
         "algorithm": run.algorithm,
         "topology": run.topology,
@@ -64,14 +69,8 @@ def training_record(run: TrainingResult) -> dict[str, Any]:
         "steps": run.steps,
         "final_loss": run.final_loss,
         "final_accuracy": run.final_accuracy,
-        "messages": run.messages,
-        "bytes": run.bytes,
-        "message_bytes": {str(size): count for size, count in run.message_bytes.items()},
-        "makespan_s": run.makespan_s,
-        "expected": expected,
+        **_traffic_record(run),
         "replicas_identical": run.replicas_identical,
-        "checks": run.checks,
-        "ok": run.ok,
         "curves": {"loss": run.loss, "time_s": run.step_end_s, "compute_s": run.compute_s, "comm_s": run.comm_s},
         "bytes_per_link": run.bytes_per_link,
     }

@@ -24,6 +24,17 @@ def parameter_server_worker(comm: Comm, buffer: Buffer) -> Process:
     return mean.copy()
 
 
+def gather_mean(comm: Comm) -> Process:
+    """A server's push phase: one buffer from every worker, n−1 of them combined (γ), their mean."""
+    comm.phase = "push"
+    parts = []
+    for worker in range(comm.size):
+        parts.append((yield comm.recv(worker)))
+    if busy := comm.combine(parts[0], comm.size - 1):
+        yield busy
+    return mean_in_rank_order(parts)
+
+
 def parameter_server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
     """Receive one buffer from every worker, average in rank order, send the mean to all.
 
@@ -32,13 +43,7 @@ def parameter_server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = No
     """
     if comm.size == 1:
         return
-    comm.phase = "push"
-    parts = []
-    for worker in range(comm.size):
-        parts.append((yield comm.recv(worker)))
-    if busy := comm.combine(parts[0], comm.size - 1):
-        yield busy
-    mean = mean_in_rank_order(parts)
+    mean = yield from gather_mean(comm)
     reply = mean if respond is None else respond(mean)
     comm.phase = "pull"
     for pulled in [comm.send(worker, reply) for worker in range(comm.size)]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..payload import Buffer, chunk_bounds, mean_in_rank_order, split
+from ..payload import Buffer, chunk_bounds, split
 from .analytic import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .parameter_server import gather_mean
 
 
 def sharded_ps_worker(comm: Comm, buffer: Buffer) -> Process:
@@ -46,13 +47,7 @@ def sharded_ps_server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = N
     """
     if comm.size == 1:
         return
-    comm.phase = "push"
-    parts = []
-    for worker in range(comm.size):
-        parts.append((yield comm.recv(worker)))
-    mean = mean_in_rank_order(parts)
-    if busy := comm.combine(parts[0], comm.size - 1):  # n−1 chunks added in
-        yield busy
+    mean = yield from gather_mean(comm)
     comm.phase = "pull"
     for pulled in [comm.send(worker, mean) for worker in range(comm.size)]:
         yield pulled
