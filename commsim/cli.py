@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a scenario and check every number against its closed form")
     run.add_argument("scenario", nargs="?", help="scenario YAML file (default: the bundled textbook table)")
     run.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
+    run.add_argument("--links", action="store_true", help="also print each run's five hottest links")
     verify = commands.add_parser("verify", help="every algorithm simulated on a contention-free network vs its closed form")
     verify.add_argument("--algorithms", nargs="+", metavar="NAME", help="only these algorithms (default: all)")
     verify.add_argument("--gamma", type=float, default=0.0, help="reduction cost in seconds per byte (default 0)")
@@ -53,6 +54,8 @@ def _run(args: argparse.Namespace) -> int:
 
         written.append(loss_vs_time(runs, out / "loss_vs_time.png"))
     print(report.table(loaded, runs))
+    if args.links and loaded.training is None:
+        print(report.links_table(runs))
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK if all(run.ok for run in runs) else EXIT_CHECK_FAILED

@@ -49,3 +49,18 @@ def test_hottest_links_report_bytes_busy_time_and_utilisation():
     assert hottest[0]["busy_s"] == pytest.approx(chunk_bytes / B, rel=1e-12)
     assert hottest[0]["utilisation"] == pytest.approx(chunk_bytes / B / run.makespan_s, rel=1e-12)
     assert [link["link"] for link in hottest] == sorted(link["link"] for link in hottest)
+
+
+def test_links_flag_prints_five_hottest_links_per_run(tmp_path, capsys):
+    """`commsim run --links` lists each run's hottest links with their bytes and utilisation."""
+    from commsim import cli
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nworkers: 4\nparams: 1000\nalgorithms: [ring_allreduce]\n"
+                    "topology: {kind: star, bandwidth: 1e9, latency: 0}\npayload: size-only\n")
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "o"), "--links"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("hottest links (busy = bytes / bandwidth; utilisation = busy / makespan)")
+    rows = lines[start + 2:start + 7]
+    assert [row.split()[4] for row in rows] == ["0->switch", "1->switch", "2->switch", "3->switch", "switch->0"]
+    assert all("6.00 kB" in row and "100.0%" in row for row in rows)  # 6 chunks of 1 kB, links never idle
