@@ -60,6 +60,14 @@ def _fold_in(comm: Comm, out: Buffer, r: int) -> Process:
     return False
 
 
+def _fold(comm: Comm, out: Buffer) -> Process:
+    """MPICH's fold for any n: returns (m, r, this rank's participant number, −1 if it sat out)."""
+    m, r = fold_shape(comm.size)
+    if comm.rank < 2 * r and (yield from _fold_in(comm, out, r)):
+        return m, r, -1
+    return m, r, new_rank(comm.rank, r)
+
+
 def _fold_out(comm: Comm, out: Buffer, r: int) -> Process:
     """Last step: an odd rank below 2r hands the result to the even rank it absorbed."""
     if comm.rank < 2 * r:
@@ -71,12 +79,10 @@ def _fold_out(comm: Comm, out: Buffer, r: int) -> Process:
 def recursive_doubling(comm: Comm, buffer: Buffer) -> Process:
     """Return the mean of every rank's ``buffer``: lg m rounds of whole-buffer exchanges with
     participant new ⊕ 2^k (k = 0, 1, ...), after MPICH's fold when n is not a power of two."""
-    me, n = comm.rank, comm.size
     out = buffer.copy()
-    m, r = fold_shape(n)
-    if me < 2 * r and (yield from _fold_in(comm, out, r)):
+    m, r, new = yield from _fold(comm, out)
+    if new < 0:  # sat out: the partner has sent the result back
         return out
-    new = new_rank(me, r)
     comm.phase = "exchange"
     bit = 1
     while bit < m:
@@ -88,7 +94,7 @@ def recursive_doubling(comm: Comm, buffer: Buffer) -> Process:
         if busy := comm.combine(incoming):
             yield busy
         bit <<= 1
-    out /= n
+    out /= comm.size
     yield from _fold_out(comm, out, r)
     return out
 
@@ -127,12 +133,10 @@ def rabenseifner(comm: Comm, buffer: Buffer) -> Process:
     owning chunk i, summed over everyone, and divides it by n. All-gather, d = 1, 2, ..., m/2: each
     sends its range to new ⊕ d and writes the partner's range (the neighbouring block) beside it.
     """
-    me, n = comm.rank, comm.size
     out = buffer.copy()
-    m, r = fold_shape(n)
-    if me < 2 * r and (yield from _fold_in(comm, out, r)):
+    m, r, new = yield from _fold(comm, out)
+    if new < 0:  # sat out: the partner has sent the result back
         return out
-    new = new_rank(me, r)
     bounds = chunk_bounds(len(out), m)
     lo, hi = 0, m  # the range of chunks this participant works on
     comm.phase = "reduce_scatter"
@@ -153,7 +157,7 @@ def rabenseifner(comm: Comm, buffer: Buffer) -> Process:
         lo, hi = keep_lo, keep_hi
         distance >>= 1
     owned = out[bounds[lo]:bounds[hi]]  # lo == new: chunk new, never sent, fully summed
-    owned /= n
+    owned /= comm.size
     comm.phase = "all_gather"
     distance = 1
     while distance < m:
