@@ -26,6 +26,13 @@ def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
+def _known(name: str, registry: Any, what: str) -> str:
+    """``name`` if ``registry`` has it, else a ValueError listing what is known."""
+    if name not in registry:
+        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(registry)}")
+    return name
+
+
 def _positive(value: float, key: str) -> float:
     if not value > 0:
         raise ValueError(f"{key} must be > 0, got {value!r}")
@@ -114,9 +121,7 @@ class TopologySpec(BaseModel):
     def _known_kind(cls, kind: str) -> str:
         from .topology import TOPOLOGIES
 
-        if kind not in TOPOLOGIES:
-            raise ValueError(f"unknown topology {kind!r}; known: {', '.join(TOPOLOGIES)}")
-        return kind
+        return _known(kind, TOPOLOGIES, "topology")
 
 
 class OptimizerSpec(BaseModel):
@@ -202,9 +207,7 @@ class TrainingSpec(_Strict):
     def _known_dataset(cls, name: str) -> str:
         from .datasets import DATASETS
 
-        if name not in DATASETS:
-            raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-        return name
+        return _known(name, DATASETS, "dataset")
 
     @model_validator(mode="after")
     def _model_fits_dataset(self) -> TrainingSpec:
@@ -247,10 +250,7 @@ class Scenario(_Strict):
     def _known_algorithms(cls, names: list[str]) -> list[str]:
         from .collectives import REGISTRY
 
-        for name in names:
-            if name not in REGISTRY:
-                raise ValueError(f"unknown algorithm {name!r}; known: {', '.join(REGISTRY)}")
-        return names
+        return [_known(name, REGISTRY, "algorithm") for name in names]
 
     @model_validator(mode="after")
     def _params_or_training(self) -> Scenario:
