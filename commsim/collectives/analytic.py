@@ -1,22 +1,16 @@
 """Closed forms: the messages, bytes and time each algorithm should take.
 
 n workers, p elements of w bytes (P = p·w), per-link latency α and bandwidth B, every link alike.
-Counts (background.md §3): all-to-all n(n−1)·P; parameter server 2n·P; ring 2n(n−1) chunks of
-⌊p/n⌋ or ⌈p/n⌉ elements. Times are those of the first issue's topology-aware forms; where links
-are shared in ways no simple form captures, the time is a lower bound (``time_relation`` "≥":
-the measured time is at least the formula's).
+Each algorithm's ``cost`` (beside its generator) is the one source of its counts — background.md
+§3: all-to-all n(n−1)·P; parameter server 2n·P; ring 2n(n−1) chunks of ⌊p/n⌋ or ⌈p/n⌉ elements —
+and of its contention-free time. Here: where that time is exact, the textbook patterns' forms on
+links they share, and the dispatch. Where links are shared in ways no simple form captures, the
+time is a lower bound (``time_relation`` "≥": the measured time is at least the formula's).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-
-from ..payload import chunk_bounds
-
-# Hops of a worker-to-worker route, and of a worker-to-server route, per topology.
-_WORKER_HOPS = {"star": 2, "ring": 1, "fully_connected": 1}
-_SERVER_HOPS = {"star": 2, "fully_connected": 1}
 
 
 @dataclass(frozen=True)
@@ -58,62 +52,57 @@ class Expected:
     time_formula: str = ""
 
 
-def _counts(algorithm: str, n: int, p: int, w: int) -> dict[int, int]:
-    """Histogram message size (bytes) -> count of the three textbook patterns."""
-    if n == 1:
-        return {}
-    if algorithm == "all_to_all":
-        return {p * w: n * (n - 1)}
-    if algorithm == "parameter_server":
-        return {p * w: 2 * n}
-    if algorithm == "ring_allreduce":
-        bounds = chunk_bounds(p, n)
-        sizes = Counter((hi - lo) * w for lo, hi in zip(bounds, bounds[1:]))
-        return {size: count * 2 * (n - 1) for size, count in sorted(sizes.items())}
-    raise ValueError(f"no closed form for algorithm {algorithm!r}")
-
-
 def _ring_topology_all_to_all_bound(n: int, size: int, alpha: float, bandwidth: float) -> float:
-    """All-to-all on a ring: all bytes·hops spread over every directed link, plus one latency."""
+    """All-to-all on a ring: all bytes·hops spread over every directed link, plus one latency.
+
+    A ring of n > 2 workers has 2n directed links; two workers share one edge, so 2."""
     byte_hops = n * size * sum(min(d, n - d) for d in range(1, n))
     directed_links = 2 * n if n > 2 else 2
     return alpha + byte_hops / (directed_links * bandwidth)
 
 
-def makespan(
-    algorithm: str, topology: str, n: int, p: int, w: int, alpha: float, bandwidth: float, gamma: float = 0.0
+def shared_link_form(
+    algorithm: str, topology: str, n: int, size: int, alpha: float, bandwidth: float, gamma: float = 0.0
 ) -> tuple[float, str, str] | None:
-    """(time, relation of the measured time to it, formula) of a textbook pattern on its topologies,
-    including how it shares links there; None where no topology-aware form is known."""
-    if algorithm not in _TEXTBOOK or topology not in _WORKER_HOPS:
-        return None
-    if n == 1:
-        return 0.0, "=", "0 (nothing is sent)"
-    size = p * w
-    hops = _WORKER_HOPS[topology]
-    if algorithm == "ring_allreduce":
-        largest_chunk = -(-p // n) * w
-        return (
-            2 * (n - 1) * (hops * alpha + largest_chunk / bandwidth) + (n - 1) * largest_chunk * gamma,
-            "=",
-            f"2(n-1)·({hops}α + ⌈p/n⌉w/B) + (n-1)⌈p/n⌉wγ",
-        )
+    """(time, relation of the measured time to it, formula) of a textbook pattern on a topology where
+    its messages share links in a way the contention-free ``cost`` does not capture; else None.
+
+    Parameter server on a star: the server's one link carries the n pushes, then the n pulls.
+    All-to-all on a star: each worker's uplink carries its n−1 sends at once. All-to-all on a ring:
+    a bound from the byte·hops spread over every link.
+    """
     combine = (n - 1) * size * gamma  # the server, or every worker, adds n−1 buffers
-    if algorithm == "parameter_server":
-        if topology == "star":
-            return 2 * (2 * alpha + n * size / bandwidth) + combine, "=", "2·(2α + nP/B) + (n-1)Pγ"
-        return 2 * (_SERVER_HOPS[topology] * alpha + size / bandwidth) + combine, "=", "2·(α + P/B) + (n-1)Pγ"
-    if topology == "star":
+    if (algorithm, topology) == ("parameter_server", "star"):
+        return 2 * (2 * alpha + n * size / bandwidth) + combine, "=", "2·(2α + nP/B) + (n-1)Pγ"
+    if (algorithm, topology) == ("all_to_all", "star"):
         return 2 * alpha + (n - 1) * size / bandwidth + combine, "=", "2α + (n-1)P/B + (n-1)Pγ"
-    if topology == "fully_connected":
-        return alpha + size / bandwidth + combine, "=", "α + P/B + (n-1)Pγ"
-    bound = _ring_topology_all_to_all_bound(n, size, alpha, bandwidth) + combine
-    return bound, "≥", "α + Σ bytes·hops / (links·B) + (n-1)Pγ"
+    if (algorithm, topology) == ("all_to_all", "ring"):
+        bound = _ring_topology_all_to_all_bound(n, size, alpha, bandwidth) + combine
+        return bound, "≥", "α + Σ bytes·hops / (links·B) + (n-1)Pγ"
+    return None
 
 
-_TEXTBOOK = frozenset({"all_to_all", "parameter_server", "ring_allreduce"})
-# Topologies on which every registered algorithm runs without two messages sharing a link.
+# Hops of a worker-to-worker (and worker-to-server) route on the simple topologies.
+_WORKER_HOPS = {"star": 2, "ring": 1, "fully_connected": 1}
+
+# Where an algorithm's contention-free form is exact on uniform links: no two of its messages ever
+# cross the same directed link at once. Everything on ``fully_connected`` (a link per pair). On a
+# star a message crosses its sender's uplink and its receiver's downlink, so algorithms in which no
+# worker has two sends or two receives in flight are exact; on a ring, algorithms that only talk to
+# their ring neighbours; on a hypercube, those whose partners differ in one bit (a direct link) with
+# one exchange per step. Everywhere else the form is a lower bound ("≥"). ``tests/test_analytic.py``
+# checks every pair here against the simulation, and pairs outside it for being strictly slower.
 CONTENTION_FREE = frozenset({"fully_connected"})
+EXACT_ON: dict[str, frozenset[str]] = {
+    "star": frozenset({"ring_allreduce", "reduce_scatter", "all_gather", "broadcast", "hierarchical_ring"}),
+    "ring": frozenset({"ring_allreduce", "reduce_scatter", "all_gather"}),
+    "hypercube": frozenset({"recursive_doubling", "rabenseifner", "binomial_tree", "broadcast", "reduce"}),
+}
+
+
+def is_exact(algorithm: str, topology: str) -> bool:
+    """Whether ``algorithm``'s contention-free form is exact on ``topology`` with uniform links."""
+    return topology in CONTENTION_FREE or algorithm in EXACT_ON.get(topology, ())
 
 
 def expected(
@@ -133,27 +122,27 @@ def expected(
     """The closed-form messages, bytes and time of one collective.
 
     ``alpha`` and ``bandwidth`` are the per-link latency and bandwidth (with links that differ:
-    the smallest latency and the largest bandwidth, which make the time a lower bound). Textbook
-    patterns use their topology-aware forms; other algorithms their contention-free form with
-    ``min_hops`` links per message, exact on contention-free topologies and a lower bound elsewhere.
+    the smallest latency and the largest bandwidth, which make the time a lower bound). The counts
+    are the algorithm's ``cost`` histogram; the time its contention-free form with ``min_hops``
+    links per message (the simple topologies' own hop counts), exact where :func:`is_exact` says so,
+    else a lower bound — unless a textbook pattern shares links in a known way (:func:`shared_link_form`).
     """
     from .base import get
 
     spec = get(algorithm)
-    textbook = makespan(algorithm, topology, n, p, w, alpha, bandwidth, gamma) if uniform_links else None
+    if spec.cost is None:
+        raise ValueError(f"algorithm {algorithm!r} has no closed form")
+    if n == 1:
+        return Expected(0, 0, {}, 0.0, "=", "0 (nothing is sent)")
     hops = _WORKER_HOPS.get(topology, min_hops)
-    cost = None
-    if spec.cost is not None:
-        link = LinkCost(hops * alpha, 1.0 / bandwidth, gamma, max(servers, 1), gpus_per_node)
-        cost = spec.cost(n, p, w, link) if n > 1 else Cost({}, 0.0, "0")
-    histogram = _counts(algorithm, n, p, w) if algorithm in _TEXTBOOK else cost.message_bytes
+    cost = spec.cost(n, p, w, LinkCost(hops * alpha, 1.0 / bandwidth, gamma, max(servers, 1), gpus_per_node))
+    histogram = cost.message_bytes
     messages = sum(histogram.values())
     total = sum(size * count for size, count in histogram.items())
-    if textbook is not None:
-        time, relation, formula = textbook
-    elif cost is not None:
-        exact = uniform_links and topology in CONTENTION_FREE
-        time, relation, formula = cost.time, "=" if exact else "≥", cost.formula
+    shared = shared_link_form(algorithm, topology, n, p * w, alpha, bandwidth, gamma) if uniform_links else None
+    if shared is not None:
+        time, relation, formula = shared
     else:
-        return Expected(messages, total, histogram, None, "=", "no closed form: links differ")
+        exact = uniform_links and is_exact(algorithm, topology)
+        time, relation, formula = cost.time, "=" if exact else "≥", cost.formula
     return Expected(messages, total, histogram, time, relation, formula)

@@ -1,0 +1,274 @@
+"""Mutation check: does the test suite notice when the code is wrong?
+
+Each mutant is a one-line change that stands for a real bug (a dropped term, an off-by-one, a
+wrong order, an alias where a copy is due). The tool applies one mutant at a time to a scratch
+copy of the project, runs the tests that should catch it, and reports every mutant that
+*survives* (all tests still pass). A survivor is a hole in the suite, or an equivalent mutant —
+code whose change makes no difference, which then deserves a simplification or a comment.
+
+    python benchmarks/mutants.py                     # the catalogue below, every core module
+    python benchmarks/mutants.py --only network      # mutants whose path or note contains "network"
+    python benchmarks/mutants.py --auto commsim/network.py:_reallocate
+                                                     # every operator/number flip in one function
+    python benchmarks/mutants.py --all-tests         # run the whole suite per mutant (slow)
+
+Exit status 0 when every mutant is killed, 1 when some survive, 2 on a stale catalogue entry
+(its ``before`` text no longer occurs exactly once). Runs ``--jobs`` mutants at a time (default:
+every core), each in its own copy, so the work tree is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tokenize
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COPIED = ("commsim", "optim", "tests", "scenarios", "pyproject.toml")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """Replace ``before`` (which must occur exactly once in ``path``) by ``after``."""
+
+    path: str
+    before: str
+    after: str
+    bug: str
+    tests: tuple[str, ...]
+
+
+def _m(path: str, before: str, after: str, bug: str, *tests: str) -> Mutant:
+    return Mutant(path, before, after, bug, tests)
+
+
+RING = "commsim/collectives/ring.py"
+PS = "commsim/collectives/parameter_server.py"
+A2A = "commsim/collectives/all_to_all.py"
+ANALYTIC = "commsim/collectives/analytic.py"
+NET = "commsim/network.py"
+NORMS = "optim/norms.py"
+PAYLOAD = "commsim/payload.py"
+T_COLL = "tests/test_collectives.py"
+T_ANALYTIC = "tests/test_analytic.py"
+T_VERIFY = "tests/test_verify.py"
+T_NET = "tests/test_network.py"
+T_NORMS = "tests/test_optim_norms.py"
+T_TOPO = "tests/test_topologies_more.py"
+T_ENGINE = "tests/test_engine_analytic.py"
+
+CATALOGUE: tuple[Mutant, ...] = (
+    # -- ring all-reduce ----------------------------------------------------------------------
+    _m(RING, "+ 2 * (n - 1)\n", "+ 2 * n\n", "histogram counts 2n chunks per size, not 2(n−1)", T_COLL, T_ANALYTIC, T_VERIFY),
+    _m(RING, "largest = -(-p // n) * w", "largest = (p // n) * w", "floor, not ceil, for the largest chunk", T_ANALYTIC, T_VERIFY),
+    _m(RING, "+ (n - 1) * largest * link.gamma", "+ n * largest * link.gamma", "γ charged n times, not n−1", T_VERIFY),
+    _m(RING, "time = 2 * (n - 1) * link.message(largest)", "time = (n - 1) * link.message(largest)", "one phase's steps only", T_VERIFY),
+    _m(RING, "    out = buffer.copy()\n    if n == 1:", "    out = buffer\n    if n == 1:", "n = 1 returns the caller's buffer (alias)", T_COLL),
+    _m(RING, "owned /= n", "owned /= n - 1", "divides by n−1", T_COLL),
+    _m(RING, "for step in range(n - 1):\n        sent = comm.send(right, chunks[(me - step) % n])",
+       "for step in range(n - 2):\n        sent = comm.send(right, chunks[(me - step) % n])", "one reduce-scatter step short", T_COLL),
+    # -- parameter server ---------------------------------------------------------------------
+    _m(PS, "2 * link.message(size) + (n - 1)", "link.message(size) + (n - 1)", "one message time instead of two", T_VERIFY),
+    _m(PS, "+ (n - 1) * size * link.gamma", "+ n * size * link.gamma", "γ charged n times, not n−1", T_VERIFY),
+    _m(PS, "return Cost({size: 2 * n}", "return Cost({size: 2 * n + 1}", "histogram off by one", T_COLL, T_ANALYTIC, T_VERIFY),
+    _m(PS, "    return mean_in_rank_order(parts)", "    return mean_in_rank_order(parts[::-1])", "server sums in reverse rank order", T_COLL),
+    _m(PS, "for pulled in [comm.send(worker, reply)", "for pulled in [comm.send(worker, reply) if False else comm.send(worker, reply)",
+       "(control: a mutant that changes nothing must survive — checks the tool itself)", T_COLL),
+    _m(PS, "    yield pushed\n    return mean.copy()", "    yield pushed\n    return mean", "workers share the server's one reply array", T_COLL),
+    _m(PS, "    if comm.size == 1:  # a lone worker's mean is its own buffer: nothing is sent\n        return buffer.copy()",
+       "    if comm.size == 1:  # a lone worker's mean is its own buffer: nothing is sent\n        return buffer",
+       "n = 1 returns the caller's buffer (alias)", T_COLL),
+    _m(PS, "if busy := comm.combine(parts[0], comm.size - 1):", "if busy := comm.combine(parts[0], comm.size):", "server combines n buffers, not n−1", T_VERIFY),
+    # -- all-to-all ---------------------------------------------------------------------------
+    _m(A2A, "return Cost({size: n * (n - 1)}", "return Cost({size: n * n}", "n² messages instead of n(n−1)", T_COLL, T_ANALYTIC, T_VERIFY),
+    _m(A2A, "link.message(size) + (n - 1) * size * link.gamma", "link.alpha + (n - 1) * size * link.gamma", "bandwidth term dropped", T_VERIFY),
+    _m(A2A, "    for sent in sends:\n        yield sent\n", "", "does not wait for its own sends", T_COLL),
+    _m(A2A, "return mean_in_rank_order(parts)", "return mean_in_rank_order(parts[::-1])", "sums in reverse rank order", T_COLL),
+    # -- payload ------------------------------------------------------------------------------
+    _m(PAYLOAD, "total = parts[0].copy()", "total = parts[0]", "the mean is summed into the first rank's buffer", T_COLL),
+    _m(PAYLOAD, "return tuple((i * p) // n for i in range(n + 1))", "return tuple(-(-i * p // n) for i in range(n + 1))",
+       "chunk bounds rounded up instead of down", T_COLL),
+    # -- analytic twin ------------------------------------------------------------------------
+    _m(ANALYTIC, "hops = _WORKER_HOPS.get(topology, min_hops)", "hops = _WORKER_HOPS.get(topology, 1)", "lower bounds ignore min_hops", T_ANALYTIC, T_ENGINE, T_TOPO),
+    _m(ANALYTIC, "exact = uniform_links and topology in CONTENTION_FREE", "exact = uniform_links", "a cost declared exact on any uniform topology", T_ANALYTIC, T_ENGINE),
+    _m(ANALYTIC, "directed_links = 2 * n if n > 2 else 2", "directed_links = 2 * n", "two-worker ring counted as four directed links", T_ANALYTIC),
+    # -- network ------------------------------------------------------------------------------
+    _m(NET, "if flow.stage != _ALONE or flow.tx_end > self.env.now:", "if flow.stage != _ALONE or flow.tx_end >= self.env.now:",
+       "_idle: a flow ending now still occupies its link", T_NET),
+    _m(NET, "if rate != flow.rate or flow.stage == _ALONE:", "if rate != flow.rate:", "a lone flow's delivery timer is not redone", T_NET),
+    _m(NET, "self.env.schedule(event, _AFTER_NORMAL)", "self.env.schedule(event, NORMAL)",
+       "rate reallocation not deferred after the instant's other events", T_NET),
+    _m(NET, "            self._reallocation_pending = True\n", "", "rate reallocation scheduled again for every change", T_NET),
+    _m(NET, "_SATURATED = 1e-9", "_SATURATED = 1e-3", "saturation threshold loosened", T_NET),
+    _m(NET, "stack = [link for link in dirty if link.flows and not self._idle(link)]", "stack = [link for link in dirty if link.flows]",
+       "finished lone flows not dropped before reallocation", T_NET),
+    _m(NET, "if link.flows and not self._idle(link):\n                alone = False", "if link.flows:\n                alone = False",
+       "a finished lone flow makes the next message share", T_NET),
+    _m(NET, "self.latency = sum(link.latency for link in links)", "self.latency = max(link.latency for link in links)",
+       "route latency is the largest hop's, not the sum", T_NET),
+    _m(NET, "spare[link] -= increment * count", "spare[link] -= increment", "progressive filling charges one flow per link", T_NET),
+    # -- optim norms --------------------------------------------------------------------------
+    _m(NORMS, "keep = sigma > sigma[0] * max(matrix.shape) * np.finfo(float).eps", "keep = sigma > 0",
+       "Spectral.sharp keeps singular values at round-off level", T_NORMS),
+    _m(NORMS, "        if not matrix.any():\n            return np.zeros_like(matrix)\n        u, sigma", "        u, sigma",
+       "Spectral.sharp without its zero guard", T_NORMS),
+)
+CONTROL = "(control:"  # a mutant whose ``bug`` starts so is equivalent on purpose and must survive
+
+
+def auto_mutants(spec: str) -> list[Mutant]:
+    """Every one-token flip of an operator, comparison, boolean or integer in ``path[:function]``."""
+    path, _, function = spec.partition(":")
+    source = (ROOT / path).read_text()
+    lines = range(1, len(source.splitlines()) + 1)
+    if function:
+        node = next((n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and n.name == function), None)
+        if node is None:
+            raise SystemExit(f"--auto: no function {function!r} in {path}")
+        lines = range(node.lineno, node.end_lineno + 1)
+    flips = {"+": "-", "-": "+", "*": "/", "/": "*", "//": "/", "<": "<=", "<=": "<", ">": ">=", ">=": ">",
+             "==": "!=", "!=": "==", "and": "or", "or": "and", "min": "max", "max": "min"}
+    text_lines = source.splitlines(keepends=True)
+    mutants = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        row, col = token.start
+        if row not in lines or token.type not in (tokenize.OP, tokenize.NAME, tokenize.NUMBER):
+            continue
+        if token.type == tokenize.NUMBER:
+            if not token.string.isdigit():
+                continue
+            replacement = str(int(token.string) + 1)
+        elif token.string in flips:
+            replacement = flips[token.string]
+        else:
+            continue
+        line = text_lines[row - 1]
+        mutated = line[:col] + replacement + line[token.end[1]:]
+        mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", ()))
+    return mutants
+
+
+def _apply(root: Path, mutant: Mutant, line_exact: bool) -> None:
+    target = root / mutant.path
+    text = target.read_text()
+    if line_exact:  # auto mutants: replace the line by position, as the same line may occur twice
+        row = int(mutant.bug.split(":")[0].split()[1])
+        lines = text.splitlines(keepends=True)
+        lines[row - 1] = mutant.after
+        target.write_text("".join(lines))
+    else:
+        target.write_text(text.replace(mutant.before, mutant.after, 1))
+
+
+def stale(mutants: list[Mutant]) -> list[str]:
+    """Catalogue entries whose ``before`` text is not in their file exactly once."""
+    problems = []
+    for mutant in mutants:
+        count = (ROOT / mutant.path).read_text().count(mutant.before)
+        if count != 1:
+            problems.append(f"{mutant.path}: {mutant.bug}: 'before' occurs {count} times")
+    return problems
+
+
+def _scratch() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="commsim-mutant-"))
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, root / name)
+    return root
+
+
+def _pytest(root: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float]:
+    """Run ``tests`` in the copy at ``root``: ("killed" | "survived" | "timeout", seconds)."""
+    env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=0", *tests]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, cwd=root, env=env, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout", time.perf_counter() - start
+    return ("survived" if done.returncode == 0 else "killed"), time.perf_counter() - start
+
+
+def _check_copy_is_imported(root: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(root))
+    probe = "import commsim, optim; print(commsim.__file__); print(optim.__file__)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True, check=True).stdout
+    if any(not line.startswith(str(root)) for line in out.split()):
+        raise SystemExit(f"the scratch copy is not what Python imports:\n{out}")
+
+
+def run(mutants: list[Mutant], jobs: int, all_tests: bool, line_exact: bool, timeout: float) -> list[tuple[Mutant, str, float]]:
+    """Each mutant in a fresh copy (copies are reused one per job); results in catalogue order."""
+    pool = [_scratch() for _ in range(jobs)]
+    _check_copy_is_imported(pool[0])
+    free = list(pool)
+    outcome: list[tuple[Mutant, str, float]] = []
+
+    def one(mutant: Mutant) -> tuple[Mutant, str, float]:
+        root = free.pop()
+        original = (root / mutant.path).read_text()
+        try:
+            _apply(root, mutant, line_exact)
+            tests = ("tests",) if all_tests or not mutant.tests else mutant.tests
+            status, seconds = _pytest(root, tests, timeout)
+        finally:
+            (root / mutant.path).write_text(original)
+            free.append(root)
+        print(f"  {status:8} {seconds:6.1f} s  {mutant.path}: {mutant.bug}", flush=True)
+        return mutant, status, seconds
+
+    try:
+        with ThreadPoolExecutor(jobs) as executor:
+            outcome = list(executor.map(one, mutants))
+    finally:
+        for root in pool:
+            shutil.rmtree(root, ignore_errors=True)
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="run the catalogue's mutants whose path or bug contains this text")
+    parser.add_argument("--auto", metavar="PATH[:FUNCTION]", help="generate operator/number flips instead of the catalogue")
+    parser.add_argument("--all-tests", action="store_true", help="run the whole suite for every mutant")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant before it counts as killed")
+    args = parser.parse_args(argv)
+    if args.auto:
+        mutants, line_exact = auto_mutants(args.auto), True
+    else:
+        mutants = [m for m in CATALOGUE if not args.only or args.only in m.path or args.only in m.bug]
+        line_exact = False
+        if problems := stale(mutants):
+            print("stale catalogue entries:\n  " + "\n  ".join(problems), file=sys.stderr)
+            return 2
+    print(f"{len(mutants)} mutants, {args.jobs} at a time")
+    outcome = run(mutants, args.jobs, args.all_tests, line_exact, args.timeout)
+    survivors = [(m, s) for m, s, _ in outcome if s == "survived" and not m.bug.startswith(CONTROL)]
+    controls_killed = [m for m, s, _ in outcome if m.bug.startswith(CONTROL) and s != "survived"]
+    killed = sum(s != "survived" for _, s, _ in outcome)
+    print(f"\n{killed} of {len(outcome)} mutants killed; {len(survivors)} survived")
+    for mutant, _ in survivors:
+        print(f"SURVIVED {mutant.path}: {mutant.bug}")
+    for mutant in controls_killed:
+        print(f"CONTROL KILLED (the tool or the suite is broken) {mutant.path}: {mutant.bug}")
+    return 1 if survivors or controls_killed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
