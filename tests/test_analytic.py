@@ -4,7 +4,7 @@ import pytest
 
 from commsim import topology
 from commsim.collectives import analytic, get
-from commsim.simulate import make_buffers, message_histogram, run_collective
+from commsim.simulate import closed_form, make_buffers, message_histogram, run_collective
 
 B, ALPHA, W = 12.5e9, 5e-6, 4
 
@@ -92,3 +92,103 @@ def test_a_slow_link_slows_the_ring_by_what_it_costs():
     graph = topology.build("star", n, B, ALPHA, overrides=[{"between": [2, "switch"], "bandwidth": B / 2}])
     run = _simulate("ring_allreduce", "star", n, p, graph=graph)
     assert run.makespan_s == pytest.approx(2 * (n - 1) * (2 * ALPHA + (p // n) * W / (B / 2)), rel=1e-9)
+
+
+# -- each algorithm's cost, by hand ------------------------------------------------------------
+
+GAMMA = 3e-10
+LINK = analytic.LinkCost(ALPHA, 1 / B, GAMMA)
+
+
+def test_ring_cost_by_hand():
+    """n = 3, p = 1000: chunks 333, 333, 334 elements, each sent 2(n−1) = 4 times; every step lasts as
+    long as the largest chunk (1336 B), and n − 1 = 2 steps combine one."""
+    cost = get("ring_allreduce").cost(3, 1000, W, LINK)
+    assert cost.message_bytes == {1332: 8, 1336: 4}
+    assert cost.time == pytest.approx(4 * (ALPHA + 1336 / B) + 2 * 1336 * GAMMA, rel=1e-15)
+
+
+def test_parameter_server_cost_by_hand():
+    """n = 5: 10 messages of P = 4000 B; one push and one pull in sequence; the server adds 4 buffers."""
+    cost = get("parameter_server").cost(5, 1000, W, LINK)
+    assert cost.message_bytes == {4000: 10}
+    assert cost.time == pytest.approx(2 * (ALPHA + 4000 / B) + 4 * 4000 * GAMMA, rel=1e-15)
+
+
+def test_all_to_all_cost_by_hand():
+    """n = 5: 20 messages of P = 4000 B, all in parallel on their own links; each worker adds 4 buffers."""
+    cost = get("all_to_all").cost(5, 1000, W, LINK)
+    assert cost.message_bytes == {4000: 20}
+    assert cost.time == pytest.approx(ALPHA + 4000 / B + 4 * 4000 * GAMMA, rel=1e-15)
+
+
+# -- where the contention-free form is exact, and where it is only a bound ---------------------
+
+EXACT_PAIRS = [(kind, name, False) for kind, names in sorted(analytic.EXACT_ON.items()) for name in sorted(names)]
+EXACT_PAIRS += [(kind, name, True) for kind, names in sorted(analytic.EXACT_ON_POWERS_OF_TWO.items()) for name in sorted(names)]
+
+
+def _servers(name):
+    spec = get(name)
+    return 0 if spec.server is None else 2 if name == "sharded_parameter_server" else 1
+
+
+@pytest.mark.parametrize(("kind", "algorithm", "powers_of_two"), EXACT_PAIRS)
+@pytest.mark.parametrize("gamma", [0.0, GAMMA])
+def test_declared_exact_pairs_match_the_simulation(kind, algorithm, powers_of_two, gamma):
+    """Every (topology, algorithm) pair declared contention-free equals its twin to 1e-9 over n and p."""
+    two = powers_of_two or kind == "hypercube" or get(algorithm).power_of_two
+    workers = [2, 4, 8, 16] if two else [2, 3, 5, 8, 13]
+    for n in workers:
+        for p in (1, 1000, 1_000_003):
+            graph = topology.build(kind, n, B, ALPHA, servers=_servers(algorithm))
+            run = run_collective(algorithm, graph, make_buffers(n, p, "float32", "size-only", 0), gamma=gamma)
+            twin = closed_form(algorithm, graph, n, p, W, gamma)
+            assert twin.time_relation == "="
+            assert run.makespan_s == pytest.approx(twin.makespan_s, rel=1e-9), (n, p)
+
+
+CONTENDED = [
+    ("star", "recursive_doubling", 6),  # the two extra ranks fold onto partners that are busy
+    ("star", "rabenseifner", 6),
+    ("star", "binomial_tree", 6),
+    ("star", "double_binary_tree", 8),
+    ("ring", "recursive_doubling", 8),  # partners 2 and 4 apart: multi-hop routes that overlap
+    ("ring", "binomial_tree", 8),
+    ("tree", "ring_allreduce", 9),  # ring neighbours in different leaf switches share the uplinks
+    ("torus", "ring_allreduce", 8),
+    ("hypercube", "ring_allreduce", 8),
+    ("hypercube", "double_binary_tree", 8),
+    ("fat_tree", "ring_allreduce", 8),
+    ("hierarchical", "ring_allreduce", 8),
+]
+
+
+@pytest.mark.parametrize(("kind", "algorithm", "n"), CONTENDED)
+def test_contended_pairs_are_bounds_and_strictly_below_the_simulation(kind, algorithm, n):
+    """Outside the exact pairs the twin is a lower bound ("≥"), and here the simulation is strictly slower."""
+    options = {"gpus_per_node": 4, "nic_bandwidth": B / 8} if kind == "hierarchical" else {}
+    graph = topology.build(kind, n, B, ALPHA, servers=_servers(algorithm), **options)
+    run = run_collective(algorithm, graph, make_buffers(n, 1_000_000, "float32", "size-only", 0))
+    twin = closed_form(algorithm, graph, n, 1_000_000, W)
+    assert twin.time_relation == "≥"
+    assert run.makespan_s > twin.makespan_s * (1 + 1e-6)
+
+
+@pytest.mark.parametrize(("kind", "hops"), [("fat_tree", 2), ("tree", 2), ("hypercube", 1), ("torus", 1)])
+def test_bounds_charge_the_fewest_hops_of_the_topology(kind, hops):
+    """A lower bound sends every message over the topology's fewest worker-to-worker links, each α."""
+    n, p = 8, 1001
+    graph = topology.build(kind, n, B, ALPHA)
+    twin = closed_form("ring_allreduce", graph, n, p, W)
+    chunk = -(-p // n) * W
+    assert twin.makespan_s == pytest.approx(2 * (n - 1) * (hops * ALPHA + chunk / B), rel=1e-12)
+    analytic_twin = analytic.expected("ring_allreduce", kind, n, p, W, ALPHA, B, min_hops=hops)
+    assert analytic_twin.makespan_s == pytest.approx(twin.makespan_s, rel=1e-15)
+
+
+def test_all_to_all_bound_on_a_ring_of_two_is_one_link_each_way():
+    """Two workers on a ring share one edge: the byte·hops bound is α + P/B, and exact."""
+    twin = analytic.expected("all_to_all", "ring", 2, 100_000, W, ALPHA, B)
+    assert twin.makespan_s == pytest.approx(ALPHA + 100_000 * W / B, rel=1e-15)
+    assert twin.makespan_s == pytest.approx(_simulate("all_to_all", "ring", 2, 100_000).makespan_s, rel=1e-12)

@@ -116,3 +116,58 @@ def test_parameter_server_needs_a_server_node():
     """Running the parameter server on a topology without a server is refused clearly."""
     with pytest.raises(topology.TopologyError, match="needs a parameter server"):
         run_collective("parameter_server", topology.star(3, B, ALPHA), make_buffers(3, 10, "float32", "data", 0))
+
+
+def _star_for(algorithm: str, n: int):
+    servers = 0 if get(algorithm).server is None else 2 if algorithm == "sharded_parameter_server" else 1
+    return topology.build("star", n, B, ALPHA, servers=servers)
+
+
+@pytest.mark.parametrize("algorithm", list(REGISTRY))
+@pytest.mark.parametrize("n", [1, 2, 4, 5])
+def test_every_result_is_a_fresh_array(algorithm, n):
+    """No rank's result shares memory with an input or with another rank's result: a worker that writes
+    into its result changes nobody else's (n = 1 too: a copy, never the caller's own buffer)."""
+    if get(algorithm).power_of_two and n & (n - 1):
+        n = 8
+    buffers = make_buffers(n, 37, "float64", "data", 3)
+    run = run_collective(algorithm, _star_for(algorithm, n), buffers)
+    for rank, result in enumerate(run.results):
+        assert isinstance(result, np.ndarray)
+        for other in [*buffers, *run.results[:rank]]:
+            assert not np.shares_memory(result, other)
+
+
+def _sum_in_order(buffers):
+    total = buffers[0].copy()
+    for buffer in buffers[1:]:
+        total += buffer
+    total /= len(buffers)
+    return total
+
+
+@pytest.mark.parametrize("algorithm", ["all_to_all", "parameter_server", "sharded_parameter_server"])
+def test_means_are_summed_in_rank_order(algorithm):
+    """All-to-all and the parameter servers add ((b0 + b1) + b2) + ... in the buffers' dtype, then divide
+    by n: bit for bit, on float32 data whose sum depends on the order (checked: reversed differs)."""
+    n, p = 5, 4000
+    rng = np.random.default_rng(7)
+    buffers = [(rng.standard_normal(p) * 10.0 ** rng.integers(-4, 5, p)).astype(np.float32) for _ in range(n)]
+    in_order, reversed_order = _sum_in_order(buffers), _sum_in_order(buffers[::-1])
+    assert np.count_nonzero(in_order != reversed_order) > p // 10  # the data can tell the orders apart
+    run = run_collective(algorithm, _star_for(algorithm, n), buffers)
+    for result in run.results:
+        np.testing.assert_array_equal(result, in_order)
+
+
+def test_all_to_all_waits_for_its_own_sends():
+    """On a ring of 4 worker 2's last send lands after its last receive (checked); every worker finishes
+    when the last message it sent or received is delivered, not at its last receive."""
+    n = 4
+    run = run_collective("all_to_all", topology.build("ring", n, B, ALPHA), make_buffers(n, 1000, "float32", "size-only", 0))
+    log = run.network.log
+    ends = [(log.endpoints(i), log.end[i]) for i in range(len(log))]
+    last_send = [max(end for (src, _), end in ends if src == rank) for rank in range(n)]
+    last_receive = [max(end for (_, dst), end in ends if dst == rank) for rank in range(n)]
+    assert last_send[2] > last_receive[2]
+    assert run.finish_s == [max(s, r) for s, r in zip(last_send, last_receive)]

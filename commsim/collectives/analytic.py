@@ -90,19 +90,26 @@ _WORKER_HOPS = {"star": 2, "ring": 1, "fully_connected": 1}
 # star a message crosses its sender's uplink and its receiver's downlink, so algorithms in which no
 # worker has two sends or two receives in flight are exact; on a ring, algorithms that only talk to
 # their ring neighbours; on a hypercube, those whose partners differ in one bit (a direct link) with
-# one exchange per step. Everywhere else the form is a lower bound ("≥"). ``tests/test_analytic.py``
-# checks every pair here against the simulation, and pairs outside it for being strictly slower.
+# one exchange per step. The tree and doubling algorithms pair workers up contention-free on a star
+# only when n is a power of two (otherwise the extra ranks fold onto busy partners). Everywhere else
+# the form is a lower bound ("≥"). ``tests/test_analytic.py`` checks every pair here against the
+# simulation, and pairs outside it for being strictly slower.
 CONTENTION_FREE = frozenset({"fully_connected"})
 EXACT_ON: dict[str, frozenset[str]] = {
     "star": frozenset({"ring_allreduce", "reduce_scatter", "all_gather", "broadcast", "hierarchical_ring"}),
     "ring": frozenset({"ring_allreduce", "reduce_scatter", "all_gather"}),
     "hypercube": frozenset({"recursive_doubling", "rabenseifner", "binomial_tree", "broadcast", "reduce"}),
 }
+EXACT_ON_POWERS_OF_TWO: dict[str, frozenset[str]] = {
+    "star": frozenset({"recursive_doubling", "rabenseifner", "binomial_tree", "reduce"}),
+}
 
 
-def is_exact(algorithm: str, topology: str) -> bool:
-    """Whether ``algorithm``'s contention-free form is exact on ``topology`` with uniform links."""
-    return topology in CONTENTION_FREE or algorithm in EXACT_ON.get(topology, ())
+def is_exact(algorithm: str, topology: str, n: int) -> bool:
+    """Whether ``algorithm``'s contention-free form is exact for n workers on ``topology`` with uniform links."""
+    if topology in CONTENTION_FREE or algorithm in EXACT_ON.get(topology, ()):
+        return True
+    return n & (n - 1) == 0 and algorithm in EXACT_ON_POWERS_OF_TWO.get(topology, ())
 
 
 def expected(
@@ -143,6 +150,6 @@ def expected(
     if shared is not None:
         time, relation, formula = shared
     else:
-        exact = uniform_links and is_exact(algorithm, topology)
+        exact = uniform_links and is_exact(algorithm, topology, n)
         time, relation, formula = cost.time, "=" if exact else "≥", cost.formula
     return Expected(messages, total, histogram, time, relation, formula)
