@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         print(report.links_table(runs))
     for path in written:
         print(f"wrote {path}")
-    return EXIT_OK if all(run.ok for run in runs) else EXIT_CHECK_FAILED
+    return EXIT_CHECK_FAILED if report.all_ok(runs) is False else EXIT_OK
 
 
 def _bias(out: Path) -> int:

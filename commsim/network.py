@@ -273,14 +273,16 @@ class Network:
         dirty, self._dirty = self._dirty, {}
         flows: dict[_Flow, None] = {}
         links: dict[Link, None] = {}
-        stack = [link for link in dirty if link.flows and not self._idle(link)]
+        # No finished lone flow is on these links: a lone flow never shares a link (a flow that
+        # joins it either finds it finished and drops it in ``send``, or makes it shared here).
+        stack = [link for link in dirty if link.flows]
         links.update(dict.fromkeys(stack))
         while stack:  # the connected component of flows sharing links with the changed ones
             for flow in stack.pop().flows:
                 if flow not in flows:
                     flows[flow] = None
                     for link in flow.route.links:
-                        if link not in links and not self._idle(link):
+                        if link not in links:
                             links[link] = None
                             stack.append(link)
         spare = {link: link.bandwidth for link in links}

@@ -57,7 +57,8 @@ Buffer = Union[np.ndarray, SizeOnly]
 
 @lru_cache(maxsize=64)
 def chunk_bounds(p: int, n: int) -> tuple[int, ...]:
-    """Boundaries of n contiguous chunks of p elements, each ⌊p/n⌋ or ⌈p/n⌉ long."""
+    """Boundaries of n contiguous chunks of p elements: chunk i is [⌊i·p/n⌋, ⌊(i+1)·p/n⌋), each
+    ⌊p/n⌋ or ⌈p/n⌉ long, the longer ones spread out (MPICH's block distribution)."""
     return tuple((i * p) // n for i in range(n + 1))
 
 

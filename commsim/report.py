@@ -81,13 +81,19 @@ def results_document(scenario: Scenario, runs: list[RunResult] | list[TrainingRe
     record = training_record if scenario.training is not None else run_record
     return {
         "scenario": scenario.model_dump(mode="json"),
-        "ok": all(run.ok for run in runs),
+        "ok": all_ok(runs),
         "runs": [record(run) for run in runs],
     }
 
 
+def all_ok(runs: list[RunResult] | list[TrainingResult]) -> bool | None:
+    """Every checked run passed; None when no run was checked (the analytic engine's answers)."""
+    checked = [run.ok for run in runs if run.ok is not None]
+    return all(checked) if checked else None
+
+
 CSV_COLUMNS = (
-    "algorithm", "topology", "workers", "params", "dtype", "bytes_per_param", "payload",
+    "engine", "algorithm", "topology", "workers", "params", "dtype", "bytes_per_param", "payload",
     "messages", "expected_messages", "bytes", "expected_bytes",
     "makespan_s", "expected_makespan_s", "time_relation", "ok", "algbw_Bps", "busbw_Bps",
 )
@@ -118,9 +124,10 @@ def csv_text(runs: list[RunResult]) -> str:
     for run in runs:
         exp = run.expected
         writer.writerow([
-            run.algorithm, run.topology, run.workers, run.params, run.dtype, run.bytes_per_param, run.payload,
+            run.engine, run.algorithm, run.topology, run.workers, run.params, run.dtype, run.bytes_per_param, run.payload,
             run.messages, exp.messages, run.bytes, exp.bytes,
-            repr(run.makespan_s), "" if exp.makespan_s is None else repr(exp.makespan_s), exp.time_relation, run.ok,
+            repr(run.makespan_s), "" if exp.makespan_s is None else repr(exp.makespan_s), exp.time_relation,
+            "" if run.ok is None else run.ok,
             "" if run.algbw is None else repr(run.algbw), "" if run.busbw is None else repr(run.busbw),
         ])
     return out.getvalue()

@@ -211,8 +211,9 @@ class RunResult:
         return checks
 
     @property
-    def ok(self) -> bool:
-        return all(self.checks.values())
+    def ok(self) -> bool | None:
+        """All checks pass; None for the analytic engine, which has nothing to check its answer against."""
+        return None if self.engine == "analytic" else all(self.checks.values())
 
 
 def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:

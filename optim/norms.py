@@ -145,9 +145,9 @@ class Spectral:
 
     def sharp(self, g: ArrayLike) -> np.ndarray:
         matrix = _matrix(g)
-        if not matrix.any():
-            return np.zeros_like(matrix)
         u, sigma, vt = np.linalg.svd(matrix, full_matrices=False)
+        # Round-off leaves σᵢ ≈ σ_max·eps where the exact matrix has none: dropping them keeps a rank-r
+        # gradient's update rank r. G = 0 keeps nothing, so its sharp is the zero matrix.
         keep = sigma > sigma[0] * max(matrix.shape) * np.finfo(float).eps
         return u[:, keep] @ vt[keep]
 

@@ -171,3 +171,12 @@ def test_all_to_all_waits_for_its_own_sends():
     last_receive = [max(end for (_, dst), end in ends if dst == rank) for rank in range(n)]
     assert last_send[2] > last_receive[2]
     assert run.finish_s == [max(s, r) for s, r in zip(last_send, last_receive)]
+
+
+def test_chunks_follow_the_block_distribution():
+    """Chunk i is [⌊i·p/n⌋, ⌊(i+1)·p/n⌋): for p = 10, n = 4 the bounds 0, 2, 5, 7, 10 (sizes 2, 3, 2, 3)."""
+    from commsim.payload import chunk_bounds, split
+
+    assert chunk_bounds(10, 4) == (0, 2, 5, 7, 10)
+    assert chunk_bounds(3, 5) == (0, 0, 1, 1, 2, 3)
+    assert [len(chunk) for chunk in split(np.arange(10), 4)] == [2, 3, 2, 3]

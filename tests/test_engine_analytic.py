@@ -64,3 +64,21 @@ def test_links_flag_prints_five_hottest_links_per_run(tmp_path, capsys):
     rows = lines[start + 2:start + 7]
     assert [row.split()[4] for row in rows] == ["0->switch", "1->switch", "2->switch", "3->switch", "switch->0"]
     assert all("6.00 kB" in row and "100.0%" in row for row in rows)  # 6 chunks of 1 kB, links never idle
+
+
+def test_analytic_results_say_what_engine_answered_and_check_nothing(tmp_path):
+    """results.csv has an engine column; an analytic row has no ok (nothing was checked), results.json
+    says ok null, and a simulated row says simulate and True."""
+    import csv
+    import json
+
+    from commsim import report
+
+    for engine, ok_cell, ok_json in (("analytic", "", None), ("simulate", "True", True)):
+        sc = _scenario(engine=engine)
+        runs = simulate.simulate(sc)
+        report.write_results(tmp_path / engine, sc, runs)
+        (row,) = csv.DictReader((tmp_path / engine / "results.csv").read_text().splitlines())
+        assert (row["engine"], row["ok"]) == (engine, ok_cell)
+        doc = json.loads((tmp_path / engine / "results.json").read_text())
+        assert doc["ok"] is ok_json and doc["runs"][0]["ok"] is ok_json

@@ -201,18 +201,109 @@ def _reference_fluid(graph, sends, starts):
     return [f["done"] + f["latency"] for f in flows]
 
 
+SPEEDS = st.sampled_from([B / 4, B / 2, B, 2 * B])
+LATENCIES = st.sampled_from([0.0, ALPHA, 3 * ALPHA])
+SHAPES = {  # trees, so every route is the one shortest path the reference takes too
+    "star": [(0, "s0"), (1, "s0"), (2, "s0"), (3, "s0")],
+    "dumbbell": [(0, "s0"), (1, "s0"), ("s0", "s1"), (2, "s1"), (3, "s1")],
+}
+
+
+@st.composite
+def trees_with_unequal_links(draw):
+    """A star or a two-switch dumbbell of 4 workers whose links each draw a bandwidth and a latency."""
+    graph = nx.Graph()
+    for u, v in SHAPES[draw(st.sampled_from(sorted(SHAPES)))]:
+        graph.add_edge(u, v, bandwidth=draw(SPEEDS), latency=draw(LATENCIES))
+    return graph
+
+
 @given(
+    graph=trees_with_unequal_links(),
     sends=st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 4) .map(lambda k: 250_000 * k)),
         min_size=1, max_size=7,
     ).map(lambda xs: [(s, d, b) for s, d, b in xs if s != d]).filter(bool),
     data=st.data(),
 )
-@settings(max_examples=60, deadline=None)
-def test_deliveries_match_a_naive_fluid_reference(sends, data):
-    """Random messages on a star (sizes, start times) are delivered when a naive max-min model says."""
+@settings(max_examples=400)
+def test_deliveries_match_a_naive_fluid_reference(graph, sends, data):
+    """Random messages (sizes, start times) on stars and dumbbells whose links differ are delivered when a
+    naive max-min model says: lone flows, flows that start to share, and flows that finish together."""
     starts = data.draw(st.lists(st.sampled_from([0.0, 1e-4, 2.5e-4, 6e-4]), min_size=len(sends), max_size=len(sends)))
-    graph = topology.star(4, B, ALPHA)
     env, net = _net(graph)
     got = _deliveries(env, net, sends, starts)
     assert got == pytest.approx(_reference_fluid(graph, sends, starts), rel=1e-9, abs=1e-15)
+
+
+def test_a_link_with_a_little_spare_capacity_is_not_saturated():
+    """Two flows leave worker 0 over a fat uplink to links of B and 1.0005·B: each runs at its own
+    downlink's rate, so the faster one is 0.05 % earlier (a looser saturation test would freeze it at B)."""
+    graph = nx.Graph()
+    graph.add_edge(0, "s", bandwidth=4 * B, latency=0.0)
+    graph.add_edge("s", 1, bandwidth=B, latency=0.0)
+    graph.add_edge("s", 2, bandwidth=1.0005 * B, latency=0.0)
+    env, net = _net(graph)
+    size = 1_000_000
+    slow, fast = _deliveries(env, net, [(0, 1, size), (0, 2, size)])
+    assert slow == pytest.approx(size / B, rel=1e-12)
+    assert fast == pytest.approx(size / (1.0005 * B), rel=1e-12)
+
+
+def _count_reallocations(monkeypatch):
+    calls = []
+    real = Network._reallocate
+
+    def counted(self, event):
+        calls.append(self.env.now)
+        return real(self, event)
+
+    monkeypatch.setattr(Network, "_reallocate", counted)
+    return calls
+
+
+def test_rates_are_computed_once_per_instant_for_many_new_flows(monkeypatch):
+    """Five flows that start together on one link cost one max-min computation, not five (and one more
+    at the instant they all finish together)."""
+    calls = _count_reallocations(monkeypatch)
+    graph = nx.Graph()
+    graph.add_edge(0, 1, bandwidth=B, latency=ALPHA)
+    env, net = _net(graph)
+    assert _deliveries(env, net, [(0, 1, 1000)] * 5) == pytest.approx([ALPHA + 5000 / B] * 5, rel=1e-12)
+    assert calls == pytest.approx([0.0, 5000 / B], rel=1e-12)
+
+
+def test_rates_wait_for_every_event_of_the_instant(monkeypatch):
+    """A flow started after a zero-length timeout at the same instant joins the same computation: the
+    reallocation runs after the instant's ordinary events, so it runs once (and once as they finish)."""
+    calls = _count_reallocations(monkeypatch)
+    graph = nx.Graph()
+    graph.add_edge(0, 1, bandwidth=B, latency=ALPHA)
+    env, net = _net(graph)
+    times = []
+
+    def sender(delay, count):
+        if delay is not None:
+            yield env.timeout(delay)
+        for event in [net.send(0, 1, 1000) for _ in range(count)]:
+            yield event
+        times.append(env.now)
+
+    env.process(sender(None, 2))  # two flows at once: they share, so a reallocation is due
+    env.process(sender(0.0, 1))  # a third flow, after a zero timeout, in the same instant
+    env.run()
+    assert times == pytest.approx([ALPHA + 3000 / B] * 2, rel=1e-12)
+    assert calls == pytest.approx([0.0, 3000 / B], rel=1e-12)
+
+
+def test_a_link_freed_this_instant_is_idle(monkeypatch):
+    """A message sent the instant a lone message's last byte leaves the link (while it still propagates)
+    runs alone: one timer, no rate computation."""
+    calls = _count_reallocations(monkeypatch)
+    graph = nx.Graph()
+    graph.add_edge(0, 1, bandwidth=B, latency=1e-3)
+    env, net = _net(graph)
+    size = 1_000_000
+    first, second = _deliveries(env, net, [(0, 1, size), (0, 1, size)], starts=[0.0, size / B])
+    assert (first, second) == pytest.approx([size / B + 1e-3, 2 * size / B + 1e-3], rel=1e-12)
+    assert calls == []

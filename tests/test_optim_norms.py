@@ -135,6 +135,20 @@ def test_spectral_sharp_of_rank_one_matrix():
     assert np.linalg.matrix_rank(Spectral().sharp(g)) == 1
 
 
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(2, 9), cols=st.integers(2, 9), rank=st.integers(1, 2))
+@settings(max_examples=60)
+def test_spectral_sharp_keeps_the_rank_of_a_low_rank_gradient(seed, rows, cols, rank):
+    """G = A·Bᵀ of rank r computed in floating point has round-off singular values (~1e-16·σ_max);
+    sharp(G) drops them: it has rank r and equals the exact U_r·V_rᵀ of the r nonzero directions."""
+    rng = np.random.default_rng(seed)
+    rank = min(rank, rows - 1, cols - 1)
+    g = rng.standard_normal((rows, rank)) @ rng.standard_normal((rank, cols))
+    u, sigma, vt = np.linalg.svd(g)
+    q = Spectral().sharp(g)
+    assert np.linalg.matrix_rank(q) == rank
+    np.testing.assert_allclose(q, u[:, :rank] @ vt[:rank], atol=1e-9)
+
+
 def test_l1_sharp_ties_pick_lowest_index():
     """L1's sharp picks the lowest (row-major) index among ties of max|gᵢ|."""
     assert np.array_equal(L1().sharp([3.0, -3.0, 1.0]), [1.0, 0.0, 0.0])
