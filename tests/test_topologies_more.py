@@ -470,3 +470,48 @@ def test_ring_allreduce_reaches_the_mean_on_a_file_topology(tmp_path):
     run = run_collective("ring_allreduce", graph, buffers)
     for result in run.results:
         np.testing.assert_array_equal(result, np.mean(np.stack(buffers), axis=0))
+
+
+# -- times by hand on each topology ------------------------------------------------------------
+
+P_ELEMS, W = 1_000_000, 4
+
+
+def _time(kind, n, algorithm="ring_allreduce", **options):
+    graph = topology.build(kind, n, B, ALPHA, **options)
+    return run_collective(algorithm, graph, make_buffers(n, P_ELEMS, "float32", "size-only", 0)).makespan_s
+
+
+def test_ring_allreduce_on_a_one_row_torus_is_the_ring():
+    """A 1×8 torus is a ring of 8: 2(n−1) neighbour steps of one hop, α + (P/n)/B each."""
+    assert _time("torus", 8, dims=[1, 8]) == pytest.approx(14 * (ALPHA + P_ELEMS / 8 * W / B), rel=1e-12)
+
+
+@pytest.mark.parametrize(("kind", "options"), [("torus", {"dims": [2, 2, 2]}), ("hypercube", {})])
+def test_recursive_doubling_on_a_cube_uses_one_link_per_exchange(kind, options):
+    """On a 2×2×2 torus (a 3-cube) partners r xor 1, 2, 4 are neighbours: lg 8 = 3 exchanges of α + P/B."""
+    assert _time(kind, 8, "recursive_doubling", **options) == pytest.approx(3 * (ALPHA + P_ELEMS * W / B), rel=1e-12)
+
+
+@pytest.mark.parametrize(("kind", "options"), [("fat_tree", {"k": 4}), ("tree", {"arity": 2})])
+def test_ring_allreduce_across_two_edge_switches(kind, options):
+    """Four workers, two per edge switch: 1→2 and 3→0 climb to the next layer and back (4 links each,
+    in opposite directions, so they share none); every step lasts 4α + (P/4)/B, 6 steps."""
+    assert _time(kind, 4, **options) == pytest.approx(6 * (4 * ALPHA + P_ELEMS / 4 * W / B), rel=1e-12)
+
+
+def test_parameter_server_at_the_root_of_a_tree():
+    """Arity 2, 4 workers, the server on the root: its one link carries the 4 pushes at B/4 each, then the
+    4 pulls; each message crosses worker–leaf–root–server, 3 links: T = 2·(3α + 4P/B)."""
+    graph = topology.build("tree", 4, B, ALPHA, servers=1, arity=2)
+    run = run_collective("parameter_server", graph, make_buffers(4, P_ELEMS, "float32", "size-only", 0))
+    assert run.makespan_s == pytest.approx(2 * (3 * ALPHA + 4 * P_ELEMS * W / B), rel=1e-12)
+
+
+def test_ring_allreduce_on_two_nodes_of_two_gpus():
+    """2 nodes × 2 GPUs, one NIC each, NICs 8× slower than NVLink: 1→2 and 3→0 cross GPU–NIC–switch–NIC–GPU
+    (2 intra and 2 NIC latencies, NIC bandwidth), in opposite directions; 6 steps of that."""
+    intra_b, intra_l, nic_b, nic_l = 8 * B, 1e-6, B, 3e-6
+    t = _time("hierarchical", 4, gpus_per_node=2, intra_bandwidth=intra_b, intra_latency=intra_l,
+              nic_bandwidth=nic_b, nic_latency=nic_l)
+    assert t == pytest.approx(6 * (2 * intra_l + 2 * nic_l + P_ELEMS / 4 * W / nic_b), rel=1e-12)
