@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections import Counter
 from dataclasses import dataclass, field
@@ -103,6 +104,30 @@ def bytes_per_link(net: Network) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
+def busiest_link_bound(net: Network) -> float:
+    """A lower bound on the run's makespan from its traffic: max over links of bytes/bandwidth plus the
+    shortest latency of a route through the link. Everything starts at 0, a link passes at most its
+    bandwidth, and the message carrying its last byte still travels its route's latency after it."""
+    load: dict[Any, int] = {}
+    latency: dict[Any, float] = {}
+    for route in net.routes:
+        for link in route.links:
+            load[link] = load.get(link, 0) + route.bytes
+            latency[link] = min(latency.get(link, route.latency), route.latency)
+    return max((nbytes / link.bandwidth + latency[link] for link, nbytes in load.items()), default=0.0)
+
+
+def with_busiest_link_bound(expected: analytic.Expected, net: Network) -> analytic.Expected:
+    """A lower bound ("≥") raised to the busiest link's, where that is higher: a bound that says something."""
+    if expected.time_relation != "≥" or expected.makespan_s is None:
+        return expected
+    bound = busiest_link_bound(net)
+    if bound <= expected.makespan_s:
+        return expected
+    formula = f"busiest link: bytes/B + route latency (above {expected.time_formula})"
+    return dataclasses.replace(expected, makespan_s=bound, time_formula=formula)
+
+
 def link_bandwidths(net: Network) -> dict[str, float]:
     """Bandwidth of each directed link used, keyed ``"u->v"`` like ``bytes_per_link``."""
     return {f"{link.u}->{link.v}": link.bandwidth for route in net.routes for link in route.links}
@@ -151,10 +176,12 @@ def count_and_time_checks(run: RunResult | TrainingResult) -> dict[str, bool]:
 def closed_form(algorithm: str, graph: nx.Graph, n: int, p: int, w: int, gamma: float = 0.0) -> analytic.Expected:
     """The analytic twin of one run on ``graph`` (a lower bound from its fastest link if links differ)."""
     latency, bandwidth = topologies.link_extremes(graph)
+    servers = topologies.servers(graph)
+    server_bandwidth = max((b for s in servers for _, _, b in graph.edges(s, data="bandwidth")), default=None)
     return analytic.expected(
         algorithm, graph.graph["kind"], n, p, w, latency, bandwidth, uniform_links=topologies.is_uniform(graph),
-        gamma=gamma, servers=len(topologies.servers(graph)), gpus_per_node=graph.graph.get("gpus_per_node"),
-        min_hops=topologies.min_worker_hops(graph),
+        gamma=gamma, servers=len(servers), gpus_per_node=graph.graph.get("gpus_per_node"),
+        min_hops=topologies.min_worker_hops(graph), server_bandwidth=server_bandwidth,
     )
 
 
@@ -245,10 +272,20 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
         finish_s=collective.finish_s,
         bytes_per_link=bytes_per_link(collective.network),
         link_bandwidth=link_bandwidths(collective.network),
-        expected=closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma),
+        expected=with_busiest_link_bound(
+            closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma), collective.network
+        ),
         mean=mean,
         log=log,
     )
+
+
+def _server_bandwidth(topo: Any) -> float | None:
+    """The bandwidth of a scenario topology's server links, without building it: the NICs' on
+    ``hierarchical``, the topology's own elsewhere; None (unknown) when link overrides may change it."""
+    if topo.links:
+        return None
+    return topo.options.get("nic_bandwidth") or topo.bandwidth if topo.kind == "hierarchical" else topo.bandwidth
 
 
 def analytic_run(scenario: Scenario, run: RunSpec) -> RunResult:
@@ -263,7 +300,7 @@ def analytic_run(scenario: Scenario, run: RunSpec) -> RunResult:
     twin = analytic.expected(
         run.algorithm, topo.kind, run.workers, run.params, itemsize, latency, bandwidth, uniform_links=uniform,
         gamma=scenario.gamma, servers=topo.server_count([run.algorithm]), gpus_per_node=options.get("gpus_per_node") or (run.workers // options["nodes"] if options.get("nodes") else None),
-        min_hops=topologies.MIN_WORKER_HOPS.get(topo.kind, 1),
+        min_hops=topologies.MIN_WORKER_HOPS.get(topo.kind, 1), server_bandwidth=_server_bandwidth(topo),
     )
     return RunResult(
         algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=scenario.dtype,

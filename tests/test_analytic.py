@@ -192,3 +192,40 @@ def test_all_to_all_bound_on_a_ring_of_two_is_one_link_each_way():
     twin = analytic.expected("all_to_all", "ring", 2, 100_000, W, ALPHA, B)
     assert twin.makespan_s == pytest.approx(ALPHA + 100_000 * W / B, rel=1e-15)
     assert twin.makespan_s == pytest.approx(_simulate("all_to_all", "ring", 2, 100_000).makespan_s, rel=1e-12)
+
+
+def test_a_bound_is_raised_to_the_busiest_links_load():
+    """Ring all-reduce on a star with worker 2's link at B/2: links differ, so the twin only bounds the time
+    from the fastest link; the busiest link (2's uplink: 6 chunks of P/4 at B/2, plus a route's 2α) bounds it
+    higher, and the simulation (6 steps of 2α + (P/4)/(B/2)) is above both."""
+    from commsim.simulate import closed_form, with_busiest_link_bound
+
+    n, p = 4, 1_000_000
+    chunk = p // n * W
+    graph = topology.build("star", n, B, ALPHA, overrides=[{"between": [2, "switch"], "bandwidth": B / 2}])
+    run = _simulate("ring_allreduce", "star", n, p, graph=graph)
+    twin = closed_form("ring_allreduce", graph, n, p, W)
+    assert twin.time_relation == "≥" and twin.makespan_s == pytest.approx(6 * (2 * ALPHA + chunk / B), rel=1e-12)
+    raised = with_busiest_link_bound(twin, run.network)
+    assert raised.time_relation == "≥" and raised.makespan_s == pytest.approx(6 * chunk / (B / 2) + 2 * ALPHA, rel=1e-12)
+    assert run.makespan_s == pytest.approx(6 * (2 * ALPHA + chunk / (B / 2)), rel=1e-12) and run.makespan_s > raised.makespan_s
+
+
+@pytest.mark.parametrize(("algorithm", "n", "servers"), [("parameter_server", 8, 1), ("sharded_parameter_server", 8, 2),
+                                                         ("sharded_parameter_server", 2, 4)])
+def test_parameter_servers_are_bounded_by_their_server_link(algorithm, n, servers):
+    """A server's one link carries n pushes of its shard C = ⌈p/k⌉w, then n pulls: T ≥ 2(hα + nC/B); on a
+    star (h = 2) exactly that when n ≥ k; with n < k the workers' links are slower still."""
+    p = 1_000_003
+    k = servers if algorithm == "sharded_parameter_server" else 1
+    shard = -(-p // k) * W
+    run = run_collective(algorithm, topology.build("star", n, B, ALPHA, servers=servers),
+                         make_buffers(n, p, "float32", "size-only", 0))
+    twin = analytic.expected(algorithm, "star", n, p, W, ALPHA, B, servers=servers)
+    assert twin.makespan_s == pytest.approx(2 * (2 * ALPHA + n * shard / B), rel=1e-12)
+    if n >= k:
+        assert twin.time_relation == "=" and run.makespan_s == pytest.approx(twin.makespan_s, rel=1e-9)
+    else:
+        assert twin.time_relation == "≥" and run.makespan_s > twin.makespan_s * (1 + 1e-6)
+    tree = analytic.expected(algorithm, "tree", n, p, W, ALPHA, B, servers=servers, min_hops=2)
+    assert tree.time_relation == "≥" and tree.makespan_s == twin.makespan_s

@@ -62,18 +62,31 @@ def _ring_topology_all_to_all_bound(n: int, size: int, alpha: float, bandwidth: 
 
 
 def shared_link_form(
-    algorithm: str, topology: str, n: int, size: int, alpha: float, bandwidth: float, gamma: float = 0.0
+    algorithm: str, topology: str, n: int, p: int, w: int, alpha: float, bandwidth: float, gamma: float = 0.0,
+    servers: int = 1, hops: int = 1, uniform_links: bool = True, server_bandwidth: float | None = None,
 ) -> tuple[float, str, str] | None:
-    """(time, relation of the measured time to it, formula) of a textbook pattern on a topology where
-    its messages share links in a way the contention-free ``cost`` does not capture; else None.
+    """(time, relation of the measured time to it, formula) of a pattern on a topology where its
+    messages share links in a way the contention-free ``cost`` does not capture; else None.
 
-    Parameter server on a star: the server's one link carries the n pushes, then the n pulls.
-    All-to-all on a star: each worker's uplink carries its n−1 sends at once. All-to-all on a ring:
-    a bound from the byte·hops spread over every link.
+    Parameter servers wherever a server hangs off one link (every generated topology but
+    ``fully_connected``): that link carries the n pushes of the server's shard C = ⌈p/k⌉w, and only
+    then the n pulls, so T ≥ 2(hα + nC/B) + (n−1)Cγ — exact on a star of uniform links when n ≥ k
+    (with n < k the workers' own links are the bottleneck). All-to-all on a star: each worker's
+    uplink carries its n−1 sends at once. All-to-all on a ring: a bound from the byte·hops spread
+    over every link. ``alpha``/``bandwidth`` are the smallest latency and largest bandwidth when
+    links differ, which keeps every form here a lower bound; ``server_bandwidth``, if known, is the
+    fastest link of any server.
     """
-    combine = (n - 1) * size * gamma  # the server, or every worker, adds n−1 buffers
-    if (algorithm, topology) == ("parameter_server", "star"):
-        return 2 * (2 * alpha + n * size / bandwidth) + combine, "=", "2·(2α + nP/B) + (n-1)Pγ"
+    size = p * w
+    if algorithm in ("parameter_server", "sharded_parameter_server") and topology not in (*CONTENTION_FREE, "from_file"):
+        k = max(servers, 1) if algorithm == "sharded_parameter_server" else 1
+        shard = -(-p // k) * w
+        time = 2 * (hops * alpha + n * shard / (server_bandwidth or bandwidth)) + (n - 1) * shard * gamma
+        exact = uniform_links and topology == "star" and n >= k
+        return time, "=" if exact else "≥", f"2·({hops}α + n⌈p/k⌉w/B) + (n-1)⌈p/k⌉wγ, k={k}: pushes, then pulls, on a server's link"
+    if not uniform_links:
+        return None
+    combine = (n - 1) * size * gamma  # every worker adds n−1 buffers
     if (algorithm, topology) == ("all_to_all", "star"):
         return 2 * alpha + (n - 1) * size / bandwidth + combine, "=", "2α + (n-1)P/B + (n-1)Pγ"
     if (algorithm, topology) == ("all_to_all", "ring"):
@@ -125,6 +138,7 @@ def expected(
     servers: int = 1,
     gpus_per_node: int | None = None,
     min_hops: int = 1,
+    server_bandwidth: float | None = None,
 ) -> Expected:
     """The closed-form messages, bytes and time of one collective.
 
@@ -146,7 +160,9 @@ def expected(
     histogram = cost.message_bytes
     messages = sum(histogram.values())
     total = sum(size * count for size, count in histogram.items())
-    shared = shared_link_form(algorithm, topology, n, p * w, alpha, bandwidth, gamma) if uniform_links else None
+    shared = shared_link_form(
+        algorithm, topology, n, p, w, alpha, bandwidth, gamma, servers, hops, uniform_links, server_bandwidth
+    )
     if shared is not None:
         time, relation, formula = shared
     else:
