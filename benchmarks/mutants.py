@@ -59,6 +59,7 @@ ANALYTIC = "commsim/collectives/analytic.py"
 NET = "commsim/network.py"
 NORMS = "optim/norms.py"
 PAYLOAD = "commsim/payload.py"
+SIM = "commsim/simulate.py"
 T_COLL = "tests/test_collectives.py"
 T_ANALYTIC = "tests/test_analytic.py"
 T_VERIFY = "tests/test_verify.py"
@@ -105,6 +106,14 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(ANALYTIC, "return n & (n - 1) == 0 and algorithm", "return algorithm", "power-of-two-only exactness claimed for every n", T_ANALYTIC),
     _m(ANALYTIC, "return 2 * (2 * alpha + n * size / bandwidth) + combine", "return 2 * (alpha + n * size / bandwidth) + combine",
        "parameter server on a star: one latency per hop dropped", T_ANALYTIC),
+    _m(ANALYTIC, "exact = uniform_links and topology == \"star\" and n >= k", "exact = uniform_links and topology == \"star\"",
+       "sharded server declared exact on a star with fewer workers than servers", T_ANALYTIC),
+    _m(ANALYTIC, "time = 2 * (hops * alpha + n * shard / (server_bandwidth or bandwidth))", "time = 2 * (hops * alpha + shard / (server_bandwidth or bandwidth))",
+       "server-link bound forgets the n pushes share the link", T_ANALYTIC),
+    _m(SIM, "return max((nbytes / link.bandwidth + latency[link]", "return max((nbytes / link.bandwidth",
+       "busiest-link bound without the route latency", T_ANALYTIC, "tests/test_cli.py"),
+    _m(SIM, "if bound <= expected.makespan_s:\n        return expected", "if True:\n        return expected",
+       "busiest-link bound never applied", T_ANALYTIC, "tests/test_cli.py"),
     # -- network ------------------------------------------------------------------------------
     _m(NET, "if flow.stage != _ALONE or flow.tx_end > self.env.now:", "if flow.stage != _ALONE or flow.tx_end >= self.env.now:",
        "_idle: a flow ending now still occupies its link", T_NET),

@@ -48,3 +48,30 @@ def test_bundled_scenario_matches_its_golden_summary(path):
         for key, tolerance in (("makespan_s", {"rel": 1e-12}), ("final_loss", {"rel": 1e-6}), ("limit", {"abs": 1e-9})):
             if key in w:
                 assert g[key] == pytest.approx(w[key], **tolerance), key
+
+
+US = 1e-6
+P = 4e6  # 1e6 fp32 parameters
+INTRA, NIC, FAT = 2400e9 / 8, 200e9 / 8, 100e9 / 8  # bytes/s of the scenario's NVLink, NICs and fat tree
+HAND = {  # the allreduce_algorithms scenario's times, worked out by hand from its YAML
+    # 14 ring steps; the slowest crosses GPU–NIC–switch–NIC–GPU (1 + 2 + 2 + 1 µs) with P/8 at NIC speed
+    ("2 nodes x 4 GPUs", "ring_allreduce"): 14 * (6 * US + P / 8 / NIC),
+    # intra-node ring reduce-scatter (3 steps of P/4 over NVLink), a 2-node ring per local rank (2 steps of
+    # P/8, the node's 4 GPUs sharing its NIC), intra-node all-gather like the reduce-scatter
+    ("2 nodes x 4 GPUs", "hierarchical_ring"): 2 * 3 * (US + P / 4 / INTRA) + 2 * (6 * US + 4 * (P / 8) / NIC),
+    # each node's NIC carries its 4 GPUs' 4 cross-node copies of P; then the route's 6 µs
+    ("2 nodes x 4 GPUs", "all_to_all"): 16 * P / NIC + 6 * US,
+    # the server's one link (NIC speed) carries 8 pushes, then 8 pulls; GPU–NIC–switch–server is 5 µs
+    ("2 nodes x 4 GPUs", "parameter_server"): 2 * (5 * US + 8 * P / NIC),
+    ("2 nodes x 4 GPUs", "sharded_parameter_server"): 2 * (5 * US + 8 * (P / 2) / NIC),
+    # servers sit in pod 2: 6 links from any worker in pod 0 or 1
+    ("fat tree k=4", "parameter_server"): 2 * (6 * US + 8 * P / FAT),
+    ("fat tree k=4", "sharded_parameter_server"): 2 * (6 * US + 8 * (P / 2) / FAT),
+}
+
+
+def test_allreduce_algorithms_scenario_times_by_hand():
+    """The bundled comparison's times that have a hand computation equal it to 1e-9, independently of the golden file."""
+    runs = {(run.topology, run.algorithm): run for run in simulate.simulate(scenario.load(GOLDEN.parent.parent / "scenarios" / "allreduce_algorithms.yaml"))}
+    for key, seconds in HAND.items():
+        assert runs[key].makespan_s == pytest.approx(seconds, rel=1e-9), key
