@@ -8,7 +8,7 @@ code whose change makes no difference, which then deserves a simplification or a
 
     python benchmarks/mutants.py                     # the catalogue below, every core module
     python benchmarks/mutants.py --only network      # mutants whose path or note contains "network"
-    python benchmarks/mutants.py --auto commsim/network.py:_reallocate
+    python benchmarks/mutants.py --auto commsim/network.py:_reallocate --tests tests/test_network.py
                                                      # every operator/number flip in one function
     python benchmarks/mutants.py --all-tests         # run the whole suite per mutant (slow)
 
@@ -104,8 +104,8 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(ANALYTIC, "exact = uniform_links and is_exact(algorithm, topology, n)", "exact = uniform_links", "a cost declared exact on any uniform topology", T_ANALYTIC, T_ENGINE),
     _m(ANALYTIC, "directed_links = 2 * n if n > 2 else 2", "directed_links = 2 * n", "two-worker ring counted as four directed links", T_ANALYTIC),
     _m(ANALYTIC, "return n & (n - 1) == 0 and algorithm", "return algorithm", "power-of-two-only exactness claimed for every n", T_ANALYTIC),
-    _m(ANALYTIC, "return 2 * (2 * alpha + n * size / bandwidth) + combine", "return 2 * (alpha + n * size / bandwidth) + combine",
-       "parameter server on a star: one latency per hop dropped", T_ANALYTIC),
+    _m(ANALYTIC, "return 2 * alpha + (n - 1) * size / bandwidth + combine", "return alpha + (n - 1) * size / bandwidth + combine",
+       "all-to-all on a star: one latency per hop dropped", T_ANALYTIC),
     _m(ANALYTIC, "exact = uniform_links and topology == \"star\" and n >= k", "exact = uniform_links and topology == \"star\"",
        "sharded server declared exact on a star with fewer workers than servers", T_ANALYTIC),
     _m(ANALYTIC, "time = 2 * (hops * alpha + n * shard / (server_bandwidth or bandwidth))", "time = 2 * (hops * alpha + shard / (server_bandwidth or bandwidth))",
@@ -138,7 +138,7 @@ CATALOGUE: tuple[Mutant, ...] = (
 CONTROL = "(control:"  # a mutant whose ``bug`` starts so is equivalent on purpose and must survive
 
 
-def auto_mutants(spec: str) -> list[Mutant]:
+def auto_mutants(spec: str, tests: tuple[str, ...] = ()) -> list[Mutant]:
     """Every one-token flip of an operator, comparison, boolean or integer in ``path[:function]``."""
     path, _, function = spec.partition(":")
     source = (ROOT / path).read_text()
@@ -167,7 +167,7 @@ def auto_mutants(spec: str) -> list[Mutant]:
             continue
         line = text_lines[row - 1]
         mutated = line[:col] + replacement + line[token.end[1]:]
-        mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", ()))
+        mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", tests))
     return mutants
 
 
@@ -275,10 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="run the catalogue's mutants whose path or bug contains this text")
     parser.add_argument("--auto", metavar="PATH[:FUNCTION]", help="generate operator/number flips instead of the catalogue")
     parser.add_argument("--all-tests", action="store_true", help="run the whole suite for every mutant")
+    parser.add_argument("--tests", nargs="+", help="the tests to run for --auto mutants (default: the whole suite)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     if args.auto:
-        mutants, line_exact = auto_mutants(args.auto), True
+        mutants, line_exact = auto_mutants(args.auto, tuple(args.tests or ())), True
     else:
         mutants = [m for m in CATALOGUE if not args.only or args.only in m.path or args.only in m.bug]
         line_exact = False
