@@ -21,7 +21,10 @@ from simpy.events import NORMAL, Event
 
 # Rate reallocation runs after every ordinary event of the same instant.
 _AFTER_NORMAL = NORMAL + 1
-# A link whose spare capacity is below this fraction of its bandwidth is saturated.
+# A link whose spare capacity is below this fraction of its bandwidth is saturated. It only has to
+# absorb round-off in the progressive filling: a tighter one (even 1e-18) gives the same times to
+# 1e-12, so ``<=`` against ``<`` here is no difference; a looser one freezes flows early
+# (tests/test_network.py: a link with a little spare capacity is not saturated).
 _SATURATED = 1e-9
 
 
@@ -316,5 +319,5 @@ class Network:
                 flow.since = now
                 flow.rate = rate
                 flow.stage = _SHARED
-                flow.gen += 1
+                flow.gen += 1  # a version stamp: only the newest timer acts (any increasing value would do)
                 self.env.timeout(flow.remaining / rate, flow.gen).callbacks.append(flow)
