@@ -141,13 +141,17 @@ CONTROL = "(control:"  # a mutant whose ``bug`` starts so is equivalent on purpo
 def auto_mutants(spec: str, tests: tuple[str, ...] = ()) -> list[Mutant]:
     """Every one-token flip of an operator, comparison, boolean or integer in ``path[:function]``."""
     path, _, function = spec.partition(":")
+    if not (ROOT / path).is_file() or not path.endswith(".py"):
+        print(f"--auto: {path!r} is not a Python file of the project", file=sys.stderr)
+        raise SystemExit(2)
     source = (ROOT / path).read_text()
     lines = range(1, len(source.splitlines()) + 1)
     if function:
         node = next((n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                      and n.name == function), None)
         if node is None:
-            raise SystemExit(f"--auto: no function {function!r} in {path}")
+            print(f"--auto: no function {function!r} in {path}", file=sys.stderr)
+            raise SystemExit(2)
         lines = range(node.lineno, node.end_lineno + 1)
     flips = {"+": "-", "-": "+", "*": "/", "/": "*", "//": "/", "<": "<=", "<=": "<", ">": ">=", ">=": ">",
              "==": "!=", "!=": "==", "and": "or", "or": "and", "min": "max", "max": "min"}
@@ -278,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", help="the tests to run for --auto mutants (default: the whole suite)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.auto:
         mutants, line_exact = auto_mutants(args.auto, tuple(args.tests or ())), True
     else:
