@@ -108,7 +108,7 @@ CATALOGUE: tuple[Mutant, ...] = (
        "all-to-all on a star: one latency per hop dropped", T_ANALYTIC),
     _m(ANALYTIC, "exact = uniform_links and topology == \"star\" and n >= k", "exact = uniform_links and topology == \"star\"",
        "sharded server declared exact on a star with fewer workers than servers", T_ANALYTIC),
-    _m(ANALYTIC, "time = 2 * (hops * alpha + n * shard / (server_bandwidth or bandwidth))", "time = 2 * (hops * alpha + shard / (server_bandwidth or bandwidth))",
+    _m(ANALYTIC, "time = 2 * (route_alpha + n * shard / bandwidth)", "time = 2 * (route_alpha + shard / bandwidth)",
        "server-link bound forgets the n pushes share the link", T_ANALYTIC),
     _m(SIM, "return max((nbytes / link.bandwidth + latency[link]", "return max((nbytes / link.bandwidth",
        "busiest-link bound without the route latency", T_ANALYTIC, "tests/test_cli.py"),

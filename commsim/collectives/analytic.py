@@ -61,31 +61,32 @@ def _ring_topology_all_to_all_bound(n: int, size: int, alpha: float, bandwidth: 
     return alpha + byte_hops / (directed_links * bandwidth)
 
 
-def shared_link_form(
-    algorithm: str, topology: str, n: int, p: int, w: int, alpha: float, bandwidth: float, gamma: float = 0.0,
-    servers: int = 1, hops: int = 1, uniform_links: bool = True, server_bandwidth: float | None = None,
+def server_link_form(
+    algorithm: str, topology: str, n: int, p: int, w: int, route_alpha: float, bandwidth: float,
+    gamma: float, servers: int, uniform_links: bool,
 ) -> tuple[float, str, str] | None:
-    """(time, relation of the measured time to it, formula) of a pattern on a topology where its
-    messages share links in a way the contention-free ``cost`` does not capture; else None.
+    """(time, relation, formula) of a parameter server wherever a server hangs off one link (every
+    generated topology but ``fully_connected``); else None.
 
-    Parameter servers wherever a server hangs off one link (every generated topology but
-    ``fully_connected``): that link carries the n pushes of the server's shard C = ⌈p/k⌉w, and only
-    then the n pulls, so T ≥ 2(hα + nC/B) + (n−1)Cγ — exact on a star of uniform links when n ≥ k
-    (with n < k the workers' own links are the bottleneck). All-to-all on a star: each worker's
-    uplink carries its n−1 sends at once. All-to-all on a ring: a bound from the byte·hops spread
-    over every link. ``alpha``/``bandwidth`` are the smallest latency and largest bandwidth when
-    links differ, which keeps every form here a lower bound; ``server_bandwidth``, if known, is the
-    fastest link of any server.
+    That link carries the n pushes of the server's shard C = ⌈p/k⌉w, and only then the n pulls, so
+    T ≥ 2(route α + nC/B) + (n−1)Cγ — exact on a star of uniform links when n ≥ k (with n < k the
+    workers' own links are the bottleneck). ``bandwidth`` is the fastest server link's.
     """
-    size = p * w
-    if algorithm in ("parameter_server", "sharded_parameter_server") and topology not in (*CONTENTION_FREE, "from_file"):
-        k = max(servers, 1) if algorithm == "sharded_parameter_server" else 1
-        shard = -(-p // k) * w
-        time = 2 * (hops * alpha + n * shard / (server_bandwidth or bandwidth)) + (n - 1) * shard * gamma
-        exact = uniform_links and topology == "star" and n >= k
-        return time, "=" if exact else "≥", f"2·({hops}α + n⌈p/k⌉w/B) + (n-1)⌈p/k⌉wγ, k={k}: pushes, then pulls, on a server's link"
-    if not uniform_links:
+    if algorithm not in ("parameter_server", "sharded_parameter_server") or topology in (*CONTENTION_FREE, "from_file"):
         return None
+    k = max(servers, 1) if algorithm == "sharded_parameter_server" else 1
+    shard = -(-p // k) * w
+    time = 2 * (route_alpha + n * shard / bandwidth) + (n - 1) * shard * gamma
+    exact = uniform_links and topology == "star" and n >= k
+    return time, "=" if exact else "≥", f"2·(hα + n⌈p/k⌉w/B) + (n-1)⌈p/k⌉wγ, k={k}: pushes, then pulls, on a server's link"
+
+
+def shared_link_form(
+    algorithm: str, topology: str, n: int, size: int, alpha: float, bandwidth: float, gamma: float = 0.0
+) -> tuple[float, str, str] | None:
+    """(time, relation, formula) of all-to-all where its messages share links of a uniform topology;
+    else None. On a star each worker's uplink carries its n−1 sends at once; on a ring a bound from
+    the byte·hops spread over every link."""
     combine = (n - 1) * size * gamma  # every worker adds n−1 buffers
     if (algorithm, topology) == ("all_to_all", "star"):
         return 2 * alpha + (n - 1) * size / bandwidth + combine, "=", "2α + (n-1)P/B + (n-1)Pγ"
@@ -146,7 +147,8 @@ def expected(
     the smallest latency and the largest bandwidth, which make the time a lower bound). The counts
     are the algorithm's ``cost`` histogram; the time its contention-free form with ``min_hops``
     links per message (the simple topologies' own hop counts), exact where :func:`is_exact` says so,
-    else a lower bound — unless a textbook pattern shares links in a known way (:func:`shared_link_form`).
+    else a lower bound — unless its servers' links (:func:`server_link_form`) or links all-to-all
+    shares (:func:`shared_link_form`) give a tighter form.
     """
     from .base import get
 
@@ -160,9 +162,9 @@ def expected(
     histogram = cost.message_bytes
     messages = sum(histogram.values())
     total = sum(size * count for size, count in histogram.items())
-    shared = shared_link_form(
-        algorithm, topology, n, p, w, alpha, bandwidth, gamma, servers, hops, uniform_links, server_bandwidth
-    )
+    shared = server_link_form(
+        algorithm, topology, n, p, w, hops * alpha, server_bandwidth or bandwidth, gamma, servers, uniform_links
+    ) or (shared_link_form(algorithm, topology, n, p * w, alpha, bandwidth, gamma) if uniform_links else None)
     if shared is not None:
         time, relation, formula = shared
     else:
