@@ -26,18 +26,41 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="commsim", description="Simulate the communication of data-parallel training.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"commsim {_version()}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = commands.add_parser("run", help="run a scenario and check every number against its closed form")
-    run.add_argument("scenario", nargs="?", help="scenario YAML file (default: the bundled textbook table)")
+    run.add_argument("scenario", nargs="?",
+                     help="scenario YAML file, or a bundled scenario's name (see 'commsim list'; default: textbook)")
     run.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
     run.add_argument("--links", action="store_true", help="also print each run's five hottest links")
     verify = commands.add_parser("verify", help="every algorithm simulated on a contention-free network vs its closed form")
     verify.add_argument("--algorithms", nargs="+", metavar="NAME", help="only these algorithms (default: all)")
     verify.add_argument("--gamma", type=float, default=0.0, help="reduction cost in seconds per byte (default 0)")
     verify.add_argument("--all", action="store_true", help="print every point, not one line per algorithm")
+    commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("commsim")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .scenario import bundled
+
+    found = bundled()
+    width = max(map(len, found))
+    for name, description in found.items():
+        print(f"{name:<{width}}  {description}")
+    print("run one with: commsim run NAME")
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -99,9 +122,13 @@ def _bias_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``commsim`` console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `commsim`: say what it can do
+        parser.print_help()
+        return EXIT_OK
     try:
-        return {"run": _run, "verify": _verify, "bias": _bias_command}[args.command](args)
+        return {"run": _run, "verify": _verify, "bias": _bias_command, "list": _list}[args.command](args)
     except BrokenPipeError:  # e.g. `commsim run | head`: the results are already written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -327,10 +327,10 @@ def verify_table(checks: list[Any], every_point: bool = False) -> str:
 
 
 def links_table(runs: list[RunResult]) -> str:
-    """Each simulated run's five hottest links: bytes, busy time (bytes/bandwidth), utilisation."""
+    """Each simulated run's five busiest links (by busy time = bytes/bandwidth): bytes, busy time, utilisation."""
     rows = [("topology", "algorithm", "workers", "params", "link", "bytes", "busy", "utilisation")]
     for run in runs:
         for link in run.hottest_links() if run.bytes_per_link else ():
             rows.append((run.topology, run.algorithm, str(run.workers), str(run.params), link["link"],
                          format_bytes(link["bytes"]), format_time(link["busy_s"]), f"{link['utilisation']:.1%}"))
-    return "\n".join(["hottest links (busy = bytes / bandwidth; utilisation = busy / makespan)", *_aligned(rows, {2, 3, 5, 6, 7})])
+    return "\n".join(["busiest links (busy = bytes / bandwidth; utilisation = busy / makespan)", *_aligned(rows, {2, 3, 5, 6, 7})])

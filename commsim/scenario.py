@@ -374,10 +374,27 @@ def load_bundled(name: str = DEFAULT_SCENARIO) -> Scenario | ExperimentScenario:
     return parse(yaml.safe_load(resource.read_text(encoding="utf-8")), f"<bundled {name}>")
 
 
+def bundled() -> dict[str, str]:
+    """The bundled scenarios: name (file stem) -> the first line of the comment that opens the file."""
+    found = {}
+    for entry in sorted(resources.files("commsim.scenarios").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            lines = entry.read_text(encoding="utf-8").splitlines()
+            comment = next((line.lstrip("# ").strip() for line in lines if line.startswith("#")), "")
+            found[entry.name.removesuffix(".yaml")] = comment
+    return found
+
+
 def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
-    """Read and validate a scenario file (``yaml.safe_load`` only); None means the bundled default."""
+    """Read and validate a scenario file (``yaml.safe_load`` only); None means the bundled default, and a
+    name that is no file but a bundled scenario's (``training``, ``training.yaml``) means that one."""
     if path is None:
         return load_bundled()
+    name = str(path).removesuffix(".yaml")
+    if not Path(path).exists() and "/" not in str(path):
+        if name in bundled():
+            return load_bundled(f"{name}.yaml")
+        raise ScenarioError(f"{path}: no such file, and no bundled scenario of that name ('commsim list' shows them)")
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -390,4 +407,16 @@ def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise ScenarioError(f"{source}: invalid YAML{where}: {problem}") from None
-    return parse(data, source)
+    return parse(_paths_beside(data, Path(path).parent), source)
+
+
+def _paths_beside(data: Any, folder: Path) -> Any:
+    """Relative ``from_file`` paths in a scenario file mean the scenario's own folder, not the current one."""
+    if not isinstance(data, dict):
+        return data
+    specs = [data.get("topology"), *(data.get("topologies") or [] if isinstance(data.get("topologies"), list) else [])]
+    for spec in specs:
+        if isinstance(spec, dict) and spec.get("kind") == "from_file" and isinstance(spec.get("path"), str):
+            if not Path(spec["path"]).is_absolute():
+                spec["path"] = str(folder / spec["path"])
+    return data

@@ -223,9 +223,11 @@ class RunResult:
         return None if self.algbw is None else self.algbw * BUSBW_FACTOR[self.kind](self.workers)
 
     def hottest_links(self, count: int = 5) -> list[dict[str, Any]]:
-        """The links that carried the most bytes: bytes, busy time (bytes/bandwidth), utilisation."""
-        ranked = sorted(self.bytes_per_link.items(), key=lambda item: (-item[1], item[0]))[:count]
-        return [link_usage(name, nbytes, self.link_bandwidth[name], self.makespan_s) for name, nbytes in ranked]
+        """The links busy longest (bytes/bandwidth; the bottleneck first, whatever its byte count):
+        bytes, busy time, utilisation."""
+        usage = [link_usage(name, nbytes, self.link_bandwidth[name], self.makespan_s)
+                 for name, nbytes in self.bytes_per_link.items()]
+        return sorted(usage, key=lambda link: (-link["busy_s"], link["link"]))[:count]
 
     @property
     def checks(self) -> dict[str, bool]:

@@ -361,7 +361,6 @@ def test_output_path_that_is_a_file_exits_two_with_one_line(tmp_path, capsys):
         (["run", "--bogus"], "commsim: error: unrecognized arguments: --bogus (see 'commsim --help')\n"),
         (["run", "a.yaml", "b.yaml"], "commsim: error: unrecognized arguments: b.yaml (see 'commsim --help')\n"),
         (["run", "--out"], "commsim run: error: argument --out: expected one argument (see 'commsim run --help')\n"),
-        ([], "commsim: error: the following arguments are required: command (see 'commsim --help')\n"),
         (["fly"], None),
     ],
 )
@@ -402,3 +401,39 @@ def test_console_script_bad_input_exits_two_with_one_stderr_line(tmp_path):
         f"commsim: error: {path}: dtype: Input should be 'float16', 'float32' or 'float64' (got 'int8')\n"
     )
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- finding your way
+
+
+def test_bare_commsim_prints_help_and_version_is_known(capsys):
+    """`commsim` alone prints the commands; `--version` prints the installed version."""
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: commsim") and all(verb in out for verb in ("run", "verify", "list", "bias"))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    from importlib.metadata import version
+
+    assert capsys.readouterr().out == f"commsim {version('commsim')}\n"
+
+
+def test_list_names_every_bundled_scenario_and_run_takes_a_name(tmp_path, capsys):
+    """`commsim list` shows each bundled YAML by name with its opening comment; `commsim run NAME` runs it."""
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    bundled = sorted(p.stem for p in (Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+    assert [line.split()[0] for line in lines[:-1]] == bundled
+    assert any(line.startswith("textbook") and "textbook table" in line for line in lines)
+    assert cli.main(["run", "textbook", "--out", str(tmp_path / "a")]) == 0
+    assert cli.main(["run", "textbook.yaml", "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "a" / "results.csv").read_bytes() == (tmp_path / "b" / "results.csv").read_bytes()
+
+
+def test_an_unknown_name_is_one_line_that_points_to_list(tmp_path, capsys, monkeypatch):
+    """A name that is neither a file nor a bundled scenario: exit 2, one line mentioning `commsim list`."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "gossip"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gossip: no such file" in err and "commsim list" in err

@@ -1,5 +1,7 @@
 """`engine: analytic` answers from the closed forms; nccl-style bandwidths and link usage."""
 
+from pathlib import Path
+
 import pytest
 
 from commsim import scenario, simulate
@@ -60,7 +62,7 @@ def test_links_flag_prints_five_hottest_links_per_run(tmp_path, capsys):
                     "topology: {kind: star, bandwidth: 1e9, latency: 0}\npayload: size-only\n")
     assert cli.main(["run", str(path), "--out", str(tmp_path / "o"), "--links"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    start = lines.index("hottest links (busy = bytes / bandwidth; utilisation = busy / makespan)")
+    start = lines.index("busiest links (busy = bytes / bandwidth; utilisation = busy / makespan)")
     rows = lines[start + 2:start + 7]
     assert [row.split()[4] for row in rows] == ["0->switch", "1->switch", "2->switch", "3->switch", "switch->0"]
     assert all("6.00 kB" in row and "100.0%" in row for row in rows)  # 6 chunks of 1 kB, links never idle
@@ -82,3 +84,15 @@ def test_analytic_results_say_what_engine_answered_and_check_nothing(tmp_path):
         assert (row["engine"], row["ok"]) == (engine, ok_cell)
         doc = json.loads((tmp_path / engine / "results.json").read_text())
         assert doc["ok"] is ok_json and doc["runs"][0]["ok"] is ok_json
+
+
+def test_busiest_links_put_the_bottleneck_first():
+    """Ring all-reduce on the bundled 2 × 4 cluster: the NIC uplink carries the same 14 chunks (7 MB) as every
+    NVLink hop of the ring, but at 25 GB/s it is busy 280 µs of the 364 µs run — ranked first."""
+    sc = scenario.load(Path(__file__).parent.parent / "scenarios" / "allreduce_algorithms.yaml")
+    ring = next(run for run in sc.runs() if run.algorithm == "ring_allreduce")
+    result = simulate.simulate_run(sc, ring)
+    first = result.hottest_links()[0]
+    assert first["link"] in ("node0.nic0->switch", "node1.nic0->switch", "switch->node0.nic0", "switch->node1.nic0")
+    assert first["bytes"] == 14 * 500_000 and first["busy_s"] == pytest.approx(7e6 / 25e9, rel=1e-12)
+    assert first["utilisation"] == pytest.approx(280e-6 / 364e-6, rel=1e-9)

@@ -12,6 +12,7 @@ from commsim import fabrics, topology
 from commsim.errors import ScenarioError, TopologyError
 from commsim.network import Network
 from commsim.scenario import parse
+from commsim import simulate
 from commsim.simulate import make_buffers, mean_error, run_collective
 
 B, ALPHA = 12.5e9, 5e-6
@@ -515,3 +516,18 @@ def test_ring_allreduce_on_two_nodes_of_two_gpus():
     t = _time("hierarchical", 4, gpus_per_node=2, intra_bandwidth=intra_b, intra_latency=intra_l,
               nic_bandwidth=nic_b, nic_latency=nic_l)
     assert t == pytest.approx(6 * (2 * intra_l + 2 * nic_l + P_ELEMS / 4 * W / nic_b), rel=1e-12)
+
+
+def test_a_scenarios_from_file_path_is_relative_to_the_scenario(tmp_path, monkeypatch):
+    """`path: net.edges` in a scenario means the file beside the scenario, wherever commsim runs from."""
+    from commsim import scenario
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "net.edges").write_text("".join(f"{i} hub 8 Gbit/s 1us\n" for i in range(3)))
+    (folder / "s.yaml").write_text("name: s\nworkers: 3\nparams: 1000\nalgorithms: [ring_allreduce]\n"
+                                   "topology: {kind: from_file, path: net.edges}\npayload: size-only\n")
+    monkeypatch.chdir(tmp_path)
+    loaded = scenario.load("study/s.yaml")
+    (run,) = simulate.simulate(loaded)
+    assert run.makespan_s == pytest.approx(4 * (2e-6 + 334 * 4 / 1e9), rel=1e-12)  # 2(n−1) steps of 2 hops
