@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .scenario import Scenario
-from .simulate import RunResult, TrainingResult
+from .simulate import NotApplicable, RunResult, TrainingResult
 from .units import format_bandwidth, format_bytes, format_time
 
 PASS, FAIL = "✓", "✗"
@@ -33,8 +33,15 @@ def _traffic_record(run: RunResult | TrainingResult) -> dict[str, Any]:
     }
 
 
-def run_record(run: RunResult) -> dict[str, Any]:
+def _not_applicable_record(run: NotApplicable) -> dict[str, Any]:
+    return {"algorithm": run.algorithm, "topology": run.topology, "workers": run.workers, "params": run.params,
+            "dtype": run.dtype, "engine": run.engine, "unavailable": run.reason, "ok": None}
+
+
+def run_record(run: RunResult | NotApplicable) -> dict[str, Any]:
     """One run as plain JSON-able data (message sizes as string keys, as JSON requires)."""
+    if isinstance(run, NotApplicable):
+        return _not_applicable_record(run)
     return {
         "algorithm": run.algorithm,
         "topology": run.topology,
@@ -95,7 +102,7 @@ def all_ok(runs: list[RunResult] | list[TrainingResult]) -> bool | None:
 CSV_COLUMNS = (
     "engine", "algorithm", "topology", "workers", "params", "dtype", "bytes_per_param", "payload",
     "messages", "expected_messages", "bytes", "expected_bytes",
-    "makespan_s", "expected_makespan_s", "time_relation", "ok", "algbw_Bps", "busbw_Bps",
+    "makespan_s", "expected_makespan_s", "time_relation", "ok", "algbw_Bps", "busbw_Bps", "note",
 )
 
 
@@ -122,13 +129,17 @@ def csv_text(runs: list[RunResult]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for run in runs:
+        if isinstance(run, NotApplicable):
+            cells = [run.engine, run.algorithm, run.topology, run.workers, run.params, run.dtype]
+            writer.writerow([*cells, *[""] * (len(CSV_COLUMNS) - len(cells) - 1), f"n/a: {run.reason}"])
+            continue
         exp = run.expected
         writer.writerow([
             run.engine, run.algorithm, run.topology, run.workers, run.params, run.dtype, run.bytes_per_param, run.payload,
             run.messages, exp.messages, run.bytes, exp.bytes,
             repr(run.makespan_s), "" if exp.makespan_s is None else repr(exp.makespan_s), exp.time_relation,
             "" if run.ok is None else run.ok,
-            "" if run.algbw is None else repr(run.algbw), "" if run.busbw is None else repr(run.busbw),
+            "" if run.algbw is None else repr(run.algbw), "" if run.busbw is None else repr(run.busbw), "",
         ])
     return out.getvalue()
 
@@ -185,8 +196,11 @@ def _bandwidth_cell(value: float | None) -> str:
 
 
 def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
-    failed = sum(not run.ok for run in runs)
-    return f"{len(runs) - failed} of {len(runs)} runs match their closed forms" + (f"; {failed} do not" if failed else "")
+    ran = [run for run in runs if not isinstance(run, NotApplicable)]
+    failed = sum(run.ok is False for run in ran)
+    skipped = len(runs) - len(ran)
+    return (f"{len(ran) - failed} of {len(ran)} runs match their closed forms" + (f"; {failed} do not" if failed else "")
+            + (f"; {skipped} n/a (their topology or algorithm cannot take them)" if skipped else ""))
 
 
 def training_table(scenario: Scenario, runs: list[TrainingResult]) -> str:
@@ -219,11 +233,15 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> s
     several = scenario.topology is None
     if scenario.engine == "analytic":
         return _analytic_table(scenario, runs, several)
-    lines = [f"{_network_line(scenario)}, {scenario.dtype}, payload {scenario.payload}"]
+    lines = [f"{_network_line(scenario)}, {'/'.join(scenario.dtype)}, payload {scenario.payload}"]
     header = ("algorithm", "workers", "params", "messages (expected)", "message size",
               "total bytes (expected)", "time (expected)", "algbw GB/s", "busbw GB/s", "mean")
     rows = [("topology", *header) if several else header]
     for run in runs:
+        if isinstance(run, NotApplicable):
+            row = (run.algorithm, str(run.workers), str(run.params), f"n/a: {run.reason}", *[""] * (len(header) - 4))
+            rows.append((run.topology, *row) if several else row)
+            continue
         checks = run.checks
         row = (
             run.algorithm,
@@ -244,11 +262,13 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> s
 
 def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool) -> str:
     """The twin's answers, nothing simulated; "≥" marks a lower bound where links are shared."""
-    lines = [f"{_network_line(scenario)}, {scenario.dtype}; engine analytic: closed forms only, nothing simulated"]
+    lines = [f"{_network_line(scenario)}, {'/'.join(scenario.dtype)}; engine analytic: closed forms only, nothing simulated"]
     header = ("algorithm", "workers", "params", "messages", "message size", "total bytes", "time", "algbw GB/s",
               "busbw GB/s", "formula")
     rows = [("topology", *header) if several else header]
     for run in runs:
+        if isinstance(run, NotApplicable):
+            continue
         exp = run.expected
         relation = "" if exp.time_relation == "=" else exp.time_relation
         time = "no closed form" if exp.makespan_s is None else f"{relation}{format_time(exp.makespan_s)}"
@@ -330,7 +350,7 @@ def links_table(runs: list[RunResult]) -> str:
     """Each simulated run's five busiest links (by busy time = bytes/bandwidth): bytes, busy time, utilisation."""
     rows = [("topology", "algorithm", "workers", "params", "link", "bytes", "busy", "utilisation")]
     for run in runs:
-        for link in run.hottest_links() if run.bytes_per_link else ():
+        for link in run.hottest_links() if getattr(run, "bytes_per_link", None) else ():
             rows.append((run.topology, run.algorithm, str(run.workers), str(run.params), link["link"],
                          format_bytes(link["bytes"]), format_time(link["busy_s"]), f"{link['utilisation']:.1%}"))
     return "\n".join(["busiest links (busy = bytes / bandwidth; utilisation = busy / makespan)", *_aligned(rows, {2, 3, 5, 6, 7})])

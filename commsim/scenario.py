@@ -6,13 +6,15 @@ Every error becomes one ``ScenarioError`` line naming the file, the key and the 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
-from pydantic import BaseModel, StrictInt, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError,
+                      field_validator, model_validator)
 
 from . import units
 from .errors import ScenarioError, TopologyError
@@ -43,6 +45,108 @@ def _non_negative(value: float, key: str) -> float:
     if not value >= 0:
         raise ValueError(f"{key} must be >= 0, got {value!r}")
     return value
+
+
+MAX_SWEEP_POINTS = 100_000  # values one key may expand to
+
+
+def _integral(parse: Any) -> Any:
+    return parse is units.parse_count
+
+
+def sweep_values(value: Any, parse: Any) -> list[Any]:
+    """What one sweepable key stands for: a scalar is one value, a list each of its values, and a range
+    ``{from: A, to: B, factor: f}`` (geometric, f > 1) or ``{from: A, to: B, step: s}`` (arithmetic)
+    every value from A up to B inclusive (``parse`` reads its ends and step), integers staying integers."""
+    if isinstance(value, list):  # each item is validated in place, so errors name its index
+        return value
+    if not isinstance(value, dict):
+        return [value]
+    unknown = sorted(set(map(str, value)) - {"from", "to", "factor", "step"})
+    if unknown:
+        raise ValueError(f"a range takes from, to and factor or step; unknown key {unknown[0]!r}")
+    if "from" not in value or "to" not in value or ("factor" in value) == ("step" in value):
+        raise ValueError("a range needs 'from', 'to' and exactly one of 'factor' or 'step'")
+    start, stop = parse(value["from"]), parse(value["to"])
+    if start > stop:
+        raise ValueError(f"range from {value['from']!r} is above to {value['to']!r}")
+    if "factor" in value:
+        factor = value["factor"]
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 < factor < float("inf"):
+            raise ValueError(f"range factor must be a number > 1, got {factor!r}")
+        if start <= 0:
+            raise ValueError(f"a geometric range must start above 0, got {value['from']!r}")
+        count = int(math.log(stop / start) / math.log(factor) + 1e-9) + 1
+        points = [start * factor**i for i in range(min(count, MAX_SWEEP_POINTS + 1))]
+    else:
+        step = parse(value["step"])
+        if not step > 0:
+            raise ValueError(f"range step must be > 0, got {value['step']!r}")
+        count = int((stop - start) / step + 1e-9) + 1
+        points = [start + i * step for i in range(min(count, MAX_SWEEP_POINTS + 1))]
+    if count > MAX_SWEEP_POINTS:
+        raise ValueError(f"the range has {count} values; at most {MAX_SWEEP_POINTS} are allowed")
+    if _integral(parse) or isinstance(start, int):
+        points = list(dict.fromkeys(int(round(point)) for point in points))
+    return points
+
+
+def _sweep(parse: Any) -> BeforeValidator:
+    return BeforeValidator(lambda value: sweep_values(value, parse))
+
+
+# Topology keys that are never swept: names, lists that are one value (links; dims unless a list of lists).
+_NOT_SWEPT = ("kind", "label", "links")
+
+
+def _option_parser(key: str) -> Any:
+    if key.endswith("bandwidth"):
+        return units.parse_bandwidth
+    if key.endswith("latency"):
+        return units.parse_time
+    return lambda value: value
+
+
+def expand_topology(spec: Any) -> list[Any]:
+    """A topology mapping whose options hold lists or ranges -> one mapping per combination, each labelled
+    with the values that tell it apart (``torus dims=4x4``). ``dims: [4, 4]`` is one value; ``dims:
+    [[4, 4], [2, 8]]`` sweeps."""
+    if not isinstance(spec, dict):
+        return [spec]
+    swept: dict[str, list[Any]] = {}
+    for key, value in spec.items():
+        if key in _NOT_SWEPT or not isinstance(value, (list, dict)):
+            continue
+        if key == "dims" and not (isinstance(value, list) and value and all(isinstance(v, list) for v in value)):
+            continue
+        parse = units.parse_count if key in ("servers", "k", "nodes", "gpus_per_node", "nics_per_node", "arity") else None
+        if isinstance(value, dict) and parse is None:
+            parse = _option_parser(key)
+            if parse is not units.parse_bandwidth and parse is not units.parse_time:
+                raise ValueError(f"{key}: a range needs a numeric option")
+        try:
+            swept[key] = sweep_values(value, parse or (lambda item: item)) if isinstance(value, dict) else list(value)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{key}: {error}") from None
+    if not swept:
+        return [spec]
+    base = spec.get("label") or spec.get("kind")
+    expanded = []
+    for combination in itertools.product(*swept.values()):
+        one = dict(spec)
+        one.update(zip(swept, combination))
+        shown = " ".join(f"{key}={_show_value(value)}" for key, value in zip(swept, combination))
+        one["label"] = f"{base} {shown}"
+        expanded.append(one)
+    return expanded
+
+
+def _show_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "x".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 Bandwidth = Annotated[float, BeforeValidator(units.parse_bandwidth), Field(gt=0)]
@@ -220,13 +324,36 @@ class TrainingSpec(_Strict):
 
 
 class RunSpec(NamedTuple):
-    """One point of a scenario's sweep (``params`` is None for training runs: the model sets it)."""
+    """One point of a scenario's sweep (``params`` is None for training runs: the model sets it).
+    ``unavailable`` is why the point cannot run (its topology or algorithm cannot take it), else None."""
 
     algorithm: str
     workers: int
     params: int | None
     optimizer: OptimizerSpec | None = None
     topology: TopologySpec | None = None
+    dtype: str = "float32"
+    unavailable: str | None = None
+
+
+DType = Literal["float16", "float32", "float64"]
+ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
+
+
+def _dtypes(value: Any) -> list[Any]:
+    """``dtype: float32`` or ``dtype: [float16, float32]``; a wrong one is named."""
+    for item in value if isinstance(value, list) else [value]:
+        if item not in ITEMSIZE:
+            known = "'float16', 'float32' or 'float64'"
+            raise ValueError(f"Input should be {known}" + (f" (got {item!r} in the list)" if isinstance(value, list) else ""))
+    return _as_list(value)
+
+
+def _whole_bytes(value: Any) -> int:
+    nbytes = units.parse_bytes(value)
+    if not float(nbytes).is_integer() or nbytes <= 0:
+        raise ValueError(f"a size must be a whole number of bytes > 0, got {value!r}")
+    return int(nbytes)
 
 
 class Scenario(_Strict):
@@ -234,9 +361,10 @@ class Scenario(_Strict):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
     seed: int = Field(default=0, ge=0)
-    workers: Annotated[list[Count], BeforeValidator(_as_list), Field(min_length=1)]
-    params: Annotated[list[Count], BeforeValidator(_as_list), Field(min_length=1)] | None = None
-    dtype: Literal["float16", "float32", "float64"] = "float32"
+    workers: Annotated[list[Count], _sweep(units.parse_count), Field(min_length=1)]
+    params: Annotated[list[Count], _sweep(units.parse_count), Field(min_length=1)] | None = None
+    size: Annotated[list[Annotated[int, BeforeValidator(_whole_bytes)]], _sweep(_whole_bytes), Field(min_length=1)] | None = None  # bytes, as nccl-tests
+    dtype: Annotated[list[DType], BeforeValidator(_dtypes), Field(min_length=1)] = ["float32"]
     topology: TopologySpec | None = None
     topologies: Annotated[list[TopologySpec], Field(min_length=1)] | None = None
     algorithms: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
@@ -252,10 +380,38 @@ class Scenario(_Strict):
 
         return [_known(name, REGISTRY, "algorithm") for name in names]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_topologies(cls, data: Any) -> Any:
+        """Topology options given as lists or ranges become one topology per combination."""
+        if not isinstance(data, dict):
+            return data
+        for key in ("topology", "topologies"):
+            specs = data.get(key)
+            many = specs if key == "topologies" and isinstance(specs, list) else [specs] if specs is not None else []
+            expanded = []
+            for index, spec in enumerate(many):
+                try:
+                    expanded.extend(expand_topology(spec))
+                except ValueError as error:
+                    where = key if key == "topology" else f"{key}.{index}"
+                    raise ValueError(f"{where}.{error}") from None
+            if key == "topology" and len(expanded) > 1:
+                data = {k: v for k, v in data.items() if k != "topology"} | {"topologies": expanded}
+            elif key == "topologies" and specs is not None and expanded:
+                data = data | {"topologies": expanded}
+        return data
+
     @model_validator(mode="after")
     def _params_or_training(self) -> Scenario:
-        if (self.params is None) == (self.training is None):
-            raise ValueError("params: give either 'params' (collectives alone) or a 'training' section, not both")
+        given = [key for key in ("params", "size", "training") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError("params: give exactly one of 'params' or 'size' (collectives alone) or a 'training' section"
+                             + (f"; got {' and '.join(given)}" if given else ""))
+        for nbytes in self.size or ():
+            for dtype in self.dtype:
+                if nbytes % ITEMSIZE[dtype]:
+                    raise ValueError(f"size: {nbytes} B is not a whole number of {dtype} elements")
         if self.training is not None:
             from .collectives import get
 
@@ -293,12 +449,35 @@ class Scenario(_Strict):
             raise ValueError("topology: give either 'topology' or a list 'topologies', not both")
         if self.engine == "analytic" and self.training is not None:
             raise ValueError("engine: 'analytic' answers collectives from their closed forms; training needs 'simulate'")
+        failures = {}
         for index, topo in enumerate(self.networks):
-            self._check_network(topo, self._network_key(index))
+            failures[index] = self._check_network(topo, self._network_key(index))
+        self._unavailable.update(failures)
+        points = [(index, n, name) for index in failures for n in self.workers for name in self.algorithms]
+        blocked = [self._blocking(failures[index], n, name) for index, n, name in points]
+        first = next((reason for reason in blocked if reason is not None), None)
+        if first is not None and (self.training is not None or all(reason is not None for reason in blocked)):
+            raise ValueError(first)  # training runs everything; a sweep only needs something runnable
         return self
 
-    def _check_network(self, topo: TopologySpec, key: str) -> None:
-        """Unknown options, and every worker count built once (small ones), with the right key blamed."""
+    _unavailable: dict[int, dict[tuple[int, str], str]] = PrivateAttr(default_factory=dict)
+
+    def _servers_for(self, topo: TopologySpec, algorithm: str) -> int:
+        from .collectives import get
+
+        return topo.server_count(self.algorithms) if get(algorithm).server is not None else 0
+
+    def _blocking(self, failures: dict[tuple[int, str], str], n: int, algorithm: str) -> str | None:
+        """Why (n, algorithm) cannot run on a network with these build failures, with the key to blame."""
+        from .collectives import get
+
+        graph = "servers" if get(algorithm).server is not None else "plain"
+        return failures.get((n, "build")) or failures.get((n, graph))
+
+    def _check_network(self, topo: TopologySpec, key: str) -> dict[tuple[int, str], str]:
+        """Unknown options refused; each worker count built once (small ones) without and with the servers.
+        Returns {(n, what): "key: with workers=n: why"} for what fails: "build" (the topology itself, which
+        blocks every algorithm), "plain" (the overrides, without servers) or "servers" (with them)."""
         from .collectives import get
         from .topology import TOPOLOGIES, apply_overrides, generator_options, validate
 
@@ -308,32 +487,46 @@ class Scenario(_Strict):
                 known = f"; its options: {', '.join(accepted)}" if accepted else ""
                 raise ValueError(f"{key}.{option}: unknown key (got {value!r}) for topology {topo.kind!r}{known}")
         if self.engine == "analytic":
-            return
+            return {}
         with_server = [name for name in self.algorithms if get(name).server is not None]
-        blame = ((key, 0), (f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms)))
+        graphs = [("plain", key, 0)]
+        if with_server:
+            graphs.append(("servers", f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms)))
+        failures: dict[tuple[int, str], str] = {}
         for n in sorted(set(self.workers)):
             if n > VALIDATE_UP_TO:  # big topologies are checked when they are built for the run
                 continue
-            for culprit, servers in blame:
+            for what, culprit, servers in graphs:
                 try:
                     graph = TOPOLOGIES[topo.kind](n, topo.bandwidth, topo.latency, servers=servers, **topo.options)
                 except (TopologyError, ValueError) as error:
-                    raise ValueError(f"{culprit}: with workers={n}: {error}") from None
-            try:
-                apply_overrides(graph, [link.model_dump() for link in topo.links])
-                validate(graph)
-            except TopologyError as error:
-                raise ValueError(f"{key}.links: with workers={n}: {error}") from None
+                    failures[n, "build" if what == "plain" else what] = f"{culprit}: with workers={n}: {error}"
+                    break
+                try:
+                    apply_overrides(graph, [link.model_dump() for link in topo.links])
+                    validate(graph)
+                except TopologyError as error:
+                    failures[n, what] = f"{key}.links: with workers={n}: {error}"
+        return failures
+
+    def _params_and_dtypes(self) -> list[tuple[int, str]]:
+        """(params, dtype) pairs: ``params`` × ``dtype``, or each ``size`` in bytes as elements of each dtype."""
+        if self.size is not None:
+            return [(nbytes // ITEMSIZE[dtype], dtype) for dtype in self.dtype for nbytes in self.size]
+        return [(p, dtype) for dtype in self.dtype for p in self.params or ()]
 
     def runs(self) -> Iterator[RunSpec]:
-        """The sweep: topology × algorithm × workers × params (or × optimizer, for training), in file order."""
-        for topo in self.networks:
+        """The sweep, in file order: topology × algorithm × workers × (dtype × params, or optimizer for
+        training). Points a topology or algorithm cannot take carry the reason in ``unavailable``."""
+        for index, topo in enumerate(self.networks):
+            failures = self._unavailable.get(index, {})
             if self.training is not None:
                 for algorithm, n, opt in itertools.product(self.algorithms, self.workers, self.training.optimizer):
-                    yield RunSpec(algorithm, n, None, opt, topo)
+                    yield RunSpec(algorithm, n, None, opt, topo, self.dtype[0])
             else:
-                for algorithm, n, p in itertools.product(self.algorithms, self.workers, self.params or ()):
-                    yield RunSpec(algorithm, n, p, None, topo)
+                for algorithm, n, (p, dtype) in itertools.product(self.algorithms, self.workers, self._params_and_dtypes()):
+                    reason = self._blocking(failures, n, algorithm)
+                    yield RunSpec(algorithm, n, p, None, topo, dtype, reason.split(": ", 2)[-1] if reason else None)
 
 
 class ExperimentScenario(_Strict):

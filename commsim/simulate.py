@@ -15,7 +15,7 @@ import simpy
 from . import topology as topologies
 from .collectives import Comm, analytic, get, reference_results
 from .datasets import load_dataset
-from .errors import ScenarioError
+from .errors import ScenarioError, TopologyError
 from .models import build_model
 from .network import MessageLog, Network
 from .payload import Buffer, SizeOnly
@@ -245,16 +245,41 @@ class RunResult:
         return None if self.engine == "analytic" else all(self.checks.values())
 
 
-def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
-    """One (topology, algorithm, workers, params) point of a scenario: simulated, or from the twin."""
+@dataclass
+class NotApplicable:
+    """A sweep point its topology or algorithm cannot take (a server on a ring, a hypercube of 6): kept
+    as a row with the reason, never run, never checked."""
+
+    algorithm: str
+    topology: str
+    workers: int
+    params: int
+    dtype: str
+    reason: str
+    engine: str = "n/a"
+    ok: None = None
+
+
+def not_applicable(run: RunSpec, reason: str) -> NotApplicable:
+    return NotApplicable(run.algorithm, run.topology.title, run.workers, run.params, run.dtype, reason)
+
+
+def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult | NotApplicable:
+    """One (topology, algorithm, workers, dtype, params) point of a scenario: simulated, from the twin,
+    or not applicable."""
+    if run.unavailable is not None:
+        return not_applicable(run, run.unavailable)
     if scenario.engine == "analytic":
         return analytic_run(scenario, run)
     topo = run.topology
-    graph = topo.build(run.workers, [run.algorithm])
-    buffers = make_buffers(run.workers, run.params, scenario.dtype, scenario.payload, scenario.seed)
+    try:
+        graph = topo.build(run.workers, [run.algorithm])
+    except (TopologyError, ValueError) as error:  # a size the load-time check left for run time
+        return not_applicable(run, str(error))
+    buffers = make_buffers(run.workers, run.params, run.dtype, scenario.payload, scenario.seed)
     collective = run_collective(run.algorithm, graph, buffers, gamma=scenario.gamma)
     log = collective.network.log
-    itemsize = np.dtype(scenario.dtype).itemsize
+    itemsize = np.dtype(run.dtype).itemsize
     mean = None
     if scenario.payload == "data":
         error, tolerance, identical = mean_error(buffers, collective.results, get(run.algorithm).kind)
@@ -264,7 +289,7 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult:
         topology=topo.title,
         workers=run.workers,
         params=run.params,
-        dtype=scenario.dtype,
+        dtype=run.dtype,
         bytes_per_param=itemsize,
         payload=scenario.payload,
         messages=len(log),
@@ -293,7 +318,7 @@ def _server_bandwidth(topo: Any) -> float | None:
 def analytic_run(scenario: Scenario, run: RunSpec) -> RunResult:
     """A run answered from the closed forms alone: nothing is built or simulated (any n)."""
     topo = run.topology
-    itemsize = np.dtype(scenario.dtype).itemsize
+    itemsize = np.dtype(run.dtype).itemsize
     options = topo.options
     speeds = {value for key, value in options.items() if key.endswith(("bandwidth", "latency"))}
     uniform = not topo.links and not speeds - {topo.bandwidth, topo.latency}
@@ -305,7 +330,7 @@ def analytic_run(scenario: Scenario, run: RunSpec) -> RunResult:
         min_hops=topologies.MIN_WORKER_HOPS.get(topo.kind, 1), server_bandwidth=_server_bandwidth(topo),
     )
     return RunResult(
-        algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=scenario.dtype,
+        algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=run.dtype,
         bytes_per_param=itemsize, payload=scenario.payload, messages=twin.messages, bytes=twin.bytes,
         message_bytes=twin.message_bytes, makespan_s=twin.makespan_s, finish_s=[], bytes_per_link={},
         link_bandwidth={}, expected=twin, engine="analytic",

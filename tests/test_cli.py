@@ -310,11 +310,13 @@ BAD_INPUT = [
     ("negative workers", SMALL.replace("workers: [1, 3, 4]", "workers: [1, -3]"), ["workers.1", "-3"]),
     ("zero bandwidth", SMALL.replace("8 Gbit/s", "0 Gbit/s"), ["topology.bandwidth", "'0 Gbit/s'"]),
     ("unknown algorithm", SMALL.replace("all_to_all,", "butterfly,"), ["algorithms", "'butterfly'"]),
-    ("parameter_server on ring", SMALL.replace("kind: star", "kind: ring"),
+    ("only parameter_server, on a ring", SMALL.replace("kind: star", "kind: ring")
+     .replace("[all_to_all, parameter_server, ring_allreduce]", "[parameter_server]"),
      ["algorithms (parameter_server)", "'ring'"]),
     ("missing link edge", SMALL.replace("latency: 1 us}", "latency: 1 us, links: [{between: [0, 1]}]}")
      .replace("workers: [1, 3, 4]", "workers: [3, 4]"), ["topology.links", "with workers=3", "edge 0-1"]),
-    ("missing link node", SMALL.replace("latency: 1 us}", "latency: 1 us, links: [{between: [3, switch]}]}"),
+    ("missing link node", SMALL.replace("latency: 1 us}", "latency: 1 us, links: [{between: [3, switch]}]}")
+     .replace("workers: [1, 3, 4]", "workers: [1, 3]"),
      ["topology.links", "with workers=1", "node 3"]),
     ("invalid YAML", "name: [x\n", ["invalid YAML at line 2"]),
     ("not a mapping", "[1, 2]\n", ["must be a mapping", "got list"]),
