@@ -37,10 +37,48 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--algorithms", nargs="+", metavar="NAME", help="only these algorithms (default: all)")
     verify.add_argument("--gamma", type=float, default=0.0, help="reduction cost in seconds per byte (default 0)")
     verify.add_argument("--all", action="store_true", help="print every point, not one line per algorithm")
+    sweep = commands.add_parser("sweep", help="run every point of a scenario in parallel; results appear as points finish")
+    sweep.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name")
+    sweep.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
+    sweep.add_argument("--jobs", type=int, help="points at a time (default: every core)")
+    sweep.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="local processes (default) or a Dask cluster")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (default: a LocalCluster of --jobs workers)")
+    sweep.add_argument("--resume", action="store_true", help="skip the points already in the output directory")
     commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
     return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from . import runner, scenario
+    from .progress import progress_bar
+
+    if args.jobs is not None and args.jobs < 1:
+        raise CommsimError(f"--jobs: must be at least 1, got {args.jobs}")
+    if args.scheduler and args.executor != "dask":
+        raise CommsimError("--scheduler: only with --executor dask")
+    loaded = scenario.load(args.scenario)
+    if isinstance(loaded, scenario.ExperimentScenario):
+        raise CommsimError(f"{args.scenario}: an experiment has no points to sweep; use 'commsim run'")
+    out = args.out if args.out is not None else Path("results") / loaded.name
+    jobs = args.jobs or runner.default_jobs()
+    start = time.perf_counter()
+    with runner.executor_for(args.executor, jobs, args.scheduler) as executor, progress_bar(loaded.name) as update:
+        records = runner.sweep(loaded, out, executor, resume=args.resume, progress=update)
+    seconds = time.perf_counter() - start
+    unavailable = sum("unavailable" in record for record in records)
+    failed = sum(record.get("ok") is False for record in records)
+    ran = len(records) - unavailable
+    print(f"{len(records)} points: {ran - failed} of {ran} match their closed forms"
+          + (f", {failed} do not" if failed else "") + (f"; {unavailable} n/a" if unavailable else "")
+          + f" ({jobs} {args.executor} job{'s' * (jobs > 1)}, {seconds:.1f} s)")
+    for name in ("results.csv", "results.json", runner.RECORDS):
+        print(f"wrote {out / name}")
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
 def _version() -> str:
@@ -70,7 +108,16 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("results") / loaded.name
     if isinstance(loaded, scenario.ExperimentScenario):
         return _bias(out)
-    runs = simulate.simulate(loaded)
+    from .progress import progress_bar
+
+    points = list(loaded.runs())
+    one = simulate.simulate_training if loaded.training is not None else simulate.simulate_run
+    runs = []
+    with progress_bar(loaded.name, unit="runs") as update:
+        update(0, len(points))
+        for point in points:
+            runs.append(one(loaded, point))
+            update(len(runs), len(points))
     written = report.write_results(out, loaded, runs)
     if loaded.training is not None:
         from .plots import loss_vs_time
@@ -128,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        return {"run": _run, "verify": _verify, "bias": _bias_command, "list": _list}[args.command](args)
+        return {"run": _run, "sweep": _sweep, "verify": _verify, "bias": _bias_command, "list": _list}[args.command](args)
     except BrokenPipeError:  # e.g. `commsim run | head`: the results are already written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -86,11 +86,13 @@ def training_record(run: TrainingResult) -> dict[str, Any]:
 def results_document(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> dict[str, Any]:
     """The whole ``results.json`` document."""
     record = training_record if scenario.training is not None else run_record
-    return {
-        "scenario": scenario.model_dump(mode="json"),
-        "ok": all_ok(runs),
-        "runs": [record(run) for run in runs],
-    }
+    return document(scenario, [record(run) for run in runs])
+
+
+def document(scenario: Scenario, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``results.json`` from the runs' records: ok is None when no run was checked."""
+    checked = [record["ok"] for record in records if record.get("ok") is not None]
+    return {"scenario": scenario.model_dump(mode="json"), "ok": all(checked) if checked else None, "runs": records}
 
 
 def all_ok(runs: list[RunResult] | list[TrainingResult]) -> bool | None:
@@ -109,39 +111,51 @@ CSV_COLUMNS = (
 TRAINING_CSV_COLUMNS = ("algorithm", "topology", "workers", "optimizer", "wire", "step", "loss", "time_s", "compute_s", "comm_s")
 
 
+def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
+    """The ``results.csv`` rows of one run's JSON record (a training run: one row per step), so a sweep can
+    write a point's rows from its record alone."""
+    if "curves" in record:
+        curves = record["curves"]
+        head = [record["algorithm"], record["topology"], record["workers"], record["optimizer"], record["wire"]]
+        return [[*head, step, repr(loss), repr(end), repr(compute), repr(comm)] for step, (loss, end, compute, comm)
+                in enumerate(zip(curves["loss"], curves["time_s"], curves["compute_s"], curves["comm_s"]))]
+    head = [record["engine"], record["algorithm"], record["topology"], record["workers"], record["params"], record["dtype"]]
+    if "unavailable" in record:
+        return [[*head, *[""] * (len(CSV_COLUMNS) - len(head) - 1), f"n/a: {record['unavailable']}"]]
+    exp = record["expected"]
+
+    def number(value: float | None) -> str:
+        return "" if value is None else repr(value)
+
+    return [[
+        *head, record["bytes_per_param"], record["payload"], record["messages"], exp["messages"], record["bytes"],
+        exp["bytes"], repr(record["makespan_s"]), number(exp["makespan_s"]), exp["time_relation"],
+        "" if record["ok"] is None else record["ok"], number(record["algbw_Bps"]), number(record["busbw_Bps"]), "",
+    ]]
+
+
+def csv_header(training: bool) -> list[str]:
+    return list(TRAINING_CSV_COLUMNS if training else CSV_COLUMNS)
+
+
+def csv_text_of(records: list[dict[str, Any]], training: bool) -> str:
+    """``results.csv`` from the runs' JSON records."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(csv_header(training))
+    for record in records:
+        writer.writerows(csv_rows(record))
+    return out.getvalue()
+
+
 def training_csv_text(runs: list[TrainingResult]) -> str:
     """The curves in long form: one CSV row per (run, step)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(TRAINING_CSV_COLUMNS)
-    for run in runs:
-        for step, (loss, end, compute, comm) in enumerate(zip(run.loss, run.step_end_s, run.compute_s, run.comm_s)):
-            writer.writerow([
-                run.algorithm, run.topology, run.workers, run.optimizer, run.wire,
-                step, repr(loss), repr(end), repr(compute), repr(comm),
-            ])
-    return out.getvalue()
+    return csv_text_of([training_record(run) for run in runs], training=True)
 
 
-def csv_text(runs: list[RunResult]) -> str:
+def csv_text(runs: list[RunResult | NotApplicable]) -> str:
     """One CSV row per run with the measured and expected totals."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for run in runs:
-        if isinstance(run, NotApplicable):
-            cells = [run.engine, run.algorithm, run.topology, run.workers, run.params, run.dtype]
-            writer.writerow([*cells, *[""] * (len(CSV_COLUMNS) - len(cells) - 1), f"n/a: {run.reason}"])
-            continue
-        exp = run.expected
-        writer.writerow([
-            run.engine, run.algorithm, run.topology, run.workers, run.params, run.dtype, run.bytes_per_param, run.payload,
-            run.messages, exp.messages, run.bytes, exp.bytes,
-            repr(run.makespan_s), "" if exp.makespan_s is None else repr(exp.makespan_s), exp.time_relation,
-            "" if run.ok is None else run.ok,
-            "" if run.algbw is None else repr(run.algbw), "" if run.busbw is None else repr(run.busbw), "",
-        ])
-    return out.getvalue()
+    return csv_text_of([run_record(run) for run in runs], training=False)
 
 
 def write_results(directory: Path, scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> list[Path]:
@@ -151,7 +165,7 @@ def write_results(directory: Path, scenario: Scenario, runs: list[RunResult] | l
         "results.json": json.dumps(results_document(scenario, runs), indent=1, ensure_ascii=False) + "\n",
         "results.csv": training_csv_text(runs) if scenario.training is not None else csv_text(runs),
     }
-    return [_write_atomically(directory / name, text) for name, text in contents.items()]
+    return [write_text_atomically(directory / name, text) for name, text in contents.items()]
 
 
 def _mark(ok: bool | None) -> str:
@@ -314,10 +328,11 @@ def write_bias_results(directory: Path, rows: list[Any]) -> list[Path]:
                          repr(record["max_abs_error"]), record["ok"]])
     contents = {"results.json": json.dumps({"experiment": "implicit_bias", "runs": records}, indent=1, ensure_ascii=False) + "\n",
                 "results.csv": out.getvalue()}
-    return [_write_atomically(directory / name, text) for name, text in contents.items()]
+    return [write_text_atomically(directory / name, text) for name, text in contents.items()]
 
 
-def _write_atomically(path: Path, text: str) -> Path:
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to a hidden file beside ``path``, then rename it: ``path`` appears whole or not at all."""
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)

@@ -1,0 +1,149 @@
+"""Run a scenario's points on any ``concurrent.futures.Executor``: in this process, local processes, or Dask.
+
+A point is one (topology, algorithm, workers, dtype, params | optimizer) run. Each finished point's JSON
+record is appended to ``results.jsonl`` and its rows to ``results.csv`` in point order, as soon as every
+earlier point is done too; ``--resume`` skips points whose record is already there. At the end the three
+files are rewritten in point order, so the same scenario gives byte-identical files whichever executor,
+job count or resume history produced them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, as_completed
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import report
+from .errors import CommsimError
+from .scenario import RunSpec, Scenario
+
+RECORDS = "results.jsonl"
+
+
+def point_key(run: RunSpec) -> str:
+    """What identifies a point across runs of the same scenario (for ``--resume``)."""
+    optimizer = run.optimizer.title if run.optimizer is not None else ""
+    return json.dumps([run.topology.title, run.algorithm, run.workers, run.params, run.dtype, optimizer])
+
+
+def run_point(scenario: Scenario, run: RunSpec) -> dict[str, Any]:
+    """Simulate one point and return its JSON record (the message log stays in the worker process)."""
+    from . import simulate
+
+    if scenario.training is not None:
+        return report.training_record(simulate.simulate_training(scenario, run))
+    return report.run_record(simulate.simulate_run(scenario, run))
+
+
+@contextmanager
+def executor_for(kind: str, jobs: int, scheduler: str | None = None) -> Iterator[Executor | None]:
+    """``local`` (processes; None — this process, in point order — for one job) or ``dask`` (the scheduler
+    at ``scheduler``, else a ``LocalCluster`` of ``jobs`` single-threaded worker processes)."""
+    if kind == "local":
+        if jobs == 1:
+            yield None
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise CommsimError("--executor dask: dask is not installed (pip install 'commsim[dask]')") from None
+    if scheduler:
+        with Client(scheduler, timeout="10s") as client:
+            yield client.get_executor()
+        return
+    with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client.get_executor()
+
+
+def _read_records(directory: Path) -> dict[str, dict[str, Any]]:
+    """Records of an earlier sweep into ``directory``, by point key."""
+    path = directory / RECORDS
+    if not path.exists():
+        return {}
+    done = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            entry = json.loads(line)
+            done[entry["key"]] = entry["record"]
+        except (ValueError, KeyError, TypeError):
+            raise CommsimError(f"--resume: {path}: line {number} is not a sweep record; remove the file to start over") from None
+    return done
+
+
+def _csv_lines(record: dict[str, Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(report.csv_rows(record))
+    return out.getvalue()
+
+
+def sweep(
+    scenario: Scenario,
+    directory: Path,
+    executor: Executor | None,
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every point (those already in ``directory`` skipped with ``resume``) on ``executor`` (None: here,
+    one after another) and write
+    ``results.csv``, ``results.jsonl`` and ``results.json``; the records in point order.
+    ``progress(done, total)`` is called as points finish."""
+    points = list(scenario.runs())
+    keys = [point_key(run) for run in points]
+    if len(set(keys)) != len(keys):
+        raise CommsimError("the scenario has two points that are the same run (a repeated value in a sweep)")
+    directory.mkdir(parents=True, exist_ok=True)
+    earlier = _read_records(directory) if resume else {}
+    records: list[dict[str, Any] | None] = [earlier.get(key) for key in keys]
+    training = scenario.training is not None
+    written = 0  # points whose rows are in the files, a prefix of the point order
+    with open(directory / "results.csv", "w", encoding="utf-8") as table, \
+            open(directory / RECORDS, "w", encoding="utf-8") as log:
+        table.write(",".join(report.csv_header(training)) + "\n")
+
+        def flush() -> None:
+            nonlocal written
+            while written < len(points) and records[written] is not None:
+                table.write(_csv_lines(records[written]))
+                log.write(json.dumps({"key": keys[written], "record": records[written]}, ensure_ascii=False) + "\n")
+                written += 1
+            table.flush()
+            log.flush()
+
+        flush()
+        missing = [i for i, record in enumerate(records) if record is None]
+        done = len(points) - len(missing)
+        if progress:
+            progress(done, len(points))
+        if executor is None:
+            finished: Iterator[tuple[int, dict[str, Any]]] = ((i, run_point(scenario, points[i])) for i in missing)
+        else:
+            futures = {executor.submit(run_point, scenario, points[i]): i for i in missing}
+            finished = ((futures[future], future.result()) for future in as_completed(futures))
+        for index, record in finished:
+            records[index] = record
+            done += 1
+            flush()
+            if progress:
+                progress(done, len(points))
+    final = [record for record in records if record is not None]
+    document = report.document(scenario, final)
+    report.write_text_atomically(directory / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    return final
+
+
+def default_jobs() -> int:
+    """Every core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
