@@ -32,7 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", nargs="?",
                      help="scenario YAML file, or a bundled scenario's name (see 'commsim list'; default: textbook)")
     run.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
-    run.add_argument("--links", action="store_true", help="also print each run's five hottest links")
+    run.add_argument("--links", action="store_true", help="also print each run's five busiest links")
+    run.add_argument("--trace", type=Path, metavar="FILE.json",
+                     help="write a Chrome trace (Perfetto, chrome://tracing): per-worker sends, receives, idle; links")
+    run.add_argument("--messages", type=Path, metavar="FILE.csv", help="write every message: src, dst, bytes, times, route")
     verify = commands.add_parser("verify", help="every algorithm simulated on a contention-free network vs its closed form")
     verify.add_argument("--algorithms", nargs="+", metavar="NAME", help="only these algorithms (default: all)")
     verify.add_argument("--gamma", type=float, default=0.0, help="reduction cost in seconds per byte (default 0)")
@@ -110,6 +113,14 @@ def _run(args: argparse.Namespace) -> int:
         return _bias(out)
     from .progress import progress_bar
 
+    exports = [(flag, path) for flag, path in (("--trace", args.trace), ("--messages", args.messages)) if path]
+    for flag, path in exports:
+        if loaded.training is not None:
+            raise CommsimError(f"{flag}: only collective scenarios keep their message log; {args.scenario} trains")
+        if loaded.engine == "analytic":
+            raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'simulate'")
+        if not path.parent.is_dir():
+            raise CommsimError(f"{flag}: {path.parent} is not a directory")
     points = list(loaded.runs())
     one = simulate.simulate_training if loaded.training is not None else simulate.simulate_run
     runs = []
@@ -119,6 +130,14 @@ def _run(args: argparse.Namespace) -> int:
             runs.append(one(loaded, point))
             update(len(runs), len(points))
     written = report.write_results(out, loaded, runs)
+    if args.trace:
+        from .trace import write_trace
+
+        written.append(write_trace(runs, args.trace))
+    if args.messages:
+        from .trace import write_messages
+
+        written.append(write_messages(runs, args.messages))
     if loaded.training is not None:
         from .plots import loss_vs_time
 

@@ -1,0 +1,139 @@
+"""Exports of the message log: every message as CSV, and a Chrome trace-event file for Perfetto.
+
+The trace (https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU, the
+"Trace Event Format") has one process per run and, per worker, a track of what it sends, a track of
+what it receives and a track of its idle time. Perfetto does not nest overlapping slices on one
+track, so concurrent sends (or receives) of a worker go on extra lanes ("worker 3 send 2"). Each
+link that carried bytes gets a counter track: messages in flight through it. Timestamps are in
+microseconds, as the format defines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+MESSAGE_COLUMNS = ("algorithm", "topology", "workers", "params", "dtype", "src", "dst", "bytes", "start_s", "end_s",
+                   "phase", "route")
+
+
+def _messages(log: Any) -> Iterator[tuple[Any, Any, int, float, float, str, list[Any]]]:
+    """(src, dst, bytes, start, end, phase, route nodes) of every message, in delivery order."""
+    for i in range(len(log)):
+        route = log.routes[log.route[i]]
+        nodes = [route.src, *(link.v for link in route.links)]
+        yield route.src, route.dst, log.nbytes[i], log.start[i], log.end[i], log.phases[log.phase[i]], nodes
+
+
+def messages_csv_text(runs: Iterable[Any]) -> str:
+    """Every message of every simulated run: the run's coordinates, then src, dst, bytes, start and end
+    (seconds), phase and the route's nodes joined by '>'."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(MESSAGE_COLUMNS)
+    for run in runs:
+        if getattr(run, "log", None) is None:
+            continue
+        head = [run.algorithm, run.topology, run.workers, run.params, run.dtype]
+        for src, dst, nbytes, start, end, phase, nodes in _messages(run.log):
+            writer.writerow([*head, src, dst, nbytes, repr(start), repr(end), phase, ">".join(map(str, nodes))])
+    return out.getvalue()
+
+
+def _lanes(intervals: list[tuple[float, float, dict[str, Any]]]) -> list[tuple[int, float, float, dict[str, Any]]]:
+    """Give each interval the first lane free at its start (greedy, by start time): no overlaps per lane."""
+    ends: list[float] = []
+    placed = []
+    for start, end, args in sorted(intervals, key=lambda item: (item[0], item[1])):
+        lane = next((k for k, free in enumerate(ends) if free <= start), len(ends))
+        if lane == len(ends):
+            ends.append(end)
+        else:
+            ends[lane] = end
+        placed.append((lane, start, end, args))
+    return placed
+
+
+def _idle(busy: list[tuple[float, float]], finish: float) -> list[tuple[float, float]]:
+    """The gaps in [0, finish] not covered by any busy interval."""
+    gaps, covered = [], 0.0
+    for start, end in sorted(busy):
+        if start > covered:
+            gaps.append((covered, start))
+        covered = max(covered, end)
+    if finish > covered:
+        gaps.append((covered, finish))
+    return gaps
+
+
+def _us(seconds: float) -> float:
+    return seconds * 1e6
+
+
+def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
+    """The trace-event document of every simulated run (runs without a message log are left out)."""
+    events: list[dict[str, Any]] = []
+    for pid, run in enumerate(runs, start=1):
+        if getattr(run, "log", None) is None:
+            continue
+        title = f"{run.algorithm} on {run.topology}, {run.workers} workers, {run.params} params"
+        events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": title}})
+        sends: dict[Any, list] = {}
+        receives: dict[Any, list] = {}
+        in_flight: dict[str, list[tuple[float, int]]] = {}
+        for src, dst, nbytes, start, end, phase, nodes in _messages(run.log):
+            args = {"src": str(src), "dst": str(dst), "bytes": nbytes, "phase": phase}
+            sends.setdefault(src, []).append((start, end, args))
+            receives.setdefault(dst, []).append((start, end, args))
+            for u, v in zip(nodes, nodes[1:]):
+                changes = in_flight.setdefault(f"{u}->{v}", [])
+                changes += [(start, 1), (end, -1)]
+        tid = 0
+        nodes_in_order = sorted(set(sends) | set(receives), key=lambda node: (not isinstance(node, int), str(node)
+                                                                              if not isinstance(node, int) else node))
+        for node in nodes_in_order:
+            name = f"worker {node}" if isinstance(node, int) else str(node)
+            busy = [(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])]
+            finish = run.finish_s[node] if isinstance(node, int) and node < len(run.finish_s) else max(e for _, e in busy)
+            tid += 1
+            events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}})
+            for start, end in _idle(busy, finish):
+                events.append({"ph": "X", "name": "idle", "cat": "idle", "pid": pid, "tid": tid,
+                               "ts": _us(start), "dur": _us(end - start)})
+            for kind, intervals in (("send", sends.get(node, [])), ("receive", receives.get(node, []))):
+                lanes: dict[int, int] = {}
+                for lane, start, end, args in _lanes(intervals):
+                    if lane not in lanes:
+                        tid += 1
+                        lanes[lane] = tid
+                        label = f"{name} {kind}" + (f" {lane + 1}" if lane else "")
+                        events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": label}})
+                    other = args["dst"] if kind == "send" else args["src"]
+                    events.append({"ph": "X", "name": f"{kind} {'to' if kind == 'send' else 'from'} {other}",
+                                   "cat": args["phase"] or kind, "pid": pid, "tid": lanes[lane],
+                                   "ts": _us(start), "dur": _us(end - start), "args": args})
+        for link, changes in sorted(in_flight.items()):
+            count = 0
+            for time, step in sorted(changes, key=lambda change: (change[0], change[1])):
+                count += step
+                events.append({"ph": "C", "name": f"link {link}", "pid": pid, "ts": _us(time),
+                               "args": {"messages in flight": count}})
+    return {"traceEvents": events, "displayTimeUnit": "ns"}
+
+
+def write_trace(runs: Iterable[Any], path: Path) -> Path:
+    """Write the Chrome/Perfetto trace of ``runs`` to ``path``."""
+    from .report import write_text_atomically
+
+    return write_text_atomically(path, json.dumps(chrome_trace(runs), separators=(",", ":")) + "\n")
+
+
+def write_messages(runs: Iterable[Any], path: Path) -> Path:
+    """Write every message of ``runs`` as CSV to ``path``."""
+    from .report import write_text_atomically
+
+    return write_text_atomically(path, messages_csv_text(runs))
