@@ -48,10 +48,36 @@ def _parser() -> argparse.ArgumentParser:
                        help="local processes (default) or a Dask cluster")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (default: a LocalCluster of --jobs workers)")
     sweep.add_argument("--resume", action="store_true", help="skip the points already in the output directory")
+    compare = commands.add_parser("compare", help="simulated time per algorithm and topology (or --by), best marked, bar chart")
+    compare.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name")
+    compare.add_argument("--by", default="topology", help="the columns: topology (default), workers, params or dtype")
+    compare.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
+    compare.add_argument("--jobs", type=int, help="points at a time (default: every core)")
     commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
     return parser
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from . import compare, runner, scenario
+    from .progress import progress_bar
+
+    if args.by not in compare.BY:
+        raise CommsimError(f"--by: {args.by!r} is not a swept key; choose one of {', '.join(compare.BY)}")
+    if args.jobs is not None and args.jobs < 1:
+        raise CommsimError(f"--jobs: must be at least 1, got {args.jobs}")
+    loaded = scenario.load(args.scenario)
+    if isinstance(loaded, scenario.ExperimentScenario) or loaded.training is not None:
+        raise CommsimError(f"{args.scenario}: compare takes a collectives scenario (no training, no experiment)")
+    out = args.out if args.out is not None else Path("results") / loaded.name
+    with runner.executor_for("local", args.jobs or runner.default_jobs()) as executor, progress_bar(loaded.name) as update:
+        records = runner.sweep(loaded, out, executor, progress=update)
+    result = compare.comparison(records, args.by)
+    print(compare.table_text(result))
+    for path in [out / "results.csv", out / "results.json", *compare.save_figure(result, out)]:
+        print(f"wrote {path}")
+    return EXIT_CHECK_FAILED if any(record.get("ok") is False for record in records) else EXIT_OK
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -194,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        return {"run": _run, "sweep": _sweep, "verify": _verify, "bias": _bias_command, "list": _list}[args.command](args)
+        return {"run": _run, "sweep": _sweep, "compare": _compare, "verify": _verify, "bias": _bias_command,
+                "list": _list}[args.command](args)
     except BrokenPipeError:  # e.g. `commsim run | head`: the results are already written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

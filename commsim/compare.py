@@ -1,0 +1,129 @@
+"""``commsim compare``: one table (and a grouped bar chart) of simulated time per algorithm and topology.
+
+Rows are algorithms (with any other coordinate that varies in the scenario), columns the topologies
+or any swept key given with ``--by``; each cell the simulated time, with nccl-tests' busbw and the
+utilisation of the busiest link under it. The fastest cell of each row is marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .units import format_bandwidth, format_time
+
+BY = ("topology", "workers", "params", "dtype")
+COORDINATES = ("algorithm", "topology", "workers", "params", "dtype")
+BEST = "*"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Cells by (row, column): a run's JSON record, None where the scenario has no such point."""
+
+    by: str
+    rows: list[str]
+    columns: list[str]
+    cells: dict[tuple[str, str], dict[str, Any]]
+
+    def best(self, row: str) -> list[str]:
+        """The columns where ``row`` ran fastest (all of them on a tie to 1e-12; none if nothing ran)."""
+        timed = {column: cell["makespan_s"] for column in self.columns
+                 if (cell := self.cells.get((row, column))) is not None and "makespan_s" in cell}
+        fastest = min(timed.values(), default=None)
+        return [column for column, time in timed.items() if time <= fastest * (1 + 1e-12)]
+
+
+def comparison(records: list[dict[str, Any]], by: str = "topology") -> Comparison:
+    """Arrange records into rows (algorithm and every other varying coordinate) × columns (values of ``by``)."""
+    if by not in BY:
+        raise ValueError(f"--by: {by!r} is not a swept key; choose one of {', '.join(BY)}")
+    varying = [key for key in COORDINATES if key not in ("algorithm", by) and len({r[key] for r in records}) > 1]
+
+    def row_of(record: dict[str, Any]) -> str:
+        return " ".join([record["algorithm"], *(f"{key}={record[key]}" for key in varying)])
+
+    rows = list(dict.fromkeys(row_of(record) for record in records))
+    columns = list(dict.fromkeys(str(record[by]) for record in records))
+    cells = {(row_of(record), str(record[by])): record for record in records}
+    return Comparison(by, rows, columns, cells)
+
+
+def _cell_lines(cell: dict[str, Any] | None, best: bool) -> tuple[str, str]:
+    if cell is None:
+        return "-", ""
+    if "unavailable" in cell:
+        return "n/a", ""
+    time = format_time(cell["makespan_s"]) + (f" {BEST}" if best else "")
+    busbw = "" if cell.get("busbw_Bps") is None else format_bandwidth(cell["busbw_Bps"])
+    links = cell.get("hottest_links") or []
+    busiest = f"{links[0]['utilisation']:.0%}" if links else ""
+    return time, " ".join(part for part in (busbw, busiest and f"link {busiest}") if part)
+
+
+def table_text(result: Comparison) -> str:
+    """The comparison as aligned text: two lines per row (time; busbw and busiest-link utilisation)."""
+    header = [result.by if result.by != "topology" else "algorithm \\ topology", *result.columns]
+    lines: list[list[str]] = [header]
+    for row in result.rows:
+        best = result.best(row)
+        pairs = [_cell_lines(result.cells.get((row, column)), column in best) for column in result.columns]
+        lines.append([row, *(time for time, _ in pairs)])
+        lines.append(["", *(detail for _, detail in pairs)])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))).rstrip()
+            for line in lines]
+    note = (f"simulated time per cell ({BEST} the fastest in its row, ties all marked); under it nccl-tests' busbw and the busiest "
+            "link's utilisation")
+    return "\n".join([note, *text])
+
+
+def figure(result: Comparison) -> Any:
+    """A grouped bar chart: one group per row, one bar per column, simulated time on a log axis."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(result.rows) + 2), 4.5), layout="constrained")
+    width = 0.8 / max(len(result.columns), 1)
+    x = np.arange(len(result.rows))
+    times = [cell["makespan_s"] for cell in result.cells.values() if "makespan_s" in cell]
+    scale, unit = _time_unit(max(times, default=1.0))
+    for k, column in enumerate(result.columns):
+        heights = [result.cells.get((row, column), {}).get("makespan_s", np.nan) * scale for row in result.rows]
+        ax.bar(x + (k - (len(result.columns) - 1) / 2) * width, heights, width, label=column)
+    ax.set_xticks(x, result.rows, rotation=20, ha="right")
+    ax.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.set_ylabel(f"simulated time ({unit})")
+    ax.set_xlabel("algorithm")
+    ax.set_title(f"time per algorithm and {result.by}")
+    ax.legend(title=result.by, fontsize="small")
+    return fig
+
+
+def _time_unit(seconds: float) -> tuple[float, str]:
+    for scale, unit in ((1.0, "s"), (1e3, "ms"), (1e6, "µs")):
+        if seconds * scale >= 1:
+            return scale, unit
+    return 1e9, "ns"
+
+
+def save_figure(result: Comparison, directory: Path) -> list[Path]:
+    """``compare.png`` and ``compare.svg`` in ``directory``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(result)
+    paths = []
+    for suffix in ("png", "svg"):
+        path = directory / f"compare_by_{result.by}.{suffix}"
+        fig.savefig(path, dpi=120, metadata={"Date": None} if suffix == "svg" else {"Software": None})
+        paths.append(path)
+    plt.close(fig)
+    return paths
