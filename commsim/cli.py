@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="scenario YAML file, or a bundled scenario's name (see 'commsim list'; default: textbook)")
     run.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
     run.add_argument("--links", action="store_true", help="also print each run's five busiest links")
+    run.add_argument("--plot", action="store_true", help="also draw every figure the results have data for")
     run.add_argument("--trace", type=Path, metavar="FILE.json",
                      help="write a Chrome trace (Perfetto, chrome://tracing): per-worker sends, receives, idle; links")
     run.add_argument("--messages", type=Path, metavar="FILE.csv", help="write every message: src, dst, bytes, times, route")
@@ -48,11 +49,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="local processes (default) or a Dask cluster")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (default: a LocalCluster of --jobs workers)")
     sweep.add_argument("--resume", action="store_true", help="skip the points already in the output directory")
+    sweep.add_argument("--plot", action="store_true", help="also draw every figure the results have data for")
     compare = commands.add_parser("compare", help="simulated time per algorithm and topology (or --by), best marked, bar chart")
     compare.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name")
     compare.add_argument("--by", default="topology", help="the columns: topology (default), workers, params or dtype")
     compare.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
     compare.add_argument("--jobs", type=int, help="points at a time (default: every core)")
+    plot = commands.add_parser("plot", help="every figure a results directory has data for (PNG and SVG)")
+    plot.add_argument("results", type=Path, help="a directory written by run, sweep or compare")
     commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
@@ -78,6 +82,22 @@ def _compare(args: argparse.Namespace) -> int:
     for path in [out / "results.csv", out / "results.json", *compare.save_figure(result, out)]:
         print(f"wrote {path}")
     return EXIT_CHECK_FAILED if any(record.get("ok") is False for record in records) else EXIT_OK
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plots import plot_results
+
+    if not (args.results / "results.json").is_file():
+        raise CommsimError(f"{args.results}: no results.json here (run, sweep or compare write one)")
+    try:
+        written = plot_results(args.results)
+    except (ValueError, KeyError, TypeError) as error:
+        raise CommsimError(f"{args.results / 'results.json'}: not a results file commsim wrote ({error})") from None
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("nothing to plot: the results vary neither workers nor size, and hold no link usage")
+    return EXIT_OK
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -107,6 +127,11 @@ def _sweep(args: argparse.Namespace) -> int:
           + f" ({jobs} {args.executor} job{'s' * (jobs > 1)}, {seconds:.1f} s)")
     for name in ("results.csv", "results.json", runner.RECORDS):
         print(f"wrote {out / name}")
+    if args.plot:
+        from .plots import plot_results
+
+        for path in plot_results(out):
+            print(f"wrote {path}")
     return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
@@ -164,6 +189,10 @@ def _run(args: argparse.Namespace) -> int:
         from .trace import write_messages
 
         written.append(write_messages(runs, args.messages))
+    if args.plot and loaded.training is None:
+        from .plots import plot_results
+
+        written += plot_results(out)
     if loaded.training is not None:
         from .plots import loss_vs_time
 
@@ -220,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        return {"run": _run, "sweep": _sweep, "compare": _compare, "verify": _verify, "bias": _bias_command,
+        return {"run": _run, "sweep": _sweep, "compare": _compare, "plot": _plot, "verify": _verify, "bias": _bias_command,
                 "list": _list}[args.command](args)
     except BrokenPipeError:  # e.g. `commsim run | head`: the results are already written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

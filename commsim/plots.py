@@ -30,3 +30,185 @@ def loss_vs_time(runs: list[TrainingResult], path: Path) -> Path:
     ax.legend(fontsize=7, ncol=2)
     figure.savefig(path, format="png", dpi=110)
     return path
+
+
+# -- figures from a results.json document -------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "commsim"  # same figure, same SVG bytes
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(figure, directory: Path, name: str) -> list[Path]:
+    """``name``.png and ``name``.svg in ``directory``, without timestamps (same data, same bytes)."""
+    paths = []
+    for suffix, metadata in (("png", {"Software": None}), ("svg", {"Date": None})):
+        path = directory / f"{name}.{suffix}"
+        figure.savefig(path, dpi=110, metadata=metadata)
+        paths.append(path)
+    _pyplot().close(figure)
+    return paths
+
+
+def _series(records: list[dict], x: str, fixed: tuple[str, ...]) -> dict[str, list[dict]]:
+    """Records grouped into lines: one per algorithm and every other coordinate that varies, along ``x``."""
+    varying = [key for key in fixed if len({str(r[key]) for r in records}) > 1]
+    lines: dict[str, list[dict]] = {}
+    for record in records:
+        label = " ".join([record["algorithm"], *(f"{key}={record[key]}" for key in varying)])
+        lines.setdefault(label, []).append(record)
+    return {label: sorted(points, key=lambda r: r[x]) for label, points in lines.items()}
+
+
+def _size(record: dict) -> int:
+    return record["params"] * record["bytes_per_param"]
+
+
+def time_vs_workers(records: list[dict]) -> object:
+    """Simulated time against workers, log-log, a line per algorithm (and topology, size, ...), the closed
+    form dashed in the same colour (a bound where the run says "≥")."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    for k, (label, points) in enumerate(_series(records, "workers", ("topology", "params", "dtype")).items()):
+        color = f"C{k % 10}"
+        ax.plot([r["workers"] for r in points], [r["makespan_s"] for r in points], "o-", color=color, label=label)
+        expected = [(r["workers"], r["expected"]["makespan_s"]) for r in points if r["expected"]["makespan_s"]]
+        if expected:
+            ax.plot(*zip(*expected), "--", color=color, linewidth=0.9)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("workers")
+    ax.set_ylabel("time (s)")
+    ax.set_title("time against workers (dashed: the closed form, or its lower bound)")
+    ax.legend(fontsize=7)
+    return figure
+
+
+def traffic_vs_workers(records: list[dict]) -> object:
+    """Messages and bytes against workers, log-log: the textbook table n(n−1), 2n, 2n(n−1) as a picture."""
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
+    for label, points in _series(records, "workers", ("topology", "params", "dtype")).items():
+        workers = [r["workers"] for r in points]
+        left.plot(workers, [r["messages"] for r in points], "o-", label=label)
+        right.plot(workers, [r["bytes"] for r in points], "o-", label=label)
+    for ax, what in ((left, "messages"), (right, "bytes sent (B)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("workers")
+        ax.set_ylabel(what)
+    left.set_title("messages: all-to-all n(n−1), parameter server 2n, ring 2n(n−1)")
+    right.set_title("bytes: n(n−1)P, 2nP, 2(n−1)P")
+    left.legend(fontsize=7)
+    return figure
+
+
+def time_and_busbw_vs_size(records: list[dict]) -> object:
+    """Time and nccl-tests' busbw against the buffer size, log-log: latency-bound to bandwidth-bound."""
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
+    for record in records:
+        record["size_B"] = _size(record)
+    for label, points in _series(records, "size_B", ("topology", "workers", "dtype")).items():
+        sizes = [r["size_B"] for r in points]
+        left.plot(sizes, [r["makespan_s"] for r in points], "o-", label=label, markersize=3)
+        right.plot(sizes, [(r["busbw_Bps"] or 0) / 1e9 for r in points], "o-", label=label, markersize=3)
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("message size (B)")
+    left.set_yscale("log")
+    left.set_ylabel("time (s)")
+    right.set_ylabel("busbw (GB/s)")
+    left.set_title(f"time against size, {records[0]['workers']} workers")
+    right.set_title("bus bandwidth against size (nccl-tests' busbw)")
+    right.legend(fontsize=7)
+    return figure
+
+
+def topology_usage(graph, record: dict) -> object:
+    """The topology drawn with networkx, each link coloured and widened by its utilisation in ``record``
+    (busier direction: bytes / (bandwidth × makespan))."""
+    import networkx as nx
+
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(7, 6), layout="constrained")
+    makespan = record["makespan_s"] or 1.0
+    load = record.get("bytes_per_link", {})
+    utilisation = []
+    for u, v, data in graph.edges(data=True):
+        busiest = max(load.get(f"{u}->{v}", 0), load.get(f"{v}->{u}", 0))
+        utilisation.append(busiest / data["bandwidth"] / makespan)
+    layout = nx.kamada_kawai_layout(graph) if graph.number_of_nodes() <= 200 else nx.spring_layout(graph, seed=0)
+    cmap = plt.get_cmap("viridis")
+    nx.draw_networkx_nodes(graph, layout, ax=ax, node_size=120,
+                           node_color=["C1" if isinstance(node, int) else "0.6" for node in graph])
+    nx.draw_networkx_edges(graph, layout, ax=ax, edge_color=utilisation, edge_cmap=cmap, edge_vmin=0, edge_vmax=1,
+                           width=[0.5 + 4 * u for u in utilisation])
+    if graph.number_of_nodes() <= 40:
+        nx.draw_networkx_labels(graph, layout, ax=ax, font_size=6)
+    bar = figure.colorbar(plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1)), ax=ax)
+    bar.set_label("link utilisation (busy time / makespan)")
+    ax.set_title(f"{record['algorithm']} on {record['topology']}, {record['workers']} workers")
+    ax.set_axis_off()
+    return figure
+
+
+def training_loss(records: list[dict]) -> object:
+    """Loss against simulated time on a log time axis, so a fast compressed run is not squeezed to the left."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    for record in records:
+        curves = record["curves"]
+        ax.plot(curves["time_s"], curves["loss"], label=f"{record['algorithm']} × {record['optimizer']}", linewidth=1.1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("simulated time (s), compute included")
+    ax.set_ylabel("training loss")
+    ax.set_title("loss against simulated time")
+    ax.legend(fontsize=7, ncol=2)
+    return figure
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
+def plot_results(directory: Path) -> list[Path]:
+    """Every figure the ``results.json`` in ``directory`` has data for; the paths written."""
+    import json
+
+    from .scenario import parse
+
+    document = json.loads((directory / "results.json").read_text(encoding="utf-8"))
+    records = document["runs"]
+    written: list[Path] = []
+    if records and "curves" in records[0]:
+        return save(training_loss(records), directory, "loss_vs_time")
+    ran = [r for r in records if "unavailable" not in r and r.get("makespan_s")]
+    if len({r["workers"] for r in ran}) > 1:
+        by_size = {_size(r) for r in ran}
+        for size in sorted(by_size, reverse=True):  # the largest: bandwidth-bound
+            subset = [r for r in ran if _size(r) == size]
+            if len({r["workers"] for r in subset}) > 1:
+                suffix = "" if len(by_size) == 1 else f"_{size}B"
+                written += save(time_vs_workers(subset), directory, f"time_vs_workers{suffix}")
+                written += save(traffic_vs_workers(subset), directory, f"messages_and_bytes_vs_workers{suffix}")
+                break  # one size is enough for these two pictures
+    if len({_size(r) for r in ran}) > 1:  # at the largest worker count: a line per algorithm (and topology)
+        most = max(r["workers"] for r in ran)
+        written += save(time_and_busbw_vs_size([r for r in ran if r["workers"] == most]), directory,
+                        f"time_and_busbw_vs_size_n{most}")
+    scenario = parse(document["scenario"], str(directory / "results.json"))
+    for topo in getattr(scenario, "networks", []):
+        mine = [r for r in ran if r["topology"] == topo.title and r.get("bytes_per_link")]
+        if mine:
+            record = max(mine, key=lambda r: (r["workers"], -mine.index(r)))
+            graph = topo.build(record["workers"], [record["algorithm"]])
+            name = f"topology_{_slug(topo.title)}_{record['algorithm']}_n{record['workers']}"
+            written += save(topology_usage(graph, record), directory, name)
+    return written

@@ -1,0 +1,99 @@
+"""`commsim plot`: every figure is written, non-empty, with its axes labelled (read back from the figure)."""
+
+import json
+
+import pytest
+
+from commsim import cli, plots, runner, scenario
+
+SWEEP = """name: p
+workers: [2, 4, 8]
+size: {from: 1 KiB, to: 1 MiB, factor: 32}
+algorithms: [ring_allreduce, parameter_server]
+topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}
+payload: size-only
+"""
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plots")
+    (folder / "p.yaml").write_text(SWEEP)
+    with runner.executor_for("local", 1) as executor:
+        records = runner.sweep(scenario.load(folder / "p.yaml"), folder / "out", executor)
+    return folder / "out", records
+
+
+def _labels(figure):
+    return [(ax.get_xlabel(), ax.get_ylabel(), ax.get_xscale(), ax.get_yscale()) for ax in figure.axes]
+
+
+def test_each_figure_labels_its_axes_with_units(swept):
+    """Time vs workers (log-log), messages and bytes vs workers, time and busbw vs size."""
+    _, records = swept
+    big = [r for r in records if r["params"] * 4 == 2**20]
+    assert _labels(plots.time_vs_workers(big)) == [("workers", "time (s)", "log", "log")]
+    assert _labels(plots.traffic_vs_workers(big)) == [("workers", "messages", "log", "log"),
+                                                     ("workers", "bytes sent (B)", "log", "log")]
+    assert _labels(plots.time_and_busbw_vs_size([r for r in records if r["workers"] == 8])) == [
+        ("message size (B)", "time (s)", "log", "log"), ("message size (B)", "busbw (GB/s)", "log", "linear")]
+
+
+def test_the_traffic_figure_draws_the_textbook_table(swept):
+    """The plotted messages are 2n(n−1) for the ring and 2n for the parameter server, at n = 2, 4, 8."""
+    _, records = swept
+    figure = plots.traffic_vs_workers([r for r in records if r["params"] * 4 == 2**20])
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert list(lines["ring_allreduce"].get_ydata()) == [2 * n * (n - 1) for n in (2, 4, 8)]
+    assert list(lines["parameter_server"].get_ydata()) == [2 * n for n in (2, 4, 8)]
+
+
+def test_plot_command_writes_every_figure_once_and_the_same_bytes_again(swept, capsys):
+    """PNG and SVG of each figure, non-empty; plotting again gives byte-identical SVG files."""
+    out, _ = swept
+    assert cli.main(["plot", str(out)]) == 0
+    names = sorted(line.split("/")[-1] for line in capsys.readouterr().out.splitlines())
+    stems = ["messages_and_bytes_vs_workers_1048576B", "time_and_busbw_vs_size_n8",
+             "time_vs_workers_1048576B", "topology_star_ring_allreduce_n8"]
+    assert names == sorted(f"{stem}.{suffix}" for stem in stems for suffix in ("png", "svg"))
+    first = {name: (out / name).read_bytes() for name in names}
+    assert all(len(data) > 2000 for data in first.values())
+    assert cli.main(["plot", str(out)]) == 0
+    assert all((out / name).read_bytes() == first[name] for name in names if name.endswith(".svg"))
+
+
+def test_the_topology_figure_colours_links_by_utilisation(swept):
+    """Ring all-reduce on a star of 8: every link is busy (P/8·14 B at 1 GB/s) most of the run; the colour
+    scale is labelled."""
+    out, records = swept
+    record = next(r for r in records if r["workers"] == 8 and r["algorithm"] == "ring_allreduce" and r["params"] * 4 == 2**20)
+    graph = scenario.load(out.parent / "p.yaml").networks[0].build(8, ["ring_allreduce"])
+    figure = plots.topology_usage(graph, record)
+    assert figure.axes[1].get_ylabel() == "link utilisation (busy time / makespan)"
+    from matplotlib.collections import LineCollection
+
+    (edges,) = [c for c in figure.axes[0].collections if isinstance(c, LineCollection)]
+    expected = 14 * (2**20 // 8) / 1e9 / (14 * (2e-6 + 2**20 / 8 / 1e9))  # busy / makespan, by hand
+    assert list(edges.get_linewidths()) == pytest.approx([0.5 + 4 * expected] * 8, rel=1e-9)  # width = 0.5 + 4·util
+    import matplotlib.pyplot as plt
+
+    assert [tuple(c) for c in edges.get_colors()] == pytest.approx([plt.get_cmap("viridis")(expected)] * 8, abs=1e-2)
+
+
+def test_plot_refuses_a_folder_without_results(tmp_path, capsys):
+    """No results.json: exit 2 and one line."""
+    assert cli.main(["plot", str(tmp_path)]) == 2
+    assert "no results.json here" in capsys.readouterr().err
+    (tmp_path / "results.json").write_text(json.dumps({"runs": [{"x": 1}]}))
+    assert cli.main(["plot", str(tmp_path)]) == 2
+    assert "not a results file commsim wrote" in capsys.readouterr().err
+
+
+def test_run_and_sweep_draw_with_plot(tmp_path, capsys):
+    """`--plot` on run and on sweep writes the same figures as `commsim plot`."""
+    (tmp_path / "p.yaml").write_text(SWEEP)
+    assert cli.main(["run", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "r"), "--plot"]) == 0
+    assert cli.main(["sweep", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "s"), "--plot", "--jobs", "1"]) == 0
+    capsys.readouterr()
+    figures = sorted(p.name for p in (tmp_path / "r").glob("*.svg"))
+    assert len(figures) == 4 and figures == sorted(p.name for p in (tmp_path / "s").glob("*.svg"))
