@@ -4,6 +4,7 @@ Regenerate after an intended change with ``COMMSIM_UPDATE_GOLDEN=1 pytest tests/
 and review the diff: every number in it should still match its closed form.
 """
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -14,6 +15,13 @@ from commsim import bias, scenario, simulate
 
 SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.yaml"))
 GOLDEN = Path(__file__).parent / "golden"
+SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"
+
+
+@functools.lru_cache(maxsize=None)
+def simulated(path: Path) -> tuple:
+    """A bundled scenario's runs, simulated once for all the tests here."""
+    return tuple(simulate.simulate(scenario.load(path)))
 
 
 def summary(path: Path) -> list[dict]:
@@ -22,7 +30,10 @@ def summary(path: Path) -> list[dict]:
     if isinstance(loaded, scenario.ExperimentScenario):
         return [{"optimizer": row.name, "limit": row.limit.tolist()} for row in bias.bias_table()]
     rows = []
-    for run in simulate.simulate(loaded):
+    for run in simulated(path):
+        if isinstance(run, simulate.NotApplicable):
+            rows.append({"algorithm": run.algorithm, "workers": run.workers, "topology": run.topology, "unavailable": run.reason})
+            continue
         row = {"algorithm": run.algorithm, "workers": run.workers, "messages": run.messages, "bytes": run.bytes,
                "makespan_s": run.makespan_s, "ok": run.ok}
         if isinstance(run, simulate.TrainingResult):
@@ -72,6 +83,45 @@ HAND = {  # the allreduce_algorithms scenario's times, worked out by hand from i
 
 def test_allreduce_algorithms_scenario_times_by_hand():
     """The bundled comparison's times that have a hand computation equal it to 1e-9, independently of the golden file."""
-    runs = {(run.topology, run.algorithm): run for run in simulate.simulate(scenario.load(GOLDEN.parent.parent / "scenarios" / "allreduce_algorithms.yaml"))}
+    runs = {(run.topology, run.algorithm): run for run in simulated(SCENARIO_DIR / "allreduce_algorithms.yaml")}
     for key, seconds in HAND.items():
         assert runs[key].makespan_s == pytest.approx(seconds, rel=1e-9), key
+
+
+def test_parameter_server_wall_by_formula():
+    """Star, 100 Gbit/s, 2 µs, P = 4 MB: the server 2(2α + nP/B); 4 sharded servers 2(2α + nP/4/B) once
+    n ≥ 4; ring 2(n−1)(2α + ⌈p/n⌉·4/B) — for n = 2 … 512."""
+    alpha, b, p = 2e-6, 12.5e9, 1_000_000
+    runs = simulated(SCENARIO_DIR / "parameter_server_wall.yaml")
+    assert len(runs) == 27
+    for run in runs:
+        n = run.workers
+        expected = {
+            "parameter_server": 2 * (2 * alpha + n * 4 * p / b),
+            "sharded_parameter_server": 2 * (2 * alpha + n * 4 * p / 4 / b),
+            "ring_allreduce": 2 * (n - 1) * (2 * alpha + -(-p // n) * 4 / b),
+        }[run.algorithm]
+        if run.algorithm != "sharded_parameter_server" or n >= 4:
+            assert run.makespan_s == pytest.approx(expected, rel=1e-9), (run.algorithm, n)
+        else:  # fewer workers than servers: the workers' own links are the bottleneck
+            assert run.makespan_s > expected
+
+
+def test_message_size_sweep_ring_by_formula():
+    """8 workers on a star: ring all-reduce of S bytes takes 14(2α + ⌈S/4/8⌉·4/B), 8 B to 1 GiB."""
+    runs = [r for r in simulated(SCENARIO_DIR / "message_size_sweep.yaml") if r.algorithm == "ring_allreduce"]
+    assert [r.params * 4 for r in runs] == [8 * 4**k for k in range(14)]
+    for run in runs:
+        assert run.makespan_s == pytest.approx(14 * (2 * 2e-6 + -(-run.params // 8) * 4 / 12.5e9), rel=1e-9)
+
+
+def test_topologies_64_by_formula():
+    """64 workers, 1 MB: ring all-reduce 126(hα + ⌈p/64⌉·4/B) with h = 2 (star), 1 (ring, fully connected);
+    the parameter server on a star 2(2α + 64P/B) and n/a on a ring."""
+    alpha, b, p = 1e-6, 12.5e9, 250_000
+    runs = {(r.topology, r.algorithm): r for r in simulated(SCENARIO_DIR / "topologies_64.yaml")}
+    chunk = -(-p // 64) * 4 / b
+    for kind, hops in (("star", 2), ("ring", 1), ("fully_connected", 1)):
+        assert runs[kind, "ring_allreduce"].makespan_s == pytest.approx(126 * (hops * alpha + chunk), rel=1e-9)
+    assert runs["star", "parameter_server"].makespan_s == pytest.approx(2 * (2 * alpha + 64 * 4 * p / b), rel=1e-9)
+    assert isinstance(runs["ring", "parameter_server"], simulate.NotApplicable)

@@ -487,7 +487,7 @@ def test_bundled_scenario_loads(path):
         assert loaded.params is None
         assert len(list(loaded.runs())) == len(loaded.algorithms) * len(loaded.workers) * len(loaded.training.optimizer)
     else:
-        assert loaded.params
+        assert (loaded.params is None) != (loaded.size is None)  # exactly one of params or size
 
 
 @pytest.mark.parametrize("name", ["training.yaml", "sign_vote.yaml", "digits.yaml"])
