@@ -20,7 +20,7 @@ import math
 import re
 import zlib
 from collections import deque
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import networkx as nx
 
 from . import units
 from .errors import TopologyError, UnitError
-from .topology import SERVER, SWITCH, TOPOLOGIES, _add_workers, _link, add_servers, server_names
+from .graphs import SERVER, SWITCH, _add_workers, _link, add_servers, server_names
 
 # -- option parsing ------------------------------------------------------------------------------
 
@@ -506,9 +506,5 @@ def fewest_worker_hops(graph: nx.Graph) -> int | None:
     return best
 
 
-def _register(generators: Iterable[Any]) -> None:
-    for generator in generators:
-        TOPOLOGIES[generator.__name__] = generator
-
-
-_register([torus, hypercube, fat_tree, tree, hierarchical, from_file])
+GENERATORS = {generator.__name__: generator for generator in (torus, hypercube, fat_tree, tree, hierarchical, from_file)}
+"""The generators this module adds to :data:`commsim.topology.TOPOLOGIES`."""

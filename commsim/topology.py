@@ -7,7 +7,7 @@ tree ECMP, multi-GPU nodes), else a hop-shortest path.
 
 This module keeps the registry, validation and the simple generators (star, ring, fully
 connected); :mod:`commsim.fabrics` adds torus, hypercube, fat_tree, tree, hierarchical and
-from_file to :data:`TOPOLOGIES` (imported at the bottom of this module).
+from_file to :data:`TOPOLOGIES`; both build with :mod:`commsim.graphs`.
 """
 
 from __future__ import annotations
@@ -19,30 +19,8 @@ import networkx as nx
 
 from .errors import TopologyError
 
-SWITCH = "switch"
-SERVER = "server"
-
-
-def _add_workers(graph: nx.Graph, n: int) -> None:
-    graph.add_nodes_from(range(n), role="worker")
-
-
-def _link(graph: nx.Graph, u: Hashable, v: Hashable, bandwidth: float, latency: float) -> None:
-    graph.add_edge(u, v, bandwidth=bandwidth, latency=latency)
-
-
-def server_names(count: int) -> list[str]:
-    """Parameter-server node names: ``"server"`` alone, else ``"server0"``, ``"server1"``, ..."""
-    return [SERVER] if count == 1 else [f"{SERVER}{i}" for i in range(count)]
-
-
-def add_servers(graph: nx.Graph, count: int, attach_to: Iterable[Hashable], bandwidth: float, latency: float) -> None:
-    """Add ``count`` servers, each linked to every node of ``attach_to``."""
-    targets = list(attach_to)
-    for name in server_names(int(count)):
-        graph.add_node(name, role="server")
-        for node in targets:
-            _link(graph, name, node, bandwidth, latency)
+from .graphs import SERVER, SWITCH, _add_workers, _link, add_servers, server_names  # noqa: F401  (re-exported)
+from .fabrics import GENERATORS as _FABRICS
 
 
 def servers(graph: nx.Graph) -> tuple[Hashable, ...]:
@@ -88,7 +66,8 @@ TOPOLOGIES: dict[str, Callable[..., nx.Graph]] = {
     "star": star,
     "ring": ring,
     "fully_connected": fully_connected,
-}  # commsim.fabrics registers the rest
+    **_FABRICS,  # torus, hypercube, fat_tree, tree, hierarchical, from_file
+}
 
 # Fewest links between two distinct workers, per kind: exact for the usual options and a lower
 # bound for all. Where options change it (hierarchical: 1 with intra="mesh", 2 with "switch", 4 with
@@ -196,5 +175,3 @@ def link_extremes(graph: nx.Graph) -> tuple[float, float]:
     latencies, bandwidths = zip(*((d["latency"], d["bandwidth"]) for _, _, d in graph.edges(data=True)))
     return min(latencies), max(bandwidths)
 
-
-from . import fabrics  # noqa: E402, F401  (registers torus, hypercube, fat_tree, tree, hierarchical, from_file)

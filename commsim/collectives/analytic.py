@@ -12,32 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .base import get
+from .cost import Cost, LinkCost
 
-@dataclass(frozen=True)
-class LinkCost:
-    """A contention-free network: one m-byte message costs alpha + m·beta; combining m bytes m·gamma.
-
-    ``servers`` and ``gpus_per_node`` describe the network's shape for the algorithms that use it
-    (sharded parameter server, hierarchical ring); None means the algorithm's own default.
-    """
-
-    alpha: float
-    beta: float
-    gamma: float = 0.0
-    servers: int = 1
-    gpus_per_node: int | None = None
-
-    def message(self, nbytes: int) -> float:
-        return self.alpha + nbytes * self.beta
-
-
-@dataclass(frozen=True)
-class Cost:
-    """An algorithm's closed form: message sizes (bytes -> count) and time."""
-
-    message_bytes: dict[int, int]
-    time: float
-    formula: str
+__all__ = ["Cost", "LinkCost", "Expected", "expected", "is_exact", "server_link_form", "shared_link_form"]
 
 
 @dataclass(frozen=True)
@@ -150,8 +128,6 @@ def expected(
     else a lower bound — unless its servers' links (:func:`server_link_form`) or links all-to-all
     shares (:func:`shared_link_form`) give a tighter form.
     """
-    from .base import get
-
     spec = get(algorithm)
     if spec.cost is None:
         raise ValueError(f"algorithm {algorithm!r} has no closed form")

@@ -16,7 +16,7 @@ from simpy.events import Event
 
 from ..network import Network
 from ..payload import Buffer, chunk_bounds
-from .analytic import Cost, LinkCost
+from .cost import Cost, LinkCost
 
 Process = Generator[Event, Any, Any]
 

@@ -20,7 +20,7 @@ same bits.
 from __future__ import annotations
 
 from ..payload import Buffer, chunk_bounds
-from .analytic import Cost, LinkCost
+from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 
 

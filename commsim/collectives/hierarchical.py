@@ -30,7 +30,7 @@ import math
 import operator
 
 from ..payload import Buffer, chunk_bounds, split
-from .analytic import Cost, LinkCost
+from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 from .primitives import ring_all_gather, ring_reduce_scatter
 

@@ -26,7 +26,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from ..payload import Buffer, chunk_bounds, split
-from .analytic import Cost, LinkCost
+from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..payload import Buffer, chunk_bounds, split
-from .analytic import Cost, LinkCost
+from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 from .parameter_server import gather_mean
 

@@ -27,7 +27,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from ..payload import Buffer, split
-from .analytic import Cost, LinkCost
+from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 
 
