@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
     run.add_argument("--links", action="store_true", help="also print each run's five busiest links")
     run.add_argument("--plot", action="store_true", help="also draw every figure the results have data for")
+    run.add_argument("--wide", action="store_true", help="every column, however wide (default: fit 100 columns)")
     run.add_argument("--trace", type=Path, metavar="FILE.json",
                      help="write a Chrome trace (Perfetto, chrome://tracing): per-worker sends, receives, idle; links")
     run.add_argument("--messages", type=Path, metavar="FILE.csv", help="write every message: src, dst, bytes, times, route")
@@ -197,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         from .plots import loss_vs_time
 
         written.append(loss_vs_time(runs, out / "loss_vs_time.png"))
-    print(report.table(loaded, runs))
+    print(report.table(loaded, runs, wide=args.wide))
     if args.links and loaded.training is None:
         print(report.links_table(runs))
     for path in written:

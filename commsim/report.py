@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .scenario import Scenario
+from .scenario import ITEMSIZE, Scenario
 from .simulate import NotApplicable, RunResult, TrainingResult
 from .units import format_bandwidth, format_bytes, format_time
 
@@ -188,21 +188,66 @@ def _size_cell(run: RunResult | TrainingResult) -> str:
     return shown
 
 
-def _aligned(rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+WIDTH = 100  # columns a table fits by default; --wide shows them all
+EXPECTED_NOTE = "each value (its closed form; ≥ a lower bound, ≤ an upper one) and ✓ where they agree"
+
+
+def _aligned(rows: list[tuple[str, ...]], right: set[int], droppable: tuple[str, ...] = (), wide: bool = True) -> list[str]:
+    """Rows as aligned text (first row: the header). Unless ``wide``, the ``droppable`` columns (by header,
+    first named first dropped) go until the table fits :data:`WIDTH` columns; the header says how many."""
+    keep = list(range(len(rows[0])))
+    dropped = 0
+
+    def width() -> int:
+        return sum(max(len(row[i]) for row in rows) for i in keep) + 2 * (len(keep) - 1)
+
+    for name in droppable if not wide else ():
+        if width() <= WIDTH:
+            break
+        if name in rows[0]:
+            keep.remove(rows[0].index(name))
+            dropped += 1
+    widths = {i: max(len(row[i]) for row in rows) for i in keep}
+    lines = [
+        "  ".join(row[i].rjust(widths[i]) if i in right else row[i].ljust(widths[i]) for i in keep).rstrip()
         for row in rows
     ]
+    if dropped:
+        lines.append(f"({dropped} more column{'s' * (dropped > 1)} with --wide)")
+    return lines
 
 
-def _network_line(scenario: Scenario) -> str:
-    def describe(topo: Any) -> str:
-        return f"{topo.kind}, {format_bandwidth(topo.bandwidth, bits=True)} and {format_time(topo.latency)} per link"
+def _speed_range(values: list[float], show: Any) -> str:
+    low, high = min(values), max(values)
+    return show(low) if low == high else f"{show(low)}–{show(high)}"
 
+
+def describe_links(scenario: Scenario, topo: Any) -> str:
+    """A topology's kind and the real speeds of its links (ranges where they differ), read off the graph
+    built for the scenario's smallest worker count; the spec's own values where nothing small builds."""
+    from .errors import TopologyError
+
+    for n in sorted(set(scenario.workers)):
+        if n > 4096:
+            break
+        try:
+            graph = topo.build(n, scenario.algorithms)
+        except (TopologyError, ValueError):
+            continue
+        edges = list(graph.edges(data=True))
+        if edges:
+            bandwidths = _speed_range([d["bandwidth"] for _, _, d in edges], lambda b: format_bandwidth(b, bits=True))
+            latencies = _speed_range([d["latency"] for _, _, d in edges], format_time)
+            return f"{topo.kind}, {bandwidths} and {latencies} per link"
+    return f"{topo.kind}, {format_bandwidth(topo.bandwidth, bits=True)} and {format_time(topo.latency)} per link"
+
+
+def _network_line(scenario: Scenario, extra: str = "") -> str:
+    """The scenario's name, ``extra``, and per network its links' real speeds (a line per network when several)."""
     if scenario.topology is not None:
-        return f"{scenario.name}: {describe(scenario.topology)}"
-    return f"{scenario.name}: " + "; ".join(f"{topo.title} ({describe(topo)})" for topo in scenario.networks)
+        return f"{scenario.name}: {describe_links(scenario, scenario.topology)}{extra}"
+    return "\n".join([f"{scenario.name}{extra.replace(', ', ': ', 1) if extra.startswith(', ') else extra}",
+                      *(f"  {topo.title}: {describe_links(scenario, topo)}" for topo in scenario.networks)])
 
 
 def _bandwidth_cell(value: float | None) -> str:
@@ -217,12 +262,13 @@ def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
             + (f"; {skipped} n/a (their topology or algorithm cannot take them)" if skipped else ""))
 
 
-def training_table(scenario: Scenario, runs: list[TrainingResult]) -> str:
+def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = False) -> str:
     """Final loss and accuracy per (algorithm, optimizer), with the traffic and time checked."""
     spec = scenario.training
-    lines = [f"{_network_line(scenario)}; {spec.model} on {spec.dataset}, {spec.steps} steps of {spec.batch_per_worker} per worker"]
-    rows = [("algorithm", "workers", "optimizer", "final loss", "accuracy", "messages (expected)", "message size",
-             "total bytes (expected)", "time (expected)", "replicas")]
+    lines = [_network_line(scenario, f"; {spec.model} on {spec.dataset}, {spec.steps} steps of {spec.batch_per_worker} per worker")]
+    lines.append(EXPECTED_NOTE + "; time includes compute")
+    rows = [("algorithm", "workers", "optimizer", "final loss", "accuracy", "messages", "message size",
+             "bytes", "time", "compute share", "replicas")]
     for run in runs:
         checks = run.checks
         rows.append((
@@ -235,32 +281,37 @@ def training_table(scenario: Scenario, runs: list[TrainingResult]) -> str:
             _size_cell(run),
             f"{format_bytes(run.bytes)} ({format_bytes(run.expected.bytes)}) {_mark(checks['bytes'])}",
             _time_cell(run),
+            f"{sum(run.compute_s) / run.makespan_s:.0%}" if run.makespan_s else "-",
             _mark(checks["replicas"]),
         ))
-    return "\n".join([*lines, *_aligned(rows, {1, 3, 4}), _summary(runs)])
+    droppable = ("message size", "accuracy")  # never a checked column
+    return "\n".join([*lines, *_aligned(rows, {1, 3, 4}, droppable, wide), _summary(runs)])
 
 
-def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> str:
-    """The human table: each measured value beside its closed form and a check mark."""
+def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide: bool = False) -> str:
+    """The human table: each measured value beside its closed form and a check mark; it fits
+    :data:`WIDTH` columns unless ``wide``."""
     if scenario.training is not None:
-        return training_table(scenario, runs)
+        return training_table(scenario, runs, wide)
     several = scenario.topology is None
     if scenario.engine == "analytic":
         return _analytic_table(scenario, runs, several)
-    lines = [f"{_network_line(scenario)}, {'/'.join(scenario.dtype)}, payload {scenario.payload}"]
-    header = ("algorithm", "workers", "params", "messages (expected)", "message size",
-              "total bytes (expected)", "time (expected)", "algbw GB/s", "busbw GB/s", "mean")
+    lines = [_network_line(scenario, f", {'/'.join(scenario.dtype)}, payload {scenario.payload}")]
+    lines.append(EXPECTED_NOTE)
+    header = ("algorithm", "workers", "size (B)", "messages", "message size",
+              "bytes", "time", "algbw GB/s", "busbw GB/s", "mean")
     rows = [("topology", *header) if several else header]
     for run in runs:
-        if isinstance(run, NotApplicable):
-            row = (run.algorithm, str(run.workers), str(run.params), f"n/a: {run.reason}", *[""] * (len(header) - 4))
+        if isinstance(run, NotApplicable):  # the reason goes under the table, once per distinct reason
+            size = str(run.params * ITEMSIZE[run.dtype])
+            row = (run.algorithm, str(run.workers), size, "n/a", *[""] * (len(header) - 4))
             rows.append((run.topology, *row) if several else row)
             continue
         checks = run.checks
         row = (
             run.algorithm,
             str(run.workers),
-            str(run.params),
+            str(run.params * run.bytes_per_param),
             f"{run.messages} ({run.expected.messages}) {_mark(checks['messages'])}",
             _size_cell(run),
             f"{format_bytes(run.bytes)} ({format_bytes(run.expected.bytes)}) {_mark(checks['bytes'])}",
@@ -271,12 +322,18 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> s
         )
         rows.append((run.topology, *row) if several else row)
     right = {1 + several, 2 + several, 7 + several, 8 + several}
-    return "\n".join([*lines, *_aligned(rows, right), _summary(runs)])
+    droppable = ("algbw GB/s", "message size", "busbw GB/s")  # never a checked column
+    reasons: dict[str, int] = {}
+    for run in runs:
+        if isinstance(run, NotApplicable):
+            reasons[run.reason] = reasons.get(run.reason, 0) + 1
+    notes = [f"n/a ({count} run{'s' * (count > 1)}): {reason}" for reason, count in reasons.items()]
+    return "\n".join([*lines, *_aligned(rows, right, droppable, wide), *notes, _summary(runs)])
 
 
 def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool) -> str:
     """The twin's answers, nothing simulated; "≥" marks a lower bound where links are shared."""
-    lines = [f"{_network_line(scenario)}, {'/'.join(scenario.dtype)}; engine analytic: closed forms only, nothing simulated"]
+    lines = [_network_line(scenario, f", {'/'.join(scenario.dtype)}; engine analytic: closed forms only, nothing simulated")]
     header = ("algorithm", "workers", "params", "messages", "message size", "total bytes", "time", "algbw GB/s",
               "busbw GB/s", "formula")
     rows = [("topology", *header) if several else header]

@@ -439,3 +439,30 @@ def test_an_unknown_name_is_one_line_that_points_to_list(tmp_path, capsys, monke
     assert cli.main(["run", "gossip"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gossip: no such file" in err and "commsim list" in err
+
+
+def test_tables_fit_100_columns_unless_wide(tmp_path, capsys):
+    """The textbook table drops algbw, message size and busbw (never a checked column) to fit 100 columns,
+    says so, and --wide shows every column."""
+    assert cli.main(["run", "textbook", "--out", str(tmp_path / "a")]) == 0
+    narrow = capsys.readouterr().out.splitlines()
+    table = [line for line in narrow if not line.startswith("wrote")]
+    assert max(map(len, table)) <= 100 and "(3 more columns with --wide)" in narrow
+    assert all(row.count("✓") == 4 for row in table_rows("\n".join(table)))
+    assert cli.main(["run", "textbook", "--out", str(tmp_path / "b"), "--wide"]) == 0
+    wide = capsys.readouterr().out
+    assert "algbw GB/s" in wide and "message size" in wide and "busbw GB/s" in wide
+
+
+def test_header_states_the_real_link_speeds(tmp_path, capsys):
+    """Links that differ are shown as ranges: NVLink 2400 Gbit/s at 1 us beside 200 Gbit/s NICs at 2 us; a
+    file topology shows the file's speeds, not the defaults."""
+    assert cli.main(["run", "allreduce_algorithms", "--out", str(tmp_path / "a")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  2 nodes x 4 GPUs: hierarchical, 200 Gbit/s–2.40 Tbit/s and 1.00 us–2.00 us per link"
+    assert lines[2] == "  fat tree k=4: fat_tree, 100 Gbit/s and 1.00 us per link"
+    (tmp_path / "net.edges").write_text("0 hub 8 Gbit/s 3us\n1 hub 16 Gbit/s 3us\n2 hub 8 Gbit/s 3us\n")
+    (tmp_path / "f.yaml").write_text("name: f\nworkers: 3\nparams: 100\nalgorithms: [ring_allreduce]\n"
+                                     "topology: {kind: from_file, path: net.edges}\n")
+    assert cli.main(["run", str(tmp_path / "f.yaml"), "--out", str(tmp_path / "f")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("f: from_file, 8.00 Gbit/s–16.0 Gbit/s and 3.00 us per link")
