@@ -191,9 +191,9 @@ def _run(args: argparse.Namespace) -> int:
 
         written.append(write_messages(runs, args.messages))
     if args.plot and loaded.training is None:
-        from .plots import plot_results
+        from .plots import plot_results, timelines
 
-        written += plot_results(out)
+        written += plot_results(out) + timelines(runs, out)
     if loaded.training is not None:
         from .plots import loss_vs_time
 

@@ -212,3 +212,48 @@ def plot_results(directory: Path) -> list[Path]:
             name = f"topology_{_slug(topo.title)}_{record['algorithm']}_n{record['workers']}"
             written += save(topology_usage(graph, record), directory, name)
     return written
+
+
+def worker_timeline(run) -> object:
+    """A Gantt chart of one simulated run: per worker its sends (upper half of its row), receives (lower
+    half) and idle time (grey), against simulated time in µs; overlapping messages are drawn see-through."""
+    from .trace import _idle, _messages
+
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(9, 0.35 * run.workers + 1.8), layout="constrained")
+    sends: dict[int, list] = {}
+    receives: dict[int, list] = {}
+    for src, dst, _, start, end, _, _ in _messages(run.log):
+        if isinstance(src, int):
+            sends.setdefault(src, []).append((start * 1e6, (end - start) * 1e6))
+        if isinstance(dst, int):
+            receives.setdefault(dst, []).append((start * 1e6, (end - start) * 1e6))
+    for worker in range(run.workers):
+        ax.broken_barh(sends.get(worker, []), (worker, 0.45), facecolors="C0", alpha=0.6, edgecolors="white", linewidth=0.5)
+        ax.broken_barh(receives.get(worker, []), (worker + 0.45, 0.45), facecolors="C1", alpha=0.6, edgecolors="white", linewidth=0.5)
+        busy = [(s / 1e6, (s + d) / 1e6) for s, d in sends.get(worker, []) + receives.get(worker, [])]
+        idle = [(a * 1e6, (b - a) * 1e6) for a, b in _idle(busy, run.finish_s[worker])]
+        ax.broken_barh(idle, (worker, 0.9), facecolors="0.85")
+    ax.set_ylim(run.workers, 0)
+    ax.set_yticks([w + 0.45 for w in range(run.workers)], [str(w) for w in range(run.workers)])
+    ax.set_xlabel("simulated time (µs)")
+    ax.set_ylabel("worker")
+    ax.set_title(f"{run.algorithm} on {run.topology}, {run.workers} workers: sends (blue), receives (orange), idle (grey)")
+    return figure
+
+
+def timelines(runs: list, directory: Path, limit: int = 5000) -> list[Path]:
+    """A timeline of each algorithm's run on each topology with the fewest workers above one (at most
+    ``limit`` messages, so the chart stays legible)."""
+    chosen: dict[tuple[str, str], object] = {}
+    for run in runs:
+        log = getattr(run, "log", None)
+        if log is None or run.workers < 2 or len(log) > limit:
+            continue
+        key = (run.topology, run.algorithm)
+        if key not in chosen or run.workers < chosen[key].workers:
+            chosen[key] = run
+    written = []
+    for (topology, algorithm), run in chosen.items():
+        written += save(worker_timeline(run), directory, f"timeline_{_slug(topology)}_{algorithm}_n{run.workers}")
+    return written

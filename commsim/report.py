@@ -409,7 +409,7 @@ def verify_table(checks: list[Any], every_point: bool = False) -> str:
             workers = str(c.workers) if every_point else f"{min(p.workers for p in points)}..{max(p.workers for p in points)}"
             params = str(c.params) if every_point else ",".join(str(p) for p in dict.fromkeys(p.params for p in points))
             rows.append((name, workers, params, f"{c.messages} ({c.expected_messages})",
-                         f"{c.makespan_s:.9g} s", f"{c.expected_s:.9g} s", f"{c.relative_error:.1e}",
+                         format_time(c.makespan_s), format_time(c.expected_s), f"{c.relative_error:.1e}",
                          _mark(all(p.ok for p in points) if not every_point else c.ok)))
     failed = sum(not c.ok for c in checks)
     summary = f"{len(checks) - failed} of {len(checks)} points agree to 1e-9" + (f"; {failed} do not" if failed else "")

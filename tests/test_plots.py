@@ -90,10 +90,37 @@ def test_plot_refuses_a_folder_without_results(tmp_path, capsys):
 
 
 def test_run_and_sweep_draw_with_plot(tmp_path, capsys):
-    """`--plot` on run and on sweep writes the same figures as `commsim plot`."""
+    """`--plot` on run and on sweep writes the figures of `commsim plot`; run, which keeps the message log,
+    adds a worker timeline per (topology, algorithm) at the fewest workers."""
     (tmp_path / "p.yaml").write_text(SWEEP)
     assert cli.main(["run", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "r"), "--plot"]) == 0
     assert cli.main(["sweep", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "s"), "--plot", "--jobs", "1"]) == 0
     capsys.readouterr()
-    figures = sorted(p.name for p in (tmp_path / "r").glob("*.svg"))
+    figures = sorted(p.name for p in (tmp_path / "r").glob("*.svg") if not p.name.startswith("timeline_"))
     assert len(figures) == 4 and figures == sorted(p.name for p in (tmp_path / "s").glob("*.svg"))
+    assert sorted(p.name for p in (tmp_path / "r").glob("timeline_*.svg")) == [
+        "timeline_star_parameter_server_n2.svg", "timeline_star_ring_allreduce_n2.svg"]
+
+
+def test_worker_timeline_draws_each_message_where_the_log_says():
+    """Ring all-reduce on a star of 3: each worker sends 4 chunks back to back, each 2α + (P/3)/B long, and
+    receives 4; no idle time; time in µs."""
+    from commsim import topology
+    from commsim.simulate import make_buffers, run_collective
+
+    graph = topology.build("star", 3, 1e9, 1e-6)
+    collective = run_collective("ring_allreduce", graph, make_buffers(3, 3000, "float32", "size-only", 0))
+
+    class Run:  # what the timeline reads of a run
+        algorithm, topology, workers = "ring_allreduce", "star", 3
+        log, finish_s = collective.network.log, collective.finish_s
+
+    figure = plots.worker_timeline(Run)
+    ax = figure.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("simulated time (µs)", "worker")
+    step = (2e-6 + 1000 * 4 / 1e9) * 1e6
+    bars = [collection.get_paths() for collection in ax.collections]
+    sends, receives, idle = bars[0], bars[1], bars[2]  # worker 0: sends, receives, idle
+    assert len(sends) == len(receives) == 4 and len(idle) == 0
+    lefts = sorted(path.vertices[:, 0].min() for path in sends)
+    assert lefts == pytest.approx([k * step for k in range(4)], rel=1e-9, abs=1e-9)
