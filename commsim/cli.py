@@ -179,7 +179,10 @@ def _run(args: argparse.Namespace) -> int:
     with progress_bar(loaded.name, unit="runs") as update:
         update(0, len(points))
         for point in points:
-            runs.append(one(loaded, point))
+            done = len(runs)
+            drawn = getattr(update, "active", False) and loaded.training is None
+            within = {"progress": lambda fraction: update(done + fraction, len(points))} if drawn else {}
+            runs.append(one(loaded, point, **within))
             update(len(runs), len(points))
     written = report.write_results(out, loaded, runs)
     if args.trace:

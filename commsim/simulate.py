@@ -39,8 +39,31 @@ class CollectiveRun:
         return max(self.finish_s, default=0.0)
 
 
-def run_collective(algorithm: str, graph: nx.Graph, buffers: list[Buffer], gamma: float = 0.0) -> CollectiveRun:
-    """Run one collective, one SimPy process per worker (and one for the server, if any)."""
+def run_with_progress(env: simpy.Environment, horizon: float | None, progress: Any = None) -> None:
+    """``env.run()``; with ``progress``, in 100 slices of ``horizon`` (the expected end), calling
+    ``progress(fraction of simulated time done)`` after each (capped below 1 until the run ends)."""
+    if progress is None or not horizon or horizon <= 0:
+        env.run()
+    else:
+        step, report_at = env.step, horizon / 100
+        try:
+            while True:
+                step()
+                if env.now >= report_at:
+                    progress(min(env.now / horizon, 0.99))
+                    report_at = env.now + horizon / 100
+        except simpy.core.EmptySchedule:
+            pass
+    if progress is not None:
+        progress(1.0)
+
+
+def run_collective(
+    algorithm: str, graph: nx.Graph, buffers: list[Buffer], gamma: float = 0.0, progress: Any = None,
+    horizon: float | None = None,
+) -> CollectiveRun:
+    """Run one collective, one SimPy process per worker (and one for the server, if any); ``progress``
+    hears the simulated-time fraction done against ``horizon`` (see :func:`run_with_progress`)."""
     spec = get(algorithm)
     n = len(buffers)
     servers = topologies.servers(graph)
@@ -59,7 +82,7 @@ def run_collective(algorithm: str, graph: nx.Graph, buffers: list[Buffer], gamma
     collecting = gc.isenabled()
     gc.disable()  # a run allocates millions of short-lived, acyclic objects; refcounting frees them
     try:
-        env.run()
+        run_with_progress(env, horizon, progress)
     finally:
         if collecting:
             gc.enable()
@@ -264,7 +287,7 @@ def not_applicable(run: RunSpec, reason: str) -> NotApplicable:
     return NotApplicable(run.algorithm, run.topology.title, run.workers, run.params, run.dtype, reason)
 
 
-def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult | NotApplicable:
+def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None) -> RunResult | NotApplicable:
     """One (topology, algorithm, workers, dtype, params) point of a scenario: simulated, from the twin,
     or not applicable."""
     if run.unavailable is not None:
@@ -277,9 +300,11 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult | NotApplicable:
     except (TopologyError, ValueError) as error:  # a size the load-time check left for run time
         return not_applicable(run, str(error))
     buffers = make_buffers(run.workers, run.params, run.dtype, scenario.payload, scenario.seed)
-    collective = run_collective(run.algorithm, graph, buffers, gamma=scenario.gamma)
-    log = collective.network.log
     itemsize = np.dtype(run.dtype).itemsize
+    twin = closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma)
+    collective = run_collective(run.algorithm, graph, buffers, gamma=scenario.gamma, progress=progress,
+                                horizon=twin.makespan_s)
+    log = collective.network.log
     mean = None
     if scenario.payload == "data":
         error, tolerance, identical = mean_error(buffers, collective.results, get(run.algorithm).kind)
@@ -299,9 +324,7 @@ def simulate_run(scenario: Scenario, run: RunSpec) -> RunResult | NotApplicable:
         finish_s=collective.finish_s,
         bytes_per_link=bytes_per_link(collective.network),
         link_bandwidth=link_bandwidths(collective.network),
-        expected=with_busiest_link_bound(
-            closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma), collective.network
-        ),
+        expected=with_busiest_link_bound(twin, collective.network),
         mean=mean,
         log=log,
     )

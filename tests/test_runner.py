@@ -121,3 +121,19 @@ def test_a_terminal_sees_a_progress_bar_and_a_pipe_does_not(tmp_path):
     assert done.returncode == 0 and "36/36" in screen and "points" in screen
     piped = subprocess.run([*command, "--out", str(tmp_path / "pipe")], capture_output=True, text=True, timeout=120)
     assert piped.stdout.splitlines()[0].startswith("36 points:") and "36/36" not in piped.stdout
+
+
+def test_a_long_run_reports_its_simulated_time_fraction():
+    """With a progress callback a simulation reports rising fractions of its expected end and 1.0 when done,
+    and times exactly what it times without one."""
+    from commsim import topology
+    from commsim.simulate import make_buffers, run_collective
+
+    graph = topology.build("star", 16, 1e9, 1e-6)
+    plain = run_collective("ring_allreduce", graph, make_buffers(16, 10_000, "float32", "size-only", 0))
+    heard = []
+    watched = run_collective("ring_allreduce", graph, make_buffers(16, 10_000, "float32", "size-only", 0),
+                             progress=heard.append, horizon=plain.makespan_s)
+    assert watched.finish_s == plain.finish_s
+    assert heard[-1] == 1.0 and heard == sorted(heard) and 20 <= len(heard) <= 101
+    assert all(0 < fraction <= 0.99 for fraction in heard[:-1])
