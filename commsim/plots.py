@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .simulate import TrainingResult
 
@@ -55,18 +56,29 @@ def save(figure, directory: Path, name: str) -> list[Path]:
     return paths
 
 
-def _series(records: list[dict], x: str, fixed: tuple[str, ...]) -> dict[str, list[dict]]:
-    """Records grouped into lines: one per algorithm and every other coordinate that varies, along ``x``."""
+def _series(records: list[dict], x: Any, fixed: tuple[str, ...]) -> dict[str, list[dict]]:
+    """Records grouped into lines: one per algorithm and every other coordinate that varies, sorted by
+    ``x`` (a record's key, or a function of the record)."""
+    order = x if callable(x) else (lambda record: record[x])
     varying = [key for key in fixed if len({str(r[key]) for r in records}) > 1]
     lines: dict[str, list[dict]] = {}
     for record in records:
         label = " ".join([record["algorithm"], *(f"{key}={record[key]}" for key in varying)])
         lines.setdefault(label, []).append(record)
-    return {label: sorted(points, key=lambda r: r[x]) for label, points in lines.items()}
+    return {label: sorted(points, key=order) for label, points in lines.items()}
 
 
 def _size(record: dict) -> int:
     return record["params"] * record["bytes_per_param"]
+
+
+def _log_axes(ax: Any, xlabel: str, ylabel: str, y_log: bool = True) -> None:
+    """Log₂ x axis (workers, sizes), log y unless told otherwise, both labelled with their units."""
+    ax.set_xscale("log", base=2)
+    if y_log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
 
 
 def time_vs_workers(records: list[dict]) -> object:
@@ -80,10 +92,7 @@ def time_vs_workers(records: list[dict]) -> object:
         expected = [(r["workers"], r["expected"]["makespan_s"]) for r in points if r["expected"]["makespan_s"]]
         if expected:
             ax.plot(*zip(*expected), "--", color=color, linewidth=0.9)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("workers")
-    ax.set_ylabel("time (s)")
+    _log_axes(ax, "workers", "time (s)")
     ax.set_title("time against workers (dashed: the closed form, or its lower bound)")
     ax.legend(fontsize=7)
     return figure
@@ -97,11 +106,8 @@ def traffic_vs_workers(records: list[dict]) -> object:
         workers = [r["workers"] for r in points]
         left.plot(workers, [r["messages"] for r in points], "o-", label=label)
         right.plot(workers, [r["bytes"] for r in points], "o-", label=label)
-    for ax, what in ((left, "messages"), (right, "bytes sent (B)")):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("workers")
-        ax.set_ylabel(what)
+    _log_axes(left, "workers", "messages")
+    _log_axes(right, "workers", "bytes sent (B)")
     left.set_title("messages: all-to-all n(n−1), parameter server 2n, ring 2n(n−1)")
     right.set_title("bytes: n(n−1)P, 2nP, 2(n−1)P")
     left.legend(fontsize=7)
@@ -112,18 +118,12 @@ def time_and_busbw_vs_size(records: list[dict]) -> object:
     """Time and nccl-tests' busbw against the buffer size, log-log: latency-bound to bandwidth-bound."""
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
-    for record in records:
-        record["size_B"] = _size(record)
-    for label, points in _series(records, "size_B", ("topology", "workers", "dtype")).items():
-        sizes = [r["size_B"] for r in points]
+    for label, points in _series(records, _size, ("topology", "workers", "dtype")).items():
+        sizes = [_size(r) for r in points]
         left.plot(sizes, [r["makespan_s"] for r in points], "o-", label=label, markersize=3)
         right.plot(sizes, [(r["busbw_Bps"] or 0) / 1e9 for r in points], "o-", label=label, markersize=3)
-    for ax in (left, right):
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("message size (B)")
-    left.set_yscale("log")
-    left.set_ylabel("time (s)")
-    right.set_ylabel("busbw (GB/s)")
+    _log_axes(left, "message size (B)", "time (s)")
+    _log_axes(right, "message size (B)", "busbw (GB/s)", y_log=False)
     left.set_title(f"time against size, {records[0]['workers']} workers")
     right.set_title("bus bandwidth against size (nccl-tests' busbw)")
     right.legend(fontsize=7)
