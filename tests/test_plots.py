@@ -77,7 +77,9 @@ def test_the_topology_figure_colours_links_by_utilisation(swept):
     assert list(edges.get_linewidths()) == pytest.approx([0.5 + 4 * expected] * 8, rel=1e-9)  # width = 0.5 + 4·util
     import matplotlib.pyplot as plt
 
-    assert [tuple(c) for c in edges.get_colors()] == pytest.approx([plt.get_cmap("viridis")(expected)] * 8, abs=1e-2)
+    import numpy as np
+
+    np.testing.assert_allclose(edges.get_colors(), [plt.get_cmap("viridis")(expected)] * 8, atol=1e-2)
 
 
 def test_plot_refuses_a_folder_without_results(tmp_path, capsys):
