@@ -126,3 +126,23 @@ def test_worker_timeline_draws_each_message_where_the_log_says():
     assert len(sends) == len(receives) == 4 and len(idle) == 0
     lefts = sorted(path.vertices[:, 0].min() for path in sends)
     assert lefts == pytest.approx([k * step for k in range(4)], rel=1e-9, abs=1e-9)
+
+
+def test_training_loss_is_drawn_on_a_log_time_axis(tmp_path, capsys):
+    """`commsim plot` on a training run's results: loss against simulated time, both axes log, one line per
+    (algorithm, optimizer), the curve's last point at the run's makespan."""
+    (tmp_path / "t.yaml").write_text(
+        "name: t\nworkers: 2\nalgorithms: [ring_allreduce, parameter_server]\ntopology: {kind: star}\n"
+        "training: {model: linear_regression, samples: 64, features: 4, steps: 5, batch_per_worker: 8,\n"
+        "           optimizer: [{name: gradient_descent, alpha: 0.1}]}\n")
+    assert cli.main(["run", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "o")]) == 0
+    records = json.loads((tmp_path / "o" / "results.json").read_text())["runs"]
+    figure = plots.training_loss(records)
+    ax = figure.axes[0]
+    assert (ax.get_xlabel(), ax.get_xscale(), ax.get_yscale()) == ("simulated time (s), compute included", "log", "log")
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["ring_allreduce × gradient_descent", "parameter_server × gradient_descent"]
+    assert [line.get_xdata()[-1] for line in lines] == [record["makespan_s"] for record in records]
+    capsys.readouterr()
+    assert cli.main(["plot", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "loss_vs_time.svg").stat().st_size > 2000
