@@ -8,7 +8,7 @@ code whose change makes no difference, which then deserves a simplification or a
 
     python benchmarks/mutants.py                     # the catalogue below, every core module
     python benchmarks/mutants.py --only network      # mutants whose path or note contains "network"
-    python benchmarks/mutants.py --auto commsim/network.py:_reallocate --tests tests/test_network.py
+    python benchmarks/mutants.py --auto commsim/network/fluid.py:_reallocate --tests tests/test_network.py
                                                      # every operator/number flip in one function
     python benchmarks/mutants.py --all-tests         # run the whole suite per mutant (slow)
 
@@ -55,11 +55,11 @@ def _m(path: str, before: str, after: str, bug: str, *tests: str) -> Mutant:
 RING = "commsim/collectives/ring.py"
 PS = "commsim/collectives/parameter_server.py"
 A2A = "commsim/collectives/all_to_all.py"
-ANALYTIC = "commsim/collectives/analytic.py"
-NET = "commsim/network.py"
+ANALYTIC = "commsim/engines/analytic.py"
+NET = "commsim/network/fluid.py"
 NORMS = "optim/norms.py"
-PAYLOAD = "commsim/payload.py"
-SIM = "commsim/simulate.py"
+PAYLOAD = "commsim/collectives/payload.py"
+SIM = "commsim/engines/message.py"
 T_COLL = "tests/test_collectives.py"
 T_ANALYTIC = "tests/test_analytic.py"
 T_VERIFY = "tests/test_verify.py"

@@ -65,8 +65,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from . import compare, runner, scenario
-    from .progress import progress_bar
+    from . import scenario
+    from .report import compare
+    from .report.progress import progress_bar
+    from .runner import sweep as runner
 
     if args.by not in compare.BY:
         raise CommsimError(f"--by: {args.by!r} is not a swept key; choose one of {', '.join(compare.BY)}")
@@ -86,7 +88,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .plots import plot_results
+    from .report.plots import plot_results
 
     if not (args.results / "results.json").is_file():
         raise CommsimError(f"{args.results}: no results.json here (run, sweep or compare write one)")
@@ -104,8 +106,9 @@ def _plot(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     import time
 
-    from . import runner, scenario
-    from .progress import progress_bar
+    from . import scenario
+    from .report.progress import progress_bar
+    from .runner import sweep as runner
 
     if args.jobs is not None and args.jobs < 1:
         raise CommsimError(f"--jobs: must be at least 1, got {args.jobs}")
@@ -129,7 +132,7 @@ def _sweep(args: argparse.Namespace) -> int:
     for name in ("results.csv", "results.json", runner.RECORDS):
         print(f"wrote {out / name}")
     if args.plot:
-        from .plots import plot_results
+        from .report.plots import plot_results
 
         for path in plot_results(out):
             print(f"wrote {path}")
@@ -157,13 +160,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import report, scenario, simulate
+    from . import scenario
+    from .report import records, tables
+    from .runner.points import simulate_run, simulate_training
 
     loaded = scenario.load(args.scenario)
     out = args.out if args.out is not None else Path("results") / loaded.name
     if isinstance(loaded, scenario.ExperimentScenario):
         return _bias(out)
-    from .progress import progress_bar
+    from .report.progress import progress_bar
 
     exports = [(flag, path) for flag, path in (("--trace", args.trace), ("--messages", args.messages)) if path]
     for flag, path in exports:
@@ -174,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
         if not path.parent.is_dir():
             raise CommsimError(f"{flag}: {path.parent} is not a directory")
     points = list(loaded.runs())
-    one = simulate.simulate_training if loaded.training is not None else simulate.simulate_run
+    one = simulate_training if loaded.training is not None else simulate_run
     runs = []
     with progress_bar(loaded.name, unit="runs") as update:
         update(0, len(points))
@@ -184,47 +189,49 @@ def _run(args: argparse.Namespace) -> int:
             within = {"progress": lambda fraction: update(done + fraction, len(points))} if drawn else {}
             runs.append(one(loaded, point, **within))
             update(len(runs), len(points))
-    written = report.write_results(out, loaded, runs)
+    written = records.write_results(out, loaded, runs)
     if args.trace:
-        from .trace import write_trace
+        from .report.trace import write_trace
 
         written.append(write_trace(runs, args.trace))
     if args.messages:
-        from .trace import write_messages
+        from .report.trace import write_messages
 
         written.append(write_messages(runs, args.messages))
     if args.plot and loaded.training is None:
-        from .plots import plot_results, timelines
+        from .report.plots import plot_results, timelines
 
         written += plot_results(out) + timelines(runs, out)
     if loaded.training is not None:
-        from .plots import loss_vs_time
+        from .report.plots import loss_vs_time
 
-        written.append(loss_vs_time(runs, out / "loss_vs_time.png"))
-    print(report.table(loaded, runs, wide=args.wide))
+        written += loss_vs_time(runs, out)
+    print(tables.table(loaded, runs, wide=args.wide))
     if args.links and loaded.training is None:
-        print(report.links_table(runs))
+        print(tables.links_table(runs))
     for path in written:
         print(f"wrote {path}")
-    return EXIT_CHECK_FAILED if report.all_ok(runs) is False else EXIT_OK
+    return EXIT_CHECK_FAILED if records.all_ok(runs) is False else EXIT_OK
 
 
 def _bias(out: Path) -> int:
-    from . import bias, report
+    from .report import records, tables
+    from .report.plots import bias_trajectories
+    from .training import bias
 
     runs = bias.run_all()
     rows = bias.bias_table(runs)
-    written = [*report.write_bias_results(out, rows), bias.plot_trajectories(runs, out / "trajectories.png")]
-    print(report.bias_table(rows))
+    written = [*records.write_bias_results(out, rows), bias_trajectories(runs, out / "trajectories.png")]
+    print(tables.bias_table(rows))
     for path in written:
         print(f"wrote {path}")
-    return EXIT_OK if all(row.max_abs_error <= report.BIAS_TOLERANCE for row in rows) else EXIT_CHECK_FAILED
+    return EXIT_OK if all(row.max_abs_error <= records.BIAS_TOLERANCE for row in rows) else EXIT_CHECK_FAILED
 
 
 def _verify(args: argparse.Namespace) -> int:
     from .collectives import get
-    from .report import verify_table
-    from .verify import verify
+    from .engines.verify import verify
+    from .report.tables import verify_table
 
     for name in args.algorithms or ():
         try:

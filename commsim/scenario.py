@@ -213,7 +213,7 @@ class TopologySpec(BaseModel):
 
     def build(self, n: int, algorithms: list[str]) -> Any:
         """The topology for n workers (validated, overrides applied)."""
-        from .topology import build
+        from .network.topology import build
 
         return build(
             self.kind, n, self.bandwidth, self.latency, servers=self.server_count(algorithms),
@@ -223,7 +223,7 @@ class TopologySpec(BaseModel):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, kind: str) -> str:
-        from .topology import TOPOLOGIES
+        from .network.topology import TOPOLOGIES
 
         return _known(kind, TOPOLOGIES, "topology")
 
@@ -309,7 +309,7 @@ class TrainingSpec(_Strict):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, name: str) -> str:
-        from .datasets import DATASETS
+        from .training.datasets import DATASETS
 
         return _known(name, DATASETS, "dataset")
 
@@ -422,7 +422,7 @@ class Scenario(_Strict):
                 raise ValueError(f"workers: {max(self.workers)} workers but only {self.training.samples} samples to shard")
             if self.payload != "data":
                 raise ValueError("payload: training needs real data, not 'size-only'")
-            from .wire import VOTING_ALGORITHMS
+            from .training.wire import VOTING_ALGORITHMS
 
             signed = any(opt.wire == "sign" for opt in self.training.optimizer)
             for name in self.algorithms if signed else ():
@@ -479,7 +479,7 @@ class Scenario(_Strict):
         Returns {(n, what): "key: with workers=n: why"} for what fails: "build" (the topology itself, which
         blocks every algorithm), "plain" (the overrides, without servers) or "servers" (with them)."""
         from .collectives import get
-        from .topology import TOPOLOGIES, apply_overrides, generator_options, validate
+        from .network.topology import TOPOLOGIES, apply_overrides, generator_options, validate
 
         accepted = generator_options(TOPOLOGIES[topo.kind])
         for option, value in (topo.model_extra or {}).items():

@@ -2,9 +2,11 @@
 
 import pytest
 
-from commsim import topology
-from commsim.collectives import analytic, get
-from commsim.simulate import closed_form, make_buffers, message_histogram, run_collective
+from commsim.network import topology
+from commsim.collectives import get
+from commsim.engines import analytic
+from commsim.engines.analytic import closed_form
+from commsim.engines.message import make_buffers, message_histogram, run_collective
 
 B, ALPHA, W = 12.5e9, 5e-6, 4
 
@@ -198,7 +200,8 @@ def test_a_bound_is_raised_to_the_busiest_links_load():
     """Ring all-reduce on a star with worker 2's link at B/2: links differ, so the twin only bounds the time
     from the fastest link; the busiest link (2's uplink: 6 chunks of P/4 at B/2, plus a route's 2α) bounds it
     higher, and the simulation (6 steps of 2α + (P/4)/(B/2)) is above both."""
-    from commsim.simulate import closed_form, with_busiest_link_bound
+    from commsim.engines.analytic import closed_form
+    from commsim.engines.message import with_busiest_link_bound
 
     n, p = 4, 1_000_000
     chunk = p // n * W

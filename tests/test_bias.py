@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import optim
-from commsim import bias
+from commsim.report import plots
+from commsim.training import bias
 
 GD_LIMIT = [0.990001, 0.0990001, 0.00990001]
 SIGN_LIMIT = [100 / 111] * 3
@@ -79,7 +80,25 @@ def test_trajectory_starts_at_zero_with_one_row_per_step():
 
 
 def test_plot_trajectories_writes_png(tmp_path):
-    """plot_trajectories saves a nonempty PNG file."""
-    path = bias.plot_trajectories(bias.run_all(), tmp_path / "bias.png")
+    """bias_trajectories saves a nonempty PNG file."""
+    path = plots.bias_trajectories(bias.run_all(), tmp_path / "bias.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 1000
+
+
+def test_bias_panels_have_y_labels_and_lines_told_apart():
+    """Each panel labels its y axis; its three coordinates differ in dash and marker (sign descent's
+    coincide, so colour alone would hide two of them), and each limit's reference is a dotted line at
+    the minimum-norm value."""
+    runs = bias.run_all()
+    figure = plots.bias_figure(runs)
+    axes = figure.axes
+    assert len(axes) == len(runs)
+    for ax, run in zip(axes, runs):
+        assert ax.get_ylabel() == "parameter value θᵢ"
+        assert ax.get_xlabel() == "step"
+        curves = [line for line in ax.get_lines() if len(line.get_xdata()) == len(run.trajectory)]
+        assert len(curves) == 3
+        assert len({(line.get_linestyle(), line.get_marker()) for line in curves}) == 3
+        references = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+        assert sorted(line.get_ydata()[0] for line in references) == pytest.approx(sorted(run.reference))

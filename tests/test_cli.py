@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from commsim import cli
-from commsim.collectives import REGISTRY, analytic
+from commsim.collectives import REGISTRY
+from commsim.engines import analytic
 
 # Textbook closed forms for the bundled default: star, 100 Gbit/s, 5 us, p = 1e6 float32.
 ALPHA, BANDWIDTH, P_ELEMS, WIDTH = 5e-6, 12.5e9, 1_000_000, 4

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commsim import topology
+from commsim.network import topology
 from commsim.collectives import REGISTRY, get
-from commsim.simulate import make_buffers, message_histogram, run_collective
+from commsim.engines.message import make_buffers, message_histogram, run_collective
 
 B, ALPHA = 12.5e9, 5e-6
 ALGORITHMS = ["all_to_all", "parameter_server", "ring_allreduce"]
@@ -175,7 +175,7 @@ def test_all_to_all_waits_for_its_own_sends():
 
 def test_chunks_follow_the_block_distribution():
     """Chunk i is [⌊i·p/n⌋, ⌊(i+1)·p/n⌋): for p = 10, n = 4 the bounds 0, 2, 5, 7, 10 (sizes 2, 3, 2, 3)."""
-    from commsim.payload import chunk_bounds, split
+    from commsim.collectives.payload import chunk_bounds, split
 
     assert chunk_bounds(10, 4) == (0, 2, 5, 7, 10)
     assert chunk_bounds(3, 5) == (0, 0, 1, 1, 2, 3)

@@ -2,7 +2,9 @@
 
 import pytest
 
-from commsim import cli, compare, runner, scenario
+from commsim import cli, scenario
+from commsim.report import compare
+from commsim.runner import sweep as runner
 
 ALPHA, B, N, P = 1e-6, 1e9, 4, 250_000  # 1 MB of fp32
 SCENARIO = f"""name: cmp

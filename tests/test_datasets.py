@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commsim.datasets import (
+from commsim.training.datasets import (
     DATASETS,
     Batches,
     Dataset,

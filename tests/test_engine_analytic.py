@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from commsim import scenario, simulate
+from commsim import scenario
+from commsim.runner import points
 
 B, ALPHA = 12.5e9, 5e-6
 
@@ -18,8 +19,8 @@ def _scenario(**changes):
 
 def test_analytic_engine_equals_the_simulation_where_the_twin_is_exact():
     """On a star the analytic answer for ring all-reduce is the simulated one."""
-    simulated = simulate.simulate(_scenario())[0]
-    answered = simulate.simulate(_scenario(engine="analytic"))[0]
+    simulated = points.simulate(_scenario())[0]
+    answered = points.simulate(_scenario(engine="analytic"))[0]
     assert answered.engine == "analytic" and answered.checks == {}
     assert (answered.messages, answered.bytes) == (simulated.messages, simulated.bytes)
     assert answered.makespan_s == pytest.approx(simulated.makespan_s, rel=1e-9)
@@ -28,7 +29,7 @@ def test_analytic_engine_equals_the_simulation_where_the_twin_is_exact():
 def test_analytic_engine_handles_a_hundred_thousand_workers():
     """10⁵ workers: the textbook ring numbers, without building the topology."""
     n = 100_000
-    (run,) = simulate.simulate(_scenario(engine="analytic", workers=n))
+    (run,) = points.simulate(_scenario(engine="analytic", workers=n))
     assert run.messages == 2 * n * (n - 1)
     assert run.bytes == 2 * (n - 1) * 4_000_000
     assert run.makespan_s == pytest.approx(2 * (n - 1) * (2 * ALPHA + 10 * 4 / B), rel=1e-12)
@@ -36,14 +37,14 @@ def test_analytic_engine_handles_a_hundred_thousand_workers():
 
 def test_algbw_and_busbw_follow_nccl_tests():
     """algbw = S/t and busbw = algbw·2(n−1)/n for an all-reduce, with S the buffer's bytes."""
-    (run,) = simulate.simulate(_scenario())
+    (run,) = points.simulate(_scenario())
     assert run.algbw == pytest.approx(4e6 / run.makespan_s, rel=1e-12)
     assert run.busbw == pytest.approx(run.algbw * 2 * 3 / 4, rel=1e-12)
 
 
 def test_hottest_links_report_bytes_busy_time_and_utilisation():
     """Each worker's uplink and downlink carry 2(n−1) chunks; busy = bytes/B; utilisation = busy/makespan."""
-    (run,) = simulate.simulate(_scenario())
+    (run,) = points.simulate(_scenario())
     hottest = run.hottest_links()
     assert len(hottest) == 5
     chunk_bytes = 2 * 3 * 1_000_000  # 6 chunks of 250,000 fp32 = 6,000,000 bytes
@@ -74,11 +75,11 @@ def test_analytic_results_say_what_engine_answered_and_check_nothing(tmp_path):
     import csv
     import json
 
-    from commsim import report
+    from commsim.report import records as report
 
     for engine, ok_cell, ok_json in (("analytic", "", None), ("simulate", "True", True)):
         sc = _scenario(engine=engine)
-        runs = simulate.simulate(sc)
+        runs = points.simulate(sc)
         report.write_results(tmp_path / engine, sc, runs)
         (row,) = csv.DictReader((tmp_path / engine / "results.csv").read_text().splitlines())
         assert (row["engine"], row["ok"]) == (engine, ok_cell)
@@ -91,7 +92,7 @@ def test_busiest_links_put_the_bottleneck_first():
     NVLink hop of the ring, but at 25 GB/s it is busy 280 µs of the 364 µs run — ranked first."""
     sc = scenario.load(Path(__file__).parent.parent / "scenarios" / "allreduce_algorithms.yaml")
     ring = next(run for run in sc.runs() if run.algorithm == "ring_allreduce")
-    result = simulate.simulate_run(sc, ring)
+    result = points.simulate_run(sc, ring)
     first = result.hottest_links()[0]
     assert first["link"] in ("node0.nic0->switch", "node1.nic0->switch", "switch->node0.nic0", "switch->node1.nic0")
     assert first["bytes"] == 14 * 500_000 and first["busy_s"] == pytest.approx(7e6 / 25e9, rel=1e-12)

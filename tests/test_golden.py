@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from commsim import bias, scenario, simulate
+from commsim import scenario
+from commsim.training import bias
+from commsim.runner import points
 
 SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.yaml"))
 GOLDEN = Path(__file__).parent / "golden"
@@ -21,7 +23,7 @@ SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"
 @functools.lru_cache(maxsize=None)
 def simulated(path: Path) -> tuple:
     """A bundled scenario's runs, simulated once for all the tests here."""
-    return tuple(simulate.simulate(scenario.load(path)))
+    return tuple(points.simulate(scenario.load(path)))
 
 
 def summary(path: Path) -> list[dict]:
@@ -31,12 +33,12 @@ def summary(path: Path) -> list[dict]:
         return [{"optimizer": row.name, "limit": row.limit.tolist()} for row in bias.bias_table()]
     rows = []
     for run in simulated(path):
-        if isinstance(run, simulate.NotApplicable):
+        if isinstance(run, points.NotApplicable):
             rows.append({"algorithm": run.algorithm, "workers": run.workers, "topology": run.topology, "unavailable": run.reason})
             continue
         row = {"algorithm": run.algorithm, "workers": run.workers, "messages": run.messages, "bytes": run.bytes,
                "makespan_s": run.makespan_s, "ok": run.ok}
-        if isinstance(run, simulate.TrainingResult):
+        if isinstance(run, points.TrainingResult):
             row |= {"optimizer": run.optimizer, "final_loss": run.final_loss}
         rows.append(row)
     return rows
@@ -124,4 +126,4 @@ def test_topologies_64_by_formula():
     for kind, hops in (("star", 2), ("ring", 1), ("fully_connected", 1)):
         assert runs[kind, "ring_allreduce"].makespan_s == pytest.approx(126 * (hops * alpha + chunk), rel=1e-9)
     assert runs["star", "parameter_server"].makespan_s == pytest.approx(2 * (2 * alpha + 64 * 4 * p / b), rel=1e-9)
-    assert isinstance(runs["ring", "parameter_server"], simulate.NotApplicable)
+    assert isinstance(runs["ring", "parameter_server"], points.NotApplicable)

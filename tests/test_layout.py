@@ -8,15 +8,17 @@ import networkx as nx
 ROOT = Path(__file__).parent.parent
 
 
-def _imports(package: str) -> nx.DiGraph:
-    """Module -> the modules of the project it imports at top level (relative or absolute)."""
+def _imports(package: str, anywhere: bool = False) -> nx.DiGraph:
+    """Module -> the modules of the project it imports at top level (relative or absolute); with
+    ``anywhere``, also the imports inside functions (lazy ones)."""
     graph = nx.DiGraph()
     for path in (ROOT / package).rglob("*.py"):
         parts = path.relative_to(ROOT).with_suffix("").parts
         module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         here = module if parts[-1] == "__init__" else module.rpartition(".")[0]
         graph.add_node(module)
-        for node in ast.parse(path.read_text()).body:
+        tree = ast.parse(path.read_text())
+        for node in (ast.walk(tree) if anywhere else tree.body):
             if isinstance(node, ast.ImportFrom):
                 base = ".".join(here.split(".")[: len(here.split(".")) - node.level + 1]) if node.level else ""
                 target = ".".join(part for part in (base, node.module or "") if part)
@@ -41,3 +43,53 @@ def test_no_import_circles_between_modules():
 def test_optim_never_imports_commsim():
     """optim is pure maths: numpy only."""
     assert not [edge for edge in _imports("optim").edges if edge[1].startswith("commsim")]
+
+
+# The layers, as README's layout table states them: what each part of commsim may import.
+LOWER = ("commsim.errors", "commsim.units")
+MAY_IMPORT = {
+    "commsim.errors": (),
+    "commsim.units": ("commsim.errors",),
+    "commsim.network": LOWER,
+    "commsim.collectives": (*LOWER, "commsim.network"),
+    "commsim.engines": (*LOWER, "commsim.network", "commsim.collectives"),
+    "commsim.training": (*LOWER, "commsim.network", "commsim.collectives", "commsim.engines", "optim"),
+    "commsim.scenario": (*LOWER, "commsim.network", "commsim.collectives", "commsim.training", "optim"),
+    "commsim.report": (*LOWER, "commsim.network", "commsim.collectives", "commsim.engines", "commsim.scenario"),
+    "commsim.runner": (*LOWER, "commsim.network", "commsim.collectives", "commsim.engines", "commsim.training",
+                       "commsim.scenario", "commsim.report"),
+    "commsim.cli": ("commsim", "optim"),
+}
+
+
+def _part(module: str) -> str:
+    """The layer a module belongs to: its sub-package (``commsim.network``) or itself (``commsim.scenario``)."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_every_module_belongs_to_a_layer():
+    """A new folder or top-level module must be placed in the table above (and in README's)."""
+    parts = {_part(module) for module in _imports("commsim") if module.startswith("commsim.")}
+    assert parts == set(MAY_IMPORT)
+
+
+def _upward(graph: nx.DiGraph) -> list[tuple[str, str]]:
+    """The imports that go from a part of commsim to one it may not import."""
+    return sorted(
+        (module, target) for module, target in graph.edges
+        if module.startswith("commsim.") and _part(target) != _part(module) and target != "commsim"
+        and not any(target == allowed or target.startswith(allowed + ".") for allowed in MAY_IMPORT[_part(module)])
+    )
+
+
+def test_imports_flow_down_the_layers_even_lazily():
+    """Every import, including those inside functions, goes from a part to one it may import."""
+    assert _upward(_imports("commsim", anywhere=True)) == []
+
+
+def test_the_layer_check_catches_an_upward_import():
+    """The check is not vacuous: the fluid network importing the message engine, or the engines the
+    scenario, would be flagged."""
+    graph = _imports("commsim", anywhere=True)
+    graph.add_edges_from([("commsim.network.fluid", "commsim.engines.message"), ("commsim.engines.message", "commsim.scenario")])
+    assert _upward(graph) == [("commsim.engines.message", "commsim.scenario"), ("commsim.network.fluid", "commsim.engines.message")]

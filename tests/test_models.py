@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optim
-from commsim.datasets import synthetic
-from commsim.models import MODELS, build_model, linear_regression, logistic_regression, mlp
+from commsim.training.datasets import synthetic
+from commsim.training.models import MODELS, build_model, linear_regression, logistic_regression, mlp
 
 KEYS = {
     "linear_regression": ["w", "b"],

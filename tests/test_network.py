@@ -6,8 +6,8 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commsim import topology
-from commsim.network import Network
+from commsim.network import topology
+from commsim.network.fluid import Network
 
 B = 1e9  # bytes/s
 ALPHA = 2e-6  # s

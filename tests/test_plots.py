@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from commsim import cli, plots, runner, scenario
+from commsim import cli, scenario
+from commsim.report import plots
+from commsim.runner import sweep as runner
 
 SWEEP = """name: p
 workers: [2, 4, 8]
@@ -107,8 +109,8 @@ def test_run_and_sweep_draw_with_plot(tmp_path, capsys):
 def test_worker_timeline_draws_each_message_where_the_log_says():
     """Ring all-reduce on a star of 3: each worker sends 4 chunks back to back, each 2α + (P/3)/B long, and
     receives 4; no idle time; time in µs."""
-    from commsim import topology
-    from commsim.simulate import make_buffers, run_collective
+    from commsim.network import topology
+    from commsim.engines.message import make_buffers, run_collective
 
     graph = topology.build("star", 3, 1e9, 1e-6)
     collective = run_collective("ring_allreduce", graph, make_buffers(3, 3000, "float32", "size-only", 0))
@@ -146,3 +148,25 @@ def test_training_loss_is_drawn_on_a_log_time_axis(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["plot", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "loss_vs_time.svg").stat().st_size > 2000
+
+
+def test_training_loss_has_one_panel_per_wire_format(tmp_path):
+    """Runs on different wire formats go to their own panels (a fast 1-bit run is not squeezed against a
+    slow fp32 one), each panel holding exactly its wire's curves, with both axes labelled and log."""
+    (tmp_path / "t.yaml").write_text(
+        "name: t\nworkers: 4\nalgorithms: [parameter_server]\ntopology: {kind: star}\n"
+        "training: {model: linear_regression, samples: 64, features: 4, steps: 3, batch_per_worker: 8,\n"
+        "           optimizer: [{name: sign_sgd, learning_rate: 0.01},\n"
+        "                       {name: sign_sgd, learning_rate: 0.01, wire: sign},\n"
+        "                       {name: signum, learning_rate: 0.01, wire: sign}]}\n")
+    assert cli.main(["run", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "o")]) == 0
+    records = json.loads((tmp_path / "o" / "results.json").read_text())["runs"]
+    figure = plots.training_loss(records)
+    assert [ax.get_title() for ax in figure.axes] == ["wire fp32", "wire sign"]
+    for ax, wire in zip(figure.axes, ["fp32", "sign"]):
+        assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+        assert ax.get_ylabel() == "training loss (mean of worker batches)"
+        mine = [r for r in records if r["wire"] == wire]
+        assert [line.get_xdata()[-1] for line in ax.get_lines()] == [r["makespan_s"] for r in mine]
+    fp32, sign = ([r["makespan_s"] for r in records if r["wire"] == w] for w in ("fp32", "sign"))
+    assert max(sign) < min(fp32)  # the reason for separate panels: 1 bit per element is faster

@@ -3,9 +3,9 @@ must, and stay put where theory says they must not (a common complaint about oth
 
 import pytest
 
-from commsim import topology
+from commsim.network import topology
 from commsim.collectives import get
-from commsim.simulate import make_buffers, run_collective
+from commsim.engines.message import make_buffers, run_collective
 
 B, ALPHA, W = 12.5e9, 5e-6, 4
 
@@ -80,7 +80,7 @@ def _recursive_doubling_rounds_on(graph, n, size):
     flow: its route latency + size × (most flows on any of its links) / B."""
     import simpy
 
-    from commsim.network import Network
+    from commsim.network.fluid import Network
 
     net = Network(simpy.Environment(), graph)
     total = 0.0

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from commsim import cli, scenario, simulate
+from commsim import cli, scenario
+from commsim.runner import points
 from commsim.errors import ScenarioError
 
 BASE = {"name": "s", "workers": 4, "params": 1000, "algorithms": ["ring_allreduce"], "payload": "size-only",
@@ -73,14 +74,14 @@ def test_a_torus_without_dims_sweeps_over_worker_counts():
     """No dims: each n gets its squarest grid, so the torus runs for 4, 6, 9 and 12 workers."""
     s = parse(workers=[4, 6, 9, 12], topology={"kind": "torus", "bandwidth": "8 Gbit/s", "latency": 0})
     assert all(run.unavailable is None for run in s.runs())
-    runs = simulate.simulate(s)
+    runs = points.simulate(s)
     assert all(run.ok for run in runs)
 
 
 def test_every_swept_point_is_timed_by_its_formula():
     """Ring all-reduce on a star swept over n and p: each point is 2(n−1)(2α + ⌈p/n⌉·4/B)."""
     s = parse(workers={"from": 2, "to": 16, "factor": 2}, params=[1000, 1001])
-    runs = simulate.simulate(s)
+    runs = points.simulate(s)
     assert [(r.workers, r.params) for r in runs] == [(n, p) for n in (2, 4, 8, 16) for p in (1000, 1001)]
     for run in runs:
         n, p = run.workers, run.params

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import simpy
 
-from commsim import fabrics, topology
+from commsim.network import fabrics, topology
 from commsim.errors import ScenarioError, TopologyError
-from commsim.network import Network
+from commsim.network.fluid import Network
 from commsim.scenario import parse
-from commsim import simulate
-from commsim.simulate import make_buffers, mean_error, run_collective
+from commsim.runner import points
+from commsim.engines.message import make_buffers, mean_error, run_collective
 
 B, ALPHA = 12.5e9, 5e-6
 
@@ -529,5 +529,5 @@ def test_a_scenarios_from_file_path_is_relative_to_the_scenario(tmp_path, monkey
                                    "topology: {kind: from_file, path: net.edges}\npayload: size-only\n")
     monkeypatch.chdir(tmp_path)
     loaded = scenario.load("study/s.yaml")
-    (run,) = simulate.simulate(loaded)
+    (run,) = points.simulate(loaded)
     assert run.makespan_s == pytest.approx(4 * (2e-6 + 334 * 4 / 1e9), rel=1e-12)  # 2(n−1) steps of 2 hops

@@ -3,7 +3,7 @@
 import networkx as nx
 import pytest
 
-from commsim import topology
+from commsim.network import topology
 from commsim.errors import TopologyError
 
 B, ALPHA = 1e9, 1e-6

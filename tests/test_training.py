@@ -17,14 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optim
-from commsim import cli, scenario, simulate
-from commsim import topology as topologies
+from commsim import cli, scenario
+from commsim.runner import points
+from commsim.network import topology as topologies
 from commsim.collectives import get
-from commsim.datasets import Batches, load_dataset, shard
+from commsim.training.datasets import Batches, load_dataset, shard
 from commsim.errors import ScenarioError
-from commsim.models import build_model
-from commsim.training import TrainingSetup, replicas_identical, train
-from commsim.wire import WIRE_FORMATS
+from commsim.training.models import build_model
+from commsim.training.loop import TrainingSetup, replicas_identical, train
+from commsim.training.wire import WIRE_FORMATS
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 ALGORITHMS = ("all_to_all", "parameter_server", "ring_allreduce")
@@ -137,7 +138,7 @@ def test_training_result_reports_identical_replicas_for_every_run():
     """simulate() marks replicas identical (and every check passing) across collectives and optimizers."""
     data = scenario_data(workers=[1, 3], algorithms=list(ALGORITHMS), training={"optimizer": [
         {"name": "gradient_descent", "alpha": 2.0}, {"name": "adam", "learning_rate": 0.1}]})
-    runs = simulate.simulate(scenario.parse(data))
+    runs = points.simulate(scenario.parse(data))
     assert len(runs) == 3 * 2 * 2
     for run in runs:
         assert run.replicas_identical and run.checks["replicas"], (run.algorithm, run.workers, run.optimizer)
@@ -206,7 +207,7 @@ def loss_runs():
     """Every optimizer of LOSS_OPTIMIZERS trained 30 steps over 2 workers on all-to-all (by title)."""
     data = scenario_data(seed=0, training={"samples": 512, "steps": 30, "batch_per_worker": 32,
                                            "optimizer": LOSS_OPTIMIZERS})
-    return {run.optimizer: run for run in simulate.simulate(scenario.parse(data))}
+    return {run.optimizer: run for run in points.simulate(scenario.parse(data))}
 
 
 @pytest.mark.parametrize("title", [o["name"] + (f"/{o['wire']}" if "wire" in o else "") for o in LOSS_OPTIMIZERS])
@@ -237,7 +238,7 @@ def test_single_worker_makespan_is_steps_times_compute(features, classes, batch,
         "features": features, "classes": classes, "batch_per_worker": batch, "steps": steps,
         "compute": {"flops_per_second": flops_per_second}})
     sc = scenario.parse(data)
-    run = simulate.simulate_training(sc, next(sc.runs()))
+    run = points.simulate_training(sc, next(sc.runs()))
     p = classes * (features + 1)
     compute = 6 * p * batch / flops_per_second
     assert run.n_params == p
@@ -285,7 +286,7 @@ def test_makespan_is_steps_times_compute_plus_collective(algorithm, n, shape, wi
                          training={"features": features, "classes": classes, "steps": steps, "batch_per_worker": 8,
                                    "optimizer": [optimizer], "compute": {"flops_per_second": flops_per_second}})
     sc = scenario.parse(data)
-    run = simulate.simulate_training(sc, next(sc.runs()))
+    run = points.simulate_training(sc, next(sc.runs()))
     p = 24
     assert run.n_params == p and p % n == 0
     compute = 6 * p * 8 / flops_per_second
@@ -498,7 +499,7 @@ def test_bundled_training_scenario_runs_when_trimmed(name):
     data = yaml.safe_load((SCENARIOS / name).read_text(encoding="utf-8"))
     data = copy.deepcopy(data)
     data["training"].update(steps=2, hidden=8)
-    runs = simulate.simulate(scenario.parse(data, name))
+    runs = points.simulate(scenario.parse(data, name))
     assert runs
     for run in runs:
         assert run.ok, (name, run.algorithm, run.workers, run.optimizer, run.checks)

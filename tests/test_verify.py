@@ -4,7 +4,7 @@ import pytest
 
 from commsim import cli
 from commsim.collectives import REGISTRY
-from commsim.verify import SIZES, WORKERS, verify
+from commsim.engines.verify import SIZES, WORKERS, verify
 
 
 @pytest.mark.parametrize("algorithm", list(REGISTRY))

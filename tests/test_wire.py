@@ -10,15 +10,16 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import optim
-from commsim import scenario, simulate
-from commsim import topology as topologies
+from commsim import scenario
+from commsim.runner import points
+from commsim.network import topology as topologies
 from commsim.collectives import get
-from commsim.datasets import Dataset, load_dataset
-from commsim.models import build_model
-from commsim.payload import mean_in_rank_order
-from commsim.simulate import run_collective
-from commsim.training import TrainingSetup, train
-from commsim.wire import WIRE_FORMATS
+from commsim.training.datasets import Dataset, load_dataset
+from commsim.training.models import build_model
+from commsim.collectives.payload import mean_in_rank_order
+from commsim.engines.message import run_collective
+from commsim.training.loop import TrainingSetup, train
+from commsim.training.wire import WIRE_FORMATS
 
 SIGN = WIRE_FORMATS["sign"]
 VOTING = ("all_to_all", "parameter_server")
@@ -178,7 +179,7 @@ P_MLP = 6 * 8 + 8 + 8 * 3 + 3  # 83 parameters
 @pytest.fixture(scope="module")
 def sign_vote_runs():
     """The sign-vote-like scenario simulated: {(algorithm, workers, optimizer title): TrainingResult}."""
-    runs = simulate.simulate(scenario.parse(SIGN_VOTE_LIKE))
+    runs = points.simulate(scenario.parse(SIGN_VOTE_LIKE))
     return {(run.algorithm, run.workers, run.optimizer): run for run in runs}
 
 

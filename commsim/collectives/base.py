@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from simpy.events import Event
 
-from ..network import Network
-from ..payload import Buffer, chunk_bounds
+from ..network.fluid import Network
+from .payload import Buffer, chunk_bounds
 from .cost import Cost, LinkCost
 
 Process = Generator[Event, Any, Any]

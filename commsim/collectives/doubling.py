@@ -19,7 +19,7 @@ same bits.
 
 from __future__ import annotations
 
-from ..payload import Buffer, chunk_bounds
+from .payload import Buffer, chunk_bounds
 from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import operator
 
-from ..payload import Buffer, chunk_bounds, split
+from .payload import Buffer, chunk_bounds, split
 from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 from .primitives import ring_all_gather, ring_reduce_scatter

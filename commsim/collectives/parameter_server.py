@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..payload import Buffer, mean_in_rank_order
+from .payload import Buffer, mean_in_rank_order
 from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..payload import Buffer, chunk_bounds, split
+from .payload import Buffer, chunk_bounds, split
 from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 from .parameter_server import gather_mean

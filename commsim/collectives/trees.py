@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
-from ..payload import Buffer, split
+from .payload import Buffer, split
 from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
 

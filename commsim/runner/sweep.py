@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import report
-from .errors import CommsimError
-from .scenario import RunSpec, Scenario
+from ..errors import CommsimError
+from ..report.records import csv_header, csv_rows, run_record, training_record, write_text_atomically
+from ..report.records import document as results_document
+from ..scenario import RunSpec, Scenario
 
 RECORDS = "results.jsonl"
 
@@ -34,11 +35,11 @@ def point_key(run: RunSpec) -> str:
 
 def run_point(scenario: Scenario, run: RunSpec) -> dict[str, Any]:
     """Simulate one point and return its JSON record (the message log stays in the worker process)."""
-    from . import simulate
+    from . import points
 
     if scenario.training is not None:
-        return report.training_record(simulate.simulate_training(scenario, run))
-    return report.run_record(simulate.simulate_run(scenario, run))
+        return training_record(points.simulate_training(scenario, run))
+    return run_record(points.simulate_run(scenario, run))
 
 
 @contextmanager
@@ -85,7 +86,7 @@ def _read_records(directory: Path) -> dict[str, dict[str, Any]]:
 
 def _csv_lines(record: dict[str, Any]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(report.csv_rows(record))
+    csv.writer(out, lineterminator="\n").writerows(csv_rows(record))
     return out.getvalue()
 
 
@@ -111,7 +112,7 @@ def sweep(
     written = 0  # points whose rows are in the files, a prefix of the point order
     with open(directory / "results.csv", "w", encoding="utf-8") as table, \
             open(directory / RECORDS, "w", encoding="utf-8") as log:
-        table.write(",".join(report.csv_header(training)) + "\n")
+        table.write(",".join(csv_header(training)) + "\n")
 
         def flush() -> None:
             nonlocal written
@@ -139,8 +140,8 @@ def sweep(
             if progress:
                 progress(done, len(points))
     final = [record for record in records if record is not None]
-    document = report.document(scenario, final)
-    report.write_text_atomically(directory / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    document = results_document(scenario, final)
+    write_text_atomically(directory / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     return final
 
 

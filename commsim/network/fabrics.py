@@ -26,8 +26,8 @@ from typing import Any
 
 import networkx as nx
 
-from . import units
-from .errors import TopologyError, UnitError
+from .. import units
+from ..errors import TopologyError, UnitError
 from .graphs import SERVER, SWITCH, _add_workers, _link, add_servers, server_names
 
 # -- option parsing ------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -112,25 +111,3 @@ def bias_table(runs: Sequence[Run] | None = None) -> list[Row]:
     """(name, limit, reference minimum-norm solution, its norm, max abs error) per run."""
     runs = run_all() if runs is None else runs
     return [Row(run.name, run.limit, run.reference, run.norm, run.max_abs_error) for run in runs]
-
-
-def plot_trajectories(runs: Sequence[Run], path: str | Path) -> Path:
-    """One panel per run: θ₁, θ₂, θ₃ against the step, the reference as dashed lines; saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(4.0 * len(runs), 3.2), layout="constrained")
-    axes = figure.subplots(1, len(runs), squeeze=False)[0]
-    for ax, run in zip(axes, runs, strict=True):
-        steps = np.arange(len(run.trajectory))
-        for i in range(run.trajectory.shape[1]):
-            (line,) = ax.plot(steps, run.trajectory[:, i], label=f"θ{i + 1}")
-            ax.axhline(run.reference[i], color=line.get_color(), linestyle="--", linewidth=0.8)
-        ax.set_title(f"{run.name}\n→ min {run.norm} solution", fontsize=9)
-        ax.set_xlabel("step")
-        ax.legend(fontsize=8)
-    out = Path(path)
-    figure.savefig(out, format="png", dpi=100)
-    return out

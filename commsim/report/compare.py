@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .units import format_bandwidth, format_time
+from ..units import format_bandwidth, format_time
 
 BY = ("topology", "workers", "params", "dtype")
 COORDINATES = ("algorithm", "topology", "workers", "params", "dtype")

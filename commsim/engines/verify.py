@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import topology
-from .collectives import REGISTRY, get
-from .simulate import TIME_RTOL, closed_form, make_buffers, message_histogram, run_collective
+from ..collectives import REGISTRY, get
+from ..network import topology
+from .analytic import closed_form
+from .message import make_buffers, message_histogram, run_collective
+from .results import TIME_RTOL
 
 WORKERS = tuple(range(2, 18))
 SIZES = (1, 1000, 1_000_003)  # fewer elements than workers, and counts n rarely divides

@@ -19,11 +19,11 @@ import simpy
 
 import optim
 
-from . import topology as topologies
-from .collectives import Comm, get
+from ..collectives import Comm, get
+from ..network import topology as topologies
 from .datasets import Batches, Dataset, shard
 from .models import Model
-from .network import Network
+from ..network.fluid import Network
 from .wire import WireFormat
 
 Params = dict[str, np.ndarray]

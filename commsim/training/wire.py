@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .payload import Buffer
+from ..collectives.payload import Buffer
 
 
 @dataclass(frozen=True)

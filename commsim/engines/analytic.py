@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import get
-from .cost import Cost, LinkCost
+import networkx as nx
 
-__all__ = ["Cost", "LinkCost", "Expected", "expected", "is_exact", "server_link_form", "shared_link_form"]
+from ..collectives.base import get
+from ..collectives.cost import Cost, LinkCost
+from ..network import topology as topologies
+
+__all__ = ["Cost", "LinkCost", "Expected", "expected", "is_exact", "server_link_form", "shared_link_form", "closed_form"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +150,15 @@ def expected(
         exact = uniform_links and is_exact(algorithm, topology, n)
         time, relation, formula = cost.time, "=" if exact else "≥", cost.formula
     return Expected(messages, total, histogram, time, relation, formula)
+
+
+def closed_form(algorithm: str, graph: nx.Graph, n: int, p: int, w: int, gamma: float = 0.0) -> Expected:
+    """The analytic twin of one run on ``graph`` (a lower bound from its fastest link if links differ)."""
+    latency, bandwidth = topologies.link_extremes(graph)
+    servers = topologies.servers(graph)
+    server_bandwidth = max((b for s in servers for _, _, b in graph.edges(s, data="bandwidth")), default=None)
+    return expected(
+        algorithm, graph.graph["kind"], n, p, w, latency, bandwidth, uniform_links=topologies.is_uniform(graph),
+        gamma=gamma, servers=len(servers), gpus_per_node=graph.graph.get("gpus_per_node"),
+        min_hops=topologies.min_worker_hops(graph), server_bandwidth=server_bandwidth,
+    )

@@ -127,13 +127,13 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
 
 def write_trace(runs: Iterable[Any], path: Path) -> Path:
     """Write the Chrome/Perfetto trace of ``runs`` to ``path``."""
-    from .report import write_text_atomically
+    from .records import write_text_atomically
 
     return write_text_atomically(path, json.dumps(chrome_trace(runs), separators=(",", ":")) + "\n")
 
 
 def write_messages(runs: Iterable[Any], path: Path) -> Path:
     """Write every message of ``runs`` as CSV to ``path``."""
-    from .report import write_text_atomically
+    from .records import write_text_atomically
 
     return write_text_atomically(path, messages_csv_text(runs))

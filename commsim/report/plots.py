@@ -2,35 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .simulate import TrainingResult
+from ..engines.results import TrainingResult
 
 
-def loss_vs_time(runs: list[TrainingResult], path: Path) -> Path:
-    """Training loss against simulated time, one line per collective × optimizer (× workers)."""
-    import matplotlib
+def loss_vs_time(runs: list[TrainingResult], directory: Path) -> list[Path]:
+    """``loss_vs_time.png``/``.svg`` of a training run just simulated (see :func:`training_loss`)."""
+    from .records import training_record
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    return save(training_loss([training_record(run) for run in runs]), directory, "loss_vs_time")
 
-    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
-    ax = figure.subplots()
-    several_n = len({run.workers for run in runs}) > 1
-    styles = dict(zip(dict.fromkeys(run.algorithm for run in runs), ["-", "--", ":", "-."] * 8))
-    colors = {name: f"C{i % 10}" for i, name in enumerate(dict.fromkeys((run.optimizer, run.workers) for run in runs))}
-    for run in runs:
-        label = f"{run.algorithm} × {run.optimizer}" + (f" (n={run.workers})" if several_n else "")
-        ax.plot([t * 1e3 for t in run.step_end_s], run.loss, linestyle=styles[run.algorithm],
-                color=colors[run.optimizer, run.workers], label=label, linewidth=1.1)
-    ax.set_xlabel("simulated time (ms)")
-    ax.set_ylabel("training loss (mean of worker batches)")
-    ax.set_yscale("log")
-    ax.set_title(f"{runs[0].model} on {runs[0].dataset}: loss against simulated time")
-    ax.legend(fontsize=7, ncol=2)
-    figure.savefig(path, format="png", dpi=110)
+
+def bias_trajectories(runs: Sequence[Any], path: Path) -> Path:
+    """The figure of :func:`bias_figure`, saved as a PNG at ``path``."""
+    figure = bias_figure(runs)
+    figure.savefig(path, format="png", dpi=100, metadata={"Software": None})
+    _pyplot().close(figure)
     return path
+
+
+def bias_figure(runs: Sequence[Any]) -> object:
+    """One panel per optimizer: θ₁, θ₂, θ₃ against the step, each limit's minimum-norm solution dotted.
+    Lines that coincide (sign descent moves all coordinates alike) stay visible: each coordinate has its
+    own dash pattern and marker."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(runs), figsize=(4.0 * len(runs), 3.4), layout="constrained", squeeze=False)
+    dashes, markers = ["-", "--", "-."], ["o", "s", "^"]
+    for ax, run in zip(axes[0], runs, strict=True):
+        steps = range(len(run.trajectory))
+        for i in range(run.trajectory.shape[1]):
+            ax.plot(steps, run.trajectory[:, i], linestyle=dashes[i % 3], marker=markers[i % 3], markersize=3.5,
+                    markevery=(i, 3 + i), color=f"C{i}", label=f"θ{i + 1}", linewidth=1.2)
+            ax.axhline(run.reference[i], color=f"C{i}", linestyle=":", linewidth=1.0)
+        ax.set_title(f"{run.name}\n→ min {run.norm} solution (dotted)", fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("parameter value θᵢ")
+        ax.legend(fontsize=8)
+    return figure
 
 
 # -- figures from a results.json document -------------------------------------------------------------
@@ -159,18 +170,28 @@ def topology_usage(graph, record: dict) -> object:
 
 
 def training_loss(records: list[dict]) -> object:
-    """Loss against simulated time on a log time axis, so a fast compressed run is not squeezed to the left."""
+    """Loss against simulated time on a log time axis, one panel per wire format (a fast compressed run is
+    not squeezed to the left of a slow fp32 one); colour = optimizer, dash = algorithm, ● = the end."""
     plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
-    for record in records:
-        curves = record["curves"]
-        ax.plot(curves["time_s"], curves["loss"], label=f"{record['algorithm']} × {record['optimizer']}", linewidth=1.1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("simulated time (s), compute included")
-    ax.set_ylabel("training loss")
-    ax.set_title("loss against simulated time")
-    ax.legend(fontsize=7, ncol=2)
+    wires = list(dict.fromkeys(record["wire"] for record in records))
+    figure, axes = plt.subplots(1, len(wires), figsize=(3.2 + 4.3 * len(wires), 4.5), layout="constrained",
+                                sharey=True, squeeze=False)
+    colors = {name: f"C{i % 10}" for i, name in enumerate(dict.fromkeys(r["optimizer"] for r in records))}
+    dashes = dict(zip(dict.fromkeys(r["algorithm"] for r in records), ["-", "--", ":", "-."] * 8))
+    several_n = len({r["workers"] for r in records}) > 1
+    for ax, wire in zip(axes[0], wires):
+        for record in (r for r in records if r["wire"] == wire):
+            curves = record["curves"]
+            label = f"{record['algorithm']} × {record['optimizer']}" + (f" (n={record['workers']})" if several_n else "")
+            ax.plot(curves["time_s"], curves["loss"], label=label, linewidth=1.2, marker="o", markevery=[-1],
+                    markersize=4, color=colors[record["optimizer"]], linestyle=dashes[record["algorithm"]])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("simulated time (s), compute included")
+        ax.set_ylabel("training loss (mean of worker batches)")
+        ax.set_title(f"wire {wire}" if len(wires) > 1 else f"{records[0]['model']} on {records[0]['dataset']}")
+        ax.legend(fontsize=7)
+    figure.suptitle("training loss against simulated time")
     return figure
 
 
@@ -182,7 +203,7 @@ def plot_results(directory: Path) -> list[Path]:
     """Every figure the ``results.json`` in ``directory`` has data for; the paths written."""
     import json
 
-    from .scenario import parse
+    from ..scenario import parse
 
     document = json.loads((directory / "results.json").read_text(encoding="utf-8"))
     records = document["runs"]

@@ -7,7 +7,7 @@ tree ECMP, multi-GPU nodes), else a hop-shortest path.
 
 This module keeps the registry, validation and the simple generators (star, ring, fully
 connected); :mod:`commsim.fabrics` adds torus, hypercube, fat_tree, tree, hierarchical and
-from_file to :data:`TOPOLOGIES`; both build with :mod:`commsim.graphs`.
+from_file to :data:`TOPOLOGIES`; both build with :mod:`commsim.network.graphs`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import networkx as nx
 
-from .errors import TopologyError
+from ..errors import TopologyError
 
 from .graphs import SERVER, SWITCH, _add_workers, _link, add_servers, server_names  # noqa: F401  (re-exported)
 from .fabrics import GENERATORS as _FABRICS

@@ -1,171 +1,16 @@
-"""Tables for people, JSON and CSV for programs. Nothing here simulates."""
+"""Tables for people: runs, training, verification, links and the implicit-bias experiment. Nothing here simulates."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from .scenario import ITEMSIZE, Scenario
-from .simulate import NotApplicable, RunResult, TrainingResult
-from .units import format_bandwidth, format_bytes, format_time
+from ..engines.results import NotApplicable, RunResult, TrainingResult
+from ..errors import TopologyError
+from ..scenario import ITEMSIZE, Scenario
+from ..units import format_bandwidth, format_bytes, format_time
+from .records import BIAS_TOLERANCE
 
 PASS, FAIL = "✓", "✗"
-BIAS_TOLERANCE = 1e-6
-
-
-def _traffic_record(run: RunResult | TrainingResult) -> dict[str, Any]:
-    """What every run records: its traffic and time beside the closed forms, and the checks."""
-    expected = asdict(run.expected)
-    expected["message_bytes"] = {str(size): count for size, count in expected["message_bytes"].items()}
-    return {
-        "messages": run.messages,
-        "bytes": run.bytes,
-        "message_bytes": {str(size): count for size, count in run.message_bytes.items()},
-        "makespan_s": run.makespan_s,
-        "expected": expected,
-        "checks": run.checks,
-        "ok": run.ok,
-    }
-
-
-def _not_applicable_record(run: NotApplicable) -> dict[str, Any]:
-    return {"algorithm": run.algorithm, "topology": run.topology, "workers": run.workers, "params": run.params,
-            "dtype": run.dtype, "engine": run.engine, "unavailable": run.reason, "ok": None}
-
-
-def run_record(run: RunResult | NotApplicable) -> dict[str, Any]:
-    """One run as plain JSON-able data (message sizes as string keys, as JSON requires)."""
-    if isinstance(run, NotApplicable):
-        return _not_applicable_record(run)
-    return {
-        "algorithm": run.algorithm,
-        "topology": run.topology,
-        "workers": run.workers,
-        "params": run.params,
-        "dtype": run.dtype,
-        "bytes_per_param": run.bytes_per_param,
-        "payload": run.payload,
-        **_traffic_record(run),
-        "finish_s": run.finish_s,
-        "mean": run.mean,
-        "engine": run.engine,
-        "kind": run.kind,
-        "algbw_Bps": run.algbw,
-        "busbw_Bps": run.busbw,
-        "hottest_links": run.hottest_links() if run.bytes_per_link else [],
-        "bytes_per_link": run.bytes_per_link,
-    }
-
-
-def training_record(run: TrainingResult) -> dict[str, Any]:
-    """One training run as JSON-able data, with its loss curves against step and simulated time."""
-    return {
-        "algorithm": run.algorithm,
-        "topology": run.topology,
-        "workers": run.workers,
-        "optimizer": run.optimizer,
-        "wire": run.wire,
-        "model": run.model,
-        "dataset": run.dataset,
-        "params": run.n_params,
-        "steps": run.steps,
-        "final_loss": run.final_loss,
-        "final_accuracy": run.final_accuracy,
-        **_traffic_record(run),
-        "replicas_identical": run.replicas_identical,
-        "curves": {"loss": run.loss, "time_s": run.step_end_s, "compute_s": run.compute_s, "comm_s": run.comm_s},
-        "bytes_per_link": run.bytes_per_link,
-    }
-
-
-def results_document(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> dict[str, Any]:
-    """The whole ``results.json`` document."""
-    record = training_record if scenario.training is not None else run_record
-    return document(scenario, [record(run) for run in runs])
-
-
-def document(scenario: Scenario, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """``results.json`` from the runs' records: ok is None when no run was checked."""
-    checked = [record["ok"] for record in records if record.get("ok") is not None]
-    return {"scenario": scenario.model_dump(mode="json"), "ok": all(checked) if checked else None, "runs": records}
-
-
-def all_ok(runs: list[RunResult] | list[TrainingResult]) -> bool | None:
-    """Every checked run passed; None when no run was checked (the analytic engine's answers)."""
-    checked = [run.ok for run in runs if run.ok is not None]
-    return all(checked) if checked else None
-
-
-CSV_COLUMNS = (
-    "engine", "algorithm", "topology", "workers", "params", "dtype", "bytes_per_param", "payload",
-    "messages", "expected_messages", "bytes", "expected_bytes",
-    "makespan_s", "expected_makespan_s", "time_relation", "ok", "algbw_Bps", "busbw_Bps", "note",
-)
-
-
-TRAINING_CSV_COLUMNS = ("algorithm", "topology", "workers", "optimizer", "wire", "step", "loss", "time_s", "compute_s", "comm_s")
-
-
-def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
-    """The ``results.csv`` rows of one run's JSON record (a training run: one row per step), so a sweep can
-    write a point's rows from its record alone."""
-    if "curves" in record:
-        curves = record["curves"]
-        head = [record["algorithm"], record["topology"], record["workers"], record["optimizer"], record["wire"]]
-        return [[*head, step, repr(loss), repr(end), repr(compute), repr(comm)] for step, (loss, end, compute, comm)
-                in enumerate(zip(curves["loss"], curves["time_s"], curves["compute_s"], curves["comm_s"]))]
-    head = [record["engine"], record["algorithm"], record["topology"], record["workers"], record["params"], record["dtype"]]
-    if "unavailable" in record:
-        return [[*head, *[""] * (len(CSV_COLUMNS) - len(head) - 1), f"n/a: {record['unavailable']}"]]
-    exp = record["expected"]
-
-    def number(value: float | None) -> str:
-        return "" if value is None else repr(value)
-
-    return [[
-        *head, record["bytes_per_param"], record["payload"], record["messages"], exp["messages"], record["bytes"],
-        exp["bytes"], repr(record["makespan_s"]), number(exp["makespan_s"]), exp["time_relation"],
-        "" if record["ok"] is None else record["ok"], number(record["algbw_Bps"]), number(record["busbw_Bps"]), "",
-    ]]
-
-
-def csv_header(training: bool) -> list[str]:
-    return list(TRAINING_CSV_COLUMNS if training else CSV_COLUMNS)
-
-
-def csv_text_of(records: list[dict[str, Any]], training: bool) -> str:
-    """``results.csv`` from the runs' JSON records."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(csv_header(training))
-    for record in records:
-        writer.writerows(csv_rows(record))
-    return out.getvalue()
-
-
-def training_csv_text(runs: list[TrainingResult]) -> str:
-    """The curves in long form: one CSV row per (run, step)."""
-    return csv_text_of([training_record(run) for run in runs], training=True)
-
-
-def csv_text(runs: list[RunResult | NotApplicable]) -> str:
-    """One CSV row per run with the measured and expected totals."""
-    return csv_text_of([run_record(run) for run in runs], training=False)
-
-
-def write_results(directory: Path, scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> list[Path]:
-    """Write ``results.json`` and ``results.csv`` atomically (each appears whole or not at all)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    contents = {
-        "results.json": json.dumps(results_document(scenario, runs), indent=1, ensure_ascii=False) + "\n",
-        "results.csv": training_csv_text(runs) if scenario.training is not None else csv_text(runs),
-    }
-    return [write_text_atomically(directory / name, text) for name, text in contents.items()]
 
 
 def _mark(ok: bool | None) -> str:
@@ -225,7 +70,6 @@ def _speed_range(values: list[float], show: Any) -> str:
 def describe_links(scenario: Scenario, topo: Any) -> str:
     """A topology's kind and the real speeds of its links (ranges where they differ), read off the graph
     built for the scenario's smallest worker count; the spec's own values where nothing small builds."""
-    from .errors import TopologyError
 
     for n in sorted(set(scenario.workers)):
         if n > 4096:
@@ -367,33 +211,6 @@ def bias_table(rows: list[Any]) -> str:
             _mark(row.max_abs_error <= BIAS_TOLERANCE),
         ))
     return "\n".join([*lines, *_aligned(table_rows, set())])
-
-
-def write_bias_results(directory: Path, rows: list[Any]) -> list[Path]:
-    """``results.json`` and ``results.csv`` of the implicit-bias experiment, written atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
-    records = [
-        {"optimizer": row.name, "norm": row.norm, "limit": row.limit.tolist(), "reference": row.reference.tolist(),
-         "max_abs_error": row.max_abs_error, "ok": row.max_abs_error <= BIAS_TOLERANCE}
-        for row in rows
-    ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["optimizer", "norm", "limit", "reference", "max_abs_error", "ok"])
-    for record in records:
-        writer.writerow([record["optimizer"], record["norm"], record["limit"], record["reference"],
-                         repr(record["max_abs_error"]), record["ok"]])
-    contents = {"results.json": json.dumps({"experiment": "implicit_bias", "runs": records}, indent=1, ensure_ascii=False) + "\n",
-                "results.csv": out.getvalue()}
-    return [write_text_atomically(directory / name, text) for name, text in contents.items()]
-
-
-def write_text_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to a hidden file beside ``path``, then rename it: ``path`` appears whole or not at all."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-    return path
 
 
 def verify_table(checks: list[Any], every_point: bool = False) -> str:

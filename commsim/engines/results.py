@@ -1,0 +1,160 @@
+"""What a run reports: counts, bytes, times and links beside their closed forms, and the checks between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..collectives import get
+from ..network.fluid import MessageLog
+from . import analytic
+
+TIME_RTOL = 1e-9
+
+
+def link_usage(name: str, nbytes: int, bandwidth: float, makespan: float) -> dict[str, Any]:
+    """A link's bytes, busy time (the time its bytes take at full bandwidth) and utilisation
+    (busy time over the run's makespan)."""
+    busy = nbytes / bandwidth
+    return {"link": name, "bytes": nbytes, "busy_s": busy, "utilisation": busy / makespan if makespan else 0.0}
+
+
+BUSBW_FACTOR = {
+    "allreduce": lambda n: 2 * (n - 1) / n,
+    "reduce_scatter": lambda n: (n - 1) / n,
+    "all_gather": lambda n: (n - 1) / n,
+    "broadcast": lambda n: 1.0,
+    "reduce": lambda n: 1.0,
+}
+"""nccl-tests' bus-bandwidth factors (all-to-all exchange here is an all-reduce)."""
+
+
+def count_and_time_checks(run: RunResult | TrainingResult) -> dict[str, bool]:
+    """Messages and bytes exactly; time to a relative 1e-9, or on the stated side of a bound."""
+    exp = run.expected
+    checks = {
+        "messages": run.messages == exp.messages,
+        "bytes": run.bytes == exp.bytes and run.message_bytes == exp.message_bytes,
+    }
+    if exp.makespan_s is not None:
+        slack = TIME_RTOL * max(exp.makespan_s, 1e-300)
+        checks["time"] = {
+            "=": abs(run.makespan_s - exp.makespan_s) <= slack,
+            "≥": run.makespan_s >= exp.makespan_s - slack,
+            "≤": run.makespan_s <= exp.makespan_s + slack,
+        }[exp.time_relation]
+    return checks
+
+
+@dataclass
+class RunResult:
+    """One (algorithm, workers, params) run: measured values beside the closed forms."""
+
+    algorithm: str
+    topology: str
+    workers: int
+    params: int
+    dtype: str
+    bytes_per_param: int
+    payload: str
+    messages: int
+    bytes: int
+    message_bytes: dict[int, int]
+    makespan_s: float
+    finish_s: list[float]
+    bytes_per_link: dict[str, int]
+    link_bandwidth: dict[str, float]
+    expected: analytic.Expected
+    mean: dict[str, Any] | None = None
+    log: MessageLog | None = field(default=None, repr=False)
+    engine: str = "simulate"
+
+    @property
+    def kind(self) -> str:
+        return get(self.algorithm).kind
+
+    @property
+    def algbw(self) -> float | None:
+        """nccl-tests' algorithm bandwidth S/t (bytes/s), S the buffer size."""
+        return self.params * self.bytes_per_param / self.makespan_s if self.makespan_s else None
+
+    @property
+    def busbw(self) -> float | None:
+        """nccl-tests' bus bandwidth: algbw × the collective's factor (2(n−1)/n for all-reduce)."""
+        return None if self.algbw is None else self.algbw * BUSBW_FACTOR[self.kind](self.workers)
+
+    def hottest_links(self, count: int = 5) -> list[dict[str, Any]]:
+        """The links busy longest (bytes/bandwidth; the bottleneck first, whatever its byte count):
+        bytes, busy time, utilisation."""
+        usage = [link_usage(name, nbytes, self.link_bandwidth[name], self.makespan_s)
+                 for name, nbytes in self.bytes_per_link.items()]
+        return sorted(usage, key=lambda link: (-link["busy_s"], link["link"]))[:count]
+
+    @property
+    def checks(self) -> dict[str, bool]:
+        """Each measured value against its expectation (time: to 1e-9, or on the right side of its bound)."""
+        if self.engine == "analytic":
+            return {}
+        checks = count_and_time_checks(self)
+        if self.mean is not None:
+            checks["mean"] = self.mean["identical"] and self.mean["max_error"] <= self.mean["tolerance"]
+        return checks
+
+    @property
+    def ok(self) -> bool | None:
+        """All checks pass; None for the analytic engine, which has nothing to check its answer against."""
+        return None if self.engine == "analytic" else all(self.checks.values())
+
+
+@dataclass
+class NotApplicable:
+    """A sweep point its topology or algorithm cannot take (a server on a ring, a hypercube of 6): kept
+    as a row with the reason, never run, never checked."""
+
+    algorithm: str
+    topology: str
+    workers: int
+    params: int
+    dtype: str
+    reason: str
+    engine: str = "n/a"
+    ok: None = None
+
+
+@dataclass
+class TrainingResult:
+    """One (algorithm, workers, optimizer) training run: curves, counts and their closed forms."""
+
+    algorithm: str
+    topology: str
+    workers: int
+    optimizer: str
+    wire: str
+    model: str
+    dataset: str
+    n_params: int
+    steps: int
+    loss: list[float]
+    step_end_s: list[float]
+    compute_s: list[float]
+    comm_s: list[float]
+    final_loss: float
+    final_accuracy: float | None
+    messages: int
+    bytes: int
+    message_bytes: dict[int, int]
+    makespan_s: float
+    expected: analytic.Expected
+    replicas_identical: bool
+    bytes_per_link: dict[str, int]
+
+    @property
+    def checks(self) -> dict[str, bool]:
+        """Counts and time against steps × the collective's closed form; replicas identical."""
+        checks = count_and_time_checks(self)
+        checks["replicas"] = self.replicas_identical
+        return checks
+
+    @property
+    def ok(self) -> bool:
+        return all(self.checks.values())

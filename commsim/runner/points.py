@@ -1,0 +1,194 @@
+"""One point of a scenario, run: a collective simulated or answered by its closed form, a training run,
+or a row saying why the point is not applicable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from ..collectives import get
+from ..engines import analytic
+from ..engines.analytic import closed_form
+from ..engines.message import bytes_per_link, link_bandwidths, make_buffers, mean_error, message_histogram, run_collective, with_busiest_link_bound
+from ..engines.results import NotApplicable, RunResult, TrainingResult
+from ..errors import ScenarioError, TopologyError
+from ..network import topology as topologies
+from ..scenario import OptimizerSpec, RunSpec, Scenario
+from ..training.datasets import load_dataset
+from ..training.loop import TrainingSetup, replicas_identical, train
+from ..training.models import build_model
+from ..training.wire import WIRE_FORMATS
+
+
+def not_applicable(run: RunSpec, reason: str) -> NotApplicable:
+    return NotApplicable(run.algorithm, run.topology.title, run.workers, run.params, run.dtype, reason)
+
+
+def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None) -> RunResult | NotApplicable:
+    """One (topology, algorithm, workers, dtype, params) point of a scenario: simulated, from the twin,
+    or not applicable."""
+    if run.unavailable is not None:
+        return not_applicable(run, run.unavailable)
+    if scenario.engine == "analytic":
+        return analytic_run(scenario, run)
+    topo = run.topology
+    try:
+        graph = topo.build(run.workers, [run.algorithm])
+    except (TopologyError, ValueError) as error:  # a size the load-time check left for run time
+        return not_applicable(run, str(error))
+    buffers = make_buffers(run.workers, run.params, run.dtype, scenario.payload, scenario.seed)
+    itemsize = np.dtype(run.dtype).itemsize
+    twin = closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma)
+    collective = run_collective(run.algorithm, graph, buffers, gamma=scenario.gamma, progress=progress,
+                                horizon=twin.makespan_s)
+    log = collective.network.log
+    mean = None
+    if scenario.payload == "data":
+        error, tolerance, identical = mean_error(buffers, collective.results, get(run.algorithm).kind)
+        mean = {"max_error": error, "tolerance": tolerance, "identical": identical}
+    return RunResult(
+        algorithm=run.algorithm,
+        topology=topo.title,
+        workers=run.workers,
+        params=run.params,
+        dtype=run.dtype,
+        bytes_per_param=itemsize,
+        payload=scenario.payload,
+        messages=len(log),
+        bytes=int(sum(log.nbytes)),
+        message_bytes=message_histogram(log),
+        makespan_s=collective.makespan_s,
+        finish_s=collective.finish_s,
+        bytes_per_link=bytes_per_link(collective.network),
+        link_bandwidth=link_bandwidths(collective.network),
+        expected=with_busiest_link_bound(twin, collective.network),
+        mean=mean,
+        log=log,
+    )
+
+
+def _server_bandwidth(topo: Any) -> float | None:
+    """The bandwidth of a scenario topology's server links, without building it: the NICs' on
+    ``hierarchical``, the topology's own elsewhere; None (unknown) when link overrides may change it."""
+    if topo.links:
+        return None
+    return topo.options.get("nic_bandwidth") or topo.bandwidth if topo.kind == "hierarchical" else topo.bandwidth
+
+
+def analytic_run(scenario: Scenario, run: RunSpec) -> RunResult:
+    """A run answered from the closed forms alone: nothing is built or simulated (any n)."""
+    topo = run.topology
+    itemsize = np.dtype(run.dtype).itemsize
+    options = topo.options
+    speeds = {value for key, value in options.items() if key.endswith(("bandwidth", "latency"))}
+    uniform = not topo.links and not speeds - {topo.bandwidth, topo.latency}
+    latency = min([topo.latency, *(v for k, v in options.items() if k.endswith("latency"))])
+    bandwidth = max([topo.bandwidth, *(v for k, v in options.items() if k.endswith("bandwidth"))])
+    twin = analytic.expected(
+        run.algorithm, topo.kind, run.workers, run.params, itemsize, latency, bandwidth, uniform_links=uniform,
+        gamma=scenario.gamma, servers=topo.server_count([run.algorithm]), gpus_per_node=options.get("gpus_per_node") or (run.workers // options["nodes"] if options.get("nodes") else None),
+        min_hops=topologies.MIN_WORKER_HOPS.get(topo.kind, 1), server_bandwidth=_server_bandwidth(topo),
+    )
+    return RunResult(
+        algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=run.dtype,
+        bytes_per_param=itemsize, payload=scenario.payload, messages=twin.messages, bytes=twin.bytes,
+        message_bytes=twin.message_bytes, makespan_s=twin.makespan_s, finish_s=[], bytes_per_link={},
+        link_bandwidth={}, expected=twin, engine="analytic",
+    )
+
+
+def _training_setup(scenario: Scenario, optimizer: OptimizerSpec) -> TrainingSetup:
+    """Dataset, model and optimizer of a training scenario (bad combinations → ScenarioError)."""
+    spec = scenario.training
+    regression = spec.model == "linear_regression"
+    options: dict[str, Any] = {}
+    if spec.dataset == "synthetic":
+        options = {"n_samples": spec.samples, "n_features": spec.features}
+        if not regression:
+            options["n_classes"] = spec.classes
+    try:
+        dataset = load_dataset(
+            spec.dataset, task="regression" if regression else "classification", seed=scenario.seed, **options
+        )
+        model = build_model(spec.model, dataset.n_features, dataset.n_classes, **({"hidden": spec.hidden} if spec.model == "mlp" else {}))
+    except ValueError as error:
+        raise ScenarioError(f"training: {error}") from None
+    return TrainingSetup(
+        model=model,
+        dataset=dataset,
+        optimizer=optimizer.build,
+        wire=WIRE_FORMATS[optimizer.wire],
+        steps=spec.steps,
+        batch_per_worker=spec.batch_per_worker,
+        flops_per_second=spec.compute.flops_per_second,
+        seed=scenario.seed,
+    )
+
+
+def _expected_training(run: RunSpec, setup: TrainingSetup, graph: nx.Graph) -> analytic.Expected:
+    """steps × the collective's closed form on the wire's message sizes, plus compute time."""
+    p, wire = setup.model.n_params, setup.wire
+    p_on_wire, w_on_wire = (wire.message_bytes(p), 1) if wire.is_sign else (p, np.dtype(wire.dtype).itemsize)
+    one = closed_form(run.algorithm, graph, run.workers, p_on_wire, w_on_wire)
+    compute = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
+    steps = setup.steps
+    return analytic.Expected(
+        messages=one.messages * steps,
+        bytes=one.bytes * steps,
+        message_bytes={size: count * steps for size, count in one.message_bytes.items()},
+        makespan_s=None if one.makespan_s is None else steps * (compute + one.makespan_s),
+        time_relation=_training_time_relation(one.time_relation, run, setup.model.n_params, steps),
+        time_formula=f"steps·(compute + {one.time_formula})",
+    )
+
+
+def _training_time_relation(collective: str, run: RunSpec, p: int, steps: int) -> str:
+    """With uneven ring chunks ranks leave a step at slightly different times and the early ones
+    start computing the next step early, so steps × (compute + T) becomes an upper bound."""
+    uneven_ring = run.algorithm == "ring_allreduce" and p % run.workers != 0 and steps > 1
+    return "≤" if collective == "=" and uneven_ring else collective
+
+
+def simulate_training(scenario: Scenario, run: RunSpec) -> TrainingResult:
+    """Train with one (algorithm, workers, optimizer) point of a training scenario."""
+    topo = run.topology
+    setup = _training_setup(scenario, run.optimizer)
+    if run.workers > setup.dataset.n_samples:
+        raise ScenarioError(f"workers: {run.workers} workers but dataset {setup.dataset.name!r} has {setup.dataset.n_samples} examples")
+    graph = topo.build(run.workers, [run.algorithm])
+    trace = train(setup, run.algorithm, graph, run.workers)
+    log = trace.network.log
+    final = trace.replicas[0]
+    dataset = setup.dataset
+    return TrainingResult(
+        algorithm=run.algorithm,
+        topology=topo.title,
+        workers=run.workers,
+        optimizer=run.optimizer.title,
+        wire=run.optimizer.wire,
+        model=setup.model.name,
+        dataset=dataset.name,
+        n_params=setup.model.n_params,
+        steps=setup.steps,
+        loss=trace.loss,
+        step_end_s=trace.step_end_s,
+        compute_s=trace.compute_s,
+        comm_s=trace.comm_s,
+        final_loss=setup.model.loss(final, dataset.X, dataset.y),
+        final_accuracy=setup.model.accuracy(final, dataset.X, dataset.y),
+        messages=len(log),
+        bytes=int(sum(log.nbytes)),
+        message_bytes=message_histogram(log),
+        makespan_s=trace.step_end_s[-1],
+        expected=_expected_training(run, setup, graph),
+        replicas_identical=replicas_identical(trace.replicas),
+        bytes_per_link=bytes_per_link(trace.network),
+    )
+
+
+def simulate(scenario: Scenario) -> list[RunResult] | list[TrainingResult]:
+    """Every run of a scenario, in the order the scenario lists them."""
+    one = simulate_training if scenario.training is not None else simulate_run
+    return [one(scenario, run) for run in scenario.runs()]
