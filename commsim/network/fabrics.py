@@ -1,7 +1,7 @@
 """Richer topologies: torus, hypercube, fat tree, switch tree, multi-GPU nodes, and graphs read from files.
 
 Each generator has the signature ``(n, bandwidth, latency, servers=0, **options)`` of
-:mod:`commsim.topology`, returns an ``nx.Graph`` whose workers are the ints ``0..n-1``
+:mod:`commsim.network.topology`, returns an ``nx.Graph`` whose workers are the ints ``0..n-1``
 (``role="worker"``) and registers itself in :data:`commsim.topology.TOPOLOGIES` when this module
 loads (``commsim.topology`` imports it last, so importing either module is enough).
 

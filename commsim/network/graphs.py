@@ -1,7 +1,7 @@
 """The pieces every topology generator builds with: node names, worker and server nodes, links.
 
 Workers are the integers ``0..n-1`` with ``role="worker"``; every edge carries ``bandwidth`` (bytes/s,
-each direction) and ``latency`` (s). :mod:`commsim.topology` and :mod:`commsim.fabrics` both build on
+each direction) and ``latency`` (s). :mod:`commsim.network.topology` and :mod:`commsim.network.fabrics` both build on
 this module, so neither needs the other's.
 """
 

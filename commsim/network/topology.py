@@ -6,7 +6,7 @@ Workers are the integers ``0..n-1``; every other node (``"switch"``, ``"server"`
 tree ECMP, multi-GPU nodes), else a hop-shortest path.
 
 This module keeps the registry, validation and the simple generators (star, ring, fully
-connected); :mod:`commsim.fabrics` adds torus, hypercube, fat_tree, tree, hierarchical and
+connected); :mod:`commsim.network.fabrics` adds torus, hypercube, fat_tree, tree, hierarchical and
 from_file to :data:`TOPOLOGIES`; both build with :mod:`commsim.network.graphs`.
 """
 
