@@ -13,8 +13,8 @@ import sys
 import time
 
 from commsim import scenario
-from commsim.runner import points
 from commsim.collectives import REGISTRY
+from commsim.runner import points
 
 TARGET_S = 1.0
 

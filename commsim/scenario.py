@@ -13,8 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import units
 from .errors import ScenarioError, TopologyError
@@ -479,7 +488,12 @@ class Scenario(_Strict):
         Returns {(n, what): "key: with workers=n: why"} for what fails: "build" (the topology itself, which
         blocks every algorithm), "plain" (the overrides, without servers) or "servers" (with them)."""
         from .collectives import get
-        from .network.topology import TOPOLOGIES, apply_overrides, generator_options, validate
+        from .network.topology import (
+            TOPOLOGIES,
+            apply_overrides,
+            generator_options,
+            validate,
+        )
 
         accepted = generator_options(TOPOLOGIES[topo.kind])
         for option, value in (topo.model_extra or {}).items():

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 from commsim.errors import UnitError
@@ -156,7 +156,7 @@ _FIXED_KINDS = (_SIZE, _BANDWIDTH, _TIME)
 _COUNT_EXAMPLES = "'8', '1e6', '1_000_000', '2^20'"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rate_kind(unit: str) -> _Kind:
     match = re.fullmatch(r"([A-Za-z]+)/s", unit)
     if match is None:
@@ -242,7 +242,7 @@ def _unknown_unit(value: object, raw_unit: str, kind: _Kind) -> UnitError:
     return _error(value, kind.what, f"unknown unit {raw_unit!r}", kind.examples)
 
 
-def parse_bytes(value: int | float | str) -> float:
+def parse_bytes(value: float | str) -> float:
     """Bytes from e.g. ``"4 MiB"``, ``"12 GB"``, ``"1 Gbit"`` or ``512`` (plain numbers are bytes).
 
     ``B`` is a byte, ``b``/``bit`` a bit; ``GB`` is 1e9 bytes and ``GiB`` 2**30 bytes.
@@ -250,7 +250,7 @@ def parse_bytes(value: int | float | str) -> float:
     return _parse(value, _SIZE)
 
 
-def parse_bandwidth(value: int | float | str) -> float:
+def parse_bandwidth(value: float | str) -> float:
     """Bytes per second from e.g. ``"100 Gbit/s"``, ``"100 Gbps"``, ``"12.5 GB/s"``, ``"25 GiB/s"``.
 
     Plain numbers are bytes per second; ``bps``/``b/s``/``bit/s`` are bits, ``Bps``/``B/s`` bytes.
@@ -258,7 +258,7 @@ def parse_bandwidth(value: int | float | str) -> float:
     return _parse(value, _BANDWIDTH)
 
 
-def parse_time(value: int | float | str) -> float:
+def parse_time(value: float | str) -> float:
     """Seconds from e.g. ``"5 us"`` (also ``µs``/``μs``), ``"1.5 ms"``, ``"2 ns"``, ``"1 min"``, ``"2e-6"``.
 
     Plain numbers are seconds; units are ``ps ns us ms s min h``.
@@ -266,7 +266,7 @@ def parse_time(value: int | float | str) -> float:
     return _parse(value, _TIME)
 
 
-def parse_rate(value: int | float | str, unit: str = "FLOP/s") -> float:
+def parse_rate(value: float | str, unit: str = "FLOP/s") -> float:
     """A rate in ``unit`` (``"<base>/s"``) from e.g. ``"10 TFLOP/s"``, ``"312 TFLOPS"`` or ``1e12``.
 
     SI prefixes k..E scale it; plain numbers are already in ``unit``.  A malformed ``unit``
@@ -279,7 +279,7 @@ _POWER = re.compile(r"([0-9]+)\s*(?:\^|\*\*)\s*([0-9]+)")
 _MAX_COUNT_BITS = 4096
 
 
-def parse_count(value: int | float | str) -> int:
+def parse_count(value: float | str) -> int:
     """A non-negative integer from ``8``, ``1e6`` (if integral), ``"1e6"``, ``"1_000_000"`` or ``"2^20"``."""
     what = "a count"
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -364,3 +364,27 @@ def format_bandwidth(x: float, bits: bool = False) -> str:
     if bits:
         return _format(float(x) * 8, _SI_SCALES, "bit/s", "bit/s", whole_base=False)
     return _format(x, _SI_SCALES, "B/s", "B/s", whole_base=False)
+
+
+def column_unit(values: Iterable[float], kind: str) -> tuple[str, float]:
+    """One unit for a whole table column (``kind`` "time" or "bytes"): the largest scale the column's
+    median magnitude reaches, so most cells read as 1..999 and none needs an exponent; ``("s", 1.0)``
+    or ``("B", 1.0)`` for a column of zeros."""
+    magnitudes = sorted(abs(float(v)) for v in values if v and math.isfinite(float(v)))
+    scales = _TIME_SCALES if kind == "time" else tuple((f"{prefix}B", factor) for prefix, factor in _SI_SCALES)
+    if not magnitudes:
+        return ("s", 1.0) if kind == "time" else ("B", 1.0)
+    median = magnitudes[(len(magnitudes) - 1) // 2]
+    return max((scale for scale in scales if median >= scale[1]), key=lambda scale: scale[1], default=scales[0])
+
+
+def format_in(x: float, factor: float) -> str:
+    """``x`` in a column's unit (see :func:`column_unit`): three significant digits below 1000,
+    whole numbers above (never an exponent)."""
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    m = abs(x) / factor
+    return ("-" if x < 0 else "") + (f"{m:.0f}" if m >= 1000 else _three_digits(m))

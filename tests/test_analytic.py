@@ -2,11 +2,11 @@
 
 import pytest
 
-from commsim.network import topology
 from commsim.collectives import get
 from commsim.engines import analytic
 from commsim.engines.analytic import closed_form
 from commsim.engines.message import make_buffers, message_histogram, run_collective
+from commsim.network import topology
 
 B, ALPHA, W = 12.5e9, 5e-6, 4
 

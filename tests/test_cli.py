@@ -443,12 +443,13 @@ def test_an_unknown_name_is_one_line_that_points_to_list(tmp_path, capsys, monke
 
 
 def test_tables_fit_100_columns_unless_wide(tmp_path, capsys):
-    """The textbook table drops algbw, message size and busbw (never a checked column) to fit 100 columns,
+    """The textbook table drops algbw and the message size (never a checked column) to fit 100 columns,
     says so, and --wide shows every column."""
     assert cli.main(["run", "textbook", "--out", str(tmp_path / "a")]) == 0
     narrow = capsys.readouterr().out.splitlines()
     table = [line for line in narrow if not line.startswith("wrote")]
-    assert max(map(len, table)) <= 100 and "(3 more columns with --wide)" in narrow
+    assert max(map(len, table)) <= 100 and "(2 more columns with --wide)" in narrow
+    assert "algbw GB/s" not in narrow[2] and "message size" not in narrow[2] and "busbw GB/s" in narrow[2]
     assert all(row.count("✓") == 4 for row in table_rows("\n".join(table)))
     assert cli.main(["run", "textbook", "--out", str(tmp_path / "b"), "--wide"]) == 0
     wide = capsys.readouterr().out
@@ -467,3 +468,37 @@ def test_header_states_the_real_link_speeds(tmp_path, capsys):
                                      "topology: {kind: from_file, path: net.edges}\n")
     assert cli.main(["run", str(tmp_path / "f.yaml"), "--out", str(tmp_path / "f")]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("f: from_file, 8.00 Gbit/s–16.0 Gbit/s and 3.00 us per link")
+
+
+def test_each_column_has_one_unit_and_shows_the_closed_form_where_it_differs(tmp_path, capsys):
+    """Times in one unit (µs here: the median run), bytes in one (MB), counts bare with ✓ where they equal
+    their closed form. Ring all-reduce, n = 8, P = 4 MB on a star at 100 Gbit/s, 5 us per link:
+    2(n−1) = 14 steps of 2α + (P/n)/B = 10 us + 500 kB / 12.5 GB/s = 50 us → 700 us; 2n(n−1) = 112
+    messages; 2(n−1)·P = 56.0 MB. The parameter server at n = 16: 2n·P = 128 MB in 2(2α + n·P/B)
+    = 2(10 us + 5.12 ms) = 10260 us."""
+    assert cli.main(["run", "textbook", "--out", str(tmp_path / "a"), "--wide"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[2].split("  ")
+    assert "bytes (MB)" in lines[2] and "time (us)" in lines[2]
+    rows = {tuple(line.split()[:2]): line.split() for line in lines[3:15]}
+    assert rows["ring_allreduce", "8"][3:6] == ["112", "✓", "500000"]  # 2n(n−1) messages of P/n bytes
+    assert rows["ring_allreduce", "8"][6:10] == ["56.0", "✓", "700", "✓"]
+    assert rows["parameter_server", "16"][5:10] == ["4000000", "128", "✓", "10260", "✓"]
+    assert header[0] == "algorithm"
+
+
+def test_several_topologies_are_headed_sections_and_bounds_are_shown(tmp_path, capsys):
+    """With several topologies each gets a heading line instead of a column; a simulated time against a
+    lower bound shows the bound: all-to-all on a 4-ring (P = 4 kB, 8 Gbit/s, 1 us): every link carries
+    2 messages of P per direction, so ≥ 2·4 kB / 1 GB/s + 1 us = 9 us... the table shows "(≥...)"."""
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nworkers: 4\nparams: 1000\nalgorithms: [all_to_all, ring_allreduce]\n"
+        "topologies: [{kind: star, bandwidth: 8 Gbit/s, latency: 1 us}, {kind: ring, bandwidth: 8 Gbit/s, latency: 1 us}]\n")
+    assert cli.main(["run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = lines[lines.index("star:") - 1:]
+    assert table[0].split()[:2] == ["algorithm", "workers"] and "topology" not in table[0]
+    assert table[1] == "star:" and table[4] == "ring:"
+    ring_a2a = table[5].split()
+    assert ring_a2a[0] == "all_to_all" and ring_a2a[-4].startswith("(≥") and ring_a2a[-3] == "✓"
+    assert [line.split()[0] for line in table[2:4] + table[5:7]] == ["all_to_all", "ring_allreduce"] * 2

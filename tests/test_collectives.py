@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commsim.network import topology
 from commsim.collectives import REGISTRY, get
 from commsim.engines.message import make_buffers, message_histogram, run_collective
+from commsim.network import topology
 
 B, ALPHA = 12.5e9, 5e-6
 ALGORITHMS = ["all_to_all", "parameter_server", "ring_allreduce"]

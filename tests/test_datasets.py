@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commsim.errors import CommsimError
 from commsim.training.datasets import (
     DATASETS,
     Batches,
@@ -19,7 +20,6 @@ from commsim.training.datasets import (
     standardise,
     synthetic,
 )
-from commsim.errors import CommsimError
 
 
 def ids_dataset(n_samples):

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commsim.network import topology
 from commsim.collectives import get
-from commsim.engines import analytic
 from commsim.collectives.cost import LinkCost
 from commsim.collectives.trees import binary_tree, double_binary_tree_shape
+from commsim.engines import analytic
 from commsim.engines.message import make_buffers, message_histogram, run_collective
+from commsim.network import topology
 
 B, ALPHA, GAMMA = 12.5e9, 5e-6, 1 / 20e9
 BETA = 1 / B

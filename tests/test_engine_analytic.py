@@ -66,7 +66,9 @@ def test_links_flag_prints_five_hottest_links_per_run(tmp_path, capsys):
     start = lines.index("busiest links (busy = bytes / bandwidth; utilisation = busy / makespan)")
     rows = lines[start + 2:start + 7]
     assert [row.split()[4] for row in rows] == ["0->switch", "1->switch", "2->switch", "3->switch", "switch->0"]
-    assert all("6.00 kB" in row and "100.0%" in row for row in rows)  # 6 chunks of 1 kB, links never idle
+    assert "bytes (kB)" in lines[start + 1] and "busy (us)" in lines[start + 1]
+    # 6 chunks of 1 kB at 1 GB/s: 6 us busy, links never idle
+    assert all(row.split()[5:8] == ["6.00", "6.00", "100.0%"] for row in rows)
 
 
 def test_analytic_results_say_what_engine_answered_and_check_nothing(tmp_path):

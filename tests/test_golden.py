@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from commsim import scenario
-from commsim.training import bias
 from commsim.runner import points
+from commsim.training import bias
 
 SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.yaml"))
 GOLDEN = Path(__file__).parent / "golden"
 SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def simulated(path: Path) -> tuple:
     """A bundled scenario's runs, simulated once for all the tests here."""
     return tuple(points.simulate(scenario.load(path)))

@@ -5,13 +5,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commsim.network import topology
 from commsim.collectives import REGISTRY, get, reference_results
 from commsim.collectives.cost import LinkCost
-from commsim.engines.analytic import expected
-from commsim.collectives.hierarchical import default_gpus_per_node, hierarchical_ring_cost
+from commsim.collectives.hierarchical import (
+    default_gpus_per_node,
+    hierarchical_ring_cost,
+)
 from commsim.collectives.primitives import reduce_time
+from commsim.engines.analytic import expected
 from commsim.engines.message import make_buffers, message_histogram, run_collective
+from commsim.network import topology
 
 B, ALPHA, GAMMA, W = 12.5e9, 5e-6, 2.5e-10, 4
 PRIMITIVES = {"reduce_scatter": "reduce_scatter", "all_gather": "all_gather", "broadcast": "broadcast", "reduce": "reduce"}

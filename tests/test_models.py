@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 import optim
 from commsim.training.datasets import synthetic
-from commsim.training.models import MODELS, build_model, linear_regression, logistic_regression, mlp
+from commsim.training.models import (
+    MODELS,
+    build_model,
+    linear_regression,
+    logistic_regression,
+    mlp,
+)
 
 KEYS = {
     "linear_regression": ["w", "b"],

@@ -78,7 +78,6 @@ def test_the_topology_figure_colours_links_by_utilisation(swept):
     expected = 14 * (2**20 // 8) / 1e9 / (14 * (2e-6 + 2**20 / 8 / 1e9))  # busy / makespan, by hand
     assert list(edges.get_linewidths()) == pytest.approx([0.5 + 4 * expected] * 8, rel=1e-9)  # width = 0.5 + 4·util
     import matplotlib.pyplot as plt
-
     import numpy as np
 
     np.testing.assert_allclose(edges.get_colors(), [plt.get_cmap("viridis")(expected)] * 8, atol=1e-2)
@@ -109,8 +108,8 @@ def test_run_and_sweep_draw_with_plot(tmp_path, capsys):
 def test_worker_timeline_draws_each_message_where_the_log_says():
     """Ring all-reduce on a star of 3: each worker sends 4 chunks back to back, each 2α + (P/3)/B long, and
     receives 4; no idle time; time in µs."""
-    from commsim.network import topology
     from commsim.engines.message import make_buffers, run_collective
+    from commsim.network import topology
 
     graph = topology.build("star", 3, 1e9, 1e-6)
     collective = run_collective("ring_allreduce", graph, make_buffers(3, 3000, "float32", "size-only", 0))

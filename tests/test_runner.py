@@ -127,8 +127,8 @@ def test_a_terminal_sees_a_progress_bar_and_a_pipe_does_not(tmp_path):
 def test_a_long_run_reports_its_simulated_time_fraction():
     """With a progress callback a simulation reports rising fractions of its expected end and 1.0 when done,
     and times exactly what it times without one."""
-    from commsim.network import topology
     from commsim.engines.message import make_buffers, run_collective
+    from commsim.network import topology
 
     graph = topology.build("star", 16, 1e9, 1e-6)
     plain = run_collective("ring_allreduce", graph, make_buffers(16, 10_000, "float32", "size-only", 0))

@@ -3,9 +3,9 @@ must, and stay put where theory says they must not (a common complaint about oth
 
 import pytest
 
-from commsim.network import topology
 from commsim.collectives import get
 from commsim.engines.message import make_buffers, run_collective
+from commsim.network import topology
 
 B, ALPHA, W = 12.5e9, 5e-6, 4
 

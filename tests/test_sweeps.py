@@ -7,8 +7,8 @@ import json
 import pytest
 
 from commsim import cli, scenario
-from commsim.runner import points
 from commsim.errors import ScenarioError
+from commsim.runner import points
 
 BASE = {"name": "s", "workers": 4, "params": 1000, "algorithms": ["ring_allreduce"], "payload": "size-only",
         "topology": {"kind": "star", "bandwidth": "8 Gbit/s", "latency": "1 us"}}

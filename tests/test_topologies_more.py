@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import simpy
 
-from commsim.network import fabrics, topology
-from commsim.errors import ScenarioError, TopologyError
-from commsim.network.fluid import Network
-from commsim.scenario import parse
-from commsim.runner import points
 from commsim.engines.message import make_buffers, mean_error, run_collective
+from commsim.errors import ScenarioError, TopologyError
+from commsim.network import fabrics, topology
+from commsim.network.fluid import Network
+from commsim.runner import points
+from commsim.scenario import parse
 
 B, ALPHA = 12.5e9, 5e-6
 

@@ -3,8 +3,8 @@
 import networkx as nx
 import pytest
 
-from commsim.network import topology
 from commsim.errors import TopologyError
+from commsim.network import topology
 
 B, ALPHA = 1e9, 1e-6
 

@@ -2,8 +2,8 @@
 
 import contextlib
 import copy
-import dataclasses
 import csv
+import dataclasses
 import functools
 import io
 import json
@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 
 import optim
 from commsim import cli, scenario
-from commsim.runner import points
-from commsim.network import topology as topologies
 from commsim.collectives import get
-from commsim.training.datasets import Batches, load_dataset, shard
 from commsim.errors import ScenarioError
-from commsim.training.models import build_model
+from commsim.network import topology as topologies
+from commsim.runner import points
+from commsim.training.datasets import Batches, load_dataset, shard
 from commsim.training.loop import TrainingSetup, replicas_identical, train
+from commsim.training.models import build_model
 from commsim.training.wire import WIRE_FORMATS
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

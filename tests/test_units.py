@@ -350,3 +350,24 @@ def test_format_is_short(x):
     """Formatted strings stay narrow enough for table columns."""
     for text in (format_bytes(x), format_time(x), format_bandwidth(x)):
         assert len(text) <= 14
+
+
+def test_column_unit_is_the_scale_of_the_median_value():
+    """One unit per column: the largest scale the median reaches (364 us, 2.57 ms, 5 us → us; bytes
+    1 kB, 50 MB, 2 GB → MB); an all-zero column keeps the base unit."""
+    from commsim.units import column_unit
+
+    assert column_unit([364e-6, 2.57e-3, 5e-6], "time") == ("us", 1e-6)
+    assert column_unit([2.57e-3, 5.13e-3, 364e-6, 0.0], "time") == ("ms", 1e-3)
+    assert column_unit([1e3, 5e7, 2e9], "bytes") == ("MB", 1e6)
+    assert column_unit([999, 1000, 1001], "bytes") == ("kB", 1e3)
+    assert column_unit([0, 0], "time") == ("s", 1.0) and column_unit([], "bytes") == ("B", 1.0)
+    assert column_unit([3e-13], "time") == ("ps", 1e-12)
+
+
+def test_format_in_a_column_unit():
+    """Three significant digits below 1000, whole numbers above, never an exponent."""
+    from commsim.units import format_in
+
+    assert [format_in(x, 1e-6) for x in (364e-6, 2.5664e-3, 56e-6, 12.04e-6, 0.5e-6)] == ["364", "2566", "56.0", "12.0", "0.500"]
+    assert format_in(7.52e12, 1e3) == "7520000000" and format_in(0, 1e6) == "0" and format_in(-2e-6, 1e-6) == "-2.00"

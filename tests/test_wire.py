@@ -11,14 +11,14 @@ from hypothesis.extra import numpy as hnp
 
 import optim
 from commsim import scenario
-from commsim.runner import points
-from commsim.network import topology as topologies
 from commsim.collectives import get
-from commsim.training.datasets import Dataset, load_dataset
-from commsim.training.models import build_model
 from commsim.collectives.payload import mean_in_rank_order
 from commsim.engines.message import run_collective
+from commsim.network import topology as topologies
+from commsim.runner import points
+from commsim.training.datasets import Dataset, load_dataset
 from commsim.training.loop import TrainingSetup, train
+from commsim.training.models import build_model
 from commsim.training.wire import WIRE_FORMATS
 
 SIGN = WIRE_FORMATS["sign"]

@@ -6,9 +6,9 @@ carries n−1 transfers at a time: T = 2α + (n−1)P/B.
 
 from __future__ import annotations
 
-from .payload import Buffer, mean_in_rank_order
-from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .cost import Cost, LinkCost
+from .payload import Buffer, mean_in_rank_order
 
 
 def all_to_all(comm: Comm, buffer: Buffer) -> Process:

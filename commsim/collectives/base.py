@@ -15,8 +15,8 @@ import numpy as np
 from simpy.events import Event
 
 from ..network.fluid import Network
-from .payload import Buffer, chunk_bounds
 from .cost import Cost, LinkCost
+from .payload import Buffer, chunk_bounds
 
 Process = Generator[Event, Any, Any]
 

@@ -19,9 +19,9 @@ same bits.
 
 from __future__ import annotations
 
-from .payload import Buffer, chunk_bounds
-from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .cost import Cost, LinkCost
+from .payload import Buffer, chunk_bounds
 
 
 def fold_shape(n: int) -> tuple[int, int]:

@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 import operator
 
-from .payload import Buffer, chunk_bounds, split
-from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .cost import Cost, LinkCost
+from .payload import Buffer, chunk_bounds, split
 from .primitives import ring_all_gather, ring_reduce_scatter
 
 

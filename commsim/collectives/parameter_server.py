@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .payload import Buffer, mean_in_rank_order
-from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .cost import Cost, LinkCost
+from .payload import Buffer, mean_in_rank_order
 
 
 def parameter_server_worker(comm: Comm, buffer: Buffer) -> Process:

@@ -15,7 +15,7 @@ import numpy as np
 class SizeOnly:
     """A buffer of ``size`` elements of ``itemsize`` bytes that holds no values."""
 
-    __slots__ = ("size", "itemsize")
+    __slots__ = ("itemsize", "size")
 
     def __init__(self, size: int, itemsize: int) -> None:
         self.size = size

@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from .payload import Buffer, chunk_bounds, split
-from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .cost import Cost, LinkCost
+from .payload import Buffer, chunk_bounds, split
 
 
 # -- rings among a group of ranks ------------------------------------------------------------

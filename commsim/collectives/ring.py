@@ -7,9 +7,9 @@ step lasts as long as its largest chunk: T = 2(n−1)·(route latency + ⌈p/n�
 
 from __future__ import annotations
 
-from .payload import Buffer, chunk_bounds, split
-from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .cost import Cost, LinkCost
+from .payload import Buffer, chunk_bounds, split
 
 
 def ring_allreduce(comm: Comm, buffer: Buffer) -> Process:

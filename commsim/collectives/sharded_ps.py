@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .payload import Buffer, chunk_bounds, split
-from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .cost import Cost, LinkCost
 from .parameter_server import gather_mean
+from .payload import Buffer, chunk_bounds, split
 
 
 def sharded_ps_worker(comm: Comm, buffer: Buffer) -> Process:

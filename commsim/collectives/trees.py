@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
-from .payload import Buffer, split
-from .cost import Cost, LinkCost
 from .base import Algorithm, Comm, Process, register
+from .cost import Cost, LinkCost
+from .payload import Buffer, split
 
 
 def _floor_lg(n: int) -> int:

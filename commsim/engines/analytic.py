@@ -18,7 +18,7 @@ from ..collectives.base import get
 from ..collectives.cost import Cost, LinkCost
 from ..network import topology as topologies
 
-__all__ = ["Cost", "LinkCost", "Expected", "expected", "is_exact", "server_link_form", "shared_link_form", "closed_form"]
+__all__ = ["Cost", "Expected", "LinkCost", "closed_form", "expected", "is_exact", "server_link_form", "shared_link_form"]
 
 
 @dataclass(frozen=True)

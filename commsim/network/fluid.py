@@ -31,7 +31,7 @@ _SATURATED = 1e-9
 class Link:
     """One direction of an edge: its capacity and the transfers now crossing it."""
 
-    __slots__ = ("u", "v", "bandwidth", "latency", "flows")
+    __slots__ = ("bandwidth", "flows", "latency", "u", "v")
 
     def __init__(self, u: Hashable, v: Hashable, bandwidth: float, latency: float) -> None:
         self.u, self.v, self.bandwidth, self.latency = u, v, bandwidth, latency
@@ -41,7 +41,7 @@ class Link:
 class Route:
     """The directed links from ``src`` to ``dst`` and what has crossed them."""
 
-    __slots__ = ("index", "src", "dst", "links", "latency", "bandwidth", "messages", "bytes")
+    __slots__ = ("bandwidth", "bytes", "dst", "index", "latency", "links", "messages", "src")
 
     def __init__(self, index: int, src: Hashable, dst: Hashable, links: tuple[Link, ...]) -> None:
         self.index, self.src, self.dst, self.links = index, src, dst, links
@@ -64,8 +64,21 @@ class _Flow:
     its rate changes, then ``_PROPAGATING``: a timer at delivery, one route latency later.
     """
 
-    __slots__ = ("net", "route", "nbytes", "remaining", "rate", "since", "tx_end", "gen", "stage",
-                 "delivery", "payload", "start", "phase")
+    __slots__ = (
+        "delivery",
+        "gen",
+        "nbytes",
+        "net",
+        "payload",
+        "phase",
+        "rate",
+        "remaining",
+        "route",
+        "since",
+        "stage",
+        "start",
+        "tx_end",
+    )
 
     def __call__(self, timer: Event) -> None:
         if timer._value != self.gen:  # a later rate change superseded this timer

@@ -18,9 +18,8 @@ from typing import Any
 import networkx as nx
 
 from ..errors import TopologyError
-
-from .graphs import SERVER, SWITCH, _add_workers, _link, add_servers, server_names  # noqa: F401  (re-exported)
 from .fabrics import GENERATORS as _FABRICS
+from .graphs import SERVER, SWITCH, _add_workers, _link, add_servers, server_names  # noqa: F401  (re-exported)
 
 
 def servers(graph: nx.Graph) -> tuple[Hashable, ...]:

@@ -7,7 +7,7 @@ from typing import Any
 from ..engines.results import NotApplicable, RunResult, TrainingResult
 from ..errors import TopologyError
 from ..scenario import ITEMSIZE, Scenario
-from ..units import format_bandwidth, format_bytes, format_time
+from ..units import column_unit, format_bandwidth, format_in, format_time
 from .records import BIAS_TOLERANCE
 
 PASS, FAIL = "✓", "✗"
@@ -17,30 +17,55 @@ def _mark(ok: bool | None) -> str:
     return "" if ok is None else PASS if ok else FAIL
 
 
-def _time_cell(run: RunResult | TrainingResult) -> str:
-    exp = run.expected
-    if exp.makespan_s is None:
-        return f"{format_time(run.makespan_s)} (no closed form)"
-    relation = "" if exp.time_relation == "=" else exp.time_relation
-    return f"{format_time(run.makespan_s)} ({relation}{format_time(exp.makespan_s)}) {_mark(run.checks.get('time'))}"
+def _count_cell(value: int, expected: int, ok: bool | None) -> str:
+    """A count and its check; the closed form in brackets only where it differs (✓ means equal)."""
+    return f"{value} {_mark(ok)}" if value == expected else f"{value} ({expected}) {_mark(ok)}"
+
+
+def _scaled_cell(value: float, expected: float | None, relation: str, ok: bool | None, factor: float) -> str:
+    """A time or byte total in its column's unit and its check: ``"364 (≥286) ✓"`` against a bound,
+    ``"56.0 ✓"`` where it equals its closed form (to 1e-9 for times), the form in brackets otherwise."""
+    shown = format_in(value, factor)
+    if expected is None:
+        return f"{shown} (no closed form)"
+    if relation == "=" and ok:
+        return f"{shown} {_mark(ok)}"
+    return f"{shown} ({'' if relation == '=' else relation}{format_in(expected, factor)}) {_mark(ok)}"
+
+
+class _Units:
+    """One time unit and one byte unit for a table's columns, chosen from its runs' values."""
+
+    def __init__(self, runs: list[Any]) -> None:
+        ran = [run for run in runs if not isinstance(run, NotApplicable)]
+        self.time, self.time_factor = column_unit([run.makespan_s for run in ran], "time")
+        self.bytes, self.bytes_factor = column_unit([run.bytes for run in ran], "bytes")
+
+    def time_cell(self, run: RunResult | TrainingResult) -> str:
+        exp = run.expected
+        return _scaled_cell(run.makespan_s, exp.makespan_s, exp.time_relation, run.checks.get("time"), self.time_factor)
+
+    def bytes_cell(self, run: RunResult | TrainingResult) -> str:
+        return _scaled_cell(run.bytes, run.expected.bytes, "=", run.checks["bytes"], self.bytes_factor)
 
 
 def _size_cell(run: RunResult | TrainingResult) -> str:
     sizes = sorted(run.message_bytes)
     if not sizes:
         return "-"
-    shown = format_bytes(sizes[0]) if len(sizes) == 1 else f"{format_bytes(sizes[0])}..{format_bytes(sizes[-1])}"
-    return shown
+    return str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}..{sizes[-1]}"
 
 
 WIDTH = 100  # columns a table fits by default; --wide shows them all
-EXPECTED_NOTE = "each value (its closed form; ≥ a lower bound, ≤ an upper one) and ✓ where they agree"
+EXPECTED_NOTE = "✓: equals its closed form (times to 1e-9), or keeps the bound in brackets (≥ lower, ≤ upper)"
 
 
-def _aligned(rows: list[tuple[str, ...]], right: set[int], droppable: tuple[str, ...] = (), wide: bool = True) -> list[str]:
+def _aligned(rows: list[tuple[str, ...]], right: set[int], droppable: tuple[str, ...] = (), wide: bool = True,
+             group: int | None = None) -> list[str]:
     """Rows as aligned text (first row: the header). Unless ``wide``, the ``droppable`` columns (by header,
-    first named first dropped) go until the table fits :data:`WIDTH` columns; the header says how many."""
-    keep = list(range(len(rows[0])))
+    first named first dropped) go until the table fits :data:`WIDTH` columns; the last line says how many.
+    With ``group``, that column becomes a heading line above each run of rows that share its value."""
+    keep = [i for i in range(len(rows[0])) if i != group]
     dropped = 0
 
     def width() -> int:
@@ -53,10 +78,12 @@ def _aligned(rows: list[tuple[str, ...]], right: set[int], droppable: tuple[str,
             keep.remove(rows[0].index(name))
             dropped += 1
     widths = {i: max(len(row[i]) for row in rows) for i in keep}
-    lines = [
-        "  ".join(row[i].rjust(widths[i]) if i in right else row[i].ljust(widths[i]) for i in keep).rstrip()
-        for row in rows
-    ]
+    lines, heading = [], None
+    for number, row in enumerate(rows):
+        if group is not None and number and row[group] != heading:
+            heading = row[group]
+            lines.append(f"{heading}:")
+        lines.append("  ".join(row[i].rjust(widths[i]) if i in right else row[i].ljust(widths[i]) for i in keep).rstrip())
     if dropped:
         lines.append(f"({dropped} more column{'s' * (dropped > 1)} with --wide)")
     return lines
@@ -111,8 +138,9 @@ def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = 
     spec = scenario.training
     lines = [_network_line(scenario, f"; {spec.model} on {spec.dataset}, {spec.steps} steps of {spec.batch_per_worker} per worker")]
     lines.append(EXPECTED_NOTE + "; time includes compute")
-    rows = [("algorithm", "workers", "optimizer", "final loss", "accuracy", "messages", "message size",
-             "bytes", "time", "compute share", "replicas")]
+    units = _Units(runs)
+    rows = [("algorithm", "workers", "optimizer", "final loss", "accuracy", "messages", "message size (B)",
+             f"bytes ({units.bytes})", f"time ({units.time})", "compute share", "replicas")]
     for run in runs:
         checks = run.checks
         rows.append((
@@ -121,15 +149,15 @@ def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = 
             run.optimizer,
             f"{run.final_loss:.4g}",
             "-" if run.final_accuracy is None else f"{run.final_accuracy:.3f}",
-            f"{run.messages} ({run.expected.messages}) {_mark(checks['messages'])}",
+            _count_cell(run.messages, run.expected.messages, checks["messages"]),
             _size_cell(run),
-            f"{format_bytes(run.bytes)} ({format_bytes(run.expected.bytes)}) {_mark(checks['bytes'])}",
-            _time_cell(run),
+            units.bytes_cell(run),
+            units.time_cell(run),
             f"{sum(run.compute_s) / run.makespan_s:.0%}" if run.makespan_s else "-",
             _mark(checks["replicas"]),
         ))
-    droppable = ("message size", "accuracy")  # never a checked column
-    return "\n".join([*lines, *_aligned(rows, {1, 3, 4}, droppable, wide), _summary(runs)])
+    droppable = ("message size (B)", "accuracy")  # never a checked column
+    return "\n".join([*lines, *_aligned(rows, {1, 3, 4, 7, 8, 9}, droppable, wide), _summary(runs)])
 
 
 def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide: bool = False) -> str:
@@ -139,11 +167,12 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
         return training_table(scenario, runs, wide)
     several = scenario.topology is None
     if scenario.engine == "analytic":
-        return _analytic_table(scenario, runs, several)
+        return _analytic_table(scenario, runs, several, wide)
     lines = [_network_line(scenario, f", {'/'.join(scenario.dtype)}, payload {scenario.payload}")]
     lines.append(EXPECTED_NOTE)
-    header = ("algorithm", "workers", "size (B)", "messages", "message size",
-              "bytes", "time", "algbw GB/s", "busbw GB/s", "mean")
+    units = _Units(runs)
+    header = ("algorithm", "workers", "size (B)", "messages", "message size (B)",
+              f"bytes ({units.bytes})", f"time ({units.time})", "algbw GB/s", "busbw GB/s", "mean")
     rows = [("topology", *header) if several else header]
     for run in runs:
         if isinstance(run, NotApplicable):  # the reason goes under the table, once per distinct reason
@@ -156,45 +185,49 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
             run.algorithm,
             str(run.workers),
             str(run.params * run.bytes_per_param),
-            f"{run.messages} ({run.expected.messages}) {_mark(checks['messages'])}",
+            _count_cell(run.messages, run.expected.messages, checks["messages"]),
             _size_cell(run),
-            f"{format_bytes(run.bytes)} ({format_bytes(run.expected.bytes)}) {_mark(checks['bytes'])}",
-            _time_cell(run),
+            units.bytes_cell(run),
+            units.time_cell(run),
             _bandwidth_cell(run.algbw),
             _bandwidth_cell(run.busbw),
             _mark(checks.get("mean")) or "-",
         )
         rows.append((run.topology, *row) if several else row)
-    right = {1 + several, 2 + several, 7 + several, 8 + several}
-    droppable = ("algbw GB/s", "message size", "busbw GB/s")  # never a checked column
+    right = {1 + several, 2 + several, 5 + several, 6 + several, 7 + several, 8 + several}
+    droppable = ("algbw GB/s", "message size (B)", "busbw GB/s")  # never a checked column
     reasons: dict[str, int] = {}
     for run in runs:
         if isinstance(run, NotApplicable):
             reasons[run.reason] = reasons.get(run.reason, 0) + 1
     notes = [f"n/a ({count} run{'s' * (count > 1)}): {reason}" for reason, count in reasons.items()]
-    return "\n".join([*lines, *_aligned(rows, right, droppable, wide), *notes, _summary(runs)])
+    table_lines = _aligned(rows, right, droppable, wide, group=0 if several else None)
+    return "\n".join([*lines, *table_lines, *notes, _summary(runs)])
 
 
-def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool) -> str:
+def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool, wide: bool = False) -> str:
     """The twin's answers, nothing simulated; "≥" marks a lower bound where links are shared."""
     lines = [_network_line(scenario, f", {'/'.join(scenario.dtype)}; engine analytic: closed forms only, nothing simulated")]
-    header = ("algorithm", "workers", "params", "messages", "message size", "total bytes", "time", "algbw GB/s",
-              "busbw GB/s", "formula")
+    answered = [run for run in runs if not isinstance(run, NotApplicable)]
+    time_unit, time_factor = column_unit([run.expected.makespan_s or 0.0 for run in answered], "time")
+    bytes_unit, bytes_factor = column_unit([run.expected.bytes for run in answered], "bytes")
+    header = ("algorithm", "workers", "params", "messages", "message size (B)", f"total bytes ({bytes_unit})",
+              f"time ({time_unit})", "algbw GB/s", "busbw GB/s", "formula")
     rows = [("topology", *header) if several else header]
-    for run in runs:
-        if isinstance(run, NotApplicable):
-            continue
+    for run in answered:
         exp = run.expected
         relation = "" if exp.time_relation == "=" else exp.time_relation
-        time = "no closed form" if exp.makespan_s is None else f"{relation}{format_time(exp.makespan_s)}"
+        time = "no closed form" if exp.makespan_s is None else f"{relation}{format_in(exp.makespan_s, time_factor)}"
         row = (run.algorithm, str(run.workers), str(run.params), str(exp.messages), _size_cell(run),
-               format_bytes(exp.bytes), time, _bandwidth_cell(run.algbw), _bandwidth_cell(run.busbw), exp.time_formula)
+               format_in(exp.bytes, bytes_factor), time, _bandwidth_cell(run.algbw), _bandwidth_cell(run.busbw),
+               exp.time_formula)
         rows.append((run.topology, *row) if several else row)
-    bounds = sum(run.expected.time_relation == "≥" for run in runs)
-    note = (f"{bounds} of {len(runs)} times are lower bounds (≥): links are shared there, and a simulation would take "
-            "longer" if bounds else f"all {len(runs)} times are exact on these contention-free networks")
-    right = {1 + several, 2 + several, 3 + several, 7 + several, 8 + several}
-    return "\n".join([*lines, *_aligned(rows, right), note])
+    bounds = sum(run.expected.time_relation == "≥" for run in answered)
+    note = (f"{bounds} of {len(answered)} times are lower bounds (≥): links are shared there, and a simulation would "
+            "take longer" if bounds else f"all {len(answered)} times are exact on these contention-free networks")
+    right = {i + several for i in range(1, 9)}
+    droppable = ("formula", "algbw GB/s", "message size (B)")
+    return "\n".join([*lines, *_aligned(rows, right, droppable, wide, group=0 if several else None), note])
 
 
 def _vector(values: Any) -> str:
@@ -216,7 +249,9 @@ def bias_table(rows: list[Any]) -> str:
 def verify_table(checks: list[Any], every_point: bool = False) -> str:
     """Simulated against analytic: one line per algorithm (its worst point), or every point."""
     lines = ["simulated vs analytic on fully_connected (contention-free), size-only fp32, 100 Gbit/s and 5 us per link"]
-    rows = [("algorithm", "workers", "params", "messages (analytic)", "simulated time", "analytic time", "rel. error", "")]
+    unit, factor = column_unit([c.makespan_s for c in checks], "time")
+    rows = [("algorithm", "workers", "params", "messages (analytic)", f"simulated ({unit})", f"analytic ({unit})",
+             "rel. error", "")]
     by_algorithm: dict[str, list[Any]] = {}
     for c in checks:
         by_algorithm.setdefault(c.algorithm, []).append(c)
@@ -226,7 +261,7 @@ def verify_table(checks: list[Any], every_point: bool = False) -> str:
             workers = str(c.workers) if every_point else f"{min(p.workers for p in points)}..{max(p.workers for p in points)}"
             params = str(c.params) if every_point else ",".join(str(p) for p in dict.fromkeys(p.params for p in points))
             rows.append((name, workers, params, f"{c.messages} ({c.expected_messages})",
-                         format_time(c.makespan_s), format_time(c.expected_s), f"{c.relative_error:.1e}",
+                         format_in(c.makespan_s, factor), format_in(c.expected_s, factor), f"{c.relative_error:.1e}",
                          _mark(all(p.ok for p in points) if not every_point else c.ok)))
     failed = sum(not c.ok for c in checks)
     summary = f"{len(checks) - failed} of {len(checks)} points agree to 1e-9" + (f"; {failed} do not" if failed else "")
@@ -237,9 +272,13 @@ def verify_table(checks: list[Any], every_point: bool = False) -> str:
 
 def links_table(runs: list[RunResult]) -> str:
     """Each simulated run's five busiest links (by busy time = bytes/bandwidth): bytes, busy time, utilisation."""
-    rows = [("topology", "algorithm", "workers", "params", "link", "bytes", "busy", "utilisation")]
-    for run in runs:
-        for link in run.hottest_links() if getattr(run, "bytes_per_link", None) else ():
-            rows.append((run.topology, run.algorithm, str(run.workers), str(run.params), link["link"],
-                         format_bytes(link["bytes"]), format_time(link["busy_s"]), f"{link['utilisation']:.1%}"))
+    hottest = [(run, link) for run in runs if getattr(run, "bytes_per_link", None) for link in run.hottest_links()]
+    bytes_unit, bytes_factor = column_unit([link["bytes"] for _, link in hottest], "bytes")
+    time_unit, time_factor = column_unit([link["busy_s"] for _, link in hottest], "time")
+    rows = [("topology", "algorithm", "workers", "params", "link", f"bytes ({bytes_unit})", f"busy ({time_unit})",
+             "utilisation")]
+    for run, link in hottest:
+        rows.append((run.topology, run.algorithm, str(run.workers), str(run.params), link["link"],
+                     format_in(link["bytes"], bytes_factor), format_in(link["busy_s"], time_factor),
+                     f"{link['utilisation']:.1%}"))
     return "\n".join(["busiest links (busy = bytes / bandwidth; utilisation = busy / makespan)", *_aligned(rows, {2, 3, 5, 6, 7})])

@@ -11,7 +11,15 @@ import numpy as np
 from ..collectives import get
 from ..engines import analytic
 from ..engines.analytic import closed_form
-from ..engines.message import bytes_per_link, link_bandwidths, make_buffers, mean_error, message_histogram, run_collective, with_busiest_link_bound
+from ..engines.message import (
+    bytes_per_link,
+    link_bandwidths,
+    make_buffers,
+    mean_error,
+    message_histogram,
+    run_collective,
+    with_busiest_link_bound,
+)
 from ..engines.results import NotApplicable, RunResult, TrainingResult
 from ..errors import ScenarioError, TopologyError
 from ..network import topology as topologies

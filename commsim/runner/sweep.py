@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CommsimError
-from ..report.records import csv_header, csv_rows, run_record, training_record, write_text_atomically
+from ..report.records import (
+    csv_header,
+    csv_rows,
+    run_record,
+    training_record,
+    write_text_atomically,
+)
 from ..report.records import document as results_document
 from ..scenario import RunSpec, Scenario
 

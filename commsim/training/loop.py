@@ -21,9 +21,9 @@ import optim
 
 from ..collectives import Comm, get
 from ..network import topology as topologies
+from ..network.fluid import Network
 from .datasets import Batches, Dataset, shard
 from .models import Model
-from ..network.fluid import Network
 from .wire import WireFormat
 
 Params = dict[str, np.ndarray]
