@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", action="store_true", help="also draw every figure the results have data for")
     run.add_argument("--wide", action="store_true", help="every column, however wide (default: fit 100 columns)")
     run.add_argument("--trace", type=Path, metavar="FILE.json",
-                     help="write a Chrome trace (Perfetto, chrome://tracing): per-worker sends, receives, idle; links")
+                     help="write a Chrome trace (Perfetto, chrome://tracing): per-worker sends, receives, idle, compute; links")
     run.add_argument("--messages", type=Path, metavar="FILE.csv", help="write every message: src, dst, bytes, times, route")
     verify = commands.add_parser("verify", help="every algorithm simulated on a contention-free network vs its closed form")
     verify.add_argument("--algorithms", nargs="+", metavar="NAME", help="only these algorithms (default: all)")
@@ -172,8 +172,6 @@ def _run(args: argparse.Namespace) -> int:
 
     exports = [(flag, path) for flag, path in (("--trace", args.trace), ("--messages", args.messages)) if path]
     for flag, path in exports:
-        if loaded.training is not None:
-            raise CommsimError(f"{flag}: only collective scenarios keep their message log; {args.scenario} trains")
         if loaded.engine == "analytic":
             raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'simulate'")
         if not path.parent.is_dir():
@@ -185,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
         update(0, len(points))
         for point in points:
             done = len(runs)
-            drawn = getattr(update, "active", False) and loaded.training is None
+            drawn = getattr(update, "active", False)
             within = {"progress": lambda fraction: update(done + fraction, len(points))} if drawn else {}
             runs.append(one(loaded, point, **within))
             update(len(runs), len(points))

@@ -138,3 +138,21 @@ def test_a_long_run_reports_its_simulated_time_fraction():
     assert watched.finish_s == plain.finish_s
     assert heard[-1] == 1.0 and heard == sorted(heard) and 20 <= len(heard) <= 101
     assert all(0 < fraction <= 0.99 for fraction in heard[:-1])
+
+
+def test_training_reports_the_fraction_of_steps_done(tmp_path):
+    """A training run tells its progress callback k/steps after each of worker 0's steps, and trains
+    exactly as it does without one."""
+    from commsim.runner import points
+
+    (tmp_path / "t.yaml").write_text(
+        "name: t\nworkers: 3\nalgorithms: [parameter_server]\ntopology: {kind: star}\n"
+        "training: {model: linear_regression, samples: 60, features: 3, steps: 5, batch_per_worker: 4,\n"
+        "           optimizer: [{name: gradient_descent, alpha: 0.1}]}\n")
+    loaded = scenario.load(str(tmp_path / "t.yaml"))
+    point = next(iter(loaded.runs()))
+    heard = []
+    watched = points.simulate_training(loaded, point, progress=heard.append)
+    plain = points.simulate_training(loaded, point)
+    assert heard == [k / 5 for k in range(1, 6)]
+    assert watched.loss == plain.loss and watched.step_end_s == plain.step_end_s

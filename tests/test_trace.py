@@ -79,3 +79,31 @@ def test_idle_gaps_and_lanes_by_hand():
     assert _idle([(1, 2), (1.5, 3), (5, 6)], 7) == [(0.0, 1), (3, 5), (6, 7)]
     placed = _lanes([(0, 2, "a"), (1, 3, "b"), (2, 4, "c"), (2.5, 3, "d")])
     assert [(lane, args) for lane, _, _, args in placed] == [(0, "a"), (1, "b"), (0, "c"), (2, "d")]
+
+
+def test_training_trace_has_compute_tracks_by_hand(tmp_path, capsys):
+    """A training run's trace: per worker a compute track with one slice per step. Linear regression on 3
+    features has 4 parameters; compute = 6·4 params·8 examples / 1.92e8 FLOP/s = 1 µs. Ring all-reduce of
+    4 fp32 over 2 workers on a star (8 Gbit/s, 1 µs): 2 steps of 2α + 8 B/1 GB/s = 2.008 µs. So worker
+    w computes step k from k·(1 + 4.016) µs for 1 µs, and the message CSV holds 2n(n−1)·steps = 16 rows."""
+    (tmp_path / "t.yaml").write_text(
+        "name: t\nworkers: 2\nalgorithms: [ring_allreduce]\ntopology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
+        "training: {model: linear_regression, samples: 64, features: 3, steps: 4, batch_per_worker: 8,\n"
+        "           compute: {flops_per_second: 1.92e8}, optimizer: [{name: gradient_descent, alpha: 0.1}]}\n")
+    argv = ["run", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "o"), "--trace", str(tmp_path / "t.json"),
+            "--messages", str(tmp_path / "m.csv")]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    events = json.loads((tmp_path / "t.json").read_text())["traceEvents"]
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    compute = [e for e in events if e.get("cat") == "compute"]
+    period = 1.0 + 2 * (2 * 1.0 + 8 / 1e9 * 1e6)
+    for worker in (0, 1):
+        mine = sorted((e["ts"], e["dur"]) for e in compute if names[e["pid"], e["tid"]] == f"worker {worker} compute")
+        assert [ts for ts, _ in mine] == pytest.approx([k * period for k in range(4)], rel=1e-9, abs=1e-9)
+        assert [dur for _, dur in mine] == pytest.approx([1.0] * 4, rel=1e-9)
+    assert [e for e in events if e.get("name") == "idle"] == []  # compute, then the ring: never idle
+    rows = list(csv.DictReader((tmp_path / "m.csv").read_text().splitlines()))
+    assert len(rows) == 16 and {r["dtype"] for r in rows} == {"fp32"} and {r["bytes"] for r in rows} == {"8"}
+    first = sorted(float(r["start_s"]) for r in rows)[:2]
+    assert first == pytest.approx([1e-6, 1e-6], rel=1e-9)  # the first sends leave when compute ends

@@ -147,6 +147,13 @@ class TrainingResult:
     expected: analytic.Expected
     replicas_identical: bool
     bytes_per_link: dict[str, int]
+    log: MessageLog | None = field(default=None, repr=False)
+    finish_s: list[float] = field(default_factory=list, repr=False)  # [rank]: end of its last step
+    compute_spans: list[list[tuple[float, float]]] = field(default_factory=list, repr=False)  # [rank]: (start, end)
+
+    @property
+    def params(self) -> int:
+        return self.n_params
 
     @property
     def checks(self) -> dict[str, bool]:

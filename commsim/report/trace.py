@@ -2,7 +2,7 @@
 
 The trace (https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU, the
 "Trace Event Format") has one process per run and, per worker, a track of what it sends, a track of
-what it receives and a track of its idle time. Perfetto does not nest overlapping slices on one
+what it receives, a track of its idle time and, in training, a track of its compute per step. Perfetto does not nest overlapping slices on one
 track, so concurrent sends (or receives) of a worker go on extra lanes ("worker 3 send 2"). Each
 link that carried bytes gets a counter track: messages in flight through it. Timestamps are in
 microseconds, as the format defines.
@@ -29,16 +29,26 @@ def _messages(log: Any) -> Iterator[tuple[Any, Any, int, float, float, str, list
         yield route.src, route.dst, log.nbytes[i], log.start[i], log.end[i], log.phases[log.phase[i]], nodes
 
 
+def _head(run: Any) -> list[Any]:
+    """A run's coordinates in the message CSV; a training run's ``dtype`` is its wire format."""
+    return [run.algorithm, run.topology, run.workers, run.params, getattr(run, "dtype", None) or run.wire]
+
+
+def _title(run: Any) -> str:
+    title = f"{run.algorithm} on {run.topology}, {run.workers} workers, {run.params} params"
+    return title + (f", {run.optimizer} on {run.wire}, {run.steps} steps" if hasattr(run, "optimizer") else "")
+
+
 def messages_csv_text(runs: Iterable[Any]) -> str:
-    """Every message of every simulated run: the run's coordinates, then src, dst, bytes, start and end
-    (seconds), phase and the route's nodes joined by '>'."""
+    """Every message of every simulated run (collective or training): the run's coordinates, then src,
+    dst, bytes, start and end (seconds), phase and the route's nodes joined by '>'."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(MESSAGE_COLUMNS)
     for run in runs:
         if getattr(run, "log", None) is None:
             continue
-        head = [run.algorithm, run.topology, run.workers, run.params, run.dtype]
+        head = _head(run)
         for src, dst, nbytes, start, end, phase, nodes in _messages(run.log):
             writer.writerow([*head, src, dst, nbytes, repr(start), repr(end), phase, ">".join(map(str, nodes))])
     return out.getvalue()
@@ -80,8 +90,8 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
     for pid, run in enumerate(runs, start=1):
         if getattr(run, "log", None) is None:
             continue
-        title = f"{run.algorithm} on {run.topology}, {run.workers} workers, {run.params} params"
-        events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": title}})
+        events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": _title(run)}})
+        computing = getattr(run, "compute_spans", None) or []
         sends: dict[Any, list] = {}
         receives: dict[Any, list] = {}
         in_flight: dict[str, list[tuple[float, int]]] = {}
@@ -93,17 +103,24 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
                 changes = in_flight.setdefault(f"{u}->{v}", [])
                 changes += [(start, 1), (end, -1)]
         tid = 0
-        nodes_in_order = sorted(set(sends) | set(receives), key=lambda node: (not isinstance(node, int), str(node)
+        nodes_in_order = sorted(set(sends) | set(receives) | set(range(len(computing))), key=lambda node: (not isinstance(node, int), str(node)
                                                                               if not isinstance(node, int) else node))
         for node in nodes_in_order:
             name = f"worker {node}" if isinstance(node, int) else str(node)
-            busy = [(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])]
+            spans = computing[node] if isinstance(node, int) and node < len(computing) else []
+            busy = [(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])] + list(spans)
             finish = run.finish_s[node] if isinstance(node, int) and node < len(run.finish_s) else max(e for _, e in busy)
             tid += 1
             events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}})
             for start, end in _idle(busy, finish):
                 events.append({"ph": "X", "name": "idle", "cat": "idle", "pid": pid, "tid": tid,
                                "ts": _us(start), "dur": _us(end - start)})
+            if spans:
+                tid += 1
+                events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} compute"}})
+                for step, (start, end) in enumerate(spans):
+                    events.append({"ph": "X", "name": f"compute step {step}", "cat": "compute", "pid": pid, "tid": tid,
+                                   "ts": _us(start), "dur": _us(end - start), "args": {"step": step}})
             for kind, intervals in (("send", sends.get(node, [])), ("receive", receives.get(node, []))):
                 lanes: dict[int, int] = {}
                 for lane, start, end, args in _lanes(intervals):

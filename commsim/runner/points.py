@@ -159,14 +159,15 @@ def _training_time_relation(collective: str, run: RunSpec, p: int, steps: int) -
     return "≤" if collective == "=" and uneven_ring else collective
 
 
-def simulate_training(scenario: Scenario, run: RunSpec) -> TrainingResult:
-    """Train with one (algorithm, workers, optimizer) point of a training scenario."""
+def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None) -> TrainingResult:
+    """Train with one (algorithm, workers, optimizer) point of a training scenario; ``progress`` hears
+    the fraction of steps done."""
     topo = run.topology
     setup = _training_setup(scenario, run.optimizer)
     if run.workers > setup.dataset.n_samples:
         raise ScenarioError(f"workers: {run.workers} workers but dataset {setup.dataset.name!r} has {setup.dataset.n_samples} examples")
     graph = topo.build(run.workers, [run.algorithm])
-    trace = train(setup, run.algorithm, graph, run.workers)
+    trace = train(setup, run.algorithm, graph, run.workers, progress=progress)
     log = trace.network.log
     final = trace.replicas[0]
     dataset = setup.dataset
@@ -193,6 +194,10 @@ def simulate_training(scenario: Scenario, run: RunSpec) -> TrainingResult:
         expected=_expected_training(run, setup, graph),
         replicas_identical=replicas_identical(trace.replicas),
         bytes_per_link=bytes_per_link(trace.network),
+        log=log,
+        finish_s=trace.finish_s,
+        compute_spans=[[(start, start + compute) for start, compute in zip(starts, trace.compute_s)]
+                       for starts in trace.compute_start_s],
     )
 
 

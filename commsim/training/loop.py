@@ -11,7 +11,7 @@ the server returns the majority vote instead, and the workers apply it). Replica
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,8 @@ class TrainingTrace:
     comm_s: list[float]  # simulated time from end of compute to end of the step (slowest worker)
     replicas: list[Params]
     network: Network
+    compute_start_s: list[list[float]] = field(default_factory=list)  # [rank][step]: when the worker began computing
+    finish_s: list[float] = field(default_factory=list)  # [rank]: when the worker finished its last step
 
 
 def _copy(params: Params) -> Params:
@@ -87,8 +89,10 @@ def _apply(optimizer: optim.GradientTransformation, gradient: Params, state: Any
     return optim.apply_updates(params, updates), state
 
 
-def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingTrace:
-    """Run ``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph``."""
+def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
+          progress: Callable[[float], None] | None = None) -> TrainingTrace:
+    """Run ``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph``; ``progress``
+    hears the fraction of steps worker 0 has finished after each of its steps."""
     spec = get(algorithm)
     # Only the single parameter server applies the update itself; sharded servers return the mean.
     server_applies = algorithm == "parameter_server" and n > 1 and not setup.wire.is_sign
@@ -103,6 +107,7 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
     losses = np.zeros((setup.steps, n))
     ends = np.zeros((setup.steps, n))
     comms = np.zeros((setup.steps, n))
+    starts = np.zeros((setup.steps, n))
     replicas: list[Params] = [{}] * n
 
     def worker(rank: int):
@@ -113,6 +118,7 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
         for step in range(setup.steps):
             X, y = batches.batch(step)
             losses[step, rank], gradient = setup.model.loss_and_grad(params, X, y)
+            starts[step, rank] = env.now
             yield env.timeout(compute_s)
             computed = env.now
             received = yield from spec.worker(comm, wire.encode(layout.flatten(gradient)))
@@ -121,6 +127,8 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
             else:
                 params, state = _apply(optimizer, layout.unflatten(wire.decode(received)), state, params)
             ends[step, rank], comms[step, rank] = env.now, env.now - computed
+            if progress is not None and rank == 0:
+                progress((step + 1) / setup.steps)
         replicas[rank] = params
 
     def parameter_server(server: Any):
@@ -149,6 +157,8 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int) -> TrainingT
         comm_s=comms.max(axis=1).tolist(),
         replicas=replicas,
         network=net,
+        compute_start_s=starts.T.tolist(),
+        finish_s=ends[-1].tolist() if setup.steps else [0.0] * n,
     )
 
 
