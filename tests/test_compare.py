@@ -40,9 +40,15 @@ def test_cells_are_the_closed_forms_and_the_best_is_marked(result):
     assert cell["all_to_all", "ring"]["makespan_s"] == pytest.approx(2 * ALPHA + 3 * size / B, rel=1e-12)
     assert [result.best(row) for row in result.rows] == [["ring"], ["star", "ring"], ["star"]]
     text = compare.table_text(result).splitlines()
-    assert text[2].split() == ["ring_allreduce", "1.51", "ms", "1.51", "ms", compare.BEST]  # 1.512 vs 1.506 ms
-    assert text[4].split() == ["all_to_all", "3.00", "ms", compare.BEST, "3.00", "ms", compare.BEST]
-    assert text[6].split() == ["parameter_server", "8.00", "ms", compare.BEST, "n/a"]
+    assert text[0].startswith("simulated time (ms) per cell")  # one unit for every cell: the median's
+    assert text[2].split() == ["ring_allreduce", "1.51", "1.51", compare.BEST]  # 1.512 vs 1.506 ms
+    # busbw = S/t · 2(n−1)/n in GB/s; the busiest link is busy 2(n−1)·(P/n)/B of t
+    star_t, ring_t = 6 * (2 * ALPHA + size / N / B), 6 * (ALPHA + size / N / B)
+    busy = 6 * size / N / B
+    assert text[3].split() == [f"{size / star_t * 1.5 / 1e9:.3f}", "GB/s", "link", f"{busy / star_t:.0%}",
+                               f"{size / ring_t * 1.5 / 1e9:.3f}", "GB/s", "link", f"{busy / ring_t:.0%}"]
+    assert text[4].split() == ["all_to_all", "3.00", compare.BEST, "3.00", compare.BEST]
+    assert text[6].split() == ["parameter_server", "8.00", compare.BEST, "n/a"]
 
 
 def test_the_chart_has_one_bar_per_cell_and_labelled_axes(result):

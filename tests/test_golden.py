@@ -92,10 +92,10 @@ def test_allreduce_algorithms_scenario_times_by_hand():
 
 def test_parameter_server_wall_by_formula():
     """Star, 100 Gbit/s, 2 µs, P = 4 MB: the server 2(2α + nP/B); 4 sharded servers 2(2α + nP/4/B) once
-    n ≥ 4; ring 2(n−1)(2α + ⌈p/n⌉·4/B) — for n = 2 … 512."""
+    n ≥ 4; ring 2(n−1)(2α + ⌈p/n⌉·4/B) — for n = 2 … 1024."""
     alpha, b, p = 2e-6, 12.5e9, 1_000_000
     runs = simulated(SCENARIO_DIR / "parameter_server_wall.yaml")
-    assert len(runs) == 27
+    assert len(runs) == 30 and max(run.workers for run in runs) == 1024
     for run in runs:
         n = run.workers
         expected = {
@@ -110,9 +110,9 @@ def test_parameter_server_wall_by_formula():
 
 
 def test_message_size_sweep_ring_by_formula():
-    """8 workers on a star: ring all-reduce of S bytes takes 14(2α + ⌈S/4/8⌉·4/B), 8 B to 1 GiB."""
+    """8 workers on a star: ring all-reduce of S bytes takes 14(2α + ⌈S/4/8⌉·4/B), 8 B to 1 GiB by factors of 2."""
     runs = [r for r in simulated(SCENARIO_DIR / "message_size_sweep.yaml") if r.algorithm == "ring_allreduce"]
-    assert [r.params * 4 for r in runs] == [8 * 4**k for k in range(14)]
+    assert [r.params * 4 for r in runs] == [8 * 2**k for k in range(28)] and runs[-1].params * 4 == 2**30
     for run in runs:
         assert run.makespan_s == pytest.approx(14 * (2 * 2e-6 + -(-run.params // 8) * 4 / 12.5e9), rel=1e-9)
 
@@ -127,3 +127,42 @@ def test_topologies_64_by_formula():
         assert runs[kind, "ring_allreduce"].makespan_s == pytest.approx(126 * (hops * alpha + chunk), rel=1e-9)
     assert runs["star", "parameter_server"].makespan_s == pytest.approx(2 * (2 * alpha + 64 * 4 * p / b), rel=1e-9)
     assert isinstance(runs["ring", "parameter_server"], points.NotApplicable)
+
+
+def test_fat_tree_vs_torus_ring_by_hand():
+    """Ring all-reduce sends rank r → r+1, every flow alone on its links on both networks (each host's one
+    uplink carries its one send; at a torus row's end the route takes 2 unused links), so each of the
+    2(n−1) steps lasts the longest route's h·α + (P/n)/B: h = 4 on a one-pod fat tree (16 workers), 6 across
+    pods (64), 2 on the torus (a row's end). All-to-all on the fat tree: each host's uplink carries its
+    n−1 copies of P, so at least (n−1)P/B + 2α, and the 2-D torus, with 4 links per worker, is slower."""
+    alpha, b, p = 1e-6, 12.5e9, 4e6
+    runs = {(r.topology, r.algorithm, r.workers): r for r in simulated(SCENARIO_DIR / "fat_tree_vs_torus.yaml")}
+    for (topology, n), hops in {("fat_tree", 16): 4, ("fat_tree", 64): 6, ("torus", 16): 2, ("torus", 64): 2}.items():
+        ring = runs[topology, "ring_allreduce", n]
+        assert ring.makespan_s == pytest.approx(2 * (n - 1) * (hops * alpha + p / n / b), rel=1e-9), (topology, n)
+        assert (ring.messages, ring.bytes) == (2 * n * (n - 1), 2 * (n - 1) * p)
+    for n in (16, 64):
+        fat, torus = runs["fat_tree", "all_to_all", n], runs["torus", "all_to_all", n]
+        assert fat.makespan_s >= (n - 1) * p / b + 2 * alpha and torus.makespan_s > fat.makespan_s
+        assert fat.messages == torus.messages == n * (n - 1)
+
+
+def test_sign_vote_by_formula():
+    """The MLP 32→128→4 has p = 32·128 + 128 + 128·4 + 4 = 4740 parameters; a message is S = 4p bytes in
+    fp32 or ⌈p/8⌉ + 4 as signs. On the star (10 Gbit/s, 5 µs), each of 200 steps is compute (6p FLOPs × 32
+    examples at 10 TFLOP/s) plus the parameter server's 2(2α + nS/B) or all-to-all's 2α + (n−1)S/B; the
+    server sends 2n messages a step, all-to-all n(n−1)."""
+    p, steps, alpha, b = 32 * 128 + 128 + 128 * 4 + 4, 200, 5e-6, 10e9 / 8
+    compute = 6 * p * 32 / 10e12
+    runs = simulated(SCENARIO_DIR / "sign_vote.yaml")
+    assert len(runs) == 2 * 2 * 3
+    for run in runs:
+        n, size = run.workers, 4 * p if run.wire == "fp32" else -(-p // 8) + 4
+        per_step, comm = {
+            "parameter_server": (2 * n, 2 * (2 * alpha + n * size / b)),
+            "all_to_all": (n * (n - 1), 2 * alpha + (n - 1) * size / b),
+        }[run.algorithm]
+        assert (run.n_params, run.messages, run.bytes) == (p, steps * per_step, steps * per_step * size)
+        assert run.makespan_s == pytest.approx(steps * (compute + comm), rel=1e-9), (run.algorithm, n, run.optimizer)
+    sign = [run for run in runs if run.wire == "sign"]
+    assert all(run.final_loss < 0.25 for run in sign)  # 1 bit per element still trains (golden pins the values)

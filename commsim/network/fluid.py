@@ -303,28 +303,27 @@ class Network:
                             stack.append(link)
         spare = {link: link.bandwidth for link in links}
         unfrozen_on = {link: len(link.flows) for link in links}
-        unfrozen = list(flows)
+        order = {flow: i for i, flow in enumerate(flows)}
+        unfrozen = len(flows)
         level = 0.0
         new_rate: dict[_Flow, float] = {}
         while unfrozen:
             increment = min(spare[link] / count for link, count in unfrozen_on.items() if count)
             level += increment
-            saturated = set()
+            saturated = []
             for link, count in unfrozen_on.items():
                 if count:
                     spare[link] -= increment * count
                     if spare[link] <= _SATURATED * link.bandwidth:
-                        saturated.add(link)
-            still = []
-            for flow in unfrozen:
-                route_links = flow.route.links
-                if any(link in saturated for link in route_links):
-                    new_rate[flow] = level
-                    for link in route_links:
-                        unfrozen_on[link] -= 1
-                else:
-                    still.append(flow)
-            unfrozen = still
+                        saturated.append(link)
+            # Freeze the flows crossing a saturated link, in component order (so timers are scheduled in
+            # the same order whatever the links' order): only those flows are visited, not every unfrozen one.
+            frozen = {flow: None for link in saturated for flow in link.flows if flow not in new_rate}
+            for flow in sorted(frozen, key=order.__getitem__):
+                new_rate[flow] = level
+                for link in flow.route.links:
+                    unfrozen_on[link] -= 1
+            unfrozen -= len(frozen)
         now = self.env.now
         for flow, rate in new_rate.items():
             if rate != flow.rate or flow.stage == _ALONE:  # an alone flow's timer is at delivery: redo it

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..units import format_bandwidth, format_time
+from ..units import column_unit, format_in
 
 BY = ("topology", "workers", "params", "dtype")
 COORDINATES = ("algorithm", "topology", "workers", "params", "dtype")
@@ -50,13 +50,14 @@ def comparison(records: list[dict[str, Any]], by: str = "topology") -> Compariso
     return Comparison(by, rows, columns, cells)
 
 
-def _cell_lines(cell: dict[str, Any] | None, best: bool) -> tuple[str, str]:
+def _cell_lines(cell: dict[str, Any] | None, best: bool, factor: float) -> tuple[str, str]:
+    """A cell's time in the table's unit (``factor`` seconds), and under it busbw (GB/s) and the busiest link."""
     if cell is None:
         return "-", ""
     if "unavailable" in cell:
         return "n/a", ""
-    time = format_time(cell["makespan_s"]) + (f" {BEST}" if best else "")
-    busbw = "" if cell.get("busbw_Bps") is None else format_bandwidth(cell["busbw_Bps"])
+    time = format_in(cell["makespan_s"], factor) + (f" {BEST}" if best else "")
+    busbw = "" if cell.get("busbw_Bps") is None else f"{format_in(cell['busbw_Bps'], 1e9)} GB/s"
     links = cell.get("hottest_links") or []
     busiest = f"{links[0]['utilisation']:.0%}" if links else ""
     return time, " ".join(part for part in (busbw, busiest and f"link {busiest}") if part)
@@ -65,17 +66,18 @@ def _cell_lines(cell: dict[str, Any] | None, best: bool) -> tuple[str, str]:
 def table_text(result: Comparison) -> str:
     """The comparison as aligned text: two lines per row (time; busbw and busiest-link utilisation)."""
     header = [result.by if result.by != "topology" else "algorithm \\ topology", *result.columns]
+    unit, factor = column_unit([cell["makespan_s"] for cell in result.cells.values() if "makespan_s" in cell], "time")
     lines: list[list[str]] = [header]
     for row in result.rows:
         best = result.best(row)
-        pairs = [_cell_lines(result.cells.get((row, column)), column in best) for column in result.columns]
+        pairs = [_cell_lines(result.cells.get((row, column)), column in best, factor) for column in result.columns]
         lines.append([row, *(time for time, _ in pairs)])
         lines.append(["", *(detail for _, detail in pairs)])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))).rstrip()
             for line in lines]
-    note = (f"simulated time per cell ({BEST} the fastest in its row, ties all marked); under it nccl-tests' busbw and the busiest "
-            "link's utilisation")
+    note = (f"simulated time ({unit}) per cell, {BEST} the fastest in its row (ties all marked); under it nccl-tests' busbw "
+            "and the busiest link's utilisation")
     return "\n".join([note, *text])
 
 
@@ -91,10 +93,9 @@ def figure(result: Comparison) -> Any:
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(result.rows) + 2), 4.5), layout="constrained")
     width = 0.8 / max(len(result.columns), 1)
     x = np.arange(len(result.rows))
-    times = [cell["makespan_s"] for cell in result.cells.values() if "makespan_s" in cell]
-    scale, unit = _time_unit(max(times, default=1.0))
+    unit, factor = column_unit([cell["makespan_s"] for cell in result.cells.values() if "makespan_s" in cell], "time")
     for k, column in enumerate(result.columns):
-        heights = [result.cells.get((row, column), {}).get("makespan_s", np.nan) * scale for row in result.rows]
+        heights = [result.cells.get((row, column), {}).get("makespan_s", np.nan) / factor for row in result.rows]
         ax.bar(x + (k - (len(result.columns) - 1) / 2) * width, heights, width, label=column)
     ax.set_xticks(x, result.rows, rotation=20, ha="right")
     ax.set_yscale("log")
@@ -107,13 +108,6 @@ def figure(result: Comparison) -> Any:
     ax.set_title(f"time per algorithm and {result.by}")
     ax.legend(title=result.by, fontsize="small")
     return fig
-
-
-def _time_unit(seconds: float) -> tuple[float, str]:
-    for scale, unit in ((1.0, "s"), (1e3, "ms"), (1e6, "µs")):
-        if seconds * scale >= 1:
-            return scale, unit
-    return 1e9, "ns"
 
 
 def save_figure(result: Comparison, directory: Path) -> list[Path]:

@@ -171,12 +171,12 @@ def topology_usage(graph, record: dict) -> object:
 
 def training_loss(records: list[dict]) -> object:
     """Loss against simulated time on a log time axis, one panel per wire format (a fast compressed run is
-    not squeezed to the left of a slow fp32 one); colour = optimizer, dash = algorithm, ● = the end."""
+    not squeezed to the left of a slow fp32 one); colour = optimizer (and workers), dash = algorithm, ● = the end."""
     plt = _pyplot()
     wires = list(dict.fromkeys(record["wire"] for record in records))
     figure, axes = plt.subplots(1, len(wires), figsize=(3.2 + 4.3 * len(wires), 4.5), layout="constrained",
                                 sharey=True, squeeze=False)
-    colors = {name: f"C{i % 10}" for i, name in enumerate(dict.fromkeys(r["optimizer"] for r in records))}
+    colors = {key: f"C{i % 10}" for i, key in enumerate(dict.fromkeys((r["optimizer"], r["workers"]) for r in records))}
     dashes = dict(zip(dict.fromkeys(r["algorithm"] for r in records), ["-", "--", ":", "-."] * 8))
     several_n = len({r["workers"] for r in records}) > 1
     for ax, wire in zip(axes[0], wires):
@@ -184,7 +184,8 @@ def training_loss(records: list[dict]) -> object:
             curves = record["curves"]
             label = f"{record['algorithm']} × {record['optimizer']}" + (f" (n={record['workers']})" if several_n else "")
             ax.plot(curves["time_s"], curves["loss"], label=label, linewidth=1.2, marker="o", markevery=[-1],
-                    markersize=4, color=colors[record["optimizer"]], linestyle=dashes[record["algorithm"]])
+                    markersize=4, color=colors[record["optimizer"], record["workers"]],
+                    linestyle=dashes[record["algorithm"]])
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("simulated time (s), compute included")
