@@ -129,15 +129,21 @@ def test_worker_timeline_draws_each_message_where_the_log_says():
     assert lefts == pytest.approx([k * step for k in range(4)], rel=1e-9, abs=1e-9)
 
 
+def _trained(tmp_path, head: str, steps: str, optimizers: str) -> list[dict]:
+    """``commsim run`` of a small linear-regression training scenario on a star; its results.json records."""
+    (tmp_path / "t.yaml").write_text(
+        f"name: t\n{head}topology: {{kind: star}}\n"
+        f"training: {{model: linear_regression, samples: 64, features: 4, {steps}, batch_per_worker: 8,\n"
+        f"           optimizer: {optimizers}}}\n")
+    assert cli.main(["run", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "o")]) == 0
+    return json.loads((tmp_path / "o" / "results.json").read_text())["runs"]
+
+
 def test_training_loss_is_drawn_on_a_log_time_axis(tmp_path, capsys):
     """`commsim plot` on a training run's results: loss against simulated time, both axes log, one line per
     (algorithm, optimizer), the curve's last point at the run's makespan."""
-    (tmp_path / "t.yaml").write_text(
-        "name: t\nworkers: 2\nalgorithms: [ring_allreduce, parameter_server]\ntopology: {kind: star}\n"
-        "training: {model: linear_regression, samples: 64, features: 4, steps: 5, batch_per_worker: 8,\n"
-        "           optimizer: [{name: gradient_descent, alpha: 0.1}]}\n")
-    assert cli.main(["run", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "o")]) == 0
-    records = json.loads((tmp_path / "o" / "results.json").read_text())["runs"]
+    records = _trained(tmp_path, "workers: 2\nalgorithms: [ring_allreduce, parameter_server]\n", "steps: 5",
+                       "[{name: gradient_descent, alpha: 0.1}]")
     figure = plots.training_loss(records)
     ax = figure.axes[0]
     assert (ax.get_xlabel(), ax.get_xscale(), ax.get_yscale()) == ("simulated time (s), compute included", "log", "log")
@@ -152,14 +158,9 @@ def test_training_loss_is_drawn_on_a_log_time_axis(tmp_path, capsys):
 def test_training_loss_has_one_panel_per_wire_format(tmp_path):
     """Runs on different wire formats go to their own panels (a fast 1-bit run is not squeezed against a
     slow fp32 one), each panel holding exactly its wire's curves, with both axes labelled and log."""
-    (tmp_path / "t.yaml").write_text(
-        "name: t\nworkers: 4\nalgorithms: [parameter_server]\ntopology: {kind: star}\n"
-        "training: {model: linear_regression, samples: 64, features: 4, steps: 3, batch_per_worker: 8,\n"
-        "           optimizer: [{name: sign_sgd, learning_rate: 0.01},\n"
-        "                       {name: sign_sgd, learning_rate: 0.01, wire: sign},\n"
-        "                       {name: signum, learning_rate: 0.01, wire: sign}]}\n")
-    assert cli.main(["run", str(tmp_path / "t.yaml"), "--out", str(tmp_path / "o")]) == 0
-    records = json.loads((tmp_path / "o" / "results.json").read_text())["runs"]
+    records = _trained(tmp_path, "workers: 4\nalgorithms: [parameter_server]\n", "steps: 3",
+                       "[{name: sign_sgd, learning_rate: 0.01}, {name: sign_sgd, learning_rate: 0.01, wire: sign},"
+                       " {name: signum, learning_rate: 0.01, wire: sign}]")
     figure = plots.training_loss(records)
     assert [ax.get_title() for ax in figure.axes] == ["wire fp32", "wire sign"]
     for ax, wire in zip(figure.axes, ["fp32", "sign"]):

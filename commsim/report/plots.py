@@ -109,14 +109,24 @@ def time_vs_workers(records: list[dict]) -> object:
     return figure
 
 
-def traffic_vs_workers(records: list[dict]) -> object:
-    """Messages and bytes against workers, log-log: the textbook table n(n−1), 2n, 2n(n−1) as a picture."""
+def _two_panels(records: list[dict], x: Any, fixed: tuple[str, ...], left_y: Any, right_y: Any,
+                markersize: float = 6) -> tuple[object, Any, Any]:
+    """A figure of two panels side by side, one line per series in each: ``left_y`` and ``right_y`` of a
+    record against ``x`` (a key or a function of the record)."""
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
-    for label, points in _series(records, "workers", ("topology", "params", "dtype")).items():
-        workers = [r["workers"] for r in points]
-        left.plot(workers, [r["messages"] for r in points], "o-", label=label)
-        right.plot(workers, [r["bytes"] for r in points], "o-", label=label)
+    at = x if callable(x) else (lambda record: record[x])
+    for label, points in _series(records, x, fixed).items():
+        xs = [at(r) for r in points]
+        left.plot(xs, [left_y(r) for r in points], "o-", label=label, markersize=markersize)
+        right.plot(xs, [right_y(r) for r in points], "o-", label=label, markersize=markersize)
+    return figure, left, right
+
+
+def traffic_vs_workers(records: list[dict]) -> object:
+    """Messages and bytes against workers, log-log: the textbook table n(n−1), 2n, 2n(n−1) as a picture."""
+    figure, left, right = _two_panels(records, "workers", ("topology", "params", "dtype"),
+                                      lambda r: r["messages"], lambda r: r["bytes"])
     _log_axes(left, "workers", "messages")
     _log_axes(right, "workers", "bytes sent (B)")
     left.set_title("messages: all-to-all n(n−1), parameter server 2n, ring 2n(n−1)")
@@ -127,12 +137,8 @@ def traffic_vs_workers(records: list[dict]) -> object:
 
 def time_and_busbw_vs_size(records: list[dict]) -> object:
     """Time and nccl-tests' busbw against the buffer size, log-log: latency-bound to bandwidth-bound."""
-    plt = _pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
-    for label, points in _series(records, _size, ("topology", "workers", "dtype")).items():
-        sizes = [_size(r) for r in points]
-        left.plot(sizes, [r["makespan_s"] for r in points], "o-", label=label, markersize=3)
-        right.plot(sizes, [(r["busbw_Bps"] or 0) / 1e9 for r in points], "o-", label=label, markersize=3)
+    figure, left, right = _two_panels(records, _size, ("topology", "workers", "dtype"), lambda r: r["makespan_s"],
+                                      lambda r: (r["busbw_Bps"] or 0) / 1e9, markersize=3)
     _log_axes(left, "message size (B)", "time (s)")
     _log_axes(right, "message size (B)", "busbw (GB/s)", y_log=False)
     left.set_title(f"time against size, {records[0]['workers']} workers")
