@@ -63,7 +63,7 @@ def peak_mb() -> float:
 
 # -- the measured cases (each runs in its own process) -----------------------------------------
 def run_commsim(algorithm: str, n: int) -> dict:
-    from commsim.collectives import analytic
+    from commsim.engines import analytic
     from commsim.engines.message import make_buffers, run_collective
     from commsim.network import topology
 
