@@ -177,6 +177,7 @@ def _run(args: argparse.Namespace) -> int:
         if not path.parent.is_dir():
             raise CommsimError(f"{flag}: {path.parent} is not a directory")
     points = list(loaded.runs())
+    keep_log = bool(exports) or (args.plot and loaded.training is None)  # the timelines draw every message
     one = simulate_training if loaded.training is not None else simulate_run
     runs = []
     with progress_bar(loaded.name, unit="runs") as update:
@@ -185,7 +186,7 @@ def _run(args: argparse.Namespace) -> int:
             done = len(runs)
             drawn = getattr(update, "active", False)
             within = {"progress": lambda fraction: update(done + fraction, len(points))} if drawn else {}
-            runs.append(one(loaded, point, **within))
+            runs.append(one(loaded, point, keep_log=keep_log, **within))
             update(len(runs), len(points))
     written = records.write_results(out, loaded, runs)
     if args.trace:

@@ -180,3 +180,18 @@ def test_chunks_follow_the_block_distribution():
     assert chunk_bounds(10, 4) == (0, 2, 5, 7, 10)
     assert chunk_bounds(3, 5) == (0, 0, 1, 1, 2, 3)
     assert [len(chunk) for chunk in split(np.arange(10), 4)] == [2, 3, 2, 3]
+
+
+def test_buffers_are_drawn_in_their_own_precision():
+    """float32 buffers are the seeded generator's float32 normals themselves (no float64 draw cast down);
+    float64 its float64 normals; float16 the float32 draw rounded; size-only buffers carry only sizes."""
+    import numpy as np
+
+    from commsim.engines.message import make_buffers
+
+    for dtype, drawn in (("float32", np.float32), ("float64", np.float64), ("float16", np.float32)):
+        rng = np.random.default_rng([7, 3, 100])
+        expected = [rng.standard_normal(100, dtype=drawn).astype(dtype) for _ in range(3)]
+        got = make_buffers(3, 100, dtype, "data", 7)
+        assert all(g.dtype == np.dtype(dtype) and np.array_equal(g, e) for g, e in zip(got, expected))
+    assert [b.nbytes for b in make_buffers(3, 100, "float16", "size-only", 7)] == [200] * 3

@@ -307,3 +307,39 @@ def test_a_link_freed_this_instant_is_idle(monkeypatch):
     first, second = _deliveries(env, net, [(0, 1, size), (0, 1, size)], starts=[0.0, size / B])
     assert (first, second) == pytest.approx([size / B + 1e-3, 2 * size / B + 1e-3], rel=1e-12)
     assert calls == []
+
+
+@settings(max_examples=60)
+@given(nodes=st.integers(2, 30), extra=st.integers(0, 60), seed=st.integers(0, 10**6))
+def test_shortest_path_is_the_single_source_path(nodes, extra, seed):
+    """The early-stopping search returns exactly the path nx.single_source_shortest_path picks (ties
+    broken the same way), for every pair of a random connected graph with many equal-length paths."""
+    from commsim.network.fluid import shortest_path
+
+    graph = nx.random_labeled_tree(nodes, seed=seed) if hasattr(nx, "random_labeled_tree") else nx.random_tree(nodes, seed=seed)
+    graph.add_edges_from(nx.gnm_random_graph(nodes, extra, seed=seed).edges)
+    for src in graph:
+        paths = nx.single_source_shortest_path(graph, src)
+        assert all(shortest_path(graph, src, dst) == paths[dst] for dst in graph)
+
+
+def test_shortest_path_refuses_a_disconnected_pair():
+    from commsim.network.fluid import shortest_path
+
+    graph = nx.Graph([(0, 1), (2, 3)])
+    with pytest.raises(nx.NetworkXNoPath):
+        shortest_path(graph, 0, 3)
+
+
+def test_without_the_log_messages_are_counted_alike():
+    """keep_log=False keeps no per-message record but the same counts: all-to-all on a 4x4 torus (shared
+    links) sends n(n−1) = 240 messages of P, and finish times, bytes per link and sizes equal the logged run's."""
+    from commsim.engines.message import bytes_per_link, make_buffers, message_histogram, run_collective
+
+    graph = topology.build("torus", 16, 1e9, 1e-6)
+    logged = run_collective("all_to_all", graph, make_buffers(16, 1000, "float32", "size-only", 0))
+    counted = run_collective("all_to_all", graph, make_buffers(16, 1000, "float32", "size-only", 0), keep_log=False)
+    assert counted.network.log is None and counted.network.messages == 240
+    assert counted.network.message_sizes() == message_histogram(logged.network.log) == {4000: 240}
+    assert counted.finish_s == logged.finish_s
+    assert bytes_per_link(counted.network) == bytes_per_link(logged.network)

@@ -53,17 +53,18 @@ def run_with_progress(env: simpy.Environment, horizon: float | None, progress: A
 
 def run_collective(
     algorithm: str, graph: nx.Graph, buffers: list[Buffer], gamma: float = 0.0, progress: Any = None,
-    horizon: float | None = None,
+    horizon: float | None = None, keep_log: bool = True,
 ) -> CollectiveRun:
     """Run one collective, one SimPy process per worker (and one for the server, if any); ``progress``
-    hears the simulated-time fraction done against ``horizon`` (see :func:`run_with_progress`)."""
+    hears the simulated-time fraction done against ``horizon`` (see :func:`run_with_progress`). Without
+    ``keep_log`` messages are only counted (``network.sizes``, per route), not each recorded."""
     spec = get(algorithm)
     n = len(buffers)
     servers = topologies.servers(graph)
     if spec.server is not None and not servers:
         raise topologies.TopologyError(f"algorithm {algorithm!r} needs a parameter server, and the topology has none")
     env = simpy.Environment()
-    net = Network(env, graph)
+    net = Network(env, graph, keep_log=keep_log)
     finish = [float("nan")] * n
     processes = []
     for rank in range(n):
@@ -86,12 +87,15 @@ def run_collective(
 
 
 def make_buffers(n: int, p: int, dtype: str, payload: str, seed: int) -> list[Buffer]:
-    """Each worker's gradient: seeded normal values, or size-only stand-ins."""
+    """Each worker's gradient: seeded normal values, or size-only stand-ins. float32 and float64 are
+    drawn in their own precision (no float64 draw to cast: half the memory traffic of a float32 run);
+    float16 is drawn as float32 and rounded."""
     itemsize = np.dtype(dtype).itemsize
     if payload == "size-only":
         return [SizeOnly(p, itemsize) for _ in range(n)]
     rng = np.random.default_rng([seed, n, p])
-    return [rng.standard_normal(p).astype(dtype) for _ in range(n)]
+    drawn = "float64" if dtype == "float64" else "float32"
+    return [rng.standard_normal(p, dtype=drawn).astype(dtype, copy=False) for _ in range(n)]
 
 
 def mean_error(buffers: list[np.ndarray], results: list[np.ndarray], kind: str = "allreduce") -> tuple[float, float, bool]:

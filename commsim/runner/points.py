@@ -16,7 +16,6 @@ from ..engines.message import (
     link_bandwidths,
     make_buffers,
     mean_error,
-    message_histogram,
     run_collective,
     with_busiest_link_bound,
 )
@@ -34,9 +33,10 @@ def not_applicable(run: RunSpec, reason: str) -> NotApplicable:
     return NotApplicable(run.algorithm, run.topology.title, run.workers, run.params, run.dtype, reason)
 
 
-def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None) -> RunResult | NotApplicable:
+def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
+                 keep_log: bool = False) -> RunResult | NotApplicable:
     """One (topology, algorithm, workers, dtype, params) point of a scenario: simulated, from the twin,
-    or not applicable."""
+    or not applicable. ``keep_log`` keeps every message (for a trace, an export or a timeline)."""
     if run.unavailable is not None:
         return not_applicable(run, run.unavailable)
     if scenario.engine == "analytic":
@@ -50,8 +50,8 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None) -> RunR
     itemsize = np.dtype(run.dtype).itemsize
     twin = closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma)
     collective = run_collective(run.algorithm, graph, buffers, gamma=scenario.gamma, progress=progress,
-                                horizon=twin.makespan_s)
-    log = collective.network.log
+                                horizon=twin.makespan_s, keep_log=keep_log)
+    net = collective.network
     mean = None
     if scenario.payload == "data":
         error, tolerance, identical = mean_error(buffers, collective.results, get(run.algorithm).kind)
@@ -64,16 +64,16 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None) -> RunR
         dtype=run.dtype,
         bytes_per_param=itemsize,
         payload=scenario.payload,
-        messages=len(log),
-        bytes=int(sum(log.nbytes)),
-        message_bytes=message_histogram(log),
+        messages=net.messages,
+        bytes=sum(size * count for size, count in net.sizes.items()),
+        message_bytes=net.message_sizes(),
         makespan_s=collective.makespan_s,
         finish_s=collective.finish_s,
-        bytes_per_link=bytes_per_link(collective.network),
-        link_bandwidth=link_bandwidths(collective.network),
-        expected=with_busiest_link_bound(twin, collective.network),
+        bytes_per_link=bytes_per_link(net),
+        link_bandwidth=link_bandwidths(net),
+        expected=with_busiest_link_bound(twin, net),
         mean=mean,
-        log=log,
+        log=net.log,
     )
 
 
@@ -159,16 +159,16 @@ def _training_time_relation(collective: str, run: RunSpec, p: int, steps: int) -
     return "≤" if collective == "=" and uneven_ring else collective
 
 
-def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None) -> TrainingResult:
+def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: bool = False) -> TrainingResult:
     """Train with one (algorithm, workers, optimizer) point of a training scenario; ``progress`` hears
-    the fraction of steps done."""
+    the fraction of steps done; ``keep_log`` keeps every message (for a trace or an export)."""
     topo = run.topology
     setup = _training_setup(scenario, run.optimizer)
     if run.workers > setup.dataset.n_samples:
         raise ScenarioError(f"workers: {run.workers} workers but dataset {setup.dataset.name!r} has {setup.dataset.n_samples} examples")
     graph = topo.build(run.workers, [run.algorithm])
-    trace = train(setup, run.algorithm, graph, run.workers, progress=progress)
-    log = trace.network.log
+    trace = train(setup, run.algorithm, graph, run.workers, progress=progress, keep_log=keep_log)
+    net = trace.network
     final = trace.replicas[0]
     dataset = setup.dataset
     return TrainingResult(
@@ -187,14 +187,14 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None) ->
         comm_s=trace.comm_s,
         final_loss=setup.model.loss(final, dataset.X, dataset.y),
         final_accuracy=setup.model.accuracy(final, dataset.X, dataset.y),
-        messages=len(log),
-        bytes=int(sum(log.nbytes)),
-        message_bytes=message_histogram(log),
+        messages=net.messages,
+        bytes=sum(size * count for size, count in net.sizes.items()),
+        message_bytes=net.message_sizes(),
         makespan_s=trace.step_end_s[-1],
         expected=_expected_training(run, setup, graph),
         replicas_identical=replicas_identical(trace.replicas),
-        bytes_per_link=bytes_per_link(trace.network),
-        log=log,
+        bytes_per_link=bytes_per_link(net),
+        log=net.log,
         finish_s=trace.finish_s,
         compute_spans=[[(start, start + compute) for start, compute in zip(starts, trace.compute_s)]
                        for starts in trace.compute_start_s],

@@ -90,7 +90,7 @@ def _apply(optimizer: optim.GradientTransformation, gradient: Params, state: Any
 
 
 def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
-          progress: Callable[[float], None] | None = None) -> TrainingTrace:
+          progress: Callable[[float], None] | None = None, keep_log: bool = True) -> TrainingTrace:
     """Run ``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph``; ``progress``
     hears the fraction of steps worker 0 has finished after each of its steps."""
     spec = get(algorithm)
@@ -98,7 +98,7 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
     server_applies = algorithm == "parameter_server" and n > 1 and not setup.wire.is_sign
     servers = topologies.servers(graph) if spec.server is not None else ()
     env = simpy.Environment()
-    net = Network(env, graph)
+    net = Network(env, graph, keep_log=keep_log)
     initial = setup.model.init(np.random.default_rng(setup.seed))
     layout = ParamLayout(initial)
     shards = shard(setup.dataset, n, setup.seed)
