@@ -114,29 +114,39 @@ class MessageLog:
         return route.src, route.dst
 
 
-def shortest_path(graph: nx.Graph, src: Hashable, dst: Hashable) -> list[Hashable]:
-    """The hop-shortest path ``nx.single_source_shortest_path(graph, src)[dst]`` would give (breadth
-    first from ``src``, each node reached from the first node that reaches it), found without building
-    the paths to every other node: the search stops at ``dst``."""
-    if src == dst:
-        return [src]
+def shortest_paths(graph: nx.Graph, src: Hashable, targets: list[Hashable]) -> dict[Hashable, list[Hashable]]:
+    """The hop-shortest paths ``nx.single_source_shortest_path(graph, src)`` would give to ``targets``
+    (breadth first from ``src``, each node reached from the first node that reaches it), found without
+    building the paths to every other node: the search stops once every target is reached."""
     adjacency = graph._adj
     parent: dict[Hashable, Hashable] = {src: src}
+    wanted = set(targets) - {src}
     level = [src]
-    while level:
+    while level and wanted:
         following = []
         for node in level:
             for neighbour in adjacency[node]:
                 if neighbour not in parent:
                     parent[neighbour] = node
-                    if neighbour == dst:
-                        path = [dst]
-                        while path[-1] != src:
-                            path.append(parent[path[-1]])
-                        return path[::-1]
+                    wanted.discard(neighbour)
                     following.append(neighbour)
+            if not wanted:
+                break
         level = following
-    raise nx.NetworkXNoPath(f"no path from {src!r} to {dst!r}")
+    if wanted:
+        raise nx.NetworkXNoPath(f"no path from {src!r} to {next(iter(wanted))!r}")
+    paths = {}
+    for dst in targets:
+        path = [dst]
+        while path[-1] != src:
+            path.append(parent[path[-1]])
+        paths[dst] = path[::-1]
+    return paths
+
+
+def shortest_path(graph: nx.Graph, src: Hashable, dst: Hashable) -> list[Hashable]:
+    """The hop-shortest path from ``src`` to ``dst`` that ``nx.single_source_shortest_path`` gives."""
+    return shortest_paths(graph, src, [dst])[dst]
 
 
 class Network:
