@@ -41,6 +41,7 @@ class Schedule:
     participants: int
     rounds: int
     round: Callable[[int], Round]
+    workers: np.ndarray | None = None  # participant → the worker rank it runs for (None: 0..n−1 are the workers)
 
 
 def _int(values: object) -> np.ndarray:
@@ -140,6 +141,198 @@ def parameter_server_schedule(n: int, p: int, w: int, servers: int = 1) -> Sched
     return sharded_server_schedule(n, p, w, 1)
 
 
+
+def _rounds(participants: int, rounds: list[Round], workers: np.ndarray | None = None) -> Schedule:
+    return Schedule(participants, len(rounds), rounds.__getitem__, workers)
+
+
+def _round(pairs: list[tuple[int, int, int]], phase: str, combine: dict[int, int] | None = None,
+           participants: int = 0) -> Round:
+    """A round from (src, dst, bytes) triples; ``combine``: participant → bytes it combines after."""
+    src, dst, nbytes = (_int([pair[i] for pair in pairs]) for i in range(3))
+    merged = None
+    if combine:
+        merged = np.zeros(participants, dtype=np.int64)
+        for member, count in combine.items():
+            merged[member] += count
+    return Round(src, dst, nbytes, phase, merged)
+
+
+def _fold_rounds(n: int, size: int) -> tuple[int, int, Round | None, Round | None]:
+    """MPICH's fold for n not a power of two (``doubling.fold_shape``): m participants, r folded
+    pairs, the fold round (even rank 2i sends P to 2i+1, which combines it) and the unfold round."""
+    m = 1 << (n.bit_length() - 1)
+    r = n - m
+    if not r:
+        return m, r, None, None
+    fold = _round([(2 * i, 2 * i + 1, size) for i in range(r)], "fold", {2 * i + 1: size for i in range(r)}, n)
+    unfold = _round([(2 * i + 1, 2 * i, size) for i in range(r)], "unfold")
+    return m, r, fold, unfold
+
+
+def _old_rank(new: int, r: int) -> int:
+    return 2 * new + 1 if new < r else new + r
+
+
+def recursive_doubling_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
+    """Fold, then lg m rounds of whole-buffer exchanges with participant new ⊕ 2^k (each combining
+    what it receives), then unfold (``doubling.recursive_doubling``)."""
+    if n == 1:
+        return empty(1)
+    size = p * w
+    m, r, fold, unfold = _fold_rounds(n, size)
+    rounds = [fold] if fold else []
+    bit = 1
+    while bit < m:
+        pairs = [(_old_rank(new, r), _old_rank(new ^ bit, r), size) for new in range(m)]
+        rounds.append(_round(pairs, "exchange", {src: size for src, _, _ in pairs}, n))
+        bit <<= 1
+    return _rounds(n, rounds + ([unfold] if unfold else []))
+
+
+def rabenseifner_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
+    """Fold, recursive-halving reduce-scatter over ``chunk_bounds(p, m)`` (distance m/2 … 1: the
+    participant with bit d set keeps the upper half of its range and sends the lower), then
+    recursive-doubling all-gather (each sends its range), then unfold (``doubling.rabenseifner``)."""
+    if n == 1:
+        return empty(1)
+    m, r, fold, unfold = _fold_rounds(n, p * w)
+    bounds = _int(chunk_bounds(p, m)) * w
+    lo, hi = np.zeros(m, dtype=np.int64), np.full(m, m, dtype=np.int64)
+    new = np.arange(m)
+    old = np.array([_old_rank(i, r) for i in range(m)], dtype=np.int64)
+    rounds = [fold] if fold else []
+    distance = m >> 1
+    while distance:
+        middle = lo + distance
+        upper = (new & distance) > 0
+        give_lo, give_hi = np.where(upper, lo, middle), np.where(upper, middle, hi)
+        sent = bounds[give_hi] - bounds[give_lo]
+        partner = new ^ distance
+        combine = np.zeros(n, dtype=np.int64)
+        combine[old[partner]] = sent
+        rounds.append(Round(old, old[partner], sent, "reduce_scatter", combine))
+        lo, hi = np.where(upper, middle, lo), np.where(upper, hi, middle)
+        distance >>= 1
+    distance = 1
+    while distance < m:
+        rounds.append(Round(old, old[new ^ distance], bounds[hi] - bounds[lo], "all_gather"))
+        lo = np.minimum(lo, lo ^ distance)
+        hi = lo + 2 * distance
+        distance <<= 1
+    return _rounds(n, rounds + ([unfold] if unfold else []))
+
+
+def _ceil_lg(n: int) -> int:
+    return (n - 1).bit_length()
+
+
+def _binomial_reduce(n: int, size: int) -> list[Round]:
+    """Round k: every rank whose lowest set bit is 2^k sends its partial sum to rank − 2^k, which adds
+    it in (``primitives.reduce``)."""
+    rounds = []
+    for k in range(_ceil_lg(n)):
+        bit = 1 << k
+        pairs = [(rank, rank - bit, size) for rank in range(bit, n, 2 * bit)]
+        rounds.append(_round(pairs, "reduce", {dst: size for _, dst, _ in pairs}, n))
+    return rounds
+
+
+def _binomial_broadcast(n: int, size: int) -> list[Round]:
+    """Round k: every holder q < 2^k sends the buffer to q + 2^k (``primitives.broadcast``)."""
+    return [_round([(q, q + (1 << k), size) for q in range(min(1 << k, n)) if q + (1 << k) < n], "broadcast")
+            for k in range(_ceil_lg(n))]
+
+
+def binomial_tree_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
+    """Binomial reduce to rank 0, then binomial broadcast from it (``trees.binomial_tree``)."""
+    return empty(1) if n == 1 else _rounds(n, _binomial_reduce(n, p * w) + _binomial_broadcast(n, p * w))
+
+
+def reduce_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
+    return empty(1) if n == 1 else _rounds(n, _binomial_reduce(n, p * w))
+
+
+def broadcast_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
+    return empty(1) if n == 1 else _rounds(n, _binomial_broadcast(n, p * w))
+
+
+def double_binary_tree_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
+    """Two participants per rank, one per tree (``trees.double_binary_tree`` runs a process per tree):
+    rank x is participant x on tree 1 (the first ⌊p/2⌋ elements) and n + x on tree 2 (the rest). On a
+    tree a node receives its children's sums in order, combining each, sends the sum to its parent,
+    receives the result and sends it to its children at once. Each transfer gets the round after
+    everything it waits for, the second child's sum after the first's, all results after all sums."""
+    from .trees import double_binary_tree_shape
+
+    if n == 1:
+        return empty(1)
+    shapes = double_binary_tree_shape(n)
+    halves = (p // 2 * w, (p - p // 2) * w)
+    up: dict[int, list[tuple[int, int, int]]] = {}
+    down: dict[int, list[tuple[int, int, int]]] = {}
+    combine_at: dict[int, dict[int, int]] = {}
+    for tree, ((parents, children), size) in enumerate(zip(shapes, halves)):
+        base = tree * n
+        send_round: dict[int, int] = {}
+
+        def assign(x: int, parents: tuple[int, ...] = parents, children: tuple[tuple[int, ...], ...] = children,
+                   send_round: dict[int, int] = send_round) -> int:
+            """The round x sends its sum up in: after its children's, which arrive one after the other."""
+            last = -1
+            for child in children[x]:
+                last = max(assign(child), last + 1)
+                send_round[child] = last
+            return last + 1
+
+        root = parents.index(-1)
+        assign(root)
+        for child, k in send_round.items():
+            up.setdefault(k, []).append((base + child, base + parents[child], size))
+            combine_at.setdefault(k, {})[base + parents[child]] = size
+        depth = {root: 0}
+        order = [root]
+        for x in order:
+            for child in children[x]:
+                depth[child] = depth[x] + 1
+                order.append(child)
+                down.setdefault(depth[x], []).append((base + x, base + child, size))
+    reduce_rounds = max(up, default=-1) + 1
+    rounds = [_round(up.get(k, []), "reduce", combine_at.get(k), 2 * n) for k in range(reduce_rounds)]
+    rounds += [_round(down[k], "broadcast") for k in sorted(down)]
+    return _rounds(2 * n, rounds, np.concatenate([np.arange(n), np.arange(n)]))
+
+
+def hierarchical_ring_schedule(n: int, p: int, w: int, servers: int = 0, gpus_per_node: int | None = None) -> Schedule:
+    """Intra-node ring reduce-scatter of the g chunks, inter-node ring reduce-scatter and all-gather of
+    each chunk's N sub-chunks (one ring per local index), intra-node all-gather
+    (``hierarchical.hierarchical_ring``)."""
+    from .hierarchical import gpus_per_node as local_size
+
+    if n == 1:
+        return empty(1)
+    g = local_size(n, gpus_per_node)
+    nodes = n // g
+    ranks = np.arange(n, dtype=np.int64)
+    node, local = ranks // g, ranks % g
+    chunk = chunk_sizes(p, g, 1)
+    sub = np.array([np.diff(_int(chunk_bounds(int(c), nodes))) for c in chunk]) * w  # [local][node]
+    chunk = chunk * w
+    intra_right = node * g + (local + 1) % g
+    inter_right = ((node + 1) % nodes) * g + local
+    rounds = []
+    for step in range(g - 1):
+        sent = chunk[(local - step - 1) % g]
+        rounds.append(Round(ranks, intra_right, sent, "intra_reduce_scatter", sent[node * g + (local - 1) % g]))
+    for step in range(nodes - 1):
+        sent = sub[local, (node - step - 1) % nodes]
+        rounds.append(Round(ranks, inter_right, sent, "inter_reduce_scatter", sent[((node - 1) % nodes) * g + local]))
+    for step in range(nodes - 1):
+        rounds.append(Round(ranks, inter_right, sub[local, (node - step) % nodes], "inter_all_gather"))
+    for step in range(g - 1):
+        rounds.append(Round(ranks, intra_right, chunk[(local - step) % g], "intra_all_gather"))
+    return _rounds(n, rounds)
+
 SCHEDULES: dict[str, Callable[..., Schedule]] = {
     "ring_allreduce": ring_allreduce_schedule,
     "reduce_scatter": reduce_scatter_schedule,
@@ -147,14 +340,23 @@ SCHEDULES: dict[str, Callable[..., Schedule]] = {
     "all_to_all": all_to_all_schedule,
     "parameter_server": parameter_server_schedule,
     "sharded_parameter_server": sharded_server_schedule,
+    "recursive_doubling": recursive_doubling_schedule,
+    "rabenseifner": rabenseifner_schedule,
+    "binomial_tree": binomial_tree_schedule,
+    "double_binary_tree": double_binary_tree_schedule,
+    "broadcast": broadcast_schedule,
+    "reduce": reduce_schedule,
+    "hierarchical_ring": hierarchical_ring_schedule,
 }
 """The algorithms written as schedules, by registry name (the others run on the message engine only)."""
 
 
-def schedule_for(algorithm: str, n: int, p: int, w: int, servers: int = 0) -> Schedule:
+def schedule_for(algorithm: str, n: int, p: int, w: int, servers: int = 0, gpus_per_node: int | None = None) -> Schedule:
     """``algorithm``'s schedule for n workers, p elements of w bytes and ``servers`` servers."""
     try:
         make = SCHEDULES[algorithm]
     except KeyError:
         raise ValueError(f"algorithm {algorithm!r} has no schedule yet; with schedules: {', '.join(SCHEDULES)}") from None
+    if algorithm == "hierarchical_ring":
+        return make(n, p, w, servers, gpus_per_node)
     return make(n, p, w, servers)

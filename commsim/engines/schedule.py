@@ -330,6 +330,22 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
     return ready, tally
 
 
+def participant_nodes(schedule: Schedule, workers: int, servers: tuple[Any, ...]) -> list[Any]:
+    """The graph node of each participant: its worker's rank, or the servers after the n workers."""
+    if schedule.workers is not None:
+        return schedule.workers.tolist()
+    return list(range(min(workers, schedule.participants))) + list(servers[: max(schedule.participants - workers, 0)])
+
+
+def worker_finish(schedule: Schedule, finish: np.ndarray, workers: int) -> np.ndarray:
+    """Each worker's finish time: the latest of the participants that run for it."""
+    if schedule.workers is None:
+        return finish[:workers]
+    done = np.zeros(workers)
+    np.maximum.at(done, schedule.workers, finish)
+    return done
+
+
 def run_schedule(schedule: Schedule, graph: nx.Graph, nodes: list[Any], gamma: float = 0.0) -> ScheduleRun:
     """Simulate ``schedule`` on ``graph``; participant i is ``nodes[i]`` (the workers, then the servers)."""
     routes = _Routes(graph, nodes)
