@@ -174,6 +174,8 @@ def _run(args: argparse.Namespace) -> int:
     for flag, path in exports:
         if loaded.engine == "analytic":
             raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'simulate'")
+        if loaded.engine == "schedule":
+            raise CommsimError(f"{flag}: engine 'schedule' counts messages but keeps no log of each; use engine 'simulate'")
         if not path.parent.is_dir():
             raise CommsimError(f"{flag}: {path.parent} is not a directory")
     points = list(loaded.runs())

@@ -379,7 +379,7 @@ class Scenario(_Strict):
     algorithms: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
     payload: Literal["data", "size-only"] = "data"
     gamma: Latency = 0.0  # seconds per byte a worker spends combining data (reduction cost)
-    engine: Literal["simulate", "analytic"] = "simulate"
+    engine: Literal["simulate", "schedule", "analytic"] = "simulate"
     training: TrainingSpec | None = None
 
     @field_validator("algorithms")
@@ -458,6 +458,10 @@ class Scenario(_Strict):
             raise ValueError("topology: give either 'topology' or a list 'topologies', not both")
         if self.engine == "analytic" and self.training is not None:
             raise ValueError("engine: 'analytic' answers collectives from their closed forms; training needs 'simulate'")
+        if self.engine == "schedule" and self.training is not None:
+            raise ValueError("engine: 'schedule' moves sizes only; training needs 'simulate'")
+        if self.engine == "schedule" and self.payload != "size-only":
+            raise ValueError("engine: 'schedule' moves sizes only, not values; add 'payload: size-only' (or use 'simulate')")
         failures = {}
         for index, topo in enumerate(self.networks):
             failures[index] = self._check_network(topo, self._network_key(index))

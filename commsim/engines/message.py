@@ -137,11 +137,12 @@ def busiest_link_bound(net: Network) -> float:
     return max((nbytes / link.bandwidth + latency[link] for link, nbytes in load.items()), default=0.0)
 
 
-def with_busiest_link_bound(expected: analytic.Expected, net: Network) -> analytic.Expected:
-    """A lower bound ("≥") raised to the busiest link's, where that is higher: a bound that says something."""
+def with_busiest_link_bound(expected: analytic.Expected, net: Network | float) -> analytic.Expected:
+    """A lower bound ("≥") raised to the busiest link's (of ``net``, or given), where that is higher: a
+    bound that says something."""
     if expected.time_relation != "≥" or expected.makespan_s is None:
         return expected
-    bound = busiest_link_bound(net)
+    bound = net if isinstance(net, float) else busiest_link_bound(net)
     if bound <= expected.makespan_s:
         return expected
     formula = f"busiest link: bytes/B + route latency (above {expected.time_formula})"

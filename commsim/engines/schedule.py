@@ -20,10 +20,9 @@ not grow with the number of messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import itertools
+from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -115,7 +114,7 @@ class ScheduleRun:
     bytes_per_link: dict[str, int]
     link_bandwidth: dict[str, float]
     fluid: bool = False  # the fluid way was needed (links were shared)
-    route_latency: dict[str, float] = field(default_factory=dict, repr=False)
+    busiest_link_bound: float = 0.0  # max over links of bytes/bandwidth + the shortest route latency through it
 
     def makespan(self, workers: int) -> float:
         return float(self.finish_s[:workers].max(initial=0.0))
@@ -365,5 +364,9 @@ def _result(finish: np.ndarray, tally: _Tally, routes: _Routes, fluid: bool) -> 
     names = routes.link_names
     bytes_per_link = {names[i]: int(per_link[i]) for i in np.flatnonzero(used).tolist()}
     bandwidth = {names[i]: float(routes.bandwidth[i]) for i in np.flatnonzero(used).tolist()}
+    shortest = np.full(len(routes.bandwidth), np.inf)
+    travelled = np.repeat(tally.route_messages > 0, routes.length[:count])
+    np.minimum.at(shortest, flat[travelled], np.repeat(routes.latency[:count], routes.length[:count])[travelled])
+    bound = float(np.max(per_link[used] / routes.bandwidth[used] + shortest[used], initial=0.0))
     return ScheduleRun(finish, tally.messages, dict(sorted(tally.sizes.items())), dict(sorted(bytes_per_link.items())),
-                       bandwidth, fluid)
+                       bandwidth, fluid, bound)

@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 
 from ..collectives import get
+from ..collectives.schedule import schedule_for
 from ..engines import analytic
 from ..engines.analytic import closed_form
 from ..engines.message import (
@@ -20,6 +21,7 @@ from ..engines.message import (
     with_busiest_link_bound,
 )
 from ..engines.results import NotApplicable, RunResult, TrainingResult
+from ..engines.schedule import participant_nodes, run_schedule, worker_finish
 from ..errors import ScenarioError, TopologyError
 from ..network import topology as topologies
 from ..scenario import OptimizerSpec, RunSpec, Scenario
@@ -41,6 +43,8 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
         return not_applicable(run, run.unavailable)
     if scenario.engine == "analytic":
         return analytic_run(scenario, run)
+    if scenario.engine == "schedule":
+        return schedule_run(scenario, run)
     topo = run.topology
     try:
         graph = topo.build(run.workers, [run.algorithm])
@@ -74,6 +78,30 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
         expected=with_busiest_link_bound(twin, net),
         mean=mean,
         log=net.log,
+    )
+
+
+def schedule_run(scenario: Scenario, run: RunSpec) -> RunResult | NotApplicable:
+    """A point simulated by the schedule engine: the algorithm's rounds of transfers, a round at a time."""
+    topo = run.topology
+    try:
+        graph = topo.build(run.workers, [run.algorithm])
+    except (TopologyError, ValueError) as error:
+        return not_applicable(run, str(error))
+    itemsize = np.dtype(run.dtype).itemsize
+    servers = topologies.servers(graph)
+    used = servers[:1] if run.algorithm == "parameter_server" else servers
+    schedule = schedule_for(run.algorithm, run.workers, run.params, itemsize, len(used), graph.graph.get("gpus_per_node"))
+    simulated = run_schedule(schedule, graph, participant_nodes(schedule, run.workers, used), scenario.gamma)
+    finish = worker_finish(schedule, simulated.finish_s, run.workers)
+    twin = closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma)
+    return RunResult(
+        algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=run.dtype,
+        bytes_per_param=itemsize, payload=scenario.payload, messages=simulated.messages,
+        bytes=sum(size * count for size, count in simulated.sizes.items()), message_bytes=simulated.sizes,
+        makespan_s=float(finish.max(initial=0.0)), finish_s=finish.tolist(), bytes_per_link=simulated.bytes_per_link,
+        link_bandwidth=simulated.link_bandwidth, expected=with_busiest_link_bound(twin, simulated.busiest_link_bound),
+        engine="schedule",
     )
 
 

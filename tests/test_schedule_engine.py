@@ -1,0 +1,145 @@
+"""The schedule engine against the message engine (same messages, bytes per link and per-rank times to
+1e-9) over the whole registry, and against closed forms where it runs alone."""
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commsim import cli, scenario
+from commsim.collectives import REGISTRY, get
+from commsim.collectives.schedule import SCHEDULES, schedule_for
+from commsim.engines.message import bytes_per_link, make_buffers, run_collective
+from commsim.engines.schedule import participant_nodes, run_schedule, worker_finish
+from commsim.errors import CommsimError, ScenarioError
+from commsim.network import topology as topologies
+from commsim.runner import points
+
+B, ALPHA = 12.5e9, 1e-6
+TOPOLOGIES = [("star", 5, {}), ("star", 8, {}), ("fully_connected", 6, {}), ("ring", 7, {}), ("fat_tree", 12, {}),
+              ("torus", 9, {}), ("hypercube", 8, {}), ("tree", 11, {}), ("hierarchical", 8, {"gpus_per_node": 4}),
+              ("star", 2, {}), ("star", 1, {})]
+
+
+def _graph(algorithm: str, kind: str, n: int, speeds: dict | None = None, **options):
+    spec = get(algorithm)
+    servers = (2 if algorithm == "sharded_parameter_server" else 1) if spec.server else 0
+    graph = topologies.build(kind, n, B, ALPHA, servers=servers, **options)
+    for edge, bandwidth in (speeds or {}).items():
+        graph.edges[edge]["bandwidth"] = bandwidth
+    return graph
+
+
+def both(algorithm: str, graph, n: int, p: int, gamma: float = 0.0):
+    """(message engine run, schedule engine run, the schedule's per-worker finish times)."""
+    message = run_collective(algorithm, graph, make_buffers(n, p, "float32", "size-only", 0), gamma=gamma, keep_log=False)
+    servers = topologies.servers(graph)
+    used = servers[:1] if algorithm == "parameter_server" else servers
+    schedule = schedule_for(algorithm, n, p, 4, len(used), graph.graph.get("gpus_per_node"))
+    run = run_schedule(schedule, graph, participant_nodes(schedule, n, used), gamma)
+    return message, run, worker_finish(schedule, run.finish_s, n)
+
+
+def assert_same(message, run, finish) -> None:
+    assert finish == pytest.approx(message.finish_s, rel=1e-9, abs=1e-18)
+    assert run.messages == message.network.messages
+    assert run.sizes == message.network.message_sizes()
+    assert run.bytes_per_link == bytes_per_link(message.network)
+
+
+def test_every_registered_algorithm_has_a_schedule():
+    assert set(SCHEDULES) == set(REGISTRY)
+
+
+def _buildable(algorithm: str, kind: str, n: int, options: dict) -> bool:
+    try:
+        _graph(algorithm, kind, n, **options)
+    except (topologies.TopologyError, ValueError):  # a server on a ring or a torus: no such run
+        return False
+    return True
+
+
+CASES = [(algorithm, kind, n, options) for algorithm in sorted(REGISTRY) for kind, n, options in TOPOLOGIES
+         if _buildable(algorithm, kind, n, options)]
+
+
+def test_the_grid_leaves_out_only_servers_without_a_place():
+    """Only the parameter servers on ring, torus and hypercube are missing from the grid."""
+    missing = {(a, k) for a in REGISTRY for k, n, o in TOPOLOGIES if (a, k, n, o) not in CASES}
+    assert missing == {(a, k) for a in ("parameter_server", "sharded_parameter_server") for k in ("ring", "torus", "hypercube")}
+
+
+@pytest.mark.parametrize(("algorithm", "kind", "n", "options"), CASES, ids=[f"{a}-{k}{n}" for a, k, n, _ in CASES])
+def test_schedule_engine_equals_message_engine(algorithm, kind, n, options):
+    """Every algorithm on every topology kind, with p below n, not divisible by n, and with γ."""
+    graph = _graph(algorithm, kind, n, **options)
+    for p, gamma in ((1, 0.0), (1003, 0.0), (1003, 3e-10)):
+        assert_same(*both(algorithm, graph, n, p, gamma))
+
+
+@settings(max_examples=25)
+@given(algorithm=st.sampled_from(sorted(REGISTRY)), n=st.integers(1, 20), p=st.integers(1, 5000),
+       kind=st.sampled_from(["star", "fat_tree", "tree"]), seed=st.integers(0, 1000))
+def test_schedule_engine_on_unequal_shared_links(algorithm, n, p, kind, seed):
+    """Links of random speeds (½×–3×), shared or not: the two engines still agree."""
+    try:
+        graph = _graph(algorithm, kind, n)
+    except (topologies.TopologyError, ValueError):
+        return
+    rng = random.Random(seed)
+    for u, v in graph.edges:
+        graph.edges[u, v]["bandwidth"] = B * rng.choice([0.5, 1, 2, 3])
+    assert_same(*both(algorithm, graph, n, p, gamma=rng.choice([0.0, 1e-10])))
+
+
+def test_ring_on_a_star_by_formula_at_scale():
+    """Ring all-reduce of p = 1e6 fp32 on a 1024-worker star: 2(n−1)(2α + ⌈p/n⌉·4/B), and 2n(n−1)
+    messages, a round at a time (no link shared)."""
+    n, p = 1024, 1_000_000
+    graph = topologies.build("star", n, B, ALPHA)
+    run = run_schedule(schedule_for("ring_allreduce", n, p, 4), graph, list(range(n)))
+    assert not run.fluid and run.messages == 2 * n * (n - 1)
+    assert run.makespan(n) == pytest.approx(2 * (n - 1) * (2 * ALPHA + -(-p // n) * 4 / B), rel=1e-9)
+    assert run.sizes == {976 * 4: 2 * (n - 1) * (n - 576), 977 * 4: 2 * (n - 1) * 576}  # 576 chunks of ⌈p/n⌉
+
+
+def test_all_to_all_on_a_star_by_formula():
+    """All-to-all, 64 workers: each uplink carries 63 copies of P at once, fairly shared:
+    2α + 63P/B; this needs the fluid way."""
+    n, p = 64, 10_000
+    run = run_schedule(schedule_for("all_to_all", n, p, 4), topologies.build("star", n, B, ALPHA), list(range(n)))
+    assert run.fluid and run.messages == n * (n - 1)
+    assert run.makespan(n) == pytest.approx(2 * ALPHA + (n - 1) * p * 4 / B, rel=1e-9)
+    assert run.busiest_link_bound == pytest.approx((n - 1) * p * 4 / B + 2 * ALPHA, rel=1e-12)
+
+
+def test_scenario_engine_schedule_gives_the_simulated_rows(tmp_path):
+    """`engine: schedule` answers every point as `engine: simulate` does (to 1e-9), labelled "schedule"."""
+    text = ("name: s\nworkers: [3, 8]\nparams: 1001\npayload: size-only\ntopologies: [{kind: star, servers: 2}, {kind: torus}]\n"
+            "algorithms: [ring_allreduce, rabenseifner, all_to_all, sharded_parameter_server]\n")
+    fast = points.simulate(scenario.parse(__import__("yaml").safe_load(text + "engine: schedule\n"), "s.yaml"))
+    slow = points.simulate(scenario.parse(__import__("yaml").safe_load(text), "s.yaml"))
+    assert len(fast) == len(slow) == 16
+    for a, b in zip(fast, slow):
+        if isinstance(b, points.NotApplicable):
+            assert isinstance(a, points.NotApplicable) and a.reason == b.reason
+            continue
+        assert a.engine == "schedule" and a.ok == b.ok
+        assert (a.messages, a.bytes, a.message_bytes, a.bytes_per_link) == (b.messages, b.bytes, b.message_bytes, b.bytes_per_link)
+        assert a.makespan_s == pytest.approx(b.makespan_s, rel=1e-9)
+        assert np.allclose(a.finish_s, b.finish_s, rtol=1e-9)
+        assert a.expected.makespan_s == pytest.approx(b.expected.makespan_s, rel=1e-12)
+
+
+def test_schedule_engine_refuses_what_it_cannot_do(tmp_path, capsys):
+    """Values (data payload) and training need the message engine; so does a per-message trace."""
+    base = "name: s\nworkers: 4\nparams: 10\nalgorithms: [ring_allreduce]\ntopology: {kind: star}\nengine: schedule\n"
+    with pytest.raises(ScenarioError, match="payload: size-only"):
+        scenario.parse(__import__("yaml").safe_load(base), "s.yaml")
+    (tmp_path / "s.yaml").write_text(base + "payload: size-only\n")
+    assert cli.main(["run", str(tmp_path / "s.yaml"), "--trace", str(tmp_path / "t.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "engine 'schedule' counts messages but keeps no log" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert issubclass(ScenarioError, CommsimError)
