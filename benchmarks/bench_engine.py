@@ -26,6 +26,14 @@ its own. Targets: ring n = 1024 within 1.5x the bare loop and under 1 GB peak; a
 n = 512 under 10 s; and every run's message count and makespan equal to the closed forms of
 ``commsim.collectives.analytic``. Exit status 0 when they hold, 1 otherwise.
 
+The schedule engine (``engine: schedule``) runs the same collectives from their schedules a round
+at a time; it is timed beside the message engine on the n = 1024 ring (targets: at least 30x
+faster than both the message engine and the bare loop), on the n = 8192 ring (134 M messages:
+under 30 s and 2 GB) and on all-to-all at n = 1024 (1 M messages, every link shared: under 10 s).
+The message engine itself is held to 1.5x faster than before the schedule-engine issue on the
+n = 1024 and 2048 rings (``BEFORE_S``: measured on this machine with commit 045ad2b) and to a
+peak under 100 MB (n = 1024) and 300 MB (n = 2048) without a message log.
+
     python benchmarks/bench_engine.py             # full run (a few minutes)
     python benchmarks/bench_engine.py --quick     # n = 128 ring and all-to-all only (smoke run)
     python benchmarks/bench_engine.py --json out.json
@@ -49,8 +57,15 @@ ITEMSIZE = 4
 TOPOLOGY = "star"
 
 # (algorithm, n, repetitions): the ring is run alternately with its bare loop, best time kept.
-FULL = [("ring_allreduce", 128, 5), ("ring_allreduce", 512, 3), ("ring_allreduce", 1024, 2), ("all_to_all", 512, 1)]
+FULL = [("ring_allreduce", 128, 5), ("ring_allreduce", 512, 3), ("ring_allreduce", 1024, 2), ("ring_allreduce", 2048, 1),
+        ("all_to_all", 512, 1)]
 QUICK = [("ring_allreduce", 128, 3), ("all_to_all", 128, 1)]
+
+SCHEDULE_CASES = [("ring_allreduce", 1024, 3), ("ring_allreduce", 8192, 1), ("all_to_all", 1024, 1)]
+BEFORE_S = {1024: 15.84, 2048: None}  # message-engine ring wall before issue 9 (commit 045ad2b, this machine)
+SPEEDUP_TARGET = 30.0  # schedule vs message engine and vs bare loop, ring n = 1024
+MESSAGE_SPEEDUP_TARGET = 1.5  # message engine now vs BEFORE_S
+MESSAGE_PEAK_TARGET_MB = {1024: 100.0, 2048: 300.0}
 
 RATIO_TARGET = 1.5  # ring n = 1024: commsim wall <= 1.5 x bare wall
 PEAK_TARGET_MB = 1000.0  # ring n = 1024: peak RSS < 1 GB
@@ -80,6 +95,23 @@ def run_commsim(algorithm: str, n: int) -> dict:
     return {"build_s": build_s, "wall_s": wall_s, "messages": run.network.messages, "makespan_s": run.makespan_s,
             "expected_messages": exp.messages, "expected_makespan_s": exp.makespan_s,
             "rss_before_run_mb": before_mb, "peak_mb": peak}
+
+
+def run_schedule_engine(algorithm: str, n: int) -> dict:
+    from commsim.collectives.schedule import schedule_for
+    from commsim.engines import analytic
+    from commsim.engines.schedule import run_schedule
+    from commsim.network import topology
+
+    graph = topology.build(TOPOLOGY, n, BANDWIDTH, LATENCY)
+    before_mb = peak_mb()
+    start = time.perf_counter()
+    run = run_schedule(schedule_for(algorithm, n, PARAMS, ITEMSIZE), graph, list(range(n)))
+    wall_s = time.perf_counter() - start
+    exp = analytic.expected(algorithm, TOPOLOGY, n, PARAMS, ITEMSIZE, LATENCY, BANDWIDTH)
+    return {"build_s": 0.0, "wall_s": wall_s, "messages": run.messages, "makespan_s": run.makespan(n),
+            "expected_messages": exp.messages, "expected_makespan_s": exp.makespan_s,
+            "rss_before_run_mb": before_mb, "peak_mb": peak_mb(), "fluid": run.fluid}
 
 
 def run_bare_ring(n: int) -> dict:
@@ -194,6 +226,66 @@ def table(rows: list[dict]) -> str:
                      for line in lines)
 
 
+def schedule_bench(cases: list[tuple[str, int, int]]) -> list[dict]:
+    rows = []
+    for algorithm, n, reps in cases:
+        runs = []
+        for _ in range(reps):
+            runs.append(measure(f"schedule/{algorithm}", n))
+            print(f"  schedule {algorithm} n={n}: {runs[-1]['wall_s']:.2f} s", file=sys.stderr)
+        best = min(runs, key=lambda r: r["wall_s"])
+        rows.append({"case": algorithm, "n": n, **best, "peak_mb": max(r["peak_mb"] for r in runs)})
+    return rows
+
+
+def _message_row(rows: list[dict], case: str, n: int) -> dict | None:
+    return next((r for r in rows if r["case"] == case and r["n"] == n), None)
+
+
+def schedule_table(scheduled: list[dict], rows: list[dict]) -> str:
+    lines = []
+    for r in scheduled:
+        message = _message_row(rows, r["case"], r["n"])
+        versus = ""
+        if message:
+            versus = f"; message engine {message['wall_s']:.2f} s ({message['wall_s'] / r['wall_s']:.0f}x)"
+            if "bare_s" in message:
+                versus += f", bare loop {message['bare_s']:.2f} s ({message['bare_s'] / r['wall_s']:.0f}x)"
+        lines.append(f"  {r['case']} n={r['n']}: {r['messages']:,} messages, makespan {r['makespan_s']:.9f} s "
+                     f"(closed form {r['expected_makespan_s']:.9f}), {r['wall_s']:.3f} s, peak {r['peak_mb']:.0f} MB"
+                     f"{', fluid' if r['fluid'] else ''}{versus}")
+    return "\n".join(lines)
+
+
+def schedule_checks(scheduled: list[dict], rows: list[dict]) -> list[tuple[str, bool]]:
+    results = []
+    for r in scheduled:
+        label = f"schedule {r['case']} n={r['n']}"
+        results.append((f"{label}: messages and makespan equal the closed form",
+                        r["messages"] == r["expected_messages"] and same_time(r["makespan_s"], r["expected_makespan_s"])))
+        message = _message_row(rows, r["case"], r["n"])
+        if r["case"] == "ring_allreduce" and r["n"] == 1024 and message:
+            for name, seconds in (("message engine", message["wall_s"]), ("bare SimPy loop", message["bare_s"])):
+                speedup = seconds / r["wall_s"]
+                results.append((f"{label}: {speedup:.0f}x faster than the {name} (target {SPEEDUP_TARGET:.0f}x)",
+                                speedup >= SPEEDUP_TARGET))
+        if r["case"] == "ring_allreduce" and r["n"] == 8192:
+            results.append((f"{label}: {r['wall_s']:.1f} s < 30 s and peak {r['peak_mb']:.0f} MB < 2000 MB",
+                            r["wall_s"] < 30 and r["peak_mb"] < 2000))
+        if r["case"] == "all_to_all" and r["n"] == 1024:
+            results.append((f"{label}: {r['wall_s']:.1f} s < 10 s", r["wall_s"] < 10))
+    for n, before in BEFORE_S.items():
+        message = _message_row(rows, "ring_allreduce", n)
+        if message and before:
+            speedup = before / message["wall_s"]
+            results.append((f"message engine ring n={n}: {message['wall_s']:.1f} s, {speedup:.2f}x faster than before "
+                            f"({before:.1f} s; target {MESSAGE_SPEEDUP_TARGET}x)", speedup >= MESSAGE_SPEEDUP_TARGET))
+        if message:
+            results.append((f"message engine ring n={n}: peak {message['peak_mb']:.0f} MB < {MESSAGE_PEAK_TARGET_MB[n]:.0f} MB",
+                            message["peak_mb"] < MESSAGE_PEAK_TARGET_MB[n]))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="only the n=128 ring and all-to-all (smoke run)")
@@ -202,16 +294,27 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.case:
-        case, n = args.case.split(":")
-        result = run_bare_ring(int(n)) if case == "bare" else run_commsim(case, int(n))
+        case, n = args.case.rsplit(":", 1)
+        if case == "bare":
+            result = run_bare_ring(int(n))
+        elif case.startswith("schedule/"):
+            result = run_schedule_engine(case.split("/", 1)[1], int(n))
+        else:
+            result = run_commsim(case, int(n))
         print(json.dumps(result))
         return 0
 
     rows = bench(QUICK if args.quick else FULL)
     print(f"{TOPOLOGY}, {BANDWIDTH:.3g} B/s, {LATENCY * 1e6:g} us per link, p = {PARAMS:,} fp32, size-only payload; "
           "best wall time of the repetitions, peak = max RSS")
+    print("message engine (and the bare SimPy loop):")
     print(table(rows))
     results = checks(rows)
+    if not args.quick:
+        scheduled = schedule_bench(SCHEDULE_CASES)
+        print("schedule engine:")
+        print(schedule_table(scheduled, rows))
+        results += schedule_checks(scheduled, rows)
     if args.quick:
         print("(--quick: smoke run; the n=1024 and n=512 targets are not checked)")
     for description, holds in results:
