@@ -377,10 +377,42 @@ class Scenario(_Strict):
     topology: TopologySpec | None = None
     topologies: Annotated[list[TopologySpec], Field(min_length=1)] | None = None
     algorithms: Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
+    schedule_files: dict[str, str] = {}  # registry name → file, for algorithms given as {schedule: FILE}
     payload: Literal["data", "size-only"] = "data"
     gamma: Latency = 0.0  # seconds per byte a worker spends combining data (reduction cost)
     engine: Literal["simulate", "schedule", "analytic"] = "simulate"
     training: TrainingSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _imported_schedules(cls, data: Any) -> Any:
+        """Algorithms given as ``{schedule: FILE}`` are read, checked and registered; the scenario keeps
+        their registry names and, in ``schedule_files``, where they came from (so a worker process or
+        ``commsim plot`` registers them again)."""
+        if not isinstance(data, dict):
+            return data
+        from .collectives.imported import ensure_registered
+
+        files = data.get("schedule_files") or {}
+        if not isinstance(files, dict):
+            raise ValueError("schedule_files: must be a mapping of algorithm names to schedule files")
+        files = dict(files)
+        for path in files.values():
+            ensure_registered(path)
+        algorithms = data.get("algorithms")
+        if not any(isinstance(entry, dict) for entry in (algorithms if isinstance(algorithms, list) else [algorithms])):
+            return {**data, "schedule_files": files} if files else data
+        names = []
+        for i, entry in enumerate(algorithms if isinstance(algorithms, list) else [algorithms]):
+            if isinstance(entry, dict):
+                if set(entry) != {"schedule"} or not isinstance(entry["schedule"], str):
+                    raise ValueError(f"algorithms[{i}]: an algorithm is a name or {{schedule: FILE}} (a JSON schedule)")
+                name = ensure_registered(entry["schedule"])
+                files[name] = entry["schedule"]
+                names.append(name)
+            else:
+                names.append(entry)
+        return {**data, "algorithms": names, "schedule_files": files}
 
     @field_validator("algorithms")
     @classmethod
@@ -462,6 +494,16 @@ class Scenario(_Strict):
             raise ValueError("engine: 'schedule' moves sizes only; training needs 'simulate'")
         if self.engine == "schedule" and self.payload != "size-only":
             raise ValueError("engine: 'schedule' moves sizes only, not values; add 'payload: size-only' (or use 'simulate')")
+        if self.schedule_files:
+            from .collectives.imported import LOADED
+
+            for name, path in self.schedule_files.items():
+                fixed = LOADED[name].workers
+                if any(n != fixed for n in self.workers):
+                    raise ValueError(f"workers: the schedule in {path} is written for {fixed} workers; got "
+                                     f"{', '.join(str(n) for n in sorted(set(self.workers)))}")
+                if self.engine == "analytic":
+                    raise ValueError(f"engine: 'analytic' needs closed forms, and the schedule in {path} has none")
         failures = {}
         for index, topo in enumerate(self.networks):
             failures[index] = self._check_network(topo, self._network_key(index))
@@ -581,8 +623,9 @@ def parse(data: Any, source: str = "<scenario>") -> Scenario | ExperimentScenari
 
 def load_bundled(name: str = DEFAULT_SCENARIO) -> Scenario | ExperimentScenario:
     """A scenario shipped inside the package (``commsim.scenarios``)."""
-    resource = resources.files("commsim.scenarios") / name
-    return parse(yaml.safe_load(resource.read_text(encoding="utf-8")), f"<bundled {name}>")
+    folder = resources.files("commsim.scenarios")
+    data = yaml.safe_load((folder / name).read_text(encoding="utf-8"))
+    return parse(_paths_beside(data, Path(str(folder))), f"<bundled {name}>")
 
 
 def bundled() -> dict[str, str]:
@@ -630,4 +673,8 @@ def _paths_beside(data: Any, folder: Path) -> Any:
         if isinstance(spec, dict) and spec.get("kind") == "from_file" and isinstance(spec.get("path"), str):
             if not Path(spec["path"]).is_absolute():
                 spec["path"] = str(folder / spec["path"])
+    algorithms = data.get("algorithms")
+    for entry in algorithms if isinstance(algorithms, list) else [algorithms]:
+        if isinstance(entry, dict) and isinstance(entry.get("schedule"), str) and not Path(entry["schedule"]).is_absolute():
+            entry["schedule"] = str(folder / entry["schedule"])
     return data

@@ -1,6 +1,6 @@
 """Collective algorithms, one module per family, registered by name when this package loads.
 
-Every module here except ``base``, ``cost`` and ``payload`` registers its algorithms on import; the three
+Every module here except ``base``, ``cost``, ``payload``, ``schedule`` and ``imported`` registers its algorithms on import; the three
 textbook patterns come first, the rest in module-name order.
 """
 
@@ -10,7 +10,7 @@ import pkgutil
 from .base import KINDS, REGISTRY, Algorithm, Comm, get, reference_results, register
 
 _FIRST = ("all_to_all", "parameter_server", "ring")
-_NOT_ALGORITHMS = ("base", "cost", "payload")
+_NOT_ALGORITHMS = ("base", "cost", "payload", "schedule", "imported")
 for _name in [
     *_FIRST,
     *sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in (*_FIRST, *_NOT_ALGORITHMS)),

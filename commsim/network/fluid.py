@@ -167,6 +167,8 @@ class Network:
         self.log: MessageLog | None = MessageLog() if keep_log else None
         self.sizes: dict[int, int] = {}
         self._phase_index: dict[str, int] = {}
+        self._last_phase: str | None = None  # the phase of the last send and its index (most sends repeat it)
+        self._last_phase_id = 0
         self._routes: dict[tuple[Hashable, Hashable], Route] = {}
         # per channel: [whether the events wait for receives (True) or sends (False), events...]
         self._channels: dict[tuple[Hashable, Hashable, Any], list[Any]] = {}
@@ -235,24 +237,27 @@ class Network:
         """
         if src == dst:
             raise ValueError(f"node {src!r} cannot send to itself")
-        route = self.route(src, dst)
+        route = self._routes.get((src, dst)) or self.route(src, dst)
+        env = self.env
+        now = env._now
         flow = _Flow()
         flow.net, flow.route, flow.payload = self, route, payload
         flow.delivery = self._event_for((src, dst, tag), is_send=True)
-        flow.start = flow.since = self.env.now
+        flow.start = flow.since = now
         flow.nbytes = flow.remaining = nbytes
         flow.gen = 0
-        phase_id = self._phase_index.get(phase)
-        if phase_id is None:
-            phase_id = self._phase_index[phase] = len(self._phase_index)
-            if self.log is not None:
-                self.log.phases.append(phase)
-        flow.phase = phase_id
+        if phase is not self._last_phase:
+            phase_id = self._phase_index.get(phase)
+            if phase_id is None:
+                phase_id = self._phase_index[phase] = len(self._phase_index)
+                if self.log is not None:
+                    self.log.phases.append(phase)
+            self._last_phase, self._last_phase_id = phase, phase_id
+        flow.phase = self._last_phase_id
         route.messages += 1
         route.bytes += nbytes
         sizes = self.sizes
         sizes[nbytes] = sizes.get(nbytes, 0) + 1
-        env = self.env
         if nbytes <= 0:
             flow.rate = 0.0
             flow.stage = _PROPAGATING
@@ -268,7 +273,7 @@ class Network:
             flow.rate = route.bandwidth
             flow.stage = _ALONE
             transmit = nbytes / flow.rate
-            flow.tx_end = env.now + transmit
+            flow.tx_end = now + transmit
             env.timeout(transmit + route.latency, 0).callbacks.append(flow)
         else:
             flow.rate = 0.0

@@ -41,7 +41,11 @@ def point_key(run: RunSpec) -> str:
 
 def run_point(scenario: Scenario, run: RunSpec) -> dict[str, Any]:
     """Simulate one point and return its JSON record (the message log stays in the worker process)."""
+    from ..collectives.imported import ensure_registered
     from . import points
+
+    for path in scenario.schedule_files.values():  # a fresh worker process has not read them yet
+        ensure_registered(path)
 
     if scenario.training is not None:
         return training_record(points.simulate_training(scenario, run))
