@@ -27,9 +27,20 @@ def servers(graph: nx.Graph) -> tuple[Hashable, ...]:
     return tuple(node for node, role in graph.nodes(data="role") if role == "server")
 
 
+def star_route(graph: nx.Graph, src: Hashable, dst: Hashable) -> list[Hashable]:
+    """On a star every route between two hosts is host → switch → host (the only shortest path)."""
+    return [src, dst] if SWITCH in (src, dst) else [src, SWITCH, dst]
+
+
+def direct_route(graph: nx.Graph, src: Hashable, dst: Hashable) -> list[Hashable]:
+    """Fully connected: the direct link (a server is linked to every worker, so also directly)."""
+    return [src, dst] if graph.has_edge(src, dst) else nx.shortest_path(graph, src, dst)
+
+
 def star(n: int, bandwidth: float, latency: float, servers: int = 0) -> nx.Graph:
-    """Every worker (and each parameter server, if any) hangs off one switch by its own link."""
-    graph = nx.Graph(kind="star")
+    """Every worker (and each parameter server, if any) hangs off one switch by its own link; routes
+    go through it (``star_route``, found without a search)."""
+    graph = nx.Graph(kind="star", router=star_route)
     _add_workers(graph, n)
     graph.add_node(SWITCH, role="switch")
     for worker in range(n):
@@ -52,7 +63,7 @@ def ring(n: int, bandwidth: float, latency: float, servers: int = 0) -> nx.Graph
 
 def fully_connected(n: int, bandwidth: float, latency: float, servers: int = 0) -> nx.Graph:
     """A direct link between every pair of workers; each server, if any, is linked to every worker."""
-    graph = nx.Graph(kind="fully_connected")
+    graph = nx.Graph(kind="fully_connected", router=direct_route)
     _add_workers(graph, n)
     for u in range(n):
         for v in range(u + 1, n):
