@@ -50,11 +50,13 @@ class Comm:
 
     def send(self, dst: Hashable, buffer: Buffer, tag: Any = None) -> Event:
         """Send ``buffer`` to ``dst``; the event fires when it is delivered."""
-        return self.net.send(self.rank, dst, self.wire_bytes(buffer), buffer, tag, self.phase)
+        wire = self.wire_bytes
+        nbytes = buffer.nbytes if wire is nbytes_of else wire(buffer)  # the common case without a call
+        return self.net.send(self.rank, dst, nbytes, buffer, tag, self.phase)
 
     def recv(self, src: Hashable, tag: Any = None) -> Event:
         """The next message from ``src``; the event's value is its payload."""
-        return self.net.recv(self.rank, src, tag)
+        return self.net._event_for((src, self.rank, tag), False)
 
 
 KINDS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce")
