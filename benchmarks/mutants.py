@@ -110,6 +110,8 @@ CATALOGUE: tuple[Mutant, ...] = (
        "sharded server declared exact on a star with fewer workers than servers", T_ANALYTIC),
     _m(ANALYTIC, "time = 2 * (route_alpha + n * shard / bandwidth)", "time = 2 * (route_alpha + shard / bandwidth)",
        "server-link bound forgets the n pushes share the link", T_ANALYTIC),
+    _m(ANALYTIC, "hops * alpha < n * w * (1.0 / bandwidth + 2 * gamma)", "hops * alpha < w * (1.0 / bandwidth + 2 * gamma)",
+       "staggered forms declared exact down to one element's time of latency", T_ANALYTIC),
     _m(SIM, "return max((nbytes / link.bandwidth + latency[link]", "return max((nbytes / link.bandwidth",
        "busiest-link bound without the route latency", T_ANALYTIC, "tests/test_cli.py"),
     _m(SIM, "if bound <= expected.makespan_s:\n        return expected", "if True:\n        return expected",

@@ -243,13 +243,14 @@ def test_staggered_forms_need_latency_to_be_exact(algorithm, n):
     from commsim.network import topology
 
     p = 1_000_003
-    for alpha, relation in ((0.0, "≥"), (n * 4 / 12.5e9 / 2 * 1.01, "="), (1e-6, "=")):
+    threshold = n * 4 / 12.5e9 / 2  # per link: a star's routes have 2 hops
+    for alpha, relation in ((0.0, "≥"), (threshold * 0.5, "≥"), (threshold * 1.01, "="), (1e-6, "=")):
         graph = topology.build("star", n, 12.5e9, alpha)
         run = run_collective(algorithm, graph, make_buffers(n, p, "float32", "size-only", 0), keep_log=False)
         twin = closed_form(algorithm, graph, n, p, 4)
         assert twin.time_relation == relation
         if relation == "=":
             assert run.makespan_s == pytest.approx(twin.makespan_s, rel=1e-9)
-        else:  # a bound that holds, and for n ≥ 8 is not reached (at n = 4 the drift happens to cost nothing)
+        else:  # a bound that holds; at α = 0 and n ≥ 8 it is not reached (at n = 4 the drift costs nothing)
             assert run.makespan_s >= twin.makespan_s * (1 - 1e-12)
-            assert n == 4 or run.makespan_s > twin.makespan_s * (1 + 1e-9)
+            assert n == 4 or alpha > 0 or run.makespan_s > twin.makespan_s * (1 + 1e-9)
