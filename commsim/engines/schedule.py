@@ -51,7 +51,6 @@ class _Routes:
         self._link_latency = np.array([latency[key] for key in self.link_index])
         self.keys = np.zeros(0, dtype=np.int64)  # sorted pair keys src·P + dst
         self.ids = np.zeros(0, dtype=np.int64)  # their route ids
-        self.links: list[np.ndarray] = []
         self.latency = np.zeros(0)
         self.bottleneck = np.zeros(0)
         self.start = np.zeros(1, dtype=np.int64)  # CSR: route r's links are flat[start[r]:start[r] + length[r]]
@@ -74,20 +73,24 @@ class _Routes:
         found = position < len(self.keys)
         found[found] = self.keys[position[found]] == keys[found]
         if not found.all():
-            new = np.unique(keys[~found])
+            new = np.unique(keys[~found])  # sorted: grouped by source, and numbered in this order
             sources = new // self.count
+            cuts = np.flatnonzero(np.diff(sources)) + 1
             index = self.link_index
-            for source in np.unique(sources).tolist():
-                targets = (new[sources == source] % self.count).tolist()
-                for path in self._paths(source, targets):
-                    self.links.append(np.array([index[a, b] for a, b in itertools.pairwise(path)], dtype=np.int64))
+            flat: list[int] = []
+            lengths: list[int] = []
+            for source, targets in zip(sources[np.concatenate([[0], cuts])].tolist(), np.split(new % self.count, cuts)):
+                for path in self._paths(source, targets.tolist()):
+                    flat.extend(index[a, b] for a, b in itertools.pairwise(path))
+                    lengths.append(len(path) - 1)
             first = len(self.ids)
-            self.length = np.array([len(links) for links in self.links], dtype=np.int64)
+            added, length = np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64)
+            heads = np.concatenate([[0], np.cumsum(length)[:-1]])
+            self.latency = np.concatenate([self.latency, np.add.reduceat(self._link_latency[added], heads)])
+            self.bottleneck = np.concatenate([self.bottleneck, np.minimum.reduceat(self.bandwidth[added], heads)])
+            self.length = np.concatenate([self.length, length])
             self.start = np.concatenate([[0], np.cumsum(self.length)])
-            self.flat = np.concatenate(self.links)
-            heads = self.start[:-1]
-            self.latency = np.add.reduceat(self._link_latency[self.flat], heads)
-            self.bottleneck = np.minimum.reduceat(self.bandwidth[self.flat], heads)
+            self.flat = np.concatenate([self.flat, added])
             keys_all = np.concatenate([self.keys, new])
             ids_all = np.concatenate([self.ids, np.arange(first, first + len(new), dtype=np.int64)])
             order = np.argsort(keys_all, kind="stable")
