@@ -67,6 +67,9 @@ T_NET = "tests/test_network.py"
 T_NORMS = "tests/test_optim_norms.py"
 T_TOPO = "tests/test_topologies_more.py"
 T_ENGINE = "tests/test_engine_analytic.py"
+SCHED = "commsim/engines/schedule.py"
+SCHEDULES = "commsim/collectives/schedule.py"
+T_SCHED = "tests/test_schedule_engine.py"
 
 CATALOGUE: tuple[Mutant, ...] = (
     # -- ring all-reduce ----------------------------------------------------------------------
@@ -116,6 +119,16 @@ CATALOGUE: tuple[Mutant, ...] = (
        "busiest-link bound without the route latency", T_ANALYTIC, "tests/test_cli.py"),
     _m(SIM, "if bound <= expected.makespan_s:\n        return expected", "if True:\n        return expected",
        "busiest-link bound never applied", T_ANALYTIC, "tests/test_cli.py"),
+    # -- schedule engine ----------------------------------------------------------------------
+    _m(SCHED, "        ready = done + _combine_after(round_, participants, gamma)", "        ready = done",
+       "round at a time: the combine after a round dropped", T_SCHED),
+    _m(SCHED, "if np.bincount(links).max() > 1:", "if np.bincount(links).max() > 2:",
+       "round at a time: two transfers of a round let share a link", T_SCHED),
+    _m(SCHED, "        count -= np.bincount(links[newly[owner]], minlength=len(count))\n", "",
+       "progressive filling: frozen transfers still counted on their links", T_SCHED),
+    _m(SCHEDULES, "sent = sizes[(ranks - k) % n]\n            return Round(ranks, right, sent, \"reduce_scatter\", combine=np.roll(sent, 1))",
+       "sent = sizes[(ranks - k) % n]\n            return Round(ranks, right, sent, \"reduce_scatter\", combine=sent)",
+       "ring schedule combines the chunk it sent, not the one it received", T_SCHED),
     # -- network ------------------------------------------------------------------------------
     _m(NET, "if flow.stage != _ALONE or flow.tx_end > self.env.now:", "if flow.stage != _ALONE or flow.tx_end >= self.env.now:",
        "_idle: a flow ending now still occupies its link", T_NET),
