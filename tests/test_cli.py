@@ -502,3 +502,16 @@ def test_several_topologies_are_headed_sections_and_bounds_are_shown(tmp_path, c
     ring_a2a = table[5].split()
     assert ring_a2a[0] == "all_to_all" and ring_a2a[-4].startswith("(≥") and ring_a2a[-3] == "✓"
     assert [line.split()[0] for line in table[2:4] + table[5:7]] == ["all_to_all", "ring_allreduce"] * 2
+
+
+def test_unlabelled_topologies_are_described_by_their_options(tmp_path, capsys):
+    """A topology titled by its kind is not named twice: its options, then its real link speeds."""
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nworkers: 8\nparams: 10\npayload: size-only\nalgorithms: [ring_allreduce]\n"
+        "topologies: [{kind: fat_tree, k: 4, bandwidth: 10 Gbit/s, latency: 2 us}, {kind: torus, dims: [2, 4]},\n"
+        "             {kind: star, label: my star}]\n")
+    assert cli.main(["run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:4] == ["  fat_tree: k=4; 10.0 Gbit/s and 2.00 us per link",
+                          "  torus: dims=[2, 4]; 100 Gbit/s and 0 s per link",
+                          "  my star: star, 100 Gbit/s and 0 s per link"]

@@ -118,7 +118,16 @@ def _network_line(scenario: Scenario, extra: str = "") -> str:
     if scenario.topology is not None:
         return f"{scenario.name}: {describe_links(scenario, scenario.topology)}{extra}"
     return "\n".join([f"{scenario.name}{extra.replace(', ', ': ', 1) if extra.startswith(', ') else extra}",
-                      *(f"  {topo.title}: {describe_links(scenario, topo)}" for topo in scenario.networks)])
+                      *(f"  {topo.title}: {_unnamed(topo, describe_links(scenario, topo))}" for topo in scenario.networks)])
+
+
+def _unnamed(topo: Any, described: str) -> str:
+    """A topology without a label is titled by its kind: say its options instead of the kind again."""
+    if topo.title != topo.kind:
+        return described
+    options = ", ".join(f"{key}={value}" for key, value in topo.options.items() if not key.endswith(("bandwidth", "latency")))
+    speeds = described.removeprefix(f"{topo.kind}, ")
+    return f"{options}; {speeds}" if options else speeds
 
 
 def _bandwidth_cell(value: float | None) -> str:
