@@ -126,8 +126,8 @@ CATALOGUE: tuple[Mutant, ...] = (
        "round at a time: two transfers of a round let share a link", T_SCHED),
     _m(SCHED, "        count -= np.bincount(links[newly[owner]], minlength=len(count))\n", "",
        "progressive filling: frozen transfers still counted on their links", T_SCHED),
-    _m(SCHEDULES, "sent = sizes[(ranks - k) % n]\n            return Round(ranks, right, sent, \"reduce_scatter\", combine=np.roll(sent, 1))",
-       "sent = sizes[(ranks - k) % n]\n            return Round(ranks, right, sent, \"reduce_scatter\", combine=sent)",
+    _m(SCHEDULES, "return Round(ranks, right, sent, \"reduce_scatter\", combine=np.roll(sent, 1))",
+       "return Round(ranks, right, sent, \"reduce_scatter\", combine=sent)",
        "ring schedule combines the chunk it sent, not the one it received", T_SCHED),
     # -- network ------------------------------------------------------------------------------
     _m(NET, "if flow.stage != _ALONE or flow.tx_end > self.env.now:", "if flow.stage != _ALONE or flow.tx_end >= self.env.now:",

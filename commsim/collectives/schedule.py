@@ -58,10 +58,12 @@ def empty(participants: int) -> Schedule:
     return Schedule(participants, 0, lambda k: Round(_int([]), _int([]), _int([])))
 
 
-def ring_rounds(n: int, p: int, w: int, reduce_steps: int, gather_steps: int, gather_offset: int) -> Schedule:
+def ring_rounds(n: int, p: int, w: int, reduce_steps: int, gather_steps: int, reduce_offset: int,
+                gather_offset: int) -> Schedule:
     """``reduce_steps`` reduce-scatter steps, then ``gather_steps`` all-gather steps, around the ring
-    0 → 1 → … → n−1 → 0. At reduce-scatter step s rank r sends chunk r−s−1 and combines the chunk it
-    receives; at all-gather step s it sends chunk r + ``gather_offset`` − s (indices mod n)."""
+    0 → 1 → … → n−1 → 0. At reduce-scatter step s rank r sends chunk r + ``reduce_offset`` − s and
+    combines the chunk it receives; at all-gather step s it sends chunk r + ``gather_offset`` − s
+    (indices mod n)."""
     if n == 1:
         return empty(1)
     sizes = chunk_sizes(p, n, w)
@@ -70,7 +72,7 @@ def ring_rounds(n: int, p: int, w: int, reduce_steps: int, gather_steps: int, ga
 
     def round_(k: int) -> Round:
         if k < reduce_steps:
-            sent = sizes[(ranks - k - 1) % n]
+            sent = sizes[(ranks + reduce_offset - k) % n]
             return Round(ranks, right, sent, "reduce_scatter", combine=np.roll(sent, 1))
         step = k - reduce_steps
         return Round(ranks, right, sizes[(ranks + gather_offset - step) % n], "all_gather")
@@ -81,29 +83,17 @@ def ring_rounds(n: int, p: int, w: int, reduce_steps: int, gather_steps: int, ga
 def ring_allreduce_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
     """Ring all-reduce: n−1 reduce-scatter steps (rank r sends chunk r−s at step s, as
     ``ring_allreduce`` numbers them), then n−1 all-gather steps (chunk r+1−s)."""
-    if n == 1:
-        return empty(1)
-    sizes = chunk_sizes(p, n, w)
-    ranks = np.arange(n, dtype=np.int64)
-    right = (ranks + 1) % n
-
-    def round_(k: int) -> Round:
-        if k < n - 1:
-            sent = sizes[(ranks - k) % n]
-            return Round(ranks, right, sent, "reduce_scatter", combine=np.roll(sent, 1))
-        return Round(ranks, right, sizes[(ranks + 1 - (k - n + 1)) % n], "all_gather")
-
-    return Schedule(n, 2 * (n - 1), round_)
+    return ring_rounds(n, p, w, n - 1, n - 1, 0, 1)
 
 
 def reduce_scatter_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
     """The ring reduce-scatter primitive: n−1 steps, rank r sends chunk r−s−1 at step s."""
-    return ring_rounds(n, p, w, n - 1, 0, 0)
+    return ring_rounds(n, p, w, n - 1, 0, -1, 0)
 
 
 def all_gather_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
     """The ring all-gather primitive: n−1 steps, rank r sends chunk r−s at step s."""
-    return ring_rounds(n, p, w, 0, n - 1, 0)
+    return ring_rounds(n, p, w, 0, n - 1, 0, 0)
 
 
 def all_to_all_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
