@@ -143,4 +143,8 @@ def test_schedule_engine_refuses_what_it_cannot_do(tmp_path, capsys):
     assert cli.main(["run", str(tmp_path / "s.yaml"), "--trace", str(tmp_path / "t.json"), "--out", str(tmp_path / "o")]) == 2
     assert "engine 'schedule' counts messages but keeps no log" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    training = (base.replace("params: 10\n", "")
+                + "training: {model: linear_regression, steps: 1, optimizer: [{name: gradient_descent, alpha: 0.1}]}\n")
+    with pytest.raises(ScenarioError, match="engine: 'schedule' moves sizes only; training needs 'simulate'"):
+        scenario.parse(__import__("yaml").safe_load(training), "s.yaml")
     assert issubclass(ScenarioError, CommsimError)
