@@ -119,6 +119,9 @@ CATALOGUE: tuple[Mutant, ...] = (
        "busiest-link bound without the route latency", T_ANALYTIC, "tests/test_cli.py"),
     _m(SIM, "if bound <= expected.makespan_s:\n        return expected", "if True:\n        return expected",
        "busiest-link bound never applied", T_ANALYTIC, "tests/test_cli.py"),
+    _m(NET, "            if flow.stage == _ALONE:  # not made to share since", "            if True:  # not made to share since",
+       "a lone flow made to share is delivered by its old timer too", T_NET, T_COLL),
+    _m(NET, "        due = self._due.get(when)\n", "        due = None\n", "every lone flow its own timer (no sharing of timers)", T_NET),
     # -- schedule engine ----------------------------------------------------------------------
     _m(SCHED, "        ready = done + _combine_after(round_, participants, gamma)", "        ready = done",
        "round at a time: the combine after a round dropped", T_SCHED),

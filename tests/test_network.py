@@ -343,3 +343,16 @@ def test_without_the_log_messages_are_counted_alike():
     assert counted.network.message_sizes() == message_histogram(logged.network.log) == {4000: 240}
     assert counted.finish_s == logged.finish_s
     assert bytes_per_link(counted.network) == bytes_per_link(logged.network)
+
+
+def test_lone_flows_due_together_share_one_timer():
+    """A ring step's n lone messages are due at the same instant: one timer for all, so a 64-worker ring
+    all-reduce (2·64·63 = 8064 messages, p a multiple of n) schedules about one event per step and
+    worker start, not one per message, and still takes 2(n−1)(2α + (P/n)/B)."""
+    from commsim.engines.message import make_buffers, run_collective
+
+    n, p = 64, 64_000
+    run = run_collective("ring_allreduce", topology.build("star", n, 1e9, 1e-6), make_buffers(n, p, "float32", "size-only", 0))
+    assert run.network.messages == 2 * n * (n - 1)
+    assert next(run.network.env._eid) < 2 * n + 2 * 2 * (n - 1)  # process starts, and about one timer per step
+    assert run.makespan_s == pytest.approx(2 * (n - 1) * (2e-6 + p * 4 / n / 1e9), rel=1e-12)

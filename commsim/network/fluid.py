@@ -58,8 +58,8 @@ _SHARED, _ALONE, _PROPAGATING = 0, 1, 2
 class _Flow:
     """A message in transit; called back by its timer.
 
-    A flow that finds its whole route idle is ``_ALONE``: one timer at its delivery time, and it
-    leaves its links lazily (anyone who finds it there after ``tx_end`` removes it). As soon as it
+    A flow that finds its whole route idle is ``_ALONE``: delivered by the timer of its delivery
+    instant (shared with every lone flow due then), and it leaves its links lazily (anyone who finds it there after ``tx_end`` removes it). As soon as it
     has to share, it becomes ``_SHARED``: a timer at the end of its transmission, recomputed when
     its rate changes, then ``_PROPAGATING``: a timer at delivery, one route latency later.
     """
@@ -173,6 +173,7 @@ class Network:
         # per channel: [whether the events wait for receives (True) or sends (False), events...]
         self._channels: dict[tuple[Hashable, Hashable, Any], list[Any]] = {}
         self._dirty: dict[Link, None] = {}
+        self._due: dict[float, list[_Flow]] = {}  # lone flows by delivery time, one timer per time
         self._reallocation_pending = False
 
     # -- routes ---------------------------------------------------------------------------
@@ -274,12 +275,27 @@ class Network:
             flow.stage = _ALONE
             transmit = nbytes / flow.rate
             flow.tx_end = now + transmit
-            env.timeout(transmit + route.latency, 0).callbacks.append(flow)
+            self._deliver_at(now + (transmit + route.latency), transmit + route.latency, flow)
         else:
             flow.rate = 0.0
             flow.stage = _SHARED
             self._mark_dirty(links)
         return flow.delivery
+
+    def _deliver_at(self, when: float, delay: float, flow: _Flow) -> None:
+        """Deliver a lone flow at ``when``: flows due at the same instant share one timer (a ring's n
+        messages of a step are one heap entry, not n), delivered in the order they were sent."""
+        due = self._due.get(when)
+        if due is None:
+            due = self._due[when] = []
+            timer = self.env.timeout(delay, when)
+            timer.callbacks.append(self._deliver_due)
+        due.append(flow)
+
+    def _deliver_due(self, timer: Event) -> None:
+        for flow in self._due.pop(timer._value):
+            if flow.stage == _ALONE:  # not made to share since (that gave it a timer of its own)
+                self._deliver(flow)
 
     def _idle(self, link: Link) -> bool:
         """Drop a flow that ran alone and has finished transmitting; True if the link is now idle.
