@@ -113,6 +113,8 @@ def test_unreadable_schedule_files_and_wrong_worker_counts(tmp_path, capsys):
         assert err.count("\n") == 1 and f"{name}: schedule: not a JSON schedule" in err
     assert cli.main(["run", str(_scenario(tmp_path, "none.json")), "--out", str(tmp_path / "o")]) == 2
     assert "none.json: schedule: no such file" in capsys.readouterr().err
+    assert cli.main(["run", str(_scenario(tmp_path, str(tmp_path))), "--out", str(tmp_path / "o")]) == 2
+    assert ": schedule: not a file (a directory)" in capsys.readouterr().err
     path = _scenario(tmp_path, str(RING4)).read_text().replace("workers: 4", "workers: [4, 8]")
     (tmp_path / "w.yaml").write_text(path)
     assert cli.main(["run", str(tmp_path / "w.yaml"), "--out", str(tmp_path / "o")]) == 2

@@ -182,7 +182,7 @@ def load_schedule(path: Path) -> ImportedSchedule:
     source = str(path)
     try:
         if not path.is_file():
-            raise _fail(source, "schedule", "no such file")
+            raise _fail(source, "schedule", "not a file (a directory)" if path.is_dir() else "no such file")
         if path.stat().st_size > MAX_BYTES:
             raise _fail(source, "schedule", f"larger than {MAX_BYTES // 1_000_000} MB")
         document = json.loads(path.read_text(encoding="utf-8"))
