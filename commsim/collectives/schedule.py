@@ -247,6 +247,21 @@ def broadcast_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
     return empty(1) if n == 1 else _rounds(n, _binomial_broadcast(n, p * w))
 
 
+def _send_up_rounds(root: int, children: tuple[tuple[int, ...], ...]) -> dict[int, int]:
+    """The round each node of a tree sends its sum to its parent in: after all its children's, and a
+    node's children one round after another, in their order (each parent combines them in turn)."""
+    rounds: dict[int, int] = {}
+
+    def ready(x: int) -> int:
+        last = -1
+        for child in children[x]:
+            last = rounds[child] = max(ready(child), last + 1)
+        return last + 1
+
+    ready(root)
+    return rounds
+
+
 def double_binary_tree_schedule(n: int, p: int, w: int, servers: int = 0) -> Schedule:
     """Two participants per rank, one per tree (``trees.double_binary_tree`` runs a process per tree):
     rank x is participant x on tree 1 (the first ⌊p/2⌋ elements) and n + x on tree 2 (the rest). On a
@@ -264,20 +279,8 @@ def double_binary_tree_schedule(n: int, p: int, w: int, servers: int = 0) -> Sch
     combine_at: dict[int, dict[int, int]] = {}
     for tree, ((parents, children), size) in enumerate(zip(shapes, halves)):
         base = tree * n
-        send_round: dict[int, int] = {}
-
-        def assign(x: int, parents: tuple[int, ...] = parents, children: tuple[tuple[int, ...], ...] = children,
-                   send_round: dict[int, int] = send_round) -> int:
-            """The round x sends its sum up in: after its children's, which arrive one after the other."""
-            last = -1
-            for child in children[x]:
-                last = max(assign(child), last + 1)
-                send_round[child] = last
-            return last + 1
-
         root = parents.index(-1)
-        assign(root)
-        for child, k in send_round.items():
+        for child, k in _send_up_rounds(root, children).items():
             up.setdefault(k, []).append((base + child, base + parents[child], size))
             combine_at.setdefault(k, {})[base + parents[child]] = size
         depth = {root: 0}
