@@ -123,7 +123,7 @@ CATALOGUE: tuple[Mutant, ...] = (
        "a lone flow made to share is delivered by its old timer too", T_NET, T_COLL),
     _m(NET, "        due = self._due.get(when)\n", "        due = None\n", "every lone flow its own timer (no sharing of timers)", T_NET),
     # -- schedule engine ----------------------------------------------------------------------
-    _m(SCHED, "        ready = done + _combine_after(round_, participants, gamma)", "        ready = done",
+    _m(SCHED, "        ready = done + _combine_after(round_, gamma)", "        ready = done",
        "round at a time: the combine after a round dropped", T_SCHED),
     _m(SCHED, "if np.bincount(links).max() > 1:", "if np.bincount(links).max() > 2:",
        "round at a time: two transfers of a round let share a link", T_SCHED),

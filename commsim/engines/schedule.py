@@ -147,7 +147,7 @@ class _Tally:
         self.route_messages[: len(counts)] += counts
 
 
-def _combine_after(round_: Round, participants: int, gamma: float) -> np.ndarray | float:
+def _combine_after(round_: Round, gamma: float) -> np.ndarray | float:
     if round_.combine is None or not gamma:
         return 0.0
     return gamma * round_.combine.astype(np.float64)
@@ -182,7 +182,7 @@ def _round_at_a_time(schedule: Schedule, routes: _Routes, gamma: float) -> tuple
             tally.add(ids, nbytes)
         else:
             done = ready
-        ready = done + _combine_after(round_, participants, gamma)
+        ready = done + _combine_after(round_, gamma)
     return ready, tally
 
 
@@ -255,7 +255,7 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
         for k in np.unique(current[members]).tolist():
             group = members[current[members] == k]
             round_ = rounds.get(k)[0]
-            pause = _combine_after(round_, participants, gamma)
+            pause = _combine_after(round_, gamma)
             ready[group] = now + (pause[group] if isinstance(pause, np.ndarray) else pause)
         current[members] += 1
         entered[members] = False
