@@ -400,19 +400,18 @@ class Scenario(_Strict):
         for path in files.values():
             ensure_registered(path)
         algorithms = data.get("algorithms")
-        if not any(isinstance(entry, dict) for entry in (algorithms if isinstance(algorithms, list) else [algorithms])):
-            return {**data, "schedule_files": files} if files else data
-        names = []
+        names, imported = [], False
         for i, entry in enumerate(algorithms if isinstance(algorithms, list) else [algorithms]):
             if isinstance(entry, dict):
                 if set(entry) != {"schedule"} or not isinstance(entry["schedule"], str):
                     raise ValueError(f"algorithms[{i}]: an algorithm is a name or {{schedule: FILE}} (a JSON schedule)")
-                name = ensure_registered(entry["schedule"])
-                files[name] = entry["schedule"]
-                names.append(name)
-            else:
-                names.append(entry)
-        return {**data, "algorithms": names, "schedule_files": files}
+                path = entry["schedule"]
+                entry = ensure_registered(path)
+                files[entry], imported = path, True
+            names.append(entry)
+        if imported:
+            data = {**data, "algorithms": names}
+        return {**data, "schedule_files": files} if files else data
 
     @field_validator("algorithms")
     @classmethod

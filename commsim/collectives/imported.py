@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ScenarioError
 from .base import Algorithm, Comm, Process, register
 from .cost import Cost, LinkCost
-from .payload import Buffer, chunk_bounds, split
+from .payload import Buffer, chunk_bounds, size_only, split
 from .schedule import SCHEDULES, Round, Schedule
 
 KINDS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")
@@ -88,7 +88,7 @@ def parse_schedule(document: Any, source: str) -> ImportedSchedule:
         raise _fail(source, "top level", "must be a JSON object with name, collective, workers, chunks and rounds")
     unknown = set(document) - {"name", "collective", "workers", "chunks", "rounds", "comment"}
     if unknown:
-        raise _fail(source, sorted(unknown)[0], "unknown key (known: name, collective, workers, chunks, rounds, comment)")
+        raise _fail(source, min(unknown), "unknown key (known: name, collective, workers, chunks, rounds, comment)")
     name = document.get("name")
     if not isinstance(name, str) or not name.isidentifier():
         raise _fail(source, "name", f"must be a name made of letters, digits and _, got {name!r:.40}")
@@ -220,7 +220,7 @@ def _worker(imported: ImportedSchedule) -> Any:
                     reduced += incoming.nbytes
                 else:
                     part[...] = incoming
-            if reduced and (busy := comm.net.env.timeout(comm.gamma * reduced) if comm.gamma else None):
+            if reduced and (busy := comm.combine(size_only(reduced, 1))):  # γ per byte added in
                 yield busy
         if imported.kind == "allreduce":
             out /= n

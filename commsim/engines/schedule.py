@@ -260,6 +260,7 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
         current[members] += 1
         entered[members] = False
 
+    changed = False  # the transmitting transfers changed since their rates were computed
     while True:
         while True:  # everyone ready now enters its round; those with nothing to wait for leave it
             entering = np.flatnonzero(~entered & (current < total) & (ready <= now))
@@ -283,6 +284,7 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
                 tx_route = np.concatenate([tx_route, ids[sends[moving]]])
                 tx_left = np.concatenate([tx_left, nbytes[moving].astype(np.float64)])
                 tx_rate = np.concatenate([tx_rate, np.zeros(moving.sum())])
+                changed |= bool(moving.any())
                 still = sends[~moving]
                 pr_round = np.concatenate([pr_round, np.full(len(still), k)])
                 pr_index = np.concatenate([pr_index, still])
@@ -290,7 +292,9 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
             idle = entering[entered[entering] & (outstanding[entering] == 0)]
             if len(idle):
                 finish(idle)
-        tx_rate = _max_min_rates(routes, tx_route) if len(tx_route) else tx_rate
+        if changed:  # max-min rates depend only on which transfers share which links
+            tx_rate = _max_min_rates(routes, tx_route) if len(tx_route) else tx_rate
+            changed = False
         candidates = []
         if len(tx_left):
             tx_end = now + tx_left / tx_rate
@@ -313,6 +317,7 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
                 keep = ~done
                 tx_round, tx_index, tx_route = tx_round[keep], tx_index[keep], tx_route[keep]
                 tx_left, tx_rate = tx_left[keep], tx_rate[keep]
+                changed = True
         now = later
         arrived = pr_time <= now
         if arrived.any():

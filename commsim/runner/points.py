@@ -35,6 +35,11 @@ def not_applicable(run: RunSpec, reason: str) -> NotApplicable:
     return NotApplicable(run.algorithm, run.topology.title, run.workers, run.params, run.dtype, reason)
 
 
+def _total(sizes: dict[int, int]) -> int:
+    """Bytes sent, from message size → count."""
+    return sum(size * count for size, count in sizes.items())
+
+
 def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
                  keep_log: bool = False) -> RunResult | NotApplicable:
     """One (topology, algorithm, workers, dtype, params) point of a scenario: simulated, from the twin,
@@ -43,13 +48,13 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
         return not_applicable(run, run.unavailable)
     if scenario.engine == "analytic":
         return analytic_run(scenario, run)
-    if scenario.engine == "schedule":
-        return schedule_run(scenario, run)
     topo = run.topology
     try:
         graph = topo.build(run.workers, [run.algorithm])
     except (TopologyError, ValueError) as error:  # a size the load-time check left for run time
         return not_applicable(run, str(error))
+    if scenario.engine == "schedule":
+        return schedule_run(scenario, run, graph)
     buffers = make_buffers(run.workers, run.params, run.dtype, scenario.payload, scenario.seed)
     itemsize = np.dtype(run.dtype).itemsize
     twin = closed_form(run.algorithm, graph, run.workers, run.params, itemsize, scenario.gamma)
@@ -69,7 +74,7 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
         bytes_per_param=itemsize,
         payload=scenario.payload,
         messages=net.messages,
-        bytes=sum(size * count for size, count in net.sizes.items()),
+        bytes=_total(net.sizes),
         message_bytes=net.message_sizes(),
         makespan_s=collective.makespan_s,
         finish_s=collective.finish_s,
@@ -81,13 +86,10 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
     )
 
 
-def schedule_run(scenario: Scenario, run: RunSpec) -> RunResult | NotApplicable:
-    """A point simulated by the schedule engine: the algorithm's rounds of transfers, a round at a time."""
+def schedule_run(scenario: Scenario, run: RunSpec, graph: nx.Graph) -> RunResult:
+    """A point simulated by the schedule engine on ``graph``: the algorithm's rounds of transfers, a
+    round at a time."""
     topo = run.topology
-    try:
-        graph = topo.build(run.workers, [run.algorithm])
-    except (TopologyError, ValueError) as error:
-        return not_applicable(run, str(error))
     itemsize = np.dtype(run.dtype).itemsize
     servers = topologies.servers(graph)
     used = servers[:1] if run.algorithm == "parameter_server" else servers
@@ -98,7 +100,7 @@ def schedule_run(scenario: Scenario, run: RunSpec) -> RunResult | NotApplicable:
     return RunResult(
         algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=run.dtype,
         bytes_per_param=itemsize, payload=scenario.payload, messages=simulated.messages,
-        bytes=sum(size * count for size, count in simulated.sizes.items()), message_bytes=simulated.sizes,
+        bytes=_total(simulated.sizes), message_bytes=simulated.sizes,
         makespan_s=float(finish.max(initial=0.0)), finish_s=finish.tolist(), bytes_per_link=simulated.bytes_per_link,
         link_bandwidth=simulated.link_bandwidth, expected=with_busiest_link_bound(twin, simulated.busiest_link_bound),
         engine="schedule",
@@ -216,7 +218,7 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
         final_loss=setup.model.loss(final, dataset.X, dataset.y),
         final_accuracy=setup.model.accuracy(final, dataset.X, dataset.y),
         messages=net.messages,
-        bytes=sum(size * count for size, count in net.sizes.items()),
+        bytes=_total(net.sizes),
         message_bytes=net.message_sizes(),
         makespan_s=trace.step_end_s[-1],
         expected=_expected_training(run, setup, graph),
