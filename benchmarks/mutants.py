@@ -69,6 +69,7 @@ T_TOPO = "tests/test_topologies_more.py"
 T_ENGINE = "tests/test_engine_analytic.py"
 SCHED = "commsim/engines/schedule.py"
 SCHEDULES = "commsim/collectives/schedule.py"
+FOLLOW = "commsim/collectives/follow.py"
 T_SCHED = "tests/test_schedule_engine.py"
 
 CATALOGUE: tuple[Mutant, ...] = (
@@ -77,29 +78,34 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(RING, "largest = -(-p // n) * w", "largest = (p // n) * w", "floor, not ceil, for the largest chunk", T_ANALYTIC, T_VERIFY),
     _m(RING, "+ (n - 1) * largest * link.gamma", "+ n * largest * link.gamma", "γ charged n times, not n−1", T_VERIFY),
     _m(RING, "time = 2 * (n - 1) * link.message(largest)", "time = (n - 1) * link.message(largest)", "one phase's steps only", T_VERIFY),
-    _m(RING, "    out = buffer.copy()\n    if n == 1:", "    out = buffer\n    if n == 1:", "n = 1 returns the caller's buffer (alias)", T_COLL),
-    _m(RING, "owned /= n", "owned /= n - 1", "divides by n−1", T_COLL),
-    _m(RING, "for step in range(n - 1):\n        sent = comm.send(right, chunks[(me - step) % n])",
-       "for step in range(n - 2):\n        sent = comm.send(right, chunks[(me - step) % n])", "one reduce-scatter step short", T_COLL),
+    _m(RING, "return ring_rounds(n, p, w, n - 1, n - 1, 0, 1)", "return ring_rounds(n, p, w, n - 2, n - 1, 0, 1)",
+       "one reduce-scatter step short", T_COLL),
     # -- parameter server ---------------------------------------------------------------------
     _m(PS, "2 * link.message(size) + (n - 1)", "link.message(size) + (n - 1)", "one message time instead of two", T_VERIFY),
     _m(PS, "+ (n - 1) * size * link.gamma", "+ n * size * link.gamma", "γ charged n times, not n−1", T_VERIFY),
     _m(PS, "return Cost({size: 2 * n}", "return Cost({size: 2 * n + 1}", "histogram off by one", T_COLL, T_ANALYTIC, T_VERIFY),
-    _m(PS, "    return mean_in_rank_order(parts)", "    return mean_in_rank_order(parts[::-1])", "server sums in reverse rank order", T_COLL),
-    _m(PS, "for pulled in [comm.send(worker, reply)", "for pulled in [comm.send(worker, reply) if False else comm.send(worker, reply)",
-       "(control: a mutant that changes nothing must survive — checks the tool itself)", T_COLL),
-    _m(PS, "    yield pushed\n    return mean.copy()", "    yield pushed\n    return mean", "workers share the server's one reply array", T_COLL),
-    _m(PS, "    if comm.size == 1:  # a lone worker's mean is its own buffer: nothing is sent\n        return buffer.copy()",
-       "    if comm.size == 1:  # a lone worker's mean is its own buffer: nothing is sent\n        return buffer",
-       "n = 1 returns the caller's buffer (alias)", T_COLL),
-    _m(PS, "if busy := comm.combine(parts[0], comm.size - 1):", "if busy := comm.combine(parts[0], comm.size):", "server combines n buffers, not n−1", T_VERIFY),
+    _m(PS, "    combine[n:] -= (bounds[1:] - bounds[:-1]) * w", "", "server combines n buffers, not n−1", T_VERIFY, T_SCHED),
     # -- all-to-all ---------------------------------------------------------------------------
     _m(A2A, "return Cost({size: n * (n - 1)}", "return Cost({size: n * n}", "n² messages instead of n(n−1)", T_COLL, T_ANALYTIC, T_VERIFY),
     _m(A2A, "link.message(size) + (n - 1) * size * link.gamma", "link.alpha + (n - 1) * size * link.gamma", "bandwidth term dropped", T_VERIFY),
-    _m(A2A, "    for sent in sends:\n        yield sent\n", "", "does not wait for its own sends", T_COLL),
-    _m(A2A, "return mean_in_rank_order(parts)", "return mean_in_rank_order(parts[::-1])", "sums in reverse rank order", T_COLL),
+    # -- following a schedule -----------------------------------------------------------------
+    _m(FOLLOW, "            for sent in sends:\n                yield sent\n        if gamma", "        if gamma",
+       "a participant does not wait for its own sends (several per round)", T_COLL),
+    _m(FOLLOW, "        parts.sort(key=lambda part: part[0])", "        parts.sort(key=lambda part: -part[0])",
+       "sums in reverse participant order", T_COLL),
+    _m(FOLLOW, "        total = parts[0][1].copy()", "        total = parts[0][1]", "a sum formed in the first sender's array", T_COLL),
+    _m(FOLLOW, "                part /= n\n", "                part /= n - 1\n", "divides by n−1", T_COLL),
+    _m(FOLLOW, "            self.array, self.mine = value if fresh else value.copy(), True", "            self.array, self.mine = value, True",
+       "a whole-buffer copy keeps the sender's array (workers share the server's reply)", T_COLL),
+    _m(FOLLOW, "        return self.array if self.mine or self.array is None else self.array.copy()", "        return self.array",
+       "a rank that never writes returns the caller's buffer (alias)", T_COLL),
+    _m(FOLLOW, "        elif not self.mine:\n            self.array = self.array.copy()\n", "",
+       "no copy on first write: the caller's input is written over", T_COLL, "tests/test_follow.py"),
+    _m(FOLLOW, "        if not (lo == 0 and hi == p) and any(a < hi and lo < b for a, b in sent):", "        if False:",
+       "a range written while in flight is sent as a view", "tests/test_follow.py"),
+    _m(FOLLOW, "        sends, snapshots = [], {}", "        sends, snapshots = list(), dict()",
+       "(control: a mutant that changes nothing must survive — checks the tool itself)", T_COLL),
     # -- payload ------------------------------------------------------------------------------
-    _m(PAYLOAD, "total = parts[0].copy()", "total = parts[0]", "the mean is summed into the first rank's buffer", T_COLL),
     _m(PAYLOAD, "return tuple((i * p) // n for i in range(n + 1))", "return tuple(-(-i * p // n) for i in range(n + 1))",
        "chunk bounds rounded up instead of down", T_COLL),
     # -- analytic twin ------------------------------------------------------------------------
@@ -129,9 +135,9 @@ CATALOGUE: tuple[Mutant, ...] = (
        "round at a time: two transfers of a round let share a link", T_SCHED),
     _m(SCHED, "        count -= np.bincount(links[newly[owner]], minlength=len(count))\n", "",
        "progressive filling: frozen transfers still counted on their links", T_SCHED),
-    _m(SCHEDULES, "return Round(ranks, right, sent, \"reduce_scatter\", combine=np.roll(sent, 1))",
-       "return Round(ranks, right, sent, \"reduce_scatter\", combine=sent)",
-       "ring schedule combines the chunk it sent, not the one it received", T_SCHED),
+    _m(SCHEDULES, "return Round(ranks, right, nbytes, \"reduce_scatter\", np.roll(nbytes, 1), lo, hi, True, scale)",
+       "return Round(ranks, right, nbytes, \"reduce_scatter\", nbytes, lo, hi, True, scale)",
+       "ring schedule combines the chunk it sent, not the one it received", T_SCHED, T_VERIFY, T_ENGINE, "tests/test_sensitivity.py"),
     # -- network ------------------------------------------------------------------------------
     _m(NET, "if flow.stage != _ALONE or flow.tx_end > self.env.now:", "if flow.stage != _ALONE or flow.tx_end >= self.env.now:",
        "_idle: a flow ending now still occupies its link", T_NET),

@@ -6,24 +6,26 @@ carries n−1 transfers at a time: T = 2α + (n−1)P/B.
 
 from __future__ import annotations
 
-from .base import Algorithm, Comm, Process, register
+import numpy as np
+
+from .base import register
 from .cost import Cost, LinkCost
-from .payload import Buffer, mean_in_rank_order
+from .follow import scheduled
+from .schedule import Schedule, empty, ints, pieces
 
 
-def all_to_all(comm: Comm, buffer: Buffer) -> Process:
-    """Send ``buffer`` to every peer, receive theirs, return the mean (summed in rank order)."""
-    me, n = comm.rank, comm.size
-    comm.phase = "exchange"
-    sends = [comm.send(peer, buffer) for peer in range(n) if peer != me]
-    parts = []
-    for peer in range(n):
-        parts.append(buffer if peer == me else (yield comm.recv(peer)))
-    for sent in sends:
-        yield sent
-    if busy := comm.combine(buffer, n - 1):  # n−1 buffers added in
-        yield busy
-    return mean_in_rank_order(parts)
+def all_to_all_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """One round: every worker sends its whole buffer to every other, adds in the n−1 it receives
+    (summed in rank order) and divides by n."""
+    if n == 1:
+        return empty(1, p)
+    src, dst = (grid.ravel() for grid in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    keep = src != dst
+    count = n * (n - 1)
+    ranks = ints(range(n))
+    only = pieces(src[keep], dst[keep], np.zeros(count), np.full(count, p), w, "exchange", True,
+                  np.full(n, (n - 1) * p * w, dtype=np.int64), (ranks, np.zeros(n), np.full(n, p)))
+    return Schedule(n, 1, lambda k: only, p=p)
 
 
 def all_to_all_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -32,6 +34,4 @@ def all_to_all_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     return Cost({size: n * (n - 1)}, link.message(size) + (n - 1) * size * link.gamma, "α + Pβ + (n-1)Pγ")
 
 
-register(
-    Algorithm("all_to_all", all_to_all, summary="every worker sends its buffer to every other", cost=all_to_all_cost)
-)
+register(scheduled("all_to_all", all_to_all_schedule, all_to_all_cost, "every worker sends its buffer to every other"))

@@ -1,8 +1,10 @@
 """What an algorithm sees: its rank's view of the network, and the registry of algorithms.
 
-An algorithm never computes a time: it only sends and receives (as in ASTRA-sim). Each is a
-per-rank SimPy generator ``worker(comm, buffer)`` returning the rank's result buffer, plus, for
-algorithms with a server, a generator ``server(comm)``.
+An algorithm never computes a time: it only sends and receives (as in ASTRA-sim). The message engine
+runs a per-rank SimPy generator ``worker(comm, buffer)`` returning the rank's result buffer, plus,
+for algorithms with a server, a generator ``server(comm)``. The library's algorithms are written once,
+as schedules (``commsim.collectives.schedule``), and these generators follow them
+(``commsim.collectives.follow``); an algorithm a schedule cannot express may still be a generator.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from simpy.events import Event
 from ..network.fluid import Network
 from .cost import Cost, LinkCost
 from .payload import Buffer, chunk_bounds
+from .schedule import SCHEDULES, ScheduleMaker
 
 Process = Generator[Event, Any, Any]
 
@@ -81,14 +84,17 @@ class Algorithm:
     kind: str = "allreduce"
     cost: Callable[[int, int, int, LinkCost], Cost] | None = None
     power_of_two: bool = False  # refuses worker counts that are not powers of two
+    schedule: ScheduleMaker | None = None  # the schedule the worker and server follow, if written as one
 
 
 REGISTRY: dict[str, Algorithm] = {}
 
 
 def register(algorithm: Algorithm) -> Algorithm:
-    """Add an algorithm to the registry under its name."""
+    """Add an algorithm (and its schedule, if it has one) to the registry under its name."""
     REGISTRY[algorithm.name] = algorithm
+    if algorithm.schedule is not None:
+        SCHEDULES[algorithm.name] = algorithm.schedule
     return algorithm
 
 

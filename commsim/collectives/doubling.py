@@ -19,9 +19,12 @@ same bits.
 
 from __future__ import annotations
 
-from .base import Algorithm, Comm, Process, register
+import numpy as np
+
+from .base import register
 from .cost import Cost, LinkCost
-from .payload import Buffer, chunk_bounds
+from .follow import scheduled
+from .schedule import Round, Schedule, bounds_of, empty, ints, listed, pieces
 
 
 def fold_shape(n: int) -> tuple[int, int]:
@@ -30,73 +33,50 @@ def fold_shape(n: int) -> tuple[int, int]:
     return m, n - m
 
 
-def new_rank(rank: int, r: int) -> int:
-    """A rank's number among the m participants (−1 for the even ranks below 2r, which sit out)."""
-    if rank < 2 * r:
-        return rank // 2 if rank % 2 else -1
-    return rank - r
+def old_ranks(m: int, r: int) -> np.ndarray:
+    """The rank of each participant new = 0..m−1: 2·new + 1 below r (the odd rank of a folded pair),
+    new + r from r on."""
+    new = ints(range(m))
+    return np.where(new < r, 2 * new + 1, new + r)
 
 
-def old_rank(new: int, r: int) -> int:
-    """The rank of participant ``new``."""
-    return 2 * new + 1 if new < r else new + r
+def _fold_rounds(n: int, p: int, w: int) -> tuple[int, int, list[Round], list[Round]]:
+    """(m, r, the fold round, the unfold round; none if r = 0): even rank 2i < 2r sends its buffer to
+    2i + 1, which adds it in; at the end 2i + 1 sends the result back."""
+    m, r = fold_shape(n)
+    if not r:
+        return m, r, [], []
+    even = ints(range(0, 2 * r, 2))
+    zeros, whole = np.zeros(r), np.full(r, p)
+    fold = pieces(even, even + 1, zeros, whole, w, "fold", True, _at(n, even + 1, p * w))
+    return m, r, [fold], [pieces(even + 1, even, zeros, whole, w, "unfold")]
 
 
-def _fold_in(comm: Comm, out: Buffer, r: int) -> Process:
-    """First step for the ranks below 2r. Returns True if this rank sits out (and then already holds
-    the result, sent back by its partner), False if it goes on as a participant."""
-    me = comm.rank
-    comm.phase = "fold"
-    if me % 2 == 0:
-        yield comm.send(me + 1, out)
-        comm.phase = "unfold"
-        incoming = yield comm.recv(me + 1)
-        out[...] = incoming  # our fold send was delivered long ago: out is ours to overwrite
-        return True
-    incoming = yield comm.recv(me - 1)
-    out += incoming
-    if busy := comm.combine(incoming):
-        yield busy
-    return False
-
-
-def _fold(comm: Comm, out: Buffer) -> Process:
-    """MPICH's fold for any n: returns (m, r, this rank's participant number, −1 if it sat out)."""
-    m, r = fold_shape(comm.size)
-    if comm.rank < 2 * r and (yield from _fold_in(comm, out, r)):
-        return m, r, -1
-    return m, r, new_rank(comm.rank, r)
-
-
-def _fold_out(comm: Comm, out: Buffer, r: int) -> Process:
-    """Last step: an odd rank below 2r hands the result to the even rank it absorbed."""
-    if comm.rank < 2 * r:
-        comm.phase = "unfold"
-        yield comm.send(comm.rank - 1, out)
+def _at(participants: int, who: np.ndarray, values: object) -> np.ndarray:
+    """A per-participant array: ``values`` at ``who``, 0 elsewhere."""
+    out = np.zeros(participants, dtype=np.int64)
+    out[who] = values
+    return out
 
 
 # -- recursive doubling ----------------------------------------------------------------------
-def recursive_doubling(comm: Comm, buffer: Buffer) -> Process:
-    """Return the mean of every rank's ``buffer``: lg m rounds of whole-buffer exchanges with
-    participant new ⊕ 2^k (k = 0, 1, ...), after MPICH's fold when n is not a power of two."""
-    out = buffer.copy()
-    m, r, new = yield from _fold(comm, out)
-    if new < 0:  # sat out: the partner has sent the result back
-        return out
-    comm.phase = "exchange"
+def recursive_doubling_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Fold, then lg m rounds of whole-buffer exchanges with participant new ⊕ 2^k, each adding in
+    what it receives (and dividing by n after the last), then unfold."""
+    if n == 1:
+        return empty(1, p)
+    m, r, fold, unfold = _fold_rounds(n, p, w)
+    new = ints(range(m))
+    old = old_ranks(m, r)
+    zeros, whole = np.zeros(m), np.full(m, p)
+    rounds = list(fold)
     bit = 1
     while bit < m:
-        partner = old_rank(new ^ bit, r)
-        sent = comm.send(partner, out)
-        incoming = yield comm.recv(partner)
-        yield sent
-        out = out + incoming  # a new buffer: the one we sent stays intact for the partner to read
-        if busy := comm.combine(incoming):
-            yield busy
+        last = bit << 1 >= m
+        rounds.append(pieces(old, old[new ^ bit], zeros, whole, w, "exchange", True, _at(n, old, p * w),
+                             (old, zeros, whole) if last else None))
         bit <<= 1
-    out /= comm.size
-    yield from _fold_out(comm, out, r)
-    return out
+    return listed(n, rounds + unfold, p)
 
 
 def recursive_doubling_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -122,56 +102,38 @@ def recursive_doubling_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
 
 
 # -- Rabenseifner ----------------------------------------------------------------------------
-def rabenseifner(comm: Comm, buffer: Buffer) -> Process:
-    """Return the mean of every rank's ``buffer``: recursive-halving reduce-scatter, then
-    recursive-doubling all-gather among the m participants (after MPICH's fold).
-
-    The buffer is cut into m chunks by ``chunk_bounds(p, m)``. A participant works on a range of
-    chunks, initially all m. Reduce-scatter, distance d = m/2, m/4, ..., 1: the participant and
-    new ⊕ d share the range; the one with bit d clear keeps its lower half, the other the upper
-    half; each sends the half the other keeps and adds in the half it receives. Participant i ends
-    owning chunk i, summed over everyone, and divides it by n. All-gather, d = 1, 2, ..., m/2: each
-    sends its range to new ⊕ d and writes the partner's range (the neighbouring block) beside it.
-    """
-    out = buffer.copy()
-    m, r, new = yield from _fold(comm, out)
-    if new < 0:  # sat out: the partner has sent the result back
-        return out
-    bounds = chunk_bounds(len(out), m)
-    lo, hi = 0, m  # the range of chunks this participant works on
-    comm.phase = "reduce_scatter"
+def rabenseifner_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Fold; recursive-halving reduce-scatter over the chunks of ``chunk_bounds(p, m)`` (distance
+    d = m/2, …, 1: participant new and new ⊕ d share a range of chunks, the one with bit d set keeps
+    the upper half and sends the lower, each adds in the half it receives); participant i then owns
+    chunk i, summed, and divides it by n; recursive-doubling all-gather (d = 1, …, m/2: each sends its
+    range to new ⊕ d, which copies it beside its own); unfold."""
+    if n == 1:
+        return empty(1, p)
+    m, r, fold, unfold = _fold_rounds(n, p, w)
+    bounds = bounds_of(p, m)
+    first, last = np.zeros(m, dtype=np.int64), np.full(m, m, dtype=np.int64)  # each participant's chunks
+    new = ints(range(m))
+    old = old_ranks(m, r)
+    rounds = list(fold)
     distance = m >> 1
     while distance:
-        partner = old_rank(new ^ distance, r)
-        middle = lo + distance
-        (keep_lo, keep_hi), (give_lo, give_hi) = (
-            ((middle, hi), (lo, middle)) if new & distance else ((lo, middle), (middle, hi))
-        )
-        sent = comm.send(partner, out[bounds[give_lo]:bounds[give_hi]])
-        incoming = yield comm.recv(partner)
-        kept = out[bounds[keep_lo]:bounds[keep_hi]]
-        kept += incoming  # disjoint from the half in flight
-        yield sent
-        if busy := comm.combine(incoming):
-            yield busy
-        lo, hi = keep_lo, keep_hi
+        middle = first + distance
+        upper = (new & distance) > 0
+        give_lo, give_hi = np.where(upper, first, middle), np.where(upper, middle, last)
+        first, last = np.where(upper, middle, first), np.where(upper, last, middle)
+        lo, hi = bounds[give_lo], bounds[give_hi]
+        combine = _at(n, old[new ^ distance], (hi - lo) * w)
+        scale = (old, bounds[first], bounds[last]) if distance == 1 else None
+        rounds.append(pieces(old, old[new ^ distance], lo, hi, w, "reduce_scatter", True, combine, scale))
         distance >>= 1
-    owned = out[bounds[lo]:bounds[hi]]  # lo == new: chunk new, never sent, fully summed
-    owned /= comm.size
-    comm.phase = "all_gather"
     distance = 1
     while distance < m:
-        partner = old_rank(new ^ distance, r)
-        other = lo ^ distance  # the partner's range: the aligned block of `distance` chunks beside ours
-        sent = comm.send(partner, out[bounds[lo]:bounds[hi]])
-        incoming = yield comm.recv(partner)
-        out[bounds[other]:bounds[other + distance]] = incoming
-        yield sent
-        lo = min(lo, other)
-        hi = lo + 2 * distance
+        rounds.append(pieces(old, old[new ^ distance], bounds[first], bounds[last], w, "all_gather"))
+        first = np.minimum(first, first ^ distance)
+        last = first + 2 * distance
         distance <<= 1
-    yield from _fold_out(comm, out, r)
-    return out
+    return listed(n, rounds + unfold, p)
 
 
 def _block_sizes(p: int, level: int) -> list[int]:
@@ -221,19 +183,7 @@ def rabenseifner_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     )
 
 
-register(
-    Algorithm(
-        "recursive_doubling",
-        recursive_doubling,
-        summary="whole-buffer exchanges with rank ⊕ 2^k, lg n rounds (MPICH fold for other n)",
-        cost=recursive_doubling_cost,
-    )
-)
-register(
-    Algorithm(
-        "rabenseifner",
-        rabenseifner,
-        summary="recursive-halving reduce-scatter then recursive-doubling all-gather (MPICH fold for other n)",
-        cost=rabenseifner_cost,
-    )
-)
+register(scheduled("recursive_doubling", recursive_doubling_schedule, recursive_doubling_cost,
+                   "whole-buffer exchanges with rank ⊕ 2^k, lg n rounds (MPICH fold for other n)"))
+register(scheduled("rabenseifner", rabenseifner_schedule, rabenseifner_cost,
+                   "recursive-halving reduce-scatter then recursive-doubling all-gather (MPICH fold for other n)"))

@@ -29,10 +29,13 @@ from __future__ import annotations
 import math
 import operator
 
-from .base import Algorithm, Comm, Process, register
+import numpy as np
+
+from .base import register
 from .cost import Cost, LinkCost
-from .payload import Buffer, chunk_bounds, split
-from .primitives import ring_all_gather, ring_reduce_scatter
+from .follow import scheduled
+from .payload import chunk_bounds
+from .schedule import Round, Schedule, bounds_of, empty, ints
 
 
 def default_gpus_per_node(n: int) -> int:
@@ -58,30 +61,47 @@ def gpus_per_node(n: int, given: int | None) -> int:
     return given
 
 
-def hierarchical_ring(comm: Comm, buffer: Buffer) -> Process:
-    """Return the mean of every rank's ``buffer`` (intra-node ring, inter-node rings, intra-node ring)."""
-    me, n = comm.rank, comm.size
-    g = gpus_per_node(n, comm.net.graph.graph.get("gpus_per_node"))
-    out = buffer.copy()
+def hierarchical_ring_schedule(n: int, p: int, w: int, **shape: int | None) -> Schedule:
+    """Phases 1–3 as rings (at step s the member at position i of a ring of m sends piece i−s−1 in a
+    reduce-scatter, which its neighbour adds in, and piece i−s in an all-gather, which it copies;
+    indices mod m): intra-node over the g chunks (position: local rank), inter-node over chunk j's N
+    sub-chunks among the ranks of local index j (position: node). Rank (h, j) divides sub-chunk h of
+    chunk j by n after the last reduce-scatter step."""
     if n == 1:
-        return out
+        return empty(1, p)
+    g = gpus_per_node(n, shape.get("gpus_per_node"))
     nodes = n // g
-    node, local = divmod(me, g)
-    chunks = split(out, g)  # views into out; local rank j owns chunk j after phase 1
-    intra = range(node * g, node * g + g)
-    comm.phase = "intra_reduce_scatter"
-    yield from ring_reduce_scatter(comm, chunks, intra, local, "intra")
-    sub = split(chunks[local], nodes)  # views into chunk ``local``; node h owns sub-chunk h
-    inter = range(local, n, g)
-    comm.phase = "inter_reduce_scatter"
-    yield from ring_reduce_scatter(comm, sub, inter, node, "inter")
-    owned = sub[node]
-    owned /= n
-    comm.phase = "inter_all_gather"
-    yield from ring_all_gather(comm, sub, inter, node, "inter")
-    comm.phase = "intra_all_gather"
-    yield from ring_all_gather(comm, chunks, intra, local, "intra")
-    return out
+    ranks = ints(range(n))
+    node, local = ranks // g, ranks % g
+    chunk = bounds_of(p, g)
+    length = chunk[1:] - chunk[:-1]
+    sub = chunk[:-1, None] + (np.arange(nodes + 1)[None, :] * length[:, None]) // nodes  # [j][h]: sub-chunk bounds
+    intra_right = node * g + (local + 1) % g
+    inter_right = ((node + 1) % nodes) * g + local
+    owned = (ranks, sub[local, node], sub[local, node + 1])
+    steps = []  # (phase, right, lo, hi, reduce) per step
+    for step in range(g - 1):
+        piece = (local - step - 1) % g
+        steps.append(("intra_reduce_scatter", intra_right, chunk[piece], chunk[piece + 1], True))
+    for step in range(nodes - 1):
+        piece = (node - step - 1) % nodes
+        steps.append(("inter_reduce_scatter", inter_right, sub[local, piece], sub[local, piece + 1], True))
+    last_reduce = len(steps) - 1
+    for step in range(nodes - 1):
+        piece = (node - step) % nodes
+        steps.append(("inter_all_gather", inter_right, sub[local, piece], sub[local, piece + 1], False))
+    for step in range(g - 1):
+        piece = (local - step) % g
+        steps.append(("intra_all_gather", intra_right, chunk[piece], chunk[piece + 1], False))
+    rounds = []
+    for k, (phase, right, lo, hi, add) in enumerate(steps):
+        nbytes = (hi - lo) * w
+        combine = np.zeros(n, dtype=np.int64)
+        if add:
+            combine[right] = nbytes
+        rounds.append(Round(ranks, right, nbytes, phase, combine if add else None, lo, hi, add,
+                            owned if k == last_reduce else None))
+    return Schedule(n, len(rounds), rounds.__getitem__, p=p)
 
 
 def hierarchical_ring_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -118,11 +138,5 @@ def hierarchical_ring_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     )
 
 
-register(
-    Algorithm(
-        "hierarchical_ring",
-        hierarchical_ring,
-        summary="ring inside each node, rings across nodes per local rank, ring inside each node again",
-        cost=hierarchical_ring_cost,
-    )
-)
+register(scheduled("hierarchical_ring", hierarchical_ring_schedule, hierarchical_ring_cost,
+                   "ring inside each node, rings across nodes per local rank, ring inside each node again"))

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ScenarioError
-from .base import Algorithm, Comm, Process, register
+from .base import register
 from .cost import Cost, LinkCost
-from .payload import Buffer, chunk_bounds, size_only, split
-from .schedule import SCHEDULES, Round, Schedule
+from .follow import scheduled
+from .payload import chunk_bounds
+from .schedule import Round, Schedule, bounds_of, ints
 
 KINDS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")
 OPS = ("reduce", "copy")
@@ -58,17 +59,24 @@ class ImportedSchedule:
     rounds: tuple[Transfers, ...]
     source: str  # the file, for messages
 
-    def schedule(self, n: int, p: int, w: int) -> Schedule:
-        """The rounds with bytes: chunk c of ``chunk_bounds(p, chunks)`` is its size times w."""
-        sizes = np.diff(np.asarray(chunk_bounds(p, self.chunks), dtype=np.int64)) * w
+    def schedule(self, n: int, p: int, w: int, **_: object) -> Schedule:
+        """The rounds on a buffer of p elements of w bytes: chunk c is ``chunk_bounds(p, chunks)``'s; an
+        all-reduce divides by n after its last round. Senders copy what they send (a file's rounds may
+        write a chunk while it is in flight)."""
+        bounds = bounds_of(p, self.chunks)
+        everyone = ints(range(n))
+        whole = (everyone, np.zeros(n, dtype=np.int64), np.full(n, p, dtype=np.int64))
+        last = len(self.rounds) - 1
 
         def round_(k: int) -> Round:
             t = self.rounds[k]
-            nbytes = sizes[t.chunk]
+            lo, hi = bounds[t.chunk], bounds[t.chunk + 1]
+            nbytes = (hi - lo) * w
             combine = np.bincount(t.dst[t.reduce], weights=nbytes[t.reduce], minlength=n).astype(np.int64)
-            return Round(t.src, t.dst, nbytes, f"round {k}", combine if t.reduce.any() else None)
+            scale = whole if k == last and self.kind == "allreduce" else None
+            return Round(t.src, t.dst, nbytes, f"round {k}", combine if t.reduce.any() else None, lo, hi, t.reduce, scale)
 
-        return Schedule(n, len(self.rounds), round_)
+        return Schedule(n, len(self.rounds), round_, p=p, snapshot=True)
 
 
 def _fail(source: str, where: str, problem: str) -> ScenarioError:
@@ -193,42 +201,6 @@ def load_schedule(path: Path) -> ImportedSchedule:
     return parse_schedule(document, source)
 
 
-def _worker(imported: ImportedSchedule) -> Any:
-    """A per-rank generator that follows the schedule's rounds in the message engine."""
-
-    def run(comm: Comm, buffer: Buffer) -> Process:
-        me, n = comm.rank, comm.size
-        out = buffer.copy()
-        parts = split(out, imported.chunks)
-        for k, t in enumerate(imported.rounds):
-            mine_out = np.flatnonzero(t.src == me).tolist()
-            mine_in = np.flatnonzero(t.dst == me).tolist()
-            if not mine_out and not mine_in:
-                continue
-            comm.phase = f"round {k}"
-            sends = [comm.send(int(t.dst[i]), parts[int(t.chunk[i])].copy()) for i in mine_out]
-            received = []
-            for i in mine_in:
-                received.append((i, (yield comm.recv(int(t.src[i])))))
-            for sent in sends:
-                yield sent
-            reduced = 0
-            for i, incoming in received:
-                part = parts[int(t.chunk[i])]
-                if t.reduce[i]:
-                    part += incoming
-                    reduced += incoming.nbytes
-                else:
-                    part[...] = incoming
-            if reduced and (busy := comm.combine(size_only(reduced, 1))):  # γ per byte added in
-                yield busy
-        if imported.kind == "allreduce":
-            out /= n
-        return out
-
-    return run
-
-
 def _cost(imported: ImportedSchedule) -> Any:
     def cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
         sizes = np.diff(np.asarray(chunk_bounds(p, imported.chunks), dtype=np.int64)) * w
@@ -261,8 +233,6 @@ def ensure_registered(path: str) -> str:
 def register_imported(imported: ImportedSchedule) -> str:
     """Register a checked schedule as an algorithm (and its schedule); its registry name."""
     name = f"schedule:{imported.name}"
-    register(Algorithm(name, _worker(imported), summary=f"from {imported.source}", kind=imported.kind,
-                       cost=_cost(imported)))
-    SCHEDULES[name] = lambda n, p, w, servers=0: imported.schedule(n, p, w)
+    register(scheduled(name, imported.schedule, _cost(imported), f"from {imported.source}", kind=imported.kind))
     LOADED[name] = imported
     return name

@@ -6,48 +6,38 @@ T = 2(2α + nP/B).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import numpy as np
 
-from .base import Algorithm, Comm, Process, register
+from .base import register
 from .cost import Cost, LinkCost
-from .payload import Buffer, mean_in_rank_order
+from .follow import scheduled
+from .schedule import Schedule, bounds_of, empty, ints, pieces, received
 
 
-def parameter_server_worker(comm: Comm, buffer: Buffer) -> Process:
-    """Push ``buffer`` to the server and return (a copy of) the mean it sends back."""
-    if comm.size == 1:  # a lone worker's mean is its own buffer: nothing is sent
-        return buffer.copy()
-    comm.phase = "push"
-    pushed = comm.send(comm.server, buffer)
-    mean = yield comm.recv(comm.server)
-    yield pushed
-    return mean.copy()
+def sharded_server_schedule(n: int, p: int, w: int, servers: int = 1, **_: object) -> Schedule:
+    """k = ``servers`` servers (participants n..n+k−1): every worker pushes chunk s of
+    ``chunk_bounds(p, k)`` to server s, which adds the n chunks up in rank order (n−1 additions),
+    divides by n and sends the mean chunk back to every worker. With k = 1 the parameter server."""
+    k = max(servers, 1)
+    if n == 1:
+        return empty(1 + k, p)
+    bounds = bounds_of(p, k)
+    workers = np.repeat(ints(range(n)), k)
+    shard = np.tile(ints(range(k)), n)
+    lo, hi = bounds[shard], bounds[shard + 1]
+    combine = received(n + shard, (hi - lo) * w, n + k)
+    combine[n:] -= (bounds[1:] - bounds[:-1]) * w  # the first chunk to arrive is not added to anything
+    server_ids = ints(range(n, n + k))
+    push = pieces(workers, n + shard, lo, hi, w, "push", True, combine, (server_ids, bounds[:-1], bounds[1:]))
+    pull = pieces(n + shard, workers, lo, hi, w, "pull")
+    return Schedule(n + k, 2, lambda r: push if r == 0 else pull, p=p)
 
 
-def gather_mean(comm: Comm) -> Process:
-    """A server's push phase: one buffer from every worker, n−1 of them combined (γ), their mean."""
-    comm.phase = "push"
-    parts = []
-    for worker in range(comm.size):
-        parts.append((yield comm.recv(worker)))
-    if busy := comm.combine(parts[0], comm.size - 1):
-        yield busy
-    return mean_in_rank_order(parts)
-
-
-def parameter_server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
-    """Receive one buffer from every worker, average in rank order, send the mean to all.
-
-    ``respond(mean)``, if given, replaces what is sent back: e.g. the parameters after the
-    server's optimizer step, or a majority vote of signs.
-    """
-    if comm.size == 1:
-        return
-    mean = yield from gather_mean(comm)
-    reply = mean if respond is None else respond(mean)
-    comm.phase = "pull"
-    for pulled in [comm.send(worker, reply) for worker in range(comm.size)]:
-        yield pulled
+def parameter_server_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Every worker pushes its buffer to the (first) server, which sums them in rank order, divides by
+    n, replies with the mean (or what ``respond`` makes of it: the parameters after an optimizer step,
+    a sign vote) to every worker."""
+    return sharded_server_schedule(n, p, w, 1)
 
 
 def parameter_server_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -56,12 +46,5 @@ def parameter_server_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     return Cost({size: 2 * n}, 2 * link.message(size) + (n - 1) * size * link.gamma, "2(α + Pβ) + (n-1)Pγ")
 
 
-register(
-    Algorithm(
-        "parameter_server",
-        parameter_server_worker,
-        server=parameter_server,
-        summary="workers push to one server, which averages and sends the mean back",
-        cost=parameter_server_cost,
-    )
-)
+register(scheduled("parameter_server", parameter_server_schedule, parameter_server_cost,
+                   "workers push to one server, which averages and sends the mean back", server=True))

@@ -16,60 +16,17 @@ reduce           n−1 of P bytes             R(n), with R(2^k) = k(α + Pβ + P
 Each ring step is a send-receive: a rank moves on when its send is delivered and its receive
 has arrived (and, in the reduce-scatter, the received chunk is added in). The ring steps are
 staggered when chunks differ, but the largest chunk's chain of n−1 hops is the critical path,
-so every step "costs" the largest chunk. The helpers ``ring_reduce_scatter`` and
-``ring_all_gather`` run these rings among any group of ranks; the hierarchical ring uses them.
+so every step "costs" the largest chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Any
-
-from .base import Algorithm, Comm, Process, register
+from .base import register
 from .cost import Cost, LinkCost
-from .payload import Buffer, chunk_bounds, split
-
-
-# -- rings among a group of ranks ------------------------------------------------------------
-def ring_reduce_scatter(
-    comm: Comm, chunks: Sequence[Buffer], group: Sequence[Hashable], position: int, tag: Any = None
-) -> Process:
-    """Ring reduce-scatter of ``chunks`` (one per member of ``group``, views of the rank's buffer)
-    among ``group``, in which this rank stands at ``position``: afterwards ``chunks[position]``
-    holds the group's sum of that chunk (other chunks hold partial sums).
-
-    m = len(group) members, m−1 steps; at step s the member at position i sends chunk i−s−1 to
-    its right neighbour and adds chunk i−s−2 from its left one into its own (indices mod m), so
-    chunk j starts at member j+1 and ends, summed over the group, at member j.
-    """
-    m = len(group)
-    right, left = group[(position + 1) % m], group[(position - 1) % m]
-    for step in range(m - 1):
-        sent = comm.send(right, chunks[(position - step - 1) % m], tag)
-        incoming = yield comm.recv(left, tag)
-        reduced = chunks[(position - step - 2) % m]
-        reduced += incoming
-        yield sent
-        if busy := comm.combine(incoming):
-            yield busy
-
-
-def ring_all_gather(
-    comm: Comm, chunks: Sequence[Buffer], group: Sequence[Hashable], position: int, tag: Any = None
-) -> Process:
-    """Ring all-gather among ``group``: the member at position i starts with ``chunks[i]`` and
-    every member ends with every member's chunk in place.
-
-    m−1 steps; at step s the member at position i sends chunk i−s and writes chunk i−s−1, which
-    arrives from its left neighbour (indices mod m). It never writes the chunk it owns.
-    """
-    m = len(group)
-    right, left = group[(position + 1) % m], group[(position - 1) % m]
-    for step in range(m - 1):
-        sent = comm.send(right, chunks[(position - step) % m], tag)
-        incoming = yield comm.recv(left, tag)
-        chunks[(position - step - 1) % m][...] = incoming
-        yield sent
+from .follow import scheduled
+from .payload import chunk_bounds
+from .schedule import Schedule, empty, listed, ring_rounds
+from .trees import binomial_broadcast_rounds, binomial_reduce_rounds
 
 
 def _chunk_histogram(p: int, n: int, w: int, copies: int) -> dict[int, int]:
@@ -87,19 +44,10 @@ def _lg(n: int) -> int:
 
 
 # -- reduce-scatter --------------------------------------------------------------------------
-def reduce_scatter(comm: Comm, buffer: Buffer) -> Process:
-    """Return a copy of ``buffer`` whose chunk r (r = this rank) is chunk r of the mean over ranks;
-    the other chunks hold partial sums."""
-    me, n = comm.rank, comm.size
-    out = buffer.copy()
-    if n == 1:
-        return out
-    chunks = split(out, n)
-    comm.phase = "reduce_scatter"
-    yield from ring_reduce_scatter(comm, chunks, range(n), me)
-    owned = chunks[me]
-    owned /= n
-    return out
+def reduce_scatter_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """n−1 ring steps: rank r sends chunk r−s−1 at step s, its neighbour adds it in; rank r ends with
+    chunk r summed over all and divides it by n."""
+    return ring_rounds(n, p, w, n - 1, 0, -1, 0)
 
 
 def reduce_scatter_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -113,15 +61,10 @@ def reduce_scatter_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
 
 
 # -- all-gather ------------------------------------------------------------------------------
-def all_gather(comm: Comm, buffer: Buffer) -> Process:
-    """Return a buffer whose chunk i is chunk i of rank i's ``buffer``, the same on every rank."""
-    me, n = comm.rank, comm.size
-    out = buffer.copy()
-    if n == 1:
-        return out
-    comm.phase = "all_gather"
-    yield from ring_all_gather(comm, split(out, n), range(n), me)
-    return out
+def all_gather_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """n−1 ring steps: rank r sends chunk r−s at step s, its neighbour copies it; it never writes the
+    chunk it owns."""
+    return ring_rounds(n, p, w, 0, n - 1, 0, 0)
 
 
 def all_gather_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -134,27 +77,10 @@ def all_gather_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
 
 
 # -- broadcast -------------------------------------------------------------------------------
-def broadcast(comm: Comm, buffer: Buffer) -> Process:
-    """Return a copy of rank 0's ``buffer``, passed down a binomial tree.
-
-    Rank r > 0 receives in round ⌊lg r⌋ from r − 2^⌊lg r⌋; then, in each later round k < ⌈lg n⌉,
-    every rank holding the buffer sends it to r + 2^k (if that rank exists), one send at a time.
-    """
-    me, n = comm.rank, comm.size
-    if n == 1:
-        return buffer.copy()
-    comm.phase = "broadcast"
-    if me == 0:
-        out, first = buffer.copy(), 0
-    else:
-        high = me.bit_length() - 1  # the round this rank receives in
-        out = (yield comm.recv(me - (1 << high))).copy()
-        first = high + 1
-    for k in range(first, _lg(n)):
-        child = me + (1 << k)
-        if child < n:
-            yield comm.send(child, out)
-    return out
+def broadcast_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Rank 0's buffer down a binomial tree: rank r > 0 receives in round ⌊lg r⌋ from r − 2^⌊lg r⌋; then,
+    in each later round k < ⌈lg n⌉, every rank holding it sends it to r + 2^k (if that rank exists)."""
+    return empty(1, p) if n == 1 else listed(n, binomial_broadcast_rounds(n, p, w), p)
 
 
 def broadcast_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -165,29 +91,11 @@ def broadcast_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
 
 
 # -- reduce ----------------------------------------------------------------------------------
-def reduce(comm: Comm, buffer: Buffer) -> Process:
-    """Sum up a binomial tree to rank 0, which returns the mean; other ranks return partial sums.
-
-    For k = 0, 1, ...: a rank whose bit k is set sends its partial sum to r − 2^k and stops;
-    otherwise it receives rank r + 2^k's partial sum (if that rank exists) and adds it in.
-    """
-    me, n = comm.rank, comm.size
-    out = buffer.copy()
-    if n == 1:
-        return out
-    comm.phase = "reduce"
-    for k in range(_lg(n)):
-        bit = 1 << k
-        if me & bit:
-            yield comm.send(me - bit, out)
-            return out
-        if me + bit < n:
-            incoming = yield comm.recv(me + bit)
-            out += incoming
-            if busy := comm.combine(incoming):
-                yield busy
-    out /= n
-    return out
+def reduce_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Sum up a binomial tree to rank 0, which divides by n; the other ranks end with partial sums.
+    For k = 0, 1, …: a rank whose bit k is set sends its partial sum to r − 2^k and stops; otherwise
+    it adds in rank r + 2^k's (if that rank exists)."""
+    return empty(1, p) if n == 1 else listed(n, binomial_reduce_rounds(n, p, w), p)
 
 
 def reduce_time(n: int, size: int, link: LinkCost) -> float:
@@ -216,11 +124,11 @@ def reduce_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     )
 
 
-register(Algorithm("reduce_scatter", reduce_scatter, summary="ring reduce-scatter: rank r ends with chunk r of the mean",
-                   kind="reduce_scatter", cost=reduce_scatter_cost))
-register(Algorithm("all_gather", all_gather, summary="ring all-gather: every rank ends with chunk i of rank i",
-                   kind="all_gather", cost=all_gather_cost))
-register(Algorithm("broadcast", broadcast, summary="binomial-tree broadcast of rank 0's buffer",
-                   kind="broadcast", cost=broadcast_cost))
-register(Algorithm("reduce", reduce, summary="binomial-tree reduce: rank 0 ends with the mean",
-                   kind="reduce", cost=reduce_cost))
+register(scheduled("reduce_scatter", reduce_scatter_schedule, reduce_scatter_cost,
+                   "ring reduce-scatter: rank r ends with chunk r of the mean", kind="reduce_scatter"))
+register(scheduled("all_gather", all_gather_schedule, all_gather_cost,
+                   "ring all-gather: every rank ends with chunk i of rank i", kind="all_gather"))
+register(scheduled("broadcast", broadcast_schedule, broadcast_cost, "binomial-tree broadcast of rank 0's buffer",
+                   kind="broadcast"))
+register(scheduled("reduce", reduce_schedule, reduce_cost, "binomial-tree reduce: rank 0 ends with the mean",
+                   kind="reduce"))

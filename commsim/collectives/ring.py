@@ -7,37 +7,17 @@ step lasts as long as its largest chunk: T = 2(n−1)·(route latency + ⌈p/n�
 
 from __future__ import annotations
 
-from .base import Algorithm, Comm, Process, register
+from .base import register
 from .cost import Cost, LinkCost
-from .payload import Buffer, chunk_bounds, split
+from .follow import scheduled
+from .payload import chunk_bounds
+from .schedule import Schedule, ring_rounds
 
 
-def ring_allreduce(comm: Comm, buffer: Buffer) -> Process:
-    """Return the mean of every rank's ``buffer``; rank r ends the reduce-scatter owning chunk r+1."""
-    me, n = comm.rank, comm.size
-    out = buffer.copy()
-    if n == 1:
-        return out
-    chunks = split(out, n)  # views into out; chunk i is reduced along the ring and ends at rank i−1
-    right, left = (me + 1) % n, (me - 1) % n
-    comm.phase = "reduce_scatter"
-    for step in range(n - 1):
-        sent = comm.send(right, chunks[(me - step) % n])
-        incoming = yield comm.recv(left)
-        reduced = chunks[(me - step - 1) % n]
-        reduced += incoming
-        yield sent
-        if busy := comm.combine(incoming):
-            yield busy
-    owned = chunks[(me + 1) % n]
-    owned /= n
-    comm.phase = "all_gather"
-    for step in range(n - 1):
-        sent = comm.send(right, chunks[(me + 1 - step) % n])
-        incoming = yield comm.recv(left)
-        chunks[(me - step) % n][...] = incoming
-        yield sent
-    return out
+def ring_allreduce_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """n−1 reduce-scatter steps (rank r sends chunk r−s at step s and ends owning chunk r+1, summed,
+    which it divides by n), then n−1 all-gather steps (rank r sends chunk r+1−s), around the ring."""
+    return ring_rounds(n, p, w, n - 1, n - 1, 0, 1)
 
 
 def ring_allreduce_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -51,8 +31,5 @@ def ring_allreduce_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     return Cost(dict(sorted(histogram.items())), time, "2(n-1)(α + ⌈p/n⌉wβ) + (n-1)⌈p/n⌉wγ")
 
 
-register(
-    Algorithm(
-        "ring_allreduce", ring_allreduce, summary="reduce-scatter then all-gather around a ring", cost=ring_allreduce_cost
-    )
-)
+register(scheduled("ring_allreduce", ring_allreduce_schedule, ring_allreduce_cost,
+                   "reduce-scatter then all-gather around a ring"))

@@ -15,42 +15,11 @@ With k = 1 this is the parameter server. With n = 1 nothing is sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from .base import Algorithm, Comm, Process, register
+from .base import register
 from .cost import Cost, LinkCost
-from .parameter_server import gather_mean
-from .payload import Buffer, chunk_bounds, split
-
-
-def sharded_ps_worker(comm: Comm, buffer: Buffer) -> Process:
-    """Push chunk s of ``buffer`` to server s (all at once); return the assembled mean."""
-    out = buffer.copy()
-    if comm.size == 1:  # a lone worker's mean is its own buffer: nothing is sent
-        return out
-    servers = comm.servers
-    comm.phase = "push"
-    pushes = [comm.send(server, chunk) for server, chunk in zip(servers, split(buffer, len(servers)))]
-    for server, chunk in zip(servers, split(out, len(servers))):
-        chunk[...] = yield comm.recv(server)
-    for pushed in pushes:
-        yield pushed
-    return out
-
-
-def sharded_ps_server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
-    """Average shard ``comm.servers.index(comm.rank)`` over the workers (in rank order), send it back.
-
-    ``respond`` is ignored: the callbacks the training loop passes (an optimizer step on the whole
-    parameter vector, a sign vote with its scale in the last element) act on whole buffers, which
-    no single shard server holds.
-    """
-    if comm.size == 1:
-        return
-    mean = yield from gather_mean(comm)
-    comm.phase = "pull"
-    for pulled in [comm.send(worker, mean) for worker in range(comm.size)]:
-        yield pulled
+from .follow import scheduled
+from .parameter_server import sharded_server_schedule
+from .payload import chunk_bounds
 
 
 def sharded_ps_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -68,12 +37,7 @@ def sharded_ps_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     return Cost(dict(sorted(histogram.items())), time, f"2(α + ⌈p/k⌉wβ) + (n-1)⌈p/k⌉wγ, k={k}")
 
 
-register(
-    Algorithm(
-        "sharded_parameter_server",
-        sharded_ps_worker,
-        server=sharded_ps_server,
-        summary="k servers each average one shard of the buffer and send it back",
-        cost=sharded_ps_cost,
-    )
-)
+# A server's ``respond`` (an optimizer step on the whole parameter vector, a sign vote with its scale in
+# the last element) acts on whole buffers, which no single shard server holds: shard servers ignore it.
+register(scheduled("sharded_parameter_server", sharded_server_schedule, sharded_ps_cost,
+                   "k servers each average one shard of the buffer and send it back", server=True, responds=False))

@@ -23,12 +23,14 @@ once; the root divides by n. No pipelining.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 
-from .base import Algorithm, Comm, Process, register
+import numpy as np
+
+from .base import register
 from .cost import Cost, LinkCost
-from .payload import Buffer, split
+from .follow import scheduled
+from .schedule import Round, Schedule, empty, ints, listed, pieces
 
 
 def _floor_lg(n: int) -> int:
@@ -40,35 +42,34 @@ def _ceil_lg(n: int) -> int:
 
 
 # -- binomial tree ---------------------------------------------------------------------------
-def binomial_tree(comm: Comm, buffer: Buffer) -> Process:
-    """Return the mean of every rank's ``buffer``: binomial reduce to rank 0, binomial broadcast."""
-    me, n = comm.rank, comm.size
-    out = buffer.copy()
-    rounds = _ceil_lg(n)
-    comm.phase = "reduce"
-    for k in range(rounds):
+def binomial_reduce_rounds(n: int, p: int, w: int) -> list[Round]:
+    """Round k: every rank whose lowest set bit is 2^k sends its partial sum to rank − 2^k, which adds
+    it in; after the last, rank 0 holds the sum and divides it by n."""
+    rounds = []
+    for k in range(_ceil_lg(n)):
         bit = 1 << k
-        if me & bit:
-            yield comm.send(me - bit, out)
-            break
-        if me + bit < n:
-            incoming = yield comm.recv(me + bit)
-            out += incoming
-            if busy := comm.combine(incoming):
-                yield busy
-    comm.phase = "broadcast"
-    if me == 0:
-        out /= n
-        first = 0
-    else:
-        high = _floor_lg(me)  # the round this rank receives in
-        incoming = yield comm.recv(me - (1 << high))
-        out[...] = incoming  # our reduce send was delivered before the root could finish
-        first = high + 1
-    for k in range(first, rounds):
-        if me + (1 << k) < n:
-            yield comm.send(me + (1 << k), out)
-    return out
+        src = ints(range(bit, n, 2 * bit))
+        combine = np.zeros(n, dtype=np.int64)
+        combine[src - bit] = p * w
+        last = k == _ceil_lg(n) - 1
+        rounds.append(pieces(src, src - bit, np.zeros(len(src)), np.full(len(src), p), w, "reduce", True, combine,
+                             (ints([0]), ints([0]), ints([p])) if last else None))
+    return rounds
+
+
+def binomial_broadcast_rounds(n: int, p: int, w: int) -> list[Round]:
+    """Round k: every holder q < 2^k sends the buffer to q + 2^k (if it exists), which copies it (as
+    MPICH, one send at a time: rank q > 0 receives in round ⌊lg q⌋ and sends in the later ones)."""
+    rounds = []
+    for k in range(_ceil_lg(n)):
+        src = ints(range(min(1 << k, n - (1 << k))))
+        rounds.append(pieces(src, src + (1 << k), np.zeros(len(src)), np.full(len(src), p), w, "broadcast"))
+    return rounds
+
+
+def binomial_tree_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Binomial reduce to rank 0 (which divides by n), then binomial broadcast from it."""
+    return empty(1, p) if n == 1 else listed(n, binomial_reduce_rounds(n, p, w) + binomial_broadcast_rounds(n, p, w), p)
 
 
 def binomial_tree_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
@@ -140,41 +141,56 @@ def double_binary_tree_shape(n: int) -> tuple[tuple[tuple[int, ...], tuple[tuple
     return (parent, children), (tuple(parent2), tuple(children2))
 
 
-def _tree_allreduce(comm: Comm, half: Buffer, parent: int, children: tuple[int, ...], tag: int) -> Process:
-    """All-reduce ``half`` in place on one tree: add in the children's sums, pass up, pass down."""
-    comm.phase = "reduce"
-    for child in children:
-        incoming = yield comm.recv(child, tag)
-        half += incoming
-        if busy := comm.combine(incoming):
-            yield busy
-    comm.phase = "broadcast"
-    if parent < 0:
-        half /= comm.size
-    else:
-        yield comm.send(parent, half, tag)
-        incoming = yield comm.recv(parent, tag)
-        half[...] = incoming
-    sends = [comm.send(child, half, tag) for child in children]
-    for sent in sends:
-        yield sent
+def _send_up_rounds(root: int, children: tuple[tuple[int, ...], ...]) -> dict[int, int]:
+    """The round each node of a tree sends its sum to its parent in: after all its children's, and a
+    node's children one round after another, in their order (each parent adds them in in turn)."""
+    rounds: dict[int, int] = {}
+
+    def ready(x: int) -> int:
+        last = -1
+        for child in children[x]:
+            last = rounds[child] = max(ready(child), last + 1)
+        return last + 1
+
+    ready(root)
+    return rounds
 
 
-def double_binary_tree(comm: Comm, buffer: Buffer) -> Process:
-    """Return the mean of every rank's ``buffer``: its first half all-reduced on tree 1, its second
-    on tree 2, concurrently (one SimPy process per tree)."""
-    me, n = comm.rank, comm.size
-    out = buffer.copy()
+def double_binary_tree_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Two participants per rank, one per tree (as NCCL runs each tree on its own channels): rank x is
+    participant x on tree 1 (elements 0:⌊p/2⌋) and n + x on tree 2 (the rest). On a tree a node adds in
+    its children's sums in order, sends the sum to its parent, receives the result and sends it to its
+    children at once; the root divides by n. Each transfer gets the round after everything it waits
+    for: the second child's sum after the first's, all results after all sums."""
     if n == 1:
-        out /= n
-        return out
-    env = comm.net.env
-    processes = [
-        env.process(_tree_allreduce(replace(comm), half, parents[me], children[me], tag))
-        for tag, (half, (parents, children)) in enumerate(zip(split(out, 2), double_binary_tree_shape(n)))
-    ]
-    yield env.all_of(processes)
-    return out
+        return empty(1, p)
+    half = p // 2
+    up: dict[int, list[tuple[int, int, int, int]]] = {}
+    down: dict[int, list[tuple[int, int, int, int]]] = {}
+    scale: dict[int, list[tuple[int, int, int]]] = {}  # round → the roots that divide after it
+    for tree, ((parents, children), (lo, hi)) in enumerate(zip(double_binary_tree_shape(n), ((0, half), (half, p)))):
+        base = tree * n
+        root = parents.index(-1)
+        sends = _send_up_rounds(root, children)
+        for child, k in sends.items():
+            up.setdefault(k, []).append((base + child, base + parents[child], lo, hi))
+        scale.setdefault(max(sends[child] for child in children[root]), []).append((base + root, lo, hi))
+        depth = {root: 0}
+        order = [root]
+        for x in order:
+            for child in children[x]:
+                depth[child] = depth[x] + 1
+                order.append(child)
+                down.setdefault(depth[x], []).append((base + x, base + child, lo, hi))
+    rounds = []
+    for k in range(max(up) + 1):
+        src, dst, lo, hi = (ints(column) for column in zip(*up[k])) if k in up else (ints([]),) * 4
+        combine = np.zeros(2 * n, dtype=np.int64)
+        combine[dst] = (hi - lo) * w
+        scaled = tuple(ints(column) for column in zip(*scale[k])) if k in scale else None
+        rounds.append(pieces(src, dst, lo, hi, w, "reduce", True, combine, scaled))
+    rounds += [pieces(*(ints(column) for column in zip(*down[k])), w, "broadcast") for k in sorted(down)]
+    return listed(2 * n, rounds, p, np.concatenate([np.arange(n), np.arange(n)]))
 
 
 def _double_tree_histogram(n: int, p: int, w: int) -> dict[int, int]:
@@ -224,19 +240,7 @@ def double_binary_tree_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
     )
 
 
-register(
-    Algorithm(
-        "binomial_tree",
-        binomial_tree,
-        summary="binomial-tree reduce to rank 0, then binomial-tree broadcast",
-        cost=binomial_tree_cost,
-    )
-)
-register(
-    Algorithm(
-        "double_binary_tree",
-        double_binary_tree,
-        summary="NCCL double binary tree: each half reduced and broadcast on one of two complementary trees",
-        cost=double_binary_tree_cost,
-    )
-)
+register(scheduled("binomial_tree", binomial_tree_schedule, binomial_tree_cost,
+                   "binomial-tree reduce to rank 0, then binomial-tree broadcast"))
+register(scheduled("double_binary_tree", double_binary_tree_schedule, double_binary_tree_cost,
+                   "NCCL double binary tree: each half reduced and broadcast on one of two complementary trees"))

@@ -1,7 +1,7 @@
 """Closed forms: the messages, bytes and time each algorithm should take.
 
 n workers, p elements of w bytes (P = p·w), per-link latency α and bandwidth B, every link alike.
-Each algorithm's ``cost`` (beside its generator) is the one source of its counts — background.md
+Each algorithm's ``cost`` (beside its schedule) is the one source of its counts — background.md
 §3: all-to-all n(n−1)·P; parameter server 2n·P; ring 2n(n−1) chunks of ⌊p/n⌋ or ⌈p/n⌉ elements —
 and of its contention-free time. Here: where that time is exact, the textbook patterns' forms on
 links they share, and the dispatch. Where links are shared in ways no simple form captures, the

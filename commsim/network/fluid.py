@@ -175,6 +175,7 @@ class Network:
         self._dirty: dict[Link, None] = {}
         self._due: dict[float, list[_Flow]] = {}  # lone flows by delivery time, one timer per time
         self._reallocation_pending = False
+        self.shared: dict[Any, Any] = {}  # what the processes of one run share (e.g. a schedule they follow)
 
     # -- routes ---------------------------------------------------------------------------
     def route(self, src: Hashable, dst: Hashable) -> Route:

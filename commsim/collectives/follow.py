@@ -1,0 +1,361 @@
+"""The message engine's side of a schedule: one SimPy process per participant follows its rounds.
+
+``scheduled(name, make, ...)`` makes a registered algorithm of a schedule maker: its worker generator
+runs the participants of its rank (one, or one per tree for the double binary tree) over the rank's
+buffer, its server generator the server's. Both send and receive real messages through the fluid
+network, so sharing, slow links, training and the data check are the message engine's; the schedule
+engine reads the same schedule. The semantics are those of ``commsim.collectives.schedule``.
+
+The participants of one call share it through the network (``Network.shared``): the first worker to
+start makes the schedule (a server, which has no buffer to learn p from, waits for it), and each round
+is turned into per-participant lists once and dropped when every participant has passed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from simpy.events import Event
+
+from .base import Algorithm, Comm, Process, nbytes_of
+from .cost import Cost, LinkCost
+from .payload import Buffer, SizeOnly, size_only
+from .schedule import Round, Schedule, ScheduleMaker
+
+
+class _Plan:
+    """One round as per-participant lists: participant q sends transfers ``send_at[q]:send_at[q+1]`` and
+    receives ``recv_at[q]:recv_at[q+1]`` (indices into the lists below, in the round's order). When
+    nobody sends or receives more than one transfer (every ring step), ``step[q]`` also has q's whole
+    part at hand: (destination node, bytes, tag, source node, tag), None where it has none."""
+
+    __slots__ = (
+        "combine",
+        "left",
+        "phase",
+        "recv_at",
+        "recv_from",
+        "recv_hi",
+        "recv_lo",
+        "recv_reduce",
+        "scale",
+        "send_at",
+        "send_bytes",
+        "send_hi",
+        "send_lo",
+        "send_to",
+        "step",
+    )
+
+    def __init__(self, round_: Round, call: _Call) -> None:
+        participants = call.schedule.participants
+        everyone = np.arange(participants + 1)
+        by_src = np.argsort(round_.src, kind="stable")
+        by_dst = np.argsort(round_.dst, kind="stable")
+        lo, hi = round_.lo, round_.hi
+        self.phase = round_.phase
+        self.send_at = np.searchsorted(round_.src[by_src], everyone).tolist()
+        self.send_to = round_.dst[by_src].tolist()
+        self.send_lo, self.send_hi = lo[by_src].tolist(), hi[by_src].tolist()
+        self.send_bytes = round_.nbytes[by_src].tolist()
+        self.recv_at = np.searchsorted(round_.dst[by_dst], everyone).tolist()
+        self.recv_from = round_.src[by_dst].tolist()
+        self.recv_lo, self.recv_hi = lo[by_dst].tolist(), hi[by_dst].tolist()
+        reduce = round_.reduce
+        self.recv_reduce = ([reduce] * len(by_dst)) if isinstance(reduce, bool) else reduce[by_dst].tolist()
+        self.combine = None if round_.combine is None else round_.combine.tolist()
+        self.scale: dict[int, list[tuple[int, int]]] = {}
+        if round_.scale is not None:
+            for who, a, b in zip(*(part.tolist() for part in round_.scale)):
+                self.scale.setdefault(who, []).append((a, b))
+        self.left = participants
+        self.step = None
+        src, dst = round_.src, round_.dst
+        if len(src) and np.bincount(src).max() == 1 and np.bincount(dst).max() == 1:
+            nowhere = np.full(participants, participants)  # index of the None after the nodes
+            to, sizes, come = nowhere.copy(), np.zeros(participants, dtype=np.int64), nowhere.copy()
+            to[src], sizes[src], come[dst] = dst, round_.nbytes, src
+            nodes = call.node_array
+            tags = (to.tolist(), range(participants)) if call.tagged else ([None] * participants,) * 2
+            self.step = list(zip(nodes[to].tolist(), sizes.tolist(), tags[0], nodes[come].tolist(), tags[1]))
+
+
+class _Call:
+    """One call of a scheduled collective, shared by its participants."""
+
+    __slots__ = ("itemsize", "node_array", "nodes", "plans", "ready", "schedule", "sizes_only", "tagged")
+
+    def __init__(self, ready: Event) -> None:
+        self.schedule: Schedule | None = None
+        self.ready = ready  # fires when the schedule is known (servers wait for it)
+        self.plans: dict[int, _Plan] = {}
+
+    def start(self, schedule: Schedule, nodes: list[Hashable], itemsize: int, sizes_only: bool) -> None:
+        """The schedule is known; ``sizes_only``: messages carry no values, only their own size."""
+        self.schedule, self.nodes, self.itemsize, self.sizes_only = schedule, nodes, itemsize, sizes_only
+        self.node_array = np.empty(len(nodes) + 1, dtype=object)  # the nodes, then None
+        self.node_array[:-1] = nodes
+        self.tagged = schedule.workers is not None  # several participants per rank: tag by receiver
+        self.ready.succeed(schedule)
+
+    def plan(self, k: int) -> _Plan:
+        """Round k's lists for one participant passing it (the last one to pass drops them)."""
+        plan = self.plans.get(k)
+        if plan is None:
+            plan = self.plans[k] = _Plan(self.schedule.round(k), self)
+        plan.left -= 1
+        if not plan.left:
+            del self.plans[k]
+        return plan
+
+
+class _Calls:
+    """The calls of one algorithm on one network, in order, and how far each rank or server has got."""
+
+    def __init__(self) -> None:
+        self.calls: list[_Call] = []
+        self.next: dict[Hashable, int] = {}
+
+    def join(self, comm: Comm) -> _Call:
+        index = self.next.get(comm.rank, 0)
+        self.next[comm.rank] = index + 1
+        if index == len(self.calls):
+            self.calls.append(_Call(comm.net.env.event()))
+        return self.calls[index]
+
+
+def _nodes(schedule: Schedule, comm: Comm) -> list[Hashable]:
+    """Each participant's graph node: its worker's rank, then the servers."""
+    workers = list(range(comm.size)) if schedule.workers is None else schedule.workers.tolist()
+    return workers + list(comm.servers[: schedule.participants - len(workers)])
+
+
+class _Values:
+    """A participant's buffer, copied on its first write in place, so that the caller's input and the
+    views already sent stay as they were; a write of a whole buffer replaces it instead. A server's
+    holds nothing (``array`` None) until its first additions."""
+
+    __slots__ = ("array", "holds", "mine", "p", "shared")
+
+    def __init__(self, array: np.ndarray | None, p: int, shared: bool = False) -> None:
+        """``shared``: ``array`` is the rank's own copy, which several participants write in place."""
+        self.array, self.mine, self.holds, self.p, self.shared = array, shared, array is not None, p, shared
+
+    def region(self, lo: int, hi: int, dtype: Any) -> np.ndarray:
+        """Elements lo:hi, ready to be written in place."""
+        if self.array is None:
+            self.array = np.empty(self.p, dtype=dtype)
+        elif not self.mine:
+            self.array = self.array.copy()
+        self.mine = True
+        return self.array[lo:hi]
+
+    def put(self, lo: int, hi: int, value: np.ndarray, fresh: bool = False) -> None:
+        """Write ``value`` (a new array if ``fresh``) at lo:hi."""
+        if lo == 0 and hi == self.p and not self.shared:
+            self.array, self.mine = value if fresh else value.copy(), True
+        else:
+            self.region(lo, hi, value.dtype)[...] = value
+
+    def result(self) -> np.ndarray | None:
+        """The final buffer, never the caller's own array (None: a server that never held anything)."""
+        return self.array if self.mine or self.array is None else self.array.copy()
+
+
+def _write(values: _Values, me: int, writes: list[tuple[int, int, int, bool, Any]]) -> None:
+    """Write a round's arrivals (sender, lo, hi, add?, value): copies as they come; the additions into
+    a range summed in participant order, this participant's own value (if it holds one) at its place,
+    so that every participant forming the same sum gets the same bits."""
+    added: dict[tuple[int, int], list[tuple[int, Any]]] = {}
+    for src, lo, hi, add, value in writes:
+        if add:
+            added.setdefault((lo, hi), []).append((src, value))
+        else:
+            values.put(lo, hi, value)
+    for (lo, hi), parts in added.items():
+        if values.holds and len(parts) == 1:  # two terms: IEEE addition commutes
+            if lo == 0 and hi == values.p and not values.shared:
+                values.put(lo, hi, values.array + parts[0][1], fresh=True)
+            else:
+                target = values.region(lo, hi, None)
+                target += parts[0][1]
+            continue
+        if values.holds:
+            parts.append((me, values.array[lo:hi]))
+        parts.sort(key=lambda part: part[0])
+        total = parts[0][1].copy()
+        for _, value in parts[1:]:
+            total += value
+        values.put(lo, hi, total, fresh=True)
+
+
+def _writes_in_place_under(plan: _Plan, r0: int, r1: int, s0: int, s1: int, p: int) -> bool:
+    """Whether a participant writes in place, this round, part of a range it sends (it must then send
+    copies): whole-buffer writes replace the buffer instead."""
+    sent = list(zip(plan.send_lo[s0:s1], plan.send_hi[s0:s1]))
+    for j in range(r0, r1):
+        lo, hi = plan.recv_lo[j], plan.recv_hi[j]
+        if not (lo == 0 and hi == p) and any(a < hi and lo < b for a, b in sent):
+            return True
+    return False
+
+
+def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
+            respond: Callable[[Buffer], Buffer] | None = None, shared: bool = False) -> Process:
+    """Participant ``me`` through every round, with values; returns its buffer (a server, ``buffer``
+    None, starts holding nothing). ``shared``: write ``buffer`` in place (the rank's participants share it)."""
+    schedule, nodes, tag_by_receiver = call.schedule, call.nodes, call.tagged
+    p = schedule.p
+    values = _Values(buffer, p, shared) if isinstance(buffer, np.ndarray) or buffer is None else None
+    n, gamma = comm.size, comm.gamma
+    for k in range(schedule.rounds):
+        plan = call.plan(k)
+        s0, s1 = plan.send_at[me], plan.send_at[me + 1]
+        r0, r1 = plan.recv_at[me], plan.recv_at[me + 1]
+        scale = plan.scale.get(me)
+        if s0 == s1 and r0 == r1 and scale is None:
+            continue
+        comm.phase = plan.phase
+        array = buffer if values is None else values.array
+        copy = values is not None and s0 < s1 and (schedule.snapshot or _writes_in_place_under(plan, r0, r1, s0, s1, p))
+        sends, snapshots = [], {}
+        for j in range(s0, s1):
+            lo, hi, dst = plan.send_lo[j], plan.send_hi[j], plan.send_to[j]
+            piece = array[lo:hi]
+            if copy:  # one copy per range, however many receive it
+                piece = snapshots.get((lo, hi))
+                if piece is None:
+                    piece = snapshots[lo, hi] = array[lo:hi].copy()
+            sends.append(comm.send(nodes[dst], piece, dst if tag_by_receiver else None))
+        arrived = []
+        for j in range(r0, r1):
+            arrived.append((yield comm.recv(nodes[plan.recv_from[j]], me if tag_by_receiver else None)))
+        for sent in sends:
+            yield sent
+        if arrived and values is not None:
+            if isinstance(arrived[0], SizeOnly):  # a server among size-only workers: nothing to hold
+                values, buffer = None, size_only(p, arrived[0].itemsize)
+            else:
+                _write(values, me, [(plan.recv_from[j], plan.recv_lo[j], plan.recv_hi[j], plan.recv_reduce[j], value)
+                                    for j, value in zip(range(r0, r1), arrived)])
+                values.holds = True
+        if gamma and plan.combine is not None and plan.combine[me]:
+            yield comm.net.env.timeout(gamma * plan.combine[me])
+        if scale is not None and values is not None:
+            for lo, hi in scale:
+                part = values.region(lo, hi, None)
+                part /= n
+            if respond is not None:
+                values.put(0, p, respond(values.array), fresh=True)
+    return buffer if values is None else values.result()
+
+
+def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
+    """Participant ``me`` through every round when buffers hold no values and messages carry their own
+    size: ``_follow`` without the data, straight onto the network (the hot loop of a scale study)."""
+    schedule, nodes, tag_by_receiver = call.schedule, call.nodes, call.tagged
+    net, node, gamma = comm.net, comm.rank, comm.gamma
+    send, match, timeout = net.send, net._event_for, net.env.timeout
+    plans, make_plan = call.plans, call.plan
+    for k in range(schedule.rounds):
+        plan = plans.get(k)
+        if plan is None or plan.left == 1:
+            plan = make_plan(k)
+        else:
+            plan.left -= 1
+        step = plan.step
+        if step is not None:  # at most one send and one receive each, as in every ring step
+            to, nbytes, tag_out, come, tag_in = step[me]
+            if to is not None:
+                sent = send(node, to, nbytes, None, tag_out, plan.phase)
+                if come is not None:
+                    yield match((come, node, tag_in), False)
+                yield sent
+            elif come is not None:
+                yield match((come, node, tag_in), False)
+            else:
+                continue
+        else:
+            s0, s1 = plan.send_at[me], plan.send_at[me + 1]
+            r0, r1 = plan.recv_at[me], plan.recv_at[me + 1]
+            if s0 == s1 and r0 == r1:
+                continue
+            phase = plan.phase
+            sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None,
+                          plan.send_to[j] if tag_by_receiver else None, phase) for j in range(s0, s1)]
+            for j in range(r0, r1):
+                yield match((nodes[plan.recv_from[j]], node, me if tag_by_receiver else None), False)
+            for sent in sends:
+                yield sent
+        if gamma and plan.combine is not None and plan.combine[me]:
+            yield timeout(gamma * plan.combine[me])
+    return out
+
+
+def _calls(comm: Comm, make: ScheduleMaker) -> _Calls:
+    calls = comm.net.shared.get(make)
+    if calls is None:
+        calls = comm.net.shared[make] = _Calls()
+    return calls
+
+
+def _make(make: ScheduleMaker, comm: Comm, buffer: Buffer) -> Schedule:
+    return make(comm.size, len(buffer), buffer.itemsize, servers=len(comm.servers),
+                gpus_per_node=comm.net.graph.graph.get("gpus_per_node"))
+
+
+def schedule_worker(make: ScheduleMaker) -> Callable[[Comm, Buffer], Process]:
+    """A worker generator following ``make``'s schedule: the rank's participants on a copy of its buffer."""
+
+    def worker(comm: Comm, buffer: Buffer) -> Process:
+        call = _calls(comm, make).join(comm)
+        if call.schedule is None:
+            schedule = _make(make, comm, buffer)
+            call.start(schedule, _nodes(schedule, comm), buffer.itemsize,
+                       isinstance(buffer, SizeOnly) and comm.wire_bytes is nbytes_of)
+        if call.schedule.workers is not None:
+            return _follow_several(comm, call, buffer)
+        if call.sizes_only:
+            return _follow_sizes(comm, call, comm.rank, buffer)
+        return _follow(comm, call, comm.rank, buffer)
+
+    return worker
+
+
+def _follow_several(comm: Comm, call: _Call, buffer: Buffer) -> Process:
+    """A rank with several participants (one per tree): one process each, on a copy of the rank's buffer."""
+    env = comm.net.env
+    out = buffer.copy()
+    mine = np.flatnonzero(call.schedule.workers == comm.rank).tolist()
+    yield env.all_of([env.process(_follow_sizes(replace(comm), call, me, out) if call.sizes_only
+                                  else _follow(replace(comm), call, me, out, shared=True)) for me in mine])
+    return out
+
+
+def schedule_server(make: ScheduleMaker, responds: bool = True) -> Callable[..., Process]:
+    """A server generator following ``make``'s schedule; ``respond(mean)``, if given and ``responds``,
+    replaces the server's buffer once it has formed the mean (e.g. the optimizer step's parameters)."""
+
+    def server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
+        call = _calls(comm, make).join(comm)
+        schedule = call.schedule if call.schedule is not None else (yield call.ready)
+        me = schedule.worker_participants(comm.size) + comm.servers.index(comm.rank)
+        if me >= schedule.participants:
+            return
+        if call.sizes_only:
+            yield from _follow_sizes(comm, call, me, size_only(schedule.p, call.itemsize))
+        else:
+            yield from _follow(comm, call, me, None, respond if responds else None)
+
+    return server
+
+
+def scheduled(name: str, make: ScheduleMaker, cost: Callable[[int, int, int, LinkCost], Cost] | None, summary: str,
+              kind: str = "allreduce", server: bool = False, responds: bool = True) -> Algorithm:
+    """An algorithm written once, as its schedule: the message engine follows it, the schedule engine
+    runs it vectorised."""
+    return Algorithm(name, schedule_worker(make), schedule_server(make, responds) if server else None, summary, kind,
+                     cost, schedule=make)

@@ -1,0 +1,149 @@
+"""The message engine following schedules: every algorithm is written once, as its schedule; the
+follower's data semantics (copies, sums in participant order, copy-on-write, snapshots of what is
+overwritten while in flight) checked on hand-made schedules; generator algorithms still run."""
+
+import numpy as np
+import pytest
+
+from commsim.collectives import REGISTRY, Algorithm, get, register
+from commsim.collectives.follow import scheduled
+from commsim.collectives.schedule import SCHEDULES, Schedule, pieces
+from commsim.engines.message import make_buffers, run_collective
+from commsim.network import topology
+
+B, ALPHA = 12.5e9, 1e-6
+
+
+@pytest.fixture
+def registered():
+    """Register algorithms for one test only."""
+    added = []
+
+    def add(algorithm: Algorithm) -> str:
+        register(algorithm)
+        added.append(algorithm.name)
+        return algorithm.name
+
+    yield add
+    for name in added:
+        REGISTRY.pop(name, None)
+        SCHEDULES.pop(name, None)
+
+
+def test_every_built_in_algorithm_is_its_schedule():
+    """Each built-in worker (and server) is the follower of the schedule the schedule engine runs."""
+    for name, algorithm in REGISTRY.items():
+        assert algorithm.schedule is not None and SCHEDULES[name] is algorithm.schedule, name
+        assert algorithm.worker.__qualname__ == "schedule_worker.<locals>.worker", name
+        if algorithm.server is not None:
+            assert algorithm.server.__qualname__ == "schedule_server.<locals>.server", name
+
+
+def _swap_then_exchange(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Two workers, two chunks (0:h, h:p). Round 0: they swap chunk 1 (copies). Round 1: they exchange
+    chunk 0 and each adds in the other's, while its own chunk 0 is in flight."""
+    h = p // 2
+    swap = pieces([0, 1], [1, 0], [h, h], [p, p], w, "swap")
+    add = pieces([0, 1], [1, 0], [0, 0], [h, h], w, "exchange", True)
+    return Schedule(2, 2, [swap, add].__getitem__, p=p)
+
+
+def test_a_range_written_while_in_flight_is_sent_as_a_copy(registered):
+    """By hand: both end with x0[:h] + x1[:h] in chunk 0 (not x0 + 2·x1, as a view read after the
+    receiver's own addition would give), and the other's chunk 1; the inputs are untouched."""
+    name = registered(scheduled("test_swap_exchange", _swap_then_exchange, None, "test"))
+    x = [np.arange(10, dtype=np.float64) + 1, 100 * (np.arange(10, dtype=np.float64) + 1)]
+    before = [a.copy() for a in x]
+    run = run_collective(name, topology.build("star", 2, B, ALPHA), x)
+    summed = x[0][:5] + x[1][:5]
+    np.testing.assert_array_equal(run.results[0], np.concatenate([summed, x[1][5:]]))
+    np.testing.assert_array_equal(run.results[1], np.concatenate([summed, x[0][5:]]))
+    for a, b in zip(x, before):
+        np.testing.assert_array_equal(a, b)
+    phases = run.network.log.phases
+    assert [phases[i] for i in run.network.log.phase] == ["swap", "swap", "exchange", "exchange"]
+
+
+def _gather_three(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Workers 1 and 2 send their buffers to worker 0, which adds both in (with its own): one round."""
+    add = pieces([2, 1], [0, 0], [0, 0], [p, p], w, "gather", True, scale=([0], [0], [p]))
+    return Schedule(3, 1, lambda k: add, p=p)
+
+
+def test_additions_into_one_range_are_summed_in_participant_order(registered):
+    """Worker 0 forms ((x0 + x1) + x2) / 3 whatever order the transfers are listed or arrive in: float32
+    values whose sum depends on the order (checked)."""
+    name = registered(scheduled("test_gather_three", _gather_three, None, "test"))
+    x = [np.array([1e8, 1.0, -1e8], dtype=np.float32), np.array([1.0, 1e8, 3.0], dtype=np.float32),
+         np.array([-1e8, -1e8, 1e8], dtype=np.float32)]
+    in_order = ((x[0] + x[1]) + x[2]) / np.float32(3)
+    assert not np.array_equal(in_order, ((x[2] + x[1]) + x[0]) / np.float32(3))
+    run = run_collective(name, topology.build("star", 3, B, ALPHA), x)
+    np.testing.assert_array_equal(run.results[0], in_order)
+
+
+def test_double_binary_tree_sums_travel_as_reduce_and_results_as_broadcast():
+    """Each tree has n − 1 edges: 2(n − 1) messages up in 'reduce' and 2(n − 1) down in 'broadcast',
+    each from child to parent and parent to child of its tree."""
+    from commsim.collectives.trees import double_binary_tree_shape
+
+    n = 7
+    run = run_collective("double_binary_tree", topology.build("star", n, B, ALPHA), make_buffers(n, 10, "float32", "data", 0))
+    log = run.network.log
+    edges = {(c, parents[c]) for parents, _ in double_binary_tree_shape(n) for c in range(n) if parents[c] >= 0}
+    up = [log.endpoints(i) for i in range(len(log)) if log.phases[log.phase[i]] == "reduce"]
+    down = [log.endpoints(i)[::-1] for i in range(len(log)) if log.phases[log.phase[i]] == "broadcast"]
+    assert len(up) == len(down) == 2 * (n - 1)
+    assert set(up) == set(down) == edges
+
+
+def test_each_round_is_dropped_once_every_participant_has_passed_it():
+    """After a 64-worker ring the shared call holds no round (memory does not grow with rounds)."""
+    n = 64
+    run = run_collective("ring_allreduce", topology.build("star", n, B, ALPHA), make_buffers(n, 1000, "float32", "size-only", 0),
+                         keep_log=False)
+    (calls,) = run.network.shared.values()
+    assert len(calls.calls) == 1 and calls.calls[0].plans == {} and calls.calls[0].schedule.rounds == 2 * (n - 1)
+
+
+def _pass_right(comm, buffer):
+    """A generator algorithm: send the buffer to the right neighbour, return the mean of it and the left one's."""
+    sent = comm.send((comm.rank + 1) % comm.size, buffer)
+    incoming = yield comm.recv((comm.rank - 1) % comm.size)
+    yield sent
+    return (buffer + incoming) / 2
+
+
+def test_generator_algorithms_still_run(registered):
+    """An algorithm no schedule describes runs as a per-rank generator: rank r ends with
+    (x_r + x_(r−1)) / 2, one message of P per rank at α·2 + P/B on a star."""
+    name = registered(Algorithm("test_pass_right", _pass_right))
+    x = make_buffers(4, 250, "float64", "data", 1)
+    run = run_collective(name, topology.build("star", 4, B, ALPHA), x)
+    for r in range(4):
+        np.testing.assert_array_equal(run.results[r], (x[r] + x[r - 1]) / 2)
+    assert run.network.messages == 4 and run.makespan_s == pytest.approx(2 * ALPHA + 250 * 8 / B, rel=1e-12)
+    assert get(name).schedule is None and name not in SCHEDULES
+
+
+def test_a_server_that_responds_replaces_the_mean():
+    """The parameter server hands its mean to ``respond`` and sends back what it returns (here the
+    mean doubled), so every worker gets 2·mean; a shard server ignores ``respond``."""
+    import simpy
+
+    from commsim.collectives.base import Comm
+    from commsim.network.fluid import Network
+
+    for name, expect in (("parameter_server", 2.0), ("sharded_parameter_server", 1.0)):
+        n = 3
+        graph = topology.build("star", n, B, ALPHA, servers=2 if name.startswith("sharded") else 1)
+        env = simpy.Environment()
+        net = Network(env, graph)
+        servers = topology.servers(graph)
+        x = [np.full(8, float(r + 1)) for r in range(n)]
+        workers = [env.process(get(name).worker(Comm(net, r, n, servers), x[r])) for r in range(n)]
+        for server in servers:
+            env.process(get(name).server(Comm(net, server, n, servers), lambda mean: mean * 2))
+        env.run()
+        for process in workers:
+            np.testing.assert_array_equal(process.value, np.full(8, 2.0 * expect))
