@@ -7,7 +7,8 @@ tree ECMP, multi-GPU nodes), else a hop-shortest path.
 
 This module keeps the registry, validation and the simple generators (star, ring, fully
 connected); :mod:`commsim.network.fabrics` adds torus, hypercube, fat_tree, tree, hierarchical and
-from_file to :data:`TOPOLOGIES`; both build with :mod:`commsim.network.graphs`.
+from_file to :data:`TOPOLOGIES`, :mod:`commsim.network.cluster` GPU clusters from presets; all build
+with :mod:`commsim.network.graphs`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import networkx as nx
 
 from ..errors import TopologyError
+from .cluster import cluster
 from .fabrics import GENERATORS as _FABRICS
 from .graphs import SERVER, SWITCH, _add_workers, _link, add_servers, server_names  # noqa: F401  (re-exported)
 
@@ -77,6 +79,7 @@ TOPOLOGIES: dict[str, Callable[..., nx.Graph]] = {
     "ring": ring,
     "fully_connected": fully_connected,
     **_FABRICS,  # torus, hypercube, fat_tree, tree, hierarchical, from_file
+    "cluster": cluster,
 }
 
 # Fewest links between two distinct workers, per kind: exact for the usual options and a lower
@@ -93,6 +96,7 @@ MIN_WORKER_HOPS: dict[str, int] = {
     "tree": 2,
     "hierarchical": 1,
     "from_file": 1,
+    "cluster": 2,
 }
 
 

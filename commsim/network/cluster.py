@@ -1,0 +1,225 @@
+"""GPU clusters as they are built: nodes of GPUs joined by NVLink switches, one NIC per GPU, rails.
+
+``topology: {kind: cluster, preset: hgx-h100, nodes: 2}`` builds ``nodes`` nodes of a preset; every
+number of a preset is overridable (``gpus_per_node``, ``nics_per_node``, ``nvlink_bandwidth``,
+``nic_bandwidth``, ``pcie_bandwidth`` and the three latencies). Bandwidths are per direction.
+
+The graph, for node x and local GPU j (worker rank x·g + j):
+
+* GPU — ``node{x}.nvswitch`` at the NVLink bandwidth (the NVSwitches of a node act as one
+  non-blocking switch; a preset without NVLink joins its GPUs through ``node{x}.pcie``);
+* GPU — ``node{x}.nic{i}`` over PCIe, i = j·nics // g (one NIC per GPU when nics = g);
+* ``node{x}.nic{i}`` — the fabric at the NIC's line rate: ``fabric: rail`` (default) puts NIC i of
+  every node on rail switch ``rail{i}``, the rails joined by ``spines`` spine switches, each rail–spine
+  link carrying nodes·NIC rate / spines (non-blocking); ``fabric: switch`` puts every NIC on one
+  ``switch``.
+
+Routing (``cluster_route``): inside a node through its switch; between nodes through the NIC that the
+destination GPU's local index uses, on both nodes, so traffic stays on one rail: if the source GPU
+hangs off another NIC, it first moves over NVLink to the GPU of that index (NCCL's PXN, "PCI × NVLink").
+A ring crossing between nodes on one pair of GPUs therefore uses one NIC pair; NCCL's channels, each
+crossing at another local index, use them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import networkx as nx
+
+from .. import units
+from ..errors import TopologyError
+from .graphs import SWITCH, _add_workers, _link
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One node type: its GPUs, NICs and link speeds (bytes/s per direction, seconds), and the sources."""
+
+    gpus_per_node: int
+    nics_per_node: int
+    nvlink_bandwidth: float | None  # per GPU to its NVSwitches; None: no NVLink (GPUs meet over PCIe)
+    nic_bandwidth: float
+    pcie_bandwidth: float
+    nvlink_latency: float
+    pcie_latency: float
+    nic_latency: float
+    arch: str  # the GPU generation NCCL's tuning tables are keyed by: "sm80", "sm90", "sm100"
+    cpu: str  # the host CPU vendor ("intel", "amd"): NCCL's network overhead and LL cap depend on it
+    source: str
+
+
+_US = 1e-6
+# PCIe x16, per direction: lanes × GT/s × 128/130 (encoding) / 8 bits (PCI-SIG; Gen4 16 GT/s, Gen5 32 GT/s)
+PCIE_GEN4_X16 = 16 * 16e9 * 128 / 130 / 8  # 31.5 GB/s
+PCIE_GEN5_X16 = 16 * 32e9 * 128 / 130 / 8  # 63.0 GB/s
+# Latencies: vendors publish none for NVLink, NVSwitch or the NIC path (helper survey of the public
+# spec sheets, 2026-12). We use NCCL's own hardware latency per link type for the Simple protocol
+# (src/graph/tuning.cc, hwLat[NVLINK|PCI|NET][RING][SIMPLE]), split over the links of a route, so that a
+# GPU-to-GPU route inside a node totals NCCL's NVLink figure (two NVLink links), and one between nodes
+# (GPU, NIC, switch, NIC, GPU: two PCIe and two NIC links) its network figure.
+_NVLINK_ROUTE_LATENCY = 0.6 * _US
+_PCI_ROUTE_LATENCY = 1.0 * _US
+_NET_ROUTE_LATENCY = 5.0 * _US
+
+PRESETS: dict[str, Preset] = {
+    # NVIDIA DGX A100: 8x A100 SXM4, 12 NVLink-3 links = 600 GB/s bidirectional per GPU (300 GB/s each way)
+    # through 6 NVSwitches; 8x single-port ConnectX-6 200 Gb/s HDR InfiniBand, one per GPU; PCIe Gen4 x16
+    # (16 GT/s x 16 lanes x 128/130 / 8 = 31.5 GB/s each way). Sources: NVIDIA HGX A100 blog,
+    # https://devblogs.nvidia.com/introducing-hgx-a100-most-powerful-accelerated-server-platform-for-ai-hpc/ ;
+    # DGX A100 datasheet ("8x Single-Port Mellanox ConnectX-6 VPI 200Gb/s HDR InfiniBand"; CPUs "Dual AMD Rome 7742").
+    "dgx-a100": Preset(8, 8, 300e9, 200e9 / 8, PCIE_GEN4_X16, _NVLINK_ROUTE_LATENCY / 2, _PCI_ROUTE_LATENCY / 2,
+                       (_NET_ROUTE_LATENCY - _PCI_ROUTE_LATENCY) / 2, "sm80", "amd",
+                       "DGX A100: 8x A100, NVLink 3 600 GB/s bidir, 8x ConnectX-6 200 Gb/s HDR, PCIe Gen4"),
+    # NVIDIA HGX/DGX H100: 8x H100 SXM5, 18 NVLink-4 links = 900 GB/s bidirectional per GPU (450 GB/s each way)
+    # through 4 NVSwitches; 8x single-port ConnectX-7 400 Gb/s NDR; PCIe Gen5 x16 (63 GB/s each way). Sources:
+    # https://developer.nvidia.com/blog/introducing-nvidia-hgx-h100-an-accelerated-server-platform-for-ai-and-high-performance-computing/ ;
+    # https://docs.nvidia.com/dgx-basepod/reference-architecture-infrastructure-foundation-enterprise-ai/latest/core-components.html
+    # ("Dual Intel Xeon Platinum 8480C processors")
+    "hgx-h100": Preset(8, 8, 450e9, 400e9 / 8, PCIE_GEN5_X16, _NVLINK_ROUTE_LATENCY / 2, _PCI_ROUTE_LATENCY / 2,
+                       (_NET_ROUTE_LATENCY - _PCI_ROUTE_LATENCY) / 2, "sm90", "intel",
+                       "HGX H100: 8x H100, NVLink 4 900 GB/s bidir, 8x ConnectX-7 400 Gb/s NDR, PCIe Gen5"),
+    # NVIDIA HGX/DGX B200: 8x B200, 18 NVLink-5 links x 100 GB/s = 1.8 TB/s bidirectional per GPU (900 GB/s each
+    # way) through 2 NVLink switches; 8x single-port ConnectX-7 400 Gb/s; PCIe Gen5 x16; 2x Intel Xeon 8570. Source:
+    # https://docs.nvidia.com/dgx/dgxb200-user-guide/introduction-to-dgxb200.html
+    "hgx-b200": Preset(8, 8, 900e9, 400e9 / 8, PCIE_GEN5_X16, _NVLINK_ROUTE_LATENCY / 2, _PCI_ROUTE_LATENCY / 2,
+                       (_NET_ROUTE_LATENCY - _PCI_ROUTE_LATENCY) / 2, "sm100", "intel",
+                       "HGX B200: 8x B200, NVLink 5 1.8 TB/s bidir, 8x ConnectX-7 400 Gb/s, PCIe Gen5"),
+    # A plain Ethernet node: one GPU and one 100 GbE NIC (12.5 GB/s each way) on PCIe Gen4 x16, no NVLink.
+    # 100 Gbit/s: e.g. AWS G5 "up to 100 Gbps of network bandwidth",
+    # https://docs.aws.amazon.com/AWSEC2/latest/WindowsGuide/accelerated-computing-instances.html ; set
+    # gpus_per_node for several GPUs (they then meet over PCIe) and nic_bandwidth for another line rate.
+    "ethernet": Preset(1, 1, None, 100e9 / 8, PCIE_GEN4_X16, _NVLINK_ROUTE_LATENCY / 2, _PCI_ROUTE_LATENCY / 2,
+                       (_NET_ROUTE_LATENCY - _PCI_ROUTE_LATENCY) / 2, "sm80", "intel", "Ethernet node: 1 GPU, one 100 GbE NIC, PCIe Gen4"),
+}
+
+FABRICS = ("rail", "switch")
+ARCHS = ("sm70", "sm80", "sm90", "sm100")
+CPUS = ("intel", "amd")
+
+
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise TopologyError(f"topology 'cluster': {key} must be one of {', '.join(allowed)}, got {value!r:.40}")
+    return value
+
+
+def _count(key: str, value: Any, minimum: int = 1) -> int:
+    try:
+        count = units.parse_count(value)
+    except Exception as error:  # noqa: BLE001 - any unreadable count is the same one-line error
+        raise TopologyError(f"topology 'cluster': {key}: {error}") from None
+    if count < minimum:
+        raise TopologyError(f"topology 'cluster': {key} must be >= {minimum}, got {value!r}")
+    return count
+
+
+def _rate(key: str, value: Any, parse: Any, positive: bool) -> float:
+    try:
+        x = parse(value)
+    except Exception as error:  # noqa: BLE001
+        raise TopologyError(f"topology 'cluster': {key}: {error}") from None
+    if not (x > 0 if positive else x >= 0):
+        raise TopologyError(f"topology 'cluster': {key} must be {'> 0' if positive else '>= 0'}, got {value!r}")
+    return x
+
+
+def preset(name: Any, **overrides: Any) -> Preset:
+    """A preset by name, with any of its numbers overridden (units accepted: "400 Gbit/s", "1 us")."""
+    if name not in PRESETS:
+        raise TopologyError(f"topology 'cluster': unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    values = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in ("gpus_per_node", "nics_per_node"):
+            values[key] = _count(key, value)
+        elif key.endswith("bandwidth"):
+            values[key] = _rate(key, value, units.parse_bandwidth, True)
+        else:
+            values[key] = _rate(key, value, units.parse_time, False)
+    return replace(PRESETS[name], **values)
+
+
+def node_of(graph: nx.Graph, gpu: int) -> int:
+    return gpu // graph.graph["gpus_per_node"]
+
+
+def nic_of(graph: nx.Graph, local: int) -> int:
+    """The NIC index a GPU of local index ``local`` hangs off."""
+    return local * graph.graph["nics_per_node"] // graph.graph["gpus_per_node"]
+
+
+def cluster(n: int, bandwidth: float, latency: float, servers: int = 0, preset: Any = None, nodes: Any = None,
+            gpus_per_node: Any = None, nics_per_node: Any = None, nvlink_bandwidth: Any = None,
+            nic_bandwidth: Any = None, pcie_bandwidth: Any = None, nvlink_latency: Any = None,
+            pcie_latency: Any = None, nic_latency: Any = None, arch: Any = None, cpu: Any = None, fabric: str = "rail",
+            spines: Any = 1) -> nx.Graph:
+    """``nodes`` nodes of ``preset`` (see the module docstring); n = nodes × gpus_per_node workers. The
+    topology's own bandwidth and latency are not used: every link is the preset's."""
+    if preset is None:
+        raise TopologyError(f"topology 'cluster' needs a preset; known: {', '.join(PRESETS)}")
+    if servers:
+        raise TopologyError("topology 'cluster' has no place for a parameter server")
+    spec = globals()["preset"](preset, gpus_per_node=gpus_per_node, nics_per_node=nics_per_node,
+                               nvlink_bandwidth=nvlink_bandwidth, nic_bandwidth=nic_bandwidth,
+                               pcie_bandwidth=pcie_bandwidth, nvlink_latency=nvlink_latency,
+                               pcie_latency=pcie_latency, nic_latency=nic_latency, arch=arch, cpu=cpu)
+    g = spec.gpus_per_node
+    n = _count("workers", n)
+    count = n // g if nodes is None else _count("nodes", nodes)
+    if count * g != n:
+        raise TopologyError(f"topology 'cluster': {count} nodes of {g} GPUs are {count * g} workers, but n={n}")
+    if fabric not in FABRICS:
+        raise TopologyError(f"topology 'cluster': fabric must be one of {', '.join(FABRICS)}, got {fabric!r}")
+    spine_count = _count("spines", spines)
+    nics = spec.nics_per_node
+    graph = nx.Graph(kind="cluster", preset=str(preset), nodes=count, gpus_per_node=g, nics_per_node=nics,
+                     fabric=fabric, router=cluster_route, min_hops=2 if g > 1 else 4,
+                     **{f.name: getattr(spec, f.name) for f in fields(spec) if f.name not in ("gpus_per_node", "nics_per_node", "source")})
+    _add_workers(graph, n)
+    for x in range(count):
+        inside = f"node{x}.nvswitch" if spec.nvlink_bandwidth else f"node{x}.pcie"
+        if g > 1:
+            graph.add_node(inside, role=SWITCH, node=x)
+        for j in range(g):
+            gpu = x * g + j
+            graph.nodes[gpu].update(node=x, local=j)
+            if g == 1:
+                continue
+            if spec.nvlink_bandwidth:
+                _link(graph, gpu, inside, spec.nvlink_bandwidth, spec.nvlink_latency)
+            else:
+                _link(graph, gpu, inside, spec.pcie_bandwidth, spec.pcie_latency)
+        for i in range(nics):
+            graph.add_node(f"node{x}.nic{i}", role="nic", node=x)
+        for j in range(g):
+            _link(graph, x * g + j, f"node{x}.nic{j * nics // g}", spec.pcie_bandwidth, spec.pcie_latency)
+    for i in range(nics):
+        top = f"rail{i}" if fabric == "rail" else SWITCH
+        graph.add_node(top, role=SWITCH)
+        for x in range(count):
+            _link(graph, f"node{x}.nic{i}", top, spec.nic_bandwidth, spec.nic_latency)
+    if fabric == "rail" and nics > 1:
+        for s in range(spine_count):
+            graph.add_node(f"spine{s}", role=SWITCH)
+            for i in range(nics):
+                _link(graph, f"rail{i}", f"spine{s}", count * spec.nic_bandwidth / spine_count, spec.nic_latency)
+    return graph
+
+
+def cluster_route(graph: nx.Graph, src: Hashable, dst: Hashable) -> list[Hashable]:
+    """Inside a node through its switch; between nodes on the rail of the destination's NIC (PXN)."""
+    g = graph.graph["gpus_per_node"]
+    if not (isinstance(src, int) and isinstance(dst, int)):
+        return nx.shortest_path(graph, src, dst)
+    (x, a), (y, b) = divmod(src, g), divmod(dst, g)
+    inside = f"node{x}.nvswitch" if graph.graph["nvlink_bandwidth"] else f"node{x}.pcie"
+    if x == y:
+        return [src, inside, dst]
+    nic = nic_of(graph, b)
+    top = f"rail{nic}" if graph.graph["fabric"] == "rail" else SWITCH
+    start = [src] if nic_of(graph, a) == nic else [src, inside, x * g + b]
+    return [*start, f"node{x}.nic{nic}", top, f"node{y}.nic{nic}", dst]
