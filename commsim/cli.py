@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--jobs", type=int, help="points at a time (default: every core)")
     plot = commands.add_parser("plot", help="every figure a results directory has data for (PNG and SVG)")
     plot.add_argument("results", type=Path, help="a directory written by run, sweep or compare")
+    validate = commands.add_parser("validate", help="NCCL's cost model, configured from presets, against measured nccl-tests tables")
+    validate.add_argument("--cases", type=Path, help="the cases file (default: validation/cases.yaml of this checkout)")
+    validate.add_argument("--out", type=Path, help="output directory (default: results/validation/)")
     commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
@@ -229,6 +232,22 @@ def _bias(out: Path) -> int:
     return EXIT_OK if all(row.max_abs_error <= records.BIAS_TOLERANCE for row in rows) else EXIT_CHECK_FAILED
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from .report import records, tables
+    from .report.plots import save, validation_errors
+    from .runner import validate
+
+    path = args.cases if args.cases is not None else validate.CASES
+    if not path.is_file():
+        raise CommsimError(f"{path}: no validation cases here (the measured tables live in validation/ of a source checkout)")
+    cases = validate.load_cases(path)
+    out = args.out if args.out is not None else Path("results") / "validation"
+    print(tables.validation_table(cases))
+    for written in [records.write_validation(out, cases), *save(validation_errors(cases), out, "validation")]:
+        print(f"wrote {written}")
+    return EXIT_CHECK_FAILED if any(case.misses for case in cases if case.counts) else EXIT_OK
+
+
 def _verify(args: argparse.Namespace) -> int:
     from .collectives import get
     from .engines.verify import verify
@@ -262,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     try:
         return {"run": _run, "sweep": _sweep, "compare": _compare, "plot": _plot, "verify": _verify, "bias": _bias_command,
-                "list": _list}[args.command](args)
+                "list": _list, "validate": _validate}[args.command](args)
     except BrokenPipeError:  # e.g. `commsim run | head`: the results are already written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -285,3 +285,28 @@ def timelines(runs: list, directory: Path, limit: int = 5000) -> list[Path]:
     for (topology, algorithm), run in chosen.items():
         written += save(worker_timeline(run), directory, f"timeline_{_slug(topology)}_{algorithm}_n{run.workers}")
     return written
+
+
+def validation_errors(cases: list[Any]) -> object:
+    """Relative error of NCCL's model against each measured table, by message size (log x), with the
+    ±15 % and ±5 % bands; the tables that count in colour, the others thin and grey."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(9, 6.5))
+    ax.axhspan(-15, 15, color="0.93", zorder=0, label="±15 % (target below 64 KiB)")
+    ax.axhspan(-5, 5, color="0.82", zorder=0, label="±5 % (target from 1 MiB to 8 GiB)")
+    for case in sorted(cases, key=lambda case: case.counts):
+        sizes = [p.size for p in case.points]
+        errors = [100 * p.error for p in case.points]
+        if case.counts:
+            ax.plot(sizes, errors, marker="o", markersize=3, label=case.title)
+        else:
+            ax.plot(sizes, errors, color="0.6", linewidth=0.7, linestyle=":", zorder=1)
+    ax.plot([], [], color="0.6", linewidth=0.7, linestyle=":", label="not counted (see the table for why)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("message size (bytes)")
+    ax.set_ylabel("predicted − measured (% of measured)")
+    ax.axhline(0, color="k", linewidth=0.8)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    ax.set_title("NCCL's cost model, configured from presets, against nccl-tests all-reduce times")
+    figure.tight_layout()
+    return figure

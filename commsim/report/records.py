@@ -191,3 +191,17 @@ def write_text_atomically(path: Path, text: str) -> Path:
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
     return path
+
+
+def write_validation(directory: Path, cases: list[Any]) -> Path:
+    """``validation.csv``: one row per measured size (case file, size, measured and predicted seconds,
+    relative error, its target, NCCL's pick, whether the case counts), written atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["file", "size_bytes", "measured_s", "predicted_s", "error", "tolerance", "pick", "counts"])
+    for case in cases:
+        for p in case.points:
+            writer.writerow([case.file, p.size, repr(p.measured_s), repr(p.predicted_s), repr(p.error),
+                             "" if p.tolerance is None else p.tolerance, p.pick, case.counts])
+    return write_text_atomically(directory / "validation.csv", out.getvalue())

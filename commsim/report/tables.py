@@ -291,3 +291,33 @@ def links_table(runs: list[RunResult]) -> str:
                      format_in(link["bytes"], bytes_factor), format_in(link["busy_s"], time_factor),
                      f"{link['utilisation']:.1%}"))
     return "\n".join(["busiest links (busy = bytes / bandwidth; utilisation = busy / makespan)", *_aligned(rows, {2, 3, 5, 6, 7})])
+
+
+def _size_text(size: int) -> str:
+    """A power-of-two size as nccl-tests users read it: "64 KiB", "8 GiB" (bytes otherwise)."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} B"
+
+
+def validation_table(cases: list[Any]) -> str:
+    """Per measured table: size, measured and predicted time, the relative error against its target
+    (✓ within, ✗ outside, blank where no target applies) and what NCCL's model picks; then a summary."""
+    blocks = []
+    for case in cases:
+        unit, factor = column_unit([p.measured_s for p in case.points], "time")
+        rows = [("size", f"measured ({unit})", f"predicted ({unit})", "error", "NCCL picks")]
+        for p in case.points:
+            mark = "" if p.tolerance is None else _mark(abs(p.error) <= p.tolerance)
+            rows.append((_size_text(p.size), format_in(p.measured_s, factor), format_in(p.predicted_s, factor),
+                         f"{p.error:+.1%} {mark}".rstrip(), p.pick))
+        counted = "" if case.counts else f"  [not counted: {case.why}]"
+        heading = f"{case.title}: {case.preset} × {case.nodes}, {'ring forced' if case.algorithm == 'ring' else 'NCCL chooses'}"
+        blocks.append("\n".join([heading + counted, *_aligned(rows, right={1, 2, 3})]))
+    counted = [case for case in cases if case.counts]
+    held = sum(1 for case in counted for p in case.points if p.tolerance is not None)
+    missed = sum(len(case.misses) for case in counted)
+    summary = (f"{held - missed} of {held} points within target (±5 % from 1 MiB to 8 GiB, ±15 % below 64 KiB) "
+               f"on {len(counted)} counted tables; {len(cases) - len(counted)} more shown, not counted")
+    return "\n\n".join([*blocks, summary])

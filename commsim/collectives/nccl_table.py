@@ -1,0 +1,101 @@
+"""NCCL's constants, in one table, each with the NCCL source it comes from.
+
+All from NVIDIA/nccl 2.30.7-1 (tag v2.30.7-1; the files cited are identical at commit 5067397c). Units as
+NCCL's: latencies in µs, bandwidths in GB/s (1e9 bytes/s). Protocol order LL, LL128, Simple; algorithm
+order as NCCL's (Tree, Ring). Older releases differ (e.g. Ring LL was busBw/4 before 2.21, Ring
+nInterSteps 2·nNodes before 2.23, SM90_NVLINK_BW 20.0 in 2.18): the model is of 2.30.
+"""
+
+from __future__ import annotations
+
+NCCL_VERSION = "2.30.7-1"
+PROTOCOLS = ("ll", "ll128", "simple")
+ALGORITHMS = ("tree", "ring")
+ARCHS = ("sm70", "sm80", "sm90", "sm100")  # NCCL's compCapIndex rows: Volta, Ampere, Hopper, Blackwell
+
+# src/graph/tuning.cc:150-154, ncclTunerConstantsDefaults.baseLatencies [algorithm][protocol]
+BASE_LATENCY_US = {"tree": (6.8, 14.0, 8.4), "ring": (6.6, 14.0, 8.4)}
+
+# src/graph/tuning.cc:157-176, hwLatencies [NVLINK | PCI | NET][algorithm][protocol]
+HW_LATENCY_US = {
+    "nvlink": {"tree": (0.6, 1.25, 4.0), "ring": (0.6, 1.9, 3.4)},
+    "pci": {"tree": (1.0, 1.9, 4.0), "ring": (1.0, 2.5, 5.7)},
+    "net": {"tree": (5.0, 8.5, 14.0), "ring": (2.7, 4.0, 14.0)},
+}
+
+# src/graph/tuning.cc:178-211, [compCapIndex][N1, N2, N4+]; llMaxBws rows on several nodes are by CPU
+# vendor instead (row 0 Intel/other, row 1 AMD; tuning.cc:273-276)
+LL_MAX_BW = {"sm70": (39.0, 39.0, 20.4), "sm80": (87.7, 22.5, 19.0), "sm90": (141.0, 45.0, 35.0),
+             "sm100": (282.0, 90.0, 70.0)}
+PER_CHANNEL_MAX_RING_LL128_BW = {"sm70": (20.0,) * 3, "sm80": (20.0,) * 3, "sm90": (36.7,) * 3, "sm100": (40.0,) * 3}
+PER_CHANNEL_MAX_TREE_LL128_BW = {"sm70": (20.0,) * 3, "sm80": (20.0,) * 3, "sm90": (36.7, 36.7, 29.0),
+                                 "sm100": (55.6, 31.67, 20.0)}
+PER_CHANNEL_MAX_TREE_BW = {"sm70": (26.5, 18.5, 10.0), "sm80": (24.0, 23.6, 17.8), "sm90": (38.7, 41.4, 36.0),
+                           "sm100": (70.0, 42.8, 24.0)}
+
+# src/graph/tuning.cc:327-337: ring LL busBw × 0.5, ring LL128 × 0.92 (the code's figure; an LL128 line
+# carries 120 of 128 bytes), tree all-reduce × 0.92, tree LL ÷ 3.8, tree LL128 × 7/9 (one node) or 120/128
+RING_LL_FACTOR = 0.5
+RING_LL128_FACTOR = 0.92
+TREE_FACTOR = 0.92
+TREE_LL_DIVISOR = 3.8
+TREE_LL128_FACTOR_ONE_NODE = 7.0 / 9.0
+TREE_LL128_FACTOR_NODES = 120.0 / 128.0
+
+# src/graph/tuning.cc:229-235 getNetOverhead: µs per inter-node step, Intel/other 1.0, AMD 2.0; ×3 for Simple
+NET_OVERHEAD_US = {"intel": 1.0, "amd": 2.0}
+NET_OVERHEAD_SIMPLE_FACTOR = 3.0
+
+# src/graph/tuning.cc:623-628 treeCorrectionFactor [protocol][floor(log2(bytes / 64))]
+TREE_CORRECTION = (
+    (1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9, 1.0, 1.0, 1.0, 1.0, 1.0),
+    (1.0, 1.0, 1.0, 1.0, 1.0, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9, .9, .9, 1.0, 1.0, 1.0),
+    (.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9, .9),
+)
+TREE_CORRECTION_SIZES = 23  # tuning.cc:640: tree all-reduce uses indices 0..22
+# src/graph/tuning.cc:644-647: ring Simple all-reduce on several nodes, bytes/(comm channels·ranks) ≥ 64:
+# latency × 1.4 (× 1.9 below sm80), "plateau effect of ring"
+RING_PLATEAU_FACTOR = {"sm70": 1.9, "sm80": 1.4, "sm90": 1.4, "sm100": 1.4}
+RING_PLATEAU_MIN_BYTES = 64
+
+# src/graph/topo.h:20-25 SMxx_NVLINK_BW: GB/s per NVLink link per direction as NCCL counts it
+NVLINK_BW_PER_LINK = {"sm70": 20.0, "sm80": 20.0, "sm90": 20.6, "sm100": 40.1}
+# The spec rate of one NVLink link per direction (NVLink 2-4: 50 GB/s bidirectional per link; NVLink 5:
+# 100 GB/s), to count a GPU's links from its NVLink bandwidth. NVIDIA NVLink pages (see network/cluster.py).
+NVLINK_SPEC_PER_LINK = {"sm70": 25e9, "sm80": 25e9, "sm90": 25e9, "sm100": 50e9}
+# src/graph/topo.cc:545-556 kvDictPciGen: per lane, in 100 Mbit/s, 120 at 16 GT/s and 240 at 32 GT/s, and
+# bw = width·speed/80 GB/s: NCCL counts 3/4 of the raw signalling rate (Gen4 x16: 24 GB/s, Gen5 x16: 48)
+PCI_FRACTION_OF_RAW = 0.75
+
+# src/graph/search.cc:1051-1067, the channel speeds the ring search tries, fastest first (GB/s)
+SPEEDS_INTRA = {
+    "sm70": (40.0, 30.0, 20.0, 18.0, 15.0, 12.0, 10.0, 9.0, 7.0, 6.0, 5.0, 4.0, 3.0),
+    "sm80": (40.0, 30.0, 20.0, 18.0, 15.0, 12.0, 10.0, 9.0, 7.0, 6.0, 5.0, 4.0, 3.0),
+    "sm90": (60.0, 50.0, 40.0, 30.0, 24.0, 20.0, 15.0, 12.0, 11.0, 6.0, 3.0),
+    "sm100": (90.0, 80.0, 70.0, 60.0, 50.0, 45.0, 40.0, 30.0, 24.0, 20.0, 19.0, 18.0),
+}
+SPEEDS_INTER = {
+    "sm70": (48.0, 30.0, 28.0, 24.0, 20.0, 18.0, 15.0, 12.0, 10.0, 9.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.4, 1.2, 0.24, 0.12),
+    "sm80": (48.0, 30.0, 28.0, 24.0, 20.0, 18.0, 15.0, 12.0, 10.0, 9.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.4, 1.2, 0.24, 0.12),
+    "sm90": (48.0, 45.0, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4, 1.2, 0.24, 0.12),
+    "sm100": (96.0, 86.0, 80.0, 48.0, 45.1, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4,
+              1.2, 0.24, 0.12),
+}
+SEARCH_MAX_CHANNELS = 32  # init.cc:1177: MAXCHANNELS / 2
+MAX_CHANNELS = 64  # device.h:91 MAXCHANNELS
+SEARCH_NEXT_SPEED_RATIO = 0.49  # search.cc: a slower speed is tried while it is > .49 of the best's
+# search.cc:1036-1049 ncclTopoDupChannels: no duplication below 25 GB/s, nor on sm90+ below 50 GB/s with
+# more than 4 channels; otherwise channels doubled (≤ 32) and the speed halved
+DUP_MIN_SPEED = 25.0
+DUP_MIN_SPEED_SM90 = 50.0
+DUP_MAX_CHANNELS_SM90 = 4
+
+# src/include/device.h:26, collectives.h:19-20, init.cc:810-813: NCCL_STEPS slots of a channel's buffer,
+# all-reduce ring Simple chunks of 4 steps in slices of 2, buffers per protocol (bytes)
+NCCL_STEPS = 8
+ALLREDUCE_CHUNKSTEPS = 4
+ALLREDUCE_SLICESTEPS = 2
+BUFFER_BYTES = {"ll": 8 * 512 * 8 * 16, "ll128": 120 * 640 * 8 * 8, "simple": 1 << 22}
+# device.h:75-88 and 109-111: wire efficiency: LL carries 4 data bytes per 8 (a flag with each), LL128 15 of
+# 16 eight-byte words per 128-byte line
+WIRE_EFFICIENCY = {"ll": 0.5, "ll128": 120 / 128, "simple": 1.0}

@@ -1,0 +1,143 @@
+"""``commsim validate``: NCCL's cost model, configured from presets and line rates only, against
+all-reduce times measured with nccl-tests on real clusters (``validation/``).
+
+Each case names a measured table, the preset and node count of its machine, line-rate overrides where
+the source states other hardware, and whether NCCL was forced to the ring (``algorithm: ring``) or
+chose (``auto``: ring or tree, any protocol, as NCCL's tuner). The prediction for each size is the
+model's (``commsim.collectives.nccl_model``); nothing is fitted to the table it is compared with.
+
+Targets (issue 10): within 5 % from 1 MiB to 8 GiB, within 15 % below 64 KiB, on the cases that count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..collectives import nccl_model
+from ..errors import CommsimError, TopologyError
+from ..network import cluster, topology
+
+VALIDATION = Path(__file__).resolve().parents[2] / "validation"
+"""The measured tables of a source checkout (``validation/`` beside the package)."""
+CASES = VALIDATION / "cases.yaml"
+LARGE = (1 << 20, 8 << 30)  # 1 MiB .. 8 GiB: within 5 %
+SMALL_BELOW = 64 << 10  # below 64 KiB: within 15 %
+LARGE_TOLERANCE, SMALL_TOLERANCE = 0.05, 0.15
+_KEYS = {"file", "title", "preset", "nodes", "algorithm", "counts", "why", "gpus_per_node", "nics_per_node",
+         "nvlink_bandwidth", "nic_bandwidth", "pcie_bandwidth"}
+_COLUMNS = ("size_bytes", "time_us")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One size: the measured time, NCCL's predicted time and what it would pick."""
+
+    size: int
+    measured_s: float
+    predicted_s: float
+    pick: str
+
+    @property
+    def error(self) -> float:
+        """(predicted − measured) / measured."""
+        return (self.predicted_s - self.measured_s) / self.measured_s
+
+    @property
+    def tolerance(self) -> float | None:
+        """The target this size is held to (None: between 64 KiB and 1 MiB, or above 8 GiB)."""
+        if LARGE[0] <= self.size <= LARGE[1]:
+            return LARGE_TOLERANCE
+        return SMALL_TOLERANCE if self.size < SMALL_BELOW else None
+
+
+@dataclass(frozen=True)
+class Case:
+    """A measured table and the machine that configures its prediction."""
+
+    file: str
+    title: str
+    preset: str
+    nodes: int
+    algorithm: str
+    counts: bool = True
+    why: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    points: tuple[Point, ...] = ()
+
+    @property
+    def misses(self) -> list[Point]:
+        """The points outside their target."""
+        return [p for p in self.points if p.tolerance is not None and abs(p.error) > p.tolerance]
+
+
+def _fail(where: str, problem: str) -> CommsimError:
+    return CommsimError(f"{where}: {problem}")
+
+
+def load_cases(path: Path = CASES) -> list[Case]:
+    """The cases of ``path`` with their predictions (one-line errors naming the file and entry)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise _fail(str(path), f"cannot read the validation cases ({type(error).__name__}: {str(error)[:80]})") from None
+    if not isinstance(document, list):
+        raise _fail(str(path), "must be a list of cases")
+    return [_case(path, i, entry) for i, entry in enumerate(document)]
+
+
+def _case(path: Path, i: int, entry: Any) -> Case:
+    where = f"{path}: [{i}]"
+    if not isinstance(entry, dict):
+        raise _fail(where, "must be a mapping with file, preset, nodes and algorithm")
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise _fail(f"{where}.{min(unknown)}", f"unknown key (known: {', '.join(sorted(_KEYS))})")
+    for key in ("file", "preset", "nodes", "algorithm"):
+        if key not in entry:
+            raise _fail(where, f"missing {key}")
+    if entry["algorithm"] not in ("ring", "auto"):
+        raise _fail(f"{where}.algorithm", f"must be 'ring' (forced) or 'auto', got {entry['algorithm']!r:.40}")
+    overrides = {key: entry[key] for key in entry if key.endswith(("bandwidth", "per_node"))}
+    nodes = entry["nodes"]
+    if isinstance(nodes, bool) or not isinstance(nodes, int) or not 1 <= nodes <= 4096:
+        raise _fail(f"{where}.nodes", f"must be an integer from 1 to 4096, got {nodes!r:.40}")
+    try:
+        per_node = cluster.preset(entry["preset"], **overrides).gpus_per_node
+        graph = topology.build("cluster", nodes * per_node, 1.0, 0.0, preset=entry["preset"], nodes=nodes, **overrides)
+    except TopologyError as error:
+        raise _fail(where, str(error)) from None
+    machine = nccl_model.machine(graph)
+    algorithms = ("ring",) if entry["algorithm"] == "ring" else ("ring", "tree")
+    points = []
+    for size, measured_us in _measured(path.parent / str(entry["file"]), where):
+        choice = nccl_model.choose(machine, size, algorithms)
+        points.append(Point(size, measured_us * 1e-6, choice.time_s, f"{choice.algorithm}/{choice.protocol}"))
+    return Case(str(entry["file"]), str(entry.get("title", entry["file"])), str(entry["preset"]), nodes,
+                entry["algorithm"], bool(entry.get("counts", True)), str(entry.get("why", "")), overrides, tuple(points))
+
+
+def _measured(path: Path, where: str) -> list[tuple[int, float]]:
+    """(size in bytes, time in µs) of a measured table, the rows of at least 1 KiB (nccl-tests prints
+    sizes below its launch floor too, where one byte more or less is all noise)."""
+    try:
+        text = "".join(line for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if not line.startswith("#"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"{where}.file", f"{path}: {type(error).__name__}: {str(error)[:80]}") from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or any(column not in rows[0] for column in _COLUMNS):
+        raise _fail(f"{where}.file", f"{path}: needs the columns {', '.join(_COLUMNS)}")
+    points = []
+    for k, row in enumerate(rows):
+        try:
+            size, time_us = int(row["size_bytes"]), float(row["time_us"])
+        except (TypeError, ValueError):
+            raise _fail(f"{where}.file", f"{path}: row {k + 1}: size_bytes and time_us must be numbers") from None
+        if size >= 1024 and time_us > 0:
+            points.append((size, time_us))
+    return points

@@ -1,0 +1,92 @@
+"""NCCL's cost model configured from presets: channel counts and ceilings against what NCCL's logs and
+maintainers report, latencies and bandwidths against hand evaluations of tuning.cc's formulas."""
+
+import pytest
+
+from commsim.collectives import nccl_model as M
+from commsim.network import topology
+
+US = 1e-6
+
+
+def _machine(preset: str, nodes: int = 1, **overrides) -> M.Machine:
+    gpus = overrides.get("gpus_per_node", 1 if preset == "ethernet" else 8)
+    return M.machine(topology.build("cluster", nodes * gpus, 1.0, 0.0, preset=preset, nodes=nodes, **overrides))
+
+
+def test_channel_counts_are_those_nccl_logs_show():
+    """A100 node: 24 channels ("Channel 23/24", nccl-tests #100); an H800 node (8 NVLink links, 200 GB/s
+    each way): 16 ("16 coll channels", NVIDIA/nccl #892); H100: 12 search channels of 30 GB/s."""
+    assert M.channels(_machine("dgx-a100")).comm == 24
+    assert M.channels(_machine("hgx-h100", nvlink_bandwidth="200 GB/s")).comm == 16
+    assert M.channels(_machine("hgx-h100")) == M.Channels(12, 30.0, 24)
+    assert M.channels(_machine("hgx-b200")) == M.Channels(16, 45.0, 32)
+
+
+@pytest.mark.parametrize(("preset", "nodes", "bus_gbps", "source"), [
+    ("hgx-h100", 1, 360.0, "8×H100 ring ≈ 360–370 GB/s busbw (nccl-tests #212)"),
+    ("dgx-a100", 2, 192.0, "DGX-A100, 8×200G: 192 GB/s busbw (NVIDIA/nccl #812)"),
+    ("hgx-h100", 2, 8 * 48.0, "400G NDR: 46–48 GB/s busbw per NIC (nccl-tests #290)"),
+    ("ethernet", 4, 12.0, "12 GB/s per 100G NIC (nccl-tests #119)"),
+])
+def test_ring_simple_bus_bandwidth_meets_the_maintainers_ceilings(preset, nodes, bus_gbps, source):
+    """busBw = channels × speed, from line rates only."""
+    m = _machine(preset, nodes)
+    _, algbw = M.latency_and_bandwidth(m, "ring", "simple")
+    assert algbw * 2 * (m.ranks - 1) / m.ranks == pytest.approx(bus_gbps, rel=1e-12), source
+
+
+def test_one_node_latencies_and_bandwidths_by_hand():
+    """8 × H100, 12 channels × 30 GB/s = 360 GB/s bus: ring LL 6.6 + 14·0.6 µs at min(141, 0.5·360)·8/14;
+    LL128 14 + 14·1.9 at min(0.92·360, 12·36.7)·8/14; Simple 8.4 + 14·3.4 at 360·8/14; tree Simple
+    8.4 + 2·7·4.0 at min(0.92·360, 12·38.7)/2."""
+    m = _machine("hgx-h100")
+    expect = {("ring", "ll"): (6.6 + 14 * 0.6, min(141.0, 180.0) * 8 / 14),
+              ("ring", "ll128"): (14 + 14 * 1.9, min(0.92 * 360, 12 * 36.7) * 8 / 14),
+              ("ring", "simple"): (8.4 + 14 * 3.4, 360 * 8 / 14),
+              ("tree", "simple"): (8.4 + 2 * 7 * 4.0, min(0.92 * 360, 12 * 38.7) / 2),
+              ("tree", "ll"): (6.8 + 2 * 7 * 0.6, min(0.92 * 360, 12 * 38.7) / 3.8 / 2)}
+    for (a, p), (lat, bw) in expect.items():
+        assert M.latency_and_bandwidth(m, a, p) == pytest.approx((lat, bw), rel=1e-12), (a, p)
+
+
+def test_two_node_latency_counts_network_steps_and_overheads_by_hand():
+    """2 × 8 H100 (Intel hosts), ring Simple: 8.4 + (30 − 2)·max(3.4, 3·1.0) + 2·14 = 131.6 µs, ×1.4 once
+    bytes/(16 channels · 16 ranks) ≥ 64; the DGX A100's AMD hosts: overhead 2.0 µs per step, ×3 for Simple."""
+    m = _machine("hgx-h100", 2)
+    assert M.latency_and_bandwidth(m, "ring", "simple")[0] == pytest.approx(131.6, rel=1e-12)
+    bw = 384 * 16 / 30
+    assert M.channels(m) == M.Channels(8, 48.0, 16)
+    small, large = 64 * 16 * 16 - 1, 64 * 16 * 16
+    assert M.time_s(m, "ring", "simple", small) == pytest.approx((131.6 + small / (1000 * bw)) * US, rel=1e-12)
+    assert M.time_s(m, "ring", "simple", large) == pytest.approx((131.6 * 1.4 + large / (1000 * bw)) * US, rel=1e-12)
+    a100 = _machine("dgx-a100", 2)
+    assert M.latency_and_bandwidth(a100, "ring", "simple")[0] == pytest.approx(8.4 + 28 * 6.0 + 2 * 14, rel=1e-12)
+    assert M.latency_and_bandwidth(a100, "ring", "ll")[0] == pytest.approx(6.6 + 28 * 2.0 + 2 * 2.7, rel=1e-12)
+
+
+def test_tree_bandwidth_takes_the_correction_for_its_size():
+    """Tree Simple at 1 MiB: index ⌊lg(2^20/64)⌋ = 14 of the Simple row, 0.5."""
+    m = _machine("hgx-h100")
+    lat, bw = M.latency_and_bandwidth(m, "tree", "simple")
+    assert M.time_s(m, "tree", "simple", 1 << 20) == pytest.approx((lat + (1 << 20) / (1000 * bw * 0.5)) * US, rel=1e-12)
+
+
+def test_auto_picks_the_fastest_and_says_why():
+    """8 KiB on an H100 node: ring LL (15.0 µs + 8192 B at min(141, 360/2)·8/14 GB/s); 1 GiB: ring Simple; every
+    alternative's time is kept, and LL128 is off where the GPUs meet over PCIe."""
+    m = _machine("hgx-h100")
+    small, large = M.choose(m, 8192), M.choose(m, 1 << 30)
+    assert (small.algorithm, small.protocol) == ("ring", "ll")
+    assert small.time_s == pytest.approx((15.0 + 8192 / (1000 * 141 * 8 / 14)) * US, rel=1e-12)  # llMaxBw 141 < 180
+    assert (large.algorithm, large.protocol) == ("ring", "simple")
+    assert large.time_s == min(t for t in large.alternatives.values() if t is not None) and len(large.alternatives) == 6
+    assert "ring/simple" in large.why() and "tree/ll128" in large.why()
+    pcie_only = _machine("ethernet", 1, gpus_per_node=4)
+    assert M.time_s(pcie_only, "ring", "ll128", 1 << 20) is None
+    assert M.choose(pcie_only, 1 << 20).protocol != "ll128"
+
+
+def test_a_topology_that_is_not_a_cluster_is_refused():
+    with pytest.raises(ValueError, match="needs a 'cluster' topology"):
+        M.machine(topology.build("star", 4, 1e9, 1e-6))
