@@ -56,10 +56,11 @@ _US = 1e-6
 PCIE_GEN4_X16 = 16 * 16e9 * 128 / 130 / 8  # 31.5 GB/s
 PCIE_GEN5_X16 = 16 * 32e9 * 128 / 130 / 8  # 63.0 GB/s
 # Latencies: vendors publish none for NVLink, NVSwitch or the NIC path (helper survey of the public
-# spec sheets, 2026-12). We use NCCL's own hardware latency per link type for the Simple protocol
-# (src/graph/tuning.cc, hwLat[NVLINK|PCI|NET][RING][SIMPLE]), split over the links of a route, so that a
-# GPU-to-GPU route inside a node totals NCCL's NVLink figure (two NVLink links), and one between nodes
-# (GPU, NIC, switch, NIC, GPU: two PCIe and two NIC links) its network figure.
+# spec sheets, 2026-12). We use NCCL's hardware latencies for its low-latency protocol (NCCL 2.30.7
+# src/graph/tuning.cc:157-176): NVLink 0.6 µs and PCI 1.0 µs (ring LL), the network 5.0 µs (tree LL,
+# which NCCL takes when latency is fully exposed), split over the links of a route, so that a
+# GPU-to-GPU route inside a node totals the NVLink figure (two NVLink links) and one between nodes
+# (GPU, NIC, switch, NIC, GPU: two PCIe and two NIC links) the network figure.
 _NVLINK_ROUTE_LATENCY = 0.6 * _US
 _PCI_ROUTE_LATENCY = 1.0 * _US
 _NET_ROUTE_LATENCY = 5.0 * _US

@@ -1,0 +1,105 @@
+"""NCCL's ring with channels and protocols, as a schedule both engines run: the mean, counts and wire
+bytes by formula, every NIC carrying the same inter-node bytes, and a shared NVSwitch step by hand."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from commsim.collectives import REGISTRY, register
+from commsim.collectives.follow import scheduled
+from commsim.collectives.nccl_ring import channel_orders, nccl_ring_schedule
+from commsim.collectives.schedule import SCHEDULES
+from commsim.engines.message import bytes_per_link, make_buffers, run_collective
+from commsim.engines.schedule import participant_nodes, run_schedule, worker_finish
+from commsim.network import topology
+
+
+@pytest.fixture
+def ring():
+    """Register NCCL's ring with given channels and protocol for one test."""
+    names = []
+
+    def make(channels: int, protocol: str) -> str:
+        name = f"test_nccl_ring_{channels}_{protocol}"
+        register(scheduled(name, partial(nccl_ring_schedule, channels=channels, protocol=protocol), None, "test"))
+        names.append(name)
+        return name
+
+    yield make
+    for name in names:
+        REGISTRY.pop(name, None)
+        SCHEDULES.pop(name, None)
+
+
+def _cluster(nodes: int, gpus: int = 8, **options):
+    return topology.build("cluster", nodes * gpus, 1.0, 0.0, preset="hgx-h100", nodes=nodes, gpus_per_node=gpus,
+                          nics_per_node=gpus, **options)
+
+
+def test_each_channel_enters_every_node_at_its_own_gpu():
+    """2 nodes of 4: channel c visits node 0 from local c, then node 1 from local c."""
+    assert channel_orders(8, 4, 2).tolist() == [[0, 1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 0, 5, 6, 7, 4]]
+
+
+@pytest.mark.parametrize("protocol", ["simple", "ll", "ll128"])
+def test_every_rank_ends_with_the_exact_mean(ring, protocol):
+    """Integer data, 2 nodes × 4 GPUs, 6 channels, p = 1001 (uneven channels and chunks): exact mean,
+    identical replicas, 6 · 2n(n−1) messages."""
+    n, p = 8, 1001
+    rng = np.random.default_rng(3)
+    x = [rng.integers(-1000, 1000, p).astype(np.float64) for _ in range(n)]
+    run = run_collective(ring(6, protocol), _cluster(2, 4), x)
+    for result in run.results:
+        np.testing.assert_array_equal(result, np.mean(np.stack(x), axis=0))
+    assert run.network.messages == 6 * 2 * n * (n - 1)
+
+
+def test_wire_bytes_follow_the_line_formats(ring):
+    """One channel, p = 8 · 300 fp32 (a chunk of 1200 data bytes): Simple 1200, LL 2400 (4 of 8 bytes),
+    LL128 ⌈1200/120⌉·128 = 1280, each 2n(n−1) times."""
+    n = 8
+    for protocol, size in (("simple", 1200), ("ll", 2400), ("ll128", 1280)):
+        run = run_collective(ring(1, protocol), _cluster(1), make_buffers(n, n * 300, "float32", "size-only", 0),
+                             keep_log=False)
+        assert run.network.message_sizes() == {size: 2 * n * (n - 1)}
+
+
+def test_channels_spread_inter_node_bytes_over_every_nic(ring):
+    """2 × 8 H100, 16 channels: each NIC carries, each way, the crossings of its 2 channels — 2 · 2(n−1)
+    chunks of P/(16·16) — to the byte, where the textbook ring puts all of it on NIC 0."""
+    n, p = 16, 16 * 16 * 250
+    run = run_collective(ring(16, "simple"), _cluster(2), make_buffers(n, p, "float32", "size-only", 0), keep_log=False)
+    per_link = bytes_per_link(run.network)
+    chunk = p // 256 * 4
+    for x in (0, 1):
+        for i in range(8):
+            assert per_link[f"node{x}.nic{i}->rail{i}"] == 2 * 2 * (n - 1) * chunk, (x, i)
+
+
+def test_a_shared_nvswitch_step_by_hand(ring):
+    """One H100 node, 12 channels: every GPU's NVLink uplink (and downlink) carries 12 messages of
+    P/(12·8) at once, each at B/12, so a step is the route's 0.6 µs + (P/8)/B, and the ring
+    2(n−1)(0.6 µs + P/(8B)) — on both engines."""
+    n, p = 8, 12 * 8 * 1000
+    graph = _cluster(1)
+    name = ring(12, "simple")
+    expected = 2 * (n - 1) * (0.6e-6 + p * 4 / 8 / 450e9)
+    message = run_collective(name, graph, make_buffers(n, p, "float32", "size-only", 0), keep_log=False)
+    assert message.makespan_s == pytest.approx(expected, rel=1e-9)
+    schedule = nccl_ring_schedule(n, p, 4, channels=12, gpus_per_node=8)
+    run = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
+    assert worker_finish(schedule, run.finish_s, n).tolist() == pytest.approx(message.finish_s, rel=1e-9)
+    assert run.bytes_per_link == bytes_per_link(message.network)
+
+
+def test_both_engines_agree_across_nodes(ring):
+    """2 × 8 H100, 16 channels, LL128: per-rank times, counts and bytes per link, message and schedule engine."""
+    n, p = 16, 100_003
+    graph = _cluster(2)
+    message = run_collective(ring(16, "ll128"), graph, make_buffers(n, p, "float32", "size-only", 0), keep_log=False)
+    schedule = nccl_ring_schedule(n, p, 4, channels=16, protocol="ll128", gpus_per_node=8)
+    run = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
+    assert worker_finish(schedule, run.finish_s, n).tolist() == pytest.approx(message.finish_s, rel=1e-9)
+    assert (run.messages, run.sizes, run.bytes_per_link) == (
+        message.network.messages, message.network.message_sizes(), bytes_per_link(message.network))
