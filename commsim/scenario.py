@@ -365,6 +365,10 @@ def _whole_bytes(value: Any) -> int:
     return int(nbytes)
 
 
+NCCL_ALGORITHMS = ("ring_allreduce",)
+"""What ``model: nccl`` runs: NCCL's ring (its tree is not built yet)."""
+
+
 class Scenario(_Strict):
     """A whole scenario: what to run, on which network, at which sizes."""
 
@@ -381,6 +385,9 @@ class Scenario(_Strict):
     payload: Literal["data", "size-only"] = "data"
     gamma: Latency = 0.0  # seconds per byte a worker spends combining data (reduction cost)
     engine: Literal["simulate", "schedule", "analytic"] = "simulate"
+    model: Literal["alpha-beta", "nccl"] = "alpha-beta"  # the textbook's, or collectives as NCCL runs them
+    protocol: Literal["auto", "ll", "ll128", "simple"] = "auto"  # model nccl: NCCL's protocol (auto: its tuner's pick)
+    channels: Literal["auto"] | Annotated[int, Field(ge=1, le=64)] = "auto"  # model nccl: rings at once (auto: NCCL's)
     training: TrainingSpec | None = None
 
     @model_validator(mode="before")
@@ -493,6 +500,7 @@ class Scenario(_Strict):
             raise ValueError("engine: 'schedule' moves sizes only; training needs 'simulate'")
         if self.engine == "schedule" and self.payload != "size-only":
             raise ValueError("engine: 'schedule' moves sizes only, not values; add 'payload: size-only' (or use 'simulate')")
+        self._check_model()
         if self.schedule_files:
             from .collectives.imported import LOADED
 
@@ -513,6 +521,22 @@ class Scenario(_Strict):
         if first is not None and (self.training is not None or all(reason is not None for reason in blocked)):
             raise ValueError(first)  # training runs everything; a sweep only needs something runnable
         return self
+
+    def _check_model(self) -> None:
+        """``model: nccl`` runs NCCL's ring on cluster presets, as a collective (no training yet)."""
+        if self.model == "alpha-beta":
+            if self.protocol != "auto" or self.channels != "auto":
+                raise ValueError(f"{'protocol' if self.protocol != 'auto' else 'channels'}: only with 'model: nccl'")
+            return
+        if self.training is not None:
+            raise ValueError("model: 'nccl' runs collectives; training runs on the 'alpha-beta' model")
+        for index, topo in enumerate(self.networks):
+            if topo.kind != "cluster":
+                raise ValueError(f"{self._network_key(index)}.kind: model 'nccl' needs a 'cluster' topology (a preset), "
+                                 f"got {topo.kind!r}")
+        other = [name for name in self.algorithms if name not in NCCL_ALGORITHMS]
+        if other:
+            raise ValueError(f"algorithms: model 'nccl' runs {', '.join(NCCL_ALGORITHMS)} (NCCL's ring); got {other[0]!r}")
 
     _unavailable: dict[int, dict[tuple[int, str], str]] = PrivateAttr(default_factory=dict)
 

@@ -103,3 +103,68 @@ def test_both_engines_agree_across_nodes(ring):
     assert worker_finish(schedule, run.finish_s, n).tolist() == pytest.approx(message.finish_s, rel=1e-9)
     assert (run.messages, run.sizes, run.bytes_per_link) == (
         message.network.messages, message.network.message_sizes(), bytes_per_link(message.network))
+
+
+def _scenario(extra: str = "", engine: str = "simulate"):
+    import yaml
+
+    from commsim import scenario
+
+    text = ("name: s\nworkers: 16\nsize: 4 MiB\npayload: size-only\nalgorithms: [ring_allreduce]\n"
+            f"topology: {{kind: cluster, preset: hgx-h100, nodes: 2}}\nmodel: nccl\nengine: {engine}\n{extra}")
+    return scenario.parse(yaml.safe_load(text), "s.yaml")
+
+
+def test_model_nccl_runs_nccls_ring_with_nccls_choices():
+    """2 × 8 H100, 4 MiB: NCCL's 16 channels and its ring protocol pick (LL128), 16 · 2n(n−1) messages
+    of ⌈data/120⌉·128 wire bytes, every NIC the same bytes; both engines agree, each ending NCCL's base
+    latency (14 µs for LL128) after its network time; the analytic engine answers NCCL's model."""
+    from commsim.collectives import nccl_model
+    from commsim.runner import points
+
+    n, size = 16, 4 << 20
+    (run,) = points.simulate(_scenario())
+    (fast,) = points.simulate(_scenario(engine="schedule"))
+    (answer,) = points.simulate(_scenario(engine="analytic"))
+    assert run.nccl["protocol"] == "ll128" and run.nccl["channels"] == 16 and run.ok
+    assert run.messages == 16 * 2 * n * (n - 1)
+    assert run.message_bytes == {-(-size // 256 // 120) * 128: 16 * 2 * n * (n - 1)}
+    nic_bytes = {run.bytes_per_link[f"node{x}.nic{i}->rail{i}"] for x in (0, 1) for i in range(8)}
+    assert len(nic_bytes) == 1
+    assert fast.makespan_s == pytest.approx(run.makespan_s, rel=1e-9) and fast.bytes_per_link == run.bytes_per_link
+    machine = nccl_model.machine(topology.build("cluster", n, 1.0, 0.0, preset="hgx-h100", nodes=2))
+    assert answer.makespan_s == nccl_model.time_s(machine, "ring", "ll128", size) == run.nccl["predicted_s"]
+    graph = nccl_model.nccl_rates(topology.build("cluster", n, 1.0, 0.0, preset="hgx-h100", nodes=2))
+    schedule = nccl_ring_schedule(n, size // 4, 4, channels=16, protocol="ll128", gpus_per_node=8)
+    network = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
+    assert run.makespan_s == pytest.approx(14e-6 + max(worker_finish(schedule, network.finish_s, n)), rel=1e-9)
+
+
+def test_a_scenario_may_fix_protocol_and_channels():
+    """protocol: ll, channels: 8: 8 · 2n(n−1) messages of twice the data bytes."""
+    from commsim.runner import points
+
+    (run,) = points.simulate(_scenario("protocol: ll\nchannels: 8\n"))
+    n = 16
+    assert run.nccl["protocol"] == "ll" and run.messages == 8 * 2 * n * (n - 1)
+    assert run.message_bytes == {2 * (4 << 20) // 128: 8 * 2 * n * (n - 1)}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("topology: {kind: star}\n", "topology.kind: model 'nccl' needs a 'cluster' topology"),
+    ("algorithms: [all_to_all]\n", "model 'nccl' runs ring_allreduce"),
+])
+def test_model_nccl_refuses_what_it_cannot_run(text, message):
+    import yaml
+
+    from commsim import scenario
+    from commsim.errors import ScenarioError
+
+    base = ("name: s\nworkers: 16\nsize: 4 MiB\npayload: size-only\nalgorithms: [ring_allreduce]\n"
+            "topology: {kind: cluster, preset: hgx-h100, nodes: 2}\nmodel: nccl\n")
+    key = text.split(":")[0]
+    lines = [line for line in base.splitlines() if not line.startswith(key + ":")] + [text.strip()]
+    with pytest.raises(ScenarioError, match=message):
+        scenario.parse(yaml.safe_load("\n".join(lines)), "s.yaml")
+    with pytest.raises(ScenarioError, match="protocol: only with 'model: nccl'"):
+        scenario.parse(yaml.safe_load(base.replace("model: nccl", "protocol: ll")), "s.yaml")

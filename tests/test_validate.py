@@ -7,19 +7,24 @@ from commsim import cli
 from commsim.runner import validate
 
 H100x2_RING_8GIB_US = 131.6 * 1.4 + (8 << 30) / (1000 * 384 * 16 / 30)  # tests/test_nccl_model.py, by hand
+# One H100 node, 768 KiB: NCCL picks ring LL (15.0 + 786432/80571 µs beats LL128's 40.6 + 4.2 and Simple's
+# 56 + 3.8) on 24 channels; each of the 14 steps moves, on every GPU's NVLink (NCCL's 18 × 20.6 GB/s),
+# 24 messages of 786432/(24·8) data bytes, twice that on the wire in LL, after the route's 0.6 µs; and
+# the collective starts after LL's base latency 6.6 µs.
+H100_768K_SIMULATED_S = 6.6e-6 + 14 * (0.6e-6 + 24 * 2 * (786432 // (24 * 8)) / (18 * 20.6e9))
 
 
-def _cases(tmp_path, rows: str, extra: str = "", algorithm: str = "ring") -> object:
+def _cases(tmp_path, rows: str, extra: str = "", algorithm: str = "ring", nodes: int = 2) -> object:
     (tmp_path / "t.csv").write_text("# a comment line, as the bundled tables have\n"
                                     "size_bytes,count,type,time_us,algbw_GBps,busbw_GBps\n" + rows)
     path = tmp_path / "cases.yaml"
-    path.write_text(f"- file: t.csv\n  title: \"two nodes\"\n  preset: hgx-h100\n  nodes: 2\n  algorithm: {algorithm}\n{extra}")
+    path.write_text(f"- file: t.csv\n  title: \"a test\"\n  preset: hgx-h100\n  nodes: {nodes}\n  algorithm: {algorithm}\n{extra}")
     return path
 
 
 def test_errors_and_targets_by_hand(tmp_path):
-    """8 GiB measured 43 ms against 131.6·1.4 µs + 8 GiB / (384·16/30 GB/s): the error is their ratio − 1
-    and the target 5 %; 512 B is below nccl-tests' floor and dropped; 32 KiB is held to 15 %,
+    """2 × 8 H100, 8 GiB measured 43 ms: NCCL's model 131.6·1.4 µs + 8 GiB / (384·16/30 GB/s), its error
+    their ratio − 1, the target 5 %; 512 B is below nccl-tests' floor and dropped; 32 KiB is held to 15 %,
     256 KiB to nothing."""
     path = _cases(tmp_path, "512,128,float,20.0,0,0\n32768,8192,float,100.0,0,0\n262144,65536,float,90.0,0,0\n"
                             "8589934592,2147483648,float,43000,0,0\n")
@@ -27,20 +32,30 @@ def test_errors_and_targets_by_hand(tmp_path):
     assert [p.size for p in case.points] == [32768, 262144, 8 << 30]
     big = case.points[-1]
     assert big.predicted_s == pytest.approx(H100x2_RING_8GIB_US * 1e-6, rel=1e-12)
-    assert big.error == pytest.approx(H100x2_RING_8GIB_US / 43000 - 1, rel=1e-12)
+    assert big.model_error == pytest.approx(H100x2_RING_8GIB_US / 43000 - 1, rel=1e-12)
+    assert big.error == pytest.approx(big.simulated_s / 43000e-6 - 1, rel=1e-12)
     assert [p.tolerance for p in case.points] == [0.15, None, 0.05]
-    assert big.pick == "ring/simple" and big not in case.misses
+    assert big.pick == "ring/simple"
+
+
+def test_the_simulated_time_by_hand(tmp_path):
+    """One H100 node at 768 KiB: the NCCL mode's time is H100_768K_SIMULATED_S (see its derivation)."""
+    (case,) = validate.load_cases(_cases(tmp_path, "786432,196608,float,30.0,0,0\n", nodes=1))
+    (point,) = case.points
+    assert point.simulated_s == pytest.approx(H100_768K_SIMULATED_S, rel=1e-9)
+    assert point.error == pytest.approx(H100_768K_SIMULATED_S / 30e-6 - 1, rel=1e-9) and point.tolerance is None
 
 
 def test_exit_status_follows_the_targets(tmp_path, capsys):
     """Within target: 0; a point 50 % off: 1, marked ✗; files written either way."""
-    near = f"8589934592,2147483648,float,{H100x2_RING_8GIB_US * 1.01:.1f},0,0\n"
-    assert cli.main(["validate", "--cases", str(_cases(tmp_path, near)), "--out", str(tmp_path / "o")]) == 0
-    assert "1 of 1 points within target" in capsys.readouterr().out
-    far = f"8589934592,2147483648,float,{H100x2_RING_8GIB_US * 2:.1f},0,0\n"
+    (case,) = validate.load_cases(_cases(tmp_path, "32768,8192,float,1.0,0,0\n", nodes=1))  # the exit status, not the time
+    near = f"32768,8192,float,{case.points[0].simulated_s * 1e6 * 1.01:.4f},0,0\n"
+    assert cli.main(["validate", "--cases", str(_cases(tmp_path, near, nodes=1)), "--out", str(tmp_path / "o")]) == 0
+    assert "1 of 1 simulated points within target" in capsys.readouterr().out
+    far = f"8589934592,2147483648,float,{H100x2_RING_8GIB_US * 3:.1f},0,0\n"
     assert cli.main(["validate", "--cases", str(_cases(tmp_path, far)), "--out", str(tmp_path / "o")]) == 1
     out = capsys.readouterr().out
-    assert "-50.0% ✗" in out and "0 of 1 points within target" in out
+    assert "-66.7%" in out and "✗" in out and "0 of 1 simulated points within target" in out
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"validation.csv", "validation.png", "validation.svg"}
 
 
@@ -63,10 +78,12 @@ def test_bad_cases_are_one_line_errors(tmp_path, capsys, extra, message):
     assert not (tmp_path / "o").exists()
 
 
-def test_the_bundled_ring_forced_table_is_within_5_percent_from_1_gib():
-    """2 × 8 H100 over 8 × 400G per node, ring forced (nccl-tests #309): from 1 GiB to 8 GiB the preset
-    alone predicts the measured times within 5 % (the points below are reported as misses)."""
-    case = next(c for c in validate.load_cases() if c.file == "h100_2x8_nccl-tests-309-gjaion-ring.csv")
+def test_the_bundled_ring_forced_table_from_1_gib():
+    """2 × 8 H100 over 8 × 400G per node, ring forced (nccl-tests #309): from 1 GiB to 8 GiB NCCL's model,
+    configured from the preset alone, is within 2.5–4 % of the measured times, and the simulated NCCL mode
+    within 5–6.5 % (slower: the PXN hop into each NIC's GPU shares its NVLink with 15 other channels)."""
+    (case,) = validate.load_cases(only="h100_2x8_nccl-tests-309-gjaion-ring.csv")
     large = [p for p in case.points if p.size >= 1 << 30]
-    assert len(large) == 4 and all(abs(p.error) <= 0.05 for p in large)
+    assert len(large) == 4 and all(0.025 <= p.model_error <= 0.04 for p in large)
+    assert all(0.05 <= p.error <= 0.065 for p in large)
     assert [p.measured_s for p in large] == pytest.approx([5236.2e-6, 10340e-6, 20575e-6, 41015e-6], rel=1e-15)  # as published

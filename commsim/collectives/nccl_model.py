@@ -78,6 +78,24 @@ def pci_gbps(m: Machine) -> float:
     return T.PCI_FRACTION_OF_RAW * m.pcie_bandwidth * 130 / 128 / 1e9
 
 
+def nccl_rates(graph: nx.Graph) -> nx.Graph:
+    """A copy of a cluster graph whose GPU links run at the rates NCCL's topology model gives them, the
+    rates its protocols reach (``topo.h``/``topo.cc``): NVLink links × NCCL's per-link rate instead of
+    the spec (H100: 18 × 20.6 = 370.8 GB/s, not 450), PCIe 3/4 of raw (Gen5 x16: 48, not 63). Each link
+    is scaled by that ratio, so overridden links keep their relation to the rest; NIC and switch links
+    keep their line rate (NCCL counts a NIC at speed / 8)."""
+    m = machine(graph)
+    nvlink = nvlink_gbps(m) * 1e9 / m.nvlink_bandwidth if m.nvlink_bandwidth else 1.0
+    pci = pci_gbps(m) * 1e9 / m.pcie_bandwidth
+    rated = graph.copy()
+    for u, v, data in rated.edges(data=True):
+        gpu, other = (u, v) if isinstance(u, int) else (v, u)
+        if not isinstance(gpu, int):
+            continue
+        data["bandwidth"] = data["bandwidth"] * (nvlink if str(other).endswith(".nvswitch") else pci)
+    return rated
+
+
 @dataclass(frozen=True)
 class Channels:
     """The ring search's result: ``search`` channels of ``speed`` GB/s each; NCCL runs ``comm`` channels."""
@@ -127,6 +145,11 @@ def channels(m: Machine) -> Channels:
 def _scale(nodes: int) -> int:
     """NCCL's tuning-scale column: 1 node, 2 nodes, 4+ (tuning.cc:272)."""
     return nodes - 1 if nodes <= 2 else 2
+
+
+def base_latency_s(algorithm: str, protocol: str) -> float:
+    """NCCL's fixed latency of one collective (baseLat, tuning.cc:150-154), in seconds."""
+    return T.BASE_LATENCY_US[algorithm][T.PROTOCOLS.index(protocol)] * 1e-6
 
 
 def enabled(m: Machine, protocol: str) -> bool:

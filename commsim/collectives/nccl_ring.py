@@ -76,3 +76,17 @@ def nccl_ring_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
         return Round(src, dst, wire_bytes((hi - lo) * w, protocol), "all_gather", None, lo, hi, False)
 
     return Schedule(everyone, 2 * (n - 1), round_, np.tile(ints(range(n)), channels), p)
+
+
+def message_sizes(n: int, p: int, w: int, channels: int, protocol: str) -> dict[int, int]:
+    """Wire size → count: chunk j of channel c (``chunk_bounds`` of its range into n) crosses 2(n−1) hops."""
+    if n == 1:
+        return {}
+    histogram: dict[int, int] = {}
+    for c in range(channels):
+        length = (c + 1) * p // channels - c * p // channels
+        for j in range(n):
+            data = ((j + 1) * length // n - j * length // n) * w
+            size = int(wire_bytes(np.int64(data), protocol))
+            histogram[size] = histogram.get(size, 0) + 2 * (n - 1)
+    return dict(sorted(histogram.items()))

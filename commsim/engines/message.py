@@ -12,7 +12,7 @@ import networkx as nx
 import numpy as np
 import simpy
 
-from ..collectives import Comm, get, reference_results
+from ..collectives import Algorithm, Comm, get, reference_results
 from ..collectives.payload import Buffer, SizeOnly
 from ..network import topology as topologies
 from ..network.fluid import MessageLog, Network
@@ -52,17 +52,17 @@ def run_with_progress(env: simpy.Environment, horizon: float | None, progress: A
 
 
 def run_collective(
-    algorithm: str, graph: nx.Graph, buffers: list[Buffer], gamma: float = 0.0, progress: Any = None,
+    algorithm: str | Algorithm, graph: nx.Graph, buffers: list[Buffer], gamma: float = 0.0, progress: Any = None,
     horizon: float | None = None, keep_log: bool = True,
 ) -> CollectiveRun:
     """Run one collective, one SimPy process per worker (and one for the server, if any); ``progress``
     hears the simulated-time fraction done against ``horizon`` (see :func:`run_with_progress`). Without
     ``keep_log`` messages are only counted (``network.sizes``, per route), not each recorded."""
-    spec = get(algorithm)
+    spec = algorithm if isinstance(algorithm, Algorithm) else get(algorithm)
     n = len(buffers)
     servers = topologies.servers(graph)
     if spec.server is not None and not servers:
-        raise topologies.TopologyError(f"algorithm {algorithm!r} needs a parameter server, and the topology has none")
+        raise topologies.TopologyError(f"algorithm {spec.name!r} needs a parameter server, and the topology has none")
     env = simpy.Environment()
     net = Network(env, graph, keep_log=keep_log)
     finish = [float("nan")] * n
@@ -82,7 +82,7 @@ def run_collective(
             gc.enable()
     unfinished = [rank for rank, process in enumerate(processes) if not process.processed]
     if unfinished:
-        raise RuntimeError(f"{algorithm}: ranks {unfinished[:8]} never finished (deadlock)")
+        raise RuntimeError(f"{spec.name}: ranks {unfinished[:8]} never finished (deadlock)")
     return CollectiveRun([process.value for process in processes], finish, net)
 
 

@@ -68,6 +68,7 @@ class RunResult:
     mean: dict[str, Any] | None = None
     log: MessageLog | None = field(default=None, repr=False)
     engine: str = "simulate"
+    nccl: dict[str, Any] | None = None  # model nccl: protocol, channels, NCCL's own predicted time and why
 
     @property
     def kind(self) -> str:

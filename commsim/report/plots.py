@@ -288,7 +288,7 @@ def timelines(runs: list, directory: Path, limit: int = 5000) -> list[Path]:
 
 
 def validation_errors(cases: list[Any]) -> object:
-    """Relative error of NCCL's model against each measured table, by message size (log x), with the
+    """Relative error of the simulated NCCL mode against each measured table, by message size (log x), with the
     ±15 % and ±5 % bands; the tables that count in colour, the others thin and grey."""
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(9, 6.5))
@@ -303,10 +303,11 @@ def validation_errors(cases: list[Any]) -> object:
             ax.plot(sizes, errors, color="0.6", linewidth=0.7, linestyle=":", zorder=1)
     ax.plot([], [], color="0.6", linewidth=0.7, linestyle=":", label="not counted (see the table for why)")
     ax.set_xscale("log", base=2)
+    ax.set_yscale("symlog", linthresh=20)  # ±20 % linear, the misses of several times beyond it compressed
     ax.set_xlabel("message size (bytes)")
-    ax.set_ylabel("predicted − measured (% of measured)")
+    ax.set_ylabel("simulated − measured (% of measured; linear within ±20)")
     ax.axhline(0, color="k", linewidth=0.8)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
-    ax.set_title("NCCL's cost model, configured from presets, against nccl-tests all-reduce times")
+    ax.set_title("commsim's NCCL mode, configured from presets, against nccl-tests all-reduce times")
     figure.tight_layout()
     return figure

@@ -57,6 +57,7 @@ def run_record(run: RunResult | NotApplicable) -> dict[str, Any]:
         "busbw_Bps": run.busbw,
         "hottest_links": run.hottest_links() if run.bytes_per_link else [],
         "bytes_per_link": run.bytes_per_link,
+        **({"nccl": run.nccl} if run.nccl is not None else {}),
     }
 
 
@@ -194,14 +195,16 @@ def write_text_atomically(path: Path, text: str) -> Path:
 
 
 def write_validation(directory: Path, cases: list[Any]) -> Path:
-    """``validation.csv``: one row per measured size (case file, size, measured and predicted seconds,
-    relative error, its target, NCCL's pick, whether the case counts), written atomically."""
+    """``validation.csv``: one row per measured size (case file, size, measured and simulated seconds, the
+    error and its target, NCCL's model's seconds and error, its pick, whether the case counts), atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "size_bytes", "measured_s", "predicted_s", "error", "tolerance", "pick", "counts"])
+    writer.writerow(["file", "size_bytes", "measured_s", "simulated_s", "error", "tolerance", "nccl_model_s",
+                     "nccl_model_error", "pick", "counts"])
     for case in cases:
         for p in case.points:
-            writer.writerow([case.file, p.size, repr(p.measured_s), repr(p.predicted_s), repr(p.error),
-                             "" if p.tolerance is None else p.tolerance, p.pick, case.counts])
+            writer.writerow([case.file, p.size, repr(p.measured_s), repr(p.simulated_s), repr(p.error),
+                             "" if p.tolerance is None else p.tolerance, repr(p.predicted_s), repr(p.model_error),
+                             p.pick, case.counts])
     return write_text_atomically(directory / "validation.csv", out.getvalue())

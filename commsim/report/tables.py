@@ -210,8 +210,24 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
         if isinstance(run, NotApplicable):
             reasons[run.reason] = reasons.get(run.reason, 0) + 1
     notes = [f"n/a ({count} run{'s' * (count > 1)}): {reason}" for reason, count in reasons.items()]
+    notes += _nccl_notes(runs)
     table_lines = _aligned(rows, right, droppable, wide, group=0 if several else None)
     return "\n".join([*lines, *table_lines, *notes, _summary(runs)])
+
+
+def _nccl_notes(runs: list[Any]) -> list[str]:
+    """Under a ``model: nccl`` table: per run, NCCL's protocol and channels and its own cost model's time."""
+    shown = [run for run in runs if not isinstance(run, NotApplicable) and run.nccl is not None]
+    if not shown:
+        return []
+    unit, factor = column_unit([run.nccl["predicted_s"] for run in shown], "time")
+    lines = [f"NCCL (model nccl): protocol and channels as NCCL picks them; NCCL's own cost model predicts ({unit}):"]
+    for run in shown:
+        info = run.nccl
+        lines.append(f"  {run.workers} workers, {run.params * run.bytes_per_param} B: ring/{info['protocol']} on "
+                     f"{info['channels']} channels, predicted {format_in(info['predicted_s'], factor)}, "
+                     f"simulated {format_in(run.makespan_s, factor)}")
+    return lines
 
 
 def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool, wide: bool = False) -> str:
@@ -302,22 +318,24 @@ def _size_text(size: int) -> str:
 
 
 def validation_table(cases: list[Any]) -> str:
-    """Per measured table: size, measured and predicted time, the relative error against its target
-    (✓ within, ✗ outside, blank where no target applies) and what NCCL's model picks; then a summary."""
+    """Per measured table: size, measured time, the NCCL mode's simulated time and its relative error
+    against its target (✓ within, ✗ outside, blank where no target applies), NCCL's own model's time
+    and error and its pick; then a summary."""
     blocks = []
     for case in cases:
         unit, factor = column_unit([p.measured_s for p in case.points], "time")
-        rows = [("size", f"measured ({unit})", f"predicted ({unit})", "error", "NCCL picks")]
+        rows = [("size", f"measured ({unit})", f"simulated ({unit})", "error", f"NCCL model ({unit})", "error", "picks")]
         for p in case.points:
             mark = "" if p.tolerance is None else _mark(abs(p.error) <= p.tolerance)
-            rows.append((_size_text(p.size), format_in(p.measured_s, factor), format_in(p.predicted_s, factor),
-                         f"{p.error:+.1%} {mark}".rstrip(), p.pick))
+            rows.append((_size_text(p.size), format_in(p.measured_s, factor), format_in(p.simulated_s, factor),
+                         f"{p.error:+.1%} {mark}".rstrip(), format_in(p.predicted_s, factor), f"{p.model_error:+.1%}",
+                         p.pick))
         counted = "" if case.counts else f"  [not counted: {case.why}]"
         heading = f"{case.title}: {case.preset} × {case.nodes}, {'ring forced' if case.algorithm == 'ring' else 'NCCL chooses'}"
-        blocks.append("\n".join([heading + counted, *_aligned(rows, right={1, 2, 3})]))
+        blocks.append("\n".join([heading + counted, *_aligned(rows, right={1, 2, 3, 4, 5})]))
     counted = [case for case in cases if case.counts]
     held = sum(1 for case in counted for p in case.points if p.tolerance is not None)
     missed = sum(len(case.misses) for case in counted)
-    summary = (f"{held - missed} of {held} points within target (±5 % from 1 MiB to 8 GiB, ±15 % below 64 KiB) "
-               f"on {len(counted)} counted tables; {len(cases) - len(counted)} more shown, not counted")
+    summary = (f"{held - missed} of {held} simulated points within target (±5 % from 1 MiB to 8 GiB, ±15 % below "
+               f"64 KiB) on {len(counted)} counted tables; {len(cases) - len(counted)} more shown, not counted")
     return "\n\n".join([*blocks, summary])

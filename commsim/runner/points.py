@@ -46,6 +46,8 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
     or not applicable. ``keep_log`` keeps every message (for a trace, an export or a timeline)."""
     if run.unavailable is not None:
         return not_applicable(run, run.unavailable)
+    if scenario.model == "nccl":
+        return nccl_run(scenario, run, progress, keep_log)
     if scenario.engine == "analytic":
         return analytic_run(scenario, run)
     topo = run.topology
@@ -84,6 +86,61 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
         mean=mean,
         log=net.log,
     )
+
+
+def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: bool = False) -> RunResult | NotApplicable:
+    """A point of ``model: nccl``: NCCL's ring with its channels and protocol (NCCL's choices unless the
+    scenario fixes them) as real messages through the cluster, on the message or the schedule engine;
+    the analytic engine answers NCCL's own cost model. NCCL's predicted time travels beside the result."""
+    from functools import partial
+
+    from ..collectives import nccl_model, nccl_ring
+    from ..collectives.follow import scheduled
+
+    topo = run.topology
+    try:
+        graph = topo.build(run.workers, [run.algorithm])
+    except (TopologyError, ValueError) as error:
+        return not_applicable(run, str(error))
+    itemsize = np.dtype(run.dtype).itemsize
+    machine = nccl_model.machine(graph)
+    graph = nccl_model.nccl_rates(graph)
+    protocols = nccl_model.T.PROTOCOLS if scenario.protocol == "auto" else (scenario.protocol,)
+    choice = nccl_model.choose(machine, run.params * itemsize, ("ring",), protocols)
+    channels = nccl_model.channels(machine).comm if scenario.channels == "auto" else scenario.channels
+    sizes = nccl_ring.message_sizes(run.workers, run.params, itemsize, channels, choice.protocol)
+    base = nccl_model.base_latency_s("ring", choice.protocol)  # every rank starts after NCCL's fixed latency
+    info = {"protocol": choice.protocol, "channels": channels, "predicted_s": choice.time_s, "why": choice.why(),
+            "base_latency_s": base}
+    expected = analytic.Expected(sum(sizes.values()), _total(sizes), sizes, None, "=", "NCCL's ring: no closed form")
+    common = dict(algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=run.dtype,
+                  bytes_per_param=itemsize, payload=scenario.payload, nccl=info)
+    if scenario.engine == "analytic":
+        return RunResult(**common, messages=expected.messages, bytes=expected.bytes, message_bytes=sizes,
+                         makespan_s=choice.time_s, finish_s=[], bytes_per_link={}, link_bandwidth={},
+                         expected=expected, engine="analytic")
+    make = partial(nccl_ring.nccl_ring_schedule, channels=channels, protocol=choice.protocol)
+    if scenario.engine == "schedule":
+        schedule = make(run.workers, run.params, itemsize, gpus_per_node=graph.graph["gpus_per_node"])
+        simulated = run_schedule(schedule, graph, participant_nodes(schedule, run.workers, ()), scenario.gamma)
+        finish = base + worker_finish(schedule, simulated.finish_s, run.workers)
+        return RunResult(**common, messages=simulated.messages, bytes=_total(simulated.sizes),
+                         message_bytes=simulated.sizes, makespan_s=float(finish.max(initial=0.0)),
+                         finish_s=finish.tolist(), bytes_per_link=simulated.bytes_per_link,
+                         link_bandwidth=simulated.link_bandwidth, expected=expected, engine="schedule")
+    algorithm = scheduled(run.algorithm, make, None, "NCCL's ring")
+    buffers = make_buffers(run.workers, run.params, run.dtype, scenario.payload, scenario.seed)
+    collective = run_collective(algorithm, graph, buffers, gamma=scenario.gamma, progress=progress,
+                                horizon=choice.time_s, keep_log=keep_log)
+    net = collective.network
+    mean = None
+    if scenario.payload == "data":
+        error, tolerance, identical = mean_error(buffers, collective.results, "allreduce")
+        mean = {"max_error": error, "tolerance": tolerance, "identical": identical}
+    return RunResult(**common, messages=net.messages, bytes=_total(net.sizes), message_bytes=net.message_sizes(),
+                     makespan_s=base + collective.makespan_s, finish_s=[base + t for t in collective.finish_s],
+                     bytes_per_link=bytes_per_link(net),
+                     link_bandwidth=link_bandwidths(net), expected=expected, mean=mean, log=net.log)
 
 
 def schedule_run(scenario: Scenario, run: RunSpec, graph: nx.Graph) -> RunResult:
