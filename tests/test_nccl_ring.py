@@ -134,7 +134,7 @@ def test_model_nccl_runs_nccls_ring_with_nccls_choices():
     assert fast.makespan_s == pytest.approx(run.makespan_s, rel=1e-9) and fast.bytes_per_link == run.bytes_per_link
     machine = nccl_model.machine(topology.build("cluster", n, 1.0, 0.0, preset="hgx-h100", nodes=2))
     assert answer.makespan_s == nccl_model.time_s(machine, "ring", "ll128", size) == run.nccl["predicted_s"]
-    graph = nccl_model.nccl_rates(topology.build("cluster", n, 1.0, 0.0, preset="hgx-h100", nodes=2))
+    graph = nccl_model.nccl_rates(topology.build("cluster", n, 1.0, 0.0, preset="hgx-h100", nodes=2), "ll128")
     schedule = nccl_ring_schedule(n, size // 4, 4, channels=16, protocol="ll128", gpus_per_node=8)
     network = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
     assert run.makespan_s == pytest.approx(14e-6 + max(worker_finish(schedule, network.finish_s, n)), rel=1e-9)

@@ -81,9 +81,9 @@ def test_bad_cases_are_one_line_errors(tmp_path, capsys, extra, message):
 def test_the_bundled_ring_forced_table_from_1_gib():
     """2 × 8 H100 over 8 × 400G per node, ring forced (nccl-tests #309): from 1 GiB to 8 GiB NCCL's model,
     configured from the preset alone, is within 2.5–4 % of the measured times, and the simulated NCCL mode
-    within 5–6.5 % (slower: the PXN hop into each NIC's GPU shares its NVLink with 15 other channels)."""
+    4–6.5 % slower (the PXN hop into each NIC's GPU shares its NVLink with 15 other channels)."""
     (case,) = validate.load_cases(only="h100_2x8_nccl-tests-309-gjaion-ring.csv")
     large = [p for p in case.points if p.size >= 1 << 30]
     assert len(large) == 4 and all(0.025 <= p.model_error <= 0.04 for p in large)
-    assert all(0.05 <= p.error <= 0.065 for p in large)
+    assert all(0.04 <= p.error <= 0.065 for p in large)
     assert [p.measured_s for p in large] == pytest.approx([5236.2e-6, 10340e-6, 20575e-6, 41015e-6], rel=1e-15)  # as published

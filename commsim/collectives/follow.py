@@ -211,6 +211,7 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
     p = schedule.p
     values = _Values(buffer, p, shared) if isinstance(buffer, np.ndarray) or buffer is None else None
     n, gamma = comm.size, comm.gamma
+    pending: list[Event] = []  # an eager schedule's sends still under way
     for k in range(schedule.rounds):
         plan = call.plan(k)
         s0, s1 = plan.send_at[me], plan.send_at[me + 1]
@@ -220,7 +221,8 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
             continue
         comm.phase = plan.phase
         array = buffer if values is None else values.array
-        copy = values is not None and s0 < s1 and (schedule.snapshot or _writes_in_place_under(plan, r0, r1, s0, s1, p))
+        copy = values is not None and s0 < s1 and (schedule.snapshot or schedule.eager
+                                                   or _writes_in_place_under(plan, r0, r1, s0, s1, p))
         sends, snapshots = [], {}
         for j in range(s0, s1):
             lo, hi, dst = plan.send_lo[j], plan.send_hi[j], plan.send_to[j]
@@ -233,8 +235,11 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
         arrived = []
         for j in range(r0, r1):
             arrived.append((yield comm.recv(nodes[plan.recv_from[j]], me if tag_by_receiver else None)))
-        for sent in sends:
-            yield sent
+        if schedule.eager:  # an eager sender goes on: what it sent is a copy
+            pending.extend(sends)
+        else:
+            for sent in sends:
+                yield sent
         if arrived and values is not None:
             if isinstance(arrived[0], SizeOnly):  # a server among size-only workers: nothing to hold
                 values, buffer = None, size_only(p, arrived[0].itemsize)
@@ -250,6 +255,8 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
                 part /= n
             if respond is not None:
                 values.put(0, p, respond(values.array), fresh=True)
+    for sent in pending:
+        yield sent
     return buffer if values is None else values.result()
 
 
@@ -260,6 +267,7 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
     net, node, gamma = comm.net, comm.rank, comm.gamma
     send, match, timeout = net.send, net._event_for, net.env.timeout
     plans, make_plan = call.plans, call.plan
+    eager, pending = schedule.eager, []
     for k in range(schedule.rounds):
         plan = plans.get(k)
         if plan is None or plan.left == 1:
@@ -273,7 +281,10 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
                 sent = send(node, to, nbytes, None, tag_out, plan.phase)
                 if come is not None:
                     yield match((come, node, tag_in), False)
-                yield sent
+                if eager:
+                    pending.append(sent)
+                else:
+                    yield sent
             elif come is not None:
                 yield match((come, node, tag_in), False)
             else:
@@ -288,10 +299,17 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
                           plan.send_to[j] if tag_by_receiver else None, phase) for j in range(s0, s1)]
             for j in range(r0, r1):
                 yield match((nodes[plan.recv_from[j]], node, me if tag_by_receiver else None), False)
-            for sent in sends:
-                yield sent
+            if eager:
+                pending.extend(sends)
+            else:
+                for sent in sends:
+                    yield sent
         if gamma and plan.combine is not None and plan.combine[me]:
             yield timeout(gamma * plan.combine[me])
+        if len(pending) > 64:  # keep only the sends still under way
+            pending = [sent for sent in pending if not sent.processed]
+    for sent in pending:
+        yield sent
     return out
 
 

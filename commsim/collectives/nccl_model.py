@@ -78,21 +78,38 @@ def pci_gbps(m: Machine) -> float:
     return T.PCI_FRACTION_OF_RAW * m.pcie_bandwidth * 130 / 128 / 1e9
 
 
-def nccl_rates(graph: nx.Graph) -> nx.Graph:
-    """A copy of a cluster graph whose GPU links run at the rates NCCL's topology model gives them, the
-    rates its protocols reach (``topo.h``/``topo.cc``): NVLink links × NCCL's per-link rate instead of
-    the spec (H100: 18 × 20.6 = 370.8 GB/s, not 450), PCIe 3/4 of raw (Gen5 x16: 48, not 63). Each link
-    is scaled by that ratio, so overridden links keep their relation to the rest; NIC and switch links
-    keep their line rate (NCCL counts a NIC at speed / 8)."""
+def nccl_rates(graph: nx.Graph, protocol: str | None = None) -> nx.Graph:
+    """A copy of a cluster graph as NCCL's model sees it. Rates: GPU links at what NCCL's topology model
+    gives them, the rates its protocols reach (``topo.h``/``topo.cc``): NVLink links × NCCL's per-link
+    rate instead of the spec (H100: 18 × 20.6 = 370.8 GB/s, not 450), PCIe 3/4 of raw (Gen5 x16: 48,
+    not 63), each link scaled by that ratio (overridden links keep their relation to the rest); NIC and
+    switch links at their line rate (NCCL counts a NIC at speed / 8). With ``protocol``, latencies: a
+    hop inside a node (two links through the NVSwitch or PCIe switch) takes NCCL's intra-node hardware
+    latency for the ring and that protocol, at least its network overhead per step when there are
+    several nodes; a hop between nodes (GPU, NIC, switch, NIC, GPU) its network latency, the tree's
+    with one GPU per node (``tuning.cc:384-420``)."""
     m = machine(graph)
     nvlink = nvlink_gbps(m) * 1e9 / m.nvlink_bandwidth if m.nvlink_bandwidth else 1.0
     pci = pci_gbps(m) * 1e9 / m.pcie_bandwidth
     rated = graph.copy()
+    latency = None
+    if protocol is not None:
+        p = T.PROTOCOLS.index(protocol)
+        overhead = 0.0 if m.nodes == 1 else T.NET_OVERHEAD_US[m.cpu] * (
+            T.NET_OVERHEAD_SIMPLE_FACTOR if protocol == "simple" else 1.0)
+        intra = max(T.HW_LATENCY_US["nvlink" if m.nvlink else "pci"]["ring"][p], overhead) * 1e-6
+        inter = T.HW_LATENCY_US["net"]["tree" if m.gpus_per_node == 1 else "ring"][p] * 1e-6
+        latency = {"inside": intra / 2, "gpu-nic": 0.0, "nic": inter / 2, "fabric": 0.0}
     for u, v, data in rated.edges(data=True):
         gpu, other = (u, v) if isinstance(u, int) else (v, u)
-        if not isinstance(gpu, int):
-            continue
-        data["bandwidth"] = data["bandwidth"] * (nvlink if str(other).endswith(".nvswitch") else pci)
+        if isinstance(gpu, int):
+            inside = str(other).endswith((".nvswitch", ".pcie"))
+            data["bandwidth"] = data["bandwidth"] * (nvlink if str(other).endswith(".nvswitch") else pci)
+            kind = "inside" if inside else "gpu-nic"
+        else:
+            kind = "nic" if ".nic" in str(u) or ".nic" in str(v) else "fabric"
+        if latency is not None:
+            data["latency"] = latency[kind]
     return rated
 
 

@@ -8,7 +8,9 @@ hop from node x to node x+1 lands on local index c mod g, whose NIC (``cluster_r
 the destination's NIC) carries it, so C channels spread the inter-node bytes over every NIC when C is
 a multiple of their count. Each ring is the library's ring all-reduce over its positions (n − 1
 reduce-scatter and n − 1 all-gather steps of one of n chunks of the channel's range), one participant
-per (channel, rank), all channels at once, sharing links max-min fairly.
+per (channel, rank), all channels at once, sharing links max-min fairly. Sends are eager, as NCCL's
+go into FIFO slots: a rank moves to its next step once its receive is in, so latency adds up only
+along the chain of hops a chunk takes (2(N−1) of them between the N nodes), as in NCCL's model.
 
 Wire bytes per message (NCCL's line formats, src/include/device.h:75-111): Simple the data; LL 8 bytes
 per 4 data bytes (a flag with each); LL128 128 bytes per 120 (one flag word per line).
@@ -75,7 +77,7 @@ def nccl_ring_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
         lo, hi = piece((position + 1 - (k - n + 1)) % n)
         return Round(src, dst, wire_bytes((hi - lo) * w, protocol), "all_gather", None, lo, hi, False)
 
-    return Schedule(everyone, 2 * (n - 1), round_, np.tile(ints(range(n)), channels), p)
+    return Schedule(everyone, 2 * (n - 1), round_, np.tile(ints(range(n)), channels), p, eager=True)
 
 
 def message_sizes(n: int, p: int, w: int, channels: int, protocol: str) -> dict[int, int]:

@@ -7,7 +7,9 @@ the wire; the receiver adds it in (``reduce[i]``) or overwrites its own.
 
 Round semantics (the library's send-receive steps): a participant starts its sends of round k when
 it has finished round k−1. It finishes round k when every transfer of round k it sends has been
-delivered and every one it receives has arrived; it then writes what it received (the additions
+delivered and every one it receives has arrived (an ``eager`` schedule, as NCCL's buffered sends, does
+not wait for its own sends: it finishes once its receives are in, and ends only when all its sends have
+been delivered too); it then writes what it received (the additions
 into one range summed in participant order, its own value at its own place, so every replica gets
 the same bits), spends γ seconds per byte of ``combine`` on them, and divides the ranges of
 ``scale`` by n (the mean). A participant with no part in a round passes through it. A server's
@@ -57,6 +59,7 @@ class Schedule:
     workers: np.ndarray | None = None  # participant → the worker it runs for (None: 0..n−1 are the workers)
     p: int = 0
     snapshot: bool = False  # senders copy what they send (True), or send views where the round leaves them be
+    eager: bool = False  # a participant leaves a round once its receives are in, its sends still under way (NCCL's FIFOs)
 
     def worker_participants(self, n: int) -> int:
         """How many participants run for workers (the rest are servers)."""

@@ -157,6 +157,7 @@ def _round_at_a_time(schedule: Schedule, routes: _Routes, gamma: float) -> tuple
     """Every round in one numpy pass, or None at the first round where two transfers would share a link."""
     participants = schedule.participants
     ready = np.zeros(participants)
+    sent = np.zeros(participants)  # eager: the last delivery of each participant's own sends
     last_end = np.full(len(routes.bandwidth), -np.inf)
     tally = _Tally()
     for k in range(schedule.rounds):
@@ -177,13 +178,13 @@ def _round_at_a_time(schedule: Schedule, routes: _Routes, gamma: float) -> tuple
                     return None  # starts before the link's previous transfer has left
                 last_end[links] = (start + transmit)[moving][owner]
             done = ready.copy()
-            np.maximum.at(done, src, delivery)
+            np.maximum.at(sent if schedule.eager else done, src, delivery)
             np.maximum.at(done, dst, delivery)
             tally.add(ids, nbytes)
         else:
             done = ready
         ready = done + _combine_after(round_, gamma)
-    return ready, tally
+    return np.maximum(ready, sent), tally
 
 
 class _Rounds:
@@ -242,6 +243,8 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
     ready = np.zeros(participants)  # when it may start that round's sends
     entered = np.zeros(participants, dtype=bool)
     outstanding = np.zeros(participants, dtype=np.int64)
+    eager = schedule.eager
+    sent_last = np.zeros(participants)  # eager: when each participant's latest send was delivered
     # transmitting: round, index in round, route, bytes left, rate; propagating: round, index, delivery time
     tx_round, tx_index, tx_route = (np.zeros(0, dtype=np.int64) for _ in range(3))
     tx_left, tx_rate = np.zeros(0), np.zeros(0)
@@ -272,7 +275,7 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
                 member = np.zeros(participants, dtype=bool)
                 member[group] = True
                 sends = np.flatnonzero(member[round_.src])
-                waiting = np.bincount(round_.src[sends], minlength=participants)
+                waiting = np.zeros(participants, dtype=np.int64) if eager else np.bincount(round_.src[sends], minlength=participants)
                 receives = member[round_.dst] & ~delivered
                 waiting += np.bincount(round_.dst[receives], minlength=participants)
                 outstanding[group] = waiting[group]
@@ -325,7 +328,9 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
                 round_, _, delivered = rounds.get(k)
                 index = pr_index[arrived & (pr_round == k)]
                 delivered[index] = True
-                for ends in (round_.src[index], round_.dst[index]):
+                if eager:
+                    np.maximum.at(sent_last, round_.src[index], now)
+                for ends in (round_.dst[index],) if eager else (round_.src[index], round_.dst[index]):
                     counted = ends[entered[ends] & (current[ends] == k)]
                     np.subtract.at(outstanding, counted, 1)
             keep = ~arrived
@@ -333,8 +338,11 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
             leaving = np.flatnonzero(entered & (outstanding == 0))
             if len(leaving):
                 finish(leaving)
-            rounds.forget_before(int(current.min()))
-    return ready, tally
+            oldest = int(current.min())
+            if eager:  # an eager round's transfers may outlive its participants' stay in it
+                oldest = min([oldest, *(int(r.min()) for r in (pr_round, tx_round) if len(r))])
+            rounds.forget_before(oldest)
+    return np.maximum(ready, sent_last), tally
 
 
 def participant_nodes(schedule: Schedule, workers: int, servers: tuple[Any, ...]) -> list[Any]:

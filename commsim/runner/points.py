@@ -104,9 +104,9 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
         return not_applicable(run, str(error))
     itemsize = np.dtype(run.dtype).itemsize
     machine = nccl_model.machine(graph)
-    graph = nccl_model.nccl_rates(graph)
     protocols = nccl_model.T.PROTOCOLS if scenario.protocol == "auto" else (scenario.protocol,)
     choice = nccl_model.choose(machine, run.params * itemsize, ("ring",), protocols)
+    graph = nccl_model.nccl_rates(graph, choice.protocol)
     channels = nccl_model.channels(machine).comm if scenario.channels == "auto" else scenario.channels
     sizes = nccl_ring.message_sizes(run.workers, run.params, itemsize, channels, choice.protocol)
     base = nccl_model.base_latency_s("ring", choice.protocol)  # every rank starts after NCCL's fixed latency

@@ -124,21 +124,22 @@ def _case(path: Path, i: int, entry: Any) -> Case:
     except TopologyError as error:
         raise _fail(where, str(error)) from None
     machine = nccl_model.machine(graph)
-    rated = nccl_model.nccl_rates(graph)
     algorithms = ("ring",) if entry["algorithm"] == "ring" else ("ring", "tree")
     points = []
     for size, measured_us in _measured(path.parent / str(entry["file"]), where):
         choice = nccl_model.choose(machine, size, algorithms)
-        simulated = simulate_ring(machine, rated, size)
+        simulated = simulate_ring(machine, graph, size)
         points.append(Point(size, measured_us * 1e-6, simulated, choice.time_s, f"{choice.algorithm}/{choice.protocol}"))
     return Case(str(entry["file"]), str(entry.get("title", entry["file"])), str(entry["preset"]), nodes,
                 entry["algorithm"], bool(entry.get("counts", True)), str(entry.get("why", "")), overrides, tuple(points))
 
 
-def simulate_ring(machine: nccl_model.Machine, rated: Any, nbytes: int) -> float:
+def simulate_ring(machine: nccl_model.Machine, graph: Any, nbytes: int) -> float:
     """``model: nccl``'s time for an all-reduce of ``nbytes`` fp32 bytes: NCCL's base latency, then NCCL's
-    ring on NCCL's channels and ring protocol, on the graph at NCCL's rates, by the schedule engine."""
+    ring on NCCL's channels and ring protocol, on the graph at NCCL's rates and hop latencies, by the
+    schedule engine."""
     protocol = nccl_model.choose(machine, nbytes, ("ring",)).protocol
+    rated = nccl_model.nccl_rates(graph, protocol)
     n = machine.ranks
     schedule = nccl_ring.nccl_ring_schedule(n, nbytes // 4, 4, channels=nccl_model.channels(machine).comm,
                                             protocol=protocol, gpus_per_node=machine.gpus_per_node)
