@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("commsim", "optim", "tests", "scenarios", "pyproject.toml")
+COPIED = ("commsim", "optim", "tests", "scenarios", "validation", "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,9 @@ T_ENGINE = "tests/test_engine_analytic.py"
 SCHED = "commsim/engines/schedule.py"
 SCHEDULES = "commsim/collectives/schedule.py"
 FOLLOW = "commsim/collectives/follow.py"
+NCCL_MODEL = "commsim/collectives/nccl_model.py"
+NCCL_RING = "commsim/collectives/nccl_ring.py"
+T_NCCL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_validate.py")
 T_SCHED = "tests/test_schedule_engine.py"
 
 CATALOGUE: tuple[Mutant, ...] = (
@@ -138,6 +141,20 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(SCHEDULES, "return Round(ranks, right, nbytes, \"reduce_scatter\", np.roll(nbytes, 1), lo, hi, True, scale)",
        "return Round(ranks, right, nbytes, \"reduce_scatter\", nbytes, lo, hi, True, scale)",
        "ring schedule combines the chunk it sent, not the one it received", T_SCHED, T_VERIFY, T_ENGINE, "tests/test_sensitivity.py"),
+    # -- NCCL mode ----------------------------------------------------------------------------
+    _m(NCCL_MODEL, "bus = min(bus * T.RING_LL128_FACTOR,", "bus = min(bus,", "ring LL128 without its 0.92", *T_NCCL),
+    _m(NCCL_MODEL, "inter_steps = 0 if nodes == 1 else 2 * (nodes - 1)", "inter_steps = 0 if nodes == 1 else 2 * nodes",
+       "ring counts 2N inter-node steps (NCCL before 2.23), not 2(N−1)", *T_NCCL),
+    _m(NCCL_MODEL, "        speed /= -(-doubled // count)\n", "", "duplicated channels keep their full speed", *T_NCCL),
+    _m(NCCL_MODEL, "size_index = (nbytes >> 6).bit_length() - 1", "size_index = (nbytes >> 6).bit_length()",
+       "tree correction one size class off", *T_NCCL),
+    _m(NCCL_RING, "return (node * g + (c + k) % g).reshape(channels, n)", "return (node * g + k % g + 0 * c).reshape(channels, n)",
+       "every channel enters each node at GPU 0 (one NIC for all)", *T_NCCL),
+    _m(NCCL_RING, "return -(-data // 4) * 8", "return -(-data // 4) * 4", "LL without its flags", *T_NCCL),
+    _m(SCHED, "np.maximum.at(sent if schedule.eager else done, src, delivery)", "np.maximum.at(done, src, delivery)",
+       "schedule engine: eager senders wait for their sends", *T_NCCL),
+    _m(FOLLOW, "                if eager:\n                    pending.append(sent)\n                else:\n                    yield sent",
+       "                yield sent", "message engine: eager senders wait for their sends", *T_NCCL),
     # -- network ------------------------------------------------------------------------------
     _m(NET, "if flow.stage != _ALONE or flow.tx_end > self.env.now:", "if flow.stage != _ALONE or flow.tx_end >= self.env.now:",
        "_idle: a flow ending now still occupies its link", T_NET),

@@ -168,3 +168,23 @@ def test_model_nccl_refuses_what_it_cannot_run(text, message):
         scenario.parse(yaml.safe_load("\n".join(lines)), "s.yaml")
     with pytest.raises(ScenarioError, match="protocol: only with 'model: nccl'"):
         scenario.parse(yaml.safe_load(base.replace("model: nccl", "protocol: ll")), "s.yaml")
+
+
+def test_eager_sends_add_latency_along_the_chain_of_hops(ring):
+    """2 nodes × 2 GPUs, one channel, 4 elements: hops 0→1 and 2→3 inside nodes (2 × 1 µs through the
+    NVSwitch), 1→2 and 3→0 between them (through the NVSwitch to the NIC's GPU, then 2 × 10 µs of NIC
+    links: 22 µs). A rank moves on once its receive is in, so the last chunk's chain of 2(n−1) = 6
+    consecutive hops — 3 inside, 3 between — sets the time: 3·2 + 3·22 = 72 µs (plus six 4-byte
+    transmissions), not six inter-node hops' worth as when every step waits for its own send."""
+    graph = topology.build("cluster", 4, 1.0, 0.0, preset="hgx-h100", nodes=2, gpus_per_node=2, nics_per_node=2,
+                           nvlink_latency="1 us", pcie_latency=0, nic_latency="10 us")
+    n = 4
+    schedule = nccl_ring_schedule(n, 4, 4, channels=1, gpus_per_node=2)
+    run = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
+    assert run.makespan(n) == pytest.approx(72e-6, rel=1e-4)
+    message = run_collective(ring(1, "simple"), graph, make_buffers(n, 4, "float32", "size-only", 0), keep_log=False)
+    assert message.makespan_s == pytest.approx(run.makespan(n), rel=1e-9)
+    from dataclasses import replace
+
+    waiting = replace(schedule, eager=False)
+    assert run_schedule(waiting, graph, participant_nodes(waiting, n, ())).makespan(n) > 120e-6
