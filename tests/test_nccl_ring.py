@@ -128,6 +128,7 @@ def test_model_nccl_runs_nccls_ring_with_nccls_choices():
     (answer,) = points.simulate(_scenario(engine="analytic"))
     assert run.nccl["protocol"] == "ll128" and run.nccl["channels"] == 16 and run.ok
     assert run.messages == 16 * 2 * n * (n - 1)
+    assert run.nccl["logical_messages"] == run.nccl["wire_messages_per_channel"] == 2 * n * (n - 1)
     assert run.message_bytes == {-(-size // 256 // 120) * 128: 16 * 2 * n * (n - 1)}
     nic_bytes = {run.bytes_per_link[f"node{x}.nic{i}->rail{i}"] for x in (0, 1) for i in range(8)}
     assert len(nic_bytes) == 1

@@ -110,8 +110,9 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
     channels = nccl_model.channels(machine).comm if scenario.channels == "auto" else scenario.channels
     sizes = nccl_ring.message_sizes(run.workers, run.params, itemsize, channels, choice.protocol)
     base = nccl_model.base_latency_s("ring", choice.protocol)  # every rank starts after NCCL's fixed latency
+    logical = 2 * run.workers * (run.workers - 1) if run.workers > 1 else 0  # the textbook ring's messages
     info = {"protocol": choice.protocol, "channels": channels, "predicted_s": choice.time_s, "why": choice.why(),
-            "base_latency_s": base}
+            "base_latency_s": base, "logical_messages": logical, "wire_messages_per_channel": logical}
     expected = analytic.Expected(sum(sizes.values()), _total(sizes), sizes, None, "=", "NCCL's ring: no closed form")
     common = dict(algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=run.dtype,
                   bytes_per_param=itemsize, payload=scenario.payload, nccl=info)
