@@ -7,7 +7,7 @@ import pytest
 
 from commsim.collectives import REGISTRY, Algorithm, get, register
 from commsim.collectives.follow import scheduled
-from commsim.collectives.schedule import SCHEDULES, Schedule, pieces
+from commsim.collectives.schedule import SCHEDULES, Schedule, ints, pieces
 from commsim.engines.message import make_buffers, run_collective
 from commsim.network import topology
 
@@ -97,13 +97,36 @@ def test_double_binary_tree_sums_travel_as_reduce_and_results_as_broadcast():
     assert set(up) == set(down) == edges
 
 
-def test_each_round_is_dropped_once_every_participant_has_passed_it():
-    """After a 64-worker ring the shared call holds no round (memory does not grow with rounds)."""
-    n = 64
-    run = run_collective("ring_allreduce", topology.build("star", n, B, ALPHA), make_buffers(n, 1000, "float32", "size-only", 0),
-                         keep_log=False)
-    (calls,) = run.network.shared.values()
-    assert len(calls.calls) == 1 and calls.calls[0].plans == {} and calls.calls[0].schedule.rounds == 2 * (n - 1)
+def test_rounds_and_calls_are_dropped_once_every_participant_is_done_with_them():
+    """A round's lists go when the last participant passes it; a call leaves the network's list once every
+    worker has joined it (40 training-like calls on one network keep none)."""
+    import simpy
+
+    from commsim.collectives.base import Comm
+    from commsim.collectives.follow import _Call, _Calls
+    from commsim.collectives.ring import ring_allreduce_schedule
+    from commsim.network.fluid import Network
+
+    call = _Call(simpy.Environment().event())
+    call.start(ring_allreduce_schedule(2, 10, 4), [0, 1], 4, True)
+    call.plan(0)
+    assert 0 in call.plans
+    call.plan(0)
+    assert call.plans == {}
+    n = 4
+    env = simpy.Environment()
+    net = Network(env, topology.build("star", n, B, ALPHA))
+    worker = get("ring_allreduce").worker
+
+    def rank(r):
+        for _ in range(40):
+            yield from worker(Comm(net, r, n), make_buffers(1, 100, "float32", "size-only", 0)[0])
+
+    for r in range(n):
+        env.process(rank(r))
+    env.run()
+    (calls,) = net.shared.values()
+    assert isinstance(calls, _Calls) and calls.calls == {} and calls.next == {r: 40 for r in range(n)}
 
 
 def _pass_right(comm, buffer):
@@ -147,3 +170,20 @@ def test_a_server_that_responds_replaces_the_mean():
         env.run()
         for process in workers:
             np.testing.assert_array_equal(process.value, np.full(8, 2.0 * expect))
+
+
+def _shared_swap(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Two ranks, two participants each sharing the rank's buffer (0, 2 on rank 0; 1, 3 on rank 1):
+    participants 0 and 1 exchange their whole buffers, add them and divide by n; 2 and 3 do nothing."""
+    swap = pieces([0, 1], [1, 0], [0, 0], [p, p], w, "swap", True, scale=([0, 1], [0, 0], [p, p]))
+    return Schedule(4, 1, lambda k: swap, ints([0, 1, 0, 1]), p)
+
+
+def test_a_shared_buffer_written_whole_while_in_flight_is_sent_as_a_copy(registered):
+    """Written in place (the rank's participants share it), the whole buffer a participant sends must be a
+    copy: both ranks end with (x0 + x1)/2."""
+    name = registered(scheduled("test_shared_swap", _shared_swap, None, "test"))
+    x = [np.full(6, 2.0), np.full(6, 4.0)]
+    run = run_collective(name, topology.build("star", 2, B, ALPHA), x)
+    for result in run.results:
+        np.testing.assert_array_equal(result, np.full(6, 3.0))

@@ -133,3 +133,26 @@ def test_a_sweep_in_worker_processes_registers_the_schedule_again(tmp_path):
     rows = [line.split(",") for line in outputs[0].splitlines()[1:]]
     assert np.allclose([float(r[12]) for r in rows if r[1] == "schedule:ring4"],
                        [float(r[12]) for r in rows if r[1] == "ring_allreduce"], rtol=1e-12)
+
+
+def test_a_chunk_both_overwritten_and_added_to_in_one_round_is_refused():
+    """The order of a copy and an addition into one chunk in one round is not defined: refused."""
+    document = {"name": "both", "collective": "allreduce", "workers": 3, "chunks": 1,
+                "rounds": [[{"src": 0, "dst": 1, "chunk": 0, "op": "reduce"}], [{"src": 2, "dst": 1, "chunk": 0, "op": "reduce"}],
+                           [{"src": 2, "dst": 0, "chunk": 0, "op": "reduce"}, {"src": 1, "dst": 0, "chunk": 0, "op": "copy"},
+                            {"src": 1, "dst": 2, "chunk": 0, "op": "copy"}]]}
+    with pytest.raises(ScenarioError, match=r"rounds\[2\]\[1\]: worker 0's chunk 0 is both overwritten and added to"):
+        parse_schedule(document, "x.json")
+
+
+def test_an_imported_reduce_scatter_ends_with_the_mean_chunk(tmp_path):
+    """A ring reduce-scatter of 3 (worker r sends chunk r−s−1 at step s, added in): worker r ends with
+    chunk r of the mean, which the run's data check confirms exactly."""
+    document = {"name": "rs3", "collective": "reduce_scatter", "workers": 3, "chunks": 3,
+                "rounds": [[{"src": r, "dst": (r + 1) % 3, "chunk": (r - s - 1) % 3, "op": "reduce"} for r in range(3)]
+                           for s in range(2)]}
+    path = _write(tmp_path, document, "rs3.json")
+    (tmp_path / "t.yaml").write_text(f"name: t\nworkers: 3\nparams: 12\nalgorithms: [{{schedule: {path}}}]\n"
+                                     "topology: {kind: star}\n")
+    (run,) = points.simulate(scenario.load(tmp_path / "t.yaml"))
+    assert run.ok and run.mean["max_error"] <= run.mean["tolerance"]

@@ -90,3 +90,26 @@ def test_auto_picks_the_fastest_and_says_why():
 def test_a_topology_that_is_not_a_cluster_is_refused():
     with pytest.raises(ValueError, match="needs a 'cluster' topology"):
         M.machine(topology.build("star", 4, 1e9, 1e-6))
+
+
+def test_the_ll_cap_row_follows_the_cpu_on_several_nodes():
+    """Across nodes llMaxBw is read by CPU vendor (tuning.cc:273-276): ring LL busBw min(39, 384/2) on Intel
+    H100 hosts, min(22.5, 192/2) on the DGX A100's AMD ones; an override of cpu switches the row."""
+    for machine, cap in ((_machine("hgx-h100", 2), 39.0), (_machine("dgx-a100", 2), 22.5),
+                         (_machine("hgx-h100", 2, cpu="amd"), 22.5)):
+        assert M.latency_and_bandwidth(machine, "ring", "ll")[1] == pytest.approx(cap * 16 / 30, rel=1e-12)
+    assert _machine("dgx-a100", arch="sm90").arch == "sm90"
+
+
+def test_channels_count_only_the_nics_gpus_reach_and_double_below_16_on_hopper():
+    """2 GPUs per node with 8 NICs: two NIC paths of 48 GB/s, so 2 channels of 48, doubled at half the
+    speed; 6 NICs on H100 nodes: 6 × 48, doubled twice when run (12 < 16 channels, connect.cc:480)."""
+    assert M.channels(_machine("hgx-h100", 2, gpus_per_node=2)) == M.Channels(4, 24.0, 8)
+    assert M.channels(_machine("hgx-h100", 2, nics_per_node=6)) == M.Channels(6, 48.0, 24)
+
+
+def test_tree_correction_at_8_mib():
+    """8 MiB: index ⌊lg(2^23/64)⌋ = 17 of the Simple row, 0.8 (its neighbours are 0.7)."""
+    m = _machine("hgx-h100")
+    lat, bw = M.latency_and_bandwidth(m, "tree", "simple")
+    assert M.time_s(m, "tree", "simple", 8 << 20) == pytest.approx((lat + (8 << 20) / (1000 * bw * 0.8)) * US, rel=1e-12)

@@ -105,12 +105,12 @@ def test_both_engines_agree_across_nodes(ring):
         message.network.messages, message.network.message_sizes(), bytes_per_link(message.network))
 
 
-def _scenario(extra: str = "", engine: str = "simulate"):
+def _scenario(extra: str = "", engine: str = "simulate", payload: str = "size-only"):
     import yaml
 
     from commsim import scenario
 
-    text = ("name: s\nworkers: 16\nsize: 4 MiB\npayload: size-only\nalgorithms: [ring_allreduce]\n"
+    text = (f"name: s\nworkers: 16\nsize: 4 MiB\npayload: {payload}\nalgorithms: [ring_allreduce]\n"
             f"topology: {{kind: cluster, preset: hgx-h100, nodes: 2}}\nmodel: nccl\nengine: {engine}\n{extra}")
     return scenario.parse(yaml.safe_load(text), "s.yaml")
 
@@ -189,3 +189,28 @@ def test_eager_sends_add_latency_along_the_chain_of_hops(ring):
 
     waiting = replace(schedule, eager=False)
     assert run_schedule(waiting, graph, participant_nodes(waiting, n, ())).makespan(n) > 120e-6
+
+
+@pytest.mark.parametrize("protocol", ["ll", "ll128"])
+def test_values_travel_at_the_protocols_wire_bytes_too(protocol):
+    """payload: data moves the same wire bytes in the same time as size-only, and the mean is right."""
+    from commsim.runner import points
+
+    extra = f"protocol: {protocol}\nchannels: 8\n"
+    (sizes,) = points.simulate(_scenario(extra))
+    (data,) = points.simulate(_scenario(extra, payload="data"))
+    assert (data.messages, data.bytes, data.message_bytes) == (sizes.messages, sizes.bytes, sizes.message_bytes)
+    assert data.makespan_s == pytest.approx(sizes.makespan_s, rel=1e-12) and data.ok
+
+
+def test_a_protocol_the_machine_cannot_run_is_not_applicable():
+    """protocol: ll128 on nodes whose 4 GPUs meet over PCIe: an n/a row saying why, not a crash."""
+    import yaml
+
+    from commsim import scenario
+    from commsim.runner import points
+
+    text = ("name: s\nworkers: 8\nsize: 1 MiB\npayload: size-only\nalgorithms: [ring_allreduce]\nmodel: nccl\n"
+            "protocol: ll128\ntopology: {kind: cluster, preset: ethernet, nodes: 2, gpus_per_node: 4}\n")
+    (row,) = points.simulate(scenario.parse(yaml.safe_load(text), "s.yaml"))
+    assert isinstance(row, points.NotApplicable) and "no protocol of ll128 runs" in row.reason

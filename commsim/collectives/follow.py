@@ -113,18 +113,25 @@ class _Call:
 
 
 class _Calls:
-    """The calls of one algorithm on one network, in order, and how far each rank or server has got."""
+    """The calls of one algorithm on one network, in order: how far each rank or server has got, and the
+    calls some participant has yet to join (a call is dropped once all have joined; they hold it)."""
 
     def __init__(self) -> None:
-        self.calls: list[_Call] = []
+        self.calls: dict[int, _Call] = {}
         self.next: dict[Hashable, int] = {}
+        self.joined: dict[int, int] = {}
 
-    def join(self, comm: Comm) -> _Call:
+    def join(self, comm: Comm, joiners: int) -> _Call:
+        """The call ``comm``'s rank (or server) makes next; ``joiners``: how many processes join each call."""
         index = self.next.get(comm.rank, 0)
         self.next[comm.rank] = index + 1
-        if index == len(self.calls):
-            self.calls.append(_Call(comm.net.env.event()))
-        return self.calls[index]
+        call = self.calls.get(index)
+        if call is None:
+            call = self.calls[index] = _Call(comm.net.env.event())
+        self.joined[index] = self.joined.get(index, 0) + 1
+        if self.joined[index] == joiners:
+            del self.calls[index], self.joined[index]
+        return call
 
 
 def _nodes(schedule: Schedule, comm: Comm) -> list[Hashable]:
@@ -192,13 +199,13 @@ def _write(values: _Values, me: int, writes: list[tuple[int, int, int, bool, Any
         values.put(lo, hi, total, fresh=True)
 
 
-def _writes_in_place_under(plan: _Plan, r0: int, r1: int, s0: int, s1: int, p: int) -> bool:
+def _writes_in_place_under(plan: _Plan, r0: int, r1: int, s0: int, s1: int, p: int, shared: bool) -> bool:
     """Whether a participant writes in place, this round, part of a range it sends (it must then send
-    copies): whole-buffer writes replace the buffer instead."""
+    copies): whole-buffer writes replace the buffer instead, unless several participants share it."""
     sent = list(zip(plan.send_lo[s0:s1], plan.send_hi[s0:s1]))
     for j in range(r0, r1):
         lo, hi = plan.recv_lo[j], plan.recv_hi[j]
-        if not (lo == 0 and hi == p) and any(a < hi and lo < b for a, b in sent):
+        if (shared or not (lo == 0 and hi == p)) and any(a < hi and lo < b for a, b in sent):
             return True
     return False
 
@@ -222,7 +229,7 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
         comm.phase = plan.phase
         array = buffer if values is None else values.array
         copy = values is not None and s0 < s1 and (schedule.snapshot or schedule.eager
-                                                   or _writes_in_place_under(plan, r0, r1, s0, s1, p))
+                                                   or _writes_in_place_under(plan, r0, r1, s0, s1, p, shared))
         sends, snapshots = [], {}
         for j in range(s0, s1):
             lo, hi, dst = plan.send_lo[j], plan.send_hi[j], plan.send_to[j]
@@ -231,7 +238,8 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
                 piece = snapshots.get((lo, hi))
                 if piece is None:
                     piece = snapshots[lo, hi] = array[lo:hi].copy()
-            sends.append(comm.send(nodes[dst], piece, dst if tag_by_receiver else None))
+            nbytes = plan.send_bytes[j] if comm.wire_bytes is nbytes_of else comm.wire_bytes(piece)  # wire bytes
+            sends.append(comm.net.send(comm.rank, nodes[dst], nbytes, piece, dst if tag_by_receiver else None, comm.phase))
         arrived = []
         for j in range(r0, r1):
             arrived.append((yield comm.recv(nodes[plan.recv_from[j]], me if tag_by_receiver else None)))
@@ -325,11 +333,16 @@ def _make(make: ScheduleMaker, comm: Comm, buffer: Buffer) -> Schedule:
                 gpus_per_node=comm.net.graph.graph.get("gpus_per_node"))
 
 
-def schedule_worker(make: ScheduleMaker) -> Callable[[Comm, Buffer], Process]:
+def _joiners(comm: Comm, with_servers: bool) -> int:
+    """The processes that join each call: every worker, and every server when the algorithm has one."""
+    return comm.size + (len(comm.servers) if with_servers else 0)
+
+
+def schedule_worker(make: ScheduleMaker, with_servers: bool = False) -> Callable[[Comm, Buffer], Process]:
     """A worker generator following ``make``'s schedule: the rank's participants on a copy of its buffer."""
 
     def worker(comm: Comm, buffer: Buffer) -> Process:
-        call = _calls(comm, make).join(comm)
+        call = _calls(comm, make).join(comm, _joiners(comm, with_servers))
         if call.schedule is None:
             schedule = _make(make, comm, buffer)
             call.start(schedule, _nodes(schedule, comm), buffer.itemsize,
@@ -358,7 +371,7 @@ def schedule_server(make: ScheduleMaker, responds: bool = True) -> Callable[...,
     replaces the server's buffer once it has formed the mean (e.g. the optimizer step's parameters)."""
 
     def server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
-        call = _calls(comm, make).join(comm)
+        call = _calls(comm, make).join(comm, _joiners(comm, True))
         schedule = call.schedule if call.schedule is not None else (yield call.ready)
         me = schedule.worker_participants(comm.size) + comm.servers.index(comm.rank)
         if me >= schedule.participants:
@@ -375,5 +388,5 @@ def scheduled(name: str, make: ScheduleMaker, cost: Callable[[int, int, int, Lin
               kind: str = "allreduce", server: bool = False, responds: bool = True) -> Algorithm:
     """An algorithm written once, as its schedule: the message engine follows it, the schedule engine
     runs it vectorised."""
-    return Algorithm(name, schedule_worker(make), schedule_server(make, responds) if server else None, summary, kind,
-                     cost, schedule=make)
+    return Algorithm(name, schedule_worker(make, server), schedule_server(make, responds) if server else None, summary,
+                     kind, cost, schedule=make)

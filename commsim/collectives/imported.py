@@ -61,11 +61,12 @@ class ImportedSchedule:
 
     def schedule(self, n: int, p: int, w: int, **_: object) -> Schedule:
         """The rounds on a buffer of p elements of w bytes: chunk c is ``chunk_bounds(p, chunks)``'s; an
-        all-reduce divides by n after its last round. Senders copy what they send (a file's rounds may
+        all-reduce divides by n after its last round, a reduce-scatter worker r its chunk r. Senders copy what they send (a file's rounds may
         write a chunk while it is in flight)."""
         bounds = bounds_of(p, self.chunks)
         everyone = ints(range(n))
         whole = (everyone, np.zeros(n, dtype=np.int64), np.full(n, p, dtype=np.int64))
+        own = (everyone, bounds[:n], bounds[1:n + 1])  # reduce_scatter: worker r's chunk r, summed, becomes the mean
         last = len(self.rounds) - 1
 
         def round_(k: int) -> Round:
@@ -73,7 +74,7 @@ class ImportedSchedule:
             lo, hi = bounds[t.chunk], bounds[t.chunk + 1]
             nbytes = (hi - lo) * w
             combine = np.bincount(t.dst[t.reduce], weights=nbytes[t.reduce], minlength=n).astype(np.int64)
-            scale = whole if k == last and self.kind == "allreduce" else None
+            scale = (whole if self.kind == "allreduce" else own if self.kind == "reduce_scatter" else None) if k == last else None
             return Round(t.src, t.dst, nbytes, f"round {k}", combine if t.reduce.any() else None, lo, hi, t.reduce, scale)
 
         return Schedule(n, len(self.rounds), round_, p=p, snapshot=True)
@@ -146,11 +147,15 @@ def _contributions(imported: ImportedSchedule) -> np.ndarray:
     for k, t in enumerate(imported.rounds):
         sent = state[t.src, t.chunk].copy()  # the senders' chunks as they start the round
         written = set()
+        added = {(int(d), int(c)) for d, c, r in zip(t.dst, t.chunk, t.reduce) if r}
         for i in range(len(t.src)):
             dst, chunk = int(t.dst[i]), int(t.chunk[i])
             if t.reduce[i]:
                 state[dst, chunk] += sent[i]
             else:
+                if (dst, chunk) in added:
+                    raise _fail(imported.source, f"rounds[{k}][{i}]",
+                                f"worker {dst}'s chunk {chunk} is both overwritten and added to in one round")
                 if (dst, chunk) in written:
                     raise _fail(imported.source, f"rounds[{k}][{i}]", f"worker {dst}'s chunk {chunk} is overwritten twice in one round")
                 written.add((dst, chunk))

@@ -134,8 +134,11 @@ def channels(m: Machine) -> Channels:
         nic = m.nic_bandwidth / 1e9
         speeds, reach, total = T.SPEEDS_INTER[m.arch], min(pci_gbps(m), nic), max(per_gpu, pci_gbps(m))
 
-        def fit(s: float) -> int:
-            return m.nics_per_node * math.floor(nic / s + 1e-9)
+        pci = pci_gbps(m)
+
+        def fit(s: float) -> int:  # a channel takes s of a NIC, and of the PCIe link of a GPU that reaches it
+            return min(min(m.nics_per_node, m.gpus_per_node) * math.floor(nic / s + 1e-9),
+                       m.gpus_per_node * math.floor(pci / s + 1e-9))
     i = next((k for k, s in enumerate(speeds) if s <= reach + 1e-9 and s <= total + 1e-9), len(speeds) - 1)
     best = (0, 0.0)
     while True:
@@ -156,7 +159,10 @@ def channels(m: Machine) -> Channels:
         doubled = min(2 * count, T.SEARCH_MAX_CHANNELS)
         speed /= -(-doubled // count)
         count = doubled
-    return Channels(count, speed, min(2 * count, T.MAX_CHANNELS))  # connect.cc:460 doubles them again
+    comm = min(2 * count, T.MAX_CHANNELS)  # connect.cc:460 doubles them again
+    if hopper_or_later and m.nodes > 1 and speed > T.MORE_CHANNELS_ABOVE and comm < T.MORE_CHANNELS_BELOW:
+        comm *= 2  # connect.cc:480-483: "4 compute channels per search channel to reach peak BW on <8 PPN"
+    return Channels(count, speed, comm)
 
 
 def _scale(nodes: int) -> int:
@@ -170,8 +176,9 @@ def base_latency_s(algorithm: str, protocol: str) -> float:
 
 
 def enabled(m: Machine, protocol: str) -> bool:
-    """LL128 needs NVLink inside the node (tuning.cc:514-541: typeIntra ≤ NVB); LL and Simple always run."""
-    return protocol != "ll128" or m.nvlink or m.gpus_per_node == 1 and m.nvlink_bandwidth is not None
+    """LL128 needs NVLink inside the node, or one GPU per node (tuning.cc:514-541: typeIntra ≤ NVB, and a
+    lone GPU's is LOC); LL and Simple always run. (NCCL also checks the GPU-NIC path, not modelled.)"""
+    return protocol != "ll128" or m.nvlink or m.gpus_per_node == 1
 
 
 def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str) -> tuple[float, float]:

@@ -89,6 +89,10 @@ SEARCH_NEXT_SPEED_RATIO = 0.49  # search.cc: a slower speed is tried while it is
 DUP_MIN_SPEED = 25.0
 DUP_MIN_SPEED_SM90 = 50.0
 DUP_MAX_CHANNELS_SM90 = 4
+# connect.cc:480-483: on sm90+ across nodes, channels of more than 45 GB/s and fewer than 16 run channels
+# are doubled once more
+MORE_CHANNELS_ABOVE = 45.0
+MORE_CHANNELS_BELOW = 16
 
 # src/include/device.h:26, collectives.h:19-20, init.cc:810-813: NCCL_STEPS slots of a channel's buffer,
 # all-reduce ring Simple chunks of 4 steps in slices of 2, buffers per protocol (bytes)

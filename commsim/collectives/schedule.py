@@ -58,7 +58,10 @@ class Schedule:
     round: Callable[[int], Round]
     workers: np.ndarray | None = None  # participant → the worker it runs for (None: 0..n−1 are the workers)
     p: int = 0
-    snapshot: bool = False  # senders copy what they send (True), or send views where the round leaves them be
+    # senders copy what they send (True), or send views where the round leaves them be: then a participant
+    # must not write a range it sent before its receiver has received it (true of every built-in schedule,
+    # where the receiver's next message to the sender depends on it)
+    snapshot: bool = False
     eager: bool = False  # a participant leaves a round once its receives are in, its sends still under way (NCCL's FIFOs)
 
     def worker_participants(self, n: int) -> int:

@@ -137,6 +137,8 @@ def preset(name: Any, **overrides: Any) -> Preset:
             continue
         if key in ("gpus_per_node", "nics_per_node"):
             values[key] = _count(key, value)
+        elif key in ("arch", "cpu"):
+            values[key] = _choice(key, value, ARCHS if key == "arch" else CPUS)
         elif key.endswith("bandwidth"):
             values[key] = _rate(key, value, units.parse_bandwidth, True)
         else:

@@ -105,7 +105,10 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
     itemsize = np.dtype(run.dtype).itemsize
     machine = nccl_model.machine(graph)
     protocols = nccl_model.T.PROTOCOLS if scenario.protocol == "auto" else (scenario.protocol,)
-    choice = nccl_model.choose(machine, run.params * itemsize, ("ring",), protocols)
+    try:
+        choice = nccl_model.choose(machine, run.params * itemsize, ("ring",), protocols)
+    except ValueError as error:  # e.g. protocol: ll128 on nodes whose GPUs meet over PCIe
+        return not_applicable(run, f"protocol: {error}")
     graph = nccl_model.nccl_rates(graph, choice.protocol)
     channels = nccl_model.channels(machine).comm if scenario.channels == "auto" else scenario.channels
     sizes = nccl_ring.message_sizes(run.workers, run.params, itemsize, channels, choice.protocol)
