@@ -365,8 +365,8 @@ def _whole_bytes(value: Any) -> int:
     return int(nbytes)
 
 
-NCCL_ALGORITHMS = ("ring_allreduce",)
-"""What ``model: nccl`` runs: NCCL's ring (its tree is not built yet)."""
+NCCL_ALGORITHMS = ("ring_allreduce", "double_binary_tree")
+"""What ``model: nccl`` runs: NCCL's ring, and NCCL's (pipelined, chained) tree for the double binary tree."""
 
 
 class Scenario(_Strict):
@@ -536,7 +536,8 @@ class Scenario(_Strict):
                                  f"got {topo.kind!r}")
         other = [name for name in self.algorithms if name not in NCCL_ALGORITHMS]
         if other:
-            raise ValueError(f"algorithms: model 'nccl' runs {', '.join(NCCL_ALGORITHMS)} (NCCL's ring); got {other[0]!r}")
+            raise ValueError(f"algorithms: model 'nccl' runs {', '.join(NCCL_ALGORITHMS)} (NCCL's ring and tree); "
+                             f"got {other[0]!r}")
 
     _unavailable: dict[int, dict[tuple[int, str], str]] = PrivateAttr(default_factory=dict)
 

@@ -224,7 +224,7 @@ def _nccl_notes(runs: list[Any]) -> list[str]:
     lines = [f"NCCL (model nccl): protocol and channels as NCCL picks them; NCCL's own cost model predicts ({unit}):"]
     for run in shown:
         info = run.nccl
-        lines.append(f"  {run.workers} workers, {run.params * run.bytes_per_param} B: ring/{info['protocol']} on "
+        lines.append(f"  {run.workers} workers, {run.params * run.bytes_per_param} B: {info['algorithm']}/{info['protocol']} on "
                      f"{info['channels']} channels, predicted {format_in(info['predicted_s'], factor)}, "
                      f"simulated {format_in(run.makespan_s, factor)}")
     return lines

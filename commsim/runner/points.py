@@ -89,12 +89,14 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
 
 
 def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: bool = False) -> RunResult | NotApplicable:
-    """A point of ``model: nccl``: NCCL's ring with its channels and protocol (NCCL's choices unless the
-    scenario fixes them) as real messages through the cluster, on the message or the schedule engine;
-    the analytic engine answers NCCL's own cost model. NCCL's predicted time travels beside the result."""
+    """A point of ``model: nccl``: NCCL's ring (``ring_allreduce``) or tree (``double_binary_tree``) with its
+    channels and protocol (NCCL's choices unless the scenario fixes them) as real messages through the
+    cluster, on the message or the schedule engine, after NCCL's base latency; the analytic engine
+    answers NCCL's own cost model. NCCL's predicted time, and what its tuner would pick among ring and
+    tree, travel beside the result."""
     from functools import partial
 
-    from ..collectives import nccl_model, nccl_ring
+    from ..collectives import nccl_model, nccl_ring, nccl_tree
     from ..collectives.follow import scheduled
 
     topo = run.topology
@@ -103,27 +105,32 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
     except (TopologyError, ValueError) as error:
         return not_applicable(run, str(error))
     itemsize = np.dtype(run.dtype).itemsize
+    nbytes = run.params * itemsize
     machine = nccl_model.machine(graph)
+    kind, module = ("tree", nccl_tree) if run.algorithm == "double_binary_tree" else ("ring", nccl_ring)
     protocols = nccl_model.T.PROTOCOLS if scenario.protocol == "auto" else (scenario.protocol,)
     try:
-        choice = nccl_model.choose(machine, run.params * itemsize, ("ring",), protocols)
+        choice = nccl_model.choose(machine, nbytes, (kind,), protocols)
     except ValueError as error:  # e.g. protocol: ll128 on nodes whose GPUs meet over PCIe
         return not_applicable(run, f"protocol: {error}")
     graph = nccl_model.nccl_rates(graph, choice.protocol)
     channels = nccl_model.channels(machine).comm if scenario.channels == "auto" else scenario.channels
-    sizes = nccl_ring.message_sizes(run.workers, run.params, itemsize, channels, choice.protocol)
-    base = nccl_model.base_latency_s("ring", choice.protocol)  # every rank starts after NCCL's fixed latency
-    logical = 2 * run.workers * (run.workers - 1) if run.workers > 1 else 0  # the textbook ring's messages
-    info = {"protocol": choice.protocol, "channels": channels, "predicted_s": choice.time_s, "why": choice.why(),
-            "base_latency_s": base, "logical_messages": logical, "wire_messages_per_channel": logical}
-    expected = analytic.Expected(sum(sizes.values()), _total(sizes), sizes, None, "=", "NCCL's ring: no closed form")
+    sizes = module.message_sizes(run.workers, run.params, itemsize, channels, choice.protocol)
+    base = nccl_model.base_latency_s(kind, choice.protocol)  # every rank starts after NCCL's fixed latency
+    n = run.workers
+    logical = (2 * n * (n - 1) if kind == "ring" else 4 * (n - 1)) if n > 1 else 0  # the textbook algorithm's
+    info = {"algorithm": kind, "protocol": choice.protocol, "channels": channels, "predicted_s": choice.time_s,
+            "why": choice.why(), "base_latency_s": base, "logical_messages": logical,
+            "wire_messages_per_channel": sum(sizes.values()) // channels if channels else 0,
+            "nccl_would_pick": nccl_model.choose(machine, nbytes).why()}
+    expected = analytic.Expected(sum(sizes.values()), _total(sizes), sizes, None, "=", f"NCCL's {kind}: no closed form")
     common = dict(algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=run.dtype,
                   bytes_per_param=itemsize, payload=scenario.payload, nccl=info)
     if scenario.engine == "analytic":
         return RunResult(**common, messages=expected.messages, bytes=expected.bytes, message_bytes=sizes,
                          makespan_s=choice.time_s, finish_s=[], bytes_per_link={}, link_bandwidth={},
                          expected=expected, engine="analytic")
-    make = partial(nccl_ring.nccl_ring_schedule, channels=channels, protocol=choice.protocol)
+    make = partial(getattr(module, f"nccl_{kind}_schedule"), channels=channels, protocol=choice.protocol)
     if scenario.engine == "schedule":
         schedule = make(run.workers, run.params, itemsize, gpus_per_node=graph.graph["gpus_per_node"])
         simulated = run_schedule(schedule, graph, participant_nodes(schedule, run.workers, ()), scenario.gamma)
@@ -132,7 +139,7 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
                          message_bytes=simulated.sizes, makespan_s=float(finish.max(initial=0.0)),
                          finish_s=finish.tolist(), bytes_per_link=simulated.bytes_per_link,
                          link_bandwidth=simulated.link_bandwidth, expected=expected, engine="schedule")
-    algorithm = scheduled(run.algorithm, make, None, "NCCL's ring")
+    algorithm = scheduled(run.algorithm, make, None, f"NCCL's {kind}")
     buffers = make_buffers(run.workers, run.params, run.dtype, scenario.payload, scenario.seed)
     collective = run_collective(algorithm, graph, buffers, gamma=scenario.gamma, progress=progress,
                                 horizon=choice.time_s, keep_log=keep_log)
@@ -143,8 +150,8 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
         mean = {"max_error": error, "tolerance": tolerance, "identical": identical}
     return RunResult(**common, messages=net.messages, bytes=_total(net.sizes), message_bytes=net.message_sizes(),
                      makespan_s=base + collective.makespan_s, finish_s=[base + t for t in collective.finish_s],
-                     bytes_per_link=bytes_per_link(net),
-                     link_bandwidth=link_bandwidths(net), expected=expected, mean=mean, log=net.log)
+                     bytes_per_link=bytes_per_link(net), link_bandwidth=link_bandwidths(net), expected=expected,
+                     mean=mean, log=net.log)
 
 
 def schedule_run(scenario: Scenario, run: RunSpec, graph: nx.Graph) -> RunResult:

@@ -1,0 +1,128 @@
+"""NCCL's tree all-reduce as NCCL runs it: per channel, a chain through each node's GPUs into the node's
+head GPU, the heads joined by one of NCCL's two binary trees over the nodes (channels alternate trees),
+the channel's range cut into pipeline chunks that follow each other up and down the tree.
+
+Channel c (of C) works on elements ``chunk_bounds(p, C)[c]``, cut into K chunks of at most NCCL's tree
+chunk (a step of the protocol's buffer: 512 KiB Simple, 32 KiB LL, 576,000 B LL128; src/enqueue.cc
+calcCollChunking, src/init.cc buffer sizes). In node x the GPUs from local c + 1 on form a chain ending
+at the head, local c mod g, whose NIC carries the channel between nodes (as the ring's channels); the
+heads hang on tree (c mod 2) of ``double_binary_tree_shape(N)`` over the N nodes. A rank of height h
+(the longest path up to it from a leaf) sends chunk j, summed with its children's, to its parent in
+round h + j; the root divides it by n and sends it down in round H + 1 + j (H the root's height), and a
+rank at depth d forwards it in round H + 1 + j + d. A rank sends one chunk each way per round and waits
+for it (a stand-in for NCCL's bounded FIFO; eager sends would let a leaf push all its chunks at once,
+side by side, and undo the pipeline), so chunks pipeline: about H + D + K rounds of a chunk each, not
+(H + D)·K. Messages carry the protocol's wire bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .nccl_ring import wire_bytes
+from .nccl_table import BUFFER_BYTES, NCCL_STEPS, PROTOCOLS
+from .schedule import Round, Schedule, empty, ints
+from .trees import double_binary_tree_shape
+
+TREE_CHUNK_BYTES = {
+    "simple": BUFFER_BYTES["simple"] // NCCL_STEPS,  # one step: 512 KiB
+    "ll": BUFFER_BYTES["ll"] // NCCL_STEPS // 2,  # half a step (LL lines carry half data): 32 KiB
+    "ll128": BUFFER_BYTES["ll128"] // NCCL_STEPS // 16 * 15,  # a step's data words: 576,000 B
+}
+
+
+def channel_parents(n: int, g: int, c: int) -> list[int]:
+    """Each rank's parent in channel c's tree (−1 for the root)."""
+    nodes = n // g
+    head = c % g
+    parents = [-1] * n
+    tree_parents, _ = double_binary_tree_shape(nodes)[c % 2] if nodes > 1 else ((-1,), ())
+    for x in range(nodes):
+        chain = [x * g + (head + k) % g for k in range(g)]  # head first
+        for k in range(1, g):  # local head+k sends to head+k−1 ... down to the head
+            parents[chain[k]] = chain[k - 1]
+        up = tree_parents[x]
+        parents[chain[0]] = -1 if up < 0 else up * g + head
+    return parents
+
+
+def _heights_depths(parents: list[int]) -> tuple[list[int], list[int]]:
+    n = len(parents)
+    children: list[list[int]] = [[] for _ in range(n)]
+    for r, up in enumerate(parents):
+        if up >= 0:
+            children[up].append(r)
+    height, depth = [0] * n, [0] * n
+    root = parents.index(-1)
+    order = [root]
+    for r in order:
+        for child in children[r]:
+            depth[child] = depth[r] + 1
+            order.append(child)
+    for r in reversed(order):
+        height[r] = max((height[child] + 1 for child in children[r]), default=0)
+    return height, depth
+
+
+def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",
+                       gpus_per_node: int | None = None, **_: object) -> Schedule:
+    """C = ``channels`` pipelined trees (participant c·n + r is rank r on channel c); see the module docstring."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if n == 1:
+        return empty(1, p)
+    g = gpus_per_node or 1
+    ch_bounds = [(c * p) // channels for c in range(channels + 1)]
+    chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)
+    up: dict[int, list[tuple[int, int, int, int]]] = {}
+    down: dict[int, list[tuple[int, int, int, int]]] = {}
+    scale: dict[int, list[tuple[int, int, int]]] = {}
+    for c in range(channels):
+        lo_c, hi_c = ch_bounds[c], ch_bounds[c + 1]
+        k_chunks = max(-(-(hi_c - lo_c) // chunk_elements), 1)
+        cuts = [lo_c + (j * (hi_c - lo_c)) // k_chunks for j in range(k_chunks + 1)]
+        parents = channel_parents(n, g, c)
+        height, depth = _heights_depths(parents)
+        top = max(height)
+        base = c * n
+        for j in range(k_chunks):
+            lo, hi = cuts[j], cuts[j + 1]
+            for r, parent in enumerate(parents):
+                if parent < 0:
+                    scale.setdefault(top - 1 + j, []).append((base + r, lo, hi))
+                else:
+                    up.setdefault(height[r] + j, []).append((base + r, base + parent, lo, hi))
+                    down.setdefault(top + depth[parent] + j, []).append((base + parent, base + r, lo, hi))
+    last = max([*up, *down]) + 1
+    rounds = []
+    for k in range(last):
+        transfers = [(*t, True) for t in up.get(k, [])] + [(*t, False) for t in down.get(k, [])]
+        if transfers:
+            src, dst, lo, hi, add = (np.asarray(column) for column in zip(*transfers))
+        else:
+            src = dst = lo = hi = ints([])
+            add = np.zeros(0, dtype=bool)
+        src, dst, lo, hi = ints(src), ints(dst), ints(lo), ints(hi)
+        data = (hi - lo) * w
+        combine = np.zeros(channels * n, dtype=np.int64)
+        np.add.at(combine, dst[add], data[add])
+        scaled = tuple(ints(column) for column in zip(*scale[k])) if k in scale else None
+        rounds.append(Round(src, dst, wire_bytes(data, protocol), "reduce" if add.all() and len(add) else "tree",
+                            combine, lo, hi, add.astype(bool), scaled))
+    return Schedule(channels * n, len(rounds), rounds.__getitem__, np.tile(ints(range(n)), channels), p)
+
+
+def message_sizes(n: int, p: int, w: int, channels: int, protocol: str) -> dict[int, int]:
+    """Wire size → count: each chunk of each channel crosses each of the n − 1 tree edges up and down."""
+    if n == 1:
+        return {}
+    chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)
+    histogram: dict[int, int] = {}
+    for c in range(channels):
+        length = (c + 1) * p // channels - c * p // channels
+        k_chunks = max(-(-length // chunk_elements), 1)
+        for j in range(k_chunks):
+            data = ((j + 1) * length // k_chunks - j * length // k_chunks) * w
+            size = int(wire_bytes(np.int64(data), protocol))
+            histogram[size] = histogram.get(size, 0) + 2 * (n - 1)
+    return dict(sorted(histogram.items()))

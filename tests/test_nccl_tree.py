@@ -1,0 +1,80 @@
+"""NCCL's tree in the NCCL mode: per channel a chain through each node into its head GPU, the heads on
+one of NCCL's two binary trees, chunks pipelined; checked: the trees, the exact mean, counts by
+formula, both engines, and pipelining against hand bounds."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from commsim.collectives.follow import scheduled
+from commsim.collectives.nccl_tree import TREE_CHUNK_BYTES, channel_parents, message_sizes, nccl_tree_schedule
+from commsim.engines.message import bytes_per_link, make_buffers, run_collective
+from commsim.engines.schedule import participant_nodes, run_schedule, worker_finish
+from commsim.network import topology
+
+
+def _cluster(nodes: int, gpus: int):
+    return topology.build("cluster", nodes * gpus, 1.0, 0.0, preset="hgx-h100", nodes=nodes, gpus_per_node=gpus,
+                          nics_per_node=gpus)
+
+
+def test_channel_trees_chain_each_node_into_its_head_and_alternate_the_node_trees():
+    """2 nodes of 4: channel 0's heads are local 0 (node 1's head under node 0's), channel 1's local 1
+    on the mirrored tree (node 0's head under node 1's); each chain runs from local head+3 down to the
+    head (channel 1, node 0: 0 → 3 → 2 → 1)."""
+    assert channel_parents(8, 4, 0) == [-1, 0, 1, 2, 0, 4, 5, 6]
+    assert channel_parents(8, 4, 1) == [3, 5, 1, 2, 7, -1, 5, 6]
+
+
+@pytest.mark.parametrize("protocol", ["simple", "ll", "ll128"])
+def test_every_rank_ends_with_the_exact_mean_and_counts_follow_the_formula(protocol):
+    """2 nodes × 4 GPUs, 4 channels, p = 100,003 fp64 (several chunks per channel in LL): exact mean,
+    and each chunk crosses each of the n − 1 edges up and down; the schedule engine agrees."""
+    n, p = 8, 100_003
+    graph = _cluster(2, 4)
+    algorithm = scheduled("test_tree", partial(nccl_tree_schedule, channels=4, protocol=protocol), None, "test")
+    rng = np.random.default_rng(1)
+    x = [rng.integers(-100, 100, p).astype(np.float64) for _ in range(n)]
+    run = run_collective(algorithm, graph, x)
+    for result in run.results:
+        np.testing.assert_array_equal(result, np.mean(np.stack(x), axis=0))
+    chunks = sum(max(-(-((c + 1) * p // 4 - c * p // 4) // (TREE_CHUNK_BYTES[protocol] // 8)), 1) for c in range(4))
+    assert run.network.messages == chunks * 2 * (n - 1) == sum(message_sizes(n, p, 8, 4, protocol).values())
+    assert run.network.message_sizes() == message_sizes(n, p, 8, 4, protocol)
+    schedule = nccl_tree_schedule(n, p, 8, channels=4, protocol=protocol, gpus_per_node=4)
+    fast = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
+    assert worker_finish(schedule, fast.finish_s, n).tolist() == pytest.approx(run.finish_s, rel=1e-9)
+    assert fast.bytes_per_link == bytes_per_link(run.network)
+
+
+def test_chunks_pipeline_along_the_chain():
+    """One node of 4 GPUs, one channel, K = 16 chunks of 512 KiB: the chain 3 → 2 → 1 → 0 up and back down
+    (height H = 3, the deepest parent at depth 2): H + 2 + K rounds, each at most the route's 0.6 µs and two
+    chunks on a GPU's NVLink (one up, one down), and at least GPU 1's NVLink carrying every chunk twice;
+    one chunk after another, 6 hops each, would take 6·K·(0.6 µs + 512 KiB/B) — over twice as long."""
+    n, chunks = 4, 16
+    p = chunks * TREE_CHUNK_BYTES["simple"] // 4
+    graph = _cluster(1, 4)
+    schedule = nccl_tree_schedule(n, p, 4, channels=1, gpus_per_node=4)
+    assert schedule.rounds == 3 + 2 + chunks
+    run = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
+    hop = TREE_CHUNK_BYTES["simple"] / 450e9
+    assert 2 * chunks * hop <= run.makespan(n) <= schedule.rounds * (0.6e-6 + 2 * hop) * (1 + 1e-9)
+    assert run.makespan(n) < 6 * chunks * (0.6e-6 + hop) / 2
+
+
+def test_model_nccl_runs_the_tree_for_the_double_binary_tree():
+    """double_binary_tree under model nccl: NCCL's tree with its protocol pick, and its tuner's own choice
+    between ring and tree said beside it."""
+    import yaml
+
+    from commsim import scenario
+    from commsim.runner import points
+
+    text = ("name: s\nworkers: 16\nsize: 1 MiB\npayload: size-only\nalgorithms: [double_binary_tree]\nmodel: nccl\n"
+            "topology: {kind: cluster, preset: hgx-h100, nodes: 2}\n")
+    (run,) = points.simulate(scenario.parse(yaml.safe_load(text), "s.yaml"))
+    assert run.ok and run.nccl["algorithm"] == "tree" and run.nccl["channels"] == 16
+    assert run.messages == sum(message_sizes(16, (1 << 20) // 4, 4, 16, run.nccl["protocol"]).values())
+    assert run.nccl["nccl_would_pick"].startswith(("tree/", "ring/"))
