@@ -210,7 +210,12 @@ class TopologySpec(BaseModel):
 
     @property
     def title(self) -> str:
-        return self.label or self.kind
+        if self.label:
+            return self.label
+        if self.kind == "cluster" and "preset" in self.options:  # name the machine: "cluster hgx-h100 x2"
+            nodes = self.options.get("nodes")
+            return f"cluster {self.options['preset']}" + (f" x{nodes}" if nodes else "")
+        return self.kind
 
     def server_count(self, algorithms: list[str]) -> int:
         """How many servers to place: as asked, else one if an algorithm needs a server."""

@@ -166,3 +166,19 @@ def test_sign_vote_by_formula():
         assert run.makespan_s == pytest.approx(steps * (compute + comm), rel=1e-9), (run.algorithm, n, run.optimizer)
     sign = [run for run in runs if run.wire == "sign"]
     assert all(run.final_loss < 0.25 for run in sign)  # 1 bit per element still trains (golden pins the values)
+
+
+def test_nccl_clusters_counts_and_bytes_by_hand():
+    """nccl_clusters (2 nodes × 8 GPUs, NCCL's 16 channels, LL128 at 1 and 32 MiB, Simple at 1 GiB, on both
+    clusters). Ring: 16 channels · 2n(n−1) = 7680 messages of S/256 data bytes, LL128 wire ⌈d/120⌉·128.
+    Tree: each channel's S/16 in K chunks (576,000 B LL128, 512 KiB Simple), each chunk over 15 edges up
+    and down: 1 MiB K = 1 (65,536 B), 32 MiB K = 4 (524,288 B), 1 GiB K = 128 (512 KiB)."""
+    runs = simulated(SCENARIO_DIR / "nccl_clusters.yaml")
+    def ll128(d):
+        return -(-d // 120) * 128
+
+    ring = [(7680, 7680 * ll128(4096)), (7680, 7680 * ll128(131072)), (7680, 7680 * 4194304)]
+    tree = [(16 * 30, 16 * 30 * ll128(65536)), (16 * 4 * 30, 16 * 4 * 30 * ll128(524288)),
+            (16 * 128 * 30, 16 * 128 * 30 * 524288)]
+    assert [(r.messages, r.bytes) for r in runs] == (ring + tree) * 2
+    assert [r.nccl["protocol"] for r in runs] == ["ll128", "ll128", "simple"] * 4
