@@ -43,16 +43,22 @@ def channel_orders(n: int, gpus_per_node: int, channels: int) -> np.ndarray:
     return (node * g + (c + k) % g).reshape(channels, n)
 
 
+def node_size(n: int, protocol: str, gpus_per_node: int | None) -> int:
+    """GPUs per node (1 without nodes), once ``protocol`` is known and n fills whole nodes."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    g = gpus_per_node or 1
+    if n % g:
+        raise ValueError(f"nccl: {n} ranks do not fill nodes of {g} GPUs")
+    return g
+
+
 def nccl_ring_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",
                        gpus_per_node: int | None = None, **_: object) -> Schedule:
     """C = ``channels`` rings (participant c·n + r is rank r on channel c); see the module docstring."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    g = node_size(n, protocol, gpus_per_node)
     if n == 1:
         return empty(1, p)
-    g = gpus_per_node or 1
-    if n % g:
-        raise ValueError(f"nccl ring: {n} ranks do not fill nodes of {g} GPUs")
     rank_at = channel_orders(n, g, channels)  # [c, i]
     base = (np.arange(channels) * n)[:, None]
     src = (base + rank_at).ravel()

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nccl_ring import wire_bytes
-from .nccl_table import BUFFER_BYTES, NCCL_STEPS, PROTOCOLS
+from .nccl_ring import node_size, wire_bytes
+from .nccl_table import BUFFER_BYTES, NCCL_STEPS
 from .schedule import Round, Schedule, empty, ints
 from .trees import double_binary_tree_shape
 
@@ -67,11 +67,9 @@ def _heights_depths(parents: list[int]) -> tuple[list[int], list[int]]:
 def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",
                        gpus_per_node: int | None = None, **_: object) -> Schedule:
     """C = ``channels`` pipelined trees (participant c·n + r is rank r on channel c); see the module docstring."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    g = node_size(n, protocol, gpus_per_node)
     if n == 1:
         return empty(1, p)
-    g = gpus_per_node or 1
     ch_bounds = [(c * p) // channels for c in range(channels + 1)]
     chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)
     up: dict[int, list[tuple[int, int, int, int]]] = {}
