@@ -219,9 +219,7 @@ class TopologySpec(BaseModel):
 
     def server_count(self, algorithms: list[str]) -> int:
         """How many servers to place: as asked, else one if an algorithm needs a server."""
-        from .collectives import get
-
-        if not any(get(name).server is not None for name in algorithms):
+        if not any(_has_server(name) for name in algorithms):
             return 0
         return self.servers or 1
 
@@ -370,8 +368,17 @@ def _whole_bytes(value: Any) -> int:
     return int(nbytes)
 
 
-NCCL_ALGORITHMS = ("ring_allreduce", "double_binary_tree")
-"""What ``model: nccl`` runs: NCCL's ring, and NCCL's (pipelined, chained) tree for the double binary tree."""
+NCCL_AUTO = "auto"
+NCCL_ALGORITHMS = ("ring_allreduce", "double_binary_tree", NCCL_AUTO)
+"""What ``model: nccl`` runs: NCCL's ring, NCCL's (pipelined, chained) tree for the double binary tree, and
+``auto``: whichever of the two NCCL's tuner picks for each size."""
+
+
+def _has_server(name: str) -> bool:
+    """Whether an algorithm needs a parameter server (``auto``, NCCL's pick, never does)."""
+    from .collectives import get
+
+    return name != NCCL_AUTO and get(name).server is not None
 
 
 class Scenario(_Strict):
@@ -430,7 +437,7 @@ class Scenario(_Strict):
     def _known_algorithms(cls, names: list[str]) -> list[str]:
         from .collectives import REGISTRY
 
-        return [_known(name, REGISTRY, "algorithm") for name in names]
+        return [name if name == NCCL_AUTO else _known(name, REGISTRY, "algorithm") for name in names]
 
     @model_validator(mode="before")
     @classmethod
@@ -530,6 +537,8 @@ class Scenario(_Strict):
     def _check_model(self) -> None:
         """``model: nccl`` runs NCCL's ring on cluster presets, as a collective (no training yet)."""
         if self.model == "alpha-beta":
+            if NCCL_AUTO in self.algorithms:
+                raise ValueError("algorithms: 'auto' (NCCL's pick of ring or tree) needs 'model: nccl'")
             if self.protocol != "auto" or self.channels != "auto":
                 raise ValueError(f"{'protocol' if self.protocol != 'auto' else 'channels'}: only with 'model: nccl'")
             return
@@ -547,15 +556,11 @@ class Scenario(_Strict):
     _unavailable: dict[int, dict[tuple[int, str], str]] = PrivateAttr(default_factory=dict)
 
     def _servers_for(self, topo: TopologySpec, algorithm: str) -> int:
-        from .collectives import get
-
-        return topo.server_count(self.algorithms) if get(algorithm).server is not None else 0
+        return topo.server_count(self.algorithms) if _has_server(algorithm) else 0
 
     def _blocking(self, failures: dict[tuple[int, str], str], n: int, algorithm: str) -> str | None:
         """Why (n, algorithm) cannot run on a network with these build failures, with the key to blame."""
-        from .collectives import get
-
-        graph = "servers" if get(algorithm).server is not None else "plain"
+        graph = "servers" if _has_server(algorithm) else "plain"
         return failures.get((n, "build")) or failures.get((n, graph))
 
     def _check_network(self, topo: TopologySpec, key: str) -> dict[tuple[int, str], str]:
@@ -577,7 +582,7 @@ class Scenario(_Strict):
                 raise ValueError(f"{key}.{option}: unknown key (got {value!r}) for topology {topo.kind!r}{known}")
         if self.engine == "analytic":
             return {}
-        with_server = [name for name in self.algorithms if get(name).server is not None]
+        with_server = [name for name in self.algorithms if _has_server(name)]
         graphs = [("plain", key, 0)]
         if with_server:
             graphs.append(("servers", f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms)))

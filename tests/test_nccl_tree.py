@@ -78,3 +78,25 @@ def test_model_nccl_runs_the_tree_for_the_double_binary_tree():
     assert run.ok and run.nccl["algorithm"] == "tree" and run.nccl["channels"] == 16
     assert run.messages == sum(message_sizes(16, (1 << 20) // 4, 4, 16, run.nccl["protocol"]).values())
     assert run.nccl["nccl_would_pick"].startswith(("tree/", "ring/"))
+
+
+def test_algorithm_auto_runs_what_nccls_tuner_picks_per_size():
+    """algorithms: [auto] on 2 × 8 H100: at 1 MiB NCCL's tuner picks its tree (60.4 µs against the ring's
+    81.9, tests/test_nccl_model.py), at 256 MiB its ring; each row runs the pick. Without model nccl,
+    'auto' is refused."""
+    import yaml
+
+    from commsim import scenario
+    from commsim.collectives import nccl_model
+    from commsim.errors import ScenarioError
+    from commsim.runner import points
+
+    text = ("name: s\nworkers: 16\nsize: [1 MiB, 256 MiB]\npayload: size-only\nalgorithms: [auto]\nmodel: nccl\n"
+            "topology: {kind: cluster, preset: hgx-h100, nodes: 2}\n")
+    small, large = points.simulate(scenario.parse(yaml.safe_load(text), "s.yaml"))
+    assert (small.nccl["algorithm"], large.nccl["algorithm"]) == ("tree", "ring") and small.ok and large.ok
+    machine = nccl_model.machine(topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2))
+    assert small.nccl["predicted_s"] == nccl_model.time_s(machine, "tree", small.nccl["protocol"], 1 << 20)
+    assert small.messages == sum(message_sizes(16, (1 << 20) // 4, 4, 16, small.nccl["protocol"]).values())
+    with pytest.raises(ScenarioError, match="'auto' \\(NCCL's pick of ring or tree\\) needs 'model: nccl'"):
+        scenario.parse(yaml.safe_load(text.replace("model: nccl\n", "")), "s.yaml")

@@ -72,7 +72,7 @@ class RunResult:
 
     @property
     def kind(self) -> str:
-        return get(self.algorithm).kind
+        return "allreduce" if self.nccl is not None else get(self.algorithm).kind  # NCCL's collectives all-reduce
 
     @property
     def algbw(self) -> float | None:

@@ -107,12 +107,14 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
     itemsize = np.dtype(run.dtype).itemsize
     nbytes = run.params * itemsize
     machine = nccl_model.machine(graph)
-    kind, module = ("tree", nccl_tree) if run.algorithm == "double_binary_tree" else ("ring", nccl_ring)
+    algorithms = {"double_binary_tree": ("tree",), "ring_allreduce": ("ring",)}.get(run.algorithm, ("ring", "tree"))
     protocols = nccl_model.T.PROTOCOLS if scenario.protocol == "auto" else (scenario.protocol,)
     try:
-        choice = nccl_model.choose(machine, nbytes, (kind,), protocols)
+        choice = nccl_model.choose(machine, nbytes, algorithms, protocols)  # auto: NCCL's tuner picks the algorithm too
     except ValueError as error:  # e.g. protocol: ll128 on nodes whose GPUs meet over PCIe
         return not_applicable(run, f"protocol: {error}")
+    kind = choice.algorithm
+    module = nccl_tree if kind == "tree" else nccl_ring
     graph = nccl_model.nccl_rates(graph, choice.protocol)
     channels = nccl_model.channels(machine).comm if scenario.channels == "auto" else scenario.channels
     sizes = module.message_sizes(run.workers, run.params, itemsize, channels, choice.protocol)
