@@ -368,6 +368,15 @@ def _whole_bytes(value: Any) -> int:
     return int(nbytes)
 
 
+def _channels(value: Any) -> Any:
+    """``channels``: "auto" (NCCL's count) or a whole number from 1 to 64 (NCCL's MAXCHANNELS)."""
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise ValueError("must be 'auto' or a whole number from 1 to 64 (NCCL's most)")
+    return value
+
+
 NCCL_AUTO = "auto"
 NCCL_ALGORITHMS = ("ring_allreduce", "double_binary_tree", NCCL_AUTO)
 """What ``model: nccl`` runs: NCCL's ring, NCCL's (pipelined, chained) tree for the double binary tree, and
@@ -399,7 +408,7 @@ class Scenario(_Strict):
     engine: Literal["simulate", "schedule", "analytic"] = "simulate"
     model: Literal["alpha-beta", "nccl"] = "alpha-beta"  # the textbook's, or collectives as NCCL runs them
     protocol: Literal["auto", "ll", "ll128", "simple"] = "auto"  # model nccl: NCCL's protocol (auto: its tuner's pick)
-    channels: Literal["auto"] | Annotated[int, Field(ge=1, le=64)] = "auto"  # model nccl: rings at once (auto: NCCL's)
+    channels: Annotated[Literal["auto"] | int, BeforeValidator(_channels)] = "auto"  # model nccl: rings at once (auto: NCCL's)
     training: TrainingSpec | None = None
 
     @model_validator(mode="before")

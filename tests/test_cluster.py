@@ -85,3 +85,13 @@ def test_a_textbook_ring_crosses_between_nodes_on_one_nic_pair():
     for x in (0, 1):
         assert per_link[f"node{x}.nic0->rail0"] == 2 * (n - 1) * chunk
         assert all(per_link.get(f"node{x}.nic{i}->rail{i}", 0) == 0 for i in range(1, 8))
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"preset": "hgx-h100", "gpus_per_node": "1e999"}, "gpus_per_node must be from 1 to 72"),
+    ({"preset": "hgx-h100", "cpu": 3}, "cpu must be one of intel, amd, got 3"),
+    ({"preset": "hgx-h100", "arch": "sm42"}, "arch must be one of sm70, sm80, sm90, sm100"),
+])
+def test_out_of_range_counts_and_unknown_choices_are_refused(options, message):
+    with pytest.raises(TopologyError, match=message):
+        topology.build("cluster", 16, 1.0, 0.0, **options)

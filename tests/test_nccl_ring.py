@@ -214,3 +214,11 @@ def test_a_protocol_the_machine_cannot_run_is_not_applicable():
             "protocol: ll128\ntopology: {kind: cluster, preset: ethernet, nodes: 2, gpus_per_node: 4}\n")
     (row,) = points.simulate(scenario.parse(yaml.safe_load(text), "s.yaml"))
     assert isinstance(row, points.NotApplicable) and "no protocol of ll128 runs" in row.reason
+
+
+def test_channels_must_be_auto_or_1_to_64():
+    from commsim.errors import ScenarioError
+
+    for bad in ("0", "65", "true", "two"):
+        with pytest.raises(ScenarioError, match="channels: must be 'auto' or a whole number from 1 to 64"):
+            _scenario(f"channels: {bad}\n")

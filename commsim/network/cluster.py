@@ -107,13 +107,17 @@ def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
+MAXIMA = {"gpus_per_node": 72, "nics_per_node": 64, "nodes": 65536, "spines": 64, "workers": 1 << 22}
+"""The largest counts a cluster takes (72 GPUs: an NVL72 rack; 64 NICs; 65,536 nodes)."""
+
+
 def _count(key: str, value: Any, minimum: int = 1) -> int:
     try:
         count = units.parse_count(value)
     except Exception as error:  # noqa: BLE001 - any unreadable count is the same one-line error
         raise TopologyError(f"topology 'cluster': {key}: {error}") from None
-    if count < minimum:
-        raise TopologyError(f"topology 'cluster': {key} must be >= {minimum}, got {value!r}")
+    if not minimum <= count <= MAXIMA[key]:
+        raise TopologyError(f"topology 'cluster': {key} must be from {minimum} to {MAXIMA[key]}, got {value!r:.40}")
     return count
 
 
