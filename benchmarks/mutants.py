@@ -92,7 +92,7 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(A2A, "return Cost({size: n * (n - 1)}", "return Cost({size: n * n}", "n² messages instead of n(n−1)", T_COLL, T_ANALYTIC, T_VERIFY),
     _m(A2A, "link.message(size) + (n - 1) * size * link.gamma", "link.alpha + (n - 1) * size * link.gamma", "bandwidth term dropped", T_VERIFY),
     # -- following a schedule -----------------------------------------------------------------
-    _m(FOLLOW, "            for sent in sends:\n                yield sent\n        if gamma", "        if gamma",
+    _m(FOLLOW, "                for sent in sends:\n                    yield sent\n        if gamma", "        if gamma",
        "a participant does not wait for its own sends (several per round)", T_COLL),
     _m(FOLLOW, "        parts.sort(key=lambda part: part[0])", "        parts.sort(key=lambda part: -part[0])",
        "sums in reverse participant order", T_COLL),
@@ -104,8 +104,10 @@ CATALOGUE: tuple[Mutant, ...] = (
        "a rank that never writes returns the caller's buffer (alias)", T_COLL),
     _m(FOLLOW, "        elif not self.mine:\n            self.array = self.array.copy()\n", "",
        "no copy on first write: the caller's input is written over", T_COLL, "tests/test_follow.py"),
-    _m(FOLLOW, "        if not (lo == 0 and hi == p) and any(a < hi and lo < b for a, b in sent):", "        if False:",
+    _m(FOLLOW, "        if (shared or not (lo == 0 and hi == p)) and any(a < hi and lo < b for a, b in sent):", "        if False:",
        "a range written while in flight is sent as a view", "tests/test_follow.py"),
+    _m(FOLLOW, "        if (shared or not (lo == 0 and hi == p)) and", "        if (not (lo == 0 and hi == p)) and",
+       "a shared buffer's whole range written in flight is sent as a view", "tests/test_follow.py"),
     _m(FOLLOW, "        sends, snapshots = [], {}", "        sends, snapshots = list(), dict()",
        "(control: a mutant that changes nothing must survive — checks the tool itself)", T_COLL),
     # -- payload ------------------------------------------------------------------------------
