@@ -156,3 +156,14 @@ def test_an_imported_reduce_scatter_ends_with_the_mean_chunk(tmp_path):
                                      "topology: {kind: star}\n")
     (run,) = points.simulate(scenario.load(tmp_path / "t.yaml"))
     assert run.ok and run.mean["max_error"] <= run.mean["tolerance"]
+
+
+def test_one_file_reached_by_two_paths_is_one_schedule(tmp_path, monkeypatch):
+    """The same schedule file named relatively and absolutely registers once, under one name."""
+    from commsim.collectives.imported import ensure_registered
+
+    document = json.loads(RING4.read_text())
+    document["name"] = "ring4_twice"
+    path = _write(tmp_path, document, "twice.json")
+    monkeypatch.chdir(tmp_path)
+    assert ensure_registered(str(path)) == ensure_registered("./twice.json") == "schedule:ring4_twice"

@@ -228,7 +228,7 @@ def ensure_registered(path: str) -> str:
     imported = load_schedule(Path(path))
     name = f"schedule:{imported.name}"
     known = LOADED.get(name)
-    if known is not None and known.source != imported.source:
+    if known is not None and Path(known.source).resolve() != Path(imported.source).resolve():
         raise ScenarioError(f"{path}: name: {imported.name!r} is also the name of the schedule in {known.source}")
     if known is None:
         register_imported(imported)
