@@ -100,3 +100,20 @@ def test_algorithm_auto_runs_what_nccls_tuner_picks_per_size():
     assert small.messages == sum(message_sizes(16, (1 << 20) // 4, 4, 16, small.nccl["protocol"]).values())
     with pytest.raises(ScenarioError, match="'auto' \\(NCCL's pick of ring or tree\\) needs 'model: nccl'"):
         scenario.parse(yaml.safe_load(text.replace("model: nccl\n", "")), "s.yaml")
+
+
+def test_a_pipelined_tree_on_a_contention_free_pair_by_closed_form():
+    """Two one-GPU Ethernet nodes, one channel, K = 4 chunks of 512 KiB: the child sends chunk j up in
+    round j, the root sends it down in round j + 1, the two directions on separate links, so each of the
+    K + 1 rounds takes the route's 2·0.5 + 2·2 = 5 µs plus 512 KiB at the 100 GbE NIC's 12.5 GB/s:
+    T = (K + 1)(5 µs + 524,288 B / 12.5 GB/s), on both engines, to 1e-9."""
+    n, chunks = 2, 4
+    chunk = TREE_CHUNK_BYTES["simple"]
+    graph = topology.build("cluster", 2, 1.0, 0.0, preset="ethernet", nodes=2)
+    schedule = nccl_tree_schedule(n, chunks * chunk // 4, 4, channels=1, gpus_per_node=1)
+    expected = (chunks + 1) * (5e-6 + chunk / 12.5e9)
+    run = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
+    assert run.makespan(n) == pytest.approx(expected, rel=1e-9)
+    algorithm = scheduled("test_pair", partial(nccl_tree_schedule, channels=1), None, "test")
+    message = run_collective(algorithm, graph, make_buffers(n, chunks * chunk // 4, "float32", "size-only", 0))
+    assert message.makespan_s == pytest.approx(expected, rel=1e-9)
