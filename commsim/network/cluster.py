@@ -150,10 +150,6 @@ def preset(name: Any, **overrides: Any) -> Preset:
     return replace(PRESETS[name], **values)
 
 
-def node_of(graph: nx.Graph, gpu: int) -> int:
-    return gpu // graph.graph["gpus_per_node"]
-
-
 def nic_of(graph: nx.Graph, local: int) -> int:
     """The NIC index a GPU of local index ``local`` hangs off."""
     return local * graph.graph["nics_per_node"] // graph.graph["gpus_per_node"]
