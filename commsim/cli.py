@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="NCCL's cost model, configured from presets, against measured nccl-tests tables")
     validate.add_argument("--cases", type=Path, help="the cases file (default: validation/cases.yaml of this checkout)")
     validate.add_argument("--out", type=Path, help="output directory (default: results/validation/)")
+    validate.add_argument("--only", metavar="FILE", help="only the case of this measured table (a file name in the cases)")
     commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
@@ -240,7 +241,9 @@ def _validate(args: argparse.Namespace) -> int:
     path = args.cases if args.cases is not None else validate.CASES
     if not path.is_file():
         raise CommsimError(f"{path}: no validation cases here (the measured tables live in validation/ of a source checkout)")
-    cases = validate.load_cases(path)
+    cases = validate.load_cases(path, only=args.only)
+    if not cases:
+        raise CommsimError(f"--only: no case of {path} measures {args.only!r}")
     out = args.out if args.out is not None else Path("results") / "validation"
     print(tables.validation_table(cases))
     for written in [records.write_validation(out, cases), *save(validation_errors(cases), out, "validation")]:

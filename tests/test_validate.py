@@ -87,3 +87,12 @@ def test_the_bundled_ring_forced_table_from_1_gib():
     assert len(large) == 4 and all(0.025 <= p.model_error <= 0.04 for p in large)
     assert all(0.04 <= p.error <= 0.065 for p in large)
     assert [p.measured_s for p in large] == pytest.approx([5236.2e-6, 10340e-6, 20575e-6, 41015e-6], rel=1e-15)  # as published
+
+
+def test_only_one_table(tmp_path, capsys):
+    """--only runs the case of one measured table; a name no case has is a one-line error."""
+    path = _cases(tmp_path, "1048576,1,float,100,0,0\n")
+    assert cli.main(["validate", "--cases", str(path), "--only", "t.csv", "--out", str(tmp_path / "o")]) in (0, 1)
+    assert capsys.readouterr().out.startswith('a test: hgx-h100 × 2')
+    assert cli.main(["validate", "--cases", str(path), "--only", "nope.csv", "--out", str(tmp_path / "p")]) == 2
+    assert "--only: no case of" in capsys.readouterr().err and not (tmp_path / "p").exists()
