@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import networkx as nx
 
@@ -258,3 +260,32 @@ def choose(m: Machine, nbytes: int, algorithms: tuple[str, ...] = ("ring", "tree
         raise ValueError(f"no protocol of {', '.join(protocols)} runs on this machine")
     (a, p), best = min(runnable.items(), key=lambda item: item[1])
     return Choice(a, p, best, table)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What NCCL runs for one all-reduce: its pick, on how many channels, the graph at NCCL's rates and
+    hop latencies for that protocol, the schedule maker and NCCL's fixed latency before it."""
+
+    choice: Choice
+    channels: int
+    graph: nx.Graph
+    make: Any  # make(n, p, w, gpus_per_node=g): the NCCL ring's or tree's schedule
+    message_sizes: Any  # message_sizes(n, p, w): wire size → count, by formula
+    base_latency_s: float
+
+
+def plan(graph: nx.Graph, nbytes: int, algorithms: tuple[str, ...] = T.ALGORITHMS,
+         protocols: tuple[str, ...] = T.PROTOCOLS, channel_count: int | None = None) -> Plan:
+    """NCCL's pick among ``algorithms`` × ``protocols`` for ``nbytes`` on a cluster ``graph`` (ValueError if
+    no protocol runs), on NCCL's channels unless ``channel_count`` is given."""
+    from . import nccl_ring, nccl_tree
+
+    m = machine(graph)
+    choice = choose(m, nbytes, algorithms, protocols)
+    count = channels(m).comm if channel_count is None else channel_count
+    module = nccl_tree if choice.algorithm == "tree" else nccl_ring
+    make = getattr(module, f"nccl_{choice.algorithm}_schedule")
+    return Plan(choice, count, nccl_rates(graph, choice.protocol), partial(make, channels=count, protocol=choice.protocol),
+                partial(module.message_sizes, channels=count, protocol=choice.protocol),
+                base_latency_s(choice.algorithm, choice.protocol))

@@ -94,9 +94,7 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
     cluster, on the message or the schedule engine, after NCCL's base latency; the analytic engine
     answers NCCL's own cost model. NCCL's predicted time, and what its tuner would pick among ring and
     tree, travel beside the result."""
-    from functools import partial
-
-    from ..collectives import nccl_model, nccl_ring, nccl_tree
+    from ..collectives import nccl_model
     from ..collectives.follow import scheduled
 
     topo = run.topology
@@ -106,25 +104,20 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
         return not_applicable(run, str(error))
     itemsize = np.dtype(run.dtype).itemsize
     nbytes = run.params * itemsize
-    machine = nccl_model.machine(graph)
     algorithms = {"double_binary_tree": ("tree",), "ring_allreduce": ("ring",)}.get(run.algorithm, ("ring", "tree"))
     protocols = nccl_model.T.PROTOCOLS if scenario.protocol == "auto" else (scenario.protocol,)
-    try:
-        choice = nccl_model.choose(machine, nbytes, algorithms, protocols)  # auto: NCCL's tuner picks the algorithm too
+    try:  # auto: NCCL's tuner picks the algorithm too
+        nccl = nccl_model.plan(graph, nbytes, algorithms, protocols, None if scenario.channels == "auto" else scenario.channels)
     except ValueError as error:  # e.g. protocol: ll128 on nodes whose GPUs meet over PCIe
         return not_applicable(run, f"protocol: {error}")
-    kind = choice.algorithm
-    module = nccl_tree if kind == "tree" else nccl_ring
-    graph = nccl_model.nccl_rates(graph, choice.protocol)
-    channels = nccl_model.channels(machine).comm if scenario.channels == "auto" else scenario.channels
-    sizes = module.message_sizes(run.workers, run.params, itemsize, channels, choice.protocol)
-    base = nccl_model.base_latency_s(kind, choice.protocol)  # every rank starts after NCCL's fixed latency
+    choice, channels, base, kind = nccl.choice, nccl.channels, nccl.base_latency_s, nccl.choice.algorithm
+    sizes = nccl.message_sizes(run.workers, run.params, itemsize)
     n = run.workers
     logical = (2 * n * (n - 1) if kind == "ring" else 4 * (n - 1)) if n > 1 else 0  # the textbook algorithm's
     info = {"algorithm": kind, "protocol": choice.protocol, "channels": channels, "predicted_s": choice.time_s,
             "why": choice.why(), "base_latency_s": base, "logical_messages": logical,
             "wire_messages_per_channel": sum(sizes.values()) // channels if channels else 0,
-            "nccl_would_pick": nccl_model.choose(machine, nbytes).why()}
+            "nccl_would_pick": nccl_model.choose(nccl_model.machine(graph), nbytes).why()}
     expected = analytic.Expected(sum(sizes.values()), _total(sizes), sizes, None, "=", f"NCCL's {kind}: no closed form")
     common = dict(algorithm=run.algorithm, topology=topo.title, workers=run.workers, params=run.params, dtype=run.dtype,
                   bytes_per_param=itemsize, payload=scenario.payload, nccl=info)
@@ -132,7 +125,7 @@ def nccl_run(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: b
         return RunResult(**common, messages=expected.messages, bytes=expected.bytes, message_bytes=sizes,
                          makespan_s=choice.time_s, finish_s=[], bytes_per_link={}, link_bandwidth={},
                          expected=expected, engine="analytic")
-    make = partial(getattr(module, f"nccl_{kind}_schedule"), channels=channels, protocol=choice.protocol)
+    make, graph = nccl.make, nccl.graph
     if scenario.engine == "schedule":
         schedule = make(run.workers, run.params, itemsize, gpus_per_node=graph.graph["gpus_per_node"])
         simulated = run_schedule(schedule, graph, participant_nodes(schedule, run.workers, ()), scenario.gamma)

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from ..collectives import nccl_model, nccl_ring, nccl_tree
+from ..collectives import nccl_model
 from ..engines.schedule import participant_nodes, run_schedule, worker_finish
 from ..errors import CommsimError, TopologyError
 from ..network import cluster, topology
@@ -129,25 +129,21 @@ def _case(path: Path, i: int, entry: Any) -> Case:
     points = []
     for size, measured_us in _measured(path.parent / str(entry["file"]), where):
         choice = nccl_model.choose(machine, size, algorithms)
-        simulated = simulate(machine, graph, size, algorithms)
+        simulated = simulate(graph, size, algorithms)
         points.append(Point(size, measured_us * 1e-6, simulated, choice.time_s, f"{choice.algorithm}/{choice.protocol}"))
     return Case(str(entry["file"]), str(entry.get("title", entry["file"])), str(entry["preset"]), nodes,
                 entry["algorithm"], bool(entry.get("counts", True)), str(entry.get("why", "")), overrides, tuple(points))
 
 
-def simulate(machine: nccl_model.Machine, graph: Any, nbytes: int, algorithms: tuple[str, ...]) -> float:
+def simulate(graph: Any, nbytes: int, algorithms: tuple[str, ...]) -> float:
     """``model: nccl``'s time for an all-reduce of ``nbytes`` fp32 bytes: NCCL's base latency, then what
     NCCL's tuner picks among ``algorithms`` (its ring or its tree, with its protocol) on NCCL's channels,
     on the graph at NCCL's rates and hop latencies, by the schedule engine."""
-    choice = nccl_model.choose(machine, nbytes, algorithms)
-    rated = nccl_model.nccl_rates(graph, choice.protocol)
-    n = machine.ranks
-    make = nccl_tree.nccl_tree_schedule if choice.algorithm == "tree" else nccl_ring.nccl_ring_schedule
-    schedule = make(n, nbytes // 4, 4, channels=nccl_model.channels(machine).comm, protocol=choice.protocol,
-                    gpus_per_node=machine.gpus_per_node)
-    run = run_schedule(schedule, rated, participant_nodes(schedule, n, ()))
-    return (nccl_model.base_latency_s(choice.algorithm, choice.protocol)
-            + float(worker_finish(schedule, run.finish_s, n).max(initial=0.0)))
+    nccl = nccl_model.plan(graph, nbytes, algorithms)
+    n = graph.graph["nodes"] * graph.graph["gpus_per_node"]
+    schedule = nccl.make(n, nbytes // 4, 4, gpus_per_node=graph.graph["gpus_per_node"])
+    run = run_schedule(schedule, nccl.graph, participant_nodes(schedule, n, ()))
+    return nccl.base_latency_s + float(worker_finish(schedule, run.finish_s, n).max(initial=0.0))
 
 
 def _measured(path: Path, where: str) -> list[tuple[int, float]]:
