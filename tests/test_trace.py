@@ -74,9 +74,10 @@ def test_exports_refuse_what_they_cannot_write(tmp_path, capsys):
 
 def test_idle_gaps_and_lanes_by_hand():
     """Idle is what no busy interval covers in [0, finish]; overlapping slices get separate lanes."""
-    from commsim.report.trace import _idle, _lanes
+    from commsim.engines.results import idle_gaps
+    from commsim.report.trace import _lanes
 
-    assert _idle([(1, 2), (1.5, 3), (5, 6)], 7) == [(0.0, 1), (3, 5), (6, 7)]
+    assert idle_gaps([(1, 2), (1.5, 3), (5, 6)], 7) == [(0.0, 1), (3, 5), (6, 7)]
     placed = _lanes([(0, 2, "a"), (1, 3, "b"), (2, 4, "c"), (2.5, 3, "d")])
     assert [(lane, args) for lane, _, _, args in placed] == [(0, "a"), (1, "b"), (0, "c"), (2, "d")]
 

@@ -6,11 +6,15 @@ T = 2(2α + nP/B).
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
-from .base import register
+import numpy as np
+from simpy.events import Event
+
+from .base import Algorithm, Comm, Process, register
 from .cost import Cost, LinkCost
 from .follow import scheduled
+from .payload import Buffer, SizeOnly
 from .schedule import Schedule, bounds_of, empty, ints, pieces, received
 
 
@@ -48,3 +52,65 @@ def parameter_server_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:
 
 register(scheduled("parameter_server", parameter_server_schedule, parameter_server_cost,
                    "workers push to one server, which averages and sends the mean back", server=True))
+
+
+def first_arrivals(keep: int) -> Algorithm:
+    """The parameter server in ``drop_stragglers``/``backup_workers`` mode: the server takes the first
+    ``keep`` gradients to arrive, adds them in rank order, divides by ``keep`` and sends the result to
+    every worker; the others are dropped (their messages still cross the network). 2n messages of P
+    bytes, as the parameter server. Calls are tagged, so a gradient that arrives after its call was
+    answered never counts in a later one. Which ranks each call dropped: ``net.shared[DROPPED]``."""
+
+    def _call(comm: Comm) -> int:
+        counts = comm.net.shared.setdefault(("first_arrivals", comm.rank), [0])
+        counts[0] += 1
+        return counts[0] - 1
+
+    def worker(comm: Comm, buffer: Buffer) -> Process:
+        call = _call(comm)
+        comm.phase = "push"
+        yield comm.send(comm.server, buffer, tag=("push", call))
+        comm.phase = "pull"
+        return (yield comm.recv(comm.server, tag=("pull", call)))
+
+    def server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
+        if comm.rank != comm.server:
+            return
+        call, env = _call(comm), comm.net.env
+        arrived: list[tuple[int, Buffer]] = []
+        enough = env.event()
+
+        def arrive(event: Event, rank: int) -> None:
+            arrived.append((rank, event.value))
+            if len(arrived) == keep:
+                enough.succeed()
+
+        for rank in range(comm.size):
+            pushed = comm.recv(rank, tag=("push", call))
+            if pushed.callbacks is None:  # delivered before the server asked
+                arrive(pushed, rank)
+            else:
+                pushed.callbacks.append(lambda event, rank=rank: arrive(event, rank))
+        if len(arrived) < keep:
+            yield enough
+        kept = sorted(arrived[:keep], key=lambda item: item[0])
+        comm.net.shared.setdefault(DROPPED, []).append(sorted(set(range(comm.size)) - {rank for rank, _ in kept}))
+        first = kept[0][1]
+        if busy := comm.combine(first, keep - 1):
+            yield busy
+        if isinstance(first, SizeOnly):
+            mean: Buffer = first.copy()
+        else:
+            total = first.copy()
+            for _, buffer in kept[1:]:
+                total += buffer
+            mean = total / np.asarray(keep, dtype=total.dtype)
+        result = respond(mean) if respond is not None else mean
+        comm.phase = "pull"
+        yield env.all_of([comm.send(rank, result, tag=("pull", call)) for rank in range(comm.size)])
+
+    return Algorithm(f"parameter_server (first {keep})", worker, server,
+                     f"workers push to one server, which averages the first {keep} to arrive", "allreduce")
+
+
+DROPPED = "dropped"

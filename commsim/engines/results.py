@@ -19,6 +19,18 @@ def link_usage(name: str, nbytes: int, bandwidth: float, makespan: float) -> dic
     return {"link": name, "bytes": nbytes, "busy_s": busy, "utilisation": busy / makespan if makespan else 0.0}
 
 
+def idle_gaps(busy: list[tuple[float, float]], finish: float) -> list[tuple[float, float]]:
+    """The gaps in [0, finish] not covered by any busy interval."""
+    gaps, covered = [], 0.0
+    for start, end in sorted(busy):
+        if start > covered:
+            gaps.append((covered, start))
+        covered = max(covered, end)
+    if finish > covered:
+        gaps.append((covered, finish))
+    return gaps
+
+
 BUSBW_FACTOR = {
     "allreduce": lambda n: 2 * (n - 1) / n,
     "reduce_scatter": lambda n: (n - 1) / n,

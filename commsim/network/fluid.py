@@ -184,16 +184,18 @@ class Network:
         key = (src, dst)
         route = self._routes.get(key)
         if route is None:
-            router = self.graph.graph.get("router")
-            if router is not None:  # the topology chooses (e.g. ECMP on a fat tree, NICs on a node)
-                path = router(self.graph, src, dst)
-            else:
-                path = shortest_path(self.graph, src, dst)
+            path = self._path(src, dst)
             route = Route(len(self._routes), src, dst, tuple(self.links[a, b] for a, b in zip(path, path[1:])))
             self._routes[key] = route
             if self.log is not None:
                 self.log.routes.append(route)
         return route
+
+    def _path(self, src: Hashable, dst: Hashable) -> list[Hashable]:
+        """The graph's ``router(graph, src, dst)`` if it has one (ECMP on a fat tree, NICs on a node), else
+        a hop-shortest path."""
+        router = self.graph.graph.get("router")
+        return router(self.graph, src, dst) if router is not None else shortest_path(self.graph, src, dst)
 
     @property
     def routes(self) -> list[Route]:
@@ -231,9 +233,11 @@ class Network:
         return self._event_for((src, dst, tag), is_send=False)
 
     def send(
-        self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = ""
+        self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
+        delivery: Event | None = None,
     ) -> Event:
-        """Start sending ``nbytes`` from ``src`` to ``dst``; the event fires on delivery.
+        """Start sending ``nbytes`` from ``src`` to ``dst``; the event fires on delivery (``delivery``, if
+        the message was matched to its receive earlier, as a delayed start does).
 
         The payload is not copied: the sender must not change it before the event fires.
         """
@@ -244,7 +248,7 @@ class Network:
         now = env._now
         flow = _Flow()
         flow.net, flow.route, flow.payload = self, route, payload
-        flow.delivery = self._event_for((src, dst, tag), is_send=True)
+        flow.delivery = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
         flow.start = flow.since = now
         flow.nbytes = flow.remaining = nbytes
         flow.gen = 0

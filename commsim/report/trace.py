@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..engines.results import idle_gaps
+
 MESSAGE_COLUMNS = ("algorithm", "topology", "workers", "params", "dtype", "src", "dst", "bytes", "start_s", "end_s",
                    "phase", "route")
 
@@ -68,18 +70,6 @@ def _lanes(intervals: list[tuple[float, float, dict[str, Any]]]) -> list[tuple[i
     return placed
 
 
-def _idle(busy: list[tuple[float, float]], finish: float) -> list[tuple[float, float]]:
-    """The gaps in [0, finish] not covered by any busy interval."""
-    gaps, covered = [], 0.0
-    for start, end in sorted(busy):
-        if start > covered:
-            gaps.append((covered, start))
-        covered = max(covered, end)
-    if finish > covered:
-        gaps.append((covered, finish))
-    return gaps
-
-
 def _us(seconds: float) -> float:
     return seconds * 1e6
 
@@ -112,7 +102,7 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
             finish = run.finish_s[node] if isinstance(node, int) and node < len(run.finish_s) else max(e for _, e in busy)
             tid += 1
             events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}})
-            for start, end in _idle(busy, finish):
+            for start, end in idle_gaps(busy, finish):
                 events.append({"ph": "X", "name": "idle", "cat": "idle", "pid": pid, "tid": tid,
                                "ts": _us(start), "dur": _us(end - start)})
             if spans:

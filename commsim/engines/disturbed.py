@@ -1,0 +1,209 @@
+"""The message engine under stragglers and faults: a collective after per-worker compute, with jittered
+message starts, links that fail, workers that crash, and a parameter server that may drop stragglers.
+
+A run either finishes (every live rank has its result) or stops, and then says why: the network
+split (``network partitioned at t = …``), or a crash left ranks waiting, and on whom. It never hangs
+(the event queue empties) and never returns a mean that lacks a gradient without saying so.
+
+What a disturbed run cost is read off its message log: each worker's idle time (the gaps in [0, its
+finish] when it neither computes nor sends nor receives) and the critical path (walking back from the
+last finisher through the message or compute that released each step).
+"""
+
+from __future__ import annotations
+
+import bisect
+import gc
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import simpy
+
+from ..collectives import Algorithm, Comm, get
+from ..collectives.parameter_server import DROPPED, first_arrivals
+from ..collectives.payload import Buffer
+from ..network import topology as topologies
+from ..network.disturbances import DisturbedNetwork, Partitioned, schedule_failures
+from ..network.fluid import MessageLog
+from .results import idle_gaps
+
+
+@dataclass(frozen=True)
+class Disturbance:
+    """What goes wrong in one run. ``compute_s[rank]``: how long the rank computes before the collective
+    (its straggler factor and jitter included); ``jitter_s``: the largest delay before a message starts;
+    ``link_failures``: (u, v, time); ``crashes``: (rank, time); ``keep``: a parameter server proceeds with
+    the first ``keep`` gradients (``drop_stragglers``)."""
+
+    compute_s: tuple[float, ...]
+    jitter_s: float = 0.0
+    link_failures: tuple[tuple[Hashable, Hashable, float], ...] = ()
+    crashes: tuple[tuple[int, float], ...] = ()
+    keep: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class DisturbedRun:
+    """A collective under a :class:`Disturbance`: per rank the result (None if it crashed or the run
+    stopped) and finish time (NaN likewise), and what happened."""
+
+    results: list[Buffer | None]
+    finish_s: list[float]
+    network: DisturbedNetwork
+    stopped: str | None = None  # why the collective could not finish
+    crashed: list[tuple[int, float]] = field(default_factory=list)  # (rank, time) of each crash that hit a live rank
+    dropped: list[list[int]] = field(default_factory=list)  # per server call: the ranks whose gradients were dropped
+
+    @property
+    def makespan_s(self) -> float:
+        finished = [t for t in self.finish_s if t == t]
+        return max(finished, default=0.0)
+
+
+def algorithm_for(name: str, keep: int | None) -> Algorithm:
+    """The algorithm a disturbed run executes: the parameter server taking the first ``keep`` gradients
+    when it drops stragglers, else the registered one."""
+    return first_arrivals(keep) if keep is not None and name == "parameter_server" else get(name)
+
+
+def _waits(net: DisturbedNetwork, ranks: list[int]) -> str:
+    """Who each unfinished rank waits on: the sources of its pending receives."""
+    waiting: dict[Hashable, list[Hashable]] = {}
+    for (src, dst, _tag), entry in net._channels.items():
+        if entry[0] is False:  # receives posted, nothing sent
+            waiting.setdefault(dst, []).append(src)
+    parts = []
+    for node in [*ranks, *sorted((node for node in waiting if node not in ranks), key=str)]:
+        sources = sorted(set(waiting.get(node, [])), key=str)
+        if sources:
+            parts.append(f"{node} on {', '.join(map(str, sources))}")
+    shown = parts[:8] + ([f"and {len(parts) - 8} more"] if len(parts) > 8 else [])
+    return "; ".join(shown) if shown else "none on a message"
+
+
+def run_disturbed(name: str, graph: nx.Graph, buffers: list[Buffer], disturbance: Disturbance, gamma: float = 0.0,
+                  keep_log: bool = True) -> DisturbedRun:
+    """Run collective ``name`` with one SimPy process per worker (each computes, then joins the
+    collective), the server's if any, and the disturbance's failures and crashes at their times."""
+    spec = algorithm_for(name, disturbance.keep)
+    n = len(buffers)
+    servers = topologies.servers(graph) if spec.server is not None else ()
+    if spec.server is not None and not servers:
+        raise topologies.TopologyError(f"algorithm {spec.name!r} needs a parameter server, and the topology has none")
+    env = simpy.Environment()
+    net = DisturbedNetwork(env, graph, keep_log=keep_log, jitter_s=disturbance.jitter_s, seed=disturbance.seed,
+                           participants=[*range(n), *servers])
+    finish = [float("nan")] * n
+    crashed: list[tuple[int, float]] = []
+
+    def worker(rank: int) -> Any:
+        try:
+            yield env.timeout(disturbance.compute_s[rank])
+            result = yield from spec.worker(Comm(net, rank, n, servers, gamma=gamma), buffers[rank])
+        except simpy.Interrupt:
+            crashed.append((rank, env.now))
+            return None
+        finish[rank] = env.now
+        return result
+
+    processes = [env.process(worker(rank)) for rank in range(n)]
+    for server in servers:
+        env.process(spec.server(Comm(net, server, n, servers, gamma=gamma)))
+    for rank, at in disturbance.crashes:
+        env.timeout(at).callbacks.append(
+            lambda _event, rank=rank: processes[rank].interrupt("crash") if processes[rank].is_alive else None)
+    schedule_failures(net, list(disturbance.link_failures))
+    stopped = None
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        env.run()
+    except Partitioned as partition:
+        stopped = str(partition)
+    finally:
+        if collecting:
+            gc.enable()
+    if stopped is not None:
+        return DisturbedRun([None] * n, [float("nan")] * n, net, stopped, crashed)
+    down = {rank for rank, _ in crashed}
+    unfinished = [rank for rank, process in enumerate(processes) if rank not in down and not process.processed]
+    dropped = net.shared.get(DROPPED, [])
+    if unfinished:
+        what = ", ".join(f"worker {rank} crashed at t = {at:.6g} s" for rank, at in crashed) or "nothing crashed"
+        stopped = f"{spec.name} cannot finish ({what}): waiting: {_waits(net, unfinished)}"
+        return DisturbedRun([None] * n, [float("nan")] * n, net, stopped, crashed, dropped)
+    results = [None if rank in down else process.value for rank, process in enumerate(processes)]
+    return DisturbedRun(results, finish, net, None, crashed, dropped)
+
+
+def _messages_of(log: MessageLog) -> list[tuple[Hashable, Hashable, float, float]]:
+    return [(*log.endpoints(i), log.start[i], log.end[i]) for i in range(len(log))]
+
+
+def idle_s(log: MessageLog, compute: list[tuple[float, float]], finish: list[float]) -> list[float]:
+    """Per worker: the time in [0, its finish] it neither computes (``compute[rank]``) nor sends nor receives."""
+    busy: dict[Hashable, list[tuple[float, float]]] = {rank: [span] for rank, span in enumerate(compute)}
+    for src, dst, start, end in _messages_of(log):
+        for node in (src, dst):
+            if node in busy:
+                busy[node].append((start, end))
+    return [sum(b - a for a, b in idle_gaps(busy[rank], end)) if end == end else float("nan")
+            for rank, end in enumerate(finish)]
+
+
+@dataclass(frozen=True)
+class CriticalPath:
+    """The chain that set the finish time, from its start: ``origin`` (whose compute began it),
+    compute, message and gap (jitter, waiting on nothing recorded) seconds, and the ranks it visits."""
+
+    origin: Hashable
+    compute_s: float
+    message_s: float
+    gap_s: float
+    messages: int
+    hops: list[Hashable]
+
+    def describe(self) -> str:
+        hops = "→".join(map(str, self.hops[:12])) + ("→…" if len(self.hops) > 12 else "")
+        return (f"compute of worker {self.origin} ({self.compute_s:.6g} s), then {self.messages} messages "
+                f"({self.message_s:.6g} s) along {hops}" + (f", {self.gap_s:.6g} s waiting" if self.gap_s > 0 else ""))
+
+
+def critical_path(log: MessageLog, compute: list[tuple[float, float]], finish: list[float]) -> CriticalPath | None:
+    """Walk back from the last finisher: at each node and time, the latest message it sent or received
+    that ended by then released it (a received one hands the walk to its sender, at its start); once
+    its compute ended last, the walk ends there."""
+    ends = [(t, rank) for rank, t in enumerate(finish) if t == t]
+    if not ends:
+        return None
+    t, node = max(ends)
+    touching: dict[Hashable, list[tuple[float, int, float, Hashable]]] = {}
+    for src, dst, start, end in _messages_of(log):
+        touching.setdefault(dst, []).append((end, 1, start, src))  # received: 1 sorts after sent at the same end
+        touching.setdefault(src, []).append((end, 0, start, src))
+    for entries in touching.values():
+        entries.sort(key=lambda entry: (entry[0], entry[1]))
+    message_s = gap_s = 0.0
+    messages, hops = 0, [node]
+    while True:
+        entries = touching.get(node, [])
+        i = bisect.bisect_right(entries, (t, 2)) - 1
+        computed = compute[node][1] if isinstance(node, int) and node < len(compute) else 0.0
+        if i < 0 or entries[i][0] <= computed:
+            gap_s += max(t - computed, 0.0)
+            break
+        end, received, start, src = entries[i]
+        gap_s += t - end
+        message_s += end - start
+        messages += 1
+        t = start
+        if received:
+            node = src
+            hops.append(node)
+    hops.reverse()
+    origin = hops[0]
+    spent = compute[origin][1] - compute[origin][0] if isinstance(origin, int) and origin < len(compute) else 0.0
+    return CriticalPath(origin, spent, message_s, gap_s, messages, hops)
