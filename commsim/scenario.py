@@ -335,6 +335,106 @@ class TrainingSpec(_Strict):
         return self
 
 
+def _factor(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError(f"a slowdown factor must be a number > 0, got {value!r}")
+    return float(value)
+
+
+class LinkSpeed(_Strict):
+    """A worker's own links: every edge at the worker gets this bandwidth and/or latency."""
+
+    bandwidth: Bandwidth | None = None
+    latency: Latency | None = None
+
+
+class Jitter(_Strict):
+    """Seeded noise: each compute takes ``1 + compute·U[0, 1)`` times as long; each message starts up to
+    ``message`` late (U[0, message))."""
+
+    compute: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    message: Latency = 0.0
+
+
+class StragglerSpec(_Strict):
+    """Slow and uneven workers. ``slowdown``: {worker: factor}, a list of factors (worker i gets the i-th;
+    the rest 1), or a seeded distribution ``{lognormal: sigma}`` / ``{uniform: [low, high]}``."""
+
+    compute: Latency | None = None  # collectives: each worker's compute before the collective
+    slowdown: dict[StrictInt, Annotated[float, BeforeValidator(_factor)]] | list[Annotated[float, BeforeValidator(_factor)]] | dict[Literal["lognormal", "uniform"], Any] = {}
+    links: dict[StrictInt, LinkSpeed] = {}
+    jitter: Jitter = Jitter()
+
+    @field_validator("slowdown", mode="before")
+    @classmethod
+    def _distribution(cls, value: Any) -> Any:
+        if isinstance(value, dict) and any(key in ("lognormal", "uniform") for key in value):
+            if len(value) != 1:
+                raise ValueError("a distribution is one of {lognormal: sigma} or {uniform: [low, high]}")
+            ((name, arg),) = value.items()
+            if name == "lognormal":
+                if isinstance(arg, bool) or not isinstance(arg, (int, float)) or not 0 <= arg <= 10:
+                    raise ValueError(f"lognormal: sigma must be a number from 0 to 10, got {arg!r}")
+            elif not (isinstance(arg, list) and len(arg) == 2 and 0 < _factor(arg[0]) <= _factor(arg[1])):
+                raise ValueError(f"uniform: give [low, high] with 0 < low <= high, got {arg!r}")
+        return value
+
+    def factors(self, n: int, seed: int) -> list[float]:
+        """Each of n workers' compute factor (drawn from ``seed`` and n for a distribution)."""
+        import numpy as np
+
+        spec = self.slowdown
+        if isinstance(spec, list):
+            return [spec[i] if i < len(spec) else 1.0 for i in range(n)]
+        if "lognormal" in spec:
+            return np.exp(spec["lognormal"] * np.random.default_rng([seed, n, 11]).standard_normal(n)).tolist()
+        if "uniform" in spec:
+            low, high = spec["uniform"]
+            return np.random.default_rng([seed, n, 11]).uniform(low, high, n).tolist()
+        return [spec.get(i, 1.0) for i in range(n)]
+
+    def compute_s(self, n: int, seed: int, base: float) -> list[float]:
+        """Each worker's compute time: ``base`` × its factor × (1 + compute jitter)."""
+        import numpy as np
+
+        noise = np.random.default_rng([seed, n, 13]).random(n)
+        return [base * factor * (1 + self.jitter.compute * u) for factor, u in zip(self.factors(n, seed), noise)]
+
+
+class LinkDown(_Strict):
+    """The edge ``between`` two nodes fails at time ``at``."""
+
+    between: tuple[StrictInt | str, StrictInt | str]
+    at: Latency = 0.0
+
+
+class Crash(_Strict):
+    """Worker ``worker`` stops at time ``at`` (it sends and receives nothing more)."""
+
+    worker: Annotated[int, Field(ge=0)]
+    at: Latency = 0.0
+
+
+class FaultSpec(_Strict):
+    """Failures during a run, and how a parameter server copes with missing gradients."""
+
+    link_down: list[LinkDown] = []
+    crash: list[Crash] = []
+    drop_stragglers: Annotated[int, Field(ge=1)] | None = None  # the server proceeds with the first n − k
+    backup_workers: Annotated[int, Field(ge=1)] | None = None  # the same: k of the n workers are backups
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> FaultSpec:
+        if self.drop_stragglers is not None and self.backup_workers is not None:
+            raise ValueError("drop_stragglers: give drop_stragglers or backup_workers, not both")
+        return self
+
+    @property
+    def dropped(self) -> int | None:
+        """k: how many gradients the parameter server does without."""
+        return self.drop_stragglers if self.drop_stragglers is not None else self.backup_workers
+
+
 class RunSpec(NamedTuple):
     """One point of a scenario's sweep (``params`` is None for training runs: the model sets it).
     ``unavailable`` is why the point cannot run (its topology or algorithm cannot take it), else None."""
@@ -410,6 +510,8 @@ class Scenario(_Strict):
     protocol: Literal["auto", "ll", "ll128", "simple"] = "auto"  # model nccl: NCCL's protocol (auto: its tuner's pick)
     channels: Annotated[Literal["auto"] | int, BeforeValidator(_channels)] = "auto"  # model nccl: rings at once (auto: NCCL's)
     training: TrainingSpec | None = None
+    stragglers: StragglerSpec | None = None
+    faults: FaultSpec | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -522,6 +624,7 @@ class Scenario(_Strict):
         if self.engine == "schedule" and self.payload != "size-only":
             raise ValueError("engine: 'schedule' moves sizes only, not values; add 'payload: size-only' (or use 'simulate')")
         self._check_model()
+        self._check_disturbances()
         if self.schedule_files:
             from .collectives.imported import LOADED
 
@@ -561,6 +664,49 @@ class Scenario(_Strict):
         if other:
             raise ValueError(f"algorithms: model 'nccl' runs {', '.join(NCCL_ALGORITHMS)} (NCCL's ring and tree); "
                              f"got {other[0]!r}")
+
+    @property
+    def disturbed(self) -> bool:
+        """Whether runs have stragglers or faults (and so a uniform twin to compare with)."""
+        return self.stragglers is not None or self.faults is not None
+
+    def _check_disturbances(self) -> None:
+        """Stragglers and faults run on the message engine, against workers and links that exist."""
+        if not self.disturbed:
+            return
+        key = "stragglers" if self.stragglers is not None else "faults"
+        if self.engine != "simulate" or self.model != "alpha-beta":
+            raise ValueError(f"{key}: stragglers and faults are simulated message by message: use 'engine: simulate' "
+                             "and 'model: alpha-beta'")
+        fewest = min(self.workers)
+        spec = self.stragglers
+        if spec is not None:
+            if self.training is not None and spec.compute is not None:
+                raise ValueError("stragglers.compute: training computes for its model's time; give slowdown instead")
+            needs_compute = spec.slowdown or spec.jitter.compute
+            if self.training is None and needs_compute and spec.compute is None:
+                raise ValueError("stragglers.compute: slowdown and compute jitter scale a compute time; give one "
+                                 "(e.g. 'compute: 1 ms')")
+            for name, ranks in (("slowdown", spec.slowdown if isinstance(spec.slowdown, dict) else {}),
+                                ("links", spec.links)):
+                for rank in ranks:
+                    if isinstance(rank, int) and not 0 <= rank < fewest:
+                        raise ValueError(f"stragglers.{name}: no worker {rank} with workers={fewest}")
+        faults = self.faults
+        if faults is not None:
+            for i, crash in enumerate(faults.crash):
+                if crash.worker >= fewest:
+                    raise ValueError(f"faults.crash.{i}.worker: no worker {crash.worker} with workers={fewest}")
+            k = faults.dropped
+            if k is not None:
+                mode = "drop_stragglers" if faults.drop_stragglers is not None else "backup_workers"
+                if "parameter_server" not in self.algorithms:
+                    raise ValueError(f"faults.{mode}: only 'parameter_server' can proceed without some gradients; "
+                                     f"add it to algorithms")
+                if k >= fewest:
+                    raise ValueError(f"faults.{mode}: the server must keep at least one of {fewest} gradients, got {k}")
+                if self.training is not None and any(opt.wire == "sign" for opt in self.training.optimizer):
+                    raise ValueError(f"faults.{mode}: the sign vote needs every worker's signs; use wire fp32")
 
     _unavailable: dict[int, dict[tuple[int, str], str]] = PrivateAttr(default_factory=dict)
 

@@ -27,6 +27,7 @@ from ..collectives.payload import Buffer
 from ..network import topology as topologies
 from ..network.disturbances import DisturbedNetwork, Partitioned, schedule_failures
 from ..network.fluid import MessageLog
+from ..units import format_time
 from .results import idle_gaps
 
 
@@ -132,7 +133,7 @@ def run_disturbed(name: str, graph: nx.Graph, buffers: list[Buffer], disturbance
     unfinished = [rank for rank, process in enumerate(processes) if rank not in down and not process.processed]
     dropped = net.shared.get(DROPPED, [])
     if unfinished:
-        what = ", ".join(f"worker {rank} crashed at t = {at:.6g} s" for rank, at in crashed) or "nothing crashed"
+        what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in crashed) or "nothing crashed"
         stopped = f"{spec.name} cannot finish ({what}): waiting: {_waits(net, unfinished)}"
         return DisturbedRun([None] * n, [float("nan")] * n, net, stopped, crashed, dropped)
     results = [None if rank in down else process.value for rank, process in enumerate(processes)]
@@ -168,8 +169,9 @@ class CriticalPath:
 
     def describe(self) -> str:
         hops = "→".join(map(str, self.hops[:12])) + ("→…" if len(self.hops) > 12 else "")
-        return (f"compute of worker {self.origin} ({self.compute_s:.6g} s), then {self.messages} messages "
-                f"({self.message_s:.6g} s) along {hops}" + (f", {self.gap_s:.6g} s waiting" if self.gap_s > 0 else ""))
+        start = f"compute of worker {self.origin} ({format_time(self.compute_s)})" if self.compute_s else f"worker {self.origin}"
+        return (f"{start}, then {self.messages} messages ({format_time(self.message_s)}) along {hops}"
+                + (f", {format_time(self.gap_s)} waiting" if self.gap_s > 0 else ""))
 
 
 def critical_path(log: MessageLog, compute: list[tuple[float, float]], finish: list[float]) -> CriticalPath | None:
@@ -195,7 +197,11 @@ def critical_path(log: MessageLog, compute: list[tuple[float, float]], finish: l
         if i < 0 or entries[i][0] <= computed:
             gap_s += max(t - computed, 0.0)
             break
-        end, received, start, src = entries[i]
+        near = entries[i][0] * (1 - 1e-12)  # ends equal but for round-off: the message received released it
+        j = i
+        while j > 0 and not entries[j][1] and entries[j - 1][0] >= near:
+            j -= 1
+        end, received, start, src = entries[j] if entries[j][1] else entries[i]
         gap_s += t - end
         message_s += end - start
         messages += 1

@@ -81,6 +81,12 @@ class RunResult:
     log: MessageLog | None = field(default=None, repr=False)
     engine: str = "simulate"
     nccl: dict[str, Any] | None = None  # model nccl: protocol, channels, NCCL's own predicted time and why
+    disturbance: dict[str, Any] | None = None  # stragglers and faults: what happened, against the uniform twin
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the collective could not finish (a partition, a crash), else None."""
+        return None if self.disturbance is None else self.disturbance.get("stopped")
 
     @property
     def kind(self) -> str:
@@ -106,17 +112,20 @@ class RunResult:
     @property
     def checks(self) -> dict[str, bool]:
         """Each measured value against its expectation (time: to 1e-9, or on the right side of its bound)."""
-        if self.engine == "analytic":
+        if self.engine == "analytic" or self.stopped is not None:
             return {}
         checks = count_and_time_checks(self)
+        if self.disturbance is not None and self.disturbance["crashed"]:  # a crashed worker sends less
+            del checks["messages"], checks["bytes"]
         if self.mean is not None:
             checks["mean"] = self.mean["identical"] and self.mean["max_error"] <= self.mean["tolerance"]
         return checks
 
     @property
     def ok(self) -> bool | None:
-        """All checks pass; None for the analytic engine, which has nothing to check its answer against."""
-        return None if self.engine == "analytic" else all(self.checks.values())
+        """All checks pass; None for the analytic engine, which has nothing to check its answer against, and
+        for a run that stopped (its faults left nothing to check)."""
+        return None if self.engine == "analytic" or self.stopped is not None else all(self.checks.values())
 
 
 @dataclass

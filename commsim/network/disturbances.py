@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 from simpy.events import Event
 
+from ..units import format_time
 from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, shortest_path
 
 
@@ -105,7 +106,7 @@ class DisturbedNetwork(Network):
         if len(parts) > 1:
             first = [node for node in self.participants if node in parts[0]]
             rest = [node for node in self.participants if node not in parts[0]]
-            raise Partitioned(f"network partitioned at t = {now:.6g} s (link {u}–{v} failed): "
+            raise Partitioned(f"network partitioned at t = {format_time(now)} (link {u}–{v} failed): "
                               f"workers {_names(first)} cannot reach {_names(rest)}")
         for key, route in list(self._routes.items()):
             if dead & set(route.links):

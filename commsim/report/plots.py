@@ -245,7 +245,8 @@ def plot_results(directory: Path) -> list[Path]:
 def worker_timeline(run) -> object:
     """A Gantt chart of one simulated run: per worker its sends (upper half of its row), receives (lower
     half) and idle time (grey), against simulated time in µs; overlapping messages are drawn see-through."""
-    from .trace import _idle, _messages
+    from ..engines.results import idle_gaps
+    from .trace import _messages
 
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(9, 0.35 * run.workers + 1.8), layout="constrained")
@@ -260,7 +261,7 @@ def worker_timeline(run) -> object:
         ax.broken_barh(sends.get(worker, []), (worker, 0.45), facecolors="C0", alpha=0.6, edgecolors="white", linewidth=0.5)
         ax.broken_barh(receives.get(worker, []), (worker + 0.45, 0.45), facecolors="C1", alpha=0.6, edgecolors="white", linewidth=0.5)
         busy = [(s / 1e6, (s + d) / 1e6) for s, d in sends.get(worker, []) + receives.get(worker, [])]
-        idle = [(a * 1e6, (b - a) * 1e6) for a, b in _idle(busy, run.finish_s[worker])]
+        idle = [(a * 1e6, (b - a) * 1e6) for a, b in idle_gaps(busy, run.finish_s[worker])]
         ax.broken_barh(idle, (worker, 0.9), facecolors="0.85")
     ax.set_ylim(run.workers, 0)
     ax.set_yticks([w + 0.45 for w in range(run.workers)], [str(w) for w in range(run.workers)])

@@ -58,6 +58,7 @@ def run_record(run: RunResult | NotApplicable) -> dict[str, Any]:
         "hottest_links": run.hottest_links() if run.bytes_per_link else [],
         "bytes_per_link": run.bytes_per_link,
         **({"nccl": run.nccl} if run.nccl is not None else {}),
+        **({"disturbance": run.disturbance} if run.disturbance is not None else {}),
     }
 
 

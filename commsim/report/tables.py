@@ -46,7 +46,7 @@ class _Units:
         return _scaled_cell(run.makespan_s, exp.makespan_s, exp.time_relation, run.checks.get("time"), self.time_factor)
 
     def bytes_cell(self, run: RunResult | TrainingResult) -> str:
-        return _scaled_cell(run.bytes, run.expected.bytes, "=", run.checks["bytes"], self.bytes_factor)
+        return _scaled_cell(run.bytes, run.expected.bytes, "=", run.checks.get("bytes"), self.bytes_factor)
 
 
 def _size_cell(run: RunResult | TrainingResult) -> str:
@@ -136,9 +136,12 @@ def _bandwidth_cell(value: float | None) -> str:
 
 def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
     ran = [run for run in runs if not isinstance(run, NotApplicable)]
+    stopped = sum(getattr(run, "stopped", None) is not None for run in ran)
     failed = sum(run.ok is False for run in ran)
     skipped = len(runs) - len(ran)
-    return (f"{len(ran) - failed} of {len(ran)} runs match their closed forms" + (f"; {failed} do not" if failed else "")
+    ran_through = len(ran) - stopped
+    return (f"{ran_through - failed} of {ran_through} runs match their closed forms" + (f"; {failed} do not" if failed else "")
+            + (f"; {stopped} stopped (their faults left them unable to finish)" if stopped else "")
             + (f"; {skipped} n/a (their topology or algorithm cannot take them)" if skipped else ""))
 
 
@@ -194,10 +197,10 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
             run.algorithm,
             str(run.workers),
             str(run.params * run.bytes_per_param),
-            _count_cell(run.messages, run.expected.messages, checks["messages"]),
+            _count_cell(run.messages, run.expected.messages, checks.get("messages")),
             _size_cell(run),
             units.bytes_cell(run),
-            units.time_cell(run),
+            "stopped" if run.stopped is not None else units.time_cell(run),
             _bandwidth_cell(run.algbw),
             _bandwidth_cell(run.busbw),
             _mark(checks.get("mean")) or "-",
@@ -211,8 +214,44 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
             reasons[run.reason] = reasons.get(run.reason, 0) + 1
     notes = [f"n/a ({count} run{'s' * (count > 1)}): {reason}" for reason, count in reasons.items()]
     notes += _nccl_notes(runs)
+    notes += _disturbance_notes(runs)
     table_lines = _aligned(rows, right, droppable, wide, group=0 if several else None)
     return "\n".join([*lines, *table_lines, *notes, _summary(runs)])
+
+
+def _disturbance_notes(runs: list[Any]) -> list[str]:
+    """Under a table with stragglers or faults: per run, what it lost against its uniform twin, each
+    worker's idle time, the critical path, and what failed, crashed, was rerouted or dropped."""
+    shown = [run for run in runs if not isinstance(run, NotApplicable) and run.disturbance is not None]
+    if not shown:
+        return []
+    unit, factor = column_unit([run.disturbance["uniform_makespan_s"] for run in shown], "time")
+    lines = [f"Stragglers and faults, against the same run with every worker alike and nothing failing ({unit}):"]
+    for run in shown:
+        info = run.disturbance
+        head = f"  {run.algorithm}, {run.workers} workers"
+        for rank, at in info["crashed"]:
+            head += f"; worker {rank} crashed at {format_time(at)}"
+        for u, v, at in info["failed_links"]:
+            head += f"; link {u}–{v} failed at {format_time(at)}"
+        if info["stopped"] is not None:
+            lines.append(f"{head}: stopped: {info['stopped']}")
+            continue
+        lines.append(f"{head}: {format_in(run.makespan_s, factor)} against {format_in(info['uniform_makespan_s'], factor)}"
+                     f" uniform, lost {format_in(info['lost_s'], factor)}")
+        idle = " ".join(format_in(t, factor) if t == t else "-" for t in info["idle_s"][:16])
+        lines.append(f"    idle per worker: {idle}" + (" …" if len(info["idle_s"]) > 16 else ""))
+        if info["critical_path"] is not None:
+            lines.append(f"    critical path: {info['critical_path']['text']}")
+        if info["rerouted_bytes"]:
+            lines.append(f"    rerouted: {info['rerouted_bytes']} B took a longer way round")
+        dropped = sorted({rank for call in info["dropped"] for rank in call})
+        if dropped:
+            calls = len(info["dropped"])
+            away = f"; the mean is {run.mean['vs_all_relative']:.3g} (relative L2) from the mean of all" if run.mean else ""
+            lines.append(f"    dropped: {sum(map(len, info['dropped']))} gradient(s) over {calls} round(s), "
+                         f"from workers {', '.join(map(str, dropped))}{away}")
+    return lines
 
 
 def _nccl_notes(runs: list[Any]) -> list[str]:

@@ -48,6 +48,10 @@ def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
         return not_applicable(run, run.unavailable)
     if scenario.model == "nccl":
         return nccl_run(scenario, run, progress, keep_log)
+    if scenario.disturbed:
+        from .disturbed import disturbed_run
+
+        return disturbed_run(scenario, run, keep_log)
     if scenario.engine == "analytic":
         return analytic_run(scenario, run)
     topo = run.topology

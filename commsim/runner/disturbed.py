@@ -1,0 +1,139 @@
+"""A point of a scenario with stragglers or faults: the disturbed run and its uniform twin (same network,
+every worker computing the base time, nothing failing), and what the disturbance cost.
+
+Reported beside the run (``RunResult.disturbance``): the uniform makespan and what the run lost against
+it, each worker's compute and idle time, the critical path, the bytes a link failure rerouted, the
+crashes, and in ``drop_stragglers`` mode which gradients the server dropped and how far the mean it
+formed is from the mean of all n."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from ..collectives import get
+from ..engines import analytic
+from ..engines.analytic import closed_form
+from ..engines.disturbed import Disturbance, DisturbedRun, critical_path, idle_s, run_disturbed
+from ..engines.message import bytes_per_link, link_bandwidths, make_buffers, mean_error, with_busiest_link_bound
+from ..engines.results import NotApplicable, RunResult
+from ..errors import TopologyError
+from ..scenario import RunSpec, Scenario
+
+
+def slow_links(graph: nx.Graph, scenario: Scenario) -> nx.Graph:
+    """``stragglers.links``: every edge at a listed worker takes its bandwidth and/or latency."""
+    spec = scenario.stragglers
+    for rank, speed in (spec.links.items() if spec is not None else ()):
+        for _, _, data in graph.edges(rank, data=True):
+            if speed.bandwidth is not None:
+                data["bandwidth"] = speed.bandwidth
+            if speed.latency is not None:
+                data["latency"] = speed.latency
+    return graph
+
+
+def disturbance_of(scenario: Scenario, n: int, uniform: bool = False) -> Disturbance:
+    """The scenario's disturbance for n workers; ``uniform``: its twin, every worker computing the base
+    time with nothing else going wrong."""
+    spec, faults = scenario.stragglers, scenario.faults
+    base = spec.compute if spec is not None and spec.compute is not None else 0.0
+    if uniform:
+        return Disturbance(tuple([base] * n))
+    compute = spec.compute_s(n, scenario.seed, base) if spec is not None else [base] * n
+    return Disturbance(
+        compute_s=tuple(float(t) for t in compute),
+        jitter_s=spec.jitter.message if spec is not None else 0.0,
+        link_failures=tuple((*down.between, down.at) for down in faults.link_down) if faults is not None else (),
+        crashes=tuple((crash.worker, crash.at) for crash in faults.crash) if faults is not None else (),
+        keep=n - faults.dropped if faults is not None and faults.dropped is not None else None,
+        seed=scenario.seed,
+    )
+
+
+def _mean_check(buffers: list[Any], run: DisturbedRun, kind: str) -> dict[str, Any] | None:
+    """Against the mean of the gradients used (all of them, or the ones a dropping server kept), and, when
+    some were dropped, how far the result is from the mean of all n."""
+    live = [rank for rank, result in enumerate(run.results) if result is not None]
+    if not live or not isinstance(buffers[0], np.ndarray):
+        return None
+    dropped = sorted({rank for call in run.dropped for rank in call})
+    kept = [buffer for rank, buffer in enumerate(buffers) if rank not in dropped]
+    error, tolerance, identical = mean_error(kept, [run.results[rank] for rank in live], kind)
+    check = {"max_error": error, "tolerance": tolerance, "identical": identical}
+    if dropped:
+        everyone = np.mean(np.stack(buffers).astype(np.float64), axis=0)
+        result = np.asarray(run.results[live[0]], dtype=np.float64)
+        check["vs_all_max_error"] = float(np.max(np.abs(result - everyone)))
+        check["vs_all_relative"] = float(np.linalg.norm(result - everyone) / max(np.linalg.norm(everyone), 1e-300))
+    return check
+
+
+def _expected(twin: analytic.Expected, disturbance: Disturbance, run: DisturbedRun, gamma: float) -> analytic.Expected:
+    """Counts as the closed form's while nobody crashed (a crash sends less); time at least the fastest
+    compute plus the uniform closed form (a delay, a slower link or a longer route never helps; a server
+    that adds fewer gradients does, so with γ > 0 dropping has no time to check)."""
+    if disturbance.keep is not None and gamma:
+        return dataclasses.replace(twin, makespan_s=None, time_formula="")
+    if twin.makespan_s is None:
+        return twin
+    fastest = min(disturbance.compute_s, default=0.0)
+    relation = "=" if twin.time_relation == "=" and not _varies(disturbance, run) else "≥"
+    return dataclasses.replace(twin, makespan_s=fastest + twin.makespan_s, time_relation=relation,
+                               time_formula=f"{'min compute + ' if fastest else ''}{twin.time_formula}")
+
+
+def _varies(disturbance: Disturbance, run: DisturbedRun) -> bool:
+    """Whether the run can differ from every-worker-the-same (anything but equal compute times)."""
+    return (len(set(disturbance.compute_s)) > 1 or bool(disturbance.jitter_s) or bool(disturbance.link_failures)
+            or bool(run.crashed) or disturbance.keep is not None)
+
+
+def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> RunResult | NotApplicable:
+    """One point under the scenario's stragglers and faults, beside its uniform twin."""
+    from .points import not_applicable
+
+    n, topo = run.workers, run.topology
+    try:
+        graphs = [slow_links(topo.build(n, [run.algorithm]), scenario) for _ in range(2)]
+    except (TopologyError, ValueError) as error:
+        return not_applicable(run, str(error))
+    missing = [f"{u}–{v}" for u, v, _ in disturbance_of(scenario, n).link_failures if not graphs[0].has_edge(u, v)]
+    if missing:
+        return not_applicable(run, f"faults.link_down: no link {missing[0]} in this topology")
+    itemsize = np.dtype(run.dtype).itemsize
+    twin = closed_form(run.algorithm, graphs[0], n, run.params, itemsize, scenario.gamma)
+    buffers = make_buffers(n, run.params, run.dtype, scenario.payload, scenario.seed)
+    uniform = run_disturbed(run.algorithm, graphs[1], buffers, disturbance_of(scenario, n, uniform=True),
+                            scenario.gamma, keep_log=False)
+    disturbance = disturbance_of(scenario, n)
+    if disturbance.keep is not None and run.algorithm != "parameter_server":
+        disturbance = dataclasses.replace(disturbance, keep=None)
+    done = run_disturbed(run.algorithm, graphs[0], buffers, disturbance, scenario.gamma, keep_log=True)
+    net = done.network
+    compute = [(0.0, t) for t in disturbance.compute_s]
+    path = critical_path(net.log, compute, done.finish_s) if done.stopped is None else None
+    report = {
+        "stopped": done.stopped,
+        "uniform_makespan_s": uniform.makespan_s,
+        "lost_s": None if done.stopped is not None else done.makespan_s - uniform.makespan_s,
+        "compute_s": list(disturbance.compute_s),
+        "idle_s": idle_s(net.log, compute, done.finish_s),
+        "critical_path": None if path is None else {**dataclasses.asdict(path), "text": path.describe()},
+        "rerouted_bytes": int(round(net.rerouted_bytes)),
+        "failed_links": [[str(u), str(v), at] for at, u, v in net.failed],
+        "crashed": [[rank, at] for rank, at in done.crashed],
+        "dropped": done.dropped,
+    }
+    mean = _mean_check(buffers, done, get(run.algorithm).kind) if scenario.payload == "data" else None
+    return RunResult(
+        algorithm=run.algorithm, topology=topo.title, workers=n, params=run.params, dtype=run.dtype,
+        bytes_per_param=itemsize, payload=scenario.payload, messages=net.messages,
+        bytes=sum(size * count for size, count in net.sizes.items()), message_bytes=net.message_sizes(),
+        makespan_s=done.makespan_s, finish_s=done.finish_s, bytes_per_link=bytes_per_link(net),
+        link_bandwidth=link_bandwidths(net), expected=with_busiest_link_bound(_expected(twin, disturbance, done, scenario.gamma), net),
+        mean=mean, log=net.log if keep_log else None, disturbance=report,
+    )
