@@ -756,6 +756,10 @@ class Scenario(_Strict):
                     validate(graph)
                 except TopologyError as error:
                     failures[n, what] = f"{key}.links: with workers={n}: {error}"
+                for i, down in enumerate(self.faults.link_down if self.faults is not None else ()):
+                    if not graph.has_edge(*down.between):
+                        u, v = down.between
+                        raise ValueError(f"faults.link_down.{i}.between: no link {u}–{v} in {key} with workers={n}")
         return failures
 
     def _params_and_dtypes(self) -> list[tuple[int, str]]:

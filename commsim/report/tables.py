@@ -249,8 +249,10 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
         if dropped:
             calls = len(info["dropped"])
             away = f"; the mean is {run.mean['vs_all_relative']:.3g} (relative L2) from the mean of all" if run.mean else ""
+            kept = info["kept_makespan_s"]
+            done = f"; the workers it kept finished at {format_in(kept, factor)}" if kept is not None else ""
             lines.append(f"    dropped: {sum(map(len, info['dropped']))} gradient(s) over {calls} round(s), "
-                         f"from workers {', '.join(map(str, dropped))}{away}")
+                         f"from workers {', '.join(map(str, dropped))}{done}{away}")
     return lines
 
 

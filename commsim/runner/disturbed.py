@@ -92,13 +92,22 @@ def _varies(disturbance: Disturbance, run: DisturbedRun) -> bool:
             or bool(run.crashed) or disturbance.keep is not None)
 
 
+def _kept_makespan(run: DisturbedRun) -> float | None:
+    """When the server dropped gradients: when the last worker whose gradient always counted finished."""
+    dropped = {rank for call in run.dropped for rank in call}
+    if not dropped or run.stopped is not None:
+        return None
+    return max((t for rank, t in enumerate(run.finish_s) if rank not in dropped and t == t), default=None)
+
+
 def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> RunResult | NotApplicable:
-    """One point under the scenario's stragglers and faults, beside its uniform twin."""
+    """One point under the scenario's stragglers and faults, beside its uniform twin (the scenario's own
+    network, without the stragglers' slow links)."""
     from .points import not_applicable
 
     n, topo = run.workers, run.topology
     try:
-        graphs = [slow_links(topo.build(n, [run.algorithm]), scenario) for _ in range(2)]
+        graphs = [slow_links(topo.build(n, [run.algorithm]), scenario), topo.build(n, [run.algorithm])]
     except (TopologyError, ValueError) as error:
         return not_applicable(run, str(error))
     missing = [f"{u}–{v}" for u, v, _ in disturbance_of(scenario, n).link_failures if not graphs[0].has_edge(u, v)]
@@ -127,6 +136,7 @@ def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> R
         "failed_links": [[str(u), str(v), at] for at, u, v in net.failed],
         "crashed": [[rank, at] for rank, at in done.crashed],
         "dropped": done.dropped,
+        "kept_makespan_s": _kept_makespan(done),
     }
     mean = _mean_check(buffers, done, get(run.algorithm).kind) if scenario.payload == "data" else None
     return RunResult(

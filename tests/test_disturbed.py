@@ -1,0 +1,260 @@
+"""Stragglers and faults against hand computations and an independent model of the ring's dependencies."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commsim import cli, scenario
+from commsim.engines.disturbed import Disturbance, critical_path, idle_s, run_disturbed
+from commsim.engines.message import make_buffers
+from commsim.network.topology import build
+from commsim.runner.points import simulate_run
+
+ALPHA, B = 1e-6, 1e9  # 1 us and 8 Gbit/s per link
+
+
+def ring_finish(compute: list[float], delay: list[float]) -> list[float]:
+    """The ring all-reduce's finish times from its dependencies alone (no simulator): worker i starts step
+    s + 1 once its own step-s message (to i + 1, ``delay[i]`` long) and the one from i − 1 have arrived:
+    S_i(s+1) = max(S_i(s) + d_i, S_{i−1}(s) + d_{i−1}), S_i(0) = its compute; 2(n − 1) steps."""
+    n = len(compute)
+    start = list(compute)
+    for _ in range(2 * (n - 1)):
+        start = [max(start[i] + delay[i], start[i - 1] + delay[i - 1]) for i in range(n)]
+    return start
+
+
+def _run(kind: str, n: int, p: int, disturbance: Disturbance, algorithm: str = "ring_allreduce", servers: int = 0):
+    graph = build(kind, n, B, ALPHA, servers=servers, overrides=[])
+    return run_disturbed(algorithm, graph, make_buffers(n, p, "float32", "data", 0), disturbance)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 7), slow=st.integers(0, 6), k=st.integers(1, 6), chunk=st.integers(1, 50))
+def test_ring_with_one_worker_k_times_slower_by_hand(n, slow, k, chunk):
+    """Ring all-reduce on a star, worker s computing k·c and the rest c: every step is 2α + m/B (one
+    flow per directed link), so the run ends at k·c + 2(n−1)(2α + m/B); it loses (k−1)·c against the
+    uniform run; every other worker idles (k−1)·c − (2α + m/B) (it sent its first message, then waits
+    for the chain from the slow one), the slow one never; the critical path starts at its compute."""
+    slow, c, p = slow % n, 1e-3, chunk * n
+    step = 2 * ALPHA + p * 4 / n / B
+    compute = [c] * n
+    compute[slow] = k * c
+    done = _run("star", n, p, Disturbance(tuple(compute)))
+    uniform = _run("star", n, p, Disturbance(tuple([c] * n)))
+    assert done.makespan_s == pytest.approx(k * c + 2 * (n - 1) * step, rel=1e-12)
+    assert done.makespan_s - uniform.makespan_s == pytest.approx((k - 1) * c, rel=1e-9, abs=1e-15)
+    assert done.finish_s == pytest.approx(ring_finish(compute, [step] * n), rel=1e-12)
+    idle = idle_s(done.network.log, [(0.0, t) for t in compute], done.finish_s)
+    others = [t for rank, t in enumerate(idle) if rank != slow]
+    if k > 1 and n > 1:
+        assert others == pytest.approx([(k - 1) * c - step] * (n - 1), rel=1e-9)
+        assert idle[slow] == 0
+        path = critical_path(done.network.log, [(0.0, t) for t in compute], done.finish_s)
+        assert path.origin == slow and path.compute_s == k * c
+        assert path.messages == 2 * (n - 1) and path.message_s == pytest.approx(2 * (n - 1) * step, rel=1e-9)
+
+
+def test_parameter_server_with_one_slow_worker_by_hand():
+    """Parameter server on a star, n = 4, P = 1600 B, worker 3 computing 4 ms and the rest 1 ms. Uniform:
+    the server link carries the 4 pushes, then the 4 pulls: c + 2(2α + 4P/B) = 1.0168 ms. Slow: the three
+    pushes are done early, then the slow push alone (2α + P/B) and the 4 pulls (2α + 4P/B):
+    4c + 4α + 5P/B = 4.0120 ms. The server waits once, so it loses (k−1)c − 3P/B = 2.9952 ms."""
+    p, c = 400, 1e-3
+    size = 4 * p
+    done = _run("star", 4, p, Disturbance((c, c, c, 4 * c)), "parameter_server", servers=1)
+    uniform = _run("star", 4, p, Disturbance((c,) * 4), "parameter_server", servers=1)
+    assert uniform.makespan_s == pytest.approx(c + 2 * (2 * ALPHA + 4 * size / B), rel=1e-12)
+    assert done.makespan_s == pytest.approx(4 * c + 4 * ALPHA + 5 * size / B, rel=1e-12)
+    assert done.makespan_s - uniform.makespan_s == pytest.approx(3 * c - 3 * size / B, rel=1e-9)
+
+
+def test_link_failure_on_a_ring_reroutes_the_long_way_round_by_hand():
+    """Ring all-reduce on a 4-ring whose link 0–1 fails at t = 0: 0→1 goes 0→3→2→1, three hops of links
+    the ring's own flows (i→i+1) do not use, so it is alone: 3α + m/B = 3.4 us against 1.4 us, and every
+    step waits for it (worker 0 for its own send, the rest down the chain): 6 × 3.4 = 20.4 us. All six
+    0→1 messages (400 B) were rerouted: 2400 B."""
+    m = 400
+    done = _run("ring", 4, 400, Disturbance((0.0,) * 4, link_failures=((0, 1, 0.0),)))
+    long_way, direct = 3 * ALPHA + m / B, ALPHA + m / B
+    assert done.makespan_s == pytest.approx(6 * long_way, rel=1e-12)
+    assert done.finish_s == pytest.approx(ring_finish([0.0] * 4, [long_way, direct, direct, direct]), rel=1e-12)
+    assert done.network.rerouted_bytes == 6 * m
+    assert done.results[0] is not None and np.array_equal(done.results[0], done.results[3])
+
+
+def test_link_failure_mid_message_moves_the_bytes_left_by_hand():
+    """The same ring, link 0–1 failing at 3.0 us: steps 1–2 take 1.4 us each; step 3's 0→1 message
+    started at 2.8 us and has sent 200 of its 400 B, so 200 B continue the long way (0.2 us + 3α): it
+    lands at 6.2 us; steps 4–6 take 3.4 us: 16.4 us. Rerouted: 200 + 3 × 400 = 1400 B."""
+    done = _run("ring", 4, 400, Disturbance((0.0,) * 4, link_failures=((0, 1, 3e-6),)))
+    assert done.makespan_s == pytest.approx(16.4e-6, rel=1e-12)
+    assert done.network.rerouted_bytes == pytest.approx(1400, rel=1e-12)
+
+
+def test_partition_stops_the_run_and_names_both_sides():
+    """Cutting a 4-ring at 0–1 and then 2–3 leaves {0, 3} and {1, 2}: the run stops and says so."""
+    done = _run("ring", 4, 400, Disturbance((0.0,) * 4, link_failures=((0, 1, 1e-6), (2, 3, 1e-6))))
+    assert done.stopped == "network partitioned at t = 1.00 us (link 2–3 failed): workers 0, 3 cannot reach 1, 2"
+    assert done.results == [None] * 4
+
+
+def test_crash_under_ring_says_who_waits_on_whom():
+    """Ring on a star (steps of 2.4 us), worker 2 crashing at 3 us, in step 2 (its step-2 send to 3 is
+    under way): 3 gets it, sends step 3 to 0 and waits on 2 for ever; 0 then waits on 3, and 1 on 0."""
+    done = _run("star", 4, 400, Disturbance((0.0,) * 4, crashes=((2, 3e-6),)))
+    assert done.stopped == ("ring_allreduce cannot finish (worker 2 crashed at t = 3.00 us): "
+                            "waiting: 0 on 3; 1 on 0; 3 on 2")
+    assert done.crashed == [(2, 3e-6)] and done.results == [None] * 4
+
+
+def test_crash_under_a_parameter_server_without_dropping_waits_for_ever():
+    """The server waits on the crashed worker; the others wait on the server."""
+    done = _run("star", 4, 400, Disturbance((0.0,) * 4, crashes=((1, 0.0),)), "parameter_server", servers=1)
+    assert done.stopped.endswith("waiting: 0 on server; 2 on server; 3 on server; server on 1")
+
+
+def test_drop_stragglers_takes_the_first_arrivals_and_their_mean():
+    """keep = 3 of 4 with worker 1 crashed at 0: the server averages workers 0, 2, 3 exactly (in rank
+    order, divided by 3), the crashed worker gets nothing, and 2n − 1 = 7 messages cross (it never pushes).
+    Pushes share the server link: 2α + 3P/B; pulls: 2α + 4P/B."""
+    n, p = 4, 400
+    buffers = make_buffers(n, p, "float32", "data", 0)
+    graph = build("star", n, B, ALPHA, servers=1, overrides=[])
+    done = run_disturbed("parameter_server", graph, buffers, Disturbance((0.0,) * 4, crashes=((1, 0.0),), keep=3))
+    assert done.stopped is None and done.dropped == [[1]]
+    expected = (buffers[0] + buffers[2] + buffers[3]) / np.float32(3)
+    for rank in (0, 2, 3):
+        assert np.array_equal(done.results[rank], expected)
+    assert done.results[1] is None and done.network.messages == 7
+    assert done.makespan_s == pytest.approx(4 * ALPHA + 7 * 4 * p / B, rel=1e-12)
+
+
+def test_dropped_gradients_arriving_late_never_count_in_a_later_call():
+    """Two calls in a row with worker 3 slow: each call's mean is of that call's first three gradients,
+    tagged by call, even though the slow worker's first gradient arrives during the second call."""
+    from commsim.collectives import Comm
+    from commsim.collectives.parameter_server import DROPPED, first_arrivals
+    from commsim.network.fluid import Network
+    import simpy
+
+    n, p = 4, 8
+    graph = build("star", n, B, ALPHA, servers=1, overrides=[])
+    env = simpy.Environment()
+    net = Network(env, graph)
+    algorithm = first_arrivals(3)
+    calls = [[np.full(p, 10.0 * call + rank, dtype=np.float32) for rank in range(n)] for call in range(2)]
+    out: dict[tuple[int, int], np.ndarray] = {}
+
+    def worker(rank):
+        for call in range(2):
+            yield env.timeout(1e-3 if rank == 3 else 0.0)
+            out[rank, call] = yield from algorithm.worker(Comm(net, rank, n, ("server",)), calls[call][rank])
+
+    def server():
+        for _ in range(2):
+            yield from algorithm.server(Comm(net, "server", n, ("server",)))
+
+    for rank in range(n):
+        env.process(worker(rank))
+    env.process(server())
+    env.run()
+    assert net.shared[DROPPED] == [[3], [3]]
+    assert np.array_equal(out[0, 0], np.full(p, 1.0, dtype=np.float32))  # (0 + 1 + 2) / 3
+    assert np.array_equal(out[0, 1], np.full(p, 11.0, dtype=np.float32))  # (10 + 11 + 12) / 3
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(2, 6), jitter_us=st.floats(0.01, 5.0), seed=st.integers(0, 10_000))
+def test_message_jitter_stays_within_its_bound(n, jitter_us, seed):
+    """Each of a ring's 2(n−1) steps waits at most J more than without jitter (each send starts < J late,
+    no link is shared on a star), and never less: uniform ≤ T ≤ uniform + 2(n−1)J."""
+    jitter = jitter_us * 1e-6
+    plain = _run("star", n, 40 * n, Disturbance((0.0,) * n))
+    done = _run("star", n, 40 * n, Disturbance((0.0,) * n, jitter_s=jitter, seed=seed))
+    assert plain.makespan_s <= done.makespan_s <= plain.makespan_s + 2 * (n - 1) * jitter * (1 + 1e-9)
+
+
+def test_jitter_is_seeded():
+    """The same seed gives the same times, bit for bit; another seed other times."""
+    runs = [_run("star", 5, 100, Disturbance((0.0,) * 5, jitter_s=2e-6, seed=seed)) for seed in (1, 1, 2)]
+    assert runs[0].finish_s == runs[1].finish_s
+    assert runs[0].finish_s != runs[2].finish_s
+
+
+def _scenario(tmp_path, text: str) -> scenario.Scenario:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return scenario.load(path)
+
+
+BASE = "name: s\nworkers: 4\nparams: 400\ntopology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
+
+
+def test_slow_links_of_one_worker_by_hand(tmp_path):
+    """``stragglers.links``: worker 3's link at 0.8 Gbit/s. Ring steps through it take 2α + m/B'
+    (1 us + 1 us + 400 B / 0.1 GB/s = 6 us), the rest 2.4 us; the dependency model gives the finish."""
+    loaded = _scenario(tmp_path, BASE + "algorithms: [ring_allreduce]\n"
+                       "stragglers: {links: {3: {bandwidth: 0.8 Gbit/s}}}\n")
+    (run,) = [simulate_run(loaded, point) for point in loaded.runs()]
+    slow, fast = 2 * ALPHA + 400 / 1e8, 2 * ALPHA + 400 / B
+    assert run.finish_s == pytest.approx(ring_finish([0.0] * 4, [fast, fast, slow, slow]), rel=1e-12)
+    assert run.disturbance["lost_s"] == pytest.approx(6 * slow - 6 * fast, rel=1e-9)
+
+
+def test_slowdown_list_distribution_and_compute_jitter(tmp_path):
+    """A list gives worker i the i-th factor (the rest 1); a lognormal draw depends on the seed; compute
+    jitter stretches each compute by a factor in [1, 1 + J)."""
+    listed = _scenario(tmp_path, BASE + "algorithms: [ring_allreduce]\nstragglers: {compute: 1 ms, slowdown: [2, 3]}\n")
+    assert listed.stragglers.compute_s(4, 0, 1e-3) == [2e-3, 3e-3, 1e-3, 1e-3]
+    drawn = _scenario(tmp_path, BASE + "algorithms: [ring_allreduce]\nstragglers: {compute: 1 ms, slowdown: {lognormal: 0.5}}\n")
+    assert drawn.stragglers.compute_s(4, 0, 1e-3) != drawn.stragglers.compute_s(4, 1, 1e-3)
+    assert drawn.stragglers.compute_s(4, 3, 1e-3) == drawn.stragglers.compute_s(4, 3, 1e-3)
+    noisy = _scenario(tmp_path, BASE + "algorithms: [ring_allreduce]\nstragglers: {compute: 1 ms, jitter: {compute: 0.5}}\n")
+    times = noisy.stragglers.compute_s(4, 0, 1e-3)
+    assert all(1e-3 <= t < 1.5e-3 for t in times) and len(set(times)) == 4
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("stragglers: {slowdown: {3: 4}}", "stragglers.compute: slowdown and compute jitter scale a compute time"),
+    ("stragglers: {compute: 1 ms, slowdown: {9: 4}}", "stragglers.slowdown: no worker 9 with workers=4"),
+    ("stragglers: {compute: 1 ms, slowdown: {1: 0}}", "slowdown"),
+    ("faults: {crash: [{worker: 4}]}", "faults.crash.0.worker: no worker 4 with workers=4"),
+    ("faults: {drop_stragglers: 1}", "faults.drop_stragglers: only 'parameter_server'"),
+    ("engine: schedule\npayload: size-only\nfaults: {crash: [{worker: 1}]}", "faults: stragglers and faults are simulated"),
+    ("faults: {link_down: [{between: [0, 1]}]}", "faults.link_down.0.between: no link 0–1"),
+])
+def test_bad_disturbances_are_one_line_naming_the_key(tmp_path, capsys, extra, message):
+    """Each mistake: exit status 2 and one line naming the key."""
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE + "algorithms: [ring_allreduce]\n" + extra + "\n")
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_reports_a_stopped_run_and_a_drop(tmp_path, capsys):
+    """Worker 2 crashing at 0.5 ms, during its compute: the ring stops (the table says who waits on whom),
+    the dropping server carries on with the other three (worker 3 is 4× slow, so it waits for it) and
+    says it dropped worker 2; exit status 0, the run did what the scenario asked."""
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nworkers: 4\nparams: 400\nalgorithms: [ring_allreduce, parameter_server]\n"
+                    "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
+                    "stragglers: {compute: 1 ms, slowdown: {3: 4}}\n"
+                    "faults: {drop_stragglers: 1, crash: [{worker: 2, at: 0.5 ms}]}\n")
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "stopped: ring_allreduce cannot finish (worker 2 crashed at t = 500 us): waiting: 0 on 3; 1 on 0; 3 on 2" in out
+    assert "dropped: 1 gradient(s) over 1 round(s), from workers 2" in out
+    assert "1 of 1 runs match their closed forms; 1 stopped" in out
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [run["disturbance"]["crashed"] for run in runs] == [[[2, 5e-4]], [[2, 5e-4]]]
+    assert runs[0]["ok"] is None and runs[1]["ok"] is True
+    assert runs[1]["disturbance"]["dropped"] == [[2]]
+    assert runs[1]["makespan_s"] == pytest.approx(4e-3 + 4 * ALPHA + 5 * 1600 / B, rel=1e-12)
