@@ -50,12 +50,12 @@ def test_ring_with_one_worker_k_times_slower_by_hand(n, slow, k, chunk):
     assert done.makespan_s == pytest.approx(k * c + 2 * (n - 1) * step, rel=1e-12)
     assert done.makespan_s - uniform.makespan_s == pytest.approx((k - 1) * c, rel=1e-9, abs=1e-15)
     assert done.finish_s == pytest.approx(ring_finish(compute, [step] * n), rel=1e-12)
-    idle = idle_s(done.network.log, [(0.0, t) for t in compute], done.finish_s)
+    idle = idle_s(done.network.log, [[(0.0, t)] for t in compute], done.finish_s)
     others = [t for rank, t in enumerate(idle) if rank != slow]
     if k > 1 and n > 1:
         assert others == pytest.approx([(k - 1) * c - step] * (n - 1), rel=1e-9)
         assert idle[slow] == 0
-        path = critical_path(done.network.log, [(0.0, t) for t in compute], done.finish_s)
+        path = critical_path(done.network.log, [[(0.0, t)] for t in compute], done.finish_s)
         assert path.origin == slow and path.compute_s == k * c
         assert path.messages == 2 * (n - 1) and path.message_s == pytest.approx(2 * (n - 1) * step, rel=1e-9)
 

@@ -44,6 +44,14 @@ class Disturbance:
     crashes: tuple[tuple[int, float], ...] = ()
     keep: int | None = None
     seed: int = 0
+    compute_jitter: float = 0.0  # training: each step's compute × (1 + compute_jitter·U[0, 1)), seeded per rank
+
+    def step_compute_s(self, rank: int, steps: int) -> list[float]:
+        """Training: the rank's compute time at each step (its own time, stretched by the seeded jitter)."""
+        import numpy as np
+
+        noise = np.random.default_rng([self.seed, len(self.compute_s), rank, 17]).random(steps)
+        return [self.compute_s[rank] * (1 + self.compute_jitter * float(u)) for u in noise]
 
 
 @dataclass
@@ -70,7 +78,7 @@ def algorithm_for(name: str, keep: int | None) -> Algorithm:
     return first_arrivals(keep) if keep is not None and name == "parameter_server" else get(name)
 
 
-def _waits(net: DisturbedNetwork, ranks: list[int]) -> str:
+def waits(net: DisturbedNetwork, ranks: list[int]) -> str:
     """Who each unfinished rank waits on: the sources of its pending receives."""
     waiting: dict[Hashable, list[Hashable]] = {}
     for (src, dst, _tag), entry in net._channels.items():
@@ -134,7 +142,7 @@ def run_disturbed(name: str, graph: nx.Graph, buffers: list[Buffer], disturbance
     dropped = net.shared.get(DROPPED, [])
     if unfinished:
         what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in crashed) or "nothing crashed"
-        stopped = f"{spec.name} cannot finish ({what}): waiting: {_waits(net, unfinished)}"
+        stopped = f"{spec.name} cannot finish ({what}): waiting: {waits(net, unfinished)}"
         return DisturbedRun([None] * n, [float("nan")] * n, net, stopped, crashed, dropped)
     results = [None if rank in down else process.value for rank, process in enumerate(processes)]
     return DisturbedRun(results, finish, net, None, crashed, dropped)
@@ -144,9 +152,10 @@ def _messages_of(log: MessageLog) -> list[tuple[Hashable, Hashable, float, float
     return [(*log.endpoints(i), log.start[i], log.end[i]) for i in range(len(log))]
 
 
-def idle_s(log: MessageLog, compute: list[tuple[float, float]], finish: list[float]) -> list[float]:
-    """Per worker: the time in [0, its finish] it neither computes (``compute[rank]``) nor sends nor receives."""
-    busy: dict[Hashable, list[tuple[float, float]]] = {rank: [span] for rank, span in enumerate(compute)}
+def idle_s(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float]) -> list[float]:
+    """Per worker: the time in [0, its finish] it neither computes (``compute[rank]``: its (start, end)
+    spans) nor sends nor receives."""
+    busy: dict[Hashable, list[tuple[float, float]]] = {rank: list(spans) for rank, spans in enumerate(compute)}
     for src, dst, start, end in _messages_of(log):
         for node in (src, dst):
             if node in busy:
@@ -157,11 +166,12 @@ def idle_s(log: MessageLog, compute: list[tuple[float, float]], finish: list[flo
 
 @dataclass(frozen=True)
 class CriticalPath:
-    """The chain that set the finish time, from its start: ``origin`` (whose compute began it),
-    compute, message and gap (jitter, waiting on nothing recorded) seconds, and the ranks it visits."""
+    """The chain that set the finish time: ``origin`` (the worker it starts at), its compute spans,
+    messages and gaps (jitter, or waiting on nothing recorded) in seconds, and the workers it visits."""
 
     origin: Hashable
     compute_s: float
+    computes: int
     message_s: float
     gap_s: float
     messages: int
@@ -169,15 +179,20 @@ class CriticalPath:
 
     def describe(self) -> str:
         hops = "→".join(map(str, self.hops[:12])) + ("→…" if len(self.hops) > 12 else "")
-        start = f"compute of worker {self.origin} ({format_time(self.compute_s)})" if self.compute_s else f"worker {self.origin}"
-        return (f"{start}, then {self.messages} messages ({format_time(self.message_s)}) along {hops}"
+        if self.computes == 1:
+            start = f"compute of worker {self.origin} ({format_time(self.compute_s)}), then "
+        elif self.computes:
+            start = f"{self.computes} computes ({format_time(self.compute_s)}) and "
+        else:
+            start = ""
+        return (f"{start}{self.messages} messages ({format_time(self.message_s)}) along {hops}"
                 + (f", {format_time(self.gap_s)} waiting" if self.gap_s > 0 else ""))
 
 
-def critical_path(log: MessageLog, compute: list[tuple[float, float]], finish: list[float]) -> CriticalPath | None:
-    """Walk back from the last finisher: at each node and time, the latest message it sent or received
-    that ended by then released it (a received one hands the walk to its sender, at its start); once
-    its compute ended last, the walk ends there."""
+def critical_path(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float]) -> CriticalPath | None:
+    """Walk back from the last finisher to time 0: at each node and time, whichever ended last of its
+    compute spans and the messages it sent or received released it; a compute hands the walk to its
+    start, a message sent to its start, a message received to its sender at its start."""
     ends = [(t, rank) for rank, t in enumerate(finish) if t == t]
     if not ends:
         return None
@@ -188,14 +203,22 @@ def critical_path(log: MessageLog, compute: list[tuple[float, float]], finish: l
         touching.setdefault(src, []).append((end, 0, start, src))
     for entries in touching.values():
         entries.sort(key=lambda entry: (entry[0], entry[1]))
-    message_s = gap_s = 0.0
-    messages, hops = 0, [node]
-    while True:
+    compute_s = message_s = gap_s = 0.0
+    computes = messages = 0
+    hops = [node]
+    while t > 0:
         entries = touching.get(node, [])
         i = bisect.bisect_right(entries, (t, 2)) - 1
-        computed = compute[node][1] if isinstance(node, int) and node < len(compute) else 0.0
-        if i < 0 or entries[i][0] <= computed:
-            gap_s += max(t - computed, 0.0)
+        spans = compute[node] if isinstance(node, int) and node < len(compute) else []
+        span = max((s for s in spans if s[1] <= t and s[1] > s[0]), key=lambda s: s[1], default=None)
+        if span is not None and (i < 0 or span[1] >= entries[i][0]):
+            gap_s += t - span[1]
+            compute_s += span[1] - span[0]
+            computes += 1
+            t = span[0]
+            continue
+        if i < 0:
+            gap_s += t
             break
         near = entries[i][0] * (1 - 1e-12)  # ends equal but for round-off: the message received released it
         j = i
@@ -210,6 +233,4 @@ def critical_path(log: MessageLog, compute: list[tuple[float, float]], finish: l
             node = src
             hops.append(node)
     hops.reverse()
-    origin = hops[0]
-    spent = compute[origin][1] - compute[origin][0] if isinstance(origin, int) and origin < len(compute) else 0.0
-    return CriticalPath(origin, spent, message_s, gap_s, messages, hops)
+    return CriticalPath(hops[0], compute_s, computes, message_s, gap_s, messages, hops)

@@ -172,18 +172,28 @@ class TrainingResult:
     log: MessageLog | None = field(default=None, repr=False)
     finish_s: list[float] = field(default_factory=list, repr=False)  # [rank]: end of its last step
     compute_spans: list[list[tuple[float, float]]] = field(default_factory=list, repr=False)  # [rank]: (start, end)
+    disturbance: dict[str, Any] | None = None  # stragglers and faults: what happened, against the uniform twin
 
     @property
     def params(self) -> int:
         return self.n_params
 
     @property
+    def stopped(self) -> str | None:
+        """Why training could not finish (a partition, a crash), else None."""
+        return None if self.disturbance is None else self.disturbance.get("stopped")
+
+    @property
     def checks(self) -> dict[str, bool]:
         """Counts and time against steps × the collective's closed form; replicas identical."""
+        if self.stopped is not None:
+            return {}
         checks = count_and_time_checks(self)
+        if self.disturbance is not None and self.disturbance["crashed"]:  # a crashed worker sends less
+            del checks["messages"], checks["bytes"]
         checks["replicas"] = self.replicas_identical
         return checks
 
     @property
-    def ok(self) -> bool:
-        return all(self.checks.values())
+    def ok(self) -> bool | None:
+        return None if self.stopped is not None else all(self.checks.values())

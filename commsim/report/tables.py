@@ -161,15 +161,16 @@ def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = 
             run.optimizer,
             f"{run.final_loss:.4g}",
             "-" if run.final_accuracy is None else f"{run.final_accuracy:.3f}",
-            _count_cell(run.messages, run.expected.messages, checks["messages"]),
+            _count_cell(run.messages, run.expected.messages, checks.get("messages")),
             _size_cell(run),
             units.bytes_cell(run),
-            units.time_cell(run),
+            "stopped" if run.stopped is not None else units.time_cell(run),
             f"{sum(run.compute_s) / run.makespan_s:.0%}" if run.makespan_s else "-",
-            _mark(checks["replicas"]),
+            _mark(checks.get("replicas")),
         ))
     droppable = ("message size (B)", "accuracy")  # never a checked column
-    return "\n".join([*lines, *_aligned(rows, {1, 3, 4, 7, 8, 9}, droppable, wide), _summary(runs)])
+    notes = _disturbance_notes(runs)
+    return "\n".join([*lines, *_aligned(rows, {1, 3, 4, 7, 8, 9}, droppable, wide), *notes, _summary(runs)])
 
 
 def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide: bool = False) -> str:
@@ -235,10 +236,14 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
         for u, v, at in info["failed_links"]:
             head += f"; link {u}–{v} failed at {format_time(at)}"
         if info["stopped"] is not None:
-            lines.append(f"{head}: stopped: {info['stopped']}")
+            done = f" after {info['steps_done']} of {run.steps} steps" if "steps_done" in info else ""
+            lines.append(f"{head}: stopped{done}: {info['stopped']}")
             continue
         lines.append(f"{head}: {format_in(run.makespan_s, factor)} against {format_in(info['uniform_makespan_s'], factor)}"
                      f" uniform, lost {format_in(info['lost_s'], factor)}")
+        if info.get("final_loss_change") is not None:
+            lines.append(f"    final loss {run.final_loss:.6g} against {info['uniform_final_loss']:.6g} uniform "
+                         f"({info['final_loss_change']:+.3g})")
         idle = " ".join(format_in(t, factor) if t == t else "-" for t in info["idle_s"][:16])
         lines.append(f"    idle per worker: {idle}" + (" …" if len(info["idle_s"]) > 16 else ""))
         if info["critical_path"] is not None:
@@ -248,7 +253,7 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
         dropped = sorted({rank for call in info["dropped"] for rank in call})
         if dropped:
             calls = len(info["dropped"])
-            away = f"; the mean is {run.mean['vs_all_relative']:.3g} (relative L2) from the mean of all" if run.mean else ""
+            away = f"; the mean is {run.mean['vs_all_relative']:.3g} (relative L2) from the mean of all" if getattr(run, "mean", None) and "vs_all_relative" in run.mean else ""
             kept = info["kept_makespan_s"]
             done = f"; the workers it kept finished at {format_in(kept, factor)}" if kept is not None else ""
             lines.append(f"    dropped: {sum(map(len, info['dropped']))} gradient(s) over {calls} round(s), "

@@ -36,14 +36,22 @@ def slow_links(graph: nx.Graph, scenario: Scenario) -> nx.Graph:
     return graph
 
 
-def disturbance_of(scenario: Scenario, n: int, uniform: bool = False) -> Disturbance:
+def disturbance_of(scenario: Scenario, n: int, uniform: bool = False, base: float | None = None) -> Disturbance:
     """The scenario's disturbance for n workers; ``uniform``: its twin, every worker computing the base
-    time with nothing else going wrong."""
+    time with nothing else going wrong. ``base``: training's compute per step (each rank gets it times its
+    slowdown, and the compute jitter is drawn per step), else the stragglers' ``compute`` (jitter drawn once)."""
     spec, faults = scenario.stragglers, scenario.faults
-    base = spec.compute if spec is not None and spec.compute is not None else 0.0
+    training = base is not None
+    if base is None:
+        base = spec.compute if spec is not None and spec.compute is not None else 0.0
     if uniform:
         return Disturbance(tuple([base] * n))
-    compute = spec.compute_s(n, scenario.seed, base) if spec is not None else [base] * n
+    if spec is None:
+        compute = [base] * n
+    elif training:
+        compute = [base * factor for factor in spec.factors(n, scenario.seed)]
+    else:
+        compute = spec.compute_s(n, scenario.seed, base)
     return Disturbance(
         compute_s=tuple(float(t) for t in compute),
         jitter_s=spec.jitter.message if spec is not None else 0.0,
@@ -51,6 +59,7 @@ def disturbance_of(scenario: Scenario, n: int, uniform: bool = False) -> Disturb
         crashes=tuple((crash.worker, crash.at) for crash in faults.crash) if faults is not None else (),
         keep=n - faults.dropped if faults is not None and faults.dropped is not None else None,
         seed=scenario.seed,
+        compute_jitter=spec.jitter.compute if training and spec is not None else 0.0,
     )
 
 
@@ -75,8 +84,8 @@ def _mean_check(buffers: list[Any], run: DisturbedRun, kind: str) -> dict[str, A
 def _expected(twin: analytic.Expected, disturbance: Disturbance, run: DisturbedRun, gamma: float) -> analytic.Expected:
     """Counts as the closed form's while nobody crashed (a crash sends less); time at least the fastest
     compute plus the uniform closed form (a delay, a slower link or a longer route never helps; a server
-    that adds fewer gradients does, so with γ > 0 dropping has no time to check)."""
-    if disturbance.keep is not None and gamma:
+    that waits for fewer gradients does, so dropping has no time to check)."""
+    if disturbance.keep is not None:
         return dataclasses.replace(twin, makespan_s=None, time_formula="")
     if twin.makespan_s is None:
         return twin
@@ -123,7 +132,7 @@ def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> R
         disturbance = dataclasses.replace(disturbance, keep=None)
     done = run_disturbed(run.algorithm, graphs[0], buffers, disturbance, scenario.gamma, keep_log=True)
     net = done.network
-    compute = [(0.0, t) for t in disturbance.compute_s]
+    compute = [[(0.0, t)] for t in disturbance.compute_s]
     path = critical_path(net.log, compute, done.finish_s) if done.stopped is None else None
     report = {
         "stopped": done.stopped,
@@ -147,3 +156,51 @@ def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> R
         link_bandwidth=link_bandwidths(net), expected=with_busiest_link_bound(_expected(twin, disturbance, done, scenario.gamma), net),
         mean=mean, log=net.log if keep_log else None, disturbance=report,
     )
+
+
+def training_disturbance(scenario: Scenario, run: RunSpec, setup: Any) -> Disturbance:
+    """The disturbance of a training point: the model's compute per step, each rank's slowdown."""
+    base = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
+    disturbance = disturbance_of(scenario, run.workers, base=base)
+    return disturbance if run.algorithm == "parameter_server" else dataclasses.replace(disturbance, keep=None)
+
+
+def training_report(trace: Any, uniform: Any, disturbance: Disturbance, setup: Any, run: RunSpec) -> dict[str, Any]:
+    """What the disturbance did to a training run against its uniform twin: time lost, the loss at the
+    end against the twin's, idle per worker, critical path, reroutes, crashes, drops; and (under
+    ``expected``) how the closed form's time becomes a bound: at least steps × (fastest compute + T)."""
+    net = trace.network
+    done = trace.stopped is None
+    path = critical_path(net.log, trace.compute_spans, trace.finish_s) if done else None
+    dropped = trace.dropped
+    uniform_loss = setup.model.loss(uniform.replicas[0], setup.dataset.X, setup.dataset.y)
+    final_loss = setup.model.loss(trace.replicas[0], setup.dataset.X, setup.dataset.y) if done else None
+    fastest = min(disturbance.compute_s, default=0.0)
+
+    def bound(expected: analytic.Expected) -> analytic.Expected:
+        if disturbance.keep is not None:  # waiting for fewer gradients is faster than the closed form
+            return dataclasses.replace(expected, makespan_s=None, time_formula="")
+        if expected.makespan_s is None or not (_varies(disturbance, trace) or disturbance.compute_jitter):
+            return expected
+        base = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
+        faster = setup.steps * (fastest - base)
+        return dataclasses.replace(expected, makespan_s=expected.makespan_s + faster, time_relation="≥",
+                                   time_formula=f"steps·(fastest compute + {expected.time_formula.split('+', 1)[-1].strip(' )')})")
+
+    return {
+        "stopped": trace.stopped,
+        "uniform_makespan_s": uniform.step_end_s[-1] if uniform.step_end_s else 0.0,
+        "lost_s": trace.step_end_s[-1] - uniform.step_end_s[-1] if done and trace.step_end_s else None,
+        "compute_s": list(disturbance.compute_s),
+        "idle_s": idle_s(net.log, trace.compute_spans, trace.finish_s),
+        "critical_path": None if path is None else {**dataclasses.asdict(path), "text": path.describe()},
+        "rerouted_bytes": int(round(getattr(net, "rerouted_bytes", 0.0))),
+        "failed_links": [[str(u), str(v), at] for at, u, v in getattr(net, "failed", [])],
+        "crashed": [[rank, at] for rank, at in trace.crashed],
+        "dropped": dropped,
+        "kept_makespan_s": None,
+        "steps_done": len(trace.loss),
+        "uniform_final_loss": uniform_loss,
+        "final_loss_change": None if final_loss is None else final_loss - uniform_loss,
+        "expected": bound,
+    }

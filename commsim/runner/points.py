@@ -264,10 +264,25 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
     if run.workers > setup.dataset.n_samples:
         raise ScenarioError(f"workers: {run.workers} workers but dataset {setup.dataset.name!r} has {setup.dataset.n_samples} examples")
     graph = topo.build(run.workers, [run.algorithm])
-    trace = train(setup, run.algorithm, graph, run.workers, progress=progress, keep_log=keep_log)
+    expected = _expected_training(run, setup, graph)
+    disturbance = report = None
+    if scenario.disturbed:
+        from .disturbed import slow_links, training_disturbance
+
+        disturbance = training_disturbance(scenario, run, setup)
+        graph = slow_links(graph, scenario)
+        expected = _expected_training(run, setup, graph)
+    trace = train(setup, run.algorithm, graph, run.workers, progress=progress, keep_log=keep_log or scenario.disturbed,
+                  disturbance=disturbance)
     net = trace.network
-    final = trace.replicas[0]
     dataset = setup.dataset
+    if disturbance is not None:
+        from .disturbed import training_report
+
+        uniform = train(setup, run.algorithm, topo.build(run.workers, [run.algorithm]), run.workers, keep_log=False)
+        report = training_report(trace, uniform, disturbance, setup, run)
+        expected = report.pop("expected")(expected)
+    final = trace.replicas[0] if trace.replicas else None
     return TrainingResult(
         algorithm=run.algorithm,
         topology=topo.title,
@@ -282,19 +297,19 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
         step_end_s=trace.step_end_s,
         compute_s=trace.compute_s,
         comm_s=trace.comm_s,
-        final_loss=setup.model.loss(final, dataset.X, dataset.y),
-        final_accuracy=setup.model.accuracy(final, dataset.X, dataset.y),
+        final_loss=setup.model.loss(final, dataset.X, dataset.y) if final is not None else (trace.loss or [0.0])[-1],
+        final_accuracy=setup.model.accuracy(final, dataset.X, dataset.y) if final is not None else None,
         messages=net.messages,
         bytes=_total(net.sizes),
         message_bytes=net.message_sizes(),
-        makespan_s=trace.step_end_s[-1],
-        expected=_expected_training(run, setup, graph),
-        replicas_identical=replicas_identical(trace.replicas),
+        makespan_s=trace.step_end_s[-1] if trace.step_end_s else 0.0,
+        expected=expected,
+        replicas_identical=replicas_identical(trace.replicas) if trace.replicas else False,
         bytes_per_link=bytes_per_link(net),
-        log=net.log,
+        log=net.log if keep_log else None,
         finish_s=trace.finish_s,
-        compute_spans=[[(start, start + compute) for start, compute in zip(starts, trace.compute_s)]
-                       for starts in trace.compute_start_s],
+        compute_spans=trace.compute_spans,
+        disturbance=report,
     )
 
 

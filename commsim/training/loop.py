@@ -20,8 +20,12 @@ import simpy
 import optim
 
 from ..collectives import Comm, get
+from ..collectives.parameter_server import DROPPED
+from ..engines.disturbed import Disturbance, algorithm_for, waits
 from ..network import topology as topologies
+from ..network.disturbances import DisturbedNetwork, Partitioned, schedule_failures
 from ..network.fluid import Network
+from ..units import format_time
 from .datasets import Batches, Dataset, shard
 from .models import Model
 from .wire import WireFormat
@@ -78,6 +82,10 @@ class TrainingTrace:
     network: Network
     compute_start_s: list[list[float]] = field(default_factory=list)  # [rank][step]: when the worker began computing
     finish_s: list[float] = field(default_factory=list)  # [rank]: when the worker finished its last step
+    compute_spans: list[list[tuple[float, float]]] = field(default_factory=list)  # [rank]: (start, end) per step
+    stopped: str | None = None  # a disturbance left the run unable to finish: why
+    crashed: list[tuple[int, float]] = field(default_factory=list)
+    dropped: list[list[int]] = field(default_factory=list)  # per server step: the ranks whose gradients it dropped
 
 
 def _copy(params: Params) -> Params:
@@ -90,27 +98,44 @@ def _apply(optimizer: optim.GradientTransformation, gradient: Params, state: Any
 
 
 def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
-          progress: Callable[[float], None] | None = None, keep_log: bool = True) -> TrainingTrace:
+          progress: Callable[[float], None] | None = None, keep_log: bool = True,
+          disturbance: Disturbance | None = None) -> TrainingTrace:
     """Run ``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph``; ``progress``
-    hears the fraction of steps worker 0 has finished after each of its steps."""
-    spec = get(algorithm)
+    hears the fraction of steps worker 0 has finished after each of its steps. A ``disturbance`` gives
+    each rank its own compute time per step (``compute_s`` is then each rank's, jitter drawn per step),
+    jittered sends, failing links, crashing workers and a parameter server that drops stragglers."""
+    spec = get(algorithm) if disturbance is None else algorithm_for(algorithm, disturbance.keep)
     # Only the single parameter server applies the update itself; sharded servers return the mean.
     server_applies = algorithm == "parameter_server" and n > 1 and not setup.wire.is_sign
     servers = topologies.servers(graph) if spec.server is not None else ()
     env = simpy.Environment()
-    net = Network(env, graph, keep_log=keep_log)
+    if disturbance is None:
+        net: Network = Network(env, graph, keep_log=keep_log)
+    else:
+        net = DisturbedNetwork(env, graph, keep_log=keep_log, jitter_s=disturbance.jitter_s, seed=disturbance.seed,
+                               participants=[*range(n), *servers])
+        schedule_failures(net, list(disturbance.link_failures))
     initial = setup.model.init(np.random.default_rng(setup.seed))
     layout = ParamLayout(initial)
     shards = shard(setup.dataset, n, setup.seed)
     compute_s = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
+    computing = [[compute_s] * setup.steps] * n if disturbance is None else [
+        disturbance.step_compute_s(rank, setup.steps) for rank in range(n)]
     wire = setup.wire
-    losses = np.zeros((setup.steps, n))
-    ends = np.zeros((setup.steps, n))
+    losses = np.full((setup.steps, n), np.nan)
+    ends = np.full((setup.steps, n), np.nan)
     comms = np.zeros((setup.steps, n))
     starts = np.zeros((setup.steps, n))
     replicas: list[Params] = [{}] * n
+    crashed: list[tuple[int, float]] = []
 
     def worker(rank: int):
+        try:
+            yield from steps(rank)
+        except simpy.Interrupt:
+            crashed.append((rank, env.now))
+
+    def steps(rank: int):
         comm = Comm(net, rank, n, servers, wire_bytes=wire.nbytes)
         batches = Batches(shards[rank], setup.batch_per_worker, setup.seed, rank)
         params, optimizer = _copy(initial), setup.optimizer()
@@ -119,7 +144,7 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
             X, y = batches.batch(step)
             losses[step, rank], gradient = setup.model.loss_and_grad(params, X, y)
             starts[step, rank] = env.now
-            yield env.timeout(compute_s)
+            yield env.timeout(computing[rank][step])
             computed = env.now
             received = yield from spec.worker(comm, wire.encode(layout.flatten(gradient)))
             if server_applies:
@@ -145,20 +170,38 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
         for _ in range(setup.steps):
             yield from spec.server(comm, respond)
 
-    for rank in range(n):
-        env.process(worker(rank))
+    processes = [env.process(worker(rank)) for rank in range(n)]
     for server in servers:
         env.process(parameter_server(server))
-    env.run()
+    for rank, at in disturbance.crashes if disturbance is not None else ():
+        env.timeout(at).callbacks.append(
+            lambda _event, rank=rank: processes[rank].interrupt("crash") if processes[rank].is_alive else None)
+    stopped = None
+    try:
+        env.run()
+    except Partitioned as partition:
+        stopped = str(partition)
+    down = {rank for rank, _ in crashed}
+    unfinished = [rank for rank in range(n) if rank not in down and not processes[rank].processed]
+    if stopped is None and unfinished:
+        what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in crashed)
+        stopped = f"{spec.name} cannot finish ({what or 'nothing crashed'}): waiting: {waits(net, unfinished)}"
+    live = [rank for rank in range(n) if rank not in down]
+    done = int(np.sum(np.all(np.isfinite(ends[:, live]), axis=1))) if live else 0  # steps every live rank finished
     return TrainingTrace(
-        loss=losses.mean(axis=1).tolist(),
-        step_end_s=ends.max(axis=1).tolist(),
-        compute_s=[compute_s] * setup.steps,
-        comm_s=comms.max(axis=1).tolist(),
-        replicas=replicas,
+        loss=losses[:done, live].mean(axis=1).tolist(),
+        step_end_s=ends[:done, live].max(axis=1).tolist(),
+        compute_s=[max(computing[rank][step] for rank in live) for step in range(done)],
+        comm_s=comms[:done, live].max(axis=1).tolist(),
+        replicas=[replicas[rank] for rank in live] if stopped is None else [],
         network=net,
         compute_start_s=starts.T.tolist(),
-        finish_s=ends[-1].tolist() if setup.steps else [0.0] * n,
+        finish_s=[float(ends[-1, rank]) if setup.steps else 0.0 for rank in range(n)],
+        compute_spans=[[(float(starts[step, rank]), float(starts[step, rank]) + computing[rank][step])
+                        for step in range(setup.steps) if np.isfinite(losses[step, rank])] for rank in range(n)],
+        stopped=stopped,
+        crashed=crashed,
+        dropped=net.shared.get(DROPPED, []),
     )
 
 
