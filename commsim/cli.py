@@ -211,6 +211,10 @@ def _run(args: argparse.Namespace) -> int:
         from .report.plots import loss_vs_time
 
         written += loss_vs_time(runs, out)
+    if loaded.disturbed and not (args.plot and loaded.training is None):  # drawn every time (--plot draws it too)
+        from .report.plots import stragglers_and_faults
+
+        written += stragglers_and_faults(runs, out)
     print(tables.table(loaded, runs, wide=args.wide))
     if args.links and loaded.training is None:
         print(tables.links_table(runs))

@@ -258,3 +258,108 @@ def test_cli_reports_a_stopped_run_and_a_drop(tmp_path, capsys):
     assert runs[0]["ok"] is None and runs[1]["ok"] is True
     assert runs[1]["disturbance"]["dropped"] == [[2]]
     assert runs[1]["makespan_s"] == pytest.approx(4e-3 + 4 * ALPHA + 5 * 1600 / B, rel=1e-12)
+
+
+TRAINING = ("name: t\nworkers: 4\nalgorithms: [{algorithm}]\ntopology: {{kind: star, bandwidth: 8 Gbit/s, latency: 1 us}}\n"
+            "training: {{model: linear_regression, features: 3, samples: 64, batch_per_worker: 8, steps: 3,\n"
+            "  optimizer: {{name: gradient_descent, alpha: 0.1}}, compute: {{flops_per_second: 1.92e5}}}}\n")
+"""Linear regression on 3 features: 4 parameters, 6·4·8 = 192 FLOP per step: 1 ms at 1.92e5 FLOP/s."""
+
+
+def _train(tmp_path, algorithm: str, extra: str):
+    from commsim.runner.points import simulate_training
+
+    loaded = _scenario(tmp_path, TRAINING.format(algorithm=algorithm) + extra)
+    (point,) = loaded.runs()
+    return simulate_training(loaded, point)
+
+
+def test_training_ring_with_one_slow_worker_by_hand(tmp_path):
+    """Ring training, worker 3 computing 4 ms a step and the rest 1 ms: every step waits for it, so
+    3 steps take 3·(4 ms + T), T = 6·(2α + 4 B/B) = 12.024 us; 9 ms lost against the uniform twin; the
+    model's loss is unchanged (the same gradients are averaged); replicas identical."""
+    run = _train(tmp_path, "ring_allreduce", "stragglers: {slowdown: {3: 4}}\n")
+    T = 6 * (2 * ALPHA + 4 / B)
+    assert run.makespan_s == pytest.approx(3 * (4e-3 + T), rel=1e-12)
+    assert run.disturbance["lost_s"] == pytest.approx(9e-3, rel=1e-9)
+    assert run.disturbance["final_loss_change"] == 0.0 and run.ok is True
+    assert run.disturbance["critical_path"]["computes"] == 3 and run.disturbance["critical_path"]["origin"] == 3
+
+
+def test_training_ring_crash_stops_after_the_steps_it_finished(tmp_path):
+    """Uniform steps end at s·(1 ms + T); a crash of worker 1 at 2.5 ms lands in step 3: two steps done."""
+    run = _train(tmp_path, "ring_allreduce", "faults: {crash: [{worker: 1, at: 2.5 ms}]}\n")
+    assert run.disturbance["steps_done"] == 2 and run.ok is None
+    assert run.disturbance["stopped"].startswith("ring_allreduce cannot finish (worker 1 crashed at t = 2.50 ms)")
+
+
+def test_training_parameter_server_dropping_a_crashed_worker_trains_on(tmp_path):
+    """With drop_stragglers: 1, the server carries on without the worker that crashed at 0: every step
+    drops it, every step finishes, the live replicas agree, and the loss differs from the uniform twin's
+    (3 of 4 shards' gradients)."""
+    run = _train(tmp_path, "parameter_server", "faults: {drop_stragglers: 1, crash: [{worker: 2, at: 0 s}]}\n")
+    assert run.disturbance["dropped"] == [[2], [2], [2]] and run.disturbance["steps_done"] == 3
+    assert run.replicas_identical and run.ok is True
+    assert run.disturbance["final_loss_change"] != 0.0
+
+
+def _bundled(name: str) -> dict:
+    loaded = scenario.load(name)
+    return {(run.algorithm, run.workers): run for run in (simulate_run(loaded, point) for point in loaded.runs())}
+
+
+A5, BW, P = 5e-6, 100e9 / 8, 1e6  # the bundled scenarios' 5 us, 100 Gbit/s, 1 MB
+
+
+def test_bundled_stragglers_by_hand():
+    """Worker 3 computes 4 ms, the rest 1 ms, on a star. Ring: 4 ms + 2(n−1)(2α + P/(nB)); it loses
+    exactly 3 ms. Parameter server: 4 ms + 4α + (n+1)P/B (the slow push alone, then n pulls)."""
+    runs = _bundled("stragglers")
+    for n in (4, 8):
+        ring, server = runs["ring_allreduce", n], runs["parameter_server", n]
+        assert ring.makespan_s == pytest.approx(4e-3 + 2 * (n - 1) * (2 * A5 + P / n / BW), rel=1e-12)
+        assert ring.disturbance["lost_s"] == pytest.approx(3e-3, rel=1e-9)
+        assert server.makespan_s == pytest.approx(4e-3 + 4 * A5 + (n + 1) * P / BW, rel=1e-12)
+        assert server.disturbance["uniform_makespan_s"] == pytest.approx(1e-3 + 2 * (2 * A5 + n * P / BW), rel=1e-12)
+        assert runs["double_binary_tree", n].makespan_s >= 4e-3
+        assert all(run.ok for run in (ring, server)) and ring.disturbance["critical_path"]["origin"] == 3
+
+
+def test_bundled_link_failure_by_hand():
+    """Link 0–1 of the 8-ring down from t = 0: 0→1 goes 7 hops, alone on its links: each of the 14 ring
+    steps takes 7α + P/(8B) = 45 us (630 us against 14 × 15 = 210 us), and all 14 of its 125 kB
+    messages are rerouted. All-to-all: the bytes rerouted are those of every pair whose hop-shortest
+    path on the intact ring (networkx's, on the topology's graph) crossed 0–1."""
+    import networkx as nx
+
+    runs = _bundled("link_failure")
+    ring = runs["ring_allreduce", 8]
+    assert ring.makespan_s == pytest.approx(14 * (7 * A5 + P / 8 / BW), rel=1e-12)
+    assert ring.disturbance["lost_s"] == pytest.approx(14 * 6 * A5, rel=1e-9)
+    assert ring.disturbance["rerouted_bytes"] == 14 * 125_000
+    paths = dict(nx.all_pairs_shortest_path(build("ring", 8, BW, A5, servers=0, overrides=[])))
+    crossing = sum(any({a, b} == {0, 1} for a, b in zip(path, path[1:]))
+                   for src, row in paths.items() for dst, path in row.items() if src != dst)
+    assert runs["all_to_all", 8].disturbance["rerouted_bytes"] == crossing * int(P)
+
+
+def test_bundled_partition_by_hand():
+    """Steps of 15 us: by the second failure (20 us) two steps have started (16 messages); cutting 0–1
+    and 4–5 leaves {0, 5, 6, 7} and {1, 2, 3, 4}."""
+    run = _bundled("partition")["ring_allreduce", 8]
+    assert run.stopped == ("network partitioned at t = 20.0 us (link 4–5 failed): "
+                           "workers 0, 5, 6, 7 cannot reach 1, 2, 3, 4")
+    assert run.messages == 16 and run.ok is None
+
+
+def test_bundled_worker_crash_by_hand():
+    """Worker 5 crashes in its compute. Ring: 6 waits on 5's first message for ever, 7 then on 6, and so
+    round to 4 on 3. The dropping server takes the 7 gradients that come: 1 ms + (2α + 7P/B) + (2α +
+    8P/B) = 2.22 ms, 15 messages, worker 5 dropped, the mean that of the other seven."""
+    runs = _bundled("worker_crash")
+    ring, server = runs["ring_allreduce", 8], runs["parameter_server", 8]
+    assert ring.stopped == ("ring_allreduce cannot finish (worker 5 crashed at t = 500 us): "
+                            "waiting: 0 on 7; 1 on 0; 2 on 1; 3 on 2; 4 on 3; 6 on 5; 7 on 6")
+    assert server.makespan_s == pytest.approx(1e-3 + 4 * A5 + 15 * P / BW, rel=1e-12)
+    assert server.messages == 15 and server.disturbance["dropped"] == [[5]]
+    assert server.mean["max_error"] <= server.mean["tolerance"] and server.mean["vs_all_max_error"] > 0

@@ -152,15 +152,15 @@ def _messages_of(log: MessageLog) -> list[tuple[Hashable, Hashable, float, float
     return [(*log.endpoints(i), log.start[i], log.end[i]) for i in range(len(log))]
 
 
-def idle_s(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float]) -> list[float]:
+def idle_s(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float]) -> list[float | None]:
     """Per worker: the time in [0, its finish] it neither computes (``compute[rank]``: its (start, end)
-    spans) nor sends nor receives."""
+    spans) nor sends nor receives; None for a worker that never finished."""
     busy: dict[Hashable, list[tuple[float, float]]] = {rank: list(spans) for rank, spans in enumerate(compute)}
     for src, dst, start, end in _messages_of(log):
         for node in (src, dst):
             if node in busy:
                 busy[node].append((start, end))
-    return [sum(b - a for a, b in idle_gaps(busy[rank], end)) if end == end else float("nan")
+    return [sum(b - a for a, b in idle_gaps(busy[rank], end)) if end == end else None
             for rank, end in enumerate(finish)]
 
 

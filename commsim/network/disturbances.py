@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Hashable
 from typing import Any
 
@@ -97,8 +98,8 @@ class DisturbedNetwork(Network):
     def fail_link(self, u: Hashable, v: Hashable) -> None:
         """Take the edge u–v out now: reroute what crossed it; :class:`Partitioned` if the participants split."""
         now = self.env.now
-        if not self.failed:
-            self._intact = self.graph.copy()
+        if not self.failed:  # a deep copy keeps each node's neighbour order, so its paths are the same
+            self._intact = copy.deepcopy(self.graph)
         self.graph.remove_edge(u, v)
         self.failed.append((now, u, v))
         dead = {self.links[u, v], self.links[v, u]}

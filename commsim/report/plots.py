@@ -16,6 +16,14 @@ def loss_vs_time(runs: list[TrainingResult], directory: Path) -> list[Path]:
     return save(training_loss([training_record(run) for run in runs]), directory, "loss_vs_time")
 
 
+def stragglers_and_faults(runs: list[Any], directory: Path) -> list[Path]:
+    """``stragglers_and_faults.png``/``.svg`` of runs just simulated (see :func:`disturbance_figure`)."""
+    from .records import run_record, training_record
+
+    records = [training_record(run) if hasattr(run, "loss") else run_record(run) for run in runs]
+    return save(disturbance_figure(records), directory, "stragglers_and_faults")
+
+
 def bias_trajectories(runs: Sequence[Any], path: Path) -> Path:
     """The figure of :func:`bias_figure`, saved as a PNG at ``path``."""
     figure = bias_figure(runs)
@@ -206,6 +214,42 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_")
 
 
+def disturbance_figure(records: list[dict[str, Any]]) -> object:
+    """Stragglers and faults: each run's time beside its uniform twin's (a stopped run is marked where it
+    stopped), and each worker's idle time."""
+    plt = _pyplot()
+    shown = [record for record in records if "disturbance" in record]
+    figure, (times, idle) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    labels = [f"{r['algorithm']}\n{r['workers']} workers" + (f", {r['optimizer']}" if "optimizer" in r else "")
+              for r in shown]
+    scale = 1e3 if max((r["disturbance"]["uniform_makespan_s"] for r in shown), default=0) >= 1e-3 else 1e6
+    unit = "ms" if scale == 1e3 else "us"
+    x = range(len(shown))
+    uniform = [r["disturbance"]["uniform_makespan_s"] * scale for r in shown]
+    actual = [0.0 if r["disturbance"]["stopped"] else r["makespan_s"] * scale for r in shown]
+    times.bar([i - 0.2 for i in x], uniform, width=0.4, color="0.7", label="uniform twin")
+    times.bar([i + 0.2 for i in x], actual, width=0.4, color="C3", label="with stragglers and faults")
+    for i, record in enumerate(shown):
+        if record["disturbance"]["stopped"]:
+            times.text(i + 0.2, max(uniform) * 0.05, "stopped", rotation=90, ha="center", va="bottom", fontsize=8)
+    times.set_xticks(list(x), labels, fontsize=8)
+    times.set_ylabel(f"time ({unit})")
+    times.set_title("time against the uniform twin", fontsize=10)
+    times.legend(fontsize=8)
+    for i, record in enumerate(shown):
+        values = record["disturbance"]["idle_s"]
+        ranks = [rank for rank, value in enumerate(values) if value is not None and value == value]
+        width = 0.8 / len(shown)
+        idle.bar([rank - 0.4 + (i + 0.5) * width for rank in ranks], [values[rank] * scale for rank in ranks],
+                 width=width, color=f"C{i}", hatch=["", "//", "..", "xx"][i % 4], label=labels[i].replace("\n", ", "))
+    idle.xaxis.get_major_locator().set_params(integer=True)
+    idle.set_xlabel("worker")
+    idle.set_ylabel(f"idle ({unit})")
+    idle.set_title("idle per worker (neither computing nor sending nor receiving)", fontsize=10)
+    idle.legend(fontsize=8)
+    return figure
+
+
 def plot_results(directory: Path) -> list[Path]:
     """Every figure the ``results.json`` in ``directory`` has data for; the paths written."""
     import json
@@ -215,8 +259,10 @@ def plot_results(directory: Path) -> list[Path]:
     document = json.loads((directory / "results.json").read_text(encoding="utf-8"))
     records = document["runs"]
     written: list[Path] = []
+    if any("disturbance" in record for record in records):
+        written += save(disturbance_figure(records), directory, "stragglers_and_faults")
     if records and "curves" in records[0]:
-        return save(training_loss(records), directory, "loss_vs_time")
+        return written + save(training_loss(records), directory, "loss_vs_time")
     ran = [r for r in records if "unavailable" not in r and r.get("makespan_s")]
     if len({r["workers"] for r in ran}) > 1:
         by_size = {_size(r) for r in ran}

@@ -49,7 +49,7 @@ def run_record(run: RunResult | NotApplicable) -> dict[str, Any]:
         "bytes_per_param": run.bytes_per_param,
         "payload": run.payload,
         **_traffic_record(run),
-        "finish_s": run.finish_s,
+        "finish_s": [t if t == t else None for t in run.finish_s],  # None: the rank never finished
         "mean": run.mean,
         "engine": run.engine,
         "kind": run.kind,
@@ -80,6 +80,7 @@ def training_record(run: TrainingResult) -> dict[str, Any]:
         "replicas_identical": run.replicas_identical,
         "curves": {"loss": run.loss, "time_s": run.step_end_s, "compute_s": run.compute_s, "comm_s": run.comm_s},
         "bytes_per_link": run.bytes_per_link,
+        **({"disturbance": run.disturbance} if run.disturbance is not None else {}),
     }
 
 

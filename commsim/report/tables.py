@@ -140,8 +140,9 @@ def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
     failed = sum(run.ok is False for run in ran)
     skipped = len(runs) - len(ran)
     ran_through = len(ran) - stopped
-    return (f"{ran_through - failed} of {ran_through} runs match their closed forms" + (f"; {failed} do not" if failed else "")
-            + (f"; {stopped} stopped (their faults left them unable to finish)" if stopped else "")
+    matched = f"{ran_through - failed} of {ran_through} runs match their closed forms" if ran_through or not stopped else ""
+    return (matched + (f"; {failed} do not" if failed else "")
+            + (f"{'; ' if matched else ''}{stopped} stopped (their faults left them unable to finish)" if stopped else "")
             + (f"; {skipped} n/a (their topology or algorithm cannot take them)" if skipped else ""))
 
 
@@ -244,7 +245,7 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
         if info.get("final_loss_change") is not None:
             lines.append(f"    final loss {run.final_loss:.6g} against {info['uniform_final_loss']:.6g} uniform "
                          f"({info['final_loss_change']:+.3g})")
-        idle = " ".join(format_in(t, factor) if t == t else "-" for t in info["idle_s"][:16])
+        idle = " ".join("-" if t is None else format_in(t, factor) for t in info["idle_s"][:16])
         lines.append(f"    idle per worker: {idle}" + (" …" if len(info["idle_s"]) > 16 else ""))
         if info["critical_path"] is not None:
             lines.append(f"    critical path: {info['critical_path']['text']}")
