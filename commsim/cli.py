@@ -128,10 +128,12 @@ def _sweep(args: argparse.Namespace) -> int:
         records = runner.sweep(loaded, out, executor, resume=args.resume, progress=update)
     seconds = time.perf_counter() - start
     unavailable = sum("unavailable" in record for record in records)
+    stopped = sum(bool((record.get("disturbance") or {}).get("stopped")) for record in records)
     failed = sum(record.get("ok") is False for record in records)
-    ran = len(records) - unavailable
+    ran = len(records) - unavailable - stopped
     print(f"{len(records)} points: {ran - failed} of {ran} match their closed forms"
-          + (f", {failed} do not" if failed else "") + (f"; {unavailable} n/a" if unavailable else "")
+          + (f", {failed} do not" if failed else "") + (f"; {stopped} stopped by their faults" if stopped else "")
+          + (f"; {unavailable} n/a" if unavailable else "")
           + f" ({jobs} {args.executor} job{'s' * (jobs > 1)}, {seconds:.1f} s)")
     for name in ("results.csv", "results.json", runner.RECORDS):
         print(f"wrote {out / name}")

@@ -363,3 +363,25 @@ def test_bundled_worker_crash_by_hand():
     assert server.makespan_s == pytest.approx(1e-3 + 4 * A5 + 15 * P / BW, rel=1e-12)
     assert server.messages == 15 and server.disturbance["dropped"] == [[5]]
     assert server.mean["max_error"] <= server.mean["tolerance"] and server.mean["vs_all_max_error"] > 0
+
+
+def test_sweep_counts_stopped_points_apart(tmp_path, capsys):
+    """``commsim sweep`` of the crash scenario: one point matches its closed forms, one stopped."""
+    assert cli.main(["sweep", "worker_crash", "--out", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    assert capsys.readouterr().out.startswith("2 points: 1 of 1 match their closed forms; 1 stopped by their faults")
+
+
+def test_figure_shows_each_run_beside_its_twin(tmp_path):
+    """The figure's bars, read back: uniform and disturbed times in ms (a stopped run's bar is empty and
+    labelled), and one idle bar per finished worker."""
+    from commsim.report.plots import disturbance_figure
+    from commsim.report.records import run_record
+
+    runs = list(_bundled("worker_crash").values())
+    figure = disturbance_figure([run_record(run) for run in runs])
+    times, idle = figure.axes[:2]
+    widths = [patch.get_width() for patch in times.patches]
+    assert widths[:2] == pytest.approx([run.disturbance["uniform_makespan_s"] * 1e3 for run in runs])
+    assert widths[2:] == pytest.approx([0.0, runs[1].makespan_s * 1e3])
+    assert [text.get_text() for text in times.texts] == [" stopped"]
+    assert len(idle.patches) == 7  # the server's run: 7 workers finished (5 crashed); the ring's: none

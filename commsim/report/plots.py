@@ -215,38 +215,41 @@ def _slug(text: str) -> str:
 
 
 def disturbance_figure(records: list[dict[str, Any]]) -> object:
-    """Stragglers and faults: each run's time beside its uniform twin's (a stopped run is marked where it
-    stopped), and each worker's idle time."""
+    """Stragglers and faults: each run's time beside its uniform twin's (a stopped run is marked), and
+    each worker's idle time."""
     plt = _pyplot()
     shown = [record for record in records if "disturbance" in record]
-    figure, (times, idle) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
-    labels = [f"{r['algorithm']}\n{r['workers']} workers" + (f", {r['optimizer']}" if "optimizer" in r else "")
+    height = max(3.2, 0.45 * len(shown) + 1.6)
+    figure, (times, idle) = plt.subplots(1, 2, figsize=(12, height), layout="constrained",
+                                         gridspec_kw={"width_ratios": [1, 1.3]})
+    labels = [f"{r['algorithm']}, {r['workers']} workers" + (f", {r['optimizer']}" if "optimizer" in r else "")
               for r in shown]
     scale = 1e3 if max((r["disturbance"]["uniform_makespan_s"] for r in shown), default=0) >= 1e-3 else 1e6
     unit = "ms" if scale == 1e3 else "us"
-    x = range(len(shown))
+    y = list(range(len(shown)))[::-1]
     uniform = [r["disturbance"]["uniform_makespan_s"] * scale for r in shown]
     actual = [0.0 if r["disturbance"]["stopped"] else r["makespan_s"] * scale for r in shown]
-    times.bar([i - 0.2 for i in x], uniform, width=0.4, color="0.7", label="uniform twin")
-    times.bar([i + 0.2 for i in x], actual, width=0.4, color="C3", label="with stragglers and faults")
-    for i, record in enumerate(shown):
+    times.barh([i + 0.2 for i in y], uniform, height=0.4, color="0.7", label="uniform twin")
+    times.barh([i - 0.2 for i in y], actual, height=0.4, color="C3", label="with stragglers and faults")
+    for i, record in zip(y, shown):
         if record["disturbance"]["stopped"]:
-            times.text(i + 0.2, max(uniform) * 0.05, "stopped", rotation=90, ha="center", va="bottom", fontsize=8)
-    times.set_xticks(list(x), labels, fontsize=8)
-    times.set_ylabel(f"time ({unit})")
+            times.text(0, i - 0.2, " stopped", va="center", ha="left", fontsize=8, color="C3")
+    times.set_yticks(y, labels, fontsize=8)
+    times.set_xlabel(f"time ({unit})")
     times.set_title("time against the uniform twin", fontsize=10)
-    times.legend(fontsize=8)
+    times.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
+    width = 0.8 / max(len(shown), 1)
     for i, record in enumerate(shown):
         values = record["disturbance"]["idle_s"]
-        ranks = [rank for rank, value in enumerate(values) if value is not None and value == value]
-        width = 0.8 / len(shown)
+        ranks = [rank for rank, value in enumerate(values) if value is not None]
         idle.bar([rank - 0.4 + (i + 0.5) * width for rank in ranks], [values[rank] * scale for rank in ranks],
-                 width=width, color=f"C{i}", hatch=["", "//", "..", "xx"][i % 4], label=labels[i].replace("\n", ", "))
+                 width=width, color=f"C{i % 10}", hatch=["", "//", "..", "xx"][i % 4], label=labels[i])
     idle.xaxis.get_major_locator().set_params(integer=True)
+    idle.set_ylim(bottom=0)
     idle.set_xlabel("worker")
     idle.set_ylabel(f"idle ({unit})")
     idle.set_title("idle per worker (neither computing nor sending nor receiving)", fontsize=10)
-    idle.legend(fontsize=8)
+    idle.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
 
 
