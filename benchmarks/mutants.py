@@ -74,6 +74,10 @@ NCCL_MODEL = "commsim/collectives/nccl_model.py"
 NCCL_RING = "commsim/collectives/nccl_ring.py"
 T_NCCL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_validate.py")
 T_SCHED = "tests/test_schedule_engine.py"
+DIST_NET = "commsim/network/disturbances.py"
+DIST = "commsim/engines/disturbed.py"
+DIST_RUN = "commsim/runner/disturbed.py"
+T_DIST = "tests/test_disturbed.py"
 
 CATALOGUE: tuple[Mutant, ...] = (
     # -- ring all-reduce ----------------------------------------------------------------------
@@ -174,6 +178,27 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(NET, "self.latency = sum(link.latency for link in links)", "self.latency = max(link.latency for link in links)",
        "route latency is the largest hop's, not the sum", T_NET),
     _m(NET, "spare[link] -= increment * count", "spare[link] -= increment", "progressive filling charges one flow per link", T_NET),
+    # -- stragglers and faults ----------------------------------------------------------------
+    _m(DIST_NET, "remaining = flow.nbytes - flow.rate * (now - flow.start)", "remaining = flow.nbytes",
+       "a failure resends a lone message's bytes already sent", T_DIST),
+    _m(DIST_NET, "self._intact = copy.deepcopy(self.graph)", "self._intact = self.graph.copy()",
+       "the intact route is found on a copy with another neighbour order", T_DIST),
+    _m(DIST_NET, "if len(parts) > 1:", "if len(parts) > 2:", "a network cut in two is not a partition", T_DIST),
+    _m(DIST_NET, "timer = self.env.timeout(self.jitter_s * float(self._draw()))", "timer = self.env.timeout(2 * self.jitter_s * float(self._draw()))",
+       "message jitter up to twice its bound", T_DIST),
+    _m(PS, "mean = total / np.asarray(keep, dtype=total.dtype)", "mean = total / np.asarray(comm.size, dtype=total.dtype)",
+       "a dropping server divides by n, not by the gradients it kept", T_DIST),
+    _m(PS, "pushed = comm.recv(rank, tag=(\"push\", call))", "pushed = comm.recv(rank)",
+       "a late gradient counts in the next call", T_DIST),
+    _m(DIST, "yield env.timeout(disturbance.compute_s[rank])", "yield env.timeout(min(disturbance.compute_s))",
+       "every worker computes the fastest time", T_DIST),
+    _m(DIST, "        if span is not None and (i < 0 or span[1] >= entries[i][0]):", "        if span is not None and i < 0:",
+       "the critical path never goes through a compute", T_DIST),
+    _m(DIST, "            if node in busy:\n                busy[node].append((start, end))", "            pass",
+       "idle time counts the time messages are under way", T_DIST),
+    _m(DIST_RUN, "graphs = [slow_links(topo.build(n, [run.algorithm]), scenario), topo.build(n, [run.algorithm])]",
+       "graphs = [slow_links(topo.build(n, [run.algorithm]), scenario) for _ in range(2)]",
+       "the uniform twin has the stragglers' slow links", T_DIST),
     # -- optim norms --------------------------------------------------------------------------
     _m(NORMS, "keep = sigma > sigma[0] * max(matrix.shape) * np.finfo(float).eps", "keep = sigma > 0",
        "Spectral.sharp keeps singular values at round-off level", T_NORMS),
