@@ -385,3 +385,16 @@ def test_figure_shows_each_run_beside_its_twin(tmp_path):
     assert widths[2:] == pytest.approx([0.0, runs[1].makespan_s * 1e3])
     assert [text.get_text() for text in times.texts] == [" stopped"]
     assert len(idle.patches) == 7  # the server's run: 7 workers finished (5 crashed); the ring's: none
+
+
+def test_scenario_seed_draws_the_jitter(tmp_path):
+    """The scenario's seed draws the message jitter: seeds 1 and 1 give the same times, 2 others."""
+    def makespan(seed: int) -> float:
+        path = tmp_path / f"s{seed}.yaml"
+        path.write_text(BASE.replace("name: s", f"name: s\nseed: {seed}") + "algorithms: [ring_allreduce]\n"
+                        "stragglers: {jitter: {message: 3 us}}\n")
+        loaded = scenario.load(path)
+        (point,) = loaded.runs()
+        return simulate_run(loaded, point).makespan_s
+
+    assert makespan(1) == makespan(1) != makespan(2)
