@@ -221,14 +221,21 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
     return "\n".join([*lines, *table_lines, *notes, _summary(runs)])
 
 
+def _noted(runs: list[Any], attribute: str, time_key: str, title: str) -> tuple[list[Any], float, list[str]]:
+    """The runs that carry ``attribute`` (a dict of notes), the time unit of its ``time_key`` values, and the
+    notes' title line with that unit (no lines when no run carries it)."""
+    shown = [run for run in runs if not isinstance(run, NotApplicable) and getattr(run, attribute, None) is not None]
+    if not shown:
+        return [], 1.0, []
+    unit, factor = column_unit([getattr(run, attribute)[time_key] for run in shown], "time")
+    return shown, factor, [f"{title} ({unit}):"]
+
+
 def _disturbance_notes(runs: list[Any]) -> list[str]:
     """Under a table with stragglers or faults: per run, what it lost against its uniform twin, each
     worker's idle time, the critical path, and what failed, crashed, was rerouted or dropped."""
-    shown = [run for run in runs if not isinstance(run, NotApplicable) and run.disturbance is not None]
-    if not shown:
-        return []
-    unit, factor = column_unit([run.disturbance["uniform_makespan_s"] for run in shown], "time")
-    lines = [f"Stragglers and faults, against the same run with every worker alike and nothing failing ({unit}):"]
+    shown, factor, lines = _noted(runs, "disturbance", "uniform_makespan_s",
+                                  "Stragglers and faults, against the same run with every worker alike and nothing failing")
     for run in shown:
         info = run.disturbance
         head = f"  {run.algorithm}, {run.workers} workers"
@@ -264,11 +271,8 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
 
 def _nccl_notes(runs: list[Any]) -> list[str]:
     """Under a ``model: nccl`` table: per run, NCCL's protocol and channels and its own cost model's time."""
-    shown = [run for run in runs if not isinstance(run, NotApplicable) and run.nccl is not None]
-    if not shown:
-        return []
-    unit, factor = column_unit([run.nccl["predicted_s"] for run in shown], "time")
-    lines = [f"NCCL (model nccl): protocol and channels as NCCL picks them; NCCL's own cost model predicts ({unit}):"]
+    shown, factor, lines = _noted(runs, "nccl", "predicted_s",
+                                  "NCCL (model nccl): protocol and channels as NCCL picks them; NCCL's own cost model predicts")
     for run in shown:
         info = run.nccl
         lines.append(f"  {run.workers} workers, {run.params * run.bytes_per_param} B: {info['algorithm']}/{info['protocol']} on "
