@@ -335,10 +335,39 @@ class TrainingSpec(_Strict):
         return self
 
 
-def _factor(value: Any) -> float:
+def _factor(value: Any, where: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise ValueError(f"a slowdown factor must be a number > 0, got {value!r}")
+        raise ValueError(f"{where}a slowdown factor must be a number > 0, got {_short(value)}")
     return float(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _slowdown(value: Any) -> Any:
+    """``{worker: factor}``, ``[factor, ...]`` or ``{lognormal: sigma}`` / ``{uniform: [low, high]}``."""
+    if isinstance(value, list):
+        return [_factor(item, f"item {i}: ") for i, item in enumerate(value)]
+    if not isinstance(value, dict):
+        raise ValueError("give {worker: factor}, a list of factors, {lognormal: sigma} or {uniform: [low, high]}")
+    if any(key in ("lognormal", "uniform") for key in value):
+        if len(value) != 1:
+            raise ValueError("a distribution is one of {lognormal: sigma} or {uniform: [low, high]}")
+        ((name, arg),) = value.items()
+        if name == "lognormal":
+            if isinstance(arg, bool) or not isinstance(arg, (int, float)) or not 0 <= arg <= 10:
+                raise ValueError(f"lognormal: sigma must be a number from 0 to 10, got {_short(arg)}")
+        elif not (isinstance(arg, list) and len(arg) == 2 and 0 < _factor(arg[0], "uniform: ") <= _factor(arg[1], "uniform: ")):
+            raise ValueError(f"uniform: give [low, high] with 0 < low <= high, got {_short(arg)}")
+        return {name: arg}
+    factors = {}
+    for worker, factor in value.items():
+        if isinstance(worker, bool) or not isinstance(worker, int):
+            raise ValueError(f"a worker is a whole number, got {_short(worker)}")
+        factors[worker] = _factor(factor, f"worker {worker}: ")
+    return factors
 
 
 class LinkSpeed(_Strict):
@@ -361,23 +390,9 @@ class StragglerSpec(_Strict):
     the rest 1), or a seeded distribution ``{lognormal: sigma}`` / ``{uniform: [low, high]}``."""
 
     compute: Latency | None = None  # collectives: each worker's compute before the collective
-    slowdown: dict[StrictInt, Annotated[float, BeforeValidator(_factor)]] | list[Annotated[float, BeforeValidator(_factor)]] | dict[Literal["lognormal", "uniform"], Any] = {}
+    slowdown: Annotated[Any, BeforeValidator(_slowdown)] = {}
     links: dict[StrictInt, LinkSpeed] = {}
     jitter: Jitter = Jitter()
-
-    @field_validator("slowdown", mode="before")
-    @classmethod
-    def _distribution(cls, value: Any) -> Any:
-        if isinstance(value, dict) and any(key in ("lognormal", "uniform") for key in value):
-            if len(value) != 1:
-                raise ValueError("a distribution is one of {lognormal: sigma} or {uniform: [low, high]}")
-            ((name, arg),) = value.items()
-            if name == "lognormal":
-                if isinstance(arg, bool) or not isinstance(arg, (int, float)) or not 0 <= arg <= 10:
-                    raise ValueError(f"lognormal: sigma must be a number from 0 to 10, got {arg!r}")
-            elif not (isinstance(arg, list) and len(arg) == 2 and 0 < _factor(arg[0]) <= _factor(arg[1])):
-                raise ValueError(f"uniform: give [low, high] with 0 < low <= high, got {arg!r}")
-        return value
 
     def factors(self, n: int, seed: int) -> list[float]:
         """Each of n workers' compute factor (drawn from ``seed`` and n for a distribution)."""
