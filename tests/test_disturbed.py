@@ -223,7 +223,10 @@ def test_slowdown_list_distribution_and_compute_jitter(tmp_path):
 @pytest.mark.parametrize(("extra", "message"), [
     ("stragglers: {slowdown: {3: 4}}", "stragglers.compute: slowdown and compute jitter scale a compute time"),
     ("stragglers: {compute: 1 ms, slowdown: {9: 4}}", "stragglers.slowdown: no worker 9 with workers=4"),
-    ("stragglers: {compute: 1 ms, slowdown: {1: 0}}", "slowdown"),
+    ("stragglers: {compute: 1 ms, slowdown: {1: 0}}", "stragglers.slowdown: worker 1: a slowdown factor must be a number > 0, got 0"),
+    ("stragglers: {compute: 1 ms, slowdown: [1, .nan]}", "stragglers.slowdown: item 1: a slowdown factor must be a number > 0, got nan"),
+    ("stragglers: {compute: 1 ms, slowdown: {uniform: [2, 1]}}", "stragglers.slowdown: uniform: give [low, high] with 0 < low <= high"),
+    ("stragglers: {compute: 1 ms, slowdown: {x: 2}}", "stragglers.slowdown: a worker is a whole number, got 'x'"),
     ("faults: {crash: [{worker: 4}]}", "faults.crash.0.worker: no worker 4 with workers=4"),
     ("faults: {drop_stragglers: 1}", "faults.drop_stragglers: only 'parameter_server'"),
     ("engine: schedule\npayload: size-only\nfaults: {crash: [{worker: 1}]}", "faults: stragglers and faults are simulated"),
