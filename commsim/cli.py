@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except (CommsimError, OSError) as error:
-        print(f"commsim: error: {error}", file=sys.stderr)
+        print(f"commsim: error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, always
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("commsim: interrupted", file=sys.stderr)

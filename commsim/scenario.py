@@ -12,7 +12,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from . import units
-from .errors import ScenarioError, TopologyError
+from . import scenario_file, units
+from .errors import ScenarioError, TopologyError, shown
 
 DEFAULT_SCENARIO = "textbook.yaml"
 VALIDATE_UP_TO = 4096  # worker counts whose topologies are built once at load time to check them
@@ -649,12 +648,15 @@ def _describe(error: ValidationError, source: str) -> str:
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     got = first.get("input")
-    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
-    return f"{source}: {key}: {message}{shown}"
+    echoed_already = isinstance(got, str) and len(got) > 20 and repr(got)[:20] in message  # a long value, once
+    echoed = "" if isinstance(got, (dict, list)) or got is None or echoed_already else f" (got {shown(got)})"
+    return f"{source}: {key}: {message}{echoed}"
 
 
 def parse(data: Any, source: str = "<scenario>") -> Scenario | ExperimentScenario:
     """Validate an already-loaded mapping (an ``experiment`` key makes it an experiment)."""
+    if data is None:
+        raise ScenarioError(f"{source}: is empty; a scenario is a mapping of keys (name, workers, topology, ...)")
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys, got {type(data).__name__}")
     model = ExperimentScenario if "experiment" in data else Scenario
@@ -667,7 +669,7 @@ def parse(data: Any, source: str = "<scenario>") -> Scenario | ExperimentScenari
 def load_bundled(name: str = DEFAULT_SCENARIO) -> Scenario | ExperimentScenario:
     """A scenario shipped inside the package (``commsim.scenarios``)."""
     folder = resources.files("commsim.scenarios")
-    data = yaml.safe_load((folder / name).read_text(encoding="utf-8"))
+    data = scenario_file.parse_yaml((folder / name).read_text(encoding="utf-8"), f"<bundled {name}>")
     return parse(_paths_beside(data, Path(str(folder))), f"<bundled {name}>")
 
 
@@ -683,7 +685,7 @@ def bundled() -> dict[str, str]:
 
 
 def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
-    """Read and validate a scenario file (``yaml.safe_load`` only); None means the bundled default, and a
+    """Read and validate a scenario file (safe YAML only, see :mod:`commsim.scenario_file`); None means the bundled default, and a
     name that is no file but a bundled scenario's (``training``, ``training.yaml``) means that one."""
     if path is None:
         return load_bundled()
@@ -693,17 +695,7 @@ def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
             return load_bundled(f"{name}.yaml")
         raise ScenarioError(f"{path}: no such file, and no bundled scenario of that name ('commsim list' shows them)")
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScenarioError(f"{source}: cannot read scenario: {error.strerror or error}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ScenarioError(f"{source}: invalid YAML{where}: {problem}") from None
+    data = scenario_file.read(Path(path), source)
     return parse(_paths_beside(data, Path(path).parent), source)
 
 

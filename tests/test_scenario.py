@@ -313,7 +313,7 @@ BAD = [
      "invalid YAML", "python/object/apply:os.system"),
     ("document is a list", "- name: x\n- workers: 4\n", "a scenario must be a mapping", "got list"),
     ("document is a string", "hello\n", "a scenario must be a mapping", "got str"),
-    ("document is empty", "", "a scenario must be a mapping", "got NoneType"),
+    ("document is empty", "", "is empty", "a scenario is a mapping of keys"),
 ]
 
 
