@@ -3,10 +3,13 @@ or a row saying why the point is not applicable."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..collectives import get
 from ..collectives.schedule import schedule_for
@@ -31,6 +34,19 @@ from ..training.models import build_model
 from ..training.wire import WIRE_FORMATS
 
 
+def one_blas_thread(simulate: Callable[..., Any]) -> Callable[..., Any]:
+    """``simulate`` with BLAS held to one thread (threadpoolctl): a simulation's matrices are small, and a
+    BLAS pool fighting the other points' processes for the cores made training runs 8× slower on a loaded
+    2-core machine; one thread also sums in one order, whatever the machine's core count."""
+
+    @functools.wraps(simulate)
+    def pinned(*args: Any, **kwargs: Any) -> Any:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return simulate(*args, **kwargs)
+
+    return pinned
+
+
 def not_applicable(run: RunSpec, reason: str) -> NotApplicable:
     return NotApplicable(run.algorithm, run.topology.title, run.workers, run.params, run.dtype, reason)
 
@@ -40,6 +56,7 @@ def _total(sizes: dict[int, int]) -> int:
     return sum(size * count for size, count in sizes.items())
 
 
+@one_blas_thread
 def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
                  keep_log: bool = False) -> RunResult | NotApplicable:
     """One (topology, algorithm, workers, dtype, params) point of a scenario: simulated, from the twin,
@@ -252,6 +269,7 @@ def _training_time_relation(collective: str, run: RunSpec, p: int, steps: int) -
     return "≤" if collective == "=" and uneven_ring else collective
 
 
+@one_blas_thread
 def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: bool = False) -> TrainingResult:
     """Train with one (algorithm, workers, optimizer) point of a training scenario; ``progress`` hears
     the fraction of steps done; ``keep_log`` keeps every message (for a trace or an export)."""
