@@ -184,6 +184,13 @@ def _run(args: argparse.Namespace) -> int:
             raise CommsimError(f"{flag}: {path.parent} is not a directory")
     points = list(loaded.runs())
     keep_log = bool(exports) or (args.plot and loaded.training is None)  # the timelines draw every message
+    if keep_log:  # every run's message log is kept until the outputs are written: it counts in the budget
+        from .budget import check
+
+        try:
+            check(loaded, keep_log=True)
+        except CommsimError as error:
+            raise CommsimError(f"{args.scenario or scenario.DEFAULT_SCENARIO}: {error}") from None
     one = simulate_training if loaded.training is not None else simulate_run
     runs = []
     with progress_bar(loaded.name, unit="runs") as update:

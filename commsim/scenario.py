@@ -25,10 +25,10 @@ from pydantic import (
 )
 
 from . import scenario_file, units
-from .errors import ScenarioError, TopologyError, shown
+from .errors import CommsimError, ScenarioError, TopologyError, shown
 
 DEFAULT_SCENARIO = "textbook.yaml"
-VALIDATE_UP_TO = 4096  # worker counts whose topologies are built once at load time to check them
+VALIDATE_UP_TO = 250_000  # nodes plus links of the topologies built at load time to check them (~1 s)
 BIAS_SCENARIO = "implicit_bias.yaml"
 
 
@@ -160,11 +160,29 @@ def _show_value(value: Any) -> str:
 Bandwidth = Annotated[float, BeforeValidator(units.parse_bandwidth), Field(gt=0)]
 FlopRate = Annotated[float, BeforeValidator(units.parse_rate), Field(gt=0)]
 Latency = Annotated[float, BeforeValidator(units.parse_time), Field(ge=0)]
-Count = Annotated[int, BeforeValidator(units.parse_count), Field(gt=0)]
+MAX_COUNT = 2**53  # any count above this is absurd, and floats would round it
+MAX_WORKERS = 1 << 22  # 4,194,304: the closed forms take O(n) time, a second at this size
+Count = Annotated[int, BeforeValidator(units.parse_count), Field(gt=0, le=MAX_COUNT)]
+WorkerCount = Annotated[int, BeforeValidator(units.parse_count), Field(gt=0, le=MAX_WORKERS)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _limit(key: str) -> BeforeValidator:
+    from . import budget
+
+    return BeforeValidator(lambda value: budget.parse_limit(key, value))
+
+
+class BudgetSpec(_Strict):
+    """What one run may take before it is refused (see :mod:`commsim.budget`): ``memory`` ("8 GB"),
+    ``messages`` and ``events`` (counts); unset ones keep ``COMMSIM_BUDGET``'s or the machine's."""
+
+    memory: Annotated[float, _limit("memory")] | None = None
+    messages: Annotated[float, _limit("messages")] | None = None
+    events: Annotated[float, _limit("events")] | None = None
 
 
 class LinkOverride(_Strict):
@@ -185,7 +203,7 @@ class TopologySpec(BaseModel):
     label: str | None = None  # how tables name this network (default: its kind)
     bandwidth: Bandwidth = 100e9 / 8
     latency: Latency = 0.0
-    servers: Annotated[int, Field(ge=1)] | None = None  # parameter servers (default 1 when needed)
+    servers: Annotated[int, Field(ge=1, le=MAX_WORKERS)] | None = None  # parameter servers (default 1 when needed)
     links: list[LinkOverride] = []
 
     @property
@@ -393,8 +411,8 @@ class Scenario(_Strict):
     """A whole scenario: what to run, on which network, at which sizes."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
-    seed: int = Field(default=0, ge=0)
-    workers: Annotated[list[Count], _sweep(units.parse_count), Field(min_length=1)]
+    seed: int = Field(default=0, ge=0, le=2**64 - 1)
+    workers: Annotated[list[WorkerCount], _sweep(units.parse_count), Field(min_length=1)]
     params: Annotated[list[Count], _sweep(units.parse_count), Field(min_length=1)] | None = None
     size: Annotated[list[Annotated[int, BeforeValidator(_whole_bytes)]], _sweep(_whole_bytes), Field(min_length=1)] | None = None  # bytes, as nccl-tests
     dtype: Annotated[list[DType], BeforeValidator(_dtypes), Field(min_length=1)] = ["float32"]
@@ -409,6 +427,7 @@ class Scenario(_Strict):
     protocol: Literal["auto", "ll", "ll128", "simple"] = "auto"  # model nccl: NCCL's protocol (auto: its tuner's pick)
     channels: Annotated[Literal["auto"] | int, BeforeValidator(_channels)] = "auto"  # model nccl: rings at once (auto: NCCL's)
     training: TrainingSpec | None = None
+    budget: BudgetSpec | None = None  # limits per run; see commsim.budget
 
     @model_validator(mode="before")
     @classmethod
@@ -542,6 +561,17 @@ class Scenario(_Strict):
             raise ValueError(first)  # training runs everything; a sweep only needs something runnable
         return self
 
+    @model_validator(mode="after")
+    def _within_budget(self) -> Scenario:
+        """Every run's estimated messages, events and memory within the budget (:mod:`commsim.budget`)."""
+        from . import budget
+
+        try:
+            budget.check(self)
+        except CommsimError as error:
+            raise ValueError(str(error)) from None
+        return self
+
     def _check_model(self) -> None:
         """``model: nccl`` runs NCCL's ring on cluster presets, as a collective (no training yet)."""
         if self.model == "alpha-beta":
@@ -583,11 +613,17 @@ class Scenario(_Strict):
             validate,
         )
 
+        from .network.options import check, size
+
         accepted = generator_options(TOPOLOGIES[topo.kind])
         for option, value in (topo.model_extra or {}).items():
             if option not in accepted:
                 known = f"; its options: {', '.join(accepted)}" if accepted else ""
-                raise ValueError(f"{key}.{option}: unknown key (got {value!r}) for topology {topo.kind!r}{known}")
+                raise ValueError(f"{key}.{option}: unknown key (got {shown(value)}) for topology {topo.kind!r}{known}")
+        try:
+            check(topo.kind, topo.options)
+        except TopologyError as error:
+            raise ValueError(f"{key}.{error}") from None
         if self.engine == "analytic":
             return {}
         with_server = [name for name in self.algorithms if _has_server(name)]
@@ -595,9 +631,11 @@ class Scenario(_Strict):
         if with_server:
             graphs.append(("servers", f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms)))
         failures: dict[tuple[int, str], str] = {}
+        built = 0
         for n in sorted(set(self.workers)):
-            if n > VALIDATE_UP_TO:  # big topologies are checked when they are built for the run
-                continue
+            built += size(topo.kind, n, graphs[-1][2], topo.options)
+            if built > VALIDATE_UP_TO:  # the biggest topologies are checked when they are built for the run
+                break
             for what, culprit, servers in graphs:
                 try:
                     graph = TOPOLOGIES[topo.kind](n, topo.bandwidth, topo.latency, servers=servers, **topo.options)

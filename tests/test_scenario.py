@@ -231,7 +231,7 @@ def test_parse_error_names_the_default_source():
 )
 def test_any_positive_sizes_and_units_round_trip_exactly(workers, gbits, micros, params):
     """For any positive counts, "<g> Gbit/s" is g·1e9/8 B/s and "<u> us" is u/1e6 s, exactly."""
-    data = {"name": "h", "workers": workers, "params": f"{params:_}", "algorithms": "ring_allreduce",
+    data = {"name": "h", "workers": workers, "params": f"{params:_}", "algorithms": "ring_allreduce", "engine": "analytic",
             "topology": {"kind": "ring", "bandwidth": f"{gbits} Gbit/s", "latency": f"{micros} us"}}
     s = scenario.parse(yaml.safe_load(yaml.safe_dump(data)))
     assert s.workers == [workers]
