@@ -18,13 +18,15 @@ class UnitError(CommsimError, ValueError):
     """A quantity with units could not be parsed."""
 
 
-def shown(value: object, limit: int = 60, quote: bool = True) -> str:
+def shown(value: object, limit: int = 60, quote: bool = True, tail: bool = False) -> str:
     """``value`` for an error line: its repr (``quote``) or str on one line, cut to ``limit`` characters
-    with "…", so a 100 kB value never fills the terminal."""
+    with "…" (keeping the end with ``tail``, as for a path), so a 100 kB value never fills the terminal."""
     try:
         text = repr(value) if quote else str(value)
     except ValueError:  # an int too long to print in decimal
         text = f"<{type(value).__name__} too large to print>"
     if not (quote and isinstance(value, str)):  # a str's repr is one line already; keep its spaces
         text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    return "…" + text[len(text) - limit + 1:] if tail else text[: limit - 1] + "…"

@@ -76,6 +76,8 @@ def sweep_values(value: Any, parse: Any) -> list[Any]:
     if "from" not in value or "to" not in value or ("factor" in value) == ("step" in value):
         raise ValueError("a range needs 'from', 'to' and exactly one of 'factor' or 'step'")
     start, stop = parse(value["from"]), parse(value["to"])
+    if max(abs(start), abs(stop)) >= 2**63:
+        raise ValueError("range ends must be below 2^63")
     if start > stop:
         raise ValueError(f"range from {value['from']!r} is above to {value['to']!r}")
     if "factor" in value:

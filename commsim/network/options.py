@@ -72,17 +72,17 @@ def _dims(value: Any) -> list[int]:
 def _path(value: Any) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise TopologyError(f"path: must be the name of a {', '.join(TOPOLOGY_FILE_SUFFIXES)} file, got {shown(value)}")
-    path = Path(value)
+    path, named = Path(value), shown(value, 80, tail=True)
     if path.suffix.lower() not in TOPOLOGY_FILE_SUFFIXES:
-        raise TopologyError(f"path: {shown(value)} is not a {', '.join(TOPOLOGY_FILE_SUFFIXES)} file")
+        raise TopologyError(f"path: {named} is not a {', '.join(TOPOLOGY_FILE_SUFFIXES)} file")
     try:
         info = os.stat(path)
     except (OSError, ValueError) as error:
-        raise TopologyError(f"path: cannot read {shown(value)}: {getattr(error, 'strerror', None) or error}") from None
+        raise TopologyError(f"path: cannot read {named}: {getattr(error, 'strerror', None) or error}") from None
     if not stat.S_ISREG(info.st_mode):
-        raise TopologyError(f"path: {shown(value)} is not a regular file")
+        raise TopologyError(f"path: {named} is not a regular file")
     if info.st_size > MAX_TOPOLOGY_FILE_BYTES:
-        raise TopologyError(f"path: {shown(value)} is {info.st_size:,} bytes; a topology file is at most "
+        raise TopologyError(f"path: {named} is {info.st_size:,} bytes; a topology file is at most "
                             f"{MAX_TOPOLOGY_FILE_BYTES:,}")
     return path
 

@@ -278,9 +278,12 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
     if run.workers > setup.dataset.n_samples:
         raise ScenarioError(f"workers: {run.workers} workers but dataset {setup.dataset.name!r} has {setup.dataset.n_samples} examples")
     graph = topo.build(run.workers, [run.algorithm])
-    trace = train(setup, run.algorithm, graph, run.workers, progress=progress, keep_log=keep_log)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a run that diverges says so by its loss
+        trace = train(setup, run.algorithm, graph, run.workers, progress=progress, keep_log=keep_log)
+        final = trace.replicas[0]
+        final_loss = setup.model.loss(final, setup.dataset.X, setup.dataset.y)
+        final_accuracy = setup.model.accuracy(final, setup.dataset.X, setup.dataset.y)
     net = trace.network
-    final = trace.replicas[0]
     dataset = setup.dataset
     return TrainingResult(
         algorithm=run.algorithm,
@@ -296,8 +299,8 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
         step_end_s=trace.step_end_s,
         compute_s=trace.compute_s,
         comm_s=trace.comm_s,
-        final_loss=setup.model.loss(final, dataset.X, dataset.y),
-        final_accuracy=setup.model.accuracy(final, dataset.X, dataset.y),
+        final_loss=final_loss,
+        final_accuracy=final_accuracy,
         messages=net.messages,
         bytes=_total(net.sizes),
         message_bytes=net.message_sizes(),
