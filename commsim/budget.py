@@ -15,7 +15,8 @@ multiplies by the steps) and from what the engines hold:
   kept (``LOG_BYTES_PER_MESSAGE``), real data (every worker's buffer, its result and the reference's
   copies: ``DATA_COPIES`` × n·p·w) and, in training, the dataset and each replica's state.
 
-Limits: ``memory`` defaults to 80 % of the memory available when the scenario is loaded, ``events`` to
+Limits: ``memory`` defaults to 80 % of the memory available when the scenario is loaded (less under a
+``ulimit -v`` or a container's limit), ``events`` to
 2e8 (~67 M messages on the message engine: 5 to 10 minutes), ``messages`` to 1e9; the environment variable ``COMMSIM_BUDGET`` (``"memory=8 GB,
 events=1e9"``) and a scenario's ``budget:`` mapping override them, the scenario last. ``engine: analytic``
 answers from the closed forms and is never refused (with ``model: nccl`` it still builds the cluster).
@@ -27,6 +28,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import units
@@ -66,8 +68,8 @@ class Estimate:
     memory: int
 
 
-def available_memory() -> int:
-    """Bytes of memory this machine can give now: MemAvailable from /proc/meminfo, else half the RAM."""
+def _machine_memory() -> int:
+    """MemAvailable from /proc/meminfo, else half the RAM, else 4 GiB."""
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             for line in meminfo:
@@ -79,6 +81,36 @@ def available_memory() -> int:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
     except (ValueError, OSError, AttributeError):
         return 4 << 30
+
+
+def _process_limits() -> list[int]:
+    """What this process may still take under its own limits: ``ulimit -v`` (RLIMIT_AS) less what it has
+    mapped, and a cgroup v2 ``memory.max`` less its ``memory.current``."""
+    room = []
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm", encoding="ascii") as statm:
+                mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            room.append(max(soft - mapped, 0))
+    except (ImportError, OSError, ValueError, IndexError):
+        pass
+    try:
+        cgroup = Path("/sys/fs/cgroup")
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            room.append(max(int(limit) - int((cgroup / "memory.current").read_text()), 0))
+    except (OSError, ValueError):
+        pass
+    return room
+
+
+def available_memory() -> int:
+    """Bytes of memory a run can have now: the machine's available memory, or less under this process's
+    ``ulimit -v`` or its container's memory limit."""
+    return min([_machine_memory(), *_process_limits()])
 
 
 def parse_limit(key: str, value: Any) -> float:

@@ -37,9 +37,15 @@ def _as_list(value: Any) -> Any:
 
 
 def _known(name: str, registry: Any, what: str) -> str:
-    """``name`` if ``registry`` has it, else a ValueError listing what is known."""
+    """``name`` if ``registry`` has it, else a ValueError listing what is known (the closest first, the
+    list cut to a line)."""
     if name not in registry:
-        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(registry)}")
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(registry), n=3, cutoff=0.6)
+        names = [*close, *(known for known in registry if known not in close)]
+        listed = shown(", ".join(names), 110, quote=False)
+        raise ValueError(f"unknown {what} {shown(name, 40)}; " + (f"did you mean {close[0]}? " if close else "") + f"known: {listed}")
     return name
 
 
@@ -374,7 +380,7 @@ ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
 def _dtypes(value: Any) -> list[Any]:
     """``dtype: float32`` or ``dtype: [float16, float32]``; a wrong one is named."""
     for item in value if isinstance(value, list) else [value]:
-        if item not in ITEMSIZE:
+        if not isinstance(item, str) or item not in ITEMSIZE:
             known = "'float16', 'float32' or 'float64'"
             raise ValueError(f"Input should be {known}" + (f" (got {item!r} in the list)" if isinstance(value, list) else ""))
     return _as_list(value)
@@ -620,7 +626,7 @@ class Scenario(_Strict):
         accepted = generator_options(TOPOLOGIES[topo.kind])
         for option, value in (topo.model_extra or {}).items():
             if option not in accepted:
-                known = f"; its options: {', '.join(accepted)}" if accepted else ""
+                known = f"; its options: {shown(', '.join(accepted), 100, quote=False)}" if accepted else ""
                 raise ValueError(f"{key}.{option}: unknown key (got {shown(value)}) for topology {topo.kind!r}{known}")
         try:
             check(topo.kind, topo.options)

@@ -176,8 +176,9 @@ for _tag, _method in (("int", _Loader.construct_yaml_int), ("float", _Loader.con
 def parse_yaml(text: str, source: str) -> Any:
     """The one YAML document in ``text`` as plain data (mappings, lists, scalars), or one
     ``ScenarioError`` line: ``source: key: problem``."""
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader checks every character here
         return loader.get_single_data()
     except _Refused as error:
         where = f"{error.key}: " if error.key else ""
@@ -194,7 +195,8 @@ def parse_yaml(text: str, source: str) -> Any:
     except (RecursionError, MemoryError):  # a last resort: the limits above should come first
         raise ScenarioError(f"{source}: the YAML is too deeply nested or too large to read") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_text(path: Path, source: str) -> str:

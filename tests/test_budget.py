@@ -199,3 +199,17 @@ def test_check_raises_commsim_error_for_direct_callers():
     loaded = parse(workers=64, payload="size-only")
     with pytest.raises(CommsimError, match=r"^budget\.events: run 1 "):
         budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(events=10)}))
+
+
+def test_available_memory_respects_the_process_memory_limit():
+    """Under ``ulimit -v`` (RLIMIT_AS) of 1 GiB the default memory limit is below 1 GiB, whatever the
+    machine has, so a budget never lets through a run the process cannot hold."""
+    import subprocess
+    import sys
+
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+            "from commsim import budget; print(budget.available_memory(), budget.limits().memory)")
+    available, limit = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                 check=True, timeout=60).stdout.split())
+    assert 0 < available < 1 << 30
+    assert limit == 0.8 * available
