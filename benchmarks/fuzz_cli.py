@@ -2,14 +2,15 @@
 scenarios made small, then mutated or corrupted), each run as ``python -m commsim.cli run`` in its own
 process under a memory limit (``RLIMIT_AS``) and a timeout, and a summary of how they ended.
 
-    python benchmarks/fuzz_cli.py --cases 1000 [--jobs 2] [--timeout 20] [--memory 2GiB] [--seed 0]
+    python benchmarks/fuzz_cli.py --cases 1000 [--jobs 2] [--timeout 20] [--memory 2GiB] [--seed 0] [--full-size]
 
 Outcomes: ``clean`` (exit 0 or 1 with strict-JSON results, or exit 2 with one short stderr line and no
 output), ``traceback``, ``timeout``, ``killed`` (a signal, or out of memory), ``long error`` (exit 2 with
 more than one line, or a line of 300 characters or more beyond the file name), ``bad output`` (a
 ``.partial`` file, output beside an error, results that are not strict JSON) and ``other`` exit statuses.
 The child's budget (``COMMSIM_BUDGET``) is half the memory limit and 1e7 events (~10-20 s), so a run
-the budget lets through fits the limits: a timeout or a kill means an estimate is wrong. Exit status 1
+the budget lets through fits the limits: a timeout or a kill means an estimate is wrong. ``--full-size``
+mutates the bundled scenarios at their own sizes, which puts the estimates to the test. Exit status 1
 if any case is not clean.
 """
 
@@ -31,20 +32,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fuzz_cases import CASES, Case  # noqa: E402  (tests/ is not a package)
+from fuzz_cases import CASES, FULL_SIZE_CASES, Case  # noqa: E402  (tests/ is not a package)
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 from commsim.units import parse_bytes  # noqa: E402
 
 
-def collect(count: int, at: int) -> list[Case]:
-    """``count`` cases drawn by hypothesis from ``CASES`` (reproducible for a seed)."""
+def collect(count: int, at: int, full_size: bool = False) -> list[Case]:
+    """``count`` cases drawn by hypothesis (reproducible for a seed), from the bundled scenarios made small
+    or, with ``full_size``, at their own sizes."""
     cases: list[Case] = []
 
     @seed(at)
     @settings(max_examples=count, database=None, phases=[Phase.generate], deadline=None,
               suppress_health_check=list(HealthCheck))
-    @given(CASES)
+    @given(FULL_SIZE_CASES if full_size else CASES)
     def gather(case: Case) -> None:
         cases.append(case)
 
@@ -110,11 +112,14 @@ def main() -> int:
     parser.add_argument("--memory", default="2GiB", help="RLIMIT_AS of each case (default 2GiB)")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed of the cases (default 0)")
     parser.add_argument("--report", type=Path, help="also write every case that is not clean as JSON here")
+    parser.add_argument("--full-size", action="store_true",
+                        help="mutate the bundled scenarios at their own sizes (default: made small first)")
+    parser.add_argument("--events", default="1e7", help="the children's events budget (default 1e7, ~10-20 s)")
     args = parser.parse_args()
     memory = int(parse_bytes(args.memory))
-    budget = f"memory={memory // 2}, events=1e7"
+    budget = f"memory={memory // 2}, events={args.events}"
     started = time.perf_counter()
-    cases = collect(args.cases, args.seed)
+    cases = collect(args.cases, args.seed, args.full_size)
     generated = time.perf_counter() - started
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda case: run(case, args.timeout, memory, budget), cases))

@@ -297,8 +297,9 @@ def _suggestion(scenario: Any, key: str) -> str:
 
 
 def check(scenario: Any, keep_log: bool = False) -> None:
-    """Refuse the scenario's first run that needs more than the limits: a ``CommsimError`` line naming the
-    budget key, the run, the estimate, the limit and what to try instead."""
+    """Refuse the scenario's first run that needs more than the limits, or the runs whose events together
+    exceed the events limit: a ``CommsimError`` line naming the budget key, the run(s), the estimate, the
+    limit and what to try instead."""
     if scenario.engine == "analytic" and scenario.model != "nccl":
         return
     budget = scenario.budget.model_dump() if getattr(scenario, "budget", None) is not None else None
@@ -308,10 +309,12 @@ def check(scenario: Any, keep_log: bool = False) -> None:
         raise CommsimError(f"the sweep is {count:,} runs (topologies × algorithms × workers × sizes); at most "
                            f"{MAX_RUNS:,} in one scenario")
     logs = 0  # the message logs of earlier runs, kept until the results are written
+    total = 0  # the events of every run so far: the scenario as a whole is held to the limit too
     for index, run in enumerate(scenario.runs(), start=1):
         if run.unavailable is not None:
             continue
         guess = estimate(scenario, run, keep_log)
+        total += guess.events
         logs += LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0
         memory = guess.memory + (logs - LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0)
         for key, amount, allowed in (("memory", memory, limit.memory), ("events", guess.events, limit.events),
@@ -323,3 +326,6 @@ def check(scenario: Any, keep_log: bool = False) -> None:
                 what += f", p={_count(run.params)}" if run.params is not None else ""
                 raise CommsimError(f"budget.{key}: run {index} ({what}) needs ~{shown_amount}, over the limit of "
                                    f"{shown_limit}; try {_suggestion(scenario, key)}")
+        if total > limit.events:
+            raise CommsimError(f"budget.events: runs 1 to {index} together need ~{_count(total)} events, over the limit "
+                               f"of {_count(limit.events)}; try fewer runs, {_suggestion(scenario, 'events')}")

@@ -45,18 +45,14 @@ def _shrink(document: dict[str, Any]) -> dict[str, Any]:
     return small
 
 
-def bases() -> dict[str, dict[str, Any]]:
-    """The bundled scenarios (but ``SKIPPED``), shrunk, by file name."""
+def bases(shrink: bool = True) -> dict[str, dict[str, Any]]:
+    """The bundled scenarios (but ``SKIPPED``), shrunk unless ``shrink`` is False, by file name."""
     found = {}
     for path in sorted(SCENARIOS.glob("*.yaml")):
         if path.name not in SKIPPED:
-            found[path.name] = _shrink(yaml.safe_load(path.read_text(encoding="utf-8")))
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+            found[path.name] = _shrink(document) if shrink else document
     return found
-
-
-BASES = bases()
-# A training run that succeeds also draws its loss figure (~0.3 s): training bases come up half as often.
-WEIGHTED = sorted(name for name, base in BASES.items() for _ in range(1 if "training" in base else 2))
 COMPANIONS = sorted(path for path in SCENARIOS.glob("*.json"))  # files a scenario names (imported schedules)
 
 # YAML text for values no dumper writes (or writes safely): each replaces a placeholder in the dumped text.
@@ -147,11 +143,16 @@ def _dump(document: Any) -> str:
         return json.dumps(document, default=repr)
 
 
+def _weighted(chosen: dict[str, dict[str, Any]]) -> list[str]:
+    """A training run that succeeds also draws its loss figure (~0.3 s): training bases come up half as often."""
+    return sorted(name for name, base in chosen.items() for _ in range(1 if "training" in base else 2))
+
+
 @st.composite
-def mutated(draw: Any) -> tuple[str, bytes, str]:
-    """A shrunk bundled scenario with 1 to 3 key-level mutations: (base, YAML bytes, what was done)."""
-    name = draw(st.sampled_from(WEIGHTED))
-    document = copy.deepcopy(BASES[name])
+def mutated(draw: Any, chosen: dict[str, dict[str, Any]]) -> tuple[str, bytes, str]:
+    """A bundled scenario with 1 to 3 key-level mutations: (base, YAML bytes, what was done)."""
+    name = draw(st.sampled_from(_weighted(chosen)))
+    document = copy.deepcopy(chosen[name])
     raws: dict[str, str] = {}
     done = []
     for _ in range(draw(st.integers(1, 3))):
@@ -188,10 +189,10 @@ def mutated(draw: Any) -> tuple[str, bytes, str]:
 
 
 @st.composite
-def corrupted(draw: Any) -> tuple[str, bytes | None, str]:
-    """A whole-file corruption of a shrunk bundled scenario: (base, bytes or None for a directory, what)."""
-    name = draw(st.sampled_from(WEIGHTED))
-    text = _dump(BASES[name]).encode("utf-8")
+def corrupted(draw: Any, chosen: dict[str, dict[str, Any]]) -> tuple[str, bytes | None, str]:
+    """A whole-file corruption of a bundled scenario: (base, bytes or None for a directory, what)."""
+    name = draw(st.sampled_from(_weighted(chosen)))
+    text = _dump(chosen[name]).encode("utf-8")
     kind = draw(st.sampled_from(["bytes", "truncate", "non_utf8", "nul", "flip", "empty", "deep", "bomb", "bom",
                                  "directory", "anchors", "tabs"]))
     if kind == "bytes":
@@ -229,6 +230,16 @@ def corrupted(draw: Any) -> tuple[str, bytes | None, str]:
 
 
 OUTS = st.sampled_from(["fresh"] * 7 + ["stale", "file", "under_file"])
-CASES = st.builds(lambda made, out: Case(made[1], out, made[0], made[2]),
-                  st.one_of(mutated(), mutated(), mutated(), corrupted()), OUTS)
-"""Three in four cases mutate keys, one in four corrupts the whole file; most write into a fresh --out."""
+
+
+def cases(chosen: dict[str, dict[str, Any]]) -> st.SearchStrategy[Case]:
+    """Three in four cases mutate keys, one in four corrupts the whole file; most write into a fresh --out."""
+    return st.builds(lambda made, out: Case(made[1], out, made[0], made[2]),
+                     st.one_of(mutated(chosen), mutated(chosen), mutated(chosen), corrupted(chosen)), OUTS)
+
+
+BASES = bases()
+CASES = cases(BASES)
+"""The cases of the fuzz test: the bundled scenarios at toy sizes."""
+FULL_SIZE_CASES = cases(bases(shrink=False))
+"""The bundled scenarios at their own sizes (for ``benchmarks/fuzz_cli.py --full-size``)."""

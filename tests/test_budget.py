@@ -213,3 +213,14 @@ def test_available_memory_respects_the_process_memory_limit():
                                                  check=True, timeout=60).stdout.split())
     assert 0 < available < 1 << 30
     assert limit == 0.8 * available
+
+
+def test_the_runs_of_a_scenario_are_held_to_the_events_limit_together():
+    """Each of 20 ring runs is within 1e5 events; together they are not."""
+    loaded = parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only")
+    one = budget.estimate(loaded, only_run(loaded)).events
+    assert one < 1e5 < 20 * one
+    with pytest.raises(ScenarioError, match=r"^b\.yaml: budget\.events: runs 1 to 5 together need ~1\.\de5 events, "
+                                            r"over the limit of 1\.0e5; try fewer runs, fewer workers, engine: schedule"):
+        parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only",
+              budget={"events": 1e5})

@@ -35,9 +35,9 @@ from ..training.wire import WIRE_FORMATS
 
 
 def one_blas_thread(simulate: Callable[..., Any]) -> Callable[..., Any]:
-    """``simulate`` with BLAS held to one thread (threadpoolctl): a simulation's matrices are small, and a
-    BLAS pool fighting the other points' processes for the cores made training runs 8× slower on a loaded
-    2-core machine; one thread also sums in one order, whatever the machine's core count."""
+    """``simulate`` with BLAS held to one thread (threadpoolctl): a simulation's matrices are small, a BLAS
+    pool would fight a sweep's other worker processes for the cores, and one thread sums in one order
+    whatever the machine's core count."""
 
     @functools.wraps(simulate)
     def pinned(*args: Any, **kwargs: Any) -> Any:
