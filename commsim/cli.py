@@ -118,7 +118,7 @@ def _plot(args: argparse.Namespace) -> int:
     outputs.check_directory(args.results, "RESULTS_DIR")
     try:
         written = plot_results(args.results)
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as error:  # a document not ours
         raise CommsimError(f"{args.results / 'results.json'}: not a results file commsim wrote ({shown(error, 100)})") from None
     outputs.remember(args.results, written)
     for path in written:

@@ -20,6 +20,7 @@ from pydantic import (
     PrivateAttr,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -435,7 +436,7 @@ class Scenario(_Strict):
     protocol: Literal["auto", "ll", "ll128", "simple"] = "auto"  # model nccl: NCCL's protocol (auto: its tuner's pick)
     channels: Annotated[Literal["auto"] | int, BeforeValidator(_channels)] = "auto"  # model nccl: rings at once (auto: NCCL's)
     training: TrainingSpec | None = None
-    budget: BudgetSpec | None = None  # limits per run; see commsim.budget
+    budget: BudgetSpec | None = None  # limits of a run (and of all runs' events); see commsim.budget
 
     @model_validator(mode="before")
     @classmethod
@@ -570,10 +571,13 @@ class Scenario(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _within_budget(self) -> Scenario:
-        """Every run's estimated messages, events and memory within the budget (:mod:`commsim.budget`)."""
+    def _within_budget(self, info: ValidationInfo) -> Scenario:
+        """Every run's estimated messages, events and memory within the budget (:mod:`commsim.budget`),
+        unless the scenario is read back from results it already produced (``parse(..., budget=False)``)."""
         from . import budget
 
+        if (info.context or {}).get("budget") is False:
+            return self
         try:
             budget.check(self)
         except CommsimError as error:
@@ -614,14 +618,13 @@ class Scenario(_Strict):
         Returns {(n, what): "key: with workers=n: why"} for what fails: "build" (the topology itself, which
         blocks every algorithm), "plain" (the overrides, without servers) or "servers" (with them)."""
         from .collectives import get
+        from .network.options import check, size
         from .network.topology import (
             TOPOLOGIES,
             apply_overrides,
             generator_options,
             validate,
         )
-
-        from .network.options import check, size
 
         accepted = generator_options(TOPOLOGIES[topo.kind])
         for option, value in (topo.model_extra or {}).items():
@@ -699,15 +702,16 @@ def _describe(error: ValidationError, source: str) -> str:
     return f"{source}: {key}: {message}{echoed}"
 
 
-def parse(data: Any, source: str = "<scenario>") -> Scenario | ExperimentScenario:
-    """Validate an already-loaded mapping (an ``experiment`` key makes it an experiment)."""
+def parse(data: Any, source: str = "<scenario>", budget: bool = True) -> Scenario | ExperimentScenario:
+    """Validate an already-loaded mapping (an ``experiment`` key makes it an experiment); ``budget=False``
+    skips the budget, for a scenario read back from the results it produced."""
     if data is None:
         raise ScenarioError(f"{source}: is empty; a scenario is a mapping of keys (name, workers, topology, ...)")
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys, got {type(data).__name__}")
     model = ExperimentScenario if "experiment" in data else Scenario
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"budget": budget})
     except ValidationError as error:
         raise ScenarioError(_describe(error, source)) from None
 
@@ -731,8 +735,9 @@ def bundled() -> dict[str, str]:
 
 
 def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
-    """Read and validate a scenario file (safe YAML only, see :mod:`commsim.scenario_file`); None means the bundled default, and a
-    name that is no file but a bundled scenario's (``training``, ``training.yaml``) means that one."""
+    """Read and validate a scenario file (safe YAML only: :mod:`commsim.scenario_file`); None means the
+    bundled default, and a name that is no file but a bundled scenario's (``training``, ``training.yaml``)
+    means that one."""
     if path is None:
         return load_bundled()
     name = str(path).removesuffix(".yaml")

@@ -395,3 +395,36 @@ def test_non_finite_numbers_become_null_in_results_json(tmp_path, capsys, recwar
     losses = document["runs"][0]["curves"]["loss"]
     assert losses[0] is not None and None in losses
     assert document["runs"][0]["final_loss"] is None
+
+
+def test_plotting_results_is_not_held_to_todays_budget(tmp_path, capsys, monkeypatch):
+    """commsim plot re-reads the scenario from results.json: a run that was within budget when it ran is
+    drawn even under a budget it would not pass now."""
+    path, out = tmp_path / "sweep.yaml", tmp_path / "out"
+    path.write_text(SWEEP)
+    assert cli.main(["run", str(path), "--out", str(out)]) == 0
+    monkeypatch.setenv("COMMSIM_BUDGET", "events=1")
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "refused")]) == 2
+    assert cli.main(["plot", str(out)]) == 0
+    assert (out / "time_vs_workers.png").exists()
+    capsys.readouterr()
+
+
+def test_a_foreign_results_json_is_one_line_for_plot(tmp_path, capsys):
+    """commsim plot on a results.json commsim did not write (deeply nested, wrong shapes)."""
+    for text in ('{"runs": [1, 2]}', "[" * 100_000 + "]" * 100_000, '{"runs": [{"workers": "x"}], "scenario": 3}'):
+        (tmp_path / "results.json").write_text(text)
+        assert cli.main(["plot", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"commsim: error: {tmp_path / 'results.json'}: ")
+        assert "not a results file commsim wrote (" in err or "a scenario must be a mapping of keys, got int" in err
+        assert err.count("\n") == 1
+
+
+def test_validation_cases_are_read_as_safely_as_scenarios(tmp_path, capsys):
+    """commsim validate --cases reads YAML through the same reader: a duplicate key is one line."""
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("- file: a.csv\n  preset: hgx-h100\n  nodes: 2\n  nodes: 4\n  algorithm: ring\n")
+    assert cli.main(["validate", "--cases", str(cases), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"commsim: error: {cases}: 0.nodes: duplicate key (line 4; first at line 3)\n"
+    assert not (tmp_path / "out").exists()

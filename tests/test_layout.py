@@ -60,7 +60,7 @@ MAY_IMPORT = {
                          "commsim.training", "optim"),
     "commsim.report": (*LOWER, "commsim.network", "commsim.collectives", "commsim.engines", "commsim.scenario"),
     "commsim.runner": (*LOWER, "commsim.network", "commsim.collectives", "commsim.engines", "commsim.training",
-                       "commsim.scenario", "commsim.report"),
+                       "commsim.scenario_file", "commsim.scenario", "commsim.report"),
     "commsim.cli": ("commsim", "optim"),
 }
 
