@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import CommsimError
+from .errors import CommsimError, shown
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -24,6 +24,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+def _output(text: str) -> Path:
+    """An output path as typed: refused when empty (``--out ""`` is not the current directory) or not
+    text a file name can hold."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a directory or file name")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot hold a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("the path is not UTF-8 text") from None
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="commsim", description="Simulate the communication of data-parallel training.")
     parser.add_argument("--version", action="version", version=f"commsim {_version()}")
@@ -31,20 +45,20 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a scenario and check every number against its closed form")
     run.add_argument("scenario", nargs="?",
                      help="scenario YAML file, or a bundled scenario's name (see 'commsim list'; default: textbook)")
-    run.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
+    run.add_argument("--out", type=_output, help="output directory (default: results/<scenario name>/)")
     run.add_argument("--links", action="store_true", help="also print each run's five busiest links")
     run.add_argument("--plot", action="store_true", help="also draw every figure the results have data for")
     run.add_argument("--wide", action="store_true", help="every column, however wide (default: fit 100 columns)")
-    run.add_argument("--trace", type=Path, metavar="FILE.json",
+    run.add_argument("--trace", type=_output, metavar="FILE.json",
                      help="write a Chrome trace (Perfetto, chrome://tracing): per-worker sends, receives, idle, compute; links")
-    run.add_argument("--messages", type=Path, metavar="FILE.csv", help="write every message: src, dst, bytes, times, route")
+    run.add_argument("--messages", type=_output, metavar="FILE.csv", help="write every message: src, dst, bytes, times, route")
     verify = commands.add_parser("verify", help="every algorithm simulated on a contention-free network vs its closed form")
     verify.add_argument("--algorithms", nargs="+", metavar="NAME", help="only these algorithms (default: all)")
     verify.add_argument("--gamma", type=float, default=0.0, help="reduction cost in seconds per byte (default 0)")
     verify.add_argument("--all", action="store_true", help="print every point, not one line per algorithm")
     sweep = commands.add_parser("sweep", help="run every point of a scenario in parallel; results appear as points finish")
     sweep.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name")
-    sweep.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
+    sweep.add_argument("--out", type=_output, help="output directory (default: results/<scenario name>/)")
     sweep.add_argument("--jobs", type=int, help="points at a time (default: every core)")
     sweep.add_argument("--executor", choices=("local", "dask"), default="local",
                        help="local processes (default) or a Dask cluster")
@@ -54,23 +68,23 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="simulated time per algorithm and topology (or --by), best marked, bar chart")
     compare.add_argument("scenario", help="scenario YAML file, or a bundled scenario's name")
     compare.add_argument("--by", default="topology", help="the columns: topology (default), workers, params or dtype")
-    compare.add_argument("--out", type=Path, help="output directory (default: results/<scenario name>/)")
+    compare.add_argument("--out", type=_output, help="output directory (default: results/<scenario name>/)")
     compare.add_argument("--jobs", type=int, help="points at a time (default: every core)")
     plot = commands.add_parser("plot", help="every figure a results directory has data for (PNG and SVG)")
     plot.add_argument("results", type=Path, help="a directory written by run, sweep or compare")
     validate = commands.add_parser("validate", help="NCCL's cost model, configured from presets, against measured nccl-tests tables")
     validate.add_argument("--cases", type=Path, help="the cases file (default: validation/cases.yaml of this checkout)")
-    validate.add_argument("--out", type=Path, help="output directory (default: results/validation/)")
+    validate.add_argument("--out", type=_output, help="output directory (default: results/validation/)")
     validate.add_argument("--only", metavar="FILE", help="only the case of this measured table (a file name in the cases)")
     commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
-    bias.add_argument("--out", type=Path, help="output directory (default: results/implicit-bias/)")
+    bias.add_argument("--out", type=_output, help="output directory (default: results/implicit-bias/)")
     return parser
 
 
 def _compare(args: argparse.Namespace) -> int:
     from . import scenario
-    from .report import compare
+    from .report import compare, outputs
     from .report.progress import progress_bar
     from .runner import sweep as runner
 
@@ -82,24 +96,31 @@ def _compare(args: argparse.Namespace) -> int:
     if isinstance(loaded, scenario.ExperimentScenario) or loaded.training is not None:
         raise CommsimError(f"{args.scenario}: compare takes a collectives scenario (no training, no experiment)")
     out = args.out if args.out is not None else Path("results") / loaded.name
+    outputs.check_directory(out)
+    outputs.clear_stale(out)
     with runner.executor_for("local", args.jobs or runner.default_jobs()) as executor, progress_bar(loaded.name) as update:
         records = runner.sweep(loaded, out, executor, progress=update)
     result = compare.comparison(records, args.by)
     print(compare.table_text(result))
-    for path in [out / "results.csv", out / "results.json", *compare.save_figure(result, out)]:
+    written = [out / "results.csv", out / "results.json", out / runner.RECORDS, *compare.save_figure(result, out)]
+    outputs.remember(out, written)
+    for path in written[:2] + written[3:]:
         print(f"wrote {path}")
     return EXIT_CHECK_FAILED if any(record.get("ok") is False for record in records) else EXIT_OK
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from .report import outputs
     from .report.plots import plot_results
 
     if not (args.results / "results.json").is_file():
         raise CommsimError(f"{args.results}: no results.json here (run, sweep or compare write one)")
+    outputs.check_directory(args.results, "RESULTS_DIR")
     try:
         written = plot_results(args.results)
-    except (ValueError, KeyError, TypeError) as error:
-        raise CommsimError(f"{args.results / 'results.json'}: not a results file commsim wrote ({error})") from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as error:  # a document not ours
+        raise CommsimError(f"{args.results / 'results.json'}: not a results file commsim wrote ({shown(error, 100)})") from None
+    outputs.remember(args.results, written)
     for path in written:
         print(f"wrote {path}")
     if not written:
@@ -111,6 +132,7 @@ def _sweep(args: argparse.Namespace) -> int:
     import time
 
     from . import scenario
+    from .report import outputs
     from .report.progress import progress_bar
     from .runner import sweep as runner
 
@@ -122,6 +144,8 @@ def _sweep(args: argparse.Namespace) -> int:
     if isinstance(loaded, scenario.ExperimentScenario):
         raise CommsimError(f"{args.scenario}: an experiment has no points to sweep; use 'commsim run'")
     out = args.out if args.out is not None else Path("results") / loaded.name
+    outputs.check_directory(out)
+    outputs.clear_stale(out, keep=[runner.RECORDS])  # rewritten from the start (or resumed) in place
     jobs = args.jobs or runner.default_jobs()
     start = time.perf_counter()
     with runner.executor_for(args.executor, jobs, args.scheduler) as executor, progress_bar(loaded.name) as update:
@@ -135,13 +159,14 @@ def _sweep(args: argparse.Namespace) -> int:
           + (f", {failed} do not" if failed else "") + (f"; {stopped} stopped by their faults" if stopped else "")
           + (f"; {unavailable} n/a" if unavailable else "")
           + f" ({jobs} {args.executor} job{'s' * (jobs > 1)}, {seconds:.1f} s)")
-    for name in ("results.csv", "results.json", runner.RECORDS):
-        print(f"wrote {out / name}")
+    written = [out / name for name in ("results.csv", "results.json", runner.RECORDS)]
     if args.plot:
         from .report.plots import plot_results
 
-        for path in plot_results(out):
-            print(f"wrote {path}")
+        written += plot_results(out)
+    outputs.remember(out, written)
+    for path in written:
+        print(f"wrote {path}")
     return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
@@ -167,11 +192,12 @@ def _list(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from . import scenario
-    from .report import records, tables
+    from .report import outputs, records, tables
     from .runner.points import simulate_run, simulate_training
 
     loaded = scenario.load(args.scenario)
     out = args.out if args.out is not None else Path("results") / loaded.name
+    outputs.check_directory(out)
     if isinstance(loaded, scenario.ExperimentScenario):
         return _bias(out)
     from .report.progress import progress_bar
@@ -182,10 +208,16 @@ def _run(args: argparse.Namespace) -> int:
             raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'simulate'")
         if loaded.engine == "schedule":
             raise CommsimError(f"{flag}: engine 'schedule' counts messages but keeps no log of each; use engine 'simulate'")
-        if not path.parent.is_dir():
-            raise CommsimError(f"{flag}: {path.parent} is not a directory")
+        outputs.check_file(path, flag)
     points = list(loaded.runs())
     keep_log = bool(exports) or (args.plot and loaded.training is None)  # the timelines draw every message
+    if keep_log:  # every run's message log is kept until the outputs are written: it counts in the budget
+        from .budget import check
+
+        try:
+            check(loaded, keep_log=True)
+        except CommsimError as error:
+            raise CommsimError(f"{args.scenario or scenario.DEFAULT_SCENARIO}: {error}") from None
     one = simulate_training if loaded.training is not None else simulate_run
     runs = []
     with progress_bar(loaded.name, unit="runs") as update:
@@ -196,6 +228,7 @@ def _run(args: argparse.Namespace) -> int:
             within = {"progress": lambda fraction: update(done + fraction, len(points))} if drawn else {}
             runs.append(one(loaded, point, keep_log=keep_log, **within))
             update(len(runs), len(points))
+    outputs.clear_stale(out)
     written = records.write_results(out, loaded, runs)
     if args.trace:
         from .report.trace import write_trace
@@ -217,6 +250,7 @@ def _run(args: argparse.Namespace) -> int:
         from .report.plots import stragglers_and_faults
 
         written += stragglers_and_faults(runs, out)
+    outputs.remember(out, written)
     print(tables.table(loaded, runs, wide=args.wide))
     if args.links and loaded.training is None:
         print(tables.links_table(runs))
@@ -226,13 +260,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _bias(out: Path) -> int:
-    from .report import records, tables
+    from .report import outputs, records, tables
     from .report.plots import bias_trajectories
     from .training import bias
 
+    outputs.check_directory(out)
     runs = bias.run_all()
     rows = bias.bias_table(runs)
+    outputs.clear_stale(out)
     written = [*records.write_bias_results(out, rows), bias_trajectories(runs, out / "trajectories.png")]
+    outputs.remember(out, written)
     print(tables.bias_table(rows))
     for path in written:
         print(f"wrote {path}")
@@ -240,7 +277,7 @@ def _bias(out: Path) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .report import records, tables
+    from .report import outputs, records, tables
     from .report.plots import save, validation_errors
     from .runner import validate
 
@@ -251,9 +288,13 @@ def _validate(args: argparse.Namespace) -> int:
     if not cases:
         raise CommsimError(f"--only: no case of {path} measures {args.only!r}")
     out = args.out if args.out is not None else Path("results") / "validation"
+    outputs.check_directory(out)
     print(tables.validation_table(cases))
-    for written in [records.write_validation(out, cases), *save(validation_errors(cases), out, "validation")]:
-        print(f"wrote {written}")
+    outputs.clear_stale(out)
+    written = [records.write_validation(out, cases), *save(validation_errors(cases), out, "validation")]
+    outputs.remember(out, written)
+    for path in written:
+        print(f"wrote {path}")
     return EXIT_CHECK_FAILED if any(case.misses for case in cases if case.counts) else EXIT_OK
 
 
@@ -295,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except (CommsimError, OSError) as error:
-        print(f"commsim: error: {error}", file=sys.stderr)
+        print(f"commsim: error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, always
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("commsim: interrupted", file=sys.stderr)

@@ -12,7 +12,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -21,15 +20,16 @@ from pydantic import (
     PrivateAttr,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from . import units
-from .errors import ScenarioError, TopologyError
+from . import scenario_file, units
+from .errors import CommsimError, ScenarioError, TopologyError, shown
 
 DEFAULT_SCENARIO = "textbook.yaml"
-VALIDATE_UP_TO = 4096  # worker counts whose topologies are built once at load time to check them
+VALIDATE_UP_TO = 250_000  # nodes plus links of the topologies built at load time to check them (~1 s)
 BIAS_SCENARIO = "implicit_bias.yaml"
 
 
@@ -38,9 +38,15 @@ def _as_list(value: Any) -> Any:
 
 
 def _known(name: str, registry: Any, what: str) -> str:
-    """``name`` if ``registry`` has it, else a ValueError listing what is known."""
+    """``name`` if ``registry`` has it, else a ValueError listing what is known (the closest first, the
+    list cut to a line)."""
     if name not in registry:
-        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(registry)}")
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(registry), n=3, cutoff=0.6)
+        names = [*close, *(known for known in registry if known not in close)]
+        listed = shown(", ".join(names), 110, quote=False)
+        raise ValueError(f"unknown {what} {shown(name, 40)}; " + (f"did you mean {close[0]}? " if close else "") + f"known: {listed}")
     return name
 
 
@@ -77,6 +83,8 @@ def sweep_values(value: Any, parse: Any) -> list[Any]:
     if "from" not in value or "to" not in value or ("factor" in value) == ("step" in value):
         raise ValueError("a range needs 'from', 'to' and exactly one of 'factor' or 'step'")
     start, stop = parse(value["from"]), parse(value["to"])
+    if max(abs(start), abs(stop)) >= 2**63:
+        raise ValueError("range ends must be below 2^63")
     if start > stop:
         raise ValueError(f"range from {value['from']!r} is above to {value['to']!r}")
     if "factor" in value:
@@ -161,11 +169,29 @@ def _show_value(value: Any) -> str:
 Bandwidth = Annotated[float, BeforeValidator(units.parse_bandwidth), Field(gt=0)]
 FlopRate = Annotated[float, BeforeValidator(units.parse_rate), Field(gt=0)]
 Latency = Annotated[float, BeforeValidator(units.parse_time), Field(ge=0)]
-Count = Annotated[int, BeforeValidator(units.parse_count), Field(gt=0)]
+MAX_COUNT = 2**53  # any count above this is absurd, and floats would round it
+MAX_WORKERS = 1 << 22  # 4,194,304: the closed forms take O(n) time, a second at this size
+Count = Annotated[int, BeforeValidator(units.parse_count), Field(gt=0, le=MAX_COUNT)]
+WorkerCount = Annotated[int, BeforeValidator(units.parse_count), Field(gt=0, le=MAX_WORKERS)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _limit(key: str) -> BeforeValidator:
+    from . import budget
+
+    return BeforeValidator(lambda value: budget.parse_limit(key, value))
+
+
+class BudgetSpec(_Strict):
+    """What one run may take before it is refused (see :mod:`commsim.budget`): ``memory`` ("8 GB"),
+    ``messages`` and ``events`` (counts); unset ones keep ``COMMSIM_BUDGET``'s or the machine's."""
+
+    memory: Annotated[float, _limit("memory")] | None = None
+    messages: Annotated[float, _limit("messages")] | None = None
+    events: Annotated[float, _limit("events")] | None = None
 
 
 class LinkOverride(_Strict):
@@ -186,7 +212,7 @@ class TopologySpec(BaseModel):
     label: str | None = None  # how tables name this network (default: its kind)
     bandwidth: Bandwidth = 100e9 / 8
     latency: Latency = 0.0
-    servers: Annotated[int, Field(ge=1)] | None = None  # parameter servers (default 1 when needed)
+    servers: Annotated[int, Field(ge=1, le=MAX_WORKERS)] | None = None  # parameter servers (default 1 when needed)
     links: list[LinkOverride] = []
 
     @property
@@ -470,7 +496,7 @@ ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
 def _dtypes(value: Any) -> list[Any]:
     """``dtype: float32`` or ``dtype: [float16, float32]``; a wrong one is named."""
     for item in value if isinstance(value, list) else [value]:
-        if item not in ITEMSIZE:
+        if not isinstance(item, str) or item not in ITEMSIZE:
             known = "'float16', 'float32' or 'float64'"
             raise ValueError(f"Input should be {known}" + (f" (got {item!r} in the list)" if isinstance(value, list) else ""))
     return _as_list(value)
@@ -509,8 +535,8 @@ class Scenario(_Strict):
     """A whole scenario: what to run, on which network, at which sizes."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
-    seed: int = Field(default=0, ge=0)
-    workers: Annotated[list[Count], _sweep(units.parse_count), Field(min_length=1)]
+    seed: int = Field(default=0, ge=0, le=2**64 - 1)
+    workers: Annotated[list[WorkerCount], _sweep(units.parse_count), Field(min_length=1)]
     params: Annotated[list[Count], _sweep(units.parse_count), Field(min_length=1)] | None = None
     size: Annotated[list[Annotated[int, BeforeValidator(_whole_bytes)]], _sweep(_whole_bytes), Field(min_length=1)] | None = None  # bytes, as nccl-tests
     dtype: Annotated[list[DType], BeforeValidator(_dtypes), Field(min_length=1)] = ["float32"]
@@ -527,6 +553,7 @@ class Scenario(_Strict):
     training: TrainingSpec | None = None
     stragglers: StragglerSpec | None = None
     faults: FaultSpec | None = None
+    budget: BudgetSpec | None = None  # limits of a run (and of all runs' events); see commsim.budget
 
     @model_validator(mode="before")
     @classmethod
@@ -661,6 +688,20 @@ class Scenario(_Strict):
             raise ValueError(first)  # training runs everything; a sweep only needs something runnable
         return self
 
+    @model_validator(mode="after")
+    def _within_budget(self, info: ValidationInfo) -> Scenario:
+        """Every run's estimated messages, events and memory within the budget (:mod:`commsim.budget`),
+        unless the scenario is read back from results it already produced (``parse(..., budget=False)``)."""
+        from . import budget
+
+        if (info.context or {}).get("budget") is False:
+            return self
+        try:
+            budget.check(self)
+        except CommsimError as error:
+            raise ValueError(str(error)) from None
+        return self
+
     def _check_model(self) -> None:
         """``model: nccl`` runs NCCL's ring on cluster presets, as a collective (no training yet)."""
         if self.model == "alpha-beta":
@@ -738,6 +779,7 @@ class Scenario(_Strict):
         Returns {(n, what): "key: with workers=n: why"} for what fails: "build" (the topology itself, which
         blocks every algorithm), "plain" (the overrides, without servers) or "servers" (with them)."""
         from .collectives import get
+        from .network.options import check, size
         from .network.topology import (
             TOPOLOGIES,
             apply_overrides,
@@ -748,8 +790,12 @@ class Scenario(_Strict):
         accepted = generator_options(TOPOLOGIES[topo.kind])
         for option, value in (topo.model_extra or {}).items():
             if option not in accepted:
-                known = f"; its options: {', '.join(accepted)}" if accepted else ""
-                raise ValueError(f"{key}.{option}: unknown key (got {value!r}) for topology {topo.kind!r}{known}")
+                known = f"; its options: {shown(', '.join(accepted), 100, quote=False)}" if accepted else ""
+                raise ValueError(f"{key}.{option}: unknown key (got {shown(value)}) for topology {topo.kind!r}{known}")
+        try:
+            check(topo.kind, topo.options)
+        except TopologyError as error:
+            raise ValueError(f"{key}.{error}") from None
         if self.engine == "analytic":
             return {}
         with_server = [name for name in self.algorithms if _has_server(name)]
@@ -757,9 +803,11 @@ class Scenario(_Strict):
         if with_server:
             graphs.append(("servers", f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms)))
         failures: dict[tuple[int, str], str] = {}
+        built = 0
         for n in sorted(set(self.workers)):
-            if n > VALIDATE_UP_TO:  # big topologies are checked when they are built for the run
-                continue
+            built += size(topo.kind, n, graphs[-1][2], topo.options)
+            if built > VALIDATE_UP_TO:  # the biggest topologies are checked when they are built for the run
+                break
             for what, culprit, servers in graphs:
                 try:
                     graph = TOPOLOGIES[topo.kind](n, topo.bandwidth, topo.latency, servers=servers, **topo.options)
@@ -814,17 +862,21 @@ def _describe(error: ValidationError, source: str) -> str:
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     got = first.get("input")
-    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {got!r})"
-    return f"{source}: {key}: {message}{shown}"
+    echoed_already = isinstance(got, str) and len(got) > 20 and repr(got)[:20] in message  # a long value, once
+    echoed = "" if isinstance(got, (dict, list)) or got is None or echoed_already else f" (got {shown(got)})"
+    return f"{source}: {key}: {message}{echoed}"
 
 
-def parse(data: Any, source: str = "<scenario>") -> Scenario | ExperimentScenario:
-    """Validate an already-loaded mapping (an ``experiment`` key makes it an experiment)."""
+def parse(data: Any, source: str = "<scenario>", budget: bool = True) -> Scenario | ExperimentScenario:
+    """Validate an already-loaded mapping (an ``experiment`` key makes it an experiment); ``budget=False``
+    skips the budget, for a scenario read back from the results it produced."""
+    if data is None:
+        raise ScenarioError(f"{source}: is empty; a scenario is a mapping of keys (name, workers, topology, ...)")
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys, got {type(data).__name__}")
     model = ExperimentScenario if "experiment" in data else Scenario
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"budget": budget})
     except ValidationError as error:
         raise ScenarioError(_describe(error, source)) from None
 
@@ -832,7 +884,7 @@ def parse(data: Any, source: str = "<scenario>") -> Scenario | ExperimentScenari
 def load_bundled(name: str = DEFAULT_SCENARIO) -> Scenario | ExperimentScenario:
     """A scenario shipped inside the package (``commsim.scenarios``)."""
     folder = resources.files("commsim.scenarios")
-    data = yaml.safe_load((folder / name).read_text(encoding="utf-8"))
+    data = scenario_file.parse_yaml((folder / name).read_text(encoding="utf-8"), f"<bundled {name}>")
     return parse(_paths_beside(data, Path(str(folder))), f"<bundled {name}>")
 
 
@@ -848,8 +900,9 @@ def bundled() -> dict[str, str]:
 
 
 def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
-    """Read and validate a scenario file (``yaml.safe_load`` only); None means the bundled default, and a
-    name that is no file but a bundled scenario's (``training``, ``training.yaml``) means that one."""
+    """Read and validate a scenario file (safe YAML only: :mod:`commsim.scenario_file`); None means the
+    bundled default, and a name that is no file but a bundled scenario's (``training``, ``training.yaml``)
+    means that one."""
     if path is None:
         return load_bundled()
     name = str(path).removesuffix(".yaml")
@@ -858,17 +911,7 @@ def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
             return load_bundled(f"{name}.yaml")
         raise ScenarioError(f"{path}: no such file, and no bundled scenario of that name ('commsim list' shows them)")
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScenarioError(f"{source}: cannot read scenario: {error.strerror or error}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ScenarioError(f"{source}: invalid YAML{where}: {problem}") from None
+    data = scenario_file.read(Path(path), source)
     return parse(_paths_beside(data, Path(path).parent), source)
 
 

@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import NamedTuple
 
-from commsim.errors import UnitError
+from commsim.errors import UnitError, shown
 
 __all__ = [
     "format_bandwidth",
@@ -177,10 +177,7 @@ _NONFINITE = {"nan", "inf", "infinity"}
 
 def _show(value: object) -> str:
     """repr of ``value`` on one short line, for messages."""
-    text = repr(value)
-    if not isinstance(value, str):
-        text = " ".join(text.split())
-    return text if len(text) <= 100 else text[:97] + "..."
+    return shown(value, 60)
 
 
 def _error(value: object, what: str, reason: str, examples: str | None) -> UnitError:

@@ -178,7 +178,7 @@ def test_small_scenario_runs_and_writes_both_files(tmp_path, capsys):
     assert captured.err == ""
     assert len(table_rows(captured.out)) == 9
     assert "✗" not in captured.out
-    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "results.json"]  # no .partial left
+    assert sorted(p.name for p in out.iterdir()) == [".commsim-outputs", "results.csv", "results.json"]  # no .partial
     runs = read_json(out)["runs"]
     assert [run["workers"] for run in runs] == [1, 3, 4] * 3
     single = runs[0]

@@ -401,3 +401,14 @@ def test_scenario_seed_draws_the_jitter(tmp_path):
         return simulate_run(loaded, point).makespan_s
 
     assert makespan(1) == makespan(1) != makespan(2)
+
+
+def test_budget_counts_the_uniform_twin(tmp_path):
+    """A disturbed run is simulated twice (its twin, then itself): the budget estimates twice the
+    messages and events of the same run without stragglers: 2 · 2n(n−1) = 48 for a 4-ring."""
+    from commsim import budget
+
+    plain = _scenario(tmp_path, BASE + "algorithms: [ring_allreduce]\n")
+    slow = _scenario(tmp_path, BASE + "algorithms: [ring_allreduce]\nstragglers: {compute: 1 ms, slowdown: {3: 4}}\n")
+    once, twice = (budget.estimate(s, next(iter(s.runs()))) for s in (plain, slow))
+    assert once.messages == 24 and twice.messages == 48 and twice.events == 2 * budget.estimate(plain, next(iter(plain.runs())), keep_log=True).events

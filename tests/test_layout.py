@@ -54,10 +54,13 @@ MAY_IMPORT = {
     "commsim.collectives": (*LOWER, "commsim.network"),
     "commsim.engines": (*LOWER, "commsim.network", "commsim.collectives"),
     "commsim.training": (*LOWER, "commsim.network", "commsim.collectives", "commsim.engines", "optim"),
-    "commsim.scenario": (*LOWER, "commsim.network", "commsim.collectives", "commsim.training", "optim"),
+    "commsim.scenario_file": LOWER,
+    "commsim.budget": (*LOWER, "commsim.network", "commsim.collectives", "commsim.training"),
+    "commsim.scenario": (*LOWER, "commsim.scenario_file", "commsim.budget", "commsim.network", "commsim.collectives",
+                         "commsim.training", "optim"),
     "commsim.report": (*LOWER, "commsim.network", "commsim.collectives", "commsim.engines", "commsim.scenario"),
     "commsim.runner": (*LOWER, "commsim.network", "commsim.collectives", "commsim.engines", "commsim.training",
-                       "commsim.scenario", "commsim.report"),
+                       "commsim.scenario_file", "commsim.scenario", "commsim.report"),
     "commsim.cli": ("commsim", "optim"),
 }
 

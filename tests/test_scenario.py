@@ -231,7 +231,7 @@ def test_parse_error_names_the_default_source():
 )
 def test_any_positive_sizes_and_units_round_trip_exactly(workers, gbits, micros, params):
     """For any positive counts, "<g> Gbit/s" is g·1e9/8 B/s and "<u> us" is u/1e6 s, exactly."""
-    data = {"name": "h", "workers": workers, "params": f"{params:_}", "algorithms": "ring_allreduce",
+    data = {"name": "h", "workers": workers, "params": f"{params:_}", "algorithms": "ring_allreduce", "engine": "analytic",
             "topology": {"kind": "ring", "bandwidth": f"{gbits} Gbit/s", "latency": f"{micros} us"}}
     s = scenario.parse(yaml.safe_load(yaml.safe_dump(data)))
     assert s.workers == [workers]
@@ -313,7 +313,7 @@ BAD = [
      "invalid YAML", "python/object/apply:os.system"),
     ("document is a list", "- name: x\n- workers: 4\n", "a scenario must be a mapping", "got list"),
     ("document is a string", "hello\n", "a scenario must be a mapping", "got str"),
-    ("document is empty", "", "a scenario must be a mapping", "got NoneType"),
+    ("document is empty", "", "is empty", "a scenario is a mapping of keys"),
 ]
 
 

@@ -56,7 +56,8 @@ def test_exit_status_follows_the_targets(tmp_path, capsys):
     assert cli.main(["validate", "--cases", str(_cases(tmp_path, far)), "--out", str(tmp_path / "o")]) == 1
     out = capsys.readouterr().out
     assert "-66.7%" in out and "✗" in out and "0 of 1 simulated points within target" in out
-    assert {p.name for p in (tmp_path / "o").iterdir()} == {"validation.csv", "validation.png", "validation.svg"}
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"validation.csv", "validation.png", "validation.svg",
+                                                            ".commsim-outputs"}  # the list of them
 
 
 def test_a_case_that_does_not_count_is_shown_not_judged(tmp_path, capsys):

@@ -101,24 +101,28 @@ def register(algorithm: Algorithm) -> Algorithm:
 def reference_results(kind: str, buffers: list[np.ndarray]) -> list[tuple[slice, np.ndarray] | None]:
     """Per rank, the part of its result a collective of ``kind`` specifies and its float64 value
     (None: nothing specified at that rank). Chunks are those of ``chunk_bounds(p, n)``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown collective kind {kind!r}; known: {', '.join(KINDS)}")
     n = len(buffers)
-    stack = np.stack(buffers).astype(np.float64)
-    mean = stack.mean(axis=0)
     everything = slice(None)
-    bounds = chunk_bounds(stack.shape[1], n)
+    bounds = chunk_bounds(len(buffers[0]), n)
     chunks = [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+    if kind == "all_gather":
+        gathered = np.concatenate([buffers[r][chunks[r]].astype(np.float64) for r in range(n)])
+        return [(everything, gathered)] * n
+    if kind == "broadcast":
+        return [(everything, buffers[0].astype(np.float64))] * n
+    # The mean in float64, summed in rank order as numpy's mean over axis 0 of the stacked buffers
+    # does, one buffer at a time: memory of two float64 buffers, not of n.
+    mean = buffers[0].astype(np.float64)
+    for buffer in buffers[1:]:
+        np.add(mean, buffer, out=mean)
+    mean /= n
     if kind == "allreduce":
         return [(everything, mean)] * n
     if kind == "reduce_scatter":
         return [(chunks[r], mean[chunks[r]]) for r in range(n)]
-    if kind == "all_gather":
-        gathered = np.concatenate([stack[r, chunks[r]] for r in range(n)])
-        return [(everything, gathered)] * n
-    if kind == "broadcast":
-        return [(everything, stack[0])] * n
-    if kind == "reduce":
-        return [(everything, mean)] + [None] * (n - 1)
-    raise ValueError(f"unknown collective kind {kind!r}; known: {', '.join(KINDS)}")
+    return [(everything, mean)] + [None] * (n - 1)
 
 
 def get(name: str) -> Algorithm:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ScenarioError
+from ..errors import ScenarioError, shown
 from .base import register
 from .cost import Cost, LinkCost
 from .follow import scheduled
@@ -81,7 +81,7 @@ class ImportedSchedule:
 
 
 def _fail(source: str, where: str, problem: str) -> ScenarioError:
-    return ScenarioError(f"{source}: {where}: {problem}")
+    return ScenarioError(f"{shown(source, 100, quote=False, tail=True)}: {where}: {problem}")
 
 
 def _integer(source: str, where: str, value: Any, low: int, high: int) -> int:
@@ -229,7 +229,8 @@ def ensure_registered(path: str) -> str:
     name = f"schedule:{imported.name}"
     known = LOADED.get(name)
     if known is not None and Path(known.source).resolve() != Path(imported.source).resolve():
-        raise ScenarioError(f"{path}: name: {imported.name!r} is also the name of the schedule in {known.source}")
+        raise ScenarioError(f"{shown(path, 80, quote=False, tail=True)}: name: {shown(imported.name, 40)} is also the name "
+                            f"of the schedule in {shown(known.source, 80, quote=False, tail=True)}")
     if known is None:
         register_imported(imported)
     return name

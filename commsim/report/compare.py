@@ -111,14 +111,7 @@ def figure(result: Comparison) -> Any:
 
 
 def save_figure(result: Comparison, directory: Path) -> list[Path]:
-    """``compare.png`` and ``compare.svg`` in ``directory``."""
-    import matplotlib.pyplot as plt
+    """``compare_by_<by>.png`` and ``.svg`` in ``directory`` (without timestamps, written whole)."""
+    from .plots import save
 
-    fig = figure(result)
-    paths = []
-    for suffix in ("png", "svg"):
-        path = directory / f"compare_by_{result.by}.{suffix}"
-        fig.savefig(path, dpi=120, metadata={"Date": None} if suffix == "svg" else {"Software": None})
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save(figure(result), directory, f"compare_by_{result.by}", dpi=120)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engines.results import TrainingResult
+from .outputs import write_atomically
 
 
 def loss_vs_time(runs: list[TrainingResult], directory: Path) -> list[Path]:
@@ -27,7 +28,7 @@ def stragglers_and_faults(runs: list[Any], directory: Path) -> list[Path]:
 def bias_trajectories(runs: Sequence[Any], path: Path) -> Path:
     """The figure of :func:`bias_figure`, saved as a PNG at ``path``."""
     figure = bias_figure(runs)
-    figure.savefig(path, format="png", dpi=100, metadata={"Software": None})
+    write_atomically({path: lambda partial: figure.savefig(partial, format="png", dpi=100, metadata={"Software": None})})
     _pyplot().close(figure)
     return path
 
@@ -64,15 +65,18 @@ def _pyplot():
     return plt
 
 
-def save(figure, directory: Path, name: str) -> list[Path]:
-    """``name``.png and ``name``.svg in ``directory``, without timestamps (same data, same bytes)."""
-    paths = []
+def save(figure, directory: Path, name: str, dpi: int = 110) -> list[Path]:
+    """``name``.png and ``name``.svg in ``directory``, without timestamps (same data, same bytes), each
+    written whole or not at all."""
+    plt = _pyplot()  # sets svg.hashsalt even for a figure drawn elsewhere (compare)
+    files = {}
     for suffix, metadata in (("png", {"Software": None}), ("svg", {"Date": None})):
-        path = directory / f"{name}.{suffix}"
-        figure.savefig(path, dpi=110, metadata=metadata)
-        paths.append(path)
-    _pyplot().close(figure)
-    return paths
+        files[directory / f"{name}.{suffix}"] = (
+            lambda partial, suffix=suffix, metadata=metadata: figure.savefig(partial, format=suffix, dpi=dpi, metadata=metadata))
+    try:
+        return write_atomically(files)
+    finally:
+        plt.close(figure)
 
 
 def _series(records: list[dict], x: Any, fixed: tuple[str, ...]) -> dict[str, list[dict]]:
@@ -280,7 +284,7 @@ def plot_results(directory: Path) -> list[Path]:
         most = max(r["workers"] for r in ran)
         written += save(time_and_busbw_vs_size([r for r in ran if r["workers"] == most]), directory,
                         f"time_and_busbw_vs_size_n{most}")
-    scenario = parse(document["scenario"], str(directory / "results.json"))
+    scenario = parse(document["scenario"], str(directory / "results.json"), budget=False)  # it ran already
     for topo in getattr(scenario, "networks", []):
         mine = [r for r in ran if r["topology"] == topo.title and r.get("bytes_per_link")]
         if mine:

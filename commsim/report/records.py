@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..engines.results import NotApplicable, RunResult, TrainingResult
 from ..scenario import Scenario
+from .outputs import write_atomically, write_text_atomically  # noqa: F401  (write_text_atomically: re-exported)
 
 BIAS_TOLERANCE = 1e-6
 
@@ -159,14 +160,30 @@ def csv_text(runs: list[RunResult | NotApplicable]) -> str:
     return csv_text_of([run_record(run) for run in runs], training=False)
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN: null instead)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
+
+
+def json_text(document: Any, indent: int | None = 1) -> str:
+    """``document`` as JSON any parser reads (non-finite numbers as null; ``allow_nan=False`` makes sure),
+    ending in a newline."""
+    return json.dumps(finite(document), indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def write_results(directory: Path, scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> list[Path]:
-    """Write ``results.json`` and ``results.csv`` atomically (each appears whole or not at all)."""
+    """Write ``results.json`` and ``results.csv`` atomically (both appear whole, or neither changes)."""
     directory.mkdir(parents=True, exist_ok=True)
-    contents = {
-        "results.json": json.dumps(results_document(scenario, runs), indent=1, ensure_ascii=False) + "\n",
-        "results.csv": training_csv_text(runs) if scenario.training is not None else csv_text(runs),
-    }
-    return [write_text_atomically(directory / name, text) for name, text in contents.items()]
+    return write_atomically({
+        directory / "results.json": json_text(results_document(scenario, runs)),
+        directory / "results.csv": training_csv_text(runs) if scenario.training is not None else csv_text(runs),
+    })
 
 
 def write_bias_results(directory: Path, rows: list[Any]) -> list[Path]:
@@ -183,17 +200,8 @@ def write_bias_results(directory: Path, rows: list[Any]) -> list[Path]:
     for record in records:
         writer.writerow([record["optimizer"], record["norm"], record["limit"], record["reference"],
                          repr(record["max_abs_error"]), record["ok"]])
-    contents = {"results.json": json.dumps({"experiment": "implicit_bias", "runs": records}, indent=1, ensure_ascii=False) + "\n",
-                "results.csv": out.getvalue()}
-    return [write_text_atomically(directory / name, text) for name, text in contents.items()]
-
-
-def write_text_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to a hidden file beside ``path``, then rename it: ``path`` appears whole or not at all."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_atomically({directory / "results.json": json_text({"experiment": "implicit_bias", "runs": records}),
+                             directory / "results.csv": out.getvalue()})
 
 
 def write_validation(directory: Path, cases: list[Any]) -> Path:

@@ -134,9 +134,9 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
 
 def write_trace(runs: Iterable[Any], path: Path) -> Path:
     """Write the Chrome/Perfetto trace of ``runs`` to ``path``."""
-    from .records import write_text_atomically
+    from .records import finite, write_text_atomically
 
-    return write_text_atomically(path, json.dumps(chrome_trace(runs), separators=(",", ":")) + "\n")
+    return write_text_atomically(path, json.dumps(finite(chrome_trace(runs)), separators=(",", ":"), allow_nan=False) + "\n")
 
 
 def write_messages(runs: Iterable[Any], path: Path) -> Path:

@@ -3,10 +3,13 @@ or a row saying why the point is not applicable."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..collectives import get
 from ..collectives.schedule import schedule_for
@@ -31,6 +34,19 @@ from ..training.models import build_model
 from ..training.wire import WIRE_FORMATS
 
 
+def one_blas_thread(simulate: Callable[..., Any]) -> Callable[..., Any]:
+    """``simulate`` with BLAS held to one thread (threadpoolctl): a simulation's matrices are small, a BLAS
+    pool would fight a sweep's other worker processes for the cores, and one thread sums in one order
+    whatever the machine's core count."""
+
+    @functools.wraps(simulate)
+    def pinned(*args: Any, **kwargs: Any) -> Any:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return simulate(*args, **kwargs)
+
+    return pinned
+
+
 def not_applicable(run: RunSpec, reason: str) -> NotApplicable:
     return NotApplicable(run.algorithm, run.topology.title, run.workers, run.params, run.dtype, reason)
 
@@ -40,6 +56,7 @@ def _total(sizes: dict[int, int]) -> int:
     return sum(size * count for size, count in sizes.items())
 
 
+@one_blas_thread
 def simulate_run(scenario: Scenario, run: RunSpec, progress: Any = None,
                  keep_log: bool = False) -> RunResult | NotApplicable:
     """One (topology, algorithm, workers, dtype, params) point of a scenario: simulated, from the twin,
@@ -256,6 +273,7 @@ def _training_time_relation(collective: str, run: RunSpec, p: int, steps: int) -
     return "≤" if collective == "=" and uneven_ring else collective
 
 
+@one_blas_thread
 def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: bool = False) -> TrainingResult:
     """Train with one (algorithm, workers, optimizer) point of a training scenario; ``progress`` hears
     the fraction of steps done; ``keep_log`` keeps every message (for a trace or an export)."""
@@ -272,17 +290,20 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
         disturbance = training_disturbance(scenario, run, setup)
         graph = slow_links(graph, scenario)
         expected = _expected_training(run, setup, graph)
-    trace = train(setup, run.algorithm, graph, run.workers, progress=progress, keep_log=keep_log or scenario.disturbed,
-                  disturbance=disturbance)
-    net = trace.network
     dataset = setup.dataset
-    if disturbance is not None:
-        from .disturbed import training_report
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a run that diverges says so by its loss
+        trace = train(setup, run.algorithm, graph, run.workers, progress=progress,
+                      keep_log=keep_log or scenario.disturbed, disturbance=disturbance)
+        final = trace.replicas[0] if trace.replicas else None
+        final_loss = setup.model.loss(final, dataset.X, dataset.y) if final is not None else (trace.loss or [0.0])[-1]
+        final_accuracy = setup.model.accuracy(final, dataset.X, dataset.y) if final is not None else None
+        if disturbance is not None:
+            from .disturbed import training_report
 
-        uniform = train(setup, run.algorithm, topo.build(run.workers, [run.algorithm]), run.workers, keep_log=False)
-        report = training_report(trace, uniform, disturbance, setup, run)
-        expected = report.pop("expected")(expected)
-    final = trace.replicas[0] if trace.replicas else None
+            uniform = train(setup, run.algorithm, topo.build(run.workers, [run.algorithm]), run.workers, keep_log=False)
+            report = training_report(trace, uniform, disturbance, setup, run)
+            expected = report.pop("expected")(expected)
+    net = trace.network
     return TrainingResult(
         algorithm=run.algorithm,
         topology=topo.title,
@@ -297,8 +318,8 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
         step_end_s=trace.step_end_s,
         compute_s=trace.compute_s,
         comm_s=trace.comm_s,
-        final_loss=setup.model.loss(final, dataset.X, dataset.y) if final is not None else (trace.loss or [0.0])[-1],
-        final_accuracy=setup.model.accuracy(final, dataset.X, dataset.y) if final is not None else None,
+        final_loss=final_loss,
+        final_accuracy=final_accuracy,
         messages=net.messages,
         bytes=_total(net.sizes),
         message_bytes=net.message_sizes(),

@@ -23,6 +23,7 @@ from ..errors import CommsimError
 from ..report.records import (
     csv_header,
     csv_rows,
+    json_text,
     run_record,
     training_record,
     write_text_atomically,
@@ -52,6 +53,13 @@ def run_point(scenario: Scenario, run: RunSpec) -> dict[str, Any]:
     return run_record(points.simulate_run(scenario, run))
 
 
+def _leave_ctrl_c_to_parent() -> None:
+    """A worker process ignores Ctrl-C: the parent stops the sweep and cleans up (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextmanager
 def executor_for(kind: str, jobs: int, scheduler: str | None = None) -> Iterator[Executor | None]:
     """``local`` (processes; None — this process, in point order — for one job) or ``dask`` (the scheduler
@@ -63,8 +71,12 @@ def executor_for(kind: str, jobs: int, scheduler: str | None = None) -> Iterator
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            yield pool
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_ctrl_c_to_parent) as pool:
+            try:
+                yield pool
+            except BaseException:  # Ctrl-C or an error: the points not started yet never start
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         return
     try:
         from dask.distributed import Client, LocalCluster
@@ -120,39 +132,52 @@ def sweep(
     records: list[dict[str, Any] | None] = [earlier.get(key) for key in keys]
     training = scenario.training is not None
     written = 0  # points whose rows are in the files, a prefix of the point order
+    whole = (0, 0)  # where the files end after the last point written whole
     with open(directory / "results.csv", "w", encoding="utf-8") as table, \
             open(directory / RECORDS, "w", encoding="utf-8") as log:
         table.write(",".join(csv_header(training)) + "\n")
 
         def flush() -> None:
-            nonlocal written
+            nonlocal written, whole
             while written < len(points) and records[written] is not None:
                 table.write(_csv_lines(records[written]))
-                log.write(json.dumps({"key": keys[written], "record": records[written]}, ensure_ascii=False) + "\n")
+                log.write(json_text({"key": keys[written], "record": records[written]}, indent=None))
                 written += 1
             table.flush()
             log.flush()
+            whole = (table.tell(), log.tell())
 
-        flush()
-        missing = [i for i, record in enumerate(records) if record is None]
-        done = len(points) - len(missing)
-        if progress:
-            progress(done, len(points))
-        if executor is None:
-            finished: Iterator[tuple[int, dict[str, Any]]] = ((i, run_point(scenario, points[i])) for i in missing)
-        else:
-            futures = {executor.submit(run_point, scenario, points[i]): i for i in missing}
-            finished = ((futures[future], future.result()) for future in as_completed(futures))
-        for index, record in finished:
-            records[index] = record
-            done += 1
-            flush()
-            if progress:
-                progress(done, len(points))
+        try:
+            _run_points(scenario, points, records, executor, flush, progress)
+        except BaseException:  # Ctrl-C or a failing point: no half-written line for --resume to trip on
+            table.truncate(whole[0])
+            log.truncate(whole[1])
+            raise
     final = [record for record in records if record is not None]
     document = results_document(scenario, final)
-    write_text_atomically(directory / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    write_text_atomically(directory / "results.json", json_text(document))
     return final
+
+
+def _run_points(scenario: Scenario, points: list[RunSpec], records: list[dict[str, Any] | None], executor: Executor | None,
+                flush: Callable[[], None], progress: Callable[[int, int], None] | None) -> None:
+    """Run the points without a record, in this process or on ``executor``, flushing each as it is done."""
+    flush()
+    missing = [i for i, record in enumerate(records) if record is None]
+    done = len(points) - len(missing)
+    if progress:
+        progress(done, len(points))
+    if executor is None:
+        finished: Iterator[tuple[int, dict[str, Any]]] = ((i, run_point(scenario, points[i])) for i in missing)
+    else:
+        futures = {executor.submit(run_point, scenario, points[i]): i for i in missing}
+        finished = ((futures[future], future.result()) for future in as_completed(futures))
+    for index, record in finished:
+        records[index] = record
+        done += 1
+        flush()
+        if progress:
+            progress(done, len(points))
 
 
 def default_jobs() -> int:

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .. import scenario_file
 from ..collectives import nccl_model
 from ..engines.schedule import participant_nodes, run_schedule, worker_finish
 from ..errors import CommsimError, TopologyError
@@ -93,10 +92,7 @@ def _fail(where: str, problem: str) -> CommsimError:
 def load_cases(path: Path = CASES, only: str | None = None) -> list[Case]:
     """The cases of ``path`` (``only``: the one of that file) with their predictions (one-line errors
     naming the file and entry)."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise _fail(str(path), f"cannot read the validation cases ({type(error).__name__}: {str(error)[:80]})") from None
+    document = scenario_file.read(path, str(path))  # safe YAML, one-line errors naming the file
     if not isinstance(document, list):
         raise _fail(str(path), "must be a list of cases")
     return [_case(path, i, entry) for i, entry in enumerate(document)

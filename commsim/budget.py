@@ -1,0 +1,341 @@
+"""Budgets before work: each run's messages, events and memory estimated from the scenario alone, and a
+run above the limits refused with one line, instead of running for hours or dying out of memory.
+
+The estimates come from the closed forms (each algorithm's ``cost`` gives its message count; training
+multiplies by the steps) and from what the engines hold:
+
+* **messages**: what the message or schedule engine moves (the closed-form count; NCCL's channelled ring
+  and tree by their formulas).
+* **events**: the engine's work. The message engine takes about ``EVENTS_PER_MESSAGE`` SimPy events per
+  message; the schedule engine moves a round's transfers as arrays, about ``TRANSFERS_PER_EVENT`` for the
+  price of an event; building the topology, about ``EVENTS_PER_GRAPH_ELEMENT`` per node or link; real
+  data, an event per ``ELEMENTS_PER_EVENT`` elements drawn, added or checked. A loaded 2-core machine
+  does about 0.5 M events a second (1 M messages in 10-20 s).
+* **memory**: the topology (graph, links and routes), the messages in flight, the message log when one is
+  kept (``LOG_BYTES_PER_MESSAGE``), real data (every worker's buffer, its result and the reference's
+  copies: ``DATA_COPIES`` × n·p·w) and, in training, the dataset and each replica's state.
+
+Limits: ``memory`` defaults to 80 % of the memory available when the scenario is loaded (less under a
+``ulimit -v`` or a container's limit), ``events`` to
+2e8 (~67 M messages on the message engine: 5 to 10 minutes), ``messages`` to 1e9; the environment variable ``COMMSIM_BUDGET`` (``"memory=8 GB,
+events=1e9"``) and a scenario's ``budget:`` mapping override them, the scenario last. ``engine: analytic``
+answers from the closed forms and is never refused (with ``model: nccl`` it still builds the cluster).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import units
+from .errors import CommsimError, shown
+
+ENV = "COMMSIM_BUDGET"
+EVENTS_PER_MESSAGE = 3  # send, end of transmission, delivery
+TRANSFERS_PER_EVENT = 8
+EVENTS_PER_GRAPH_ELEMENT = 3  # ~5 µs to build and validate a node or link, ~1.7 µs an event
+ELEMENTS_PER_EVENT = 32
+BYTES_PER_GRAPH_ELEMENT = 1000  # networkx node or edge with attributes, the network's links and routes
+BYTES_PER_MESSAGE_IN_FLIGHT = 2000
+BYTES_PER_ROUTE = 500
+LOG_BYTES_PER_MESSAGE = 34  # route, bytes, start, end (8 each), phase (2)
+DATA_COPIES = 3  # buffers, results, and a copy in flight or in the check (measured: 2.1-2.9)
+DEFAULT_EVENTS = 2e8
+DEFAULT_MESSAGES = 1e9
+KEYS = ("memory", "messages", "events")
+_REAL_DATASETS = {"digits": (1797, 64, 10), "breast_cancer": (569, 30, 2)}  # samples, features, classes
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may take: bytes of memory, messages, events."""
+
+    memory: float
+    messages: float
+    events: float
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What one run is expected to take."""
+
+    messages: int
+    events: int
+    memory: int
+
+
+def _machine_memory() -> int:
+    """MemAvailable from /proc/meminfo, else half the RAM, else 4 GiB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def _process_limits() -> list[int]:
+    """What this process may still take under its own limits: ``ulimit -v`` (RLIMIT_AS) less what it has
+    mapped, and a cgroup v2 ``memory.max`` less its ``memory.current``."""
+    room = []
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm", encoding="ascii") as statm:
+                mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            room.append(max(soft - mapped, 0))
+    except (ImportError, OSError, ValueError, IndexError):
+        pass
+    try:
+        cgroup = Path("/sys/fs/cgroup")
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            room.append(max(int(limit) - int((cgroup / "memory.current").read_text()), 0))
+    except (OSError, ValueError):
+        pass
+    return room
+
+
+def available_memory() -> int:
+    """Bytes of memory a run can have now: the machine's available memory, or less under this process's
+    ``ulimit -v`` or its container's memory limit."""
+    return min([_machine_memory(), *_process_limits()])
+
+
+def parse_limit(key: str, value: Any) -> float:
+    """One limit: ``memory`` a size ("8 GB", 8e9), ``messages``/``events`` a count ("1e9"); > 0
+    (ValueError otherwise)."""
+    if key not in KEYS:
+        raise ValueError(f"unknown budget key; known: {', '.join(KEYS)}")
+    try:
+        limit = units.parse_bytes(value) if key == "memory" else float(units.parse_count(value))
+    except OverflowError:
+        raise ValueError(f"{shown(value)} is too large") from None
+    if not 0 < limit < math.inf:
+        raise ValueError("must be > 0")
+    return limit
+
+
+def from_environment(text: str | None = None) -> dict[str, float]:
+    """The limits ``COMMSIM_BUDGET`` sets (``"memory=8 GB, events=1e9"``); {} when unset."""
+    text = os.environ.get(ENV, "") if text is None else text
+    limits = {}
+    for item in filter(None, (part.strip() for part in text.replace(";", ",").split(","))):
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise CommsimError(f"{ENV}: expected key=value items like 'memory=8 GB', got {shown(item)}")
+        try:
+            limits[key.strip()] = parse_limit(key.strip(), value.strip())
+        except ValueError as error:
+            raise CommsimError(f"{ENV}: {shown(key.strip(), 20, quote=False)}: {error}") from None
+    return limits
+
+
+def limits(scenario_budget: Mapping[str, float] | None = None) -> Limits:
+    """The machine's defaults, overridden by ``COMMSIM_BUDGET``, then by the scenario's ``budget:``."""
+    chosen = {"memory": 0.8 * available_memory(), "messages": DEFAULT_MESSAGES, "events": DEFAULT_EVENTS}
+    chosen.update(from_environment())
+    chosen.update({key: value for key, value in (scenario_budget or {}).items() if value is not None})
+    return Limits(**chosen)
+
+
+# -- estimates --------------------------------------------------------------------------------------------
+
+
+def _collective_messages(algorithm: str, n: int, p: int, w: int, servers: int, gpus_per_node: int | None) -> int:
+    """Messages of one collective, from its closed form."""
+    from .collectives import get
+    from .collectives.cost import LinkCost
+
+    if n <= 1:
+        return 0
+    cost = get(algorithm).cost
+    if cost is None:  # an algorithm without a closed form: n² messages of every kind is the most any sends
+        return 2 * n * n
+    return sum(cost(n, p, w, LinkCost(0.0, 0.0, 0.0, max(servers, 1), gpus_per_node)).message_bytes.values())
+
+
+def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int) -> int:
+    """NCCL's ring (n·2(n−1) per channel) or pipelined tree (2(n−1) per tree chunk), the larger for auto."""
+    from .collectives.nccl_tree import TREE_CHUNK_BYTES
+
+    if n <= 1:
+        return 0
+    ring = channels * n * 2 * (n - 1)
+    chunks = channels + p * w // min(TREE_CHUNK_BYTES.values())
+    tree = chunks * 2 * (n - 1)
+    return {"ring_allreduce": ring, "double_binary_tree": tree}.get(algorithm, max(ring, tree))
+
+
+def _in_one_round(algorithm: str, n: int, servers: int) -> int:
+    """Messages that may be in flight at once: every pair for all-to-all, a push per worker and server
+    for the parameter servers, two per rank for the others."""
+    if algorithm == "all_to_all":
+        return n * (n - 1)
+    if "parameter_server" in algorithm:
+        return n * max(servers, 1)
+    return 2 * n
+
+
+def _graph_elements(topology: Any, n: int, servers: int) -> int:
+    from .network.options import size
+
+    return size(topology.kind, n, servers, topology.options)
+
+
+def estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
+    """Messages, events and peak bytes of one run (``run``: a point of ``scenario.runs()``). With stragglers
+    or faults a run is simulated twice, its uniform twin (no log) and then itself (its log kept for the
+    idle times and the critical path): twice the messages and events, the memory of the second."""
+    if getattr(scenario, "disturbed", False):
+        once = _estimate(scenario, run, keep_log=True)
+        return Estimate(2 * once.messages, 2 * once.events, once.memory)
+    return _estimate(scenario, run, keep_log)
+
+
+def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
+    """:func:`estimate` of one simulation."""
+    if scenario.training is not None:
+        return _training_estimate(scenario, run, keep_log)
+    n, p, w = run.workers, run.params, _ITEMSIZE[run.dtype]
+    topology = run.topology
+    servers = topology.server_count([run.algorithm])  # 0 unless the algorithm needs a server
+    elements = _graph_elements(topology, n, servers)
+    if scenario.engine == "analytic":  # only model nccl gets here: it builds the cluster, then answers
+        return Estimate(0, EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements)
+    if scenario.model == "nccl":
+        channels = 64 if scenario.channels == "auto" else scenario.channels
+        messages = _nccl_messages(run.algorithm, n, p, w, channels)
+    else:
+        options = topology.options
+        g = options.get("gpus_per_node")
+        messages = _collective_messages(run.algorithm, n, p, w, servers, units.parse_count(g) if g else None)
+    events = EVENTS_PER_GRAPH_ELEMENT * elements
+    memory = BYTES_PER_GRAPH_ELEMENT * elements
+    in_flight = min(messages, _in_one_round(run.algorithm, n, servers))
+    if scenario.engine == "schedule":
+        events += messages // TRANSFERS_PER_EVENT
+        memory += BYTES_PER_MESSAGE_IN_FLIGHT * in_flight // 8
+    else:
+        events += EVENTS_PER_MESSAGE * messages + 2 * n
+        memory += BYTES_PER_MESSAGE_IN_FLIGHT * in_flight + BYTES_PER_ROUTE * min(messages, in_flight * 8)
+        memory += LOG_BYTES_PER_MESSAGE * messages if keep_log else 0
+    if scenario.payload == "data":
+        events += (2 * n * p + messages * p // max(n, 1)) // ELEMENTS_PER_EVENT
+        memory += DATA_COPIES * n * p * w + 3 * 8 * p
+    return Estimate(messages, events, memory)
+
+
+_ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
+
+
+def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
+    """A training run: its collective's messages each step, the workers' gradient work (a forward and
+    backward pass over each batch, ``ELEMENTS_PER_EVENT × 8`` multiply-adds an event: BLAS is fast), and
+    memory for the dataset, each replica's state and the per-step curves."""
+    from .training.models import build_model
+
+    spec = scenario.training
+    samples, features, classes = _REAL_DATASETS.get(spec.dataset, (spec.samples, spec.features, spec.classes))
+    if spec.model == "linear_regression":
+        classes = 0
+    options = {"hidden": spec.hidden} if spec.model == "mlp" else {}
+    params = build_model(spec.model, features, classes, **options).n_params
+    n, steps = run.workers, spec.steps
+    wire = run.optimizer.wire
+    w = {"fp64": 8, "fp32": 4, "fp16": 2, "sign": 1}[wire]
+    p_on_wire = -(-params // 8) + 4 if wire == "sign" else params
+    servers = run.topology.server_count([run.algorithm])
+    per_step = _collective_messages(run.algorithm, n, p_on_wire, w, servers, None)
+    elements = _graph_elements(run.topology, n, servers)
+    work_per_step = n * (spec.batch_per_worker * params + 2 * params)  # each worker: its batch, its update
+    events = (EVENTS_PER_GRAPH_ELEMENT * elements + steps * (EVENTS_PER_MESSAGE * per_step + 100 * n)
+              + steps * work_per_step // (ELEMENTS_PER_EVENT * 8))
+    in_flight = min(per_step, _in_one_round(run.algorithm, n, servers))
+    memory = (BYTES_PER_GRAPH_ELEMENT * elements + 8 * samples * (features + 1) + 8 * samples * (spec.hidden + classes)
+              + 8 * params * DATA_COPIES * 3 * n + 4 * 8 * steps * n
+              + (BYTES_PER_MESSAGE_IN_FLIGHT + 8 * p_on_wire) * in_flight
+              + (LOG_BYTES_PER_MESSAGE * steps * per_step if keep_log else 0))
+    return Estimate(steps * per_step, events, memory)
+
+
+# -- the check --------------------------------------------------------------------------------------------
+
+MAX_RUNS = 100_000
+
+
+def run_count(scenario: Any) -> int:
+    """How many runs the scenario's sweep expands to, without expanding it."""
+    if scenario.training is not None:
+        sizes = len(scenario.training.optimizer)
+    else:
+        sizes = len(scenario.dtype) * len(scenario.size if scenario.size is not None else scenario.params or ())
+    return len(scenario.networks) * len(scenario.algorithms) * len(scenario.workers) * sizes
+
+
+
+def _count(x: float) -> str:
+    """1234567 → "1.2e6"; small counts as they are."""
+    if x < 10_000:
+        return f"{x:.0f}"
+    exponent = int(math.floor(math.log10(x)))
+    return f"{x / 10**exponent:.1f}e{exponent}"
+
+
+def _suggestion(scenario: Any, key: str) -> str:
+    if scenario.training is not None:
+        return "fewer workers, steps or a smaller model"
+    tries = []
+    if key == "memory" and scenario.payload == "data":
+        tries.append("payload: size-only")
+    tries.append("fewer workers")
+    if scenario.engine == "simulate" and scenario.payload == "size-only" and key != "memory" and scenario.model != "nccl":
+        tries.append("engine: schedule")
+    tries.append("engine: analytic")
+    return ", ".join(tries[:-1]) + " or " + tries[-1]
+
+
+def check(scenario: Any, keep_log: bool = False) -> None:
+    """Refuse the scenario's first run that needs more than the limits, or the runs whose events together
+    exceed the events limit: a ``CommsimError`` line naming the budget key, the run(s), the estimate, the
+    limit and what to try instead."""
+    if scenario.engine == "analytic" and scenario.model != "nccl":
+        return
+    budget = scenario.budget.model_dump() if getattr(scenario, "budget", None) is not None else None
+    limit = limits(budget)
+    count = run_count(scenario)
+    if count > MAX_RUNS:
+        raise CommsimError(f"the sweep is {count:,} runs (topologies × algorithms × workers × sizes); at most "
+                           f"{MAX_RUNS:,} in one scenario")
+    logs = 0  # the message logs of earlier runs, kept until the results are written
+    total = 0  # the events of every run so far: the scenario as a whole is held to the limit too
+    for index, run in enumerate(scenario.runs(), start=1):
+        if run.unavailable is not None:
+            continue
+        guess = estimate(scenario, run, keep_log)
+        total += guess.events
+        logs += LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0
+        memory = guess.memory + (logs - LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0)
+        for key, amount, allowed in (("memory", memory, limit.memory), ("events", guess.events, limit.events),
+                                     ("messages", guess.messages, limit.messages)):
+            if amount > allowed:
+                shown_amount, shown_limit = ((units.format_bytes(amount), units.format_bytes(allowed)) if key == "memory"
+                                             else (f"{_count(amount)} {key}", _count(allowed)))
+                what = f"{run.algorithm} on {shown(run.topology.title, 30, quote=False)}, n={run.workers}"
+                what += f", p={_count(run.params)}" if run.params is not None else ""
+                raise CommsimError(f"budget.{key}: run {index} ({what}) needs ~{shown_amount}, over the limit of "
+                                   f"{shown_limit}; try {_suggestion(scenario, key)}")
+        if total > limit.events:
+            raise CommsimError(f"budget.events: runs 1 to {index} together need ~{_count(total)} events, over the limit "
+                               f"of {_count(limit.events)}; try fewer runs, {_suggestion(scenario, 'events')}")

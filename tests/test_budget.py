@@ -1,0 +1,226 @@
+"""Budgets before work: estimates of each run's messages, events and memory, and the one-line refusal."""
+
+from pathlib import Path
+
+import pytest
+
+from commsim import budget, cli, scenario
+from commsim.collectives import REGISTRY
+from commsim.errors import CommsimError, ScenarioError
+from commsim.runner import points
+
+SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.yaml"))
+
+
+def parse(**changes):
+    base = {"name": "b", "workers": 4, "params": 1000, "algorithms": ["ring_allreduce"],
+            "topology": {"kind": "star", "bandwidth": "8 Gbit/s", "latency": "1 us"}}
+    return scenario.parse(base | changes, "b.yaml")
+
+
+def only_run(loaded):
+    return next(loaded.runs())
+
+
+@pytest.mark.parametrize("algorithm", [name for name in REGISTRY if not name.startswith("schedule:")])
+@pytest.mark.parametrize("n", [2, 5, 8])
+def test_message_estimate_is_the_count_the_engine_moves(algorithm, n):
+    """The estimate's messages are the closed form's, which the message engine's count equals."""
+    loaded = parse(workers=n, params=1003, algorithms=[algorithm], payload="size-only",
+                   topology={"kind": "fully_connected", "servers": 2})
+    run = only_run(loaded)
+    assert budget.estimate(loaded, run).messages == points.simulate_run(loaded, run).messages > 0
+
+
+def test_schedule_engine_events_are_a_fraction_of_the_message_engine_s():
+    """The same run: the message engine ~3 events a message, the schedule engine one per 8 transfers."""
+    simulate = parse(workers=64, params=10**6, payload="size-only")
+    schedule = parse(workers=64, params=10**6, payload="size-only", engine="schedule")
+    messages = 2 * 64 * 63
+    assert budget.estimate(simulate, only_run(simulate)).events >= 3 * messages
+    assert budget.estimate(schedule, only_run(schedule)).events < messages // 4
+
+
+def test_nccl_estimates_bound_the_wire_messages():
+    """model: nccl on 2 × 8 H100: the estimate (64 channels at most) is at least what NCCL's ring sends."""
+    loaded = parse(model="nccl", workers=16, params=2**20, payload="size-only",
+                   topology={"kind": "cluster", "preset": "hgx-h100", "nodes": 2})
+    run = only_run(loaded)
+    assert budget.estimate(loaded, run).messages >= points.simulate_run(loaded, run).messages > 0
+
+
+@pytest.mark.parametrize(("algorithm", "dtype"), [("ring_allreduce", "float32"), ("recursive_doubling", "float64"),
+                                                  ("all_to_all", "float16"), ("broadcast", "float32")])
+def test_memory_estimate_bounds_the_traced_peak_of_a_data_run(algorithm, dtype):
+    """A real-data run's peak allocation (tracemalloc, which sees numpy's buffers) stays under the estimate
+    and above a quarter of it: buffers are drawn in their own precision and the check sums them one at a
+    time, so the peak is 2-3 copies of the n buffers, not the 5 it was."""
+    import tracemalloc
+
+    loaded = parse(workers=8, params=2_000_000, dtype=dtype, algorithms=[algorithm])
+    run = only_run(loaded)
+    tracemalloc.start()
+    try:
+        points.simulate_run(loaded, run)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = budget.estimate(loaded, run).memory
+    buffers = 8 * 2_000_000 * {"float16": 2, "float32": 4, "float64": 8}[dtype]
+    assert estimate / 4 < peak < estimate
+    assert peak < 3 * buffers + 3 * 8 * 2_000_000
+
+
+def test_a_run_over_the_memory_budget_is_refused_with_the_estimate(tmp_path, capsys):
+    """A data run of 64 × 1e9 float32 (256 GB of buffers): one line with the run, ~792 GB, the limit and
+    what to try; exit 2 and nothing written."""
+    path = tmp_path / "big.yaml"
+    path.write_text("name: big\nworkers: 64\nparams: 1e9\ntopology: {kind: star}\nalgorithms: [ring_allreduce]\n"
+                    "budget: {memory: 16 GB}\n")
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"commsim: error: {path}: budget.memory: run 1 (ring_allreduce on star, n=64, p=1.0e9) needs ~792 GB, over "
+        "the limit of 16.0 GB; try payload: size-only, fewer workers or engine: analytic\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_over_the_event_budget_is_refused_with_the_estimate():
+    """Ring all-reduce on 8192 size-only workers: 134 M messages, ~4.0e8 events, over the default 2e8."""
+    with pytest.raises(ScenarioError) as error:
+        parse(workers=8192, payload="size-only")
+    assert str(error.value) == (
+        "b.yaml: budget.events: run 1 (ring_allreduce on star, n=8192, p=1000) needs ~4.0e8 events, over the limit of "
+        "2.0e8; try fewer workers, engine: schedule or engine: analytic")
+
+
+def test_the_scenario_budget_overrides_the_environment_which_overrides_the_machine(monkeypatch):
+    """COMMSIM_BUDGET lowers the events limit below a small run; the scenario's budget raises it again."""
+    monkeypatch.setenv(budget.ENV, "events=10, memory=1 GB")
+    assert budget.limits() == budget.Limits(memory=1e9, messages=budget.DEFAULT_MESSAGES, events=10)
+    with pytest.raises(ScenarioError, match=r"^b\.yaml: budget\.events: run 1 .* over the limit of 10; "):
+        parse()
+    assert parse(budget={"events": "1e6"}).budget.events == 1e6
+    monkeypatch.delenv(budget.ENV)
+    assert 0 < budget.limits().memory <= budget.available_memory()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("events", "COMMSIM_BUDGET: expected key=value items like 'memory=8 GB', got 'events'"),
+    ("speed=3", "COMMSIM_BUDGET: speed: unknown budget key; known: memory, messages, events"),
+    ("memory=-1 GB", "COMMSIM_BUDGET: memory: must be > 0"),
+    ("events=lots", "COMMSIM_BUDGET: events: cannot parse 'lots' as a count: expected a non-negative integer "
+                    "(try e.g. '8', '1e6', '1_000_000', '2^20')"),
+])
+def test_a_bad_environment_budget_is_one_line_naming_the_variable(monkeypatch, text, message):
+    """The variable is checked like a scenario key."""
+    monkeypatch.setenv(budget.ENV, text)
+    with pytest.raises(ScenarioError) as error:
+        parse()
+    assert str(error.value) == f"b.yaml: {message}"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"memory": 0}, "budget.memory: Value error, must be > 0"),
+    ({"events": "1e400x"}, "budget.events: cannot parse '1e400x' as a count"),
+    ({"time": 5}, "budget.time: unknown key (got 5)"),
+])
+def test_a_bad_scenario_budget_names_its_key(value, message):
+    """budget: is validated like every other key."""
+    with pytest.raises(ScenarioError) as error:
+        parse(budget=value)
+    assert str(error.value).replace("Value error, ", "").startswith(f"b.yaml: {message}".replace("Value error, ", ""))
+
+
+def test_the_analytic_engine_is_never_refused():
+    """4 M workers and 1e15 params from the closed forms: no budget applies."""
+    loaded = parse(workers="2^22", params="1e15", engine="analytic")
+    assert loaded.workers == [1 << 22]
+
+
+def test_a_huge_fat_tree_is_refused_before_it_is_built():
+    """fat_tree k: 1024 would build 268 M links for minutes: the budget refuses it at once; k: 2000 is
+    out of range by itself."""
+    with pytest.raises(ScenarioError, match=r"^b\.yaml: budget\.memory: run 1 \(ring_allreduce on fat_tree, n=4"):
+        parse(topology={"kind": "fat_tree", "k": 1024}, payload="size-only")
+    with pytest.raises(ScenarioError) as error:
+        parse(topology={"kind": "fat_tree", "k": 2000})
+    assert str(error.value) == "b.yaml: topology.k: must be a whole number from 2 to 1,024, got 2000"
+
+
+def test_too_many_runs_are_refused_without_expanding_them():
+    """100,000 worker counts × 100 sizes is refused by counting."""
+    with pytest.raises(ScenarioError) as error:
+        parse(workers={"from": 1, "to": 100_000, "step": 1}, params={"from": 1, "to": 100, "step": 1},
+              payload="size-only")
+    assert str(error.value) == ("b.yaml: the sweep is 10,000,000 runs (topologies × algorithms × workers × sizes); "
+                                "at most 100,000 in one scenario")
+
+
+def test_keeping_the_message_log_counts_against_the_budget(tmp_path, capsys):
+    """--messages keeps every message (34 B each): a run within its budget without a log is refused with one."""
+    path = tmp_path / "log.yaml"
+    path.write_text("name: log\nworkers: 64\nparams: 1000\npayload: size-only\ntopology: {kind: star}\n"
+                    "algorithms: [ring_allreduce]\nbudget: {memory: 1 MB}\n")
+    loaded = scenario.load(path)
+    assert budget.estimate(loaded, only_run(loaded)).memory < 1e6 < budget.estimate(loaded, only_run(loaded), True).memory
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out"), "--messages", str(tmp_path / "m.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"commsim: error: {path}: budget.memory: run 1 (ring_allreduce on star, n=64, p=1000) needs ~")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "m.csv").exists()
+
+
+def test_training_is_budgeted_by_its_dataset_and_steps():
+    """A synthetic dataset of 1e9 × 1000 features (8 TB) is refused by memory; 3e7 steps by events."""
+    training = {"model": "logistic_regression", "steps": 10, "optimizer": {"name": "gradient_descent", "alpha": 0.1}}
+    with pytest.raises(ScenarioError, match=r"budget\.memory: run 1 \(ring_allreduce on star, n=4\) needs ~8\.\d+ TB"):
+        parse(params=None, training=training | {"samples": "1e9", "features": 1000})
+    with pytest.raises(ScenarioError, match=r"budget\.events: .* try fewer workers, steps or a smaller model$"):
+        parse(params=None, training=training | {"steps": "3e7"}, budget={"memory": "1 TB"})
+
+
+def test_the_real_datasets_shapes_are_what_the_budget_assumes():
+    """The budget knows digits and breast_cancer by shape without loading them."""
+    from commsim.training.datasets import load_dataset
+
+    for name, (samples, features, classes) in budget._REAL_DATASETS.items():
+        dataset = load_dataset(name)
+        assert (dataset.n_samples, dataset.n_features, dataset.n_classes) == (samples, features, classes)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_bundled_scenarios_fit_a_small_machine(path, monkeypatch):
+    """Every bundled scenario loads under 2 GB and 3e7 events per run (the defaults of a small machine)."""
+    monkeypatch.setenv(budget.ENV, "memory=2 GB, events=3e7")
+    scenario.load(path)
+
+
+def test_check_raises_commsim_error_for_direct_callers():
+    """budget.check on a loaded scenario raises CommsimError (the scenario turns it into its own line)."""
+    loaded = parse(workers=64, payload="size-only")
+    with pytest.raises(CommsimError, match=r"^budget\.events: run 1 "):
+        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(events=10)}))
+
+
+def test_available_memory_respects_the_process_memory_limit():
+    """Under ``ulimit -v`` (RLIMIT_AS) of 1 GiB the default memory limit is below 1 GiB, whatever the
+    machine has, so a budget never lets through a run the process cannot hold."""
+    import subprocess
+    import sys
+
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+            "from commsim import budget; print(budget.available_memory(), budget.limits().memory)")
+    available, limit = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                 check=True, timeout=60).stdout.split())
+    assert 0 < available < 1 << 30
+    assert limit == 0.8 * available
+
+
+def test_the_runs_of_a_scenario_are_held_to_the_events_limit_together():
+    """Each of 20 ring runs is within 1e5 events; together they are not."""
+    loaded = parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only")
+    one = budget.estimate(loaded, only_run(loaded)).events
+    assert one < 1e5 < 20 * one
+    with pytest.raises(ScenarioError, match=r"^b\.yaml: budget\.events: runs 1 to 5 together need ~1\.\de5 events, "
+                                            r"over the limit of 1\.0e5; try fewer runs, fewer workers, engine: schedule"):
+        parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only",
+              budget={"events": 1e5})
