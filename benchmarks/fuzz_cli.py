@@ -8,8 +8,9 @@ Outcomes: ``clean`` (exit 0 or 1 with strict-JSON results, or exit 2 with one sh
 output), ``traceback``, ``timeout``, ``killed`` (a signal, or out of memory), ``long error`` (exit 2 with
 more than one line, or a line of 300 characters or more beyond the file name), ``bad output`` (a
 ``.partial`` file, output beside an error, results that are not strict JSON) and ``other`` exit statuses.
-The child's budget (``COMMSIM_BUDGET``) is half the memory limit and 1e7 events (~10-20 s), so a run
-the budget lets through fits the limits: a timeout or a kill means an estimate is wrong. ``--full-size``
+The child's budget (``COMMSIM_BUDGET``) is half the memory limit and, in events, half the timeout at
+0.5 M events a second (5e6 for 20 s), so a scenario the budget lets through fits the limits even on a
+loaded machine: a timeout or a kill means an estimate is wrong. ``--full-size``
 mutates the bundled scenarios at their own sizes, which puts the estimates to the test. Exit status 1
 if any case is not clean.
 """
@@ -114,10 +115,10 @@ def main() -> int:
     parser.add_argument("--report", type=Path, help="also write every case that is not clean as JSON here")
     parser.add_argument("--full-size", action="store_true",
                         help="mutate the bundled scenarios at their own sizes (default: made small first)")
-    parser.add_argument("--events", default="1e7", help="the children's events budget (default 1e7, ~10-20 s)")
+    parser.add_argument("--events", help="the children's events budget (default: half the timeout at 0.5 M events/s)")
     args = parser.parse_args()
     memory = int(parse_bytes(args.memory))
-    budget = f"memory={memory // 2}, events={args.events}"
+    budget = f"memory={memory // 2}, events={args.events or f'{args.timeout * 2.5e5:.2g}'}"
     started = time.perf_counter()
     cases = collect(args.cases, args.seed, args.full_size)
     generated = time.perf_counter() - started

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -906,7 +907,7 @@ def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
     if path is None:
         return load_bundled()
     name = str(path).removesuffix(".yaml")
-    if not Path(path).exists() and "/" not in str(path):
+    if "/" not in str(path) and not os.path.lexists(path):  # lexists: False, not an error, for a bad name
         if name in bundled():
             return load_bundled(f"{name}.yaml")
         raise ScenarioError(f"{path}: no such file, and no bundled scenario of that name ('commsim list' shows them)")

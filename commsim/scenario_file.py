@@ -211,8 +211,8 @@ def read_text(path: Path, source: str) -> str:
             raise ScenarioError(f"{source}: is {info.st_size:,} bytes; a scenario file is at most {MAX_FILE_BYTES:,}")
         with open(path, "rb") as file:
             data = file.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise ScenarioError(f"{source}: cannot read scenario: {error.strerror or error}") from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the name
+        raise ScenarioError(f"{source}: cannot read scenario: {getattr(error, 'strerror', None) or error}") from None
     if len(data) > MAX_FILE_BYTES:
         raise ScenarioError(f"{source}: is larger than {MAX_FILE_BYTES:,} bytes; a scenario file is at most that")
     if b"\x00" in data:

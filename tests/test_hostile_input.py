@@ -428,3 +428,9 @@ def test_validation_cases_are_read_as_safely_as_scenarios(tmp_path, capsys):
     assert cli.main(["validate", "--cases", str(cases), "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err == f"commsim: error: {cases}: 0.nodes: duplicate key (line 4; first at line 3)\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_name_too_long_is_one_line_naming_out(tmp_path, capsys):
+    """A 300-character directory name: the OS refuses it, and the line says --out, cut to its end."""
+    message = refused_out(tmp_path, capsys, str(tmp_path / ("d" * 300) / "out"))
+    assert message.startswith("--out: …") and message.endswith("d/out: File name too long")

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from ..errors import CommsimError
+from ..errors import CommsimError, shown
 
 MANIFEST = ".commsim-outputs"
 
@@ -28,33 +28,39 @@ def _nearest_existing(path: Path) -> Path:
     return Path.cwd()
 
 
-def _probe(directory: Path, flag: str, shown: Path) -> None:
+def _probe(directory: Path, flag: str, target: Path) -> None:
     """Create and remove a directory in ``directory``: the only test of writing that holds for root and
     read-only file systems alike."""
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".commsim-probe-", dir=directory))
     except OSError as error:
-        raise CommsimError(f"{flag}: cannot write in {directory} ({error.strerror or error}), so not {shown}") from None
+        raise CommsimError(f"{flag}: cannot write in {directory} ({error.strerror or error}), so not {target}") from None
 
 
 def check_directory(path: Path, flag: str = "--out") -> None:
     """Refuse, before any work, an output directory that is a file, lies under a file, or cannot be written."""
-    existing = _nearest_existing(path.absolute())
-    if existing == path.absolute() and not existing.is_dir():
-        raise CommsimError(f"{flag}: {path} exists and is not a directory")
-    if not existing.is_dir():
-        raise CommsimError(f"{flag}: {existing} is not a directory, so {path} cannot be one")
+    try:
+        existing = _nearest_existing(path.absolute())
+        if existing == path.absolute() and not existing.is_dir():
+            raise CommsimError(f"{flag}: {path} exists and is not a directory")
+        if not existing.is_dir():
+            raise CommsimError(f"{flag}: {existing} is not a directory, so {path} cannot be one")
+    except OSError as error:  # a name too long, a loop of links, ...
+        raise CommsimError(f"{flag}: {shown(str(path), 80, quote=False, tail=True)}: {error.strerror or error}") from None
     _probe(existing, flag, path)
 
 
 def check_file(path: Path, flag: str) -> None:
     """Refuse, before any work, an output file that is a directory or whose directory does not exist or
     cannot be written."""
-    if path.is_dir():
-        raise CommsimError(f"{flag}: {path} is a directory, not a file")
-    folder = path.absolute().parent
-    if not folder.is_dir():
-        raise CommsimError(f"{flag}: {path.parent} is not a directory")
+    try:
+        if path.is_dir():
+            raise CommsimError(f"{flag}: {path} is a directory, not a file")
+        folder = path.absolute().parent
+        if not folder.is_dir():
+            raise CommsimError(f"{flag}: {path.parent} is not a directory")
+    except OSError as error:
+        raise CommsimError(f"{flag}: {shown(str(path), 80, quote=False, tail=True)}: {error.strerror or error}") from None
     _probe(folder, flag, path)
 
 
