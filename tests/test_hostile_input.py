@@ -434,3 +434,18 @@ def test_an_out_name_too_long_is_one_line_naming_out(tmp_path, capsys):
     """A 300-character directory name: the OS refuses it, and the line says --out, cut to its end."""
     message = refused_out(tmp_path, capsys, str(tmp_path / ("d" * 300) / "out"))
     assert message.startswith("--out: …") and message.endswith("d/out: File name too long")
+
+
+@pytest.mark.parametrize(("topology", "algorithms", "message"), [
+    ("{kind: star, links: [{between: [6000, switch], bandwidth: 1e9}]}", "[parameter_server]",
+     "topology.links: with workers=5000: link override names node 6000, which is not in the topology"),
+    ("{kind: ring, links: [{between: [0, server], latency: 0}]}", "[all_to_all, parameter_server]",
+     "topology.links: with workers=5000: link override names node 'server', which is not in the topology"),
+])
+def test_checks_of_more_than_4096_workers_happen_at_load(tmp_path, capsys, topology, algorithms, message):
+    """Topologies of 5,000 workers used to be checked only when built for the run; now every topology of
+    up to 250,000 nodes and links is built at load, so a bad link override or a server on a ring is one
+    line before anything runs."""
+    text = OK.replace("workers: [2, 4]", "workers: 5000").replace("[ring_allreduce]", algorithms)
+    text = text.replace("{kind: star, bandwidth: 8 Gbit/s, latency: 1 us}", topology) + "payload: size-only\n"
+    assert refused(tmp_path, capsys, text).startswith(message)
