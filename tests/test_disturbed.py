@@ -365,6 +365,7 @@ def test_bundled_worker_crash_by_hand():
                             "waiting: 0 on 7; 1 on 0; 2 on 1; 3 on 2; 4 on 3; 6 on 5; 7 on 6")
     assert server.makespan_s == pytest.approx(1e-3 + 4 * A5 + 15 * P / BW, rel=1e-12)
     assert server.messages == 15 and server.disturbance["dropped"] == [[5]]
+    assert server.disturbance["kept_makespan_s"] == server.makespan_s  # every kept worker gets the same pull
     assert server.mean["max_error"] <= server.mean["tolerance"] and server.mean["vs_all_max_error"] > 0
 
 
@@ -412,3 +413,14 @@ def test_budget_counts_the_uniform_twin(tmp_path):
     slow = _scenario(tmp_path, BASE + "algorithms: [ring_allreduce]\nstragglers: {compute: 1 ms, slowdown: {3: 4}}\n")
     once, twice = (budget.estimate(s, next(iter(s.runs()))) for s in (plain, slow))
     assert once.messages == 24 and twice.messages == 48 and twice.events == 2 * budget.estimate(plain, next(iter(plain.runs())), keep_log=True).events
+
+
+def test_training_compute_jitter_is_per_step_and_bounded():
+    """Training draws each step's compute anew: rank r's step times lie in [c_r, c_r(1 + J)), differ from
+    step to step and between ranks, and the same seed draws the same ones."""
+    disturbance = Disturbance((1e-3, 2e-3), compute_jitter=0.5, seed=4)
+    times = [disturbance.step_compute_s(rank, 6) for rank in (0, 1)]
+    for rank, base in enumerate((1e-3, 2e-3)):
+        assert all(base <= t < 1.5 * base for t in times[rank]) and len(set(times[rank])) == 6
+    assert [t / 2 for t in times[1]] != times[0]
+    assert Disturbance((1e-3, 2e-3), compute_jitter=0.5, seed=4).step_compute_s(1, 6) == times[1]

@@ -13,7 +13,6 @@ last finisher through the message or compute that released each step).
 from __future__ import annotations
 
 import bisect
-import gc
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from ..collectives.payload import Buffer
 from ..network import topology as topologies
 from ..network.disturbances import DisturbedNetwork, Partitioned, schedule_failures
 from ..network.fluid import MessageLog
+from .message import run_with_progress
 from ..units import format_time
 from .results import idle_gaps
 
@@ -121,31 +121,38 @@ def run_disturbed(name: str, graph: nx.Graph, buffers: list[Buffer], disturbance
     processes = [env.process(worker(rank)) for rank in range(n)]
     for server in servers:
         env.process(spec.server(Comm(net, server, n, servers, gamma=gamma)))
-    for rank, at in disturbance.crashes:
-        env.timeout(at).callbacks.append(
-            lambda _event, rank=rank: processes[rank].interrupt("crash") if processes[rank].is_alive else None)
+    schedule_crashes(env, processes, disturbance.crashes)
     schedule_failures(net, list(disturbance.link_failures))
-    stopped = None
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        env.run()
-    except Partitioned as partition:
-        stopped = str(partition)
-    finally:
-        if collecting:
-            gc.enable()
-    if stopped is not None:
-        return DisturbedRun([None] * n, [float("nan")] * n, net, stopped, crashed)
-    down = {rank for rank, _ in crashed}
-    unfinished = [rank for rank, process in enumerate(processes) if rank not in down and not process.processed]
+    stopped = run_until_stuck(env, net, processes, crashed, spec.name)
     dropped = net.shared.get(DROPPED, [])
-    if unfinished:
-        what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in crashed) or "nothing crashed"
-        stopped = f"{spec.name} cannot finish ({what}): waiting: {waits(net, unfinished)}"
+    if stopped is not None:
         return DisturbedRun([None] * n, [float("nan")] * n, net, stopped, crashed, dropped)
+    down = {rank for rank, _ in crashed}
     results = [None if rank in down else process.value for rank, process in enumerate(processes)]
     return DisturbedRun(results, finish, net, None, crashed, dropped)
+
+
+def schedule_crashes(env: simpy.Environment, processes: list[Any], crashes: tuple[tuple[int, float], ...]) -> None:
+    """At each crash's time, interrupt its worker's process (if it is still running)."""
+    for rank, at in crashes:
+        env.timeout(at).callbacks.append(
+            lambda _event, rank=rank: processes[rank].interrupt("crash") if processes[rank].is_alive else None)
+
+
+def run_until_stuck(env: simpy.Environment, net: DisturbedNetwork, processes: list[Any],
+                    crashed: list[tuple[int, float]], name: str) -> str | None:
+    """Run until the event queue empties; why the run could not finish (a partition, or live workers left
+    waiting after crashes, and on whom), else None."""
+    try:
+        run_with_progress(env, None)
+    except Partitioned as partition:
+        return str(partition)
+    down = {rank for rank, _ in crashed}
+    unfinished = [rank for rank, process in enumerate(processes) if rank not in down and not process.processed]
+    if not unfinished:
+        return None
+    what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in crashed) or "nothing crashed"
+    return f"{name} cannot finish ({what}): waiting: {waits(net, unfinished)}"
 
 
 def _messages_of(log: MessageLog) -> list[tuple[Hashable, Hashable, float, float]]:

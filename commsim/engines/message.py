@@ -33,20 +33,27 @@ class CollectiveRun:
 
 
 def run_with_progress(env: simpy.Environment, horizon: float | None, progress: Any = None) -> None:
-    """``env.run()``; with ``progress``, in 100 slices of ``horizon`` (the expected end), calling
-    ``progress(fraction of simulated time done)`` after each (capped below 1 until the run ends)."""
-    if progress is None or not horizon or horizon <= 0:
-        env.run()
-    else:
-        step, report_at = env.step, horizon / 100
-        try:
-            while True:
-                step()
-                if env.now >= report_at:
-                    progress(min(env.now / horizon, 0.99))
-                    report_at = env.now + horizon / 100
-        except simpy.core.EmptySchedule:
-            pass
+    """``env.run()`` with the garbage collector off (a run allocates millions of short-lived, acyclic
+    objects; refcounting frees them); with ``progress``, in 100 slices of ``horizon`` (the expected end),
+    calling ``progress(fraction of simulated time done)`` after each (capped below 1 until the run ends)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if progress is None or not horizon or horizon <= 0:
+            env.run()
+        else:
+            step, report_at = env.step, horizon / 100
+            try:
+                while True:
+                    step()
+                    if env.now >= report_at:
+                        progress(min(env.now / horizon, 0.99))
+                        report_at = env.now + horizon / 100
+            except simpy.core.EmptySchedule:
+                pass
+    finally:
+        if collecting:
+            gc.enable()
     if progress is not None:
         progress(1.0)
 
@@ -73,13 +80,7 @@ def run_collective(
         processes.append(process)
     for server in servers if spec.server is not None else ():
         env.process(spec.server(Comm(net, server, n, servers, gamma=gamma)))
-    collecting = gc.isenabled()
-    gc.disable()  # a run allocates millions of short-lived, acyclic objects; refcounting frees them
-    try:
-        run_with_progress(env, horizon, progress)
-    finally:
-        if collecting:
-            gc.enable()
+    run_with_progress(env, horizon, progress)
     unfinished = [rank for rank, process in enumerate(processes) if not process.processed]
     if unfinished:
         raise RuntimeError(f"{spec.name}: ranks {unfinished[:8]} never finished (deadlock)")

@@ -62,8 +62,10 @@ class DisturbedNetwork(Network):
     def _launch(self, src: Hashable, dst: Hashable, nbytes: int, payload: Any, tag: Any, phase: str,
                 delivery: Event | None) -> Event:
         """The message starts now; its bytes count as rerouted if a failure changed its route."""
-        if self.failed and src != dst and (self.route(src, dst) and (src, dst) in self._rerouted):
-            self.rerouted_bytes += nbytes
+        if self.failed and src != dst:
+            self.route(src, dst)  # found anew if a failure dropped it, and then marked rerouted if it changed
+            if (src, dst) in self._rerouted:
+                self.rerouted_bytes += nbytes
         return Network.send(self, src, dst, nbytes, payload, tag, phase, delivery)
 
     def _path(self, src: Hashable, dst: Hashable) -> list[Hashable]:
@@ -117,9 +119,10 @@ class DisturbedNetwork(Network):
         for flow in moving:
             if flow.stage == _PROPAGATING or (flow.stage == _ALONE and flow.tx_end <= now):
                 continue  # every byte has left: it is delivered
-            remaining = flow.remaining - flow.rate * (now - flow.since)
             if flow.stage == _ALONE:
                 remaining = flow.nbytes - flow.rate * (now - flow.start)
+            else:
+                remaining = flow.remaining - flow.rate * (now - flow.since)
             old = flow.route
             for link in old.links:
                 link.flows.pop(flow, None)

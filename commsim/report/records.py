@@ -12,7 +12,7 @@ from typing import Any
 
 from ..engines.results import NotApplicable, RunResult, TrainingResult
 from ..scenario import Scenario
-from .outputs import write_atomically, write_text_atomically  # noqa: F401  (write_text_atomically: re-exported)
+from .outputs import write_atomically, write_text_atomically
 
 BIAS_TOLERANCE = 1e-6
 

@@ -134,13 +134,14 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
 
 def write_trace(runs: Iterable[Any], path: Path) -> Path:
     """Write the Chrome/Perfetto trace of ``runs`` to ``path``."""
-    from .records import finite, write_text_atomically
+    from .outputs import write_text_atomically
+    from .records import finite
 
     return write_text_atomically(path, json.dumps(finite(chrome_trace(runs)), separators=(",", ":"), allow_nan=False) + "\n")
 
 
 def write_messages(runs: Iterable[Any], path: Path) -> Path:
     """Write every message of ``runs`` as CSV to ``path``."""
-    from .records import write_text_atomically
+    from .outputs import write_text_atomically
 
     return write_text_atomically(path, messages_csv_text(runs))

@@ -101,6 +101,26 @@ def _varies(disturbance: Disturbance, run: DisturbedRun) -> bool:
             or bool(run.crashed) or disturbance.keep is not None)
 
 
+def _report(net: Any, stopped: str | None, uniform_s: float, makespan_s: float, disturbance: Disturbance,
+            compute: list[list[tuple[float, float]]], finish: list[float], crashed: list[tuple[int, float]],
+            dropped: list[list[int]]) -> dict[str, Any]:
+    """What every disturbed run reports: why it stopped, or its time against the twin's; each worker's
+    compute and idle time; the critical path; what failed, crashed, was rerouted or dropped."""
+    path = critical_path(net.log, compute, finish) if stopped is None else None
+    return {
+        "stopped": stopped,
+        "uniform_makespan_s": uniform_s,
+        "lost_s": None if stopped is not None else makespan_s - uniform_s,
+        "compute_s": list(disturbance.compute_s),
+        "idle_s": idle_s(net.log, compute, finish),
+        "critical_path": None if path is None else {**dataclasses.asdict(path), "text": path.describe()},
+        "rerouted_bytes": int(round(net.rerouted_bytes)),
+        "failed_links": [[str(u), str(v), at] for at, u, v in net.failed],
+        "crashed": [[rank, at] for rank, at in crashed],
+        "dropped": dropped,
+    }
+
+
 def _kept_makespan(run: DisturbedRun) -> float | None:
     """When the server dropped gradients: when the last worker whose gradient always counted finished."""
     dropped = {rank for call in run.dropped for rank in call}
@@ -119,7 +139,10 @@ def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> R
         graphs = [slow_links(topo.build(n, [run.algorithm]), scenario), topo.build(n, [run.algorithm])]
     except (TopologyError, ValueError) as error:
         return not_applicable(run, str(error))
-    missing = [f"{u}–{v}" for u, v, _ in disturbance_of(scenario, n).link_failures if not graphs[0].has_edge(u, v)]
+    disturbance = disturbance_of(scenario, n)
+    if disturbance.keep is not None and run.algorithm != "parameter_server":
+        disturbance = dataclasses.replace(disturbance, keep=None)
+    missing = [f"{u}–{v}" for u, v, _ in disturbance.link_failures if not graphs[0].has_edge(u, v)]
     if missing:
         return not_applicable(run, f"faults.link_down: no link {missing[0]} in this topology")
     itemsize = np.dtype(run.dtype).itemsize
@@ -127,26 +150,11 @@ def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> R
     buffers = make_buffers(n, run.params, run.dtype, scenario.payload, scenario.seed)
     uniform = run_disturbed(run.algorithm, graphs[1], buffers, disturbance_of(scenario, n, uniform=True),
                             scenario.gamma, keep_log=False)
-    disturbance = disturbance_of(scenario, n)
-    if disturbance.keep is not None and run.algorithm != "parameter_server":
-        disturbance = dataclasses.replace(disturbance, keep=None)
     done = run_disturbed(run.algorithm, graphs[0], buffers, disturbance, scenario.gamma, keep_log=True)
     net = done.network
     compute = [[(0.0, t)] for t in disturbance.compute_s]
-    path = critical_path(net.log, compute, done.finish_s) if done.stopped is None else None
-    report = {
-        "stopped": done.stopped,
-        "uniform_makespan_s": uniform.makespan_s,
-        "lost_s": None if done.stopped is not None else done.makespan_s - uniform.makespan_s,
-        "compute_s": list(disturbance.compute_s),
-        "idle_s": idle_s(net.log, compute, done.finish_s),
-        "critical_path": None if path is None else {**dataclasses.asdict(path), "text": path.describe()},
-        "rerouted_bytes": int(round(net.rerouted_bytes)),
-        "failed_links": [[str(u), str(v), at] for at, u, v in net.failed],
-        "crashed": [[rank, at] for rank, at in done.crashed],
-        "dropped": done.dropped,
-        "kept_makespan_s": _kept_makespan(done),
-    }
+    report = _report(net, done.stopped, uniform.makespan_s, done.makespan_s, disturbance, compute, done.finish_s,
+                     done.crashed, done.dropped) | {"kept_makespan_s": _kept_makespan(done)}
     mean = _mean_check(buffers, done, get(run.algorithm).kind) if scenario.payload == "data" else None
     return RunResult(
         algorithm=run.algorithm, topology=topo.title, workers=n, params=run.params, dtype=run.dtype,
@@ -167,40 +175,28 @@ def training_disturbance(scenario: Scenario, run: RunSpec, setup: Any) -> Distur
 
 def training_report(trace: Any, uniform: Any, disturbance: Disturbance, setup: Any, run: RunSpec) -> dict[str, Any]:
     """What the disturbance did to a training run against its uniform twin: time lost, the loss at the
-    end against the twin's, idle per worker, critical path, reroutes, crashes, drops; and (under
-    ``expected``) how the closed form's time becomes a bound: at least steps × (fastest compute + T)."""
-    net = trace.network
+    end against the twin's, idle per worker, critical path, reroutes, crashes, drops."""
     done = trace.stopped is None
-    path = critical_path(net.log, trace.compute_spans, trace.finish_s) if done else None
-    dropped = trace.dropped
     uniform_loss = setup.model.loss(uniform.replicas[0], setup.dataset.X, setup.dataset.y)
     final_loss = setup.model.loss(trace.replicas[0], setup.dataset.X, setup.dataset.y) if done else None
-    fastest = min(disturbance.compute_s, default=0.0)
-
-    def bound(expected: analytic.Expected) -> analytic.Expected:
-        if disturbance.keep is not None:  # waiting for fewer gradients is faster than the closed form
-            return dataclasses.replace(expected, makespan_s=None, time_formula="")
-        if expected.makespan_s is None or not (_varies(disturbance, trace) or disturbance.compute_jitter):
-            return expected
-        base = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
-        faster = setup.steps * (fastest - base)
-        return dataclasses.replace(expected, makespan_s=expected.makespan_s + faster, time_relation="≥",
-                                   time_formula=f"steps·(fastest compute + {expected.time_formula.split('+', 1)[-1].strip(' )')})")
-
-    return {
-        "stopped": trace.stopped,
-        "uniform_makespan_s": uniform.step_end_s[-1] if uniform.step_end_s else 0.0,
-        "lost_s": trace.step_end_s[-1] - uniform.step_end_s[-1] if done and trace.step_end_s else None,
-        "compute_s": list(disturbance.compute_s),
-        "idle_s": idle_s(net.log, trace.compute_spans, trace.finish_s),
-        "critical_path": None if path is None else {**dataclasses.asdict(path), "text": path.describe()},
-        "rerouted_bytes": int(round(getattr(net, "rerouted_bytes", 0.0))),
-        "failed_links": [[str(u), str(v), at] for at, u, v in getattr(net, "failed", [])],
-        "crashed": [[rank, at] for rank, at in trace.crashed],
-        "dropped": dropped,
+    ends = [steps[-1] if steps else 0.0 for steps in (uniform.step_end_s, trace.step_end_s)]
+    return _report(trace.network, trace.stopped, *ends, disturbance, trace.compute_spans, trace.finish_s,
+                   trace.crashed, trace.dropped) | {
         "kept_makespan_s": None,
         "steps_done": len(trace.loss),
         "uniform_final_loss": uniform_loss,
         "final_loss_change": None if final_loss is None else final_loss - uniform_loss,
-        "expected": bound,
     }
+
+
+def training_expected(expected: analytic.Expected, disturbance: Disturbance, trace: Any, setup: Any) -> analytic.Expected:
+    """How a training run's closed-form time becomes a bound under a disturbance: at least steps × (fastest
+    compute + T); none when the server drops gradients (waiting for fewer is faster)."""
+    if disturbance.keep is not None:
+        return dataclasses.replace(expected, makespan_s=None, time_formula="")
+    if expected.makespan_s is None or not (_varies(disturbance, trace) or disturbance.compute_jitter):
+        return expected
+    base = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
+    faster = setup.steps * (min(disturbance.compute_s, default=0.0) - base)
+    return dataclasses.replace(expected, makespan_s=expected.makespan_s + faster, time_relation="≥",
+                               time_formula=f"steps·(fastest compute + {expected.time_formula.split('+', 1)[-1].strip(' )')})")

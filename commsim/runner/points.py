@@ -298,11 +298,11 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
         final_loss = setup.model.loss(final, dataset.X, dataset.y) if final is not None else (trace.loss or [0.0])[-1]
         final_accuracy = setup.model.accuracy(final, dataset.X, dataset.y) if final is not None else None
         if disturbance is not None:
-            from .disturbed import training_report
+            from .disturbed import training_expected, training_report
 
             uniform = train(setup, run.algorithm, topo.build(run.workers, [run.algorithm]), run.workers, keep_log=False)
             report = training_report(trace, uniform, disturbance, setup, run)
-            expected = report.pop("expected")(expected)
+            expected = training_expected(expected, disturbance, trace, setup)
     net = trace.network
     return TrainingResult(
         algorithm=run.algorithm,

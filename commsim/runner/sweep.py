@@ -26,8 +26,8 @@ from ..report.records import (
     json_text,
     run_record,
     training_record,
-    write_text_atomically,
 )
+from ..report.outputs import write_text_atomically
 from ..report.records import document as results_document
 from ..scenario import RunSpec, Scenario
 

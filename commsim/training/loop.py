@@ -21,11 +21,10 @@ import optim
 
 from ..collectives import Comm, get
 from ..collectives.parameter_server import DROPPED
-from ..engines.disturbed import Disturbance, algorithm_for, waits
+from ..engines.disturbed import Disturbance, algorithm_for, run_until_stuck, schedule_crashes
 from ..network import topology as topologies
-from ..network.disturbances import DisturbedNetwork, Partitioned, schedule_failures
+from ..network.disturbances import DisturbedNetwork, schedule_failures
 from ..network.fluid import Network
-from ..units import format_time
 from .datasets import Batches, Dataset, shard
 from .models import Model
 from .wire import WireFormat
@@ -173,19 +172,13 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
     processes = [env.process(worker(rank)) for rank in range(n)]
     for server in servers:
         env.process(parameter_server(server))
-    for rank, at in disturbance.crashes if disturbance is not None else ():
-        env.timeout(at).callbacks.append(
-            lambda _event, rank=rank: processes[rank].interrupt("crash") if processes[rank].is_alive else None)
-    stopped = None
-    try:
+    if disturbance is None:
         env.run()
-    except Partitioned as partition:
-        stopped = str(partition)
+        stopped = None
+    else:
+        schedule_crashes(env, processes, disturbance.crashes)
+        stopped = run_until_stuck(env, net, processes, crashed, spec.name)
     down = {rank for rank, _ in crashed}
-    unfinished = [rank for rank in range(n) if rank not in down and not processes[rank].processed]
-    if stopped is None and unfinished:
-        what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in crashed)
-        stopped = f"{spec.name} cannot finish ({what or 'nothing crashed'}): waiting: {waits(net, unfinished)}"
     live = [rank for rank in range(n) if rank not in down]
     done = int(np.sum(np.all(np.isfinite(ends[:, live]), axis=1))) if live else 0  # steps every live rank finished
     return TrainingTrace(
