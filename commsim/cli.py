@@ -102,7 +102,7 @@ def _compare(args: argparse.Namespace) -> int:
         records = runner.sweep(loaded, out, executor, progress=update)
     result = compare.comparison(records, args.by)
     print(compare.table_text(result))
-    written = [out / "results.csv", out / "results.json", out / runner.RECORDS, *compare.save_figure(result, out)]
+    written = [out / "results.csv", out / "results.json", out / runner.RECORDS, *compare.save_figure(result, out, loaded.networks)]
     outputs.remember(out, written)
     for path in written[:2] + written[3:]:
         print(f"wrote {path}")
