@@ -4,7 +4,7 @@ process under a memory limit (``RLIMIT_AS``) and a timeout, and a summary of how
 
     python benchmarks/fuzz_cli.py --cases 1000 [--jobs 2] [--timeout 20] [--memory 2GiB] [--seed 0] [--full-size]
 
-Outcomes: ``clean`` (exit 0 or 1 with strict-JSON results, or exit 2 with one short stderr line and no
+Outcomes: ``clean`` (exit 0, 1 or 3 with strict-JSON results, or exit 2 with one short stderr line and no
 output), ``traceback``, ``timeout``, ``killed`` (a signal, or out of memory), ``long error`` (exit 2 with
 more than one line, or a line of 300 characters or more beyond the file name), ``bad output`` (a
 ``.partial`` file, output beside an error, results that are not strict JSON) and ``other`` exit statuses.
@@ -71,7 +71,7 @@ def judge(case: Case, code: int | None, stdout: str, stderr: str, directory: Pat
         if case.out in ("fresh", "under_file") and out.exists():
             return "bad output"
         return "clean"
-    if code in (0, 1):
+    if code in (0, 1, 3):
         try:
             json.loads((out / "results.json").read_text(encoding="utf-8"),
                        parse_constant=lambda constant: (_ for _ in ()).throw(ValueError(constant)))

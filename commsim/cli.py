@@ -1,6 +1,7 @@
 """``commsim`` command line: argument parsing and printing only.
 
-Exit status: 0 every check holds, 1 a check does not, 2 bad input (one line on stderr).
+Exit status: 0 every run finished and every check holds, 1 a check does not hold, 2 bad input (one line
+on stderr), 3 every check holds but some run stopped (its faults left it unable to finish).
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from typing import NoReturn
 
 from .errors import CommsimError, shown
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 3
+
+
+def _status(failed: bool, stopped: bool) -> int:
+    """A failed check outranks a stopped run (a wrong number, against a fault doing what it was told)."""
+    return EXIT_CHECK_FAILED if failed else EXIT_STOPPED if stopped else EXIT_OK
+
+
+def _stopped(record: dict) -> bool:
+    return bool((record.get("disturbance") or {}).get("stopped"))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,11 +112,11 @@ def _compare(args: argparse.Namespace) -> int:
         records = runner.sweep(loaded, out, executor, progress=update)
     result = compare.comparison(records, args.by)
     print(compare.table_text(result))
-    written = [out / "results.csv", out / "results.json", out / runner.RECORDS, *compare.save_figure(result, out)]
+    written = [out / "results.csv", out / "results.json", out / runner.RECORDS, *compare.save_figure(result, out, loaded.networks)]
     outputs.remember(out, written)
     for path in written[:2] + written[3:]:
         print(f"wrote {path}")
-    return EXIT_CHECK_FAILED if any(record.get("ok") is False for record in records) else EXIT_OK
+    return _status(any(record.get("ok") is False for record in records), any(map(_stopped, records)))
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -152,7 +162,7 @@ def _sweep(args: argparse.Namespace) -> int:
         records = runner.sweep(loaded, out, executor, resume=args.resume, progress=update)
     seconds = time.perf_counter() - start
     unavailable = sum("unavailable" in record for record in records)
-    stopped = sum(bool((record.get("disturbance") or {}).get("stopped")) for record in records)
+    stopped = sum(map(_stopped, records))
     failed = sum(record.get("ok") is False for record in records)
     ran = len(records) - unavailable - stopped
     print(f"{len(records)} points: {ran - failed} of {ran} match their closed forms"
@@ -167,7 +177,7 @@ def _sweep(args: argparse.Namespace) -> int:
     outputs.remember(out, written)
     for path in written:
         print(f"wrote {path}")
-    return EXIT_CHECK_FAILED if failed else EXIT_OK
+    return _status(bool(failed), bool(stopped))
 
 
 def _version() -> str:
@@ -256,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
         print(tables.links_table(runs))
     for path in written:
         print(f"wrote {path}")
-    return EXIT_CHECK_FAILED if records.all_ok(runs) is False else EXIT_OK
+    return _status(records.all_ok(runs) is False, any(getattr(run, "stopped", None) is not None for run in runs))
 
 
 def _bias(out: Path) -> int:

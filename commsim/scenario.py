@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -54,13 +55,44 @@ def _known(name: str, registry: Any, what: str) -> str:
 def _positive(value: float, key: str) -> float:
     if not value > 0:
         raise ValueError(f"{key} must be > 0, got {value!r}")
+    if value < units.MIN_BANDWIDTH:
+        raise ValueError(f"{key} must be at least 1 bit/s, got {value!r} B/s")
     return value
 
 
 def _non_negative(value: float, key: str) -> float:
     if not value >= 0:
         raise ValueError(f"{key} must be >= 0, got {value!r}")
+    if value > units.MAX_SECONDS:
+        raise ValueError(f"{key} must be at most {units.MAX_SECONDS:g} s (about 32 years), got {value!r} s")
     return value
+
+
+MAX_FACTOR = 1e6  # the most a slowdown or a compute jitter may stretch a worker's compute
+
+
+def _at_most_max_seconds(seconds: float) -> float:
+    if seconds > units.MAX_SECONDS:
+        raise ValueError(f"at most {units.MAX_SECONDS:g} s (about 32 years) of simulated time")
+    return seconds
+
+
+def _at_least_min_bandwidth(bandwidth: float) -> float:
+    if bandwidth < units.MIN_BANDWIDTH:
+        raise ValueError("at least 1 bit/s")
+    return bandwidth
+
+
+def _at_least_one_flop_per_second(rate: float) -> float:
+    if rate < 1:
+        raise ValueError("at least 1 FLOP/s (compute times must stay finite)")
+    return rate
+
+
+def _at_most_max_factor(factor: float) -> float:
+    if factor > MAX_FACTOR:
+        raise ValueError(f"at most {MAX_FACTOR:g} (a compute a million times longer)")
+    return factor
 
 
 MAX_SWEEP_POINTS = 100_000  # values one key may expand to
@@ -167,9 +199,9 @@ def _show_value(value: Any) -> str:
     return str(value)
 
 
-Bandwidth = Annotated[float, BeforeValidator(units.parse_bandwidth), Field(gt=0)]
-FlopRate = Annotated[float, BeforeValidator(units.parse_rate), Field(gt=0)]
-Latency = Annotated[float, BeforeValidator(units.parse_time), Field(ge=0)]
+Bandwidth = Annotated[float, BeforeValidator(units.parse_bandwidth), Field(gt=0), AfterValidator(_at_least_min_bandwidth)]
+FlopRate = Annotated[float, BeforeValidator(units.parse_rate), Field(gt=0), AfterValidator(_at_least_one_flop_per_second)]
+Latency = Annotated[float, BeforeValidator(units.parse_time), Field(ge=0), AfterValidator(_at_most_max_seconds)]
 MAX_COUNT = 2**53  # any count above this is absurd, and floats would round it
 MAX_WORKERS = 1 << 22  # 4,194,304: the closed forms take O(n) time, a second at this size
 Count = Annotated[int, BeforeValidator(units.parse_count), Field(gt=0, le=MAX_COUNT)]
@@ -363,9 +395,19 @@ class TrainingSpec(_Strict):
 
 
 def _factor(value: Any, where: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+    """A slowdown factor: a number (YAML reads ``1e1`` as text: it is 10 here, as ``1e6`` is elsewhere)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 < number < float("inf"):
         raise ValueError(f"{where}a slowdown factor must be a number > 0, got {_short(value)}")
-    return float(value)
+    if number > MAX_FACTOR:
+        raise ValueError(f"{where}a slowdown factor is at most {MAX_FACTOR:g} (a worker a million times slower), "
+                         f"got {_short(value)}")
+    return float(number)
 
 
 def _short(value: Any) -> str:
@@ -408,7 +450,7 @@ class Jitter(_Strict):
     """Seeded noise: each compute takes ``1 + compute·U[0, 1)`` times as long; each message starts up to
     ``message`` late (U[0, message))."""
 
-    compute: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    compute: Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(_at_most_max_factor)] = 0.0
     message: Latency = 0.0
 
 
@@ -462,8 +504,8 @@ class FaultSpec(_Strict):
 
     link_down: list[LinkDown] = []
     crash: list[Crash] = []
-    drop_stragglers: Annotated[int, Field(ge=1)] | None = None  # the server proceeds with the first n − k
-    backup_workers: Annotated[int, Field(ge=1)] | None = None  # the same: k of the n workers are backups
+    drop_stragglers: Count | None = None  # the server proceeds with the first n − k (ties: the lowest ranks)
+    backup_workers: Count | None = None  # the same: k of the n workers are backups
 
     @model_validator(mode="after")
     def _one_mode(self) -> FaultSpec:
@@ -744,6 +786,9 @@ class Scenario(_Strict):
             if self.training is None and needs_compute and spec.compute is None:
                 raise ValueError("stragglers.compute: slowdown and compute jitter scale a compute time; give one "
                                  "(e.g. 'compute: 1 ms')")
+            if isinstance(spec.slowdown, list) and len(spec.slowdown) > fewest:
+                raise ValueError(f"stragglers.slowdown: {len(spec.slowdown)} factors for workers={fewest}; "
+                                 "give at most one per worker")
             for name, ranks in (("slowdown", spec.slowdown if isinstance(spec.slowdown, dict) else {}),
                                 ("links", spec.links)):
                 for rank in ranks:
@@ -751,6 +796,12 @@ class Scenario(_Strict):
                         raise ValueError(f"stragglers.{name}: no worker {rank} with workers={fewest}")
         faults = self.faults
         if faults is not None:
+            failing: dict[frozenset[Any], int] = {}
+            for i, down in enumerate(faults.link_down):
+                first = failing.setdefault(frozenset(down.between), i)
+                if first != i:
+                    u, v = down.between
+                    raise ValueError(f"faults.link_down.{i}.between: link {u}–{v} already fails (faults.link_down.{first})")
             for i, crash in enumerate(faults.crash):
                 if crash.worker >= fewest:
                     raise ValueError(f"faults.crash.{i}.worker: no worker {crash.worker} with workers={fewest}")
@@ -805,25 +856,29 @@ class Scenario(_Strict):
             graphs.append(("servers", f"algorithms ({', '.join(with_server)})", topo.server_count(self.algorithms)))
         failures: dict[tuple[int, str], str] = {}
         built = 0
+        failing = self.faults.link_down if self.faults is not None else []
         for n in sorted(set(self.workers)):
             built += size(topo.kind, n, graphs[-1][2], topo.options)
             if built > VALIDATE_UP_TO:  # the biggest topologies are checked when they are built for the run
                 break
+            missing = set(range(len(failing)))  # failures whose link no graph of this n has (a server's: with servers)
             for what, culprit, servers in graphs:
                 try:
                     graph = TOPOLOGIES[topo.kind](n, topo.bandwidth, topo.latency, servers=servers, **topo.options)
                 except (TopologyError, ValueError) as error:
                     failures[n, "build" if what == "plain" else what] = f"{culprit}: with workers={n}: {error}"
+                    missing = set()
                     break
                 try:
                     apply_overrides(graph, [link.model_dump() for link in topo.links])
                     validate(graph)
                 except TopologyError as error:
                     failures[n, what] = f"{key}.links: with workers={n}: {error}"
-                for i, down in enumerate(self.faults.link_down if self.faults is not None else ()):
-                    if not graph.has_edge(*down.between):
-                        u, v = down.between
-                        raise ValueError(f"faults.link_down.{i}.between: no link {u}–{v} in {key} with workers={n}")
+                missing &= {i for i, down in enumerate(failing) if not graph.has_edge(*down.between)}
+            if missing:
+                i = min(missing)
+                u, v = failing[i].between
+                raise ValueError(f"faults.link_down.{i}.between: no link {u}–{v} in {key} with workers={n}")
         return failures
 
     def _params_and_dtypes(self) -> list[tuple[int, str]]:

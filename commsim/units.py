@@ -41,6 +41,12 @@ __all__ = [
     "parse_time",
 ]
 
+# Bounds that keep every simulated time finite (a sum of latencies, bytes over a bandwidth, a compute
+# stretched by its slowdown): no input time over MAX_SECONDS (about 32 years), no bandwidth under
+# MIN_BANDWIDTH (1 bit/s, in bytes per second).
+MAX_SECONDS = 1e9
+MIN_BANDWIDTH = 1 / 8
+
 
 # --------------------------------------------------------------------------- unit tables
 

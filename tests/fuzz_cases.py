@@ -231,11 +231,40 @@ def corrupted(draw: Any, chosen: dict[str, dict[str, Any]]) -> tuple[str, bytes 
 
 OUTS = st.sampled_from(["fresh"] * 7 + ["stale", "file", "under_file"])
 
+_STAR = "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
+REPRODUCTIONS = [  # issue 17's fault edge cases: each once a hang, a traceback, or a false "finished"
+    "name: r\nworkers: 2\nparams: 1\nalgorithms: [ring_allreduce]\ntopology: {kind: star, bandwidth: 1e10, latency: 0}\n"
+    "stragglers: {compute: 1 ms}\n",
+    "name: r\nworkers: 3\nparams: 1\nalgorithms: [ring_allreduce]\ntopology: {kind: star, bandwidth: 1e10, latency: 0}\n"
+    "faults: {crash: [{worker: 0, at: 1 s}]}\n",
+    "name: r\nworkers: 8\nparams: 64\nalgorithms: [double_binary_tree]\n" + _STAR
+    + "stragglers: {compute: 1 ms}\nfaults: {crash: [{worker: 3, at: 1.0001 ms}]}\n",
+    "name: r\nworkers: 8\nparams: 64\nalgorithms: [parameter_server]\n" + _STAR
+    + "stragglers: {compute: 1 ms}\nfaults: {drop_stragglers: 1, crash: [{worker: 5, at: 1.0001 ms}]}\n",
+    "name: r\nworkers: 2\nparams: 64\nalgorithms: [ring_allreduce]\n" + _STAR
+    + "faults: {crash: [{worker: 0, at: 0 s}, {worker: 1, at: 0 s}]}\n",
+    "name: r\nworkers: 2\nparams: 64\nalgorithms: [ring_allreduce]\n" + _STAR
+    + "faults: {link_down: [{between: [1, switch], at: 1 s}]}\n",
+    "name: r\nworkers: 3\nparams: 64\nalgorithms: [ring_allreduce]\ntopology: {kind: ring, bandwidth: 8 Gbit/s}\n"
+    "faults: {link_down: [{between: [0, 1], at: 0 s}, {between: [0, 1], at: 1 us}]}\n",
+    "name: r\nworkers: 4\nparams: 64\nalgorithms: [parameter_server, ring_allreduce]\n" + _STAR
+    + "faults: {link_down: [{between: [server, switch], at: 1 us}]}\n",
+    "name: r\nworkers: 4\nparams: 64\nalgorithms: [ring_allreduce]\n" + _STAR
+    + "stragglers: {compute: 1.0e+308, slowdown: {3: 4}}\n",
+    "name: r\nworkers: 4\nparams: 64\nalgorithms: [ring_allreduce]\n" + _STAR
+    + "stragglers: {compute: 1 ms, slowdown: {3: 1e1}}\n",
+    "name: r\nworkers: 4\nparams: 64\nalgorithms: [ring_allreduce]\n" + _STAR
+    + "stragglers: {compute: 1 ms, slowdown: [1, 2, 3, 4, 5]}\n",
+    "name: r\nworkers: 4\nparams: 64\nalgorithms: [parameter_server]\n" + _STAR + "faults: {drop_stragglers: true}\n",
+]
+
 
 def cases(chosen: dict[str, dict[str, Any]]) -> st.SearchStrategy[Case]:
-    """Three in four cases mutate keys, one in four corrupts the whole file; most write into a fresh --out."""
+    """Most cases mutate keys, about one in five corrupts the whole file, a few are issue 17's fault edge
+    cases as they were reported; most write into a fresh --out."""
+    reproduced = st.sampled_from(REPRODUCTIONS).map(lambda text: ("reproduction", text.encode(), "issue 17"))
     return st.builds(lambda made, out: Case(made[1], out, made[0], made[2]),
-                     st.one_of(mutated(chosen), mutated(chosen), mutated(chosen), corrupted(chosen)), OUTS)
+                     st.one_of(mutated(chosen), mutated(chosen), mutated(chosen), corrupted(chosen), reproduced), OUTS)
 
 
 BASES = bases()

@@ -51,14 +51,28 @@ def test_cells_are_the_closed_forms_and_the_best_is_marked(result):
     assert text[6].split() == ["parameter_server", "8.00", compare.BEST, "n/a"]
 
 
-def test_the_chart_has_one_bar_per_cell_and_labelled_axes(result):
-    """The grouped bars: 3 algorithms × 2 topologies (one n/a), time on a log axis with its unit."""
-    fig = compare.figure(result)
+def test_the_chart_draws_one_dot_per_cell_says_na_and_names_the_setting(result, tmp_path):
+    """Dots on a log axis (a bar there would start at an arbitrary floor): one per cell at its time in ms, a
+    column per topology; the parameter server on the ring says "n/a" where its dot would be; the title names
+    the workers, the buffer and the network."""
+    loaded = tmp_path / "c.yaml"
+    fig = compare.figure(result, scenario.load(loaded).networks)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "simulated time (ms)" and ax.get_xlabel() == "algorithm" and ax.get_yscale() == "log"
+    assert len(ax.patches) == 0  # no bars
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["star", "ring"]
-    heights = [patch.get_height() for patch in ax.patches]
-    assert heights[0] == pytest.approx(6 * (2 * ALPHA + P * 4 / N / B) * 1e3, rel=1e-12) and len(heights) == 6
+    star, ring = ax.get_lines()
+    size = P * 4
+    assert list(star.get_ydata()) == pytest.approx(
+        [1e3 * 6 * (2 * ALPHA + size / N / B), 1e3 * (2 * ALPHA + 3 * size / B), 1e3 * 2 * (2 * ALPHA + N * size / B)],
+        rel=1e-12)
+    assert list(ring.get_ydata()) == pytest.approx([1e3 * 6 * (ALPHA + size / N / B), 1e3 * (2 * ALPHA + 3 * size / B)],
+                                                   rel=1e-12)
+    assert list(star.get_xdata()) == [-0.2, 0.8, 1.8] and list(ring.get_xdata()) == [0.2, 1.2]
+    (na,) = ax.texts
+    assert na.get_text() == "n/a" and na.get_position()[0] == pytest.approx(2.2)  # parameter_server, ring
+    assert ax.get_title() == ("simulated time per algorithm and topology\n"
+                              "4 workers, 1 MB buffer (250,000 float32), every link 8 Gbit/s, 1 us")
 
 
 def test_compare_command_writes_the_chart_and_refuses_unknown_by(tmp_path, capsys):

@@ -293,7 +293,7 @@ def test_a_second_run_removes_the_first_runs_plots_and_only_those(tmp_path, caps
     path.write_text(SWEEP)
     assert cli.main(["run", str(path), "--out", str(out), "--plot"]) == 0
     first = {p.name for p in out.iterdir()}
-    assert {"time_vs_workers.png", "time_vs_workers.svg", "timeline_star_ring_allreduce_n2.png"} <= first
+    assert {"time_vs_workers.png", "time_vs_workers.svg", "timeline_star_ring_allreduce_n8.png"} <= first
     (out / "notes.txt").write_text("mine\n")
     (out / "time_vs_workers_mine.png").write_bytes(b"not commsim's")
     path.write_text(OK.replace("workers: [2, 4]", "workers: 4"))

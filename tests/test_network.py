@@ -1,5 +1,7 @@
 """The network model: route timing, max-min fair sharing, full duplex, matching, accounting."""
 
+import copy
+
 import networkx as nx
 import pytest
 import simpy
@@ -160,21 +162,39 @@ def test_link_is_free_while_the_previous_message_propagates():
     assert second == pytest.approx(1.5e-3 + 2e-3, rel=1e-12)
 
 
-def _reference_fluid(graph, sends, starts):
-    """A naive fluid simulator, independent of commsim: max-min rates recomputed at every event."""
+def _reference_fluid(graph, sends, starts, failures=(), rerouted=None, carried=None):
+    """A naive fluid simulator, independent of commsim: max-min rates recomputed at every event. A flow takes
+    networkx's single-source shortest path when it starts; at a failure (u, v, time) the edge goes, and each
+    flow crossing it goes on with the bytes it has left along such a path found anew (``rerouted``, if given,
+    collects those bytes; ``carried``, the bytes that crossed each directed link). Deliveries: the end of
+    transmission plus the latency of the path taken last."""
+    graph = copy.deepcopy(graph)  # Graph.copy would change each node's neighbour order, and so the paths
     links = {}
-    flows = []
-    for (src, dst, size), start in zip(sends, starts):
-        path = nx.shortest_path(graph, src, dst)
-        hops = list(zip(path, path[1:]))
-        for hop in hops:
-            links[hop] = graph.edges[hop]["bandwidth"]
-        flows.append({"hops": hops, "left": float(size), "start": start, "done": None,
-                      "latency": sum(graph.edges[h]["latency"] for h in hops)})
+    for u, v, data in graph.edges(data=True):
+        links[u, v] = links[v, u] = data["bandwidth"]
+
+    def route(flow):
+        path = nx.single_source_shortest_path(graph, flow["src"])[flow["dst"]]
+        flow["hops"] = list(zip(path, path[1:]))
+        flow["latency"] = sum(graph.edges[hop]["latency"] for hop in flow["hops"])
+
+    flows = [{"src": src, "dst": dst, "hops": None, "left": float(size), "start": start, "done": None}
+             for (src, dst, size), start in zip(sends, starts)]
+    pending = sorted(failures, key=lambda failure: failure[2])
     now = 0.0
     while any(f["done"] is None for f in flows):
+        while pending and pending[0][2] <= now:
+            u, v, _ = pending.pop(0)
+            graph.remove_edge(u, v)
+            for f in flows:
+                if f["hops"] is not None and f["done"] is None and {(u, v), (v, u)} & set(f["hops"]):
+                    route(f)
+                    if rerouted is not None:
+                        rerouted.append(f["left"])
         active = [f for f in flows if f["start"] <= now and f["done"] is None]
         for f in active:
+            if f["hops"] is None:
+                route(f)
             if f["left"] <= 1e-9:
                 f["done"] = now
         active = [f for f in active if f["done"] is None]
@@ -190,13 +210,15 @@ def _reference_fluid(graph, sends, starts):
             for i, f in enumerate(active):
                 if i not in frozen and any(spare[h] <= 1e-9 * links[h] for h in f["hops"]):
                     frozen.add(i)
-        upcoming = [f["start"] for f in flows if f["start"] > now]
+        upcoming = [f["start"] for f in flows if f["start"] > now] + [at for _, _, at in pending]
         finishing = [now + f["left"] / rates[i] for i, f in enumerate(active)]
         if not upcoming + finishing:
             continue
         step = min(upcoming + finishing) - now
         for i, f in enumerate(active):
             f["left"] -= rates[i] * step
+            for hop in f["hops"] if carried is not None else ():
+                carried[hop] = carried.get(hop, 0.0) + rates[i] * step
         now += step
     return [f["done"] + f["latency"] for f in flows]
 

@@ -11,11 +11,14 @@ from collections.abc import Callable
 import numpy as np
 from simpy.events import Event
 
+from ..network.fluid import _AFTER_NORMAL
 from .base import Algorithm, Comm, Process, register
 from .cost import Cost, LinkCost
 from .follow import scheduled
 from .payload import Buffer, SizeOnly
 from .schedule import Schedule, bounds_of, empty, ints, pieces, received
+
+_AFTER_THE_INSTANT = _AFTER_NORMAL + 1  # after the ordinary events of an instant and the network's rates
 
 
 def sharded_server_schedule(n: int, p: int, w: int, servers: int = 1, **_: object) -> Schedule:
@@ -57,9 +60,11 @@ register(scheduled("parameter_server", parameter_server_schedule, parameter_serv
 def first_arrivals(keep: int) -> Algorithm:
     """The parameter server in ``drop_stragglers``/``backup_workers`` mode: the server takes the first
     ``keep`` gradients to arrive, adds them in rank order, divides by ``keep`` and sends the result to
-    every worker; the others are dropped (their messages still cross the network). 2n messages of P
-    bytes, as the parameter server. Calls are tagged, so a gradient that arrives after its call was
-    answered never counts in a later one. Which ranks each call dropped: ``net.shared[DROPPED]``."""
+    every worker; the others are dropped (their messages still cross the network). Gradients that land
+    in the same instant tie, and the lowest ranks win: the server decides once every arrival of the
+    instant the keep-th landed is in. 2n messages of P bytes, as the parameter server. Calls are tagged,
+    so a gradient that arrives after its call was answered never counts in a later one. Which ranks each
+    call dropped: ``net.shared[DROPPED]``."""
 
     def _call(comm: Comm) -> int:
         counts = comm.net.shared.setdefault(("first_arrivals", comm.rank), [0])
@@ -77,13 +82,14 @@ def first_arrivals(keep: int) -> Algorithm:
         if comm.rank != comm.server:
             return
         call, env = _call(comm), comm.net.env
-        arrived: list[tuple[int, Buffer]] = []
+        arrived: list[tuple[float, int, Buffer]] = []
         enough = env.event()
 
         def arrive(event: Event, rank: int) -> None:
-            arrived.append((rank, event.value))
-            if len(arrived) == keep:
-                enough.succeed()
+            arrived.append((env.now, rank, event.value))
+            if len(arrived) == keep:  # decide after every other event of this instant (its ties)
+                enough._ok, enough._value = True, None
+                env.schedule(enough, _AFTER_THE_INSTANT)
 
         for rank in range(comm.size):
             pushed = comm.recv(rank, tag=("push", call))
@@ -91,18 +97,17 @@ def first_arrivals(keep: int) -> Algorithm:
                 arrive(pushed, rank)
             else:
                 pushed.callbacks.append(lambda event, rank=rank: arrive(event, rank))
-        if len(arrived) < keep:
-            yield enough
-        kept = sorted(arrived[:keep], key=lambda item: item[0])
-        comm.net.shared.setdefault(DROPPED, []).append(sorted(set(range(comm.size)) - {rank for rank, _ in kept}))
-        first = kept[0][1]
+        yield enough
+        kept = sorted(sorted(arrived, key=lambda item: item[:2])[:keep], key=lambda item: item[1])
+        comm.net.shared.setdefault(DROPPED, []).append(sorted(set(range(comm.size)) - {rank for _, rank, _ in kept}))
+        first = kept[0][2]
         if busy := comm.combine(first, keep - 1):
             yield busy
         if isinstance(first, SizeOnly):
             mean: Buffer = first.copy()
         else:
             total = first.copy()
-            for _, buffer in kept[1:]:
+            for _, _, buffer in kept[1:]:
                 total += buffer
             mean = total / np.asarray(keep, dtype=total.dtype)
         result = respond(mean) if respond is not None else mean

@@ -1,9 +1,15 @@
 """The message engine under stragglers and faults: a collective after per-worker compute, with jittered
 message starts, links that fail, workers that crash, and a parameter server that may drop stragglers.
 
+A crash stops its worker's node in the network (``DisturbedNetwork.crash``): the rank sends and receives
+nothing more, whatever processes it runs (one per tree for the double binary tree), and of its messages
+under way, the bytes not yet sent never arrive. The run ends when every worker has finished or crashed:
+failures and crashes due later never happen.
+
 A run either finishes (every live rank has its result) or stops, and then says why: the network
-split (``network partitioned at t = …``), or a crash left ranks waiting, and on whom. It never hangs
-(the event queue empties) and never returns a mean that lacks a gradient without saying so.
+split (``network partitioned at t = …``), a crash left ranks waiting, and on whom, or every worker
+crashed. It never hangs (the event queue empties) and never returns a mean that lacks a gradient
+without saying so.
 
 What a disturbed run cost is read off its message log: each worker's idle time (the gaps in [0, its
 finish] when it neither computes nor sends nor receives) and the critical path (walking back from the
@@ -19,6 +25,7 @@ from typing import Any
 
 import networkx as nx
 import simpy
+from simpy.core import StopSimulation
 
 from ..collectives import Algorithm, Comm, get
 from ..collectives.parameter_server import DROPPED, first_arrivals
@@ -121,7 +128,7 @@ def run_disturbed(name: str, graph: nx.Graph, buffers: list[Buffer], disturbance
     processes = [env.process(worker(rank)) for rank in range(n)]
     for server in servers:
         env.process(spec.server(Comm(net, server, n, servers, gamma=gamma)))
-    schedule_crashes(env, processes, disturbance.crashes)
+    schedule_crashes(net, processes, disturbance.crashes)
     schedule_failures(net, list(disturbance.link_failures))
     stopped = run_until_stuck(env, net, processes, crashed, spec.name)
     dropped = net.shared.get(DROPPED, [])
@@ -132,31 +139,49 @@ def run_disturbed(name: str, graph: nx.Graph, buffers: list[Buffer], disturbance
     return DisturbedRun(results, finish, net, None, crashed, dropped)
 
 
-def schedule_crashes(env: simpy.Environment, processes: list[Any], crashes: tuple[tuple[int, float], ...]) -> None:
-    """At each crash's time, interrupt its worker's process (if it is still running)."""
+def schedule_crashes(net: DisturbedNetwork, processes: list[Any], crashes: tuple[tuple[int, float], ...]) -> None:
+    """At each crash's time, if its worker is still at work: its node stops in the network (it sends and
+    receives nothing more; its bytes not yet sent never leave), and its process is interrupted."""
+
+    def crash(rank: int) -> None:
+        if processes[rank].is_alive:
+            net.crash(rank)
+            processes[rank].interrupt("crash")
+
     for rank, at in crashes:
-        env.timeout(at).callbacks.append(
-            lambda _event, rank=rank: processes[rank].interrupt("crash") if processes[rank].is_alive else None)
+        net.env.timeout(at).callbacks.append(lambda _event, rank=rank: crash(rank))
 
 
 def run_until_stuck(env: simpy.Environment, net: DisturbedNetwork, processes: list[Any],
                     crashed: list[tuple[int, float]], name: str) -> str | None:
-    """Run until the event queue empties; why the run could not finish (a partition, or live workers left
-    waiting after crashes, and on whom), else None."""
+    """Run until every worker has finished or crashed (what is due later never happens), or the event queue
+    empties; why the run could not finish (a partition, live workers left waiting after crashes, and on
+    whom, or every worker crashed), else None."""
+    env.all_of(processes).callbacks.append(StopSimulation.callback)
     try:
         run_with_progress(env, None)
     except Partitioned as partition:
         return str(partition)
     down = {rank for rank, _ in crashed}
+    what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in crashed) or "nothing crashed"
+    if processes and len(down) == len(processes):
+        return f"{name} cannot finish ({what}): every worker crashed"
     unfinished = [rank for rank, process in enumerate(processes) if rank not in down and not process.processed]
     if not unfinished:
         return None
-    what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in crashed) or "nothing crashed"
     return f"{name} cannot finish ({what}): waiting: {waits(net, unfinished)}"
 
 
 def _messages_of(log: MessageLog) -> list[tuple[Hashable, Hashable, float, float]]:
     return [(*log.endpoints(i), log.start[i], log.end[i]) for i in range(len(log))]
+
+
+def _end_of(entry: tuple) -> float:
+    return entry[0]
+
+
+def _index_of(entry: tuple) -> int:
+    return entry[1]
 
 
 def idle_s(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float]) -> list[float | None]:
@@ -196,26 +221,31 @@ class CriticalPath:
                 + (f", {format_time(self.gap_s)} waiting" if self.gap_s > 0 else ""))
 
 
-def critical_path(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float]) -> CriticalPath | None:
+def critical_path(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float],
+                  posted: dict[tuple[Hashable, Hashable, float], float] | None = None) -> CriticalPath | None:
     """Walk back from the last finisher to time 0: at each node and time, whichever ended last of its
     compute spans and the messages it sent or received released it; a compute hands the walk to its
-    start, a message sent to its start, a message received to its sender at its start."""
+    start, a message sent to when its sender sent it, a message received to its sender then. A message
+    that started late (``posted``: (src, dst, start) → when it was sent) waited from its sending to its
+    start, and only what ended by its sending can have released it. Only a message delivered before the
+    one the walk came through can have released that one (the log is in delivery order), so the walk
+    ends even through messages that take no time."""
     ends = [(t, rank) for rank, t in enumerate(finish) if t == t]
     if not ends:
         return None
     t, node = max(ends)
-    touching: dict[Hashable, list[tuple[float, int, float, Hashable]]] = {}
-    for src, dst, start, end in _messages_of(log):
-        touching.setdefault(dst, []).append((end, 1, start, src))  # received: 1 sorts after sent at the same end
-        touching.setdefault(src, []).append((end, 0, start, src))
-    for entries in touching.values():
-        entries.sort(key=lambda entry: (entry[0], entry[1]))
+    touching: dict[Hashable, list[tuple[float, int, bool, float, Hashable, Hashable]]] = {}
+    for index, (src, dst, start, end) in enumerate(_messages_of(log)):  # in delivery order, so by end too
+        touching.setdefault(src, []).append((end, index, False, start, src, dst))
+        touching.setdefault(dst, []).append((end, index, True, start, src, dst))
+    posted = posted or {}
     compute_s = message_s = gap_s = 0.0
     computes = messages = 0
     hops = [node]
+    before = len(log)  # the log index below which a message can have released the walk's node
     while t > 0:
         entries = touching.get(node, [])
-        i = bisect.bisect_right(entries, (t, 2)) - 1
+        i = min(bisect.bisect_right(entries, t, key=_end_of), bisect.bisect_left(entries, before, key=_index_of)) - 1
         spans = compute[node] if isinstance(node, int) and node < len(compute) else []
         span = max((s for s in spans if s[1] <= t and s[1] > s[0]), key=lambda s: s[1], default=None)
         if span is not None and (i < 0 or span[1] >= entries[i][0]):
@@ -229,13 +259,14 @@ def critical_path(log: MessageLog, compute: list[list[tuple[float, float]]], fin
             break
         near = entries[i][0] * (1 - 1e-12)  # ends equal but for round-off: the message received released it
         j = i
-        while j > 0 and not entries[j][1] and entries[j - 1][0] >= near:
+        while j > 0 and not entries[j][2] and entries[j - 1][0] >= near:
             j -= 1
-        end, received, start, src = entries[j] if entries[j][1] else entries[i]
-        gap_s += t - end
+        end, index, received, start, src, dst = entries[j] if entries[j][2] else entries[i]
+        sent = posted.get((src, dst, start), start)
+        gap_s += (t - end) + (start - sent)
         message_s += end - start
         messages += 1
-        t = start
+        t, before = sent, index
         if received:
             node = src
             hops.append(node)

@@ -77,6 +77,7 @@ class _Flow:
         "since",
         "stage",
         "start",
+        "tag",
         "tx_end",
     )
 
@@ -170,6 +171,7 @@ class Network:
         self._last_phase: str | None = None  # the phase of the last send and its index (most sends repeat it)
         self._last_phase_id = 0
         self._routes: dict[tuple[Hashable, Hashable], Route] = {}
+        self._route_count = 0  # routes made so far: each one's index (a route found anew never reuses one)
         # per channel: [whether the events wait for receives (True) or sends (False), events...]
         self._channels: dict[tuple[Hashable, Hashable, Any], list[Any]] = {}
         self._dirty: dict[Link, None] = {}
@@ -185,7 +187,8 @@ class Network:
         route = self._routes.get(key)
         if route is None:
             path = self._path(src, dst)
-            route = Route(len(self._routes), src, dst, tuple(self.links[a, b] for a, b in zip(path, path[1:])))
+            route = Route(self._route_count, src, dst, tuple(self.links[a, b] for a, b in zip(path, path[1:])))
+            self._route_count += 1
             self._routes[key] = route
             if self.log is not None:
                 self.log.routes.append(route)
@@ -247,7 +250,7 @@ class Network:
         env = self.env
         now = env._now
         flow = _Flow()
-        flow.net, flow.route, flow.payload = self, route, payload
+        flow.net, flow.route, flow.payload, flow.tag = self, route, payload, tag
         flow.delivery = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
         flow.start = flow.since = now
         flow.nbytes = flow.remaining = nbytes

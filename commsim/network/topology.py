@@ -19,6 +19,7 @@ from typing import Any
 import networkx as nx
 
 from ..errors import TopologyError
+from ..units import MAX_SECONDS, MIN_BANDWIDTH
 from .cluster import cluster
 from .fabrics import GENERATORS as _FABRICS
 from .graphs import SERVER, SWITCH, _add_workers, _link, add_servers, server_names  # noqa: F401  (re-exported)
@@ -127,8 +128,9 @@ def apply_overrides(graph: nx.Graph, overrides: Iterable[Mapping[str, Any]]) -> 
 
 
 def validate(graph: nx.Graph, n: int | None = None) -> None:
-    """Refuse graphs the network model cannot run: disconnected, links without capacity, workers
-    that are not the ints 0..m-1 (m = ``n`` when given)."""
+    """Refuse graphs the network model cannot run: disconnected, links without capacity (under 1 bit/s) or
+    with a latency over ``MAX_SECONDS`` (times would not stay finite), workers that are not the ints
+    0..m-1 (m = ``n`` when given)."""
     if graph.number_of_nodes() > 1 and not nx.is_connected(graph):
         pieces = nx.number_connected_components(graph)
         apart = min(nx.connected_components(graph), key=len)
@@ -141,8 +143,12 @@ def validate(graph: nx.Graph, n: int | None = None) -> None:
     for u, v, data in graph.edges(data=True):
         if not data.get("bandwidth", 0) > 0:
             raise TopologyError(f"link {u!r}-{v!r} has bandwidth {data.get('bandwidth')!r}; it must be > 0")
+        if data["bandwidth"] < MIN_BANDWIDTH:
+            raise TopologyError(f"link {u!r}-{v!r} has bandwidth {data['bandwidth']!r} B/s; it must be at least 1 bit/s")
         if not data.get("latency", -1) >= 0:
             raise TopologyError(f"link {u!r}-{v!r} has latency {data.get('latency')!r}; it must be >= 0")
+        if data["latency"] > MAX_SECONDS:
+            raise TopologyError(f"link {u!r}-{v!r} has latency {data['latency']!r} s; it must be at most {MAX_SECONDS:g} s")
 
 
 def build(

@@ -7,6 +7,7 @@ utilisation of the busiest link under it. The fastest cell of each row is marked
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,37 +82,80 @@ def table_text(result: Comparison) -> str:
     return "\n".join([note, *text])
 
 
-def figure(result: Comparison) -> Any:
-    """A grouped bar chart: one group per row, one bar per column, simulated time on a log axis."""
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _title(result: Comparison, networks: dict[str, str]) -> str:
+    """What every cell shares: the workers and the buffer where each is one value, and the network where it
+    is one (by topology: every column's the same, else the legend says each)."""
+    ran = [cell for cell in result.cells.values() if "makespan_s" in cell]
+    workers = sorted({cell["workers"] for cell in ran})
+    buffers = sorted({(cell["params"], cell["dtype"], cell["params"] * cell["bytes_per_param"]) for cell in ran})
+    from .plots import buffer_text
+
+    where = "" if len(workers) == 1 else " (per column)" if result.by == "workers" else " (per row)"
+    parts = [f"{', '.join(map(str, workers[:-1]))}{' or ' * (len(workers) > 1)}{workers[-1]} workers{where}"]
+    if len(buffers) == 1:
+        params, dtype, size = buffers[0]
+        parts.append(f"{buffer_text(size)} buffer ({params:,} {dtype})")
+    topologies = {cell["topology"] for cell in ran}
+    texts = {networks[title] for title in topologies if title in networks}
+    if len(texts) == 1 and (result.by == "topology" or len(topologies) == 1):
+        parts.append(texts.pop() if result.by == "topology" else f"on {topologies.pop()}: {texts.pop()}")
+    return f"simulated time per algorithm and {result.by}\n" + ", ".join(parts)
+
+
+def figure(result: Comparison, networks: Sequence[Any] = ()) -> Any:
+    """One group per row, one dot per column at its simulated time on a log axis (a bar there would start at
+    an arbitrary floor: its length would mean nothing); "n/a" where the column cannot run the row's algorithm.
+    The title says the workers, the buffer and the network (``networks``: the scenario's topology specs)."""
     import matplotlib
     import matplotlib.ticker
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    from .plots import _pyplot, network_text
 
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(result.rows) + 2), 4.5), layout="constrained")
+    plt = _pyplot()
+    described = {spec.title: network_text(spec) for spec in networks}
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(result.rows) + 2), 4.8), layout="constrained")
     width = 0.8 / max(len(result.columns), 1)
-    x = np.arange(len(result.rows))
     unit, factor = column_unit([cell["makespan_s"] for cell in result.cells.values() if "makespan_s" in cell], "time")
+    below = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    apart = result.by == "topology" and len(set(described.values())) > 1  # each network in its legend entry
     for k, column in enumerate(result.columns):
-        heights = [result.cells.get((row, column), {}).get("makespan_s", np.nan) / factor for row in result.rows]
-        ax.bar(x + (k - (len(result.columns) - 1) / 2) * width, heights, width, label=column)
-    ax.set_xticks(x, result.rows, rotation=20, ha="right")
+        xs, times = [], []
+        for x, row in enumerate(result.rows):
+            at = x + (k - (len(result.columns) - 1) / 2) * width
+            cell = result.cells.get((row, column))
+            if cell is not None and "makespan_s" in cell:
+                xs.append(at)
+                times.append(cell["makespan_s"] / factor)
+            else:
+                ax.text(at, 0.02, "n/a" if cell is not None else "not\nrun", transform=below, ha="center", va="bottom",
+                        fontsize=9, fontweight="bold", color=f"C{k % 10}")
+        label = f"{column}: {described[column]}" if apart and column in described else column
+        ax.plot(xs, times, linestyle="none", marker=MARKERS[k % len(MARKERS)], markersize=8, color=f"C{k % 10}",
+                label=label)
+    ax.set_xticks(range(len(result.rows)), result.rows, rotation=20, ha="right")
+    ax.set_xlim(-0.5, len(result.rows) - 0.5)
+    ax.set_xticks([x - 0.5 for x in range(1, len(result.rows))], minor=True)  # a rule between groups
+    ax.tick_params(axis="x", which="minor", length=0)
+    ax.grid(axis="x", which="minor", color="0.85", linewidth=0.8)
     ax.set_yscale("log")
+    ax.grid(axis="y", which="both", color="0.93", linewidth=0.6)
+    ax.set_axisbelow(True)
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     # minor ticks labelled at 2× and 5× only, so a log axis spanning decades stays legible
     ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
         lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "25" else ""))
     ax.set_ylabel(f"simulated time ({unit})")
     ax.set_xlabel("algorithm")
-    ax.set_title(f"time per algorithm and {result.by}")
+    ax.set_title(_title(result, described), fontsize=10)
     ax.legend(title=result.by, fontsize="small")
     return fig
 
 
-def save_figure(result: Comparison, directory: Path) -> list[Path]:
+def save_figure(result: Comparison, directory: Path, networks: Sequence[Any] = ()) -> list[Path]:
     """``compare_by_<by>.png`` and ``.svg`` in ``directory`` (without timestamps, written whole)."""
     from .plots import save
 
-    return save(figure(result), directory, f"compare_by_{result.by}", dpi=120)
+    return save(figure(result, networks), directory, f"compare_by_{result.by}", dpi=120)

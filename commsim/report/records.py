@@ -58,6 +58,8 @@ def run_record(run: RunResult | NotApplicable) -> dict[str, Any]:
         "busbw_Bps": run.busbw,
         "hottest_links": run.hottest_links() if run.bytes_per_link else [],
         "bytes_per_link": run.bytes_per_link,
+        # the rate each link's bytes moved at (NCCL's, in the NCCL mode): busy = bytes / rate, as in hottest_links
+        "link_bandwidth_Bps": {name: run.link_bandwidth[name] for name in run.bytes_per_link},
         **({"nccl": run.nccl} if run.nccl is not None else {}),
         **({"disturbance": run.disturbance} if run.disturbance is not None else {}),
     }

@@ -258,6 +258,9 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
             lines.append(f"    critical path: {info['critical_path']['text']}")
         if info["rerouted_bytes"]:
             lines.append(f"    rerouted: {info['rerouted_bytes']} B took a longer way round")
+        if info.get("lost_messages"):
+            lines.append(f"    lost: {info['lost_messages']} message(s) cut off by their sender's crash, "
+                         f"{info['lost_bytes']} B never sent")
         dropped = sorted({rank for call in info["dropped"] for rank in call})
         if dropped:
             calls = len(info["dropped"])

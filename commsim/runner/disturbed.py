@@ -3,8 +3,8 @@ every worker computing the base time, nothing failing), and what the disturbance
 
 Reported beside the run (``RunResult.disturbance``): the uniform makespan and what the run lost against
 it, each worker's compute and idle time, the critical path, the bytes a link failure rerouted, the
-crashes, and in ``drop_stragglers`` mode which gradients the server dropped and how far the mean it
-formed is from the mean of all n."""
+crashes and the messages they cut off (with the bytes never sent), and in ``drop_stragglers`` mode which
+gradients the server dropped and how far the mean it formed is from the mean of all n."""
 
 from __future__ import annotations
 
@@ -96,8 +96,9 @@ def _expected(twin: analytic.Expected, disturbance: Disturbance, run: DisturbedR
 
 
 def _varies(disturbance: Disturbance, run: DisturbedRun) -> bool:
-    """Whether the run can differ from every-worker-the-same (anything but equal compute times)."""
-    return (len(set(disturbance.compute_s)) > 1 or bool(disturbance.jitter_s) or bool(disturbance.link_failures)
+    """Whether the run can differ from every-worker-the-same (anything but equal compute times; failures and
+    crashes that came after the run ended never happened)."""
+    return (len(set(disturbance.compute_s)) > 1 or bool(disturbance.jitter_s) or bool(run.network.failed)
             or bool(run.crashed) or disturbance.keep is not None)
 
 
@@ -105,8 +106,8 @@ def _report(net: Any, stopped: str | None, uniform_s: float, makespan_s: float, 
             compute: list[list[tuple[float, float]]], finish: list[float], crashed: list[tuple[int, float]],
             dropped: list[list[int]]) -> dict[str, Any]:
     """What every disturbed run reports: why it stopped, or its time against the twin's; each worker's
-    compute and idle time; the critical path; what failed, crashed, was rerouted or dropped."""
-    path = critical_path(net.log, compute, finish) if stopped is None else None
+    compute and idle time; the critical path; what failed, crashed, was rerouted, lost or dropped."""
+    path = critical_path(net.log, compute, finish, net.posted) if stopped is None else None
     return {
         "stopped": stopped,
         "uniform_makespan_s": uniform_s,
@@ -115,6 +116,8 @@ def _report(net: Any, stopped: str | None, uniform_s: float, makespan_s: float, 
         "idle_s": idle_s(net.log, compute, finish),
         "critical_path": None if path is None else {**dataclasses.asdict(path), "text": path.describe()},
         "rerouted_bytes": int(round(net.rerouted_bytes)),
+        "lost_messages": len(net.lost),
+        "lost_bytes": int(round(sum(unsent for _, _, unsent in net.lost))),
         "failed_links": [[str(u), str(v), at] for at, u, v in net.failed],
         "crashed": [[rank, at] for rank, at in crashed],
         "dropped": dropped,
@@ -142,9 +145,12 @@ def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> R
     disturbance = disturbance_of(scenario, n)
     if disturbance.keep is not None and run.algorithm != "parameter_server":
         disturbance = dataclasses.replace(disturbance, keep=None)
-    missing = [f"{u}–{v}" for u, v, _ in disturbance.link_failures if not graphs[0].has_edge(u, v)]
+    missing = [(u, v) for u, v, _ in disturbance.link_failures if not graphs[0].has_edge(u, v)]
     if missing:
-        return not_applicable(run, f"faults.link_down: no link {missing[0]} in this topology")
+        u, v = missing[0]
+        absent = [node for node in (u, v) if node not in graphs[0]]
+        return not_applicable(run, f"faults.link_down: {absent[0]} is not in {run.algorithm}'s network" if absent
+                              else f"faults.link_down: no link {u}–{v} in this topology")
     itemsize = np.dtype(run.dtype).itemsize
     twin = closed_form(run.algorithm, graphs[0], n, run.params, itemsize, scenario.gamma)
     buffers = make_buffers(n, run.params, run.dtype, scenario.payload, scenario.seed)

@@ -176,7 +176,7 @@ def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
         env.run()
         stopped = None
     else:
-        schedule_crashes(env, processes, disturbance.crashes)
+        schedule_crashes(net, processes, disturbance.crashes)
         stopped = run_until_stuck(env, net, processes, crashed, spec.name)
     down = {rank for rank, _ in crashed}
     live = [rank for rank in range(n) if rank not in down]
