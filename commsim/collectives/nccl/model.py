@@ -33,7 +33,7 @@ from typing import Any
 
 import networkx as nx
 
-from . import nccl_table as T
+from . import table as T
 
 
 @dataclass(frozen=True)
@@ -279,12 +279,12 @@ def plan(graph: nx.Graph, nbytes: int, algorithms: tuple[str, ...] = T.ALGORITHM
          protocols: tuple[str, ...] = T.PROTOCOLS, channel_count: int | None = None) -> Plan:
     """NCCL's pick among ``algorithms`` × ``protocols`` for ``nbytes`` on a cluster ``graph`` (ValueError if
     no protocol runs), on NCCL's channels unless ``channel_count`` is given."""
-    from . import nccl_ring, nccl_tree
+    from . import ring, tree
 
     m = machine(graph)
     choice = choose(m, nbytes, algorithms, protocols)
     count = channels(m).comm if channel_count is None else channel_count
-    module = nccl_tree if choice.algorithm == "tree" else nccl_ring
+    module = tree if choice.algorithm == "tree" else ring
     make = getattr(module, f"nccl_{choice.algorithm}_schedule")
     return Plan(choice, count, nccl_rates(graph, choice.protocol), partial(make, channels=count, protocol=choice.protocol),
                 partial(module.message_sizes, channels=count, protocol=choice.protocol),

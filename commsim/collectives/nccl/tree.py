@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nccl_ring import node_size, wire_bytes
-from .nccl_table import BUFFER_BYTES, NCCL_STEPS
-from .schedule import Round, Schedule, empty, ints
-from .trees import double_binary_tree_shape
+from ..schedule import Round, Schedule, empty, ints
+from ..trees import double_binary_tree_shape
+from .ring import node_size, wire_bytes
+from .table import BUFFER_BYTES, NCCL_STEPS
 
 TREE_CHUNK_BYTES = {
     "simple": BUFFER_BYTES["simple"] // NCCL_STEPS,  # one step: 512 KiB

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nccl_table import PROTOCOLS
-from .schedule import Round, Schedule, bounds_of, empty, ints
+from ..schedule import Round, Schedule, bounds_of, empty, ints
+from .table import PROTOCOLS
 
 
 def wire_bytes(data: np.ndarray, protocol: str) -> np.ndarray:
