@@ -416,9 +416,9 @@ class Plan:
     make: Any  # make(n, p, w, gpus_per_node=g): the schedule
     message_sizes: Any  # message_sizes(n, p, w): wire size → count, by formula
     base_latency_s: float
-    collective: str = "allreduce"
-    algorithm: str = "ring"  # ring, tree, or p2p
-    protocol: str = "simple"
+    collective: str
+    algorithm: str  # ring, tree, or p2p
+    protocol: str
 
     @property
     def predicted_s(self) -> float | None:
