@@ -70,9 +70,11 @@ T_ENGINE = "tests/test_engine_analytic.py"
 SCHED = "commsim/engines/schedule.py"
 SCHEDULES = "commsim/collectives/schedule.py"
 FOLLOW = "commsim/collectives/follow.py"
-NCCL_MODEL = "commsim/collectives/nccl_model.py"
-NCCL_RING = "commsim/collectives/nccl_ring.py"
-T_NCCL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_validate.py")
+NCCL_MODEL = "commsim/collectives/nccl/model.py"
+NCCL_RING = "commsim/collectives/nccl/ring.py"
+NCCL_PIPE = "commsim/collectives/nccl/pipeline.py"
+NCCL_P2P = "commsim/collectives/nccl/p2p.py"
+T_NCCL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_validate.py", "tests/test_nccl_collectives.py")
 T_SCHED = "tests/test_schedule_engine.py"
 DIST_NET = "commsim/network/disturbances.py"
 DIST = "commsim/engines/disturbed.py"
@@ -152,8 +154,25 @@ CATALOGUE: tuple[Mutant, ...] = (
        "ring schedule combines the chunk it sent, not the one it received", T_SCHED, T_VERIFY, T_ENGINE, "tests/test_sensitivity.py"),
     # -- NCCL mode ----------------------------------------------------------------------------
     _m(NCCL_MODEL, "bus = min(bus * T.RING_LL128_FACTOR,", "bus = min(bus,", "ring LL128 without its 0.92", *T_NCCL),
-    _m(NCCL_MODEL, "inter_steps = 0 if nodes == 1 else 2 * (nodes - 1)", "inter_steps = 0 if nodes == 1 else 2 * nodes",
+    _m(NCCL_MODEL, "inter_steps = 0 if nodes == 1 else 2 * (nodes - 1) if", "inter_steps = 0 if nodes == 1 else 2 * nodes if",
        "ring counts 2N inter-node steps (NCCL before 2.23), not 2(N−1)", *T_NCCL),
+    _m(NCCL_MODEL, "else 2 * (nodes - 1) if collective == \"allreduce\" else nodes - 1", "else 2 * (nodes - 1)",
+       "reduce-scatter and all-gather cross between nodes 2(N−1) times, as all-reduce", *T_NCCL),
+    _m(NCCL_MODEL, "    return m.nodes == 1 or min(m.nics_per_node, m.gpus_per_node) == 1", "    return m.nodes == 1",
+       "sameChannels only on one node (one NIC per node too)", *T_NCCL),
+    _m(NCCL_MODEL, "algbw = bus * (n / steps if", "algbw = bus * (n / (2 * (n - 1)) if",
+       "every collective's algBw takes all-reduce's 2(n−1) steps", *T_NCCL),
+    _m(NCCL_MODEL, "while least * m.ranks > total_channels and least > 1:", "while least * m.ranks > 2 * total_channels and least > 1:",
+       "p2p sends start on too many parts", *T_NCCL),
+    _m(NCCL_RING, "lag = 1 if reduce else 0", "lag = 0", "reduce-scatter passes on its own block first", *T_NCCL),
+    _m(NCCL_PIPE, "start = np.argmax(rank_at == ROOT, axis=1) + (1 if to_root else 0)",
+       "start = np.argmax(rank_at == ROOT, axis=1)", "reduce's chain starts at the root", *T_NCCL),
+    _m(NCCL_PIPE, "np.tile(ints(range(n)), channels), p)\n", "np.tile(ints(range(n)), channels), p, eager=True)\n",
+       "broadcast's first rank pushes every chunk at once", *T_NCCL),
+    _m(NCCL_P2P, "at = np.broadcast_to(r * b + begin, keep.shape)[keep]", "at = lo",
+       "all-to-all blocks land where they were sent from", *T_NCCL),
+    _m(FOLLOW, "at = lo if round_.at is None else round_.at", "at = lo", "message engine ignores where a receiver writes",
+       *T_NCCL),
     _m(NCCL_MODEL, "        speed /= -(-doubled // count)\n", "", "duplicated channels keep their full speed", *T_NCCL),
     _m(NCCL_MODEL, "size_index = (nbytes >> 6).bit_length() - 1", "size_index = (nbytes >> 6).bit_length()",
        "tree correction one size class off", *T_NCCL),

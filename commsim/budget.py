@@ -170,7 +170,7 @@ def _collective_messages(algorithm: str, n: int, p: int, w: int, servers: int, g
 
 def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int) -> int:
     """NCCL's ring (n·2(n−1) per channel) or pipelined tree (2(n−1) per tree chunk), the larger for auto."""
-    from .collectives.nccl_tree import TREE_CHUNK_BYTES
+    from .collectives.nccl.tree import TREE_CHUNK_BYTES
 
     if n <= 1:
         return 0

@@ -3,7 +3,7 @@ maintainers report, latencies and bandwidths against hand evaluations of tuning.
 
 import pytest
 
-from commsim.collectives import nccl_model as M
+from commsim.collectives.nccl import model as M
 from commsim.network import topology
 
 US = 1e-6

@@ -8,7 +8,7 @@ import pytest
 
 from commsim.collectives import REGISTRY, register
 from commsim.collectives.follow import scheduled
-from commsim.collectives.nccl_ring import channel_orders, nccl_ring_schedule
+from commsim.collectives.nccl.ring import channel_orders, nccl_ring_schedule
 from commsim.collectives.schedule import SCHEDULES
 from commsim.engines.message import bytes_per_link, make_buffers, run_collective
 from commsim.engines.schedule import participant_nodes, run_schedule, worker_finish
@@ -119,7 +119,7 @@ def test_model_nccl_runs_nccls_ring_with_nccls_choices():
     """2 × 8 H100, 4 MiB: NCCL's 16 channels and its ring protocol pick (LL128), 16 · 2n(n−1) messages
     of ⌈data/120⌉·128 wire bytes, every NIC the same bytes; both engines agree, each ending NCCL's base
     latency (14 µs for LL128) after its network time; the analytic engine answers NCCL's model."""
-    from commsim.collectives import nccl_model
+    from commsim.collectives.nccl import model as nccl_model
     from commsim.runner import points
 
     n, size = 16, 4 << 20

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from commsim.collectives.follow import scheduled
-from commsim.collectives.nccl_tree import TREE_CHUNK_BYTES, channel_parents, message_sizes, nccl_tree_schedule
+from commsim.collectives.nccl.tree import TREE_CHUNK_BYTES, channel_parents, message_sizes, nccl_tree_schedule
 from commsim.engines.message import bytes_per_link, make_buffers, run_collective
 from commsim.engines.schedule import participant_nodes, run_schedule, worker_finish
 from commsim.network import topology
@@ -87,7 +87,7 @@ def test_algorithm_auto_runs_what_nccls_tuner_picks_per_size():
     import yaml
 
     from commsim import scenario
-    from commsim.collectives import nccl_model
+    from commsim.collectives.nccl import model as nccl_model
     from commsim.errors import ScenarioError
     from commsim.runner import points
 

@@ -62,11 +62,20 @@ class Comm:
         return self.net._event_for((src, self.rank, tag), False)
 
 
-KINDS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce")
+KINDS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "personalized_all_to_all")
 """What a collective leaves where (all relative to the workers' input buffers):
 allreduce: every rank the mean; reduce_scatter: rank r chunk r of the mean (other chunks
 unspecified); all_gather: every rank chunk i of rank i's buffer at chunk i; broadcast: every rank
-rank 0's buffer; reduce: rank 0 the mean (other ranks unspecified)."""
+rank 0's buffer; reduce: rank 0 the mean (other ranks unspecified); personalized_all_to_all: the
+buffer is n blocks of b = ⌊p/n⌋ elements (the last p − n·b unspecified) and rank r ends with rank j's
+block r as its block j — the textbook's "all-to-all personalized exchange" (MPI_Alltoall, NCCL's
+ncclAlltoAll, nccl-tests' alltoall_perf), each rank a different block for each other rank. Not the
+algorithm named ``all_to_all``, which is an all-reduce by exchanging whole buffers."""
+
+
+def block_length(p: int, n: int) -> int:
+    """Elements per block of a personalized all-to-all: b = ⌊p/n⌋ (as nccl-tests' alltoall, count/nranks)."""
+    return p // n
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,10 @@ def reference_results(kind: str, buffers: list[np.ndarray]) -> list[tuple[slice,
         return [(everything, gathered)] * n
     if kind == "broadcast":
         return [(everything, buffers[0].astype(np.float64))] * n
+    if kind == "personalized_all_to_all":
+        b = block_length(len(buffers[0]), n)
+        return [(slice(0, n * b), np.concatenate([buffers[j][r * b:(r + 1) * b].astype(np.float64) for j in range(n)]))
+                for r in range(n)]
     # The mean in float64, summed in rank order as numpy's mean over axis 0 of the stacked buffers
     # does, one buffer at a time: memory of two float64 buffers, not of n.
     mean = buffers[0].astype(np.float64)

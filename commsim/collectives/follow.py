@@ -63,7 +63,8 @@ class _Plan:
         self.send_bytes = round_.nbytes[by_src].tolist()
         self.recv_at = np.searchsorted(round_.dst[by_dst], everyone).tolist()
         self.recv_from = round_.src[by_dst].tolist()
-        self.recv_lo, self.recv_hi = lo[by_dst].tolist(), hi[by_dst].tolist()
+        at = lo if round_.at is None else round_.at  # where the receiver writes
+        self.recv_lo, self.recv_hi = at[by_dst].tolist(), (at + (hi - lo))[by_dst].tolist()
         reduce = round_.reduce
         self.recv_reduce = ([reduce] * len(by_dst)) if isinstance(reduce, bool) else reduce[by_dst].tolist()
         self.combine = None if round_.combine is None else round_.combine.tolist()

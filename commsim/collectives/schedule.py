@@ -2,8 +2,9 @@
 
 Participants are numbered 0..n−1 for the workers (or, with ``workers``, any number of participants
 each running for a worker) and then the servers. Transfer i of a round sends elements
-``lo[i]:hi[i]`` of its sender's buffer to the same place in its receiver's, ``nbytes[i]`` bytes on
-the wire; the receiver adds it in (``reduce[i]``) or overwrites its own.
+``lo[i]:hi[i]`` of its sender's buffer to the same place in its receiver's (or, where the round has
+``at``, to elements ``at[i]:at[i] + hi[i] − lo[i]``, as a personalized exchange needs), ``nbytes[i]``
+bytes on the wire; the receiver adds it in (``reduce[i]``) or overwrites its own.
 
 Round semantics (the library's send-receive steps): a participant starts its sends of round k when
 it has finished round k−1. It finishes round k when every transfer of round k it sends has been
@@ -34,8 +35,9 @@ from .payload import chunk_bounds
 @dataclass(frozen=True)
 class Round:
     """One round: transfer i carries elements ``lo[i]:hi[i]`` (``nbytes[i]`` bytes) from ``src[i]`` to
-    ``dst[i]``, added in where ``reduce`` is true; afterwards participant r combines ``combine[r]``
-    bytes (None: nobody) and participant ``scale[0][j]`` divides ``scale[1][j]:scale[2][j]`` by n."""
+    ``dst[i]``, which writes them at ``at[i]`` (None: at ``lo[i]``), added in where ``reduce`` is true;
+    afterwards participant r combines ``combine[r]`` bytes (None: nobody) and participant ``scale[0][j]``
+    divides ``scale[1][j]:scale[2][j]`` by n."""
 
     src: np.ndarray
     dst: np.ndarray
@@ -46,6 +48,7 @@ class Round:
     hi: np.ndarray | None = None
     reduce: np.ndarray | bool = False
     scale: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    at: np.ndarray | None = None
     # per participant: how many of its receives it waits for (0: all of them); the first to arrive count,
     # ties going to the lower sender, the rest are delivered but dropped (a server taking the first k)
     quorum: np.ndarray | None = None

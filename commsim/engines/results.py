@@ -37,8 +37,11 @@ BUSBW_FACTOR = {
     "all_gather": lambda n: (n - 1) / n,
     "broadcast": lambda n: 1.0,
     "reduce": lambda n: 1.0,
+    "personalized_all_to_all": lambda n: (n - 1) / n,
 }
-"""nccl-tests' bus-bandwidth factors (all-to-all exchange here is an all-reduce)."""
+"""nccl-tests' bus-bandwidth factors (NVIDIA/nccl-tests src/*.cu, ``*GetBw``: all_reduce.cu 2(n−1)/n,
+reduce_scatter.cu and all_gather.cu (n−1)/n, broadcast.cu and reduce.cu 1, alltoall.cu (n−1)/n; its
+doc/PERFORMANCE.md derives them). The algorithm ``all_to_all`` is an all-reduce (its kind's factor)."""
 
 
 def count_and_time_checks(run: RunResult | TrainingResult) -> dict[str, bool]:

@@ -19,16 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nccl_ring import node_size, wire_bytes
-from .nccl_table import BUFFER_BYTES, NCCL_STEPS
-from .schedule import Round, Schedule, empty, ints
-from .trees import double_binary_tree_shape
+from ..schedule import Round, Schedule, empty, ints
+from ..trees import double_binary_tree_shape
+from .ring import node_size, wire_bytes
+from .table import STEP_DATA_BYTES
 
-TREE_CHUNK_BYTES = {
-    "simple": BUFFER_BYTES["simple"] // NCCL_STEPS,  # one step: 512 KiB
-    "ll": BUFFER_BYTES["ll"] // NCCL_STEPS // 2,  # half a step (LL lines carry half data): 32 KiB
-    "ll128": BUFFER_BYTES["ll128"] // NCCL_STEPS // 16 * 15,  # a step's data words: 576,000 B
-}
+TREE_CHUNK_BYTES = STEP_DATA_BYTES  # one step's data: 512 KiB Simple, 32 KiB LL, 576,000 B LL128
 
 
 def channel_parents(n: int, g: int, c: int) -> list[int]:

@@ -14,7 +14,7 @@ ALGORITHMS = ("tree", "ring")
 ARCHS = ("sm70", "sm80", "sm90", "sm100")  # NCCL's compCapIndex rows: Volta, Ampere, Hopper, Blackwell
 
 # src/graph/tuning.cc:150-154, ncclTunerConstantsDefaults.baseLatencies [algorithm][protocol]
-BASE_LATENCY_US = {"tree": (6.8, 14.0, 8.4), "ring": (6.6, 14.0, 8.4)}
+BASE_LATENCY_US = {"tree": (6.8, 14.0, 8.4), "ring": (6.6, 14.0, 8.4), "pat": (8.0, 8.0, 8.0)}
 
 # src/graph/tuning.cc:157-176, hwLatencies [NVLINK | PCI | NET][algorithm][protocol]
 HW_LATENCY_US = {
@@ -103,3 +103,44 @@ BUFFER_BYTES = {"ll": 8 * 512 * 8 * 16, "ll128": 120 * 640 * 8 * 8, "simple": 1 
 # device.h:75-88 and 109-111: wire efficiency: LL carries 4 data bytes per 8 (a flag with each), LL128 15 of
 # 16 eight-byte words per 128-byte line
 WIRE_EFFICIENCY = {"ll": 0.5, "ll128": 120 / 128, "simple": 1.0}
+# src/enqueue.cc:2222-2227 calcCollChunking: a chunk is chunkSteps steps of the protocol's buffer (chunkSteps
+# only on ring Simple, 1 otherwise), of which LL carries half (a flag with each data word) and LL128 15 of
+# every 16 words; src/include/device.h:328-333 grains (16, 1920, 512 B) divide each, so aligning changes nothing
+STEP_DATA_BYTES = {"ll": BUFFER_BYTES["ll"] // NCCL_STEPS // 2, "ll128": BUFFER_BYTES["ll128"] // NCCL_STEPS // 16 * 15,
+                   "simple": BUFFER_BYTES["simple"] // NCCL_STEPS}
+# src/include/collectives.h:27-28, 33-34: BROADCAST_CHUNKSTEPS and REDUCE_CHUNKSTEPS are 1: their ring pipeline
+# moves one step (STEP_DATA_BYTES) per chunk (src/device/broadcast.h:40-54, reduce.h:34-51)
+PIPELINE_CHUNKSTEPS = 1
+
+# Collectives other than all-reduce (src/graph/tuning.cc:289-298): nsteps n − 1 for reduce-scatter and
+# all-gather, n for broadcast and reduce; broadcast and reduce are rated on the ring only, reduce-scatter and
+# all-gather on the ring, PAT, NVLS and CollNet (no tree for any of them)
+# PAT (tuning.cc:215-223 ncclPatEnable: one GPU per node; tuning.cc:302-304: Simple only): base latency 8 µs
+# (BASE_LATENCY_US), bus bandwidth × 0.75 (tuning.cc:337) on the tree's graph (init.cc:980-981) with no algBw
+# ratio (tuning.cc:377-382), latency + log2(nodes)·interLat/3.5 + n·2.8 µs (tuning.cc:429-433)
+PAT_BANDWIDTH_FACTOR = 0.75
+PAT_INTER_DIVISOR = 3.5
+PAT_PER_RANK_US = 2.8
+
+# Point-to-point (all-to-all as grouped sends and receives; src/enqueue.cc:3070-3078 turns ncclAlltoAll into
+# exactly those). No tuning table: NCCL predicts no time for them.
+# src/enqueue.cc:859 NCCL_P2P_LL_THRESHOLD: a send of at most parts × 16 KiB goes as LL (enqueue.cc:932), else Simple
+P2P_LL_THRESHOLD = 16384
+# src/init.cc:818-843 p2pChunkSize: 128 KiB across nodes (× 2 on ARM Blackwell hosts, not modelled) or over
+# PCIe, 512 KiB on an all-NVLink node, at most a Simple step
+P2P_NET_CHUNK = 1 << 17
+P2P_PCI_CHUNK = 1 << 17
+P2P_NVL_CHUNK = 1 << 19
+# src/enqueue.cc:919-920: a part is at least chunk/2 (chunk/8 on one node), at most chunk (32 chunks on one node)
+P2P_MIN_PART_DIVISOR = {"nodes": 2, "node": 8}
+P2P_MAX_PART_CHUNKS = {"nodes": 1, "node": 32}
+# src/include/device.h:260-270 ncclP2pPartBounds: parts of ⌈bytes/parts⌉ rounded up to 4 KiB, the last shorter
+P2P_PART_ALIGN = 4 << 10
+# src/graph/paths.cc:918-953 ncclTopoGetNchannels: channels per peer, 2 × NVLink links inside an NVLink node, 2
+# over PCIe, across nodes max(local NICs, ⌈NIC GB/s / 14⌉)
+P2P_PER_CHANNEL_NET_BW = 14
+P2P_CHANNELS_PER_LINK = 2
+P2P_PCI_CHANNELS = 2
+# src/include/device.h:391: p2p operations one channel runs at once, which bounds channels per peer across nodes
+# (paths.cc:993-1001)
+P2P_PER_BATCH = 8

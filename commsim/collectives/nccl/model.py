@@ -1,0 +1,466 @@
+"""NCCL's own cost model (its tuner), configured from a machine's spec-sheet rates, and the plan of one call.
+
+NCCL predicts, per collective, algorithm a (ring, tree, PAT) and protocol p (LL, LL128, Simple),
+
+    time = lat(a, p) + bytes / algBw(a, p)
+
+with bytes the whole buffer (for reduce-scatter and all-gather n × the per-rank count, enqueue.cc:2127).
+
+* **Channels.** NCCL's ring search (``src/graph/search.cc``) picks a channel speed s from a fixed list
+  and as many channels C as the links carry: on one node each channel takes s of every GPU's NVLink
+  (NCCL counts links × its per-link rate, ``topo.h``), across nodes s of one NIC's line rate, with s
+  no more than a GPU reaches its NIC at (PCIe as NCCL counts it, 3/4 of the raw rate). It keeps the
+  largest C·s, then doubles the channels at half the speed where ``ncclTopoDupChannels`` does.
+  Emulated here in closed form (the search's graph walk, timeouts and NUMA/PCI-switch details are
+  not): it reproduces NCCL's documented channel counts on A100, H800 and H100 nodes and the maintainers'
+  ceilings (192 GB/s on 2 × DGX A100, 12 GB/s per 100G NIC, 46–48 per 400G NIC; tests/test_nccl_model.py).
+  Whether every channel follows the same GPU order (``sameChannels``) is emulated too (``same_channels``).
+* **Bandwidth.** busBw = C·s, then per protocol (``tuning.cc:327-337``): ring LL ×0.5 (≤ llMaxBw), ring
+  LL128 ×0.92 (≤ C·36.7 on Hopper), tree ×0.92 (≤ C·perChMaxTreeBw) and LL ÷3.8, LL128 ×7/9 or 120/128,
+  PAT ×0.75. algBw = busBw·n/nsteps for the ring (nsteps 2(n−1) all-reduce, n−1 reduce-scatter and
+  all-gather, n broadcast and reduce; tuning.cc:289-291, 377-382), busBw/2 for the tree, times the tree
+  correction by size; PAT's is its busBw.
+* **Latency** (``tuning.cc:384-435``; intra the NVLink or PCI hop, inter the network's, the tree's row with
+  one GPU per node). Ring all-reduce, reduce-scatter, all-gather: base + (nsteps − I)·max(intra, net
+  overhead) + I·inter with I = 2(N−1) inter-node steps for all-reduce, N−1 for the others (N nodes),
+  ×1.4 for all-reduce Simple on several nodes once bytes/(channels·n) ≥ 64; ring broadcast and reduce:
+  base + one hop (the network's on several nodes) with ``sameChannels``, else nsteps hops (Simple taking
+  the tree's hop latency); tree (all-reduce only): base + 2((n/N − 1)·intra + ⌊lg N⌋·inter); PAT
+  (reduce-scatter and all-gather, one GPU per node, Simple): base + ⌊lg N⌋·inter/3.5 + 2.8·n.
+
+NCCL rates broadcast and reduce on the ring only and has no tree for reduce-scatter or all-gather
+(tuning.cc:294-298). ``choose`` picks the smallest predicted time, as NCCL's ``topoGetAlgoInfo`` does,
+and keeps every alternative's time (the "why"). NVLS and CollNet are not modelled: on an H100 node NCCL
+may pick NVLS above what any ring reaches, so compare with ``NCCL_ALGO=Ring`` measurements there. PAT is
+predicted but not simulated: ``plan`` runs the ring where NCCL would pick PAT.
+
+The personalized all-to-all is point-to-point sends (``ncclAlltoAll`` and nccl-tests' alltoall_perf,
+enqueue.cc:3070-3078), which NCCL's tuner does not rate: no predicted time, no base latency. What NCCL's
+code does give is its p2p setup (``p2p_channels``: channels per peer from paths.cc, parts and protocol
+per send from enqueue.cc), which ``plan`` uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import networkx as nx
+
+from . import p2p, pipeline, ring, tree
+from . import table as T
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What NCCL's tuner sees of a job: ranks on nodes, the GPU generation, the spec rates (bytes/s per
+    direction; ``nvlink_bandwidth`` None: the GPUs of a node meet over PCIe) and the host CPU vendor."""
+
+    ranks: int
+    nodes: int
+    arch: str
+    nvlink_bandwidth: float | None
+    nic_bandwidth: float
+    nics_per_node: int
+    pcie_bandwidth: float
+    cpu: str = "intel"
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.ranks // self.nodes
+
+    @property
+    def nvlink(self) -> bool:
+        """Whether the GPUs of a node talk over NVLink (NCCL's intra hardware row)."""
+        return self.nvlink_bandwidth is not None and self.gpus_per_node > 1
+
+
+def machine(graph: nx.Graph) -> Machine:
+    """The machine of a ``cluster`` topology (``commsim.network.cluster``)."""
+    info = graph.graph
+    if info.get("kind") != "cluster":
+        raise ValueError(f"model 'nccl' needs a 'cluster' topology (a preset), got {info.get('kind')!r}")
+    return Machine(info["nodes"] * info["gpus_per_node"], info["nodes"], info["arch"], info["nvlink_bandwidth"],
+                   info["nic_bandwidth"], info["nics_per_node"], info["pcie_bandwidth"], info.get("cpu", "intel"))
+
+
+def nvlink_gbps(m: Machine) -> float:
+    """A GPU's NVLink bandwidth as NCCL counts it: links × its per-link rate (GB/s per direction)."""
+    links = round(m.nvlink_bandwidth / T.NVLINK_SPEC_PER_LINK[m.arch])
+    return links * T.NVLINK_BW_PER_LINK[m.arch]
+
+
+def pci_gbps(m: Machine) -> float:
+    """PCIe as NCCL counts it: 3/4 of the raw rate (spec rate is raw × 128/130)."""
+    return T.PCI_FRACTION_OF_RAW * m.pcie_bandwidth * 130 / 128 / 1e9
+
+
+def nccl_rates(graph: nx.Graph, protocol: str | None = None) -> nx.Graph:
+    """A copy of a cluster graph as NCCL's model sees it. Rates: GPU links at what NCCL's topology model
+    gives them, the rates its protocols reach (``topo.h``/``topo.cc``): NVLink links × NCCL's per-link
+    rate instead of the spec (H100: 18 × 20.6 = 370.8 GB/s, not 450), PCIe 3/4 of raw (Gen5 x16: 48,
+    not 63), each link scaled by that ratio (overridden links keep their relation to the rest); NIC and
+    switch links at their line rate (NCCL counts a NIC at speed / 8). With ``protocol``, latencies: a
+    hop inside a node (two links through the NVSwitch or PCIe switch) takes NCCL's intra-node hardware
+    latency for the ring and that protocol, at least its network overhead per step when there are
+    several nodes; a hop between nodes (GPU, NIC, switch, NIC, GPU) its network latency, the tree's
+    with one GPU per node (``tuning.cc:384-420``)."""
+    m = machine(graph)
+    nvlink = nvlink_gbps(m) * 1e9 / m.nvlink_bandwidth if m.nvlink_bandwidth else 1.0
+    pci = pci_gbps(m) * 1e9 / m.pcie_bandwidth
+    rated = graph.copy()
+    latency = None
+    if protocol is not None:
+        p = T.PROTOCOLS.index(protocol)
+        overhead = 0.0 if m.nodes == 1 else T.NET_OVERHEAD_US[m.cpu] * (
+            T.NET_OVERHEAD_SIMPLE_FACTOR if protocol == "simple" else 1.0)
+        intra = max(T.HW_LATENCY_US["nvlink" if m.nvlink else "pci"]["ring"][p], overhead) * 1e-6
+        inter = T.HW_LATENCY_US["net"]["tree" if m.gpus_per_node == 1 else "ring"][p] * 1e-6
+        latency = {"inside": intra / 2, "gpu-nic": 0.0, "nic": inter / 2, "fabric": 0.0}
+    for u, v, data in rated.edges(data=True):
+        gpu, other = (u, v) if isinstance(u, int) else (v, u)
+        if isinstance(gpu, int):
+            inside = str(other).endswith((".nvswitch", ".pcie"))
+            data["bandwidth"] = data["bandwidth"] * (nvlink if str(other).endswith(".nvswitch") else pci)
+            kind = "inside" if inside else "gpu-nic"
+        else:
+            kind = "nic" if ".nic" in str(u) or ".nic" in str(v) else "fabric"
+        if latency is not None:
+            data["latency"] = latency[kind]
+    return rated
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The ring search's result: ``search`` channels of ``speed`` GB/s each; NCCL runs ``comm`` channels."""
+
+    search: int
+    speed: float
+    comm: int
+
+
+def channels(m: Machine) -> Channels:
+    """NCCL's ring search in closed form (see the module docstring)."""
+    per_gpu = nvlink_gbps(m) if m.nvlink else pci_gbps(m)
+    if m.nodes == 1:
+        speeds, reach, total = T.SPEEDS_INTRA[m.arch], per_gpu, per_gpu
+
+        def fit(s: float) -> int:
+            return math.floor(per_gpu / s + 1e-9)
+    else:
+        nic = m.nic_bandwidth / 1e9
+        speeds, reach, total = T.SPEEDS_INTER[m.arch], min(pci_gbps(m), nic), max(per_gpu, pci_gbps(m))
+
+        pci = pci_gbps(m)
+
+        def fit(s: float) -> int:  # a channel takes s of a NIC, and of the PCIe link of a GPU that reaches it
+            return min(min(m.nics_per_node, m.gpus_per_node) * math.floor(nic / s + 1e-9),
+                       m.gpus_per_node * math.floor(pci / s + 1e-9))
+    i = next((k for k, s in enumerate(speeds) if s <= reach + 1e-9 and s <= total + 1e-9), len(speeds) - 1)
+    best = (0, 0.0)
+    while True:
+        s = speeds[i]
+        count = min(fit(s), T.SEARCH_MAX_CHANNELS)
+        if count * s > best[0] * best[1] + 1e-9:
+            best = (count, s)
+        if best[0] * best[1] >= total - 1e-9:
+            break
+        if i + 1 < len(speeds) and (best[0] == 0 or speeds[i + 1] / best[1] > T.SEARCH_NEXT_SPEED_RATIO):
+            i += 1
+        else:
+            break
+    count, speed = best
+    hopper_or_later = T.ARCHS.index(m.arch) >= T.ARCHS.index("sm90")
+    if speed >= T.DUP_MIN_SPEED and not (hopper_or_later and speed < T.DUP_MIN_SPEED_SM90
+                                          and count > T.DUP_MAX_CHANNELS_SM90):
+        doubled = min(2 * count, T.SEARCH_MAX_CHANNELS)
+        speed /= -(-doubled // count)
+        count = doubled
+    comm = min(2 * count, T.MAX_CHANNELS)  # connect.cc:460 doubles them again
+    if hopper_or_later and m.nodes > 1 and speed > T.MORE_CHANNELS_ABOVE and comm < T.MORE_CHANNELS_BELOW:
+        comm *= 2  # connect.cc:480-483: "4 compute channels per search channel to reach peak BW on <8 PPN"
+    return Channels(count, speed, comm)
+
+
+def _scale(nodes: int) -> int:
+    """NCCL's tuning-scale column: 1 node, 2 nodes, 4+ (tuning.cc:272)."""
+    return nodes - 1 if nodes <= 2 else 2
+
+
+ALLTOALL = "personalized_all_to_all"
+RATED = {"allreduce": ("ring", "tree"), "reduce_scatter": ("ring", "pat"), "all_gather": ("ring", "pat"),
+         "broadcast": ("ring",), "reduce": ("ring",)}
+"""The algorithms NCCL's tuner rates per collective, of those modelled (tuning.cc:294-298: broadcast and reduce
+on the ring only, reduce-scatter and all-gather on the ring and PAT; no tree but for all-reduce)."""
+SCHEDULED = {"allreduce": T.ALGORITHMS, "reduce_scatter": ("ring",), "all_gather": ("ring",), "broadcast": ("ring",),
+             "reduce": ("ring",)}
+"""The algorithms commsim runs as schedules, per collective (PAT is predicted, not simulated)."""
+
+
+def nsteps(n: int, collective: str) -> int:
+    """NCCL's steps of a ring collective (tuning.cc:289-291): 2(n−1) all-reduce, n−1 reduce-scatter and
+    all-gather, n broadcast and reduce."""
+    return 2 * (n - 1) if collective == "allreduce" else n - 1 if collective in ("reduce_scatter", "all_gather") else n
+
+
+def same_channels(m: Machine) -> bool:
+    """Whether NCCL's ring search ends with ``sameChannels`` (every channel the same GPU order). The search
+    tries it first and drops it only for a better result (search.cc:1102-1106, 1201-1209); a channel that
+    replays the last one's GPUs must reach the same NIC (search.cc:775-779), so with several NICs per node,
+    each near its own GPU, the channels that spread over them need other orders: 0. One node, or one NIC
+    per node (or one GPU): 1. Emulated, as ``channels`` is."""
+    return m.nodes == 1 or min(m.nics_per_node, m.gpus_per_node) == 1
+
+
+def base_latency_s(algorithm: str, protocol: str) -> float:
+    """NCCL's fixed latency of one collective (baseLat, tuning.cc:150-154), in seconds."""
+    return T.BASE_LATENCY_US[algorithm][T.PROTOCOLS.index(protocol)] * 1e-6
+
+
+def enabled(m: Machine, protocol: str, algorithm: str = "ring") -> bool:
+    """LL128 needs NVLink inside the node, or one GPU per node (tuning.cc:514-541: typeIntra ≤ NVB, and a
+    lone GPU's is LOC); LL and Simple always run. (NCCL also checks the GPU-NIC path, not modelled.) PAT
+    runs Simple with one GPU per node only (tuning.cc:215-223, 302-304)."""
+    if algorithm == "pat":
+        return protocol == "simple" and m.gpus_per_node == 1
+    return protocol != "ll128" or m.nvlink or m.gpus_per_node == 1
+
+
+def _rated(algorithm: str, collective: str) -> None:
+    if collective == ALLTOALL:
+        raise ValueError("NCCL's all-to-all is point-to-point sends: no tuning table, no predicted time "
+                         "(see p2p_channels)")
+    if collective not in RATED:
+        raise ValueError(f"unknown collective {collective!r}; known: {', '.join(RATED)}")
+    if algorithm not in RATED[collective]:
+        raise ValueError(f"NCCL rates no {algorithm} for {collective} (tuning.cc:294-298): {', '.join(RATED[collective])}")
+
+
+def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective: str = "allreduce") -> tuple[float, float]:
+    """(lat µs, algBw GB/s) of a collective, as ``ncclTopoTuneModel`` stores them (see the module docstring)."""
+    _rated(algorithm, collective)
+    if algorithm == "pat" and not enabled(m, protocol, "pat"):
+        raise ValueError("PAT runs Simple with one GPU per node only (tuning.cc:215-223, 302-304)")
+    n, nodes, p = m.ranks, m.nodes, T.PROTOCOLS.index(protocol)
+    ch = channels(m)
+    col = _scale(nodes)
+    ll_row = m.arch if nodes == 1 else ("sm80" if m.cpu == "amd" else "sm70")  # rows 1 / 0 by CPU vendor
+    ll_max = T.LL_MAX_BW[ll_row][col]
+    bus = ch.search * ch.speed
+    steps = nsteps(n, collective)
+    inter = T.HW_LATENCY_US["net"]["tree" if m.gpus_per_node == 1 else algorithm][p]
+    lat = T.BASE_LATENCY_US[algorithm][p]
+    if algorithm == "pat":  # tuning.cc:337, 377-382, 429-433: no protocol refinement, no algBw ratio
+        return (lat + (nodes.bit_length() - 1) * inter / T.PAT_INTER_DIVISOR + n * T.PAT_PER_RANK_US,
+                bus * T.PAT_BANDWIDTH_FACTOR)
+    if algorithm == "ring":
+        if protocol == "ll":
+            bus = min(ll_max, bus * T.RING_LL_FACTOR)
+        elif protocol == "ll128":
+            bus = min(bus * T.RING_LL128_FACTOR, ch.search * T.PER_CHANNEL_MAX_RING_LL128_BW[m.arch][col])
+    else:
+        bus = min(bus * T.TREE_FACTOR, ch.search * T.PER_CHANNEL_MAX_TREE_BW[m.arch][col])
+        if protocol == "ll":
+            bus = min(bus / T.TREE_LL_DIVISOR, ll_max)
+        elif protocol == "ll128":
+            factor = T.TREE_LL128_FACTOR_ONE_NODE if nodes == 1 else T.TREE_LL128_FACTOR_NODES
+            bus = min(bus * factor, ch.search * T.PER_CHANNEL_MAX_TREE_LL128_BW[m.arch][col])
+    algbw = bus * (n / steps if algorithm == "ring" else 0.5)
+    intra = T.HW_LATENCY_US["nvlink" if m.nvlink else "pci"][algorithm][p]
+    if algorithm == "ring" and collective in ("broadcast", "reduce"):  # tuning.cc:394-402
+        hw = ("nvlink" if m.nvlink else "pci") if nodes == 1 else "net"
+        if same_channels(m):
+            lat += T.HW_LATENCY_US[hw]["ring"][p]
+        else:  # "some chunk latency, waiting for proper chunk modeling": the tree's for Simple
+            lat += steps * T.HW_LATENCY_US[hw]["tree" if protocol == "simple" else "ring"][p]
+    elif algorithm == "ring":  # tuning.cc:403-413
+        overhead = 0.0
+        if nodes > 1:
+            overhead = T.NET_OVERHEAD_US[m.cpu] * (T.NET_OVERHEAD_SIMPLE_FACTOR if protocol == "simple" else 1.0)
+        inter_steps = 0 if nodes == 1 else 2 * (nodes - 1) if collective == "allreduce" else nodes - 1
+        lat += (steps - inter_steps) * max(intra, overhead) + inter_steps * inter
+    else:
+        lat += 2 * ((n // nodes - 1) * intra + (nodes.bit_length() - 1) * inter)
+    return lat, algbw
+
+
+def time_s(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: str = "allreduce") -> float | None:
+    """NCCL's predicted time in seconds of a collective of ``nbytes`` (``ncclTopoGetAlgoTime``; for
+    reduce-scatter and all-gather the whole buffer, n × the per-rank count, enqueue.cc:2127), None if the
+    protocol (or PAT) is off on this machine."""
+    _rated(algorithm, collective)
+    if m.ranks <= 1:
+        return 0.0
+    if not enabled(m, protocol, algorithm):
+        return None
+    lat, bw = latency_and_bandwidth(m, algorithm, protocol, collective)
+    size_index = (nbytes >> 6).bit_length() - 1
+    if algorithm == "tree" and 0 <= size_index < T.TREE_CORRECTION_SIZES:
+        bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
+    if (algorithm == "ring" and protocol == "simple" and m.nodes > 1 and collective == "allreduce"
+            and nbytes // (channels(m).comm * m.ranks) >= T.RING_PLATEAU_MIN_BYTES):
+        lat *= T.RING_PLATEAU_FACTOR[m.arch]
+    return (lat + nbytes / (1000 * bw)) * 1e-6
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What NCCL would run: the fastest (algorithm, protocol) and every alternative's predicted time."""
+
+    algorithm: str
+    protocol: str
+    time_s: float
+    alternatives: dict[tuple[str, str], float | None]
+
+    def why(self) -> str:
+        """One line: the pick and the others' predicted times."""
+        others = ", ".join(f"{a}/{p} {'off' if t is None else f'{t * 1e6:.1f} us'}"
+                           for (a, p), t in self.alternatives.items() if (a, p) != (self.algorithm, self.protocol))
+        return f"{self.algorithm}/{self.protocol} {self.time_s * 1e6:.1f} us (others: {others})"
+
+
+def choose(m: Machine, nbytes: int, algorithms: tuple[str, ...] | None = None,
+           protocols: tuple[str, ...] = T.PROTOCOLS, collective: str = "allreduce") -> Choice:
+    """The smallest predicted time over ``algorithms`` (default: those NCCL rates for ``collective``) ×
+    ``protocols`` (enqueue.cc:2028-2047)."""
+    if collective not in RATED:
+        _rated("ring", collective)  # says why
+    algorithms = RATED[collective] if algorithms is None else algorithms
+    table = {(a, p): time_s(m, a, p, nbytes, collective) for a in algorithms for p in protocols}
+    runnable = {key: t for key, t in table.items() if t is not None}
+    if not runnable:
+        raise ValueError(f"no protocol of {', '.join(protocols)} runs on this machine")
+    (a, p), best = min(runnable.items(), key=lambda item: item[1])
+    return Choice(a, p, best, table)
+
+
+@dataclass(frozen=True)
+class P2pChannels:
+    """NCCL's point-to-point setup (src/graph/paths.cc:961-1005, src/init.cc:830-843): ``channels`` p2p channels,
+    at most ``per_peer`` of them for one send, at least ``min_parts`` where the send is large enough, and the
+    Simple chunk ``chunk`` bytes; ``nodes`` > 1 sets the part sizes."""
+
+    channels: int
+    per_peer: int
+    min_parts: int
+    chunk: int
+    nodes: int
+
+    def send(self, nbytes: int) -> tuple[int, str]:
+        """(parts, protocol) of one send of ``nbytes`` (enqueue.cc:912-933): parts = min(min_parts,
+        ⌈B/min part⌉), doubled while a part is above the max part and parts ≤ per_peer/2; LL if B ≤
+        parts × 16 KiB (NCCL_P2P_LL_THRESHOLD), else Simple."""
+        if nbytes == 0:
+            return 1, "ll"
+        spread = "nodes" if self.nodes > 1 else "node"
+        smallest = self.chunk // T.P2P_MIN_PART_DIVISOR[spread]
+        largest = self.chunk * T.P2P_MAX_PART_CHUNKS[spread]
+        parts = min(self.min_parts, -(-nbytes // smallest))
+        size = max(smallest, -(-nbytes // parts))
+        while size > largest and parts <= self.per_peer // 2:
+            parts *= 2
+            size = -(-nbytes // parts)
+        return parts, "ll" if nbytes <= parts * T.P2P_LL_THRESHOLD else "simple"
+
+
+def _pow2_up(x: int) -> int:
+    return 1 << max(x - 1, 0).bit_length()
+
+
+def p2p_channels(m: Machine) -> P2pChannels:
+    """NCCL's p2p channels for this machine. Per peer (paths.cc:920-953): inside an NVLink node 2 × the
+    NVLink links (path bandwidth over NCCL's per-link rate), over PCIe 2; across nodes max(local NICs,
+    ⌈GB/s of those NICs as the GPU reaches them / 14⌉) — one NIC per GPU share here, reached at
+    min(PCIe, NIC), counting NICs until they match the GPU's PCIe (topo.cc:1974-1998). The fewest over the
+    peers, then (paths.cc:977-1005) p2p channels = pow2Up(comm channels), per peer pow2Up(·), across nodes
+    halved while per peer × ⌈n/8⌉ > p2p channels, else at most p2p channels. A send takes at least
+    per peer halved while × n > p2p channels (enqueue.cc:1143-1146)."""
+    counts = []
+    if m.gpus_per_node > 1:
+        links = round(m.nvlink_bandwidth / T.NVLINK_SPEC_PER_LINK[m.arch]) if m.nvlink else 0
+        counts.append(T.P2P_CHANNELS_PER_LINK * max(1, links) if m.nvlink else T.P2P_PCI_CHANNELS)
+    if m.nodes > 1:
+        pci, nic = pci_gbps(m), m.nic_bandwidth / 1e9
+        count, total = 0, 0.0
+        for _ in range(max(1, m.nics_per_node // m.gpus_per_node)):
+            count, total = count + 1, total + min(pci, nic)
+            if total >= pci:
+                break
+        counts.append(max(count, -(-int(total) // T.P2P_PER_CHANNEL_NET_BW)))
+    total_channels = min(_pow2_up(min(channels(m).comm, T.MAX_CHANNELS)), T.MAX_CHANNELS)
+    per_peer = _pow2_up(min(counts, default=1))
+    if m.nodes > 1:
+        while per_peer * -(-m.ranks // T.P2P_PER_BATCH) > total_channels and per_peer > 1:
+            per_peer //= 2
+    else:
+        per_peer = min(total_channels, per_peer)
+    least = per_peer
+    while least * m.ranks > total_channels and least > 1:
+        least //= 2
+    chunk = T.P2P_NET_CHUNK if m.nodes > 1 else T.P2P_NVL_CHUNK if m.nvlink else T.P2P_PCI_CHUNK
+    return P2pChannels(total_channels, per_peer, least, min(chunk, T.BUFFER_BYTES["simple"] // T.NCCL_STEPS), m.nodes)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What NCCL runs for one collective: its pick (``choice``, None for the all-to-all, which NCCL does not
+    rate), on how many channels (the all-to-all: parts per send), the graph at NCCL's rates (and, for the
+    rated collectives, NCCL's hop latencies for the protocol), the schedule maker and NCCL's fixed latency
+    before it."""
+
+    choice: Choice | None
+    channels: int
+    graph: nx.Graph
+    make: Any  # make(n, p, w, gpus_per_node=g): the schedule
+    message_sizes: Any  # message_sizes(n, p, w): wire size → count, by formula
+    base_latency_s: float
+    collective: str
+    algorithm: str  # ring, tree, or p2p
+    protocol: str
+
+    @property
+    def predicted_s(self) -> float | None:
+        """NCCL's own predicted time, None where NCCL predicts none (the all-to-all)."""
+        return None if self.choice is None else self.choice.time_s
+
+
+MAKERS = {
+    ("allreduce", "ring"): (ring.nccl_ring_schedule, ring.message_sizes),
+    ("allreduce", "tree"): (tree.nccl_tree_schedule, tree.message_sizes),
+    ("reduce_scatter", "ring"): (ring.nccl_reduce_scatter_schedule, ring.block_message_sizes),
+    ("all_gather", "ring"): (ring.nccl_all_gather_schedule, ring.block_message_sizes),
+    ("broadcast", "ring"): (pipeline.nccl_broadcast_schedule, pipeline.message_sizes),
+    ("reduce", "ring"): (pipeline.nccl_reduce_schedule, pipeline.message_sizes),
+    (ALLTOALL, "p2p"): (p2p.nccl_all_to_all_schedule, p2p.message_sizes),
+}
+"""(collective, algorithm) → (schedule maker, message sizes by formula)."""
+
+
+def plan(graph: nx.Graph, nbytes: int, algorithms: tuple[str, ...] | None = None,
+         protocols: tuple[str, ...] = T.PROTOCOLS, channel_count: int | None = None, collective: str = "allreduce",
+         itemsize: int = 4) -> Plan:
+    """What NCCL runs for a ``collective`` of ``nbytes`` (the whole buffer) on a cluster ``graph``: its pick among
+    ``algorithms`` (default: those commsim schedules, ``SCHEDULED``) × ``protocols``, on NCCL's channels unless
+    ``channel_count`` is given; ValueError if nothing runs. The all-to-all takes NCCL's p2p parts and
+    protocol for its sends of ⌊p/n⌋ elements of ``itemsize`` bytes (``channel_count`` fixes the parts)."""
+    m = machine(graph)
+    if collective == ALLTOALL:
+        block = nbytes // itemsize // m.ranks * itemsize
+        parts, protocol = p2p_channels(m).send(block)
+        if protocol not in protocols:
+            raise ValueError(f"NCCL sends {block} B to each peer as {protocol} (enqueue.cc:932), not "
+                             f"{', '.join(protocols)}")
+        count = parts if channel_count is None else channel_count
+        make, sizes = MAKERS[ALLTOALL, "p2p"]
+        return Plan(None, count, nccl_rates(graph), partial(make, channels=count, protocol=protocol),
+                    partial(sizes, channels=count, protocol=protocol), 0.0, collective, "p2p", protocol)
+    choice = choose(m, nbytes, SCHEDULED.get(collective) if algorithms is None else algorithms, protocols, collective)
+    if (collective, choice.algorithm) not in MAKERS:
+        raise ValueError(f"commsim has no schedule of NCCL's {choice.algorithm} for {collective}")
+    count = channels(m).comm if channel_count is None else channel_count
+    make, sizes = MAKERS[collective, choice.algorithm]
+    return Plan(choice, count, nccl_rates(graph, choice.protocol), partial(make, channels=count, protocol=choice.protocol),
+                partial(sizes, channels=count, protocol=choice.protocol), base_latency_s(choice.algorithm, choice.protocol),
+                collective, choice.algorithm, choice.protocol)
