@@ -424,6 +424,15 @@ class Network:
                 self.env.timeout(flow.remaining / rate, flow.gen).callbacks.append(flow)
 
 
+def after_instant(env: simpy.Environment) -> Event:
+    """An event that fires at the current instant, after every ordinary event of it and the network's new
+    rates (so that it sees every arrival of the instant)."""
+    event = Event(env)
+    event._ok, event._value = True, None
+    env.schedule(event, _AFTER_NORMAL + 1)
+    return event
+
+
 def _quietly(process: Any) -> Any:
     """A process that ends (returning None) when interrupted: a crash stops it, nothing else notices."""
     try:
