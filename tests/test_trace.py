@@ -2,10 +2,11 @@
 
 import csv
 import json
+import re
 
 import pytest
 
-from commsim import cli
+from commsim import cli, scenario
 
 ALPHA, B, P, N = 1e-6, 1e9, 3000, 3  # ring on a star: every step lasts 2α + (P/N)·4/B
 STEP = 2 * ALPHA + P // N * 4 / B
@@ -108,3 +109,95 @@ def test_training_trace_has_compute_tracks_by_hand(tmp_path, capsys):
     assert len(rows) == 16 and {r["dtype"] for r in rows} == {"fp32"} and {r["bytes"] for r in rows} == {"8"}
     first = sorted(float(r["start_s"]) for r in rows)[:2]
     assert first == pytest.approx([1e-6, 1e-6], rel=1e-9)  # the first sends leave when compute ends
+
+
+# --------------------------------------------------------------------------- trace, table and results.json agree
+
+RING_STRAGGLER = ("name: ring-straggler\nworkers: 16\nparams: 16000\nalgorithms: [ring_allreduce]\npayload: size-only\n"
+                  "topology: {kind: ring, bandwidth: 100 Gbit/s, latency: 5 us}\n"
+                  "stragglers: {compute: 1 ms, slowdown: {7: 3}}\n")
+UNITS = {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _trace_per_worker(trace: dict, pid: int, n: int) -> tuple[list[float], list[float | None]]:
+    """From the trace alone: each worker's compute (the sum of its compute slices) and idle (the sum of its
+    idle slices; None where the worker has no idle track: it never finished)."""
+    events = [e for e in trace["traceEvents"] if e["pid"] == pid]
+    tracks = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    compute, idle = [0.0] * n, [None] * n
+    for rank in range(n):
+        if f"worker {rank} idle" in tracks.values():
+            idle[rank] = 0.0
+    for e in events:
+        if e["ph"] != "X":
+            continue
+        name = tracks[e["tid"]]
+        rank = int(name.split()[1]) if name.startswith("worker ") else None
+        if name.endswith(" compute"):
+            compute[rank] += e["dur"] * 1e-6
+        elif name.endswith(" idle") and rank is not None:
+            idle[rank] += e["dur"] * 1e-6
+    return compute, idle
+
+
+def _text_per_worker(text: str, algorithm: str, n: int) -> dict[str, list[str]]:
+    """From the printed notes: the shown value of each worker on the run's "compute per worker" and "idle
+    per worker" lines ("1.98 on 0–6, 0 on 7, ..."; continued on deeper-indented lines), and the block's unit."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {algorithm}, {n} workers"))
+    shown: dict[str, list[str]] = {}
+    i = start + 1
+    while i < len(lines) and lines[i].startswith("    "):
+        line = lines[i]
+        for key in ("compute", "idle"):
+            if line.startswith(f"    {key} per worker: "):
+                body = line.split(": ", 1)[1]
+                while i + 1 < len(lines) and lines[i + 1].startswith("      "):
+                    i += 1
+                    body += " " + lines[i].strip()
+                values = [None] * n
+                for value, first, last in re.findall(r"(\S+) on (\d+)(?:–(\d+))?", body):
+                    for rank in range(int(first), int(last or first) + 1):
+                        values[rank] = value
+                shown[key] = values
+        i += 1
+    return shown
+
+
+@pytest.mark.parametrize("name", ["stragglers", "link_failure", "partition", "worker_crash", "ring_straggler"])
+def test_trace_table_and_results_agree_on_compute_and_idle(name, tmp_path):
+    """Per worker, the trace's compute and idle slices sum to the compute and idle of results.json (to
+    1e-12), the table shows those numbers in its block's unit, and a worker that never finished has no
+    idle track, "-" in the table and None in results.json. Ring of 16, worker 7 three times slower: it
+    computes 3 ms and is never idle; every other worker computes 1 ms, then waits for the chain from 7."""
+    from commsim.report.records import run_record
+    from commsim.report.tables import table
+    from commsim.report.trace import chrome_trace
+    from commsim.runner.points import simulate_run
+    from commsim.units import format_in
+
+    source = name
+    if name == "ring_straggler":
+        source = tmp_path / "ring.yaml"
+        source.write_text(RING_STRAGGLER)
+    loaded = scenario.load(source)
+    runs = [simulate_run(loaded, point, keep_log=True) for point in loaded.runs()]
+    trace = chrome_trace(runs)
+    text = table(loaded, runs, wide=True)
+    unit = re.search(r"^Stragglers and faults.*\((\w+)\):$", text, re.M)[1]
+    for pid, run in enumerate(runs, start=1):
+        record = json.loads(json.dumps(run_record(run)))  # as results.json holds it
+        n = run.workers
+        compute, idle = record["disturbance"]["compute_s"], record["disturbance"]["idle_s"]
+        traced_compute, traced_idle = _trace_per_worker(trace, pid, n)
+        assert traced_compute == pytest.approx(compute, rel=1e-12, abs=1e-15)
+        assert [t is None for t in traced_idle] == [t is None for t in idle]
+        assert [t for t in traced_idle if t is not None] == pytest.approx([t for t in idle if t is not None],
+                                                                          rel=1e-12, abs=1e-15)
+        shown = _text_per_worker(text, run.algorithm, n)
+        assert shown["compute"] == [format_in(t, UNITS[unit]) for t in compute]
+        if any(t is not None for t in idle):
+            assert shown["idle"] == ["-" if t is None else format_in(t, UNITS[unit]) for t in idle]
+        if name == "ring_straggler":
+            assert compute == [3e-3 if rank == 7 else 1e-3 for rank in range(16)]
+            assert idle[7] == 0 and min(idle[:7] + idle[8:]) > 1.9e-3

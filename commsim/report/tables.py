@@ -26,8 +26,8 @@ def _scaled_cell(value: float, expected: float | None, relation: str, ok: bool |
     """A time or byte total in its column's unit and its check: ``"364 (≥286) ✓"`` against a bound,
     ``"56.0 ✓"`` where it equals its closed form (to 1e-9 for times), the form in brackets otherwise."""
     shown = format_in(value, factor)
-    if expected is None:
-        return f"{shown} (no closed form)"
+    if expected is None:  # nothing to check it against: said once under the table
+        return shown
     if relation == "=" and ok:
         return f"{shown} {_mark(ok)}"
     return f"{shown} ({'' if relation == '=' else relation}{format_in(expected, factor)}) {_mark(ok)}"
@@ -217,68 +217,125 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
     notes = [f"n/a ({count} run{'s' * (count > 1)}): {reason}" for reason, count in reasons.items()]
     notes += _nccl_notes(runs)
     notes += _disturbance_notes(runs)
+    notes += _unchecked_times(runs)
     table_lines = _aligned(rows, right, droppable, wide, group=0 if several else None)
     return "\n".join([*lines, *table_lines, *notes, _summary(runs)])
 
 
 def _noted(runs: list[Any], attribute: str, time_key: str, title: str) -> tuple[list[Any], float, list[str]]:
     """The runs that carry ``attribute`` (a dict of notes), the time unit of its ``time_key`` values, and the
-    notes' title line with that unit (no lines when no run carries it)."""
+    notes' title (``{unit}`` replaced by that unit), wrapped; no lines when no run carries it."""
     shown = [run for run in runs if not isinstance(run, NotApplicable) and getattr(run, attribute, None) is not None]
     if not shown:
         return [], 1.0, []
     unit, factor = column_unit([getattr(run, attribute)[time_key] for run in shown], "time")
-    return shown, factor, [f"{title} ({unit}):"]
+    return shown, factor, _wrapped(title.format(unit=unit), 0)
+
+
+def _wrapped(text: str, indent: int) -> list[str]:
+    """``text`` indented ``indent`` columns and broken at spaces into lines of at most :data:`WIDTH`
+    columns, the lines after the first indented two more."""
+    import textwrap
+
+    return textwrap.wrap(text, WIDTH, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2),
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def _per_worker(values: list[float | None], factor: float, most: int = 32) -> str:
+    """Each worker's value in a block's unit, neighbours that show the same merged: ``"1.98 on 0–6, 0 on 7,
+    1.98 on 8–15"`` ("-": the worker never finished); at most ``most`` groups, then where the rest are."""
+    groups: list[list[Any]] = []  # [shown value, first rank, last rank]
+    for rank, value in enumerate(values):
+        text = "-" if value is None else format_in(value, factor)
+        if groups and groups[-1][0] == text:
+            groups[-1][2] = rank
+        else:
+            groups.append([text, rank, rank])
+    parts = [f"{text} on {first}" + (f"–{last}" if last > first else "") for text, first, last in groups[:most]]
+    return ", ".join(parts) + (f", … (every worker's in results.json)" if len(groups) > most else "")
 
 
 def _disturbance_notes(runs: list[Any]) -> list[str]:
     """Under a table with stragglers or faults: per run, what it lost against its uniform twin, each
-    worker's idle time, the critical path, and what failed, crashed, was rerouted or dropped."""
+    worker's compute and idle time, the critical path, and what failed, crashed, was rerouted or dropped;
+    every time in the block's one unit."""
+    from ..engines.disturbed import CriticalPath
+
     shown, factor, lines = _noted(runs, "disturbance", "uniform_makespan_s",
-                                  "Stragglers and faults, against the same run with every worker alike and nothing failing")
+                                  "Stragglers and faults, against the same run with every worker alike and nothing failing ({unit}):")
+
+    def show(seconds: float) -> str:
+        return format_in(seconds, factor)
+
     for run in shown:
         info = run.disturbance
-        head = f"  {run.algorithm}, {run.workers} workers"
+        head = f"{run.algorithm}, {run.workers} workers"
         for rank, at in info["crashed"]:
-            head += f"; worker {rank} crashed at {format_time(at)}"
+            head += f"; worker {rank} crashed at {show(at)}"
         for u, v, at in info["failed_links"]:
-            head += f"; link {u}–{v} failed at {format_time(at)}"
+            head += f"; link {u}–{v} failed at {show(at)}"
+        notes = []
         if info["stopped"] is not None:
             done = f" after {info['steps_done']} of {run.steps} steps" if "steps_done" in info else ""
-            lines.append(f"{head}: stopped{done}: {info['stopped']}")
-            continue
-        lines.append(f"{head}: {format_in(run.makespan_s, factor)} against {format_in(info['uniform_makespan_s'], factor)}"
-                     f" uniform, lost {format_in(info['lost_s'], factor)}")
+            lines += _wrapped(f"{head}: stopped{done}: {info['stopped']}", 2)
+        else:
+            lines += _wrapped(f"{head}: {show(run.makespan_s)} against {show(info['uniform_makespan_s'])} uniform, "
+                              f"lost {show(info['lost_s'])}", 2)
         if info.get("final_loss_change") is not None:
-            lines.append(f"    final loss {run.final_loss:.6g} against {info['uniform_final_loss']:.6g} uniform "
+            notes.append(f"final loss {run.final_loss:.6g} against {info['uniform_final_loss']:.6g} uniform "
                          f"({info['final_loss_change']:+.3g})")
-        idle = " ".join("-" if t is None else format_in(t, factor) for t in info["idle_s"][:16])
-        lines.append(f"    idle per worker: {idle}" + (" …" if len(info["idle_s"]) > 16 else ""))
+        notes.append(f"compute per worker: {_per_worker(info['compute_s'], factor)}")
+        if any(t is not None for t in info["idle_s"]):
+            notes.append(f"idle per worker: {_per_worker(info['idle_s'], factor)}")
         if info["critical_path"] is not None:
-            lines.append(f"    critical path: {info['critical_path']['text']}")
+            path = CriticalPath(**{key: value for key, value in info["critical_path"].items() if key != "text"})
+            notes.append(f"critical path: {path.describe(show)}")
         if info["rerouted_bytes"]:
-            lines.append(f"    rerouted: {info['rerouted_bytes']} B took a longer way round")
+            notes.append(f"rerouted: {info['rerouted_bytes']} B took a longer way round")
         dropped = sorted({rank for call in info["dropped"] for rank in call})
         if dropped:
             calls = len(info["dropped"])
             away = f"; the mean is {run.mean['vs_all_relative']:.3g} (relative L2) from the mean of all" if getattr(run, "mean", None) and "vs_all_relative" in run.mean else ""
             kept = info["kept_makespan_s"]
-            done = f"; the workers it kept finished at {format_in(kept, factor)}" if kept is not None else ""
-            lines.append(f"    dropped: {sum(map(len, info['dropped']))} gradient(s) over {calls} round(s), "
+            done = f"; the workers it kept finished at {show(kept)}" if kept is not None else ""
+            notes.append(f"dropped: {sum(map(len, info['dropped']))} gradient(s) over {calls} round(s), "
                          f"from workers {', '.join(map(str, dropped))}{done}{away}")
+        for note in notes:
+            lines += _wrapped(note, 4)
     return lines
 
 
 def _nccl_notes(runs: list[Any]) -> list[str]:
-    """Under a ``model: nccl`` table: per run, NCCL's protocol and channels and its own cost model's time."""
+    """Under a ``model: nccl`` table: per run, what NCCL's tuner picks (algorithm, protocol, channels) and
+    NCCL's own cost model's time beside the simulated one — compared, not checked: neither is a closed form."""
     shown, factor, lines = _noted(runs, "nccl", "predicted_s",
-                                  "NCCL (model nccl): protocol and channels as NCCL picks them; NCCL's own cost model predicts")
+                                  "NCCL (model nccl), times in {unit}: what NCCL picks, and the time its own cost model "
+                                  "predicts beside the simulated one (compared, not checked: neither is a closed form):")
+    if not shown:
+        return []
+    rows = [("topology", "algorithm", "workers", "size (B)", "picks", "channels", "NCCL model", "simulated",
+             "difference")]
     for run in shown:
         info = run.nccl
-        lines.append(f"  {run.workers} workers, {run.params * run.bytes_per_param} B: {info['algorithm']}/{info['protocol']} on "
-                     f"{info['channels']} channels, predicted {format_in(info['predicted_s'], factor)}, "
-                     f"simulated {format_in(run.makespan_s, factor)}")
-    return lines
+        rows.append((run.topology, run.algorithm, str(run.workers), str(run.params * run.bytes_per_param),
+                     f"{info['algorithm']}/{info['protocol']}", str(info["channels"]),
+                     format_in(info["predicted_s"], factor), format_in(run.makespan_s, factor),
+                     f"{(run.makespan_s - info['predicted_s']) / info['predicted_s']:+.1%}"))
+    several = len({run.topology for run in shown}) > 1
+    return lines + _aligned(rows if several else [row[1:] for row in rows], {i + several for i in (1, 2, 4, 5, 6, 7)},
+                            group=0 if several else None)
+
+
+def _unchecked_times(runs: list[Any]) -> list[str]:
+    """The line that says how many finished runs have a time with no closed form (NCCL's model, a server that
+    drops stragglers): their time is shown, not checked."""
+    finished = [run for run in runs if not isinstance(run, NotApplicable) and getattr(run, "stopped", None) is None]
+    unchecked = [run for run in finished if run.expected.makespan_s is None]
+    if not unchecked:
+        return []
+    if len(unchecked) == 1:
+        return ["the time of 1 run has no closed form and is not checked (no ✓ or ✗ beside it)"]
+    return [f"the times of {len(unchecked)} runs have no closed form and are not checked (no ✓ or ✗ beside them)"]
 
 
 def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool, wide: bool = False) -> str:
