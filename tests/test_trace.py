@@ -168,7 +168,7 @@ def _text_per_worker(text: str, algorithm: str, n: int) -> dict[str, list[str]]:
 def test_trace_table_and_results_agree_on_compute_and_idle(name, tmp_path):
     """Per worker, the trace's compute and idle slices sum to the compute and idle of results.json (to
     1e-12), the table shows those numbers in its block's unit, and a worker that never finished has no
-    idle track, "-" in the table and None in results.json. Ring of 16, worker 7 three times slower: it
+    idle track, "-" in the table and None in results.json; only a worker that computes has a compute track. Ring of 16, worker 7 three times slower: it
     computes 3 ms and is never idle; every other worker computes 1 ms, then waits for the chain from 7."""
     from commsim.report.records import run_record
     from commsim.report.tables import table
@@ -191,6 +191,9 @@ def test_trace_table_and_results_agree_on_compute_and_idle(name, tmp_path):
         compute, idle = record["disturbance"]["compute_s"], record["disturbance"]["idle_s"]
         traced_compute, traced_idle = _trace_per_worker(trace, pid, n)
         assert traced_compute == pytest.approx(compute, rel=1e-12, abs=1e-15)
+        computing = {e["args"]["name"] for e in trace["traceEvents"]
+                     if e["pid"] == pid and e["ph"] == "M" and e["args"]["name"].endswith(" compute")}
+        assert computing == {f"worker {rank} compute" for rank, t in enumerate(compute) if t > 0}  # none of 0 s
         assert [t is None for t in traced_idle] == [t is None for t in idle]
         assert [t for t in traced_idle if t is not None] == pytest.approx([t for t in idle if t is not None],
                                                                           rel=1e-12, abs=1e-15)
@@ -201,3 +204,84 @@ def test_trace_table_and_results_agree_on_compute_and_idle(name, tmp_path):
         if name == "ring_straggler":
             assert compute == [3e-3 if rank == 7 else 1e-3 for rank in range(16)]
             assert idle[7] == 0 and min(idle[:7] + idle[8:]) > 1.9e-3
+
+
+# --------------------------------------------------------------------------- the trace's parts, by hand
+
+
+def _tracks(events: list[dict]) -> dict[tuple[int, int], str]:
+    return {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+
+
+def _trace_of(tmp_path, text: str) -> list[dict]:
+    from commsim.report.trace import chrome_trace
+    from commsim.runner.points import simulate_run
+
+    (tmp_path / "s.yaml").write_text(text)
+    loaded = scenario.load(tmp_path / "s.yaml")
+    return chrome_trace([simulate_run(loaded, point, keep_log=True) for point in loaded.runs()])["traceEvents"]
+
+
+def test_link_counters_fall_before_they_rise_at_a_tie(exported):
+    """Ring on a star: link 0→switch carries one message per step of T = 6 µs, each starting when the last
+    ends. At each tie the count falls to 0 before it rises to 1, so it reads 1, 0, 1, 0, ... and never 2."""
+    trace, _ = exported
+    counters = [e for e in trace["traceEvents"] if e["ph"] == "C"]
+    mine = [(e["ts"], e["args"]["messages in flight"]) for e in counters if e["name"] == "link 0->switch"]
+    step = STEP * 1e6
+    assert [count for _, count in mine] == [1, 0] * 4
+    assert [ts for ts, _ in mine] == pytest.approx([0, step, step, 2 * step, 2 * step, 3 * step, 3 * step, 4 * step],
+                                                   rel=1e-12, abs=1e-12)
+    assert max(e["args"]["messages in flight"] for e in counters) == 1
+
+
+def test_receives_are_filed_under_the_receiver(exported):
+    """Every message of the CSV is a slice "receive from <src>" on the track "worker <dst> receive", from its
+    start for its duration (ring on a star: one receive at a time, so one lane per worker)."""
+    trace, rows = exported
+    events = trace["traceEvents"]
+    tracks = _tracks(events)
+    got = sorted((tracks[e["pid"], e["tid"]], e["name"], e["ts"]) for e in events
+                 if e["ph"] == "X" and e["name"].startswith("receive"))
+    want = sorted((f"worker {r['dst']} receive", f"receive from {r['src']}", float(r["start_s"]) * 1e6) for r in rows)
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    assert [g[2] for g in got] == pytest.approx([w[2] for w in want], rel=1e-12, abs=1e-12)
+
+
+def test_concurrent_receives_get_numbered_lanes(tmp_path):
+    """reduce on 3 workers of a star (8 Gbit/s, 1 µs, 1000 fp32): workers 1 and 2 both send 4 kB to 0 from
+    t = 0, sharing switch→0: 2α + 2·4 kB / 1 GB/s = 10 µs each. Worker 0's receives overlap, so they sit on
+    "worker 0 receive" and "worker 0 receive 2"; each sender has one send track and an empty idle track."""
+    events = _trace_of(tmp_path, "name: s\nworkers: 3\nparams: 1000\nalgorithms: [reduce]\npayload: size-only\n"
+                                 "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n")
+    tracks = _tracks(events)
+    assert sorted(tracks.values()) == ["worker 0 idle", "worker 0 receive", "worker 0 receive 2",
+                                       "worker 1 idle", "worker 1 send", "worker 2 idle", "worker 2 send"]
+    slices = [e for e in events if e["ph"] == "X"]
+    receives = sorted((tracks[e["pid"], e["tid"]], e["name"]) for e in slices if e["name"].startswith("receive"))
+    assert [track for track, _ in receives] == ["worker 0 receive", "worker 0 receive 2"]
+    assert sorted(name for _, name in receives) == ["receive from 1", "receive from 2"]
+    assert all(e["ts"] == 0 and e["dur"] == pytest.approx(10.0, rel=1e-12) for e in slices)
+    assert not [e for e in slices if e["name"] == "idle"]
+
+
+def test_each_workers_idle_and_compute_slices_by_hand(tmp_path):
+    """Ring all-reduce of 3 workers on a star, 4 kB chunks: T = 2α + 4 kB / 1 GB/s = 6 µs per step.
+    Workers 0 and 1 compute c = 1000 µs, worker 2 three times that. Worker 0 sends its first chunk
+    (1000–1006), then waits for 2's, which starts at 3000: idle 1006–3000. Worker 1 also forwards 0's
+    chunk (1006–1012), then waits for 0's next, sent at 3006: idle 1012–3006. Worker 2 receives 1's
+    chunks while it computes and is never idle. Each has one compute slice from 0."""
+    events = _trace_of(tmp_path, "name: s\nworkers: 3\nparams: 3000\nalgorithms: [ring_allreduce]\npayload: size-only\n"
+                                 "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
+                                 "stragglers: {compute: 1 ms, slowdown: {2: 3}}\n")
+    tracks = _tracks(events)
+    slices: dict[str, list[tuple[float, float]]] = {}
+    for e in events:
+        if e["ph"] == "X" and e["cat"] in ("idle", "compute"):
+            slices.setdefault(tracks[e["pid"], e["tid"]], []).append((e["ts"], e["ts"] + e["dur"]))
+    assert {"worker 0 idle", "worker 1 idle", "worker 2 idle"} <= set(tracks.values())
+    assert set(slices) == {"worker 0 idle", "worker 1 idle", "worker 0 compute", "worker 1 compute", "worker 2 compute"}
+    for name, spans in {"worker 0 idle": [(1006, 3000)], "worker 1 idle": [(1012, 3006)],
+                        "worker 0 compute": [(0, 1000)], "worker 1 compute": [(0, 1000)],
+                        "worker 2 compute": [(0, 3000)]}.items():
+        assert len(slices[name]) == len(spans) and slices[name] == [pytest.approx(s, rel=1e-12, abs=1e-9) for s in spans], name
