@@ -449,11 +449,11 @@ def test_tables_fit_100_columns_unless_wide(tmp_path, capsys):
     narrow = capsys.readouterr().out.splitlines()
     table = [line for line in narrow if not line.startswith("wrote")]
     assert max(map(len, table)) <= 100 and "(2 more columns with --wide)" in narrow
-    assert "algbw GB/s" not in narrow[2] and "message size" not in narrow[2] and "busbw GB/s" in narrow[2]
+    assert "algbw (GB/s)" not in narrow[2] and "message size" not in narrow[2] and "busbw (GB/s)" in narrow[2]
     assert all(row.count("✓") == 4 for row in table_rows("\n".join(table)))
     assert cli.main(["run", "textbook", "--out", str(tmp_path / "b"), "--wide"]) == 0
     wide = capsys.readouterr().out
-    assert "algbw GB/s" in wide and "message size" in wide and "busbw GB/s" in wide
+    assert "algbw (GB/s)" in wide and "message size" in wide and "busbw (GB/s)" in wide
 
 
 def test_header_states_the_real_link_speeds(tmp_path, capsys):

@@ -44,3 +44,26 @@ def test_nccl_table_says_the_times_are_compared_with_nccls_model_not_checked():
         assert cells[8] == f"{run.makespan_s * 1e6:.1f}" and cells[9] not in "✓✗"  # the time alone, unchecked
     assert text[-2:] == ["the times of 2 runs have no closed form and are not checked (no ✓ or ✗ beside them)",
                          "2 of 2 runs match their closed forms"]
+
+
+def test_busbw_keeps_three_significant_digits_in_the_analytic_wall():
+    """The parameter-server wall, analytic, to 65,536 workers: the server's time is 2(2α + nP/B) (α = 2 µs,
+    P = 4 MB, B = 12.5 GB/s), so busbw = P/t · 2(n−1)/n falls to 0.19 MB/s at n = 65,536. Every busbw cell
+    reads that value to three significant digits in its column's unit — never 0.00."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "scenarios" / "parameter_server_wall.yaml").read_text()
+    text = text.replace("workers: {from: 2, to: 1024, factor: 2}", "workers: [2, 1024, 4096, 65536]") + "engine: analytic\n"
+    loaded = scenario.parse(yaml.safe_load(text), "wall.yaml")
+    lines = tables.table(loaded, points.simulate(loaded), wide=True).splitlines()
+    header = lines[1].split("  ")
+    unit = next(cell for cell in header if cell.startswith("busbw")).strip()
+    assert unit == "busbw (MB/s)"  # the median run's scale
+    rows = [line.split() for line in lines if line.startswith("parameter_server ")]
+    alpha, size, bandwidth = 2e-6, 4e6, 12.5e9
+    assert [int(row[1]) for row in rows] == [2, 1024, 4096, 65536]
+    for row in rows:
+        n = int(row[1])
+        busbw = size / (2 * (2 * alpha + n * size / bandwidth)) * 2 * (n - 1) / n / 1e6
+        shown = row[8]  # algorithm, workers, params, messages, message size, bytes, time, algbw, busbw
+        assert float(shown) == pytest.approx(busbw, rel=5e-3) and len(shown.replace(".", "").lstrip("0")) >= 3

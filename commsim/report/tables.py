@@ -62,8 +62,8 @@ EXPECTED_NOTE = "✓: equals its closed form (times to 1e-9), or keeps the bound
 
 def _aligned(rows: list[tuple[str, ...]], right: set[int], droppable: tuple[str, ...] = (), wide: bool = True,
              group: int | None = None) -> list[str]:
-    """Rows as aligned text (first row: the header). Unless ``wide``, the ``droppable`` columns (by header,
-    first named first dropped) go until the table fits :data:`WIDTH` columns; the last line says how many.
+    """Rows as aligned text (first row: the header). Unless ``wide``, the ``droppable`` columns (by the start
+    of their header, first named first dropped) go until the table fits :data:`WIDTH` columns; the last line says how many.
     With ``group``, that column becomes a heading line above each run of rows that share its value."""
     keep = [i for i in range(len(rows[0])) if i != group]
     dropped = 0
@@ -74,8 +74,9 @@ def _aligned(rows: list[tuple[str, ...]], right: set[int], droppable: tuple[str,
     for name in droppable if not wide else ():
         if width() <= WIDTH:
             break
-        if name in rows[0]:
-            keep.remove(rows[0].index(name))
+        column = next((i for i in keep if rows[0][i].startswith(name)), None)
+        if column is not None:
+            keep.remove(column)
             dropped += 1
     widths = {i: max(len(row[i]) for row in rows) for i in keep}
     lines, heading = [], None
@@ -130,8 +131,16 @@ def _unnamed(topo: Any, described: str) -> str:
     return f"{options}; {speeds}" if options else speeds
 
 
-def _bandwidth_cell(value: float | None) -> str:
-    return "-" if value is None else f"{value / 1e9:.2f}"
+def _bandwidth_column(runs: list[Any], name: str) -> tuple[str, float]:
+    """The header of nccl-tests' ``name`` ("algbw", "busbw") in the unit its column needs (``"busbw (GB/s)"``,
+    ``"busbw (MB/s)"`` where it is small) and that unit's factor: every cell keeps three significant digits."""
+    unit, factor = column_unit([getattr(run, name) or 0.0 for run in runs if not isinstance(run, NotApplicable)],
+                               "bandwidth")
+    return f"{name} ({unit})", factor
+
+
+def _bandwidth_cell(value: float | None, factor: float) -> str:
+    return "-" if value is None else format_in(value, factor)
 
 
 def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
@@ -185,8 +194,9 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
     lines = [_network_line(scenario, f", {'/'.join(scenario.dtype)}, payload {scenario.payload}")]
     lines.append(EXPECTED_NOTE)
     units = _Units(runs)
+    (algbw, algbw_factor), (busbw, busbw_factor) = (_bandwidth_column(runs, name) for name in ("algbw", "busbw"))
     header = ("algorithm", "workers", "size (B)", "messages", "message size (B)",
-              f"bytes ({units.bytes})", f"time ({units.time})", "algbw GB/s", "busbw GB/s", "mean")
+              f"bytes ({units.bytes})", f"time ({units.time})", algbw, busbw, "mean")
     rows = [("topology", *header) if several else header]
     for run in runs:
         if isinstance(run, NotApplicable):  # the reason goes under the table, once per distinct reason
@@ -203,13 +213,13 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
             _size_cell(run),
             units.bytes_cell(run),
             "stopped" if run.stopped is not None else units.time_cell(run),
-            _bandwidth_cell(run.algbw),
-            _bandwidth_cell(run.busbw),
+            _bandwidth_cell(run.algbw, algbw_factor),
+            _bandwidth_cell(run.busbw, busbw_factor),
             _mark(checks.get("mean")) or "-",
         )
         rows.append((run.topology, *row) if several else row)
     right = {1 + several, 2 + several, 5 + several, 6 + several, 7 + several, 8 + several}
-    droppable = ("algbw GB/s", "message size (B)", "busbw GB/s")  # never a checked column
+    droppable = ("algbw", "message size (B)", "busbw")  # never a checked column
     reasons: dict[str, int] = {}
     for run in runs:
         if isinstance(run, NotApplicable):
@@ -344,22 +354,24 @@ def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool, wi
     answered = [run for run in runs if not isinstance(run, NotApplicable)]
     time_unit, time_factor = column_unit([run.expected.makespan_s or 0.0 for run in answered], "time")
     bytes_unit, bytes_factor = column_unit([run.expected.bytes for run in answered], "bytes")
+    (algbw, algbw_factor), (busbw, busbw_factor) = (_bandwidth_column(answered, name) for name in ("algbw", "busbw"))
     header = ("algorithm", "workers", "params", "messages", "message size (B)", f"total bytes ({bytes_unit})",
-              f"time ({time_unit})", "algbw GB/s", "busbw GB/s", "formula")
+              f"time ({time_unit})", algbw, busbw, "formula")
     rows = [("topology", *header) if several else header]
     for run in answered:
         exp = run.expected
         relation = "" if exp.time_relation == "=" else exp.time_relation
         time = "no closed form" if exp.makespan_s is None else f"{relation}{format_in(exp.makespan_s, time_factor)}"
         row = (run.algorithm, str(run.workers), str(run.params), str(exp.messages), _size_cell(run),
-               format_in(exp.bytes, bytes_factor), time, _bandwidth_cell(run.algbw), _bandwidth_cell(run.busbw),
+               format_in(exp.bytes, bytes_factor), time, _bandwidth_cell(run.algbw, algbw_factor),
+               _bandwidth_cell(run.busbw, busbw_factor),
                exp.time_formula)
         rows.append((run.topology, *row) if several else row)
     bounds = sum(run.expected.time_relation == "≥" for run in answered)
     note = (f"{bounds} of {len(answered)} times are lower bounds (≥): links are shared there, and a simulation would "
             "take longer" if bounds else f"all {len(answered)} times are exact on these contention-free networks")
     right = {i + several for i in range(1, 9)}
-    droppable = ("formula", "algbw GB/s", "message size (B)")
+    droppable = ("formula", "algbw", "message size (B)")
     return "\n".join([*lines, *_aligned(rows, right, droppable, wide, group=0 if several else None), note])
 
 
