@@ -182,10 +182,12 @@ def _version() -> str:
 def _list(args: argparse.Namespace) -> int:
     from .scenario import bundled
 
+    from .report.tables import wrapped
+
     found = bundled()
     width = max(map(len, found))
-    for name, description in found.items():
-        print(f"{name:<{width}}  {description}")
+    for name, description in found.items():  # the description beside the names, wrapped within 100 columns
+        print("\n".join(wrapped(f"{name:<{width}}  {description}", hang=width + 2)))
     print("run one with: commsim run NAME")
     return EXIT_OK
 

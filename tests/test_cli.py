@@ -423,12 +423,17 @@ def test_bare_commsim_prints_help_and_version_is_known(capsys):
 
 
 def test_list_names_every_bundled_scenario_and_run_takes_a_name(tmp_path, capsys):
-    """`commsim list` shows each bundled YAML by name with its opening comment; `commsim run NAME` runs it."""
+    """`commsim list` shows each bundled YAML by name with the first sentence of its opening comment, whole
+    and wrapped beside the names; `commsim run NAME` runs it."""
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     bundled = sorted(p.stem for p in (Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
-    assert [line.split()[0] for line in lines[:-1]] == bundled
+    assert [line.split()[0] for line in lines[:-1] if not line.startswith(" ")] == bundled
     assert any(line.startswith("textbook") and "textbook table" in line for line in lines)
+    text = " ".join(" ".join(lines).split())
+    assert ("stragglers Stragglers: one worker computes 4x longer; the ring waits at every step, the parameter "
+            "server once. textbook") in text  # the sentence ends, the next scenario starts
+    assert max(map(len, lines)) <= 100
     assert cli.main(["run", "textbook", "--out", str(tmp_path / "a")]) == 0
     assert cli.main(["run", "textbook.yaml", "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "a" / "results.csv").read_bytes() == (tmp_path / "b" / "results.csv").read_bytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from bundled import SCENARIO_DIR, SCENARIOS, simulated
 
 from commsim import scenario
 from commsim.collectives import nccl_model
@@ -67,3 +68,68 @@ def test_busbw_keeps_three_significant_digits_in_the_analytic_wall():
         busbw = size / (2 * (2 * alpha + n * size / bandwidth)) * 2 * (n - 1) / n / 1e6
         shown = row[8]  # algorithm, workers, params, messages, message size, bytes, time, algbw, busbw
         assert float(shown) == pytest.approx(busbw, rel=5e-3) and len(shown.replace(".", "").lstrip("0")) >= 3
+
+
+# --------------------------------------------------------------------------- every line within 100 columns
+
+WIDTH = 100
+
+
+def _too_wide(text: str) -> list[str]:
+    return [line for line in text.splitlines() if len(line) > WIDTH]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_every_bundled_scenarios_tables_fit_100_columns(path):
+    """What `commsim run` prints for each bundled scenario (its table and notes — the fault notes among them —
+    and `--links`), and `commsim compare` by every key the scenario sweeps: no line over 100 columns."""
+    from commsim.report import compare
+    from commsim.report.records import run_record
+    from commsim.training import bias
+
+    loaded = scenario.load(path)
+    if isinstance(loaded, scenario.ExperimentScenario):
+        texts = [tables.bias_table(bias.bias_table())]
+    else:
+        runs = list(simulated(path))
+        texts = [tables.table(loaded, runs)]
+        if loaded.training is None:
+            texts.append(tables.links_table(runs))
+            records = [run_record(run) for run in runs]
+            texts += [compare.table_text(compare.comparison(records, by)) for by in compare.BY
+                      if by == "topology" or len({str(record[by]) for record in records}) > 1]
+    for text in texts:
+        assert _too_wide(text) == []
+
+
+def test_list_verify_validate_analytic_and_training_notes_fit_100_columns(tmp_path, capsys, monkeypatch):
+    """`commsim list` (whole first sentences, wrapped), `commsim verify`, `commsim validate` (every case; NCCL's
+    model's time stands in for the simulation, which only changes digits), the analytic table of the
+    bundled comparisons, and a training run's fault notes: no line over 100 columns."""
+    from commsim import cli
+    from commsim.engines.verify import verify
+    from commsim.runner import validate
+
+    assert cli.main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert "while every worker computes its 1 ms." in " ".join(listed.split())  # a whole sentence, not a cut line
+    texts = [listed, tables.verify_table(verify())]
+    monkeypatch.setattr(validate, "simulate", lambda graph, nbytes, algorithms: nccl_model.choose(
+        nccl_model.machine(graph), nbytes, algorithms).time_s)
+    texts.append(tables.validation_table(validate.load_cases()))
+    for name in ("textbook", "topologies_64", "allreduce_algorithms", "nccl_clusters"):
+        loaded = scenario.parse(yaml.safe_load((SCENARIO_DIR / f"{name}.yaml").read_text()) | {"engine": "analytic"},
+                                f"{name}.yaml")
+        texts.append(tables.table(loaded, points.simulate(loaded)))
+    (tmp_path / "t.yaml").write_text(
+        "name: t\nworkers: 4\nalgorithms: [ring_allreduce, parameter_server]\n"
+        "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
+        "training: {model: linear_regression, features: 3, samples: 64, batch_per_worker: 8, steps: 3,\n"
+        "  optimizer: {name: gradient_descent, alpha: 0.1}, compute: {flops_per_second: 1.92e5}}\n"
+        "stragglers: {slowdown: {3: 4}}\nfaults: {crash: [{worker: 1, at: 2.5 ms}], drop_stragglers: 1}\n")
+    loaded = scenario.load(tmp_path / "t.yaml")
+    text = tables.table(loaded, points.simulate(loaded))
+    assert "Stragglers and faults" in text and "stopped after 0 of 3 steps" in " ".join(text.split())
+    texts.append(text)
+    for text in texts:
+        assert _too_wide(text) == []

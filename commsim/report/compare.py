@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..units import column_unit, format_in
+from .tables import WIDTH, wrapped
 
 BY = ("topology", "workers", "params", "dtype")
 COORDINATES = ("algorithm", "topology", "workers", "params", "dtype")
 BEST = "*"  # the fastest column of its row
 BEST_ALGORITHM = "+"  # the fastest algorithm of its column (among rows alike but for the algorithm)
 TIE = 0.005  # a time within 0.5 % of the fastest ties with it
-WIDTH = 100  # columns of the terminal table; wider tables are printed in blocks of columns
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def _legend(result: Comparison, unit: str, bandwidth_unit: str, marked: bool) ->
         alike = " among rows alike but for it" if any(result.groups.values()) else ""
         lines.append(f"{BEST} the fastest {result.by} in its row, {BEST_ALGORITHM} the fastest algorithm in its column"
                      f"{alike}; times within {TIE:.1%} of the fastest tie with it (marked too)")
-    return [part for line in lines for part in _wrap(line)]
+    return [part for line in lines for part in wrapped(line)]
 
 
 def _ties(result: Comparison, by_row: dict[str, list[str]], by_column: dict[str, list[str]]) -> list[str]:
@@ -181,13 +181,7 @@ def _ties(result: Comparison, by_row: dict[str, list[str]], by_column: dict[str,
             alike = [row.split(" ", 1)[0] for row in rows if result.groups.get(row, "") == group]
             if len(alike) > 1:
                 ties.append(f"{' and '.join(alike)} on {column}" + (f" ({group})" if group else ""))
-    return _wrap(f"ties (within {TIE:.1%}): " + "; ".join(ties)) if ties else []
-
-
-def _wrap(text: str) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    return wrapped(f"ties (within {TIE:.1%}): " + "; ".join(ties)) if ties else []
 
 
 def figure(result: Comparison) -> Any:

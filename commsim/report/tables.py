@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..engines.results import NotApplicable, RunResult, TrainingResult
@@ -115,11 +116,14 @@ def describe_links(scenario: Scenario, topo: Any) -> str:
 
 
 def _network_line(scenario: Scenario, extra: str = "") -> str:
-    """The scenario's name, ``extra``, and per network its links' real speeds (a line per network when several)."""
+    """The scenario's name, ``extra``, and per network its links' real speeds (a line per network when
+    several), wrapped within :data:`WIDTH` columns."""
     if scenario.topology is not None:
-        return f"{scenario.name}: {describe_links(scenario, scenario.topology)}{extra}"
-    return "\n".join([f"{scenario.name}{extra.replace(', ', ': ', 1) if extra.startswith(', ') else extra}",
-                      *(f"  {topo.title}: {_unnamed(topo, describe_links(scenario, topo))}" for topo in scenario.networks)])
+        lines = [f"{scenario.name}: {describe_links(scenario, scenario.topology)}{extra}"]
+    else:
+        lines = [f"{scenario.name}{extra.replace(', ', ': ', 1) if extra.startswith(', ') else extra}",
+                 *(f"  {topo.title}: {_unnamed(topo, describe_links(scenario, topo))}" for topo in scenario.networks)]
+    return "\n".join(part for line in lines for part in wrapped(line.lstrip(), len(line) - len(line.lstrip())))
 
 
 def _unnamed(topo: Any, described: str) -> str:
@@ -156,20 +160,21 @@ def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
 
 
 def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = False) -> str:
-    """Final loss and accuracy per (algorithm, optimizer), with the traffic and time checked."""
+    """Final loss and accuracy per optimizer, under a heading per (algorithm, workers), with the traffic
+    and time checked."""
     spec = scenario.training
-    lines = [_network_line(scenario, f"; {spec.model} on {spec.dataset}, {spec.steps} steps of {spec.batch_per_worker} per worker")]
-    lines.append(EXPECTED_NOTE + "; time includes compute")
+    lines = [_network_line(scenario, f"; {spec.model} on {spec.dataset}, {spec.steps} steps of "
+                                     f"{spec.batch_per_worker} per worker")]
+    lines += [EXPECTED_NOTE, "time includes compute; compute: its share of the time"]
     units = _Units(runs)
-    rows = [("algorithm", "workers", "optimizer", "final loss", "accuracy", "messages", "message size (B)",
-             f"bytes ({units.bytes})", f"time ({units.time})", "compute share", "replicas")]
+    rows = [("", "optimizer", "final loss", "accuracy", "messages", "message size (B)", f"bytes ({units.bytes})",
+             f"time ({units.time})", "compute", "replicas")]
     for run in runs:
         checks = run.checks
         rows.append((
-            run.algorithm,
-            str(run.workers),
+            f"{run.algorithm}, {run.workers} workers",
             run.optimizer,
-            f"{run.final_loss:.4g}",
+            f"{run.final_loss:.4g}" if run.loss else "-",  # a run stopped before its first step has none
             "-" if run.final_accuracy is None else f"{run.final_accuracy:.3f}",
             _count_cell(run.messages, run.expected.messages, checks.get("messages")),
             _size_cell(run),
@@ -180,7 +185,7 @@ def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = 
         ))
     droppable = ("message size (B)", "accuracy")  # never a checked column
     notes = _disturbance_notes(runs)
-    return "\n".join([*lines, *_aligned(rows, {1, 3, 4, 7, 8, 9}, droppable, wide), *notes, _summary(runs)])
+    return "\n".join([*lines, *_aligned(rows, {2, 3, 6, 7, 8}, droppable, wide, group=0), *notes, _summary(runs)])
 
 
 def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide: bool = False) -> str:
@@ -239,16 +244,19 @@ def _noted(runs: list[Any], attribute: str, time_key: str, title: str) -> tuple[
     if not shown:
         return [], 1.0, []
     unit, factor = column_unit([getattr(run, attribute)[time_key] for run in shown], "time")
-    return shown, factor, _wrapped(title.format(unit=unit), 0)
+    return shown, factor, wrapped(title.format(unit=unit), 0)
 
 
-def _wrapped(text: str, indent: int) -> list[str]:
-    """``text`` indented ``indent`` columns and broken at spaces into lines of at most :data:`WIDTH`
-    columns, the lines after the first indented two more."""
+def wrapped(text: str, indent: int = 0, hang: int = 2) -> list[str]:
+    """``text`` broken at spaces into lines of at most :data:`WIDTH` columns, never between a number and
+    the word after it ("500 us", "8 workers"): the first line indented ``indent`` columns, the rest
+    ``indent + hang``."""
     import textwrap
 
-    return textwrap.wrap(text, WIDTH, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2),
-                         break_long_words=False, break_on_hyphens=False)
+    glued = re.sub(r"(?<=\d) (?=\S)", "\u00a0", text)  # textwrap breaks at ASCII whitespace only
+    lines = textwrap.wrap(glued, WIDTH, initial_indent=" " * indent, subsequent_indent=" " * (indent + hang),
+                          break_long_words=False, break_on_hyphens=False)
+    return [line.replace("\u00a0", " ") for line in lines]
 
 
 def _per_worker(values: list[float | None], factor: float, most: int = 32) -> str:
@@ -287,9 +295,9 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
         notes = []
         if info["stopped"] is not None:
             done = f" after {info['steps_done']} of {run.steps} steps" if "steps_done" in info else ""
-            lines += _wrapped(f"{head}: stopped{done}: {info['stopped']}", 2)
+            lines += wrapped(f"{head}: stopped{done}: {info['stopped']}", 2)
         else:
-            lines += _wrapped(f"{head}: {show(run.makespan_s)} against {show(info['uniform_makespan_s'])} uniform, "
+            lines += wrapped(f"{head}: {show(run.makespan_s)} against {show(info['uniform_makespan_s'])} uniform, "
                               f"lost {show(info['lost_s'])}", 2)
         if info.get("final_loss_change") is not None:
             notes.append(f"final loss {run.final_loss:.6g} against {info['uniform_final_loss']:.6g} uniform "
@@ -311,7 +319,7 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
             notes.append(f"dropped: {sum(map(len, info['dropped']))} gradient(s) over {calls} round(s), "
                          f"from workers {', '.join(map(str, dropped))}{done}{away}")
         for note in notes:
-            lines += _wrapped(note, 4)
+            lines += wrapped(note, 4)
     return lines
 
 
@@ -380,22 +388,23 @@ def _vector(values: Any) -> str:
 
 
 def bias_table(rows: list[Any]) -> str:
-    """Each optimizer's limit beside the minimum-norm solution of its norm."""
-    lines = ["implicit bias on a·θ = 1, a = [1, 0.1, 0.01], θ0 = 0: each limit beside the minimum-norm solution"]
-    table_rows = [("optimizer", "limit", "minimum-norm solution", "norm", "max |error|", "")]
+    """Each optimizer's limit, and under it the minimum-norm solution of its norm."""
+    lines = wrapped("implicit bias on a·θ = 1, a = [1, 0.1, 0.01], θ0 = 0: each limit, and under it the "
+                     "minimum-norm solution of the optimizer's norm", 0)
+    table_rows = [("optimizer", "norm", "limit / minimum-norm solution", "max |error|", "")]
     for row in rows:
-        table_rows.append((
-            row.name, _vector(row.limit), _vector(row.reference), row.norm, f"{row.max_abs_error:.1e}",
-            _mark(row.max_abs_error <= BIAS_TOLERANCE),
-        ))
+        table_rows.append((row.name, row.norm, _vector(row.limit), f"{row.max_abs_error:.1e}",
+                           _mark(row.max_abs_error <= BIAS_TOLERANCE)))
+        table_rows.append(("", "", _vector(row.reference), "", ""))
     return "\n".join([*lines, *_aligned(table_rows, set())])
 
 
 def verify_table(checks: list[Any], every_point: bool = False) -> str:
     """Simulated against analytic: one line per algorithm (its worst point), or every point."""
-    lines = ["simulated vs analytic on fully_connected (contention-free), size-only fp32, 100 Gbit/s and 5 us per link"]
+    lines = wrapped("simulated vs analytic on fully_connected (contention-free), size-only fp32, 100 Gbit/s and "
+                     "5 us per link; messages: the closed form's count in brackets where it differs", 0)
     unit, factor = column_unit([c.makespan_s for c in checks], "time")
-    rows = [("algorithm", "workers", "params", "messages (analytic)", f"simulated ({unit})", f"analytic ({unit})",
+    rows = [("algorithm", "workers", "params", "messages", f"simulated ({unit})", f"analytic ({unit})",
              "rel. error", "")]
     by_algorithm: dict[str, list[Any]] = {}
     for c in checks:
@@ -403,30 +412,34 @@ def verify_table(checks: list[Any], every_point: bool = False) -> str:
     for name, points in by_algorithm.items():
         shown = points if every_point else [max(points, key=lambda c: (not c.ok, c.relative_error))]
         for c in shown:
-            workers = str(c.workers) if every_point else f"{min(p.workers for p in points)}..{max(p.workers for p in points)}"
-            params = str(c.params) if every_point else ",".join(str(p) for p in dict.fromkeys(p.params for p in points))
-            rows.append((name, workers, params, f"{c.messages} ({c.expected_messages})",
+            workers, params = str(c.workers), str(c.params)
+            messages = str(c.messages) + ("" if c.messages == c.expected_messages else f" ({c.expected_messages})")
+            rows.append((name, workers, params, messages,
                          format_in(c.makespan_s, factor), format_in(c.expected_s, factor), f"{c.relative_error:.1e}",
                          _mark(all(p.ok for p in points) if not every_point else c.ok)))
     failed = sum(not c.ok for c in checks)
     summary = f"{len(checks) - failed} of {len(checks)} points agree to 1e-9" + (f"; {failed} do not" if failed else "")
     if not every_point:
-        lines.append("one line per algorithm: its worst point over every workers × params combination")
-    return "\n".join([*lines, *_aligned(rows, {1, 4, 5, 6}), summary])
+        workers = sorted({c.workers for c in checks})
+        params = ", ".join(str(p) for p in dict.fromkeys(c.params for c in checks))
+        lines += wrapped(f"one line per algorithm: its worst point (its workers and params shown) over every "
+                         f"combination of workers {workers[0]}..{workers[-1]} and params {params}", 0)
+    return "\n".join([*lines, *_aligned(rows, {1, 2, 4, 5, 6}), summary])
 
 
 def links_table(runs: list[RunResult]) -> str:
-    """Each simulated run's five busiest links (by busy time = bytes/bandwidth): bytes, busy time, utilisation."""
+    """Each simulated run's five busiest links (by busy time = bytes/bandwidth): bytes, busy time, utilisation,
+    under a heading per run."""
     hottest = [(run, link) for run in runs if getattr(run, "bytes_per_link", None) for link in run.hottest_links()]
     bytes_unit, bytes_factor = column_unit([link["bytes"] for _, link in hottest], "bytes")
     time_unit, time_factor = column_unit([link["busy_s"] for _, link in hottest], "time")
-    rows = [("topology", "algorithm", "workers", "params", "link", f"bytes ({bytes_unit})", f"busy ({time_unit})",
-             "utilisation")]
+    rows = [("", "link", f"bytes ({bytes_unit})", f"busy ({time_unit})", "utilisation")]
     for run, link in hottest:
-        rows.append((run.topology, run.algorithm, str(run.workers), str(run.params), link["link"],
+        rows.append((f"{run.algorithm} on {run.topology}, {run.workers} workers, {run.params} params", link["link"],
                      format_in(link["bytes"], bytes_factor), format_in(link["busy_s"], time_factor),
                      f"{link['utilisation']:.1%}"))
-    return "\n".join(["busiest links (busy = bytes / bandwidth; utilisation = busy / makespan)", *_aligned(rows, {2, 3, 5, 6, 7})])
+    return "\n".join(["busiest links (busy = bytes / bandwidth; utilisation = busy / makespan), under each run:",
+                      *_aligned(rows, {2, 3, 4}, group=0)])
 
 
 def _size_text(size: int) -> str:
@@ -452,10 +465,10 @@ def validation_table(cases: list[Any]) -> str:
                          p.pick))
         counted = "" if case.counts else f"  [not counted: {case.why}]"
         heading = f"{case.title}: {case.preset} × {case.nodes}, {'ring forced' if case.algorithm == 'ring' else 'NCCL chooses'}"
-        blocks.append("\n".join([heading + counted, *_aligned(rows, right={1, 2, 3, 4, 5})]))
+        blocks.append("\n".join([*wrapped(heading + counted, 0), *_aligned(rows, right={1, 2, 3, 4, 5})]))
     counted = [case for case in cases if case.counts]
     held = sum(1 for case in counted for p in case.points if p.tolerance is not None)
     missed = sum(len(case.misses) for case in counted)
     summary = (f"{held - missed} of {held} simulated points within target (±5 % from 1 MiB to 8 GiB, ±15 % below "
                f"64 KiB) on {len(counted)} counted tables; {len(cases) - len(counted)} more shown, not counted")
-    return "\n\n".join([*blocks, summary])
+    return "\n\n".join([*blocks, "\n".join(wrapped(summary, 0))])
