@@ -133,3 +133,26 @@ def test_list_verify_validate_analytic_and_training_notes_fit_100_columns(tmp_pa
     texts.append(text)
     for text in texts:
         assert _too_wide(text) == []
+
+
+@pytest.mark.parametrize("name", ["stragglers", "worker_crash", "topologies_64", "training", "nccl"])
+def test_a_run_read_back_from_its_record_prints_the_same_table(name, tmp_path):
+    """A sweep prints its table from the records it wrote: each run read back from its JSON record (through
+    JSON, as results.json holds it) gives the same record again and the same table, to the last character —
+    disturbed, stopped, n/a, training and NCCL runs alike."""
+    import json
+
+    from commsim.report.records import json_text, result_of, run_record, training_record
+
+    if name == "nccl":
+        loaded = scenario.parse(yaml.safe_load(NCCL), "s.yaml")
+        runs = points.simulate(loaded)
+    else:
+        loaded = scenario.load(SCENARIO_DIR / f"{name}.yaml")
+        runs = list(simulated(SCENARIO_DIR / f"{name}.yaml"))
+    record = training_record if loaded.training is not None else run_record
+    stored = [json.loads(json_text(record(run))) for run in runs]
+    back = [result_of(item) for item in stored]
+    assert [json.loads(json_text(record(run))) for run in back] == stored
+    assert tables.table(loaded, back, wide=True) == tables.table(loaded, runs, wide=True)
+    assert tables.table(loaded, back) == tables.table(loaded, runs)

@@ -159,7 +159,7 @@ def _summary(runs: list[RunResult] | list[TrainingResult]) -> str:
             + (f"; {skipped} n/a (their topology or algorithm cannot take them)" if skipped else ""))
 
 
-def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = False) -> str:
+def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = False, summary: bool = True) -> str:
     """Final loss and accuracy per optimizer, under a heading per (algorithm, workers), with the traffic
     and time checked."""
     spec = scenario.training
@@ -185,14 +185,17 @@ def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = 
         ))
     droppable = ("message size (B)", "accuracy")  # never a checked column
     notes = _disturbance_notes(runs)
-    return "\n".join([*lines, *_aligned(rows, {2, 3, 6, 7, 8}, droppable, wide, group=0), *notes, _summary(runs)])
+    return "\n".join([*lines, *_aligned(rows, {2, 3, 6, 7, 8}, droppable, wide, group=0), *notes,
+                      *([_summary(runs)] if summary else [])])
 
 
-def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide: bool = False) -> str:
+def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide: bool = False,
+          summary: bool = True) -> str:
     """The human table: each measured value beside its closed form and a check mark; it fits
-    :data:`WIDTH` columns unless ``wide``."""
+    :data:`WIDTH` columns unless ``wide``; ``summary``: end with the line that counts the runs matching
+    their closed forms (a sweep prints its own)."""
     if scenario.training is not None:
-        return training_table(scenario, runs, wide)
+        return training_table(scenario, runs, wide, summary)
     several = scenario.topology is None
     if scenario.engine == "analytic":
         return _analytic_table(scenario, runs, several, wide)
@@ -234,7 +237,7 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
     notes += _disturbance_notes(runs)
     notes += _unchecked_times(runs)
     table_lines = _aligned(rows, right, droppable, wide, group=0 if several else None)
-    return "\n".join([*lines, *table_lines, *notes, _summary(runs)])
+    return "\n".join([*lines, *table_lines, *notes, *([_summary(runs)] if summary else [])])
 
 
 def _noted(runs: list[Any], attribute: str, time_key: str, title: str) -> tuple[list[Any], float, list[str]]:
