@@ -156,3 +156,20 @@ def test_a_run_read_back_from_its_record_prints_the_same_table(name, tmp_path):
     assert [json.loads(json_text(record(run))) for run in back] == stored
     assert tables.table(loaded, back, wide=True) == tables.table(loaded, runs, wide=True)
     assert tables.table(loaded, back) == tables.table(loaded, runs)
+
+
+def test_the_fault_notes_write_every_time_in_their_blocks_unit():
+    """The stragglers' notes are in ms (their title says so): the critical path's compute (4 ms) and messages
+    (6 of 2α + P/(nB) = 30 µs at n = 4: 0.180 ms) bare in ms, never "us" beside "ms"; a link failure's time
+    likewise."""
+    import re
+
+    for name, unit in (("stragglers", "ms"), ("link_failure", "us")):
+        loaded = scenario.load(SCENARIO_DIR / f"{name}.yaml")
+        text = tables.table(loaded, list(simulated(SCENARIO_DIR / f"{name}.yaml")))
+        notes = text.split("Stragglers and faults", 1)[1].splitlines()
+        assert notes[0].endswith(f"({unit}):")
+        assert [line for line in notes[1:] if re.search(r"\d ?(ps|ns|us|ms|s)\b", line)] == []
+    stragglers = tables.table(scenario.load(SCENARIO_DIR / "stragglers.yaml"),
+                              list(simulated(SCENARIO_DIR / "stragglers.yaml")))
+    assert "critical path: compute of worker 3 (4.00), then 6 messages (0.180) along 3→0→1→2→3" in stragglers
