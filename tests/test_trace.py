@@ -237,15 +237,17 @@ def test_link_counters_fall_before_they_rise_at_a_tie(exported):
 
 def test_receives_are_filed_under_the_receiver(exported):
     """Every message of the CSV is a slice "receive from <src>" on the track "worker <dst> receive", from its
-    start for its duration (ring on a star: one receive at a time, so one lane per worker)."""
+    start for its duration (ring on a star: one receive at a time, so one lane per worker), in the category
+    of its phase (reduce_scatter, all_gather)."""
     trace, rows = exported
     events = trace["traceEvents"]
     tracks = _tracks(events)
-    got = sorted((tracks[e["pid"], e["tid"]], e["name"], e["ts"]) for e in events
+    got = sorted((tracks[e["pid"], e["tid"]], e["name"], e["cat"], e["ts"]) for e in events
                  if e["ph"] == "X" and e["name"].startswith("receive"))
-    want = sorted((f"worker {r['dst']} receive", f"receive from {r['src']}", float(r["start_s"]) * 1e6) for r in rows)
-    assert [g[:2] for g in got] == [w[:2] for w in want]
-    assert [g[2] for g in got] == pytest.approx([w[2] for w in want], rel=1e-12, abs=1e-12)
+    want = sorted((f"worker {r['dst']} receive", f"receive from {r['src']}", r["phase"], float(r["start_s"]) * 1e6)
+                  for r in rows)
+    assert [g[:3] for g in got] == [w[:3] for w in want]
+    assert [g[3] for g in got] == pytest.approx([w[3] for w in want], rel=1e-12, abs=1e-12)
 
 
 def test_concurrent_receives_get_numbered_lanes(tmp_path):
@@ -285,3 +287,23 @@ def test_each_workers_idle_and_compute_slices_by_hand(tmp_path):
                         "worker 0 compute": [(0, 1000)], "worker 1 compute": [(0, 1000)],
                         "worker 2 compute": [(0, 3000)]}.items():
         assert len(slices[name]) == len(spans) and slices[name] == [pytest.approx(s, rel=1e-12, abs=1e-9) for s in spans], name
+
+
+def test_a_servers_idle_is_the_gaps_between_its_messages(tmp_path):
+    """Parameter server on a star, 2 workers of 4 kB (8 Gbit/s, 1 µs): worker 0 computes 1000 µs, worker 1
+    3000 µs. Each push is alone (2α + 4 kB / 1 GB/s = 6 µs); the two pulls share server→switch from 3006 µs
+    (2α + 8 kB / 1 GB/s = 10 µs, on two send lanes). The server idles until the first push (0–1000), then
+    between the pushes (1006–3000), and never after its last message; worker 0 idles 1006–3006."""
+    events = _trace_of(tmp_path, "name: s\nworkers: 2\nparams: 1000\nalgorithms: [parameter_server]\npayload: size-only\n"
+                                 "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
+                                 "stragglers: {compute: 1 ms, slowdown: {1: 3}}\n")
+    tracks = _tracks(events)
+    slices: dict[str, list[tuple[float, float]]] = {}
+    for e in events:
+        if e["ph"] == "X":
+            slices.setdefault(tracks[e["pid"], e["tid"]], []).append((e["ts"], e["ts"] + e["dur"]))
+    for name, spans in {"server idle": [(0, 1000), (1006, 3000)], "worker 0 idle": [(1006, 3006)],
+                        "server receive": [(1000, 1006), (3000, 3006)], "server send": [(3006, 3016)],
+                        "server send 2": [(3006, 3016)], "worker 1 compute": [(0, 3000)]}.items():
+        assert sorted(slices[name]) == [pytest.approx(s, rel=1e-12, abs=1e-9) for s in spans], name
+    assert "worker 1 idle" in tracks.values() and "worker 1 idle" not in slices

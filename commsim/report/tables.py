@@ -423,10 +423,10 @@ def verify_table(checks: list[Any], every_point: bool = False) -> str:
     failed = sum(not c.ok for c in checks)
     summary = f"{len(checks) - failed} of {len(checks)} points agree to 1e-9" + (f"; {failed} do not" if failed else "")
     if not every_point:
-        workers = sorted({c.workers for c in checks})
-        params = ", ".join(str(p) for p in dict.fromkeys(c.params for c in checks))
+        counts = sorted({c.workers for c in checks})
+        sizes = ", ".join(str(p) for p in dict.fromkeys(c.params for c in checks))
         lines += wrapped(f"one line per algorithm: its worst point (its workers and params shown) over every "
-                         f"combination of workers {workers[0]}..{workers[-1]} and params {params}", 0)
+                         f"combination of workers {counts[0]}..{counts[-1]} and params {sizes}", 0)
     return "\n".join([*lines, *_aligned(rows, {1, 2, 4, 5, 6}), summary])
 
 

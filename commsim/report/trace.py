@@ -85,6 +85,7 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
     for pid, run in enumerate(runs, start=1):
         if getattr(run, "log", None) is None:
             continue
+        # tids are opaque: any distinct, increasing numbers give the same trace (viewers ignore a process's tid)
         events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": _title(run)}})
         computing = getattr(run, "compute_spans", None) or []
         workers = len(run.finish_s)
@@ -104,14 +105,13 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
         nodes_in_order = sorted(set(sends) | set(receives) | set(range(workers)),
                                 key=lambda node: (not isinstance(node, int), node if isinstance(node, int) else str(node)))
         for node in nodes_in_order:
-            worker = isinstance(node, int) and node < workers
+            worker = isinstance(node, int)  # ranks are the only int nodes
             name = f"worker {node}" if isinstance(node, int) else str(node)
             spans = [(s, e) for s, e in (computing[node] if worker and node < len(computing) else []) if e > s]
             if worker:
                 gaps = idle[node]
-            else:  # a server: idle between its messages, until its last one ends
-                busy = [(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])]
-                gaps = idle_gaps(busy, max(e for _, e in busy))
+            else:  # a server: idle between its messages (it has no finish time; none after the last)
+                gaps = idle_gaps([(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])], 0.0)
             if gaps is not None:
                 tid += 1
                 events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}})
