@@ -115,3 +115,25 @@ def test_compare_command_writes_the_chart_and_refuses_unknown_by(tmp_path, capsy
     capsys.readouterr()
     assert cli.main(["compare", str(path), "--by", "colour"]) == 2
     assert "--by: 'colour' is not a swept key" in capsys.readouterr().err
+
+
+def test_the_fastest_algorithm_is_marked_among_rows_alike_but_for_it():
+    """Two algorithms at 8 and 16 workers on a torus and a ring: rows "a workers=8" … The + compares a with
+    b at the same worker count only: on the torus a wins at 8 (100 against 120 µs), b at 16 (300 against
+    250); on the ring b at both. The * compares a row's topologies. Without a choice (one cell), no mark."""
+    us = 1e-6
+    times = {("a", "torus", 8): 100, ("b", "torus", 8): 120, ("a", "torus", 16): 300, ("b", "torus", 16): 250,
+             ("a", "ring", 8): 140, ("b", "ring", 8): 110, ("a", "ring", 16): 400, ("b", "ring", 16): 200}
+    records = [{"algorithm": a, "topology": t, "workers": n, "params": 1000, "dtype": "float32", "makespan_s": s * us}
+               for (a, t, n), s in times.items()]
+    result = compare.comparison(records)
+    assert result.rows == ["a workers=8", "b workers=8", "a workers=16", "b workers=16"]
+    assert result.best_algorithms("torus") == ["a workers=8", "b workers=16"]
+    assert result.best_algorithms("ring") == ["b workers=8", "b workers=16"]
+    lines = compare.table_text(result).splitlines()
+    rows = {" ".join(line.split()[:2]): line.split()[2:] for line in lines if line.startswith(("a ", "b "))}
+    assert rows == {"a workers=8": ["100", "*+", "140"], "b workers=8": ["120", "110", "*+"],
+                    "a workers=16": ["300", "*", "400"], "b workers=16": ["250", "+", "200", "*+"]}
+    assert "among rows alike but for it" in " ".join(" ".join(lines[:3]).split()) and not any(line.startswith("ties") for line in lines)
+    single = compare.table_text(compare.comparison(records[:1])).splitlines()
+    assert len(single) == 3 and single[-1].split() == ["a", "100"]  # no marks, no legend for them: no choice

@@ -173,3 +173,39 @@ def test_the_fault_notes_write_every_time_in_their_blocks_unit():
     stragglers = tables.table(scenario.load(SCENARIO_DIR / "stragglers.yaml"),
                               list(simulated(SCENARIO_DIR / "stragglers.yaml")))
     assert "critical path: compute of worker 3 (4.00), then 6 messages (0.180) along 3→0→1→2→3" in stragglers
+
+
+def test_per_worker_values_merge_equal_neighbours_and_stop_at_32_groups():
+    """In ms: 1 ms on workers 0–6 and 8–15, 0 on 7, a worker that never finished "-"; 33 alternating values
+    show their first 32 groups and say where the rest are, 32 show whole."""
+    from commsim.report.tables import _per_worker
+
+    assert _per_worker([1e-3] * 7 + [0.0] + [1e-3] * 8, 1e-3) == "1.00 on 0–6, 0 on 7, 1.00 on 8–15"
+    assert _per_worker([2e-3, None, 2.5e-3, 2.5e-3], 1e-3) == "2.00 on 0, - on 1, 2.50 on 2–3"
+    alternating = [1e-3 * (k % 2) for k in range(33)]
+    shown = _per_worker(alternating, 1e-3)
+    assert shown.count(" on ") == 32 and shown.endswith("1.00 on 31, … (every worker's in results.json)")
+    assert _per_worker(alternating[:32], 1e-3).endswith("0 on 30, 1.00 on 31")
+
+
+def test_compare_packs_as_many_columns_as_fit_and_ties_at_exactly_half_a_percent():
+    """Twelve columns 18 characters wide beside a 20-character corner: 20 + 4·(2 + 18) = 100, so blocks of
+    four, the header exactly 100 columns. A time exactly 0.5 % above the fastest ties with it."""
+    from commsim.report import compare
+
+    names = [f"topology-number-{k:02d}" for k in range(12)]
+    records = [{"algorithm": "ring_allreduce", "topology": name, "workers": 8, "params": 1000, "dtype": "float32",
+                "makespan_s": (1 + k / 10) * 1e-3} for k, name in enumerate(names)]
+    lines = compare.table_text(compare.comparison(records)).splitlines()
+    headers = [line for line in lines if line.startswith("algorithm \\ topology")]
+    assert [len(line) for line in headers] == [100, 100, 100]
+    assert [line.split()[3:] for line in headers] == [names[0:4], names[4:8], names[8:12]]
+    # seven columns of 8 beside the corner take 20 + 7·10 = 90; a column of 10 more would make 102
+    narrow = [f"net-{k:04d}" for k in range(7)] + ["network-07"]
+    lines = compare.table_text(compare.comparison([{**records[0], "topology": name} for name in narrow])).splitlines()
+    headers = [line for line in lines if line.startswith("algorithm \\ topology")]
+    assert [len(line) for line in headers] == [90, 32] and headers[1].split()[3:] == ["network-07"]
+    fastest = 2e-4
+    tie = compare.comparison([{"algorithm": a, "topology": "t", "workers": 8, "params": 1000, "dtype": "float32",
+                               "makespan_s": s} for a, s in (("a", fastest), ("b", fastest * (1 + compare.TIE)))])
+    assert tie.best_algorithms("t") == ["a", "b"] and compare.tied(fastest, fastest * (1 + compare.TIE))

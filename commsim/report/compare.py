@@ -11,6 +11,7 @@ takes to tell apart those that do not tie.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ class Comparison:
             for group in dict.fromkeys(self.groups.get(row, "") for row in self.rows):
                 sets.append([t for row in self.rows if self.groups.get(row, "") == group
                              and (t := self.time(row, column)) is not None])
-        return [times for times in sets if len(times) > 1]
+        return sets
 
 
 def _fastest(times: dict[str, float | None]) -> list[str]:
@@ -94,13 +95,12 @@ def comparison(records: list[dict[str, Any]], by: str = "topology") -> Compariso
 
 
 def digits_needed(result: Comparison, factor: float) -> int:
-    """The fewest significant digits (from 3) at which every two compared times that do not tie print
-    differently in the table's unit (``factor`` seconds)."""
-    for digits in range(3, 7):
-        if all(format_in(a, factor, digits) != format_in(b, factor, digits)
-               for times in result.compared() for i, a in enumerate(times) for b in times[i + 1:] if not tied(a, b)):
-            return digits
-    return 7
+    """3 significant digits, or 4 where two compared times that do not tie would print alike at 3 in the
+    table's unit (``factor`` seconds). Four always tell them apart: they differ by more than :data:`TIE`
+    (0.5 %), and four digits round by at most 0.05 %."""
+    apart = all(format_in(a, factor) != format_in(b, factor)
+                for times in result.compared() for a, b in itertools.combinations(times, 2) if not tied(a, b))
+    return 3 if apart else 4
 
 
 def _cell_lines(cell: dict[str, Any] | None, marks: str, factor: float, digits: int, bandwidth: float) -> tuple[str, str]:
@@ -127,7 +127,6 @@ def table_text(result: Comparison) -> str:
     digits = digits_needed(result, factor)
     by_row = {row: result.best(row) for row in result.rows}
     by_column = {column: result.best_algorithms(column) for column in result.columns}
-    choices = {tuple(times) for times in result.compared()}
 
     def marks(row: str, column: str) -> str:
         timed_in_row = sum(result.time(row, c) is not None for c in result.columns) > 1
@@ -152,13 +151,14 @@ def table_text(result: Comparison) -> str:
         if blocks[-1] and used + width + 2 > WIDTH:
             blocks.append([])
         blocks[-1].append(k)
-    text = _legend(result, unit, bandwidth_unit, bool(choices))
+    text = _legend(result, unit, bandwidth_unit, any(marks(row, column) for row in result.rows for column in result.columns))
     for number, block in enumerate(blocks):
         if number:
             text.append("")
         for i, label in enumerate(labels):
             line = label.ljust(label_width) + "".join("  " + columns[k][i].rjust(widths[k]) for k in block)
-            text.append(line.rstrip())
+            if line.strip():  # a row without busbw or link usage has no second line
+                text.append(line.rstrip())
     return "\n".join(text + _ties(result, by_row, by_column))
 
 
@@ -178,7 +178,7 @@ def _ties(result: Comparison, by_row: dict[str, list[str]], by_column: dict[str,
     ties = [f"{row} on {' and '.join(columns)}" for row, columns in by_row.items() if len(columns) > 1]
     for column, rows in by_column.items():
         for group in dict.fromkeys(result.groups.get(row, "") for row in rows):
-            alike = [row.split(" ", 1)[0] for row in rows if result.groups.get(row, "") == group]
+            alike = [result.cells[row, column]["algorithm"] for row in rows if result.groups.get(row, "") == group]
             if len(alike) > 1:
                 ties.append(f"{' and '.join(alike)} on {column}" + (f" ({group})" if group else ""))
     return wrapped(f"ties (within {TIE:.1%}): " + "; ".join(ties)) if ties else []
