@@ -45,6 +45,36 @@ def test_nccl_table_says_the_times_are_compared_with_nccls_model_not_checked():
         assert cells[8] == f"{run.makespan_s * 1e6:.1f}" and cells[9] not in "✓✗"  # the time alone, unchecked
     assert text[-2:] == ["the times of 2 runs have no closed form and are not checked (no ✓ or ✗ beside them)",
                          "2 of 2 runs match their closed forms"]
+    header, row = text[table_at], text[table_at + 1]
+    for cell, value in (("workers", "16"), ("size (B)", "1048576"), ("channels", str(runs[0].nccl["channels"])),
+                        ("NCCL model", "81.9"), ("simulated", row.split()[-2]),
+                        ("difference", row.split()[-1])):  # numbers right-aligned
+        end = header.index(cell) + len(cell)
+        assert row[end - len(value) - 1:end] == f" {value}", cell
+
+
+def test_nccl_notes_head_each_clusters_rows_and_a_lone_unchecked_time_is_counted(tmp_path):
+    """The bundled two clusters: the NCCL table heads each cluster's six runs with its name. A dropping
+    parameter server on a star beside an n/a ring: one time without a closed form, said once."""
+    runs = list(simulated(SCENARIO_DIR / "nccl_clusters.yaml"))
+    text = tables.table(scenario.load(SCENARIO_DIR / "nccl_clusters.yaml"), runs).splitlines()
+    block = text[text.index(next(line for line in text if line.startswith("NCCL (model nccl)"))):]
+    headings = [i for i, line in enumerate(block) if line.startswith("cluster ")]
+    assert [block[i] for i in headings] == ["cluster hgx-h100 x2:", "cluster dgx-a100 x2:"]
+    assert headings[1] - headings[0] == 7 and block[headings[0] + 1].split()[:3] == ["ring_allreduce", "16", "1048576"]
+    header, row = block[headings[0] - 1], block[headings[0] + 1]
+    for k, cell in enumerate(("workers", "size (B)", "channels", "NCCL model", "simulated", "difference")):
+        value = row.split()[[1, 2, 4, 5, 6, 7][k]]
+        end = header.index(cell) + len(cell)
+        assert row[end - len(value) - 1:end] == f" {value}", cell  # numbers right-aligned under their header
+    (tmp_path / "d.yaml").write_text(
+        "name: d\nworkers: 4\nparams: 100\nalgorithms: [parameter_server]\npayload: size-only\n"
+        "topologies: [{kind: star, bandwidth: 8 Gbit/s, latency: 1 us}, {kind: ring, bandwidth: 8 Gbit/s, latency: 1 us}]\n"
+        "stragglers: {compute: 1 ms}\nfaults: {drop_stragglers: 1}\n")
+    loaded = scenario.load(tmp_path / "d.yaml")
+    lines = tables.table(loaded, points.simulate(loaded)).splitlines()
+    assert lines[-2:] == ["the time of 1 run has no closed form and is not checked (no ✓ or ✗ beside it)",
+                          "1 of 1 runs match their closed forms; 1 n/a (their topology or algorithm cannot take them)"]
 
 
 def test_busbw_keeps_three_significant_digits_in_the_analytic_wall():
