@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .errors import CommsimError, shown
 
@@ -109,7 +109,7 @@ def _compare(args: argparse.Namespace) -> int:
     outputs.check_directory(out)
     outputs.clear_stale(out)
     with runner.executor_for("local", args.jobs or runner.default_jobs()) as executor, progress_bar(loaded.name) as update:
-        records = runner.sweep(loaded, out, executor, progress=update)
+        records = runner.sweep(loaded, out, executor, progress=update, work=_work(loaded, update))
     result = compare.comparison(records, args.by)
     print(compare.table_text(result))
     written = [out / "results.csv", out / "results.json", out / runner.RECORDS, *compare.save_figure(result, out, loaded.networks)]
@@ -142,7 +142,8 @@ def _sweep(args: argparse.Namespace) -> int:
     import time
 
     from . import scenario
-    from .report import outputs
+    from .report import outputs, tables
+    from .report import records as records_module
     from .report.progress import progress_bar
     from .runner import sweep as runner
 
@@ -159,8 +160,9 @@ def _sweep(args: argparse.Namespace) -> int:
     jobs = args.jobs or runner.default_jobs()
     start = time.perf_counter()
     with runner.executor_for(args.executor, jobs, args.scheduler) as executor, progress_bar(loaded.name) as update:
-        records = runner.sweep(loaded, out, executor, resume=args.resume, progress=update)
+        records = runner.sweep(loaded, out, executor, resume=args.resume, progress=update, work=_work(loaded, update))
     seconds = time.perf_counter() - start
+    print(tables.table(loaded, [records_module.result_of(record) for record in records], summary=False))
     unavailable = sum("unavailable" in record for record in records)
     stopped = sum(map(_stopped, records))
     failed = sum(record.get("ok") is False for record in records)
@@ -180,6 +182,16 @@ def _sweep(args: argparse.Namespace) -> int:
     return _status(bool(failed), bool(stopped))
 
 
+def _work(loaded: Any, update: Any) -> Callable[[Any], float] | None:
+    """Each point's estimated work (the budget's events), so that a progress bar counts work, not points;
+    None when no bar is drawn (nothing to estimate for)."""
+    if not getattr(update, "active", False):
+        return None
+    from .budget import estimate
+
+    return lambda point: 1.0 if point.unavailable is not None else float(estimate(loaded, point).events)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -192,10 +204,12 @@ def _version() -> str:
 def _list(args: argparse.Namespace) -> int:
     from .scenario import bundled
 
+    from .report.tables import wrapped
+
     found = bundled()
     width = max(map(len, found))
-    for name, description in found.items():
-        print(f"{name:<{width}}  {description}")
+    for name, description in found.items():  # the description beside the names, wrapped within 100 columns
+        print("\n".join(wrapped(f"{name:<{width}}  {description}", hang=width + 2)))
     print("run one with: commsim run NAME")
     return EXIT_OK
 
@@ -231,13 +245,16 @@ def _run(args: argparse.Namespace) -> int:
     one = simulate_training if loaded.training is not None else simulate_run
     runs = []
     with progress_bar(loaded.name, unit="runs") as update:
-        update(0, len(points))
-        for point in points:
-            done = len(runs)
-            drawn = getattr(update, "active", False)
-            within = {"progress": lambda fraction: update(done + fraction, len(points))} if drawn else {}
+        work = _work(loaded, update)
+        weights = [max(work(point), 1.0) if work is not None else 1.0 for point in points]
+        total, finished = sum(weights), 0.0
+        update(0, len(points), 0.0)
+        for done, point in enumerate(points):
+            within = {"progress": lambda fraction: update(done + fraction, len(points),
+                                                          (finished + fraction * weights[done]) / total)} if work else {}
             runs.append(one(loaded, point, keep_log=keep_log, **within))
-            update(len(runs), len(points))
+            finished += weights[done]
+            update(len(runs), len(points), finished / total)
     outputs.clear_stale(out)
     written = records.write_results(out, loaded, runs)
     if args.trace:

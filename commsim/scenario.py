@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -945,13 +946,16 @@ def load_bundled(name: str = DEFAULT_SCENARIO) -> Scenario | ExperimentScenario:
 
 
 def bundled() -> dict[str, str]:
-    """The bundled scenarios: name (file stem) -> the first line of the comment that opens the file."""
+    """The bundled scenarios: name (file stem) -> the first sentence of the comment that opens the file
+    (up to a full stop followed by a space and a capital or a digit, or the comment's end)."""
     found = {}
     for entry in sorted(resources.files("commsim.scenarios").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             lines = entry.read_text(encoding="utf-8").splitlines()
-            comment = next((line.lstrip("# ").strip() for line in lines if line.startswith("#")), "")
-            found[entry.name.removesuffix(".yaml")] = comment
+            opening = itertools.takewhile(lambda line: line.startswith("#"), itertools.dropwhile(
+                lambda line: not line.startswith("#"), lines))
+            comment = " ".join(line.lstrip("# ").strip() for line in opening)
+            found[entry.name.removesuffix(".yaml")] = re.split(r"(?<=\.)\s+(?=[A-Z0-9])", comment, maxsplit=1)[0]
     return found
 
 

@@ -322,15 +322,16 @@ _BINARY_SCALES = (("", 1.0),) + tuple((prefix, float(mult)) for prefix, mult in 
 _TIME_SCALES = (("ps", 1e-12), ("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1.0))
 
 
-def _three_digits(m: float) -> str:
-    """``m`` (>= 0) with three significant digits: 1.23, 12.3, 123; 1000..1023 (binary) and huge as they come."""
+def _significant(m: float, digits: int = 3) -> str:
+    """``m`` (>= 0) with ``digits`` significant digits (three: 1.23, 12.3, 123); whole numbers from
+    10^digits up (1000..1023 binary), an exponent only from 1e6."""
     if m < 1:
-        return f"{m:#.3g}"
-    for decimals in (2, 1, 0):
+        return f"{m:#.{digits}g}"
+    for decimals in range(digits - 1, -1, -1):
         text = f"{m:.{decimals}f}"
-        if float(text) < 10 ** (3 - decimals):
+        if float(text) < 10 ** (digits - decimals):
             return text
-    return f"{m:.0f}" if m < 1e6 else f"{m:.3g}"
+    return f"{m:.0f}" if m < 1e6 else f"{m:.{digits}g}"
 
 
 def _format(x: float, scales: tuple[tuple[str, float], ...], suffix: str, zero: str, whole_base: bool) -> str:
@@ -346,7 +347,7 @@ def _format(x: float, scales: tuple[tuple[str, float], ...], suffix: str, zero: 
         if whole_base and factor == 1 and size.is_integer():
             text = f"{size:.0f}"
         else:
-            text = _three_digits(size / factor)
+            text = _significant(size / factor)
         if i == len(scales) - 1 or float(text) < round(scales[i + 1][1] / factor):
             return f"{sign}{text} {name}{suffix}"
         i += 1
@@ -370,24 +371,25 @@ def format_bandwidth(x: float, bits: bool = False) -> str:
 
 
 def column_unit(values: Iterable[float], kind: str) -> tuple[str, float]:
-    """One unit for a whole table column (``kind`` "time" or "bytes"): the largest scale the column's
-    median magnitude reaches, so most cells read as 1..999 and none needs an exponent; ``("s", 1.0)``
-    or ``("B", 1.0)`` for a column of zeros."""
+    """One unit for a whole table column (``kind`` "time", "bytes" or "bandwidth", bytes/s): the largest
+    scale the column's median magnitude reaches, so most cells read as 1..999 and none needs an exponent;
+    the base unit (``("s", 1.0)``, ``("B", 1.0)``, ``("B/s", 1.0)``) for a column of zeros."""
     magnitudes = sorted(abs(float(v)) for v in values if v and math.isfinite(float(v)))
-    scales = _TIME_SCALES if kind == "time" else tuple((f"{prefix}B", factor) for prefix, factor in _SI_SCALES)
+    suffix = {"time": "", "bytes": "B", "bandwidth": "B/s"}[kind]
+    scales = _TIME_SCALES if kind == "time" else tuple((f"{prefix}{suffix}", factor) for prefix, factor in _SI_SCALES)
     if not magnitudes:
-        return ("s", 1.0) if kind == "time" else ("B", 1.0)
+        return ("s", 1.0) if kind == "time" else (suffix, 1.0)
     median = magnitudes[(len(magnitudes) - 1) // 2]
     return max((scale for scale in scales if median >= scale[1]), key=lambda scale: scale[1], default=scales[0])
 
 
-def format_in(x: float, factor: float) -> str:
-    """``x`` in a column's unit (see :func:`column_unit`): three significant digits below 1000,
-    whole numbers above (never an exponent)."""
+def format_in(x: float, factor: float, digits: int = 3) -> str:
+    """``x`` in a column's unit (see :func:`column_unit`): ``digits`` significant digits below
+    10^digits, whole numbers above (never an exponent)."""
     x = float(x)
     if not math.isfinite(x):
         return str(x)
     if x == 0:
         return "0"
     m = abs(x) / factor
-    return ("-" if x < 0 else "") + (f"{m:.0f}" if m >= 1000 else _three_digits(m))
+    return ("-" if x < 0 else "") + (f"{m:.0f}" if m >= 10**digits else _significant(m, digits))

@@ -423,12 +423,17 @@ def test_bare_commsim_prints_help_and_version_is_known(capsys):
 
 
 def test_list_names_every_bundled_scenario_and_run_takes_a_name(tmp_path, capsys):
-    """`commsim list` shows each bundled YAML by name with its opening comment; `commsim run NAME` runs it."""
+    """`commsim list` shows each bundled YAML by name with the first sentence of its opening comment, whole
+    and wrapped beside the names; `commsim run NAME` runs it."""
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     bundled = sorted(p.stem for p in (Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
-    assert [line.split()[0] for line in lines[:-1]] == bundled
+    assert [line.split()[0] for line in lines[:-1] if not line.startswith(" ")] == bundled
     assert any(line.startswith("textbook") and "textbook table" in line for line in lines)
+    text = " ".join(" ".join(lines).split())
+    assert ("stragglers Stragglers: one worker computes 4x longer; the ring waits at every step, the parameter "
+            "server once. textbook") in text  # the sentence ends, the next scenario starts
+    assert max(map(len, lines)) <= 100
     assert cli.main(["run", "textbook", "--out", str(tmp_path / "a")]) == 0
     assert cli.main(["run", "textbook.yaml", "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "a" / "results.csv").read_bytes() == (tmp_path / "b" / "results.csv").read_bytes()
@@ -449,11 +454,11 @@ def test_tables_fit_100_columns_unless_wide(tmp_path, capsys):
     narrow = capsys.readouterr().out.splitlines()
     table = [line for line in narrow if not line.startswith("wrote")]
     assert max(map(len, table)) <= 100 and "(2 more columns with --wide)" in narrow
-    assert "algbw GB/s" not in narrow[2] and "message size" not in narrow[2] and "busbw GB/s" in narrow[2]
+    assert "algbw (GB/s)" not in narrow[2] and "message size" not in narrow[2] and "busbw (GB/s)" in narrow[2]
     assert all(row.count("✓") == 4 for row in table_rows("\n".join(table)))
     assert cli.main(["run", "textbook", "--out", str(tmp_path / "b"), "--wide"]) == 0
     wide = capsys.readouterr().out
-    assert "algbw GB/s" in wide and "message size" in wide and "busbw GB/s" in wide
+    assert "algbw (GB/s)" in wide and "message size" in wide and "busbw (GB/s)" in wide
 
 
 def test_header_states_the_real_link_speeds(tmp_path, capsys):

@@ -63,12 +63,13 @@ def test_links_flag_prints_five_hottest_links_per_run(tmp_path, capsys):
                     "topology: {kind: star, bandwidth: 1e9, latency: 0}\npayload: size-only\n")
     assert cli.main(["run", str(path), "--out", str(tmp_path / "o"), "--links"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    start = lines.index("busiest links (busy = bytes / bandwidth; utilisation = busy / makespan)")
-    rows = lines[start + 2:start + 7]
-    assert [row.split()[4] for row in rows] == ["0->switch", "1->switch", "2->switch", "3->switch", "switch->0"]
+    start = lines.index("busiest links (busy = bytes / bandwidth; utilisation = busy / makespan), under each run:")
+    assert lines[start + 2] == "ring_allreduce on star, 4 workers, 1000 params:"
+    rows = lines[start + 3:start + 8]
+    assert [row.split()[0] for row in rows] == ["0->switch", "1->switch", "2->switch", "3->switch", "switch->0"]
     assert "bytes (kB)" in lines[start + 1] and "busy (us)" in lines[start + 1]
     # 6 chunks of 1 kB at 1 GB/s: 6 us busy, links never idle
-    assert all(row.split()[5:8] == ["6.00", "6.00", "100.0%"] for row in rows)
+    assert all(row.split()[1:4] == ["6.00", "6.00", "100.0%"] for row in rows)
 
 
 def test_analytic_results_say_what_engine_answered_and_check_nothing(tmp_path):

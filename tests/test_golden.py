@@ -4,26 +4,18 @@ Regenerate after an intended change with ``COMMSIM_UPDATE_GOLDEN=1 pytest tests/
 and review the diff: every number in it should still match its closed form.
 """
 
-import functools
 import json
 import os
 from pathlib import Path
 
 import pytest
+from bundled import SCENARIO_DIR, SCENARIOS, simulated
 
 from commsim import scenario
 from commsim.runner import points
 from commsim.training import bias
 
-SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.yaml"))
 GOLDEN = Path(__file__).parent / "golden"
-SCENARIO_DIR = Path(__file__).parent.parent / "scenarios"
-
-
-@functools.cache
-def simulated(path: Path) -> tuple:
-    """A bundled scenario's runs, simulated once for all the tests here."""
-    return tuple(points.simulate(scenario.load(path)))
 
 
 def summary(path: Path) -> list[dict]:

@@ -47,17 +47,94 @@ def test_sweep_records_equal_a_plain_run(tmp_path, capsys):
     assert (tmp_path / "s" / "results.csv").read_bytes() == (tmp_path / "r" / "results.csv").read_bytes()
 
 
+def test_a_sweep_ends_with_the_table_run_prints(tmp_path, capsys):
+    """The sweep's table, printed from its records (two local processes), is the one `commsim run` prints
+    for the same scenario, n/a rows and notes included; then the sweep's own summary line."""
+    path = _write(tmp_path)
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "s"), "--jobs", "2"]) == 0
+    swept = capsys.readouterr().out.splitlines()
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "r")]) == 0
+    ran = capsys.readouterr().out.splitlines()
+    table = [line for line in ran if not line.startswith("wrote ")]
+    assert table[-1] == "27 of 27 runs match their closed forms; 9 n/a (their topology or algorithm cannot take them)"
+    assert swept[:len(table) - 1] == table[:-1] and len(table) > 36
+    assert swept[len(table) - 1].startswith("36 points: 27 of 27 match their closed forms; 9 n/a (2 local jobs, ")
+
+
 def test_points_are_appended_in_order_as_they_finish(tmp_path):
-    """After each finished point results.csv already holds every point up to it (in-process: in order)."""
+    """After each finished point results.csv already holds every point up to it (in-process: in order); with
+    no work estimate every point weighs the same."""
     loaded = scenario.load(_write(tmp_path))
     seen = []
 
-    def progress(done, total):
-        seen.append((done, total, len((tmp_path / "o" / "results.csv").read_text().splitlines()) - 1))
+    def progress(done, total, share):
+        seen.append((done, total, share, len((tmp_path / "o" / "results.csv").read_text().splitlines()) - 1))
 
     with runner.executor_for("local", 1) as executor:
         runner.sweep(loaded, tmp_path / "o", executor, progress=progress)
-    assert seen == [(done, 36, done) for done in range(37)]
+    assert [(done, total, lines) for done, total, _, lines in seen] == [(done, 36, done) for done in range(37)]
+    assert [share for *_, share, _ in seen] == pytest.approx([done / 36 for done in range(37)], rel=1e-12)
+
+
+def test_progress_counts_work_not_points(tmp_path):
+    """Each point weighs its work: with work = the point's worker count (2, 3, 4 in each group of three), the
+    share after each point is the workers done over the 36 points' 108 workers; resumed points count as done."""
+    loaded = scenario.load(_write(tmp_path))
+    seen = []
+    with runner.executor_for("local", 1) as executor:
+        runner.sweep(loaded, tmp_path / "o", executor, progress=lambda *args: seen.append(args),
+                     work=lambda run: run.workers)
+    workers = [run.workers for run in loaded.runs()]
+    assert sum(workers) == 108
+    assert [share for _, _, share in seen] == pytest.approx([sum(workers[:k]) / 108 for k in range(37)], rel=1e-12)
+    seen.clear()
+    small = scenario.load(_write(tmp_path, SWEEP.replace("[2, 3, 4]", "[2, 3]")))
+    with runner.executor_for("local", 1) as executor:
+        runner.sweep(small, tmp_path / "r", executor)
+        runner.sweep(loaded, tmp_path / "r", executor, resume=True, progress=lambda *args: seen.append(args),
+                     work=lambda run: run.workers)
+    assert seen[0] == (24, 36, pytest.approx(60 / 108, rel=1e-12))  # 12 points of 2 and 12 of 3 workers done
+
+
+def test_time_left_is_the_whole_projected_at_the_rate_so_far():
+    """Half the work in 19 s: 19 s left, 13 s once 6 more have gone by; nothing done: unknown; all done: 0."""
+    from commsim.report.progress import time_left
+
+    assert time_left(19.0, 0.5) == 19.0 and time_left(19.0, 0.5, now=25.0) == 13.0
+    assert time_left(10.0, 0.25) == 30.0 and time_left(0.0, 0.0) is None and time_left(5.0, 1.0, now=7.0) == 0.0
+
+
+def test_run_weighs_each_run_by_its_estimated_events(tmp_path, monkeypatch, capsys):
+    """`commsim run` of ring all-reduce on 2 and 64 workers: after the first run the bar stands at the small
+    run's share of the budget's event estimates (well under the half a count of runs would show), within a
+    run it moves by the run's simulated-time fraction of its own weight, and it ends at 1."""
+    import contextlib
+
+    from commsim import budget
+    from commsim.report import progress as progress_module
+
+    heard = []
+
+    @contextlib.contextmanager
+    def recording(description, unit="points", enabled=None):
+        def update(done, total, share):
+            heard.append((done, total, share))
+
+        update.active = True
+        yield update
+
+    monkeypatch.setattr(progress_module, "progress_bar", recording)
+    path = _write(tmp_path, "name: two\nworkers: [2, 64]\nparams: 64000\nalgorithms: [ring_allreduce]\n"
+                            "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\npayload: size-only\n")
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "o")]) == 0
+    capsys.readouterr()
+    small, large = (budget.estimate(scenario.load(path), run).events for run in scenario.load(path).runs())
+    assert heard[0] == (0, 2, 0.0) and heard[-1] == (2, 2, pytest.approx(1.0, rel=1e-12))
+    after_first = next(share for done, _, share in heard if done == 1)
+    assert after_first == pytest.approx(small / (small + large), rel=1e-12) and after_first < 0.05
+    within = [(done, share) for done, _, share in heard if 1 < done < 2]
+    assert within and all(share == pytest.approx(after_first + (done - 1) * (1 - after_first), rel=1e-9)
+                          for done, share in within)
 
 
 def test_resume_skips_finished_points(tmp_path, monkeypatch):
@@ -121,7 +198,7 @@ def test_a_terminal_sees_a_progress_bar_and_a_pipe_does_not(tmp_path):
     screen = b"".join(chunks).decode(errors="replace")
     assert done.returncode == 0 and "36/36" in screen and "points" in screen
     piped = subprocess.run([*command, "--out", str(tmp_path / "pipe")], capture_output=True, text=True, timeout=120)
-    assert piped.stdout.splitlines()[0].startswith("36 points:") and "36/36" not in piped.stdout
+    assert any(line.startswith("36 points:") for line in piped.stdout.splitlines()) and "36/36" not in piped.stdout
 
 
 def test_a_long_run_reports_its_simulated_time_fraction():

@@ -410,12 +410,19 @@ def cli_run(tmp_path_factory):
 
 
 def test_cli_run_exits_zero_and_prints_final_loss_per_row(cli_run):
-    """Exit 0 and one table row per (algorithm, workers, optimizer) showing that run's final loss."""
+    """Exit 0 and one table row per (algorithm, workers, optimizer) showing that run's final loss: a heading
+    "algorithm, n workers:", then a row per optimizer."""
     status, stdout, out = cli_run[0]
     assert status == 0
     runs = json.loads((out / "results.json").read_text(encoding="utf-8"))["runs"]
     assert len(runs) == 3 * 2 * 3
-    rows = [line.split() for line in stdout.splitlines()]
+    rows, heading = [], None
+    for line in stdout.splitlines():
+        if line.endswith(" workers:"):
+            algorithm, workers = line.removesuffix(" workers:").split(", ")
+            heading = [algorithm, workers]
+        elif heading is not None and line.split():
+            rows.append(heading + line.split())
     for run in runs:
         matching = [row for row in rows if row[:3] == [run["algorithm"], str(run["workers"]), run["optimizer"]]]
         assert len(matching) == 1, (run["algorithm"], run["workers"], run["optimizer"])

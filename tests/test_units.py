@@ -363,6 +363,7 @@ def test_column_unit_is_the_scale_of_the_median_value():
     assert column_unit([999, 1000, 1001], "bytes") == ("kB", 1e3)
     assert column_unit([0, 0], "time") == ("s", 1.0) and column_unit([], "bytes") == ("B", 1.0)
     assert column_unit([3e-13], "time") == ("ps", 1e-12)
+    assert column_unit([3.1e9, 1.2e7, 1.9e5], "bandwidth") == ("MB/s", 1e6) and column_unit([], "bandwidth") == ("B/s", 1.0)
 
 
 def test_format_in_a_column_unit():
@@ -371,3 +372,6 @@ def test_format_in_a_column_unit():
 
     assert [format_in(x, 1e-6) for x in (364e-6, 2.5664e-3, 56e-6, 12.04e-6, 0.5e-6)] == ["364", "2566", "56.0", "12.0", "0.500"]
     assert format_in(7.52e12, 1e3) == "7520000000" and format_in(0, 1e6) == "0" and format_in(-2e-6, 1e-6) == "-2.00"
+    # more digits where a table needs them: 158.4 and 158.0 apart, 1.5124 ms as 1512 us
+    assert [format_in(x, 1e-3, 4) for x in (158.44e-3, 158.0e-3, 1.51241e-3, 0.00123e-3, 12345e-3)] == [
+        "158.4", "158.0", "1.512", "0.001230", "12345"]

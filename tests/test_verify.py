@@ -30,3 +30,17 @@ def test_verify_command_refuses_unknown_algorithms(capsys):
     assert cli.main(["verify", "--algorithms", "gossip"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--algorithms: unknown algorithm 'gossip'" in err
+
+
+def test_verify_leaves_out_schedules_read_from_files(tmp_path):
+    """A schedule read from a file runs on its own worker count (the bundled one: 4): once registered in this
+    process, the default grid (n = 2..17) still covers only the built-in algorithms."""
+    from pathlib import Path
+
+    from commsim.collectives.imported import ensure_registered
+
+    name = ensure_registered(str(Path(__file__).parent.parent / "scenarios" / "ring4_schedule.json"))
+    assert name in REGISTRY
+    checks = verify(workers=[2], sizes=[1])
+    assert {c.algorithm for c in checks} == {algorithm for algorithm in REGISTRY if not algorithm.startswith("schedule:")}
+    assert all(c.ok for c in checks)

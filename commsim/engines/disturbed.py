@@ -19,7 +19,7 @@ last finisher through the message or compute that released each step).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,16 +184,23 @@ def _index_of(entry: tuple) -> int:
     return entry[1]
 
 
-def idle_s(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float]) -> list[float | None]:
-    """Per worker: the time in [0, its finish] it neither computes (``compute[rank]``: its (start, end)
-    spans) nor sends nor receives; None for a worker that never finished."""
-    busy: dict[Hashable, list[tuple[float, float]]] = {rank: list(spans) for rank, spans in enumerate(compute)}
+def idle_spans(log: MessageLog, compute: list[list[tuple[float, float]]],
+               finish: list[float]) -> list[list[tuple[float, float]] | None]:
+    """Per worker: the (start, end) gaps in [0, its finish] when it neither computes (``compute[rank]``: its
+    (start, end) spans; none for a rank past the list's end) nor sends nor receives; None for a worker
+    that never finished. What the report sums into idle time and the trace draws as idle slices."""
+    busy: dict[Hashable, list[tuple[float, float]]] = {
+        rank: list(compute[rank]) if rank < len(compute) else [] for rank in range(len(finish))}
     for src, dst, start, end in _messages_of(log):
         for node in (src, dst):
             if node in busy:
                 busy[node].append((start, end))
-    return [sum(b - a for a, b in idle_gaps(busy[rank], end)) if end == end else None
-            for rank, end in enumerate(finish)]
+    return [idle_gaps(busy[rank], end) if end == end else None for rank, end in enumerate(finish)]
+
+
+def idle_s(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float]) -> list[float | None]:
+    """Per worker: the length of its :func:`idle_spans` (None for a worker that never finished)."""
+    return [None if gaps is None else sum(b - a for a, b in gaps) for gaps in idle_spans(log, compute, finish)]
 
 
 @dataclass(frozen=True)
@@ -209,16 +216,17 @@ class CriticalPath:
     messages: int
     hops: list[Hashable]
 
-    def describe(self) -> str:
+    def describe(self, show: Callable[[float], str] = format_time) -> str:
+        """The path in words, each time written by ``show`` (default: with its own unit)."""
         hops = "→".join(map(str, self.hops[:12])) + ("→…" if len(self.hops) > 12 else "")
         if self.computes == 1:
-            start = f"compute of worker {self.origin} ({format_time(self.compute_s)}), then "
+            start = f"compute of worker {self.origin} ({show(self.compute_s)}), then "
         elif self.computes:
-            start = f"{self.computes} computes ({format_time(self.compute_s)}) and "
+            start = f"{self.computes} computes ({show(self.compute_s)}) and "
         else:
             start = ""
-        return (f"{start}{self.messages} messages ({format_time(self.message_s)}) along {hops}"
-                + (f", {format_time(self.gap_s)} waiting" if self.gap_s > 0 else ""))
+        return (f"{start}{self.messages} messages ({show(self.message_s)}) along {hops}"
+                + (f", {show(self.gap_s)} waiting" if self.gap_s > 0 else ""))
 
 
 def critical_path(log: MessageLog, compute: list[list[tuple[float, float]]], finish: list[float],

@@ -85,6 +85,7 @@ class RunResult:
     engine: str = "simulate"
     nccl: dict[str, Any] | None = None  # model nccl: protocol, channels, NCCL's own predicted time and why
     disturbance: dict[str, Any] | None = None  # stragglers and faults: what happened, against the uniform twin
+    compute_spans: list[list[tuple[float, float]]] = field(default_factory=list, repr=False)  # [rank]: (start, end)
 
     @property
     def stopped(self) -> str | None:

@@ -2,38 +2,78 @@
 
 Rows are algorithms (with any other coordinate that varies in the scenario), columns the topologies
 or any swept key given with ``--by``; each cell the simulated time, with nccl-tests' busbw and the
-utilisation of the busiest link under it. The fastest cell of each row is marked.
+utilisation of the busiest link under it. Two marks answer the two questions a comparison asks: ``*``
+the fastest column of each row (the best topology for an algorithm), ``+`` the fastest algorithm in each
+column among the rows that differ only by algorithm. Times within 0.5 % of the fastest tie with it:
+every one is marked, and the table lists the ties; the times are printed with as many digits as it
+takes to tell apart those that do not tie.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..units import column_unit, format_in
+from .tables import WIDTH, wrapped
 
 BY = ("topology", "workers", "params", "dtype")
 COORDINATES = ("algorithm", "topology", "workers", "params", "dtype")
-BEST = "*"
+BEST = "*"  # the fastest column of its row
+BEST_ALGORITHM = "+"  # the fastest algorithm of its column (among rows alike but for the algorithm)
+TIE = 0.005  # a time within 0.5 % of the fastest ties with it
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Cells by (row, column): a run's JSON record, None where the scenario has no such point."""
+    """Cells by (row, column): a run's JSON record, None where the scenario has no such point. ``groups``:
+    each row's coordinates other than its algorithm (rows of one group differ only by algorithm)."""
 
     by: str
     rows: list[str]
     columns: list[str]
     cells: dict[tuple[str, str], dict[str, Any]]
+    groups: dict[str, str] = field(default_factory=dict)
+
+    def time(self, row: str, column: str) -> float | None:
+        """The cell's simulated time; None where nothing ran (no point, or n/a)."""
+        cell = self.cells.get((row, column))
+        return cell["makespan_s"] if cell is not None and "makespan_s" in cell else None
 
     def best(self, row: str) -> list[str]:
-        """The columns where ``row`` ran fastest (all of them on a tie to 1e-12; none if nothing ran)."""
-        timed = {column: cell["makespan_s"] for column in self.columns
-                 if (cell := self.cells.get((row, column))) is not None and "makespan_s" in cell}
-        fastest = min(timed.values(), default=None)
-        return [column for column, time in timed.items() if time <= fastest * (1 + 1e-12)]
+        """The columns where ``row`` ran fastest, ties within :data:`TIE` included (none if nothing ran)."""
+        return _fastest({column: self.time(row, column) for column in self.columns})
+
+    def best_algorithms(self, column: str) -> list[str]:
+        """The rows that ran fastest in ``column`` among those of their group (ties within :data:`TIE`)."""
+        fastest: list[str] = []
+        for group in dict.fromkeys(self.groups.get(row, "") for row in self.rows):
+            fastest += _fastest({row: self.time(row, column) for row in self.rows if self.groups.get(row, "") == group})
+        return fastest
+
+    def compared(self) -> list[list[float]]:
+        """The sets of times the marks compare: each row's, and each column's within each group."""
+        sets = [[t for column in self.columns if (t := self.time(row, column)) is not None] for row in self.rows]
+        for column in self.columns:
+            for group in dict.fromkeys(self.groups.get(row, "") for row in self.rows):
+                sets.append([t for row in self.rows if self.groups.get(row, "") == group
+                             and (t := self.time(row, column)) is not None])
+        return sets
+
+
+def _fastest(times: dict[str, float | None]) -> list[str]:
+    """The keys whose time is within :data:`TIE` of the smallest."""
+    timed = {key: t for key, t in times.items() if t is not None}
+    fastest = min(timed.values(), default=None)
+    return [key for key, t in timed.items() if t <= fastest * (1 + TIE)]
+
+
+def tied(a: float, b: float) -> bool:
+    """Two times within :data:`TIE` of each other."""
+    return abs(a - b) <= TIE * min(a, b)
 
 
 def comparison(records: list[dict[str, Any]], by: str = "topology") -> Comparison:
@@ -42,44 +82,107 @@ def comparison(records: list[dict[str, Any]], by: str = "topology") -> Compariso
         raise ValueError(f"--by: {by!r} is not a swept key; choose one of {', '.join(BY)}")
     varying = [key for key in COORDINATES if key not in ("algorithm", by) and len({r[key] for r in records}) > 1]
 
+    def group_of(record: dict[str, Any]) -> str:
+        return " ".join(f"{key}={record[key]}" for key in varying)
+
     def row_of(record: dict[str, Any]) -> str:
-        return " ".join([record["algorithm"], *(f"{key}={record[key]}" for key in varying)])
+        return " ".join(part for part in (record["algorithm"], group_of(record)) if part)
 
     rows = list(dict.fromkeys(row_of(record) for record in records))
     columns = list(dict.fromkeys(str(record[by]) for record in records))
     cells = {(row_of(record), str(record[by])): record for record in records}
-    return Comparison(by, rows, columns, cells)
+    groups = {row_of(record): group_of(record) for record in records}
+    return Comparison(by, rows, columns, cells, groups)
 
 
-def _cell_lines(cell: dict[str, Any] | None, best: bool, factor: float) -> tuple[str, str]:
-    """A cell's time in the table's unit (``factor`` seconds), and under it busbw (GB/s) and the busiest link."""
+def digits_needed(result: Comparison, factor: float) -> int:
+    """3 significant digits, or 4 where two compared times that do not tie would print alike at 3 in the
+    table's unit (``factor`` seconds). Four always tell them apart: they differ by more than :data:`TIE`
+    (0.5 %), and four digits round by at most 0.05 %."""
+    apart = all(format_in(a, factor) != format_in(b, factor)
+                for times in result.compared() for a, b in itertools.combinations(times, 2) if not tied(a, b))
+    return 3 if apart else 4
+
+
+def _cell_lines(cell: dict[str, Any] | None, marks: str, factor: float, digits: int, bandwidth: float) -> tuple[str, str]:
+    """A cell's time in the table's unit (``factor`` seconds, ``digits`` significant) and its marks (two
+    columns, blank where none), and under
+    it busbw (in the table's bandwidth unit, ``bandwidth`` B/s) and the busiest link's utilisation."""
     if cell is None:
-        return "-", ""
+        return "-   ", ""
     if "unavailable" in cell:
-        return "n/a", ""
-    time = format_in(cell["makespan_s"], factor) + (f" {BEST}" if best else "")
-    busbw = "" if cell.get("busbw_Bps") is None else f"{format_in(cell['busbw_Bps'], 1e9)} GB/s"
+        return "n/a   ", ""
+    time = f"{format_in(cell['makespan_s'], factor, digits)} {marks:<2}"  # marks padded: the numbers stay aligned
+    busbw = "" if cell.get("busbw_Bps") is None else format_in(cell["busbw_Bps"], bandwidth)
     links = cell.get("hottest_links") or []
     busiest = f"{links[0]['utilisation']:.0%}" if links else ""
-    return time, " ".join(part for part in (busbw, busiest and f"link {busiest}") if part)
+    return time, " ".join(part for part in (busbw, busiest) if part)
 
 
 def table_text(result: Comparison) -> str:
-    """The comparison as aligned text: two lines per row (time; busbw and busiest-link utilisation)."""
-    header = [result.by if result.by != "topology" else "algorithm \\ topology", *result.columns]
-    unit, factor = column_unit([cell["makespan_s"] for cell in result.cells.values() if "makespan_s" in cell], "time")
-    lines: list[list[str]] = [header]
-    for row in result.rows:
-        best = result.best(row)
-        pairs = [_cell_lines(result.cells.get((row, column)), column in best, factor) for column in result.columns]
-        lines.append([row, *(time for time, _ in pairs)])
-        lines.append(["", *(detail for _, detail in pairs)])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))).rstrip()
-            for line in lines]
-    note = (f"simulated time ({unit}) per cell, {BEST} the fastest in its row (ties all marked); under it nccl-tests' busbw "
-            "and the busiest link's utilisation")
-    return "\n".join([note, *text])
+    """The comparison as aligned text: two lines per row (time and marks; busbw and the busiest link's
+    utilisation), in blocks of columns that fit :data:`WIDTH`; the legend above, the ties below."""
+    unit, factor = column_unit([t for row in result.rows for column in result.columns
+                                if (t := result.time(row, column)) is not None], "time")
+    bandwidth_unit, bandwidth = column_unit([cell.get("busbw_Bps") or 0.0 for cell in result.cells.values()], "bandwidth")
+    digits = digits_needed(result, factor)
+    by_row = {row: result.best(row) for row in result.rows}
+    by_column = {column: result.best_algorithms(column) for column in result.columns}
+
+    def marks(row: str, column: str) -> str:
+        timed_in_row = sum(result.time(row, c) is not None for c in result.columns) > 1
+        group = result.groups.get(row, "")
+        timed_in_column = sum(result.time(r, column) is not None for r in result.rows
+                              if result.groups.get(r, "") == group) > 1
+        return ((BEST if timed_in_row and column in by_row[row] else "")
+                + (BEST_ALGORITHM if timed_in_column and row in by_column[column] else ""))
+
+    corner = result.by if result.by != "topology" else "algorithm \\ topology"
+    labels = [corner, *(line for row in result.rows for line in (row, ""))]
+    columns = []
+    for column in result.columns:
+        pairs = [_cell_lines(result.cells.get((row, column)), marks(row, column), factor, digits, bandwidth)
+                 for row in result.rows]
+        columns.append([column, *(line for pair in pairs for line in pair)])
+    label_width = max(map(len, labels))
+    widths = [max(map(len, cells)) for cells in columns]
+    blocks: list[list[int]] = [[]]
+    for k, width in enumerate(widths):
+        used = label_width + sum(widths[j] + 2 for j in blocks[-1])
+        if blocks[-1] and used + width + 2 > WIDTH:
+            blocks.append([])
+        blocks[-1].append(k)
+    text = _legend(result, unit, bandwidth_unit, any(marks(row, column) for row in result.rows for column in result.columns))
+    for number, block in enumerate(blocks):
+        if number:
+            text.append("")
+        for i, label in enumerate(labels):
+            line = label.ljust(label_width) + "".join("  " + columns[k][i].rjust(widths[k]) for k in block)
+            if line.strip():  # a row without busbw or link usage has no second line
+                text.append(line.rstrip())
+    return "\n".join(text + _ties(result, by_row, by_column))
+
+
+def _legend(result: Comparison, unit: str, bandwidth_unit: str, marked: bool) -> list[str]:
+    """What the cells hold and what the marks mean, in lines of at most :data:`WIDTH` columns."""
+    lines = [f"simulated time ({unit}) per cell; under it busbw ({bandwidth_unit}) and the busiest link's utilisation"]
+    if marked:
+        alike = " among rows alike but for it" if any(result.groups.values()) else ""
+        lines.append(f"{BEST} the fastest {result.by} in its row, {BEST_ALGORITHM} the fastest algorithm in its column"
+                     f"{alike}; times within {TIE:.1%} of the fastest tie with it (marked too)")
+    return [part for line in lines for part in wrapped(line)]
+
+
+def _ties(result: Comparison, by_row: dict[str, list[str]], by_column: dict[str, list[str]]) -> list[str]:
+    """One line (wrapped) naming every tie the marks hide: a row fastest on several columns, a column whose
+    fastest algorithm is shared."""
+    ties = [f"{row} on {' and '.join(columns)}" for row, columns in by_row.items() if len(columns) > 1]
+    for column, rows in by_column.items():
+        for group in dict.fromkeys(result.groups.get(row, "") for row in rows):
+            alike = [result.cells[row, column]["algorithm"] for row in rows if result.groups.get(row, "") == group]
+            if len(alike) > 1:
+                ties.append(f"{' and '.join(alike)} on {column}" + (f" ({group})" if group else ""))
+    return wrapped(f"ties (within {TIE:.1%}): " + "; ".join(ties)) if ties else []
 
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")

@@ -274,7 +274,7 @@ def link_utilisation(graph, record: dict) -> dict[tuple[Hashable, Hashable], flo
     as ``hottest_links`` computes it; the graph's bandwidth for a record without rates)."""
     from ..engines.results import link_usage
 
-    load, rates = record.get("bytes_per_link", {}), record.get("link_bandwidth_Bps", {})
+    load, rates = record.get("bytes_per_link", {}), record.get("link_bandwidth", {})
     usage = {}
     for u, v, data in graph.edges(data=True):
         usage[u, v] = max((link_usage(name, load[name], rates.get(name, data["bandwidth"]), record["makespan_s"] or 0.0)

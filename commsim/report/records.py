@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..engines import analytic
 from ..engines.results import NotApplicable, RunResult, TrainingResult
 from ..scenario import Scenario
 from .outputs import write_atomically, write_text_atomically
@@ -58,8 +59,7 @@ def run_record(run: RunResult | NotApplicable) -> dict[str, Any]:
         "busbw_Bps": run.busbw,
         "hottest_links": run.hottest_links() if run.bytes_per_link else [],
         "bytes_per_link": run.bytes_per_link,
-        # the rate each link's bytes moved at (NCCL's, in the NCCL mode): busy = bytes / rate, as in hottest_links
-        "link_bandwidth_Bps": {name: run.link_bandwidth[name] for name in run.bytes_per_link},
+        "link_bandwidth": run.link_bandwidth,
         **({"nccl": run.nccl} if run.nccl is not None else {}),
         **({"disturbance": run.disturbance} if run.disturbance is not None else {}),
     }
@@ -85,6 +85,34 @@ def training_record(run: TrainingResult) -> dict[str, Any]:
         "bytes_per_link": run.bytes_per_link,
         **({"disturbance": run.disturbance} if run.disturbance is not None else {}),
     }
+
+
+def result_of(record: dict[str, Any]) -> RunResult | TrainingResult | NotApplicable:
+    """A run back from its JSON record, as ``results.json`` holds it (no message log): what a sweep, whose
+    points may come from other processes or an earlier sweep, prints its table from."""
+    head = {key: record[key] for key in ("algorithm", "topology", "workers")}
+    if "unavailable" in record:
+        return NotApplicable(**head, params=record["params"], dtype=record["dtype"], reason=record["unavailable"])
+    expected = record["expected"]
+    traffic = {
+        "messages": record["messages"], "bytes": record["bytes"], "makespan_s": record["makespan_s"],
+        "message_bytes": {int(size): count for size, count in record["message_bytes"].items()},
+        "expected": analytic.Expected(**{**expected, "message_bytes": {int(size): count for size, count
+                                                                       in expected["message_bytes"].items()}}),
+        "bytes_per_link": record["bytes_per_link"], "disturbance": record.get("disturbance"),
+    }
+    if "curves" in record:
+        curves = record["curves"]
+        return TrainingResult(
+            **head, **traffic, optimizer=record["optimizer"], wire=record["wire"], model=record["model"],
+            dataset=record["dataset"], n_params=record["params"], steps=record["steps"], loss=curves["loss"],
+            step_end_s=curves["time_s"], compute_s=curves["compute_s"], comm_s=curves["comm_s"],
+            final_loss=record["final_loss"], final_accuracy=record["final_accuracy"],
+            replicas_identical=record["replicas_identical"])
+    return RunResult(
+        **head, **traffic, params=record["params"], dtype=record["dtype"], bytes_per_param=record["bytes_per_param"],
+        payload=record["payload"], finish_s=[math.nan if t is None else t for t in record["finish_s"]],
+        link_bandwidth=record["link_bandwidth"], mean=record["mean"], engine=record["engine"], nccl=record.get("nccl"))
 
 
 def results_document(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> dict[str, Any]:

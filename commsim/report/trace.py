@@ -1,9 +1,11 @@
 """Exports of the message log: every message as CSV, and a Chrome trace-event file for Perfetto.
 
 The trace (https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU, the
-"Trace Event Format") has one process per run and, per worker, a track of what it sends, a track of
-what it receives, a track of its idle time and, in training, a track of its compute per step. Perfetto does not nest overlapping slices on one
-track, so concurrent sends (or receives) of a worker go on extra lanes ("worker 3 send 2"). Each
+"Trace Event Format") has one process per run and, per worker, a track of its idle time (the same gaps
+the report sums), a track of its compute where it computes (a collective's stragglers: one slice before
+the collective; training: one per step), a track of what it sends and one of what it receives. Perfetto
+does not nest overlapping slices on one track, so concurrent sends (or receives) of a worker go on extra
+lanes ("worker 3 send 2"). Each
 link that carried bytes gets a counter track: messages in flight through it. Timestamps are in
 microseconds, as the format defines.
 """
@@ -17,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..engines.disturbed import idle_spans
 from ..engines.results import idle_gaps
 
 MESSAGE_COLUMNS = ("algorithm", "topology", "workers", "params", "dtype", "src", "dst", "bytes", "start_s", "end_s",
@@ -75,13 +78,19 @@ def _us(seconds: float) -> float:
 
 
 def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
-    """The trace-event document of every simulated run (runs without a message log are left out)."""
+    """The trace-event document of every simulated run (runs without a message log are left out). A
+    worker's idle slices are :func:`~commsim.engines.disturbed.idle_spans`, the gaps the report sums into
+    its idle time; a worker that never finished has no idle track (the report's idle is None)."""
     events: list[dict[str, Any]] = []
     for pid, run in enumerate(runs, start=1):
         if getattr(run, "log", None) is None:
             continue
+        # tids are opaque: any distinct, increasing numbers give the same trace (viewers ignore a process's tid)
         events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": _title(run)}})
         computing = getattr(run, "compute_spans", None) or []
+        workers = len(run.finish_s)
+        idle = idle_spans(run.log, computing, run.finish_s)
+        training = hasattr(run, "optimizer")
         sends: dict[Any, list] = {}
         receives: dict[Any, list] = {}
         in_flight: dict[str, list[tuple[float, int]]] = {}
@@ -93,24 +102,29 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
                 changes = in_flight.setdefault(f"{u}->{v}", [])
                 changes += [(start, 1), (end, -1)]
         tid = 0
-        nodes_in_order = sorted(set(sends) | set(receives) | set(range(len(computing))), key=lambda node: (not isinstance(node, int), str(node)
-                                                                              if not isinstance(node, int) else node))
+        nodes_in_order = sorted(set(sends) | set(receives) | set(range(workers)),
+                                key=lambda node: (not isinstance(node, int), node if isinstance(node, int) else str(node)))
         for node in nodes_in_order:
+            worker = isinstance(node, int)  # ranks are the only int nodes
             name = f"worker {node}" if isinstance(node, int) else str(node)
-            spans = computing[node] if isinstance(node, int) and node < len(computing) else []
-            busy = [(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])] + list(spans)
-            finish = run.finish_s[node] if isinstance(node, int) and node < len(run.finish_s) else max(e for _, e in busy)
-            tid += 1
-            events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}})
-            for start, end in idle_gaps(busy, finish):
-                events.append({"ph": "X", "name": "idle", "cat": "idle", "pid": pid, "tid": tid,
-                               "ts": _us(start), "dur": _us(end - start)})
+            spans = [(s, e) for s, e in (computing[node] if worker and node < len(computing) else []) if e > s]
+            if worker:
+                gaps = idle[node]
+            else:  # a server: idle between its messages (it has no finish time; none after the last)
+                gaps = idle_gaps([(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])], 0.0)
+            if gaps is not None:
+                tid += 1
+                events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}})
+                for start, end in gaps:
+                    events.append({"ph": "X", "name": "idle", "cat": "idle", "pid": pid, "tid": tid,
+                                   "ts": _us(start), "dur": _us(end - start)})
             if spans:
                 tid += 1
                 events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} compute"}})
                 for step, (start, end) in enumerate(spans):
-                    events.append({"ph": "X", "name": f"compute step {step}", "cat": "compute", "pid": pid, "tid": tid,
-                                   "ts": _us(start), "dur": _us(end - start), "args": {"step": step}})
+                    events.append({"ph": "X", "name": f"compute step {step}" if training else "compute", "cat": "compute",
+                                   "pid": pid, "tid": tid, "ts": _us(start), "dur": _us(end - start),
+                                   "args": {"step": step} if training else {}})
             for kind, intervals in (("send", sends.get(node, [])), ("receive", receives.get(node, []))):
                 lanes: dict[int, int] = {}
                 for lane, start, end, args in _lanes(intervals):

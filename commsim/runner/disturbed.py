@@ -106,13 +106,14 @@ def _report(net: Any, stopped: str | None, uniform_s: float, makespan_s: float, 
             compute: list[list[tuple[float, float]]], finish: list[float], crashed: list[tuple[int, float]],
             dropped: list[list[int]]) -> dict[str, Any]:
     """What every disturbed run reports: why it stopped, or its time against the twin's; each worker's
-    compute and idle time; the critical path; what failed, crashed, was rerouted, lost or dropped."""
+    compute (the length of its ``compute`` spans) and idle time; the critical path; what failed, crashed,
+    was rerouted, lost or dropped."""
     path = critical_path(net.log, compute, finish, net.posted) if stopped is None else None
     return {
         "stopped": stopped,
         "uniform_makespan_s": uniform_s,
         "lost_s": None if stopped is not None else makespan_s - uniform_s,
-        "compute_s": list(disturbance.compute_s),
+        "compute_s": [sum(end - start for start, end in spans) for spans in compute],
         "idle_s": idle_s(net.log, compute, finish),
         "critical_path": None if path is None else {**dataclasses.asdict(path), "text": path.describe()},
         "rerouted_bytes": int(round(net.rerouted_bytes)),
@@ -122,6 +123,14 @@ def _report(net: Any, stopped: str | None, uniform_s: float, makespan_s: float, 
         "crashed": [[rank, at] for rank, at in crashed],
         "dropped": dropped,
     }
+
+
+def compute_spans(disturbance: Disturbance) -> list[list[tuple[float, float]]]:
+    """A collective's compute per rank: (0, its compute time), cut short where the rank crashed sooner."""
+    crashed_at: dict[int, float] = {}
+    for rank, at in disturbance.crashes:
+        crashed_at[rank] = min(at, crashed_at.get(rank, at))
+    return [[(0.0, min(t, crashed_at.get(rank, t)))] for rank, t in enumerate(disturbance.compute_s)]
 
 
 def _kept_makespan(run: DisturbedRun) -> float | None:
@@ -158,7 +167,7 @@ def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> R
                             scenario.gamma, keep_log=False)
     done = run_disturbed(run.algorithm, graphs[0], buffers, disturbance, scenario.gamma, keep_log=True)
     net = done.network
-    compute = [[(0.0, t)] for t in disturbance.compute_s]
+    compute = compute_spans(disturbance)
     report = _report(net, done.stopped, uniform.makespan_s, done.makespan_s, disturbance, compute, done.finish_s,
                      done.crashed, done.dropped) | {"kept_makespan_s": _kept_makespan(done)}
     mean = _mean_check(buffers, done, get(run.algorithm).kind) if scenario.payload == "data" else None
@@ -168,7 +177,7 @@ def disturbed_run(scenario: Scenario, run: RunSpec, keep_log: bool = False) -> R
         bytes=sum(size * count for size, count in net.sizes.items()), message_bytes=net.message_sizes(),
         makespan_s=done.makespan_s, finish_s=done.finish_s, bytes_per_link=bytes_per_link(net),
         link_bandwidth=link_bandwidths(net), expected=with_busiest_link_bound(_expected(twin, disturbance, done, scenario.gamma), net),
-        mean=mean, log=net.log if keep_log else None, disturbance=report,
+        mean=mean, log=net.log if keep_log else None, disturbance=report, compute_spans=compute,
     )
 
 

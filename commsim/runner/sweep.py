@@ -117,12 +117,14 @@ def sweep(
     directory: Path,
     executor: Executor | None,
     resume: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+    work: Callable[[RunSpec], float] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every point (those already in ``directory`` skipped with ``resume``) on ``executor`` (None: here,
     one after another) and write
     ``results.csv``, ``results.jsonl`` and ``results.json``; the records in point order.
-    ``progress(done, total)`` is called as points finish."""
+    ``progress(done, total, share)`` is called as points finish: ``share`` the part of the work done, each
+    point weighing ``work(point)`` (at least 1; default: every point 1)."""
     points = list(scenario.runs())
     keys = [point_key(run) for run in points]
     if len(set(keys)) != len(keys):
@@ -148,7 +150,8 @@ def sweep(
             whole = (table.tell(), log.tell())
 
         try:
-            _run_points(scenario, points, records, executor, flush, progress)
+            weights = [max(work(run), 1.0) if work is not None and progress else 1.0 for run in points]
+            _run_points(scenario, points, records, executor, flush, progress, weights)
         except BaseException:  # Ctrl-C or a failing point: no half-written line for --resume to trip on
             table.truncate(whole[0])
             log.truncate(whole[1])
@@ -160,13 +163,17 @@ def sweep(
 
 
 def _run_points(scenario: Scenario, points: list[RunSpec], records: list[dict[str, Any] | None], executor: Executor | None,
-                flush: Callable[[], None], progress: Callable[[int, int], None] | None) -> None:
-    """Run the points without a record, in this process or on ``executor``, flushing each as it is done."""
+                flush: Callable[[], None], progress: Callable[[int, int, float], None] | None,
+                weights: list[float]) -> None:
+    """Run the points without a record, in this process or on ``executor``, flushing each as it is done;
+    ``progress`` hears the points done and the part of the ``weights`` they carry."""
     flush()
     missing = [i for i, record in enumerate(records) if record is None]
     done = len(points) - len(missing)
+    total = sum(weights) or 1.0
+    work = total - sum(weights[i] for i in missing)
     if progress:
-        progress(done, len(points))
+        progress(done, len(points), work / total)
     if executor is None:
         finished: Iterator[tuple[int, dict[str, Any]]] = ((i, run_point(scenario, points[i])) for i in missing)
     else:
@@ -175,9 +182,10 @@ def _run_points(scenario: Scenario, points: list[RunSpec], records: list[dict[st
     for index, record in finished:
         records[index] = record
         done += 1
+        work += weights[index]
         flush()
         if progress:
-            progress(done, len(points))
+            progress(done, len(points), work / total)
 
 
 def default_jobs() -> int:
