@@ -233,21 +233,19 @@ def _first(comm: Comm, call: _Call, me: int, events: list[Event], senders: list[
     sender order. The senders left out are noted as dropped for this call."""
     env = comm.net.env
     arrived: list[tuple[float, int, int]] = []
-    decided: list[Event] = []
+    enough = env.event()  # never fires if fewer than ``count`` can come (a crash): it waits, as the round would
 
     def arrive(event: Event, position: int) -> None:
         arrived.append((getattr(event, "at", env.now), senders[position], position))
-        if len(arrived) == count and not decided:
-            decided.append(after_instant(env))
+        if len(arrived) == count:
+            after_instant(enough)
 
     for position, event in enumerate(events):
         if event.callbacks is None:  # arrived before it was asked for
             arrive(event, position)
         else:
             event.callbacks.append(lambda event, position=position: arrive(event, position))
-    while not decided:  # fewer than ``count`` can ever come (a crash): wait for ever, as the round would
-        yield env.event()
-    yield decided[0]
+    yield enough
     kept = sorted(arrived)[:count]
     chosen = {position for _, _, position in kept}
     nodes = call.nodes

@@ -26,7 +26,6 @@ from __future__ import annotations
 import heapq
 from array import array
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -36,48 +35,14 @@ from ..collectives.schedule import Round, Schedule
 from ..network.fluid import Link, MessageLog, Route
 from ..network.jitter import jitter_fraction
 from .program import Collective, Compute, Faults, Program, one_call
+from .record import Record
 from .routes import Routes
 
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
 _INF = float("inf")
 
 
-@dataclass
-class ScheduleRun:
-    """What a program did on a network. Per participant of the last collective ``finish_s`` (workers
-    first; a single collective's per-participant times); per task and owner (workers, then servers) when
-    it started and ended (NaN: never started; inf: never ended); counts and bytes per link; and what went
-    wrong: why the run stopped, crashes that hit a running owner (owner, time), per waiting-for-a-quorum
-    call the owners whose transfers were dropped, bytes rerouted, failures that happened (time, u, v),
-    and for a stuck run who waits on whom (node → the nodes it waits for)."""
-
-    finish_s: np.ndarray
-    messages: int
-    sizes: dict[int, int]
-    bytes_per_link: dict[str, int]
-    link_bandwidth: dict[str, float]
-    fluid: bool = False  # the fluid way was needed (links were shared, or one failed under a transfer)
-    busiest_link_bound: float = 0.0  # max over links of bytes/bandwidth + the shortest route latency through it
-    task_start: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    task_end: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    stopped: str | None = None
-    crashed: list[tuple[int, float]] = field(default_factory=list)
-    dropped: list[list[int]] = field(default_factory=list)
-    rerouted_bytes: float = 0.0
-    failed: list[tuple[float, Hashable, Hashable]] = field(default_factory=list)
-    waiting: dict[Hashable, list[Hashable]] = field(default_factory=dict)
-    log: MessageLog | None = None
-
-    def makespan(self, workers: int) -> float:
-        return float(self.finish_s[:workers].max(initial=0.0))
-
-    def owner_finish(self, workers: int) -> np.ndarray:
-        """Each worker's end of its last task (NaN where it never finished)."""
-        if not len(self.task_end):
-            return np.zeros(workers)
-        last = self.task_end[:, :workers]
-        ended = np.where(np.isnan(last), -np.inf, last).max(axis=0)
-        return np.where(np.isfinite(ended), ended, np.nan)
+ScheduleRun = Record  # what run_schedule returned before programs
 
 
 class _Tally:
@@ -88,6 +53,21 @@ class _Tally:
         self.sizes: dict[int, int] = {}
         self.route_bytes = np.zeros(0)
         self.route_messages = np.zeros(0, dtype=np.int64)
+        self.touched = np.zeros(0, dtype=bool)  # routes some bytes took
+
+    def move(self, old: int, new: int, nbytes: float) -> None:
+        """A failure sends ``nbytes`` of a message on route ``old`` on along route ``new``."""
+        self._grow(new + 1)
+        self.route_bytes[old] -= round(nbytes)
+        self.route_bytes[new] += round(nbytes)
+        self.touched[new] = True
+
+    def _grow(self, size: int) -> None:
+        if size > len(self.route_bytes):
+            grow = size - len(self.route_bytes)
+            self.route_bytes = np.concatenate([self.route_bytes, np.zeros(grow)])
+            self.route_messages = np.concatenate([self.route_messages, np.zeros(grow, dtype=np.int64)])
+            self.touched = np.concatenate([self.touched, np.zeros(grow, dtype=bool)])
 
     def add(self, routes: np.ndarray, nbytes: np.ndarray) -> None:
         if not len(nbytes):
@@ -98,12 +78,10 @@ class _Tally:
             self.sizes[value] = self.sizes.get(value, 0) + count
         weights = np.bincount(routes, weights=nbytes.astype(np.float64))
         counts = np.bincount(routes)
-        if len(weights) > len(self.route_bytes):
-            grow = len(weights) - len(self.route_bytes)
-            self.route_bytes = np.concatenate([self.route_bytes, np.zeros(grow)])
-            self.route_messages = np.concatenate([self.route_messages, np.zeros(grow, dtype=np.int64)])
+        self._grow(len(weights))
         self.route_bytes[: len(weights)] += weights
         self.route_messages[: len(counts)] += counts
+        self.touched[: len(counts)] |= counts > 0
 
 
 class _Log:
@@ -185,6 +163,7 @@ class _Execution:
         self.tally = _Tally()
         self.log = _Log() if self.keep_log else None
         self.rerouted = 0.0
+        self.lost: list[tuple[Hashable, Hashable, float]] = []  # (src, dst, bytes never sent) per transfer a crash cut
         self.dropped: dict[int, set[int]] = {}  # quorum call → owners dropped
         self.waits: dict[int, set[int]] = {}  # stuck owner → owners it waits for
         self.last_finish = np.zeros(0)
@@ -223,14 +202,14 @@ class _Execution:
             return start
         return start + self.jitter_s * jitter_fraction(self.seed, call, k, index)
 
-    def result(self, fluid: bool) -> ScheduleRun:
+    def result(self, fluid: bool) -> Record:
         """The run's record: times, counts, bytes per link, what went wrong."""
         routes, tally = self.routes, self.tally
         count = len(tally.route_bytes)
         flat = routes.flat[: routes.start[count]] if count else np.zeros(0, dtype=np.int64)
         lengths = routes.length[:count]
         per_link = np.bincount(flat, weights=np.repeat(tally.route_bytes, lengths), minlength=len(routes.bandwidth))
-        travelled = np.repeat(tally.route_messages > 0, lengths)
+        travelled = np.repeat(tally.touched, lengths)
         used = np.zeros(len(routes.bandwidth), dtype=bool)
         used[flat[travelled]] = True
         names = routes.link_names
@@ -239,16 +218,18 @@ class _Execution:
         shortest = np.full(len(routes.bandwidth), np.inf)
         np.minimum.at(shortest, flat[travelled], np.repeat(routes.latency[:count], lengths)[travelled])
         bound = float(np.max(per_link[used] / routes.bandwidth[used] + shortest[used], initial=0.0))
+        started = ~np.isnan(self.task_start)
+        self.task_end = np.where(started & np.isnan(self.task_end), _INF, self.task_end)
         stopped, crashed, waiting = self._outcome()
         ended = np.nanmax(np.where(np.isfinite(self.task_end), self.task_end, np.nan), initial=0.0) \
             if self.task_end.size else 0.0
         over = self.stop_at if stopped is not None and self.stop_at < _INF else ended
         failed = [(at, u, v) for u, v, at in self.routes.failures if at <= over]
-        return ScheduleRun(self.last_finish, tally.messages, dict(sorted(tally.sizes.items())),
+        return Record(self.last_finish, tally.messages, dict(sorted(tally.sizes.items())),
                            dict(sorted(bytes_per_link.items())), bandwidth, fluid, bound,
                            self.task_start, self.task_end, stopped, crashed,
                            [sorted(owners) for _, owners in sorted(self.dropped.items())], self.rerouted, failed,
-                           waiting, self.log.message_log(routes) if self.log is not None else None)
+                           waiting, self.log.message_log(routes) if self.log is not None else None, self.lost)
 
     def _outcome(self) -> tuple[str | None, list[tuple[int, float]], dict[Hashable, list[Hashable]]]:
         """Why the run stopped (None: every live worker finished), the crashes that hit, who waits on whom."""
@@ -303,6 +284,10 @@ class _Execution:
             if len(src):
                 start = self._jittered(index, k, ready[src], np.arange(len(src)))
                 go = slice(None) if self.calm else np.flatnonzero(start < limit[src])
+                if self.jitter_s and not self.calm:  # ready before its crash, due to leave after it: never leaves
+                    never = np.flatnonzero((ready[src] < crash_src[src]) & (start >= crash_src[src]))
+                    self.lost += [(self.nodes[owner[src[i]]], self.nodes[owner[dst[i]]], float(nbytes[i]))
+                                  for i in never.tolist()]
                 delivery = np.full(len(src), _INF)
                 if self.calm or len(go):
                     s_go, nb = start[go], nbytes[go]
@@ -330,6 +315,8 @@ class _Execution:
                         busy = tx_end if self.calm else np.minimum(tx_end, crash_src[src[go]])  # a cut one frees it
                         last_end[links] = busy[moving][own]
                     self.tally.add(ids, nb)
+                    if not self.calm:
+                        self._cut(owner[src[go]], owner[dst[go]], ids, nb, s_go, tx_end, crash_src[src[go]])
                     if routes.failures:
                         self.rerouted += float(nb[routes.rerouted[ids]].sum())
                     if self.log is not None:
@@ -350,6 +337,15 @@ class _Execution:
             finish = np.where(finish > limit, _INF, finish)
         self._call_ended(index, owner, joined, finish)
         return True
+
+    def _cut(self, src: np.ndarray, dst: np.ndarray, ids: np.ndarray, nbytes: np.ndarray, start: np.ndarray,
+             tx_end: np.ndarray, crash: np.ndarray) -> None:
+        """Transfers still transmitting when their sender crashed: the bytes not yet sent never leave (off
+        their route's count, noted as lost)."""
+        for i in np.flatnonzero(tx_end > crash).tolist():
+            unsent = float(nbytes[i] - self.routes.bottleneck[ids[i]] * (crash[i] - start[i]))
+            self.tally.route_bytes[ids[i]] -= round(unsent)
+            self.lost.append((self.nodes[src[i]], self.nodes[dst[i]], unsent))
 
     def _receive(self, index: int, k: int, round_: Round, src: np.ndarray, dst: np.ndarray, delivery: np.ndarray,
                  done: np.ndarray) -> None:
@@ -431,6 +427,7 @@ class _Fluid:
         self.tx = self._empty(("call", "k", "i", "route"), ("left", "rate", "start"))
         self.pr = self._empty(("call", "k", "i", "route"), ("at", "start"))
         self.changed = False
+        self.kept: dict[tuple[int, int, int], set[int]] = {}  # (call, round, participant) → the senders it took
         self.crashes = sorted((float(at), owner) for owner, at in enumerate(ex.crash) if np.isfinite(at))
         self.failures = list(ex.routes.failures)
         self.epoch = 0
@@ -659,10 +656,16 @@ class _Fluid:
                     for p in np.unique(dst[~plain]).tolist():
                         arriving = np.sort(src[dst == p])  # the first to arrive count; ties go to the lower sender
                         take = arriving[: max(int(quorum[p]) - int(got[p]), 0)]
+                        if not len(take):
+                            continue
                         got[p] += len(take)
+                        kept = self.kept.setdefault((index, k, p), set())
+                        kept.update(take.tolist())
                         if state.entered[p] and state.current[p] == k:
                             state.outstanding[p] -= len(take)
-                        ex.dropped.setdefault(index, set()).update(state.owner[arriving[len(take):]].tolist())
+                        if got[p] == quorum[p]:  # the rest, arrived or not, are dropped
+                            senders = set(round_.src[round_.dst == p].tolist()) - kept
+                            ex.dropped.setdefault(index, set()).update(state.owner[sorted(senders)].tolist())
                 if state.schedule.eager:
                     self._maybe_finish(state, np.unique(src))
             leaving = np.flatnonzero(state.entered & (state.outstanding == 0) & ~state.dead)
@@ -685,8 +688,9 @@ class _Fluid:
             self.changed = True
 
     def _crash(self, owner: int) -> None:
-        """Owner ``owner`` crashes now: its transfers still waiting or transmitting are cut, its
-        participants stop."""
+        """Owner ``owner`` crashes now: its transfers still waiting or transmitting are cut (the bytes not
+        yet sent never leave), its participants stop."""
+        ex = self.ex
         for table in ("wait", "tx"):
             rows = getattr(self, table)
             if not len(rows["call"]):
@@ -700,6 +704,14 @@ class _Fluid:
                     round_ = state.get(k)[0]
                     from_owner[sel] = state.owner[round_.src[rows["i"][sel]]] == owner
             if from_owner.any():
+                for row in np.flatnonzero(from_owner).tolist():
+                    state = self.calls[int(rows["call"][row])]
+                    round_ = state.get(int(rows["k"][row]))[0]
+                    i = int(rows["i"][row])
+                    unsent = float(rows["left"][row]) if table == "tx" else float(round_.nbytes[i])
+                    if table == "tx":
+                        ex.tally.route_bytes[rows["route"][row]] -= round(unsent)
+                    ex.lost.append((ex.nodes[state.owner[round_.src[i]]], ex.nodes[state.owner[round_.dst[i]]], unsent))
                 setattr(self, table, self._keep(rows, ~from_owner))
                 self.changed |= table == "tx"
         for state in self.calls.values():
@@ -724,7 +736,9 @@ class _Fluid:
             round_ = state.get(int(tx["k"][row]))[0]
             i = int(tx["i"][row])
             src, dst = state.owner[round_.src[i]], state.owner[round_.dst[i]]
-            tx["route"][row] = routes.lookup(np.array([src]), np.array([dst]), self.epoch)[0]
+            new = int(routes.lookup(np.array([src]), np.array([dst]), self.epoch)[0])
+            self.ex.tally.move(int(tx["route"][row]), new, float(tx["left"][row]))
+            tx["route"][row] = new
             self.ex.rerouted += float(tx["left"][row])
         self.changed = True
 
@@ -804,7 +818,7 @@ def worker_finish(schedule: Schedule, finish: np.ndarray, workers: int) -> np.nd
 
 
 def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: Faults | None = None,
-                keep_log: bool = False, fluid: bool = False) -> ScheduleRun:
+                keep_log: bool = False, fluid: bool = False) -> Record:
     """Execute ``program`` on ``graph`` (round at a time while that is exact, else fluid events; ``fluid``
     forces the latter)."""
     execution = _Execution(program, graph, gamma, faults, keep_log)
@@ -814,7 +828,7 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
     return execution.result(fluid=not fast)
 
 
-def run_schedule(schedule: Schedule, graph: nx.Graph, nodes: Sequence[Any], gamma: float = 0.0) -> ScheduleRun:
+def run_schedule(schedule: Schedule, graph: nx.Graph, nodes: Sequence[Any], gamma: float = 0.0) -> Record:
     """Simulate one ``schedule`` on ``graph``; participant i is ``nodes[i]`` (the workers, then the servers)."""
     servers = [node for node in nodes if not isinstance(node, (int, np.integer))]
     workers = int(max((node for node in nodes if isinstance(node, (int, np.integer))), default=-1)) + 1

@@ -424,12 +424,11 @@ class Network:
                 self.env.timeout(flow.remaining / rate, flow.gen).callbacks.append(flow)
 
 
-def after_instant(env: simpy.Environment) -> Event:
-    """An event that fires at the current instant, after every ordinary event of it and the network's new
-    rates (so that it sees every arrival of the instant)."""
-    event = Event(env)
+def after_instant(event: Event) -> Event:
+    """Fire ``event`` at the current instant, after every ordinary event of it and the network's new rates
+    (so that what waits on it sees every arrival of the instant)."""
     event._ok, event._value = True, None
-    env.schedule(event, _AFTER_NORMAL + 1)
+    event.env.schedule(event, _AFTER_NORMAL + 1)
     return event
 
 
