@@ -221,6 +221,7 @@ class DisturbedNetwork(Network):
                 link.flows.pop(flow, None)
             new = self.route(old.src, old.dst)
             for link in new.links:
+                self._idle(link)  # a lone flow that has left it is dropped, as a send does: it must not share
                 link.flows[flow] = None
             self.rerouted_bytes += remaining
             old.bytes -= round(remaining)
