@@ -228,10 +228,8 @@ def _run(args: argparse.Namespace) -> int:
 
     exports = [(flag, path) for flag, path in (("--trace", args.trace), ("--messages", args.messages)) if path]
     for flag, path in exports:
-        if loaded.engine == "analytic":
-            raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'simulate'")
-        if loaded.engine == "schedule":
-            raise CommsimError(f"{flag}: engine 'schedule' counts messages but keeps no log of each; use engine 'simulate'")
+        if loaded.engine_picked[0] == "analytic":
+            raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'schedule' or 'message'")
         outputs.check_file(path, flag)
     points = list(loaded.runs())
     keep_log = bool(exports) or (args.plot and loaded.training is None)  # the timelines draw every message

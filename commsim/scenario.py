@@ -568,6 +568,11 @@ NCCL_ALGORITHMS = ("ring_allreduce", "double_binary_tree", NCCL_AUTO)
 ``auto``: whichever of the two NCCL's tuner picks for each size."""
 
 
+def _engine(value: Any) -> Any:
+    """``engine``: ``simulate`` is the message engine's older name."""
+    return "message" if value == "simulate" else value
+
+
 def _has_server(name: str) -> bool:
     """Whether an algorithm needs a parameter server (``auto``, NCCL's pick, never does)."""
     from .collectives import get
@@ -590,7 +595,8 @@ class Scenario(_Strict):
     schedule_files: dict[str, str] = {}  # registry name → file, for algorithms given as {schedule: FILE}
     payload: Literal["data", "size-only"] = "data"
     gamma: Latency = 0.0  # seconds per byte a worker spends combining data (reduction cost)
-    engine: Literal["simulate", "schedule", "analytic"] = "simulate"
+    # auto: the schedule engine unless values ride along (then the message engine); simulate = message
+    engine: Annotated[Literal["auto", "message", "schedule", "analytic"], BeforeValidator(_engine)] = "auto"
     model: Literal["alpha-beta", "nccl"] = "alpha-beta"  # the textbook's, or collectives as NCCL runs them
     protocol: Literal["auto", "ll", "ll128", "simple"] = "auto"  # model nccl: NCCL's protocol (auto: its tuner's pick)
     channels: Annotated[Literal["auto"] | int, BeforeValidator(_channels)] = "auto"  # model nccl: rings at once (auto: NCCL's)
@@ -676,8 +682,6 @@ class Scenario(_Strict):
                     raise ValueError(f"algorithms: training needs an all-reduce; {name!r} is a {get(name).kind}")
             if self.training.dataset == "synthetic" and max(self.workers) > self.training.samples:
                 raise ValueError(f"workers: {max(self.workers)} workers but only {self.training.samples} samples to shard")
-            if self.payload != "data":
-                raise ValueError("payload: training needs real data, not 'size-only'")
             from .training.wire import VOTING_ALGORITHMS
 
             signed = any(opt.wire == "sign" for opt in self.training.optimizer)
@@ -703,12 +707,10 @@ class Scenario(_Strict):
             raise ValueError("topology: Field required (or give a list 'topologies')")
         if self.topology is not None and self.topologies is not None:
             raise ValueError("topology: give either 'topology' or a list 'topologies', not both")
-        if self.engine == "analytic" and self.training is not None:
-            raise ValueError("engine: 'analytic' answers collectives from their closed forms; training needs 'simulate'")
-        if self.engine == "schedule" and self.training is not None:
-            raise ValueError("engine: 'schedule' moves sizes only; training needs 'simulate'")
         if self.engine == "schedule" and self.payload != "size-only":
-            raise ValueError("engine: 'schedule' moves sizes only, not values; add 'payload: size-only' (or use 'simulate')")
+            what = "a real model trains, per rank" if self.training is not None else "real buffers, their mean checked"
+            raise ValueError(f"engine: {self.engine!r} moves sizes only, not values ({what}); add 'payload: size-only' "
+                             "(or use 'engine: message')")
         self._check_model()
         self._check_disturbances()
         if self.schedule_files:
@@ -754,8 +756,6 @@ class Scenario(_Strict):
             if self.protocol != "auto" or self.channels != "auto":
                 raise ValueError(f"{'protocol' if self.protocol != 'auto' else 'channels'}: only with 'model: nccl'")
             return
-        if self.training is not None:
-            raise ValueError("model: 'nccl' runs collectives; training runs on the 'alpha-beta' model")
         for index, topo in enumerate(self.networks):
             if topo.kind != "cluster":
                 raise ValueError(f"{self._network_key(index)}.kind: model 'nccl' needs a 'cluster' topology (a preset), "
@@ -766,6 +766,17 @@ class Scenario(_Strict):
                              f"got {other[0]!r}")
 
     @property
+    def engine_picked(self) -> tuple[str, str]:
+        """(engine, why): the scenario's engine, or for ``auto`` the schedule engine unless ranks carry values
+        (real buffers whose mean is checked, a model that trains), then the message engine."""
+        if self.engine != "auto":
+            return self.engine, "as the scenario asks"
+        if self.payload == "data":
+            what = "a real model trains" if self.training is not None else "real buffers, their mean checked"
+            return "message", f"auto: {what}, per rank"
+        return "schedule", "auto: sizes only, a round at a time"
+
+    @property
     def disturbed(self) -> bool:
         """Whether runs have stragglers or faults (and so a uniform twin to compare with)."""
         return self.stragglers is not None or self.faults is not None
@@ -774,10 +785,8 @@ class Scenario(_Strict):
         """Stragglers and faults run on the message engine, against workers and links that exist."""
         if not self.disturbed:
             return
-        key = "stragglers" if self.stragglers is not None else "faults"
-        if self.engine != "simulate" or self.model != "alpha-beta":
-            raise ValueError(f"{key}: stragglers and faults are simulated message by message: use 'engine: simulate' "
-                             "and 'model: alpha-beta'")
+        if self.engine == "analytic":
+            self._check_analytic_disturbances()
         fewest = min(self.workers)
         spec = self.stragglers
         if spec is not None:
@@ -816,6 +825,19 @@ class Scenario(_Strict):
                     raise ValueError(f"faults.{mode}: the server must keep at least one of {fewest} gradients, got {k}")
                 if self.training is not None and any(opt.wire == "sign" for opt in self.training.optimizer):
                     raise ValueError(f"faults.{mode}: the sign vote needs every worker's signs; use wire fp32")
+
+    def _check_analytic_disturbances(self) -> None:
+        """The analytic engine bounds a run under stragglers (at least the fastest compute plus the closed
+        form, and the slowest compute); what else goes wrong has no closed form: simulate it."""
+        faults, spec = self.faults, self.stragglers
+        what = [name for name, given in (
+            ("faults.link_down", faults is not None and faults.link_down),
+            ("faults.crash", faults is not None and faults.crash),
+            ("faults.drop_stragglers", faults is not None and faults.dropped is not None),
+            ("stragglers.jitter.message", spec is not None and spec.jitter.message)) if given]
+        if what:
+            raise ValueError(f"{what[0]}: engine 'analytic' has no closed form for it; use 'engine: schedule' "
+                             "(or 'message')")
 
     _unavailable: dict[int, dict[tuple[int, str], str]] = PrivateAttr(default_factory=dict)
 

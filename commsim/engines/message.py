@@ -54,7 +54,7 @@ def run_with_progress(env: simpy.Environment, horizon: float | None, progress: A
                     if env.now >= report_at:
                         progress(min(env.now / horizon, 0.99))
                         report_at = env.now + horizon / 100
-            except simpy.core.EmptySchedule:
+            except (simpy.core.EmptySchedule, simpy.core.StopSimulation):
                 pass
     finally:
         if collecting:
@@ -321,8 +321,15 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
         float(getattr(net, "rerouted_bytes", 0.0)), list(getattr(net, "failed", [])),
         {node: sorted(set(sources), key=str) for node, sources in waiting.items()}, net.log,
         list(getattr(net, "lost", [])), dict(getattr(net, "posted", {})),
-        hooks.results if hooks.results else None,
+        hooks.results if hooks.results else None, hooks,
     )
+
+
+def execute(plan: Any, progress: Any = None) -> Record:
+    """Run a :class:`~commsim.engines.plan.Plan` on the message engine (its values, if any, through its hooks)."""
+    hooks = plan.hooks() if plan.hooks is not None else Hooks(itemsize=plan.itemsize)
+    return run_program(plan.program, plan.graph, plan.gamma, plan.faults, keep_log=plan.keep_log or plan.disturbed,
+                       hooks=hooks, progress=progress, horizon=plan.expected.makespan_s)
 
 
 def _chain(program: Program) -> bool:

@@ -42,6 +42,11 @@ class Record:
     lost: list[tuple[Hashable, Hashable, float]] = field(default_factory=list)
     posted: dict[tuple[Hashable, Hashable, float], float] = field(default_factory=dict)
     results: list[Any] | None = None
+    hooks: Any = None  # what the ranks did with values (the message engine's; training reads its replicas)
+
+    def message_sizes(self) -> dict[int, int]:
+        """Message size (bytes) → count, smallest first."""
+        return dict(sorted(self.sizes.items()))
 
     def makespan(self, workers: int) -> float:
         return float(np.nanmax(self.finish_s[:workers], initial=0.0)) if len(self.finish_s) else 0.0
@@ -64,3 +69,19 @@ def waiting_text(waiting: dict[Hashable, list[Hashable]], ranks: list[Hashable])
             parts.append(f"{node} on {', '.join(map(str, sources))}")
     shown = parts[:8] + ([f"and {len(parts) - 8} more"] if len(parts) > 8 else [])
     return "; ".join(shown) if shown else "none on a message"
+
+
+def stop_text(record: Record, algorithm: str, workers: int) -> str | None:
+    """Why the run could not finish, in words: the partition as the network said it, or who waits on whom
+    after the crashes, or that every worker crashed; None if it finished."""
+    from ..units import format_time
+
+    if record.stopped is None or record.stopped.startswith("network partitioned"):
+        return record.stopped
+    what = ", ".join(f"worker {rank} crashed at t = {format_time(at)}" for rank, at in record.crashed) or "nothing crashed"
+    if record.stopped == "every worker crashed":
+        return f"{algorithm} cannot finish ({what}): every worker crashed"
+    down = {rank for rank, _ in record.crashed}
+    finish = record.owner_finish(workers)
+    unfinished = [rank for rank in range(workers) if rank not in down and not np.isfinite(finish[rank])]
+    return f"{algorithm} cannot finish ({what}): waiting: {waiting_text(record.waiting, unfinished)}"

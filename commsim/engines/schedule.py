@@ -92,10 +92,21 @@ class _Log:
         self.phases: dict[str, int] = {}
 
     def add(self, src: np.ndarray, dst: np.ndarray, nbytes: np.ndarray, start: np.ndarray, end: np.ndarray,
-            phase: str, route: np.ndarray) -> None:
+            phase: str, route: np.ndarray, issued: np.ndarray) -> None:
+        """Delivered transfers: owner slots, bytes, when they left and arrived, the round's phase, the route
+        and when their sender was ready to send them (before a jitter)."""
         if len(src):
             phase_id = self.phases.setdefault(phase, len(self.phases))
-            self.parts.append((src, dst, nbytes.astype(np.int64), start, end, np.full(len(src), phase_id), route))
+            self.parts.append((src, dst, nbytes.astype(np.int64), start, end, np.full(len(src), phase_id), route,
+                               issued))
+
+    def posted(self, nodes: list[Hashable]) -> dict[tuple[Hashable, Hashable, float], float]:
+        """(src, dst, start) → when it was sent, for the transfers that left late (jitter)."""
+        late: dict[tuple[Hashable, Hashable, float], float] = {}
+        for src, dst, _, start, _, _, _, issued in self.parts:
+            for i in np.flatnonzero(issued != start).tolist():
+                late[nodes[src[i]], nodes[dst[i]], float(start[i])] = float(issued[i])
+        return late
 
     def message_log(self, routes: Routes) -> MessageLog:
         """As the message engine's :class:`MessageLog`, in delivery order (ties: by start, sender, receiver)."""
@@ -103,7 +114,7 @@ class _Log:
         log.phases = list(self.phases)
         if not self.parts:
             return log
-        src, dst, nbytes, start, end, phase, route = (np.concatenate(column) for column in zip(*self.parts))
+        src, dst, nbytes, start, end, phase, route, _ = (np.concatenate(column) for column in zip(*self.parts))
         order = np.lexsort((dst, src, start, end))
         used = np.unique(route)
         links: dict[int, Link] = {}
@@ -229,7 +240,8 @@ class _Execution:
                            dict(sorted(bytes_per_link.items())), bandwidth, fluid, bound,
                            self.task_start, self.task_end, stopped, crashed,
                            [sorted(owners) for _, owners in sorted(self.dropped.items())], self.rerouted, failed,
-                           waiting, self.log.message_log(routes) if self.log is not None else None, self.lost)
+                           waiting, self.log.message_log(routes) if self.log is not None else None, self.lost,
+                           self.log.posted(self.nodes) if self.log is not None else {})
 
     def _outcome(self) -> tuple[str | None, list[tuple[int, float]], dict[Hashable, list[Hashable]]]:
         """Why the run stopped (None: every live worker finished), the crashes that hit, who waits on whom."""
@@ -322,7 +334,7 @@ class _Execution:
                     if self.log is not None:
                         ok = np.isfinite(arrive)
                         self.log.add(owner[src[go]][ok], owner[dst[go]][ok], nb[ok], s_go[ok], delivery[go][ok],
-                                     round_.phase, ids[ok])
+                                     round_.phase, ids[ok], ready[src[go]][ok])
                 np.maximum.at(sent if schedule.eager else done, src, delivery)
                 self._receive(index, k, round_, src, dst, delivery, done)
                 if not self.calm:
@@ -423,9 +435,9 @@ class _Fluid:
         self.now = 0.0
         self.wakeups: list[float] = []  # future instants owners' tasks end at
         # transfers waiting to start (jitter), transmitting, propagating: call, round, index (+ more)
-        self.wait = self._empty(("call", "k", "i"), ("at",))
-        self.tx = self._empty(("call", "k", "i", "route"), ("left", "rate", "start"))
-        self.pr = self._empty(("call", "k", "i", "route"), ("at", "start"))
+        self.wait = self._empty(("call", "k", "i"), ("at", "issued"))
+        self.tx = self._empty(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
+        self.pr = self._empty(("call", "k", "i", "route"), ("at", "start", "issued"))
         self.changed = False
         self.kept: dict[tuple[int, int, int], set[int]] = {}  # (call, round, participant) → the senders it took
         self.crashes = sorted((float(at), owner) for owner, at in enumerate(ex.crash) if np.isfinite(at))
@@ -541,9 +553,10 @@ class _Fluid:
                     state.outstanding[group] = waiting[group]
                     state.entered[group] = True
                     if len(sends):
-                        start = ex._jittered(index, k, state.ready[round_.src[sends]], sends)
+                        issued = state.ready[round_.src[sends]]
+                        start = ex._jittered(index, k, issued, sends)
                         self._append(self.wait, call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
-                                     at=start)
+                                     at=start, issued=issued)
                 idle = entering[state.entered[entering] & (state.outstanding[entering] == 0)]
                 if len(idle):
                     self._leave(state, idle)
@@ -600,9 +613,9 @@ class _Fluid:
         for index in np.unique(launching["call"]).tolist():
             state = self.calls[index]
             mine = launching["call"] == index
-            ks, iis = launching["k"][mine], launching["i"][mine]
+            ks, iis, sent = launching["k"][mine], launching["i"][mine], launching["issued"][mine]
             for k in np.unique(ks).tolist():
-                i = iis[ks == k]
+                i, issued = iis[ks == k], sent[ks == k]
                 round_ = state.get(k)[0]
                 src, dst, nbytes = round_.src[i], round_.dst[i], round_.nbytes[i]
                 ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
@@ -612,11 +625,12 @@ class _Fluid:
                 moving = nbytes > 0
                 count = int(moving.sum())
                 self._append(self.tx, call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving],
-                             left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now))
+                             left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
+                             issued=issued[moving])
                 still = ~moving
                 self._append(self.pr, call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
                              route=ids[still], at=self.now + routes.latency[ids[still]],
-                             start=np.full(int(still.sum()), self.now))
+                             start=np.full(int(still.sum()), self.now), issued=issued[still])
                 self.changed |= bool(count)
 
     def _deliver(self) -> None:
@@ -639,7 +653,8 @@ class _Fluid:
                 if ex.log is not None:
                     order = np.argsort(landing["i"][sel], kind="stable")
                     ex.log.add(state.owner[src], state.owner[dst], round_.nbytes[i], landing["start"][sel][order],
-                               np.full(len(i), self.now), round_.phase, landing["route"][sel][order])
+                               np.full(len(i), self.now), round_.phase, landing["route"][sel][order],
+                               landing["issued"][sel][order])
                 if state.schedule.eager:
                     np.maximum.at(state.sent, src, self.now)
                     np.subtract.at(state.sends_left, src, 1)
@@ -683,7 +698,8 @@ class _Fluid:
         if done.any():
             routes = self.ex.routes
             self._append(self.pr, call=tx["call"][done], k=tx["k"][done], i=tx["i"][done], route=tx["route"][done],
-                         at=end[done] + routes.latency[tx["route"][done]], start=tx["start"][done])
+                         at=end[done] + routes.latency[tx["route"][done]], start=tx["start"][done],
+                         issued=tx["issued"][done])
             self.tx = self._keep(tx, ~done)
             self.changed = True
 
@@ -826,6 +842,16 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
     if not fast:
         execution.fluid()
     return execution.result(fluid=not fast)
+
+
+def execute(plan: Any, progress: Any = None) -> Record:
+    """Run a :class:`~commsim.engines.plan.Plan` on the schedule engine (sizes only: it carries no values)."""
+    if plan.needs_ranks:
+        raise ValueError(f"engine 'schedule' moves sizes only; this run needs per-rank processes ({plan.needs_ranks})")
+    record = run_program(plan.program, plan.graph, plan.gamma, plan.faults, keep_log=plan.keep_log or plan.disturbed)
+    if progress is not None:
+        progress(1.0)
+    return record
 
 
 def run_schedule(schedule: Schedule, graph: nx.Graph, nodes: Sequence[Any], gamma: float = 0.0) -> Record:

@@ -280,7 +280,7 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
     """Under a table with stragglers or faults: per run, what it lost against its uniform twin, each
     worker's compute and idle time, the critical path, and what failed, crashed, was rerouted or dropped;
     every time in the block's one unit."""
-    from ..engines.disturbed import CriticalPath
+    from ..engines.activity import CriticalPath
 
     shown, factor, lines = _noted(runs, "disturbance", "uniform_makespan_s",
                                   "Stragglers and faults, against the same run with every worker alike and nothing failing ({unit}):")
