@@ -179,7 +179,10 @@ def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int) -> int
     ring = channels * n * 2 * (n - 1)
     chunks = channels + p * w // min(TREE_CHUNK_BYTES.values())
     tree = chunks * 2 * (n - 1)
-    return {"ring_allreduce": ring, "double_binary_tree": tree}.get(algorithm, max(ring, tree))
+    blocks = channels * n * (n - 1)  # NCCL's ring reduce-scatter and all-gather, its all-to-all's parts
+    pipelined = (channels + p * w // min(TREE_CHUNK_BYTES.values())) * (n - 1)  # broadcast, reduce: chunks down a chain
+    return {"ring_allreduce": ring, "double_binary_tree": tree, "reduce_scatter": blocks, "all_gather": blocks,
+            "alltoall": blocks, "broadcast": pipelined, "reduce": pipelined}.get(algorithm, max(ring, tree))
 
 
 def _in_one_round(algorithm: str, n: int, servers: int) -> int:

@@ -563,7 +563,16 @@ def _channels(value: Any) -> Any:
 
 
 NCCL_AUTO = "auto"
-NCCL_ALGORITHMS = ("ring_allreduce", "double_binary_tree", NCCL_AUTO)
+NCCL_COLLECTIVES = {"ring_allreduce": ("allreduce", ("ring",)), "double_binary_tree": ("allreduce", ("tree",)),
+                    NCCL_AUTO: ("allreduce", None), "reduce_scatter": ("reduce_scatter", None),
+                    "all_gather": ("all_gather", None), "broadcast": ("broadcast", None), "reduce": ("reduce", None),
+                    "alltoall": ("personalized_all_to_all", None)}
+"""What ``model: nccl`` runs, by algorithm name: the collective and the NCCL algorithms it may pick among (None:
+NCCL's tuner picks, among those commsim schedules)."""
+NCCL_ALGORITHMS = tuple(NCCL_COLLECTIVES)
+NCCL_TESTS_NAMES = {"all_reduce_perf": NCCL_AUTO, "reduce_scatter_perf": "reduce_scatter", "all_gather_perf": "all_gather",
+                    "broadcast_perf": "broadcast", "reduce_perf": "reduce", "alltoall_perf": "alltoall"}
+"""nccl-tests' programs, as names of what ``model: nccl`` runs (NVIDIA/nccl-tests, src/*.cu)."""
 """What ``model: nccl`` runs: NCCL's ring, NCCL's (pipelined, chained) tree for the double binary tree, and
 ``auto``: whichever of the two NCCL's tuner picks for each size."""
 
@@ -573,11 +582,18 @@ def _engine(value: Any) -> Any:
     return "message" if value == "simulate" else value
 
 
+def collective_kind(name: str) -> str:
+    """What an algorithm leaves where (``allreduce``, ``reduce_scatter``, …), NCCL's own names included."""
+    from .collectives import get
+
+    return NCCL_COLLECTIVES[name][0] if name in (NCCL_AUTO, "alltoall") else get(name).kind
+
+
 def _has_server(name: str) -> bool:
     """Whether an algorithm needs a parameter server (``auto``, NCCL's pick, never does)."""
     from .collectives import get
 
-    return name != NCCL_AUTO and get(name).server is not None
+    return name not in (NCCL_AUTO, "alltoall") and get(name).server is not None
 
 
 class Scenario(_Strict):
@@ -640,7 +656,8 @@ class Scenario(_Strict):
     def _known_algorithms(cls, names: list[str]) -> list[str]:
         from .collectives import REGISTRY
 
-        return [name if name == NCCL_AUTO else _known(name, REGISTRY, "algorithm") for name in names]
+        names = [NCCL_TESTS_NAMES.get(name, name) for name in names]
+        return [name if name in (NCCL_AUTO, "alltoall") else _known(name, REGISTRY, "algorithm") for name in names]
 
     @model_validator(mode="before")
     @classmethod
@@ -678,8 +695,9 @@ class Scenario(_Strict):
             from .collectives import get
 
             for name in self.algorithms:
-                if get(name).kind != "allreduce":
-                    raise ValueError(f"algorithms: training needs an all-reduce; {name!r} is a {get(name).kind}")
+                kind = collective_kind(name)
+                if kind != "allreduce":
+                    raise ValueError(f"algorithms: training needs an all-reduce; {name!r} is a {kind}")
             if self.training.dataset == "synthetic" and max(self.workers) > self.training.samples:
                 raise ValueError(f"workers: {max(self.workers)} workers but only {self.training.samples} samples to shard")
             from .training.wire import VOTING_ALGORITHMS
@@ -751,8 +769,10 @@ class Scenario(_Strict):
     def _check_model(self) -> None:
         """``model: nccl`` runs NCCL's ring on cluster presets, as a collective (no training yet)."""
         if self.model == "alpha-beta":
-            if NCCL_AUTO in self.algorithms:
-                raise ValueError("algorithms: 'auto' (NCCL's pick of ring or tree) needs 'model: nccl'")
+            for name in (NCCL_AUTO, "alltoall"):
+                if name in self.algorithms:
+                    raise ValueError(f"algorithms: {name!r} (NCCL's {'pick of ring or tree' if name == NCCL_AUTO else 'all-to-all'})"
+                                     " needs 'model: nccl'")
             if self.protocol != "auto" or self.channels != "auto":
                 raise ValueError(f"{'protocol' if self.protocol != 'auto' else 'channels'}: only with 'model: nccl'")
             return
@@ -762,7 +782,7 @@ class Scenario(_Strict):
                                  f"got {topo.kind!r}")
         other = [name for name in self.algorithms if name not in NCCL_ALGORITHMS]
         if other:
-            raise ValueError(f"algorithms: model 'nccl' runs {', '.join(NCCL_ALGORITHMS)} (NCCL's ring and tree); "
+            raise ValueError(f"algorithms: model 'nccl' runs {', '.join(NCCL_ALGORITHMS)} (NCCL's collectives); "
                              f"got {other[0]!r}")
 
     @property

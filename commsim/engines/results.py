@@ -94,7 +94,9 @@ class RunResult:
 
     @property
     def kind(self) -> str:
-        return "allreduce" if self.nccl is not None else get(self.algorithm).kind  # NCCL's collectives all-reduce
+        if self.nccl is not None:
+            return self.nccl.get("collective", "allreduce")
+        return get(self.algorithm).kind
 
     @property
     def algbw(self) -> float | None:

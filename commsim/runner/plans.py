@@ -11,7 +11,6 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ..collectives import get
 from ..collectives.parameter_server import dropping_server_schedule
 from ..collectives.schedule import Schedule, schedule_for
 from ..engines import analytic
@@ -22,7 +21,7 @@ from ..engines.program import Faults, Program, one_call, steps
 from ..engines.schedule import participant_nodes
 from ..errors import ScenarioError, TopologyError
 from ..network import topology as topologies
-from ..scenario import ITEMSIZE, OptimizerSpec, RunSpec, Scenario
+from ..scenario import ITEMSIZE, NCCL_COLLECTIVES, OptimizerSpec, RunSpec, Scenario, collective_kind
 from ..training.datasets import load_dataset
 from ..training.loop import TrainingHooks, TrainingSetup
 from ..training.models import build_model
@@ -134,27 +133,31 @@ def _call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int, kee
 
 
 def _nccl_call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int) -> _Call:
-    """NCCL's pick for an all-reduce of p·w bytes (its algorithm, protocol, channels) as a schedule on the
-    cluster at NCCL's rates, after NCCL's fixed latency; NCCL's own predicted time beside it."""
+    """What NCCL runs for ``run``'s collective of p·w bytes (its algorithm, protocol, channels; for the
+    all-to-all its point-to-point parts) as a schedule on the cluster at NCCL's rates, after NCCL's fixed
+    latency; NCCL's own predicted time beside it, where NCCL has one."""
     from ..collectives import nccl_model
 
     n, nbytes = run.workers, p * w
-    algorithms = {"double_binary_tree": ("tree",), "ring_allreduce": ("ring",)}.get(run.algorithm, ("ring", "tree"))
+    collective, algorithms = NCCL_COLLECTIVES[run.algorithm]
     protocols = nccl_model.T.PROTOCOLS if scenario.protocol == "auto" else (scenario.protocol,)
     try:
         nccl = nccl_model.plan(graph, nbytes, algorithms, protocols,
-                               None if scenario.channels == "auto" else scenario.channels)
+                               None if scenario.channels == "auto" else scenario.channels, collective, w)
     except ValueError as error:  # e.g. protocol: ll128 on nodes whose GPUs meet over PCIe
         raise NotRunnable(f"protocol: {error}") from None
-    choice, kind = nccl.choice, nccl.choice.algorithm
     sizes = nccl.message_sizes(n, p, w)
-    logical = (2 * n * (n - 1) if kind == "ring" else 4 * (n - 1)) if n > 1 else 0  # the textbook algorithm's
-    info = {"algorithm": kind, "protocol": choice.protocol, "channels": nccl.channels, "predicted_s": choice.time_s,
-            "why": choice.why(), "base_latency_s": nccl.base_latency_s, "logical_messages": logical,
+    logical = (2 * n * (n - 1) if nccl.algorithm == "ring" else 4 * (n - 1)) if n > 1 and collective == "allreduce" else None
+    machine = nccl_model.machine(graph)
+    info = {"collective": collective, "algorithm": nccl.algorithm, "protocol": nccl.protocol, "channels": nccl.channels,
+            "predicted_s": nccl.predicted_s, "why": nccl.choice.why() if nccl.choice is not None else
+            f"point-to-point sends in {nccl.channels} part(s) each, {nccl.protocol} (NCCL rates no all-to-all)",
+            "base_latency_s": nccl.base_latency_s, "logical_messages": logical,
             "wire_messages_per_channel": sum(sizes.values()) // nccl.channels if nccl.channels else 0,
-            "nccl_would_pick": nccl_model.choose(nccl_model.machine(graph), nbytes).why()}
+            "nccl_would_pick": (nccl_model.choose(machine, nbytes, collective=collective).why()
+                                if nccl.choice is not None else None)}
     expected = Expected(sum(sizes.values()), sum(size * count for size, count in sizes.items()), sizes, None, "=",
-                        f"NCCL's {kind}: no closed form")
+                        f"NCCL's {nccl.algorithm}: no closed form")
     schedule = nccl.make(n, p, w, gpus_per_node=graph.graph["gpus_per_node"])
     return _Call(schedule, participant_nodes(schedule, n, ()), (), nccl.base_latency_s, expected, nccl.graph, info)
 
@@ -169,7 +172,7 @@ def _rated(call: _Call, scenario: Scenario) -> nx.Graph:
 def collective_plan(scenario: Scenario, run: RunSpec, engine: str, keep_log: bool = False) -> Plan:
     """One collective (after each worker's compute, under stragglers) on ``run``'s network."""
     n, w = run.workers, ITEMSIZE[run.dtype]
-    kind = get(run.algorithm).kind if run.algorithm in _registry() else "allreduce"
+    kind = collective_kind(run.algorithm)
     if engine == "analytic":
         return _analytic_plan(scenario, run)
     seen, own = _graphs(scenario, run)
@@ -197,12 +200,6 @@ def collective_plan(scenario: Scenario, run: RunSpec, engine: str, keep_log: boo
             program=one_call(twin_call.schedule, twin_call.nodes, n, twin_call.servers, uniform, twin_call.delay_s),
             compute_s=None if uniform is None else uniform[None, :], payload="size-only")
     return plan
-
-
-def _registry() -> dict[str, Any]:
-    from ..collectives import REGISTRY
-
-    return REGISTRY
 
 
 def _server_bandwidth(topo: Any) -> float | None:
@@ -233,7 +230,7 @@ def _analytic_plan(scenario: Scenario, run: RunSpec) -> Plan:
     """What the analytic engine answers: the closed form (NCCL's own model for model nccl), nothing built
     but a cluster's few nodes."""
     n, w = run.workers, ITEMSIZE[run.dtype]
-    kind = get(run.algorithm).kind if run.algorithm in _registry() else "allreduce"
+    kind = collective_kind(run.algorithm)
     nccl = None
     if scenario.model == "nccl":
         seen, _ = _graphs(scenario, run)
