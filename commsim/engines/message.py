@@ -268,17 +268,18 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
                 yield from follow_server(comm, calls[index], hooks.respond(node, index))
                 end[index, owner] = env.now
 
-    main = [net.spawn(rank, worker(rank)) for rank in range(n)]
-    for position in range(len(servers)):
-        net.spawn(servers[position], server(position))
     crashed: list[tuple[int, float]] = []
-    if disturbed:
+    main: list[Any] = []
+    if disturbed:  # a fault comes first among what happens at its instant (it is scheduled before, and urgent)
         crash = faults.crash_s if faults.crash_s is not None else ()
         for owner, at in enumerate(crash):
             if np.isfinite(at):
-                env.timeout(float(at)).callbacks.append(lambda _event, owner=owner: _crash(owner))
+                _at(env, float(at), lambda owner=owner: _crash(owner))
         for u, v, at in faults.link_failures:
-            env.timeout(at).callbacks.append(lambda _event, u=u, v=v: net.fail_link(u, v))
+            _at(env, at, lambda u=u, v=v: net.fail_link(u, v))
+    main += [net.spawn(rank, worker(rank)) for rank in range(n)]
+    for position in range(len(servers)):
+        net.spawn(servers[position], server(position))
 
     def _crash(owner: int) -> None:
         node = nodes[owner]
@@ -295,7 +296,9 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
     try:
         run_with_progress(env, horizon, progress)
     except Partitioned as partition:
-        stopped = str(partition)
+        stopped, stopped_at = str(partition), env.now
+    else:
+        stopped_at = float("inf")
     down = {owner for owner, _ in crashed}
     started = ~np.isnan(start)
     end = np.where(started & np.isnan(end), np.inf, end)  # started, never ended
@@ -321,7 +324,7 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
         float(getattr(net, "rerouted_bytes", 0.0)), list(getattr(net, "failed", [])),
         {node: sorted(set(sources), key=str) for node, sources in waiting.items()}, net.log,
         list(getattr(net, "lost", [])), dict(getattr(net, "posted", {})),
-        hooks.results if hooks.results else None, hooks,
+        hooks.results if hooks.results else None, hooks, stopped_at,
     )
 
 
@@ -330,6 +333,14 @@ def execute(plan: Any, progress: Any = None) -> Record:
     hooks = plan.hooks() if plan.hooks is not None else Hooks(itemsize=plan.itemsize)
     return run_program(plan.program, plan.graph, plan.gamma, plan.faults, keep_log=plan.keep_log or plan.disturbed,
                        hooks=hooks, progress=progress, horizon=plan.expected.makespan_s)
+
+
+def _at(env: simpy.Environment, when: float, act: Any) -> None:
+    """Call ``act()`` at time ``when``, before anything else that happens then."""
+    event = simpy.events.Event(env)
+    event._ok, event._value = True, None
+    event.callbacks.append(lambda _event: act())
+    env.schedule(event, simpy.events.URGENT, when)
 
 
 def _chain(program: Program) -> bool:

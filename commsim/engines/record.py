@@ -43,6 +43,7 @@ class Record:
     posted: dict[tuple[Hashable, Hashable, float], float] = field(default_factory=dict)
     results: list[Any] | None = None
     hooks: Any = None  # what the ranks did with values (the message engine's; training reads its replicas)
+    stopped_at: float = float("inf")  # when a partition stopped the run
 
     def message_sizes(self) -> dict[int, int]:
         """Message size (bytes) → count, smallest first."""

@@ -203,10 +203,12 @@ class _Execution:
 
     def _computed(self, deps: np.ndarray, task: Compute) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) of a compute task per worker: it starts when its dependencies end (NaN: they never
-        do) and ends ``seconds`` later, or never (inf) if its worker crashes first."""
-        start = np.where(np.isfinite(deps), deps, np.nan)
+        do, or its worker has crashed by then) and ends ``seconds`` later, or never (inf) if its worker
+        crashes first."""
+        limit = self.limit[:self.program.workers]
+        start = np.where(np.isfinite(deps) & (deps < limit), deps, np.nan)
         end = start + task.seconds
-        return start, np.where(end > self.limit[:self.program.workers], _INF, end)
+        return start, np.where(end >= limit, _INF, end)
 
     def _jittered(self, call: int, k: int, start: np.ndarray, index: np.ndarray) -> np.ndarray:
         if not self.jitter_s:
@@ -236,12 +238,15 @@ class _Execution:
             if self.task_end.size else 0.0
         over = self.stop_at if stopped is not None and self.stop_at < _INF else ended
         failed = [(at, u, v) for u, v, at in self.routes.failures if at <= over]
-        return Record(self.last_finish, tally.messages, dict(sorted(tally.sizes.items())),
+        record = Record(self.last_finish, tally.messages, dict(sorted(tally.sizes.items())),
                            dict(sorted(bytes_per_link.items())), bandwidth, fluid, bound,
                            self.task_start, self.task_end, stopped, crashed,
                            [sorted(owners) for _, owners in sorted(self.dropped.items())], self.rerouted, failed,
                            waiting, self.log.message_log(routes) if self.log is not None else None, self.lost,
                            self.log.posted(self.nodes) if self.log is not None else {})
+        if stopped is not None and stopped.startswith("network partitioned"):
+            record.stopped_at = self.stop_at
+        return record
 
     def _outcome(self) -> tuple[str | None, list[tuple[int, float]], dict[Hashable, list[Hashable]]]:
         """Why the run stopped (None: every live worker finished), the crashes that hit, who waits on whom."""
@@ -343,10 +348,10 @@ class _Execution:
                         self.waits.setdefault(int(owner[p]), set()).update(owner[late].tolist())
             ready = done + _combine_after(round_, self.gamma)
             if not self.calm:
-                ready = np.where(ready > limit, _INF, ready)  # it stops before it has left the round
+                ready = np.where(ready >= limit, _INF, ready)  # it stops before it has left the round
         finish = np.maximum(ready, sent) if schedule.eager else ready
         if not self.calm:
-            finish = np.where(finish > limit, _INF, finish)
+            finish = np.where(finish >= limit, _INF, finish)
         self._call_ended(index, owner, joined, finish)
         return True
 
@@ -379,10 +384,11 @@ class _Execution:
                 self.dropped.setdefault(index, set()).update(owner[src[rest]].tolist())
 
     def _call_ended(self, index: int, owner: np.ndarray, joined: np.ndarray, finish: np.ndarray) -> None:
-        """Each owner of a call started it when it joined and ended it when its last participant left."""
+        """Each owner of a call started it when it joined (unless it had crashed by then) and ended it when
+        its last participant left."""
         owners = self.program.owners
         start = np.full(owners, np.nan)
-        start[owner] = np.where(np.isfinite(joined), joined, np.nan)
+        start[owner] = np.where(np.isfinite(joined) & (joined < self.limit[owner]), joined, np.nan)
         end = np.full(owners, -np.inf)
         np.maximum.at(end, owner, finish)
         taking = np.zeros(owners, dtype=bool)
@@ -439,7 +445,8 @@ class _Fluid:
         self.tx = self._empty(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
         self.pr = self._empty(("call", "k", "i", "route"), ("at", "start", "issued"))
         self.changed = False
-        self.kept: dict[tuple[int, int, int], set[int]] = {}  # (call, round, participant) → the senders it took
+        self.kept: dict[tuple[int, int, int], set[int]] = {}
+        self.begun = np.zeros((len(ex.program.tasks), ex.program.owners), dtype=bool)  # compute tasks handled  # (call, round, participant) → the senders it took
         self.crashes = sorted((float(at), owner) for owner, at in enumerate(ex.crash) if np.isfinite(at))
         self.failures = list(ex.routes.failures)
         self.epoch = 0
@@ -465,8 +472,9 @@ class _Fluid:
         for index, task in enumerate(ex.program.tasks):
             deps = ex._deps_end(index)
             if isinstance(task, Compute):
-                new = np.isnan(ex.task_end[index, :n]) & np.isfinite(deps) & (deps <= now)
+                new = ~self.begun[index, :n] & np.isfinite(deps) & (deps <= now)
                 if new.any():
+                    self.begun[index, :n] |= new
                     start, end = ex._computed(deps, task)
                     ex.task_start[index, :n][new] = start[new]
                     ex.task_end[index, :n][new] = end[new]
@@ -489,7 +497,7 @@ class _Fluid:
             alive = new & (joined_owner < limit)
             state.ready[alive] = joined_owner[alive] + task.delay_s
             state.dead[new & ~alive] = True
-            ex.task_start[index, owner[new]] = joined_owner[new]
+            ex.task_start[index, owner[new]] = np.where(joined_owner[new] < limit[new], joined_owner[new], np.nan)
             self._finish_if_empty(state)
             started = True
         return started
@@ -509,8 +517,8 @@ class _Fluid:
             mine = state.owner == o
             if not np.isnan(ex.task_end[state.index, o]):
                 continue
-            if (state.dead[mine]).any():
-                if not np.isnan(state.joined[mine]).any():
+            if (state.dead[mine]).any():  # it never ends (never began, if it had crashed before it joined)
+                if not np.isnan(state.joined[mine]).any() and not np.isnan(ex.task_start[state.index, o]):
                     ex.task_end[state.index, o] = _INF
                 continue
             if not np.isnan(state.finish[mine]).any():
@@ -571,8 +579,8 @@ class _Fluid:
             pause = _combine_after(round_, ex.gamma)
             ready = now + (pause[group] if isinstance(pause, np.ndarray) else pause)
             limit = ex.limit[state.owner[group]]
-            state.ready[group] = np.where(ready > limit, _INF, ready)
-            state.dead[group] |= ready > limit
+            state.ready[group] = np.where(ready >= limit, _INF, ready)
+            state.dead[group] |= ready >= limit
         state.current[members] += 1
         state.entered[members] = False
         last = members[(state.current[members] == state.schedule.rounds) & ~state.dead[members]]

@@ -45,7 +45,7 @@ def compute_spans(plan: Plan, record: Record) -> list[list[tuple[float, float]]]
             for rank in range(plan.workers):
                 start, end = record.task_start[index, rank], record.task_end[index, rank]
                 if np.isfinite(start):
-                    spans[rank].append((float(start), float(min(end, crash.get(rank, end)))))
+                    spans[rank].append((float(start), float(min(end, crash.get(rank, end), record.stopped_at))))
     return spans
 
 

@@ -190,7 +190,8 @@ def trace_of(record: Any, hooks: TrainingHooks | None, steps: int, n: int, compu
     done = int(np.argmin(ended)) if not ended.all() else steps
     losses = hooks.losses[:done, live].mean(axis=1).tolist() if hooks is not None and live else []
     crash_at = dict(record.crashed)
-    spans = [[(float(compute_start[step, rank]), float(min(compute_end[step, rank], crash_at.get(rank, np.inf))))
+    spans = [[(float(compute_start[step, rank]), float(min(compute_end[step, rank], crash_at.get(rank, np.inf),
+                                                           record.stopped_at)))
               for step in range(steps) if np.isfinite(compute_start[step, rank])] for rank in range(n)]
     finish = [float(call_end[-1, rank]) if steps and np.isfinite(call_end[-1, rank]) else float("nan")
               for rank in range(n)]
