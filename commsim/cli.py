@@ -271,7 +271,8 @@ def _run(args: argparse.Namespace) -> int:
         from .report.plots import loss_vs_time
 
         written += loss_vs_time(runs, out)
-    if loaded.disturbed and not (args.plot and loaded.training is None):  # drawn every time (--plot draws it too)
+    disturbed = any(getattr(run, "disturbance", None) is not None for run in runs)  # simulated beside a twin
+    if disturbed and not (args.plot and loaded.training is None):  # drawn every time (--plot draws it too)
         from .report.plots import stragglers_and_faults
 
         written += stragglers_and_faults(runs, out)

@@ -390,8 +390,10 @@ def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool, wi
                exp.time_formula)
         rows.append((run.topology, *row) if several else row)
     bounds = sum(run.expected.time_relation == "≥" for run in answered)
-    note = (f"{bounds} of {len(answered)} times are lower bounds (≥): links are shared there, and a simulation would "
-            "take longer" if bounds else f"all {len(answered)} times are exact on these contention-free networks")
+    why = ("the workers compute unevenly; a simulation would take longer" if scenario.stragglers
+           else "links are shared there, and a simulation would take longer")
+    note = (f"{bounds} of {len(answered)} times are lower bounds (≥): {why}" if bounds
+            else f"all {len(answered)} times are exact on these contention-free networks")
     right = {i + several for i in range(1, 9)}
     droppable = ("formula", "algbw", "message size (B)")
     return "\n".join([*lines, *_aligned(rows, right, droppable, wide, group=0 if several else None), note])

@@ -239,8 +239,23 @@ def _analytic_plan(scenario: Scenario, run: RunSpec) -> Plan:
         nccl = call.nccl
     else:
         expected = analytic_expected(scenario, run, run.params, w)
+    compute = compute_of(scenario, n)
     return Plan(run.algorithm, run.topology.title, n, run.params, run.dtype, w, scenario.payload, None, None, None,
-                scenario.gamma, kind, expected, nccl=nccl, compute_s=compute_of(scenario, n))
+                scenario.gamma, kind, straggling_bound(expected, compute), nccl=nccl, compute_s=compute)
+
+
+def straggling_bound(one: Expected, compute: np.ndarray | None, steps_: int = 1) -> Expected:
+    """What the closed form says under stragglers: a lower bound. A collective ends no sooner than the fastest
+    worker's compute plus the uniform time, nor before the slowest worker's compute ends (``steps_`` such
+    steps: each as long)."""
+    if compute is None or one.makespan_s is None:
+        return one
+    compute = np.atleast_2d(compute)
+    per_step = np.maximum(compute.min(axis=1) + one.makespan_s, compute.max(axis=1))
+    return dataclasses.replace(one, makespan_s=float(per_step.sum() if steps_ > 1 else per_step[0]),
+                               time_relation="≥",
+                               time_formula=f"max(fastest compute + {one.time_formula}, slowest compute)"
+                               + (" per step" if steps_ > 1 else ""))
 
 
 # -- training --------------------------------------------------------------------------------------
@@ -305,8 +320,15 @@ def training_plan(scenario: Scenario, run: RunSpec, engine: str, keep_log: bool 
     extra = {"setup": setup}
     if engine == "analytic":
         one = analytic_expected(scenario, run, p_wire, w_wire)
+        compute = compute_of(scenario, n, base, setup.steps) if scenario.stragglers is not None else None
+        expected = training_expected(run, setup, one)
+        if compute is not None:
+            expected = straggling_bound(one, compute, setup.steps)
+            expected = dataclasses.replace(expected, messages=one.messages * setup.steps, bytes=one.bytes * setup.steps,
+                                           message_bytes={size: count * setup.steps
+                                                          for size, count in one.message_bytes.items()})
         return Plan(run.algorithm, run.topology.title, n, setup.model.n_params, run.dtype, w_wire, scenario.payload, None,
-                    None, None, scenario.gamma, "allreduce", training_expected(run, setup, one), extra=extra)
+                    None, None, scenario.gamma, "allreduce", expected, extra=extra, compute_s=compute)
     seen, own = _graphs(scenario, run)
     keep = keep_of(scenario, run)
     p, w = wire_elements(setup, data)
