@@ -286,13 +286,15 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     servers = run.topology.server_count([run.algorithm])
     per_step = _collective_messages(run.algorithm, n, p_on_wire, w, servers, None)
     elements = _graph_elements(run.topology, n, servers)
-    work_per_step = n * (spec.batch_per_worker * params + 2 * params)  # each worker: its batch, its update
+    data = scenario.payload == "data"
+    work_per_step = n * (spec.batch_per_worker * params + 2 * params) if data else 0  # each worker: batch, update
     contention = int(per_step * CONTENTION.get(run.topology.kind, 0.1) * min(per_step, _contending(run.algorithm, n, servers)))
-    events = (EVENTS_PER_GRAPH_ELEMENT * elements + steps * (EVENTS_PER_MESSAGE * per_step + 100 * n + contention)
+    moving = per_step // TRANSFERS_PER_EVENT if _engine(scenario) == "schedule" else EVENTS_PER_MESSAGE * per_step + 100 * n
+    events = (EVENTS_PER_GRAPH_ELEMENT * elements + steps * (moving + contention)
               + steps * work_per_step // (ELEMENTS_PER_EVENT * 8))
     in_flight = min(per_step, _in_one_round(run.algorithm, n, servers))
     memory = (BYTES_PER_GRAPH_ELEMENT * elements + 8 * samples * (features + 1) + 8 * samples * (spec.hidden + classes)
-              + 8 * params * DATA_COPIES * 3 * n + 4 * 8 * steps * n
+              + (8 * params * DATA_COPIES * 3 * n if data else 0) + 4 * 8 * steps * n
               + (BYTES_PER_MESSAGE_IN_FLIGHT + 8 * p_on_wire) * in_flight
               + (LOG_BYTES_PER_MESSAGE * steps * per_step if keep_log else 0))
     return Estimate(steps * per_step, events, memory)

@@ -38,12 +38,19 @@ class Record:
     rerouted_bytes: float = 0.0
     failed: list[tuple[float, Hashable, Hashable]] = field(default_factory=list)
     waiting: dict[Hashable, list[Hashable]] = field(default_factory=dict)
-    log: MessageLog | None = None
+    log_source: Any = None  # the message log, or what makes it when first asked for (the schedule engine's)
     lost: list[tuple[Hashable, Hashable, float]] = field(default_factory=list)
     posted: dict[tuple[Hashable, Hashable, float], float] = field(default_factory=dict)
     results: list[Any] | None = None
     hooks: Any = None  # what the ranks did with values (the message engine's; training reads its replicas)
     stopped_at: float = float("inf")  # when a partition stopped the run
+
+    @property
+    def log(self) -> MessageLog | None:
+        """Every delivered message (None: not kept), made on first use."""
+        if callable(self.log_source):
+            self.log_source = self.log_source()
+        return self.log_source
 
     def message_sizes(self) -> dict[int, int]:
         """Message size (bytes) → count, smallest first."""

@@ -242,7 +242,8 @@ class _Execution:
                            dict(sorted(bytes_per_link.items())), bandwidth, fluid, bound,
                            self.task_start, self.task_end, stopped, crashed,
                            [sorted(owners) for _, owners in sorted(self.dropped.items())], self.rerouted, failed,
-                           waiting, self.log.message_log(routes) if self.log is not None else None, self.lost,
+                           waiting, (lambda log=self.log: log.message_log(routes)) if self.log is not None else None,
+                           self.lost,
                            self.log.posted(self.nodes) if self.log is not None else {})
         if stopped is not None and stopped.startswith("network partitioned"):
             record.stopped_at = self.stop_at
@@ -295,6 +296,8 @@ class _Execution:
         sent = ready.copy()  # eager: the last delivery of each participant's own sends
         crash_src = self.crash[owner]
         for k in range(schedule.rounds):
+            if not self.calm and not np.isfinite(ready).any():
+                break  # nobody can go on: the rest of the call never happens
             round_ = schedule.round(k)
             src, dst, nbytes = round_.src, round_.dst, round_.nbytes
             done = ready.copy()

@@ -91,7 +91,8 @@ def disturbance_report(plan: Plan, record: Record, twin: Record, finish: np.ndar
         "uniform_makespan_s": uniform,
         "lost_s": None if stopped is not None else makespan - uniform,
         "compute_s": [sum(b - a for a, b in mine) for mine in spans],
-        "idle_s": idle_s(record.log, spans, finish.tolist()) if record.log is not None else [None] * plan.workers,
+        "idle_s": ([None] * plan.workers if stopped is not None or record.log is None  # never finished: no idle
+                   else idle_s(record.log, spans, finish.tolist())),
         "critical_path": None if path is None else {**dataclasses.asdict(path), "text": path.describe()},
         "rerouted_bytes": int(round(record.rerouted_bytes)),
         "lost_messages": len(record.lost),
