@@ -404,11 +404,7 @@ def schedule_worker(make: ScheduleMaker, with_servers: bool = False) -> Callable
             schedule = _make(make, comm, buffer)
             call.start(schedule, _nodes(schedule, comm), buffer.itemsize,
                        isinstance(buffer, SizeOnly) and comm.wire_bytes is nbytes_of)
-        if call.schedule.workers is not None:
-            return _follow_several(comm, call, buffer)
-        if call.sizes_only:
-            return _follow_sizes(comm, call, comm.rank, buffer)
-        return _follow(comm, call, comm.rank, buffer)
+        return follow_call(comm, call, buffer)
 
     return worker
 
@@ -429,14 +425,9 @@ def schedule_server(make: ScheduleMaker, responds: bool = True) -> Callable[...,
 
     def server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
         call = _calls(comm, make).join(comm, _joiners(comm, True))
-        schedule = call.schedule if call.schedule is not None else (yield call.ready)
-        me = schedule.worker_participants(comm.size) + comm.servers.index(comm.rank)
-        if me >= schedule.participants:
-            return
-        if call.sizes_only:
-            yield from _follow_sizes(comm, call, me, size_only(schedule.p, call.itemsize))
-        else:
-            yield from _follow(comm, call, me, None, respond if responds else None)
+        if call.schedule is None:
+            yield call.ready
+        yield from follow_server(comm, call, respond if responds else None)
 
     return server
 
