@@ -414,8 +414,9 @@ def _follow_several(comm: Comm, call: _Call, buffer: Buffer) -> Process:
     env = comm.net.env
     out = buffer.copy()
     mine = np.flatnonzero(call.schedule.workers == comm.rank).tolist()
+    quiet = getattr(comm.net, "crashed", None) is not None  # a disturbed network: a crash interrupts them
     yield env.all_of([comm.net.spawn(comm.rank, _follow_sizes(replace(comm), call, me, out) if call.sizes_only
-                                     else _follow(replace(comm), call, me, out, shared=True)) for me in mine])
+                                     else _follow(replace(comm), call, me, out, shared=True), quiet) for me in mine])
     return out
 
 
@@ -454,12 +455,13 @@ def new_call(env: Any, schedule: Schedule, nodes: list[Hashable], itemsize: int,
 
 
 def follow_call(comm: Comm, call: _Call, buffer: Buffer) -> Process:
-    """``comm``'s rank through ``call``: its participant(s) on its buffer; returns the rank's result."""
+    """``comm``'s rank through ``call``: its participant(s) on its buffer; the process returns the rank's
+    result (the follower itself, not a generator around it: one delegation less a message)."""
     if call.schedule.workers is not None:
-        return (yield from _follow_several(comm, call, buffer))
+        return _follow_several(comm, call, buffer)
     if call.sizes_only:
-        return (yield from _follow_sizes(comm, call, comm.rank, buffer))
-    return (yield from _follow(comm, call, comm.rank, buffer))
+        return _follow_sizes(comm, call, comm.rank, buffer)
+    return _follow(comm, call, comm.rank, buffer)
 
 
 def follow_server(comm: Comm, call: _Call, respond: Callable[[Buffer], Buffer] | None = None) -> Process:

@@ -227,34 +227,40 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
         wire = {} if hooks.wire_bytes is None else {"wire_bytes": hooks.wire_bytes}
         return Comm(net, node, n, servers, gamma=gamma, **wire)
 
-    def run_task(rank: int, index: int, comm: Comm) -> Any:
-        task = tasks[index]
-        start[index, rank] = env.now
-        if isinstance(task, Compute):
-            hooks.compute(rank, index)
-            yield env.timeout(float(task.seconds[rank]))
-        else:
-            buffer = hooks.buffer(rank, index, task)
-            if task.delay_s:
-                yield env.timeout(task.delay_s)
-            hooks.result(rank, index, (yield from follow_call(comm, calls[index], buffer)))
-        end[index, rank] = env.now
+    def run_tasks(rank: int, indices: Any, comm: Comm) -> Any:
+        """Worker ``rank`` through tasks ``indices``, one after the other."""
+        for index in indices:
+            task = tasks[index]
+            start[index, rank] = env.now
+            if isinstance(task, Compute):
+                hooks.compute(rank, index)
+                yield env.timeout(float(task.seconds[rank]))
+            else:
+                buffer = hooks.buffer(rank, index, task)
+                if task.delay_s:
+                    yield env.timeout(task.delay_s)
+                hooks.result(rank, index, (yield from follow_call(comm, calls[index], buffer)))
+            end[index, rank] = env.now
 
     def worker(rank: int) -> Any:
         comm = comm_of(rank)
-        if ended is None:
-            for index in range(len(tasks)):
-                yield from run_task(rank, index, comm)
-            return
-        for index, task in enumerate(tasks):
-            net.spawn(rank, one_task(rank, index, comm))
+        if len(tasks) == 1 and isinstance(tasks[0], Collective) and not tasks[0].delay_s:
+            start[0, rank] = 0.0  # one collective (the common case): the process is the follower itself
+            return follow_call(comm, calls[0], hooks.buffer(rank, 0, tasks[0]))
+        if ended is None:  # every task waits for the one before: one process does them in turn
+            return run_tasks(rank, range(len(tasks)), comm)
+        return tasks_at_once(rank, comm)
+
+    def tasks_at_once(rank: int, comm: Comm) -> Any:
+        for index in range(len(tasks)):
+            net.spawn(rank, one_task(rank, index, comm), quiet=disturbed)
         yield env.all_of([ended[index][rank] for index in range(len(tasks))])
 
     def one_task(rank: int, index: int, comm: Comm) -> Any:
         after = [ended[dep][rank] for dep in tasks[index].after]
         if after:
             yield env.all_of(after)
-        yield from run_task(rank, index, comm)
+        yield from run_tasks(rank, (index,), comm)
         ended[index][rank].succeed()
 
     def server(position: int) -> Any:
@@ -277,9 +283,17 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
                 _at(env, float(at), lambda owner=owner: _crash(owner))
         for u, v, at in faults.link_failures:
             _at(env, at, lambda u=u, v=v: net.fail_link(u, v))
-    main += [net.spawn(rank, worker(rank)) for rank in range(n)]
+    main += [net.spawn(rank, worker(rank), quiet=disturbed) for rank in range(n)]
+    if len(tasks) == 1 and isinstance(tasks[0], Collective) and not tasks[0].delay_s:
+        for rank, process in enumerate(main):
+            process.callbacks.append(lambda event, rank=rank: _one_ended(rank, event))
+
+    def _one_ended(rank: int, event: Any) -> None:
+        if event.ok and not (disturbed and rank in {owner for owner, _ in crashed}):
+            end[0, rank] = env.now
+            hooks.result(rank, 0, event.value)
     for position in range(len(servers)):
-        net.spawn(servers[position], server(position))
+        net.spawn(servers[position], server(position), quiet=disturbed)
 
     def _crash(owner: int) -> None:
         node = nodes[owner]

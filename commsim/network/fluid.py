@@ -180,9 +180,10 @@ class Network:
         self.shared: dict[Any, Any] = {}  # what the processes of one run share (e.g. a schedule they follow)
         self.processes: dict[Hashable, list[Any]] = {}  # each node's processes (all stop when it crashes)
 
-    def spawn(self, node: Hashable, process: Any) -> Any:
-        """Start generator ``process`` as one of ``node``'s processes: it ends quietly if interrupted."""
-        proc = self.env.process(_quietly(process))
+    def spawn(self, node: Hashable, process: Any, quiet: bool = True) -> Any:
+        """Start generator ``process`` as one of ``node``'s processes; ``quiet``: it ends (returning None) if
+        interrupted, as a crash does (unwrapped, a run that cannot crash saves a delegation a message)."""
+        proc = self.env.process(_quietly(process) if quiet else process)
         self.processes.setdefault(node, []).append(proc)
         return proc
 
