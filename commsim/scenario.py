@@ -311,8 +311,7 @@ class OptimizerSpec(BaseModel):
                                       or not math.isfinite(value) or value <= 0):
                 raise ValueError(f"{step_size} must be a finite number > 0, got {value!r}")
 
-        if self.name not in optim.OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.name!r}; known: {', '.join(sorted(optim.OPTIMIZERS))}")
+        _known(self.name, sorted(optim.OPTIMIZERS), "optimizer")
         if self.wire == "sign" and self.name not in optim.SIGN_TYPE:
             raise ValueError(
                 f"wire 'sign' carries only sign(g) and one scale; optimizer {self.name!r} needs the whole gradient "
@@ -853,19 +852,31 @@ class ExperimentScenario(_Strict):
     experiment: Literal["implicit_bias"]
 
 
+MAX_MESSAGE = 240  # characters of an error after the file name; a longer one has a long value echoed in it
+
+
+def _bounded(message: str) -> str:
+    """``message`` cut to ``MAX_MESSAGE`` characters in the middle, where a long echoed value sits, so the
+    key it starts with and what it ends with (the known names, the fix) stay."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    head = (MAX_MESSAGE - 1) * 2 // 3
+    return message[:head] + "…" + message[len(message) - (MAX_MESSAGE - 1 - head):]
+
+
 def _describe(error: ValidationError, source: str) -> str:
     """The first pydantic error as one line: file: key: message (got value)."""
     first = error.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
     if not first["loc"]:  # a whole-scenario check: its message starts with the key
-        return f"{source}: {message}"
-    key = ".".join(str(part) for part in first["loc"])
+        return f"{source}: {_bounded(message)}"
+    key = ".".join(shown(part, 30, quote=False) for part in first["loc"])
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     got = first.get("input")
     echoed_already = isinstance(got, str) and len(got) > 20 and repr(got)[:20] in message  # a long value, once
     echoed = "" if isinstance(got, (dict, list)) or got is None or echoed_already else f" (got {shown(got)})"
-    return f"{source}: {key}: {message}{echoed}"
+    return f"{source}: {_bounded(f'{key}: {message}{echoed}')}"
 
 
 def parse(data: Any, source: str = "<scenario>", budget: bool = True) -> Scenario | ExperimentScenario:

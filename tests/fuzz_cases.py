@@ -85,7 +85,10 @@ _VALUES = st.one_of(
 UNKNOWN_KEYS = st.sampled_from(["colour", "stragglers", "faults", "Workers", "budget", "topology", "", "<<", "1"])
 
 
-@dataclass(frozen=True)
+REPR_BYTES = 2000  # of a case's content shown when it is printed
+
+
+@dataclass(frozen=True, repr=False)
 class Case:
     """One fuzzed input: the scenario file's bytes (None: a directory in its place) and where --out points."""
 
@@ -93,6 +96,21 @@ class Case:
     out: str  # "fresh", "file" (an existing file), "under_file" (below one), "stale" (an earlier run's)
     base: str
     mutation: str
+
+    def __repr__(self) -> str:
+        """The case in at most ~2,500 characters: its content's start and end with the length between. A
+        case can hold a 100 kB value; in full, hypothesis's report of a failure would be over its 30 kB
+        "overly large repr" limit, whose warning (an error under ``filterwarnings = error``) hid the failure."""
+        content = self.content
+        if content is not None and len(content) > REPR_BYTES:
+            shown = f"{content[:REPR_BYTES - 200]!r} + <{len(content) - REPR_BYTES:,} bytes> + {content[-200:]!r}"
+        else:
+            shown = repr(content)
+        return f"Case(base={self.base!r}, mutation={self.mutation[:200]!r}, out={self.out!r}, content={shown})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """Hypothesis prints a case with this (before its own field-by-field or how-it-was-built printing)."""
+        printer.text(repr(self))
 
     def materialise(self, directory: Path) -> tuple[Path, Path]:
         """Write the case into ``directory``: (the scenario path, the --out path)."""

@@ -252,6 +252,35 @@ def test_any_unknown_top_level_key_is_named(key):
 
 # --------------------------------------------------------------------------- refused files
 
+TRAINING = """\
+name: t
+workers: 2
+topology: {kind: star}
+algorithms: [ring_allreduce]
+training: {model: linear_regression, steps: 2, optimizer: {name: gradient_descent, alpha: 0.1}}
+"""
+
+
+def test_a_long_value_echoed_in_an_error_is_cut_to_one_short_line(tmp_path):
+    """A 100 kB optimizer name or link end is echoed cut: the line stays under 300 characters and keeps
+    the key it starts with and what it ends with (what is known, what is wrong)."""
+    long = "x" * 100_000
+    optimizer = TRAINING.replace("name: gradient_descent", f"name: {long}")
+    link = with_line("topology", f"{{kind: star, links: [{{between: [{long}, switch], latency: 1 us}}]}}")
+    for text, start, end in ((optimizer, "training.optimizer.0: unknown optimizer 'xxx",
+                              "known: adam, coordinate_descent, gradient_descent, momentum, sign_descent, sign_sgd, "
+                              "signum, spectral_descent"),
+                             (link, "topology.links: with workers=4: link override names node 'xxx",
+                              "xxx', which is not in the topology")):
+        path = write(tmp_path, text)
+        with pytest.raises(ScenarioError) as error:
+            scenario.load(path)
+        message = str(error.value).removeprefix(f"{path}: ")
+        assert len(message) <= 240, message[:300]
+        assert message.startswith(start) and message.endswith(end), message
+        assert "…" in message
+
+
 # (id, yaml text, key the message must start with after "<file>: ", fragment naming the value)
 BAD = [
     ("unknown top-level key", OK + "colour: red\n", "colour", "unknown key (got 'red')"),
