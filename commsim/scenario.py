@@ -791,7 +791,9 @@ class Scenario(_Strict):
         for option, value in (topo.model_extra or {}).items():
             if option not in accepted:
                 known = f"; its options: {shown(', '.join(accepted), 100, quote=False)}" if accepted else ""
-                raise ValueError(f"{key}.{option}: unknown key (got {shown(value)}) for topology {topo.kind!r}{known}")
+                close = _close(option, [*TopologySpec.model_fields, *accepted])
+                raise ValueError(f"{key}.{option}: unknown key{close} (got {shown(value)}) for topology {topo.kind!r}"
+                                 + ("" if close else known))
         try:
             check(topo.kind, topo.options)
         except TopologyError as error:
@@ -852,6 +854,43 @@ class ExperimentScenario(_Strict):
     experiment: Literal["implicit_bias"]
 
 
+def _close(name: Any, known: list[str]) -> str:
+    """``; did you mean 'x'?`` for the known name closest to a misspelt ``name`` (difflib), or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    """The types an annotation stands for: ``X | None``, ``Annotated[X, ...]`` unwrapped."""
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+        return [kind for arg in typing.get_args(annotation) for kind in _models_in(arg)]
+    return [annotation]
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys a mapping at ``loc`` (a pydantic error location inside ``model``) may hold: its model's fields."""
+    import typing
+
+    kinds: list[Any] = [model]
+    for step in loc:
+        inner = []
+        for kind in kinds:
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                field = kind.model_fields.get(step) if isinstance(step, str) else None
+                inner += _models_in(field.annotation) if field is not None else []
+            elif typing.get_origin(kind) in (list, tuple, dict) and typing.get_args(kind):
+                inner += _models_in(typing.get_args(kind)[-1])  # items of a list, values of a mapping
+        kinds = inner
+    return [name for kind in kinds if isinstance(kind, type) and issubclass(kind, BaseModel) for name in kind.model_fields]
+
+
 MAX_MESSAGE = 240  # characters of an error after the file name; a longer one has a long value echoed in it
 
 
@@ -864,19 +903,33 @@ def _bounded(message: str) -> str:
     return message[:head] + "…" + message[len(message) - (MAX_MESSAGE - 1 - head):]
 
 
-def _describe(error: ValidationError, source: str) -> str:
-    """The first pydantic error as one line: file: key: message (got value)."""
-    first = error.errors()[0]
+def _describe(error: ValidationError, source: str, model: type[BaseModel]) -> str:
+    """The first pydantic error as one line: file: key: message (got value). An unknown key comes first,
+    with the known key it is closest to: a misspelt required key is also reported missing, and the
+    misspelling is what to fix."""
+    errors = error.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     message = first["msg"].removeprefix("Value error, ")
     if not first["loc"]:  # a whole-scenario check: its message starts with the key
         return f"{source}: {_bounded(message)}"
     key = ".".join(shown(part, 30, quote=False) for part in first["loc"])
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = "unknown key" + _close(first["loc"][-1], _fields_at(model, first["loc"][:-1]))
     got = first.get("input")
     echoed_already = isinstance(got, str) and len(got) > 20 and repr(got)[:20] in message  # a long value, once
     echoed = "" if isinstance(got, (dict, list)) or got is None or echoed_already else f" (got {shown(got)})"
     return f"{source}: {_bounded(f'{key}: {message}{echoed}')}"
+
+
+def _check_top_level(data: dict[Any, Any], model: type[BaseModel], source: str) -> None:
+    """An unknown top-level key is named, with the known key it is closest to (``algoritms``: did you mean
+    'algorithms'?), before anything else: else a misspelt required key reads as a missing one. A scenario
+    without ``experiment`` may have misspelt that key, so it is among the suggestions."""
+    for key, value in data.items():
+        if key not in model.model_fields:
+            known = [*model.model_fields, *(["experiment"] if model is Scenario else [])]
+            echoed = "" if isinstance(value, (dict, list)) or value is None else f" (got {shown(value)})"
+            raise ScenarioError(f"{source}: {shown(key, 40, quote=False)}: unknown key{_close(key, known)}{echoed}")
 
 
 def parse(data: Any, source: str = "<scenario>", budget: bool = True) -> Scenario | ExperimentScenario:
@@ -887,10 +940,11 @@ def parse(data: Any, source: str = "<scenario>", budget: bool = True) -> Scenari
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of keys, got {type(data).__name__}")
     model = ExperimentScenario if "experiment" in data else Scenario
+    _check_top_level(data, model, source)
     try:
         return model.model_validate(data, context={"budget": budget})
     except ValidationError as error:
-        raise ScenarioError(_describe(error, source)) from None
+        raise ScenarioError(_describe(error, source, model)) from None
 
 
 def load_bundled(name: str = DEFAULT_SCENARIO) -> Scenario | ExperimentScenario:

@@ -1,5 +1,7 @@
 """Tests for commsim.scenario: reading, validating and unit-parsing scenario files."""
 
+import difflib
+import re
 from pathlib import Path
 
 import pytest
@@ -240,14 +242,25 @@ def test_any_positive_sizes_and_units_round_trip_exactly(workers, gbits, micros,
     assert s.topology.latency == micros / 10**6
 
 
-@given(key=st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True).filter(lambda k: k not in scenario.Scenario.model_fields))
-def test_any_unknown_top_level_key_is_named(key):
-    """Any key outside the schema is refused as an unknown key, by name."""
+TOP_LEVEL = [*scenario.Scenario.model_fields, "experiment"]  # what a collective scenario's key may have meant
+
+
+@given(key=st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True).filter(lambda k: k not in TOP_LEVEL))
+def test_any_unknown_top_level_key_is_named_with_the_closest_known_key(key):
+    """Any key outside the schema is refused as an unknown key, by name, and with the known key most like it
+    (difflib's ratio, 0.6 or more) if there is one, else with none."""
     data = yaml.safe_load(OK)
     data[key] = 1
     with pytest.raises(ScenarioError) as error:
         scenario.parse(data, "f.yaml")
-    assert str(error.value) == f"f.yaml: {key}: unknown key (got 1)"
+    likeness = {known: difflib.SequenceMatcher(None, key, known).ratio() for known in TOP_LEVEL}
+    best = max(likeness.values())
+    match = re.fullmatch(rf"f\.yaml: {key}: unknown key(?:; did you mean '(\w+)'\?)? \(got 1\)", str(error.value))
+    assert match is not None, str(error.value)
+    if best >= 0.6:
+        assert likeness[match[1]] == best
+    else:
+        assert match[1] is None
 
 
 # --------------------------------------------------------------------------- refused files
@@ -281,12 +294,44 @@ def test_a_long_value_echoed_in_an_error_is_cut_to_one_short_line(tmp_path):
         assert "…" in message
 
 
+
+EXPERIMENT = "name: e\nexperiment: implicit_bias\n"
+TYPOS = [  # (id, yaml text, the whole message after "<file>: ")
+    ("collective: algoritms", OK.replace("algorithms:", "algoritms:"), "algoritms: unknown key; did you mean 'algorithms'?"),
+    ("collective: worker", OK.replace("workers: 4", "worker: 8"), "worker: unknown key; did you mean 'workers'? (got 8)"),
+    ("collective: paylod", OK.replace("payload:", "paylod:"),
+     "paylod: unknown key; did you mean 'payload'? (got 'size-only')"),
+    ("training: trainng", TRAINING.replace("training:", "trainng:"), "trainng: unknown key; did you mean 'training'?"),
+    ("training: stpes", TRAINING.replace("steps:", "stpes:"), "training.stpes: unknown key; did you mean 'steps'? (got 2)"),
+    ("training: optimiser", TRAINING.replace("optimizer:", "optimiser:"),
+     "training.optimiser: unknown key; did you mean 'optimizer'?"),
+    ("experiment: experimnt", EXPERIMENT.replace("experiment:", "experimnt:"),
+     "experimnt: unknown key; did you mean 'experiment'? (got 'implicit_bias')"),
+    ("experiment: nmae", EXPERIMENT.replace("name:", "nmae:"), "nmae: unknown key; did you mean 'name'? (got 'e')"),
+    ("experiment: a collective's key", EXPERIMENT + "workers: 4\n", "workers: unknown key (got 4)"),
+    ("nested: faults.crash.0.wrker", OK + "faults: {crash: [{wrker: 1}]}\n",
+     "faults.crash.0.wrker: unknown key; did you mean 'worker'? (got 1)"),
+    ("nested: topology.bandwith", OK.replace("{kind: star}", "{kind: star, bandwith: 1 Gbit/s}"),
+     "topology.bandwith: unknown key; did you mean 'bandwidth'? (got '1 Gbit/s') for topology 'star'"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [row[1:] for row in TYPOS], ids=[row[0] for row in TYPOS])
+def test_a_misspelt_key_is_named_with_the_key_it_is_closest_to(tmp_path, text, expected):
+    """A misspelt key, required or not, at the top of every kind of scenario or nested, is reported as
+    unknown with "did you mean", never as the correct key missing."""
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == f"{path}: {expected}"
+
+
 # (id, yaml text, key the message must start with after "<file>: ", fragment naming the value)
 BAD = [
     ("unknown top-level key", OK + "colour: red\n", "colour", "unknown key (got 'red')"),
     ("unknown topology key", with_line("topology", "{kind: star, speed: 5}"), "topology.speed", "unknown key (got 5)"),
     ("unknown link key", with_line("topology", "{kind: star, links: [{between: [0, switch], width: 1}]}"),
-     "topology.links.0.width", "unknown key (got 1)"),
+     "topology.links.0.width", "unknown key; did you mean 'bandwidth'? (got 1)"),
     ("workers wrong type", with_line("workers", "many"), "workers.0", "'many'"),
     ("workers boolean", with_line("workers", "true"), "workers.0", "True"),
     ("workers fraction", with_line("workers", "2.5"), "workers.0", "2.5"),
