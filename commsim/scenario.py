@@ -947,11 +947,49 @@ def parse(data: Any, source: str = "<scenario>", budget: bool = True) -> Scenari
         raise ScenarioError(_describe(error, source, model)) from None
 
 
+def _check_units_written(data: Any, source: str) -> None:
+    """A link's bandwidth or latency written as a bare number where that is surely a missing unit is refused
+    (:func:`commsim.units.check_bare_bandwidth`, :func:`~commsim.units.check_bare_latency`): every key ending
+    in ``bandwidth`` or ``latency`` in ``topology``, ``topologies`` and ``stragglers``, each value of a sweep
+    list and each end and step of a range. Only what a person wrote: results read back hold SI numbers."""
+    if not isinstance(data, dict):
+        return
+    for key in ("topology", "topologies", "stragglers"):
+        if key in data:
+            _check_units_below(data[key], (key,), source)
+
+
+def _check_units_below(value: Any, path: tuple[Any, ...], source: str) -> None:
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_units_below(item, (*path, index), source)
+    if not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        name = str(key)
+        check = (units.check_bare_bandwidth if name.endswith("bandwidth") else
+                 units.check_bare_latency if name.endswith("latency") else None)
+        if check is None:
+            _check_units_below(item, (*path, key), source)
+            continue
+        written = (enumerate(item) if isinstance(item, list) else
+                   ((end, item[end]) for end in ("from", "to", "step") if end in item) if isinstance(item, dict) else
+                   [(None, item)])
+        for step, one in written:
+            try:
+                check(one)
+            except units.UnitError as error:
+                where = ".".join(shown(part, 30, quote=False) for part in (*path, key, *([] if step is None else [step])))
+                raise ScenarioError(f"{source}: {where}: {error}") from None
+
+
 def load_bundled(name: str = DEFAULT_SCENARIO) -> Scenario | ExperimentScenario:
     """A scenario shipped inside the package (``commsim.scenarios``)."""
     folder = resources.files("commsim.scenarios")
-    data = scenario_file.parse_yaml((folder / name).read_text(encoding="utf-8"), f"<bundled {name}>")
-    return parse(_paths_beside(data, Path(str(folder))), f"<bundled {name}>")
+    source = f"<bundled {name}>"
+    data = scenario_file.parse_yaml((folder / name).read_text(encoding="utf-8"), source)
+    _check_units_written(data, source)
+    return parse(_paths_beside(data, Path(str(folder))), source)
 
 
 def bundled() -> dict[str, str]:
@@ -978,6 +1016,7 @@ def load(path: str | Path | None = None) -> Scenario | ExperimentScenario:
         raise ScenarioError(f"{path}: no such file, and no bundled scenario of that name ('commsim list' shows them)")
     source = str(path)
     data = scenario_file.read(Path(path), source)
+    _check_units_written(data, source)
     return parse(_paths_beside(data, Path(path).parent), source)
 
 

@@ -326,6 +326,64 @@ def test_a_misspelt_key_is_named_with_the_key_it_is_closest_to(tmp_path, text, e
     assert str(error.value) == f"{path}: {expected}"
 
 
+# A bare number where it is surely a missing unit: (id, topology or stragglers line, the key, the message's rest)
+BARE_100 = "a bare 100 is 100 B/s (800 bit/s), slower than any network: give the unit ('100 Gbit/s', '100 GB/s', " \
+           "or '100 B/s' if meant)"
+BARE_5 = "a bare 5 is 5.00 s, longer than any link's latency: give the unit ('5 us', '5 ms', or '5 s' if meant)"
+BARE = [
+    ("bandwidth string", "topology", '{kind: star, bandwidth: "100"}', "topology.bandwidth", BARE_100),
+    ("bandwidth int", "topology", "{kind: star, bandwidth: 100}", "topology.bandwidth", BARE_100),
+    ("latency string", "topology", '{kind: star, latency: "5"}', "topology.latency", BARE_5),
+    ("latency int", "topology", "{kind: star, latency: 5}", "topology.latency", BARE_5),
+    ("bandwidth below the floor", "topology", "{kind: star, bandwidth: 999_000}", "topology.bandwidth",
+     "a bare 999000 is 999 kB/s (7.99 Mbit/s), slower than any network: give the unit ('999000 Gbit/s', "
+     "'999000 GB/s', or '999000 B/s' if meant)"),
+    ("latency at the ceiling", "topology", "{kind: star, latency: 1.0}", "topology.latency",
+     "a bare 1 is 1.00 s, longer than any link's latency: give the unit ('1 us', '1 ms', or '1 s' if meant)"),
+    ("link override", "topology", "{kind: star, links: [{between: [0, switch], latency: 5}]}",
+     "topology.links.0.latency", BARE_5),
+    ("second of topologies", "topologies", "[{kind: star}, {kind: ring, bandwidth: 100}]", "topologies.1.bandwidth",
+     BARE_100),
+    ("sweep list item", "topology", "{kind: star, bandwidth: [1 Gbit/s, 100]}", "topology.bandwidth.1", BARE_100),
+    ("range end", "topology", "{kind: star, bandwidth: {from: 100, to: 10 Gbit/s, factor: 10}}",
+     "topology.bandwidth.from", BARE_100),
+    ("topology option", "topology", "{kind: hierarchical, gpus_per_node: 2, nic_bandwidth: 100}",
+     "topology.nic_bandwidth", BARE_100),
+    ("straggler's link", "stragglers", "{compute: 1 ms, links: {1: {latency: 5}}}", "stragglers.links.1.latency",
+     BARE_5),
+]
+
+
+@pytest.mark.parametrize(("key", "line", "where", "rest"), [row[1:] for row in BARE], ids=[row[0] for row in BARE])
+def test_a_bare_number_that_is_surely_a_missing_unit_is_refused(tmp_path, key, line, where, rest):
+    """A bandwidth written as a bare number below 1 MB/s, or a latency of 1 s or more, anywhere a key ends in
+    bandwidth or latency: one line naming the key, what the number would mean, and the unit to write."""
+    text = with_line(key, line).replace("topology: {kind: star}\n", "") if key == "topologies" else with_line(key, line)
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == f"{path}: {where}: {rest}"
+
+
+@pytest.mark.parametrize(("line", "bandwidth", "latency"), [
+    ("{kind: star, bandwidth: 1e6, latency: 0.999}", 1e6, 0.999),  # the floor and just under the ceiling
+    ('{kind: star, bandwidth: "1000000", latency: "0"}', 1e6, 0.0),
+    ("{kind: star, bandwidth: 100 B/s, latency: 5 s}", 100.0, 5.0),  # with a unit, any value as written
+    ("{kind: star, bandwidth: 800 bit/s, latency: 5000 ms}", 100.0, 5.0),
+])
+def test_a_bare_number_that_may_be_meant_or_a_unit_is_taken_as_written(tmp_path, line, bandwidth, latency):
+    """Bare numbers from 1 MB/s up and below 1 s load as bytes/s and seconds; with a unit, any value loads."""
+    loaded = load_text(tmp_path, with_line("topology", line))
+    assert (loaded.topology.bandwidth, loaded.topology.latency) == (bandwidth, latency)
+
+
+def test_results_read_back_hold_si_numbers_and_are_not_refused_as_bare(tmp_path):
+    """A scenario of 100 B/s and 5 s links, stored in results.json as 100.0 and 5.0, reads back (commsim plot)."""
+    loaded = load_text(tmp_path, with_line("topology", "{kind: star, bandwidth: 100 B/s, latency: 5 s}"))
+    again = scenario.parse(loaded.model_dump(mode="json"), "results.json", budget=False)
+    assert (again.topology.bandwidth, again.topology.latency) == (100.0, 5.0)
+
+
 # (id, yaml text, key the message must start with after "<file>: ", fragment naming the value)
 BAD = [
     ("unknown top-level key", OK + "colour: red\n", "colour", "unknown key (got 'red')"),
