@@ -384,6 +384,12 @@ def test_results_read_back_hold_si_numbers_and_are_not_refused_as_bare(tmp_path)
     assert (again.topology.bandwidth, again.topology.latency) == (100.0, 5.0)
 
 
+def test_readme_states_the_mlp_default_width():
+    """README's training example names the mlp's default hidden width, and it is the default."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert re.findall(r"mlp \(default hidden: (\d+)\)", readme) == [str(scenario.TrainingSpec.model_fields["hidden"].default)]
+
+
 # (id, yaml text, key the message must start with after "<file>: ", fragment naming the value)
 BAD = [
     ("unknown top-level key", OK + "colour: red\n", "colour", "unknown key (got 'red')"),
