@@ -1,11 +1,11 @@
 """Reading a scenario file safely: bytes → UTF-8 text → one YAML document of plain data.
 
 ``yaml.safe_load`` semantics (no tag constructs an object), plus what a file from anywhere needs:
-a size limit, text that is UTF-8 (not binary), duplicate keys refused, nesting and alias expansion
-bounded in values and in characters (no recursion error, no alias bomb, of short or of long strings), integers of bounded length (no 4300-digit error), no lone
-surrogates (they cannot be written back out), and a bad explicit tag (``!!int x``) refused. Every
-problem is one :class:`~commsim.errors.ScenarioError` line naming the file and, where there is one,
-the key.
+a size limit, text that is UTF-8 (not binary), duplicate keys refused, nesting bounded (no recursion
+error), alias expansion bounded in values and in characters (no alias bomb, of short or of long
+strings), integers of bounded length (no 4300-digit error), no lone surrogates (they cannot be written
+back out), and a bad explicit tag (``!!int x``) refused. Every problem is one
+:class:`~commsim.errors.ScenarioError` line naming the file and, where there is one, the key.
 """
 
 from __future__ import annotations
