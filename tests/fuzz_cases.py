@@ -1,7 +1,9 @@
 """Malformed and mutated scenarios for the fuzz test (``tests/test_fuzz.py``) and its subprocess benchmark
 (``benchmarks/fuzz_cli.py``): the bundled scenarios, made small, then mutated key by key (hostile values,
-dropped keys, unknown keys, wrapped types) or corrupted as a whole file (random bytes, truncation,
-non-UTF-8, NUL, empty, deep nesting, alias bombs, duplicate keys)."""
+dropped keys, unknown keys, wrapped types), corrupted as a whole file (random bytes, truncation,
+non-UTF-8, NUL, empty, deep nesting, alias bombs, duplicate keys), or given one input trap whose error
+line is known (a bare number that is surely a missing unit, a misspelt key, an alias bomb of long
+strings)."""
 
 from __future__ import annotations
 
@@ -96,6 +98,7 @@ class Case:
     out: str  # "fresh", "file" (an existing file), "under_file" (below one), "stale" (an earlier run's)
     base: str
     mutation: str
+    expect: str | None = None  # a trap's case: exit 2 with this in its error line
 
     def __repr__(self) -> str:
         """The case in at most ~2,500 characters: its content's start and end with the length between. A
@@ -106,7 +109,8 @@ class Case:
             shown = f"{content[:REPR_BYTES - 200]!r} + <{len(content) - REPR_BYTES:,} bytes> + {content[-200:]!r}"
         else:
             shown = repr(content)
-        return f"Case(base={self.base!r}, mutation={self.mutation[:200]!r}, out={self.out!r}, content={shown})"
+        expect = f", expect={self.expect!r}" if self.expect is not None else ""
+        return f"Case(base={self.base!r}, mutation={self.mutation[:200]!r}, out={self.out!r}{expect}, content={shown})"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """Hypothesis prints a case with this (before its own field-by-field or how-it-was-built printing)."""
@@ -247,13 +251,89 @@ def corrupted(draw: Any, chosen: dict[str, dict[str, Any]]) -> tuple[str, bytes 
     return name, text.replace(b"  ", b"\t", draw(st.integers(1, 3))), kind
 
 
+# Bare numbers that are surely a missing unit, each with how the error line shows it (issue 17).
+BARE_BANDWIDTHS = [(100, "100"), ("100", "100"), (400, "400"), (12.5, "12.5"), ("1e5", "1e5"), (999_999, "999999"),
+                   (1, "1"), (" 25 ", "25")]
+BARE_LATENCIES = [(5, "5"), ("5", "5"), (1, "1"), (2.5, "2.5"), ("1e3", "1e3"), (100, "100")]
+# Mappings below the top whose keys a typo may hit (every single-letter typo of their keys and of the top
+# level's is closest to the key it came from: tests/test_scenario.py checks that).
+TYPO_SECTIONS = ("training", "faults", "stragglers")
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(step) for step in path)
+
+
+def _unit_keys(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Paths of the keys ending in bandwidth or latency below ``value`` (a topology or stragglers section)."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).endswith(("bandwidth", "latency")):
+                found.append((*path, key))
+            else:
+                found += _unit_keys(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _unit_keys(item, (*path, index))
+    return found
+
+
+def _misspelt(draw: Any, key: str) -> str:
+    """``key`` with one letter dropped, doubled, or swapped with the next."""
+    i = draw(st.integers(0, len(key) - 2))
+    how = draw(st.sampled_from(["drop", "double", "swap"]))
+    if how == "drop":
+        return key[:i] + key[i + 1:]
+    if how == "double":
+        return key[:i] + key[i] + key[i:]
+    return key[:i] + key[i + 1] + key[i] + key[i + 2:] if key[i] != key[i + 1] else key[:i] + key[i + 1:]
+
+
+@st.composite
+def trapped(draw: Any, chosen: dict[str, dict[str, Any]]) -> tuple[str, bytes, str, str]:
+    """One input trap on a bundled scenario, whose error line is known: (base, YAML bytes, what, expected)."""
+    name = draw(st.sampled_from(_weighted(chosen)))
+    document = copy.deepcopy(chosen[name])
+    kind = draw(st.sampled_from(["bare", "typo", "long_bomb"]))
+    if kind == "bare":
+        paths = [path for key in ("topology", "topologies", "stragglers") for path in _unit_keys(document.get(key), (key,))]
+        topology = document["topology"] if "topology" in document else document["topologies"][0]
+        path = draw(st.sampled_from(paths)) if paths else ("topology", "bandwidth") if "topology" in document else (
+            "topologies", 0, "bandwidth")
+        value, written = draw(st.sampled_from(BARE_BANDWIDTHS if str(path[-1]).endswith("bandwidth") else BARE_LATENCIES))
+        (_parent(document, path) if paths else topology)[path[-1]] = value
+        return name, _dump(document).encode(), f"bare {path} = {value!r}", f"{_dotted(path)}: a bare {written} is "
+    if kind == "typo":
+        sections = [(key,) for key in TYPO_SECTIONS if isinstance(document.get(key), dict) and document[key]]
+        where = draw(st.sampled_from([(), *sections]))
+        holder = _parent(document, (*where, 0))
+        key = draw(st.sampled_from([key for key in holder if len(key) >= 3]))
+        typo = _misspelt(draw, key)
+        renamed = {(typo if k == key else k): v for k, v in holder.items()}
+        if where:
+            _parent(document, where)[where[-1]] = renamed
+        else:
+            document = renamed
+        return name, _dump(document).encode(), f"typo {key!r} -> {typo!r}", \
+            f"{_dotted((*where, typo))}: unknown key; did you mean {key!r}?"
+    length, levels = draw(st.integers(500, 5000)), draw(st.integers(5, 6))  # 11,111 × 500 > 4e6 characters
+    lines = [f"lb0: &lb0 {'x' * length}"] + [f"lb{i}: &lb{i} [{', '.join([f'*lb{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return name, (_dump(document) + "\n".join(lines) + "\n").encode(), f"long_bomb {length} x {levels}", \
+        "characters (aliases repeating long strings?)"
+
+
 OUTS = st.sampled_from(["fresh"] * 7 + ["stale", "file", "under_file"])
 
 
 def cases(chosen: dict[str, dict[str, Any]]) -> st.SearchStrategy[Case]:
-    """Three in four cases mutate keys, one in four corrupts the whole file; most write into a fresh --out."""
-    return st.builds(lambda made, out: Case(made[1], out, made[0], made[2]),
-                     st.one_of(mutated(chosen), mutated(chosen), mutated(chosen), corrupted(chosen)), OUTS)
+    """Three in five cases mutate keys, one in five corrupts the whole file, one in five sets an input trap
+    (its error line is known); most write into a fresh --out."""
+    def plain(made: st.SearchStrategy[Any]) -> st.SearchStrategy[Case]:
+        return st.builds(lambda made, out: Case(made[1], out, made[0], made[2]), made, OUTS)
+
+    trap = st.builds(lambda made, out: Case(made[1], out, made[0], made[2], made[3]), trapped(chosen), OUTS)
+    return st.one_of(plain(mutated(chosen)), plain(mutated(chosen)), plain(mutated(chosen)), plain(corrupted(chosen)), trap)
 
 
 BASES = bases()

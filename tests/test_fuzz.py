@@ -36,6 +36,8 @@ def judge(case: Case, code: int, stdout: str, stderr: str, directory: Path, out:
     assert code in (0, 1, 2), (code, said)
     assert "Traceback" not in stdout + stderr, said
     assert not [path for path in directory.rglob("*") if "partial" in path.name or "commsim-probe" in path.name]
+    if case.expect is not None:  # an input trap: refused, and the line says which
+        assert code == 2 and case.expect in stderr, (case.expect, said)
     if code == 2:
         assert stderr.startswith("commsim: error: ") and stderr.endswith("\n"), said
         assert stderr.count("\n") == 1, said
@@ -56,7 +58,8 @@ def judge(case: Case, code: int, stdout: str, stderr: str, directory: Path, out:
 @given(case=CASES)
 def test_a_thousand_hostile_scenarios_end_in_exit_0_1_or_2_with_one_line(case):
     """Every mutated or corrupted scenario: exit 0, 1 or 2; on 2 exactly one short stderr line and no
-    output; never a .partial file; a written results.json is strict JSON. A low budget keeps it quick."""
+    output; never a .partial file; a written results.json is strict JSON; an input trap (a bare number,
+    a misspelt key, an alias bomb of long strings) exits 2 with its own line. A low budget keeps it quick."""
     previous = os.environ.get(ENV)
     os.environ[ENV] = LOW_BUDGET
     code, stdout, stderr, directory, out = run_case(case)

@@ -1,5 +1,6 @@
 """Tests for commsim.scenario: reading, validating and unit-parsing scenario files."""
 
+import copy
 import difflib
 import re
 from pathlib import Path
@@ -324,6 +325,33 @@ def test_a_misspelt_key_is_named_with_the_key_it_is_closest_to(tmp_path, text, e
     with pytest.raises(ScenarioError) as error:
         scenario.load(path)
     assert str(error.value) == f"{path}: {expected}"
+
+
+def _single_letter_typos(key: str) -> set[str]:
+    """``key`` with one letter dropped, doubled, or swapped with the next (what tests/fuzz_cases.py draws)."""
+    typos = {key[:i] + key[i + 1:] for i in range(len(key))} | {key[:i] + key[i] + key[i:] for i in range(len(key))}
+    return (typos | {key[:i] + key[i + 1] + key[i] + key[i + 2:] for i in range(len(key) - 1)}) - {key}
+
+
+@pytest.mark.parametrize("section", [None, "training", "faults", "stragglers"])
+def test_every_single_letter_typo_of_a_key_suggests_that_key(section):
+    """Each key of a collective scenario and of its training, faults and stragglers sections, misspelt by one
+    letter (dropped, doubled, swapped), is reported with that key as the suggestion (the fuzz test relies on it)."""
+    base = yaml.safe_load(TRAINING if section == "training" else OK)
+    model = {None: scenario.Scenario, "training": scenario.TrainingSpec, "faults": scenario.FaultSpec,
+             "stragglers": scenario.StragglerSpec}[section]
+    known = set(model.model_fields) | ({"experiment"} if section is None else set())
+    for key in model.model_fields:
+        for typo in _single_letter_typos(key) - known:
+            data = copy.deepcopy(base)
+            if section is None:
+                data[typo] = 1
+            else:
+                data[section] = {**(data.get(section) or {}), typo: 1}
+            with pytest.raises(ScenarioError) as error:
+                scenario.parse(data, "f.yaml")
+            where = typo if section is None else f"{section}.{typo}"
+            assert str(error.value) == f"f.yaml: {where}: unknown key; did you mean {key!r}? (got 1)"
 
 
 # A bare number where it is surely a missing unit: (id, topology or stragglers line, the key, the message's rest)
