@@ -595,12 +595,16 @@ class Scenario(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _expand_topologies(cls, data: Any) -> Any:
-        """Topology options given as lists or ranges become one topology per combination."""
+        """Topology options given as lists or ranges become one topology per combination, expanded once (a
+        swept ``topology`` becomes ``topologies``, which is not expanded again)."""
         if not isinstance(data, dict):
             return data
-        for key in ("topology", "topologies"):
-            specs = data.get(key)
-            many = specs if key == "topologies" and isinstance(specs, list) else [specs] if specs is not None else []
+        given = [key for key in ("topology", "topologies") if data.get(key) is not None]
+        if len(given) > 1:  # before a swept topology would replace the list
+            raise ValueError("topology: give either 'topology' or a list 'topologies', not both")
+        for key in given:
+            specs = data[key]
+            many = specs if key == "topologies" and isinstance(specs, list) else [specs]
             expanded = []
             for index, spec in enumerate(many):
                 try:
@@ -609,9 +613,9 @@ class Scenario(_Strict):
                     where = key if key == "topology" else f"{key}.{index}"
                     raise ValueError(f"{where}.{error}") from None
             if key == "topology" and len(expanded) > 1:
-                data = {k: v for k, v in data.items() if k != "topology"} | {"topologies": expanded}
-            elif key == "topologies" and specs is not None and expanded:
-                data = data | {"topologies": expanded}
+                return {k: v for k, v in data.items() if k != "topology"} | {"topologies": expanded}
+            if key == "topologies" and expanded:
+                return data | {"topologies": expanded}
         return data
 
     @model_validator(mode="after")
@@ -657,8 +661,6 @@ class Scenario(_Strict):
     def _runs_fit_topology(self) -> Scenario:
         if self.topology is None and self.topologies is None:
             raise ValueError("topology: Field required (or give a list 'topologies')")
-        if self.topology is not None and self.topologies is not None:
-            raise ValueError("topology: give either 'topology' or a list 'topologies', not both")
         if self.engine == "analytic" and self.training is not None:
             raise ValueError("engine: 'analytic' answers collectives from their closed forms; training needs 'simulate'")
         if self.engine == "schedule" and self.training is not None:
@@ -960,6 +962,7 @@ def _check_units_written(data: Any, source: str) -> None:
 
 
 def _check_units_below(value: Any, path: tuple[Any, ...], source: str) -> None:
+    """:func:`_check_units_written` for ``value``, found at ``path`` (named in the error)."""
     if isinstance(value, list):
         for index, item in enumerate(value):
             _check_units_below(item, (*path, index), source)

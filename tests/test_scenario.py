@@ -212,6 +212,30 @@ def test_topologies_list_sweeps_each_network_first(tmp_path):
         load_text(tmp_path, text + "topology: {kind: star}\n")
 
 
+def test_a_swept_topology_and_a_topologies_list_are_refused_together(tmp_path):
+    """A topology whose options sweep, beside a 'topologies' list, used to replace the list silently (the
+    ring below was never run); both keys at once are refused however the topology is written."""
+    text = ("name: t\nworkers: 2\nparams: 8\nalgorithms: [ring_allreduce]\ntopologies: [{kind: ring}]\n"
+            "topology: {kind: star, bandwidth: [1 Gbit/s, 2 Gbit/s]}\n")
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == f"{path}: topology: give either 'topology' or a list 'topologies', not both"
+
+
+def test_a_sweep_list_is_expanded_once(tmp_path):
+    """A list of lists for a bandwidth is no bandwidth: refused, not expanded twice into four topologies
+    labelled 'star bandwidth=1 Gbit/sx1 Gbit/s bandwidth=1 Gbit/s'; a list of dims lists sweeps once."""
+    path = write(tmp_path, with_line("topology", "{kind: star, bandwidth: [[1 Gbit/s, 1 Gbit/s], [2 Gbit/s, 2 Gbit/s]]}"))
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value).startswith(f"{path}: topologies.0.bandwidth: cannot parse ['1 Gbit/s', '1 Gbit/s'] as a "
+                                       "bandwidth: expected a number or a string, got list")
+    torus = load_text(tmp_path, with_line("topology", "{kind: torus, dims: [[2, 2], [4, 1]]}"))
+    assert [(topo.title, topo.options["dims"]) for topo in torus.networks] == [("torus dims=2x2", [2, 2]),
+                                                                              ("torus dims=4x1", [4, 1])]
+
+
 def test_parse_accepts_an_already_loaded_mapping():
     """parse() validates a dict directly, with human units."""
     s = scenario.parse({"name": "m", "workers": [2], "params": "1e3", "algorithms": ["all_to_all"],
