@@ -170,3 +170,18 @@ def test_training_loss_has_one_panel_per_wire_format(tmp_path):
         assert [line.get_xdata()[-1] for line in ax.get_lines()] == [r["makespan_s"] for r in mine]
     fp32, sign = ([r["makespan_s"] for r in records if r["wire"] == w] for w in ("fp32", "sign"))
     assert max(sign) < min(fp32)  # the reason for separate panels: 1 bit per element is faster
+
+
+def test_training_loss_with_many_runs_keeps_its_legend_inside_and_draws_without_a_layout_warning(tmp_path):
+    """48 curves (e.g. 4 worker counts × 3 algorithms × 4 optimizers): the figure grows with its legend, so
+    drawing it twice (PNG, then SVG) does not collapse the constrained layout (a UserWarning, an error under
+    the suite's filterwarnings = error; the fuzz test met it) and the legend stays inside its panel."""
+    records = [{"wire": "fp32", "optimizer": f"optimizer{o}", "workers": n, "algorithm": f"algorithm{a}",
+                "model": "mlp", "dataset": "synthetic", "curves": {"time_s": [1e-4, 1e-3], "loss": [1.0, 0.5]}}
+               for o in range(4) for a in range(3) for n in (2, 4, 8, 16)]
+    figure = plots.training_loss(records)
+    assert len(figure.axes[0].get_lines()) == 48
+    legend = figure.axes[0].get_legend()
+    assert plots.save(figure, tmp_path, "loss") == [tmp_path / "loss.png", tmp_path / "loss.svg"]
+    box, inside = legend.get_window_extent(), figure.axes[0].get_window_extent()
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1

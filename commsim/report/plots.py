@@ -192,7 +192,9 @@ def training_loss(records: list[dict]) -> object:
     not squeezed to the left of a slow fp32 one); colour = optimizer (and workers), dash = algorithm, ● = the end."""
     plt = _pyplot()
     wires = list(dict.fromkeys(record["wire"] for record in records))
-    figure, axes = plt.subplots(1, len(wires), figsize=(3.2 + 4.3 * len(wires), 4.5), layout="constrained",
+    entries = max(sum(1 for record in records if record["wire"] == wire) for wire in wires)
+    height = max(4.5, 1.8 + 0.16 * entries)  # its legend fits (0.15 in a row); past ~30 rows the layout collapsed
+    figure, axes = plt.subplots(1, len(wires), figsize=(3.2 + 4.3 * len(wires), height), layout="constrained",
                                 sharey=True, squeeze=False)
     colors = {key: f"C{i % 10}" for i, key in enumerate(dict.fromkeys((r["optimizer"], r["workers"]) for r in records))}
     dashes = dict(zip(dict.fromkeys(r["algorithm"] for r in records), ["-", "--", ":", "-."] * 8))
