@@ -327,8 +327,9 @@ OUTS = st.sampled_from(["fresh"] * 7 + ["stale", "file", "under_file"])
 
 
 def cases(chosen: dict[str, dict[str, Any]]) -> st.SearchStrategy[Case]:
-    """Three in five cases mutate keys, one in five corrupts the whole file, one in five sets an input trap
-    (its error line is known); most write into a fresh --out."""
+    """Cases that mutate keys (three branches of five), corrupt the whole file or set an input trap (its error
+    line is known); hypothesis favours the first branches, so of benchmarks/fuzz_cli.py's 1000 (seed 0)
+    781 mutate, 117 corrupt and 102 are traps. Most write into a fresh --out."""
     def plain(made: st.SearchStrategy[Any]) -> st.SearchStrategy[Case]:
         return st.builds(lambda made, out: Case(made[1], out, made[0], made[2]), made, OUTS)
 
