@@ -7,7 +7,9 @@ process under a memory limit (``RLIMIT_AS``) and a timeout, and a summary of how
 Outcomes: ``clean`` (exit 0, 1 or 3 with strict-JSON results, or exit 2 with one short stderr line and no
 output), ``traceback``, ``timeout``, ``killed`` (a signal, or out of memory), ``long error`` (exit 2 with
 more than one line, or a line of 300 characters or more beyond the file name), ``bad output`` (a
-``.partial`` file, output beside an error, results that are not strict JSON) and ``other`` exit statuses.
+``.partial`` file, output beside an error, results that are not strict JSON), ``wrong error`` (an input
+trap -- a bare number, a misspelt key, an alias bomb of long strings -- not refused with its own line)
+and ``other`` exit statuses.
 The child's budget (``COMMSIM_BUDGET``) is half the memory limit and, in events, half the timeout at
 0.5 M events a second (5e6 for 20 s), so a scenario the budget lets through fits the limits even on a
 loaded machine: a timeout or a kill means an estimate is wrong. ``--full-size``
@@ -63,6 +65,8 @@ def judge(case: Case, code: int | None, stdout: str, stderr: str, directory: Pat
         return "killed"
     if "Traceback" in stderr or "Traceback" in stdout:
         return "traceback"
+    if case.expect is not None and (code != 2 or case.expect not in stderr):
+        return "wrong error"
     if any("partial" in path.name or "commsim-probe" in path.name for path in directory.rglob("*")):
         return "bad output"
     if code == 2:
@@ -129,10 +133,13 @@ def main() -> int:
     slowest = max(results, key=lambda result: result[1])
     print(f"{len(cases)} cases in {wall:.0f} s ({generated:.0f} s to generate; {args.jobs} at a time, {args.timeout:g} s and "
           f"{args.memory} each, COMMSIM_BUDGET='{budget}'); slowest {slowest[1]:.1f} s")
-    for outcome in ("clean", "traceback", "timeout", "killed", "long error", "bad output", "other"):
+    for outcome in ("clean", "traceback", "timeout", "killed", "long error", "bad output", "wrong error", "other"):
         print(f"  {outcome:<11} {outcomes.get(outcome, 0)}")
-    print(f"  exit 2 with one line: {sum(1 for outcome, _, line in results if outcome == 'clean' and line.startswith('commsim: error:'))}")
-    bad = [{"outcome": outcome, "base": case.base, "mutation": case.mutation, "out": case.out, "stderr": line,
+    print(f"  exit 2 with one line: {sum(1 for outcome, _, line in results if outcome == 'clean' and line.startswith('commsim: error:'))}"
+          f" (of which input traps refused with their own line: "
+          f"{sum(1 for case, (outcome, _, _) in zip(cases, results) if outcome == 'clean' and case.expect)})")
+    bad = [{"outcome": outcome, "base": case.base, "mutation": case.mutation, "out": case.out, "expect": case.expect,
+            "stderr": line,
             "content": None if case.content is None else case.content[:2000].decode("utf-8", "replace")}
            for case, (outcome, _, line) in zip(cases, results) if outcome != "clean"]
     for entry in bad[:10]:

@@ -1,11 +1,11 @@
 """Reading a scenario file safely: bytes → UTF-8 text → one YAML document of plain data.
 
 ``yaml.safe_load`` semantics (no tag constructs an object), plus what a file from anywhere needs:
-a size limit, text that is UTF-8 (not binary), duplicate keys refused, nesting and alias expansion
-bounded (no recursion error, no alias bomb), integers of bounded length (no 4300-digit error), no lone
-surrogates (they cannot be written back out), and a bad explicit tag (``!!int x``) refused. Every
-problem is one :class:`~commsim.errors.ScenarioError` line naming the file and, where there is one,
-the key.
+a size limit, text that is UTF-8 (not binary), duplicate keys refused, nesting bounded (no recursion
+error), alias expansion bounded in values and in characters (no alias bomb, of short or of long
+strings), integers of bounded length (no 4300-digit error), no lone surrogates (they cannot be written
+back out), and a bad explicit tag (``!!int x``) refused. Every problem is one
+:class:`~commsim.errors.ScenarioError` line naming the file and, where there is one, the key.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .errors import ScenarioError, shown
 MAX_FILE_BYTES = 1 << 20  # 1 MiB: the bundled scenarios are a few kB
 MAX_DEPTH = 64  # nesting of mappings and lists
 MAX_VALUES = 1_000_000  # values in the document once every alias is expanded
+MAX_CHARS = 4_000_000  # characters of its scalars once every alias is expanded (a file holds at most ~1 M)
 MAX_INT_CHARS = 100  # an integer literal longer than this is refused before Python converts it
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -52,9 +53,9 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._path: list[Any] = []
         self._paths: dict[int, tuple[Any, ...]] = {}  # id(node) -> where it first appeared
-        self._sizes: dict[int, int] = {}  # id(node) -> values it stands for, aliases expanded
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, characters) it stands for
         self._open: set[str] = set()  # anchors of the collections being composed
-        self._values = 0
+        self._values = self._chars = 0
 
     # -- composing: depth, aliases, paths -------------------------------------------------------
 
@@ -78,7 +79,7 @@ class _Loader(yaml.SafeLoader):
                 raise _Refused(here, f"alias *{shown(event.anchor, 40)} refers to a collection that contains it",
                                event.start_mark)
             node = super().compose_node(parent, index)
-            self._count(self._size(node), here, event.start_mark)
+            self._count(*self._size(node), here, event.start_mark)
             return node
         if len(self._path) >= MAX_DEPTH:
             raise _Refused(here, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
@@ -90,28 +91,33 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._open.discard(anchor)
         self._paths.setdefault(id(node), tuple(self._path))
-        self._count(1, here, event.start_mark)
+        self._count(1, len(node.value) if isinstance(node, ScalarNode) else 0, here, event.start_mark)
         return node
 
-    def _size(self, node: Node) -> int:
-        """Values ``node`` stands for with its aliases expanded (memoised: a DAG of shared nodes)."""
+    def _size(self, node: Node) -> tuple[int, int]:
+        """Values and characters ``node`` stands for with its aliases expanded (memoised: a DAG of shared
+        nodes; each capped just above its limit)."""
         known = self._sizes.get(id(node))
         if known is not None:
             return known
-        if isinstance(node, SequenceNode):
-            size = 1 + sum(self._size(child) for child in node.value)
-        elif isinstance(node, MappingNode):
-            size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+        if isinstance(node, ScalarNode):
+            values, chars = 1, len(node.value)
         else:
-            size = 1
-        self._sizes[id(node)] = size = min(size, MAX_VALUES + 1)
+            children = [child for pair in node.value for child in pair] if isinstance(node, MappingNode) else node.value
+            sizes = [self._size(child) for child in children]
+            values, chars = 1 + sum(size[0] for size in sizes), sum(size[1] for size in sizes)
+        self._sizes[id(node)] = size = (min(values, MAX_VALUES + 1), min(chars, MAX_CHARS + 1))
         return size
 
-    def _count(self, values: int, here: str, mark: Any) -> None:
+    def _count(self, values: int, chars: int, here: str, mark: Any) -> None:
         self._values += values
+        self._chars += chars
         if self._values > MAX_VALUES:
             raise _Refused(here, f"the document expands to more than {MAX_VALUES:,} values "
                                  "(aliases repeating aliases?)", mark)
+        if self._chars > MAX_CHARS:
+            raise _Refused(here, f"the document expands to more than {MAX_CHARS:,} characters "
+                                 "(aliases repeating long strings?)", mark)
 
     # -- constructing: duplicates, integers, surrogates, explicit tags --------------------------
 

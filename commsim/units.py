@@ -15,6 +15,9 @@ Conventions:
 * Negative values are returned as they are (callers check signs), but NaN, infinities,
   overflowing values, booleans, None, empty strings, unknown units and garbage raise
   :class:`~commsim.errors.UnitError` with a one-line message.
+* A bare number (no unit) written for a link's bandwidth or latency is refused where it is surely a
+  missing unit (:func:`check_bare_bandwidth`, :func:`check_bare_latency`): below
+  ``BARE_BANDWIDTH_FLOOR`` B/s, or ``BARE_LATENCY_CEILING`` s and more.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from typing import NamedTuple
 from commsim.errors import UnitError, shown
 
 __all__ = [
+    "BARE_BANDWIDTH_FLOOR",
+    "BARE_LATENCY_CEILING",
+    "check_bare_bandwidth",
+    "check_bare_latency",
     "format_bandwidth",
     "format_bytes",
     "format_time",
@@ -276,6 +283,52 @@ def parse_rate(value: float | str, unit: str = "FLOP/s") -> float:
     argument is a programming error and raises plain ``ValueError``.
     """
     return _parse(value, _rate_kind(unit))
+
+
+# A bare number is in the base unit, so ``bandwidth: 100`` is 100 B/s (800 bit/s) and ``latency: 5`` is 5 s.
+# Where that is surely a missing unit, it is refused: a bandwidth below 1 MB/s (8 Mbit/s, a hundredth of the
+# 1 Gbit/s Ethernet that is the slowest network training runs on) is what one writes meaning Gbit/s, GB/s or
+# Mbit/s (100, 400, 900, 100_000), and a latency of 1 s or more exceeds any link's (a geostationary satellite
+# hop, the longest, is ~0.27 s one way) and is what one writes meaning us, ns or ms. With a unit, any value.
+BARE_BANDWIDTH_FLOOR = 1e6  # B/s
+BARE_LATENCY_CEILING = 1.0  # s
+
+
+def _bare(value: object) -> float | None:
+    """``value`` as a float if it is a number written without a unit (``100``, ``"100"``, ``"1e5"``), else None."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        return None
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None and not re.fullmatch(_NUMBER, text):
+        return None
+    try:
+        return float(value if text is None else text)
+    except OverflowError:  # an integer beyond floats: the parser refuses it
+        return None
+
+
+def _written(value: object, number: float) -> str:
+    """A bare number as the scenario wrote it, for a message (``100``, ``12.5``, ``1e5``); long ones short."""
+    text = value.strip() if isinstance(value, str) else f"{number:g}"
+    return text if len(text) <= 12 else f"{number:g}"
+
+
+def check_bare_bandwidth(value: object) -> None:
+    """Refuse a bandwidth written as a bare number below ``BARE_BANDWIDTH_FLOOR`` B/s (a missing unit)."""
+    number = _bare(value)
+    if number is not None and 0 < number < BARE_BANDWIDTH_FLOOR:
+        text = _written(value, number)
+        raise UnitError(f"a bare {text} is {format_bandwidth(number)} ({format_bandwidth(number, bits=True)}), slower "
+                        f"than any network: give the unit ('{text} Gbit/s', '{text} GB/s', or '{text} B/s' if meant)")
+
+
+def check_bare_latency(value: object) -> None:
+    """Refuse a latency written as a bare number of ``BARE_LATENCY_CEILING`` s or more (a missing unit)."""
+    number = _bare(value)
+    if number is not None and math.isfinite(number) and number >= BARE_LATENCY_CEILING:
+        text = _written(value, number)
+        raise UnitError(f"a bare {text} is {format_time(number)}, longer than any link's latency: give the unit "
+                        f"('{text} us', '{text} ms', or '{text} s' if meant)")
 
 
 _POWER = re.compile(r"([0-9]+)\s*(?:\^|\*\*)\s*([0-9]+)")

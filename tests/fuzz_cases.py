@@ -1,7 +1,9 @@
 """Malformed and mutated scenarios for the fuzz test (``tests/test_fuzz.py``) and its subprocess benchmark
 (``benchmarks/fuzz_cli.py``): the bundled scenarios, made small, then mutated key by key (hostile values,
-dropped keys, unknown keys, wrapped types) or corrupted as a whole file (random bytes, truncation,
-non-UTF-8, NUL, empty, deep nesting, alias bombs, duplicate keys)."""
+dropped keys, unknown keys, wrapped types), corrupted as a whole file (random bytes, truncation,
+non-UTF-8, NUL, empty, deep nesting, alias bombs, duplicate keys), or given one input trap whose error
+line is known (a bare number that is surely a missing unit, a misspelt key, an alias bomb of long
+strings)."""
 
 from __future__ import annotations
 
@@ -85,7 +87,10 @@ _VALUES = st.one_of(
 UNKNOWN_KEYS = st.sampled_from(["colour", "stragglers", "faults", "Workers", "budget", "topology", "", "<<", "1"])
 
 
-@dataclass(frozen=True)
+REPR_BYTES = 2000  # of a case's content shown when it is printed
+
+
+@dataclass(frozen=True, repr=False)
 class Case:
     """One fuzzed input: the scenario file's bytes (None: a directory in its place) and where --out points."""
 
@@ -93,6 +98,23 @@ class Case:
     out: str  # "fresh", "file" (an existing file), "under_file" (below one), "stale" (an earlier run's)
     base: str
     mutation: str
+    expect: str | None = None  # a trap's case: exit 2 with this in its error line
+
+    def __repr__(self) -> str:
+        """The case in at most ~2,500 characters: its content's start and end with the length between. A
+        case can hold a 100 kB value; in full, hypothesis's report of a failure would be over its 30 kB
+        "overly large repr" limit, whose warning (an error under ``filterwarnings = error``) hid the failure."""
+        content = self.content
+        if content is not None and len(content) > REPR_BYTES:
+            shown = f"{content[:REPR_BYTES - 200]!r} + <{len(content) - REPR_BYTES:,} bytes> + {content[-200:]!r}"
+        else:
+            shown = repr(content)
+        expect = f", expect={self.expect!r}" if self.expect is not None else ""
+        return f"Case(base={self.base!r}, mutation={self.mutation[:200]!r}, out={self.out!r}{expect}, content={shown})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """Hypothesis prints a case with this (before its own field-by-field or how-it-was-built printing)."""
+        printer.text(repr(self))
 
     def materialise(self, directory: Path) -> tuple[Path, Path]:
         """Write the case into ``directory``: (the scenario path, the --out path)."""
@@ -229,6 +251,78 @@ def corrupted(draw: Any, chosen: dict[str, dict[str, Any]]) -> tuple[str, bytes 
     return name, text.replace(b"  ", b"\t", draw(st.integers(1, 3))), kind
 
 
+# Bare numbers that are surely a missing unit, each with how the error line shows it (issue 17).
+BARE_BANDWIDTHS = [(100, "100"), ("100", "100"), (400, "400"), (12.5, "12.5"), ("1e5", "1e5"), (999_999, "999999"),
+                   (1, "1"), (" 25 ", "25")]
+BARE_LATENCIES = [(5, "5"), ("5", "5"), (1, "1"), (2.5, "2.5"), ("1e3", "1e3"), (100, "100")]
+# Mappings below the top whose keys a typo may hit (every single-letter typo of their keys and of the top
+# level's is closest to the key it came from: tests/test_scenario.py checks that).
+TYPO_SECTIONS = ("training", "faults", "stragglers")
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(step) for step in path)
+
+
+def _unit_keys(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Paths of the keys ending in bandwidth or latency below ``value`` (a topology or stragglers section)."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).endswith(("bandwidth", "latency")):
+                found.append((*path, key))
+            else:
+                found += _unit_keys(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _unit_keys(item, (*path, index))
+    return found
+
+
+def _misspelt(draw: Any, key: str) -> str:
+    """``key`` with one letter dropped, doubled, or swapped with the next."""
+    i = draw(st.integers(0, len(key) - 2))
+    how = draw(st.sampled_from(["drop", "double", "swap"]))
+    if how == "drop":
+        return key[:i] + key[i + 1:]
+    if how == "double":
+        return key[:i] + key[i] + key[i:]
+    return key[:i] + key[i + 1] + key[i] + key[i + 2:] if key[i] != key[i + 1] else key[:i] + key[i + 1:]
+
+
+@st.composite
+def trapped(draw: Any, chosen: dict[str, dict[str, Any]]) -> tuple[str, bytes, str, str]:
+    """One input trap on a bundled scenario, whose error line is known: (base, YAML bytes, what, expected)."""
+    name = draw(st.sampled_from(_weighted(chosen)))
+    document = copy.deepcopy(chosen[name])
+    kind = draw(st.sampled_from(["bare", "typo", "long_bomb"]))
+    if kind == "bare":
+        paths = [path for key in ("topology", "topologies", "stragglers") for path in _unit_keys(document.get(key), (key,))]
+        topology = document["topology"] if "topology" in document else document["topologies"][0]
+        path = draw(st.sampled_from(paths)) if paths else ("topology", "bandwidth") if "topology" in document else (
+            "topologies", 0, "bandwidth")
+        value, written = draw(st.sampled_from(BARE_BANDWIDTHS if str(path[-1]).endswith("bandwidth") else BARE_LATENCIES))
+        (_parent(document, path) if paths else topology)[path[-1]] = value
+        return name, _dump(document).encode(), f"bare {path} = {value!r}", f"{_dotted(path)}: a bare {written} is "
+    if kind == "typo":
+        sections = [(key,) for key in TYPO_SECTIONS if isinstance(document.get(key), dict) and document[key]]
+        where = draw(st.sampled_from([(), *sections]))
+        holder = _parent(document, (*where, 0))
+        key = draw(st.sampled_from([key for key in holder if len(key) >= 3]))
+        typo = _misspelt(draw, key)
+        renamed = {(typo if k == key else k): v for k, v in holder.items()}
+        if where:
+            _parent(document, where)[where[-1]] = renamed
+        else:
+            document = renamed
+        return name, _dump(document).encode(), f"typo {key!r} -> {typo!r}", \
+            f"{_dotted((*where, typo))}: unknown key; did you mean {key!r}?"
+    length, levels = draw(st.integers(500, 5000)), draw(st.integers(5, 6))  # 11,111 × 500 > 4e6 characters
+    lines = [f"lb0: &lb0 {'x' * length}"] + [f"lb{i}: &lb{i} [{', '.join([f'*lb{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return name, (_dump(document) + "\n".join(lines) + "\n").encode(), f"long_bomb {length} x {levels}", \
+        "characters (aliases repeating long strings?)"
+
+
 OUTS = st.sampled_from(["fresh"] * 7 + ["stale", "file", "under_file"])
 
 _STAR = "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
@@ -260,11 +354,16 @@ REPRODUCTIONS = [  # issue 17's fault edge cases: each once a hang, a traceback,
 
 
 def cases(chosen: dict[str, dict[str, Any]]) -> st.SearchStrategy[Case]:
-    """Most cases mutate keys, about one in five corrupts the whole file, a few are issue 17's fault edge
-    cases as they were reported; most write into a fresh --out."""
+    """Cases that mutate keys (three branches of six), corrupt the whole file, set an input trap (its error
+    line is known) or reproduce one of issue 17's fault edge cases as it was reported; hypothesis favours the
+    first branches, so most mutate. Most write into a fresh --out."""
+    def plain(made: st.SearchStrategy[Any]) -> st.SearchStrategy[Case]:
+        return st.builds(lambda made, out: Case(made[1], out, made[0], made[2]), made, OUTS)
+
     reproduced = st.sampled_from(REPRODUCTIONS).map(lambda text: ("reproduction", text.encode(), "issue 17"))
-    return st.builds(lambda made, out: Case(made[1], out, made[0], made[2]),
-                     st.one_of(mutated(chosen), mutated(chosen), mutated(chosen), corrupted(chosen), reproduced), OUTS)
+    trap = st.builds(lambda made, out: Case(made[1], out, made[0], made[2], made[3]), trapped(chosen), OUTS)
+    return st.one_of(plain(mutated(chosen)), plain(mutated(chosen)), plain(mutated(chosen)), plain(corrupted(chosen)),
+                     trap, plain(reproduced))
 
 
 BASES = bases()

@@ -714,9 +714,9 @@ def test_more_bad_disturbances_are_one_line_naming_the_key(tmp_path, capsys, ext
 
 @pytest.mark.parametrize(("topology", "message"), [
     ("{kind: star, bandwidth: 8 Gbit/s, latency: 1e300 s}", "topology.latency: at most 1e+09 s"),
-    ("{kind: star, bandwidth: 1e-300, latency: 1 us}", "topology.bandwidth: at least 1 bit/s"),
+    ("{kind: star, bandwidth: 1e-300 B/s, latency: 1 us}", "topology.bandwidth: at least 1 bit/s"),
     ("{kind: star, links: [{between: [0, switch], latency: 1e300 s}]}", "topology.links.0.latency: at most 1e+09 s"),
-    ("{kind: hierarchical, gpus_per_node: 2, nic_bandwidth: 1e-300}", "topology: nic_bandwidth must be at least 1 bit/s"),
+    ("{kind: hierarchical, gpus_per_node: 2, nic_bandwidth: 1e-300 B/s}", "topology: nic_bandwidth must be at least 1 bit/s"),
     ("{kind: hierarchical, gpus_per_node: 2, nic_latency: 1e300 s}", "topology: nic_latency must be at most 1e+09 s"),
     ("{kind: from_file, path: ring.edges}", "link 0-1 has latency 1e+300 s; it must be at most 1e+09 s"),
 ])

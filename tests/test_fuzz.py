@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fuzz_cases import CASES, LOW_BUDGET, Case
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from commsim import cli
 from commsim.budget import ENV
@@ -31,13 +32,16 @@ def run_case(case: Case) -> tuple[int, str, str, Path, Path]:
 
 def judge(case: Case, code: int, stdout: str, stderr: str, directory: Path, out: Path) -> None:
     """What every case must end in."""
-    assert code in (0, 1, 2, 3), (code, stderr)
-    assert "Traceback" not in stdout + stderr
+    said = stderr[:1000]  # what an assertion shows of stderr (an error line might be 100 kB long)
+    assert code in (0, 1, 2, 3), (code, said)
+    assert "Traceback" not in stdout + stderr, said
     assert not [path for path in directory.rglob("*") if "partial" in path.name or "commsim-probe" in path.name]
+    if case.expect is not None:  # an input trap: refused, and the line says which
+        assert code == 2 and case.expect in stderr, (case.expect, said)
     if code == 2:
-        assert stderr.startswith("commsim: error: ") and stderr.endswith("\n")
-        assert stderr.count("\n") == 1, stderr
-        assert len(stderr) - len(str(directory)) < 300, stderr
+        assert stderr.startswith("commsim: error: ") and stderr.endswith("\n"), said
+        assert stderr.count("\n") == 1, said
+        assert len(stderr) - len(str(directory)) < 300, said
         assert stdout == ""
         if case.out in ("fresh", "under_file"):
             assert not out.exists()
@@ -54,7 +58,8 @@ def judge(case: Case, code: int, stdout: str, stderr: str, directory: Path, out:
 @given(case=CASES)
 def test_a_thousand_hostile_scenarios_end_in_exit_0_1_or_2_with_one_line(case):
     """Every mutated or corrupted scenario: exit 0, 1, 2 or 3; on 2 exactly one short stderr line and no
-    output; never a .partial file; a written results.json is strict JSON. A low budget keeps it quick."""
+    output; never a .partial file; a written results.json is strict JSON; an input trap (a bare number,
+    a misspelt key, an alias bomb of long strings) exits 2 with its own line. A low budget keeps it quick."""
     previous = os.environ.get(ENV)
     os.environ[ENV] = LOW_BUDGET
     code, stdout, stderr, directory, out = run_case(case)
@@ -66,3 +71,19 @@ def test_a_thousand_hostile_scenarios_end_in_exit_0_1_or_2_with_one_line(case):
             os.environ.pop(ENV, None)
         else:
             os.environ[ENV] = previous
+
+
+def test_a_failing_case_is_reported_as_its_failure_whatever_its_size():
+    """A failing case that holds a 100 kB value (RAW puts one in) is reported as the failure it is. Printed
+    whole it is over hypothesis's 30 kB "overly large repr" limit, and under ``filterwarnings = error`` that
+    warning replaced the failure (the fuzz test "failed" so under some seeds)."""
+    big = st.builds(lambda made, out: Case(made[1], out, made[0], made[2]),
+                    st.just(("textbook.yaml", b"name: '" + b"x" * 100_000 + b"'\n", "raw ('name',)")), st.just("fresh"))
+
+    @settings(max_examples=1, database=None)
+    @given(case=big)
+    def fails(case):
+        raise AssertionError(f"this case fails: {case.base}")
+
+    with pytest.raises(AssertionError, match="this case fails: textbook.yaml"):
+        fails()

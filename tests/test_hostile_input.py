@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from commsim import cli
+from commsim import cli, scenario_file
+from commsim.errors import ScenarioError
 
 OK = """\
 name: small
@@ -91,6 +92,27 @@ def test_alias_bomb_is_refused_by_its_expanded_size(tmp_path, capsys):
     line = refused(tmp_path, capsys, OK + "\n".join(levels) + "\nworkers_too: *l8\n")
     assert line.startswith("l5.")
     assert line.endswith("the document expands to more than 1,000,000 values (aliases repeating aliases?)")
+
+
+def test_alias_bomb_of_long_strings_is_refused_by_its_expanded_characters(tmp_path, capsys):
+    """A 1.5 kB file of 711,111 copies of one 1000-character string (711 M characters once expanded, under the
+    value limit) used to be echoed whole in an error (seconds, GBs); now refused while reading."""
+    levels = [f"l0: &l0 {'x' * 1000}"]
+    levels += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 6)]
+    text = OK.replace("params: 10", "\n".join(levels) + f"\nparams: {{from: [{', '.join(['*l5'] * 6)}], to: 10, step: 1}}")
+    assert len(text) < 1500
+    assert refused(tmp_path, capsys, text) == \
+        "l4.2: the document expands to more than 4,000,000 characters (aliases repeating long strings?)"
+
+
+def test_expanded_characters_are_bounded_exactly():
+    """Characters of every scalar once aliases are expanded, keys included: 4,000,000 read, one more refused."""
+    def document(key: str) -> str:  # 'a' + 1000 + 'b' + 3998 × 1000 + key + 'y' characters
+        return f"a: &s {'x' * 1000}\nb: [{', '.join(['*s'] * 3998)}]\n{key}: y\n"
+
+    assert scenario_file.parse_yaml(document("c" * 997), "f.yaml")["c" * 997] == "y"  # 4,000,000
+    with pytest.raises(ScenarioError, match=r"^f\.yaml: c+…: the document expands to more than 4,000,000 characters"):
+        scenario_file.parse_yaml(document("c" * 998), "f.yaml")  # 4,000,001
 
 
 def test_recursive_alias_is_refused(tmp_path, capsys):

@@ -464,3 +464,20 @@ def test_compare_title_says_the_workers_where_they_vary(tmp_path):
                            "2 or 4 workers (per row), 4 kB buffer (1,000 float32), every link 100 Gbit/s, 1 us")
     assert by_workers == ("simulated time per algorithm and workers\n"
                           "2 or 4 workers (per column), 4 kB buffer (1,000 float32), on star: every link 100 Gbit/s, 1 us")
+
+
+def test_training_loss_with_many_runs_keeps_its_legend_inside_and_draws_without_a_layout_warning(tmp_path):
+    """48 curves (e.g. 4 worker counts × 3 algorithms × 4 optimizers): the figure grows with its legend, so
+    drawing it twice (PNG, then SVG) does not collapse the constrained layout (a UserWarning, an error under
+    the suite's filterwarnings = error; the fuzz test met it) and the legend, under its panel, stays inside the
+    figure."""
+    records = [{"wire": "fp32", "optimizer": f"optimizer{o}", "workers": n, "algorithm": f"algorithm{a}",
+                "model": "mlp", "dataset": "synthetic", "bytes": 1000,
+                "curves": {"time_s": [1e-4, 1e-3], "loss": [1.0, 0.5]}}
+               for o in range(4) for a in range(3) for n in (2, 4, 8, 16)]
+    figure = plots.training_loss(records)
+    assert len(figure.axes[0].get_lines()) == 48
+    legend = figure.axes[0].get_legend()
+    assert plots.save(figure, tmp_path, "loss") == [tmp_path / "loss.png", tmp_path / "loss.svg"]
+    box, inside = legend.get_window_extent(), figure.get_window_extent()  # under its panel, inside the figure
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1

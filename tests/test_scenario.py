@@ -1,5 +1,8 @@
 """Tests for commsim.scenario: reading, validating and unit-parsing scenario files."""
 
+import copy
+import difflib
+import re
 from pathlib import Path
 
 import pytest
@@ -209,6 +212,30 @@ def test_topologies_list_sweeps_each_network_first(tmp_path):
         load_text(tmp_path, text + "topology: {kind: star}\n")
 
 
+def test_a_swept_topology_and_a_topologies_list_are_refused_together(tmp_path):
+    """A topology whose options sweep, beside a 'topologies' list, used to replace the list silently (the
+    ring below was never run); both keys at once are refused however the topology is written."""
+    text = ("name: t\nworkers: 2\nparams: 8\nalgorithms: [ring_allreduce]\ntopologies: [{kind: ring}]\n"
+            "topology: {kind: star, bandwidth: [1 Gbit/s, 2 Gbit/s]}\n")
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == f"{path}: topology: give either 'topology' or a list 'topologies', not both"
+
+
+def test_a_sweep_list_is_expanded_once(tmp_path):
+    """A list of lists for a bandwidth is no bandwidth: refused, not expanded twice into four topologies
+    labelled 'star bandwidth=1 Gbit/sx1 Gbit/s bandwidth=1 Gbit/s'; a list of dims lists sweeps once."""
+    path = write(tmp_path, with_line("topology", "{kind: star, bandwidth: [[1 Gbit/s, 1 Gbit/s], [2 Gbit/s, 2 Gbit/s]]}"))
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value).startswith(f"{path}: topologies.0.bandwidth: cannot parse ['1 Gbit/s', '1 Gbit/s'] as a "
+                                       "bandwidth: expected a number or a string, got list")
+    torus = load_text(tmp_path, with_line("topology", "{kind: torus, dims: [[2, 2], [4, 1]]}"))
+    assert [(topo.title, topo.options["dims"]) for topo in torus.networks] == [("torus dims=2x2", [2, 2]),
+                                                                              ("torus dims=4x1", [4, 1])]
+
+
 def test_parse_accepts_an_already_loaded_mapping():
     """parse() validates a dict directly, with human units."""
     s = scenario.parse({"name": "m", "workers": [2], "params": "1e3", "algorithms": ["all_to_all"],
@@ -240,24 +267,187 @@ def test_any_positive_sizes_and_units_round_trip_exactly(workers, gbits, micros,
     assert s.topology.latency == micros / 10**6
 
 
-@given(key=st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True).filter(lambda k: k not in scenario.Scenario.model_fields))
-def test_any_unknown_top_level_key_is_named(key):
-    """Any key outside the schema is refused as an unknown key, by name."""
+TOP_LEVEL = [*scenario.Scenario.model_fields, "experiment"]  # what a collective scenario's key may have meant
+
+
+@given(key=st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True).filter(lambda k: k not in TOP_LEVEL))
+def test_any_unknown_top_level_key_is_named_with_the_closest_known_key(key):
+    """Any key outside the schema is refused as an unknown key, by name, and with the known key most like it
+    (difflib's ratio, 0.6 or more) if there is one, else with none."""
     data = yaml.safe_load(OK)
     data[key] = 1
     with pytest.raises(ScenarioError) as error:
         scenario.parse(data, "f.yaml")
-    assert str(error.value) == f"f.yaml: {key}: unknown key (got 1)"
+    likeness = {known: difflib.SequenceMatcher(None, key, known).ratio() for known in TOP_LEVEL}
+    best = max(likeness.values())
+    match = re.fullmatch(rf"f\.yaml: {key}: unknown key(?:; did you mean '(\w+)'\?)? \(got 1\)", str(error.value))
+    assert match is not None, str(error.value)
+    if best >= 0.6:
+        assert likeness[match[1]] == best
+    else:
+        assert match[1] is None
 
 
 # --------------------------------------------------------------------------- refused files
+
+TRAINING = """\
+name: t
+workers: 2
+topology: {kind: star}
+algorithms: [ring_allreduce]
+training: {model: linear_regression, steps: 2, optimizer: {name: gradient_descent, alpha: 0.1}}
+"""
+
+
+def test_a_long_value_echoed_in_an_error_is_cut_to_one_short_line(tmp_path):
+    """A 100 kB optimizer name or link end is echoed cut: the line stays under 300 characters and keeps
+    the key it starts with and what it ends with (what is known, what is wrong)."""
+    long = "x" * 100_000
+    optimizer = TRAINING.replace("name: gradient_descent", f"name: {long}")
+    link = with_line("topology", f"{{kind: star, links: [{{between: [{long}, switch], latency: 1 us}}]}}")
+    for text, start, end in ((optimizer, "training.optimizer.0: unknown optimizer 'xxx",
+                              "known: adam, coordinate_descent, gradient_descent, momentum, sign_descent, sign_sgd, "
+                              "signum, spectral_descent"),
+                             (link, "topology.links: with workers=4: link override names node 'xxx",
+                              "xxx', which is not in the topology")):
+        path = write(tmp_path, text)
+        with pytest.raises(ScenarioError) as error:
+            scenario.load(path)
+        message = str(error.value).removeprefix(f"{path}: ")
+        assert len(message) <= 240, message[:300]
+        assert message.startswith(start) and message.endswith(end), message
+        assert "…" in message
+
+
+
+EXPERIMENT = "name: e\nexperiment: implicit_bias\n"
+TYPOS = [  # (id, yaml text, the whole message after "<file>: ")
+    ("collective: algoritms", OK.replace("algorithms:", "algoritms:"), "algoritms: unknown key; did you mean 'algorithms'?"),
+    ("collective: worker", OK.replace("workers: 4", "worker: 8"), "worker: unknown key; did you mean 'workers'? (got 8)"),
+    ("collective: paylod", OK.replace("payload:", "paylod:"),
+     "paylod: unknown key; did you mean 'payload'? (got 'size-only')"),
+    ("training: trainng", TRAINING.replace("training:", "trainng:"), "trainng: unknown key; did you mean 'training'?"),
+    ("training: stpes", TRAINING.replace("steps:", "stpes:"), "training.stpes: unknown key; did you mean 'steps'? (got 2)"),
+    ("training: optimiser", TRAINING.replace("optimizer:", "optimiser:"),
+     "training.optimiser: unknown key; did you mean 'optimizer'?"),
+    ("experiment: experimnt", EXPERIMENT.replace("experiment:", "experimnt:"),
+     "experimnt: unknown key; did you mean 'experiment'? (got 'implicit_bias')"),
+    ("experiment: nmae", EXPERIMENT.replace("name:", "nmae:"), "nmae: unknown key; did you mean 'name'? (got 'e')"),
+    ("experiment: a collective's key", EXPERIMENT + "workers: 4\n", "workers: unknown key (got 4)"),
+    ("nested: faults.crash.0.wrker", OK + "faults: {crash: [{wrker: 1}]}\n",
+     "faults.crash.0.wrker: unknown key; did you mean 'worker'? (got 1)"),
+    ("nested: topology.bandwith", OK.replace("{kind: star}", "{kind: star, bandwith: 1 Gbit/s}"),
+     "topology.bandwith: unknown key; did you mean 'bandwidth'? (got '1 Gbit/s') for topology 'star'"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [row[1:] for row in TYPOS], ids=[row[0] for row in TYPOS])
+def test_a_misspelt_key_is_named_with_the_key_it_is_closest_to(tmp_path, text, expected):
+    """A misspelt key, required or not, at the top of every kind of scenario or nested, is reported as
+    unknown with "did you mean", never as the correct key missing."""
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == f"{path}: {expected}"
+
+
+def _single_letter_typos(key: str) -> set[str]:
+    """``key`` with one letter dropped, doubled, or swapped with the next (what tests/fuzz_cases.py draws)."""
+    typos = {key[:i] + key[i + 1:] for i in range(len(key))} | {key[:i] + key[i] + key[i:] for i in range(len(key))}
+    return (typos | {key[:i] + key[i + 1] + key[i] + key[i + 2:] for i in range(len(key) - 1)}) - {key}
+
+
+@pytest.mark.parametrize("section", [None, "training", "faults", "stragglers"])
+def test_every_single_letter_typo_of_a_key_suggests_that_key(section):
+    """Each key of a collective scenario and of its training, faults and stragglers sections, misspelt by one
+    letter (dropped, doubled, swapped), is reported with that key as the suggestion (the fuzz test relies on it)."""
+    base = yaml.safe_load(TRAINING if section == "training" else OK)
+    model = {None: scenario.Scenario, "training": scenario.TrainingSpec, "faults": scenario.FaultSpec,
+             "stragglers": scenario.StragglerSpec}[section]
+    known = set(model.model_fields) | ({"experiment"} if section is None else set())
+    for key in model.model_fields:
+        for typo in _single_letter_typos(key) - known:
+            data = copy.deepcopy(base)
+            if section is None:
+                data[typo] = 1
+            else:
+                data[section] = {**(data.get(section) or {}), typo: 1}
+            with pytest.raises(ScenarioError) as error:
+                scenario.parse(data, "f.yaml")
+            where = typo if section is None else f"{section}.{typo}"
+            assert str(error.value) == f"f.yaml: {where}: unknown key; did you mean {key!r}? (got 1)"
+
+
+# A bare number where it is surely a missing unit: (id, topology or stragglers line, the key, the message's rest)
+BARE_100 = "a bare 100 is 100 B/s (800 bit/s), slower than any network: give the unit ('100 Gbit/s', '100 GB/s', " \
+           "or '100 B/s' if meant)"
+BARE_5 = "a bare 5 is 5.00 s, longer than any link's latency: give the unit ('5 us', '5 ms', or '5 s' if meant)"
+BARE = [
+    ("bandwidth string", "topology", '{kind: star, bandwidth: "100"}', "topology.bandwidth", BARE_100),
+    ("bandwidth int", "topology", "{kind: star, bandwidth: 100}", "topology.bandwidth", BARE_100),
+    ("latency string", "topology", '{kind: star, latency: "5"}', "topology.latency", BARE_5),
+    ("latency int", "topology", "{kind: star, latency: 5}", "topology.latency", BARE_5),
+    ("bandwidth below the floor", "topology", "{kind: star, bandwidth: 999_000}", "topology.bandwidth",
+     "a bare 999000 is 999 kB/s (7.99 Mbit/s), slower than any network: give the unit ('999000 Gbit/s', "
+     "'999000 GB/s', or '999000 B/s' if meant)"),
+    ("latency at the ceiling", "topology", "{kind: star, latency: 1.0}", "topology.latency",
+     "a bare 1 is 1.00 s, longer than any link's latency: give the unit ('1 us', '1 ms', or '1 s' if meant)"),
+    ("link override", "topology", "{kind: star, links: [{between: [0, switch], latency: 5}]}",
+     "topology.links.0.latency", BARE_5),
+    ("second of topologies", "topologies", "[{kind: star}, {kind: ring, bandwidth: 100}]", "topologies.1.bandwidth",
+     BARE_100),
+    ("sweep list item", "topology", "{kind: star, bandwidth: [1 Gbit/s, 100]}", "topology.bandwidth.1", BARE_100),
+    ("range end", "topology", "{kind: star, bandwidth: {from: 100, to: 10 Gbit/s, factor: 10}}",
+     "topology.bandwidth.from", BARE_100),
+    ("topology option", "topology", "{kind: hierarchical, gpus_per_node: 2, nic_bandwidth: 100}",
+     "topology.nic_bandwidth", BARE_100),
+    ("straggler's link", "stragglers", "{compute: 1 ms, links: {1: {latency: 5}}}", "stragglers.links.1.latency",
+     BARE_5),
+]
+
+
+@pytest.mark.parametrize(("key", "line", "where", "rest"), [row[1:] for row in BARE], ids=[row[0] for row in BARE])
+def test_a_bare_number_that_is_surely_a_missing_unit_is_refused(tmp_path, key, line, where, rest):
+    """A bandwidth written as a bare number below 1 MB/s, or a latency of 1 s or more, anywhere a key ends in
+    bandwidth or latency: one line naming the key, what the number would mean, and the unit to write."""
+    text = with_line(key, line).replace("topology: {kind: star}\n", "") if key == "topologies" else with_line(key, line)
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert str(error.value) == f"{path}: {where}: {rest}"
+
+
+@pytest.mark.parametrize(("line", "bandwidth", "latency"), [
+    ("{kind: star, bandwidth: 1e6, latency: 0.999}", 1e6, 0.999),  # the floor and just under the ceiling
+    ('{kind: star, bandwidth: "1000000", latency: "0"}', 1e6, 0.0),
+    ("{kind: star, bandwidth: 100 B/s, latency: 5 s}", 100.0, 5.0),  # with a unit, any value as written
+    ("{kind: star, bandwidth: 800 bit/s, latency: 5000 ms}", 100.0, 5.0),
+])
+def test_a_bare_number_that_may_be_meant_or_a_unit_is_taken_as_written(tmp_path, line, bandwidth, latency):
+    """Bare numbers from 1 MB/s up and below 1 s load as bytes/s and seconds; with a unit, any value loads."""
+    loaded = load_text(tmp_path, with_line("topology", line))
+    assert (loaded.topology.bandwidth, loaded.topology.latency) == (bandwidth, latency)
+
+
+def test_results_read_back_hold_si_numbers_and_are_not_refused_as_bare(tmp_path):
+    """A scenario of 100 B/s and 5 s links, stored in results.json as 100.0 and 5.0, reads back (commsim plot)."""
+    loaded = load_text(tmp_path, with_line("topology", "{kind: star, bandwidth: 100 B/s, latency: 5 s}"))
+    again = scenario.parse(loaded.model_dump(mode="json"), "results.json", budget=False)
+    assert (again.topology.bandwidth, again.topology.latency) == (100.0, 5.0)
+
+
+def test_readme_states_the_mlp_default_width():
+    """README's training example names the mlp's default hidden width, and it is the default."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert re.findall(r"mlp \(default hidden: (\d+)\)", readme) == [str(scenario.TrainingSpec.model_fields["hidden"].default)]
+
 
 # (id, yaml text, key the message must start with after "<file>: ", fragment naming the value)
 BAD = [
     ("unknown top-level key", OK + "colour: red\n", "colour", "unknown key (got 'red')"),
     ("unknown topology key", with_line("topology", "{kind: star, speed: 5}"), "topology.speed", "unknown key (got 5)"),
     ("unknown link key", with_line("topology", "{kind: star, links: [{between: [0, switch], width: 1}]}"),
-     "topology.links.0.width", "unknown key (got 1)"),
+     "topology.links.0.width", "unknown key; did you mean 'bandwidth'? (got 1)"),
     ("workers wrong type", with_line("workers", "many"), "workers.0", "'many'"),
     ("workers boolean", with_line("workers", "true"), "workers.0", "True"),
     ("workers fraction", with_line("workers", "2.5"), "workers.0", "2.5"),

@@ -375,3 +375,56 @@ def test_format_in_a_column_unit():
     # more digits where a table needs them: 158.4 and 158.0 apart, 1.5124 ms as 1512 us
     assert [format_in(x, 1e-3, 4) for x in (158.44e-3, 158.0e-3, 1.51241e-3, 0.00123e-3, 12345e-3)] == [
         "158.4", "158.0", "1.512", "0.001230", "12345"]
+
+
+BARE_FLOOR, BARE_CEILING = 1e6, 1.0  # B/s and s, as README states the rule
+
+
+@given(x=st.floats(min_value=0, max_value=1e9, exclude_min=True), as_text=st.booleans(), unit=st.sampled_from(
+    ["B/s", "Gbit/s", "GB/s", "bit/s"]))
+def test_a_bare_bandwidth_is_refused_exactly_below_one_megabyte_per_second(x, as_text, unit):
+    """A bandwidth written without a unit is refused iff 0 < x < 1e6 B/s, as a number or as text; with a unit
+    any value passes (the parser takes it as written)."""
+    from commsim.units import check_bare_bandwidth
+
+    written = repr(x) if as_text else x
+    if x < BARE_FLOOR:
+        with pytest.raises(UnitError, match=r"^a bare .* is .*B/s \(.*bit/s\), slower than any network: give the unit"):
+            check_bare_bandwidth(written)
+    else:
+        check_bare_bandwidth(written)
+    check_bare_bandwidth(f"{x!r} {unit}")
+
+
+@given(x=st.floats(min_value=0, max_value=1e6), as_text=st.booleans(), unit=st.sampled_from(["us", "ms", "s", "ns"]))
+def test_a_bare_latency_is_refused_exactly_from_one_second(x, as_text, unit):
+    """A latency written without a unit is refused iff x >= 1 s, as a number or as text; with a unit it passes."""
+    from commsim.units import check_bare_latency
+
+    written = repr(x) if as_text else x
+    if x >= BARE_CEILING:
+        with pytest.raises(UnitError, match=r"^a bare .* is .*s, longer than any link's latency: give the unit"):
+            check_bare_latency(written)
+    else:
+        check_bare_latency(written)
+    check_bare_latency(f"{x!r} {unit}")
+
+
+@pytest.mark.parametrize("value", [0, -5, "-100", True, None, "fast", [100], {"from": 1}, "1e400", 10**400, "  "])
+def test_what_is_not_a_positive_bare_number_is_left_to_the_parser(value):
+    """Zero, negatives, booleans, words, lists, overflowing numbers: not the bare-number check's to refuse
+    (the parser and the range checks say what is wrong with them)."""
+    from commsim.units import check_bare_bandwidth, check_bare_latency
+
+    check_bare_bandwidth(value)
+    check_bare_latency(value)
+
+
+def test_a_bare_number_is_echoed_as_written_and_long_ones_short():
+    """The message quotes the number as the file wrote it; a 40-digit one is shown in %g."""
+    from commsim.units import check_bare_bandwidth, check_bare_latency
+
+    with pytest.raises(UnitError, match=r"^a bare 1_0 is 10\.0 B/s \(80\.0 bit/s\), .*'1_0 Gbit/s'"):
+        check_bare_bandwidth(" 1_0 ")
+    with pytest.raises(UnitError, match=r"^a bare 1e\+40 is 1e\+40 s, .*\('1e\+40 us', '1e\+40 ms', or '1e\+40 s' if meant\)$"):
+        check_bare_latency("1" + "0" * 40)

@@ -481,8 +481,9 @@ def training_loss(records: list[dict]) -> object:
     plt = _pyplot()
     wires = list(dict.fromkeys(record["wire"] for record in records))
     entries = max(sum(r["wire"] == wire for r in records) for wire in wires)  # legend lines under a panel
-    figure, axes = plt.subplots(1, len(wires), figsize=(3.2 + 4.3 * len(wires), 4.2 + 0.16 * entries),
-                                layout="constrained", sharex=True, sharey=True, squeeze=False)
+    height = 4.2 + 0.16 * entries  # the panel, then its legend under it (0.15 in a row): never cut, never collapsed
+    figure, axes = plt.subplots(1, len(wires), figsize=(3.2 + 4.3 * len(wires), height), layout="constrained",
+                                sharex=True, sharey=True, squeeze=False)
     colors = {key: f"C{i % 10}" for i, key in enumerate(dict.fromkeys((r["optimizer"], r["workers"]) for r in records))}
     dashes = dict(zip(dict.fromkeys(r["algorithm"] for r in records), ["-", "--", ":", "-."] * 8))
     several_n = len({r["workers"] for r in records}) > 1
@@ -502,6 +503,7 @@ def training_loss(records: list[dict]) -> object:
         under = offset_copy(ax.transAxes, figure, y=-34, units="points")  # under the axis label: no curve hidden
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=under)
     figure.suptitle("training loss against simulated time")
+    figure.get_layout_engine().set(h_pad=0.35)  # the layout places the shifted legend ~0.25 in low: room under it
     return figure
 
 

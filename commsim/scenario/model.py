@@ -22,7 +22,7 @@ from .disturbances import FaultSpec, StragglerSpec
 from .names import _engine, _has_server
 from .network import TopologySpec, expand_topology
 from .training import OptimizerSpec, TrainingSpec
-from .values import _Strict, _as_list, _sweep, _known, _dtypes, _whole_bytes, _channels
+from .values import _close, _Strict, _as_list, _sweep, _known, _dtypes, _whole_bytes, _channels
 from .names import NCCL_ALGORITHMS, NCCL_AUTO, NCCL_TESTS_NAMES, collective_kind
 from .values import ITEMSIZE, VALIDATE_UP_TO, BudgetSpec, Count, DType, Latency, WorkerCount
 
@@ -108,12 +108,16 @@ class Scenario(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _expand_topologies(cls, data: Any) -> Any:
-        """Topology options given as lists or ranges become one topology per combination."""
+        """Topology options given as lists or ranges become one topology per combination, expanded once (a
+        swept ``topology`` becomes ``topologies``, which is not expanded again)."""
         if not isinstance(data, dict):
             return data
-        for key in ("topology", "topologies"):
-            specs = data.get(key)
-            many = specs if key == "topologies" and isinstance(specs, list) else [specs] if specs is not None else []
+        given = [key for key in ("topology", "topologies") if data.get(key) is not None]
+        if len(given) > 1:  # before a swept topology would replace the list
+            raise ValueError("topology: give either 'topology' or a list 'topologies', not both")
+        for key in given:
+            specs = data[key]
+            many = specs if key == "topologies" and isinstance(specs, list) else [specs]
             expanded = []
             for index, spec in enumerate(many):
                 try:
@@ -122,9 +126,9 @@ class Scenario(_Strict):
                     where = key if key == "topology" else f"{key}.{index}"
                     raise ValueError(f"{where}.{error}") from None
             if key == "topology" and len(expanded) > 1:
-                data = {k: v for k, v in data.items() if k != "topology"} | {"topologies": expanded}
-            elif key == "topologies" and specs is not None and expanded:
-                data = data | {"topologies": expanded}
+                return {k: v for k, v in data.items() if k != "topology"} | {"topologies": expanded}
+            if key == "topologies" and expanded:
+                return data | {"topologies": expanded}
         return data
 
     @model_validator(mode="after")
@@ -169,8 +173,6 @@ class Scenario(_Strict):
     def _runs_fit_topology(self) -> Scenario:
         if self.topology is None and self.topologies is None:
             raise ValueError("topology: Field required (or give a list 'topologies')")
-        if self.topology is not None and self.topologies is not None:
-            raise ValueError("topology: give either 'topology' or a list 'topologies', not both")
         if self.engine == "schedule" and self.payload != "size-only":
             what = "a real model trains, per rank" if self.training is not None else "real buffers, their mean checked"
             raise ValueError(f"engine: {self.engine!r} moves sizes only, not values ({what}); add 'payload: size-only' "
@@ -331,7 +333,9 @@ class Scenario(_Strict):
         for option, value in (topo.model_extra or {}).items():
             if option not in accepted:
                 known = f"; its options: {shown(', '.join(accepted), 100, quote=False)}" if accepted else ""
-                raise ValueError(f"{key}.{option}: unknown key (got {shown(value)}) for topology {topo.kind!r}{known}")
+                close = _close(option, [*TopologySpec.model_fields, *accepted])
+                raise ValueError(f"{key}.{option}: unknown key{close} (got {shown(value)}) for topology {topo.kind!r}"
+                                 + ("" if close else known))
         try:
             check(topo.kind, topo.options)
         except TopologyError as error:

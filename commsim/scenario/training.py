@@ -61,8 +61,7 @@ class OptimizerSpec(BaseModel):
                                       or not math.isfinite(value) or value <= 0):
                 raise ValueError(f"{step_size} must be a finite number > 0, got {value!r}")
 
-        if self.name not in optim.OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.name!r}; known: {', '.join(sorted(optim.OPTIMIZERS))}")
+        _known(self.name, sorted(optim.OPTIMIZERS), "optimizer")
         if self.wire == "sign" and self.name not in optim.SIGN_TYPE:
             raise ValueError(
                 f"wire 'sign' carries only sign(g) and one scale; optimizer {self.name!r} needs the whole gradient "

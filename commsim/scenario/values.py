@@ -199,3 +199,11 @@ def _channels(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
         raise ValueError("must be 'auto' or a whole number from 1 to 64 (NCCL's most)")
     return value
+
+
+def _close(name: Any, known: list[str]) -> str:
+    """``; did you mean 'x'?`` for the known name closest to a misspelt ``name`` (difflib), or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
