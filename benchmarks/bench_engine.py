@@ -39,6 +39,11 @@ side-by-side pairs compare).
     python benchmarks/bench_engine.py             # full run (a few minutes)
     python benchmarks/bench_engine.py --quick     # n = 128 ring and all-to-all only (smoke run)
     python benchmarks/bench_engine.py --json out.json
+    python benchmarks/bench_engine.py --pipeline  # the plan/execute pipeline's cases only (issue 19)
+
+The pipeline cases run whole scenarios on the schedule engine (``engine: auto`` with sizes only): ring
+all-reduce on 4,096 workers with a 3x straggler and a link failure mid-run (under 5 s), 100 training
+steps of 1,024 workers (under 30 s), NCCL's 8 GiB all-gather on 4 x 8 H100 (under 5 s).
 """
 
 from __future__ import annotations
@@ -168,6 +173,58 @@ def before_bench(checkout: str, sizes: dict[int, int]) -> dict[int, list[tuple[f
             print(f"  ring n={n}: before {old:.2f} s, now {new:.2f} s", file=sys.stderr)
             pairs.setdefault(n, []).append((old, new))
     return pairs
+
+
+# -- the pipeline on the schedule engine: stragglers and faults, training steps, NCCL's collectives --------------
+PIPELINE_CASES = {
+    # ring all-reduce on a star, worker 7 three times slower, worker 100's link failing at 5 ms (on a star that
+    # splits the network: the run stops there, and says so)
+    "straggler_and_failure": ("name: a\nworkers: 4096\nparams: 1_000_000\npayload: size-only\n"
+                              "topology: {kind: star, bandwidth: 100 Gbit/s, latency: 5 us}\nalgorithms: [ring_allreduce]\n"
+                              "stragglers: {compute: 1 ms, slowdown: {7: 3}}\n"
+                              "faults: {link_down: [{between: [100, switch], at: 5 ms}]}\n", 5.0),
+    # 100 training steps of 1024 workers, sizes only (an MLP's 1,354 gradients a step on the ring)
+    "training_1024": ("name: b\nworkers: 1024\npayload: size-only\ntopology: {kind: star, bandwidth: 100 Gbit/s, latency: 5 us}\n"
+                      "algorithms: [ring_allreduce]\ntraining: {model: mlp, hidden: 32, steps: 100, samples: 4096,\n"
+                      "  batch_per_worker: 4, optimizer: {name: gradient_descent, alpha: 0.1}}\n", 30.0),
+    # NCCL's all-gather of 8 GiB on 4 × 8 H100 (preset and fabric included)
+    "nccl_all_gather_8GiB": ("name: c\nworkers: 32\nsize: 8 GiB\npayload: size-only\nmodel: nccl\n"
+                             "topology: {kind: cluster, preset: hgx-h100, nodes: 4}\nalgorithms: [all_gather]\n", 5.0),
+}
+"""name → (scenario, target seconds): each loaded and simulated in a fresh process, the simulation timed."""
+
+
+def run_pipeline(name: str) -> dict:
+    """One :data:`PIPELINE_CASES` scenario: loading excluded, every point simulated (beside its twin)."""
+    import yaml
+
+    from commsim import scenario
+    from commsim.runner import points
+
+    loaded = scenario.parse(yaml.safe_load(PIPELINE_CASES[name][0]), f"{name}.yaml")
+    start = time.perf_counter()
+    runs = points.simulate(loaded)
+    wall = time.perf_counter() - start
+    run = runs[0]
+    return {"case": f"pipeline/{name}", "n": run.workers, "wall_s": wall, "peak_mb": peak_mb(), "engine": run.engine,
+            "messages": run.messages, "makespan_s": run.makespan_s, "ok": run.ok,
+            "stopped": getattr(run, "stopped", None)}
+
+
+def pipeline_bench() -> list[dict]:
+    return [measure(f"pipeline/{name}", 0) for name in PIPELINE_CASES]
+
+
+def pipeline_checks(rows: list[dict]) -> list[tuple[str, bool]]:
+    results = []
+    for row in rows:
+        name = row["case"].split("/", 1)[1]
+        target = PIPELINE_CASES[name][1]
+        said = f"stopped: {row['stopped'][:60]}" if row["stopped"] else f"ok {row['ok']}"
+        results.append((f"{name} on the {row['engine']} engine: {row['wall_s']:.2f} s < {target:g} s "
+                        f"({row['messages']:,} messages, {said}; peak {row['peak_mb']:.0f} MB)",
+                        row["wall_s"] < target and row["engine"] == "schedule" and row["ok"] is not False))
+    return results
 
 
 def measure(case: str, n: int) -> dict:
@@ -313,6 +370,8 @@ def main() -> int:
     parser.add_argument("--json", metavar="PATH", help="also save the figures as JSON")
     parser.add_argument("--before", metavar="DIR", help="a checkout of an earlier commit: time its message-engine "
                         "ring (n = 1024 twice, 2048 once) alternately with this one's (e.g. git worktree add DIR 045ad2b)")
+    parser.add_argument("--pipeline", action="store_true", help="only the pipeline cases (stragglers and a failure at "
+                        "n = 4096, 100 training steps of 1024 workers, NCCL's 8 GiB all-gather on 4 × 8 H100)")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case, print its JSON
     args = parser.parse_args()
 
@@ -322,11 +381,18 @@ def main() -> int:
             result = run_bare_ring(int(n))
         elif case.startswith("schedule/"):
             result = run_schedule_engine(case.split("/", 1)[1], int(n))
+        elif case.startswith("pipeline/"):
+            result = run_pipeline(case.split("/", 1)[1])
         else:
             result = run_commsim(case, int(n))
         print(json.dumps(result))
         return 0
 
+    if args.pipeline:
+        results = pipeline_checks(pipeline_bench())
+        for description, holds in results:
+            print(f"{'PASS' if holds else 'FAIL'}  {description}")
+        return 0 if all(holds for _, holds in results) else 1
     rows = bench(QUICK if args.quick else FULL)
     print(f"{TOPOLOGY}, {BANDWIDTH:.3g} B/s, {LATENCY * 1e6:g} us per link, p = {PARAMS:,} fp32, size-only payload; "
           "best wall time of the repetitions, peak = max RSS")
@@ -338,6 +404,8 @@ def main() -> int:
         print("schedule engine:")
         print(schedule_table(scheduled, rows))
         results += schedule_checks(scheduled, rows)
+        print("the pipeline on the schedule engine (loading excluded):")
+        results += pipeline_checks(pipeline_bench())
     if args.before:
         print(f"message engine against {args.before}, alternated (wall s, before / now):")
         for n, pairs in before_bench(args.before, {1024: 2, 2048: 1}).items():

@@ -45,6 +45,8 @@ BYTES_PER_GRAPH_ELEMENT = 1000  # networkx node or edge with attributes, the net
 BYTES_PER_MESSAGE_IN_FLIGHT = 2000
 BYTES_PER_ROUTE = 500
 LOG_BYTES_PER_MESSAGE = 34  # route, bytes, start, end (8 each), phase (2)
+# the schedule engine keeps 8 columns of 8 B a delivered transfer, then builds the message engine's log from them
+SCHEDULE_LOG_BYTES_PER_MESSAGE = 64 + LOG_BYTES_PER_MESSAGE
 DATA_COPIES = 3  # buffers, results, and a copy in flight or in the check (measured: 2.1-2.9)
 DEFAULT_EVENTS = 2e8
 DEFAULT_MESSAGES = 1e9
@@ -177,7 +179,10 @@ def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int) -> int
     ring = channels * n * 2 * (n - 1)
     chunks = channels + p * w // min(TREE_CHUNK_BYTES.values())
     tree = chunks * 2 * (n - 1)
-    return {"ring_allreduce": ring, "double_binary_tree": tree}.get(algorithm, max(ring, tree))
+    blocks = channels * n * (n - 1)  # NCCL's ring reduce-scatter and all-gather, its all-to-all's parts
+    pipelined = (channels + p * w // min(TREE_CHUNK_BYTES.values())) * (n - 1)  # broadcast, reduce: chunks down a chain
+    return {"ring_allreduce": ring, "double_binary_tree": tree, "reduce_scatter": blocks, "all_gather": blocks,
+            "alltoall": blocks, "broadcast": pipelined, "reduce": pipelined}.get(algorithm, max(ring, tree))
 
 
 def _in_one_round(algorithm: str, n: int, servers: int) -> int:
@@ -230,7 +235,8 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     topology = run.topology
     servers = topology.server_count([run.algorithm])  # 0 unless the algorithm needs a server
     elements = _graph_elements(topology, n, servers)
-    if scenario.engine == "analytic":  # only model nccl gets here: it builds the cluster, then answers
+    engine = _engine(scenario)
+    if engine == "analytic":  # only model nccl gets here: it builds the cluster, then answers
         return Estimate(0, EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements)
     if scenario.model == "nccl":
         channels = 64 if scenario.channels == "auto" else scenario.channels
@@ -243,13 +249,15 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     memory = BYTES_PER_GRAPH_ELEMENT * elements
     in_flight = min(messages, _in_one_round(run.algorithm, n, servers))
     events += int(messages * CONTENTION.get(topology.kind, 0.1) * min(messages, _contending(run.algorithm, n, servers)))
-    if scenario.engine == "schedule":
+    if engine == "schedule":
         events += messages // TRANSFERS_PER_EVENT
         memory += BYTES_PER_MESSAGE_IN_FLIGHT * in_flight // 8
     else:
         events += EVENTS_PER_MESSAGE * messages + 2 * n
         memory += BYTES_PER_MESSAGE_IN_FLIGHT * in_flight + BYTES_PER_ROUTE * min(messages, in_flight * 8)
         memory += LOG_BYTES_PER_MESSAGE * messages if keep_log else 0
+    if keep_log and engine == "schedule":
+        memory += SCHEDULE_LOG_BYTES_PER_MESSAGE * messages
     if scenario.payload == "data":
         events += (2 * n * p + messages * p // max(n, 1)) // ELEMENTS_PER_EVENT
         memory += DATA_COPIES * n * p * w + 3 * 8 * p
@@ -278,13 +286,15 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     servers = run.topology.server_count([run.algorithm])
     per_step = _collective_messages(run.algorithm, n, p_on_wire, w, servers, None)
     elements = _graph_elements(run.topology, n, servers)
-    work_per_step = n * (spec.batch_per_worker * params + 2 * params)  # each worker: its batch, its update
+    data = scenario.payload == "data"
+    work_per_step = n * (spec.batch_per_worker * params + 2 * params) if data else 0  # each worker: batch, update
     contention = int(per_step * CONTENTION.get(run.topology.kind, 0.1) * min(per_step, _contending(run.algorithm, n, servers)))
-    events = (EVENTS_PER_GRAPH_ELEMENT * elements + steps * (EVENTS_PER_MESSAGE * per_step + 100 * n + contention)
+    moving = per_step // TRANSFERS_PER_EVENT if _engine(scenario) == "schedule" else EVENTS_PER_MESSAGE * per_step + 100 * n
+    events = (EVENTS_PER_GRAPH_ELEMENT * elements + steps * (moving + contention)
               + steps * work_per_step // (ELEMENTS_PER_EVENT * 8))
     in_flight = min(per_step, _in_one_round(run.algorithm, n, servers))
     memory = (BYTES_PER_GRAPH_ELEMENT * elements + 8 * samples * (features + 1) + 8 * samples * (spec.hidden + classes)
-              + 8 * params * DATA_COPIES * 3 * n + 4 * 8 * steps * n
+              + (8 * params * DATA_COPIES * 3 * n if data else 0) + 4 * 8 * steps * n
               + (BYTES_PER_MESSAGE_IN_FLIGHT + 8 * p_on_wire) * in_flight
               + (LOG_BYTES_PER_MESSAGE * steps * per_step if keep_log else 0))
     return Estimate(steps * per_step, events, memory)
@@ -320,10 +330,16 @@ def _suggestion(scenario: Any, key: str) -> str:
     if key == "memory" and scenario.payload == "data":
         tries.append("payload: size-only")
     tries.append("fewer workers")
-    if scenario.engine == "simulate" and scenario.payload == "size-only" and key != "memory" and scenario.model != "nccl":
+    if _engine(scenario) == "message" and scenario.payload == "size-only" and key != "memory":
         tries.append("engine: schedule")
     tries.append("engine: analytic")
     return ", ".join(tries[:-1]) + " or " + tries[-1]
+
+
+def _engine(scenario: Any) -> str:
+    """The engine that runs the scenario's points (``auto`` resolved)."""
+    picked = getattr(scenario, "engine_picked", None)
+    return picked[0] if picked is not None else scenario.engine
 
 
 def check(scenario: Any, keep_log: bool = False) -> None:

@@ -228,10 +228,8 @@ def _run(args: argparse.Namespace) -> int:
 
     exports = [(flag, path) for flag, path in (("--trace", args.trace), ("--messages", args.messages)) if path]
     for flag, path in exports:
-        if loaded.engine == "analytic":
-            raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'simulate'")
-        if loaded.engine == "schedule":
-            raise CommsimError(f"{flag}: engine 'schedule' counts messages but keeps no log of each; use engine 'simulate'")
+        if loaded.engine_picked[0] == "analytic":
+            raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'schedule' or 'message'")
         outputs.check_file(path, flag)
     points = list(loaded.runs())
     keep_log = bool(exports) or (args.plot and loaded.training is None)  # the timelines draw every message
@@ -273,7 +271,8 @@ def _run(args: argparse.Namespace) -> int:
         from .report.plots import loss_vs_time
 
         written += loss_vs_time(runs, out)
-    if loaded.disturbed and not (args.plot and loaded.training is None):  # drawn every time (--plot draws it too)
+    disturbed = any(getattr(run, "disturbance", None) is not None for run in runs)  # simulated beside a twin
+    if disturbed and not (args.plot and loaded.training is None):  # drawn every time (--plot draws it too)
         from .report.plots import stragglers_and_faults
 
         written += stragglers_and_faults(runs, out)

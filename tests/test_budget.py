@@ -34,7 +34,7 @@ def test_message_estimate_is_the_count_the_engine_moves(algorithm, n):
 
 def test_schedule_engine_events_are_a_fraction_of_the_message_engine_s():
     """The same run: the message engine ~3 events a message, the schedule engine one per 8 transfers."""
-    simulate = parse(workers=64, params=10**6, payload="size-only")
+    simulate = parse(workers=64, params=10**6, payload="size-only", engine="message")
     schedule = parse(workers=64, params=10**6, payload="size-only", engine="schedule")
     messages = 2 * 64 * 63
     assert budget.estimate(simulate, only_run(simulate)).events >= 3 * messages
@@ -87,7 +87,7 @@ def test_a_run_over_the_memory_budget_is_refused_with_the_estimate(tmp_path, cap
 def test_a_run_over_the_event_budget_is_refused_with_the_estimate():
     """Ring all-reduce on 8192 size-only workers: 134 M messages, ~4.0e8 events, over the default 2e8."""
     with pytest.raises(ScenarioError) as error:
-        parse(workers=8192, payload="size-only")
+        parse(workers=8192, payload="size-only", engine="message")
     assert str(error.value) == (
         "b.yaml: budget.events: run 1 (ring_allreduce on star, n=8192, p=1000) needs ~4.0e8 events, over the limit of "
         "2.0e8; try fewer workers, engine: schedule or engine: analytic")
@@ -160,7 +160,7 @@ def test_keeping_the_message_log_counts_against_the_budget(tmp_path, capsys):
     """--messages keeps every message (34 B each): a run within its budget without a log is refused with one."""
     path = tmp_path / "log.yaml"
     path.write_text("name: log\nworkers: 64\nparams: 1000\npayload: size-only\ntopology: {kind: star}\n"
-                    "algorithms: [ring_allreduce]\nbudget: {memory: 1 MB}\n")
+                    "algorithms: [ring_allreduce]\nbudget: {memory: 1 MB}\nengine: message\n")
     loaded = scenario.load(path)
     assert budget.estimate(loaded, only_run(loaded)).memory < 1e6 < budget.estimate(loaded, only_run(loaded), True).memory
     assert cli.main(["run", str(path), "--out", str(tmp_path / "out"), "--messages", str(tmp_path / "m.csv")]) == 2
@@ -217,13 +217,13 @@ def test_available_memory_respects_the_process_memory_limit():
 
 def test_the_runs_of_a_scenario_are_held_to_the_events_limit_together():
     """Each of 20 ring runs is within 1e5 events; together they are not."""
-    loaded = parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only")
+    loaded = parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only", engine="message")
     one = budget.estimate(loaded, only_run(loaded)).events
     assert one < 1e5 < 20 * one
     with pytest.raises(ScenarioError, match=r"^b\.yaml: budget\.events: runs 1 to 5 together need ~1\.\de5 events, "
                                             r"over the limit of 1\.0e5; try fewer runs, fewer workers, engine: schedule"):
         parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only",
-              budget={"events": 1e5})
+              budget={"events": 1e5}, engine="message")
 
 
 def test_all_to_all_where_routes_cross_is_budgeted_by_its_contention():

@@ -97,17 +97,19 @@ def test_blas_runs_on_one_thread_inside_a_simulation(tmp_path, monkeypatch):
     thread; outside, the limit is lifted again."""
     from threadpoolctl import threadpool_info
 
-    seen = []
-    real_train = points.train
+    from commsim.training.loop import TrainingHooks
 
-    def recording(*args, **kwargs):
+    seen = []
+    real_compute = TrainingHooks.compute
+
+    def recording(*args, **kwargs):  # a worker computes its gradient
         seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
-        return real_train(*args, **kwargs)
+        return real_compute(*args, **kwargs)
 
     def blas_threads():
         return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
-    monkeypatch.setattr(points, "train", recording)
+    monkeypatch.setattr(TrainingHooks, "compute", recording)
     (tmp_path / "t.yaml").write_text(TRAINING.replace("steps: 20", "steps: 2"))
     before = blas_threads()
     points.simulate(scenario.load(tmp_path / "t.yaml"))

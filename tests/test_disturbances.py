@@ -11,7 +11,7 @@ import simpy
 from test_network import _reference_fluid
 
 from commsim.engines.disturbed import Disturbance, run_disturbed
-from commsim.engines.message import bytes_per_link, make_buffers
+from commsim.engines.message import make_buffers
 from commsim.network.disturbances import DisturbedNetwork, schedule_failures
 from commsim.network.topology import build
 
@@ -68,7 +68,7 @@ def test_all_to_all_on_an_8_ring_with_a_link_down_mid_run_matches_a_fluid_model(
     assert 0 < sum(rerouted) < 4 * p * len(rerouted)  # some bytes had left, some had not
     assert done.stopped is None and done.finish_s == pytest.approx(finish, rel=1e-9)
     assert done.network.rerouted_bytes == pytest.approx(sum(rerouted), rel=1e-9)
-    links = bytes_per_link(done.network)
+    links = done.network.bytes_per_link
     assert sorted(links) == sorted(f"{u}->{v}" for u, v in carried)
     for (u, v), nbytes in carried.items():  # whole bytes: a reroute moves its bytes left rounded
         assert links[f"{u}->{v}"] == pytest.approx(nbytes, abs=len(rerouted))
@@ -105,7 +105,7 @@ def test_a_fat_tree_link_down_carries_nothing_and_its_traffic_takes_the_other_ag
     done, m = _fat_tree_ring((("pod0.edge0", f"pod0.agg{up}", 0.0),))
     near, far = 2 * ALPHA + m / B, 4 * ALPHA + m / B
     assert done.finish_s == pytest.approx(_ring_finish([near, far, near, far]), rel=1e-12)
-    links = bytes_per_link(done.network)
+    links = done.network.bytes_per_link
     assert f"pod0.edge0->pod0.agg{up}" not in links and f"pod0.agg{up}->pod0.edge0" not in links
     assert links[f"pod0.edge0->pod0.agg{1 - up}"] == 6 * m
 

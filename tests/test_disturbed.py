@@ -10,7 +10,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from commsim import cli, scenario
-from commsim.engines.disturbed import Disturbance, critical_path, idle_s, run_disturbed
+from commsim.engines.activity import critical_path, idle_s
+from commsim.engines.disturbed import Disturbance, run_disturbed
 from commsim.engines.message import make_buffers
 from commsim.network.topology import build
 from commsim.runner.points import simulate_run
@@ -164,7 +165,7 @@ def test_dropped_gradients_arriving_late_never_count_in_a_later_call():
         env.process(worker(rank))
     env.process(server())
     env.run()
-    assert net.shared[DROPPED] == [[3], [3]]
+    assert net.shared[DROPPED] == {0: {3}, 1: {3}}  # per call, the ranks it dropped
     assert np.array_equal(out[0, 0], np.full(p, 1.0, dtype=np.float32))  # (0 + 1 + 2) / 3
     assert np.array_equal(out[0, 1], np.full(p, 11.0, dtype=np.float32))  # (10 + 11 + 12) / 3
 
@@ -229,7 +230,8 @@ def test_slowdown_list_distribution_and_compute_jitter(tmp_path):
     ("stragglers: {compute: 1 ms, slowdown: {x: 2}}", "stragglers.slowdown: a worker is a whole number, got 'x'"),
     ("faults: {crash: [{worker: 4}]}", "faults.crash.0.worker: no worker 4 with workers=4"),
     ("faults: {drop_stragglers: 1}", "faults.drop_stragglers: only 'parameter_server'"),
-    ("engine: schedule\npayload: size-only\nfaults: {crash: [{worker: 1}]}", "faults: stragglers and faults are simulated"),
+    ("engine: analytic\npayload: size-only\nfaults: {crash: [{worker: 1}]}",
+     "faults.crash: engine 'analytic' has no closed form for it; use 'engine: schedule' (or 'message')"),
     ("faults: {link_down: [{between: [0, 1]}]}", "faults.link_down.0.between: no link 0–1"),
 ])
 def test_bad_disturbances_are_one_line_naming_the_key(tmp_path, capsys, extra, message):
@@ -416,15 +418,18 @@ def test_budget_counts_the_uniform_twin(tmp_path):
     assert once.messages == 24 and twice.messages == 48 and twice.events == 2 * budget.estimate(plain, next(iter(plain.runs())), keep_log=True).events
 
 
-def test_training_compute_jitter_is_per_step_and_bounded():
+def test_training_compute_jitter_is_per_step_and_bounded(tmp_path):
     """Training draws each step's compute anew: rank r's step times lie in [c_r, c_r(1 + J)), differ from
     step to step and between ranks, and the same seed draws the same ones."""
-    disturbance = Disturbance((1e-3, 2e-3), compute_jitter=0.5, seed=4)
-    times = [disturbance.step_compute_s(rank, 6) for rank in (0, 1)]
+    from commsim.runner.plans import compute_of
+
+    loaded = _scenario(tmp_path, TRAINING.format(algorithm="ring_allreduce")
+                       + "stragglers: {slowdown: {1: 2}, jitter: {compute: 0.5}}\nseed: 4\n")
+    times = compute_of(loaded, 2, 1e-3, 6)  # [step, rank]
     for rank, base in enumerate((1e-3, 2e-3)):
-        assert all(base <= t < 1.5 * base for t in times[rank]) and len(set(times[rank])) == 6
-    assert [t / 2 for t in times[1]] != times[0]
-    assert Disturbance((1e-3, 2e-3), compute_jitter=0.5, seed=4).step_compute_s(1, 6) == times[1]
+        assert all(base <= t < 1.5 * base for t in times[:, rank]) and len(set(times[:, rank])) == 6
+    assert (times[:, 1] / 2 != times[:, 0]).all()
+    assert np.array_equal(compute_of(loaded, 2, 1e-3, 6), times)
 
 
 # -- the critical path ---------------------------------------------------------------------------------
@@ -526,7 +531,10 @@ def test_critical_path_waiting_on_a_jittered_ring_matches_a_dependency_model(see
                          Disturbance(tuple(compute), jitter_s=jitter_s, seed=seed))
     log = done.network.log
     jitter, finish, waiting, messages, origin = _ring_model_path(log, compute, n)
-    draws = np.random.default_rng([seed, 7]).random(len(jitter)) * jitter_s
+    from commsim.network.jitter import jitter_fraction
+
+    # drawn per transfer: the collective is the program's task 1 (after the compute), 2(n − 1) rounds of n
+    draws = np.concatenate([jitter_fraction(seed, 1, k, np.arange(n)) for k in range(2 * (n - 1))]) * jitter_s
     assert sorted(jitter.values()) == pytest.approx(sorted(draws), abs=1e-15)
     assert done.finish_s == pytest.approx(finish, rel=1e-15)
     path = critical_path(log, [[(0.0, t)] for t in compute], done.finish_s, done.network.posted)
@@ -676,7 +684,7 @@ def test_a_gradient_landing_later_in_the_same_instant_still_wins_its_tie():
         env.process(worker(rank))
     env.process(algorithm.server(Comm(net, "server", 2, ("server",))))
     env.run()
-    assert net.shared[DROPPED] == [[1]]
+    assert net.shared[DROPPED] == {0: {1}}  # call 0 dropped rank 1
 
 
 # -- bad input and exit statuses -----------------------------------------------------------------------

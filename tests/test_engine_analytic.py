@@ -74,13 +74,13 @@ def test_links_flag_prints_five_hottest_links_per_run(tmp_path, capsys):
 
 def test_analytic_results_say_what_engine_answered_and_check_nothing(tmp_path):
     """results.csv has an engine column; an analytic row has no ok (nothing was checked), results.json
-    says ok null, and a simulated row says simulate and True."""
+    says ok null, and a simulated row says message and True."""
     import csv
     import json
 
     from commsim.report import records as report
 
-    for engine, ok_cell, ok_json in (("analytic", "", None), ("simulate", "True", True)):
+    for engine, ok_cell, ok_json in (("analytic", "", None), ("message", "True", True)):
         sc = _scenario(engine=engine)
         runs = points.simulate(sc)
         report.write_results(tmp_path / engine, sc, runs)

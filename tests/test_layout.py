@@ -113,6 +113,35 @@ def test_nccl_builds_on_the_textbook_collectives_never_the_reverse():
     assert "register(" not in text
 
 
+SCENARIO_SECTIONS = ("values", "names", "network", "training", "disturbances", "model", "load")
+"""``commsim.scenario``'s modules, each importing only those before it (even lazily)."""
+
+
+def test_the_scenario_sections_import_one_way():
+    """``commsim.scenario`` is a package of one module per section, each importing only sections listed
+    before it in :data:`SCENARIO_SECTIONS`; the package gathers them."""
+    graph = _imports("commsim", anywhere=True)
+    package = "commsim.scenario"
+    modules = sorted(path.stem for path in (ROOT / "commsim/scenario").glob("*.py") if path.stem != "__init__")
+    assert modules == sorted(SCENARIO_SECTIONS)
+    backward = [(module, target) for module, target in graph.edges
+                if module.startswith(package + ".") and target.startswith(package + ".")
+                and SCENARIO_SECTIONS.index(target.split(".")[2]) >= SCENARIO_SECTIONS.index(module.split(".")[2])]
+    assert backward == []
+
+
+def test_the_pipeline_runs_down_plan_engine_record_result():
+    """A point flows one way: the runner plans it (``runner.plans``), an engine executes it into a record, the
+    runner makes the result (``runner.results``); the engines never import the runner, ``points`` looks the
+    engine up (``EXECUTE``) rather than choosing among paths, and no runner module imports ``points``."""
+    graph = _imports("commsim", anywhere=True)
+    assert not [(m, t) for m, t in graph.edges if m.startswith("commsim.engines") and t.startswith("commsim.runner")]
+    assert not [(m, t) for m, t in graph.edges if m.startswith("commsim.runner") and m != "commsim.runner.sweep"
+                and t == "commsim.runner.points"]
+    text = (ROOT / "commsim/runner/points.py").read_text()
+    assert "EXECUTE[engine]" in text and "engine ==" not in text and "scenario.model ==" not in text
+
+
 def test_benchmarks_import_only_what_exists():
     """Every ``from commsim... import name`` in benchmarks/ (lazy ones too) names a module or attribute
     that exists, so moving a module cannot silently break a benchmark the suite never runs."""

@@ -134,17 +134,30 @@ def test_scenario_engine_schedule_gives_the_simulated_rows(tmp_path):
         assert a.expected.makespan_s == pytest.approx(b.expected.makespan_s, rel=1e-12)
 
 
-def test_schedule_engine_refuses_what_it_cannot_do(tmp_path, capsys):
-    """Values (data payload) and training need the message engine; so does a per-message trace."""
-    base = "name: s\nworkers: 4\nparams: 10\nalgorithms: [ring_allreduce]\ntopology: {kind: star}\nengine: schedule\n"
-    with pytest.raises(ScenarioError, match="payload: size-only"):
-        scenario.parse(__import__("yaml").safe_load(base), "s.yaml")
-    (tmp_path / "s.yaml").write_text(base + "payload: size-only\n")
-    assert cli.main(["run", str(tmp_path / "s.yaml"), "--trace", str(tmp_path / "t.json"), "--out", str(tmp_path / "o")]) == 2
-    assert "engine 'schedule' counts messages but keeps no log" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
-    training = (base.replace("params: 10\n", "")
+def test_schedule_engine_refuses_values_and_logs_what_the_message_engine_logs(tmp_path):
+    """Values (a data payload, a model that trains) need per-rank processes: ``engine: schedule`` refuses
+    them in one line. Its message log is the message engine's: the same messages, each sent and delivered at
+    the same times (to 1e-12), so a trace or an export reads the same from either."""
+    import yaml
+
+    from commsim.report.trace import messages_csv_text
+
+    base = "name: s\nworkers: 5\nparams: 1003\nalgorithms: [ring_allreduce]\ntopology: {kind: star}\nengine: schedule\n"
+    with pytest.raises(ScenarioError, match=r"^s\.yaml: engine: 'schedule' moves sizes only, not values \(real buffers"):
+        scenario.parse(yaml.safe_load(base), "s.yaml")
+    training = (base.replace("params: 1003\n", "")
                 + "training: {model: linear_regression, steps: 1, optimizer: [{name: gradient_descent, alpha: 0.1}]}\n")
-    with pytest.raises(ScenarioError, match="engine: 'schedule' moves sizes only; training needs 'simulate'"):
-        scenario.parse(__import__("yaml").safe_load(training), "s.yaml")
+    with pytest.raises(ScenarioError, match=r"^s\.yaml: engine: 'schedule' moves sizes only, not values \(a real model"):
+        scenario.parse(yaml.safe_load(training), "s.yaml")
+    runs = {}
+    for engine in ("schedule", "message"):
+        loaded = scenario.parse(yaml.safe_load(base.replace("schedule", engine) + "payload: size-only\n"), "s.yaml")
+        (point,) = loaded.runs()
+        runs[engine] = points.simulate_run(loaded, point, keep_log=True)
+    rows = {engine: sorted(line.split(",") for line in messages_csv_text([run]).splitlines()[1:])
+            for engine, run in runs.items()}
+    assert len(rows["schedule"]) == len(rows["message"]) == 2 * 5 * 4
+    for a, b in zip(rows["schedule"], rows["message"]):
+        assert a[:8] + a[10:] == b[:8] + b[10:]  # coordinates, endpoints, bytes, phase, route
+        assert [float(x) for x in a[8:10]] == pytest.approx([float(x) for x in b[8:10]], rel=1e-12)
     assert issubclass(ScenarioError, CommsimError)

@@ -99,13 +99,13 @@ def test_points_that_cannot_run_are_n_a_rows_with_their_reason(tmp_path, capsys)
     rows = list(csv.DictReader((tmp_path / "out" / "results.csv").read_text().splitlines()))
     marks = [(r["topology"], r["algorithm"], r["workers"], r["engine"], r["note"]) for r in rows]
     assert marks == [
-        ("hypercube", "ring_allreduce", "4", "simulate", ""),
+        ("hypercube", "ring_allreduce", "4", "schedule", ""),
         ("hypercube", "ring_allreduce", "6", "n/a",
          "n/a: topology 'hypercube' needs a power-of-two worker count; n=6 (try 4 or 8)"),
         ("hypercube", "parameter_server", "4", "n/a", rows[2]["note"]),
         ("hypercube", "parameter_server", "6", "n/a", rows[3]["note"]),
-        ("ring", "ring_allreduce", "4", "simulate", ""),
-        ("ring", "ring_allreduce", "6", "simulate", ""),
+        ("ring", "ring_allreduce", "4", "schedule", ""),
+        ("ring", "ring_allreduce", "6", "schedule", ""),
         ("ring", "parameter_server", "4", "n/a", rows[6]["note"]),
         ("ring", "parameter_server", "6", "n/a", rows[7]["note"]),
     ]

@@ -322,7 +322,6 @@ REFUSALS = [
     ("neither params nor training", lambda data: data.pop("training"), ["params", "training"]),
     ("unknown dataset", lambda data: data["training"].__setitem__("dataset", "mnist"),
      ["training.dataset", "mnist"]),
-    ("size-only payload", lambda data: data.__setitem__("payload", "size-only"), ["payload", "size-only"]),
 ]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from simpy.events import Event
 
+from ..network.fluid import after_instant
 from .base import Algorithm, Comm, Process, nbytes_of
 from .cost import Cost, LinkCost
 from .payload import Buffer, SizeOnly, size_only
@@ -30,12 +31,15 @@ class _Plan:
     """One round as per-participant lists: participant q sends transfers ``send_at[q]:send_at[q+1]`` and
     receives ``recv_at[q]:recv_at[q+1]`` (indices into the lists below, in the round's order). When
     nobody sends or receives more than one transfer (every ring step), ``step[q]`` also has q's whole
-    part at hand: (destination node, bytes, tag, source node, tag), None where it has none."""
+    part at hand: (destination node, bytes, tag, source node, tag, the send's index in the round), None where
+    it has none. ``send_index[j]``: send j's index in the round (what its jitter is drawn for)."""
 
     __slots__ = (
         "combine",
+        "divisor",
         "left",
         "phase",
+        "quorum",
         "recv_at",
         "recv_from",
         "recv_hi",
@@ -45,6 +49,7 @@ class _Plan:
         "send_at",
         "send_bytes",
         "send_hi",
+        "send_index",
         "send_lo",
         "send_to",
         "step",
@@ -61,6 +66,7 @@ class _Plan:
         self.send_to = round_.dst[by_src].tolist()
         self.send_lo, self.send_hi = lo[by_src].tolist(), hi[by_src].tolist()
         self.send_bytes = round_.nbytes[by_src].tolist()
+        self.send_index = by_src.tolist()
         self.recv_at = np.searchsorted(round_.dst[by_dst], everyone).tolist()
         self.recv_from = round_.src[by_dst].tolist()
         at = lo if round_.at is None else round_.at  # where the receiver writes
@@ -72,27 +78,37 @@ class _Plan:
         if round_.scale is not None:
             for who, a, b in zip(*(part.tolist() for part in round_.scale)):
                 self.scale.setdefault(who, []).append((a, b))
+        self.quorum = None if round_.quorum is None else round_.quorum.tolist()
+        self.divisor = round_.divisor
         self.left = participants
         self.step = None
         src, dst = round_.src, round_.dst
-        if len(src) and np.bincount(src).max() == 1 and np.bincount(dst).max() == 1:
+        if len(src) and np.bincount(src).max() == 1 and np.bincount(dst).max() == 1 and self.quorum is None:
             nowhere = np.full(participants, participants)  # index of the None after the nodes
             to, sizes, come = nowhere.copy(), np.zeros(participants, dtype=np.int64), nowhere.copy()
-            to[src], sizes[src], come[dst] = dst, round_.nbytes, src
+            index = np.zeros(participants, dtype=np.int64)
+            to[src], sizes[src], come[dst], index[src] = dst, round_.nbytes, src, np.arange(len(src))
             nodes = call.node_array
-            tags = (to.tolist(), range(participants)) if call.tagged else ([None] * participants,) * 2
-            self.step = list(zip(nodes[to].tolist(), sizes.tolist(), tags[0], nodes[come].tolist(), tags[1]))
+            tags = ([call.tag(q) for q in to.tolist()], [call.tag(q) for q in range(participants)])
+            self.step = list(zip(nodes[to].tolist(), sizes.tolist(), tags[0], nodes[come].tolist(), tags[1],
+                                 index.tolist()))
 
 
 class _Call:
     """One call of a scheduled collective, shared by its participants."""
 
-    __slots__ = ("itemsize", "node_array", "nodes", "plans", "ready", "schedule", "sizes_only", "tagged")
+    __slots__ = ("index", "itemsize", "node_array", "nodes", "plans", "ready", "schedule", "sizes_only", "tagged")
 
-    def __init__(self, ready: Event) -> None:
+    def __init__(self, ready: Event, index: int = 0) -> None:
         self.schedule: Schedule | None = None
         self.ready = ready  # fires when the schedule is known (servers wait for it)
         self.plans: dict[int, _Plan] = {}
+        self.index = index  # which call of the run: its messages are tagged with it, its jitter drawn for it
+
+    def tag(self, receiver: int) -> Any:
+        """The tag of a message to participant ``receiver``: the call, and the receiver where a rank runs
+        several participants."""
+        return (self.index, receiver) if self.tagged else self.index
 
     def start(self, schedule: Schedule, nodes: list[Hashable], itemsize: int, sizes_only: bool) -> None:
         """The schedule is known; ``sizes_only``: messages carry no values, only their own size."""
@@ -128,7 +144,7 @@ class _Calls:
         self.next[comm.rank] = index + 1
         call = self.calls.get(index)
         if call is None:
-            call = self.calls[index] = _Call(comm.net.env.event())
+            call = self.calls[index] = _Call(comm.net.env.event(), index)
         self.joined[index] = self.joined.get(index, 0) + 1
         if self.joined[index] == joiners:
             del self.calls[index], self.joined[index]
@@ -211,11 +227,52 @@ def _writes_in_place_under(plan: _Plan, r0: int, r1: int, s0: int, s1: int, p: i
     return False
 
 
+def _first(comm: Comm, call: _Call, me: int, events: list[Event], senders: list[int], count: int) -> Process:
+    """Wait for the first ``count`` of ``events`` to arrive (ties at one instant go to the lower sender
+    participant; the choice is made once every arrival of that instant is in); their positions, in
+    sender order. The senders left out are noted as dropped for this call."""
+    env = comm.net.env
+    arrived: list[tuple[float, int, int]] = []
+    enough = env.event()  # never fires if fewer than ``count`` can come (a crash): it waits, as the round would
+
+    def arrive(event: Event, position: int) -> None:
+        arrived.append((getattr(event, "at", env.now), senders[position], position))
+        if len(arrived) == count:
+            after_instant(enough)
+
+    for position, event in enumerate(events):
+        if event.callbacks is None:  # arrived before it was asked for
+            arrive(event, position)
+        else:
+            event.callbacks.append(lambda event, position=position: arrive(event, position))
+    yield enough
+    kept = sorted(arrived)[:count]
+    chosen = {position for _, _, position in kept}
+    nodes = call.nodes
+    dropped = comm.net.shared.setdefault(DROPPED, {}).setdefault(call.index, set())
+    dropped.update(nodes[senders[position]] for position in range(len(events)) if position not in chosen)
+    return sorted(chosen, key=lambda position: senders[position])
+
+
+def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int) -> Process:
+    """Every receive of the round posted at once, then awaited (all, or the first ``quorum``): the
+    (index into the round's receive lists, payload) of those that count."""
+    events = [comm.recv(call.nodes[plan.recv_from[j]], call.tag(me)) for j in range(r0, r1)]
+    quorum = plan.quorum[me] if plan.quorum is not None else 0
+    if quorum:
+        kept = yield from _first(comm, call, me, events, plan.recv_from[r0:r1], quorum)
+        return [(r0 + position, events[position].value) for position in kept]
+    arrived = []
+    for j, event in zip(range(r0, r1), events):
+        arrived.append((j, (yield event)))
+    return arrived
+
+
 def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
             respond: Callable[[Buffer], Buffer] | None = None, shared: bool = False) -> Process:
     """Participant ``me`` through every round, with values; returns its buffer (a server, ``buffer``
     None, starts holding nothing). ``shared``: write ``buffer`` in place (the rank's participants share it)."""
-    schedule, nodes, tag_by_receiver = call.schedule, call.nodes, call.tagged
+    schedule, nodes = call.schedule, call.nodes
     p = schedule.p
     values = _Values(buffer, p, shared) if isinstance(buffer, np.ndarray) or buffer is None else None
     n, gamma = comm.size, comm.gamma
@@ -240,28 +297,27 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
                 if piece is None:
                     piece = snapshots[lo, hi] = array[lo:hi].copy()
             nbytes = plan.send_bytes[j] if comm.wire_bytes is nbytes_of else comm.wire_bytes(piece)  # wire bytes
-            sends.append(comm.net.send(comm.rank, nodes[dst], nbytes, piece, dst if tag_by_receiver else None, comm.phase))
-        arrived = []
-        for j in range(r0, r1):
-            arrived.append((yield comm.recv(nodes[plan.recv_from[j]], me if tag_by_receiver else None)))
+            sends.append(comm.net.send(comm.rank, nodes[dst], nbytes, piece, call.tag(dst), comm.phase,
+                                       key=(call.index, k, plan.send_index[j])))
+        arrived = (yield from _receive(comm, call, plan, me, r0, r1)) if r0 < r1 else []
         if schedule.eager:  # an eager sender goes on: what it sent is a copy
             pending.extend(sends)
         else:
             for sent in sends:
                 yield sent
         if arrived and values is not None:
-            if isinstance(arrived[0], SizeOnly):  # a server among size-only workers: nothing to hold
-                values, buffer = None, size_only(p, arrived[0].itemsize)
+            if isinstance(arrived[0][1], SizeOnly):  # a server among size-only workers: nothing to hold
+                values, buffer = None, size_only(p, arrived[0][1].itemsize)
             else:
                 _write(values, me, [(plan.recv_from[j], plan.recv_lo[j], plan.recv_hi[j], plan.recv_reduce[j], value)
-                                    for j, value in zip(range(r0, r1), arrived)])
+                                    for j, value in arrived])
                 values.holds = True
         if gamma and plan.combine is not None and plan.combine[me]:
             yield comm.net.env.timeout(gamma * plan.combine[me])
         if scale is not None and values is not None:
             for lo, hi in scale:
                 part = values.region(lo, hi, None)
-                part /= n
+                part /= plan.divisor or n
             if respond is not None:
                 values.put(0, p, respond(values.array), fresh=True)
     for sent in pending:
@@ -272,8 +328,8 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
 def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
     """Participant ``me`` through every round when buffers hold no values and messages carry their own
     size: ``_follow`` without the data, straight onto the network (the hot loop of a scale study)."""
-    schedule, nodes, tag_by_receiver = call.schedule, call.nodes, call.tagged
-    net, node, gamma = comm.net, comm.rank, comm.gamma
+    schedule, nodes = call.schedule, call.nodes
+    net, node, gamma, index = comm.net, comm.rank, comm.gamma, call.index
     send, match, timeout = net.send, net._event_for, net.env.timeout
     plans, make_plan = call.plans, call.plan
     eager, pending = schedule.eager, []
@@ -285,9 +341,9 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             plan.left -= 1
         step = plan.step
         if step is not None:  # at most one send and one receive each, as in every ring step
-            to, nbytes, tag_out, come, tag_in = step[me]
+            to, nbytes, tag_out, come, tag_in, i = step[me]
             if to is not None:
-                sent = send(node, to, nbytes, None, tag_out, plan.phase)
+                sent = send(node, to, nbytes, None, tag_out, plan.phase, key=(index, k, i))
                 if come is not None:
                     yield match((come, node, tag_in), False)
                 if eager:
@@ -304,10 +360,10 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             if s0 == s1 and r0 == r1:
                 continue
             phase = plan.phase
-            sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None,
-                          plan.send_to[j] if tag_by_receiver else None, phase) for j in range(s0, s1)]
-            for j in range(r0, r1):
-                yield match((nodes[plan.recv_from[j]], node, me if tag_by_receiver else None), False)
+            sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None, call.tag(plan.send_to[j]), phase,
+                          key=(index, k, plan.send_index[j])) for j in range(s0, s1)]
+            if r0 < r1:
+                yield from _receive(comm, call, plan, me, r0, r1)
             if eager:
                 pending.extend(sends)
             else:
@@ -348,11 +404,7 @@ def schedule_worker(make: ScheduleMaker, with_servers: bool = False) -> Callable
             schedule = _make(make, comm, buffer)
             call.start(schedule, _nodes(schedule, comm), buffer.itemsize,
                        isinstance(buffer, SizeOnly) and comm.wire_bytes is nbytes_of)
-        if call.schedule.workers is not None:
-            return _follow_several(comm, call, buffer)
-        if call.sizes_only:
-            return _follow_sizes(comm, call, comm.rank, buffer)
-        return _follow(comm, call, comm.rank, buffer)
+        return follow_call(comm, call, buffer)
 
     return worker
 
@@ -362,8 +414,9 @@ def _follow_several(comm: Comm, call: _Call, buffer: Buffer) -> Process:
     env = comm.net.env
     out = buffer.copy()
     mine = np.flatnonzero(call.schedule.workers == comm.rank).tolist()
-    yield env.all_of([env.process(_follow_sizes(replace(comm), call, me, out) if call.sizes_only
-                                  else _follow(replace(comm), call, me, out, shared=True)) for me in mine])
+    quiet = getattr(comm.net, "crashed", None) is not None  # a disturbed network: a crash interrupts them
+    yield env.all_of([comm.net.spawn(comm.rank, _follow_sizes(replace(comm), call, me, out) if call.sizes_only
+                                     else _follow(replace(comm), call, me, out, shared=True), quiet) for me in mine])
     return out
 
 
@@ -373,14 +426,9 @@ def schedule_server(make: ScheduleMaker, responds: bool = True) -> Callable[...,
 
     def server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
         call = _calls(comm, make).join(comm, _joiners(comm, True))
-        schedule = call.schedule if call.schedule is not None else (yield call.ready)
-        me = schedule.worker_participants(comm.size) + comm.servers.index(comm.rank)
-        if me >= schedule.participants:
-            return
-        if call.sizes_only:
-            yield from _follow_sizes(comm, call, me, size_only(schedule.p, call.itemsize))
-        else:
-            yield from _follow(comm, call, me, None, respond if responds else None)
+        if call.schedule is None:
+            yield call.ready
+        yield from follow_server(comm, call, respond if responds else None)
 
     return server
 
@@ -391,3 +439,38 @@ def scheduled(name: str, make: ScheduleMaker, cost: Callable[[int, int, int, Lin
     runs it vectorised."""
     return Algorithm(name, schedule_worker(make, server), schedule_server(make, responds) if server else None, summary,
                      kind, cost, schedule=make)
+
+
+DROPPED = "dropped"
+"""``net.shared[DROPPED][call]``: the nodes whose transfers a participant waiting for the first few of its
+receives (a server dropping stragglers) left out, per call."""
+
+
+def new_call(env: Any, schedule: Schedule, nodes: list[Hashable], itemsize: int, sizes_only: bool, index: int) -> _Call:
+    """A call of ``schedule`` whose participants run on ``nodes`` (the message engine's executor makes one per
+    collective of a program; ``index`` names it)."""
+    call = _Call(env.event(), index)
+    call.start(schedule, nodes, itemsize, sizes_only)
+    return call
+
+
+def follow_call(comm: Comm, call: _Call, buffer: Buffer) -> Process:
+    """``comm``'s rank through ``call``: its participant(s) on its buffer; the process returns the rank's
+    result (the follower itself, not a generator around it: one delegation less a message)."""
+    if call.schedule.workers is not None:
+        return _follow_several(comm, call, buffer)
+    if call.sizes_only:
+        return _follow_sizes(comm, call, comm.rank, buffer)
+    return _follow(comm, call, comm.rank, buffer)
+
+
+def follow_server(comm: Comm, call: _Call, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
+    """Server ``comm.rank`` through ``call`` (nothing if the schedule gives it no participant)."""
+    schedule = call.schedule
+    me = schedule.worker_participants(comm.size) + comm.servers.index(comm.rank)
+    if me >= schedule.participants:
+        return
+    if call.sizes_only:
+        yield from _follow_sizes(comm, call, me, size_only(schedule.p, call.itemsize))
+    else:
+        yield from _follow(comm, call, me, None, respond)

@@ -6,20 +6,15 @@ T = 2(2α + nP/B).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from functools import partial
 
 import numpy as np
-from simpy.events import Event
 
-from ..network.fluid import _AFTER_NORMAL
-from .base import Algorithm, Comm, Process, register
+from .base import Algorithm, register
 from .cost import Cost, LinkCost
-from .follow import scheduled
-from .payload import Buffer, SizeOnly
+from .follow import DROPPED, scheduled  # noqa: F401  (DROPPED: where the dropped ranks are noted)
 from .schedule import Schedule, bounds_of, empty, ints, pieces, received
-
-_AFTER_THE_INSTANT = _AFTER_NORMAL + 1  # after the ordinary events of an instant and the network's rates
-
 
 def sharded_server_schedule(n: int, p: int, w: int, servers: int = 1, **_: object) -> Schedule:
     """k = ``servers`` servers (participants n..n+k−1): every worker pushes chunk s of
@@ -57,65 +52,33 @@ register(scheduled("parameter_server", parameter_server_schedule, parameter_serv
                    "workers push to one server, which averages and sends the mean back", server=True))
 
 
+def dropping_server_schedule(n: int, p: int, w: int, keep: int) -> Schedule:
+    """The parameter server in ``drop_stragglers``/``backup_workers`` mode: every worker pushes its buffer,
+    the server waits for the first ``keep`` to arrive (ties at one instant go to the lower ranks; the
+    others are delivered, and dropped), adds them in rank order (keep − 1 additions), divides by ``keep``
+    and sends the result to every worker. 2n messages of P bytes, as the parameter server."""
+    if n == 1:
+        return empty(2, p)
+    workers, server = ints(range(n)), np.full(n, n)
+    combine = np.zeros(n + 1, dtype=np.int64)
+    combine[n] = (keep - 1) * p * w
+    quorum = np.zeros(n + 1, dtype=np.int64)
+    quorum[n] = keep
+    push = pieces(workers, server, np.zeros(n), np.full(n, p), w, "push", True, combine,
+                  (ints([n]), ints([0]), ints([p])))
+    push = dataclasses.replace(push, quorum=quorum, divisor=keep)
+    pull = pieces(server, workers, np.zeros(n), np.full(n, p), w, "pull")
+    return Schedule(n + 1, 2, lambda r: push if r == 0 else pull, p=p)
+
+
 def first_arrivals(keep: int) -> Algorithm:
-    """The parameter server in ``drop_stragglers``/``backup_workers`` mode: the server takes the first
-    ``keep`` gradients to arrive, adds them in rank order, divides by ``keep`` and sends the result to
-    every worker; the others are dropped (their messages still cross the network). Gradients that land
-    in the same instant tie, and the lowest ranks win: the server decides once every arrival of the
-    instant the keep-th landed is in. 2n messages of P bytes, as the parameter server. Calls are tagged,
-    so a gradient that arrives after its call was answered never counts in a later one. Which ranks each
-    call dropped: ``net.shared[DROPPED]``."""
-
-    def _call(comm: Comm) -> int:
-        counts = comm.net.shared.setdefault(("first_arrivals", comm.rank), [0])
-        counts[0] += 1
-        return counts[0] - 1
-
-    def worker(comm: Comm, buffer: Buffer) -> Process:
-        call = _call(comm)
-        comm.phase = "push"
-        yield comm.send(comm.server, buffer, tag=("push", call))
-        comm.phase = "pull"
-        return (yield comm.recv(comm.server, tag=("pull", call)))
-
-    def server(comm: Comm, respond: Callable[[Buffer], Buffer] | None = None) -> Process:
-        if comm.rank != comm.server:
-            return
-        call, env = _call(comm), comm.net.env
-        arrived: list[tuple[float, int, Buffer]] = []
-        enough = env.event()
-
-        def arrive(event: Event, rank: int) -> None:
-            arrived.append((env.now, rank, event.value))
-            if len(arrived) == keep:  # decide after every other event of this instant (its ties)
-                enough._ok, enough._value = True, None
-                env.schedule(enough, _AFTER_THE_INSTANT)
-
-        for rank in range(comm.size):
-            pushed = comm.recv(rank, tag=("push", call))
-            if pushed.callbacks is None:  # delivered before the server asked
-                arrive(pushed, rank)
-            else:
-                pushed.callbacks.append(lambda event, rank=rank: arrive(event, rank))
-        yield enough
-        kept = sorted(sorted(arrived, key=lambda item: item[:2])[:keep], key=lambda item: item[1])
-        comm.net.shared.setdefault(DROPPED, []).append(sorted(set(range(comm.size)) - {rank for _, rank, _ in kept}))
-        first = kept[0][2]
-        if busy := comm.combine(first, keep - 1):
-            yield busy
-        if isinstance(first, SizeOnly):
-            mean: Buffer = first.copy()
-        else:
-            total = first.copy()
-            for _, _, buffer in kept[1:]:
-                total += buffer
-            mean = total / np.asarray(keep, dtype=total.dtype)
-        result = respond(mean) if respond is not None else mean
-        comm.phase = "pull"
-        yield env.all_of([comm.send(rank, result, tag=("pull", call)) for rank in range(comm.size)])
-
-    return Algorithm(f"parameter_server (first {keep})", worker, server,
-                     f"workers push to one server, which averages the first {keep} to arrive", "allreduce")
+    """The parameter server taking the first ``keep`` gradients (:func:`dropping_server_schedule`). Which
+    ranks each call dropped: ``net.shared[DROPPED][call]``."""
+    return scheduled(f"parameter_server (first {keep})", partial(_dropping, keep=keep), None,
+                     f"workers push to one server, which averages the first {keep} to arrive", server=True)
 
 
-DROPPED = "dropped"
+def _dropping(n: int, p: int, w: int, keep: int, **_: object) -> Schedule:
+    return dropping_server_schedule(n, p, w, min(keep, n))
+
+

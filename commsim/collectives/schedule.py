@@ -49,6 +49,10 @@ class Round:
     reduce: np.ndarray | bool = False
     scale: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     at: np.ndarray | None = None
+    # per participant: how many of its receives it waits for (0: all of them); the first to arrive count,
+    # ties going to the lower sender, the rest are delivered but dropped (a server taking the first k)
+    quorum: np.ndarray | None = None
+    divisor: int | None = None  # what ``scale`` divides by (None: n, the workers)
 
 
 @dataclass(frozen=True)

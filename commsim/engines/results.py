@@ -82,7 +82,7 @@ class RunResult:
     expected: analytic.Expected
     mean: dict[str, Any] | None = None
     log: MessageLog | None = field(default=None, repr=False)
-    engine: str = "simulate"
+    engine: str = "message"
     nccl: dict[str, Any] | None = None  # model nccl: protocol, channels, NCCL's own predicted time and why
     disturbance: dict[str, Any] | None = None  # stragglers and faults: what happened, against the uniform twin
     compute_spans: list[list[tuple[float, float]]] = field(default_factory=list, repr=False)  # [rank]: (start, end)
@@ -94,7 +94,9 @@ class RunResult:
 
     @property
     def kind(self) -> str:
-        return "allreduce" if self.nccl is not None else get(self.algorithm).kind  # NCCL's collectives all-reduce
+        if self.nccl is not None:
+            return self.nccl.get("collective", "allreduce")
+        return get(self.algorithm).kind
 
     @property
     def algbw(self) -> float | None:
@@ -171,12 +173,13 @@ class TrainingResult:
     message_bytes: dict[int, int]
     makespan_s: float
     expected: analytic.Expected
-    replicas_identical: bool
+    replicas_identical: bool | None  # None: sizes only, no replicas
     bytes_per_link: dict[str, int]
     log: MessageLog | None = field(default=None, repr=False)
     finish_s: list[float] = field(default_factory=list, repr=False)  # [rank]: end of its last step
     compute_spans: list[list[tuple[float, float]]] = field(default_factory=list, repr=False)  # [rank]: (start, end)
     disturbance: dict[str, Any] | None = None  # stragglers and faults: what happened, against the uniform twin
+    engine: str = "message"
 
     @property
     def params(self) -> int:
@@ -190,14 +193,15 @@ class TrainingResult:
     @property
     def checks(self) -> dict[str, bool]:
         """Counts and time against steps × the collective's closed form; replicas identical."""
-        if self.stopped is not None:
+        if self.stopped is not None or self.engine == "analytic":
             return {}
         checks = count_and_time_checks(self)
         if self.disturbance is not None and self.disturbance["crashed"]:  # a crashed worker sends less
             del checks["messages"], checks["bytes"]
-        checks["replicas"] = self.replicas_identical
+        if self.replicas_identical is not None:
+            checks["replicas"] = self.replicas_identical
         return checks
 
     @property
     def ok(self) -> bool | None:
-        return None if self.stopped is not None else all(self.checks.values())
+        return None if self.stopped is not None or self.engine == "analytic" else all(self.checks.values())

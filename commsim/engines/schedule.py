@@ -1,126 +1,48 @@
-"""The schedule engine: a collective's schedule (rounds of transfers) simulated a whole round at a time.
+"""The schedule engine: a program of collectives and compute (:mod:`commsim.engines.program`), each
+collective a schedule simulated a whole round at a time.
 
 Same network model as the message engine (``commsim.network.fluid``): a transfer alone on its route
-takes Σ latency + bytes / min bandwidth; transfers crossing a directed link at the same time share
-it max-min fairly; a transfer's bytes flow first, then it propagates for its route's latency. Two
-ways through a schedule, both exact:
+takes Σ latency + bytes / min bandwidth; transfers crossing a directed link at the same time share it
+max-min fairly; a transfer's bytes flow first, then it propagates for its route's latency. Same faults
+(crashes, jitter, link failures; the program module says what each does). Two ways through a program,
+both exact:
 
-* **Round at a time** (no shared link): each transfer of round k starts when its sender finished
-  round k−1, and is delivered Σα + bytes/B later; a participant finishes round k at its last
-  delivery plus γ·combined bytes. All of it is numpy over the round's arrays. It is valid while no
-  link carries two transfers at once, which is checked for every round (each link at most once in
-  a round, and never before the previous transfer on it has left); the first overlap switches to:
+* **Round at a time** (no shared link): each transfer of round k starts when its sender finished round
+  k−1 (plus its jitter), and is delivered Σα + bytes/B later; a participant finishes round k at its last
+  delivery (its first ``quorum`` receives, if it waits for no more) plus γ·combined bytes. Tasks are
+  taken in program order, each collective's rounds in numpy. It is valid while no link carries two
+  transfers at once (checked for every round: each link at most once in a round, and never before the
+  previous transfer on it has left) and no link fails under a transfer; the first breach switches to:
 * **Fluid events**: one instant at a time, every transfer active at that instant in arrays; at each
-  instant the max-min rates (progressive filling over the link–transfer incidence, vectorised),
-  then the next instant is the earliest end of transmission, delivery or combine.
+  instant the max-min rates (progressive filling over the link–transfer incidence, vectorised), then
+  the next instant is the earliest end of transmission, delivery, combine, compute, crash or failure.
 
-Counts, message sizes and bytes per route are accumulated, never logged per message, so memory does
-not grow with the number of messages.
+Counts, message sizes and bytes per route are accumulated; with ``keep_log`` every delivered transfer is
+recorded too (what idle time, the critical path and a trace read).
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
+import heapq
+from array import array
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from ..collectives.schedule import Round, Schedule
-from ..network.fluid import shortest_paths
+from ..network.fluid import Link, MessageLog, Route
+from ..network.jitter import jitter_fraction
+from .program import Collective, Compute, Faults, Program, one_call
+from .record import Record
+from .routes import Routes
 
-_SATURATED = 1e-9  # as the fluid network: spare capacity below this fraction of bandwidth is none
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
+_INF = float("inf")
 
 
-class _Routes:
-    """Routes between participants, each found once: its directed links, latency and bottleneck."""
-
-    def __init__(self, graph: nx.Graph, nodes: list[Any]) -> None:
-        self.graph, self.nodes, self.count = graph, nodes, len(nodes)
-        self.link_index: dict[tuple[Any, Any], int] = {}
-        bandwidth: list[float] = []
-        for u, v, data in graph.edges(data=True):
-            for a, b in ((u, v), (v, u)):
-                self.link_index[a, b] = len(bandwidth)
-                bandwidth.append(float(data["bandwidth"]))
-        self.link_names = [f"{a}->{b}" for a, b in self.link_index]
-        self.bandwidth = np.array(bandwidth)
-        latency = {key: float(graph.edges[key]["latency"]) for key in self.link_index}
-        self._link_latency = np.array([latency[key] for key in self.link_index])
-        self.keys = np.zeros(0, dtype=np.int64)  # sorted pair keys src·P + dst
-        self.ids = np.zeros(0, dtype=np.int64)  # their route ids
-        self.latency = np.zeros(0)
-        self.bottleneck = np.zeros(0)
-        self.start = np.zeros(1, dtype=np.int64)  # CSR: route r's links are flat[start[r]:start[r] + length[r]]
-        self.length = np.zeros(0, dtype=np.int64)
-        self.flat = np.zeros(0, dtype=np.int64)
-
-    def _paths(self, src: int, dsts: list[int]) -> list[list[Any]]:
-        """Paths from participant ``src`` to each of ``dsts``: the topology's router, or the hop-shortest
-        paths the message engine takes (one breadth-first search per source)."""
-        nodes, router = self.nodes, self.graph.graph.get("router")
-        if router is not None:
-            return [router(self.graph, nodes[src], nodes[dst]) for dst in dsts]
-        found = shortest_paths(self.graph, nodes[src], [nodes[dst] for dst in dsts])
-        return [found[nodes[dst]] for dst in dsts]
-
-    def lookup(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """Route ids of the pairs (src[i], dst[i]), finding the routes not seen before."""
-        keys = src * self.count + dst
-        position = np.searchsorted(self.keys, keys)
-        found = position < len(self.keys)
-        found[found] = self.keys[position[found]] == keys[found]
-        if not found.all():
-            new = np.unique(keys[~found])  # sorted: grouped by source, and numbered in this order
-            sources = new // self.count
-            cuts = np.flatnonzero(np.diff(sources)) + 1
-            index = self.link_index
-            flat: list[int] = []
-            lengths: list[int] = []
-            for source, targets in zip(sources[np.concatenate([[0], cuts])].tolist(), np.split(new % self.count, cuts)):
-                for path in self._paths(source, targets.tolist()):
-                    flat.extend(index[a, b] for a, b in itertools.pairwise(path))
-                    lengths.append(len(path) - 1)
-            first = len(self.ids)
-            added, length = np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64)
-            heads = np.concatenate([[0], np.cumsum(length)[:-1]])
-            self.latency = np.concatenate([self.latency, np.add.reduceat(self._link_latency[added], heads)])
-            self.bottleneck = np.concatenate([self.bottleneck, np.minimum.reduceat(self.bandwidth[added], heads)])
-            self.length = np.concatenate([self.length, length])
-            self.start = np.concatenate([[0], np.cumsum(self.length)])
-            self.flat = np.concatenate([self.flat, added])
-            keys_all = np.concatenate([self.keys, new])
-            ids_all = np.concatenate([self.ids, np.arange(first, first + len(new), dtype=np.int64)])
-            order = np.argsort(keys_all, kind="stable")
-            self.keys, self.ids = keys_all[order], ids_all[order]
-            position = np.searchsorted(self.keys, keys)
-        return self.ids[position]
-
-    def incidence(self, routes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(link ids, owner) of every link of every route in ``routes``: owner[j] is the position in
-        ``routes`` whose route crosses link ids[j]."""
-        lengths = self.length[routes]
-        owner = np.repeat(np.arange(len(routes)), lengths)
-        first = np.repeat(self.start[routes] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        return self.flat[first + np.arange(len(owner))], owner
-
-
-@dataclass
-class ScheduleRun:
-    """What a schedule did on a network: finish time per participant, counts and bytes per link."""
-
-    finish_s: np.ndarray  # per participant (workers first)
-    messages: int
-    sizes: dict[int, int]
-    bytes_per_link: dict[str, int]
-    link_bandwidth: dict[str, float]
-    fluid: bool = False  # the fluid way was needed (links were shared)
-    busiest_link_bound: float = 0.0  # max over links of bytes/bandwidth + the shortest route latency through it
-
-    def makespan(self, workers: int) -> float:
-        return float(self.finish_s[:workers].max(initial=0.0))
+ScheduleRun = Record  # what run_schedule returned before programs
 
 
 class _Tally:
@@ -131,20 +53,90 @@ class _Tally:
         self.sizes: dict[int, int] = {}
         self.route_bytes = np.zeros(0)
         self.route_messages = np.zeros(0, dtype=np.int64)
+        self.touched = np.zeros(0, dtype=bool)  # routes some bytes took
+
+    def move(self, old: int, new: int, nbytes: float) -> None:
+        """A failure sends ``nbytes`` of a message on route ``old`` on along route ``new``."""
+        self._grow(new + 1)
+        self.route_bytes[old] -= round(nbytes)
+        self.route_bytes[new] += round(nbytes)
+        self.touched[new] = True
+
+    def _grow(self, size: int) -> None:
+        if size > len(self.route_bytes):
+            grow = size - len(self.route_bytes)
+            self.route_bytes = np.concatenate([self.route_bytes, np.zeros(grow)])
+            self.route_messages = np.concatenate([self.route_messages, np.zeros(grow, dtype=np.int64)])
+            self.touched = np.concatenate([self.touched, np.zeros(grow, dtype=bool)])
 
     def add(self, routes: np.ndarray, nbytes: np.ndarray) -> None:
+        if not len(nbytes):
+            return
         self.messages += len(nbytes)
         values, counts = np.unique(nbytes, return_counts=True)
         for value, count in zip(values.tolist(), counts.tolist()):
             self.sizes[value] = self.sizes.get(value, 0) + count
         weights = np.bincount(routes, weights=nbytes.astype(np.float64))
         counts = np.bincount(routes)
-        if len(weights) > len(self.route_bytes):
-            grow = len(weights) - len(self.route_bytes)
-            self.route_bytes = np.concatenate([self.route_bytes, np.zeros(grow)])
-            self.route_messages = np.concatenate([self.route_messages, np.zeros(grow, dtype=np.int64)])
+        self._grow(len(weights))
         self.route_bytes[: len(weights)] += weights
         self.route_messages[: len(counts)] += counts
+        self.touched[: len(counts)] |= counts > 0
+
+
+class _Log:
+    """Delivered transfers, in chunks of arrays (owner slots, bytes, start, end, phase, route id)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.phases: dict[str, int] = {}
+
+    def add(self, src: np.ndarray, dst: np.ndarray, nbytes: np.ndarray, start: np.ndarray, end: np.ndarray,
+            phase: str, route: np.ndarray, issued: np.ndarray) -> None:
+        """Delivered transfers: owner slots, bytes, when they left and arrived, the round's phase, the route
+        and when their sender was ready to send them (before a jitter)."""
+        if len(src):
+            phase_id = self.phases.setdefault(phase, len(self.phases))
+            self.parts.append((src, dst, nbytes.astype(np.int64), start, end, np.full(len(src), phase_id), route,
+                               issued))
+
+    def posted(self, nodes: list[Hashable]) -> dict[tuple[Hashable, Hashable, float], float]:
+        """(src, dst, start) → when it was sent, for the transfers that left late (jitter)."""
+        late: dict[tuple[Hashable, Hashable, float], float] = {}
+        for src, dst, _, start, _, _, _, issued in self.parts:
+            for i in np.flatnonzero(issued != start).tolist():
+                late[nodes[src[i]], nodes[dst[i]], float(start[i])] = float(issued[i])
+        return late
+
+    def message_log(self, routes: Routes) -> MessageLog:
+        """As the message engine's :class:`MessageLog`, in delivery order (ties: by start, sender, receiver)."""
+        log = MessageLog()
+        log.phases = list(self.phases)
+        if not self.parts:
+            return log
+        src, dst, nbytes, start, end, phase, route, _ = (np.concatenate(column) for column in zip(*self.parts))
+        order = np.lexsort((dst, src, start, end))
+        used = np.unique(route)
+        links: dict[int, Link] = {}
+        names = list(routes.link_index)
+        for rid in used.tolist():
+            ids = routes.flat[routes.start[rid]: routes.start[rid] + routes.length[rid]].tolist()
+            for lid in ids:
+                if lid not in links:
+                    u, v = names[lid]
+                    links[lid] = Link(u, v, float(routes.bandwidth[lid]), float(routes._link_latency[lid]))
+        position = {}
+        for (rid, s, d) in sorted(set(zip(route.tolist(), src.tolist(), dst.tolist()))):
+            ids = routes.flat[routes.start[rid]: routes.start[rid] + routes.length[rid]].tolist()
+            position[rid, s, d] = len(log.routes)
+            log.routes.append(Route(len(log.routes), routes.nodes[s], routes.nodes[d], tuple(links[i] for i in ids)))
+        log.route = array("q", [position[r, s, d] for r, s, d in zip(route[order].tolist(), src[order].tolist(),
+                                                                      dst[order].tolist())])
+        log.nbytes = array("q", nbytes[order].tolist())
+        log.start = array("d", start[order].tolist())
+        log.end = array("d", end[order].tolist())
+        log.phase = array("h", phase[order].tolist())
+        return log
 
 
 def _combine_after(round_: Round, gamma: float) -> np.ndarray | float:
@@ -153,196 +145,687 @@ def _combine_after(round_: Round, gamma: float) -> np.ndarray | float:
     return gamma * round_.combine.astype(np.float64)
 
 
-def _round_at_a_time(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarray, _Tally] | None:
-    """Every round in one numpy pass, or None at the first round where two transfers would share a link."""
-    participants = schedule.participants
-    ready = np.zeros(participants)
-    sent = np.zeros(participants)  # eager: the last delivery of each participant's own sends
-    last_end = np.full(len(routes.bandwidth), -np.inf)
-    tally = _Tally()
-    for k in range(schedule.rounds):
-        round_ = schedule.round(k)
-        src, dst, nbytes = round_.src, round_.dst, round_.nbytes
-        if len(src):
-            ids = routes.lookup(src, dst)
-            start = ready[src]
-            moving = nbytes > 0
-            transmit = np.where(moving, nbytes / routes.bottleneck[ids], 0.0)
-            delivery = start + (transmit + routes.latency[ids])
-            links, owner = routes.incidence(ids[moving])
-            if len(links):
-                if np.bincount(links).max() > 1:
-                    return None  # two transfers of this round on one link
-                first = start[moving][owner]
-                if np.any(first < last_end[links] - _OVERLAP * np.abs(first)):
-                    return None  # starts before the link's previous transfer has left
-                last_end[links] = (start + transmit)[moving][owner]
+class _Execution:
+    """One program on one network under its faults: the state both ways share."""
+
+    def __init__(self, program: Program, graph: nx.Graph, gamma: float, faults: Faults | None, keep_log: bool) -> None:
+        faults = faults or Faults()
+        self.program, self.gamma = program, gamma
+        self.nodes = [*range(program.workers), *program.servers]  # owner i runs on node nodes[i]
+        self.routes = Routes(graph, self.nodes, list(faults.link_failures))
+        self.stop_at = self.routes.stop[0] if self.routes.stop is not None else _INF
+        owners = program.owners
+        crash = np.full(owners, _INF) if faults.crash_s is None else np.asarray(faults.crash_s, dtype=np.float64)
+        self.crash = np.concatenate([crash, np.full(owners - len(crash), _INF)])[:owners]
+        self.limit = np.minimum(self.crash, self.stop_at)  # nothing an owner does starts at or after this
+        self.calm = not np.isfinite(self.limit).any() and not faults.link_failures  # nothing can stop anything
+        self.jitter_s, self.seed = faults.jitter_s, faults.seed
+        self.keep_log = keep_log
+        self.owners_of = [program.owner_of(task) if isinstance(task, Collective) else None for task in program.tasks]
+        self.takes_part = np.zeros((len(program.tasks), owners), dtype=bool)  # [task, owner]
+        for index, owner in enumerate(self.owners_of):
+            self.takes_part[index, owner if owner is not None else slice(0, program.workers)] = True
+        self.reset()
+
+    def reset(self) -> None:
+        tasks, owners = len(self.program.tasks), self.program.owners
+        self.task_start = np.full((tasks, owners), np.nan)
+        self.task_end = np.full((tasks, owners), np.nan)
+        self.tally = _Tally()
+        self.log = _Log() if self.keep_log else None
+        self.rerouted = 0.0
+        self.lost: list[tuple[Hashable, Hashable, float]] = []  # (src, dst, bytes never sent) per transfer a crash cut
+        self.dropped: dict[int, set[int]] = {}  # quorum call → owners dropped
+        self.waits: dict[int, set[int]] = {}  # stuck owner → owners it waits for
+        self.last_finish = np.zeros(0)
+
+    # -- what both ways share --------------------------------------------------------------
+    def _deps_end(self, index: int, now: float | None = None) -> np.ndarray:
+        """Per worker: when the tasks ``index`` waits for have all ended (0 if it waits for none)."""
+        n = self.program.workers
+        after = self.program.tasks[index].after
+        if not after:
+            return np.zeros(n)
+        ends = self.task_end[list(after), :n]
+        return np.where(np.isnan(ends).any(axis=0), np.nan, ends.max(axis=0))
+
+    def _server_free(self, index: int) -> np.ndarray:
+        """Per server: the end of the last collective before task ``index`` it took part in (0: none)."""
+        n, servers = self.program.workers, len(self.program.servers)
+        free = np.zeros(servers)
+        for earlier in range(index):
+            owner = self.owners_of[earlier]
+            if owner is None:
+                continue
+            mine = np.unique(owner[owner >= n]) - n
+            free[mine] = self.task_end[earlier, n + mine]
+        return free
+
+    def _computed(self, deps: np.ndarray, task: Compute) -> tuple[np.ndarray, np.ndarray]:
+        """(start, end) of a compute task per worker: it starts when its dependencies end (NaN: they never
+        do, or its worker has crashed by then) and ends ``seconds`` later, or never (inf) if its worker
+        crashes first."""
+        limit = self.limit[:self.program.workers]
+        start = np.where(np.isfinite(deps) & (deps < limit), deps, np.nan)
+        end = start + task.seconds
+        return start, np.where(end >= limit, _INF, end)
+
+    def _jittered(self, call: int, k: int, start: np.ndarray, index: np.ndarray) -> np.ndarray:
+        if not self.jitter_s:
+            return start
+        return start + self.jitter_s * jitter_fraction(self.seed, call, k, index)
+
+    def result(self, fluid: bool) -> Record:
+        """The run's record: times, counts, bytes per link, what went wrong."""
+        routes, tally = self.routes, self.tally
+        count = len(tally.route_bytes)
+        flat = routes.flat[: routes.start[count]] if count else np.zeros(0, dtype=np.int64)
+        lengths = routes.length[:count]
+        per_link = np.bincount(flat, weights=np.repeat(tally.route_bytes, lengths), minlength=len(routes.bandwidth))
+        travelled = np.repeat(tally.touched, lengths)
+        used = np.zeros(len(routes.bandwidth), dtype=bool)
+        used[flat[travelled]] = True
+        names = routes.link_names
+        bytes_per_link = {names[i]: int(per_link[i]) for i in np.flatnonzero(used).tolist()}
+        bandwidth = {names[i]: float(routes.bandwidth[i]) for i in np.flatnonzero(used).tolist()}
+        shortest = np.full(len(routes.bandwidth), np.inf)
+        np.minimum.at(shortest, flat[travelled], np.repeat(routes.latency[:count], lengths)[travelled])
+        bound = float(np.max(per_link[used] / routes.bandwidth[used] + shortest[used], initial=0.0))
+        started = ~np.isnan(self.task_start)
+        self.task_end = np.where(started & np.isnan(self.task_end), _INF, self.task_end)
+        stopped, crashed, waiting = self._outcome()
+        ended = np.nanmax(np.where(np.isfinite(self.task_end), self.task_end, np.nan), initial=0.0) \
+            if self.task_end.size else 0.0
+        over = self.stop_at if stopped is not None and self.stop_at < _INF else ended
+        failed = [(at, u, v) for u, v, at in self.routes.failures if at <= over]
+        record = Record(self.last_finish, tally.messages, dict(sorted(tally.sizes.items())),
+                           dict(sorted(bytes_per_link.items())), bandwidth, fluid, bound,
+                           self.task_start, self.task_end, stopped, crashed,
+                           [sorted(owners) for _, owners in sorted(self.dropped.items())], self.rerouted, failed,
+                           waiting, (lambda log=self.log: log.message_log(routes)) if self.log is not None else None,
+                           self.lost,
+                           self.log.posted(self.nodes) if self.log is not None else {})
+        if stopped is not None and stopped.startswith("network partitioned"):
+            record.stopped_at = self.stop_at
+        return record
+
+    def _outcome(self) -> tuple[str | None, list[tuple[int, float]], dict[Hashable, list[Hashable]]]:
+        """Why the run stopped (None: every live worker finished), the crashes that hit, who waits on whom."""
+        n, end = self.program.workers, self.task_end
+        finished = (np.isfinite(end) | ~self.takes_part).all(axis=0)
+        last = np.where(self.takes_part & np.isfinite(end), end, 0.0).max(axis=0, initial=0.0)
+        hit = [(owner, float(self.crash[owner])) for owner in np.flatnonzero(np.isfinite(self.crash)).tolist()
+               if self.crash[owner] < self.stop_at and not (finished[owner] and last[owner] <= self.crash[owner])]
+        down = {owner for owner, _ in hit}
+        live = [owner for owner in range(n) if owner not in down]
+        unfinished = [owner for owner in live if not finished[owner]]
+        nodes = self.nodes
+        waiting = {nodes[owner]: sorted({nodes[src] for src in sources}, key=str)
+                   for owner, sources in sorted(self.waits.items()) if owner not in down}
+        if self.stop_at < _INF and unfinished:
+            return self.routes.stop[1], hit, {}
+        if n and not live:
+            return "every worker crashed", hit, {}
+        if unfinished:
+            return "stuck", hit, waiting
+        return None, hit, {}
+
+    # -- round at a time ------------------------------------------------------------------
+    def fast(self) -> bool:
+        """The whole program a round at a time; False at the first shared link or failure under a transfer."""
+        self.reset()
+        last_end = np.full(len(self.routes.bandwidth), -np.inf)
+        n = self.program.workers
+        for index, task in enumerate(self.program.tasks):
+            deps = self._deps_end(index)
+            if isinstance(task, Compute):
+                self.task_start[index, :n], self.task_end[index, :n] = self._computed(deps, task)
+                continue
+            entry = np.concatenate([deps, self._server_free(index)])
+            if not self._call_fast(index, task, entry, last_end):
+                return False
+        return True
+
+    def _call_fast(self, index: int, call: Collective, entry_owner: np.ndarray, last_end: np.ndarray) -> bool:
+        schedule, routes = call.schedule, self.routes
+        owner = self.owners_of[index]
+        entry_owner = np.where(np.isnan(entry_owner), _INF, entry_owner)
+        joined = entry_owner[owner]
+        limit = self.limit[owner]
+        ready = np.where(joined < limit, joined + call.delay_s, _INF)
+        sent = ready.copy()  # eager: the last delivery of each participant's own sends
+        crash_src = self.crash[owner]
+        for k in range(schedule.rounds):
+            if not self.calm and not np.isfinite(ready).any():
+                break  # nobody can go on: the rest of the call never happens
+            round_ = schedule.round(k)
+            src, dst, nbytes = round_.src, round_.dst, round_.nbytes
             done = ready.copy()
-            np.maximum.at(sent if schedule.eager else done, src, delivery)
+            if len(src):
+                start = self._jittered(index, k, ready[src], np.arange(len(src)))
+                go = slice(None) if self.calm else np.flatnonzero(start < limit[src])
+                if self.jitter_s and not self.calm:  # ready before its crash, due to leave after it: never leaves
+                    never = np.flatnonzero((ready[src] < crash_src[src]) & (start >= crash_src[src]))
+                    self.lost += [(self.nodes[owner[src[i]]], self.nodes[owner[dst[i]]], float(nbytes[i]))
+                                  for i in never.tolist()]
+                delivery = np.full(len(src), _INF)
+                if self.calm or len(go):
+                    s_go, nb = start[go], nbytes[go]
+                    epoch = routes.epoch(s_go) if len(routes.failures) else 0
+                    ids = routes.lookup(owner[src[go]], owner[dst[go]], epoch)
+                    transmit = np.where(nb > 0, nb / routes.bottleneck[ids], 0.0)
+                    tx_end = s_go + transmit
+                    for u, v, at in routes.failures:
+                        under = (s_go < at) & (tx_end > at)
+                        if under.any() and routes.crosses(ids[under], {routes.link_index[u, v],
+                                                                       routes.link_index[v, u]}).any():
+                            return False  # a link fails under a transfer: its bytes take a new route
+                    arrive = tx_end + routes.latency[ids]
+                    if not self.calm:
+                        arrive = np.where((tx_end > crash_src[src[go]]) | (arrive >= self.stop_at), _INF, arrive)
+                    delivery[go] = arrive
+                    moving = nb > 0
+                    links, own = routes.incidence(ids[moving])
+                    if len(links):
+                        if np.bincount(links).max() > 1:
+                            return False  # two transfers of this round on one link
+                        first = s_go[moving][own]
+                        if np.any(first < last_end[links] - _OVERLAP * np.abs(first)):
+                            return False  # starts before the link's previous transfer has left
+                        busy = tx_end if self.calm else np.minimum(tx_end, crash_src[src[go]])  # a cut one frees it
+                        last_end[links] = busy[moving][own]
+                    self.tally.add(ids, nb)
+                    if not self.calm:
+                        self._cut(owner[src[go]], owner[dst[go]], ids, nb, s_go, tx_end, crash_src[src[go]])
+                    if routes.failures:
+                        self.rerouted += float(nb[routes.rerouted[ids]].sum())
+                    if self.log is not None:
+                        ok = np.isfinite(arrive)
+                        self.log.add(owner[src[go]][ok], owner[dst[go]][ok], nb[ok], s_go[ok], delivery[go][ok],
+                                     round_.phase, ids[ok], ready[src[go]][ok])
+                np.maximum.at(sent if schedule.eager else done, src, delivery)
+                self._receive(index, k, round_, src, dst, delivery, done)
+                if not self.calm:
+                    for p in np.flatnonzero(np.isfinite(ready) & ~np.isfinite(done)).tolist():  # stuck: on whom
+                        late = src[(dst == p) & ~np.isfinite(delivery)]
+                        self.waits.setdefault(int(owner[p]), set()).update(owner[late].tolist())
+            ready = done + _combine_after(round_, self.gamma)
+            if not self.calm:
+                ready = np.where(ready >= limit, _INF, ready)  # it stops before it has left the round
+        finish = np.maximum(ready, sent) if schedule.eager else ready
+        if not self.calm:
+            finish = np.where(finish >= limit, _INF, finish)
+        self._call_ended(index, owner, joined, finish)
+        return True
+
+    def _cut(self, src: np.ndarray, dst: np.ndarray, ids: np.ndarray, nbytes: np.ndarray, start: np.ndarray,
+             tx_end: np.ndarray, crash: np.ndarray) -> None:
+        """Transfers still transmitting when their sender crashed: the bytes not yet sent never leave (off
+        their route's count, noted as lost)."""
+        for i in np.flatnonzero(tx_end > crash).tolist():
+            unsent = float(nbytes[i] - self.routes.bottleneck[ids[i]] * (crash[i] - start[i]))
+            self.tally.route_bytes[ids[i]] -= round(unsent)
+            self.lost.append((self.nodes[src[i]], self.nodes[dst[i]], unsent))
+
+    def _receive(self, index: int, k: int, round_: Round, src: np.ndarray, dst: np.ndarray, delivery: np.ndarray,
+                 done: np.ndarray) -> None:
+        """Round k's deliveries into the receivers' finish times: all of them, or the first ``quorum``."""
+        quorum = round_.quorum
+        if quorum is None:
             np.maximum.at(done, dst, delivery)
-            tally.add(ids, nbytes)
-        else:
-            done = ready
-        ready = done + _combine_after(round_, gamma)
-    return np.maximum(ready, sent), tally
+            return
+        plain = quorum[dst] == 0
+        np.maximum.at(done, dst[plain], delivery[plain])
+        owner = self.owners_of[index]
+        for p in np.flatnonzero(quorum).tolist():
+            mine = np.flatnonzero(dst == p)
+            order = mine[np.lexsort((src[mine], delivery[mine]))]
+            kept, rest = order[: quorum[p]], order[quorum[p]:]
+            last = float(delivery[kept].max(initial=-np.inf)) if len(kept) == quorum[p] else _INF
+            done[p] = max(done[p], last)
+            if np.isfinite(last):
+                self.dropped.setdefault(index, set()).update(owner[src[rest]].tolist())
+
+    def _call_ended(self, index: int, owner: np.ndarray, joined: np.ndarray, finish: np.ndarray) -> None:
+        """Each owner of a call started it when it joined (unless it had crashed by then) and ended it when
+        its last participant left."""
+        owners = self.program.owners
+        start = np.full(owners, np.nan)
+        start[owner] = np.where(np.isfinite(joined) & (joined < self.limit[owner]), joined, np.nan)
+        end = np.full(owners, -np.inf)
+        np.maximum.at(end, owner, finish)
+        taking = np.zeros(owners, dtype=bool)
+        taking[owner] = True
+        self.task_start[index] = np.where(taking, start, np.nan)
+        self.task_end[index] = np.where(taking & ~np.isnan(start), end, np.nan)
+        self.last_finish = np.where(np.isfinite(finish), finish, np.nan)
+
+    # -- fluid events ---------------------------------------------------------------------
+    def fluid(self) -> None:
+        """The program one instant at a time, with max-min fair sharing of every link."""
+        self.reset()
+        _Fluid(self).run()
 
 
-class _Rounds:
-    """The rounds the fluid way is in the middle of, each with its routes and delivered flags."""
+class _CallState:
+    """A collective under way in the fluid way: per participant its round, when it may start it, whether
+    it has entered it, what it still waits for; the rounds some participant is in, with their deliveries."""
 
-    def __init__(self, schedule: Schedule, routes: _Routes, tally: _Tally) -> None:
-        self.schedule, self.routes, self.tally = schedule, routes, tally
-        self.cache: dict[int, tuple[Round, np.ndarray, np.ndarray]] = {}
+    def __init__(self, ex: _Execution, index: int, call: Collective) -> None:
+        self.index, self.call, self.schedule = index, call, call.schedule
+        self.owner = ex.owners_of[index]
+        size = len(self.owner)
+        self.current = np.zeros(size, dtype=np.int64)
+        self.ready = np.full(size, _INF)
+        self.entered = np.zeros(size, dtype=bool)
+        self.outstanding = np.zeros(size, dtype=np.int64)
+        self.sends_left = np.zeros(size, dtype=np.int64)  # eager: own sends not yet delivered
+        self.sent = np.zeros(size)  # eager: the latest delivery of its own sends
+        self.joined = np.full(size, np.nan)
+        self.dead = np.zeros(size, dtype=bool)
+        self.finish = np.full(size, np.nan)
+        self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant]
 
-    def get(self, k: int) -> tuple[Round, np.ndarray, np.ndarray]:
-        """(round, route ids, delivered flags) of round k."""
+    def get(self, k: int) -> list[Any]:
         entry = self.cache.get(k)
         if entry is None:
             round_ = self.schedule.round(k)
-            ids = self.routes.lookup(round_.src, round_.dst) if len(round_.src) else np.zeros(0, dtype=np.int64)
-            self.tally.add(ids, round_.nbytes)
-            entry = self.cache[k] = (round_, ids, np.zeros(len(round_.src), dtype=bool))
+            entry = self.cache[k] = [round_, np.zeros(len(round_.src), dtype=bool),
+                                     np.zeros(len(self.owner), dtype=np.int64)]
         return entry
 
-    def forget_before(self, k: int) -> None:
-        for old in [key for key in self.cache if key < k]:
-            del self.cache[old]
 
+class _Fluid:
+    """The fluid way through a program (see the module docstring)."""
 
-def _max_min_rates(routes: _Routes, ids: np.ndarray) -> np.ndarray:
-    """Max-min fair rates of transfers on routes ``ids`` (progressive filling)."""
-    links, owner = routes.incidence(ids)
-    count = np.bincount(links, minlength=len(routes.bandwidth)).astype(np.float64)
-    if count.max(initial=0) <= 1:
-        return routes.bottleneck[ids].copy()
-    spare = routes.bandwidth.copy()
-    rate = np.zeros(len(ids))
-    frozen = np.zeros(len(ids), dtype=bool)
-    level = 0.0
-    while not frozen.all():
-        used = count > 0
-        increment = float(np.min(spare[used] / count[used]))
-        level += increment
-        spare[used] -= increment * count[used]
-        saturated = used & (spare <= _SATURATED * routes.bandwidth)
-        hit = np.zeros(len(ids), dtype=bool)
-        hit[owner[saturated[links]]] = True
-        newly = hit & ~frozen
-        rate[newly] = level
-        frozen |= newly
-        count -= np.bincount(links[newly[owner]], minlength=len(count))
-    return rate
+    def __init__(self, ex: _Execution) -> None:
+        self.ex = ex
+        self.calls: dict[int, _CallState] = {}
+        self.now = 0.0
+        self.wakeups: list[float] = []  # future instants owners' tasks end at
+        # transfers waiting to start (jitter), transmitting, propagating: call, round, index (+ more)
+        self.wait = self._empty(("call", "k", "i"), ("at", "issued"))
+        self.tx = self._empty(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
+        self.pr = self._empty(("call", "k", "i", "route"), ("at", "start", "issued"))
+        self.changed = False
+        self.kept: dict[tuple[int, int, int], set[int]] = {}
+        self.begun = np.zeros((len(ex.program.tasks), ex.program.owners), dtype=bool)  # compute tasks handled  # (call, round, participant) → the senders it took
+        self.crashes = sorted((float(at), owner) for owner, at in enumerate(ex.crash) if np.isfinite(at))
+        self.failures = list(ex.routes.failures)
+        self.epoch = 0
 
+    @staticmethod
+    def _empty(ints: tuple[str, ...], floats: tuple[str, ...]) -> dict[str, np.ndarray]:
+        return {**{key: np.zeros(0, dtype=np.int64) for key in ints}, **{key: np.zeros(0) for key in floats}}
 
-def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarray, _Tally]:
-    """The schedule one instant at a time, with max-min fair sharing of every link."""
-    participants, total = schedule.participants, schedule.rounds
-    tally = _Tally()
-    rounds = _Rounds(schedule, routes, tally)
-    current = np.zeros(participants, dtype=np.int64)  # the round each participant is in
-    ready = np.zeros(participants)  # when it may start that round's sends
-    entered = np.zeros(participants, dtype=bool)
-    outstanding = np.zeros(participants, dtype=np.int64)
-    eager = schedule.eager
-    sent_last = np.zeros(participants)  # eager: when each participant's latest send was delivered
-    # transmitting: round, index in round, route, bytes left, rate; propagating: round, index, delivery time
-    tx_round, tx_index, tx_route = (np.zeros(0, dtype=np.int64) for _ in range(3))
-    tx_left, tx_rate = np.zeros(0), np.zeros(0)
-    pr_round, pr_index, pr_time = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-    now = 0.0
-    if total == 0:
-        return ready, tally
+    @staticmethod
+    def _append(table: dict[str, np.ndarray], **columns: Any) -> None:
+        for key, value in columns.items():
+            table[key] = np.concatenate([table[key], np.asarray(value, dtype=table[key].dtype)])
 
-    def finish(members: np.ndarray) -> None:
-        """Participants ``members`` (entered, nothing outstanding) leave their round at ``now``."""
-        for k in np.unique(current[members]).tolist():
-            group = members[current[members] == k]
-            round_ = rounds.get(k)[0]
-            pause = _combine_after(round_, gamma)
-            ready[group] = now + (pause[group] if isinstance(pause, np.ndarray) else pause)
-        current[members] += 1
-        entered[members] = False
+    @staticmethod
+    def _keep(table: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+        return {key: value[keep] for key, value in table.items()}
 
-    changed = False  # the transmitting transfers changed since their rates were computed
-    while True:
-        while True:  # everyone ready now enters its round; those with nothing to wait for leave it
-            entering = np.flatnonzero(~entered & (current < total) & (ready <= now))
-            if not len(entering):
-                break
-            for k in np.unique(current[entering]).tolist():
-                group = entering[current[entering] == k]
-                round_, ids, delivered = rounds.get(k)
-                member = np.zeros(participants, dtype=bool)
-                member[group] = True
-                sends = np.flatnonzero(member[round_.src])
-                waiting = np.zeros(participants, dtype=np.int64) if eager else np.bincount(round_.src[sends], minlength=participants)
-                receives = member[round_.dst] & ~delivered
-                waiting += np.bincount(round_.dst[receives], minlength=participants)
-                outstanding[group] = waiting[group]
-                entered[group] = True
-                nbytes = round_.nbytes[sends]
+    # -- owners' tasks ------------------------------------------------------------------------
+    def _start_tasks(self) -> bool:
+        """Start every task whose owners' dependencies have ended by now; whether any started."""
+        ex, now, n = self.ex, self.now, self.ex.program.workers
+        started = False
+        for index, task in enumerate(ex.program.tasks):
+            deps = ex._deps_end(index)
+            if isinstance(task, Compute):
+                new = ~self.begun[index, :n] & np.isfinite(deps) & (deps <= now)
+                if new.any():
+                    self.begun[index, :n] |= new
+                    start, end = ex._computed(deps, task)
+                    ex.task_start[index, :n][new] = start[new]
+                    ex.task_end[index, :n][new] = end[new]
+                    for t in end[new & np.isfinite(end)].tolist():
+                        heapq.heappush(self.wakeups, t)
+                    started = True
+                continue
+            entry = np.concatenate([deps, ex._server_free(index)])
+            state = self.calls.get(index)
+            owner = ex.owners_of[index]
+            joined_owner = entry[owner]
+            pending = np.isnan(state.joined) if state is not None else np.ones(len(owner), dtype=bool)
+            new = pending & np.isfinite(joined_owner) & (joined_owner <= now)
+            if not new.any():
+                continue
+            if state is None:
+                state = self.calls[index] = _CallState(ex, index, task)
+            state.joined[new] = joined_owner[new]
+            limit = ex.limit[owner]
+            alive = new & (joined_owner < limit)
+            state.ready[alive] = joined_owner[alive] + task.delay_s
+            state.dead[new & ~alive] = True
+            ex.task_start[index, owner[new]] = np.where(joined_owner[new] < limit[new], joined_owner[new], np.nan)
+            self._finish_if_empty(state)
+            started = True
+        return started
+
+    def _finish_if_empty(self, state: _CallState) -> None:
+        """A schedule with no rounds: its participants leave as they arrive."""
+        if state.schedule.rounds:
+            return
+        done = ~np.isnan(state.joined) & np.isnan(state.finish) & ~state.dead
+        state.finish[done] = np.maximum(state.ready[done], state.joined[done])
+        self._owners_done(state)
+
+    def _owners_done(self, state: _CallState) -> None:
+        """Owners all of whose participants left the call (or are dead) have ended it."""
+        ex = self.ex
+        for o in np.unique(state.owner).tolist():
+            mine = state.owner == o
+            if not np.isnan(ex.task_end[state.index, o]):
+                continue
+            if (state.dead[mine]).any():  # it never ends (never began, if it had crashed before it joined)
+                if not np.isnan(state.joined[mine]).any() and not np.isnan(ex.task_start[state.index, o]):
+                    ex.task_end[state.index, o] = _INF
+                continue
+            if not np.isnan(state.finish[mine]).any():
+                end = float(state.finish[mine].max())
+                ex.task_end[state.index, o] = end
+                if end > self.now:
+                    heapq.heappush(self.wakeups, end)
+
+    # -- rounds ---------------------------------------------------------------------------
+    def _enter_rounds(self) -> bool:
+        """Participants ready by now enter their round: its transfers leave (or wait out their jitter)."""
+        ex, now = self.ex, self.now
+        entered_any = False
+        for index, state in list(self.calls.items()):
+            total = state.schedule.rounds
+            while True:
+                entering = np.flatnonzero(~state.entered & ~state.dead & (state.current < total) & (state.ready <= now))
+                if not len(entering):
+                    break
+                entered_any = True
+                for k in np.unique(state.current[entering]).tolist():
+                    group = entering[state.current[entering] == k]
+                    round_, delivered, got = state.get(k)
+                    member = np.zeros(len(state.owner), dtype=bool)
+                    member[group] = True
+                    sends = np.flatnonzero(member[round_.src])
+                    eager = state.schedule.eager
+                    waiting = np.zeros(len(state.owner), dtype=np.int64)
+                    if not eager:
+                        waiting += np.bincount(round_.src[sends], minlength=len(state.owner))
+                    else:
+                        state.sends_left += np.bincount(round_.src[sends], minlength=len(state.owner))
+                    quorum = round_.quorum
+                    receives = member[round_.dst] & ~delivered
+                    needs = np.bincount(round_.dst[receives], minlength=len(state.owner))
+                    if quorum is not None:
+                        q = quorum.astype(np.int64)
+                        needs = np.where(q > 0, np.maximum(q - got, 0), needs)
+                    waiting += needs
+                    state.outstanding[group] = waiting[group]
+                    state.entered[group] = True
+                    if len(sends):
+                        issued = state.ready[round_.src[sends]]
+                        start = ex._jittered(index, k, issued, sends)
+                        self._append(self.wait, call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
+                                     at=start, issued=issued)
+                idle = entering[state.entered[entering] & (state.outstanding[entering] == 0)]
+                if len(idle):
+                    self._leave(state, idle)
+        return entered_any
+
+    def _leave(self, state: _CallState, members: np.ndarray) -> None:
+        """Participants ``members`` (entered, nothing outstanding) leave their round now."""
+        now, ex = self.now, self.ex
+        for k in np.unique(state.current[members]).tolist():
+            group = members[state.current[members] == k]
+            round_ = state.get(k)[0]
+            pause = _combine_after(round_, ex.gamma)
+            ready = now + (pause[group] if isinstance(pause, np.ndarray) else pause)
+            limit = ex.limit[state.owner[group]]
+            state.ready[group] = np.where(ready >= limit, _INF, ready)
+            state.dead[group] |= ready >= limit
+        state.current[members] += 1
+        state.entered[members] = False
+        last = members[(state.current[members] == state.schedule.rounds) & ~state.dead[members]]
+        self._maybe_finish(state, last)
+        self._forget(state)
+
+    def _maybe_finish(self, state: _CallState, members: np.ndarray) -> None:
+        """Participants past the last round whose eager sends are all delivered have finished the call."""
+        if not len(members):
+            return
+        done = members[(state.current[members] == state.schedule.rounds) & (state.sends_left[members] == 0)
+                       & np.isnan(state.finish[members]) & ~state.dead[members]]
+        if len(done):
+            state.finish[done] = np.maximum(state.ready[done], state.sent[done]) if state.schedule.eager \
+                else state.ready[done]
+            self._owners_done(state)
+
+    def _forget(self, state: _CallState) -> None:
+        oldest = int(state.current[~state.dead].min(initial=state.schedule.rounds))
+        for table in (self.wait, self.tx, self.pr):
+            mine = table["call"] == state.index
+            if mine.any():
+                oldest = min(oldest, int(table["k"][mine].min()))
+        for k in [k for k in state.cache if k < oldest]:
+            del state.cache[k]
+
+    # -- transfers ------------------------------------------------------------------------
+    def _launch(self) -> None:
+        """Transfers whose start has come leave now: counted, routed in this epoch, on the wire."""
+        due = self.wait["at"] <= self.now
+        if not due.any():
+            return
+        ex, routes = self.ex, self.ex.routes
+        launching = self._keep(self.wait, due)
+        self.wait = self._keep(self.wait, ~due)
+        order = np.lexsort((launching["i"], launching["k"], launching["call"]))
+        launching = self._keep(launching, order)
+        for index in np.unique(launching["call"]).tolist():
+            state = self.calls[index]
+            mine = launching["call"] == index
+            ks, iis, sent = launching["k"][mine], launching["i"][mine], launching["issued"][mine]
+            for k in np.unique(ks).tolist():
+                i, issued = iis[ks == k], sent[ks == k]
+                round_ = state.get(k)[0]
+                src, dst, nbytes = round_.src[i], round_.dst[i], round_.nbytes[i]
+                ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
+                ex.tally.add(ids, nbytes)
+                if routes.failures:
+                    ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
                 moving = nbytes > 0
-                tx_round = np.concatenate([tx_round, np.full(moving.sum(), k)])
-                tx_index = np.concatenate([tx_index, sends[moving]])
-                tx_route = np.concatenate([tx_route, ids[sends[moving]]])
-                tx_left = np.concatenate([tx_left, nbytes[moving].astype(np.float64)])
-                tx_rate = np.concatenate([tx_rate, np.zeros(moving.sum())])
-                changed |= bool(moving.any())
-                still = sends[~moving]
-                pr_round = np.concatenate([pr_round, np.full(len(still), k)])
-                pr_index = np.concatenate([pr_index, still])
-                pr_time = np.concatenate([pr_time, now + routes.latency[ids[still]]])
-            idle = entering[entered[entering] & (outstanding[entering] == 0)]
-            if len(idle):
-                finish(idle)
-        if changed:  # max-min rates depend only on which transfers share which links
-            tx_rate = _max_min_rates(routes, tx_route) if len(tx_route) else tx_rate
-            changed = False
-        candidates = []
-        if len(tx_left):
-            tx_end = now + tx_left / tx_rate
-            candidates.append(tx_end.min())
-        if len(pr_time):
-            candidates.append(pr_time.min())
-        waiting_to_enter = ~entered & (current < total)
-        if waiting_to_enter.any():
-            candidates.append(ready[waiting_to_enter].min())
-        if not candidates:
-            break
-        later = max(min(candidates), now)
-        if len(tx_left):
-            done = tx_end <= later
-            tx_left = tx_left - tx_rate * (later - now)
-            if done.any():
-                pr_round = np.concatenate([pr_round, tx_round[done]])
-                pr_index = np.concatenate([pr_index, tx_index[done]])
-                pr_time = np.concatenate([pr_time, tx_end[done] + routes.latency[tx_route[done]]])
-                keep = ~done
-                tx_round, tx_index, tx_route = tx_round[keep], tx_index[keep], tx_route[keep]
-                tx_left, tx_rate = tx_left[keep], tx_rate[keep]
-                changed = True
-        now = later
-        arrived = pr_time <= now
-        if arrived.any():
-            for k in np.unique(pr_round[arrived]).tolist():
-                round_, _, delivered = rounds.get(k)
-                index = pr_index[arrived & (pr_round == k)]
-                delivered[index] = True
-                if eager:
-                    np.maximum.at(sent_last, round_.src[index], now)
-                for ends in (round_.dst[index],) if eager else (round_.src[index], round_.dst[index]):
-                    counted = ends[entered[ends] & (current[ends] == k)]
-                    np.subtract.at(outstanding, counted, 1)
-            keep = ~arrived
-            pr_round, pr_index, pr_time = pr_round[keep], pr_index[keep], pr_time[keep]
-            leaving = np.flatnonzero(entered & (outstanding == 0))
+                count = int(moving.sum())
+                self._append(self.tx, call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving],
+                             left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
+                             issued=issued[moving])
+                still = ~moving
+                self._append(self.pr, call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
+                             route=ids[still], at=self.now + routes.latency[ids[still]],
+                             start=np.full(int(still.sum()), self.now), issued=issued[still])
+                self.changed |= bool(count)
+
+    def _deliver(self) -> None:
+        """Transfers whose delivery has come arrive: their receivers (and non-eager senders) count them."""
+        arrived = self.pr["at"] <= self.now
+        if not arrived.any():
+            return
+        ex = self.ex
+        landing = self._keep(self.pr, arrived)
+        self.pr = self._keep(self.pr, ~arrived)
+        for index in np.unique(landing["call"]).tolist():
+            state = self.calls[index]
+            mine = landing["call"] == index
+            for k in np.unique(landing["k"][mine]).tolist():
+                sel = mine & (landing["k"] == k)
+                i = np.sort(landing["i"][sel])
+                round_, delivered, got = state.get(k)
+                delivered[i] = True
+                src, dst = round_.src[i], round_.dst[i]
+                if ex.log is not None:
+                    order = np.argsort(landing["i"][sel], kind="stable")
+                    ex.log.add(state.owner[src], state.owner[dst], round_.nbytes[i], landing["start"][sel][order],
+                               np.full(len(i), self.now), round_.phase, landing["route"][sel][order],
+                               landing["issued"][sel][order])
+                if state.schedule.eager:
+                    np.maximum.at(state.sent, src, self.now)
+                    np.subtract.at(state.sends_left, src, 1)
+                else:
+                    counted = src[state.entered[src] & (state.current[src] == k)]
+                    np.subtract.at(state.outstanding, counted, 1)
+                quorum = round_.quorum
+                in_round = state.entered[dst] & (state.current[dst] == k)
+                if quorum is None:
+                    np.subtract.at(state.outstanding, dst[in_round], 1)
+                else:
+                    plain = quorum[dst] == 0
+                    np.subtract.at(state.outstanding, dst[in_round & plain], 1)
+                    for p in np.unique(dst[~plain]).tolist():
+                        arriving = np.sort(src[dst == p])  # the first to arrive count; ties go to the lower sender
+                        take = arriving[: max(int(quorum[p]) - int(got[p]), 0)]
+                        if not len(take):
+                            continue
+                        got[p] += len(take)
+                        kept = self.kept.setdefault((index, k, p), set())
+                        kept.update(take.tolist())
+                        if state.entered[p] and state.current[p] == k:
+                            state.outstanding[p] -= len(take)
+                        if got[p] == quorum[p]:  # the rest, arrived or not, are dropped
+                            senders = set(round_.src[round_.dst == p].tolist()) - kept
+                            ex.dropped.setdefault(index, set()).update(state.owner[sorted(senders)].tolist())
+                if state.schedule.eager:
+                    self._maybe_finish(state, np.unique(src))
+            leaving = np.flatnonzero(state.entered & (state.outstanding == 0) & ~state.dead)
             if len(leaving):
-                finish(leaving)
-            oldest = int(current.min())
-            if eager:  # an eager round's transfers may outlive its participants' stay in it
-                oldest = min([oldest, *(int(r.min()) for r in (pr_round, tx_round) if len(r))])
-            rounds.forget_before(oldest)
-    return np.maximum(ready, sent_last), tally
+                self._leave(state, leaving)
+
+    def _transmit_until(self, later: float) -> None:
+        """Advance every transmission to ``later``; those done by then start propagating."""
+        tx = self.tx
+        if not len(tx["left"]):
+            return
+        end = self.now + tx["left"] / tx["rate"]
+        done = end <= later
+        tx["left"] = tx["left"] - tx["rate"] * (later - self.now)
+        if done.any():
+            routes = self.ex.routes
+            self._append(self.pr, call=tx["call"][done], k=tx["k"][done], i=tx["i"][done], route=tx["route"][done],
+                         at=end[done] + routes.latency[tx["route"][done]], start=tx["start"][done],
+                         issued=tx["issued"][done])
+            self.tx = self._keep(tx, ~done)
+            self.changed = True
+
+    def _crash(self, owner: int) -> None:
+        """Owner ``owner`` crashes now: its transfers still waiting or transmitting are cut (the bytes not
+        yet sent never leave), its participants stop."""
+        ex = self.ex
+        for table in ("wait", "tx"):
+            rows = getattr(self, table)
+            if not len(rows["call"]):
+                continue
+            from_owner = np.zeros(len(rows["call"]), dtype=bool)
+            for index in np.unique(rows["call"]).tolist():
+                state = self.calls[index]
+                mine = rows["call"] == index
+                for k in np.unique(rows["k"][mine]).tolist():
+                    sel = mine & (rows["k"] == k)
+                    round_ = state.get(k)[0]
+                    from_owner[sel] = state.owner[round_.src[rows["i"][sel]]] == owner
+            if from_owner.any():
+                for row in np.flatnonzero(from_owner).tolist():
+                    state = self.calls[int(rows["call"][row])]
+                    round_ = state.get(int(rows["k"][row]))[0]
+                    i = int(rows["i"][row])
+                    unsent = float(rows["left"][row]) if table == "tx" else float(round_.nbytes[i])
+                    if table == "tx":
+                        ex.tally.route_bytes[rows["route"][row]] -= round(unsent)
+                    ex.lost.append((ex.nodes[state.owner[round_.src[i]]], ex.nodes[state.owner[round_.dst[i]]], unsent))
+                setattr(self, table, self._keep(rows, ~from_owner))
+                self.changed |= table == "tx"
+        for state in self.calls.values():
+            mine = (state.owner == owner) & np.isnan(state.finish)
+            state.dead[mine] = True
+            state.entered[mine] = False
+            self._owners_done(state)
+
+    def _fail(self, u: Hashable, v: Hashable) -> None:
+        """Link u–v fails now: transmissions on it carry their remaining bytes on to a new route."""
+        routes = self.ex.routes
+        self.epoch += 1
+        tx = self.tx
+        if not len(tx["route"]):
+            return
+        dead = {routes.link_index[u, v], routes.link_index[v, u]}
+        on = routes.crosses(tx["route"], dead)
+        if not on.any():
+            return
+        for row in np.flatnonzero(on).tolist():
+            state = self.calls[int(tx["call"][row])]
+            round_ = state.get(int(tx["k"][row]))[0]
+            i = int(tx["i"][row])
+            src, dst = state.owner[round_.src[i]], state.owner[round_.dst[i]]
+            new = int(routes.lookup(np.array([src]), np.array([dst]), self.epoch)[0])
+            self.ex.tally.move(int(tx["route"][row]), new, float(tx["left"][row]))
+            tx["route"][row] = new
+            self.ex.rerouted += float(tx["left"][row])
+        self.changed = True
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        ex = self.ex
+        while True:
+            while self._start_tasks() | self._enter_rounds():
+                pass
+            self._launch()
+            if self.changed:
+                if len(self.tx["route"]):
+                    self.tx["rate"] = ex.routes.max_min_rates(self.tx["route"])
+                self.changed = False
+            candidates = []
+            if len(self.tx["left"]):
+                candidates.append(float((self.now + self.tx["left"] / self.tx["rate"]).min()))
+            for table in (self.pr, self.wait):
+                if len(table["at"]):
+                    candidates.append(float(table["at"].min()))
+            for state in self.calls.values():
+                waiting = ~state.entered & ~state.dead & (state.current < state.schedule.rounds) & np.isfinite(state.ready)
+                if waiting.any():
+                    candidates.append(float(state.ready[waiting].min()))
+            while self.wakeups and self.wakeups[0] <= self.now:
+                heapq.heappop(self.wakeups)
+            if self.wakeups:
+                candidates.append(self.wakeups[0])
+            if not candidates:
+                break
+            later = max(min(candidates), self.now)
+            faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]]
+            if faults and min(faults) <= later:
+                later = max(min(faults), self.now)
+            self._transmit_until(later)
+            self.now = later
+            while self.crashes and self.crashes[0][0] <= self.now:
+                self._crash(self.crashes.pop(0)[1])
+            while self.failures and self.failures[0][2] <= self.now:
+                u, v, at = self.failures.pop(0)
+                if at >= ex.stop_at:
+                    return  # the network is split: the run stops here
+                self._fail(u, v)
+            self._launch()
+            self._deliver()
+        for state in self.calls.values():
+            stuck = np.flatnonzero(state.entered & ~state.dead)
+            for p in stuck.tolist():
+                k = int(state.current[p])
+                round_, delivered, _ = state.get(k)
+                late = round_.src[(round_.dst == p) & ~delivered]
+                if len(late):
+                    ex.waits.setdefault(int(state.owner[p]), set()).update(state.owner[late].tolist())
+        last = max(self.calls) if self.calls else None
+        if last is not None:
+            ex.last_finish = self.calls[last].finish.copy()
+        for index, state in self.calls.items():
+            for o in np.unique(state.owner).tolist():
+                if np.isnan(ex.task_end[index, o]) and not np.isnan(state.joined[state.owner == o]).all():
+                    ex.task_end[index, o] = _INF
 
 
 def participant_nodes(schedule: Schedule, workers: int, servers: tuple[Any, ...]) -> list[Any]:
@@ -361,28 +844,30 @@ def worker_finish(schedule: Schedule, finish: np.ndarray, workers: int) -> np.nd
     return done
 
 
-def run_schedule(schedule: Schedule, graph: nx.Graph, nodes: list[Any], gamma: float = 0.0) -> ScheduleRun:
-    """Simulate ``schedule`` on ``graph``; participant i is ``nodes[i]`` (the workers, then the servers)."""
-    routes = _Routes(graph, nodes)
-    fast = _round_at_a_time(schedule, routes, gamma)
-    finish, tally = fast if fast is not None else _fluid(schedule, routes, gamma)
-    return _result(finish, tally, routes, fluid=fast is None)
+def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: Faults | None = None,
+                keep_log: bool = False, fluid: bool = False) -> Record:
+    """Execute ``program`` on ``graph`` (round at a time while that is exact, else fluid events; ``fluid``
+    forces the latter)."""
+    execution = _Execution(program, graph, gamma, faults, keep_log)
+    fast = not fluid and execution.fast()
+    if not fast:
+        execution.fluid()
+    return execution.result(fluid=not fast)
 
 
-def _result(finish: np.ndarray, tally: _Tally, routes: _Routes, fluid: bool) -> ScheduleRun:
-    """Bytes per link from bytes per route (each route's bytes on each of its links)."""
-    count = len(tally.route_bytes)
-    flat = routes.flat[: routes.start[count]] if count else np.zeros(0, dtype=np.int64)
-    per_link = np.bincount(flat, weights=np.repeat(tally.route_bytes, routes.length[:count]),
-                           minlength=len(routes.bandwidth))
-    used = np.zeros(len(routes.bandwidth), dtype=bool)
-    used[flat[np.repeat(tally.route_messages > 0, routes.length[:count])]] = True
-    names = routes.link_names
-    bytes_per_link = {names[i]: int(per_link[i]) for i in np.flatnonzero(used).tolist()}
-    bandwidth = {names[i]: float(routes.bandwidth[i]) for i in np.flatnonzero(used).tolist()}
-    shortest = np.full(len(routes.bandwidth), np.inf)
-    travelled = np.repeat(tally.route_messages > 0, routes.length[:count])
-    np.minimum.at(shortest, flat[travelled], np.repeat(routes.latency[:count], routes.length[:count])[travelled])
-    bound = float(np.max(per_link[used] / routes.bandwidth[used] + shortest[used], initial=0.0))
-    return ScheduleRun(finish, tally.messages, dict(sorted(tally.sizes.items())), dict(sorted(bytes_per_link.items())),
-                       bandwidth, fluid, bound)
+def execute(plan: Any, progress: Any = None) -> Record:
+    """Run a :class:`~commsim.engines.plan.Plan` on the schedule engine (sizes only: it carries no values)."""
+    if plan.needs_ranks:
+        raise ValueError(f"engine 'schedule' moves sizes only; this run needs per-rank processes ({plan.needs_ranks})")
+    record = run_program(plan.program, plan.graph, plan.gamma, plan.faults, keep_log=plan.keep_log or plan.disturbed)
+    if progress is not None:
+        progress(1.0)
+    return record
+
+
+def run_schedule(schedule: Schedule, graph: nx.Graph, nodes: Sequence[Any], gamma: float = 0.0) -> Record:
+    """Simulate one ``schedule`` on ``graph``; participant i is ``nodes[i]`` (the workers, then the servers)."""
+    servers = [node for node in nodes if not isinstance(node, (int, np.integer))]
+    workers = int(max((node for node in nodes if isinstance(node, (int, np.integer))), default=-1)) + 1
+    program = one_call(schedule, nodes, workers, servers)
+    return run_program(program, graph, gamma)

@@ -1,11 +1,12 @@
 """What goes wrong on a network during a run: jittered message starts, links that fail, nodes that crash.
 
 * **Jitter**: each send starts after a seeded delay drawn uniformly from [0, J) (a NIC's queueing, an
-  OS's scheduling). The message is matched to its receive when it is sent, so a channel keeps its order;
+  OS's scheduling), keyed by the transfer it delays (:func:`commsim.network.jitter.jitter_fraction`): both
+  engines draw the same delay for the same transfer. The message is matched to its receive when it is sent, so a channel keeps its order;
   when it was sent is kept (``posted``), so that what released it is told apart from what arrived while
   it waited.
-* **A link fails** at a simulated time: the edge leaves the graph, routes that crossed it are found anew
-  (the topology's router where its path survives, else a hop-shortest path), and the bytes still to send
+* **A link fails** at a simulated time: the edge leaves the graph, every route is found anew on what is
+  left (the topology's router where its path survives, else a hop-shortest path), and the bytes still to send
   of every message crossing it continue on the new route (those already sent are delivered). Bytes that
   take a new route because of the failure are counted (``rerouted_bytes``); each link's byte count
   follows them (the bytes sent before the failure on the old route, the rest on the new one). If the
@@ -32,6 +33,7 @@ import simpy
 from simpy.events import Event
 
 from ..units import format_time
+from .jitter import jitter_fraction
 from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _Flow, shortest_path
 
 _LOST = 3  # the stage of a flow cut off by its sender's crash: no timer acts on it any more
@@ -54,7 +56,8 @@ class DisturbedNetwork(Network):
                  seed: int = 0, participants: list[Hashable] | None = None) -> None:
         super().__init__(env, graph, keep_log)
         self.jitter_s = jitter_s
-        self._draw = np.random.default_rng([seed, 7]).random
+        self._draw = np.random.default_rng([seed, 7]).random  # for sends that name no transfer
+        self.seed = seed
         self.participants = list(participants if participants is not None else graph.nodes)
         self.rerouted_bytes = 0.0
         self.failed: list[tuple[float, Hashable, Hashable]] = []  # (time, u, v) of each failure
@@ -71,7 +74,7 @@ class DisturbedNetwork(Network):
         return [*self._retired, *self._routes.values()]
 
     def send(self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
-             delivery: Event | None = None) -> Event:
+             delivery: Event | None = None, key: tuple[int, int, int] | None = None) -> Event:
         """As :meth:`Network.send`, after a delay drawn from U[0, jitter_s); from a crashed node, nothing
         (the event never fires)."""
         if src in self.crashed:
@@ -81,7 +84,8 @@ class DisturbedNetwork(Network):
         if src == dst:
             raise ValueError(f"node {src!r} cannot send to itself")
         matched = self._event_for((src, dst, tag), is_send=True)
-        timer = self.env.timeout(self.jitter_s * float(self._draw()))
+        u = float(self._draw()) if key is None else float(jitter_fraction(self.seed, *key)[0])
+        timer = self.env.timeout(self.jitter_s * u)
         sent = self.env.now
         timer.callbacks.append(lambda _timer: self._launch(src, dst, nbytes, payload, tag, phase, matched, sent))
         return matched
@@ -205,10 +209,8 @@ class DisturbedNetwork(Network):
             rest = [node for node in self.participants if node not in parts[0]]
             raise Partitioned(f"network partitioned at t = {format_time(now)} (link {u}–{v} failed): "
                               f"workers {_names(first)} cannot reach {_names(rest)}")
-        for key, route in list(self._routes.items()):
-            if dead & set(route.links):
-                self._retired.append(self._routes.pop(key))
-                self._rerouted.add(key)
+        for key in list(self._routes):  # every route is found anew on what is left (and marked rerouted
+            self._retired.append(self._routes.pop(key))  # there if the intact network's crossed a failed link)
         moving = {flow: None for link in dead for flow in link.flows}
         for flow in moving:
             remaining = self._unsent(flow)
@@ -219,6 +221,7 @@ class DisturbedNetwork(Network):
                 link.flows.pop(flow, None)
             new = self.route(old.src, old.dst)
             for link in new.links:
+                self._idle(link)  # a lone flow that has left it is dropped, as a send does: it must not share
                 link.flows[flow] = None
             self.rerouted_bytes += remaining
             old.bytes -= round(remaining)

@@ -178,6 +178,14 @@ class Network:
         self._due: dict[float, list[_Flow]] = {}  # lone flows by delivery time, one timer per time
         self._reallocation_pending = False
         self.shared: dict[Any, Any] = {}  # what the processes of one run share (e.g. a schedule they follow)
+        self.processes: dict[Hashable, list[Any]] = {}  # each node's processes (all stop when it crashes)
+
+    def spawn(self, node: Hashable, process: Any, quiet: bool = True) -> Any:
+        """Start generator ``process`` as one of ``node``'s processes; ``quiet``: it ends (returning None) if
+        interrupted, as a crash does (unwrapped, a run that cannot crash saves a delegation a message)."""
+        proc = self.env.process(_quietly(process) if quiet else process)
+        self.processes.setdefault(node, []).append(proc)
+        return proc
 
     # -- routes ---------------------------------------------------------------------------
     def route(self, src: Hashable, dst: Hashable) -> Route:
@@ -237,10 +245,11 @@ class Network:
 
     def send(
         self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
-        delivery: Event | None = None,
+        delivery: Event | None = None, key: tuple[int, int, int] | None = None,
     ) -> Event:
         """Start sending ``nbytes`` from ``src`` to ``dst``; the event fires on delivery (``delivery``, if
-        the message was matched to its receive earlier, as a delayed start does).
+        the message was matched to its receive earlier, as a delayed start does). ``key`` names the transfer
+        (call, round, index) where a disturbed network draws its jitter from.
 
         The payload is not copied: the sender must not change it before the event fires.
         """
@@ -343,6 +352,7 @@ class Network:
             log.phase.append(flow.phase)
         # Process the delivery event now, as Environment.step would, without a second heap trip.
         event = flow.delivery
+        event.at = self.env.now  # when it arrived, for a receiver that asks later
         event._ok = True
         event._value = flow.payload
         callbacks, event.callbacks = event.callbacks, None
@@ -413,3 +423,19 @@ class Network:
                 flow.stage = _SHARED
                 flow.gen += 1  # a version stamp: only the newest timer acts (any increasing value would do)
                 self.env.timeout(flow.remaining / rate, flow.gen).callbacks.append(flow)
+
+
+def after_instant(event: Event) -> Event:
+    """Fire ``event`` at the current instant, after every ordinary event of it and the network's new rates
+    (so that what waits on it sees every arrival of the instant)."""
+    event._ok, event._value = True, None
+    event.env.schedule(event, _AFTER_NORMAL + 1)
+    return event
+
+
+def _quietly(process: Any) -> Any:
+    """A process that ends (returning None) when interrupted: a crash stops it, nothing else notices."""
+    try:
+        return (yield from process)
+    except simpy.Interrupt:
+        return None

@@ -18,10 +18,12 @@ MARKERS = ("o", "s", "^", "D")
 
 
 def loss_vs_time(runs: list[TrainingResult], directory: Path) -> list[Path]:
-    """``loss_vs_time.png``/``.svg`` of a training run just simulated (see :func:`training_loss`)."""
+    """``loss_vs_time.png``/``.svg`` of the training runs just simulated that trained a model (see
+    :func:`training_loss`); none for sizes alone, which have no loss."""
     from .records import training_record
 
-    return save(training_loss([training_record(run) for run in runs]), directory, "loss_vs_time")
+    trained = [training_record(run) for run in runs if run.loss]
+    return save(training_loss(trained), directory, "loss_vs_time") if trained else []
 
 
 def stragglers_and_faults(runs: list[Any], directory: Path) -> list[Path]:
@@ -601,7 +603,8 @@ def plot_results(directory: Path) -> list[Path]:
     if any("disturbance" in record for record in records):
         written += save(disturbance_figure(records), directory, "stragglers_and_faults")
     if records and "curves" in records[0]:
-        return written + save(training_loss(records), directory, "loss_vs_time")
+        trained = [record for record in records if record["curves"]["loss"]]
+        return written + (save(training_loss(trained), directory, "loss_vs_time") if trained else [])
     ran = [r for r in records if "unavailable" not in r and r.get("makespan_s")]
     scenario = parse(document["scenario"], str(directory / "results.json"), budget=False)  # it ran already
     if len({r["workers"] for r in ran}) > 1:

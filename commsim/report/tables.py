@@ -126,6 +126,12 @@ def _network_line(scenario: Scenario, extra: str = "") -> str:
     return "\n".join(part for line in lines for part in wrapped(line.lstrip(), len(line) - len(line.lstrip())))
 
 
+def engine_line(scenario: Scenario) -> str:
+    """Which engine ran the runs, and why (``engine: auto`` says what decided it)."""
+    engine, why = scenario.engine_picked
+    return f"engine {engine} ({why})"
+
+
 def _unnamed(topo: Any, described: str) -> str:
     """A topology without a label is titled by its kind: say its options instead of the kind again."""
     if topo.title != topo.kind:
@@ -165,7 +171,7 @@ def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = 
     spec = scenario.training
     lines = [_network_line(scenario, f"; {spec.model} on {spec.dataset}, {spec.steps} steps of "
                                      f"{spec.batch_per_worker} per worker")]
-    lines += [EXPECTED_NOTE, "time includes compute; compute: its share of the time"]
+    lines += [engine_line(scenario), EXPECTED_NOTE, "time includes compute; compute: its share of the time"]
     units = _Units(runs)
     rows = [("", "optimizer", "final loss", "accuracy", "messages", "message size (B)", f"bytes ({units.bytes})",
              f"time ({units.time})", "compute", "replicas")]
@@ -200,6 +206,7 @@ def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide
     if scenario.engine == "analytic":
         return _analytic_table(scenario, runs, several, wide)
     lines = [_network_line(scenario, f", {'/'.join(scenario.dtype)}, payload {scenario.payload}")]
+    lines.append(engine_line(scenario))
     lines.append(EXPECTED_NOTE)
     units = _Units(runs)
     (algbw, algbw_factor), (busbw, busbw_factor) = (_bandwidth_column(runs, name) for name in ("algbw", "busbw"))
@@ -280,7 +287,7 @@ def _disturbance_notes(runs: list[Any]) -> list[str]:
     """Under a table with stragglers or faults: per run, what it lost against its uniform twin, each
     worker's compute and idle time, the critical path, and what failed, crashed, was rerouted or dropped;
     every time in the block's one unit."""
-    from ..engines.disturbed import CriticalPath
+    from ..engines.activity import CriticalPath
 
     shown, factor, lines = _noted(runs, "disturbance", "uniform_makespan_s",
                                   "Stragglers and faults, against the same run with every worker alike and nothing failing ({unit}):")
@@ -343,8 +350,9 @@ def _nccl_notes(runs: list[Any]) -> list[str]:
         info = run.nccl
         rows.append((run.topology, run.algorithm, str(run.workers), str(run.params * run.bytes_per_param),
                      f"{info['algorithm']}/{info['protocol']}", str(info["channels"]),
-                     format_in(info["predicted_s"], factor), format_in(run.makespan_s, factor),
-                     f"{(run.makespan_s - info['predicted_s']) / info['predicted_s']:+.1%}"))
+                     "none" if info["predicted_s"] is None else format_in(info["predicted_s"], factor),
+                     format_in(run.makespan_s, factor),
+                     "" if info["predicted_s"] is None else f"{(run.makespan_s - info['predicted_s']) / info['predicted_s']:+.1%}"))
     several = len({run.topology for run in shown}) > 1
     return lines + _aligned(rows if several else [row[1:] for row in rows], {i + several for i in (1, 2, 4, 5, 6, 7)},
                             group=0 if several else None)
@@ -382,8 +390,10 @@ def _analytic_table(scenario: Scenario, runs: list[RunResult], several: bool, wi
                exp.time_formula)
         rows.append((run.topology, *row) if several else row)
     bounds = sum(run.expected.time_relation == "≥" for run in answered)
-    note = (f"{bounds} of {len(answered)} times are lower bounds (≥): links are shared there, and a simulation would "
-            "take longer" if bounds else f"all {len(answered)} times are exact on these contention-free networks")
+    why = ("the workers compute unevenly; a simulation would take longer" if scenario.stragglers
+           else "links are shared there, and a simulation would take longer")
+    note = (f"{bounds} of {len(answered)} times are lower bounds (≥): {why}" if bounds
+            else f"all {len(answered)} times are exact on these contention-free networks")
     right = {i + several for i in range(1, 9)}
     droppable = ("formula", "algbw", "message size (B)")
     return "\n".join([*lines, *_aligned(rows, right, droppable, wide, group=0 if several else None), note])

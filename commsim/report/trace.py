@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..engines.disturbed import idle_spans
+from ..engines.activity import idle_spans
 from ..engines.results import idle_gaps
 
 MESSAGE_COLUMNS = ("algorithm", "topology", "workers", "params", "dtype", "src", "dst", "bytes", "start_s", "end_s",
@@ -79,7 +79,7 @@ def _us(seconds: float) -> float:
 
 def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
     """The trace-event document of every simulated run (runs without a message log are left out). A
-    worker's idle slices are :func:`~commsim.engines.disturbed.idle_spans`, the gaps the report sums into
+    worker's idle slices are :func:`~commsim.engines.activity.idle_spans`, the gaps the report sums into
     its idle time; a worker that never finished has no idle track (the report's idle is None)."""
     events: list[dict[str, Any]] = []
     for pid, run in enumerate(runs, start=1):

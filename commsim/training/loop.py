@@ -6,6 +6,10 @@ the gradient in the chosen wire format, and applies the ``optim`` update. With a
 ring all-reduce every worker applies the same update to its own replica; with the parameter
 server the server applies it and the workers pull the parameters (with the ``sign`` wire format
 the server returns the majority vote instead, and the workers apply it). Replicas stay identical.
+
+A run is a program (``commsim.engines.program``: per step, compute, then the collective) that the message
+engine executes with :class:`TrainingHooks` doing the numpy work; crashes, failing links and stragglers
+are the program's faults, as for any collective.
 """
 
 from __future__ import annotations
@@ -15,16 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import simpy
 
 import optim
 
-from ..collectives import Comm, get
-from ..collectives.parameter_server import DROPPED
-from ..engines.disturbed import Disturbance, algorithm_for, run_until_stuck, schedule_crashes
-from ..network import topology as topologies
-from ..network.disturbances import DisturbedNetwork, schedule_failures
-from ..network.fluid import Network
+from ..engines.message import Hooks
 from .datasets import Batches, Dataset, shard
 from .models import Model
 from .wire import WireFormat
@@ -78,13 +76,31 @@ class TrainingTrace:
     compute_s: list[float]  # simulated compute time of the step
     comm_s: list[float]  # simulated time from end of compute to end of the step (slowest worker)
     replicas: list[Params]
-    network: Network
-    compute_start_s: list[list[float]] = field(default_factory=list)  # [rank][step]: when the worker began computing
     finish_s: list[float] = field(default_factory=list)  # [rank]: when the worker finished its last step
     compute_spans: list[list[tuple[float, float]]] = field(default_factory=list)  # [rank]: (start, end) per step
-    stopped: str | None = None  # a disturbance left the run unable to finish: why
-    crashed: list[tuple[int, float]] = field(default_factory=list)
-    dropped: list[list[int]] = field(default_factory=list)  # per server step: the ranks whose gradients it dropped
+    network: Any = None  # the engine's record (messages, the log)
+
+
+def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int, keep_log: bool = True) -> TrainingTrace:
+    """``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph`` on the message engine,
+    every worker computing its model's time per step (a shorthand; a scenario's points go through plans)."""
+    from ..collectives.schedule import schedule_for
+    from ..engines.message import run_program
+    from ..engines.program import steps
+    from ..engines.schedule import participant_nodes
+    from ..network import topology as topologies
+
+    servers = topologies.servers(graph)
+    used = servers[:1] if algorithm == "parameter_server" else servers
+    hooks = TrainingHooks(setup, algorithm, n)
+    p, w = hooks.buffer_elements()
+    schedule = schedule_for(algorithm, n, p, w, len(used), graph.graph.get("gpus_per_node"))
+    compute = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
+    program = steps(schedule, participant_nodes(schedule, n, used), n, np.full(n, compute), setup.steps, used)
+    record = run_program(program, graph, keep_log=keep_log, hooks=hooks)
+    trace = trace_of(record, hooks, setup.steps, n, np.full((setup.steps, n), compute))
+    trace.network = record
+    return trace
 
 
 def _copy(params: Params) -> Params:
@@ -96,105 +112,97 @@ def _apply(optimizer: optim.GradientTransformation, gradient: Params, state: Any
     return optim.apply_updates(params, updates), state
 
 
-def train(setup: TrainingSetup, algorithm: str, graph: Any, n: int,
-          progress: Callable[[float], None] | None = None, keep_log: bool = True,
-          disturbance: Disturbance | None = None) -> TrainingTrace:
-    """Run ``setup.steps`` synchronous data-parallel steps of ``algorithm`` on ``graph``; ``progress``
-    hears the fraction of steps worker 0 has finished after each of its steps. A ``disturbance`` gives
-    each rank its own compute time per step (``compute_s`` is then each rank's, jitter drawn per step),
-    jittered sends, failing links, crashing workers and a parameter server that drops stragglers."""
-    spec = get(algorithm) if disturbance is None else algorithm_for(algorithm, disturbance.keep)
-    # Only the single parameter server applies the update itself; sharded servers return the mean.
-    server_applies = algorithm == "parameter_server" and n > 1 and not setup.wire.is_sign
-    servers = topologies.servers(graph) if spec.server is not None else ()
-    env = simpy.Environment()
-    if disturbance is None:
-        net: Network = Network(env, graph, keep_log=keep_log)
-    else:
-        net = DisturbedNetwork(env, graph, keep_log=keep_log, jitter_s=disturbance.jitter_s, seed=disturbance.seed,
-                               participants=[*range(n), *servers])
-        schedule_failures(net, list(disturbance.link_failures))
-    initial = setup.model.init(np.random.default_rng(setup.seed))
-    layout = ParamLayout(initial)
-    shards = shard(setup.dataset, n, setup.seed)
-    compute_s = setup.model.flops_per_example * setup.batch_per_worker / setup.flops_per_second
-    computing = [[compute_s] * setup.steps] * n if disturbance is None else [
-        disturbance.step_compute_s(rank, setup.steps) for rank in range(n)]
-    wire = setup.wire
-    losses = np.full((setup.steps, n), np.nan)
-    ends = np.full((setup.steps, n), np.nan)
-    comms = np.zeros((setup.steps, n))
-    starts = np.zeros((setup.steps, n))
-    replicas: list[Params] = [{}] * n
-    crashed: list[tuple[int, float]] = []
+def server_applies(setup: TrainingSetup, algorithm: str, n: int) -> bool:
+    """Only the single parameter server applies the update itself (and sends parameters back); sharded
+    servers, and any server voting signs, return the mean."""
+    return algorithm == "parameter_server" and n > 1 and not setup.wire.is_sign
 
-    def worker(rank: int):
-        try:
-            yield from steps(rank)
-        except simpy.Interrupt:
-            crashed.append((rank, env.now))
 
-    def steps(rank: int):
-        comm = Comm(net, rank, n, servers, wire_bytes=wire.nbytes)
-        batches = Batches(shards[rank], setup.batch_per_worker, setup.seed, rank)
-        params, optimizer = _copy(initial), setup.optimizer()
-        state = optimizer.init(params)
-        for step in range(setup.steps):
-            X, y = batches.batch(step)
-            losses[step, rank], gradient = setup.model.loss_and_grad(params, X, y)
-            starts[step, rank] = env.now
-            yield env.timeout(computing[rank][step])
-            computed = env.now
-            received = yield from spec.worker(comm, wire.encode(layout.flatten(gradient)))
-            if server_applies:
-                params = layout.unflatten(received)
-            else:
-                params, state = _apply(optimizer, layout.unflatten(wire.decode(received)), state, params)
-            ends[step, rank], comms[step, rank] = env.now, env.now - computed
-            if progress is not None and rank == 0:
-                progress((step + 1) / setup.steps)
-        replicas[rank] = params
+class TrainingHooks(Hooks):
+    """Every worker training, driven by the message engine's program (:func:`training_program`): at its
+    compute task it computes its gradient on its batch, the collective carries that gradient in the wire
+    format, and the result updates its replica with the ``optim`` update (or, where the parameter server
+    applies the step, is its new parameters); the server keeps parameters and optimizer state of its own."""
 
-    def parameter_server(server: Any):
-        comm = Comm(net, server, n, servers, wire_bytes=wire.nbytes)
-        params, optimizer = _copy(initial), setup.optimizer()
-        state = optimizer.init(params)
+    def __init__(self, setup: TrainingSetup, algorithm: str, n: int) -> None:
+        super().__init__(buffers=[], itemsize=np.dtype(setup.wire.dtype).itemsize)
+        self.setup, self.n = setup, n
+        self.wire_bytes = setup.wire.nbytes
+        self.initial = setup.model.init(np.random.default_rng(setup.seed))
+        self.layout = ParamLayout(self.initial)
+        shards = shard(setup.dataset, n, setup.seed)
+        self.batches = [Batches(shards[rank], setup.batch_per_worker, setup.seed, rank) for rank in range(n)]
+        self.params = [_copy(self.initial) for _ in range(n)]
+        self.optimizers = [setup.optimizer() for _ in range(n)]
+        self.states = [opt.init(params) for opt, params in zip(self.optimizers, self.params)]
+        self.gradients: list[Any] = [None] * n
+        self.losses = np.full((setup.steps, n), np.nan)
+        self.applies = server_applies(setup, algorithm, n)
+
+    def compute(self, rank: int, task: int) -> None:
+        X, y = self.batches[rank].batch(task // 2)
+        self.losses[task // 2, rank], self.gradients[rank] = self.setup.model.loss_and_grad(self.params[rank], X, y)
+
+    def buffer(self, rank: int, task: int, call: Any) -> np.ndarray:
+        return self.setup.wire.encode(self.layout.flatten(self.gradients[rank]))
+
+    def result(self, rank: int, task: int, value: Any) -> None:
+        if self.applies:
+            self.params[rank] = self.layout.unflatten(value)
+        else:
+            gradient = self.layout.unflatten(self.setup.wire.decode(value))
+            self.params[rank], self.states[rank] = _apply(self.optimizers[rank], gradient, self.states[rank],
+                                                          self.params[rank])
+
+    def respond(self, server: Any, task: int) -> Any:
+        wire = self.setup.wire
+        if wire.is_sign:
+            return wire.vote
+        if not self.applies:
+            return None
+        if not hasattr(self, "server_state"):
+            self.server_params, self.server_optimizer = _copy(self.initial), self.setup.optimizer()
+            self.server_state = self.server_optimizer.init(self.server_params)
 
         def step_and_send_params(mean: np.ndarray) -> np.ndarray:
-            nonlocal params, state
-            params, state = _apply(optimizer, layout.unflatten(wire.decode(mean)), state, params)
-            return layout.flatten(params).astype(wire.dtype)
+            gradient = self.layout.unflatten(wire.decode(mean))
+            self.server_params, self.server_state = _apply(self.server_optimizer, gradient, self.server_state,
+                                                           self.server_params)
+            return self.layout.flatten(self.server_params).astype(wire.dtype)
 
-        respond = wire.vote if wire.is_sign else step_and_send_params if server_applies else None
-        for _ in range(setup.steps):
-            yield from spec.server(comm, respond)
+        return step_and_send_params
 
-    processes = [env.process(worker(rank)) for rank in range(n)]
-    for server in servers:
-        env.process(parameter_server(server))
-    if disturbance is None:
-        env.run()
-        stopped = None
-    else:
-        schedule_crashes(net, processes, disturbance.crashes)
-        stopped = run_until_stuck(env, net, processes, crashed, spec.name)
-    down = {rank for rank, _ in crashed}
-    live = [rank for rank in range(n) if rank not in down]
-    done = int(np.sum(np.all(np.isfinite(ends[:, live]), axis=1))) if live else 0  # steps every live rank finished
+    def buffer_elements(self) -> tuple[int, int]:
+        """(elements, bytes per element) of the buffer a worker brings to each collective."""
+        return self.layout.size + (1 if self.setup.wire.is_sign else 0), np.dtype(self.setup.wire.dtype).itemsize
+
+
+def trace_of(record: Any, hooks: TrainingHooks | None, steps: int, n: int, compute: np.ndarray) -> TrainingTrace:
+    """The training curves from a program's record: per step the loss (mean over the workers still
+    running), when its last worker ended it, its longest compute (``compute[step, rank]``) and communication;
+    the final replicas (none if the run stopped)."""
+    start, end = record.task_start, record.task_end
+    crashed = {rank for rank, _ in record.crashed}
+    live = [rank for rank in range(n) if rank not in crashed]
+    compute_start, compute_end = start[0::2, :n], end[0::2, :n]
+    call_end = end[1::2, :n]
+    ended = np.isfinite(call_end[:, live]).all(axis=1) if live else np.zeros(steps, dtype=bool)
+    done = int(np.argmin(ended)) if not ended.all() else steps
+    losses = hooks.losses[:done, live].mean(axis=1).tolist() if hooks is not None and live else []
+    crash_at = dict(record.crashed)
+    spans = [[(float(compute_start[step, rank]), float(min(compute_end[step, rank], crash_at.get(rank, np.inf),
+                                                           record.stopped_at)))
+              for step in range(steps) if np.isfinite(compute_start[step, rank])] for rank in range(n)]
+    finish = [float(call_end[-1, rank]) if steps and np.isfinite(call_end[-1, rank]) else float("nan")
+              for rank in range(n)]
     return TrainingTrace(
-        loss=losses[:done, live].mean(axis=1).tolist(),
-        step_end_s=ends[:done, live].max(axis=1).tolist(),
-        compute_s=[max(computing[rank][step] for rank in live) for step in range(done)],
-        comm_s=comms[:done, live].max(axis=1).tolist(),
-        replicas=[replicas[rank] for rank in live] if stopped is None else [],
-        network=net,
-        compute_start_s=starts.T.tolist(),
-        finish_s=[float(ends[-1, rank]) if setup.steps else 0.0 for rank in range(n)],
-        compute_spans=[[(float(starts[step, rank]), float(starts[step, rank]) + computing[rank][step])
-                        for step in range(setup.steps) if np.isfinite(losses[step, rank])] for rank in range(n)],
-        stopped=stopped,
-        crashed=crashed,
-        dropped=net.shared.get(DROPPED, []),
+        loss=losses,
+        step_end_s=call_end[:done, live].max(axis=1).tolist() if live else [],
+        compute_s=np.asarray(compute)[:done, live].max(axis=1).tolist() if live else [],
+        comm_s=(call_end[:done, live] - compute_end[:done, live]).max(axis=1).tolist() if live else [],
+        replicas=[hooks.params[rank] for rank in live] if hooks is not None and record.stopped is None else [],
+        finish_s=finish,
+        compute_spans=spans,
     )
 
 

@@ -1,0 +1,209 @@
+"""Routes between the nodes a program uses, found once each, and the links' max-min fair rates.
+
+Nodes are numbered by slot (``nodes[slot]``). A route is a run of directed links with its latency (the
+sum) and bottleneck (the smallest bandwidth), the path the message engine takes: the topology's router
+(``graph.graph["router"]``), else a hop-shortest path (``commsim.network.fluid.shortest_paths``).
+
+Links may fail at times. The failures cut time into epochs (epoch e: after the e-th failure); the route of
+a pair in epoch e is found on the network without the failed links: the router's path where it survives,
+else a hop-shortest path on what is left. Route ids are global over the epochs, so counts per route add
+up into bytes per link. A pair's route in a later epoch is *rerouted* when its first route crossed a
+link that has failed since.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from ..network.fluid import shortest_paths
+from ..units import format_time
+
+_SATURATED = 1e-9  # as the fluid network: spare capacity below this fraction of bandwidth is none
+
+
+def _names(nodes: list[Hashable]) -> str:
+    return ", ".join(map(str, nodes[:8])) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
+
+
+class Routes:
+    """Routes between slots, per epoch of link failures (``failures``: (u, v, time), sorted by time)."""
+
+    def __init__(self, graph: nx.Graph, nodes: Sequence[Hashable],
+                 failures: Sequence[tuple[Hashable, Hashable, float]] = ()) -> None:
+        self.graph, self.nodes, self.count = graph, list(nodes), len(nodes)
+        self.link_index: dict[tuple[Any, Any], int] = {}
+        bandwidth: list[float] = []
+        for u, v, data in graph.edges(data=True):
+            for a, b in ((u, v), (v, u)):
+                self.link_index[a, b] = len(bandwidth)
+                bandwidth.append(float(data["bandwidth"]))
+        self.link_names = [f"{a}->{b}" for a, b in self.link_index]
+        self.bandwidth = np.array(bandwidth)
+        self._link_latency = np.array([float(graph.edges[key]["latency"]) for key in self.link_index])
+        self.failures = sorted(failures, key=lambda failure: failure[2])
+        self.failure_times = np.array([at for _, _, at in self.failures], dtype=np.float64)
+        self._graphs: list[nx.Graph] = [graph]
+        self.keys = np.zeros(0, dtype=np.int64)  # sorted keys (epoch·S + src)·S + dst
+        self.ids = np.zeros(0, dtype=np.int64)  # their route ids
+        self.latency = np.zeros(0)
+        self.bottleneck = np.zeros(0)
+        self.start = np.zeros(1, dtype=np.int64)  # CSR: route r's links are flat[start[r]:start[r] + length[r]]
+        self.length = np.zeros(0, dtype=np.int64)
+        self.flat = np.zeros(0, dtype=np.int64)
+        self.rerouted = np.zeros(0, dtype=bool)  # the route replaces one that crossed a failed link
+        self.stop: tuple[float, str] | None = None  # the first failure that splits the slots: (time, why)
+        self._partition()
+
+    # -- epochs ---------------------------------------------------------------------------
+    def epoch(self, start: np.ndarray | float) -> np.ndarray | int:
+        """The epoch of a transfer starting at ``start``: how many failures happened at or before it."""
+        return np.searchsorted(self.failure_times, start, side="right")
+
+    def _graph(self, epoch: int) -> nx.Graph:
+        """The network of ``epoch``: the intact one without the links failed so far (a deep copy keeps every
+        node's neighbour order, so its hop-shortest paths are those the message engine finds)."""
+        while len(self._graphs) <= epoch:
+            u, v, _ = self.failures[len(self._graphs) - 1]
+            graph = copy.deepcopy(self._graphs[-1])
+            graph.remove_edge(u, v)
+            self._graphs.append(graph)
+        return self._graphs[epoch]
+
+    def _partition(self) -> None:
+        """The first failure that leaves the slots in several pieces: the run stops there if it is not over."""
+        slots = set(self.nodes)
+        for epoch in range(1, len(self.failures) + 1):
+            parts = [part for part in nx.connected_components(self._graph(epoch)) if part & slots]
+            if len(parts) > 1:
+                u, v, at = self.failures[epoch - 1]
+                first = [node for node in self.nodes if node in parts[0]]
+                rest = [node for node in self.nodes if node not in parts[0]]
+                self.stop = (at, f"network partitioned at t = {format_time(at)} (link {u}–{v} failed): "
+                                 f"workers {_names(first)} cannot reach {_names(rest)}")
+                return
+
+    def failed_links(self, epoch: int) -> set[int]:
+        """Ids of the directed links failed by ``epoch``."""
+        ids = set()
+        for u, v, _ in self.failures[:epoch]:
+            ids |= {self.link_index[u, v], self.link_index[v, u]}
+        return ids
+
+    def _paths(self, epoch: int, src: int, dsts: list[int]) -> list[list[Any]]:
+        """Paths in ``epoch`` from slot ``src`` to each of ``dsts``."""
+        graph, nodes = self._graph(epoch), self.nodes
+        router = graph.graph.get("router")
+        found: list[list[Any] | None] = [None] * len(dsts)
+        if router is not None:
+            for i, dst in enumerate(dsts):
+                try:
+                    path = router(graph, nodes[src], nodes[dst])
+                except (nx.NetworkXException, KeyError, ValueError):
+                    continue
+                if epoch == 0 or all(graph.has_edge(a, b) for a, b in itertools.pairwise(path)):
+                    found[i] = path
+        missing = [dst for dst, path in zip(dsts, found) if path is None]
+        if missing:
+            shortest = shortest_paths(graph, nodes[src], [nodes[dst] for dst in missing])
+            found = [path if path is not None else shortest[nodes[dst]] for dst, path in zip(dsts, found)]
+        return found  # type: ignore[return-value]
+
+    # -- lookup ---------------------------------------------------------------------------
+    def lookup(self, src: np.ndarray, dst: np.ndarray, epoch: np.ndarray | int = 0) -> np.ndarray:
+        """Route ids of the pairs (src[i], dst[i]) in ``epoch`` (one, or one per pair), finding new ones."""
+        count = self.count
+        keys = (np.asarray(epoch, dtype=np.int64) * count + src) * count + dst
+        position = np.searchsorted(self.keys, keys)
+        found = position < len(self.keys)
+        found[found] = self.keys[position[found]] == keys[found]
+        if not found.all():
+            self._add(np.unique(keys[~found]))
+            position = np.searchsorted(self.keys, keys)
+        return self.ids[position]
+
+    def _add(self, new: np.ndarray) -> None:
+        """Find the routes of ``new`` keys (sorted: grouped by epoch and source, numbered in this order)."""
+        count = self.count
+        groups = new // count  # epoch·S + src
+        cuts = np.flatnonzero(np.diff(groups)) + 1
+        index = self.link_index
+        flat: list[int] = []
+        lengths: list[int] = []
+        rerouted: list[bool] = []
+        for group, targets in zip(groups[np.concatenate([[0], cuts])].tolist(), np.split(new % count, cuts)):
+            epoch, source = divmod(group, count)
+            targets = targets.tolist()
+            paths = self._paths(epoch, source, targets)
+            if epoch:
+                dead = self.failed_links(epoch)
+                intact = self._paths(0, source, targets)
+                rerouted.extend(any(index[a, b] in dead for a, b in itertools.pairwise(path)) for path in intact)
+            else:
+                rerouted.extend([False] * len(targets))
+            for path in paths:
+                flat.extend(index[a, b] for a, b in itertools.pairwise(path))
+                lengths.append(len(path) - 1)
+        first = len(self.ids)
+        added, length = np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64)
+        heads = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+        nonempty = length > 0
+        latency = np.zeros(len(length))
+        bottleneck = np.full(len(length), np.inf)
+        if nonempty.any():
+            latency[nonempty] = np.add.reduceat(self._link_latency[added], heads[nonempty])
+            bottleneck[nonempty] = np.minimum.reduceat(self.bandwidth[added], heads[nonempty])
+        self.latency = np.concatenate([self.latency, latency])
+        self.bottleneck = np.concatenate([self.bottleneck, bottleneck])
+        self.length = np.concatenate([self.length, length])
+        self.start = np.concatenate([[0], np.cumsum(self.length)])
+        self.flat = np.concatenate([self.flat, added])
+        self.rerouted = np.concatenate([self.rerouted, np.array(rerouted, dtype=bool)])
+        keys_all = np.concatenate([self.keys, new])
+        ids_all = np.concatenate([self.ids, np.arange(first, first + len(new), dtype=np.int64)])
+        order = np.argsort(keys_all, kind="stable")
+        self.keys, self.ids = keys_all[order], ids_all[order]
+
+    def incidence(self, routes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(link ids, owner) of every link of every route in ``routes``: owner[j] is the position in
+        ``routes`` whose route crosses link ids[j]."""
+        lengths = self.length[routes]
+        owner = np.repeat(np.arange(len(routes)), lengths)
+        first = np.repeat(self.start[routes] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        return self.flat[first + np.arange(len(owner))], owner
+
+    def crosses(self, routes: np.ndarray, links: set[int]) -> np.ndarray:
+        """Whether each route in ``routes`` crosses any of ``links``."""
+        ids, owner = self.incidence(routes)
+        hit = np.zeros(len(routes), dtype=bool)
+        hit[owner[np.isin(ids, list(links))]] = True
+        return hit
+
+    def max_min_rates(self, ids: np.ndarray) -> np.ndarray:
+        """Max-min fair rates of transfers on routes ``ids`` (progressive filling)."""
+        links, owner = self.incidence(ids)
+        count = np.bincount(links, minlength=len(self.bandwidth)).astype(np.float64)
+        if count.max(initial=0) <= 1:
+            return self.bottleneck[ids].copy()
+        spare = self.bandwidth.copy()
+        rate = np.zeros(len(ids))
+        frozen = np.zeros(len(ids), dtype=bool)
+        level = 0.0
+        while not frozen.all():
+            used = count > 0
+            increment = float(np.min(spare[used] / count[used]))
+            level += increment
+            spare[used] -= increment * count[used]
+            saturated = used & (spare <= _SATURATED * self.bandwidth)
+            hit = np.zeros(len(ids), dtype=bool)
+            hit[owner[saturated[links]]] = True
+            newly = hit & ~frozen
+            rate[newly] = level
+            frozen |= newly
+            count -= np.bincount(links[newly[owner]], minlength=len(count))
+        return rate
