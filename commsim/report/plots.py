@@ -503,7 +503,8 @@ def training_loss(records: list[dict]) -> object:
         under = offset_copy(ax.transAxes, figure, y=-34, units="points")  # under the axis label: no curve hidden
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=under)
     figure.suptitle("training loss against simulated time")
-    figure.get_layout_engine().set(h_pad=0.35)  # the layout places the shifted legend ~0.25 in low: room under it
+    if entries > 16:  # the layout places a long shifted legend ~0.25 in too low: room under it
+        figure.get_layout_engine().set(h_pad=0.35)
     return figure
 
 
