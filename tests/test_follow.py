@@ -187,3 +187,37 @@ def test_a_shared_buffer_written_whole_while_in_flight_is_sent_as_a_copy(registe
     run = run_collective(name, topology.build("star", 2, B, ALPHA), x)
     for result in run.results:
         np.testing.assert_array_equal(result, np.full(6, 3.0))
+
+
+def _gather_then_scatter(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Round 0: workers 2 and 1 (listed in that order) send their buffers to worker 0, which adds them in and
+    takes the mean; round 1: worker 0 sends the mean to 2 and 1."""
+    gather = pieces([2, 1], [0, 0], [0, 0], [p, p], w, "gather", True, scale=([0], [0], [p]))
+    scatter = pieces([0, 0], [2, 1], [0, 0], [p, p], w, "scatter")
+    return Schedule(3, 2, [gather, scatter].__getitem__, p=p)
+
+
+@pytest.mark.parametrize("payload", ["size-only", "data"])
+def test_a_participant_waits_for_every_receive_and_send_of_its_round(registered, payload):
+    """Worker 0 receives two messages in round 0 and sends two in round 1 (the follower's one-receive
+    fast path must not take such a round). Fully connected, α = 1 µs, link 2–0 at B/10: by hand, 0 has
+    both pushes at t0 = α + 10P/B, then 1 ends at t0 + α + P/B, and 0 and 2 at t0 + α + 10P/B; four
+    messages; with data every worker ends with the mean. The schedule engine gives the same times."""
+    name = registered(scheduled("test_gather_scatter", _gather_then_scatter, None, "test"))
+    p = 1000
+    graph = topology.build("fully_connected", 3, B, ALPHA)
+    graph.edges[2, 0]["bandwidth"] = B / 10
+    x = make_buffers(3, p, "float64", payload, 4)
+    run = run_collective(name, graph, x)
+    P = p * 8
+    t0 = ALPHA + 10 * P / B
+    expected = [t0 + ALPHA + 10 * P / B, t0 + ALPHA + P / B, t0 + ALPHA + 10 * P / B]
+    assert run.finish_s == pytest.approx(expected, rel=1e-12)
+    assert run.network.messages == 4
+    if payload == "data":
+        for result in run.results:
+            np.testing.assert_array_equal(result, (x[0] + x[1] + x[2]) / 3)
+    from commsim.engines.schedule import run_schedule
+
+    schedule = _gather_then_scatter(3, p, 8)
+    assert run_schedule(schedule, graph, [0, 1, 2]).finish_s.tolist() == pytest.approx(expected, rel=1e-12)
