@@ -113,3 +113,92 @@ def test_tree_correction_at_8_mib():
     m = _machine("hgx-h100")
     lat, bw = M.latency_and_bandwidth(m, "tree", "simple")
     assert M.time_s(m, "tree", "simple", 8 << 20) == pytest.approx((lat + (8 << 20) / (1000 * bw * 0.8)) * US, rel=1e-12)
+
+
+def test_tree_ll128_takes_seven_ninths_on_one_node_and_120_128_across_nodes_by_hand():
+    """tuning.cc:333-335: tree busBw = min(0.92·C·s, C·perChMaxTreeBw), then LL128 × 7/9 on one node,
+    × 120/128 on several, capped at C·perChMaxTreeLL128Bw; algBw = busBw/2.
+    One H100 node (12 × 30 GB/s): min(0.92·360, 12·38.7) = 331.2, × 7/9 = 257.6 < 12·36.7 → 128.8 GB/s;
+    latency 14.0 + 2·7·1.25 (NVLink tree LL128) = 31.5 µs.
+    2 × 8 H100 with 200 Gbit/s NICs (8 × 24 GB/s, see below): min(0.92·192, 8·41.4) = 176.64, × 120/128 =
+    165.6 < 8·36.7 → 82.8 GB/s; latency 14.0 + 2·(7·1.25 + 1·8.5) (network tree LL128) = 48.5 µs."""
+    assert M.latency_and_bandwidth(_machine("hgx-h100"), "tree", "ll128") == pytest.approx((31.5, 128.8), rel=1e-12)
+    slow_nics = _machine("hgx-h100", 2, nic_bandwidth="200 Gbit/s")
+    assert M.latency_and_bandwidth(slow_nics, "tree", "ll128") == pytest.approx((48.5, 82.8), rel=1e-12)
+
+
+def test_nics_of_25_gbps_give_8_channels_of_24_not_doubled():
+    """2 × 8 H100 with 200 Gbit/s (25 GB/s) NICs: the search starts at 24 GB/s (the first speed ≤ min(PCIe
+    48, NIC 25)), one channel per NIC: 8 × 24 = 192 < 370.8; 22, 20, 17.5, 15 fit 8 too (less), 12 fits
+    2 per NIC = 16 × 12 = 192, not more; 6 < 0.49 · 24 stops it. 24 < 25: no duplication; run ×2 = 16."""
+    assert M.channels(_machine("hgx-h100", 2, nic_bandwidth="200 Gbit/s")) == M.Channels(8, 24.0, 16)
+
+
+def test_one_gpu_per_node_by_hand():
+    """5 Ethernet nodes of one GPU (sm80, Intel, 100 GbE = 12.5 GB/s, PCIe Gen4 as NCCL counts it 24 GB/s).
+    Channels: 1 of 12 GB/s (12 fits once in 12.5; 6 fits twice, 12 again, not more), run as 2.
+    With one GPU per node NCCL uses the tree's network latency for both algorithms (tuning.cc:386-387,
+    "latencies are fully exposed") and nothing inside a node; ⌊lg 5⌋ = 2 tree levels:
+    tree LL 6.8 + 2·2·5.0 = 26.8, LL128 14.0 + 2·2·8.5 = 48.0, Simple 8.4 + 2·2·14 = 64.4 µs;
+    ring (2(n−1) = 8 steps, all between nodes) LL 6.6 + 8·5.0 = 46.6, LL128 14.0 + 8·8.5 = 82.0,
+    Simple 8.4 + 8·14 = 120.4 µs.
+    LL128 runs (a lone GPU needs no NVLink inside its node, tuning.cc:538). Bandwidths (4+ nodes column):
+    ring LL min(20.4, 0.5·12) = 6, LL128 min(0.92·12, 1·20.0) = 11.04, Simple 12, × 5/8; tree
+    min(0.92·12, 17.8) = 11.04, LL ÷ 3.8, LL128 × 120/128 = 10.35 (< 20.0), all ÷ 2; 4 KiB by the tree
+    LL128 is corrected by the LL128 row's index ⌊lg(4096/64)⌋ = 6, .8."""
+    m = _machine("ethernet", 5)
+    assert M.channels(m) == M.Channels(1, 12.0, 2)
+    expect = {("tree", "ll"): (26.8, 11.04 / 3.8 / 2), ("tree", "ll128"): (48.0, 10.35 / 2),
+              ("tree", "simple"): (64.4, 11.04 / 2), ("ring", "ll"): (46.6, 6 * 5 / 8),
+              ("ring", "ll128"): (82.0, 11.04 * 5 / 8), ("ring", "simple"): (120.4, 12 * 5 / 8)}
+    for (a, p), (lat, bw) in expect.items():
+        assert M.latency_and_bandwidth(m, a, p) == pytest.approx((lat, bw), rel=1e-12), (a, p)
+    assert M.time_s(m, "tree", "ll128", 4096) == pytest.approx((48.0 + 4096 / (1000 * 10.35 / 2 * 0.8)) * US, rel=1e-12)
+    two_over_pcie = _machine("ethernet", 5, gpus_per_node=2)
+    assert M.enabled(m, "ll128") and not M.enabled(two_over_pcie, "ll128")
+    lone_h100 = _machine("hgx-h100", 1, gpus_per_node=1)
+    assert lone_h100.ranks == 1 and M.enabled(lone_h100, "ll128")
+
+
+@pytest.mark.parametrize(("nbytes", "factor"), [(63, 1.0), (64, 0.9), (127, 0.9), (128, 0.9), ((1 << 29) - 1, 0.9),
+                                                (1 << 29, 1.0)])
+def test_tree_correction_applies_from_64_bytes_to_just_under_512_mib(nbytes, factor):
+    """ncclTopoGetAlgoTime: logSize = log2i(bytes >> 6), corrected while 0 ≤ logSize < 23 (tuning.cc:640):
+    63 B → log2i(0) = −1, none; 64 B → index 0 (Simple .9); 2^29 − 1 → index 22 (.9); 2^29 = 512 MiB →
+    index 23, none (Simple's row is .9 at both ends, so each boundary shows)."""
+    m = _machine("hgx-h100")
+    lat, bw = M.latency_and_bandwidth(m, "tree", "simple")
+    assert M.time_s(m, "tree", "simple", nbytes) == pytest.approx((lat + nbytes / (1000 * bw * factor)) * US, rel=1e-12)
+
+
+def test_channels_are_not_doubled_again_at_exactly_45_gbps():
+    """connect.cc:480: on sm90 across nodes the run channels double once more only when the speed is
+    *above* 45 GB/s. 6 NICs of 360 Gbit/s (45 GB/s) per H100 node: the search starts at 45 (the first speed
+    ≤ min(PCIe 48, NIC 45)), one channel per NIC: 6 × 45 = 270 < 370.8; 42, 40, 30 and 24 fit once per NIC
+    too (less), 22 < 0.49 · 45 stops it; no duplication (sm90, 45 < 50 with 6 > 4 channels); run ×2 = 12,
+    and 45 is not above 45: 12. At 48 GB/s (400 Gbit/s NICs) the same search runs 24."""
+    assert M.channels(_machine("hgx-h100", 2, nics_per_node=6, nic_bandwidth="360 Gbit/s")) == M.Channels(6, 45.0, 12)
+    assert M.channels(_machine("hgx-h100", 2, nics_per_node=6)) == M.Channels(6, 48.0, 24)
+
+
+def test_the_tree_runs_after_its_own_base_latency():
+    """model: nccl with double_binary_tree, protocol ll, on 2 Ethernet nodes: NCCL's tree LL base latency
+    is 6.8 µs (tuning.cc:151; the ring's is 6.6), and the run ends that long after its network time on
+    NCCL's rated graph, on both engines."""
+    import yaml
+
+    from commsim import scenario
+    from commsim.collectives.nccl_tree import nccl_tree_schedule
+    from commsim.engines.schedule import participant_nodes, run_schedule, worker_finish
+    from commsim.runner import points
+
+    assert M.base_latency_s("tree", "ll") == 6.8 * US and M.base_latency_s("ring", "ll") == 6.6 * US
+    text = ("name: s\nworkers: 2\nsize: 4 KiB\npayload: size-only\nalgorithms: [double_binary_tree]\nmodel: nccl\n"
+            "protocol: ll\nchannels: 1\ntopology: {kind: cluster, preset: ethernet, nodes: 2}\n")
+    graph = M.nccl_rates(topology.build("cluster", 2, 1.0, 0.0, preset="ethernet", nodes=2), "ll")
+    schedule = nccl_tree_schedule(2, 1024, 4, channels=1, protocol="ll", gpus_per_node=1)
+    network = max(worker_finish(schedule, run_schedule(schedule, graph, [0, 1]).finish_s, 2))
+    for engine in ("simulate", "schedule"):
+        (run,) = points.simulate(scenario.parse(yaml.safe_load(text + f"engine: {engine}\n"), "s.yaml"))
+        assert run.nccl["algorithm"] == "tree" and run.nccl["base_latency_s"] == 6.8 * US
+        assert run.makespan_s == pytest.approx(6.8 * US + network, rel=1e-12)
