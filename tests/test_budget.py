@@ -243,3 +243,122 @@ def test_all_to_all_where_routes_cross_is_budgeted_by_its_contention():
         with pytest.raises(ScenarioError, match=r"budget\.events: run 1 \(all_to_all on torus, n=512, p=1000\) needs "
                                                 r"~6\.\de9 events"):
             parse(workers=512, payload="size-only", engine=engine, algorithms=["all_to_all"], topology={"kind": "torus"})
+
+
+def _nccl(algorithm: str, size: str, extra: str = "", engine: str = "simulate"):
+    """2 × 8 H100 under model: nccl, size-only."""
+    import yaml
+
+    text = (f"name: b\nworkers: 16\nsize: {size}\npayload: size-only\nalgorithms: [{algorithm}]\nmodel: nccl\n"
+            f"engine: {engine}\ntopology: {{kind: cluster, preset: hgx-h100, nodes: 2}}\n{extra}")
+    return scenario.parse(yaml.safe_load(text), "b.yaml")
+
+
+@pytest.mark.parametrize("engine", ["simulate", "schedule"])
+def test_nccl_ring_estimate_is_the_messages_it_sends(engine):
+    """NCCL's ring on 4 channels over 16 ranks: each channel a ring of 2(n − 1) steps of n messages,
+    4 · 16 · 30 = 1,920 — the estimate, and what either engine sends."""
+    loaded = _nccl("ring_allreduce", "1 MiB", "channels: 4\n", engine)
+    run = only_run(loaded)
+    assert budget.estimate(loaded, run).messages == 4 * 16 * 30 == points.simulate_run(loaded, run).messages
+
+
+def test_nccl_tree_estimate_bounds_its_chunks_by_one_per_channel():
+    """NCCL's tree in LL (32 KiB chunks) on 4 channels over 16 ranks, each chunk up and down the 15
+    edges (30 messages). 16 KiB: one chunk per channel, 4 · 30 = 120 sent, and the estimate (4 +
+    ⌊16 KiB / 32 KiB⌋) · 30 = 120. 1 MiB: 256 KiB per channel = 8 chunks, 32 · 30 = 960 sent; the
+    estimate (4 + 32) · 30 = 1,080 — at most one chunk per channel more than sent, never fewer."""
+    for size, sent, estimated in (("16 KiB", 120, 120), ("1 MiB", 960, 1080)):
+        loaded = _nccl("double_binary_tree", size, "channels: 4\nprotocol: ll\n")
+        run = only_run(loaded)
+        assert points.simulate_run(loaded, run).messages == sent
+        assert budget.estimate(loaded, run).messages == estimated <= sent + 4 * 30
+
+
+def test_auto_estimate_is_the_larger_of_ring_and_tree():
+    """algorithms: [auto] on 16 channels: 1 MiB runs NCCL's tree in LL128 (one 576,000 B chunk per
+    channel: 16 · 30 = 480 messages), 256 MiB its ring (16 · 16 · 30 = 7,680); the estimate is the larger
+    of ring 7,680 and tree (16 + size / 32 KiB) · 30: 7,680 at 1 MiB, (16 + 8,192) · 30 = 246,240 at 256
+    MiB. With channels: auto it counts NCCL's most, 64: 64 · 480 = 30,720 at 1 MiB."""
+    for size, engine, picked, sent, estimated in (("1 MiB", "simulate", "tree", 480, 7680),
+                                                  ("256 MiB", "schedule", "ring", 7680, 246_240)):
+        loaded = _nccl("auto", size, "channels: 16\n", engine)
+        run = only_run(loaded)
+        result = points.simulate_run(loaded, run)
+        assert (result.nccl["algorithm"], result.messages) == (picked, sent)
+        assert budget.estimate(loaded, run).messages == estimated
+    loaded = _nccl("auto", "1 MiB")
+    assert budget.estimate(loaded, only_run(loaded)).messages == 64 * 480 >= points.simulate_run(loaded, only_run(loaded)).messages
+
+
+def _traced(function):
+    """(the function's result, its peak and its retained bytes as tracemalloc sees them)."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = function()
+        retained, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak, retained
+
+
+def test_the_message_log_takes_the_34_bytes_a_message_the_budget_counts():
+    """Ring all-reduce of 64 size-only workers (8,064 messages): the log holds route and bytes (8 B
+    each), start and end (8 B each) and the phase (2 B) per message, 34 B; the estimate grows by 34 B a
+    message when the log is kept, and so does the memory a run holds (at most an eighth more: the log's
+    columns grow in steps)."""
+    loaded = parse(workers=64, payload="size-only")
+    run = only_run(loaded)
+    points.simulate_run(loaded, run, keep_log=True)  # imports done before measuring
+    messages = 2 * 64 * 63
+    without, _, held_without = _traced(lambda: points.simulate_run(loaded, run))
+    logged, _, held_with = _traced(lambda: points.simulate_run(loaded, run, keep_log=True))
+    log = logged.log
+    assert len(log) == messages == without.messages
+    assert sum(column.itemsize for column in (log.route, log.nbytes, log.start, log.end, log.phase)) == 34
+    assert budget.estimate(loaded, run, True).memory - budget.estimate(loaded, run).memory == 34 * messages
+    assert 34 * messages <= held_with - held_without <= 34 * messages * 1.25
+
+
+def test_a_disturbed_run_is_budgeted_with_its_twin_its_log_and_the_walks_over_it():
+    """Ring all-reduce of 64 size-only workers, worker 3 computing 4× longer: the run and its uniform twin
+    each send 2 · 64 · 63 messages, twice that estimated; the run keeps its log and walks it for the
+    critical path and the idle times (Python tuples per message): its peak memory stays under the
+    estimate, and above a quarter of it. (Before the walks were counted the peak was 2.6× the estimate.)"""
+    loaded = parse(workers=64, payload="size-only", stragglers={"compute": "10 us", "slowdown": {3: 4}})
+    run = only_run(loaded)
+    small = parse(workers=4, payload="size-only", stragglers={"compute": "10 us", "slowdown": {3: 4}})
+    points.simulate_run(small, only_run(small))  # imports done before measuring
+    result, peak, _ = _traced(lambda: points.simulate_run(loaded, run))
+    estimate = budget.estimate(loaded, run)
+    assert result.messages == 2 * 64 * 63 and estimate.messages == 2 * result.messages
+    assert estimate.memory / 4 < peak < estimate.memory
+
+
+def _most_in_flight(log) -> int:
+    """The most messages under way at one instant (one delivered as another starts: not both)."""
+    most = now = 0
+    for _, change in sorted([(t, 1) for t in log.start] + [(t, -1) for t in log.end]):
+        now += change
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.parametrize(("algorithm", "servers", "in_flight"), [
+    ("sharded_parameter_server", 3, 8 * 3), ("parameter_server", 1, 8), ("all_to_all", 0, 8 * 7)])
+def test_messages_in_flight_are_what_the_memory_estimate_charges(algorithm, servers, in_flight):
+    """8 workers on a star: every worker pushes a shard to each of 3 servers at once (24 under way), or
+    its buffer to the one server (8), or a piece to each other worker (56) — the count the memory
+    estimate charges ``BYTES_PER_MESSAGE_IN_FLIGHT`` for; ring-like algorithms stay within 2 per rank."""
+    topology = {"kind": "star", "bandwidth": "8 Gbit/s", "latency": "1 us"} | ({"servers": servers} if servers else {})
+    loaded = parse(workers=8, payload="size-only", algorithms=[algorithm], topology=topology)
+    run = only_run(loaded)
+    log = points.simulate_run(loaded, run, keep_log=True).log
+    assert _most_in_flight(log) == in_flight == budget._in_one_round(algorithm, 8, run.topology.server_count([algorithm]))
+    for ringlike in ("ring_allreduce", "double_binary_tree", "recursive_doubling"):
+        loaded = parse(workers=8, payload="size-only", algorithms=[ringlike])
+        assert _most_in_flight(points.simulate_run(loaded, only_run(loaded), keep_log=True).log) <= 2 * 8
