@@ -18,7 +18,8 @@ code whose change makes no difference, which then deserves a simplification or a
 
 Exit status 0 when every mutant is killed, 1 when some survive, 2 on a stale catalogue entry
 (its ``before`` text no longer occurs exactly once). An automatic mutant that survives on a line
-whose comment says ``equivalent:`` (why no output can change) is listed as explained, not survived. Runs ``--jobs`` mutants at a time (default:
+whose comment, or the comment line just above it, says ``equivalent:`` (why no output can change) is
+listed as explained, not survived. Runs ``--jobs`` mutants at a time (default:
 every core), each in its own copy, so the work tree is never touched.
 """
 
@@ -51,6 +52,7 @@ class Mutant:
     after: str
     bug: str
     tests: tuple[str, ...]
+    equivalent: str | None = None  # automatic mutants: the ``equivalent:`` comment on or just above the line
 
 
 def _m(path: str, before: str, after: str, bug: str, *tests: str) -> Mutant:
@@ -208,13 +210,13 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(NORMS, "keep = sigma > sigma[0] * max(matrix.shape) * np.finfo(float).eps", "keep = sigma > 0",
        "Spectral.sharp keeps singular values at round-off level", T_NORMS),
 )
-T_FLOW = ("tests/test_follow.py", "tests/test_schedule_engine.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py",
+T_FLOW = ("tests/test_follow.py", "tests/test_eager_ring.py", "tests/test_schedule_engine.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py",
           "tests/test_collectives.py", "tests/test_verify.py", "tests/test_engine_analytic.py")
 T_NCCL_ALL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_validate.py",
               "tests/test_cluster.py")
 AUTO_TESTS: dict[str, tuple[str, ...]] = {
     FOLLOW: T_FLOW,
-    SCHED: (T_SCHED, "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_follow.py",
+    SCHED: (T_SCHED, "tests/test_eager_ring.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_follow.py",
             "tests/test_imported_schedule.py", T_ENGINE, T_VERIFY),
     NCCL_MODEL: T_NCCL_ALL,
     "commsim/collectives/nccl_table.py": T_NCCL_ALL,
@@ -265,16 +267,26 @@ def auto_mutants(spec: str, tests: tuple[str, ...] = ()) -> list[Mutant]:
             continue
         line = text_lines[row - 1]
         mutated = line[:col] + replacement + line[token.end[1]:]
-        mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", tests))
+        above = text_lines[row - 2] if row > 1 and text_lines[row - 2].lstrip().startswith("#") else ""
+        reason = _comment_reason(line) or _comment_reason(above)
+        mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", tests, reason))
     return mutants
 
 
-def explained(mutant: Mutant) -> str | None:
-    """The ``equivalent:`` comment on an automatic mutant's line, if it has one."""
-    for token in tokenize.generate_tokens(io.StringIO(mutant.before).readline):
-        if token.type == tokenize.COMMENT and EQUIVALENT in token.string:
-            return token.string.split(EQUIVALENT, 1)[1].strip()
+def _comment_reason(line: str) -> str | None:
+    """What follows ``equivalent:`` in the comment of one source line, if anything."""
+    try:  # a line of a longer statement ends in an error, after its comment
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            if token.type == tokenize.COMMENT and EQUIVALENT in token.string:
+                return token.string.split(EQUIVALENT, 1)[1].strip()
+    except (tokenize.TokenError, SyntaxError):
+        pass
     return None
+
+
+def explained(mutant: Mutant) -> str | None:
+    """Why an automatic mutant cannot change an output, as the comment on or just above its line says."""
+    return mutant.equivalent
 
 
 def per_module(outcome: list[tuple[Mutant, str, float]]) -> str:

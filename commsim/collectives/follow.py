@@ -52,7 +52,7 @@ class _Plan:
 
     def __init__(self, round_: Round, call: _Call) -> None:
         participants = call.schedule.participants
-        everyone = np.arange(participants + 1)
+        everyone = np.arange(participants + 1)  # equivalent: bounds past participants' are never read
         by_src = np.argsort(round_.src, kind="stable")
         by_dst = np.argsort(round_.dst, kind="stable")
         lo, hi = round_.lo, round_.hi
@@ -79,6 +79,7 @@ class _Plan:
             to, sizes, come = nowhere.copy(), np.zeros(participants, dtype=np.int64), nowhere.copy()
             to[src], sizes[src], come[dst] = dst, round_.nbytes, src
             nodes = call.node_array
+            # equivalent: only tags[0] and tags[1] are read, however many copies of the Nones there are
             tags = (to.tolist(), range(participants)) if call.tagged else ([None] * participants,) * 2
             self.step = list(zip(nodes[to].tolist(), sizes.tolist(), tags[0], nodes[come].tolist(), tags[1]))
 
@@ -205,6 +206,7 @@ def _writes_in_place_under(plan: _Plan, r0: int, r1: int, s0: int, s1: int, p: i
     sent = list(zip(plan.send_lo[s0:s1], plan.send_hi[s0:s1]))
     for j in range(r0, r1):
         lo, hi = plan.recv_lo[j], plan.recv_hi[j]
+        # equivalent: a looser test (ranges that only touch, or any range) copies more, which changes no value
         if (shared or not (lo == 0 and hi == p)) and any(a < hi and lo < b for a, b in sent):
             return True
     return False
@@ -228,6 +230,7 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
             continue
         comm.phase = plan.phase
         array = buffer if values is None else values.array
+        # equivalent: copying more (with no sends, or a size-only stand-in, whose copy is itself) changes no value
         copy = values is not None and s0 < s1 and (schedule.snapshot or schedule.eager
                                                    or _writes_in_place_under(plan, r0, r1, s0, s1, p, shared))
         sends, snapshots = [], {}
@@ -250,11 +253,13 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
                 yield sent
         if arrived and values is not None:
             if isinstance(arrived[0], SizeOnly):  # a server among size-only workers: nothing to hold
+                # equivalent: a server hears from every worker (n ≥ 2 of them), all of one itemsize
                 values, buffer = None, size_only(p, arrived[0].itemsize)
             else:
                 _write(values, me, [(plan.recv_from[j], plan.recv_lo[j], plan.recv_hi[j], plan.recv_reduce[j], value)
                                     for j, value in zip(range(r0, r1), arrived)])
                 values.holds = True
+        # equivalent: γ or ... with γ = 0 only adds a wait of 0 s
         if gamma and plan.combine is not None and plan.combine[me]:
             yield comm.net.env.timeout(gamma * plan.combine[me])
         if scale is not None and values is not None:
@@ -312,9 +317,10 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             else:
                 for sent in sends:
                     yield sent
+        # equivalent: γ or ... with γ = 0 only adds a wait of 0 s
         if gamma and plan.combine is not None and plan.combine[me]:
             yield timeout(gamma * plan.combine[me])
-        if len(pending) > 64:  # keep only the sends still under way
+        if len(pending) > 64:  # keep only the sends still under way (equivalent: when, changes memory only)
             pending = [sent for sent in pending if not sent.processed]
     for sent in pending:
         yield sent
