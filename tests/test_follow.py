@@ -363,3 +363,18 @@ def test_a_size_only_server_under_a_wire_format_holds_nothing():
     env.run()
     assert all(isinstance(w.value, SizeOnly) and len(w.value) == 1000 for w in workers)
     assert net.message_sizes() == {1000: 8}
+
+
+@pytest.mark.parametrize("payload", ["size-only", "data"])
+def test_a_server_the_schedule_does_not_use_takes_no_part(payload):
+    """The parameter server on a star with two servers: the second has no participant in the schedule and
+    leaves at once; the run is the one on a star with one server (2n messages, the same times, the mean)."""
+    n = 4
+    x = make_buffers(n, 300, "float64", payload, 5)
+    one = run_collective("parameter_server", topology.build("star", n, B, ALPHA, servers=1), x)
+    two = run_collective("parameter_server", topology.build("star", n, B, ALPHA, servers=2), x)
+    assert two.network.messages == one.network.messages == 2 * n
+    assert two.finish_s == one.finish_s
+    if payload == "data":
+        for result in two.results:
+            np.testing.assert_array_equal(result, one.results[0])
