@@ -202,3 +202,78 @@ def test_the_tree_runs_after_its_own_base_latency():
         (run,) = points.simulate(scenario.parse(yaml.safe_load(text + f"engine: {engine}\n"), "s.yaml"))
         assert run.nccl["algorithm"] == "tree" and run.nccl["base_latency_s"] == 6.8 * US
         assert run.makespan_s == pytest.approx(6.8 * US + network, rel=1e-12)
+
+
+def test_gpu_links_as_nccl_counts_them():
+    """topo.h SMxx_NVLINK_BW × links: H100 18 × 20.6 = 370.8 GB/s, A100 12 × 20 = 240, B200 18 × 40.1 =
+    721.8; topo.cc's PCIe, width × per-lane speed / 80: Gen5 x16 16 · 240 / 80 = 48, Gen4 16 · 120 / 80 = 24."""
+    assert M.nvlink_gbps(_machine("hgx-h100")) == pytest.approx(370.8, rel=1e-12)
+    assert M.nvlink_gbps(_machine("dgx-a100")) == pytest.approx(240.0, rel=1e-12)
+    assert M.nvlink_gbps(_machine("hgx-b200")) == pytest.approx(721.8, rel=1e-12)
+    assert M.pci_gbps(_machine("hgx-h100")) == pytest.approx(48.0, rel=1e-12)
+    assert M.pci_gbps(_machine("dgx-a100")) == pytest.approx(24.0, rel=1e-12)
+
+
+@pytest.mark.parametrize(("nodes", "protocol", "inside_us", "nic_us"), [
+    (2, "simple", 3.4 / 2, 14.0 / 2),  # intra max(3.4, 3 × 1.0 net overhead), ring network latency
+    (2, "ll", 1.0 / 2, 2.7 / 2),  # intra max(0.6, 1.0): the per-step network overhead wins
+    (1, "ll128", 1.9 / 2, 4.0 / 2),  # one node: no network overhead
+])
+def test_nccl_rates_by_hand(nodes, protocol, inside_us, nic_us):
+    """H100 nodes at NCCL's rates: NVLink 450 → 370.8 GB/s, PCIe 63.0 → 48, NIC and fabric links at their
+    line rate (50 GB/s, and nodes × 50 from a rail to the spine); each link of an intra-node hop (GPU–NVSwitch) half NCCL's ring latency
+    for the protocol, each NIC–rail link half its network latency, GPU–NIC and rail–spine links none."""
+    graph = topology.build("cluster", nodes * 8, 1.0, 0.0, preset="hgx-h100", nodes=nodes)
+    rated = M.nccl_rates(graph, protocol)
+    expect = {(0, "node0.nvswitch"): (370.8e9, inside_us), (0, "node0.nic0"): (48e9, 0.0),
+              ("node0.nic0", "rail0"): (50e9, nic_us), ("rail0", "spine0"): (nodes * 50e9, 0.0)}
+    for edge, (bandwidth, latency_us) in expect.items():
+        assert (rated.edges[edge]["bandwidth"], rated.edges[edge]["latency"]) == pytest.approx(
+            (bandwidth, latency_us * US), rel=1e-12), edge
+    assert graph.edges[0, "node0.nvswitch"]["bandwidth"] == 450e9  # the original is left as it was
+
+
+def test_nccl_rates_of_one_gpu_nodes_take_the_trees_network_latency():
+    """One Ethernet GPU per node, LL: each NIC–switch link half the tree's network latency, 5.0 / 2 µs
+    (with latencies fully exposed NCCL takes the tree's, tuning.cc:386), not the ring's 2.7 / 2."""
+    rated = M.nccl_rates(topology.build("cluster", 2, 1.0, 0.0, preset="ethernet", nodes=2), "ll")
+    assert rated.edges["node0.nic0", "rail0"]["latency"] == pytest.approx(2.5 * US, rel=1e-12)
+
+
+def test_two_nvlink_gpus_per_node_run_ll128_at_nvlink_latency():
+    """2 × 2 H100: the GPUs of a node meet over NVLink, so LL128 runs; ring LL128 latency 14.0 + (6 − 2) ·
+    max(1.9 NVLink, 1.0 overhead) + 2 · 4.0 = 29.6 µs; 4 channels of 24 GB/s: busBw min(0.92 · 96, 4 ·
+    36.7) = 88.32, algBw × 4/6 = 58.88."""
+    m = _machine("hgx-h100", 2, gpus_per_node=2)
+    assert M.enabled(m, "ll128")
+    assert M.latency_and_bandwidth(m, "ring", "ll128") == pytest.approx((29.6, 58.88), rel=1e-12)
+
+
+def test_a_gpus_pcie_caps_its_channels_when_its_nic_has_room_for_two():
+    """2 × 8 H100 with 800 Gbit/s (100 GB/s) NICs: at 48 GB/s a NIC fits ⌊100/48⌋ = 2 channels but a GPU's
+    PCIe (48) only 1: min(8 · 2, 8 · 1) = 8 channels, 384 ≥ 370.8 ends the search; no duplication (sm90,
+    48 < 50 with 8 > 4), run ×2 = 16, not doubled again (16 is not below 16). Channel counts are whole
+    numbers (results.json prints 16, not 16.0)."""
+    found = M.channels(_machine("hgx-h100", 2, nic_bandwidth="800 Gbit/s"))
+    assert found == M.Channels(8, 48.0, 16)
+    two_per_node = M.channels(_machine("hgx-h100", 2, gpus_per_node=2))
+    assert all(type(count) is int for count in (found.search, found.comm, two_per_node.search, two_per_node.comm))
+
+
+def test_the_search_goes_on_while_the_gpus_have_room():
+    """2 × 8 H100 with one 480 Gbit/s (60 GB/s) NIC a node: 48 fits once (48 < 370.8, the GPU's NVLink, so
+    the search goes on), 45, 42, 40 once; 30 twice: 60, the best; 24 → 48, 22 → 44, 20 → 60 (not more),
+    17.5 → 52.5, 15 → 60, 12 → 60, then 6 < 0.49 · 30 stops it. (2, 30) doubles (30 ≥ 25; only 2 ≤ 4
+    channels) to 4 of 15, run ×2 = 8."""
+    assert M.channels(_machine("hgx-h100", 2, nics_per_node=1, nic_bandwidth="480 Gbit/s")) == M.Channels(4, 15.0, 8)
+
+
+def test_a_nic_slower_than_every_search_speed_falls_back_to_one_channel():
+    """Two Ethernet nodes with 0.5 Gbit/s NICs (0.0625 GB/s, below NCCL's slowest search speed 0.12):
+    NCCL's search finds nothing and falls back to one channel of 0.1 GB/s (search.cc:1289-1310), not
+    duplicated (< 25), run ×2; ring Simple then moves 1 MiB at busBw 0.1 (algBw × 2/2) after (8.4 + 2 · 14) ×
+    1.4 µs (the plateau: 1 MiB / (2 channels · 2 ranks) ≥ 64 B). It used to divide by zero."""
+    m = _machine("ethernet", 2, nic_bandwidth="0.5 Gbit/s")
+    assert M.channels(m) == M.Channels(1, 0.1, 2)
+    assert M.time_s(m, "ring", "simple", 1 << 20) == pytest.approx(((8.4 + 2 * 14) * 1.4 + (1 << 20) / (1000 * 0.1)) * US,
+                                                                    rel=1e-12)

@@ -154,7 +154,7 @@ def channels(m: Machine) -> Channels:
             i += 1
         else:
             break
-    count, speed = best
+    count, speed = best if best[0] else (1, T.FALLBACK_SPEED)  # nothing fits: NCCL's "simple order" fallback
     hopper_or_later = T.ARCHS.index(m.arch) >= T.ARCHS.index("sm90")
     if speed >= T.DUP_MIN_SPEED and not (hopper_or_later and speed < T.DUP_MIN_SPEED_SM90
                                           and count > T.DUP_MAX_CHANNELS_SM90):

@@ -84,6 +84,7 @@ SPEEDS_INTER = {
 SEARCH_MAX_CHANNELS = 32  # init.cc:1177: MAXCHANNELS / 2
 MAX_CHANNELS = 64  # device.h:91 MAXCHANNELS
 SEARCH_NEXT_SPEED_RATIO = 0.49  # search.cc: a slower speed is tried while it is > .49 of the best's
+FALLBACK_SPEED = 0.1  # search.cc:1289-1310: no speed fits (a NIC under 0.12 GB/s): one channel of 0.1 GB/s
 # search.cc:1036-1049 ncclTopoDupChannels: no duplication below 25 GB/s, nor on sm90+ below 50 GB/s with
 # more than 4 channels; otherwise channels doubled (≤ 32) and the speed halved
 DUP_MIN_SPEED = 25.0
