@@ -277,3 +277,27 @@ def test_a_nic_slower_than_every_search_speed_falls_back_to_one_channel():
     assert M.channels(m) == M.Channels(1, 0.1, 2)
     assert M.time_s(m, "ring", "simple", 1 << 20) == pytest.approx(((8.4 + 2 * 14) * 1.4 + (1 << 20) / (1000 * 0.1)) * US,
                                                                     rel=1e-12)
+
+
+def test_channels_of_exactly_50_gbps_are_doubled_on_hopper():
+    """One H100 node with 13 NVLink links (325 GB/s each way: 13 × 20.6 = 267.8 as NCCL counts them): 60 fits
+    4 (240), 50 fits 5 (250, the best), 40 → 240, 30 → 240, then 24 < 0.49 · 50 stops it. Hopper keeps
+    more than 4 channels undoubled only *below* 50 GB/s (search.cc:1039): 5 of 50 double to 10 of 25, run
+    ×2 = 20."""
+    assert M.channels(_machine("hgx-h100", nvlink_bandwidth="325 GB/s")) == M.Channels(10, 25.0, 20)
+
+
+def test_the_search_tries_down_to_nccls_slowest_speed():
+    """Two Ethernet nodes with 2.88 Gbit/s (0.36 GB/s) NICs: the first speed at most 0.36 is 0.24 (fits
+    once), then the last, 0.12 (0.12 / 0.24 = 0.5 > 0.49), fits three times: 0.36, the best; no
+    duplication below 25; run ×2 = 6."""
+    assert M.channels(_machine("ethernet", 2, nic_bandwidth="2.88 Gbit/s")) == M.Channels(3, 0.12, 6)
+
+
+def test_duplicated_channels_are_capped_at_32_and_slowed_by_the_rounded_up_ratio():
+    """2 nodes of 20 A100s, 20 NICs of 400 Gbit/s, PCIe at 63 GB/s (NCCL counts 63 · 130/128 · 3/4 = 47.99):
+    the first speed at most 47.99 is 30, one channel per NIC: 20 × 30 = 600 ≥ 240 (the GPU's NVLink, 12 ×
+    20) ends the search; 30 ≥ 25 doubles them, to at most 32, at 30 / ⌈32 / 20⌉ = 15 GB/s
+    (ncclTopoDupChannels' DIVUP); run ×2 = 64, NCCL's most."""
+    m = _machine("dgx-a100", 2, gpus_per_node=20, nics_per_node=20, nic_bandwidth="400 Gbit/s", pcie_bandwidth="63 GB/s")
+    assert M.channels(m) == M.Channels(32, 15.0, 64)
