@@ -50,9 +50,11 @@ class _Routes:
         latency = {key: float(graph.edges[key]["latency"]) for key in self.link_index}
         self._link_latency = np.array([latency[key] for key in self.link_index])
         self.keys = np.zeros(0, dtype=np.int64)  # sorted pair keys src·P + dst
+        # equivalent: (a first id) the first lookup keeps as many ids as keys, numbered as the routes are stored
         self.ids = np.zeros(0, dtype=np.int64)  # their route ids
         self.latency = np.zeros(0)
         self.bottleneck = np.zeros(0)
+        # equivalent: (its length) every lookup rebuilds it, and without one only start[0] = 0 is read
         self.start = np.zeros(1, dtype=np.int64)  # CSR: route r's links are flat[start[r]:start[r] + length[r]]
         self.length = np.zeros(0, dtype=np.int64)
         self.flat = np.zeros(0, dtype=np.int64)
