@@ -362,3 +362,53 @@ def test_messages_in_flight_are_what_the_memory_estimate_charges(algorithm, serv
     for ringlike in ("ring_allreduce", "double_binary_tree", "recursive_doubling"):
         loaded = parse(workers=8, payload="size-only", algorithms=[ringlike])
         assert _most_in_flight(points.simulate_run(loaded, only_run(loaded), keep_log=True).log) <= 2 * 8
+
+
+def test_each_term_of_an_estimate_by_hand():
+    """The documented constants, by hand. A 64-worker star has 65 nodes and 64 links (129 elements: 3
+    events and 1000 B each); ring all-reduce sends 2 · 64 · 63 = 8,064 messages, 128 at once (two per
+    rank), sharing no link:
+    message engine: events 3 · 129 + 3 · 8,064 + 2 · 64 = 24,707; memory 129,000 + 2000 · 128 in flight +
+    500 · min(8,064, 8 · 128) routes = 897,000, and 34 B a message more with the log;
+    schedule engine: events 3 · 129 + 8,064 / 8 = 1,395; memory 129,000 + 2000 · 128 / 8 = 161,000;
+    real data (4 fp64 workers of 1000, 9 elements, 24 messages, 8 at once): events 27 + 72 + 8 + (2 · 4 ·
+    1000 + 24 · 1000 / 4) / 32 = 544; memory 9,000 + 2000 · 8 + 500 · 24 + 3 · 4 · 1000 · 8 + 24 · 1000 =
+    157,000.
+    All-to-all on a 4 × 4 torus (16 nodes, 32 links): 240 messages all at once, each recomputing rates for
+    the others at 0.1 events each: events 3 · 48 + 240 · 0.1 · 240 + 3 · 240 + 32 = 6,656; memory 48,000 +
+    2000 · 240 + 500 · 240 = 648,000."""
+    from commsim.network import topology
+
+    star = topology.build("star", 64, 1e9, 1e-6)
+    assert star.number_of_nodes() + star.number_of_edges() == 129
+    ring = parse(workers=64, payload="size-only")
+    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(8064, 24_707, 897_000)
+    assert budget.estimate(ring, only_run(ring), True).memory == 897_000 + 34 * 8064
+    fast = parse(workers=64, payload="size-only", engine="schedule")
+    assert budget.estimate(fast, only_run(fast)) == budget.Estimate(8064, 1395, 161_000)
+    data = parse(workers=4, dtype="float64")
+    assert budget.estimate(data, only_run(data)) == budget.Estimate(24, 544, 157_000)
+    torus = topology.build("torus", 16, 1e9, 1e-6)
+    assert torus.number_of_nodes() + torus.number_of_edges() == 48
+    a2a = parse(workers=16, payload="size-only", algorithms=["all_to_all"], topology={"kind": "torus"})
+    assert budget.estimate(a2a, only_run(a2a)) == budget.Estimate(240, 6656, 648_000)
+
+
+def test_disturbed_and_analytic_estimates_by_hand():
+    """The ring of ``test_each_term_of_an_estimate_by_hand`` with a straggler: run twice (16,128 messages,
+    2 · 24,707 events), the memory of the logged run (1,171,176) and 350 B a message for the walks over
+    its log: 3,993,576. model: nccl answered by the analytic engine only builds the cluster and sends
+    nothing: 3 events and 1000 B for each node and link counted, at least the built graph's 99 (2 × 8 H100:
+    per node 8 GPUs, an NVSwitch, 8 NICs and 24 links; 8 rails, a spine, 8 rail–spine links) and at most
+    a rail more per NIC (the count's slack)."""
+    from commsim.network import topology
+
+    late = parse(workers=64, payload="size-only", stragglers={"compute": "10 us", "slowdown": {3: 4}})
+    assert budget.estimate(late, only_run(late)) == budget.Estimate(16_128, 49_414, 1_171_176 + 350 * 8064)
+    cluster = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2)
+    elements = cluster.number_of_nodes() + cluster.number_of_edges()
+    assert elements == 2 * (8 + 1 + 8 + 3 * 8) + 8 + 1 + 8 == 99
+    answered = _nccl("ring_allreduce", "1 MiB", engine="analytic")
+    estimate = budget.estimate(answered, only_run(answered))
+    counted = estimate.memory // 1000
+    assert estimate == budget.Estimate(0, 3 * counted, 1000 * counted) and elements <= counted <= elements + 8
