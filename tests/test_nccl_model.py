@@ -301,3 +301,10 @@ def test_duplicated_channels_are_capped_at_32_and_slowed_by_the_rounded_up_ratio
     (ncclTopoDupChannels' DIVUP); run ×2 = 64, NCCL's most."""
     m = _machine("dgx-a100", 2, gpus_per_node=20, nics_per_node=20, nic_bandwidth="400 Gbit/s", pcie_bandwidth="63 GB/s")
     assert M.channels(m) == M.Channels(32, 15.0, 64)
+
+
+def test_five_channels_below_50_gbps_are_not_duplicated_on_hopper():
+    """2 × 8 H100 with 5 NICs: 5 channels of 48 GB/s (240 < 370.8; 24 fits 2 per NIC, 10 × 24 = 240, not
+    more); Hopper duplicates channels below 50 GB/s only up to 4 (search.cc:1039): 5 stay, run ×2 = 10, then
+    doubled again across nodes (48 > 45, 10 < 16): 20."""
+    assert M.channels(_machine("hgx-h100", 2, nics_per_node=5)) == M.Channels(5, 48.0, 20)

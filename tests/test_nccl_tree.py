@@ -117,3 +117,10 @@ def test_a_pipelined_tree_on_a_contention_free_pair_by_closed_form():
     algorithm = scheduled("test_pair", partial(nccl_tree_schedule, channels=1), None, "test")
     message = run_collective(algorithm, graph, make_buffers(n, chunks * chunk // 4, "float32", "size-only", 0))
     assert message.makespan_s == pytest.approx(expected, rel=1e-9)
+
+
+def test_tree_chunks_are_one_step_of_each_protocols_buffer():
+    """init.cc:810-813 buffers over NCCL_STEPS = 8 steps: Simple 4 MiB / 8 = 524,288 B; LL 8 · 512 · 8 · 16 =
+    524,288 B / 8 = 65,536, half of it data (a flag with every 4 bytes): 32,768; LL128 120 · 640 · 8 · 8 =
+    4,915,200 B / 8 = 614,400, 15 of every 16 words data: 576,000."""
+    assert TREE_CHUNK_BYTES == {"simple": 524_288, "ll": 32_768, "ll128": 576_000}

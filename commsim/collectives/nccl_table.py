@@ -96,12 +96,7 @@ DUP_MAX_CHANNELS_SM90 = 4
 MORE_CHANNELS_ABOVE = 45.0
 MORE_CHANNELS_BELOW = 16
 
-# src/include/device.h:26, collectives.h:19-20, init.cc:810-813: NCCL_STEPS slots of a channel's buffer,
-# all-reduce ring Simple chunks of 4 steps in slices of 2, buffers per protocol (bytes)
+# src/include/device.h:26, init.cc:810-813: NCCL_STEPS slots of a channel's buffer, buffers per protocol
+# (bytes); the protocols' line formats are in nccl_ring.wire_bytes (device.h:75-111)
 NCCL_STEPS = 8
-ALLREDUCE_CHUNKSTEPS = 4
-ALLREDUCE_SLICESTEPS = 2
 BUFFER_BYTES = {"ll": 8 * 512 * 8 * 16, "ll128": 120 * 640 * 8 * 8, "simple": 1 << 22}
-# device.h:75-88 and 109-111: wire efficiency: LL carries 4 data bytes per 8 (a flag with each), LL128 15 of
-# 16 eight-byte words per 128-byte line
-WIRE_EFFICIENCY = {"ll": 0.5, "ll128": 120 / 128, "simple": 1.0}
