@@ -412,3 +412,37 @@ def test_disturbed_and_analytic_estimates_by_hand():
     estimate = budget.estimate(answered, only_run(answered))
     counted = estimate.memory // 1000
     assert estimate == budget.Estimate(0, 3 * counted, 1000 * counted) and elements <= counted <= elements + 8
+
+
+def test_a_training_estimate_by_hand():
+    """Logistic regression on the synthetic default (4,096 samples of 20 features, 2 classes: 42 parameters;
+    32 a batch), 4 workers on a star, 10 steps. Ring, fp32: 2 · 4 · 3 = 24 messages a step, 240 in all;
+    events 3 · 9 elements + 10 · (3 · 24 + 100 · 4) + 10 · 4 · (32 · 42 + 2 · 42) / 256 = 4,970; memory
+    9,000 + 8 · 4096 · 21 (the data) + 8 · 4096 · (32 + 2) (activations) + 8 · 42 · 3 · 3 · 4 (replicas) +
+    4 · 8 · 10 · 4 (curves) + (2000 + 8 · 42) · 8 in flight = 1,843,304, 34 B a message more with the log.
+    The parameter server with signs: ⌈42/8⌉ + 4 = 10 bytes a message, 8 a step, 4 at once (11 elements):
+    events 33 + 10 · (3 · 8 + 400) + 223 = 4,496; memory 11,000 + 688,128 + 1,114,112 + 12,096 + 1,280 +
+    (2000 + 8 · 10) · 4 = 1,834,936."""
+    training = {"model": "logistic_regression", "steps": 10}
+    ring = parse(params=None, training=training | {"optimizer": {"name": "gradient_descent", "alpha": 0.1}})
+    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(240, 4970, 1_843_304)
+    assert budget.estimate(ring, only_run(ring), True).memory == 1_843_304 + 34 * 240
+    signs = parse(params=None, algorithms=["parameter_server"], topology={"kind": "star", "servers": 1},
+                  training=training | {"optimizer": {"name": "sign_sgd", "learning_rate": 0.01, "wire": "sign"}})
+    assert budget.estimate(signs, only_run(signs)) == budget.Estimate(80, 4496, 1_834_936)
+
+
+def test_the_logs_of_earlier_runs_count_against_later_ones():
+    """With the log kept (--messages), every run's log stays until the results are written: three 64-worker
+    rings (1,171,176 B each with its own log of 34 · 8,064 = 274,176 B) need 1,171,176, then 1,445,352,
+    then 1,719,528 B; under a 1.5 MB limit the third is refused, and without the log none is; the limit
+    is met at 1,719,528 exactly, not a byte below."""
+    loaded = parse(workers=64, params={"from": 1000, "to": 3000, "step": 1000}, payload="size-only")
+    limited = loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1.5e6)})
+    budget.check(limited)
+    with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 \(ring_allreduce on star, n=64, p=3000\) needs ~1\.7"):
+        budget.check(limited, keep_log=True)
+    assert budget.estimate(loaded, only_run(loaded), True).memory == 1_171_176
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_719_528)}), keep_log=True)
+    with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 "):
+        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_719_527)}), keep_log=True)
