@@ -141,7 +141,7 @@ class _Tally:
             self.sizes[value] = self.sizes.get(value, 0) + count
         weights = np.bincount(routes, weights=nbytes.astype(np.float64))
         counts = np.bincount(routes)
-        if len(weights) > len(self.route_bytes):
+        if len(weights) > len(self.route_bytes):  # equivalent: (>=) growing by nothing
             grow = len(weights) - len(self.route_bytes)
             self.route_bytes = np.concatenate([self.route_bytes, np.zeros(grow)])
             self.route_messages = np.concatenate([self.route_messages, np.zeros(grow, dtype=np.int64)])
@@ -168,6 +168,8 @@ def _round_at_a_time(schedule: Schedule, routes: _Routes, gamma: float) -> tuple
         if len(src):
             ids = routes.lookup(src, dst)
             start = ready[src]
+            # equivalent: (>= 0) a zero-byte transfer holds its links for no time; counted, it can only send the
+            # schedule the fluid way (a start before a link's last end), which gives the same times
             moving = nbytes > 0
             transmit = np.where(moving, nbytes / routes.bottleneck[ids], 0.0)
             delivery = start + (transmit + routes.latency[ids])
