@@ -111,7 +111,11 @@ def _engines(nodes: int, g: int, channels: int, p: int):
     schedule = nccl_ring_schedule(n, p, 4, channels=channels, gpus_per_node=g)
     nodes_of = participant_nodes(schedule, n, ())
     fast = run_schedule(schedule, graph, nodes_of)
-    fluid, _ = engine._fluid(schedule, engine._Routes(graph, nodes_of), 0.0)
+    fluid, tally = engine._fluid(schedule, engine._Routes(graph, nodes_of), 0.0)
+    messages = channels * 2 * n * (n - 1)  # each ring: 2(n − 1) steps of n messages of p·4/(C·n) bytes
+    sizes = {p * 4 // (channels * n): messages}
+    assert message.network.messages == fast.messages == tally.messages == messages
+    assert message.network.message_sizes() == fast.sizes == tally.sizes == sizes
     return [np.asarray(message.finish_s), worker_finish(schedule, fast.finish_s, n), worker_finish(schedule, fluid, n)]
 
 
