@@ -433,11 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     killed = sum(s != "survived" for _, s, _ in outcome)
     print(f"\n{killed} of {len(outcome)} mutants killed; {len(survivors)} survived")
     for mutant, _ in survivors:
-        print(f"SURVIVED {mutant.path}: {mutant.bug}" + (f"  |  {mutant.after.strip()}" if line_exact else ""))
+        print((f"SURVIVED {mutant.path}: {mutant.bug}" + (f"  |  {mutant.after.strip()}" if line_exact else ""))[:100])
     if line_exact:
         for mutant, status, _ in outcome:
             if status == "survived" and (reason := explained(mutant)):
-                print(f"EXPLAINED {mutant.path}: {mutant.bug} ({reason})")
+                print(f"EXPLAINED {mutant.path}: {mutant.bug} ({reason})"[:100])
         print("\n" + per_module(outcome))
     for mutant in controls_killed:
         print(f"CONTROL KILLED (the tool or the suite is broken) {mutant.path}: {mutant.bug}")
