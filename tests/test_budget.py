@@ -446,3 +446,46 @@ def test_the_logs_of_earlier_runs_count_against_later_ones():
     budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_719_528)}), keep_log=True)
     with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 "):
         budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_719_527)}), keep_log=True)
+
+
+def test_the_memory_sources_are_read_by_hand(monkeypatch):
+    """/proc/meminfo's MemAvailable is in kB (1000 kB: 1,024,000 B); without it, half the RAM (1000 pages of
+    4096 B: 2,048,000); without that, 4 GiB. Under ``ulimit -v`` of 10 MiB with 1000 pages mapped there is
+    10,485,760 − 4,096,000 B left, and a cgroup's memory.max of 5,000,000 with 1,000,000 used leaves
+    4,000,000: the least of these is what a run may have."""
+    import io
+    import resource
+
+    files = {"/proc/meminfo": "MemTotal: 2000 kB\nMemAvailable: 1000 kB\n", "/proc/self/statm": "1000 500 0\n"}
+
+    def fake_open(path, *args, **kwargs):
+        if str(path) not in files:
+            raise OSError(path)
+        return io.StringIO(files[str(path)])
+
+    def fake_sysconf(name):
+        return {"SC_PHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}[name]
+
+    class FakePath:
+        texts = {"memory.max": "5000000\n", "memory.current": "1000000\n"}
+
+        def __init__(self, *parts):
+            self.name = parts[-1]
+
+        def __truediv__(self, name):
+            return FakePath(name)
+
+        def read_text(self):
+            return self.texts[self.name]
+
+    monkeypatch.setattr(budget, "open", fake_open, raising=False)
+    monkeypatch.setattr(budget.os, "sysconf", fake_sysconf)
+    monkeypatch.setattr(budget, "Path", FakePath)
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (10 << 20, resource.RLIM_INFINITY))
+    assert budget._machine_memory() == 1_024_000
+    assert budget._process_limits() == [(10 << 20) - 4_096_000, 4_000_000]
+    assert budget.available_memory() == 1_024_000
+    del files["/proc/meminfo"]
+    assert budget._machine_memory() == 2_048_000
+    monkeypatch.setattr(budget.os, "sysconf", lambda name: (_ for _ in ()).throw(ValueError(name)))
+    assert budget._machine_memory() == 4 << 30
