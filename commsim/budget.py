@@ -168,6 +168,8 @@ def _collective_messages(algorithm: str, n: int, p: int, w: int, servers: int, g
     if n <= 1:
         return 0
     cost = get(algorithm).cost
+    # equivalent: every algorithm a scenario can name has a closed form (built in, or an imported schedule's);
+    # this bound is for ones registered from code
     if cost is None:  # an algorithm without a closed form: n² messages of every kind is the most any sends
         return 2 * n * n
     return sum(cost(n, p, w, LinkCost(0.0, 0.0, 0.0, max(servers, 1), gpus_per_node)).message_bytes.values())
@@ -177,7 +179,7 @@ def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int) -> int
     """NCCL's ring (n·2(n−1) per channel) or pipelined tree (2(n−1) per tree chunk), the larger for auto."""
     from .collectives.nccl_tree import TREE_CHUNK_BYTES
 
-    if n <= 1:
+    if n <= 1:  # equivalent: (< 1) both formulas give 0 for one rank
         return 0
     ring = channels * n * 2 * (n - 1)
     chunks = channels + p * w // min(TREE_CHUNK_BYTES.values())

@@ -489,3 +489,34 @@ def test_the_memory_sources_are_read_by_hand(monkeypatch):
     assert budget._machine_memory() == 2_048_000
     monkeypatch.setattr(budget.os, "sysconf", lambda name: (_ for _ in ()).throw(ValueError(name)))
     assert budget._machine_memory() == 4 << 30
+
+
+def test_limits_take_anything_above_zero():
+    """The smallest limits allowed are any positive amount (1 B of memory, 1 event, half a byte); 0 is
+    refused."""
+    assert budget.parse_limit("memory", "1 B") == 1.0 and budget.parse_limit("memory", 0.5) == 0.5
+    assert budget.parse_limit("events", 1) == 1.0
+    with pytest.raises(ValueError, match="^must be > 0$"):
+        budget.parse_limit("events", 0)
+
+
+def test_one_worker_sends_nothing_and_one_server_is_counted_as_one():
+    """One worker: no messages in the estimate, textbook (the ring; the parameter server, whose closed
+    form counts a push and a pull even then) or NCCL's (one Ethernet GPU); two GPUs on 2 channels: 2 · 2 ·
+    2(2 − 1) = 8, as sent. The sharded server with a single server: 2n messages (a push and a pull per
+    worker), as the engine sends."""
+    import yaml
+
+    for algorithm in ("ring_allreduce", "parameter_server"):
+        alone = parse(workers=1, payload="size-only", algorithms=[algorithm], topology={"kind": "star", "servers": 1})
+        assert budget.estimate(alone, only_run(alone)).messages == 0 == points.simulate_run(alone, only_run(alone)).messages
+    for gpus, messages in ((1, 0), (2, 8)):
+        nccl = scenario.parse(yaml.safe_load(
+            f"name: b\nworkers: {gpus}\nsize: 1 MiB\npayload: size-only\nalgorithms: [ring_allreduce]\nmodel: nccl\n"
+            f"channels: 2\ntopology: {{kind: cluster, preset: ethernet, nodes: {gpus}}}\n"), "b.yaml")
+        run = only_run(nccl)
+        assert budget.estimate(nccl, run).messages == messages == points.simulate_run(nccl, run).messages
+    one_shard = parse(workers=5, payload="size-only", algorithms=["sharded_parameter_server"],
+                      topology={"kind": "star", "servers": 1})
+    run = only_run(one_shard)
+    assert budget.estimate(one_shard, run).messages == 2 * 5 == points.simulate_run(one_shard, run).messages
