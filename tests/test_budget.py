@@ -370,7 +370,8 @@ def test_each_term_of_an_estimate_by_hand():
     rank), sharing no link:
     message engine: events 3 · 129 + 3 · 8,064 + 2 · 64 = 24,707; memory 129,000 + 2000 · 128 in flight +
     500 · min(8,064, 8 · 128) routes = 897,000, and 34 B a message more with the log;
-    schedule engine: events 3 · 129 + 8,064 / 8 = 1,395; memory 129,000 + 2000 · 128 / 8 = 161,000;
+    schedule engine: events 3 · 129 + 8,064 / 8 = 1,395; memory 129,000 + 2000 · 128 / 8 = 161,000 (for 3
+    workers, 12 messages: 3 · 7 + ⌊12 / 8⌋ = 22 events, whole numbers);
     real data (4 fp64 workers of 1000, 9 elements, 24 messages, 8 at once): events 27 + 72 + 8 + (2 · 4 ·
     1000 + 24 · 1000 / 4) / 32 = 544; memory 9,000 + 2000 · 8 + 500 · 24 + 3 · 4 · 1000 · 8 + 24 · 1000 =
     157,000.
@@ -386,6 +387,10 @@ def test_each_term_of_an_estimate_by_hand():
     assert budget.estimate(ring, only_run(ring), True).memory == 897_000 + 34 * 8064
     fast = parse(workers=64, payload="size-only", engine="schedule")
     assert budget.estimate(fast, only_run(fast)) == budget.Estimate(8064, 1395, 161_000)
+    three = parse(workers=3, payload="size-only", engine="schedule")  # 12 messages, 6 at once: whole events
+    estimate = budget.estimate(three, only_run(three))
+    assert estimate == budget.Estimate(12, 3 * 7 + 1, 7000 + 2000 * 6 // 8)
+    assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
     data = parse(workers=4, dtype="float64")
     assert budget.estimate(data, only_run(data)) == budget.Estimate(24, 544, 157_000)
     torus = topology.build("torus", 16, 1e9, 1e-6)
