@@ -259,7 +259,7 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
         memory += BYTES_PER_MESSAGE_IN_FLIGHT * in_flight + BYTES_PER_ROUTE * min(messages, in_flight * 8)
         memory += LOG_BYTES_PER_MESSAGE * messages if keep_log else 0
     if scenario.payload == "data":
-        events += (2 * n * p + messages * p // max(n, 1)) // ELEMENTS_PER_EVENT
+        events += (2 * n * p + messages * p // n) // ELEMENTS_PER_EVENT
         memory += DATA_COPIES * n * p * w + 3 * 8 * p
     return Estimate(messages, events, memory)
 
@@ -281,7 +281,7 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     params = build_model(spec.model, features, classes, **options).n_params
     n, steps = run.workers, spec.steps
     wire = run.optimizer.wire
-    w = {"fp64": 8, "fp32": 4, "fp16": 2, "sign": 1}[wire]
+    w = {"fp64": 8, "fp32": 4, "fp16": 2, "sign": 1}[wire]  # equivalent: no message count depends on it
     p_on_wire = -(-params // 8) + 4 if wire == "sign" else params
     servers = run.topology.server_count([run.algorithm])
     per_step = _collective_messages(run.algorithm, n, p_on_wire, w, servers, None)

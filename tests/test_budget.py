@@ -392,7 +392,11 @@ def test_each_term_of_an_estimate_by_hand():
     assert estimate == budget.Estimate(12, 3 * 7 + 1, 7000 + 2000 * 6 // 8)
     assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
     data = parse(workers=4, dtype="float64")
-    assert budget.estimate(data, only_run(data)) == budget.Estimate(24, 544, 157_000)
+    estimate = budget.estimate(data, only_run(data))
+    assert estimate == budget.Estimate(24, 544, 157_000)
+    assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
+    half = parse(workers=4, dtype="float16")  # 2 B an element: the buffers' 96,000 B become 24,000
+    assert budget.estimate(half, only_run(half)) == budget.Estimate(24, 544, 157_000 - 96_000 + 24_000)
     torus = topology.build("torus", 16, 1e9, 1e-6)
     assert torus.number_of_nodes() + torus.number_of_edges() == 48
     a2a = parse(workers=16, payload="size-only", algorithms=["all_to_all"], topology={"kind": "torus"})
