@@ -334,6 +334,9 @@ def _scratch() -> Path:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, root / name)
+    # the installed package maps commsim.scenarios to scenarios/ (pyproject.toml): the copy's must be the
+    # copy's, one directory under both names, or a schedule file is seen twice
+    (root / "commsim" / "scenarios").symlink_to(root / "scenarios", target_is_directory=True)
     return root
 
 
@@ -351,7 +354,8 @@ def _pytest(root: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, fl
 
 def _check_copy_is_imported(root: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(root))
-    probe = "import commsim, optim; print(commsim.__file__); print(optim.__file__)"
+    probe = ("import commsim, commsim.scenarios, optim; print(commsim.__file__); print(optim.__file__); "
+             "print(commsim.scenarios.__file__)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True, check=True).stdout
     if any(not line.startswith(str(root)) for line in out.split()):
         raise SystemExit(f"the scratch copy is not what Python imports:\n{out}")
