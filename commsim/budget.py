@@ -353,7 +353,7 @@ def check(scenario: Any, keep_log: bool = False) -> None:
             continue
         guess = estimate(scenario, run, keep_log)
         total += guess.events
-        logs += LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0
+        logs += LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0  # equivalent: (else 1) read only if kept
         memory = guess.memory + (logs - LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0)
         for key, amount, allowed in (("memory", memory, limit.memory), ("events", guess.events, limit.events),
                                      ("messages", guess.messages, limit.messages)):

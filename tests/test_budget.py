@@ -529,3 +529,57 @@ def test_one_worker_sends_nothing_and_one_server_is_counted_as_one():
                       topology={"kind": "star", "servers": 1})
     run = only_run(one_shard)
     assert budget.estimate(one_shard, run).messages == 2 * 5 == points.simulate_run(one_shard, run).messages
+
+
+def test_counts_in_messages_switch_to_powers_of_ten_at_10_000():
+    """9,999 reads 9999, 10,000 reads 1.0e4."""
+    assert (budget._count(9_999), budget._count(10_000), budget._count(1_234_567)) == ("9999", "1.0e4", "1.2e6")
+
+
+def _refusal(loaded, **limits) -> str:
+    with pytest.raises(CommsimError) as error:
+        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(**limits)}))
+    return str(error.value)
+
+
+def test_what_a_refusal_suggests_fits_the_run():
+    """payload: size-only only for the memory of a data run; engine: schedule only for a size-only
+    message-engine run over its events or messages (not its memory, not under model nccl)."""
+    assert _refusal(parse(workers=8), memory=1000).endswith("; try payload: size-only, fewer workers or engine: analytic")
+    assert _refusal(parse(workers=8), events=10).endswith("; try fewer workers or engine: analytic")
+    size_only = parse(workers=8, payload="size-only")
+    assert _refusal(size_only, events=10).endswith("; try fewer workers, engine: schedule or engine: analytic")
+    assert _refusal(size_only, memory=1000).endswith("; try fewer workers or engine: analytic")
+    assert _refusal(_nccl("ring_allreduce", "1 MiB"), events=10).endswith("; try fewer workers or engine: analytic")
+
+
+def test_exactly_100_000_runs_are_allowed():
+    """1,000 worker counts × 100 sizes: the sweep is not refused by its count; its first run is then held
+    to the events limit (one worker on a star: 3 elements · 3 events + 2 = 11)."""
+    loaded = parse(workers=1, params={"from": 1, "to": 100, "step": 1}, payload="size-only")
+    loaded = loaded.model_copy(update={"workers": list(range(1, 1001))})  # loading it would estimate every run
+    assert budget.run_count(loaded) == budget.MAX_RUNS == 100_000
+    assert _refusal(loaded, events=1).startswith("budget.events: run 1 (ring_allreduce on star, n=1, p=1) needs ~11 events")
+
+
+def test_the_scenario_meets_its_events_limit_exactly():
+    """Two 64-worker rings, 24,707 events each (``test_each_term_of_an_estimate_by_hand``): 49,414
+    together meet a limit of 49,414 and exceed 49,413; without the log a run's memory is its own, 897,000
+    meeting a limit of 897,000."""
+    loaded = parse(workers=64, params=[1000, 2000], payload="size-only")
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(events=49_414)}))
+    assert _refusal(loaded, events=49_413).startswith("budget.events: runs 1 to 2 together need ~4.9e4 events")
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=897_000)}))
+
+
+def test_only_the_analytic_engine_without_model_nccl_skips_the_budget():
+    """4 M workers by closed form pass any limit; model nccl answered by the analytic engine still builds
+    its cluster: 50,000 nodes of 8 H100 (about 2 M nodes and links) are refused at 1 GB."""
+    budget.check(parse(workers="2^22", params="1e15", engine="analytic").model_copy(
+        update={"budget": scenario.BudgetSpec(memory=1, events=1)}))
+    import yaml
+
+    big = scenario.parse(yaml.safe_load(
+        "name: b\nworkers: 400_000\nsize: 1 MiB\nalgorithms: [ring_allreduce]\nmodel: nccl\nengine: analytic\n"
+        "topology: {kind: cluster, preset: hgx-h100, nodes: 50_000}\nbudget: {memory: 1 TB}\n"), "b.yaml")
+    assert _refusal(big, memory=1e9).startswith("budget.memory: run 1 (ring_allreduce on cluster")
