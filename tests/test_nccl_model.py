@@ -308,3 +308,19 @@ def test_five_channels_below_50_gbps_are_not_duplicated_on_hopper():
     more); Hopper duplicates channels below 50 GB/s only up to 4 (search.cc:1039): 5 stay, run ×2 = 10, then
     doubled again across nodes (48 > 45, 10 < 16): 20."""
     assert M.channels(_machine("hgx-h100", 2, nics_per_node=5)) == M.Channels(5, 48.0, 20)
+
+
+def test_nccl_rates_take_the_network_overhead_per_step_where_it_is_larger():
+    """2 DGX A100 (AMD hosts: 2.0 µs of network overhead a step, ×3 for Simple = 6.0 > NVLink's 3.4): each
+    NVLink link of a hop takes half of 6.0 µs under Simple; under LL max(0.6, 2.0) / 2 = 1.0 µs."""
+    graph = topology.build("cluster", 16, 1.0, 0.0, preset="dgx-a100", nodes=2)
+    for protocol, half_hop_us in (("simple", 3.0), ("ll", 1.0)):
+        rated = M.nccl_rates(graph, protocol)
+        assert rated.edges[0, "node0.nvswitch"]["latency"] == pytest.approx(half_hop_us * US, rel=1e-12), protocol
+
+
+def test_a_lone_gpu_searches_its_pcie():
+    """One H100 alone has no NVLink peer: NCCL's search sees its PCIe, 48 GB/s: 40 fits once, 30 once,
+    24 twice (48, all of it): 2 channels of 24 (below 25: not duplicated), run ×2 = 4."""
+    lone = _machine("hgx-h100", 1, gpus_per_node=1)
+    assert not lone.nvlink and M.channels(lone) == M.Channels(2, 24.0, 4)
