@@ -18,7 +18,7 @@ code whose change makes no difference, which then deserves a simplification or a
 
 Exit status 0 when every mutant is killed, 1 when some survive, 2 on a stale catalogue entry
 (its ``before`` text no longer occurs exactly once). An automatic mutant that survives on a line
-whose comment, or the comment line just above it, says ``equivalent:`` (why no output can change) is
+whose comment, or the comment lines right above it, say ``equivalent:`` (why no output can change) is
 listed as explained, not survived. Runs ``--jobs`` mutants at a time (default:
 every core), each in its own copy, so the work tree is never touched.
 """
@@ -52,7 +52,7 @@ class Mutant:
     after: str
     bug: str
     tests: tuple[str, ...]
-    equivalent: str | None = None  # automatic mutants: the ``equivalent:`` comment on or just above the line
+    equivalent: str | None = None  # automatic mutants: the ``equivalent:`` comment on the line or right above it
 
 
 def _m(path: str, before: str, after: str, bug: str, *tests: str) -> Mutant:
@@ -267,8 +267,11 @@ def auto_mutants(spec: str, tests: tuple[str, ...] = ()) -> list[Mutant]:
             continue
         line = text_lines[row - 1]
         mutated = line[:col] + replacement + line[token.end[1]:]
-        above = text_lines[row - 2] if row > 1 and text_lines[row - 2].lstrip().startswith("#") else ""
-        reason = _comment_reason(line) or _comment_reason(above)
+        above, i = [], row - 2  # the comment lines right above, joined
+        while i >= 0 and text_lines[i].lstrip().startswith("#"):
+            above.insert(0, text_lines[i].strip().lstrip("#").strip())
+            i -= 1
+        reason = _comment_reason(line) or _comment_reason("# " + " ".join(above))
         mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", tests, reason))
     return mutants
 

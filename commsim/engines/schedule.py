@@ -169,7 +169,8 @@ def _round_at_a_time(schedule: Schedule, routes: _Routes, gamma: float) -> tuple
             ids = routes.lookup(src, dst)
             start = ready[src]
             # equivalent: (>= 0) a zero-byte transfer holds its links for no time; counted, it can only send the
-            # schedule the fluid way (a start before a link's last end), which gives the same times
+            # schedule the fluid way (a start before a link's last end), which gives the same times; (> 1) no
+            # message is 1 byte (elements are 2 bytes or more)
             moving = nbytes > 0
             transmit = np.where(moving, nbytes / routes.bottleneck[ids], 0.0)
             delivery = start + (transmit + routes.latency[ids])
@@ -178,6 +179,8 @@ def _round_at_a_time(schedule: Schedule, routes: _Routes, gamma: float) -> tuple
                 if np.bincount(links).max() > 1:
                     return None  # two transfers of this round on one link
                 first = start[moving][owner]
+                # equivalent: (<=, or + the margin) a start within round-off of the last end only sends the
+                # schedule the fluid way, which gives the same times
                 if np.any(first < last_end[links] - _OVERLAP * np.abs(first)):
                     return None  # starts before the link's previous transfer has left
                 last_end[links] = (start + transmit)[moving][owner]
@@ -217,6 +220,7 @@ def _max_min_rates(routes: _Routes, ids: np.ndarray) -> np.ndarray:
     """Max-min fair rates of transfers on routes ``ids`` (progressive filling)."""
     links, owner = routes.incidence(ids)
     count = np.bincount(links, minlength=len(routes.bandwidth)).astype(np.float64)
+    # equivalent: (initial 1, or < 1) filling transfers that share nothing gives each its bottleneck too
     if count.max(initial=0) <= 1:
         return routes.bottleneck[ids].copy()
     spare = routes.bandwidth.copy()
@@ -228,6 +232,7 @@ def _max_min_rates(routes: _Routes, ids: np.ndarray) -> np.ndarray:
         increment = float(np.min(spare[used] / count[used]))
         level += increment
         spare[used] -= increment * count[used]
+        # equivalent: (<, or a tighter threshold) it only absorbs round-off: rates move by ~1e-15 relative
         saturated = used & (spare <= _SATURATED * routes.bandwidth)
         hit = np.zeros(len(ids), dtype=bool)
         hit[owner[saturated[links]]] = True
@@ -251,7 +256,7 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
     sent_last = np.zeros(participants)  # eager: when each participant's latest send was delivered
     # transmitting: round, index in round, route, bytes left, rate; propagating: round, index, delivery time
     tx_round, tx_index, tx_route = (np.zeros(0, dtype=np.int64) for _ in range(3))
-    tx_left, tx_rate = np.zeros(0), np.zeros(0)
+    tx_left, tx_rate = np.zeros(0), np.zeros(0)  # equivalent: (rates' length) recomputed before first use
     pr_round, pr_index, pr_time = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     now = 0.0
     if total == 0:
@@ -285,6 +290,7 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
                 outstanding[group] = waiting[group]
                 entered[group] = True
                 nbytes = round_.nbytes[sends]
+                # equivalent: (>= 0) a zero-byte transfer ends at once whatever its rate; (> 1) no 1-byte message
                 moving = nbytes > 0
                 tx_round = np.concatenate([tx_round, np.full(moving.sum(), k)])
                 tx_index = np.concatenate([tx_index, sends[moving]])
@@ -344,6 +350,7 @@ def _fluid(schedule: Schedule, routes: _Routes, gamma: float) -> tuple[np.ndarra
                 finish(leaving)
             oldest = int(current.min())
             if eager:  # an eager round's transfers may outlive its participants' stay in it
+                # equivalent: a transfer under way is awaited by its receiver, whose round is never past it
                 oldest = min([oldest, *(int(r.min()) for r in (pr_round, tx_round) if len(r))])
             rounds.forget_before(oldest)
     return np.maximum(ready, sent_last), tally
@@ -381,12 +388,13 @@ def _result(finish: np.ndarray, tally: _Tally, routes: _Routes, fluid: bool) -> 
     per_link = np.bincount(flat, weights=np.repeat(tally.route_bytes, routes.length[:count]),
                            minlength=len(routes.bandwidth))
     used = np.zeros(len(routes.bandwidth), dtype=bool)
+    # equivalent: (>= 0) every route found carried a message
     used[flat[np.repeat(tally.route_messages > 0, routes.length[:count])]] = True
     names = routes.link_names
     bytes_per_link = {names[i]: int(per_link[i]) for i in np.flatnonzero(used).tolist()}
     bandwidth = {names[i]: float(routes.bandwidth[i]) for i in np.flatnonzero(used).tolist()}
     shortest = np.full(len(routes.bandwidth), np.inf)
-    travelled = np.repeat(tally.route_messages > 0, routes.length[:count])
+    travelled = np.repeat(tally.route_messages > 0, routes.length[:count])  # equivalent: as above
     np.minimum.at(shortest, flat[travelled], np.repeat(routes.latency[:count], routes.length[:count])[travelled])
     bound = float(np.max(per_link[used] / routes.bandwidth[used] + shortest[used], initial=0.0))
     return ScheduleRun(finish, tally.messages, dict(sorted(tally.sizes.items())), dict(sorted(bytes_per_link.items())),
