@@ -129,7 +129,7 @@ def parse_limit(key: str, value: Any) -> float:
         limit = units.parse_bytes(value) if key == "memory" else float(units.parse_count(value))
     except OverflowError:
         raise ValueError(f"{shown(value)} is too large") from None
-    if not 0 < limit < math.inf:
+    if not 0 < limit < math.inf:  # equivalent: (<= inf) units refuse infinities first
         raise ValueError("must be > 0")
     return limit
 
@@ -168,9 +168,9 @@ def _collective_messages(algorithm: str, n: int, p: int, w: int, servers: int, g
     if n <= 1:
         return 0
     cost = get(algorithm).cost
-    # equivalent: every algorithm a scenario can name has a closed form (built in, or an imported schedule's);
-    # this bound is for ones registered from code
     if cost is None:  # an algorithm without a closed form: n² messages of every kind is the most any sends
+        # equivalent: every algorithm a scenario can name has a closed form (built in, or an imported
+        # schedule's); this bound is for ones registered from code
         return 2 * n * n
     return sum(cost(n, p, w, LinkCost(0.0, 0.0, 0.0, max(servers, 1), gpus_per_node)).message_bytes.values())
 

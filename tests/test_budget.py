@@ -461,7 +461,7 @@ def test_the_memory_sources_are_read_by_hand(monkeypatch):
     """/proc/meminfo's MemAvailable is in kB (1000 kB: 1,024,000 B); without it, half the RAM (1000 pages of
     4096 B: 2,048,000); without that, 4 GiB. Under ``ulimit -v`` of 10 MiB with 1000 pages mapped there is
     10,485,760 − 4,096,000 B left, and a cgroup's memory.max of 5,000,000 with 1,000,000 used leaves
-    4,000,000: the least of these is what a run may have."""
+    4,000,000: the least of these is what a run may have; a process already over either has 0 left."""
     import io
     import resource
 
@@ -494,8 +494,11 @@ def test_the_memory_sources_are_read_by_hand(monkeypatch):
     assert budget._machine_memory() == 1_024_000
     assert budget._process_limits() == [(10 << 20) - 4_096_000, 4_000_000]
     assert budget.available_memory() == 1_024_000
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (4_000_000, resource.RLIM_INFINITY))  # over it already
+    FakePath.texts = {"memory.max": "5000000\n", "memory.current": "6000000\n"}
+    assert budget._process_limits() == [0, 0]
     del files["/proc/meminfo"]
-    assert budget._machine_memory() == 2_048_000
+    assert budget._machine_memory() == 2_048_000 and type(budget._machine_memory()) is int
     monkeypatch.setattr(budget.os, "sysconf", lambda name: (_ for _ in ()).throw(ValueError(name)))
     assert budget._machine_memory() == 4 << 30
 
