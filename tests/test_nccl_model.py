@@ -321,6 +321,16 @@ def test_nccl_rates_take_the_network_overhead_per_step_where_it_is_larger():
 
 def test_a_lone_gpu_searches_its_pcie():
     """One H100 alone has no NVLink peer: NCCL's search sees its PCIe, 48 GB/s: 40 fits once, 30 once,
-    24 twice (48, all of it): 2 channels of 24 (below 25: not duplicated), run ×2 = 4."""
+    24 twice (48, all of it): 2 channels of 24 (below 25: not duplicated), run ×2 = 4; it sends nothing, in
+    no time."""
     lone = _machine("hgx-h100", 1, gpus_per_node=1)
     assert not lone.nvlink and M.channels(lone) == M.Channels(2, 24.0, 4)
+    assert M.time_s(lone, "ring", "simple", 1 << 20) == M.time_s(lone, "tree", "ll", 1 << 20) == 0.0  # nothing to send
+
+
+def test_the_ring_plateau_is_only_across_nodes():
+    """One H100 node, ring Simple, 1 MiB (1 MiB / (24 channels · 8 ranks) ≥ 64 B, but one node): no ×1.4,
+    8.4 + 14 · 3.4 = 56 µs and 1 MiB at 360 · 8/14 GB/s."""
+    m = _machine("hgx-h100")
+    expected = (56.0 + (1 << 20) / (1000 * 360 * 8 / 14)) * US
+    assert M.time_s(m, "ring", "simple", 1 << 20) == pytest.approx(expected, rel=1e-12)

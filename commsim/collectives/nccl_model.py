@@ -159,7 +159,8 @@ def channels(m: Machine) -> Channels:
             i += 1
         else:
             break
-    count, speed = best if best[0] else (1, T.FALLBACK_SPEED)  # nothing fits: NCCL's "simple order" fallback
+    # nothing fits: NCCL's "simple order" fallback (equivalent: best[1] is 0 exactly when best[0] is)
+    count, speed = best if best[0] else (1, T.FALLBACK_SPEED)
     hopper_or_later = T.ARCHS.index(m.arch) >= T.ARCHS.index("sm90")
     # equivalent: (>= as >) no listed speed is 25
     if speed >= T.DUP_MIN_SPEED and not (hopper_or_later and speed < T.DUP_MIN_SPEED_SM90
@@ -222,7 +223,7 @@ def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str) -> tuple[fl
         inter_steps = 0 if nodes == 1 else 2 * (nodes - 1)
         lat += (nsteps - inter_steps) * max(intra, overhead) + inter_steps * inter
     else:
-        lat += 2 * ((n // nodes - 1) * intra + (nodes.bit_length() - 1) * inter)
+        lat += 2 * ((n // nodes - 1) * intra + (nodes.bit_length() - 1) * inter)  # equivalent: (/) nodes divide n
     return lat, algbw
 
 
@@ -237,7 +238,7 @@ def time_s(m: Machine, algorithm: str, protocol: str, nbytes: int) -> float | No
     if algorithm == "tree" and 0 <= size_index < T.TREE_CORRECTION_SIZES:
         bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
     if (algorithm == "ring" and protocol == "simple" and m.nodes > 1
-            and nbytes // (channels(m).comm * m.ranks) >= T.RING_PLATEAU_MIN_BYTES):
+            and nbytes // (channels(m).comm * m.ranks) >= T.RING_PLATEAU_MIN_BYTES):  # equivalent: (/) ⌊x⌋≥64 iff x≥64
         lat *= T.RING_PLATEAU_FACTOR[m.arch]
     return (lat + nbytes / (1000 * bw)) * 1e-6
 
