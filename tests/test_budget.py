@@ -431,7 +431,8 @@ def test_a_training_estimate_by_hand():
     4 · 8 · 10 · 4 (curves) + (2000 + 8 · 42) · 8 in flight = 1,843,304, 34 B a message more with the log.
     The parameter server with signs: ⌈42/8⌉ + 4 = 10 bytes a message, 8 a step, 4 at once (11 elements):
     events 33 + 10 · (3 · 8 + 400) + 223 = 4,496; memory 11,000 + 688,128 + 1,114,112 + 12,096 + 1,280 +
-    (2000 + 8 · 10) · 4 = 1,834,936."""
+    (2000 + 8 · 10) · 4 = 1,834,936. With 64 workers (131 elements), 128 messages a step of which 64 pushes
+    share the server's link: ⌊128 · 0.0005 · 64⌋ = 4 events of contention a step."""
     training = {"model": "logistic_regression", "steps": 10}
     ring = parse(params=None, training=training | {"optimizer": {"name": "gradient_descent", "alpha": 0.1}})
     assert budget.estimate(ring, only_run(ring)) == budget.Estimate(240, 4970, 1_843_304)
@@ -439,6 +440,9 @@ def test_a_training_estimate_by_hand():
     signs = parse(params=None, algorithms=["parameter_server"], topology={"kind": "star", "servers": 1},
                   training=training | {"optimizer": {"name": "sign_sgd", "learning_rate": 0.01, "wire": "sign"}})
     assert budget.estimate(signs, only_run(signs)) == budget.Estimate(80, 4496, 1_834_936)
+    crowd = signs.model_copy(update={"workers": [64]})  # 128 messages a step, 64 pushes sharing the server's link
+    estimate = budget.estimate(crowd, only_run(crowd))
+    assert (estimate.messages, estimate.events) == (1280, 3 * 131 + 10 * (3 * 128 + 100 * 64 + 4) + 10 * 64 * 1428 // 256)
 
 
 def test_the_logs_of_earlier_runs_count_against_later_ones():
