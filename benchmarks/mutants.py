@@ -8,12 +8,18 @@ code whose change makes no difference, which then deserves a simplification or a
 
     python benchmarks/mutants.py                     # the catalogue below, every core module
     python benchmarks/mutants.py --only network      # mutants whose path or note contains "network"
+    python benchmarks/mutants.py --auto commsim/budget.py --jobs 1
+                                                     # every operator/number flip in one module, with
+                                                     # the tests AUTO_TESTS names for it
+    python benchmarks/mutants.py --auto              # every module of AUTO_TESTS, killed/tried per module
     python benchmarks/mutants.py --auto commsim/network/fluid.py:_reallocate --tests tests/test_network.py
-                                                     # every operator/number flip in one function
+                                                     # one function, the tests given
     python benchmarks/mutants.py --all-tests         # run the whole suite per mutant (slow)
 
 Exit status 0 when every mutant is killed, 1 when some survive, 2 on a stale catalogue entry
-(its ``before`` text no longer occurs exactly once). Runs ``--jobs`` mutants at a time (default:
+(its ``before`` text no longer occurs exactly once). An automatic mutant that survives on a line
+whose comment, or the comment lines right above it, say ``equivalent:`` (why no output can change) is
+listed as explained, not survived. Runs ``--jobs`` mutants at a time (default:
 every core), each in its own copy, so the work tree is never touched.
 """
 
@@ -46,6 +52,7 @@ class Mutant:
     after: str
     bug: str
     tests: tuple[str, ...]
+    equivalent: str | None = None  # automatic mutants: the ``equivalent:`` comment on the line or right above it
 
 
 def _m(path: str, before: str, after: str, bug: str, *tests: str) -> Mutant:
@@ -297,12 +304,33 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(NORMS, "keep = sigma > sigma[0] * max(matrix.shape) * np.finfo(float).eps", "keep = sigma > 0",
        "Spectral.sharp keeps singular values at round-off level", T_NORMS),
 )
+T_FLOW = ("tests/test_follow.py", "tests/test_eager_ring.py", "tests/test_schedule_engine.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py",
+          "tests/test_collectives.py", "tests/test_verify.py", "tests/test_engine_analytic.py")
+T_NCCL_ALL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_validate.py",
+              "tests/test_cluster.py")
+AUTO_TESTS: dict[str, tuple[str, ...]] = {
+    FOLLOW: T_FLOW,
+    SCHED: (T_SCHED, "tests/test_eager_ring.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_follow.py",
+            "tests/test_imported_schedule.py", T_ENGINE, T_VERIFY),
+    NCCL_MODEL: T_NCCL_ALL,
+    "commsim/collectives/nccl/table.py": T_NCCL_ALL,
+    "commsim/collectives/nccl/tree.py": T_NCCL_ALL,
+    NCCL_RING: T_NCCL_ALL,
+    "commsim/budget.py": ("tests/test_budget.py", "tests/test_scenario.py", "tests/test_hostile_input.py"),
+    DIST: (T_DIST, "tests/test_trace.py"),
+    DIST_NET: (T_DIST, T_NET),
+    "commsim/report/trace.py": ("tests/test_trace.py", T_DIST),
+}
+"""The tests ``--auto PATH`` runs for each module (``--tests`` overrides them; other modules: the whole suite)."""
+EQUIVALENT = "equivalent:"  # in a line's comment: why no flip on that line can change an output
 CONTROL = "(control:"  # a mutant whose ``bug`` starts so is equivalent on purpose and must survive
 
 
 def auto_mutants(spec: str, tests: tuple[str, ...] = ()) -> list[Mutant]:
-    """Every one-token flip of an operator, comparison, boolean or integer in ``path[:function]``."""
+    """Every one-token flip of an operator, comparison, boolean or integer in ``path[:function]``, each run
+    against ``tests`` (default: the module's ``AUTO_TESTS``)."""
     path, _, function = spec.partition(":")
+    tests = tests or AUTO_TESTS.get(path, ())
     if not (ROOT / path).is_file() or not path.endswith(".py"):
         print(f"--auto: {path!r} is not a Python file of the project", file=sys.stderr)
         raise SystemExit(2)
@@ -333,8 +361,44 @@ def auto_mutants(spec: str, tests: tuple[str, ...] = ()) -> list[Mutant]:
             continue
         line = text_lines[row - 1]
         mutated = line[:col] + replacement + line[token.end[1]:]
-        mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", tests))
+        above, i = [], row - 2  # the comment lines right above, joined
+        while i >= 0 and text_lines[i].lstrip().startswith("#"):
+            above.insert(0, text_lines[i].strip().lstrip("#").strip())
+            i -= 1
+        reason = _comment_reason(line) or _comment_reason("# " + " ".join(above))
+        mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", tests, reason))
     return mutants
+
+
+def _comment_reason(line: str) -> str | None:
+    """What follows ``equivalent:`` in the comment of one source line, if anything."""
+    try:  # a line of a longer statement ends in an error, after its comment
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            if token.type == tokenize.COMMENT and EQUIVALENT in token.string:
+                return token.string.split(EQUIVALENT, 1)[1].strip()
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return None
+
+
+def explained(mutant: Mutant) -> str | None:
+    """Why an automatic mutant cannot change an output, as the comment on or just above its line says."""
+    return mutant.equivalent
+
+
+def per_module(outcome: list[tuple[Mutant, str, float]]) -> str:
+    """Killed/tried per module, and how many survivors carry an ``equivalent:`` comment."""
+    rows = {}
+    for mutant, status, _ in outcome:
+        row = rows.setdefault(mutant.path, [0, 0, 0])
+        row[0] += status != "survived"
+        row[1] += 1
+        row[2] += status == "survived" and explained(mutant) is not None
+    width = max(map(len, rows), default=6)
+    lines = [f"{'module':{width}}  killed/tried  survived  explained"]
+    for path, (killed, tried, known) in rows.items():
+        lines.append(f"{path:{width}}  {killed:>6}/{tried:<5}  {tried - killed - known:>8}  {known:>9}")
+    return "\n".join(lines)
 
 
 def _apply(root: Path, mutant: Mutant, line_exact: bool) -> None:
@@ -367,6 +431,9 @@ def _scratch() -> Path:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, root / name)
+    # the installed package maps commsim.scenarios to scenarios/ (pyproject.toml): the copy's must be the
+    # copy's, one directory under both names, or a schedule file is seen twice
+    (root / "commsim" / "scenarios").symlink_to(root / "scenarios", target_is_directory=True)
     return root
 
 
@@ -384,7 +451,8 @@ def _pytest(root: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, fl
 
 def _check_copy_is_imported(root: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(root))
-    probe = "import commsim, optim; print(commsim.__file__); print(optim.__file__)"
+    probe = ("import commsim, commsim.scenarios, optim; print(commsim.__file__); print(optim.__file__); "
+             "print(commsim.scenarios.__file__)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True, check=True).stdout
     if any(not line.startswith(str(root)) for line in out.split()):
         raise SystemExit(f"the scratch copy is not what Python imports:\n{out}")
@@ -439,15 +507,19 @@ def run(mutants: list[Mutant], jobs: int, all_tests: bool, line_exact: bool) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="run the catalogue's mutants whose path or bug contains this text")
-    parser.add_argument("--auto", metavar="PATH[:FUNCTION]", help="generate operator/number flips instead of the catalogue")
+    parser.add_argument("--auto", metavar="PATH[:FUNCTION]", nargs="*",
+                        help="generate operator/number flips in these modules (none named: every module of "
+                             "AUTO_TESTS) instead of running the catalogue")
     parser.add_argument("--all-tests", action="store_true", help="run the whole suite for every mutant")
     parser.add_argument("--tests", nargs="+", help="the tests to run for --auto mutants (default: the whole suite)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    if args.auto:
-        mutants, line_exact = auto_mutants(args.auto, tuple(args.tests or ())), True
+    if args.auto is not None:
+        specs = args.auto or list(AUTO_TESTS)
+        mutants = [m for spec in specs for m in auto_mutants(spec, tuple(args.tests or ()))]
+        line_exact = True
     else:
         mutants = [m for m in CATALOGUE if not args.only or args.only in m.path or args.only in m.bug]
         line_exact = False
@@ -456,12 +528,18 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     print(f"{len(mutants)} mutants, {args.jobs} at a time", flush=True)
     outcome = run(mutants, args.jobs, args.all_tests, line_exact)
-    survivors = [(m, s) for m, s, _ in outcome if s == "survived" and not m.bug.startswith(CONTROL)]
+    survivors = [(m, s) for m, s, _ in outcome if s == "survived" and not m.bug.startswith(CONTROL)
+                 and not (line_exact and explained(m))]
     controls_killed = [m for m, s, _ in outcome if m.bug.startswith(CONTROL) and s != "survived"]
     killed = sum(s != "survived" for _, s, _ in outcome)
     print(f"\n{killed} of {len(outcome)} mutants killed; {len(survivors)} survived")
     for mutant, _ in survivors:
-        print(f"SURVIVED {mutant.path}: {mutant.bug}")
+        print((f"SURVIVED {mutant.path}: {mutant.bug}" + (f"  |  {mutant.after.strip()}" if line_exact else ""))[:100])
+    if line_exact:
+        for mutant, status, _ in outcome:
+            if status == "survived" and (reason := explained(mutant)):
+                print(f"EXPLAINED {mutant.path}: {mutant.bug} ({reason})"[:100])
+        print("\n" + per_module(outcome))
     for mutant in controls_killed:
         print(f"CONTROL KILLED (the tool or the suite is broken) {mutant.path}: {mutant.bug}")
     return 1 if survivors or controls_killed else 0

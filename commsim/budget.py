@@ -14,8 +14,9 @@ multiplies by the steps) and from what the engines hold:
   ``ELEMENTS_PER_EVENT`` elements drawn, added or checked. A loaded 2-core machine does about 0.5 M events
   a second (1 M ring messages in 10-20 s).
 * **memory**: the topology (graph, links and routes), the messages in flight, the message log when one is
-  kept (``LOG_BYTES_PER_MESSAGE``), real data (every worker's buffer, its result and the reference's
-  copies: ``DATA_COPIES`` × n·p·w) and, in training, the dataset and each replica's state.
+  kept (``LOG_BYTES_PER_MESSAGE``) and, in a disturbed run, the walks of the critical path and the idle
+  times over it (``ANALYSIS_BYTES_PER_MESSAGE``), real data (every worker's buffer, its result and the
+  reference's copies: ``DATA_COPIES`` × n·p·w) and, in training, the dataset and each replica's state.
 
 Limits: ``memory`` defaults to 80 % of the memory available when the scenario is loaded (less under a
 ``ulimit -v`` or a container's limit), ``events`` to
@@ -47,6 +48,10 @@ BYTES_PER_ROUTE = 500
 LOG_BYTES_PER_MESSAGE = 34  # route, bytes, start, end (8 each), phase (2)
 # the schedule engine keeps 8 columns of 8 B a delivered transfer, then builds the message engine's log from them
 SCHEDULE_LOG_BYTES_PER_MESSAGE = 64 + LOG_BYTES_PER_MESSAGE
+# A disturbed run's critical path and idle times hold each logged message as Python tuples while they walk
+# the log (tracemalloc: 290 B a message at 32,512 messages, the whole run's peak 300 B a message above its
+# log at 130,560): 350 keeps the estimate above the peak at scale
+ANALYSIS_BYTES_PER_MESSAGE = 350
 DATA_COPIES = 3  # buffers, results, and a copy in flight or in the check (measured: 2.1-2.9)
 DEFAULT_EVENTS = 2e8
 DEFAULT_MESSAGES = 1e9
@@ -126,7 +131,7 @@ def parse_limit(key: str, value: Any) -> float:
         limit = units.parse_bytes(value) if key == "memory" else float(units.parse_count(value))
     except OverflowError:
         raise ValueError(f"{shown(value)} is too large") from None
-    if not 0 < limit < math.inf:
+    if not 0 < limit < math.inf:  # equivalent: (<= inf) units refuse infinities first
         raise ValueError("must be > 0")
     return limit
 
@@ -166,6 +171,8 @@ def _collective_messages(algorithm: str, n: int, p: int, w: int, servers: int, g
         return 0
     cost = get(algorithm).cost
     if cost is None:  # an algorithm without a closed form: n² messages of every kind is the most any sends
+        # equivalent: every algorithm a scenario can name has a closed form (built in, or an imported
+        # schedule's); this bound is for ones registered from code
         return 2 * n * n
     return sum(cost(n, p, w, LinkCost(0.0, 0.0, 0.0, max(servers, 1), gpus_per_node)).message_bytes.values())
 
@@ -174,7 +181,7 @@ def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int) -> int
     """NCCL's ring (n·2(n−1) per channel) or pipelined tree (2(n−1) per tree chunk), the larger for auto."""
     from .collectives.nccl.tree import TREE_CHUNK_BYTES
 
-    if n <= 1:
+    if n <= 1:  # equivalent: (< 1) both formulas give 0 for one rank
         return 0
     ring = channels * n * 2 * (n - 1)
     chunks = channels + p * w // min(TREE_CHUNK_BYTES.values())
@@ -220,10 +227,11 @@ def _graph_elements(topology: Any, n: int, servers: int) -> int:
 def estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     """Messages, events and peak bytes of one run (``run``: a point of ``scenario.runs()``). With stragglers
     or faults a run is simulated twice, its uniform twin (no log) and then itself (its log kept for the
-    idle times and the critical path): twice the messages and events, the memory of the second."""
+    idle times and the critical path): twice the messages and events, the memory of the second with the
+    walks over its log."""
     if getattr(scenario, "disturbed", False):
         once = _estimate(scenario, run, keep_log=True)
-        return Estimate(2 * once.messages, 2 * once.events, once.memory)
+        return Estimate(2 * once.messages, 2 * once.events, once.memory + ANALYSIS_BYTES_PER_MESSAGE * once.messages)
     return _estimate(scenario, run, keep_log)
 
 
@@ -259,7 +267,7 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     if keep_log and engine == "schedule":
         memory += SCHEDULE_LOG_BYTES_PER_MESSAGE * messages
     if scenario.payload == "data":
-        events += (2 * n * p + messages * p // max(n, 1)) // ELEMENTS_PER_EVENT
+        events += (2 * n * p + messages * p // n) // ELEMENTS_PER_EVENT
         memory += DATA_COPIES * n * p * w + 3 * 8 * p
     return Estimate(messages, events, memory)
 
@@ -281,7 +289,7 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     params = build_model(spec.model, features, classes, **options).n_params
     n, steps = run.workers, spec.steps
     wire = run.optimizer.wire
-    w = {"fp64": 8, "fp32": 4, "fp16": 2, "sign": 1}[wire]
+    w = {"fp64": 8, "fp32": 4, "fp16": 2, "sign": 1}[wire]  # equivalent: no message count depends on it
     p_on_wire = -(-params // 8) + 4 if wire == "sign" else params
     servers = run.topology.server_count([run.algorithm])
     per_step = _collective_messages(run.algorithm, n, p_on_wire, w, servers, None)
@@ -361,7 +369,7 @@ def check(scenario: Any, keep_log: bool = False) -> None:
             continue
         guess = estimate(scenario, run, keep_log)
         total += guess.events
-        logs += LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0
+        logs += LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0  # equivalent: (else 1) read only if kept
         memory = guess.memory + (logs - LOG_BYTES_PER_MESSAGE * guess.messages if keep_log else 0)
         for key, amount, allowed in (("memory", memory, limit.memory), ("events", guess.events, limit.events),
                                      ("messages", guess.messages, limit.messages)):

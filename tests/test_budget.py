@@ -13,7 +13,7 @@ SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.ya
 
 
 def parse(**changes):
-    base = {"name": "b", "workers": 4, "params": 1000, "algorithms": ["ring_allreduce"],
+    base = {"name": "b", "workers": 4, "engine": "message", "params": 1000, "algorithms": ["ring_allreduce"],
             "topology": {"kind": "star", "bandwidth": "8 Gbit/s", "latency": "1 us"}}
     return scenario.parse(base | changes, "b.yaml")
 
@@ -243,3 +243,351 @@ def test_all_to_all_where_routes_cross_is_budgeted_by_its_contention():
         with pytest.raises(ScenarioError, match=r"budget\.events: run 1 \(all_to_all on torus, n=512, p=1000\) needs "
                                                 r"~6\.\de9 events"):
             parse(workers=512, payload="size-only", engine=engine, algorithms=["all_to_all"], topology={"kind": "torus"})
+
+
+def _nccl(algorithm: str, size: str, extra: str = "", engine: str = "simulate"):
+    """2 × 8 H100 under model: nccl, size-only."""
+    import yaml
+
+    text = (f"name: b\nworkers: 16\nsize: {size}\npayload: size-only\nalgorithms: [{algorithm}]\nmodel: nccl\n"
+            f"engine: {engine}\ntopology: {{kind: cluster, preset: hgx-h100, nodes: 2}}\n{extra}")
+    return scenario.parse(yaml.safe_load(text), "b.yaml")
+
+
+@pytest.mark.parametrize("engine", ["simulate", "schedule"])
+def test_nccl_ring_estimate_is_the_messages_it_sends(engine):
+    """NCCL's ring on 4 channels over 16 ranks: each channel a ring of 2(n − 1) steps of n messages,
+    4 · 16 · 30 = 1,920 — the estimate, and what either engine sends."""
+    loaded = _nccl("ring_allreduce", "1 MiB", "channels: 4\n", engine)
+    run = only_run(loaded)
+    assert budget.estimate(loaded, run).messages == 4 * 16 * 30 == points.simulate_run(loaded, run).messages
+
+
+def test_nccl_tree_estimate_bounds_its_chunks_by_one_per_channel():
+    """NCCL's tree in LL (32 KiB chunks) on 4 channels over 16 ranks, each chunk up and down the 15
+    edges (30 messages). 16 KiB: one chunk per channel, 4 · 30 = 120 sent, and the estimate (4 +
+    ⌊16 KiB / 32 KiB⌋) · 30 = 120. 1 MiB: 256 KiB per channel = 8 chunks, 32 · 30 = 960 sent; the
+    estimate (4 + 32) · 30 = 1,080 — at most one chunk per channel more than sent, never fewer."""
+    for size, sent, estimated in (("16 KiB", 120, 120), ("1 MiB", 960, 1080)):
+        loaded = _nccl("double_binary_tree", size, "channels: 4\nprotocol: ll\n")
+        run = only_run(loaded)
+        assert points.simulate_run(loaded, run).messages == sent
+        assert budget.estimate(loaded, run).messages == estimated <= sent + 4 * 30
+
+
+def test_auto_estimate_is_the_larger_of_ring_and_tree():
+    """algorithms: [auto] on 16 channels: 1 MiB runs NCCL's tree in LL128 (one 576,000 B chunk per
+    channel: 16 · 30 = 480 messages), 256 MiB its ring (16 · 16 · 30 = 7,680); the estimate is the larger
+    of ring 7,680 and tree (16 + size / 32 KiB) · 30: 7,680 at 1 MiB, (16 + 8,192) · 30 = 246,240 at 256
+    MiB. With channels: auto it counts NCCL's most, 64: 64 · 480 = 30,720 at 1 MiB."""
+    for size, engine, picked, sent, estimated in (("1 MiB", "simulate", "tree", 480, 7680),
+                                                  ("256 MiB", "schedule", "ring", 7680, 246_240)):
+        loaded = _nccl("auto", size, "channels: 16\n", engine)
+        run = only_run(loaded)
+        result = points.simulate_run(loaded, run)
+        assert (result.nccl["algorithm"], result.messages) == (picked, sent)
+        assert budget.estimate(loaded, run).messages == estimated
+    loaded = _nccl("auto", "1 MiB")
+    assert budget.estimate(loaded, only_run(loaded)).messages == 64 * 480 >= points.simulate_run(loaded, only_run(loaded)).messages
+
+
+def _traced(function):
+    """(the function's result, its peak and its retained bytes as tracemalloc sees them)."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = function()
+        retained, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak, retained
+
+
+def test_the_message_log_takes_the_34_bytes_a_message_the_budget_counts():
+    """Ring all-reduce of 64 size-only workers (8,064 messages): the log holds route and bytes (8 B
+    each), start and end (8 B each) and the phase (2 B) per message, 34 B; the estimate grows by 34 B a
+    message when the log is kept, and so does the memory a run holds (at most an eighth more: the log's
+    columns grow in steps)."""
+    loaded = parse(workers=64, payload="size-only")
+    run = only_run(loaded)
+    points.simulate_run(loaded, run, keep_log=True)  # imports done before measuring
+    messages = 2 * 64 * 63
+    without, _, held_without = _traced(lambda: points.simulate_run(loaded, run))
+    logged, _, held_with = _traced(lambda: points.simulate_run(loaded, run, keep_log=True))
+    log = logged.log
+    assert len(log) == messages == without.messages
+    assert sum(column.itemsize for column in (log.route, log.nbytes, log.start, log.end, log.phase)) == 34
+    assert budget.estimate(loaded, run, True).memory - budget.estimate(loaded, run).memory == 34 * messages
+    assert 34 * messages <= held_with - held_without <= 34 * messages * 1.25
+
+
+def test_a_disturbed_run_is_budgeted_with_its_twin_its_log_and_the_walks_over_it():
+    """Ring all-reduce of 64 size-only workers, worker 3 computing 4× longer: the run and its uniform twin
+    each send 2 · 64 · 63 messages, twice that estimated; the run keeps its log and walks it for the
+    critical path and the idle times (Python tuples per message): its peak memory stays under the
+    estimate, and above a quarter of it. (Before the walks were counted the peak was 2.6× the estimate.)"""
+    loaded = parse(workers=64, payload="size-only", stragglers={"compute": "10 us", "slowdown": {3: 4}})
+    run = only_run(loaded)
+    small = parse(workers=4, payload="size-only", stragglers={"compute": "10 us", "slowdown": {3: 4}})
+    points.simulate_run(small, only_run(small))  # imports done before measuring
+    result, peak, _ = _traced(lambda: points.simulate_run(loaded, run))
+    estimate = budget.estimate(loaded, run)
+    assert result.messages == 2 * 64 * 63 and estimate.messages == 2 * result.messages
+    assert estimate.memory / 4 < peak < estimate.memory
+
+
+def _most_in_flight(log) -> int:
+    """The most messages under way at one instant (one delivered as another starts: not both)."""
+    most = now = 0
+    for _, change in sorted([(t, 1) for t in log.start] + [(t, -1) for t in log.end]):
+        now += change
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.parametrize(("algorithm", "servers", "in_flight"), [
+    ("sharded_parameter_server", 3, 8 * 3), ("parameter_server", 1, 8), ("all_to_all", 0, 8 * 7)])
+def test_messages_in_flight_are_what_the_memory_estimate_charges(algorithm, servers, in_flight):
+    """8 workers on a star: every worker pushes a shard to each of 3 servers at once (24 under way), or
+    its buffer to the one server (8), or a piece to each other worker (56) — the count the memory
+    estimate charges ``BYTES_PER_MESSAGE_IN_FLIGHT`` for; ring-like algorithms stay within 2 per rank."""
+    topology = {"kind": "star", "bandwidth": "8 Gbit/s", "latency": "1 us"} | ({"servers": servers} if servers else {})
+    loaded = parse(workers=8, payload="size-only", algorithms=[algorithm], topology=topology)
+    run = only_run(loaded)
+    log = points.simulate_run(loaded, run, keep_log=True).log
+    assert _most_in_flight(log) == in_flight == budget._in_one_round(algorithm, 8, run.topology.server_count([algorithm]))
+    for ringlike in ("ring_allreduce", "double_binary_tree", "recursive_doubling"):
+        loaded = parse(workers=8, payload="size-only", algorithms=[ringlike])
+        assert _most_in_flight(points.simulate_run(loaded, only_run(loaded), keep_log=True).log) <= 2 * 8
+
+
+def test_each_term_of_an_estimate_by_hand():
+    """The documented constants, by hand. A 64-worker star has 65 nodes and 64 links (129 elements: 3
+    events and 1000 B each); ring all-reduce sends 2 · 64 · 63 = 8,064 messages, 128 at once (two per
+    rank), sharing no link:
+    message engine: events 3 · 129 + 3 · 8,064 + 2 · 64 = 24,707; memory 129,000 + 2000 · 128 in flight +
+    500 · min(8,064, 8 · 128) routes = 897,000, and 34 B a message more with the log;
+    schedule engine: events 3 · 129 + 8,064 / 8 = 1,395; memory 129,000 + 2000 · 128 / 8 = 161,000 (for 3
+    workers, 12 messages: 3 · 7 + ⌊12 / 8⌋ = 22 events, whole numbers);
+    real data (4 fp64 workers of 1000, 9 elements, 24 messages, 8 at once): events 27 + 72 + 8 + (2 · 4 ·
+    1000 + 24 · 1000 / 4) / 32 = 544; memory 9,000 + 2000 · 8 + 500 · 24 + 3 · 4 · 1000 · 8 + 24 · 1000 =
+    157,000.
+    All-to-all on a 4 × 4 torus (16 nodes, 32 links): 240 messages all at once, each recomputing rates for
+    the others at 0.1 events each: events 3 · 48 + 240 · 0.1 · 240 + 3 · 240 + 32 = 6,656; memory 48,000 +
+    2000 · 240 + 500 · 240 = 648,000."""
+    from commsim.network import topology
+
+    star = topology.build("star", 64, 1e9, 1e-6)
+    assert star.number_of_nodes() + star.number_of_edges() == 129
+    ring = parse(workers=64, payload="size-only")
+    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(8064, 24_707, 897_000)
+    assert budget.estimate(ring, only_run(ring), True).memory == 897_000 + 34 * 8064
+    fast = parse(workers=64, payload="size-only", engine="schedule")
+    assert budget.estimate(fast, only_run(fast)) == budget.Estimate(8064, 1395, 161_000)
+    three = parse(workers=3, payload="size-only", engine="schedule")  # 12 messages, 6 at once: whole events
+    estimate = budget.estimate(three, only_run(three))
+    assert estimate == budget.Estimate(12, 3 * 7 + 1, 7000 + 2000 * 6 // 8)
+    assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
+    data = parse(workers=4, dtype="float64")
+    estimate = budget.estimate(data, only_run(data))
+    assert estimate == budget.Estimate(24, 544, 157_000)
+    assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
+    half = parse(workers=4, dtype="float16")  # 2 B an element: the buffers' 96,000 B become 24,000
+    assert budget.estimate(half, only_run(half)) == budget.Estimate(24, 544, 157_000 - 96_000 + 24_000)
+    torus = topology.build("torus", 16, 1e9, 1e-6)
+    assert torus.number_of_nodes() + torus.number_of_edges() == 48
+    a2a = parse(workers=16, payload="size-only", algorithms=["all_to_all"], topology={"kind": "torus"})
+    assert budget.estimate(a2a, only_run(a2a)) == budget.Estimate(240, 6656, 648_000)
+
+
+def test_disturbed_and_analytic_estimates_by_hand():
+    """The ring of ``test_each_term_of_an_estimate_by_hand`` with a straggler: run twice (16,128 messages,
+    2 · 24,707 events), the memory of the logged run (1,171,176) and 350 B a message for the walks over
+    its log: 3,993,576. model: nccl answered by the analytic engine only builds the cluster and sends
+    nothing: 3 events and 1000 B for each node and link counted, at least the built graph's 99 (2 × 8 H100:
+    per node 8 GPUs, an NVSwitch, 8 NICs and 24 links; 8 rails, a spine, 8 rail–spine links) and at most
+    a rail more per NIC (the count's slack)."""
+    from commsim.network import topology
+
+    late = parse(workers=64, payload="size-only", stragglers={"compute": "10 us", "slowdown": {3: 4}})
+    assert budget.estimate(late, only_run(late)) == budget.Estimate(16_128, 49_414, 1_171_176 + 350 * 8064)
+    cluster = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2)
+    elements = cluster.number_of_nodes() + cluster.number_of_edges()
+    assert elements == 2 * (8 + 1 + 8 + 3 * 8) + 8 + 1 + 8 == 99
+    answered = _nccl("ring_allreduce", "1 MiB", engine="analytic")
+    estimate = budget.estimate(answered, only_run(answered))
+    counted = estimate.memory // 1000
+    assert estimate == budget.Estimate(0, 3 * counted, 1000 * counted) and elements <= counted <= elements + 8
+
+
+def test_a_training_estimate_by_hand():
+    """Logistic regression on the synthetic default (4,096 samples of 20 features, 2 classes: 42 parameters;
+    32 a batch), 4 workers on a star, 10 steps. Ring, fp32: 2 · 4 · 3 = 24 messages a step, 240 in all;
+    events 3 · 9 elements + 10 · (3 · 24 + 100 · 4) + 10 · 4 · (32 · 42 + 2 · 42) / 256 = 4,970; memory
+    9,000 + 8 · 4096 · 21 (the data) + 8 · 4096 · (32 + 2) (activations) + 8 · 42 · 3 · 3 · 4 (replicas) +
+    4 · 8 · 10 · 4 (curves) + (2000 + 8 · 42) · 8 in flight = 1,843,304, 34 B a message more with the log.
+    The parameter server with signs: ⌈42/8⌉ + 4 = 10 bytes a message, 8 a step, 4 at once (11 elements):
+    events 33 + 10 · (3 · 8 + 400) + 223 = 4,496; memory 11,000 + 688,128 + 1,114,112 + 12,096 + 1,280 +
+    (2000 + 8 · 10) · 4 = 1,834,936. With 64 workers (131 elements), 128 messages a step of which 64 pushes
+    share the server's link: ⌊128 · 0.0005 · 64⌋ = 4 events of contention a step."""
+    training = {"model": "logistic_regression", "steps": 10}
+    ring = parse(params=None, training=training | {"optimizer": {"name": "gradient_descent", "alpha": 0.1}})
+    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(240, 4970, 1_843_304)
+    assert budget.estimate(ring, only_run(ring), True).memory == 1_843_304 + 34 * 240
+    signs = parse(params=None, algorithms=["parameter_server"], topology={"kind": "star", "servers": 1},
+                  training=training | {"optimizer": {"name": "sign_sgd", "learning_rate": 0.01, "wire": "sign"}})
+    assert budget.estimate(signs, only_run(signs)) == budget.Estimate(80, 4496, 1_834_936)
+    crowd = signs.model_copy(update={"workers": [64]})  # 128 messages a step, 64 pushes sharing the server's link
+    estimate = budget.estimate(crowd, only_run(crowd))
+    assert (estimate.messages, estimate.events) == (1280, 3 * 131 + 10 * (3 * 128 + 100 * 64 + 4) + 10 * 64 * 1428 // 256)
+
+
+def test_the_logs_of_earlier_runs_count_against_later_ones():
+    """With the log kept (--messages), every run's log stays until the results are written: three 64-worker
+    rings (1,171,176 B each with its own log of 34 · 8,064 = 274,176 B) need 1,171,176, then 1,445,352,
+    then 1,719,528 B; under a 1.5 MB limit the third is refused, and without the log none is; the limit
+    is met at 1,719,528 exactly, not a byte below."""
+    loaded = parse(workers=64, params={"from": 1000, "to": 3000, "step": 1000}, payload="size-only")
+    limited = loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1.5e6)})
+    budget.check(limited)
+    with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 \(ring_allreduce on star, n=64, p=3000\) needs ~1\.7"):
+        budget.check(limited, keep_log=True)
+    assert budget.estimate(loaded, only_run(loaded), True).memory == 1_171_176
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_719_528)}), keep_log=True)
+    with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 "):
+        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_719_527)}), keep_log=True)
+
+
+def test_the_memory_sources_are_read_by_hand(monkeypatch):
+    """/proc/meminfo's MemAvailable is in kB (1000 kB: 1,024,000 B); without it, half the RAM (1000 pages of
+    4096 B: 2,048,000); without that, 4 GiB. Under ``ulimit -v`` of 10 MiB with 1000 pages mapped there is
+    10,485,760 − 4,096,000 B left, and a cgroup's memory.max of 5,000,000 with 1,000,000 used leaves
+    4,000,000: the least of these is what a run may have; a process already over either has 0 left."""
+    import io
+    import resource
+
+    files = {"/proc/meminfo": "MemTotal: 2000 kB\nMemAvailable: 1000 kB\n", "/proc/self/statm": "1000 500 0\n"}
+
+    def fake_open(path, *args, **kwargs):
+        if str(path) not in files:
+            raise OSError(path)
+        return io.StringIO(files[str(path)])
+
+    def fake_sysconf(name):
+        return {"SC_PHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}[name]
+
+    class FakePath:
+        texts = {"memory.max": "5000000\n", "memory.current": "1000000\n"}
+
+        def __init__(self, *parts):
+            self.name = parts[-1]
+
+        def __truediv__(self, name):
+            return FakePath(name)
+
+        def read_text(self):
+            return self.texts[self.name]
+
+    monkeypatch.setattr(budget, "open", fake_open, raising=False)
+    monkeypatch.setattr(budget.os, "sysconf", fake_sysconf)
+    monkeypatch.setattr(budget, "Path", FakePath)
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (10 << 20, resource.RLIM_INFINITY))
+    assert budget._machine_memory() == 1_024_000
+    assert budget._process_limits() == [(10 << 20) - 4_096_000, 4_000_000]
+    assert budget.available_memory() == 1_024_000
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (4_000_000, resource.RLIM_INFINITY))  # over it already
+    FakePath.texts = {"memory.max": "5000000\n", "memory.current": "6000000\n"}
+    assert budget._process_limits() == [0, 0]
+    del files["/proc/meminfo"]
+    assert budget._machine_memory() == 2_048_000 and type(budget._machine_memory()) is int
+    monkeypatch.setattr(budget.os, "sysconf", lambda name: (_ for _ in ()).throw(ValueError(name)))
+    assert budget._machine_memory() == 4 << 30
+
+
+def test_limits_take_anything_above_zero():
+    """The smallest limits allowed are any positive amount (1 B of memory, 1 event, half a byte); 0 is
+    refused."""
+    assert budget.parse_limit("memory", "1 B") == 1.0 and budget.parse_limit("memory", 0.5) == 0.5
+    assert budget.parse_limit("events", 1) == 1.0
+    with pytest.raises(ValueError, match="^must be > 0$"):
+        budget.parse_limit("events", 0)
+
+
+def test_one_worker_sends_nothing_and_one_server_is_counted_as_one():
+    """One worker: no messages in the estimate, textbook (the ring; the parameter server, whose closed
+    form counts a push and a pull even then) or NCCL's (one Ethernet GPU); two GPUs on 2 channels: 2 · 2 ·
+    2(2 − 1) = 8, as sent. The sharded server with a single server: 2n messages (a push and a pull per
+    worker), as the engine sends."""
+    import yaml
+
+    for algorithm in ("ring_allreduce", "parameter_server"):
+        alone = parse(workers=1, payload="size-only", algorithms=[algorithm], topology={"kind": "star", "servers": 1})
+        assert budget.estimate(alone, only_run(alone)).messages == 0 == points.simulate_run(alone, only_run(alone)).messages
+    for gpus, messages in ((1, 0), (2, 8)):
+        nccl = scenario.parse(yaml.safe_load(
+            f"name: b\nworkers: {gpus}\nsize: 1 MiB\npayload: size-only\nalgorithms: [ring_allreduce]\nmodel: nccl\n"
+            f"channels: 2\ntopology: {{kind: cluster, preset: ethernet, nodes: {gpus}}}\n"), "b.yaml")
+        run = only_run(nccl)
+        assert budget.estimate(nccl, run).messages == messages == points.simulate_run(nccl, run).messages
+    one_shard = parse(workers=5, payload="size-only", algorithms=["sharded_parameter_server"],
+                      topology={"kind": "star", "servers": 1})
+    run = only_run(one_shard)
+    assert budget.estimate(one_shard, run).messages == 2 * 5 == points.simulate_run(one_shard, run).messages
+
+
+def test_counts_in_messages_switch_to_powers_of_ten_at_10_000():
+    """9,999 reads 9999, 10,000 reads 1.0e4."""
+    assert (budget._count(9_999), budget._count(10_000), budget._count(1_234_567)) == ("9999", "1.0e4", "1.2e6")
+
+
+def _refusal(loaded, **limits) -> str:
+    with pytest.raises(CommsimError) as error:
+        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(**limits)}))
+    return str(error.value)
+
+
+def test_what_a_refusal_suggests_fits_the_run():
+    """payload: size-only only for the memory of a data run; engine: schedule only for a size-only
+    message-engine run over its events or messages (not its memory; under model nccl too)."""
+    assert _refusal(parse(workers=8), memory=1000).endswith("; try payload: size-only, fewer workers or engine: analytic")
+    assert _refusal(parse(workers=8), events=10).endswith("; try fewer workers or engine: analytic")
+    size_only = parse(workers=8, payload="size-only")
+    assert _refusal(size_only, events=10).endswith("; try fewer workers, engine: schedule or engine: analytic")
+    assert _refusal(size_only, memory=1000).endswith("; try fewer workers or engine: analytic")
+    assert _refusal(_nccl("ring_allreduce", "1 MiB"), events=10).endswith(
+        "; try fewer workers, engine: schedule or engine: analytic")
+
+
+def test_exactly_100_000_runs_are_allowed():
+    """1,000 worker counts × 100 sizes: the sweep is not refused by its count; its first run is then held
+    to the events limit (one worker on a star: 3 elements · 3 events + 2 = 11)."""
+    loaded = parse(workers=1, params={"from": 1, "to": 100, "step": 1}, payload="size-only")
+    loaded = loaded.model_copy(update={"workers": list(range(1, 1001))})  # loading it would estimate every run
+    assert budget.run_count(loaded) == budget.MAX_RUNS == 100_000
+    assert _refusal(loaded, events=1).startswith("budget.events: run 1 (ring_allreduce on star, n=1, p=1) needs ~11 events")
+
+
+def test_the_scenario_meets_its_events_limit_exactly():
+    """Two 64-worker rings, 24,707 events each (``test_each_term_of_an_estimate_by_hand``): 49,414
+    together meet a limit of 49,414 and exceed 49,413; without the log a run's memory is its own, 897,000
+    meeting a limit of 897,000."""
+    loaded = parse(workers=64, params=[1000, 2000], payload="size-only")
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(events=49_414)}))
+    assert _refusal(loaded, events=49_413).startswith("budget.events: runs 1 to 2 together need ~4.9e4 events")
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=897_000)}))
+
+
+def test_only_the_analytic_engine_without_model_nccl_skips_the_budget():
+    """4 M workers by closed form pass any limit; model nccl answered by the analytic engine still builds
+    its cluster: 50,000 nodes of 8 H100 (about 2 M nodes and links) are refused at 1 GB."""
+    budget.check(parse(workers="2^22", params="1e15", engine="analytic").model_copy(
+        update={"budget": scenario.BudgetSpec(memory=1, events=1)}))
+    import yaml
+
+    big = scenario.parse(yaml.safe_load(
+        "name: b\nworkers: 400_000\nsize: 1 MiB\nalgorithms: [ring_allreduce]\nmodel: nccl\nengine: analytic\n"
+        "topology: {kind: cluster, preset: hgx-h100, nodes: 50_000}\nbudget: {memory: 1 TB}\n"), "b.yaml")
+    assert _refusal(big, memory=1e9).startswith("budget.memory: run 1 (ring_allreduce on cluster")

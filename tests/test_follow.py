@@ -12,6 +12,7 @@ from commsim.engines.message import make_buffers, run_collective
 from commsim.network import topology
 
 B, ALPHA = 12.5e9, 1e-6
+BUILT_IN_ALLREDUCE = [name for name, spec in REGISTRY.items() if spec.kind == "allreduce" and not name.startswith("schedule:")]
 
 
 @pytest.fixture
@@ -187,3 +188,194 @@ def test_a_shared_buffer_written_whole_while_in_flight_is_sent_as_a_copy(registe
     run = run_collective(name, topology.build("star", 2, B, ALPHA), x)
     for result in run.results:
         np.testing.assert_array_equal(result, np.full(6, 3.0))
+
+
+def _gather_then_scatter(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Round 0: workers 2 and 1 (listed in that order) send their buffers to worker 0, which adds them in and
+    takes the mean; round 1: worker 0 sends the mean to 2 and 1."""
+    gather = pieces([2, 1], [0, 0], [0, 0], [p, p], w, "gather", True, scale=([0], [0], [p]))
+    scatter = pieces([0, 0], [2, 1], [0, 0], [p, p], w, "scatter")
+    return Schedule(3, 2, [gather, scatter].__getitem__, p=p)
+
+
+@pytest.mark.parametrize("payload", ["size-only", "data"])
+def test_a_participant_waits_for_every_receive_and_send_of_its_round(registered, payload):
+    """Worker 0 receives two messages in round 0 and sends two in round 1 (the follower's one-receive
+    fast path must not take such a round). Fully connected, α = 1 µs, link 2–0 at B/10: by hand, 0 has
+    both pushes at t0 = α + 10P/B, then 1 ends at t0 + α + P/B, and 0 and 2 at t0 + α + 10P/B; four
+    messages; with data every worker ends with the mean. The schedule engine gives the same times."""
+    name = registered(scheduled("test_gather_scatter", _gather_then_scatter, None, "test"))
+    p = 1000
+    graph = topology.build("fully_connected", 3, B, ALPHA)
+    graph.edges[2, 0]["bandwidth"] = B / 10
+    x = make_buffers(3, p, "float64", payload, 4)
+    run = run_collective(name, graph, x)
+    P = p * 8
+    t0 = ALPHA + 10 * P / B
+    expected = [t0 + ALPHA + 10 * P / B, t0 + ALPHA + P / B, t0 + ALPHA + 10 * P / B]
+    assert run.finish_s == pytest.approx(expected, rel=1e-12)
+    assert run.network.messages == 4
+    if payload == "data":
+        for result in run.results:
+            np.testing.assert_array_equal(result, (x[0] + x[1] + x[2]) / 3)
+    from commsim.engines.schedule import run_schedule
+
+    schedule = _gather_then_scatter(3, p, 8)
+    assert run_schedule(schedule, graph, [0, 1, 2]).finish_s.tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def _uneven(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Round 0: 2 → 1, 0 → 1, 1 → 0 (participant 1 receives two, the others one); round 1: 0 → 1, 1 → 0,
+    1 → 2 (participant 1 sends two). Whole buffers, copied."""
+    first = pieces([2, 0, 1], [1, 1, 0], [0, 0, 0], [p, p, p], w, "first")
+    second = pieces([0, 1, 1], [1, 0, 2], [0, 0, 0], [p, p, p], w, "second")
+    return Schedule(3, 2, [first, second].__getitem__, p=p)
+
+
+def test_rounds_where_some_send_or_receive_two_wait_for_all_of_them(registered):
+    """Fully connected, α = 1 µs, link 1–2 at B/10, P bytes a message. By hand: round 0 ends for 0 at
+    t0 = α + P/B, for 1 and 2 at t1 = α + 10P/B (2 → 1 is slow); round 1: 0 receives 1's at t1 + α + P/B
+    = 2α + 11P/B, 1 and 2 end when 1 → 2 arrives, t1 + α + 10P/B = 2α + 20P/B; six messages."""
+    name = registered(scheduled("test_uneven", _uneven, None, "test"))
+    p, P = 500, 500 * 4
+    graph = topology.build("fully_connected", 3, B, ALPHA)
+    graph.edges[1, 2]["bandwidth"] = B / 10
+    run = run_collective(name, graph, make_buffers(3, p, "float32", "size-only", 0))
+    expected = [2 * ALPHA + 11 * P / B, 2 * ALPHA + 20 * P / B, 2 * ALPHA + 20 * P / B]
+    assert run.finish_s == pytest.approx(expected, rel=1e-12) and run.network.messages == 6
+
+
+def test_a_schedule_without_servers_ignores_the_servers_of_its_topology():
+    """Binomial broadcast of 5 size-only workers on a star that also has 2 servers: the servers take no
+    part (idle participants send and wait for nothing), 4 messages, ⌈lg 5⌉ = 3 rounds of 2α + P/B; the same
+    finish times as on the star without servers."""
+    p = 1000
+    with_servers = run_collective("broadcast", topology.build("star", 5, B, ALPHA, servers=2),
+                                  make_buffers(5, p, "float32", "size-only", 0))
+    without = run_collective("broadcast", topology.build("star", 5, B, ALPHA), make_buffers(5, p, "float32", "size-only", 0))
+    assert with_servers.network.messages == without.network.messages == 4
+    assert with_servers.finish_s == without.finish_s
+    assert max(with_servers.finish_s) == pytest.approx(3 * (2 * ALPHA + p * 4 / B), rel=1e-12)
+
+
+@pytest.mark.parametrize(("n", "p"), [(2, 2), (2, 3), (3, 2)])
+def test_a_last_chunk_from_element_1_to_the_end_is_written_in_place(n, p):
+    """n and p where the last chunk is elements 1:p (not the whole buffer, though it ends at p): every
+    all-reduce still gives every worker the exact mean."""
+    for algorithm in BUILT_IN_ALLREDUCE:
+        servers = (2 if algorithm == "sharded_parameter_server" else 1) if get(algorithm).server else 0
+        x = [np.arange(p, dtype=np.float64) * (r + 1) + r for r in range(n)]
+        run = run_collective(algorithm, topology.build("star", n, B, ALPHA, servers=servers), x)
+        for result in run.results:
+            np.testing.assert_array_equal(result, sum(x) / n, err_msg=algorithm)
+
+
+def _swap_then_exchange_tail(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Two workers, p = 2. Round 0: they swap element 0 (copies). Round 1: they exchange element 1 (the
+    range 1:p) and each adds in the other's, while its own is in flight."""
+    swap = pieces([0, 1], [1, 0], [0, 0], [1, 1], w, "swap")
+    add = pieces([0, 1], [1, 0], [1, 1], [p, p], w, "exchange", True)
+    return Schedule(2, 2, [swap, add].__getitem__, p=p)
+
+
+def test_a_range_ending_at_the_end_written_while_in_flight_is_sent_as_a_copy(registered):
+    """As ``test_a_range_written_while_in_flight_is_sent_as_a_copy`` for the range 1:p: both end with
+    x0[1] + x1[1] there, not x0 + 2·x1 (a view read after the receiver's own addition)."""
+    name = registered(scheduled("test_swap_exchange_tail", _swap_then_exchange_tail, None, "test"))
+    x = [np.array([1.0, 2.0]), np.array([10.0, 20.0])]
+    run = run_collective(name, topology.build("star", 2, B, ALPHA), x)
+    np.testing.assert_array_equal(run.results[0], [10.0, 22.0])
+    np.testing.assert_array_equal(run.results[1], [1.0, 22.0])
+
+
+def _eager_overwrite(n: int, p: int, w: int, **_: object) -> Schedule:
+    """Eager, three participants, p = 2. Round 0: 2 → 0 element 1 (0 now writes its own copy); round 1:
+    0 → 1 element 0; round 2: 2 → 0 element 0, added in — while 0's round-1 send may still be under way."""
+    rounds = [pieces([2], [0], [1], [2], w, "copy"), pieces([0], [1], [0], [1], w, "send"),
+              pieces([2], [0], [0], [1], w, "add", True)]
+    return Schedule(3, 3, rounds.__getitem__, p=p, eager=True)
+
+
+def test_an_eager_senders_sends_are_copies(registered):
+    """Eager: participant 0 goes on before its send to 1 (over a link at B/1000) is delivered, and adds
+    2's element 0 into its own while that send is under way; 1 still gets x0[0] as sent, and 0 ends with
+    x0[0] + x2[0] and x2[1]."""
+    name = registered(scheduled("test_eager_overwrite", _eager_overwrite, None, "test"))
+    graph = topology.build("fully_connected", 3, B, ALPHA)
+    graph.edges[0, 1]["bandwidth"] = B / 1000
+    x = [np.array([1.0, 2.0]), np.array([10.0, 20.0]), np.array([100.0, 200.0])]
+    run = run_collective(name, graph, x)
+    np.testing.assert_array_equal(run.results[0], [101.0, 200.0])
+    np.testing.assert_array_equal(run.results[1], [1.0, 20.0])
+    assert run.finish_s[0] > 2 * ALPHA  # 0's send outlived its later rounds: it ends with its delivery
+
+
+@pytest.mark.parametrize("payload", ["size-only", "data"])
+def test_combining_takes_gamma_per_byte_added(payload):
+    """Ring all-reduce of 4 workers on a star, p = 1000 fp32 (chunks c = 1000 B), γ = 1 ns/B: 6 steps of
+    2α + c/B, and after each of the 3 reduce-scatter steps γ·c = 1 µs of adding: 6(2α + c/B) + 3γc for
+    every worker, with values or without."""
+    n, c, gamma = 4, 1000, 1e-9
+    run = run_collective("ring_allreduce", topology.build("star", n, B, ALPHA), make_buffers(n, 1000, "float32", payload, 0),
+                         gamma=gamma)
+    assert run.finish_s == pytest.approx([6 * (2 * ALPHA + c / B) + 3 * gamma * c] * n, rel=1e-12)
+
+
+def test_each_rounds_lists_are_made_once_and_dropped_once_everyone_passed(monkeypatch):
+    """Size-only ring all-reduce of 4 (6 rounds): each round's per-participant lists are made once, and
+    none is left in its call when the run ends."""
+    from commsim.collectives import follow
+
+    made = []
+
+    class Counted(follow._Plan):
+        def __init__(self, round_, call):
+            super().__init__(round_, call)
+            made.append(call)
+
+    monkeypatch.setattr(follow, "_Plan", Counted)
+    run_collective("ring_allreduce", topology.build("star", 4, B, ALPHA), make_buffers(4, 100, "float32", "size-only", 0))
+    assert len(made) == 6 and all(call.plans == {} for call in made)
+
+
+def test_a_size_only_server_under_a_wire_format_holds_nothing():
+    """Size-only buffers whose wire bytes come from a wire format (not the sizes fast path): two workers,
+    two shard servers; each server receives its shard (500 elements) from both workers at 2 B an element
+    on the wire (the format's half of 4), holds nothing and sends the same sizes back: 8 messages of
+    1000 B; each worker ends with a size-only buffer of p."""
+    import simpy
+
+    from commsim.collectives.base import Comm
+    from commsim.collectives.payload import SizeOnly
+    from commsim.network.fluid import Network
+
+    graph = topology.build("star", 2, B, ALPHA, servers=2)
+    env = simpy.Environment()
+    net = Network(env, graph)
+    servers = topology.servers(graph)
+
+    def half(buffer):
+        return buffer.nbytes // 2
+
+    spec = get("sharded_parameter_server")
+    workers = [env.process(spec.worker(Comm(net, r, 2, servers, wire_bytes=half), SizeOnly(1000, 4))) for r in range(2)]
+    for server in servers:
+        env.process(spec.server(Comm(net, server, 2, servers, wire_bytes=half)))
+    env.run()
+    assert all(isinstance(w.value, SizeOnly) and len(w.value) == 1000 for w in workers)
+    assert net.message_sizes() == {1000: 8}
+
+
+@pytest.mark.parametrize("payload", ["size-only", "data"])
+def test_a_server_the_schedule_does_not_use_takes_no_part(payload):
+    """The parameter server on a star with two servers: the second has no participant in the schedule and
+    leaves at once; the run is the one on a star with one server (2n messages, the same times, the mean)."""
+    n = 4
+    x = make_buffers(n, 300, "float64", payload, 5)
+    one = run_collective("parameter_server", topology.build("star", n, B, ALPHA, servers=1), x)
+    two = run_collective("parameter_server", topology.build("star", n, B, ALPHA, servers=2), x)
+    assert two.network.messages == one.network.messages == 2 * n
+    assert two.finish_s == one.finish_s
+    if payload == "data":
+        for result in two.results:
+            np.testing.assert_array_equal(result, one.results[0])

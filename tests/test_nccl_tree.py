@@ -106,7 +106,8 @@ def test_a_pipelined_tree_on_a_contention_free_pair_by_closed_form():
     """Two one-GPU Ethernet nodes, one channel, K = 4 chunks of 512 KiB: the child sends chunk j up in
     round j, the root sends it down in round j + 1, the two directions on separate links, so each of the
     K + 1 rounds takes the route's 2·0.5 + 2·2 = 5 µs plus 512 KiB at the 100 GbE NIC's 12.5 GB/s:
-    T = (K + 1)(5 µs + 524,288 B / 12.5 GB/s), on both engines, to 1e-9."""
+    T = (K + 1)(5 µs + 524,288 B / 12.5 GB/s), on both engines, to 1e-9; 2K messages of a chunk; the
+    first round, sums only, labelled "reduce", the others (with results coming down) "tree"."""
     n, chunks = 2, 4
     chunk = TREE_CHUNK_BYTES["simple"]
     graph = topology.build("cluster", 2, 1.0, 0.0, preset="ethernet", nodes=2)
@@ -117,3 +118,30 @@ def test_a_pipelined_tree_on_a_contention_free_pair_by_closed_form():
     algorithm = scheduled("test_pair", partial(nccl_tree_schedule, channels=1), None, "test")
     message = run_collective(algorithm, graph, make_buffers(n, chunks * chunk // 4, "float32", "size-only", 0))
     assert message.makespan_s == pytest.approx(expected, rel=1e-9)
+    sizes = message_sizes(n, chunks * chunk // 4, 4, 1, "simple")
+    assert message.network.message_sizes() == sizes == {chunk: 2 * chunks}
+    log = message.network.log
+    phases = [log.phases[i] for i in log.phase]  # round 0 only sums up; rounds 1-3 up and down; round 4 down
+    assert (phases.count("reduce"), phases.count("tree")) == (1, 7)
+
+
+def test_tree_chunks_are_one_step_of_each_protocols_buffer():
+    """init.cc:810-813 buffers over NCCL_STEPS = 8 steps: Simple 4 MiB / 8 = 524,288 B; LL 8 · 512 · 8 · 16 =
+    524,288 B / 8 = 65,536, half of it data (a flag with every 4 bytes): 32,768; LL128 120 · 640 · 8 · 8 =
+    4,915,200 B / 8 = 614,400, 15 of every 16 words data: 576,000."""
+    assert TREE_CHUNK_BYTES == {"simple": 524_288, "ll": 32_768, "ll128": 576_000}
+
+
+def test_each_channel_runs_its_tree_on_its_own_participants():
+    """2 nodes of 4, 2 channels: channel c's transfers are between participants c·8 + r, up each edge of
+    ``channel_parents(8, 4, c)`` (checked by hand in ``test_channel_trees_chain_...``) and back down."""
+    n, p = 8, 1000
+    schedule = nccl_tree_schedule(n, p, 4, channels=2, gpus_per_node=4)
+    up, down = set(), set()
+    for k in range(schedule.rounds):
+        round_ = schedule.round(k)
+        for src, dst, add in zip(round_.src.tolist(), round_.dst.tolist(), round_.reduce.tolist()):
+            (up if add else down).add((src, dst))
+    edges = {(c * n + r, c * n + parent) for c in (0, 1)
+             for r, parent in enumerate(channel_parents(n, 4, c)) if parent >= 0}
+    assert up == edges and down == {(b, a) for a, b in edges}

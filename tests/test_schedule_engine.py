@@ -161,3 +161,24 @@ def test_schedule_engine_refuses_values_and_logs_what_the_message_engine_logs(tm
         assert a[:8] + a[10:] == b[:8] + b[10:]  # coordinates, endpoints, bytes, phase, route
         assert [float(x) for x in a[8:10]] == pytest.approx([float(x) for x in b[8:10]], rel=1e-12)
     assert issubclass(ScenarioError, CommsimError)
+
+
+def test_an_empty_round_of_an_imported_schedule_takes_no_time():
+    """A schedule file for 3 workers: 1 and 2 add their buffer into 0 (sharing 0's downlink on a star:
+    2P/B), an empty round, 0 copies the sum to both (sharing its uplink): 4α + 4P/B for everyone, on both
+    engines, the fluid way (links are shared)."""
+    from commsim.collectives.follow import scheduled
+    from commsim.collectives.imported import parse_schedule
+
+    document = {"name": "gather_then_copy", "collective": "allreduce", "workers": 3, "chunks": 1,
+                "rounds": [[{"src": 1, "dst": 0, "chunk": 0}, {"src": 2, "dst": 0, "chunk": 0}], [],
+                           [{"src": 0, "dst": 1, "chunk": 0, "op": "copy"}, {"src": 0, "dst": 2, "chunk": 0, "op": "copy"}]]}
+    imported = parse_schedule(document, "gather.json")
+    n, p = 3, 1000
+    graph = topologies.build("star", n, B, ALPHA)
+    expected = [4 * ALPHA + 4 * p * 4 / B] * n
+    run = run_schedule(imported.schedule(n, p, 4), graph, list(range(n)))
+    assert run.fluid and run.messages == 4 and run.finish_s.tolist() == pytest.approx(expected, rel=1e-12)
+    algorithm = scheduled("test_gather_then_copy", imported.schedule, None, "test")
+    message = run_collective(algorithm, graph, make_buffers(n, p, "float32", "size-only", 0), keep_log=False)
+    assert message.finish_s == pytest.approx(expected, rel=1e-12)

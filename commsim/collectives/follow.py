@@ -57,7 +57,7 @@ class _Plan:
 
     def __init__(self, round_: Round, call: _Call) -> None:
         participants = call.schedule.participants
-        everyone = np.arange(participants + 1)
+        everyone = np.arange(participants + 1)  # equivalent: bounds past participants' are never read
         by_src = np.argsort(round_.src, kind="stable")
         by_dst = np.argsort(round_.dst, kind="stable")
         lo, hi = round_.lo, round_.hi
@@ -222,6 +222,7 @@ def _writes_in_place_under(plan: _Plan, r0: int, r1: int, s0: int, s1: int, p: i
     sent = list(zip(plan.send_lo[s0:s1], plan.send_hi[s0:s1]))
     for j in range(r0, r1):
         lo, hi = plan.recv_lo[j], plan.recv_hi[j]
+        # equivalent: a looser test (ranges that only touch, or any range) copies more, which changes no value
         if (shared or not (lo == 0 and hi == p)) and any(a < hi and lo < b for a, b in sent):
             return True
     return False
@@ -286,6 +287,7 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
             continue
         comm.phase = plan.phase
         array = buffer if values is None else values.array
+        # equivalent: copying more (with no sends, or a size-only stand-in, whose copy is itself) changes no value
         copy = values is not None and s0 < s1 and (schedule.snapshot or schedule.eager
                                                    or _writes_in_place_under(plan, r0, r1, s0, s1, p, shared))
         sends, snapshots = [], {}
@@ -307,11 +309,13 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
                 yield sent
         if arrived and values is not None:
             if isinstance(arrived[0][1], SizeOnly):  # a server among size-only workers: nothing to hold
+                # equivalent: a server hears from every worker (n ≥ 2 of them), all of one itemsize
                 values, buffer = None, size_only(p, arrived[0][1].itemsize)
             else:
                 _write(values, me, [(plan.recv_from[j], plan.recv_lo[j], plan.recv_hi[j], plan.recv_reduce[j], value)
                                     for j, value in arrived])
                 values.holds = True
+        # equivalent: γ or ... with γ = 0 only adds a wait of 0 s
         if gamma and plan.combine is not None and plan.combine[me]:
             yield comm.net.env.timeout(gamma * plan.combine[me])
         if scale is not None and values is not None:
@@ -369,9 +373,10 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             else:
                 for sent in sends:
                     yield sent
+        # equivalent: γ or ... with γ = 0 only adds a wait of 0 s
         if gamma and plan.combine is not None and plan.combine[me]:
             yield timeout(gamma * plan.combine[me])
-        if len(pending) > 64:  # keep only the sends still under way
+        if len(pending) > 64:  # keep only the sends still under way (equivalent: when, changes memory only)
             pending = [sent for sent in pending if not sent.processed]
     for sent in pending:
         yield sent

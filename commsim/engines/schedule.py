@@ -832,6 +832,7 @@ def participant_nodes(schedule: Schedule, workers: int, servers: tuple[Any, ...]
     """The graph node of each participant: its worker's rank, or the servers after the n workers."""
     if schedule.workers is not None:
         return schedule.workers.tolist()
+    # equivalent: (more servers) nodes past the participants' are never looked up
     return list(range(min(workers, schedule.participants))) + list(servers[: max(schedule.participants - workers, 0)])
 
 

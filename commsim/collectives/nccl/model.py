@@ -151,6 +151,8 @@ def channels(m: Machine) -> Channels:
             return math.floor(per_gpu / s + 1e-9)
     else:
         nic = m.nic_bandwidth / 1e9
+        # equivalent: (reach as max) a faster start only tries speeds that fit no channel (fit() is 0 above
+        # the slower of NIC and PCIe) before the first that does
         speeds, reach, total = T.SPEEDS_INTER[m.arch], min(pci_gbps(m), nic), max(per_gpu, pci_gbps(m))
 
         pci = pci_gbps(m)
@@ -158,27 +160,33 @@ def channels(m: Machine) -> Channels:
         def fit(s: float) -> int:  # a channel takes s of a NIC, and of the PCIe link of a GPU that reaches it
             return min(min(m.nics_per_node, m.gpus_per_node) * math.floor(nic / s + 1e-9),
                        m.gpus_per_node * math.floor(pci / s + 1e-9))
+    # equivalent: reach ≤ total, so s ≤ total (search.cc:1170) holds whenever s ≤ reach; no listed speed is within
+    # 1e-9 of either; starting above the first speed that fits (or one before the last) only adds speeds fitting none
     i = next((k for k, s in enumerate(speeds) if s <= reach + 1e-9 and s <= total + 1e-9), len(speeds) - 1)
     best = (0, 0.0)
     while True:
         s = speeds[i]
         count = min(fit(s), T.SEARCH_MAX_CHANNELS)
-        if count * s > best[0] * best[1] + 1e-9:
+        if count * s > best[0] * best[1] + 1e-9:  # equivalent: (> as >=) distinct products differ by ≥ 0.01
             best = (count, s)
-        if best[0] * best[1] >= total - 1e-9:
+        if best[0] * best[1] >= total - 1e-9:  # equivalent: (>= as >) nothing lies exactly at total − 1e-9
             break
+        # equivalent: best[1] is 0 exactly when best[0] is; no two listed speeds are exactly 0.49 apart
         if i + 1 < len(speeds) and (best[0] == 0 or speeds[i + 1] / best[1] > T.SEARCH_NEXT_SPEED_RATIO):
             i += 1
         else:
             break
-    count, speed = best
+    # nothing fits: NCCL's "simple order" fallback (equivalent: best[1] is 0 exactly when best[0] is)
+    count, speed = best if best[0] else (1, T.FALLBACK_SPEED)
     hopper_or_later = T.ARCHS.index(m.arch) >= T.ARCHS.index("sm90")
+    # equivalent: (>= as >) no listed speed is 25
     if speed >= T.DUP_MIN_SPEED and not (hopper_or_later and speed < T.DUP_MIN_SPEED_SM90
                                           and count > T.DUP_MAX_CHANNELS_SM90):
         doubled = min(2 * count, T.SEARCH_MAX_CHANNELS)
         speed /= -(-doubled // count)
         count = doubled
     comm = min(2 * count, T.MAX_CHANNELS)  # connect.cc:460 doubles them again
+    # equivalent: (nodes ≥ 1) on one node no duplicated channel is faster than 45 GB/s (intra speeds ≤ 90, halved)
     if hopper_or_later and m.nodes > 1 and speed > T.MORE_CHANNELS_ABOVE and comm < T.MORE_CHANNELS_BELOW:
         comm *= 2  # connect.cc:480-483: "4 compute channels per search channel to reach peak BW on <8 PPN"
     return Channels(count, speed, comm)
@@ -186,7 +194,7 @@ def channels(m: Machine) -> Channels:
 
 def _scale(nodes: int) -> int:
     """NCCL's tuning-scale column: 1 node, 2 nodes, 4+ (tuning.cc:272)."""
-    return nodes - 1 if nodes <= 2 else 2
+    return nodes - 1 if nodes <= 2 else 2  # equivalent: (≤ 3) 3 − 1 is 2
 
 
 ALLTOALL = "personalized_all_to_all"
@@ -282,7 +290,7 @@ def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective:
         inter_steps = 0 if nodes == 1 else 2 * (nodes - 1) if collective == "allreduce" else nodes - 1
         lat += (steps - inter_steps) * max(intra, overhead) + inter_steps * inter
     else:
-        lat += 2 * ((n // nodes - 1) * intra + (nodes.bit_length() - 1) * inter)
+        lat += 2 * ((n // nodes - 1) * intra + (nodes.bit_length() - 1) * inter)  # equivalent: (/) nodes divide n
     return lat, algbw
 
 
@@ -300,7 +308,7 @@ def time_s(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: s
     if algorithm == "tree" and 0 <= size_index < T.TREE_CORRECTION_SIZES:
         bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
     if (algorithm == "ring" and protocol == "simple" and m.nodes > 1 and collective == "allreduce"
-            and nbytes // (channels(m).comm * m.ranks) >= T.RING_PLATEAU_MIN_BYTES):
+            and nbytes // (channels(m).comm * m.ranks) >= T.RING_PLATEAU_MIN_BYTES):  # equivalent: (/) ⌊x⌋≥64 iff x≥64
         lat *= T.RING_PLATEAU_FACTOR[m.arch]
     return (lat + nbytes / (1000 * bw)) * 1e-6
 

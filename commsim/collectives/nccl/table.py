@@ -27,8 +27,9 @@ HW_LATENCY_US = {
 # vendor instead (row 0 Intel/other, row 1 AMD; tuning.cc:273-276)
 LL_MAX_BW = {"sm70": (39.0, 39.0, 20.4), "sm80": (87.7, 22.5, 19.0), "sm90": (141.0, 45.0, 35.0),
              "sm100": (282.0, 90.0, 70.0)}
+# equivalent: (more repeats of a row) only the three columns are read
 PER_CHANNEL_MAX_RING_LL128_BW = {"sm70": (20.0,) * 3, "sm80": (20.0,) * 3, "sm90": (36.7,) * 3, "sm100": (40.0,) * 3}
-PER_CHANNEL_MAX_TREE_LL128_BW = {"sm70": (20.0,) * 3, "sm80": (20.0,) * 3, "sm90": (36.7, 36.7, 29.0),
+PER_CHANNEL_MAX_TREE_LL128_BW = {"sm70": (20.0,) * 3, "sm80": (20.0,) * 3, "sm90": (36.7, 36.7, 29.0),  # equivalent: as above
                                  "sm100": (55.6, 31.67, 20.0)}
 PER_CHANNEL_MAX_TREE_BW = {"sm70": (26.5, 18.5, 10.0), "sm80": (24.0, 23.6, 17.8), "sm90": (38.7, 41.4, 36.0),
                            "sm100": (70.0, 42.8, 24.0)}
@@ -82,8 +83,9 @@ SPEEDS_INTER = {
               1.2, 0.24, 0.12),
 }
 SEARCH_MAX_CHANNELS = 32  # init.cc:1177: MAXCHANNELS / 2
-MAX_CHANNELS = 64  # device.h:91 MAXCHANNELS
+MAX_CHANNELS = 64  # device.h:91 MAXCHANNELS (equivalent: never reached from 2 × SEARCH_MAX_CHANNELS)
 SEARCH_NEXT_SPEED_RATIO = 0.49  # search.cc: a slower speed is tried while it is > .49 of the best's
+FALLBACK_SPEED = 0.1  # search.cc:1289-1310: no speed fits (a NIC under 0.12 GB/s): one channel of 0.1 GB/s
 # search.cc:1036-1049 ncclTopoDupChannels: no duplication below 25 GB/s, nor on sm90+ below 50 GB/s with
 # more than 4 channels; otherwise channels doubled (≤ 32) and the speed halved
 DUP_MIN_SPEED = 25.0
@@ -94,11 +96,9 @@ DUP_MAX_CHANNELS_SM90 = 4
 MORE_CHANNELS_ABOVE = 45.0
 MORE_CHANNELS_BELOW = 16
 
-# src/include/device.h:26, collectives.h:19-20, init.cc:810-813: NCCL_STEPS slots of a channel's buffer,
-# all-reduce ring Simple chunks of 4 steps in slices of 2, buffers per protocol (bytes)
+# src/include/device.h:26, init.cc:810-813: NCCL_STEPS slots of a channel's buffer, buffers per protocol
+# (bytes); the protocols' line formats are in nccl_ring.wire_bytes (device.h:75-111)
 NCCL_STEPS = 8
-ALLREDUCE_CHUNKSTEPS = 4
-ALLREDUCE_SLICESTEPS = 2
 BUFFER_BYTES = {"ll": 8 * 512 * 8 * 16, "ll128": 120 * 640 * 8 * 8, "simple": 1 << 22}
 # device.h:75-88 and 109-111: wire efficiency: LL carries 4 data bytes per 8 (a flag with each), LL128 15 of
 # 16 eight-byte words per 128-byte line

@@ -31,7 +31,8 @@ def channel_parents(n: int, g: int, c: int) -> list[int]:
     """Each rank's parent in channel c's tree (−1 for the root)."""
     nodes = n // g
     head = c % g
-    parents = [-1] * n
+    parents = [-1] * n  # equivalent: (any value) every entry is written below
+    # equivalent: (≥ 1) the shape over one node is this one; a root's mark need only be negative
     tree_parents, _ = double_binary_tree_shape(nodes)[c % 2] if nodes > 1 else ((-1,), ())
     for x in range(nodes):
         chain = [x * g + (head + k) % g for k in range(g)]  # head first
@@ -48,6 +49,8 @@ def _heights_depths(parents: list[int]) -> tuple[list[int], list[int]]:
     for r, up in enumerate(parents):
         if up >= 0:
             children[up].append(r)
+    # equivalent: (heights) every one is computed below; (depths from 1) the results come down one empty round
+    # later, and a round with nothing to do takes no time
     height, depth = [0] * n, [0] * n
     root = parents.index(-1)
     order = [root]
@@ -60,20 +63,22 @@ def _heights_depths(parents: list[int]) -> tuple[list[int], list[int]]:
     return height, depth
 
 
+# equivalent: (the default channels) every caller passes them
 def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",
                        gpus_per_node: int | None = None, **_: object) -> Schedule:
     """C = ``channels`` pipelined trees (participant c·n + r is rank r on channel c); see the module docstring."""
     g = node_size(n, protocol, gpus_per_node)
     if n == 1:
-        return empty(1, p)
-    ch_bounds = [(c * p) // channels for c in range(channels + 1)]
-    chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)
+        return empty(1, p)  # equivalent: (2) a second participant of no schedule does nothing
+    ch_bounds = [(c * p) // channels for c in range(channels + 1)]  # equivalent: (+ 2) unread bound
+    chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)  # equivalent: (2) a chunk is ≥ 32 KiB / 8 B
     up: dict[int, list[tuple[int, int, int, int]]] = {}
     down: dict[int, list[tuple[int, int, int, int]]] = {}
     scale: dict[int, list[tuple[int, int, int]]] = {}
     for c in range(channels):
         lo_c, hi_c = ch_bounds[c], ch_bounds[c + 1]
         k_chunks = max(-(-(hi_c - lo_c) // chunk_elements), 1)
+        # equivalent: (/) float cuts floor to the same below 2^53 elements; (+ 2) an unread cut
         cuts = [lo_c + (j * (hi_c - lo_c)) // k_chunks for j in range(k_chunks + 1)]
         parents = channel_parents(n, g, c)
         height, depth = _heights_depths(parents)
@@ -95,7 +100,7 @@ def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
             src, dst, lo, hi, add = (np.asarray(column) for column in zip(*transfers))
         else:
             src = dst = lo = hi = ints([])
-            add = np.zeros(0, dtype=bool)
+            add = np.zeros(0, dtype=bool)  # equivalent: rounds 0..last − 1 all have transfers (up, then down)
         src, dst, lo, hi = ints(src), ints(dst), ints(lo), ints(hi)
         data = (hi - lo) * w
         combine = np.zeros(channels * n, dtype=np.int64)
@@ -110,7 +115,7 @@ def message_sizes(n: int, p: int, w: int, channels: int, protocol: str) -> dict[
     """Wire size → count: each chunk of each channel crosses each of the n − 1 tree edges up and down."""
     if n == 1:
         return {}
-    chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)
+    chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)  # equivalent: (2) a chunk is ≥ 32 KiB / 8 B
     histogram: dict[int, int] = {}
     for c in range(channels):
         length = (c + 1) * p // channels - c * p // channels
