@@ -59,9 +59,9 @@ def _m(path: str, before: str, after: str, bug: str, *tests: str) -> Mutant:
     return Mutant(path, before, after, bug, tests)
 
 
-RING = "commsim/collectives/ring.py"
-PS = "commsim/collectives/parameter_server.py"
-A2A = "commsim/collectives/all_to_all.py"
+RING = "commsim/collectives/textbook/ring.py"
+PS = "commsim/collectives/textbook/parameter_server.py"
+A2A = "commsim/collectives/textbook/all_to_all.py"
 ANALYTIC = "commsim/engines/analytic.py"
 NET = "commsim/network/fluid.py"
 NORMS = "optim/norms.py"

@@ -140,7 +140,7 @@ def test_dropped_gradients_arriving_late_never_count_in_a_later_call():
     """Two calls in a row with worker 3 slow: each call's mean is of that call's first three gradients,
     tagged by call, even though the slow worker's first gradient arrives during the second call."""
     from commsim.collectives import Comm
-    from commsim.collectives.parameter_server import DROPPED, first_arrivals
+    from commsim.collectives.textbook.parameter_server import DROPPED, first_arrivals
     from commsim.network.fluid import Network
     import simpy
 
@@ -666,7 +666,7 @@ def test_a_gradient_landing_later_in_the_same_instant_still_wins_its_tie():
     push one event later in that instant than worker 1's: the server decides after the instant, so
     keeping one of two it keeps worker 0."""
     from commsim.collectives import Comm
-    from commsim.collectives.parameter_server import DROPPED, first_arrivals
+    from commsim.collectives.textbook.parameter_server import DROPPED, first_arrivals
     from commsim.network.fluid import Network
     import simpy
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from commsim.collectives import get
 from commsim.collectives.cost import LinkCost
-from commsim.collectives.trees import binary_tree, double_binary_tree_shape
+from commsim.collectives.textbook.trees import binary_tree, double_binary_tree_shape
 from commsim.engines import analytic
 from commsim.engines.message import make_buffers, message_histogram, run_collective
 from commsim.network import topology

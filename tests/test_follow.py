@@ -86,7 +86,7 @@ def test_additions_into_one_range_are_summed_in_participant_order(registered):
 def test_double_binary_tree_sums_travel_as_reduce_and_results_as_broadcast():
     """Each tree has n − 1 edges: 2(n − 1) messages up in 'reduce' and 2(n − 1) down in 'broadcast',
     each from child to parent and parent to child of its tree."""
-    from commsim.collectives.trees import double_binary_tree_shape
+    from commsim.collectives.textbook.trees import double_binary_tree_shape
 
     n = 7
     run = run_collective("double_binary_tree", topology.build("star", n, B, ALPHA), make_buffers(n, 10, "float32", "data", 0))
@@ -105,7 +105,7 @@ def test_rounds_and_calls_are_dropped_once_every_participant_is_done_with_them()
 
     from commsim.collectives.base import Comm
     from commsim.collectives.follow import _Call, _Calls
-    from commsim.collectives.ring import ring_allreduce_schedule
+    from commsim.collectives.textbook.ring import ring_allreduce_schedule
     from commsim.network.fluid import Network
 
     call = _Call(simpy.Environment().event())

@@ -7,11 +7,11 @@ from hypothesis import strategies as st
 
 from commsim.collectives import REGISTRY, get, reference_results
 from commsim.collectives.cost import LinkCost
-from commsim.collectives.hierarchical import (
+from commsim.collectives.textbook.hierarchical import (
     default_gpus_per_node,
     hierarchical_ring_cost,
 )
-from commsim.collectives.primitives import reduce_time
+from commsim.collectives.textbook.primitives import reduce_time
 from commsim.engines.analytic import expected
 from commsim.engines.message import make_buffers, message_histogram, run_collective
 from commsim.network import topology

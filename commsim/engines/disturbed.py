@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 
 from ..collectives import get
-from ..collectives.parameter_server import dropping_server_schedule
+from ..collectives.textbook.parameter_server import dropping_server_schedule
 from ..collectives.payload import Buffer
 from ..collectives.schedule import schedule_for
 from ..network import topology as topologies

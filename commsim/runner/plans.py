@@ -11,7 +11,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ..collectives.parameter_server import dropping_server_schedule
+from ..collectives.textbook.parameter_server import dropping_server_schedule
 from ..collectives.schedule import Schedule, schedule_for
 from ..engines import analytic
 from ..engines.analytic import Expected, closed_form
@@ -136,7 +136,7 @@ def _nccl_call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int
     """What NCCL runs for ``run``'s collective of p·w bytes (its algorithm, protocol, channels; for the
     all-to-all its point-to-point parts) as a schedule on the cluster at NCCL's rates, after NCCL's fixed
     latency; NCCL's own predicted time beside it, where NCCL has one."""
-    from ..collectives import nccl_model
+    from ..collectives.nccl import model as nccl_model
 
     n, nbytes = run.workers, p * w
     collective, algorithms = NCCL_COLLECTIVES[run.algorithm]

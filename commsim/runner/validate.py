@@ -6,7 +6,7 @@ the source states other hardware, and whether NCCL was forced to the ring (``alg
 chose (``auto``). Per size: the simulated time of ``model: nccl`` (what NCCL's tuner picks — its ring,
 or with ``auto`` possibly its tree — with its protocol on NCCL's channels, links at NCCL's rates, by
 the schedule engine) — the one judged — and beside it NCCL's cost model's own time
-(``commsim.collectives.nccl_model``). Nothing is
+(``commsim.collectives.nccl.model``). Nothing is
 fitted to the table it is compared with.
 
 Targets (issue 10): within 5 % from 1 MiB to 8 GiB, within 15 % below 64 KiB, on the cases that count.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import scenario_file
-from ..collectives import nccl_model
+from ..collectives.nccl import model as nccl_model
 from ..engines.schedule import participant_nodes, run_schedule, worker_finish
 from ..errors import CommsimError, TopologyError
 from ..network import cluster, topology

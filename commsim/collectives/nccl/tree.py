@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..schedule import Round, Schedule, empty, ints
-from ..trees import double_binary_tree_shape
+from ..textbook.trees import double_binary_tree_shape
 from .ring import node_size, wire_bytes
 from .table import STEP_DATA_BYTES
 

@@ -21,11 +21,11 @@ so every step "costs" the largest chunk.
 
 from __future__ import annotations
 
-from .base import register
-from .cost import Cost, LinkCost
-from .follow import scheduled
-from .payload import chunk_bounds
-from .schedule import Schedule, empty, listed, ring_rounds
+from ..base import register
+from ..cost import Cost, LinkCost
+from ..follow import scheduled
+from ..payload import chunk_bounds
+from ..schedule import Schedule, empty, listed, ring_rounds
 from .trees import binomial_broadcast_rounds, binomial_reduce_rounds
 
 

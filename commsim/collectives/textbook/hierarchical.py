@@ -31,11 +31,11 @@ import operator
 
 import numpy as np
 
-from .base import register
-from .cost import Cost, LinkCost
-from .follow import scheduled
-from .payload import chunk_bounds
-from .schedule import Round, Schedule, bounds_of, empty, ints
+from ..base import register
+from ..cost import Cost, LinkCost
+from ..follow import scheduled
+from ..payload import chunk_bounds
+from ..schedule import Round, Schedule, bounds_of, empty, ints
 
 
 def default_gpus_per_node(n: int) -> int:

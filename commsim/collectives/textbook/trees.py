@@ -27,10 +27,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .base import register
-from .cost import Cost, LinkCost
-from .follow import scheduled
-from .schedule import Round, Schedule, empty, ints, listed, pieces
+from ..base import register
+from ..cost import Cost, LinkCost
+from ..follow import scheduled
+from ..schedule import Round, Schedule, empty, ints, listed, pieces
 
 
 def _floor_lg(n: int) -> int:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import register
-from .cost import Cost, LinkCost
-from .follow import scheduled
-from .schedule import Schedule, empty, ints, pieces
+from ..base import register
+from ..cost import Cost, LinkCost
+from ..follow import scheduled
+from ..schedule import Schedule, empty, ints, pieces
 
 
 def all_to_all_schedule(n: int, p: int, w: int, **_: object) -> Schedule:

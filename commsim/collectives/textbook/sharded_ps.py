@@ -15,11 +15,11 @@ With k = 1 this is the parameter server. With n = 1 nothing is sent.
 
 from __future__ import annotations
 
-from .base import register
-from .cost import Cost, LinkCost
-from .follow import scheduled
+from ..base import register
+from ..cost import Cost, LinkCost
+from ..follow import scheduled
 from .parameter_server import sharded_server_schedule
-from .payload import chunk_bounds
+from ..payload import chunk_bounds
 
 
 def sharded_ps_cost(n: int, p: int, w: int, link: LinkCost) -> Cost:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import register
-from .cost import Cost, LinkCost
-from .follow import scheduled
-from .schedule import Round, Schedule, bounds_of, empty, ints, listed, pieces
+from ..base import register
+from ..cost import Cost, LinkCost
+from ..follow import scheduled
+from ..schedule import Round, Schedule, bounds_of, empty, ints, listed, pieces
 
 
 def fold_shape(n: int) -> tuple[int, int]:

@@ -7,11 +7,11 @@ step lasts as long as its largest chunk: T = 2(n−1)·(route latency + ⌈p/n�
 
 from __future__ import annotations
 
-from .base import register
-from .cost import Cost, LinkCost
-from .follow import scheduled
-from .payload import chunk_bounds
-from .schedule import Schedule, ring_rounds
+from ..base import register
+from ..cost import Cost, LinkCost
+from ..follow import scheduled
+from ..payload import chunk_bounds
+from ..schedule import Schedule, ring_rounds
 
 
 def ring_allreduce_schedule(n: int, p: int, w: int, **_: object) -> Schedule:

@@ -11,10 +11,10 @@ from functools import partial
 
 import numpy as np
 
-from .base import Algorithm, register
-from .cost import Cost, LinkCost
-from .follow import DROPPED, scheduled  # noqa: F401  (DROPPED: where the dropped ranks are noted)
-from .schedule import Schedule, bounds_of, empty, ints, pieces, received
+from ..base import Algorithm, register
+from ..cost import Cost, LinkCost
+from ..follow import DROPPED, scheduled  # noqa: F401  (DROPPED: where the dropped ranks are noted)
+from ..schedule import Schedule, bounds_of, empty, ints, pieces, received
 
 def sharded_server_schedule(n: int, p: int, w: int, servers: int = 1, **_: object) -> Schedule:
     """k = ``servers`` servers (participants n..n+k−1): every worker pushes chunk s of
