@@ -18,9 +18,13 @@ This only catches transcription errors (a dropped digit, a swapped column); it c
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
+# A tag some builds or launchers print before each row ("[STAT]:", "[0]", "[1,0]<stdout>:"); only the
+# parsing skips it, the file keeps it.
+ROW_TAG = re.compile(r"^\[[^\]]*\](<stdout>)?:?")
 FACTORS = {
     "all_reduce_perf": lambda n: 2 * (n - 1) / n,
     "reduce_scatter_perf": lambda n: (n - 1) / n,
@@ -72,7 +76,7 @@ def check(path: Path) -> tuple[int, int, list[str]]:
     checked = passed = 0
     problems = []
     for number, line in enumerate(lines, 1):
-        fields = line.split()
+        fields = ROW_TAG.sub("", line.strip()).split()
         if not fields or line.lstrip().startswith("#") or not fields[0].isdigit():
             continue
         # nccl-tests >= 2.10: size count type redop root | time algbw busbw #wrong | (in-place) x 4
