@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,6 +32,16 @@ def _judged(case: validate.Case) -> tuple[int, int, float]:
             max((abs(p.error) for p in points), default=0.0))
 
 
+def _short(file: str) -> str:
+    return file.removesuffix(".csv").replace("nccl-tests-", "#")
+
+
+def _rates(result: calibrate.Calibration) -> str:
+    parts = [f"{name} {value / 1e9:.4g} GB/s" for name, value in (("NVLink", result.nvlink_bandwidth),
+                                                                   ("NIC", result.nic_bandwidth)) if value]
+    return ", ".join(parts + [f"overhead {result.launch_overhead_s * 1e6:.3g} us"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=Path, default=validate.CASES)
@@ -40,25 +51,26 @@ def main() -> int:
         machines[entry.machine].append(entry)
     spec = {entry.file: _judged(validate.predict(entry)) for group in machines.values() if len(group) > 1
             for entry in group}
-    print(f"{'calibrated on':44} {'predicted':44} {'within 5 %':>10} {'worst':>7}  spec-only")
     total = [0, 0]
     for machine, group in machines.items():
         if len(group) < 2:
             continue
-        print(f"machine {machine}: {len(group)} tables")
+        print(f"machine {machine}: {len(group)} tables (from 64 KiB up: within 5 %, worst error)")
         for seen in group:
             try:
                 result = calibrate.calibrate([seen])
             except CommsimError as error:
-                print(f"  {seen.file:42} cannot be calibrated on: {' '.join(str(error).split())[:150]}")
+                print(f"  calibrated on {_short(seen.file)}: refused:")
+                print(textwrap.fill(str(error).split(": ", 1)[1], 96, initial_indent="    ", subsequent_indent="    "))
                 continue
+            print(f"  calibrated on {_short(seen.file)}: {_rates(result)}")
             for case in calibrate.calibrated_cases([e for e in group if e is not seen], result):
                 within, count, worst = _judged(case)
                 s_within, s_count, s_worst = spec[case.file]
                 total[0] += within
                 total[1] += count
-                print(f"  {seen.file:42} {case.file:44} {within:>4} of {count:<3} {worst:>7.1%}  "
-                      f"{s_within} of {s_count}, worst {s_worst:.1%}")
+                print(f"    {_short(case.file):34} {within:>3} of {count:<3} {worst:>7.1%}   "
+                      f"spec-only {s_within:>2} of {s_count:<3} {s_worst:>7.1%}")
     share = total[0] / total[1] if total[1] else 0.0
     print(f"held out, calibrated: {total[0]} of {total[1]} points from 64 KiB up within 5 % ({share:.0%})")
     return 0

@@ -493,8 +493,10 @@ def validation_table(cases: list[Any]) -> str:
     held = [p for p in points if p.held]
     counted = sum(case.counts for case in cases)
     calibrated = "calibrated, " if any(case.calibrated for case in cases) else ""
+    shown_only = len(cases) - counted
     summary = (f"{calibrated}{sum(1 for p in held if p.within)} of {len(held)} held points within target (±5 % from "
-               f"1 MiB to 8 GiB, ±15 % below 64 KiB) on {counted} counted tables; {len(points) - len(held)} points "
-               f"not held (no target at their size, a -g N table's launch floor at 5 % or more of the time, or a "
-               f"table not counted); {len(cases) - counted} tables shown, not counted")
+               f"1 MiB to 8 GiB, ±15 % below 64 KiB) on {counted} counted table{'s' * (counted != 1)}; "
+               f"{len(points) - len(held)} points not held (no target at their size, a -g N table's launch floor "
+               f"at 5 % or more of the time, or a table not counted)"
+               + (f"; {shown_only} table{'s' * (shown_only != 1)} shown, not counted" if shown_only else ""))
     return "\n\n".join([*blocks, "\n".join(wrapped(summary, 0))])

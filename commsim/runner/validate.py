@@ -278,7 +278,7 @@ def user_entries(paths: list[Path], preset: str, nodes: int, algorithm: str, col
             raise CommsimError(f"{path}: the file does not say which collective it measured; give --collective")
         graph = machine_graph(preset, nodes, overrides or {}, algorithm, table.collective, "--preset/--nodes")
         check_machine(table, preset, graph)
-        title = f"{path.name}: {table.collective}, {table.ranks or '?'} ranks, {table.gpu or 'GPU not stated'}"
+        title = f"{path.name}: {table.ranks or '?'} ranks, {table.gpu or 'GPU not stated'}"
         entries.append(Entry(str(path), title, preset, nodes, algorithm, True, "", dict(overrides or {}),
                              table.collective, preset, table, graph))
     return entries
