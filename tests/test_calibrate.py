@@ -129,3 +129,31 @@ def test_a_bad_calibration_file(tmp_path, capsys, text, message):
     err = capsys.readouterr().err
     assert status == 2 and message in err and err.count("\n") == 1
 
+
+
+def test_no_launch_overhead_from_runs_that_start_at_64_kib(tmp_path):
+    """A run whose smallest size is 64 KiB or more says nothing of the launch: its overhead is 0, even made
+    with 12 us of it (the network path then absorbs it, as the rate of a run measured without small sizes
+    would)."""
+    made = {"nic_bandwidth": 0.8 * H100.nic_bandwidth, "pcie_bandwidth": 0.8 * H100.pcie_bandwidth}
+    run = _made_by_commsim(tmp_path / "run.json", 2, made, 12e-6, [64 << 10, 256 << 20])
+    (entry,) = validate.user_entries([run], "hgx-h100", 2, "ring", None, SMALL)
+    result = calibrate.calibrate([entry])
+    assert result.launch_overhead_s == 0.0
+    assert result.nic_bandwidth < made["nic_bandwidth"]  # slower, to take the 12 us at 256 MiB
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cases", "validation/cases.yaml"], "give your runs or --cases/--only, not both"),
+    (["--calibration", "c.yaml"], None),
+])
+def test_validate_flags_that_do_not_go_together(tmp_path, capsys, args, message):
+    """Runs with --cases, or --calibration/--preset/--nodes without runs: one line, exit 2."""
+    if message is None:  # no runs: the machine flags describe nothing
+        command = ["validate", "--preset", "hgx-h100", "--nodes", "2", *args]
+        message = "--preset, --nodes and --calibration describe your runs; give the runs too"
+    else:
+        command = ["validate", str(DATA / "h100_2x8_all_reduce_309.json"), "--preset", "hgx-h100", "--nodes", "2", *args]
+    assert cli.main([*command, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
