@@ -386,7 +386,8 @@ def _validate(args: argparse.Namespace) -> int:
     outputs.check_directory(out)
     print(tables.validation_table(cases))
     outputs.clear_stale(out)
-    written = [records.write_validation(out, cases), *save(validation_errors(cases), out, "validation")]
+    written = [records.write_validation(out, cases), records.write_validation_json(out, cases),
+               *save(validation_errors(cases), out, "validation")]
     outputs.remember(out, written)
     for path in written:
         print(f"wrote {path}")

@@ -1,6 +1,8 @@
 """`commsim validate`: measured tables read as published, predictions from the presets, errors and targets
 by hand, exit status by the targets, bad cases refused in one line."""
 
+import json
+
 import pytest
 
 from commsim import cli
@@ -56,8 +58,8 @@ def test_exit_status_follows_the_targets(tmp_path, capsys):
     assert cli.main(["validate", "--cases", str(_cases(tmp_path, far)), "--out", str(tmp_path / "o")]) == 1
     out = capsys.readouterr().out
     assert "-66.7%" in out and "✗" in out and "0 of 1 held points within target" in out
-    assert {p.name for p in (tmp_path / "o").iterdir()} == {"validation.csv", "validation.png", "validation.svg",
-                                                            ".commsim-outputs"}  # the list of them
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"validation.csv", "validation.json", "validation.png",
+                                                            "validation.svg", ".commsim-outputs"}  # the list of them
 
 
 def test_a_case_that_does_not_count_is_shown_not_judged(tmp_path, capsys):
@@ -145,6 +147,14 @@ def test_validate_the_users_own_runs(tmp_path, capsys):
     assert len(rows) == 26 and rows[0].split(",")[11:16] == ["held", "reason", "launch", "floor_s", "calibrated"]
     assert rows[-1].split(",")[2] == "17179869184" and rows[-1].split(",")[11:13] == ["False", "no target"]
     assert {p.name for p in out.iterdir()} >= {"validation.csv", "validation.png", "validation.svg"}
+    document = json.loads((out / "validation.json").read_text())
+    assert document["summary"]["held"] == 20 and document["summary"]["points"] == 25 and not document["calibrated"]
+    csv_rows = [row.split(",") for row in rows[1:]]
+    json_points = document["cases"][0]["points"]
+    assert [(int(r[2]), float(r[4]), r[11] == "True", r[12]) for r in csv_rows] == [
+        (p["size_bytes"], p["simulated_s"], p["held"], p["reason"]) for p in json_points]  # the same to the last digit
+    assert document["summary"]["held_within_target"] == sum(p["held"] and p["within"] for p in json_points)
+    assert f"{document['summary']['held_within_target']} of 20 held points" in joined
 
 
 @pytest.mark.parametrize(("args", "message"), [
