@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commsim import cli
 from commsim.errors import CommsimError
@@ -176,3 +178,34 @@ def test_the_collective_flag_must_agree(tmp_path):
         nccltests.read(G8, "all_reduce")
     with pytest.raises(CommsimError, match="unknown collective 'allreduce'"):
         nccltests.read(PER_GPU, "allreduce")
+
+
+@settings(max_examples=60, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=len(PER_GPU.read_text())))
+def test_a_file_cut_anywhere_reads_as_a_prefix_or_is_refused(cut, tmp_path_factory):
+    """A run that stopped mid-way (the file cut at any character): either the rows before the cut, each as
+    in the whole file (a last row cut within its out-of-place time may read as a shorter number: then
+    everything before it is exact), or a one-line CommsimError; never anything else."""
+    path = tmp_path_factory.mktemp("cut") / "run.out"
+    path.write_text(PER_GPU.read_text()[:cut])
+    whole = nccltests.read(PER_GPU).rows
+    try:
+        rows = nccltests.read(path).rows
+    except CommsimError as error:
+        assert "\n" not in str(error)
+        return
+    assert rows[:-1] == whole[:len(rows) - 1] and rows[-1].size == whole[len(rows) - 1].size
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.sampled_from(G8.read_text().splitlines()) | st.text(max_size=40), max_size=30))
+def test_shuffled_fragments_read_or_are_refused(lines, tmp_path_factory):
+    """Lines of a real output in any order, with noise between: a table or a one-line CommsimError."""
+    path = tmp_path_factory.mktemp("mix") / "run.out"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))  # a lone surrogate: bytes not UTF-8
+    try:
+        table = nccltests.read(path)
+    except CommsimError as error:
+        assert "\n" not in str(error)
+        return
+    assert all(row.size > 0 and row.time_s > 0 for row in table.rows)
