@@ -282,11 +282,3 @@ def user_entries(paths: list[Path], preset: str, nodes: int, algorithm: str, col
         entries.append(Entry(str(path), title, preset, nodes, algorithm, True, "", dict(overrides or {}),
                              table.collective, preset, table, graph))
     return entries
-
-
-def summary(cases: list[Case]) -> dict[str, int]:
-    """Held points and how many are within target, beside the points shown."""
-    points = [p for case in cases for p in case.points]
-    kept = [p for p in points if p.held]
-    return {"points": len(points), "held": len(kept), "within": sum(1 for p in kept if p.within),
-            "tables": len(cases), "counted": sum(case.counts for case in cases)}
