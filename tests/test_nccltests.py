@@ -209,3 +209,17 @@ def test_shuffled_fragments_read_or_are_refused(lines, tmp_path_factory):
         assert "\n" not in str(error)
         return
     assert all(row.size > 0 and row.time_s > 0 for row in table.rows)
+
+
+def test_a_bundled_table_needs_only_size_and_time(tmp_path):
+    """A table that copied size and time only reads (algbw and busbw None); one without time is refused."""
+    path = tmp_path / "t.csv"
+    path.write_text("# nccl-tests header: # nThread 1 nGpus 8 minBytes 8\nsize_bytes,time_us\n1048576,41.67\n")
+    (row,) = nccltests.read(path).rows
+    assert (row.size, row.time_s, row.algbw, row.busbw) == (1048576, 41.67e-6, None, None)
+    path.write_text("size_bytes,busbw_GBps\n1048576,22.02\n")
+    with pytest.raises(CommsimError, match="t.csv: line 1: needs the columns size_bytes, time_us"):
+        nccltests.read(path)
+    path.write_text("size_bytes,time_us\n1048576\n")
+    with pytest.raises(CommsimError, match="t.csv: line 2: a row with too few or too many fields"):
+        nccltests.read(path)

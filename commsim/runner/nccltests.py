@@ -54,14 +54,15 @@ _COMMAND_GPUS = re.compile(r"(?:^|\s)-g\s*(\d+)(?:\s|$)")
 
 @dataclass(frozen=True)
 class Row:
-    """One size, out-of-place: bytes, elements, type, time (s), algbw and busbw (bytes/s)."""
+    """One size, out-of-place: bytes, elements, type, time (s), algbw and busbw (bytes/s; None where a
+    bundled table did not copy them)."""
 
     size: int
     count: int | None
     dtype: str
     time_s: float
-    algbw: float
-    busbw: float
+    algbw: float | None
+    busbw: float | None
 
 
 @dataclass(frozen=True)
@@ -154,13 +155,15 @@ def _scaled(token: str, exponent: int) -> float:
     return float(Decimal(token.strip()).scaleb(exponent))
 
 
-def _row(path: Path | str, line: int, size: str, count: str | None, dtype: str, time_us: str, algbw: str,
-         busbw: str) -> Row:
+def _row(path: Path | str, line: int, size: str, count: str | None, dtype: str, time_us: str, algbw: str | None,
+         busbw: str | None) -> Row:
     for name, token in (("time", time_us), ("algbw", algbw), ("busbw", busbw)):
-        _number(path, line, name, token, False)
+        if token is not None:
+            _number(path, line, name, token, False)
     return Row(int(_number(path, line, "size", size, True)),
                None if count in (None, "") else int(_number(path, line, "count", count, True)), dtype,
-               _scaled(time_us, -6), _scaled(algbw, 9), _scaled(busbw, 9))
+               _scaled(time_us, -6), None if algbw is None else _scaled(algbw, 9),
+               None if busbw is None else _scaled(busbw, 9))
 
 
 def _checked(path: Path | str, rows: list[tuple[int, Row]]) -> tuple[Row, ...]:
@@ -301,14 +304,14 @@ def _csv(path: Path, text: str) -> Table:
     lines = text.splitlines()
     start = next(k for k, line in enumerate(lines) if line.startswith("size_bytes,"))
     reader = csv.DictReader(io.StringIO("\n".join(lines[start:])))
-    columns = ("size_bytes", "time_us", "algbw_GBps", "busbw_GBps")
+    columns = ("size_bytes", "time_us")  # algbw_GBps and busbw_GBps where copied
     if any(column not in (reader.fieldnames or ()) for column in columns):
         raise _fail(path, start + 1, f"needs the columns {', '.join(columns)}")
     rows = []
     for k, row in enumerate(reader):
         number = start + 2 + k
-        if None in row or any(row.get(column) is None for column in columns):
+        if None in row or any(value is None for value in row.values()):
             raise _fail(path, number, "a row with too few or too many fields")
         rows.append((number, _row(path, number, row["size_bytes"], row.get("count") or None, row.get("type") or "",
-                                  row["time_us"], row["algbw_GBps"], row["busbw_GBps"])))
+                                  row["time_us"], row.get("algbw_GBps") or None, row.get("busbw_GBps") or None)))
     return Table(str(path), None, _checked(path, rows), per_process, None, None, header)
