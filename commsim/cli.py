@@ -83,13 +83,66 @@ def _parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="every figure a results directory has data for (PNG and SVG)")
     plot.add_argument("results", type=Path, help="a directory written by run, sweep or compare")
     validate = commands.add_parser("validate", help="NCCL's cost model, configured from presets, against measured nccl-tests tables")
+    validate.add_argument("runs", nargs="*", type=Path, metavar="RUN",
+                          help="your nccl-tests outputs (text or -J JSON; default: the bundled tables)")
     validate.add_argument("--cases", type=Path, help="the cases file (default: validation/cases.yaml of this checkout)")
     validate.add_argument("--out", type=_output, help="output directory (default: results/validation/)")
     validate.add_argument("--only", metavar="FILE", help="only the case of this measured table (a file name in the cases)")
+    _machine_arguments(validate)
+    validate.add_argument("--calibration", type=Path, metavar="FILE.yaml",
+                          help="predict with what 'commsim calibrate' wrote (labelled calibrated; default: spec only)")
+    calibrate = commands.add_parser("calibrate", help="effective NIC and NVLink rates and launch overhead from your nccl-tests runs")
+    calibrate.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="nccl-tests outputs (text or -J JSON)")
+    _machine_arguments(calibrate)
+    calibrate.add_argument("-o", "--output", type=_output, required=True, metavar="FILE.yaml",
+                           help="the calibration to write (a topology a scenario takes, and the launch overhead)")
     commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=_output, help="output directory (default: results/implicit-bias/)")
     return parser
+
+
+def _machine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The machine the user's runs were taken on."""
+    parser.add_argument("--preset", help="the runs' machine, a cluster preset (e.g. hgx-h100)")
+    parser.add_argument("--nodes", type=int, help="how many nodes the runs used")
+    parser.add_argument("--algorithm", choices=("auto", "ring"), default="auto",
+                        help="what NCCL could pick: auto (default) or ring (the runs had NCCL_ALGO=Ring)")
+    parser.add_argument("--collective", help="the collective, where a file does not name it (all_reduce, all_gather, "
+                                             "reduce_scatter, broadcast, reduce)")
+
+
+def _user_entries(args: argparse.Namespace) -> list:
+    """The user's runs as validation entries, after the machine flags are checked."""
+    from .runner import validate
+
+    if args.preset is None or args.nodes is None:
+        raise CommsimError(f"{args.command}: give --preset and --nodes: the machine your runs were taken on")
+    return validate.user_entries(list(args.runs), args.preset, args.nodes, args.algorithm, args.collective)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from .network import cluster
+    from .report import outputs
+    from .runner import calibrate
+
+    entries = _user_entries(args)
+    outputs.check_file(args.output, "--output")
+    result = calibrate.calibrate(entries)
+    spec = cluster.preset(args.preset)
+    lines = [f"calibrated from {len(entries)} run(s) on {args.preset} × {args.nodes} (CALIBRATED, not spec):"]
+    for name, value, preset_value, why in (
+            ("NVLink", result.nvlink_bandwidth, spec.nvlink_bandwidth, "no run on one node"),
+            ("NIC", result.nic_bandwidth, spec.nic_bandwidth, "no run on several nodes")):
+        lines.append(f"  {name:<6} " + (f"{value / 1e9:.4g} GB/s per direction (preset: {preset_value / 1e9:.4g})"
+                                        if value is not None else f"the preset's ({why})"))
+    mode = {None: "runs whose launch mode is not stated", 1: "runs of one process per GPU"}.get(
+        result.launch_gpus_per_process, f"runs of -g {result.launch_gpus_per_process}")
+    lines.append(f"  launch overhead {result.launch_overhead_s * 1e6:.4g} us (added to {mode})")
+    print("\n".join(lines))
+    written = outputs.write_text_atomically(args.output, calibrate.text(result))
+    print(f"wrote {written}")
+    return EXIT_OK
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -307,17 +360,34 @@ def _validate(args: argparse.Namespace) -> int:
     from .report.plots import save, validation_errors
     from .runner import validate
 
-    path = args.cases if args.cases is not None else validate.CASES
-    if not path.is_file():
-        raise CommsimError(f"{path}: no validation cases here (the measured tables live in validation/ of a source checkout)")
-    cases = validate.load_cases(path, only=args.only)
-    if not cases:
-        raise CommsimError(f"--only: no case of {path} measures {args.only!r}")
+    if args.runs:
+        if args.cases is not None or args.only is not None:
+            raise CommsimError("validate: give your runs or --cases/--only, not both")
+        entries = _user_entries(args)
+        if args.calibration is not None:
+            from .runner import calibrate
+
+            calibration = calibrate.load(args.calibration)
+            if calibration.preset != args.preset:
+                raise CommsimError(f"--calibration: {args.calibration} calibrates {calibration.preset}, not {args.preset}")
+            cases = calibrate.calibrated_cases(entries, calibration)
+        else:
+            cases = [validate.predict(entry) for entry in entries]
+    else:
+        if args.calibration is not None or args.preset is not None or args.nodes is not None:
+            raise CommsimError("validate: --preset, --nodes and --calibration describe your runs; give the runs too")
+        path = args.cases if args.cases is not None else validate.CASES
+        if not path.is_file():
+            raise CommsimError(f"{path}: no validation cases here (the measured tables live in validation/ of a source checkout)")
+        cases = validate.load_cases(path, only=args.only)
+        if not cases:
+            raise CommsimError(f"--only: no case of {path} measures {args.only!r}")
     out = args.out if args.out is not None else Path("results") / "validation"
     outputs.check_directory(out)
     print(tables.validation_table(cases))
     outputs.clear_stale(out)
-    written = [records.write_validation(out, cases), *save(validation_errors(cases), out, "validation")]
+    written = [records.write_validation(out, cases), records.write_validation_json(out, cases),
+               *save(validation_errors(cases), out, "validation")]
     outputs.remember(out, written)
     for path in written:
         print(f"wrote {path}")
@@ -357,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     try:
         return {"run": _run, "sweep": _sweep, "compare": _compare, "plot": _plot, "verify": _verify, "bias": _bias_command,
-                "list": _list, "validate": _validate}[args.command](args)
+                "list": _list, "validate": _validate, "calibrate": _calibrate}[args.command](args)
     except BrokenPipeError:  # e.g. `commsim run | head`: the results are already written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -398,8 +398,9 @@ def test_validation_axis_labels_the_large_misses():
     from types import SimpleNamespace
 
     point = SimpleNamespace
-    case = SimpleNamespace(counts=True, title="t", points=[point(size=2**k, error=e) for k, e in
-                                                          ((10, -0.55), (20, 0.01), (30, 0.6))])
+    case = SimpleNamespace(counts=True, title="t", collective="all_reduce", calibrated=False,
+                           points=[point(size=2**k, error=e, held=k != 10) for k, e in
+                                   ((10, -0.55), (20, 0.01), (30, 0.6))])
     figure = plots.validation_errors([case])
     figure.canvas.draw()
     ax = figure.axes[0]
@@ -408,6 +409,10 @@ def test_validation_axis_labels_the_large_misses():
              if ax.get_ylim()[0] <= tick <= ax.get_ylim()[1]}
     assert shown == {-50: "−50 %", -20: "−20 %", -10: "−10 %", -5: "−5 %", 0: "0", 5: "+5 %", 10: "+10 %",
                      20: "+20 %", 50: "+50 %"}
+    filled = [line for line in ax.lines if line.get_marker() == "o" and line.get_markerfacecolor() != "none"
+              and len(line.get_xdata())]
+    assert [list(line.get_xdata()) for line in filled] == [[2**20, 2**30]]  # held points filled; 1 KiB hollow
+    assert ax.get_title().endswith("against nccl-tests all-reduce times")
 
 
 def test_a_ring_is_drawn_as_a_circle():

@@ -144,8 +144,8 @@ def test_list_verify_validate_analytic_and_training_notes_fit_100_columns(tmp_pa
     listed = capsys.readouterr().out
     assert "while every worker computes its 1 ms." in " ".join(listed.split())  # a whole sentence, not a cut line
     texts = [listed, tables.verify_table(verify())]
-    monkeypatch.setattr(validate, "simulate", lambda graph, nbytes, algorithms: nccl_model.choose(
-        nccl_model.machine(graph), nbytes, algorithms).time_s)
+    monkeypatch.setattr(validate, "simulate", lambda graph, nbytes, algorithms, collective="allreduce": nccl_model.choose(
+        nccl_model.machine(graph), nbytes, algorithms, collective=collective).time_s)
     texts.append(tables.validation_table(validate.load_cases()))
     for name in ("textbook", "topologies_64", "allreduce_algorithms", "nccl_clusters"):
         loaded = scenario.parse(yaml.safe_load((SCENARIO_DIR / f"{name}.yaml").read_text()) | {"engine": "analytic"},

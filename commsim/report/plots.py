@@ -688,7 +688,8 @@ ERROR_TICKS = (-100, -80, -50, -20, -10, -5, 0, 5, 10, 20, 50, 100, 200, 500, 10
 
 def validation_errors(cases: list[Any]) -> object:
     """Relative error of the simulated NCCL mode against each measured table, by message size (log x), with the
-    ±15 % and ±5 % bands; the tables that count in colour, the others thin and grey."""
+    ±15 % and ±5 % bands; the tables that count in colour (filled markers: the points held to a target,
+    hollow: not held), the others thin and grey; "calibrated" in the title when a calibration was used."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     plt = _pyplot()
@@ -699,9 +700,17 @@ def validation_errors(cases: list[Any]) -> object:
         sizes = [p.size for p in case.points]
         errors = [100 * p.error for p in case.points]
         if case.counts:
-            ax.plot(sizes, errors, marker="o", markersize=3, label=case.title)
+            (line,) = ax.plot(sizes, errors, linewidth=1.2, label=case.title)
+            ax.plot(sizes, errors, linestyle="none", marker="o", markersize=4, color=line.get_color(),
+                    markerfacecolor="none")
+            held = [(p.size, 100 * p.error) for p in case.points if p.held]
+            if held:
+                ax.plot(*zip(*held), linestyle="none", marker="o", markersize=4, color=line.get_color())
         else:
             ax.plot(sizes, errors, color="0.6", linewidth=0.7, linestyle=":", zorder=1)
+    ax.plot([], [], color="0.3", linestyle="none", marker="o", markersize=4, label="held to its target")
+    ax.plot([], [], color="0.3", linestyle="none", marker="o", markersize=4, markerfacecolor="none",
+            label="not held (no target, or a -g N table's launch floor ≥ 5 % of the time)")
     ax.plot([], [], color="0.6", linewidth=0.7, linestyle=":", label="not counted (see the table for why)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("symlog", linthresh=20)  # ±20 % linear, the misses of several times beyond it compressed
@@ -709,9 +718,15 @@ def validation_errors(cases: list[Any]) -> object:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:+g} %".replace("-", "−") if value else "0"))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("buffer size per GPU (B; nccl-tests' size)")
-    ax.set_ylabel("simulated − measured (% of measured; linear within ±20)")
+    ax.set_ylabel(("calibrated" if any(case.calibrated for case in cases) else "simulated")
+                  + " − measured (% of measured; linear within ±20)")
     ax.axhline(0, color="k", linewidth=0.8)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
-    ax.set_title("commsim's NCCL mode, configured from presets, against nccl-tests all-reduce times")
+    kinds = sorted({case.collective.replace("_", "-") for case in cases})
+    what = f"nccl-tests {', '.join(kinds)} times"
+    if any(case.calibrated for case in cases):
+        ax.set_title(f"commsim's NCCL mode, CALIBRATED from the runs, against {what}")
+    else:
+        ax.set_title(f"commsim's NCCL mode, configured from presets, against {what}")
     figure.tight_layout()
     return figure

@@ -235,16 +235,41 @@ def write_bias_results(directory: Path, rows: list[Any]) -> list[Path]:
 
 
 def write_validation(directory: Path, cases: list[Any]) -> Path:
-    """``validation.csv``: one row per measured size (case file, size, measured and simulated seconds, the
-    error and its target, NCCL's model's seconds and error, its pick, whether the case counts), atomically."""
+    """``validation.csv``: one row per measured size (case file, collective, size, measured and simulated
+    seconds, the error and its target, NCCL's model's seconds and error, its pick, whether the case
+    counts, whether the point is held and why, the table's launch mode and floor, and whether the
+    prediction is calibrated), atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "size_bytes", "measured_s", "simulated_s", "error", "tolerance", "nccl_model_s",
-                     "nccl_model_error", "pick", "counts"])
+    writer.writerow(["file", "collective", "size_bytes", "measured_s", "simulated_s", "error", "tolerance",
+                     "nccl_model_s", "nccl_model_error", "pick", "counts", "held", "reason", "launch", "floor_s",
+                     "calibrated"])
     for case in cases:
         for p in case.points:
-            writer.writerow([case.file, p.size, repr(p.measured_s), repr(p.simulated_s), repr(p.error),
-                             "" if p.tolerance is None else p.tolerance, repr(p.predicted_s), repr(p.model_error),
-                             p.pick, case.counts])
+            writer.writerow([case.file, case.collective, p.size, repr(p.measured_s), repr(p.simulated_s),
+                             repr(p.error), "" if p.tolerance is None else p.tolerance,
+                             "" if p.predicted_s is None else repr(p.predicted_s),
+                             "" if p.model_error is None else repr(p.model_error), p.pick, case.counts, p.held,
+                             p.reason, case.launch, repr(case.floor_s), case.calibrated])
     return write_text_atomically(directory / "validation.csv", out.getvalue())
+
+
+def write_validation_json(directory: Path, cases: list[Any]) -> Path:
+    """``validation.json``: what ``validation.csv`` holds, per table (its machine, launch mode and floor,
+    whether it counts and is calibrated) with its points (held, why, within), and the summary the table
+    prints (held points, how many within target), atomically."""
+    points = [p for case in cases for p in case.points]
+    held = [p for p in points if p.held]
+    document = {
+        "calibrated": any(case.calibrated for case in cases),
+        "summary": {"tables": len(cases), "counted_tables": sum(case.counts for case in cases), "points": len(points),
+                    "held": len(held), "held_within_target": sum(1 for p in held if p.within)},
+        "cases": [{"file": case.file, "title": case.title, "preset": case.preset, "nodes": case.nodes,
+                   "algorithm": case.algorithm, "collective": case.collective, "counts": case.counts, "why": case.why,
+                   "launch": case.launch, "floor_s": case.floor_s, "calibrated": case.calibrated,
+                   "points": [{"size_bytes": p.size, "measured_s": p.measured_s, "simulated_s": p.simulated_s,
+                               "error": p.error, "tolerance": p.tolerance, "nccl_model_s": p.predicted_s,
+                               "nccl_model_error": p.model_error, "pick": p.pick, "held": p.held, "reason": p.reason,
+                               "within": p.within} for p in case.points]} for case in cases]}
+    return write_text_atomically(directory / "validation.json", json_text(document))

@@ -468,23 +468,35 @@ def _size_text(size: int) -> str:
 
 def validation_table(cases: list[Any]) -> str:
     """Per measured table: size, measured time, the NCCL mode's simulated time and its relative error
-    against its target (✓ within, ✗ outside, blank where no target applies), NCCL's own model's time
-    and error and its pick; then a summary."""
+    against its target (✓ within, ✗ outside, on held points only), NCCL's own model's time and error, its
+    pick and whether the point is held (and why); then a summary of the held points."""
     blocks = []
     for case in cases:
         unit, factor = column_unit([p.measured_s for p in case.points], "time")
-        rows = [("size", f"measured ({unit})", f"simulated ({unit})", "error", f"NCCL model ({unit})", "error", "picks")]
+        label = "calibrated" if case.calibrated else "simulated"
+        rows = [("size", f"measured ({unit})", f"{label} ({unit})", "error", f"NCCL ({unit})", "error", "picks",
+                 "held")]
         for p in case.points:
-            mark = "" if p.tolerance is None else _mark(abs(p.error) <= p.tolerance)
+            mark = _mark(p.within) if p.held else ""
+            model = "—" if p.predicted_s is None else format_in(p.predicted_s, factor)
+            model_error = "—" if p.model_error is None else f"{p.model_error:+.1%}"
             rows.append((_size_text(p.size), format_in(p.measured_s, factor), format_in(p.simulated_s, factor),
-                         f"{p.error:+.1%} {mark}".rstrip(), format_in(p.predicted_s, factor), f"{p.model_error:+.1%}",
-                         p.pick))
+                         f"{p.error:+.1%} {mark}".rstrip(), model, model_error, p.pick,
+                         f"{'yes' if p.held else 'no'} ({p.reason})"))
         counted = "" if case.counts else f"  [not counted: {case.why}]"
-        heading = f"{case.title}: {case.preset} × {case.nodes}, {'ring forced' if case.algorithm == 'ring' else 'NCCL chooses'}"
+        collective = "" if case.collective == "all_reduce" else f" {case.collective},"
+        heading = (f"{case.title}: {case.preset} × {case.nodes},{collective} "
+                   f"{'ring forced' if case.algorithm == 'ring' else 'NCCL chooses'}; {case.launch}, launch floor "
+                   f"{case.floor_s * 1e6:.3g} us" + ("; CALIBRATED (not spec-only)" if case.calibrated else ""))
         blocks.append("\n".join([*wrapped(heading + counted, 0), *_aligned(rows, right={1, 2, 3, 4, 5})]))
-    counted = [case for case in cases if case.counts]
-    held = sum(1 for case in counted for p in case.points if p.tolerance is not None)
-    missed = sum(len(case.misses) for case in counted)
-    summary = (f"{held - missed} of {held} simulated points within target (±5 % from 1 MiB to 8 GiB, ±15 % below "
-               f"64 KiB) on {len(counted)} counted tables; {len(cases) - len(counted)} more shown, not counted")
+    points = [p for case in cases for p in case.points]
+    held = [p for p in points if p.held]
+    counted = sum(case.counts for case in cases)
+    calibrated = "calibrated, " if any(case.calibrated for case in cases) else ""
+    shown_only = len(cases) - counted
+    summary = (f"{calibrated}{sum(1 for p in held if p.within)} of {len(held)} held points within target (±5 % from "
+               f"1 MiB to 8 GiB, ±15 % below 64 KiB) on {counted} counted table{'s' * (counted != 1)}; "
+               f"{len(points) - len(held)} points not held (no target at their size, a -g N table's launch floor "
+               f"at 5 % or more of the time, or a table not counted)"
+               + (f"; {shown_only} table{'s' * (shown_only != 1)} shown, not counted" if shown_only else ""))
     return "\n\n".join([*blocks, "\n".join(wrapped(summary, 0))])
