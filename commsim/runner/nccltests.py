@@ -44,7 +44,9 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "broadcast", "reduc
                "gather", "scatter", "hypercube", "alltoallv")
 """nccl-tests' programs (``<name>_perf``)."""
 
-_TAG = re.compile(r"^(?:\[\d+,\d+\]<\w+>:|\s*\d+: )")  # Open MPI --tag-output, srun --label
+# Open MPI --tag-output, srun --label, and the row tag of the abhivijay96/nccl-tests fork ("[STAT]:", the
+# bundled a100_1x8_*_abhivijay96-cw.txt tables)
+_TAG = re.compile(r"^(?:\[\d+,\d+\]<\w+>:|\s*\d+: |\[STAT\]:)")
 _HEADER = re.compile(r"^#\s*nThread\s+(\d+)\s+nGpus\s+(\d+)\s+minBytes")
 _BANNER = re.compile(r"^#\s*Collective test starting:\s*(\S+)")
 _RANK = re.compile(r"^#\s*Rank\s+(\d+)\s+(?:Group\s+\d+\s+)?Pid\s+(\d+)\s+on\s+(\S+)\s+device\s+(\d+)\s+\[[^\]]*\]\s*(.*?)\s*$")
@@ -88,6 +90,10 @@ class Table:
             return "launch mode not stated"
         if self.gpus_per_process == 1:
             return "one process per GPU"
+        threads = _HEADER.search(self.header or "")
+        if threads and int(threads.group(1)) > 1:  # -t T: T threads of one process, each driving nGpus
+            return (f"one process drives {self.gpus_per_process} GPUs ({threads.group(1)} threads of "
+                    f"{threads.group(2)} GPU{'s' if int(threads.group(2)) > 1 else ''})")
         return f"one process drives {self.gpus_per_process} GPUs (-g {self.gpus_per_process})"
 
 

@@ -50,10 +50,11 @@ SMALLEST = 1024
 """Sizes below 1 KiB are not compared (nccl-tests prints them below its launch floor, where one byte more
 or less is all noise); they still set the launch floor."""
 _KEYS = {"file", "title", "preset", "nodes", "algorithm", "counts", "why", "gpus_per_node", "nics_per_node",
-         "nvlink_bandwidth", "nic_bandwidth", "pcie_bandwidth", "collective", "machine"}
+         "nvlink_bandwidth", "nic_bandwidth", "pcie_bandwidth", "collective", "machine", "nccl_version"}
 COLLECTIVES = {"all_reduce": "allreduce", "all_gather": "all_gather", "reduce_scatter": "reduce_scatter",
-               "broadcast": "broadcast", "reduce": "reduce"}
-"""nccl-tests' collectives that NCCL's tuner rates, by their name in commsim's NCCL model."""
+               "broadcast": "broadcast", "reduce": "reduce", "alltoall": nccl_model.ALLTOALL}
+"""nccl-tests' collectives, by their name in commsim's NCCL model: those NCCL's tuner rates, and the
+all-to-all (grouped point-to-point sends, which NCCL predicts no time for: simulated only)."""
 GPU_NAMES = {"dgx-a100": "A100", "hgx-h100": "H100", "hgx-b200": "B200"}
 """The GPU a preset's nodes hold, as it appears in nccl-tests' Rank lines (``NVIDIA H100 80GB HBM3``)."""
 
@@ -246,16 +247,20 @@ def predict(entry: Entry, overhead_s: float = 0.0, calibrated: bool = False) -> 
     for row in table.rows:
         if row.size < SMALLEST:
             continue
-        choice = nccl_model.choose(machine, row.size, algorithms, collective=collective)
-        simulated = simulate(graph, row.size, algorithms or nccl_model.SCHEDULED[collective], collective) + overhead_s
+        simulated = simulate(graph, row.size, algorithms or nccl_model.SCHEDULED.get(collective), collective) + overhead_s
         keep, why = held(row.size, row.time_s, table.gpus_per_process, floor, entry.counts)
+        if collective == nccl_model.ALLTOALL:  # no tuner: NCCL's p2p parts and protocol, no predicted time
+            sent = nccl_model.plan(graph, row.size, collective=collective)
+            points.append(Point(row.size, row.time_s, simulated, None, f"p2p/{sent.protocol}", keep, why))
+            continue
+        choice = nccl_model.choose(machine, row.size, algorithms, collective=collective)
         points.append(Point(row.size, row.time_s, simulated, choice.time_s + overhead_s,
                             f"{choice.algorithm}/{choice.protocol}", keep, why))
     return Case(entry.file, entry.title, entry.preset, entry.nodes, entry.algorithm, entry.counts, entry.why,
                 entry.overrides, tuple(points), entry.collective, entry.machine, table.launch, floor, calibrated)
 
 
-def simulate(graph: Any, nbytes: int, algorithms: tuple[str, ...], collective: str = "allreduce") -> float:
+def simulate(graph: Any, nbytes: int, algorithms: tuple[str, ...] | None, collective: str = "allreduce") -> float:
     """``model: nccl``'s time for a ``collective`` of ``nbytes`` fp32 bytes (the whole buffer, as nccl-tests
     prints it): NCCL's base latency, then what NCCL's tuner picks among ``algorithms`` (its ring or its
     tree, with its protocol) on NCCL's channels, on the graph at NCCL's rates and hop latencies, by the
