@@ -97,24 +97,11 @@ class WorkloadSpec(_Strict):
 
     def calls(self, strategy: str, workers: int, bucket_cap: int) -> list[tuple[str, int]]:
         """(kind, elements) of every call of one step, in program order (no compute, no network)."""
-        import numpy as np
-
-        from ..training.strategies import StepShape, step_program
+        from ..training.strategies import call_sizes
 
         params = [layer.params for layer in self.architecture().layers]
-        zeros = np.zeros((len(params), workers))
-        made: list[tuple[str, int]] = []
-
-        def make(kind: str, elements: int, after: tuple[int, ...], label: str) -> Any:
-            from ..engines.program import Collective
-
-            made.append((kind, elements))
-            return Collective(None, (), after, label)  # type: ignore[arg-type]
-
-        shape = StepShape(params, zeros, zeros, np.zeros(workers), WIRE_BYTES[self.dtype], bucket_cap,
-                          self.first_bucket, self.accumulation, self.overlap)
-        step_program(strategy, shape, workers, make)
-        return made
+        return call_sizes(strategy, params, workers, WIRE_BYTES[self.dtype], bucket_cap, self.first_bucket,
+                          self.accumulation, self.overlap)
 
     def architecture(self) -> Any:
         """The model as :class:`~commsim.training.architectures.Architecture`."""

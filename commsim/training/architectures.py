@@ -6,8 +6,9 @@ how many gradients each layer produces, in backward order, and how long its forw
 
 FLOPs count a multiply-add as 2. A convolution of k×k, C_in → C_out onto an H×W output costs
 2·k²·C_in·C_out·H·W (+ the bias); a linear layer 2·d_in·d_out per sample or token. A transformer layer adds
-attention over the context: 2·2·n_ctx·d_attn per token (QKᵀ and AV), the rule of Kaplan et al. 2020, "Scaling
-Laws for Neural Language Models", Table 1 (C_forward ≈ 2N + 2·n_layer·n_ctx·d_attn; https://arxiv.org/abs/2001.08361).
+attention over the context: 2·2·n_ctx·d_attn per token (QKᵀ and AV), half under a causal mask — the rule of
+Kaplan et al. 2020, "Scaling Laws for Neural Language Models", Table 1 (C_forward ≈ 2N + 2·n_layer·n_ctx·d_attn;
+https://arxiv.org/abs/2001.08361).
 Norms, activations, softmax and embedding lookups are not counted (they move bytes, they do few FLOPs).
 
 Each bundled model cites where its shapes come from; ``PUBLISHED`` in ``tests/test_architectures.py`` holds the
@@ -110,8 +111,10 @@ def vgg16() -> Architecture:
 
 
 # -- transformers -----------------------------------------------------------------------------------
-def _attention_flops(n_ctx: int, d_attn: int) -> float:
-    return 2.0 * 2 * n_ctx * d_attn  # QKᵀ and AV per token (Kaplan et al. 2020, Table 1)
+def _attention_flops(n_ctx: int, d_attn: int, causal: bool) -> float:
+    """QKᵀ and AV of one token against the context: 2·2·n_ctx·d_attn, half of it under a causal mask (each token
+    sees n_ctx/2 on average): Kaplan et al.'s 2·n_ctx·d_attn per layer."""
+    return 2.0 * 2 * n_ctx * d_attn / (2 if causal else 1)
 
 
 def bert_large() -> Architecture:
@@ -121,7 +124,7 @@ def bert_large() -> Architecture:
     d, ffn, vocab, n_ctx = 1024, 4096, 30522, 512
     embeddings = vocab * d + n_ctx * d + 2 * d + 2 * d  # word, position, token type, LayerNorm
     block = 4 * (d * d + d) + 2 * d + (d * ffn + ffn) + (ffn * d + d) + 2 * d
-    block_flops = 2.0 * (4 * d * d + 2 * d * ffn) + _attention_flops(n_ctx, d)
+    block_flops = 2.0 * (4 * d * d + 2 * d * ffn) + _attention_flops(n_ctx, d, causal=False)
     layers = [Layer("embeddings", embeddings, 0.0)]
     layers += [Layer(f"layer{i}", block, block_flops) for i in range(24)]
     layers.append(Layer("pooler", d * d + d, 2.0 * d * d / n_ctx))  # one token per sequence
@@ -134,7 +137,7 @@ def gpt2_xl() -> Architecture:
     Radford et al. 2019; config: https://huggingface.co/openai-community/gpt2-xl/blob/main/config.json."""
     d, vocab, n_ctx = 1600, 50257, 1024
     block = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d)
-    block_flops = 2.0 * 12 * d * d + _attention_flops(n_ctx, d)
+    block_flops = 2.0 * 12 * d * d + _attention_flops(n_ctx, d, causal=True)
     layers = [Layer("embeddings", vocab * d + n_ctx * d, 0.0)]
     layers += [Layer(f"h{i}", block, block_flops) for i in range(48)]
     layers.append(Layer("ln_f+head", 2 * d, 2.0 * d * vocab))  # the head's weights are the embedding's
@@ -149,7 +152,7 @@ def _llama(name: str, d: int, ffn: int, layers_: int, heads: int, kv_heads: int,
     kv = d // heads * kv_heads
     attention = 2 * d * d + 2 * d * kv
     block = attention + 3 * d * ffn + 2 * d
-    block_flops = 2.0 * (attention + 3 * d * ffn) + _attention_flops(n_ctx, d)
+    block_flops = 2.0 * (attention + 3 * d * ffn) + _attention_flops(n_ctx, d, causal=True)
     layers = [Layer("embed_tokens", vocab * d, 0.0)]
     layers += [Layer(f"layers.{i}", block, block_flops) for i in range(layers_)]
     layers.append(Layer("norm+lm_head", d + vocab * d, 2.0 * d * vocab))

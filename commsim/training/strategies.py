@@ -225,6 +225,22 @@ def _fully_sharded(shape: StepShape, workers: int, make: MakeCall) -> StepProgra
     return b.done()
 
 
+def call_sizes(strategy: str, params: list[int], workers: int, grad_bytes: int, bucket_cap: int = BUCKET_CAP_BYTES,
+               first_bucket: int = FIRST_BUCKET_BYTES, accumulation: int = 1, overlap: bool = True) -> list[tuple[str, int]]:
+    """(kind, elements) of every call of one step, in program order: the program without compute or network."""
+    made: list[tuple[str, int]] = []
+
+    def make(kind: str, elements: int, after: tuple[int, ...], label: str) -> Collective:
+        made.append((kind, elements))
+        return Collective(None, (), after, label)  # type: ignore[arg-type]
+
+    zeros = np.zeros((len(params), workers))
+    shape = StepShape(params, zeros, zeros, np.zeros(workers), grad_bytes, bucket_cap, first_bucket, accumulation,
+                      overlap)
+    step_program(strategy, shape, workers, make)
+    return made
+
+
 def uniform_times(program: Program, call_s: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) of every task [tasks, ranks] when each collective takes ``call_s[task]`` from the moment its
     last participant joins and every rank leaves it then: start = max over the tasks it waits for of their
