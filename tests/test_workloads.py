@@ -229,3 +229,21 @@ def test_cli_refuses_a_bad_workload_with_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.yaml" in err[0] and "workload.accumulation" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_trace_has_a_compute_and_a_communication_track_per_rank(tmp_path):
+    """--trace: per rank a compute track and a communication track; the buckets' all-reduces are labelled and
+    their slices are the timeline's calls (the last bucket's all-reduce ends where the step's last call ends)."""
+    import json
+
+    from commsim.report.trace import write_trace
+
+    result = _step(_scenario(LAYERS, 4, batch_per_gpu=8, bucket_cap=60_000, first_bucket=20_000))
+    events = json.loads(write_trace([result], tmp_path / "t.json").read_text())["traceEvents"]
+    tracks = sorted(e["args"]["name"] for e in events if e["name"] == "thread_name")
+    assert tracks == sorted(f"worker {r} {t}" for r in range(4) for t in ("compute", "communication"))
+    calls = [e for e in events if e.get("cat") == "comm" and e["tid"] == 2]  # worker 0's communication
+    assert [e["name"] for e in calls] == ["bucket 0 all-reduce", "bucket 1 all-reduce", "bucket 2 all-reduce"]
+    last = calls[-1]
+    assert result.optimizer_s == 0.0  # a ring has no GPU to time Adam on, and none was given
+    assert math.isclose((last["ts"] + last["dur"]) * 1e-6, result.makespan_s, rel_tol=1e-9)
