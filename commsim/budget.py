@@ -312,7 +312,8 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
 
 def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     """A training step of a workload: the messages of each of its calls (reduce-scatters, all-gathers and
-    all-reduces of its buckets or units), moved as a collective's are."""
+    all-reduces of its buckets or units), moved as a collective's are; on the schedule engine, with nothing
+    going wrong and no log kept, of each distinct call once (the engine's chain of calls)."""
     n = run.workers
     elements = _graph_elements(run.topology, n, 0)
     engine = _engine(scenario)
@@ -321,7 +322,10 @@ def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
         return Estimate(0, events, memory)
     channels = 64 if scenario.channels == "auto" else scenario.channels
     spec = scenario.workload
-    for kind, count in spec.calls(run.strategy, n, run.bucket_cap):
+    calls = spec.calls(run.strategy, n, run.bucket_cap)
+    if engine == "schedule" and not keep_log and not getattr(scenario, "disturbed", False):
+        calls = list(dict.fromkeys(calls))  # a chain of calls: each distinct call simulated once (run_program)
+    for kind, count in calls:
         p, w = spec.on_wire(kind, count)
         algorithm = run.algorithm if kind == "allreduce" else kind
         one = (_nccl_messages(algorithm, n, p, w, channels) if scenario.model == "nccl"

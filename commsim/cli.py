@@ -103,8 +103,8 @@ def _compare(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CommsimError(f"--jobs: must be at least 1, got {args.jobs}")
     loaded = scenario.load(args.scenario)
-    if isinstance(loaded, scenario.ExperimentScenario) or loaded.training is not None:
-        raise CommsimError(f"{args.scenario}: compare takes a collectives scenario (no training, no experiment)")
+    if isinstance(loaded, scenario.ExperimentScenario) or loaded.training is not None or loaded.workload is not None:
+        raise CommsimError(f"{args.scenario}: compare takes a collectives scenario (no training, workload or experiment)")
     out = args.out if args.out is not None else Path("results") / loaded.name
     outputs.check_directory(out)
     outputs.clear_stale(out)

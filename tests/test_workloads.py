@@ -247,3 +247,35 @@ def test_trace_has_a_compute_and_a_communication_track_per_rank(tmp_path):
     last = calls[-1]
     assert result.optimizer_s == 0.0  # a ring has no GPU to time Adam on, and none was given
     assert math.isclose((last["ts"] + last["dur"]) * 1e-6, result.makespan_s, rel_tol=1e-9)
+
+
+def test_a_chain_of_calls_runs_each_distinct_call_once_with_the_same_result():
+    """The schedule engine's chain shortcut (each distinct call simulated once, shifted) gives the event-by-event
+    run's task times (to 1e-12) and counts exactly, on an FSDP step on a cluster with NCCL's calls."""
+    from commsim.engines import schedule
+    from commsim.runner.plans import plan_of
+
+    loaded = scenario.parse({"name": "w", "workers": 8, "model": "nccl",
+                             "topology": {"kind": "cluster", "preset": "hgx-h100", "gpus_per_node": 4},
+                             "workload": {"model": "resnet50", "strategy": "fsdp", "batch_per_gpu": 8}})
+    plan = plan_of(loaded, next(loaded.runs()), "schedule")
+    assert schedule.chained(plan.program)
+    shortcut = schedule.run_program(plan.program, plan.graph)
+    walked = schedule.run_program(plan.program, plan.graph, keep_log=True)  # a kept log walks every event
+    assert walked.log is not None and shortcut.log is None
+    assert (shortcut.messages, shortcut.sizes, shortcut.bytes_per_link) == \
+        (walked.messages, walked.sizes, walked.bytes_per_link)
+    np.testing.assert_allclose(shortcut.task_end, walked.task_end[:, :8], rtol=1e-12)
+    np.testing.assert_allclose(shortcut.task_start, walked.task_start[:, :8], rtol=1e-12)
+
+
+def test_calls_that_may_overlap_are_no_chain():
+    """Two calls after the same compute (neither waits for the other) are not a chain."""
+    from commsim.collectives.schedule import schedule_for
+    from commsim.engines.program import Collective, Compute, Program
+    from commsim.engines.schedule import chained
+
+    call = schedule_for("ring_allreduce", 2, 4, 4)
+    seconds = np.ones(2)
+    assert chained(Program(2, (Compute(seconds), Collective(call, (0, 1), (0,)), Collective(call, (0, 1), (1,)))))
+    assert not chained(Program(2, (Compute(seconds), Collective(call, (0, 1), (0,)), Collective(call, (0, 1), (0,)))))

@@ -213,8 +213,8 @@ def step_table(scenario: Scenario, runs: list[StepResult | NotApplicable], wide:
     batch = f"{spec.batch_per_gpu} per GPU" + (f" × {spec.accumulation} micro-steps" if spec.accumulation > 1 else "")
     lines = [_network_line(scenario, f"; {arch.name} ({arch.params / 1e9:.3g} B params), {batch}, {spec.dtype}, "
                                      f"wire {spec.wire_format}"), engine_line(scenario), EXPECTED_NOTE,
-             "exposed: step - compute - optimizer; overlap: share of communication hidden; efficiency: 1 GPU's "
-             "step / this step"]
+             "exposed = step - compute - optimizer; overlap: the share of communication hidden;",
+             "efficiency: one GPU's step / this step (above 100 % where sharding divides the optimizer)"]
     ran = [run for run in runs if not isinstance(run, NotApplicable)]
     units = _Units(runs)
     unit = ran[0].unit if ran else "samples/s"
