@@ -279,3 +279,27 @@ def test_calls_that_may_overlap_are_no_chain():
     seconds = np.ones(2)
     assert chained(Program(2, (Compute(seconds), Collective(call, (0, 1), (0,)), Collective(call, (0, 1), (1,)))))
     assert not chained(Program(2, (Compute(seconds), Collective(call, (0, 1), (0,)), Collective(call, (0, 1), (0,)))))
+
+
+def test_table_results_json_and_csv_agree(tmp_path, capsys):
+    """commsim run on a workload: results.json's step and its parts, results.csv's row and the table's cells are
+    the same numbers (the table's to its three digits)."""
+    import csv
+    import json
+
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\nworkers: 4\ntopology: {kind: ring, bandwidth: 100 Gbit/s, latency: 5 us}\n"
+                    "workload: {model: resnet50, strategy: [ddp, zero3], peak_flops: 100 TFLOP/s, batch_per_gpu: 8}\n")
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    rows = list(csv.DictReader((tmp_path / "out" / "results.csv").read_text().splitlines()))
+    assert [row["strategy"] for row in rows] == [run["strategy"] for run in runs] == ["ddp", "zero3"]
+    for run, row in zip(runs, rows):
+        assert math.isclose(run["step_s"], run["compute_s"] + run["exposed_s"] + run["optimizer_s"], rel_tol=1e-12)
+        for key in ("step_s", "compute_s", "exposed_s", "optimizer_s", "overlap", "efficiency", "throughput"):
+            assert float(row[key]) == run[key], key
+        assert (int(row["messages"]), int(row["bytes"]), row["model"]) == (run["messages"], run["bytes"], "resnet50")
+        line = next(line for line in printed.splitlines() if line.split()[:2] == [run["strategy"], "4"])
+        assert f"{run['step_s'] * 1e3:.3g}" in line.split()[3]
+    assert (tmp_path / "out" / "step_breakdown.png").is_file()

@@ -183,7 +183,7 @@ def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
     write a point's rows from its record alone."""
     if "strategy" in record:
         exp = record["expected"]
-        return [[record["engine"], *(record[key] for key in STEP_FIELDS[:5]), record["model"], record["bucket_cap"],
+        return [[record["engine"], *(record[key] for key in STEP_FIELDS[:5]), record["bucket_cap"],
                  record["buckets"], repr(record["step_s"]), "" if exp["makespan_s"] is None else repr(exp["makespan_s"]),
                  *(repr(record[key]) for key in STEP_TIMES[:6]), record["unit"], repr(record["efficiency"]),
                  record["messages"], exp["messages"], record["bytes"], exp["bytes"],

@@ -210,7 +210,8 @@ def step_table(scenario: Scenario, runs: list[StepResult | NotApplicable], wide:
     efficiency against one GPU, and the traffic checked against the calls' closed forms."""
     spec = scenario.workload
     arch = spec.architecture()
-    batch = f"{spec.batch_per_gpu} per GPU" + (f" × {spec.accumulation} micro-steps" if spec.accumulation > 1 else "")
+    what = ("sequence" if arch.per == "token" else "sample") + "s" * (spec.batch_per_gpu > 1)
+    batch = f"{spec.batch_per_gpu} {what} per GPU" + (f" × {spec.accumulation} micro-steps" if spec.accumulation > 1 else "")
     lines = [_network_line(scenario, f"; {arch.name} ({arch.params / 1e9:.3g} B params), {batch}, {spec.dtype}, "
                                      f"wire {spec.wire_format}"), engine_line(scenario), EXPECTED_NOTE,
              "exposed = step - compute - optimizer; overlap: the share of communication hidden;",
