@@ -34,6 +34,7 @@ def test_buckets_follow_pytorchs_rule():
     """Reverse layer order; a bucket closes once it holds its cap (the first 400 B here, then 1000 B)."""
     assert buckets([100, 300, 200, 50], 4, cap=1000, first=400) == [[3, 2], [1], [0]]
     assert buckets([0, 10, 0], 4, cap=8, first=8) == [[1]]  # layers without parameters make no gradient
+    assert buckets([250, 250], 4, cap=10**6, first=1000) == [[1], [0]]  # exactly the cap closes a bucket
 
 
 def test_default_bucket_caps_are_pytorchs():
