@@ -50,6 +50,42 @@ def _ring_allreduce_s(elements, n, w=4):
     return 2 * (n - 1) * (ALPHA + elements // n * w / BANDWIDTH)
 
 
+def _ddp_by_hand(n: int, batch: int, factor: float = 1.0, optimizer: float = 0.0) -> float:
+    """The DDP step of LAYERS with buckets {4}, {3, 2, 1}, {0} (caps 20 kB first, 60 kB after), its slowest
+    rank computing ``factor`` times as long: each all-reduce starts when that rank's gradient is ready."""
+    forward = [factor * f * batch / (PEAK * UTILIZATION) for _, f in LAYERS]
+    t = sum(forward)
+    ready = {}
+    for layer in reversed(range(len(LAYERS))):
+        t += 2 * forward[layer]
+        ready[layer] = t
+    end = 0.0
+    for group in ([4], [3, 2, 1], [0]):
+        start = max(ready[group[-1]], end)
+        end = start + _ring_allreduce_s(sum(LAYERS[i][0] for i in group), n)
+    return max(end, t) + factor * optimizer
+
+
+def test_a_straggler_sets_every_calls_start_on_both_engines():
+    """stragglers.slowdown: rank 1 computes 1.7× as long; every call starts when it is ready: the step is the
+    hand recurrence with its times, on the schedule engine and the analytic one, for each strategy's engines
+    alike (ZeRO-2 and FSDP: the two engines agree)."""
+    def loaded(engine, strategy):
+        return scenario.parse({
+            "name": "w", "workers": 4, "engine": engine, "stragglers": {"slowdown": {1: 1.7}},
+            "topology": {"kind": "ring", "bandwidth": "100 Gbit/s", "latency": "5 us"},
+            "workload": {"layers": [{"name": f"l{i}", "params": p, "flops": f} for i, (p, f) in enumerate(LAYERS)],
+                         "peak_flops": PEAK, "utilization": UTILIZATION, "dtype": "fp32", "batch_per_gpu": 8,
+                         "strategy": strategy, "bucket_cap": 60_000, "first_bucket": 20_000}})
+
+    for strategy in ("ddp", "zero2", "fsdp"):
+        simulated, answered = (_step(loaded(engine, strategy)) for engine in ("schedule", "analytic"))
+        assert math.isclose(simulated.makespan_s, answered.makespan_s, rel_tol=1e-9), strategy
+        if strategy == "ddp":
+            assert math.isclose(simulated.makespan_s, _ddp_by_hand(4, 8, 1.7), rel_tol=1e-9)
+            assert simulated.efficiency < 1 / 1.7 + 1e-9  # one GPU computes at full speed
+
+
 def test_ddp_step_equals_the_hand_computed_overlap_schedule():
     """DDP on a contention-free ring: forward, backward in reverse (2 × forward each), bucket b's all-reduce
     starts at max(its last layer's gradient, the previous all-reduce's end) and takes 2(n−1)(α + P_b w/(nB));
@@ -80,6 +116,12 @@ def test_ddp_step_equals_the_hand_computed_overlap_schedule():
         assert result.ok
         assert math.isclose(result.compute_s, 3 * sum(forward), rel_tol=1e-12)
         assert math.isclose(result.exposed_s, step - 3 * sum(forward) - optimizer, rel_tol=1e-9)
+        comm = sum(_ring_allreduce_s(sum(LAYERS[i][0] for i in group), n) for group in groups)  # one after another
+        assert math.isclose(result.comm_s, comm, rel_tol=1e-9)
+        assert math.isclose(result.overlap, 1 - result.exposed_s / comm, rel_tol=1e-9) and 0 < result.overlap < 1
+        assert math.isclose(result.throughput, n * batch / step, rel_tol=1e-9)
+        assert math.isclose(result.efficiency, (3 * sum(forward) + optimizer) / step, rel_tol=1e-9)
+        assert step == pytest.approx(_ddp_by_hand(n, batch, 1.0, optimizer), rel=1e-12)
 
 
 def test_analytic_engine_answers_the_same_recurrence():
