@@ -346,3 +346,30 @@ def test_table_results_json_and_csv_agree(tmp_path, capsys):
         line = next(line for line in printed.splitlines() if line.split()[:2] == [run["strategy"], "4"])
         assert f"{run['step_s'] * 1e3:.3g}" in line.split()[3]
     assert (tmp_path / "out" / "step_breakdown.png").is_file()
+
+
+def test_layers_from_a_csv_beside_the_scenario(tmp_path):
+    """workload.layers: FILE.csv (relative to the scenario's folder): a row per layer, measured forward and
+    backward seconds where given; the step computes exactly those seconds."""
+    (tmp_path / "layers.csv").write_text("name,params,forward,backward\nembed,4000,0.001,\nblock,8000,0.002,0.005\n")
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\nworkers: 4\ntopology: {kind: ring}\nworkload: {layers: layers.csv}\n")
+    loaded = scenario.load(path)
+    assert [layer.name for layer in loaded.workload.layers] == ["embed", "block"]
+    result = _step(loaded)
+    assert math.isclose(result.compute_s, 0.001 + 2 * 0.001 + 0.002 + 0.005, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name,params,flops\nembed,many,1\n", "workload.layers.0.params"),
+    ("name,parms,flops\nembed,1,1\n", "unknown column 'parms'"),
+    ("", "needs a header"),
+])
+def test_a_bad_layers_csv_is_one_line(tmp_path, text, message):
+    """A layers CSV with a bad cell, an unknown column or no rows: one line naming workload.layers."""
+    (tmp_path / "layers.csv").write_text(text)
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\nworkers: 4\ntopology: {kind: ring}\nworkload: {layers: layers.csv, peak_flops: 1 TFLOP/s}\n")
+    with pytest.raises(ScenarioError) as error:
+        scenario.load(path)
+    assert message in str(error.value) and "\n" not in str(error.value) and "workload.layers" in str(error.value)

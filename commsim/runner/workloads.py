@@ -59,8 +59,8 @@ def layer_seconds(scenario: Scenario, run: RunSpec, arch: Architecture) -> tuple
         share = flops / flops.sum() if flops.sum() else np.full(len(flops), 1 / len(flops))
         forward = spec.step_time / spec.accumulation * share / 3
         return forward, 2 * forward, 0.0
-    peak = spec.peak_flops if spec.peak_flops is not None else gpu.peak_flops[spec.dtype]
-    forward = flops / (peak * spec.utilization)
+    peak = spec.peak_flops if spec.peak_flops is not None else gpu.peak_flops[spec.dtype] if gpu is not None else None
+    forward = flops / (peak * spec.utilization) if peak is not None else np.zeros(len(flops))  # else: all measured
     measured_forward = [layer.forward_s for layer in arch.layers]
     forward = np.array([f if m is None else m for f, m in zip(forward, measured_forward)])
     backward = np.array([2 * f if layer.backward_s is None else layer.backward_s

@@ -17,15 +17,53 @@ DEFAULT_UTILIZATION = 0.4  # of the GPU's peak for the dtype (README: "Training 
 ADAM_BYTES_PER_PARAM = 28  # Adam in fp32 reads param, grad, m, v (16 B) and writes param, m, v (12 B)
 
 
+def _number(value: Any) -> Any:
+    """A number, or its text (a CSV cell: "1.2e9")."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"must be a number, got {value!r}") from None
+    return value
+
+
 class LayerSpec(_Strict):
     """One layer of a user's model: its parameters, forward FLOPs per sample (or token), or measured seconds
     of one micro-batch's forward (and backward, else 2 × forward)."""
 
     name: str = Field(min_length=1)
     params: Annotated[int, BeforeValidator(units.parse_count), Field(ge=0)]
-    flops: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    flops: Annotated[float, BeforeValidator(_number), Field(ge=0, allow_inf_nan=False)] = 0.0
     forward: Latency | None = None
     backward: Latency | None = None
+
+
+MAX_LAYERS_FILE = 10_000_000  # bytes of a layers CSV
+LAYER_COLUMNS = ("name", "params", "flops", "forward", "backward")
+
+
+def _layers_file(value: Any) -> Any:
+    """``layers: FILE.csv``: a CSV with a header naming some of name, params, flops, forward, backward (e.g. a
+    profiler's per-layer export); empty cells are absent values. A list is taken as it is."""
+    if not isinstance(value, str):
+        return value
+    import csv
+    from pathlib import Path
+
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError(f"no such file {value!r}")
+    if path.stat().st_size > MAX_LAYERS_FILE:
+        raise ValueError(f"{value!r} is over {MAX_LAYERS_FILE // 10**6} MB")
+    try:
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{value!r} is not a readable CSV ({error})") from None
+    unknown = [column for column in (rows[0] if rows else {}) if column not in LAYER_COLUMNS]
+    if not rows or unknown:
+        raise ValueError(f"{value!r} needs a header of {', '.join(LAYER_COLUMNS)} and a row per layer"
+                         + (f"; unknown column {unknown[0]!r}" if unknown else ""))
+    return [{key: cell for key, cell in row.items() if cell not in ("", None)} for row in rows]
 
 
 def _strategies(value: Any) -> list[Any]:
@@ -38,7 +76,7 @@ class WorkloadSpec(_Strict):
     """What one training step computes and communicates (README: "Training steps of real models")."""
 
     model: str | None = None
-    layers: Annotated[list[LayerSpec], Field(min_length=1)] | None = None
+    layers: Annotated[list[LayerSpec], BeforeValidator(_layers_file), Field(min_length=1)] | None = None
     per: Literal["sample", "token"] = "sample"  # what a listed layer's FLOPs are per
     tokens_per_sample: Count = 1  # a listed model's sequence length (per: token)
     strategy: Annotated[list[str], BeforeValidator(_strategies), Field(min_length=1)] = ["ddp"]
