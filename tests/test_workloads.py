@@ -373,3 +373,15 @@ def test_a_bad_layers_csv_is_one_line(tmp_path, text, message):
     with pytest.raises(ScenarioError) as error:
         scenario.load(path)
     assert message in str(error.value) and "\n" not in str(error.value) and "workload.layers" in str(error.value)
+
+
+def test_analytic_table_says_nothing_was_checked():
+    """engine: analytic: the table says its steps are the recurrence, not simulated, and claims no match; every
+    line fits 100 columns."""
+    from commsim.report.tables import table
+    from commsim.runner.points import simulate
+
+    loaded = _scenario(LAYERS, 4, batch_per_gpu=8, strategy=["ddp", "fsdp"], engine="analytic")
+    text = table(loaded, simulate(loaded))
+    assert "nothing simulated, nothing checked" in text and "match their closed forms" not in text
+    assert max(len(line) for line in text.splitlines()) <= 100

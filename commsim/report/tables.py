@@ -236,9 +236,14 @@ def step_table(scenario: Scenario, runs: list[StepResult | NotApplicable], wide:
                      units.bytes_cell(run)))
     droppable = ("messages", f"bytes ({units.bytes})", "buckets", "optimizer")
     notes = [f"n/a: {run.reason}" for run in runs if isinstance(run, NotApplicable)][:3]
-    notes += _unchecked_times(ran)
+    analytic = bool(ran) and all(run.engine == "analytic" for run in ran)
+    if analytic:
+        notes += wrapped("engine analytic: each step is the overlap recurrence of its calls' closed forms (NCCL's "
+                         "own predicted times with model nccl), links never shared; nothing simulated, nothing checked")
+    else:
+        notes += _unchecked_times(ran)
     return "\n".join([*lines, *_aligned(rows, {2, 3, 4, 5, 6, 7, 8, 9, 10, 12}, droppable, wide, group=0), *notes,
-                      *([_summary(runs)] if summary else [])])
+                      *([_summary(runs)] if summary and not analytic else [])])
 
 
 def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide: bool = False,
