@@ -239,6 +239,8 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     """:func:`estimate` of one simulation."""
     if scenario.training is not None:
         return _training_estimate(scenario, run, keep_log)
+    if getattr(scenario, "workload", None) is not None:
+        return _workload_estimate(scenario, run, keep_log)
     n, p, w = run.workers, run.params, _ITEMSIZE[run.dtype]
     topology = run.topology
     servers = topology.server_count([run.algorithm])  # 0 unless the algorithm needs a server
@@ -308,6 +310,34 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     return Estimate(steps * per_step, events, memory)
 
 
+def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
+    """A training step of a workload: the messages of each of its calls (reduce-scatters, all-gathers and
+    all-reduces of its buckets or units), moved as a collective's are; on the schedule engine, with nothing
+    going wrong and no log kept, of each distinct call once (the engine's chain of calls)."""
+    n = run.workers
+    elements = _graph_elements(run.topology, n, 0)
+    engine = _engine(scenario)
+    events, memory, messages = EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements, 0
+    if engine == "analytic":
+        return Estimate(0, events, memory)
+    channels = 64 if scenario.channels == "auto" else scenario.channels
+    spec = scenario.workload
+    calls = spec.calls(run.strategy, n, run.bucket_cap)
+    if engine == "schedule" and not keep_log and not getattr(scenario, "disturbed", False):
+        calls = list(dict.fromkeys(calls))  # a chain of calls: each distinct call simulated once (run_program)
+    for kind, count in calls:
+        p, w = spec.on_wire(kind, count)
+        algorithm = run.algorithm if kind == "allreduce" else kind
+        one = (_nccl_messages(algorithm, n, p, w, channels) if scenario.model == "nccl"
+               else _collective_messages(algorithm, n, p, w, 0, None))
+        messages += one
+        events += int(one * CONTENTION.get(run.topology.kind, 0.1) * min(one, _contending(algorithm, n, 0)))
+    events += messages // TRANSFERS_PER_EVENT if engine == "schedule" else EVENTS_PER_MESSAGE * messages
+    memory += BYTES_PER_MESSAGE_IN_FLIGHT * 2 * n * (1 if engine == "schedule" else 8)
+    memory += (SCHEDULE_LOG_BYTES_PER_MESSAGE if engine == "schedule" else LOG_BYTES_PER_MESSAGE) * messages if keep_log else 0
+    return Estimate(messages, events, memory)
+
+
 # -- the check --------------------------------------------------------------------------------------------
 
 MAX_RUNS = 100_000
@@ -317,6 +347,8 @@ def run_count(scenario: Any) -> int:
     """How many runs the scenario's sweep expands to, without expanding it."""
     if scenario.training is not None:
         sizes = len(scenario.training.optimizer)
+    elif getattr(scenario, "workload", None) is not None:
+        sizes = len(scenario.workload.strategy) * len(scenario.workload.bucket_cap)
     else:
         sizes = len(scenario.dtype) * len(scenario.size if scenario.size is not None else scenario.params or ())
     return len(scenario.networks) * len(scenario.algorithms) * len(scenario.workers) * sizes

@@ -156,8 +156,8 @@ def _compare(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CommsimError(f"--jobs: must be at least 1, got {args.jobs}")
     loaded = scenario.load(args.scenario)
-    if isinstance(loaded, scenario.ExperimentScenario) or loaded.training is not None:
-        raise CommsimError(f"{args.scenario}: compare takes a collectives scenario (no training, no experiment)")
+    if isinstance(loaded, scenario.ExperimentScenario) or loaded.training is not None or loaded.workload is not None:
+        raise CommsimError(f"{args.scenario}: compare takes a collectives scenario (no training, workload or experiment)")
     out = args.out if args.out is not None else Path("results") / loaded.name
     outputs.check_directory(out)
     outputs.clear_stale(out)
@@ -270,7 +270,7 @@ def _list(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from . import scenario
     from .report import outputs, records, tables
-    from .runner.points import simulate_run, simulate_training
+    from .runner.points import simulate_point
 
     loaded = scenario.load(args.scenario)
     out = args.out if args.out is not None else Path("results") / loaded.name
@@ -285,7 +285,7 @@ def _run(args: argparse.Namespace) -> int:
             raise CommsimError(f"{flag}: engine 'analytic' sends no messages; use engine 'schedule' or 'message'")
         outputs.check_file(path, flag)
     points = list(loaded.runs())
-    keep_log = bool(exports) or (args.plot and loaded.training is None)  # the timelines draw every message
+    keep_log = bool(exports) or (args.plot and loaded.training is None and loaded.workload is None)  # timelines
     if keep_log:  # every run's message log is kept until the outputs are written: it counts in the budget
         from .budget import check
 
@@ -293,7 +293,7 @@ def _run(args: argparse.Namespace) -> int:
             check(loaded, keep_log=True)
         except CommsimError as error:
             raise CommsimError(f"{args.scenario or scenario.DEFAULT_SCENARIO}: {error}") from None
-    one = simulate_training if loaded.training is not None else simulate_run
+    one = simulate_point(loaded)
     runs = []
     with progress_bar(loaded.name, unit="runs") as update:
         work = _work(loaded, update)
@@ -316,7 +316,11 @@ def _run(args: argparse.Namespace) -> int:
         from .report.trace import write_messages
 
         written.append(write_messages(runs, args.messages))
-    if args.plot and loaded.training is None:
+    if loaded.workload is not None:
+        from .report.plots import step_breakdown
+
+        written += step_breakdown(runs, out)
+    elif args.plot and loaded.training is None:
         from .report.plots import plot_results, timelines
 
         written += plot_results(out) + timelines(runs, out)
@@ -331,7 +335,7 @@ def _run(args: argparse.Namespace) -> int:
         written += stragglers_and_faults(runs, out)
     outputs.remember(out, written)
     print(tables.table(loaded, runs, wide=args.wide))
-    if args.links and loaded.training is None:
+    if args.links and loaded.training is None and loaded.workload is None:
         print(tables.links_table(runs))
     for path in written:
         print(f"wrote {path}")

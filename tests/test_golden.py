@@ -30,6 +30,8 @@ def summary(path: Path) -> list[dict]:
             continue
         row = {"algorithm": run.algorithm, "workers": run.workers, "messages": run.messages, "bytes": run.bytes,
                "makespan_s": run.makespan_s, "ok": run.ok}
+        if hasattr(run, "strategy"):  # a workload's step
+            row |= {"strategy": run.strategy, "compute_s": run.compute_s, "exposed_s": run.exposed_s}
         if isinstance(run, points.TrainingResult):
             row |= {"optimizer": run.optimizer, "final_loss": run.final_loss}
         if run.disturbance is not None:
@@ -51,11 +53,12 @@ def test_bundled_scenario_matches_its_golden_summary(path):
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert g.get("ok", True) or (g["ok"] is None and g["stopped"])  # a run its faults stop is not checked
-        approximate = ("makespan_s", "final_loss", "limit", "lost_s", "idle_s")
+        approximate = ("makespan_s", "final_loss", "limit", "lost_s", "idle_s", "compute_s", "exposed_s")
         exact = {k: v for k, v in w.items() if k not in approximate}
         assert {k: g[k] for k in exact} == exact
         assert g.keys() == w.keys()
         for key, tolerance in (("makespan_s", {"rel": 1e-12}), ("final_loss", {"rel": 1e-6}), ("limit", {"abs": 1e-9}),
+                               ("compute_s", {"rel": 1e-12}), ("exposed_s", {"rel": 1e-9, "abs": 1e-15}),
                                ("lost_s", {"rel": 1e-9, "abs": 1e-15}), ("idle_s", {"rel": 1e-9, "abs": 1e-15})):
             if isinstance(w.get(key), list):  # idle per worker: None where a worker never finished
                 assert [v is None for v in g[key]] == [v is None for v in w[key]], key

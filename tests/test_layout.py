@@ -112,7 +112,7 @@ def test_nccl_builds_on_the_textbook_collectives_never_the_reverse():
     assert "register(" not in text
 
 
-SCENARIO_SECTIONS = ("values", "names", "network", "training", "disturbances", "model", "load")
+SCENARIO_SECTIONS = ("values", "names", "network", "training", "workload", "disturbances", "model", "load")
 """``commsim.scenario``'s modules, each importing only those before it (even lazily)."""
 
 

@@ -123,7 +123,7 @@ def test_every_bundled_scenarios_tables_fit_100_columns(path):
     else:
         runs = list(simulated(path))
         texts = [tables.table(loaded, runs)]
-        if loaded.training is None:
+        if loaded.training is None and loaded.workload is None:  # a workload's run has neither --links nor compare
             texts.append(tables.links_table(runs))
             records = [run_record(run) for run in runs]
             texts += [compare.table_text(compare.comparison(records, by)) for by in compare.BY

@@ -493,6 +493,11 @@ def test_bundled_scenario_loads(path):
     elif loaded.training is not None:
         assert loaded.params is None
         assert len(list(loaded.runs())) == len(loaded.algorithms) * len(loaded.workers) * len(loaded.training.optimizer)
+    elif loaded.workload is not None:
+        assert loaded.params is None and loaded.size is None
+        spec = loaded.workload
+        assert len(list(loaded.runs())) == (len(loaded.algorithms) * len(loaded.workers) * len(spec.strategy)
+                                            * len(spec.bucket_cap))
     else:
         assert (loaded.params is None) != (loaded.size is None)  # exactly one of params or size
 

@@ -205,3 +205,68 @@ class TrainingResult:
     @property
     def ok(self) -> bool | None:
         return None if self.stopped is not None or self.engine == "analytic" else all(self.checks.values())
+
+
+@dataclass
+class StepResult:
+    """One training step of a real model (a ``workload``) with one strategy: what it took and where the time went.
+
+    ``step_s`` is the makespan; for the rank that ends last, ``compute_s`` its forward and backward, ``optimizer_s``
+    its optimizer step, ``comm_s`` the time some call of its was under way (the union of its calls' spans),
+    ``exposed_s`` = step − compute − optimizer (what communication, and waiting, added), ``overlap`` = the share
+    of ``comm_s`` hidden behind compute, 1 − exposed/comm (in [0, 1]). ``one_gpu_s``: the same work on one GPU
+    (no communication, the whole optimizer step); ``efficiency`` = one_gpu_s / step_s (per-GPU throughput against
+    one GPU's); ``throughput`` = samples (or tokens) per second of all n GPUs. ``timeline``: per task its label,
+    stream (compute, optimizer, comm) and per rank its start and end ([tasks, ranks]), for the trace."""
+
+    strategy: str
+    algorithm: str
+    topology: str
+    workers: int
+    model: str
+    params: int
+    dtype: str
+    wire: str
+    batch_per_gpu: int
+    accumulation: int
+    bucket_cap: int
+    buckets: int
+    messages: int
+    bytes: int
+    message_bytes: dict[int, int]
+    makespan_s: float
+    expected: analytic.Expected
+    compute_s: float
+    optimizer_s: float
+    comm_s: float
+    exposed_s: float
+    overlap: float
+    throughput: float
+    unit: str  # samples/s or tokens/s
+    one_gpu_s: float
+    efficiency: float
+    bytes_per_link: dict[str, int]
+    engine: str = "schedule"
+    nccl: dict[str, Any] | None = None
+    disturbance: dict[str, Any] | None = None
+    timeline: dict[str, Any] | None = field(default=None, repr=False)
+    log: MessageLog | None = field(default=None, repr=False)
+
+    @property
+    def stopped(self) -> str | None:
+        return None if self.disturbance is None else self.disturbance.get("stopped")
+
+    @property
+    def checks(self) -> dict[str, bool]:
+        """Counts exactly against the calls' closed forms (or NCCL's formulas); the time against the overlap
+        recurrence where it is exact (uniform compute, calls that never share the network)."""
+        if self.stopped is not None or self.engine == "analytic":
+            return {}
+        checks = count_and_time_checks(self)
+        if self.disturbance is not None and self.disturbance.get("crashed"):
+            del checks["messages"], checks["bytes"]
+        return checks
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.stopped is not None or self.engine == "analytic" else all(self.checks.values())

@@ -96,6 +96,36 @@ PRESETS: dict[str, Preset] = {
                        (_NET_ROUTE_LATENCY - _PCI_ROUTE_LATENCY) / 2, "sm80", "intel", "Ethernet node: 1 GPU, one 100 GbE NIC, PCIe Gen4"),
 }
 
+
+@dataclass(frozen=True)
+class GPU:
+    """A GPU's spec-sheet peaks: dense FLOP/s per compute dtype (no sparsity) and memory bandwidth (B/s)."""
+
+    name: str
+    peak_flops: dict[str, float]
+    memory_bandwidth: float
+    source: str
+
+
+GPUS: dict[str, GPU] = {
+    # A100 SXM4 80 GB: FP32 19.5 TFLOPS, TF32 156, BF16 and FP16 312 (dense; twice with sparsity), HBM2e 2,039 GB/s.
+    "a100": GPU("A100 SXM4 80GB", {"fp32": 19.5e12, "tf32": 156e12, "bf16": 312e12, "fp16": 312e12}, 2039e9,
+                "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/"
+                "nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf"),
+    # H100 SXM5: FP32 67 TFLOPS, TF32 989 / BF16 and FP16 1,979 with sparsity (half dense), HBM3 3.35 TB/s.
+    "h100": GPU("H100 SXM5", {"fp32": 67e12, "tf32": 494.5e12, "bf16": 989.5e12, "fp16": 989.5e12}, 3.35e12,
+                "https://resources.nvidia.com/en-us-tensor-core/nvidia-tensor-core-gpu-datasheet"),
+    # B200 (HGX B200, per GPU = the 8-GPU figures / 8): FP32 75 TFLOPS, TF32 18 PF / BF16 and FP16 36 PF with
+    # sparsity for 8 (half dense), HBM3e 64 TB/s for 8.
+    "b200": GPU("B200", {"fp32": 75e12, "tf32": 1.125e15, "bf16": 2.25e15, "fp16": 2.25e15}, 8e12,
+                "https://www.nvidia.com/en-us/data-center/hgx/ (HGX B200 column)"),
+    # A10: FP32 31.2 TFLOPS, TF32 62.5, BF16 and FP16 125 (dense), GDDR6 600 GB/s (the GPU of the AWS G5 example).
+    "a10": GPU("A10", {"fp32": 31.2e12, "tf32": 62.5e12, "bf16": 125e12, "fp16": 125e12}, 600e9,
+               "https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a10/pdf/a10-datasheet.pdf"),
+}
+GPU_OF_PRESET = {"dgx-a100": "a100", "hgx-h100": "h100", "hgx-b200": "b200", "ethernet": "a10"}
+"""The GPU of each preset's nodes (training's compute: FLOPs over the peak for the dtype)."""
+
 FABRICS = ("rail", "switch")
 ARCHS = ("sm70", "sm80", "sm90", "sm100")
 CPUS = ("intel", "amd")

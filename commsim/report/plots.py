@@ -730,3 +730,89 @@ def validation_errors(cases: list[Any]) -> object:
         ax.set_title(f"commsim's NCCL mode, configured from presets, against {what}")
     figure.tight_layout()
     return figure
+
+
+def step_breakdown(runs: list[Any], directory: Path) -> list[Path]:
+    """``step_breakdown.png``/``.svg`` (see :func:`breakdown_figure`) of a workload's steps just simulated, and
+    ``step_scaling.png``/``.svg`` (:func:`scaling_figure`) when they span several worker counts."""
+    from .records import step_record
+
+    records = [step_record(run) for run in runs if hasattr(run, "strategy")]
+    if not records:
+        return []
+    written = save(breakdown_figure(records), directory, "step_breakdown")
+    if len({record["workers"] for record in records}) > 1:
+        written += save(scaling_figure(records), directory, "step_scaling")
+    return written
+
+
+def _configuration(record: dict, several: dict[str, bool]) -> str:
+    parts = [record["strategy"], f"{record['workers']} GPUs"]
+    if several["topology"]:
+        parts.insert(0, record["topology"])
+    if several["algorithm"]:
+        parts.append(record["algorithm"])
+    if several["bucket_cap"]:
+        parts.append(f"bucket {format_bytes(record['bucket_cap'])}")
+    return ", ".join(parts)
+
+
+def breakdown_figure(records: list[dict]) -> object:
+    """One horizontal bar per configuration, stacked: compute, exposed communication, optimizer step (they add
+    up to the step time, written at the bar's end), in one time unit."""
+    from ..units import column_unit, format_in
+
+    plt = _pyplot()
+    several = {key: len({record[key] for record in records}) > 1 for key in ("topology", "algorithm", "bucket_cap")}
+    unit, factor = column_unit([record["step_s"] for record in records], "time")
+    labels = [_configuration(record, several) for record in records]
+    figure, ax = plt.subplots(figsize=(8.0, 1.2 + 0.42 * len(records)), layout="constrained")
+    y = list(range(len(records)))[::-1]
+    left = [0.0] * len(records)
+    for key, name, color in (("compute_s", "compute", "#4C72B0"), ("exposed_s", "exposed communication", "#DD8452"),
+                             ("optimizer_s", "optimizer step", "#55A868")):
+        widths = [max(record[key], 0.0) / factor for record in records]
+        ax.barh(y, widths, left=left, color=color, label=name, height=0.7)
+        left = [a + b for a, b in zip(left, widths)]
+    for row, record in zip(y, records):
+        ax.text(record["step_s"] / factor, row, f"  {format_in(record['step_s'], factor)} {unit}, "
+                f"{record['efficiency']:.0%} eff.", va="center", fontsize=8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, max(left) * 1.3)
+    ax.set_xlabel(f"time per step ({unit})")
+    model = records[0]["model"]
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
+    ax.set_title(f"{model}: where a step's time goes (exposed = step − compute − optimizer)", fontsize=10, pad=22)
+    return figure
+
+
+def scaling_figure(records: list[dict]) -> object:
+    """Step time (left) and scaling efficiency against one GPU (right) against the number of GPUs, a line per
+    strategy (and topology, algorithm, bucket cap where several)."""
+    plt = _pyplot()
+    several = {key: len({record[key] for record in records}) > 1 for key in ("topology", "algorithm", "bucket_cap")}
+    lines: dict[str, list[dict]] = {}
+    for record in records:
+        key = ", ".join([record["strategy"], *(str(record[k]) if k != "bucket_cap" else f"bucket {format_bytes(record[k])}"
+                                               for k in ("topology", "algorithm", "bucket_cap") if several[k])])
+        lines.setdefault(key, []).append(record)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
+    for i, (name, line) in enumerate(lines.items()):
+        line = sorted(line, key=lambda record: record["workers"])
+        gpus = [record["workers"] for record in line]
+        style = dict(marker=MARKERS[i % len(MARKERS)], linestyle=DASHES[i % len(DASHES)], color=f"C{i}", label=name)
+        left.plot(gpus, [record["step_s"] * 1e3 for record in line], **style)
+        right.plot(gpus, [record["efficiency"] * 100 for record in line], **style)
+    every = sorted({record["workers"] for record in records})
+    for ax, ylabel in ((left, "step time (ms)"), (right, "scaling efficiency vs 1 GPU (%)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(every, [str(n) for n in every])
+        ax.minorticks_off()
+        ax.set_xlabel("GPUs")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="major", alpha=0.3)
+    left.set_ylim(bottom=0)
+    right.set_ylim(0, max(105, 5 + max(record["efficiency"] * 100 for record in records)))
+    right.legend(fontsize=8, loc="lower left")
+    figure.suptitle(f"{records[0]['model']}: one step against the number of GPUs", fontsize=10)
+    return figure

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engines import analytic
-from ..engines.results import NotApplicable, RunResult, TrainingResult
+from ..engines.results import NotApplicable, RunResult, StepResult, TrainingResult
 from ..scenario import Scenario
 from .outputs import write_atomically, write_text_atomically
 
@@ -87,6 +87,21 @@ def training_record(run: TrainingResult) -> dict[str, Any]:
     }
 
 
+STEP_FIELDS = ("strategy", "algorithm", "topology", "workers", "model", "params", "dtype", "wire", "batch_per_gpu",
+               "accumulation", "bucket_cap", "buckets")
+STEP_TIMES = ("compute_s", "optimizer_s", "comm_s", "exposed_s", "overlap", "throughput", "unit", "one_gpu_s",
+              "efficiency")
+
+
+def step_record(run: StepResult | NotApplicable) -> dict[str, Any]:
+    """One workload step as JSON-able data: its coordinates, where the time went, its traffic and checks."""
+    if isinstance(run, NotApplicable):
+        return _not_applicable_record(run)
+    return {**{key: getattr(run, key) for key in STEP_FIELDS}, "step_s": run.makespan_s,
+            **{key: getattr(run, key) for key in STEP_TIMES}, **_traffic_record(run), "engine": run.engine,
+            "bytes_per_link": run.bytes_per_link, **({"nccl": run.nccl} if run.nccl is not None else {})}
+
+
 def result_of(record: dict[str, Any]) -> RunResult | TrainingResult | NotApplicable:
     """A run back from its JSON record, as ``results.json`` holds it (no message log): what a sweep, whose
     points may come from other processes or an earlier sweep, prints its table from."""
@@ -101,6 +116,9 @@ def result_of(record: dict[str, Any]) -> RunResult | TrainingResult | NotApplica
                                                                        in expected["message_bytes"].items()}}),
         "bytes_per_link": record["bytes_per_link"], "disturbance": record.get("disturbance"),
     }
+    if "strategy" in record:
+        return StepResult(**{key: record[key] for key in (*STEP_FIELDS, *STEP_TIMES)}, **traffic_of_step(traffic),
+                          engine=record["engine"], nccl=record.get("nccl"))
     if "curves" in record:
         curves = record["curves"]
         return TrainingResult(
@@ -115,9 +133,21 @@ def result_of(record: dict[str, Any]) -> RunResult | TrainingResult | NotApplica
         link_bandwidth=record["link_bandwidth"], mean=record["mean"], engine=record["engine"], nccl=record.get("nccl"))
 
 
-def results_document(scenario: Scenario, runs: list[RunResult] | list[TrainingResult]) -> dict[str, Any]:
+def traffic_of_step(traffic: dict[str, Any]) -> dict[str, Any]:
+    """A record's traffic as a :class:`StepResult` takes it."""
+    return {key: value for key, value in traffic.items() if key != "disturbance"}
+
+
+def record_of(scenario: Scenario) -> Any:
+    """What makes one run's JSON record for this scenario's runs."""
+    if scenario.workload is not None:
+        return step_record
+    return training_record if scenario.training is not None else run_record
+
+
+def results_document(scenario: Scenario, runs: list[Any]) -> dict[str, Any]:
     """The whole ``results.json`` document."""
-    record = training_record if scenario.training is not None else run_record
+    record = record_of(scenario)
     return document(scenario, [record(run) for run in runs])
 
 
@@ -140,12 +170,24 @@ CSV_COLUMNS = (
 )
 
 
+STEP_CSV_COLUMNS = ("engine", "strategy", "algorithm", "topology", "workers", "model", "bucket_cap", "buckets",
+                    "step_s", "expected_step_s", "compute_s", "optimizer_s", "comm_s", "exposed_s", "overlap",
+                    "throughput", "unit", "efficiency", "messages", "expected_messages", "bytes", "expected_bytes", "ok",
+                    "note")
+
 TRAINING_CSV_COLUMNS = ("algorithm", "topology", "workers", "optimizer", "wire", "step", "loss", "time_s", "compute_s", "comm_s")
 
 
 def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
     """The ``results.csv`` rows of one run's JSON record (a training run: one row per step), so a sweep can
     write a point's rows from its record alone."""
+    if "strategy" in record:
+        exp = record["expected"]
+        return [[record["engine"], *(record[key] for key in STEP_FIELDS[:5]), record["bucket_cap"],
+                 record["buckets"], repr(record["step_s"]), "" if exp["makespan_s"] is None else repr(exp["makespan_s"]),
+                 *(repr(record[key]) for key in STEP_TIMES[:6]), record["unit"], repr(record["efficiency"]),
+                 record["messages"], exp["messages"], record["bytes"], exp["bytes"],
+                 "" if record["ok"] is None else record["ok"], ""]]
     if "curves" in record:
         curves = record["curves"]
         head = [record["algorithm"], record["topology"], record["workers"], record["optimizer"], record["wire"]]
@@ -166,15 +208,15 @@ def csv_rows(record: dict[str, Any]) -> list[list[Any]]:
     ]]
 
 
-def csv_header(training: bool) -> list[str]:
-    return list(TRAINING_CSV_COLUMNS if training else CSV_COLUMNS)
+def csv_header(training: bool, workload: bool = False) -> list[str]:
+    return list(STEP_CSV_COLUMNS if workload else TRAINING_CSV_COLUMNS if training else CSV_COLUMNS)
 
 
-def csv_text_of(records: list[dict[str, Any]], training: bool) -> str:
+def csv_text_of(records: list[dict[str, Any]], training: bool, workload: bool = False) -> str:
     """``results.csv`` from the runs' JSON records."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(csv_header(training))
+    writer.writerow(csv_header(training, workload))
     for record in records:
         writer.writerows(csv_rows(record))
     return out.getvalue()
@@ -212,7 +254,9 @@ def write_results(directory: Path, scenario: Scenario, runs: list[RunResult] | l
     directory.mkdir(parents=True, exist_ok=True)
     return write_atomically({
         directory / "results.json": json_text(results_document(scenario, runs)),
-        directory / "results.csv": training_csv_text(runs) if scenario.training is not None else csv_text(runs),
+        directory / "results.csv": (csv_text_of([step_record(run) for run in runs], False, True)
+                                    if scenario.workload is not None else training_csv_text(runs)
+                                    if scenario.training is not None else csv_text(runs)),
     })
 
 

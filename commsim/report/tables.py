@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..engines.results import NotApplicable, RunResult, TrainingResult
+from ..engines.results import NotApplicable, RunResult, StepResult, TrainingResult
 from ..errors import TopologyError
 from ..scenario import ITEMSIZE, Scenario
 from ..units import column_unit, format_bandwidth, format_in, format_time
@@ -195,11 +195,64 @@ def training_table(scenario: Scenario, runs: list[TrainingResult], wide: bool = 
                       *([_summary(runs)] if summary else [])])
 
 
+def _rate(value: float) -> str:
+    """A throughput in three significant digits with an SI prefix: 1.23M, 456k."""
+    for prefix, factor in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= factor:
+            return f"{format_in(value, factor)}{prefix}"
+    return format_in(value, 1.0)
+
+
+def step_table(scenario: Scenario, runs: list[StepResult | NotApplicable], wide: bool = False,
+               summary: bool = True) -> str:
+    """Per (topology, algorithm) a heading, per strategy and worker count a row: the step and where its time
+    went (compute, exposed communication, optimizer, all in the step's unit), overlap, throughput, scaling
+    efficiency against one GPU, and the traffic checked against the calls' closed forms."""
+    spec = scenario.workload
+    arch = spec.architecture()
+    what = ("sequence" if arch.per == "token" else "sample") + "s" * (spec.batch_per_gpu > 1)
+    batch = f"{spec.batch_per_gpu} {what} per GPU" + (f" × {spec.accumulation} micro-steps" if spec.accumulation > 1 else "")
+    lines = [_network_line(scenario, f"; {arch.name} ({arch.params / 1e9:.3g} B params), {batch}, {spec.dtype}, "
+                                     f"wire {spec.wire_format}"), engine_line(scenario), EXPECTED_NOTE,
+             "exposed = step - compute - optimizer; overlap: the share of communication hidden;",
+             "efficiency: one GPU's step / this step (above 100 % where sharding divides the optimizer)"]
+    ran = [run for run in runs if not isinstance(run, NotApplicable)]
+    units = _Units(runs)
+    unit = ran[0].unit if ran else "samples/s"
+    rows = [("", "strategy", "workers", "buckets", f"step ({units.time})", "compute", "exposed", "optimizer",
+             "overlap", unit, "efficiency", "messages", f"bytes ({units.bytes})")]
+    for run in runs:
+        head = f"{run.topology}, {run.algorithm}"
+        if isinstance(run, NotApplicable):
+            rows.append((head, "", str(run.workers), "n/a", *[""] * 9))
+            continue
+        checks = run.checks
+        rows.append((head, run.strategy, str(run.workers), str(run.buckets) if run.strategy != "fsdp" and
+                     run.strategy != "zero3" else "-",
+                     "stopped" if run.stopped is not None else units.time_cell(run),
+                     format_in(run.compute_s, units.time_factor), format_in(run.exposed_s, units.time_factor),
+                     format_in(run.optimizer_s, units.time_factor), f"{run.overlap:.0%}", _rate(run.throughput),
+                     f"{run.efficiency:.1%}", _count_cell(run.messages, run.expected.messages, checks.get("messages")),
+                     units.bytes_cell(run)))
+    droppable = ("messages", f"bytes ({units.bytes})", "buckets", "optimizer")
+    notes = [f"n/a: {run.reason}" for run in runs if isinstance(run, NotApplicable)][:3]
+    analytic = bool(ran) and all(run.engine == "analytic" for run in ran)
+    if analytic:
+        notes += wrapped("engine analytic: each step is the overlap recurrence of its calls' closed forms (NCCL's "
+                         "own predicted times with model nccl), links never shared; nothing simulated, nothing checked")
+    else:
+        notes += _unchecked_times(ran)
+    return "\n".join([*lines, *_aligned(rows, {2, 3, 4, 5, 6, 7, 8, 9, 10, 12}, droppable, wide, group=0), *notes,
+                      *([_summary(runs)] if summary and not analytic else [])])
+
+
 def table(scenario: Scenario, runs: list[RunResult] | list[TrainingResult], wide: bool = False,
           summary: bool = True) -> str:
     """The human table: each measured value beside its closed form and a check mark; it fits
     :data:`WIDTH` columns unless ``wide``; ``summary``: end with the line that counts the runs matching
     their closed forms (a sweep prints its own)."""
+    if scenario.workload is not None:
+        return step_table(scenario, runs, wide, summary)
     if scenario.training is not None:
         return training_table(scenario, runs, wide, summary)
     several = scenario.topology is None

@@ -83,6 +83,9 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
     its idle time; a worker that never finished has no idle track (the report's idle is None)."""
     events: list[dict[str, Any]] = []
     for pid, run in enumerate(runs, start=1):
+        if getattr(run, "timeline", None) is not None:
+            events += step_events(pid, run)
+            continue
         if getattr(run, "log", None) is None:
             continue
         # tids are opaque: any distinct, increasing numbers give the same trace (viewers ignore a process's tid)
@@ -144,6 +147,28 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
                 events.append({"ph": "C", "name": f"link {link}", "pid": pid, "ts": _us(time),
                                "args": {"messages in flight": count}})
     return {"traceEvents": events, "displayTimeUnit": "ns"}
+
+
+def step_events(pid: int, run: Any) -> list[dict[str, Any]]:
+    """A workload step's trace: per rank a compute track (forward, each layer's backward, the optimizer step)
+    and a communication track (each call by its label: "bucket 3 all-reduce", "all-gather layers.7 (fwd)")."""
+    timeline = run.timeline
+    title = (f"{run.strategy} {run.model} on {run.topology}, {run.workers} GPUs, {run.algorithm}, "
+             f"bucket cap {run.bucket_cap} B")
+    events: list[dict[str, Any]] = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": title}}]
+    start, end = timeline["start"], timeline["end"]
+    for rank in range(start.shape[1]):
+        for offset, track in ((1, "compute"), (2, "communication")):
+            tid = 2 * rank + offset
+            events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
+                           "args": {"name": f"worker {rank} {track}"}})
+            for index, (label, stream) in enumerate(zip(timeline["labels"], timeline["streams"])):
+                a, b = float(start[index, rank]), float(end[index, rank])
+                if (stream == "comm") != (track == "communication") or not (b > a) or b == float("inf"):
+                    continue
+                events.append({"ph": "X", "name": label, "cat": stream, "pid": pid, "tid": tid, "ts": _us(a),
+                               "dur": _us(b - a)})
+    return events
 
 
 def write_trace(runs: Iterable[Any], path: Path) -> Path:

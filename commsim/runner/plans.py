@@ -108,7 +108,7 @@ class _Call:
     """What one collective call runs: its schedule and nodes, NCCL's fixed latency before it, its closed
     form (or NCCL's prediction), the servers it uses, and NCCL's choices."""
 
-    schedule: Schedule
+    schedule: Schedule | None
     nodes: list[Any]
     servers: tuple[Any, ...]
     delay_s: float
@@ -132,7 +132,7 @@ def _call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int, kee
     return _Call(schedule, participant_nodes(schedule, n, used), tuple(used), 0.0, expected, graph)
 
 
-def _nccl_call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int) -> _Call:
+def _nccl_call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int, build: bool = True) -> _Call:
     """What NCCL runs for ``run``'s collective of p·w bytes (its algorithm, protocol, channels; for the
     all-to-all its point-to-point parts) as a schedule on the cluster at NCCL's rates, after NCCL's fixed
     latency; NCCL's own predicted time beside it, where NCCL has one."""
@@ -158,6 +158,8 @@ def _nccl_call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int
                                 if nccl.choice is not None else None)}
     expected = Expected(sum(sizes.values()), sum(size * count for size, count in sizes.items()), sizes, None, "=",
                         f"NCCL's {nccl.algorithm}: no closed form")
+    if not build:  # what NCCL would run, for its prediction alone (the analytic engine)
+        return _Call(None, [], (), nccl.base_latency_s, expected, nccl.graph, info)
     schedule = nccl.make(n, p, w, gpus_per_node=graph.graph["gpus_per_node"])
     return _Call(schedule, participant_nodes(schedule, n, ()), (), nccl.base_latency_s, expected, nccl.graph, info)
 
@@ -356,6 +358,10 @@ def training_plan(scenario: Scenario, run: RunSpec, engine: str, keep_log: bool 
 
 def plan_of(scenario: Scenario, run: RunSpec, engine: str, keep_log: bool = False) -> Plan:
     """The plan of one point of ``scenario`` for ``engine``."""
+    if scenario.workload is not None:
+        from .workloads import workload_plan
+
+        return workload_plan(scenario, run, engine, keep_log)
     make = training_plan if scenario.training is not None else collective_plan
     return make(scenario, run, engine, keep_log)
 

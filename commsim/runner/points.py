@@ -75,7 +75,26 @@ def simulate_training(scenario: Scenario, run: RunSpec, progress: Any = None, ke
     return training_result(*done, run.optimizer)
 
 
-def simulate(scenario: Scenario) -> list[RunResult] | list[TrainingResult]:
+@one_blas_thread
+def simulate_step(scenario: Scenario, run: RunSpec, progress: Any = None, keep_log: bool = False) -> Any:
+    """One training step of a workload with one (strategy, algorithm, workers, bucket cap) point, or why it
+    cannot run."""
+    from .workloads import step_result
+
+    if run.unavailable is not None:
+        return not_applicable(run, run.unavailable)
+    done = _execute(scenario, run, progress, keep_log)
+    return done if isinstance(done, NotApplicable) else step_result(*done, run)
+
+
+def simulate_point(scenario: Scenario) -> Callable[..., Any]:
+    """What simulates one point of ``scenario``: a step of a workload, training, or a collective."""
+    if scenario.workload is not None:
+        return simulate_step
+    return simulate_training if scenario.training is not None else simulate_run
+
+
+def simulate(scenario: Scenario) -> list[Any]:
     """Every run of a scenario, in the order the scenario lists them."""
-    one = simulate_training if scenario.training is not None else simulate_run
+    one = simulate_point(scenario)
     return [one(scenario, run) for run in scenario.runs()]

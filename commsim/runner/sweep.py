@@ -25,6 +25,7 @@ from ..report.records import (
     csv_rows,
     json_text,
     run_record,
+    step_record,
     training_record,
 )
 from ..report.outputs import write_text_atomically
@@ -37,7 +38,8 @@ RECORDS = "results.jsonl"
 def point_key(run: RunSpec) -> str:
     """What identifies a point across runs of the same scenario (for ``--resume``)."""
     optimizer = run.optimizer.title if run.optimizer is not None else ""
-    return json.dumps([run.topology.title, run.algorithm, run.workers, run.params, run.dtype, optimizer])
+    return json.dumps([run.topology.title, run.algorithm, run.workers, run.params, run.dtype, optimizer,
+                       *([run.strategy, run.bucket_cap] if run.strategy is not None else [])])
 
 
 def run_point(scenario: Scenario, run: RunSpec) -> dict[str, Any]:
@@ -48,6 +50,8 @@ def run_point(scenario: Scenario, run: RunSpec) -> dict[str, Any]:
     for path in scenario.schedule_files.values():  # a fresh worker process has not read them yet
         ensure_registered(path)
 
+    if scenario.workload is not None:
+        return step_record(points.simulate_step(scenario, run))
     if scenario.training is not None:
         return training_record(points.simulate_training(scenario, run))
     return run_record(points.simulate_run(scenario, run))
@@ -137,7 +141,7 @@ def sweep(
     whole = (0, 0)  # where the files end after the last point written whole
     with open(directory / "results.csv", "w", encoding="utf-8") as table, \
             open(directory / RECORDS, "w", encoding="utf-8") as log:
-        table.write(",".join(csv_header(training)) + "\n")
+        table.write(",".join(csv_header(training, scenario.workload is not None)) + "\n")
 
         def flush() -> None:
             nonlocal written, whole

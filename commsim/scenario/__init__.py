@@ -36,6 +36,7 @@ from .network import (  # noqa: F401
     TopologySpec,
     expand_topology,
 )
+from .workload import WorkloadSpec, LayerSpec  # noqa: F401
 from .training import (  # noqa: F401
     ComputeSpec,
     OptimizerSpec,

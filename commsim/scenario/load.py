@@ -190,6 +190,9 @@ def _paths_beside(data: Any, folder: Path) -> Any:
         if isinstance(spec, dict) and spec.get("kind") == "from_file" and isinstance(spec.get("path"), str):
             if not Path(spec["path"]).is_absolute():
                 spec["path"] = str(folder / spec["path"])
+    workload = data.get("workload")
+    if isinstance(workload, dict) and isinstance(workload.get("layers"), str) and not Path(workload["layers"]).is_absolute():
+        workload["layers"] = str(folder / workload["layers"])
     algorithms = data.get("algorithms")
     for entry in algorithms if isinstance(algorithms, list) else [algorithms]:
         if isinstance(entry, dict) and isinstance(entry.get("schedule"), str) and not Path(entry["schedule"]).is_absolute():

@@ -22,6 +22,7 @@ from .disturbances import FaultSpec, StragglerSpec
 from .names import _engine, _has_server
 from .network import TopologySpec, expand_topology
 from .training import OptimizerSpec, TrainingSpec
+from .workload import WorkloadSpec
 from .values import _close, _Strict, _as_list, _sweep, _known, _dtypes, _whole_bytes, _channels
 from .names import NCCL_ALGORITHMS, NCCL_AUTO, NCCL_TESTS_NAMES, collective_kind
 from .values import ITEMSIZE, VALIDATE_UP_TO, BudgetSpec, Count, DType, Latency, WorkerCount
@@ -38,6 +39,8 @@ class RunSpec(NamedTuple):
     topology: TopologySpec | None = None
     dtype: str = "float32"
     unavailable: str | None = None
+    strategy: str | None = None  # a workload's data-parallel strategy
+    bucket_cap: int | None = None  # a workload's bucket cap (bytes)
 
 
 
@@ -63,9 +66,20 @@ class Scenario(_Strict):
     protocol: Literal["auto", "ll", "ll128", "simple"] = "auto"  # model nccl: NCCL's protocol (auto: its tuner's pick)
     channels: Annotated[Literal["auto"] | int, BeforeValidator(_channels)] = "auto"  # model nccl: rings at once (auto: NCCL's)
     training: TrainingSpec | None = None
+    workload: WorkloadSpec | None = None
     stragglers: StragglerSpec | None = None
     faults: FaultSpec | None = None
     budget: BudgetSpec | None = None  # limits of a run (and of all runs' events); see commsim.budget
+
+    @model_validator(mode="before")
+    @classmethod
+    def _workload_defaults(cls, data: Any) -> Any:
+        """A workload moves sizes alone; its all-reduce is the ring's (NCCL's pick with ``model: nccl``) unless
+        ``algorithms`` names one."""
+        if not isinstance(data, dict) or data.get("workload") is None:
+            return data
+        defaults = {"payload": "size-only", "algorithms": NCCL_AUTO if data.get("model") == "nccl" else "ring_allreduce"}
+        return defaults | data
 
     @model_validator(mode="before")
     @classmethod
@@ -133,10 +147,12 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _params_or_training(self) -> Scenario:
-        given = [key for key in ("params", "size", "training") if getattr(self, key) is not None]
+        given = [key for key in ("params", "size", "training", "workload") if getattr(self, key) is not None]
         if len(given) != 1:
             raise ValueError("params: give exactly one of 'params' or 'size' (collectives alone) or a 'training' section"
-                             + (f"; got {' and '.join(given)}" if given else ""))
+                             + " or a 'workload'" * ("workload" in given) + (f"; got {' and '.join(given)}" if given else ""))
+        if self.workload is not None:
+            self._check_workload()
         for nbytes in self.size or ():
             for dtype in self.dtype:
                 if nbytes % ITEMSIZE[dtype]:
@@ -160,6 +176,22 @@ class Scenario(_Strict):
                         f"({', '.join(sorted(VOTING_ALGORITHMS))}); {name!r} adds partial sums, which are not signs"
                     )
         return self
+
+    def _check_workload(self) -> None:
+        """A workload's all-reduce, sizes alone, and a GPU (a cluster preset's, or a peak) unless the compute is
+        measured."""
+        for name in self.algorithms:
+            kind = collective_kind(name)
+            if kind != "allreduce":
+                raise ValueError(f"algorithms: a workload's buckets need an all-reduce; {name!r} is a {kind}")
+        if self.payload != "size-only":
+            raise ValueError("payload: a workload moves sizes alone (no model trains); use 'payload: size-only'")
+        spec = self.workload
+        if spec.peak_flops is None and not spec.measured:
+            for index, topo in enumerate(self.networks):
+                if topo.kind != "cluster":
+                    raise ValueError(f"workload.peak_flops: {self._network_key(index)} {topo.kind!r} has no GPU; give "
+                                     "peak_flops (e.g. '989 TFLOP/s'), step_time, or a cluster preset")
 
     @property
     def networks(self) -> list[TopologySpec]:
@@ -258,10 +290,11 @@ class Scenario(_Strict):
         fewest = min(self.workers)
         spec = self.stragglers
         if spec is not None:
-            if self.training is not None and spec.compute is not None:
+            stepping = self.training is not None or self.workload is not None
+            if stepping and spec.compute is not None:
                 raise ValueError("stragglers.compute: training computes for its model's time; give slowdown instead")
             needs_compute = spec.slowdown or spec.jitter.compute
-            if self.training is None and needs_compute and spec.compute is None:
+            if not stepping and needs_compute and spec.compute is None:
                 raise ValueError("stragglers.compute: slowdown and compute jitter scale a compute time; give one "
                                  "(e.g. 'compute: 1 ms')")
             if isinstance(spec.slowdown, list) and len(spec.slowdown) > fewest:
@@ -387,6 +420,13 @@ class Scenario(_Strict):
             if self.training is not None:
                 for algorithm, n, opt in itertools.product(self.algorithms, self.workers, self.training.optimizer):
                     yield RunSpec(algorithm, n, None, opt, topo, self.dtype[0])
+            elif self.workload is not None:
+                spec = self.workload
+                for algorithm, strategy, cap, n in itertools.product(self.algorithms, spec.strategy, spec.bucket_cap,
+                                                                     self.workers):
+                    reason = self._blocking(failures, n, algorithm)
+                    yield RunSpec(algorithm, n, None, None, topo, "float32", reason.split(": ", 2)[-1] if reason else None,
+                                  strategy, cap)
             else:
                 for algorithm, n, (p, dtype) in itertools.product(self.algorithms, self.workers, self._params_and_dtypes()):
                     reason = self._blocking(failures, n, algorithm)
