@@ -121,7 +121,8 @@ def _case(path: Path, i: int, entry: Any) -> Case:
     except TopologyError as error:
         raise _fail(where, str(error)) from None
     machine = nccl_model.machine(graph)
-    algorithms = ("ring",) if entry["algorithm"] == "ring" else ("ring", "tree")
+    # NCCL's choice among what commsim schedules (ring, tree, NVLS; NVLS-tree is predicted, not scheduled)
+    algorithms = ("ring",) if entry["algorithm"] == "ring" else nccl_model.SCHEDULED["allreduce"]
     points = []
     for size, measured_us in _measured(path.parent / str(entry["file"]), where):
         choice = nccl_model.choose(machine, size, algorithms)
@@ -133,12 +134,12 @@ def _case(path: Path, i: int, entry: Any) -> Case:
 
 def simulate(graph: Any, nbytes: int, algorithms: tuple[str, ...]) -> float:
     """``model: nccl``'s time for an all-reduce of ``nbytes`` fp32 bytes: NCCL's base latency, then what
-    NCCL's tuner picks among ``algorithms`` (its ring or its tree, with its protocol) on NCCL's channels,
+    NCCL's tuner picks among ``algorithms`` (its ring, tree or NVLS, with its protocol) on NCCL's channels,
     on the graph at NCCL's rates and hop latencies, by the schedule engine."""
     nccl = nccl_model.plan(graph, nbytes, algorithms)
     n = graph.graph["nodes"] * graph.graph["gpus_per_node"]
     schedule = nccl.make(n, nbytes // 4, 4, gpus_per_node=graph.graph["gpus_per_node"])
-    run = run_schedule(schedule, nccl.graph, participant_nodes(schedule, n, ()))
+    run = run_schedule(schedule, nccl.graph, participant_nodes(schedule, n, nccl.servers))
     return nccl.base_latency_s + float(worker_finish(schedule, run.finish_s, n).max(initial=0.0))
 
 
