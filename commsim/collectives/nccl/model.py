@@ -28,11 +28,17 @@ with bytes the whole buffer (for reduce-scatter and all-gather n × the per-rank
   the tree's hop latency); tree (all-reduce only): base + 2((n/N − 1)·intra + ⌊lg N⌋·inter); PAT
   (reduce-scatter and all-gather, one GPU per node, Simple): base + ⌊lg N⌋·inter/3.5 + 2.8·n.
 
+* **NVLS and NVLS-tree** (sm90+ GPUs on an NVSwitch; NVLS on one node, NVLS-tree across nodes, Simple only):
+  NCCL's NVLS search in closed form (``nvls_graph``: g channels of speed s, each taking s of every GPU's
+  NVLink and 2s of its head's), then per channel min(s × efficiency (Hopper .85, Blackwell .74) × (C − 1)/C ×
+  2 for all-reduce, the network speed (× 2 for NVLS-tree on ≤ 2 nodes), NVLS-tree's per-channel cap); latency
+  25 µs, + 2·⌊lg N⌋·20.9 µs for NVLS-tree (``_nvls_latency_and_bandwidth``). CollNet is not modelled.
+
 NCCL rates broadcast and reduce on the ring only and has no tree for reduce-scatter or all-gather
 (tuning.cc:294-298). ``choose`` picks the smallest predicted time, as NCCL's ``topoGetAlgoInfo`` does,
-and keeps every alternative's time (the "why"). NVLS and CollNet are not modelled: on an H100 node NCCL
-may pick NVLS above what any ring reaches, so compare with ``NCCL_ALGO=Ring`` measurements there. PAT is
-predicted but not simulated: ``plan`` runs the ring where NCCL would pick PAT.
+and keeps every alternative's time (the "why"). PAT, NVLS-tree and NVLS's reduce-scatter and all-gather are
+predicted but not simulated: ``plan`` runs what commsim schedules (``SCHEDULED``) where NCCL would pick them.
+``launch`` gives the channels and threads NCCL runs a call on, fewer for small calls (enqueue.cc).
 
 The personalized all-to-all is point-to-point sends (``ncclAlltoAll`` and nccl-tests' alltoall_perf,
 enqueue.cc:3070-3078), which NCCL's tuner does not rate: no predicted time, no base latency. What NCCL's
