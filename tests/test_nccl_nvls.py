@@ -5,6 +5,8 @@ chunks; and NCCL's small-message rules: channels and threads, the tree's LL128 c
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commsim import scenario
 from commsim.collectives.nccl import model as M
@@ -229,3 +231,39 @@ def test_tree_bandwidth_times_085_with_one_gpu_per_node():
     assert M.channels(m) == M.Channels(1, 12.0, 2)
     assert M.latency_and_bandwidth(m, "tree", "simple")[1] == pytest.approx(12 * 0.92 * 0.85 * 0.5, rel=1e-12)
     assert M.latency_and_bandwidth(m, "ring", "simple")[1] == pytest.approx(8.0, rel=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.sampled_from([2, 3, 4]), p=st.integers(1, 40_000), channels=st.integers(1, 3))
+def test_nvls_leaves_every_rank_the_mean_and_the_engines_agree_at_any_size(n, p, channels):
+    """Any small node, size and channel count (partial last loops, heads with nothing, channels of one loop):
+    on real buffers every rank ends with the exact mean of the n inputs (integers, so sums are exact), and the
+    schedule engine gives the message engine's per-rank finish (to 1e-9), messages, sizes and bytes per link —
+    the sizes also NVLS's formula (2n + 2 crossings per piece)."""
+    graph = _switch_node(n, 50e9)
+    schedule = nvls.nccl_nvls_schedule(n, p, 8, channels=channels, gpus_per_node=n)
+    nodes = participant_nodes(schedule, n, (SWITCH,))
+    program = one_call(schedule, nodes, n, (SWITCH,))
+    rng = np.random.default_rng(p)
+    x = [rng.integers(-64, 64, p).astype(np.float64) for _ in range(n)]
+    hooks = message_engine.Hooks(x, 8)
+    slow = message_engine.run_program(program, graph, hooks=hooks)
+    for result in slow.results:
+        np.testing.assert_array_equal(result, np.mean(np.stack(x), axis=0))
+    fast = schedule_engine.run_program(program, graph)
+    assert fast.finish_s[:n].tolist() == pytest.approx(slow.finish_s[:n].tolist(), rel=1e-9)
+    assert (fast.messages, fast.sizes, fast.bytes_per_link) == (slow.messages, slow.sizes, slow.bytes_per_link)
+    assert fast.sizes == nvls.message_sizes(n, p, 8, channels, "simple")
+
+
+def test_the_budget_estimate_of_nvls_bounds_what_it_sends():
+    """1 MiB of NVLS on 4 H100 GPUs, 16 CTAs of 64 KiB (16 KiB chunks: one loop of 4 heads × 16 KiB):
+    16 · 4 · (2·4 + 2) = 640 messages sent; the estimate counts (64 channels · 4 + 1 MiB / 16 KiB) · 10 = 3,200,
+    never fewer than sent."""
+    from commsim import budget
+
+    loaded = scenario.parse(yaml.safe_load(_scenario("schedule", "size-only", 262_144)), "nvls.yaml")
+    (point,) = loaded.runs()
+    sent = points.simulate_run(loaded, point).messages
+    assert sent == 16 * 4 * 10
+    assert budget.estimate(loaded, point).messages == (64 * 4 + 64) * 10 >= sent

@@ -15,7 +15,8 @@ The schedule: participants 0..n−1 the GPUs, n the NVSwitch (``node0.nvswitch``
 schedule, holding nothing until it adds). Loop j of channel c (pieces lo:hi of head h) runs as four rounds,
 pipelined so that round k carries loop k's (A), k−1's (B), k−2's (C) and k−3's (D):
 
-* A, load: every GPU sends the piece to the switch, which adds the n of them;
+* A, load: every GPU sends the piece to the switch, which adds the n of them (GPU 0's a copy, the first
+  term: the switch holds nothing before);
 * B, load's answer: the switch sends the sum to head h, which divides it by n (the mean);
 * C, store: head h sends the mean to the switch;
 * D, store's multicast: the switch sends it to all n GPUs (the head too).
@@ -95,12 +96,12 @@ def nccl_nvls_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
                 if not 0 <= j < len(channel):
                     continue
                 for h, a, b in channel[j]:
-                    if stage == 0:  # A: every GPU's piece into the switch's sum
+                    if stage == 0:  # A: every GPU's piece into the switch's sum, which starts from GPU 0's
                         src += ranks.tolist()
                         dst += [switch] * n
                         lo += [a] * n
                         hi += [b] * n
-                        add += [True] * n
+                        add += [False] + [True] * (n - 1)
                     elif stage == 3:  # D: the switch multicasts the mean to every GPU
                         src += [switch] * n
                         dst += ranks.tolist()
