@@ -50,6 +50,9 @@ def test_nvls_graph_and_tuner_values_on_h100_b200_and_a100_by_hand():
         (66.8, 8 * 57.7 * 16 / 30), rel=1e-6)
     assert M.latency_and_bandwidth(_machine("hgx-h100", 4), "nvls_tree", "simple") == pytest.approx(
         (108.6, 8 * 45.5 * 32 / 62), rel=1e-6)
+    # 3 × 8 B200 (4+ column; the network speed not doubled past 2 nodes): 8 × min(48·.74·7/8·2 = 62.16, 48, 80)
+    assert M.latency_and_bandwidth(_machine("hgx-b200", 3), "nvls_tree", "simple") == pytest.approx(
+        (66.8, 8 * 48 * 24 / 46), rel=1e-6)
     # NVLS on one node only, NVLS-tree on several only, Simple only (tuning.cc:301, 501-506)
     assert not M.enabled(h100, "simple", "nvls_tree") and not M.enabled(_machine("hgx-h100", 2), "simple", "nvls")
     assert not M.enabled(h100, "ll128", "nvls")
@@ -194,12 +197,12 @@ def test_small_message_channels_and_threads_on_an_h100_node_by_hand():
     512 → 64 (halved while 1024 < 1·t·64 and t a multiple of 128) + 32 = 96. Tree LL128 (640 threads, threshold
     8), 64 KiB: nc 12 (61,440 ≤ 65,536 < 66,560), 4 cells of 16 KiB, 1 per channel: 4. NVLS: 16 CTAs, 640."""
     m = _machine("hgx-h100", 1)
-    assert M.launch(m, "ring", "simple", 256 << 10) == M.Launch(8, 544, 24)
-    assert M.launch(m, "ring", "simple", 1 << 20).channels == 22
-    assert M.launch(m, "ring", "simple", 64 << 10).channels == 2
-    assert M.launch(m, "ring", "simple", 1024) == M.Launch(1, 96, 24)
-    assert M.launch(m, "tree", "ll128", 64 << 10) == M.Launch(4, 640, 24)
-    assert M.launch(m, "nvls", "simple", 64 << 20) == M.Launch(16, 640, 16)
+    assert M.launch(m, "ring", "simple", 256 << 10, "allreduce", 4) == M.Launch(8, 544, 24)
+    assert M.launch(m, "ring", "simple", 1 << 20, "allreduce", 4).channels == 22
+    assert M.launch(m, "ring", "simple", 64 << 10, "allreduce", 4).channels == 2
+    assert M.launch(m, "ring", "simple", 1024, "allreduce", 4) == M.Launch(1, 96, 24)
+    assert M.launch(m, "tree", "ll128", 64 << 10, "allreduce", 4) == M.Launch(4, 640, 24)
+    assert M.launch(m, "nvls", "simple", 64 << 20, "allreduce", 4) == M.Launch(16, 640, 16)
     graph = topology.build("cluster", 8, 1.0, 0.0, preset="hgx-h100", nodes=1)
     assert M.plan(graph, 256 << 10, ("ring",), ("simple",)).channels == 8
 
@@ -214,6 +217,13 @@ def test_tree_ll128_chunk_rule_at_its_boundaries(nbytes, nodes, chunk):
     then while ⌊B/chunk⌋ < 16·s/8 = 3.6 (B < 4 chunks) and chunk > 32 KiB (→ 36,000 → 18,000); align down to
     1920 B (72,000 → 71,040; 36,000 → 34,560; 18,000 → 17,280)."""
     assert tree.chunk_bytes("ll128", nbytes, nodes, 8) == chunk
+
+
+def test_tree_ll128_chunk_rule_compares_strictly():
+    """With 40 GPUs a node s = 1 + 0 + 4 = 5 and 64·s/40 = 8 exactly: ⌊4,608,000/576,000⌋ = 8 is not below it
+    (576,000 stays), one byte less is (288,000)."""
+    assert tree.chunk_bytes("ll128", 4_608_000, 1, 40) == 576_000
+    assert tree.chunk_bytes("ll128", 4_607_999, 1, 40) == 288_000
 
 
 def test_the_tree_schedule_takes_the_ll128_chunk_rule():
@@ -267,3 +277,62 @@ def test_the_budget_estimate_of_nvls_bounds_what_it_sends():
     sent = points.simulate_run(loaded, point).messages
     assert sent == 16 * 4 * 10
     assert budget.estimate(loaded, point).messages == (64 * 4 + 64) * 10 >= sent
+
+
+def test_nvls_loops_by_hand_where_the_last_chunk_differs_and_channels_differ():
+    """all_reduce.h:413-455 with 32 KiB chunks (4 heads, 70,536 floats = 282,144 B: ≥ 2·4·32 KiB, < 8·4·64 KiB):
+    loops of 4 × 8192; the rest, 5000, in chunks of ⌈5000/4⌉ = 1250 rounded up to 4096, not 8192: head 0 4096,
+    head 1 the last 904. 36,864 floats in 16 KiB chunks: the rest 4096 is head 0's whole, head 1's piece empty
+    (none sent). Two channels of 4096 and 4097 floats over 2 heads (16 KiB chunks, loops of 4096): 1 and 2
+    loops, so 2 + 3 rounds; in each round B the heads divide what they received (loop 0: heads 0 and 1, 0:2048
+    and 2048:4096), in round 2 also the second channel's head 0 its one float. One rank: nothing to send."""
+    loops = nvls.pieces(70_536, 4, 4)
+    assert len(loops) == 3 and loops[1][3] == (3, 32768 + 3 * 8192, 65536)
+    assert loops[2] == [(0, 65536, 69632), (1, 69632, 70536)]
+    assert nvls.pieces(36_864, 4, 4)[2] == [(0, 32768, 36864)]
+    schedule = nvls.nccl_nvls_schedule(2, 8193, 8, channels=2, gpus_per_node=2)
+    assert schedule.rounds == 5 and schedule.participants == 3
+    b = schedule.round(1)
+    assert [column.tolist() for column in b.scale] == [[0, 1, 0, 1], [0, 2048, 4096, 6144], [2048, 4096, 6144, 8192]]
+    assert [column.tolist() for column in schedule.round(2).scale] == [[0], [8192], [8193]]
+    assert nvls.nccl_nvls_schedule(1, 10, 4).rounds == 0 and nvls.nccl_nvls_schedule(1, 10, 4).participants == 1
+
+
+@pytest.mark.parametrize(("options", "graph"), [
+    ({"nodes": 1, "gpus_per_node": 4}, M.NvlsGraph(4, 60.0, 60.0)),
+    ({"nodes": 2, "nics_per_node": 4}, M.NvlsGraph(4, 48.0, 48.0)),
+    ({"nodes": 2, "nic_bandwidth": "200 Gbit/s"}, M.NvlsGraph(8, 24.0, 24.0)),
+    ({"nodes": 1, "nvlink_bandwidth": "100 GB/s"}, M.NvlsGraph(8, 6.0, 12.0))])
+def test_nvls_search_on_other_h100_nodes_by_hand(options, graph):
+    """search.cc's NVLS search, by hand. 4 GPUs: start at 60 (60·4 ≤ 370.8·4/3), 4 heads fit ((4 + 1)·60 = 300 ≤
+    370.8), 60 is the top speed. 2 × 8 with 4 NICs: 4 channels at most (a NIC each); 48 fits them (5·48 = 240),
+    nothing slower beats 4 × 48, the network speed is already the reach (PCIe 48). 2 × 8 with 200 Gbit/s NICs:
+    the reach is 25, the first speed under it 24 fits all 8 heads (9·24 ≤ 370.8), 30 is beyond the NIC so pass 2
+    stops. One node with 100 GB/s of NVLink (4 links, 82.4 GB/s as NCCL counts): start where 8·s ≤ 82.4·8/7 =
+    94.2 (11), 11 fits 6 heads only (⌊82.4/11⌋ − 1), 6 fits all 8; pass 2 raises the network speed 6 → 11 → 12,
+    stopping at 2 × 6."""
+    m = M.machine(topology.build("cluster", 8 * options["nodes"] if "gpus_per_node" not in options else 4, 1.0, 0.0,
+                                 preset="hgx-h100", **options))
+    assert M.nvls_graph(m) == graph
+
+
+def test_small_message_thresholds_of_ll_and_the_last_channel_by_hand():
+    """Ring LL's threshold is 8 × ranks (tuning.cc:593): 256 KiB on 8 × H100 drops to 8 channels (8 · 512 · 64 =
+    256 KiB), cells of 4 KiB (32 KiB / (2 × 4)), 8 per channel: 8 channels, 512 threads. The tree's LL threshold is
+    8: 24 channels stay, traffic 2 MiB / 24 = 87,392 a channel, 3 cells of 32 KiB traffic each: 1 + 20 + 1 = 22
+    channels, 640 threads (the tree always). Ring Simple, 40,000 B: one channel (40,000 < 2 · 512 · 64), where
+    40,000 ≥ 512 · 64 keeps 512 threads (+ 32)."""
+    m = _machine("hgx-h100", 1)
+    assert M.launch(m, "ring", "ll", 256 << 10, "allreduce", 4) == M.Launch(8, 512, 24)
+    assert M.launch(m, "tree", "ll", 256 << 10, "allreduce", 4) == M.Launch(22, 640, 24)
+    assert M.launch(m, "ring", "simple", 40_000, "allreduce", 4) == M.Launch(1, 544, 24)
+    assert M.launch(m, "ring", "ll", 1024, "allreduce", 4).threads == 96  # 512 → 64 (not a multiple of 128), ≥ 3 warps
+    assert M.launch(m, "ring", "simple", 0, "allreduce", 4).channels == 1  # nothing to send: one channel
+
+
+def test_the_cells_fill_both_channels_of_a_two_channel_machine():
+    """4 one-GPU Ethernet nodes run NCCL's 2 channels (1 × 12 GB/s, doubled): 1 MiB ring Simple keeps both (1 MiB ≥
+    2 · 256 · 64; 256 threads as channels × speed = 12 ≤ PCI_BW), 64 cells of 16 KiB, 32 a channel (2 MiB of
+    traffic / 2): 2 channels, 288 threads."""
+    m = _machine("ethernet", 4, 1)
+    assert M.launch(m, "ring", "simple", 1 << 20, "allreduce", 4) == M.Launch(2, 288, 2)

@@ -399,6 +399,7 @@ def _nvls_latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, colle
     c = graph.channels
     intra = graph.intra * T.NVLS_EFFICIENCY[m.arch] * (c - 1) / c
     intra *= 2.0 if collective == "allreduce" else (ppn - 1) / ppn
+    # equivalent: (2 → 3) the network speed is at least the intra speed after pass 2, so 2 × it never binds
     inter = graph.inter * (2 if m.nodes <= 2 and algorithm == "nvls_tree" else 1)
     cap = T.PER_CHANNEL_MAX_NVLS_TREE_BW[m.arch][_scale(m.nodes)] if algorithm == "nvls_tree" else math.inf
     bus = c * min(intra, inter, cap)
@@ -495,8 +496,7 @@ class Launch:
     most: int
 
 
-def launch(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: str = "allreduce",
-           itemsize: int = 4) -> Launch:
+def launch(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: str, itemsize: int) -> Launch:
     """The channels and threads NCCL runs a call of ``nbytes`` (the whole buffer, as the tuner's) on.
 
     topoGetAlgoInfo (enqueue.cc:2070-2116): NVLS takes NCCL's NVLS CTAs; ring and tree start from the
@@ -517,24 +517,24 @@ def launch(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: s
             nc -= 1
         while nbytes < nc * nt * threshold and nt % 128 == 0:
             nt //= 2
-        if protocol == "simple":
-            nt += T.WARP_SIZE if algorithm == "ring" else 4 * T.WARP_SIZE if algorithm == "tree" else 0
+        if protocol == "simple" and algorithm == "ring":
+            nt += T.WARP_SIZE  # (the tree's 4 more warps, enqueue.cc:2110, are overruled by its 640 below)
         nt = max(nt, 3 * T.WARP_SIZE)
         if algorithm in ("tree", "pat"):
             nt = T.MAX_NTHREADS
     per_byte = _traffic_per_byte(m, protocol, collective)
+    # equivalent: (/ for //) the count is floored to whole items next
     count_bytes = nbytes // m.ranks if collective in ("reduce_scatter", "all_gather") else nbytes  # the task's count
     count_bytes = count_bytes // itemsize * itemsize
     traffic = max(T.MIN_TRAFFIC_PER_CHANNEL, count_bytes * per_byte)
     per_channel = -(-(traffic // nc) // 16) * 16
     cell = -(-(-(-T.MIN_TRAFFIC_PER_CHANNEL // per_byte)) // 16) * 16
     cells = -(-count_bytes // cell)
-    if cells == 0:
+    if cells == 0:  # nothing to send: one channel
         return Launch(1, nt, most)
+    # each channel ⌈traffic per channel / traffic per cell⌉ cells, the last the rest (at most ``most`` channels)
     per = min(cells, -(-per_channel // (cell * per_byte)))
-    first = cells if most == 1 else per
-    used = 1 + (cells - first) // per + (1 if (cells - first) % per else 0)
-    return Launch(min(used, most), nt, most)
+    return Launch(min(-(-cells // per), most), nt, most)
 
 
 @dataclass(frozen=True)

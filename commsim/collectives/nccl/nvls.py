@@ -50,17 +50,18 @@ def chunk_bytes(channel_bytes: int, heads: int) -> int:
     """NCCL's NVLS chunk for a channel of ``channel_bytes`` and ``heads`` heads (enqueue.cc:2262-2274, 2321):
     min(Simple step, 128 KiB), then 64 KiB if bytes < 64·heads·chunk, 32 KiB if < 8·heads·chunk, 16 KiB if
     < 2·heads·chunk (each test on the chunk so far), aligned down to 512 B."""
-    chunk = min(BUFFER_BYTES["simple"] // NCCL_STEPS, NVLS_CHUNK_BYTES)
+    chunk = min(BUFFER_BYTES["simple"] // NCCL_STEPS, NVLS_CHUNK_BYTES)  # equivalent: (/) the min is 128 KiB
     for times, smaller in NVLS_CHUNK_STEPS:
-        if channel_bytes < times * heads * chunk and chunk > smaller:
+        if channel_bytes < times * heads * chunk and chunk > smaller:  # equivalent: (>=) sets what it is
             chunk = smaller
     return chunk // SIMPLE_GRAIN * SIMPLE_GRAIN
 
 
 def pieces(count: int, w: int, heads: int) -> list[list[tuple[int, int, int]]]:
     """A channel of ``count`` elements as loops of (head, lo, hi) offsets within it (all_reduce.h:413-455)."""
-    chunk = max(chunk_bytes(count * w, heads) // w, 1)
+    chunk = max(chunk_bytes(count * w, heads) // w, 1)  # equivalent: (2) a chunk is ≥ 16 KiB of ≤ 8-byte items
     per_loop = heads * chunk
+    # equivalent: (/ for //) ⌈⌈x⌉/a⌉ = ⌈x/a⌉ for a whole a, and 16 KiB is whole items
     last = -(-(-(-(count % per_loop) // heads)) // (NVLS_LAST_CHUNK_ALIGN // w)) * (NVLS_LAST_CHUNK_ALIGN // w)
     loops = []
     for start in range(0, count, per_loop):
@@ -70,13 +71,14 @@ def pieces(count: int, w: int, heads: int) -> list[list[tuple[int, int, int]]]:
     return loops
 
 
+# equivalent: (the default channels) every caller passes them
 def nccl_nvls_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",
                        gpus_per_node: int | None = None, **_: object) -> Schedule:
     """All-reduce (the mean) through one node's NVSwitch, participant n: see the module docstring."""
     if protocol != "simple":
         raise ValueError(f"NCCL runs NVLS in Simple only (tuning.cc:301), not {protocol!r}")
     g = node_size(n, protocol, gpus_per_node)
-    if n // g != 1:
+    if n // g != 1:  # equivalent: (/) n fills whole nodes (node_size)
         raise ValueError(f"nvls: one node only ({n} ranks in nodes of {g}); across nodes NCCL runs NVLS-tree")
     if n == 1:
         return empty(1, p)

@@ -36,6 +36,7 @@ def chunk_bytes(protocol: str, channel_bytes: int, nodes: int, ppn: int) -> int:
         return chunk
     steps = TREE_LL128_STEPS_BASE + (nodes.bit_length() - 1) + TREE_LL128_STEPS_PER_PPN * ppn
     for factor, floor in TREE_LL128_CHUNK_RULES:
+        # equivalent: (>= for >) no halving of 576,000 is 128 KiB or 32 KiB
         while channel_bytes // chunk < steps * factor / ppn and chunk > floor:
             chunk //= 2
     return chunk // LL128_GRAIN * LL128_GRAIN
