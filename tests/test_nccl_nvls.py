@@ -185,7 +185,7 @@ def test_nvls_on_an_a100_node_is_not_run_and_says_why():
     """A100 has no NVLS (sm80): the point is not applicable, with NCCL's reason in one line."""
     run = _run(_scenario("schedule", "size-only", 1000).replace("hgx-h100", "dgx-a100"))
     assert isinstance(run, points.NotApplicable)
-    assert run.reason.startswith("algorithms: NCCL runs nvls only on sm90+ GPUs joined by an NVSwitch")
+    assert run.reason == "algorithms: nvls needs sm90+ GPUs on an NVSwitch, one node (NCCL search.cc:1124)"
     assert "\n" not in run.reason
 
 

@@ -461,8 +461,8 @@ def choose(m: Machine, nbytes: int, algorithms: tuple[str, ...] | None = None,
              if a not in NVLS or p == "simple"}  # tuning.cc:301: NCCL rates NVLS in Simple only
     runnable = {key: t for key, t in table.items() if t is not None}
     if not runnable and set(algorithms) <= set(NVLS):
-        raise ValueError(f"algorithms: NCCL runs {'/'.join(algorithms)} only on sm90+ GPUs joined by an NVSwitch, NVLS on "
-                         "one node, NVLS-tree on several (search.cc:1124, tuning.cc:501-506)")
+        raise ValueError(f"algorithms: {'/'.join(algorithms)} needs sm90+ GPUs on an NVSwitch, one node (NCCL "
+                         "search.cc:1124)")
     if not runnable:
         raise ValueError(f"no protocol of {', '.join(protocols)} runs on this machine")
     (a, p), best = min(runnable.items(), key=lambda item: item[1])
