@@ -302,7 +302,10 @@ def test_nvls_loops_by_hand_where_the_last_chunk_differs_and_channels_differ():
     ({"nodes": 1, "gpus_per_node": 4}, M.NvlsGraph(4, 60.0, 60.0)),
     ({"nodes": 2, "nics_per_node": 4}, M.NvlsGraph(4, 48.0, 48.0)),
     ({"nodes": 2, "nic_bandwidth": "200 Gbit/s"}, M.NvlsGraph(8, 24.0, 24.0)),
-    ({"nodes": 1, "nvlink_bandwidth": "100 GB/s"}, M.NvlsGraph(8, 6.0, 12.0))])
+    ({"nodes": 1, "nvlink_bandwidth": "100 GB/s"}, M.NvlsGraph(8, 6.0, 12.0)),
+    ({"nodes": 2, "nvlink_bandwidth": "100 GB/s", "nic_bandwidth": "100 Gbit/s"}, M.NvlsGraph(8, 6.0, 12.0)),
+    ({"nodes": 2, "nics_per_node": 1}, M.NvlsGraph(1, 48.0, 48.0)),
+    ({"nodes": 1, "nvlink_bandwidth": "25 GB/s"}, None)])
 def test_nvls_search_on_other_h100_nodes_by_hand(options, graph):
     """search.cc's NVLS search, by hand. 4 GPUs: start at 60 (60·4 ≤ 370.8·4/3), 4 heads fit ((4 + 1)·60 = 300 ≤
     370.8), 60 is the top speed. 2 × 8 with 4 NICs: 4 channels at most (a NIC each); 48 fits them (5·48 = 240),
@@ -310,10 +313,14 @@ def test_nvls_search_on_other_h100_nodes_by_hand(options, graph):
     the reach is 25, the first speed under it 24 fits all 8 heads (9·24 ≤ 370.8), 30 is beyond the NIC so pass 2
     stops. One node with 100 GB/s of NVLink (4 links, 82.4 GB/s as NCCL counts): start where 8·s ≤ 82.4·8/7 =
     94.2 (11), 11 fits 6 heads only (⌊82.4/11⌋ − 1), 6 fits all 8; pass 2 raises the network speed 6 → 11 → 12,
-    stopping at 2 × 6."""
+    stopping at 2 × 6. The same across 2 nodes with 100 Gbit/s NICs (reach 12.5): 12 fits 5, 6 all 8; pass 2
+    reaches 12 (≤ 12.5), not 15. One NIC a node: one channel (48 GB/s), too few for NVLS-tree. One NVLink (20.6
+    GB/s): 9·s ≤ 20.6 needs s ≤ 2.29, below the list's 3: no NVLS."""
     m = M.machine(topology.build("cluster", 8 * options["nodes"] if "gpus_per_node" not in options else 4, 1.0, 0.0,
                                  preset="hgx-h100", **options))
     assert M.nvls_graph(m) == graph
+    assert M.enabled(m, "simple", "nvls" if options["nodes"] == 1 else "nvls_tree") == (graph is not None
+                                                                                      and graph.channels >= 2)
 
 
 def test_small_message_thresholds_of_ll_and_the_last_channel_by_hand():
@@ -328,6 +335,9 @@ def test_small_message_thresholds_of_ll_and_the_last_channel_by_hand():
     assert M.launch(m, "ring", "simple", 40_000, "allreduce", 4) == M.Launch(1, 544, 24)
     assert M.launch(m, "ring", "ll", 1024, "allreduce", 4).threads == 96  # 512 → 64 (not a multiple of 128), ≥ 3 warps
     assert M.launch(m, "ring", "simple", 0, "allreduce", 4).channels == 1  # nothing to send: one channel
+    # 1,179,640 B: 24 channels, traffic 2,359,280 / 24 = 98,303, rounded up to 16 B = 98,304 = 3 cells' traffic,
+    # 72 cells: 24 channels of 3 (rounded to 17 B it would be 98,311, 4 cells a channel, 18 channels)
+    assert M.launch(m, "ring", "simple", 1_179_640, "allreduce", 4).channels == 24
 
 
 def test_the_cells_fill_both_channels_of_a_two_channel_machine():

@@ -221,42 +221,35 @@ def nvls_graph(m: Machine) -> NvlsGraph | None:
     Channel c has head GPU c: it takes s of every GPU's link to the NVSwitch each way, 2s of its head's, so k
     channels fit while (k + 1)·s ≤ the GPU's NVLink (NCCL's count, ``nvlink_gbps``). On one node every GPU must be
     a head (k = g, at most 32); across nodes each channel is a NIC with its own local GPU (k ≤ min(NICs, g)), s
-    at most what a GPU reaches its NIC at. Pass 1 walks the speed list from the fastest allowed (s ≤ reach,
-    s·minChannels ≤ total·g/(g − 1)) down, keeping more channels, or a larger channels × speed, stopping at
-    g channels or a speed under .49 of the best; pass 2 raises only the network speed, one listed speed at a
-    time while it is under twice the intra speed and fits (search.cc:1274-1279)."""
+    at most what a GPU reaches its NIC at. Pass 1 walks the speed list down from the fastest, keeping the first
+    speed of each larger channel count, until g channels fit. (NCCL's walk starts at the first speed s with s·g ≤
+    total·g/(g − 1) and s ≤ the reach, and stops below .49 of the best speed: no speed it skips fits a channel,
+    and the count grows before the speed halves — ⌊L/s⌋ − 1 at least doubles — so neither changes the result.)
+    Pass 2 raises only the network speed, one listed speed at a time while it is under twice the intra speed
+    and fits (search.cc:1274-1279)."""
     if not nvls_supported(m):
         return None
     g, link = m.gpus_per_node, nvlink_gbps(m)
     most = min(T.NVLS_MAX_ARITY, g)
     if m.nodes == 1:
-        speeds, reach, total, heads, least = T.SPEEDS_INTRA[m.arch], link, link, most, most
+        speeds, reach, heads, least = T.SPEEDS_INTRA[m.arch], link, most, most
     else:
-        pci = pci_gbps(m)
-        speeds, reach, total = T.SPEEDS_INTER[m.arch], min(pci, m.nic_bandwidth / 1e9), max(link, pci)
+        speeds, reach = T.SPEEDS_INTER[m.arch], min(pci_gbps(m), m.nic_bandwidth / 1e9)
         heads, least = min(most, m.nics_per_node), 1
-
-    def fit(s: float) -> int:
-        return min(heads, math.floor(link / s + 1e-9) - 1) if s <= reach + 1e-9 else 0
-
-    i = next((k for k, s in enumerate(speeds) if s <= reach + 1e-9 and s * least <= total * g / (g - 1) + 1e-9),
-             len(speeds) - 1)
     best = (0, 0.0)
-    while True:
-        count = fit(speeds[i])
-        if count >= least and (count > best[0] or count * speeds[i] > best[0] * best[1] + 1e-9):
-            best = (count, speeds[i])
-        if best[0] == most or best[0] * best[1] >= total - 1e-9:
-            break
-        if i + 1 < len(speeds) and (best[0] == 0 or speeds[i + 1] / best[1] > T.SEARCH_NEXT_SPEED_RATIO):
-            i += 1
-        else:
-            break
-    if best[0] == 0:
+    for s in speeds:
+        # equivalent: (< for <=, ± the tolerance) no listed speed is within 1e-9 of a reach or a link share
+        count = min(heads, math.floor(link / s + 1e-9) - 1) if s <= reach + 1e-9 else 0
+        if count >= least and count > best[0]:
+            best = (count, s)
+            if count == most:
+                break
+    if best[0] == 0:  # equivalent: (best[1]) the speed is 0 exactly when the count is
         return None
     count, intra = best
     i = speeds.index(intra)
     inter = intra
+    # equivalent: (< for <=) no listed speed is within 1e-9 of a reach
     while i > 0 and inter < 2 * intra and (m.nodes == 1 or speeds[i - 1] <= reach + 1e-9):
         i -= 1
         inter = speeds[i]
