@@ -346,3 +346,11 @@ def test_the_cells_fill_both_channels_of_a_two_channel_machine():
     traffic / 2): 2 channels, 288 threads."""
     m = _machine("ethernet", 4, 1)
     assert M.launch(m, "ring", "simple", 1 << 20, "allreduce", 4) == M.Launch(2, 288, 2)
+
+
+def test_reduce_scatter_cells_on_six_ranks_by_hand():
+    """Reduce-scatter on a 6-GPU H100 node (24 channels): traffic per byte 6, cells ⌈⌈32,768/6⌉ = 5462 / 16⌉ · 16 =
+    5472 B. 328,320 B in all (the tuner's bytes): 10 channels (10 · 512 · 64 ≤ 328,320 < 11 · …); the task's
+    54,720 B are 10 cells, traffic 328,320 / 10 = 32,832 a channel = one cell's (5472 · 6): 10 channels."""
+    m = M.machine(topology.build("cluster", 6, 1.0, 0.0, preset="hgx-h100", nodes=1, gpus_per_node=6))
+    assert M.launch(m, "ring", "simple", 328_320, "reduce_scatter", 4) == M.Launch(10, 544, 24)
