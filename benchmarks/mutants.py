@@ -306,8 +306,8 @@ CATALOGUE: tuple[Mutant, ...] = (
 )
 T_FLOW = ("tests/test_follow.py", "tests/test_eager_ring.py", "tests/test_schedule_engine.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py",
           "tests/test_collectives.py", "tests/test_verify.py", "tests/test_engine_analytic.py")
-T_NCCL_ALL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_validate.py",
-              "tests/test_cluster.py")
+T_NCCL_ALL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_nccl_nvls.py",
+              "tests/test_validate.py", "tests/test_cluster.py")
 AUTO_TESTS: dict[str, tuple[str, ...]] = {
     FOLLOW: T_FLOW,
     SCHED: (T_SCHED, "tests/test_eager_ring.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_follow.py",
@@ -315,6 +315,7 @@ AUTO_TESTS: dict[str, tuple[str, ...]] = {
     NCCL_MODEL: T_NCCL_ALL,
     "commsim/collectives/nccl/table.py": T_NCCL_ALL,
     "commsim/collectives/nccl/tree.py": T_NCCL_ALL,
+    "commsim/collectives/nccl/nvls.py": T_NCCL_ALL,
     NCCL_RING: T_NCCL_ALL,
     "commsim/budget.py": ("tests/test_budget.py", "tests/test_scenario.py", "tests/test_hostile_input.py"),
     DIST: (T_DIST, "tests/test_trace.py"),

@@ -177,19 +177,35 @@ def _collective_messages(algorithm: str, n: int, p: int, w: int, servers: int, g
     return sum(cost(n, p, w, LinkCost(0.0, 0.0, 0.0, max(servers, 1), gpus_per_node)).message_bytes.values())
 
 
-def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int) -> int:
-    """NCCL's ring (n·2(n−1) per channel) or pipelined tree (2(n−1) per tree chunk), the larger for auto."""
-    from .collectives.nccl.tree import TREE_CHUNK_BYTES
+def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int, protocol: str = "auto",
+                   one_node: bool = True) -> int:
+    """NCCL's ring (n·2(n−1) per channel), pipelined tree (2(n−1) per tree chunk, chunks no smaller than the
+    protocol's smallest) or NVLS on one node (2n + 2 per piece, n pieces a loop of a channel, pieces ≥ 16 KiB),
+    the largest for auto."""
+    from .collectives.nccl.table import NVLS_CHUNK_STEPS
+    from .collectives.nccl.tree import MIN_CHUNK_BYTES, chunk_bytes
 
     if n <= 1:  # equivalent: (< 1) both formulas give 0 for one rank
         return 0
+    smallest = MIN_CHUNK_BYTES if protocol == "auto" else chunk_bytes(protocol, 0, 1, 1)
     ring = channels * n * 2 * (n - 1)
-    chunks = channels + p * w // min(TREE_CHUNK_BYTES.values())
+    chunks = channels + p * w // smallest
     tree = chunks * 2 * (n - 1)
+    nvls = (channels * n + p * w // NVLS_CHUNK_STEPS[-1][1]) * (2 * n + 2) if one_node else 0
     blocks = channels * n * (n - 1)  # NCCL's ring reduce-scatter and all-gather, its all-to-all's parts
-    pipelined = (channels + p * w // min(TREE_CHUNK_BYTES.values())) * (n - 1)  # broadcast, reduce: chunks down a chain
-    return {"ring_allreduce": ring, "double_binary_tree": tree, "reduce_scatter": blocks, "all_gather": blocks,
-            "alltoall": blocks, "broadcast": pipelined, "reduce": pipelined}.get(algorithm, max(ring, tree))
+    pipelined = (channels + p * w // smallest) * (n - 1)  # broadcast, reduce: chunks down a chain
+    return {"ring_allreduce": ring, "double_binary_tree": tree, "nvls": nvls, "reduce_scatter": blocks,
+            "all_gather": blocks, "alltoall": blocks, "broadcast": pipelined, "reduce": pipelined}.get(
+                algorithm, max(ring, tree, nvls))
+
+
+def _one_node(topology: Any, n: int) -> bool:
+    """Whether a cluster's n workers fit in one node (where NCCL may run NVLS): ``nodes: 1``, or n within
+    ``gpus_per_node`` (8, every GPU preset's, when not given)."""
+    options = topology.options
+    if options.get("nodes"):
+        return units.parse_count(options["nodes"]) == 1
+    return n <= (units.parse_count(options["gpus_per_node"]) if options.get("gpus_per_node") else 8)
 
 
 def _in_one_round(algorithm: str, n: int, servers: int) -> int:
@@ -250,7 +266,7 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
         return Estimate(0, EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements)
     if scenario.model == "nccl":
         channels = 64 if scenario.channels == "auto" else scenario.channels
-        messages = _nccl_messages(run.algorithm, n, p, w, channels)
+        messages = _nccl_messages(run.algorithm, n, p, w, channels, scenario.protocol, _one_node(topology, n))
     else:
         options = topology.options
         g = options.get("gpus_per_node")

@@ -276,12 +276,13 @@ def test_nccl_tree_estimate_bounds_its_chunks_by_one_per_channel():
 
 
 def test_auto_estimate_is_the_larger_of_ring_and_tree():
-    """algorithms: [auto] on 16 channels: 1 MiB runs NCCL's tree in LL128 (one 576,000 B chunk per
-    channel: 16 · 30 = 480 messages), 256 MiB its ring (16 · 16 · 30 = 7,680); the estimate is the larger
-    of ring 7,680 and tree (16 + size / 32 KiB) · 30: 7,680 at 1 MiB, (16 + 8,192) · 30 = 246,240 at 256
-    MiB. With channels: auto it counts NCCL's most, 64: 64 · 480 = 30,720 at 1 MiB."""
-    for size, engine, picked, sent, estimated in (("1 MiB", "simulate", "tree", 480, 7680),
-                                                  ("256 MiB", "schedule", "ring", 7680, 246_240)):
+    """algorithms: [auto] on 16 channels of 2 × 8 H100 (no NVLS across nodes): 1 MiB runs NCCL's tree in LL128
+    (64 KiB per channel: NCCL's LL128 chunk rule gives 17,280 B, 4 chunks a channel: 16 · 4 · 30 = 1,920
+    messages), 256 MiB its ring (16 · 16 · 30 = 7,680); the estimate is the larger of ring 7,680 and tree (16 +
+    size / 17,280, the smallest LL128 chunk) · 30: 7,680 at 1 MiB, (16 + 15,534) · 30 = 466,500 at 256 MiB.
+    With channels: auto it counts NCCL's most, 64: 64 · 480 = 30,720 at 1 MiB."""
+    for size, engine, picked, sent, estimated in (("1 MiB", "simulate", "tree", 1920, 7680),
+                                                  ("256 MiB", "schedule", "ring", 7680, 466_500)):
         loaded = _nccl("auto", size, "channels: 16\n", engine)
         run = only_run(loaded)
         result = points.simulate_run(loaded, run)

@@ -176,14 +176,22 @@ def test_sign_vote_by_formula():
 def test_nccl_clusters_counts_and_bytes_by_hand():
     """nccl_clusters (2 nodes × 8 GPUs, NCCL's 16 channels, LL128 at 1 and 32 MiB, Simple at 1 GiB, on both
     clusters). Ring: 16 channels · 2n(n−1) = 7680 messages of S/256 data bytes, LL128 wire ⌈d/120⌉·128.
-    Tree: each channel's S/16 in K chunks (576,000 B LL128, 512 KiB Simple), each chunk over 15 edges up
-    and down: 1 MiB K = 1 (65,536 B), 32 MiB K = 4 (524,288 B), 1 GiB K = 128 (512 KiB)."""
+    Tree: each channel's S/16 cut evenly into K chunks of at most NCCL's tree chunk, each chunk over 15 edges up
+    and down. LL128's chunk (enqueue.cc:2286-2294, s = 1 + lg 2 + 0.1·8 = 2.8 with 8 GPUs a node): 576,000 B
+    halved while ⌊B/chunk⌋ < 64·2.8/8 = 22.4 and above 128 KiB, then while < 16·2.8/8 = 5.6 and above 32 KiB,
+    aligned down to 1920 B. 1 MiB (65,536 B a channel): → 72,000 → 36,000 → 18,000, 17,280: K = 4 of 16,384 B;
+    32 MiB (2 MiB a channel): → 72,000 (29 ≥ 5.6), 71,040: K = ⌈524,288/17,760⌉ = 30; 1 GiB Simple: 512 KiB,
+    K = 128."""
     runs = simulated(SCENARIO_DIR / "nccl_clusters.yaml")
     def ll128(d):
         return -(-d // 120) * 128
 
+    def cut(length, k):  # k chunks of a channel's floats, as even as integers allow
+        return [(j + 1) * length // k - j * length // k for j in range(k)]
+
     ring = [(7680, 7680 * ll128(4096)), (7680, 7680 * ll128(131072)), (7680, 7680 * 4194304)]
-    tree = [(16 * 30, 16 * 30 * ll128(65536)), (16 * 4 * 30, 16 * 4 * 30 * ll128(524288)),
+    thirty = cut(524288, 30)
+    tree = [(16 * 4 * 30, 16 * 4 * 30 * ll128(16384)), (16 * 30 * 30, 16 * 30 * sum(ll128(4 * x) for x in thirty)),
             (16 * 128 * 30, 16 * 128 * 30 * 524288)]
     assert [(r.messages, r.bytes) for r in runs] == (ring + tree) * 2
     assert [r.nccl["protocol"] for r in runs] == ["ll128", "ll128", "simple"] * 4

@@ -73,14 +73,19 @@ def test_tree_bandwidth_takes_the_correction_for_its_size():
 
 
 def test_auto_picks_the_fastest_and_says_why():
-    """8 KiB on an H100 node: ring LL (15.0 µs + 8192 B at min(141, 360/2)·8/14 GB/s); 1 GiB: ring Simple; every
-    alternative's time is kept, and LL128 is off where the GPUs meet over PCIe."""
+    """8 KiB on an H100 node: ring LL (15.0 µs + 8192 B at min(141, 360/2)·8/14 GB/s); 1 GiB: NVLS (25 µs + 1 GiB
+    at 272 GB/s, tests/test_nccl_nvls.py) before ring Simple (56 µs + 1 GiB at 360·8/14); every alternative's time
+    is kept (ring and tree × 3 protocols, NVLS and NVLS-tree in Simple only, NVLS-tree off on one node), and
+    LL128 is off where the GPUs meet over PCIe."""
     m = _machine("hgx-h100")
     small, large = M.choose(m, 8192), M.choose(m, 1 << 30)
     assert (small.algorithm, small.protocol) == ("ring", "ll")
     assert small.time_s == pytest.approx((15.0 + 8192 / (1000 * 141 * 8 / 14)) * US, rel=1e-12)  # llMaxBw 141 < 180
-    assert (large.algorithm, large.protocol) == ("ring", "simple")
-    assert large.time_s == min(t for t in large.alternatives.values() if t is not None) and len(large.alternatives) == 6
+    assert (large.algorithm, large.protocol) == ("nvls", "simple")
+    assert large.time_s == pytest.approx((25 + (1 << 30) / 272000) * US, rel=1e-12)
+    assert large.alternatives["ring", "simple"] == pytest.approx((56 + (1 << 30) / (1000 * 360 * 8 / 14)) * US)
+    assert large.time_s == min(t for t in large.alternatives.values() if t is not None) and len(large.alternatives) == 8
+    assert large.alternatives["nvls_tree", "simple"] is None
     assert "ring/simple" in large.why() and "tree/ll128" in large.why()
     pcie_only = _machine("ethernet", 1, gpus_per_node=4)
     assert M.time_s(pcie_only, "ring", "ll128", 1 << 20) is None
@@ -144,16 +149,18 @@ def test_one_gpu_per_node_by_hand():
     Simple 8.4 + 8·14 = 120.4 µs.
     LL128 runs (a lone GPU needs no NVLink inside its node, tuning.cc:538). Bandwidths (4+ nodes column):
     ring LL min(20.4, 0.5·12) = 6, LL128 min(0.92·12, 1·20.0) = 11.04, Simple 12, × 5/8; tree
-    min(0.92·12, 17.8) = 11.04, LL ÷ 3.8, LL128 × 120/128 = 10.35 (< 20.0), all ÷ 2; 4 KiB by the tree
-    LL128 is corrected by the LL128 row's index ⌊lg(4096/64)⌋ = 6, .8."""
+    min(0.92·12, 17.8) = 11.04, LL ÷ 3.8, LL128 × 120/128 = 10.35 (< 20.0), all × 0.85 (one GPU per node: the tree
+    graph's pattern is TREE, search.cc:1133, tuning.cc:336) and ÷ 2; 4 KiB by the tree LL128 is corrected by the
+    LL128 row's index ⌊lg(4096/64)⌋ = 6, .8."""
     m = _machine("ethernet", 5)
     assert M.channels(m) == M.Channels(1, 12.0, 2)
-    expect = {("tree", "ll"): (26.8, 11.04 / 3.8 / 2), ("tree", "ll128"): (48.0, 10.35 / 2),
-              ("tree", "simple"): (64.4, 11.04 / 2), ("ring", "ll"): (46.6, 6 * 5 / 8),
+    expect = {("tree", "ll"): (26.8, 11.04 / 3.8 * 0.85 / 2), ("tree", "ll128"): (48.0, 10.35 * 0.85 / 2),
+              ("tree", "simple"): (64.4, 11.04 * 0.85 / 2), ("ring", "ll"): (46.6, 6 * 5 / 8),
               ("ring", "ll128"): (82.0, 11.04 * 5 / 8), ("ring", "simple"): (120.4, 12 * 5 / 8)}
     for (a, p), (lat, bw) in expect.items():
         assert M.latency_and_bandwidth(m, a, p) == pytest.approx((lat, bw), rel=1e-12), (a, p)
-    assert M.time_s(m, "tree", "ll128", 4096) == pytest.approx((48.0 + 4096 / (1000 * 10.35 / 2 * 0.8)) * US, rel=1e-12)
+    assert M.time_s(m, "tree", "ll128", 4096) == pytest.approx((48.0 + 4096 / (1000 * 10.35 * 0.85 / 2 * 0.8)) * US,
+                                                               rel=1e-12)
     two_over_pcie = _machine("ethernet", 5, gpus_per_node=2)
     assert M.enabled(m, "ll128") and not M.enabled(two_over_pcie, "ll128")
     lone_h100 = _machine("hgx-h100", 1, gpus_per_node=1)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from commsim.collectives.follow import scheduled
-from commsim.collectives.nccl.tree import TREE_CHUNK_BYTES, channel_parents, message_sizes, nccl_tree_schedule
+from commsim.collectives.nccl.table import STEP_DATA_BYTES
+from commsim.collectives.nccl.tree import channel_parents, chunk_bytes, message_sizes, nccl_tree_schedule
 from commsim.engines.message import bytes_per_link, make_buffers, run_collective
 from commsim.engines.schedule import participant_nodes, run_schedule, worker_finish
 from commsim.network import topology
@@ -39,9 +40,10 @@ def test_every_rank_ends_with_the_exact_mean_and_counts_follow_the_formula(proto
     run = run_collective(algorithm, graph, x)
     for result in run.results:
         np.testing.assert_array_equal(result, np.mean(np.stack(x), axis=0))
-    chunks = sum(max(-(-((c + 1) * p // 4 - c * p // 4) // (TREE_CHUNK_BYTES[protocol] // 8)), 1) for c in range(4))
-    assert run.network.messages == chunks * 2 * (n - 1) == sum(message_sizes(n, p, 8, 4, protocol).values())
-    assert run.network.message_sizes() == message_sizes(n, p, 8, 4, protocol)
+    lengths = [(c + 1) * p // 4 - c * p // 4 for c in range(4)]
+    chunks = sum(max(-(-length // (chunk_bytes(protocol, 8 * length, 2, 4) // 8)), 1) for length in lengths)
+    assert run.network.messages == chunks * 2 * (n - 1) == sum(message_sizes(n, p, 8, 4, protocol, 4).values())
+    assert run.network.message_sizes() == message_sizes(n, p, 8, 4, protocol, 4)
     schedule = nccl_tree_schedule(n, p, 8, channels=4, protocol=protocol, gpus_per_node=4)
     fast = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
     assert worker_finish(schedule, fast.finish_s, n).tolist() == pytest.approx(run.finish_s, rel=1e-9)
@@ -54,12 +56,12 @@ def test_chunks_pipeline_along_the_chain():
     chunks on a GPU's NVLink (one up, one down), and at least GPU 1's NVLink carrying every chunk twice;
     one chunk after another, 6 hops each, would take 6·K·(0.6 µs + 512 KiB/B) — over twice as long."""
     n, chunks = 4, 16
-    p = chunks * TREE_CHUNK_BYTES["simple"] // 4
+    p = chunks * STEP_DATA_BYTES["simple"] // 4
     graph = _cluster(1, 4)
     schedule = nccl_tree_schedule(n, p, 4, channels=1, gpus_per_node=4)
     assert schedule.rounds == 3 + 2 + chunks
     run = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
-    hop = TREE_CHUNK_BYTES["simple"] / 450e9
+    hop = STEP_DATA_BYTES["simple"] / 450e9
     assert 2 * chunks * hop <= run.makespan(n) <= schedule.rounds * (0.6e-6 + 2 * hop) * (1 + 1e-9)
     assert run.makespan(n) < 6 * chunks * (0.6e-6 + hop) / 2
 
@@ -98,7 +100,7 @@ def test_algorithm_auto_runs_what_nccls_tuner_picks_per_size():
     machine = nccl_model.machine(topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2))
     assert small.nccl["predicted_s"] == nccl_model.time_s(machine, "tree", small.nccl["protocol"], 1 << 20)
     assert small.messages == sum(message_sizes(16, (1 << 20) // 4, 4, 16, small.nccl["protocol"]).values())
-    with pytest.raises(ScenarioError, match="'auto' \\(NCCL's pick of ring or tree\\) needs 'model: nccl'"):
+    with pytest.raises(ScenarioError, match="'auto' \\(NCCL's pick of ring, tree or NVLS\\) needs 'model: nccl'"):
         scenario.parse(yaml.safe_load(text.replace("model: nccl\n", "")), "s.yaml")
 
 
@@ -109,7 +111,7 @@ def test_a_pipelined_tree_on_a_contention_free_pair_by_closed_form():
     T = (K + 1)(5 µs + 524,288 B / 12.5 GB/s), on both engines, to 1e-9; 2K messages of a chunk; the
     first round, sums only, labelled "reduce", the others (with results coming down) "tree"."""
     n, chunks = 2, 4
-    chunk = TREE_CHUNK_BYTES["simple"]
+    chunk = STEP_DATA_BYTES["simple"]
     graph = topology.build("cluster", 2, 1.0, 0.0, preset="ethernet", nodes=2)
     schedule = nccl_tree_schedule(n, chunks * chunk // 4, 4, channels=1, gpus_per_node=1)
     expected = (chunks + 1) * (5e-6 + chunk / 12.5e9)
@@ -128,8 +130,10 @@ def test_a_pipelined_tree_on_a_contention_free_pair_by_closed_form():
 def test_tree_chunks_are_one_step_of_each_protocols_buffer():
     """init.cc:810-813 buffers over NCCL_STEPS = 8 steps: Simple 4 MiB / 8 = 524,288 B; LL 8 · 512 · 8 · 16 =
     524,288 B / 8 = 65,536, half of it data (a flag with every 4 bytes): 32,768; LL128 120 · 640 · 8 · 8 =
-    4,915,200 B / 8 = 614,400, 15 of every 16 words data: 576,000."""
-    assert TREE_CHUNK_BYTES == {"simple": 524_288, "ll": 32_768, "ll128": 576_000}
+    4,915,200 B / 8 = 614,400, 15 of every 16 words data: 576,000 — the tree's chunk on a large channel (LL128's
+    smaller for small channels, tests/test_nccl_nvls.py)."""
+    assert STEP_DATA_BYTES == {"simple": 524_288, "ll": 32_768, "ll128": 576_000}
+    assert {protocol: chunk_bytes(protocol, 1 << 30, 2, 4) for protocol in STEP_DATA_BYTES} == STEP_DATA_BYTES
 
 
 def test_each_channel_runs_its_tree_on_its_own_participants():

@@ -192,23 +192,28 @@ class _Values:
 def _write(values: _Values, me: int, writes: list[tuple[int, int, int, bool, Any]]) -> None:
     """Write a round's arrivals (sender, lo, hi, add?, value): copies as they come; the additions into
     a range summed in participant order, this participant's own value (if it holds one) at its place,
-    so that every participant forming the same sum gets the same bits."""
+    so that every participant forming the same sum gets the same bits. A copy into the very range of
+    additions in the same round is their first term, at its sender's place (NVLS's switch starts its sum
+    from one GPU's piece, holding nothing before)."""
     added: dict[tuple[int, int], list[tuple[int, Any]]] = {}
+    copied: dict[tuple[int, int], int] = {}
     for src, lo, hi, add, value in writes:
         if add:
             added.setdefault((lo, hi), []).append((src, value))
         else:
             values.put(lo, hi, value)
+            copied[lo, hi] = src
     for (lo, hi), parts in added.items():
-        if values.holds and len(parts) == 1:  # two terms: IEEE addition commutes
+        base = copied.get((lo, hi), me if values.holds else None)
+        if base is not None and len(parts) == 1:  # two terms: IEEE addition commutes
             if lo == 0 and hi == values.p and not values.shared:
                 values.put(lo, hi, values.array + parts[0][1], fresh=True)
             else:
                 target = values.region(lo, hi, None)
                 target += parts[0][1]
             continue
-        if values.holds:
-            parts.append((me, values.array[lo:hi]))
+        if base is not None:
+            parts.append((base, values.array[lo:hi]))
         parts.sort(key=lambda part: part[0])
         total = parts[0][1].copy()
         for _, value in parts[1:]:

@@ -144,12 +144,14 @@ def _nccl_call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int
     try:
         nccl = nccl_model.plan(graph, nbytes, algorithms, protocols,
                                None if scenario.channels == "auto" else scenario.channels, collective, w)
-    except ValueError as error:  # e.g. protocol: ll128 on nodes whose GPUs meet over PCIe
-        raise NotRunnable(f"protocol: {error}") from None
+    except ValueError as error:  # e.g. protocol: ll128 on nodes whose GPUs meet over PCIe; NVLS on an A100 node
+        raise NotRunnable(str(error) if str(error).startswith("algorithms:") else f"protocol: {error}") from None
     sizes = nccl.message_sizes(n, p, w)
-    logical = (2 * n * (n - 1) if nccl.algorithm == "ring" else 4 * (n - 1)) if n > 1 and collective == "allreduce" else None
+    logical = ({"ring": 2 * n * (n - 1), "tree": 4 * (n - 1), "nvls": n * (2 * n + 2)}[nccl.algorithm]
+               if n > 1 and collective == "allreduce" else None)
     machine = nccl_model.machine(graph)
     info = {"collective": collective, "algorithm": nccl.algorithm, "protocol": nccl.protocol, "channels": nccl.channels,
+            "threads": nccl.threads,
             "predicted_s": nccl.predicted_s, "why": nccl.choice.why() if nccl.choice is not None else
             f"point-to-point sends in {nccl.channels} part(s) each, {nccl.protocol} (NCCL rates no all-to-all)",
             "base_latency_s": nccl.base_latency_s, "logical_messages": logical,
@@ -161,7 +163,8 @@ def _nccl_call(scenario: Scenario, run: RunSpec, graph: nx.Graph, p: int, w: int
     if not build:  # what NCCL would run, for its prediction alone (the analytic engine)
         return _Call(None, [], (), nccl.base_latency_s, expected, nccl.graph, info)
     schedule = nccl.make(n, p, w, gpus_per_node=graph.graph["gpus_per_node"])
-    return _Call(schedule, participant_nodes(schedule, n, ()), (), nccl.base_latency_s, expected, nccl.graph, info)
+    return _Call(schedule, participant_nodes(schedule, n, nccl.servers), nccl.servers, nccl.base_latency_s, expected,
+                 nccl.graph, info)
 
 
 def _rated(call: _Call, scenario: Scenario) -> nx.Graph:

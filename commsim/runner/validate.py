@@ -240,7 +240,9 @@ def predict(entry: Entry, overhead_s: float = 0.0, calibrated: bool = False) -> 
     ``overhead_s``, a calibrated launch overhead), the error, whether it is held and why."""
     table, graph = entry.table, entry.graph
     collective = COLLECTIVES[entry.collective]
-    algorithms = ("ring",) if entry.algorithm == "ring" else ("ring", "tree") if collective == "allreduce" else None
+    # NCCL's choice among what commsim schedules (all-reduce: ring, tree, NVLS; NVLS-tree is predicted, not scheduled)
+    algorithms = (("ring",) if entry.algorithm == "ring" else nccl_model.SCHEDULED["allreduce"] if collective == "allreduce"
+                  else None)
     machine = nccl_model.machine(graph)
     floor = launch_floor(table)
     points = []
@@ -262,13 +264,13 @@ def predict(entry: Entry, overhead_s: float = 0.0, calibrated: bool = False) -> 
 
 def simulate(graph: Any, nbytes: int, algorithms: tuple[str, ...] | None, collective: str = "allreduce") -> float:
     """``model: nccl``'s time for a ``collective`` of ``nbytes`` fp32 bytes (the whole buffer, as nccl-tests
-    prints it): NCCL's base latency, then what NCCL's tuner picks among ``algorithms`` (its ring or its
-    tree, with its protocol) on NCCL's channels, on the graph at NCCL's rates and hop latencies, by the
+    prints it): NCCL's base latency, then what NCCL's tuner picks among ``algorithms`` (its ring, tree or
+    NVLS, with its protocol) on NCCL's channels, on the graph at NCCL's rates and hop latencies, by the
     schedule engine."""
     nccl = nccl_model.plan(graph, nbytes, algorithms, collective=collective)
     n = graph.graph["nodes"] * graph.graph["gpus_per_node"]
     schedule = nccl.make(n, nbytes // 4, 4, gpus_per_node=graph.graph["gpus_per_node"])
-    run = run_schedule(schedule, nccl.graph, participant_nodes(schedule, n, ()))
+    run = run_schedule(schedule, nccl.graph, participant_nodes(schedule, n, nccl.servers))
     return nccl.base_latency_s + float(worker_finish(schedule, run.finish_s, n).max(initial=0.0))
 
 

@@ -24,7 +24,7 @@ from .network import TopologySpec, expand_topology
 from .training import OptimizerSpec, TrainingSpec
 from .workload import WorkloadSpec
 from .values import _close, _Strict, _as_list, _sweep, _known, _dtypes, _whole_bytes, _channels
-from .names import NCCL_ALGORITHMS, NCCL_AUTO, NCCL_TESTS_NAMES, collective_kind
+from .names import NCCL_ALGORITHMS, NCCL_AUTO, NCCL_ONLY, NCCL_TESTS_NAMES, collective_kind
 from .values import ITEMSIZE, VALIDATE_UP_TO, BudgetSpec, Count, DType, Latency, WorkerCount
 
 
@@ -117,7 +117,7 @@ class Scenario(_Strict):
         from ..collectives import REGISTRY
 
         names = [NCCL_TESTS_NAMES.get(name, name) for name in names]
-        return [name if name in (NCCL_AUTO, "alltoall") else _known(name, REGISTRY, "algorithm") for name in names]
+        return [name if name in NCCL_ONLY else _known(name, REGISTRY, "algorithm") for name in names]
 
     @model_validator(mode="before")
     @classmethod
@@ -249,10 +249,10 @@ class Scenario(_Strict):
     def _check_model(self) -> None:
         """``model: nccl`` runs NCCL's ring on cluster presets, as a collective (no training yet)."""
         if self.model == "alpha-beta":
-            for name in (NCCL_AUTO, "alltoall"):
+            what = {NCCL_AUTO: "pick of ring, tree or NVLS", "alltoall": "all-to-all", "nvls": "NVLS"}
+            for name in NCCL_ONLY:
                 if name in self.algorithms:
-                    raise ValueError(f"algorithms: {name!r} (NCCL's {'pick of ring or tree' if name == NCCL_AUTO else 'all-to-all'})"
-                                     " needs 'model: nccl'")
+                    raise ValueError(f"algorithms: {name!r} (NCCL's {what[name]}) needs 'model: nccl'")
             if self.protocol != "auto" or self.channels != "auto":
                 raise ValueError(f"{'protocol' if self.protocol != 'auto' else 'channels'}: only with 'model: nccl'")
             return

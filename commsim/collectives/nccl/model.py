@@ -28,11 +28,17 @@ with bytes the whole buffer (for reduce-scatter and all-gather n × the per-rank
   the tree's hop latency); tree (all-reduce only): base + 2((n/N − 1)·intra + ⌊lg N⌋·inter); PAT
   (reduce-scatter and all-gather, one GPU per node, Simple): base + ⌊lg N⌋·inter/3.5 + 2.8·n.
 
+* **NVLS and NVLS-tree** (sm90+ GPUs on an NVSwitch; NVLS on one node, NVLS-tree across nodes, Simple only):
+  NCCL's NVLS search in closed form (``nvls_graph``: g channels of speed s, each taking s of every GPU's
+  NVLink and 2s of its head's), then per channel min(s × efficiency (Hopper .85, Blackwell .74) × (C − 1)/C ×
+  2 for all-reduce, the network speed (× 2 for NVLS-tree on ≤ 2 nodes), NVLS-tree's per-channel cap); latency
+  25 µs, + 2·⌊lg N⌋·20.9 µs for NVLS-tree (``_nvls_latency_and_bandwidth``). CollNet is not modelled.
+
 NCCL rates broadcast and reduce on the ring only and has no tree for reduce-scatter or all-gather
 (tuning.cc:294-298). ``choose`` picks the smallest predicted time, as NCCL's ``topoGetAlgoInfo`` does,
-and keeps every alternative's time (the "why"). NVLS and CollNet are not modelled: on an H100 node NCCL
-may pick NVLS above what any ring reaches, so compare with ``NCCL_ALGO=Ring`` measurements there. PAT is
-predicted but not simulated: ``plan`` runs the ring where NCCL would pick PAT.
+and keeps every alternative's time (the "why"). PAT, NVLS-tree and NVLS's reduce-scatter and all-gather are
+predicted but not simulated: ``plan`` runs what commsim schedules (``SCHEDULED``) where NCCL would pick them.
+``launch`` gives the channels and threads NCCL runs a call on, fewer for small calls (enqueue.cc).
 
 The personalized all-to-all is point-to-point sends (``ncclAlltoAll`` and nccl-tests' alltoall_perf,
 enqueue.cc:3070-3078), which NCCL's tuner does not rate: no predicted time, no base latency. What NCCL's
@@ -49,7 +55,7 @@ from typing import Any
 
 import networkx as nx
 
-from . import p2p, pipeline, ring, tree
+from . import nvls, p2p, pipeline, ring, tree
 from . import table as T
 
 
@@ -192,19 +198,87 @@ def channels(m: Machine) -> Channels:
     return Channels(count, speed, comm)
 
 
+def nvls_supported(m: Machine) -> bool:
+    """Whether NCCL builds an NVLS graph: GPUs of sm90 or later on an NVSwitch (search.cc:1124), at least 2 of
+    them in the node (nvls.cc:262). commsim's presets with NVLink join their GPUs through NVSwitches; NCCL also
+    asks the driver for multicast support (nvls.cc:270-276), which these nodes have."""
+    return T.ARCHS.index(m.arch) >= T.ARCHS.index(T.NVLS_MIN_ARCH) and m.nvlink
+
+
+@dataclass(frozen=True)
+class NvlsGraph:
+    """NCCL's NVLS graph: ``channels`` search channels (one head GPU each), ``intra`` GB/s each takes of every
+    GPU's NVLink (twice that of its head's), ``inter`` its network (and, on one node, unused) speed."""
+
+    channels: int
+    intra: float
+    inter: float
+
+
+def nvls_graph(m: Machine) -> NvlsGraph | None:
+    """NCCL's NVLS search (search.cc:410-443, 1124-1136, 1146-1285) in closed form; None without NVLS.
+
+    Channel c has head GPU c: it takes s of every GPU's link to the NVSwitch each way, 2s of its head's, so k
+    channels fit while (k + 1)·s ≤ the GPU's NVLink (NCCL's count, ``nvlink_gbps``). On one node every GPU must be
+    a head (k = g, at most 32); across nodes each channel is a NIC with its own local GPU (k ≤ min(NICs, g)), s
+    at most what a GPU reaches its NIC at. Pass 1 walks the speed list down from the fastest, keeping the first
+    speed of each larger channel count, until g channels fit. (NCCL's walk starts at the first speed s with s·g ≤
+    total·g/(g − 1) and s ≤ the reach, and stops below .49 of the best speed: no speed it skips fits a channel,
+    and the count grows before the speed halves — ⌊L/s⌋ − 1 at least doubles — so neither changes the result.)
+    Pass 2 raises only the network speed, one listed speed at a time while it is under twice the intra speed
+    and fits (search.cc:1274-1279)."""
+    if not nvls_supported(m):
+        return None
+    g, link = m.gpus_per_node, nvlink_gbps(m)
+    most = min(T.NVLS_MAX_ARITY, g)
+    if m.nodes == 1:
+        speeds, reach, heads, least = T.SPEEDS_INTRA[m.arch], link, most, most
+    else:
+        speeds, reach = T.SPEEDS_INTER[m.arch], min(pci_gbps(m), m.nic_bandwidth / 1e9)
+        heads, least = min(most, m.nics_per_node), 1
+    best = (0, 0.0)
+    for s in speeds:
+        # equivalent: (< for <=, ± the tolerance) no listed speed is within 1e-9 of a reach or a link share
+        count = min(heads, math.floor(link / s + 1e-9) - 1) if s <= reach + 1e-9 else 0
+        if count >= least and count > best[0]:
+            best = (count, s)
+            if count == most:
+                break
+    if best[0] == 0:  # equivalent: (best[1]) the speed is 0 exactly when the count is
+        return None
+    count, intra = best
+    i = speeds.index(intra)
+    inter = intra
+    # equivalent: (< for <=) no listed speed is within 1e-9 of a reach
+    while i > 0 and inter < 2 * intra and (m.nodes == 1 or speeds[i - 1] <= reach + 1e-9):
+        i -= 1
+        inter = speeds[i]
+    return NvlsGraph(count, intra, inter)
+
+
+def nvls_channels(m: Machine) -> int:
+    """The CTAs NCCL runs NVLS on (nvls.cc:202-214): 16 on Hopper, 24 on one Blackwell node, 32 on several."""
+    if m.arch == "sm100" and m.nodes > 1:
+        return T.NVLS_CHANNELS_SM100_NODES
+    return T.NVLS_CHANNELS[m.arch]
+
+
 def _scale(nodes: int) -> int:
     """NCCL's tuning-scale column: 1 node, 2 nodes, 4+ (tuning.cc:272)."""
     return nodes - 1 if nodes <= 2 else 2  # equivalent: (≤ 3) 3 − 1 is 2
 
 
 ALLTOALL = "personalized_all_to_all"
-RATED = {"allreduce": ("ring", "tree"), "reduce_scatter": ("ring", "pat"), "all_gather": ("ring", "pat"),
-         "broadcast": ("ring",), "reduce": ("ring",)}
+NVLS = ("nvls", "nvls_tree")
+RATED = {"allreduce": ("ring", "tree", "nvls", "nvls_tree"), "reduce_scatter": ("ring", "pat", "nvls"),
+         "all_gather": ("ring", "pat", "nvls"), "broadcast": ("ring",), "reduce": ("ring",)}
 """The algorithms NCCL's tuner rates per collective, of those modelled (tuning.cc:294-298: broadcast and reduce
-on the ring only, reduce-scatter and all-gather on the ring and PAT; no tree but for all-reduce)."""
-SCHEDULED = {"allreduce": T.ALGORITHMS, "reduce_scatter": ("ring",), "all_gather": ("ring",), "broadcast": ("ring",),
+on the ring only, reduce-scatter and all-gather on the ring, PAT and NVLS; no tree but for all-reduce, NVLS-tree
+for all-reduce only)."""
+SCHEDULED = {"allreduce": (*T.ALGORITHMS, "nvls"), "reduce_scatter": ("ring",), "all_gather": ("ring",), "broadcast": ("ring",),
              "reduce": ("ring",)}
-"""The algorithms commsim runs as schedules, per collective (PAT is predicted, not simulated)."""
+"""The algorithms commsim runs as schedules, per collective (PAT, NVLS-tree and NVLS reduce-scatter and all-gather
+are predicted, not simulated)."""
 
 
 def nsteps(n: int, collective: str) -> int:
@@ -230,9 +304,15 @@ def base_latency_s(algorithm: str, protocol: str) -> float:
 def enabled(m: Machine, protocol: str, algorithm: str = "ring") -> bool:
     """LL128 needs NVLink inside the node, or one GPU per node (tuning.cc:514-541: typeIntra ≤ NVB, and a
     lone GPU's is LOC); LL and Simple always run. (NCCL also checks the GPU-NIC path, not modelled.) PAT
-    runs Simple with one GPU per node only (tuning.cc:215-223, 302-304)."""
+    runs Simple with one GPU per node only (tuning.cc:215-223, 302-304). NVLS and NVLS-tree run Simple where
+    NCCL has an NVLS graph of 2+ channels: NVLS on one node (across nodes it needs CollNet, not modelled),
+    NVLS-tree on several (tuning.cc:301, 308-309, 501-506)."""
     if algorithm == "pat":
         return protocol == "simple" and m.gpus_per_node == 1
+    if algorithm in NVLS:  # tuning.cc:301, 308-309, 501-506: Simple, 2+ channels; NVLS on one node, NVLS-tree on several
+        graph = nvls_graph(m)
+        return (protocol == "simple" and graph is not None and graph.channels >= T.NVLS_MIN_GRAPH_CHANNELS
+                and (m.nodes == 1) == (algorithm == "nvls"))
     return protocol != "ll128" or m.nvlink or m.gpus_per_node == 1
 
 
@@ -249,6 +329,8 @@ def _rated(algorithm: str, collective: str) -> None:
 def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective: str = "allreduce") -> tuple[float, float]:
     """(lat µs, algBw GB/s) of a collective, as ``ncclTopoTuneModel`` stores them (see the module docstring)."""
     _rated(algorithm, collective)
+    if algorithm in NVLS:
+        return _nvls_latency_and_bandwidth(m, algorithm, protocol, collective)
     if algorithm == "pat" and not enabled(m, protocol, "pat"):
         raise ValueError("PAT runs Simple with one GPU per node only (tuning.cc:215-223, 302-304)")
     n, nodes, p = m.ranks, m.nodes, T.PROTOCOLS.index(protocol)
@@ -275,6 +357,8 @@ def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective:
         elif protocol == "ll128":
             factor = T.TREE_LL128_FACTOR_ONE_NODE if nodes == 1 else T.TREE_LL128_FACTOR_NODES
             bus = min(bus * factor, ch.search * T.PER_CHANNEL_MAX_TREE_LL128_BW[m.arch][col])
+        if m.gpus_per_node == 1:  # tuning.cc:336, search.cc:1133: one GPU per node makes the tree's pattern TREE
+            bus *= T.TREE_PATTERN_FACTOR
     algbw = bus * (n / steps if algorithm == "ring" else 0.5)
     intra = T.HW_LATENCY_US["nvlink" if m.nvlink else "pci"][algorithm][p]
     if algorithm == "ring" and collective in ("broadcast", "reduce"):  # tuning.cc:394-402
@@ -294,6 +378,31 @@ def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective:
     return lat, algbw
 
 
+def _nvls_latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective: str) -> tuple[float, float]:
+    """NVLS and NVLS-tree (tuning.cc:307-323, 377-382, 424-428): per channel of the NVLS graph, intra = speed ×
+    efficiency × (C − 1)/C, × 2 for all-reduce ("pipelines two operations"), × (g − 1)/g otherwise; inter = the
+    network speed (× 2 for NVLS-tree on ≤ 2 nodes); bw = min(intra, inter, NVLS-tree's per-channel cap); busBw =
+    C·bw; algBw = busBw·n/nsteps for all-reduce, busBw for reduce-scatter and all-gather. Latency: NVLS the
+    NVLink hop's 25 µs (no base latency); NVLS-tree 25 + 2·⌊lg N⌋·20.9 µs."""
+    if not enabled(m, protocol, algorithm):
+        raise ValueError(f"NCCL runs no {algorithm} here: it needs Simple, sm90+ GPUs on an NVSwitch, "
+                         f"{'one node' if algorithm == 'nvls' else 'several nodes'} (tuning.cc:301-309, 501-506)")
+    graph = nvls_graph(m)
+    ppn = m.gpus_per_node
+    c = graph.channels
+    intra = graph.intra * T.NVLS_EFFICIENCY[m.arch] * (c - 1) / c
+    intra *= 2.0 if collective == "allreduce" else (ppn - 1) / ppn
+    # equivalent: (2 → 3) the network speed is at least the intra speed after pass 2, so 2 × it never binds
+    inter = graph.inter * (2 if m.nodes <= 2 and algorithm == "nvls_tree" else 1)
+    cap = T.PER_CHANNEL_MAX_NVLS_TREE_BW[m.arch][_scale(m.nodes)] if algorithm == "nvls_tree" else math.inf
+    bus = c * min(intra, inter, cap)
+    algbw = bus * m.ranks / nsteps(m.ranks, collective) if collective == "allreduce" else bus
+    lat = T.NVLS_HW_LATENCY_US["nvlink"][algorithm]
+    if algorithm == "nvls_tree":
+        lat += 2 * (m.nodes.bit_length() - 1) * T.NVLS_HW_LATENCY_US["net"][algorithm]
+    return lat, algbw
+
+
 def time_s(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: str = "allreduce") -> float | None:
     """NCCL's predicted time in seconds of a collective of ``nbytes`` (``ncclTopoGetAlgoTime``; for
     reduce-scatter and all-gather the whole buffer, n × the per-rank count, enqueue.cc:2127), None if the
@@ -303,9 +412,14 @@ def time_s(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: s
         return 0.0
     if not enabled(m, protocol, algorithm):
         return None
+    if algorithm == "nvls" and collective != "allreduce" and m.gpus_per_node > T.NVLS_MAX_ARITY:
+        return None  # enqueue.cc:2004-2005
     lat, bw = latency_and_bandwidth(m, algorithm, protocol, collective)
     size_index = (nbytes >> 6).bit_length() - 1
     if algorithm == "tree" and 0 <= size_index < T.TREE_CORRECTION_SIZES:
+        bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
+    # tuning.cc:643-646: NVLS-tree takes the tree's correction on Blackwell x86 hosts (both of commsim's CPU vendors)
+    if algorithm == "nvls_tree" and m.arch == "sm100" and 0 <= size_index < len(T.TREE_CORRECTION[0]):
         bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
     if (algorithm == "ring" and protocol == "simple" and m.nodes > 1 and collective == "allreduce"
             and nbytes // (channels(m).comm * m.ranks) >= T.RING_PLATEAU_MIN_BYTES):  # equivalent: (/) ⌊x⌋≥64 iff x≥64
@@ -336,12 +450,84 @@ def choose(m: Machine, nbytes: int, algorithms: tuple[str, ...] | None = None,
     if collective not in RATED:
         _rated("ring", collective)  # says why
     algorithms = RATED[collective] if algorithms is None else algorithms
-    table = {(a, p): time_s(m, a, p, nbytes, collective) for a in algorithms for p in protocols}
+    table = {(a, p): time_s(m, a, p, nbytes, collective) for a in algorithms for p in protocols
+             if a not in NVLS or p == "simple"}  # tuning.cc:301: NCCL rates NVLS in Simple only
     runnable = {key: t for key, t in table.items() if t is not None}
+    if not runnable and set(algorithms) <= set(NVLS):
+        raise ValueError(f"algorithms: {'/'.join(algorithms)} needs sm90+ GPUs on an NVSwitch, one node (NCCL "
+                         "search.cc:1124)")
     if not runnable:
         raise ValueError(f"no protocol of {', '.join(protocols)} runs on this machine")
     (a, p), best = min(runnable.items(), key=lambda item: item[1])
     return Choice(a, p, best, table)
+
+
+def max_threads(m: Machine, algorithm: str, protocol: str) -> int:
+    """NCCL's threads per channel before the small-message cut (tuning.cc:244-256): NVLS 640; ring Simple 512, or
+    256 where the ring graph's channels × speed ≤ PCI_BW (12 GB/s); LL 512, LL128 640, tree Simple 512."""
+    if algorithm in NVLS:
+        return T.NVLS_THREADS
+    if algorithm == "ring" and protocol == "simple":
+        ch = channels(m)
+        return T.RING_SIMPLE_FEW_THREADS if ch.search * ch.speed <= T.PCI_BW else T.MAX_THREADS["simple"]
+    return T.MAX_THREADS[protocol]
+
+
+def _traffic_per_byte(m: Machine, protocol: str, collective: str) -> int:
+    """enqueue.cc:91-102, 461, 658: 2 for all-reduce, n for reduce-scatter and all-gather, 1 otherwise; × 4 for LL."""
+    per_byte = 2 if collective == "allreduce" else m.ranks if collective in ("reduce_scatter", "all_gather") else 1
+    return per_byte * (T.LL_TRAFFIC_FACTOR if protocol == "ll" else 1)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How NCCL launches one call: ``channels`` it runs on, ``threads`` per channel, and the channel limit
+    ``most`` the small-message cut started from (enqueue.cc:2070-2116, 585-720)."""
+
+    channels: int
+    threads: int
+    most: int
+
+
+def launch(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: str, itemsize: int) -> Launch:
+    """The channels and threads NCCL runs a call of ``nbytes`` (the whole buffer, as the tuner's) on.
+
+    topoGetAlgoInfo (enqueue.cc:2070-2116): NVLS takes NCCL's NVLS CTAs; ring and tree start from the
+    communicator's channels C and the protocol's threads t, drop a channel while bytes < C·t·threshold (threshold
+    64 Simple, 8 LL128, 8 LL × n on the ring; to 1 channel), then halve t while that still holds and t is a
+    multiple of 128; + 1 warp ring Simple, + 4 tree Simple, at least 3 warps, tree 640. scheduleCollTasksToPlan
+    (enqueue.cc:585-720) then deals the call's count out in cells of ⌈32 KiB / traffic per byte⌉ (to 16 B) bytes,
+    ⌈traffic per channel / traffic per cell⌉ cells per channel (traffic per channel: max(32 KiB, traffic)/C
+    rounded up to 16 B), so a small call may use fewer channels still."""
+    if algorithm in NVLS:
+        most = nc = nvls_channels(m)
+        nt = T.NVLS_THREADS
+    else:
+        most = nc = channels(m).comm
+        nt = max_threads(m, algorithm, protocol)
+        threshold = T.THREAD_THRESHOLD[protocol] * (m.ranks if algorithm == "ring" and protocol == "ll" else 1)
+        while nbytes < nc * nt * threshold and nc >= 2:
+            nc -= 1
+        while nbytes < nc * nt * threshold and nt % 128 == 0:
+            nt //= 2
+        if protocol == "simple" and algorithm == "ring":
+            nt += T.WARP_SIZE  # (the tree's 4 more warps, enqueue.cc:2110, are overruled by its 640 below)
+        nt = max(nt, 3 * T.WARP_SIZE)
+        if algorithm in ("tree", "pat"):
+            nt = T.MAX_NTHREADS
+    per_byte = _traffic_per_byte(m, protocol, collective)
+    # equivalent: (/ for //) the count is floored to whole items next
+    count_bytes = nbytes // m.ranks if collective in ("reduce_scatter", "all_gather") else nbytes  # the task's count
+    count_bytes = count_bytes // itemsize * itemsize
+    traffic = max(T.MIN_TRAFFIC_PER_CHANNEL, count_bytes * per_byte)
+    per_channel = -(-(traffic // nc) // 16) * 16
+    cell = -(-(-(-T.MIN_TRAFFIC_PER_CHANNEL // per_byte)) // 16) * 16
+    cells = -(-count_bytes // cell)
+    if cells == 0:  # nothing to send: one channel
+        return Launch(1, nt, most)
+    # each channel ⌈traffic per channel / traffic per cell⌉ cells, the last the rest (at most ``most`` channels)
+    per = min(cells, -(-per_channel // (cell * per_byte)))
+    return Launch(min(-(-cells // per), most), nt, most)
 
 
 @dataclass(frozen=True)
@@ -425,8 +611,10 @@ class Plan:
     message_sizes: Any  # message_sizes(n, p, w): wire size → count, by formula
     base_latency_s: float
     collective: str
-    algorithm: str  # ring, tree, or p2p
+    algorithm: str  # ring, tree, nvls, or p2p
     protocol: str
+    threads: int | None = None  # NCCL's threads per channel (None: the all-to-all)
+    servers: tuple[Any, ...] = ()  # graph nodes of the schedule's participants after the ranks (NVLS: the NVSwitch)
 
     @property
     def predicted_s(self) -> float | None:
@@ -437,6 +625,7 @@ class Plan:
 MAKERS = {
     ("allreduce", "ring"): (ring.nccl_ring_schedule, ring.message_sizes),
     ("allreduce", "tree"): (tree.nccl_tree_schedule, tree.message_sizes),
+    ("allreduce", "nvls"): (nvls.nccl_nvls_schedule, nvls.message_sizes),
     ("reduce_scatter", "ring"): (ring.nccl_reduce_scatter_schedule, ring.block_message_sizes),
     ("all_gather", "ring"): (ring.nccl_all_gather_schedule, ring.block_message_sizes),
     ("broadcast", "ring"): (pipeline.nccl_broadcast_schedule, pipeline.message_sizes),
@@ -467,8 +656,33 @@ def plan(graph: nx.Graph, nbytes: int, algorithms: tuple[str, ...] | None = None
     choice = choose(m, nbytes, SCHEDULED.get(collective) if algorithms is None else algorithms, protocols, collective)
     if (collective, choice.algorithm) not in MAKERS:
         raise ValueError(f"commsim has no schedule of NCCL's {choice.algorithm} for {collective}")
-    count = channels(m).comm if channel_count is None else channel_count
+    run = launch(m, choice.algorithm, choice.protocol, nbytes, collective, itemsize)
+    count = run.channels if channel_count is None else channel_count
     make, sizes = MAKERS[collective, choice.algorithm]
-    return Plan(choice, count, nccl_rates(graph, choice.protocol), partial(make, channels=count, protocol=choice.protocol),
-                partial(sizes, channels=count, protocol=choice.protocol), base_latency_s(choice.algorithm, choice.protocol),
-                collective, choice.algorithm, choice.protocol)
+    size_options = {"gpus_per_node": m.gpus_per_node} if choice.algorithm in ("tree", "nvls") else {}
+    if choice.algorithm == "nvls":
+        lat, _ = latency_and_bandwidth(m, "nvls", "simple", collective)
+        rated, delay, servers = nvls_rates(graph), lat * 1e-6, ("node0.nvswitch",)
+    else:
+        rated, delay, servers = nccl_rates(graph, choice.protocol), base_latency_s(choice.algorithm, choice.protocol), ()
+    return Plan(choice, count, rated, partial(make, channels=count, protocol=choice.protocol),
+                partial(sizes, channels=count, protocol=choice.protocol, **size_options), delay,
+                collective, choice.algorithm, choice.protocol, run.threads, servers)
+
+
+def nvls_link_gbps(m: Machine, collective: str = "allreduce") -> float:
+    """A GPU's link to the NVSwitch as NVLS traffic takes it in the schedule (GB/s each way): NCCL's NVLS
+    algBw × (n + 1)/n, so that the (n + 1)/n of the buffer each link carries takes NCCL's S/algBw."""
+    _, algbw = latency_and_bandwidth(m, "nvls", "simple", collective)
+    return algbw * (m.ranks + 1) / m.ranks
+
+
+def nvls_rates(graph: nx.Graph) -> nx.Graph:
+    """A one-node cluster graph for NVLS: ``nccl_rates`` (Simple), the GPU–NVSwitch links at ``nvls_link_gbps``
+    and no latency (NCCL's 25 µs is the call's fixed latency)."""
+    rated = nccl_rates(graph, "simple")
+    rate = nvls_link_gbps(machine(graph)) * 1e9
+    for u, v, data in rated.edges(data=True):
+        if str(u).endswith(".nvswitch") or str(v).endswith(".nvswitch"):
+            data["bandwidth"], data["latency"] = rate, 0.0
+    return rated

@@ -144,3 +144,58 @@ P2P_PCI_CHANNELS = 2
 # src/include/device.h:391: p2p operations one channel runs at once, which bounds channels per peer across nodes
 # (paths.cc:993-1001)
 P2P_PER_BATCH = 8
+
+# NVLS (NVLink SHARP: multicast and in-switch reduction through the NVSwitch) and NVLS-tree (NVLS inside each node,
+# a tree between nodes). src/graph/tuning.cc:139-144 nvlsEfficiency (no NVLS before Hopper)
+NVLS_EFFICIENCY = {"sm70": 0.0, "sm80": 0.0, "sm90": 0.85, "sm100": 0.74}
+# tuning.cc:153: baseLatencies of NVLS and NVLS-tree are 0; tuning.cc:161, 173: hwLatencies, Simple only (µs)
+NVLS_HW_LATENCY_US = {"nvlink": {"nvls": 25.0, "nvls_tree": 25.0}, "net": {"nvls": 18.0, "nvls_tree": 20.9}}
+# tuning.cc:205-211 perChMaxNVLSTreeBws [compCapIndex][N1, N2, N4+] (GB/s per channel)
+PER_CHANNEL_MAX_NVLS_TREE_BW = {"sm70": (26.5, 18.5, 10.0), "sm80": (24.0, 23.6, 17.8), "sm90": (0.0, 57.7, 45.5),
+                                "sm100": (0.0, 96.0, 80.0)}
+NVLS_MIN_ARCH = "sm90"  # search.cc:1124: no NVLS graph without an NVSwitch or below sm90
+NVLS_MAX_ARITY = 32  # device.h:213 NCCL_MAX_NVLS_ARITY: the NVLS graph's channels (search.cc:1127); RS/AG ≤ 32 ranks
+NVLS_MIN_GRAPH_CHANNELS = 2  # tuning.cc:308-309: NVLS/NVLS-tree need at least 2 (search) channels
+# src/transport/nvls.cc:155-157, 209-214: the CTAs (compute channels) NVLS runs on: 16 on Hopper, 24 on one Blackwell
+# node, 32 on several (nvls.cc:164-200 retunes several Blackwell nodes; only NVLS-tree runs there, not simulated)
+NVLS_CHANNELS = {"sm90": 16, "sm100": 24}
+NVLS_CHANNELS_SM100_NODES = 32
+# nvls.cc:160 NCCL_NVLS_CHUNKSIZE default 128 KiB; enqueue.cc:2262-2274: the chunk falls to 64 KiB below
+# 64 × heads × chunk bytes on the channel, 32 KiB below 8 ×, 16 KiB below 2 × (Simple grain 512 B, device.h:328-333)
+NVLS_CHUNK_BYTES = 128 << 10
+NVLS_CHUNK_STEPS = ((64, 65536), (8, 32768), (2, 16384))
+# src/device/all_reduce.h:416: the last, partial loop's chunk is ⌈rest/heads⌉ rounded up to 16 KiB
+NVLS_LAST_CHUNK_ALIGN = 16384
+SIMPLE_GRAIN = 512  # device.h:328-333 ncclProtoGrainSize(Simple)
+LL128_GRAIN = 1920  # device.h:328-333: 32 threads × 8 shmem elements / 16 line elements × 15 data elements × 8 B
+
+# The tree's LL128 chunk (enqueue.cc:2286-2294): from one step's data (576,000 B), halved while the channel's bytes /
+# chunk < (1 + log2i(nodes) + 0.1·ppn)·64/ppn and the chunk > 128 KiB, then while < ·16/ppn and > 32 KiB; then
+# aligned down to the LL128 grain (enqueue.cc:2321)
+TREE_LL128_STEPS_BASE = 1.0
+TREE_LL128_STEPS_PER_PPN = 0.1
+TREE_LL128_CHUNK_RULES = ((64, 131072), (16, 32768))
+
+# tuning.cc:336: tree bus bandwidth × 0.85 when the tree graph's pattern is NCCL_TOPO_PATTERN_TREE (every NIC's traffic
+# through one GPU); search.cc:1133 makes it so with one GPU per node (otherwise BALANCED_TREE, init.cc:1183)
+TREE_PATTERN_FACTOR = 0.85
+
+# Channels and threads for small messages (enqueue.cc:2070-2116 topoGetAlgoInfo): from the communicator's channels,
+# one less while bytes < channels × threads × threshold (down to 1), then threads halved while that holds and they are a
+# multiple of 128. Thresholds (src/include/comm.h:49-51; tuning.cc:589-593): LL 8 (ring: × ranks), LL128 8, Simple 64.
+THREAD_THRESHOLD = {"ll": 8, "ll128": 8, "simple": 64}
+# Max threads (tuning.cc:244-256, device.h:93-114): ring Simple 512 (256 if channels × speed ≤ PCI_BW 12 GB/s,
+# topo.h:25), tree Simple 512, LL 512, LL128 640, NVLS 640
+MAX_THREADS = {"ll": 512, "ll128": 640, "simple": 512}
+NVLS_THREADS = 640
+RING_SIMPLE_FEW_THREADS = 256
+PCI_BW = 12.0
+WARP_SIZE = 32
+# enqueue.cc:2107-2114: ring Simple + 1 warp, tree Simple + 4 warps, at least 3 warps; tree and PAT all 640 (NCCL_MAX_NTHREADS)
+MAX_NTHREADS = 640
+# enqueue.cc:585-720 scheduleCollTasksToPlan: a call's bytes go to channels in cells of ⌈32 KiB / traffic per byte⌉
+# (to 16 B) — traffic per byte 2 for all-reduce, n for reduce-scatter and all-gather, 1 otherwise, × 4 for LL
+# (enqueue.cc:91-102, 461) — each channel taking ⌈traffic per channel / traffic per cell⌉ cells, traffic per channel
+# max(32 KiB, traffic) / channels rounded up to 16 B
+MIN_TRAFFIC_PER_CHANNEL = 32 << 10
+LL_TRAFFIC_FACTOR = 4

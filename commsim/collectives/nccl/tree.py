@@ -3,8 +3,9 @@ head GPU, the heads joined by one of NCCL's two binary trees over the nodes (cha
 the channel's range cut into pipeline chunks that follow each other up and down the tree.
 
 Channel c (of C) works on elements ``chunk_bounds(p, C)[c]``, cut into K chunks of at most NCCL's tree
-chunk (a step of the protocol's buffer: 512 KiB Simple, 32 KiB LL, 576,000 B LL128; src/enqueue.cc
-calcCollChunking, src/init.cc buffer sizes). In node x the GPUs from local c + 1 on form a chain ending
+chunk (``chunk_bytes``: a step of the protocol's buffer, 512 KiB Simple, 32 KiB LL; LL128 576,000 B halved
+for small channels by NCCL's rule, see ``chunk_bytes``; src/enqueue.cc calcCollChunking, src/init.cc buffer
+sizes). In node x the GPUs from local c + 1 on form a chain ending
 at the head, local c mod g, whose NIC carries the channel between nodes (as the ring's channels); the
 heads hang on tree (c mod 2) of ``double_binary_tree_shape(N)`` over the N nodes. A rank of height h
 (the longest path up to it from a leaf) sends chunk j, summed with its children's, to its parent in
@@ -22,9 +23,27 @@ import numpy as np
 from ..schedule import Round, Schedule, empty, ints
 from ..textbook.trees import double_binary_tree_shape
 from .ring import node_size, wire_bytes
-from .table import STEP_DATA_BYTES
+from .table import LL128_GRAIN, STEP_DATA_BYTES, TREE_LL128_CHUNK_RULES, TREE_LL128_STEPS_BASE, TREE_LL128_STEPS_PER_PPN
 
-TREE_CHUNK_BYTES = STEP_DATA_BYTES  # one step's data: 512 KiB Simple, 32 KiB LL, 576,000 B LL128
+
+def chunk_bytes(protocol: str, channel_bytes: int, nodes: int, ppn: int) -> int:
+    """NCCL's tree chunk for a channel of ``channel_bytes`` (enqueue.cc:2286-2294, 2321): one step's data (512
+    KiB Simple, 32 KiB LL, 576,000 B LL128); for LL128, with s = 1 + ⌊lg nodes⌋ + 0.1·ppn, halved while
+    ⌊bytes/chunk⌋ < 64·s/ppn and chunk > 128 KiB, then while ⌊bytes/chunk⌋ < 16·s/ppn and chunk > 32 KiB, then
+    aligned down to the 1920-byte LL128 grain."""
+    chunk = STEP_DATA_BYTES[protocol]
+    if protocol != "ll128":
+        return chunk
+    steps = TREE_LL128_STEPS_BASE + (nodes.bit_length() - 1) + TREE_LL128_STEPS_PER_PPN * ppn
+    for factor, floor in TREE_LL128_CHUNK_RULES:
+        # equivalent: (>= for >) no halving of 576,000 is 128 KiB or 32 KiB
+        while channel_bytes // chunk < steps * factor / ppn and chunk > floor:
+            chunk //= 2
+    return chunk // LL128_GRAIN * LL128_GRAIN
+
+
+MIN_CHUNK_BYTES = min(chunk_bytes(protocol, 0, 1, 1) for protocol in STEP_DATA_BYTES)
+"""The smallest tree chunk of any protocol (a bound on the chunks of a call)."""
 
 
 def channel_parents(n: int, g: int, c: int) -> list[int]:
@@ -71,12 +90,13 @@ def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
     if n == 1:
         return empty(1, p)  # equivalent: (2) a second participant of no schedule does nothing
     ch_bounds = [(c * p) // channels for c in range(channels + 1)]  # equivalent: (+ 2) unread bound
-    chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)  # equivalent: (2) a chunk is ≥ 32 KiB / 8 B
+    nodes = n // g
     up: dict[int, list[tuple[int, int, int, int]]] = {}
     down: dict[int, list[tuple[int, int, int, int]]] = {}
     scale: dict[int, list[tuple[int, int, int]]] = {}
     for c in range(channels):
         lo_c, hi_c = ch_bounds[c], ch_bounds[c + 1]
+        chunk_elements = max(chunk_bytes(protocol, (hi_c - lo_c) * w, nodes, g) // w, 1)
         k_chunks = max(-(-(hi_c - lo_c) // chunk_elements), 1)
         # equivalent: (/) float cuts floor to the same below 2^53 elements; (+ 2) an unread cut
         cuts = [lo_c + (j * (hi_c - lo_c)) // k_chunks for j in range(k_chunks + 1)]
@@ -111,14 +131,14 @@ def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
     return Schedule(channels * n, len(rounds), rounds.__getitem__, np.tile(ints(range(n)), channels), p)
 
 
-def message_sizes(n: int, p: int, w: int, channels: int, protocol: str) -> dict[int, int]:
+def message_sizes(n: int, p: int, w: int, channels: int, protocol: str, gpus_per_node: int = 1) -> dict[int, int]:
     """Wire size → count: each chunk of each channel crosses each of the n − 1 tree edges up and down."""
     if n == 1:
         return {}
-    chunk_elements = max(TREE_CHUNK_BYTES[protocol] // w, 1)  # equivalent: (2) a chunk is ≥ 32 KiB / 8 B
     histogram: dict[int, int] = {}
     for c in range(channels):
         length = (c + 1) * p // channels - c * p // channels
+        chunk_elements = max(chunk_bytes(protocol, length * w, n // gpus_per_node, gpus_per_node) // w, 1)
         k_chunks = max(-(-length // chunk_elements), 1)
         for j in range(k_chunks):
             data = ((j + 1) * length // k_chunks - j * length // k_chunks) * w
