@@ -312,6 +312,26 @@ def test_a_chain_of_calls_runs_each_distinct_call_once_with_the_same_result():
     np.testing.assert_allclose(shortcut.task_start, walked.task_start[:, :8], rtol=1e-12)
 
 
+def test_a_chain_through_nvidia_s_nvswitch_gives_the_event_by_event_times():
+    """A DDP step on one 8 × H100 node, whose all-reduces NCCL runs as NVLS through the NVSwitch (a server of
+    the program): the chain shortcut gives the event-by-event run's task times (1e-12) and counts exactly."""
+    from commsim.engines import schedule
+    from commsim.runner.plans import plan_of
+
+    loaded = scenario.parse({"name": "w", "workers": 8, "model": "nccl", "topology": {"kind": "cluster", "preset": "hgx-h100"},
+                             "workload": {"model": "resnet50", "strategy": "ddp", "batch_per_gpu": 8}})
+    plan = plan_of(loaded, next(loaded.runs()), "schedule")
+    assert plan.program.servers and schedule.chained(plan.program)
+    assert plan.nccl["algorithm"] == "nvls"
+    shortcut = schedule.run_program(plan.program, plan.graph)
+    walked = schedule.run_program(plan.program, plan.graph, keep_log=True)
+    assert walked.log is not None and shortcut.log is None
+    assert (shortcut.messages, shortcut.sizes, shortcut.bytes_per_link) == \
+        (walked.messages, walked.sizes, walked.bytes_per_link)
+    np.testing.assert_allclose(shortcut.task_end, walked.task_end[:, :8], rtol=1e-12)
+    np.testing.assert_allclose(shortcut.task_start, walked.task_start[:, :8], rtol=1e-12)
+
+
 def test_calls_that_may_overlap_are_no_chain():
     """Two calls after the same compute (neither waits for the other) are not a chain."""
     from commsim.collectives.schedule import schedule_for

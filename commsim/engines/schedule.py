@@ -854,9 +854,8 @@ def worker_finish(schedule: Schedule, finish: np.ndarray, workers: int) -> np.nd
 
 def chained(program: Program) -> bool:
     """Whether the program's collectives form a chain — each waits, through its dependencies, for the one
-    before it — with no servers: then no two calls are ever under way at once."""
-    if program.servers:
-        return False
+    before it: then no two calls are ever under way at once (a server — NCCL's NVSwitch — ends its part of a
+    call before the workers it sends to, so it too is free when the next call starts)."""
     last_call: list[int] = []  # per task, the latest collective it waits for (itself for a collective), −1: none
     previous = -1
     for index, task in enumerate(program.tasks):
@@ -888,12 +887,13 @@ def _run_chain(program: Program, graph: nx.Graph, gamma: float) -> Record | None
             end[index] = ready + task.seconds
             continue
         owners = program.owner_of(task)
-        joined = ready[owners]
+        joined = ready[owners[owners < n]]  # servers wait for no task: they join when the workers do
         if not np.all(joined == joined[0]):
             return None
         key = (id(task.schedule), task.delay_s)
         if key not in alone:
-            alone[key] = run_program(one_call(task.schedule, task.nodes, n, (), None, task.delay_s), graph, gamma)
+            alone[key] = run_program(one_call(task.schedule, task.nodes, n, program.servers, None, task.delay_s),
+                                     graph, gamma)
         one = alone[key]
         t0 = float(joined[0])
         end[index] = t0 + one.task_end[0, :n]

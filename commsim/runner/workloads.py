@@ -186,7 +186,7 @@ def workload_plan(scenario: Scenario, run: RunSpec, engine: str, keep_log: bool 
             from .plans import slow_links
 
             graph = slow_links(graph.copy(), scenario)
-        faults = faults_of(scenario, n, 0)
+        faults = faults_of(scenario, n, len(step.program.servers))
         _check_failures(seen, faults, run)
     expected, start, end = _expected(step, per_call, uniform)
     nccl = next((call.nccl for call in reversed(per_call) if call.nccl is not None), None)

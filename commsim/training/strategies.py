@@ -123,7 +123,10 @@ class _Builder:
         return self.add(self.make(kind, elements, _deps(after), label), "comm")
 
     def done(self) -> StepProgram:
-        return StepProgram(Program(self.workers, tuple(self.tasks)), tuple(self.streams))
+        """The program, its servers the non-worker participants of its calls (NCCL's NVSwitch under NVLS)."""
+        servers = dict.fromkeys(node for task in self.tasks if isinstance(task, Collective) for node in task.nodes
+                                if not isinstance(node, (int, np.integer)))
+        return StepProgram(Program(self.workers, tuple(self.tasks), tuple(servers)), tuple(self.streams))
 
 
 def _deps(after: list[int | None]) -> tuple[int, ...]:
