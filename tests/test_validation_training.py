@@ -142,3 +142,15 @@ def test_a_precision_not_counted_needs_its_reason(tmp_path, capsys):
     path = _cases(tmp_path, text)
     assert cli.main(["validate", "--training", "--cases", str(path), "--out", str(tmp_path / "out")]) == 2
     assert "[0].precisions.mixed.why: a precision that does not count needs a why" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--only", "nowhere.csv"], "--only: no case of"),
+    (["run.out", "--preset", "dgx-a100", "--nodes", "1"], "validate --training: takes --cases, --only and --out"),
+])
+def test_validate_training_refuses_what_it_does_not_take(tmp_path, capsys, args, message):
+    """--only naming no case, or the NCCL validation's own runs and machine: exit 2, one line, nothing written."""
+    assert cli.main(["validate", "--training", *args, "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1 and message in captured.err
+    assert not (tmp_path / "out").exists()
