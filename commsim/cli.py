@@ -85,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="NCCL's cost model, configured from presets, against measured nccl-tests tables")
     validate.add_argument("runs", nargs="*", type=Path, metavar="RUN",
                           help="your nccl-tests outputs (text or -J JSON; default: the bundled tables)")
-    validate.add_argument("--cases", type=Path, help="the cases file (default: validation/cases.yaml of this checkout)")
+    validate.add_argument("--training", action="store_true",
+                          help="training steps instead: published step times vs the step predicted from the 1-GPU one")
+    validate.add_argument("--cases", type=Path, help="the cases file (default: validation/cases.yaml of this checkout, "
+                                                     "validation/training/cases.yaml with --training)")
     validate.add_argument("--out", type=_output, help="output directory (default: results/validation/)")
     validate.add_argument("--only", metavar="FILE", help="only the case of this measured table (a file name in the cases)")
     _machine_arguments(validate)
@@ -362,8 +365,10 @@ def _bias(out: Path) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from .report import outputs, records, tables
     from .report.plots import save, validation_errors
-    from .runner import validate
+    from .runner import validate, validate_training
 
+    if args.training:
+        return _validate_training(args)
     if args.runs:
         if args.cases is not None or args.only is not None:
             raise CommsimError("validate: give your runs or --cases/--only, not both")
@@ -389,13 +394,40 @@ def _validate(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("results") / "validation"
     outputs.check_directory(out)
     print(tables.validation_table(cases))
-    outputs.clear_stale(out)
+    outputs.clear_stale(out, keep=validate_training.FILES)
     written = [records.write_validation(out, cases), records.write_validation_json(out, cases),
                *save(validation_errors(cases), out, "validation")]
     outputs.remember(out, written)
     for path in written:
         print(f"wrote {path}")
     return EXIT_CHECK_FAILED if any(case.misses for case in cases if case.counts) else EXIT_OK
+
+
+def _validate_training(args: argparse.Namespace) -> int:
+    """``validate --training``: the published step-time tables against the steps predicted from their 1-GPU
+    steps; exit 1 while a counted row misses ±5 %."""
+    from .report import outputs, records, tables
+    from .runner import validate_training
+    from .runner.points import simulate_step
+
+    if args.runs or args.calibration is not None or args.preset is not None or args.nodes is not None:
+        raise CommsimError("validate --training: takes --cases, --only and --out (its machines are in the cases)")
+    path = args.cases if args.cases is not None else validate_training.CASES
+    if not path.is_file():
+        raise CommsimError(f"{path}: no training validation cases here (they live in validation/training/ of a "
+                           "source checkout)")
+    out = args.out if args.out is not None else Path("results") / "validation"
+    outputs.check_directory(out)
+    entries = validate_training.read_cases(path, only=args.only)
+    if not entries:
+        raise CommsimError(f"--only: no case of {path} measures {args.only!r}")
+    cases = [validate_training.predict(entry, simulate_step) for entry in entries]
+    print(tables.training_validation_table(cases))
+    written = records.write_training_validation(out, cases)
+    outputs.remember(out, written)
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_CHECK_FAILED if any(case.misses for case in cases) else EXIT_OK
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -195,6 +195,47 @@ def test_one_bit_buckets_are_32_times_smaller_plus_their_scales():
     assert sign.message_bytes == {(p // 8 + 4) // n: 2 * n * (n - 1) for p, _ in layers}  # {501: 24, 1501: 24}
 
 
+def test_the_optimizer_sets_the_wire_and_so_the_bytes_and_the_time():
+    """optimizer: sign_descent (steepest descent under L∞) sends each bucket as 1-bit signs and one fp32 scale;
+    gradient_descent (under L2) the fp32 gradient. With overlap off every all-reduce is exposed: each step is
+    compute + Σ over buckets 2(n−1)(α + bucket's bytes / n / β), bucket's bytes 4p against p/8 + 4."""
+    n, batch = 4, 8
+    layers = [(32 * 500, 1e6), (32 * 1500, 1e6)]  # two buckets of p = 16000 and 48000 elements
+    caps = {"bucket_cap": 32 * 500 * 4, "first_bucket": 32 * 500 * 4, "overlap": False, "batch_per_gpu": batch}
+    dense = _step(_scenario(layers, n, optimizer="gradient_descent", **caps))
+    sign = _step(_scenario(layers, n, optimizer="sign_descent", **caps))
+    assert (dense.wire, sign.wire) == ("fp32", "sign") and dense.buckets == sign.buckets == 2
+    assert dense.bytes == sum(2 * (n - 1) * n * (p // n) * 4 for p, _ in layers)  # 2(n−1)/n · 4p per rank, × n
+    assert sign.bytes == dense.bytes // 32 + 2 * 2 * (n - 1) * 4  # ÷ 32, plus each bucket's 4-byte scale 2(n−1)×
+    compute = 3 * sum(f * batch / (PEAK * UTILIZATION) for _, f in layers)
+    for result, bucket_bytes in ((dense, lambda p: 4 * p), (sign, lambda p: p // 8 + 4)):
+        comm = sum(2 * (n - 1) * (ALPHA + bucket_bytes(p) / n / BANDWIDTH) for p, _ in layers)
+        assert math.isclose(result.makespan_s, compute + comm, rel_tol=1e-9)
+
+
+def test_the_optimizer_and_wire_agree_or_are_refused():
+    """A wire the optimizer does not send is one line naming both: sign descent with a dense wire, gradient descent
+    with signs; a dense optimizer with a narrower dense wire (bf16 compression) is allowed; a sign optimizer with
+    a sharded strategy is refused as wire: sign is."""
+    base = {"name": "w", "workers": 8, "topology": {"kind": "cluster", "preset": "hgx-h100"}}
+    for workload, message in (
+            ({"optimizer": "sign_descent", "wire": "bf16"},
+             "workload.wire: 'bf16' conflicts with optimizer 'sign_descent', which sends 1-bit signs"),
+            ({"optimizer": "gradient_descent", "wire": "sign"},
+             "workload.wire: 'sign' conflicts with optimizer 'gradient_descent', which sends the whole gradient"),
+            ({"optimizer": "signum", "strategy": "zero2"}, "workload.optimizer: 'signum' sends signs (1 bit per element"),
+            ({"optimizer": "sign_decent"}, "workload.optimizer: unknown optimizer 'sign_decent'; did you mean "
+                                           "sign_descent?")):
+        with pytest.raises(ScenarioError) as error:
+            scenario.parse({**base, "workload": {"model": "resnet50", **workload}}, source="w.yaml")
+        assert str(error.value).startswith("w.yaml: ") and message in str(error.value) and "\n" not in str(error.value)
+    allowed = scenario.parse({**base, "workload": {"model": "resnet50", "optimizer": "adam", "wire": "bf16",
+                                                   "dtype": "fp32"}})
+    assert allowed.workload.wire_format == "bf16"
+    assert scenario.parse({**base, "workload": {"model": "resnet50", "dtype": "fp16", "optimizer": "momentum"}}
+                          ).workload.wire_format == "fp16"
+
+
 def test_step_time_mode_spreads_the_measured_step():
     """Given a measured 1-GPU step, compute is that step (a third forward, two thirds backward), the one-GPU
     time equals it, and communication is what the n-GPU step adds."""

@@ -299,6 +299,42 @@ def write_validation(directory: Path, cases: list[Any]) -> Path:
     return write_text_atomically(directory / "validation.csv", out.getvalue())
 
 
+def _training_rows(case: Any) -> list[dict[str, Any]]:
+    return [{"file": case.file, "precision": row.precision, "gpus": row.gpus, "batch_per_gpu": case.batch_per_gpu,
+             "one_gpu_step_s": row.one_gpu_s, "measured_step_s": row.measured_s, "predicted_step_s": row.predicted_s,
+             "error": row.error, "tolerance": row.tolerance, "within": row.within,
+             "measured_throughput": row.measured_throughput, "predicted_throughput": row.predicted_throughput,
+             "unit": case.unit, "counts": row.counts, "why": row.why} for row in case.rows]
+
+
+def write_training_validation(directory: Path, cases: list[Any]) -> list[Path]:
+    """``validation_training.csv`` (a row per predicted row: file, precision, GPUs, the 1-GPU, measured and
+    predicted steps in seconds, error, target, whether within it, both throughputs, whether it counts and
+    why) and ``validation_training.json`` (the same per case, with its setup, and the summary), both whole
+    or neither."""
+    per_case = [_training_rows(case) for case in cases]
+    rows = [row for case_rows in per_case for row in case_rows]
+    columns = list(rows[0]) if rows else ["file"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([repr(value) if isinstance(value, float) else value for value in row.values()])
+    counted = [row for row in rows if row["counts"]]
+    document = {
+        "summary": {"tables": len(cases), "rows": len(rows), "counted": len(counted),
+                    "counted_within": sum(row["within"] for row in counted)},
+        "cases": [{"file": case.file, "title": case.title, "source": case.source, "preset": case.preset,
+                   "nodes": case.nodes, "model": case.model, "strategy": case.strategy,
+                   "batch_per_gpu": case.batch_per_gpu,
+                   "precisions": {name: {"dtype": p.dtype, "wire": p.wire, "counts": p.counts, "why": p.why}
+                                  for name, p in case.precisions.items()},
+                   "rows": case_rows} for case, case_rows in zip(cases, per_case)]}
+    directory.mkdir(parents=True, exist_ok=True)
+    return write_atomically({directory / "validation_training.csv": out.getvalue(),
+                             directory / "validation_training.json": json_text(document)})
+
+
 def write_validation_json(directory: Path, cases: list[Any]) -> Path:
     """``validation.json``: what ``validation.csv`` holds, per table (its machine, launch mode and floor,
     whether it counts and is calibrated) with its points (held, why, within), and the summary the table

@@ -553,3 +553,29 @@ def validation_table(cases: list[Any]) -> str:
                f"at 5 % or more of the time, or a table not counted)"
                + (f"; {shown_only} table{'s' * (shown_only != 1)} shown, not counted" if shown_only else ""))
     return "\n\n".join([*blocks, "\n".join(wrapped(summary, 0))])
+
+
+def training_validation_table(cases: list[Any]) -> str:
+    """Per published table: per row of more than one GPU its precision, GPUs, the measured 1-GPU step that
+    configures it, the measured and predicted n-GPU step (ms), the error (✓ within ±5 %, ✗ outside), whether
+    the row counts, and the measured and predicted throughput; then a summary of the counted rows."""
+    blocks = []
+    for case in cases:
+        rows = [("precision", "GPUs", "1-GPU ms", "measured ms", "predicted ms", "error", "counts", "measured/s",
+                 "predicted/s")]
+        for row in case.rows:
+            rows.append((row.precision, str(row.gpus), f"{row.one_gpu_s * 1e3:.1f}", f"{row.measured_s * 1e3:.1f}",
+                         f"{row.predicted_s * 1e3:.1f}", f"{row.error:+.1%} {_mark(row.within)}",
+                         "yes" if row.counts else "no", f"{row.measured_throughput:,.0f}",
+                         f"{row.predicted_throughput:,.0f}"))
+        setup = (f"{case.preset} × {case.nodes} node{'s' * (case.nodes > 1)}, {case.model}, {case.strategy}, model "
+                 f"nccl; each row predicted from its precision's measured 1-GPU step; throughput in {case.unit}")
+        notes = [line for precision, setting in case.precisions.items() if not setting.counts
+                 for line in wrapped(f"{precision} not counted: {setting.why}", 0, 2)]
+        blocks.append("\n".join([*wrapped(case.title, 0), *wrapped(setup, 2, 2),
+                                 *_aligned(rows, right={1, 2, 3, 4, 5, 7, 8}), *notes]))
+    counted = [row for case in cases for row in case.rows if row.counts]
+    shown_only = sum(not row.counts for case in cases for row in case.rows)
+    summary = (f"{sum(row.within for row in counted)} of {len(counted)} counted rows within ±5 % of the measured "
+               f"step" + (f"; {shown_only} row{'s' * (shown_only != 1)} shown, not counted" if shown_only else ""))
+    return "\n\n".join([*blocks, "\n".join(wrapped(summary, 0))])

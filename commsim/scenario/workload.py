@@ -66,6 +66,13 @@ def _layers_file(value: Any) -> Any:
     return [{key: cell for key, cell in row.items() if cell not in ("", None)} for row in rows]
 
 
+def _signs(optimizer: str) -> bool:
+    """Whether the optimizer's update is one scale × a sign vector, so 1 bit per element and a scale suffice."""
+    import optim
+
+    return optimizer in optim.SIGN_TYPE
+
+
 def _strategies(value: Any) -> list[Any]:
     from ..training.strategies import STRATEGIES
 
@@ -87,7 +94,8 @@ class WorkloadSpec(_Strict):
     overlap: bool = True
     batch_per_gpu: Count = 1  # samples (sequences) per micro-step and GPU
     dtype: Literal["fp32", "tf32", "bf16", "fp16"] = "bf16"
-    wire: Literal["fp32", "bf16", "fp16", "sign"] | None = None  # default: the dtype's gradients (tf32: fp32)
+    wire: Literal["fp32", "bf16", "fp16", "sign"] | None = None  # default: what the optimizer sends (wire_format)
+    optimizer: str | None = None  # an optim optimizer by name: a sign-type one sends signs (wire_format)
     utilization: Annotated[float, Field(gt=0, le=1)] = DEFAULT_UTILIZATION
     peak_flops: FlopRate | None = None  # default: the preset GPU's spec-sheet peak for the dtype
     step_time: Annotated[float, BeforeValidator(units.parse_time), Field(gt=0)] | None = None  # measured 1-GPU step
@@ -100,6 +108,13 @@ class WorkloadSpec(_Strict):
 
         return None if name is None else _known(name, ARCHITECTURES, "model")
 
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, name: str | None) -> str | None:
+        import optim
+
+        return None if name is None else _known(name, sorted(optim.OPTIMIZERS), "optimizer")
+
     @model_validator(mode="after")
     def _one_model(self) -> WorkloadSpec:
         if (self.model is None) == (self.layers is None):
@@ -107,15 +122,30 @@ class WorkloadSpec(_Strict):
                              ("both" if self.model is not None else "neither"))
         if self.layers is not None and not any(layer.params for layer in self.layers):
             raise ValueError("workload.layers: no layer has parameters; nothing to communicate")
-        if self.wire == "sign" and set(self.strategy) - {"ddp"}:
+        if self.optimizer is not None and self.wire is not None and (self.wire == "sign") != _signs(self.optimizer):
+            sends = ("1-bit signs and one fp32 scale per bucket (its update is one scale × sign(g)); leave wire out"
+                     if _signs(self.optimizer) else "the whole gradient (signs cannot give it back); leave wire out "
+                                                    "or use fp32, bf16 or fp16")
+            raise ValueError(f"workload.wire: {self.wire!r} conflicts with optimizer {self.optimizer!r}, which sends "
+                             + sends)
+        if self.wire_format == "sign" and set(self.strategy) - {"ddp"}:
             other = next(name for name in self.strategy if name != "ddp")
-            raise ValueError(f"workload.wire: 'sign' (1 bit per element, one fp32 scale per bucket) is a compressed "
+            key = "workload.wire: 'sign'" if self.wire else f"workload.optimizer: {self.optimizer!r} sends signs"
+            raise ValueError(f"{key} (1 bit per element, one fp32 scale per bucket) is a compressed "
                              f"all-reduce of DDP's buckets; strategy {other!r} shards values, use fp32, bf16 or fp16")
         return self
 
     @property
     def wire_format(self) -> str:
-        return self.wire or ("fp32" if self.dtype == "tf32" else self.dtype)
+        """How gradients travel: ``wire`` if given; else what the optimizer's update needs — a sign-type
+        optimizer (steepest descent under L∞, sign_sgd, signum: update = one scale × sign(g)) 1 bit per element
+        and one fp32 scale per bucket, any other (gradient descent under L2, Adam, …) the whole gradient in the
+        dtype's width (tf32: fp32)."""
+        if self.wire is not None:
+            return self.wire
+        if self.optimizer is not None and _signs(self.optimizer):
+            return "sign"
+        return "fp32" if self.dtype == "tf32" else self.dtype
 
     @property
     def measured(self) -> bool:
