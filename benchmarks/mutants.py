@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("commsim", "optim", "tests", "scenarios", "validation", "pyproject.toml")
+COPIED = ("commsim", "optim", "tests", "scenarios", "validation", "benchmarks", "README.md", "pyproject.toml")
 
 
 @dataclass(frozen=True)
