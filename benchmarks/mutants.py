@@ -317,8 +317,8 @@ AUTO_TESTS: dict[str, tuple[str, ...]] = {
     "commsim/collectives/nccl/tree.py": T_NCCL_ALL,
     NCCL_RING: T_NCCL_ALL,
     "commsim/budget.py": ("tests/test_budget.py", "tests/test_scenario.py", "tests/test_hostile_input.py"),
-    DIST: (T_DIST, "tests/test_trace.py"),
-    DIST_NET: (T_DIST, T_NET),
+    DIST: (T_DIST, T_DIST_NET, "tests/test_trace.py"),
+    DIST_NET: (T_DIST, T_NET, T_DIST_NET),
     "commsim/report/trace.py": ("tests/test_trace.py", T_DIST),
 }
 """The tests ``--auto PATH`` runs for each module (``--tests`` overrides them; other modules: the whole suite)."""
