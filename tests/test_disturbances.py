@@ -177,3 +177,41 @@ def test_a_receive_whose_message_was_cut_gets_the_channel_s_next_one_by_hand():
     assert got == [(pytest.approx(20e-9 + 2 * ALPHA, rel=1e-12), "second")]
     assert net.lost == [(0, 2, pytest.approx(980, rel=1e-9))]
 
+
+
+def test_a_partition_names_eight_nodes_a_side_and_counts_the_rest():
+    """A 17-ring with links 7–8 and 16–0 down at 1 us: the second splits it into 0..7 (eight workers, all
+    named) and 8..16 (nine: the first eight named, "and 1 more")."""
+    n = 17
+    graph = build("ring", n, B, ALPHA, servers=0, overrides=[])
+    done = run_disturbed("ring_allreduce", graph, make_buffers(n, 17, "float32", "size-only", 0),
+                         Disturbance((0.0,) * n, link_failures=((7, 8, 1e-6), (16, 0, 1e-6))))
+    assert done.stopped == ("network partitioned at t = 1.00 us (link 16–0 failed): workers 0, 1, 2, 3, 4, 5, 6, 7 "
+                            "cannot reach 8, 9, 10, 11, 12, 13, 14, 15 and 1 more")
+
+
+def test_a_crash_after_a_rate_change_loses_what_the_new_rate_left_by_hand():
+    """Star: 0→2 (1000 B) and 1→2 (200 B) start at 0 and share switch→2 at B/2. 1→2 has left at 0.4 us (and
+    lands 2α later, 2.4 us); 0→2 then has 800 B left, alone at B. Node 0 crashes at 1 us: 200 B were still to
+    send (not the 0 B its first rate would leave: 1000 B − B·1 us), so the message is lost, and it is not
+    delivered either at 2 us, when its transmission at B/2 would have ended (that timer is stale)."""
+    env = simpy.Environment()
+    net = DisturbedNetwork(env, build("star", 3, B, ALPHA, servers=0, overrides=[]))
+    env.timeout(1e-6).callbacks.append(lambda _event: net.crash(0))
+    assert _deliveries(net, [(0, 2, 1000), (1, 2, 200)]) == [None, pytest.approx(0.4e-6 + 2 * ALPHA, rel=1e-12)]
+    assert net.lost == [(0, 2, pytest.approx(200, rel=1e-9))]
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_a_send_naming_no_transfer_starts_after_the_seed_s_own_draw_by_hand(seed):
+    """A send that names no transfer (a hand-written algorithm's) draws its delay from the seed's own stream,
+    U = default_rng([seed, 7]) (seed 0 when none is given): 0→1 (1000 B) on a star with J = 10 us lands at
+    U·J + 2α + 1000 B / B, and the log has it start at U·J."""
+    env = simpy.Environment()
+    jitter = 10e-6
+    graph = build("star", 2, B, ALPHA, servers=0, overrides=[])
+    seeded = {} if seed is None else {"seed": seed}
+    net = DisturbedNetwork(env, graph, jitter_s=jitter, **seeded)
+    delay = jitter * float(np.random.default_rng([seed or 0, 7]).random())
+    assert _deliveries(net, [(0, 1, 1000)]) == [pytest.approx(delay + 2 * ALPHA + 1000 / B, rel=1e-12)]
+    assert net.log.start[0] == pytest.approx(delay, rel=1e-12)
