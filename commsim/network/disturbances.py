@@ -150,6 +150,8 @@ class DisturbedNetwork(Network):
         """A message of channel ``key`` (its event ``delivery``) will never arrive: still unmatched, it leaves
         the channel; matched to a receive, that receive waits on for the channel's next message."""
         entry = self._channels.get(key)
+        # equivalent: searching entry[2:] misses delivery only when it is the first send, and the last branch
+        # then pops it the same way (its callback never fires)
         if entry is not None and entry[0] is True and any(event is delivery for event in entry[1:]):
             entry.remove(delivery)
             if len(entry) == 1:
@@ -157,7 +159,7 @@ class DisturbedNetwork(Network):
         elif entry is None:
             self._channels[key] = [False, delivery]
         elif entry[0] is False:
-            entry.insert(1, delivery)
+            entry.insert(1, delivery)  # equivalent: its sender has crashed: no later message shows the order
         else:  # the channel's next message is already sent: it is the one the receive gets
             following = entry.pop(1)
             if len(entry) == 1:
@@ -192,7 +194,7 @@ class DisturbedNetwork(Network):
             for link in route.links:
                 link.flows.pop(flow, None)
             self._mark_dirty(route.links)
-            flow.stage, flow.gen = _LOST, flow.gen + 1
+            flow.stage, flow.gen = _LOST, flow.gen + 1  # equivalent: any larger stamp outdates its timers
             route.bytes -= round(unsent)
             self.lost.append((route.src, route.dst, unsent))
             self._withdraw((route.src, route.dst, flow.tag), flow.delivery)
@@ -233,7 +235,7 @@ class DisturbedNetwork(Network):
             new.bytes += round(remaining)
             flow.route, flow.remaining, flow.since, flow.rate = new, remaining, now, 0.0
             flow.stage = _SHARED
-            flow.gen += 1
+            flow.gen += 1  # equivalent: any larger stamp outdates its timers
             self._mark_dirty(old.links + new.links)
 
 
