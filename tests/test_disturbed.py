@@ -109,12 +109,15 @@ def test_partition_stops_the_run_and_names_both_sides():
 def test_the_parameter_server_uses_the_first_server_and_the_sharded_one_every_server_by_hand():
     """A star with two servers, 4 workers, P = 1600 B. The parameter server is the first server alone: its
     link carries the 4 pushes, then the 4 pulls, 2(2α + 4P/B) = 16.8 us, and the second server's link
-    carries nothing. The sharded server splits P over both: 2(2α + 4(P/2)/B) = 10.4 us."""
+    carries nothing (so cutting it off is no partition). The sharded server splits P over both: 2(2α + 4(P/2)/B) = 10.4 us."""
     p = 400
     size = 4 * p
     plain = _run("star", 4, p, Disturbance((0.0,) * 4), "parameter_server", servers=2)
     assert plain.finish_s == pytest.approx([2 * (2 * ALPHA + 4 * size / B)] * 4, rel=1e-12)
     assert plain.network.messages == 8
+    cut = _run("star", 4, p, Disturbance((0.0,) * 4, link_failures=(("server1", "switch", 1e-6),)), "parameter_server",
+               servers=2)  # the unused server cut off: no partition, nothing changes
+    assert cut.stopped is None and cut.finish_s == plain.finish_s
     sharded = _run("star", 4, p, Disturbance((0.0,) * 4), "sharded_parameter_server", servers=2)
     assert sharded.finish_s == pytest.approx([2 * (2 * ALPHA + 4 * (size / 2) / B)] * 4, rel=1e-12)
     assert sharded.network.messages == 16
