@@ -307,6 +307,15 @@ def test_p2p_channels_of_a_pcie_node():
     pcie = M.p2p_channels(_machine("ethernet", gpus_per_node=8))
     assert pcie.per_peer == 2 and pcie.chunk == 128 << 10
 
+
+def test_p2p_channels_per_peer_across_nodes_by_hand():
+    """paths.cc:941-953 and 990-1001 across nodes. 9 × 8 H100 (16 p2p channels, as on 2 nodes: the same node's
+    search): ⌈48/14⌉ = 4 per peer, halved while 4·⌈72/8⌉ = 36, then 18, exceed 16: 1. 2 × 8 H100 with
+    232 Gbit/s NICs (29 GB/s, under PCIe's 48, so one NIC): ⌈29/14⌉ = 3 → 4 per peer, 4·⌈16/8⌉ = 8 ≤ 16."""
+    assert M.p2p_channels(_machine("hgx-h100", 9)) == M.P2pChannels(16, 1, 1, 128 << 10, 9)
+    slow = M.p2p_channels(_machine("hgx-h100", 2, nic_bandwidth=29e9))
+    assert (slow.channels, slow.per_peer) == (16, 4)
+
 # -- the plan the runner wires in ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("collective", ["reduce_scatter", "all_gather", "broadcast", "reduce"])
