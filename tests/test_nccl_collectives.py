@@ -311,10 +311,14 @@ def test_p2p_channels_of_a_pcie_node():
 def test_p2p_channels_per_peer_across_nodes_by_hand():
     """paths.cc:941-953 and 990-1001 across nodes. 9 × 8 H100 (16 p2p channels, as on 2 nodes: the same node's
     search): ⌈48/14⌉ = 4 per peer, halved while 4·⌈72/8⌉ = 36, then 18, exceed 16: 1. 2 × 8 H100 with
-    232 Gbit/s NICs (29 GB/s, under PCIe's 48, so one NIC): ⌈29/14⌉ = 3 → 4 per peer, 4·⌈16/8⌉ = 8 ≤ 16."""
+    232 Gbit/s NICs (29 GB/s, under PCIe's 48, so one NIC): ⌈29/14⌉ = 3 → 4 per peer, 4·⌈16/8⌉ = 8 ≤ 16.
+    2 × 8 H100 with one NVLink link a GPU (25 GB/s): its peers inside the node take 2 × 1 = 2, fewer than the
+    network's 4, so 2 per peer."""
     assert M.p2p_channels(_machine("hgx-h100", 9)) == M.P2pChannels(16, 1, 1, 128 << 10, 9)
     slow = M.p2p_channels(_machine("hgx-h100", 2, nic_bandwidth=29e9))
     assert (slow.channels, slow.per_peer) == (16, 4)
+    one_link = M.p2p_channels(_machine("hgx-h100", 2, nvlink_bandwidth=25e9))
+    assert (one_link.channels, one_link.per_peer) == (16, 2)
 
 # -- the plan the runner wires in ---------------------------------------------------------------------
 
