@@ -305,7 +305,7 @@ CATALOGUE: tuple[Mutant, ...] = (
        "Spectral.sharp keeps singular values at round-off level", T_NORMS),
 )
 T_FLOW = ("tests/test_follow.py", "tests/test_eager_ring.py", "tests/test_schedule_engine.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py",
-          "tests/test_collectives.py", "tests/test_verify.py", "tests/test_engine_analytic.py")
+          "tests/test_collectives.py", "tests/test_verify.py", "tests/test_engine_analytic.py", T_DIST)
 T_NCCL_ALL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_nccl_collectives.py",
               "tests/test_validate.py", "tests/test_cluster.py")
 AUTO_TESTS: dict[str, tuple[str, ...]] = {
