@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("commsim", "optim", "tests", "scenarios", "validation", "pyproject.toml")
+COPIED = ("commsim", "optim", "tests", "scenarios", "validation", "benchmarks", "README.md", "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -305,8 +305,9 @@ CATALOGUE: tuple[Mutant, ...] = (
        "Spectral.sharp keeps singular values at round-off level", T_NORMS),
 )
 T_FLOW = ("tests/test_follow.py", "tests/test_eager_ring.py", "tests/test_schedule_engine.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py",
-          "tests/test_collectives.py", "tests/test_verify.py", "tests/test_engine_analytic.py")
+          "tests/test_collectives.py", "tests/test_verify.py", "tests/test_engine_analytic.py", T_DIST)
 T_NCCL_ALL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_nccl_nvls.py",
+              "tests/test_nccl_collectives.py",
               "tests/test_validate.py", "tests/test_cluster.py")
 AUTO_TESTS: dict[str, tuple[str, ...]] = {
     FOLLOW: T_FLOW,
@@ -318,8 +319,8 @@ AUTO_TESTS: dict[str, tuple[str, ...]] = {
     "commsim/collectives/nccl/nvls.py": T_NCCL_ALL,
     NCCL_RING: T_NCCL_ALL,
     "commsim/budget.py": ("tests/test_budget.py", "tests/test_scenario.py", "tests/test_hostile_input.py"),
-    DIST: (T_DIST, "tests/test_trace.py"),
-    DIST_NET: (T_DIST, T_NET),
+    DIST: (T_DIST, T_DIST_NET, "tests/test_trace.py"),
+    DIST_NET: (T_DIST, T_NET, T_DIST_NET),
     "commsim/report/trace.py": ("tests/test_trace.py", T_DIST),
 }
 """The tests ``--auto PATH`` runs for each module (``--tests`` overrides them; other modules: the whole suite)."""

@@ -112,11 +112,18 @@ def test_a_fat_tree_link_down_carries_nothing_and_its_traffic_takes_the_other_ag
 
 def test_a_switch_cut_off_with_no_worker_behind_it_is_no_partition():
     """The same fat tree: pod3.edge1 has no host; cutting both its links leaves it alone, and no participant
-    with it, so the run goes on (nothing it carried) and ends as the ring's dependency model says."""
+    with it, so the run goes on (nothing it carried) and ends as the ring's dependency model says. Every route
+    the topology's router (ECMP) picks survives, so 1→2 and 3→0 still climb to the aggregation switch crc32
+    of their pair picks (not the first a hop-shortest search finds): 6 messages each way."""
     done, m = _fat_tree_ring((("pod3.edge1", "pod3.agg0", 0.0), ("pod3.edge1", "pod3.agg1", 0.0)))
     near, far = 2 * ALPHA + m / B, 4 * ALPHA + m / B
     assert done.stopped is None
     assert done.finish_s == pytest.approx(_ring_finish([near, far, near, far]), rel=1e-12)
+    up, back = (zlib.crc32(repr(pair).encode()) % 2 for pair in ((1, 2), (3, 0)))
+    climbed = {f"pod0.edge0->pod0.agg{up}", f"pod0.agg{up}->pod0.edge1", f"pod0.edge1->pod0.agg{back}",
+               f"pod0.agg{back}->pod0.edge0"}
+    carried = {link: nbytes for link, nbytes in done.network.bytes_per_link.items() if "agg" in link}
+    assert carried == dict.fromkeys(climbed, 6 * m)
 
 
 def test_a_crashed_sender_s_message_under_way_never_arrives_and_frees_its_link_by_hand():
@@ -177,3 +184,109 @@ def test_a_receive_whose_message_was_cut_gets_the_channel_s_next_one_by_hand():
     assert got == [(pytest.approx(20e-9 + 2 * ALPHA, rel=1e-12), "second")]
     assert net.lost == [(0, 2, pytest.approx(980, rel=1e-9))]
 
+
+
+def _received(net: DisturbedNetwork, at: float, count: int) -> list[tuple[float, str]]:
+    """Node 2 posts ``count`` receives from 0 at time ``at`` (now if 0): (when, payload) of each that fires."""
+    got: list[tuple[float, str]] = []
+
+    def post(_event=None):
+        for _ in range(count):
+            event = net.recv(2, 0)
+            if event.processed:  # its message had landed already
+                got.append((net.env.now, event.value))
+            else:
+                event.callbacks.append(lambda event: got.append((net.env.now, event.value)))
+
+    if at:
+        net.env.timeout(at).callbacks.append(post)
+    else:
+        post()
+    return got
+
+
+def test_receives_after_a_cut_get_the_channel_s_messages_in_order_by_hand():
+    """0 sends 1000 B ("first"), then 10 B twice ("second", "third") to 2 on a star, three flows at B/3; 2 has
+    posted one receive, matched to "first". The two 10 B messages have left at 30 ns (10 B of "first" too);
+    node 0 crashes at 40 ns, "first" (20 B sent) is lost: the receive gets "second" when it lands (30 ns + 2α),
+    and a receive posted at 5 us gets "third" at once."""
+    env = simpy.Environment()
+    net = DisturbedNetwork(env, build("star", 3, B, ALPHA, servers=0, overrides=[]))
+    got = _received(net, 0.0, 1)
+    later = _received(net, 5e-6, 1)
+    for payload, nbytes in (("first", 1000), ("second", 10), ("third", 10)):
+        net.send(0, 2, nbytes, payload=payload)
+    env.timeout(40e-9).callbacks.append(lambda _event: net.crash(0))
+    env.run()
+    assert got == [(pytest.approx(30e-9 + 2 * ALPHA, rel=1e-12), "second")]
+    assert later == [(pytest.approx(5e-6, rel=1e-12), "third")]
+    assert net.lost == [(0, 2, pytest.approx(980, rel=1e-9))] and net._channels == {}
+
+
+@pytest.mark.parametrize("short", [["a"], ["a", "b"]])
+def test_a_cut_message_no_receive_was_matched_to_leaves_the_channel_by_hand(short):
+    """0 sends k messages of 10 B ("a", "b"), then "c" (1000 B) to 2 before 2 posts any receive, k + 1 flows at
+    B/(k + 1): the short ones have left at 10(k + 1) ns; node 0 crashes 10 ns later and "c" (20 B sent) is
+    lost. k + 1 receives posted at 5 us get the short ones at once, in order; the last waits for ever."""
+    env = simpy.Environment()
+    net = DisturbedNetwork(env, build("star", 3, B, ALPHA, servers=0, overrides=[]))
+    got = _received(net, 5e-6, len(short) + 1)
+    for payload in short:
+        net.send(0, 2, 10, payload=payload)
+    net.send(0, 2, 1000, payload="c")
+    env.timeout(10e-9 * (len(short) + 2)).callbacks.append(lambda _event: net.crash(0))
+    env.run()
+    assert got == [(pytest.approx(5e-6, rel=1e-12), payload) for payload in short]
+    assert net.lost == [(0, 2, pytest.approx(980, rel=1e-9))]
+    assert [(key[:2], len(entry) - 1) for key, entry in net._channels.items() if entry[0] is False] == [((0, 2), 1)]
+
+
+def test_a_cut_message_s_receive_waits_with_the_receives_behind_it_by_hand():
+    """2 posts two receives from 0; 0 sends 1000 B, matched to the first, and crashes at 0.5 us (500 B sent):
+    the message is lost and both receives wait on 0, for ever."""
+    env = simpy.Environment()
+    net = DisturbedNetwork(env, build("star", 3, B, ALPHA, servers=0, overrides=[]))
+    got = _received(net, 0.0, 2)
+    net.send(0, 2, 1000, payload="lost")
+    env.timeout(0.5e-6).callbacks.append(lambda _event: net.crash(0))
+    env.run()
+    assert got == [] and net.lost == [(0, 2, pytest.approx(500, rel=1e-9))]
+    assert [(key[:2], len(entry) - 1) for key, entry in net._channels.items() if entry[0] is False] == [((0, 2), 2)]
+
+
+def test_a_partition_names_eight_nodes_a_side_and_counts_the_rest():
+    """A 17-ring with links 7–8 and 16–0 down at 1 us: the second splits it into 0..7 (eight workers, all
+    named) and 8..16 (nine: the first eight named, "and 1 more")."""
+    n = 17
+    graph = build("ring", n, B, ALPHA, servers=0, overrides=[])
+    done = run_disturbed("ring_allreduce", graph, make_buffers(n, 17, "float32", "size-only", 0),
+                         Disturbance((0.0,) * n, link_failures=((7, 8, 1e-6), (16, 0, 1e-6))))
+    assert done.stopped == ("network partitioned at t = 1.00 us (link 16–0 failed): workers 0, 1, 2, 3, 4, 5, 6, 7 "
+                            "cannot reach 8, 9, 10, 11, 12, 13, 14, 15 and 1 more")
+
+
+def test_a_crash_after_a_rate_change_loses_what_the_new_rate_left_by_hand():
+    """Star: 0→2 (1000 B) and 1→2 (200 B) start at 0 and share switch→2 at B/2. 1→2 has left at 0.4 us (and
+    lands 2α later, 2.4 us); 0→2 then has 800 B left, alone at B. Node 0 crashes at 1 us: 200 B were still to
+    send (not the 0 B its first rate would leave: 1000 B − B·1 us), so the message is lost, and it is not
+    delivered either at 2 us, when its transmission at B/2 would have ended (that timer is stale)."""
+    env = simpy.Environment()
+    net = DisturbedNetwork(env, build("star", 3, B, ALPHA, servers=0, overrides=[]))
+    env.timeout(1e-6).callbacks.append(lambda _event: net.crash(0))
+    assert _deliveries(net, [(0, 2, 1000), (1, 2, 200)]) == [None, pytest.approx(0.4e-6 + 2 * ALPHA, rel=1e-12)]
+    assert net.lost == [(0, 2, pytest.approx(200, rel=1e-9))]
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_a_send_naming_no_transfer_starts_after_the_seed_s_own_draw_by_hand(seed):
+    """A send that names no transfer (a hand-written algorithm's) draws its delay from the seed's own stream,
+    U = default_rng([seed, 7]) (seed 0 when none is given): 0→1 (1000 B) on a star with J = 10 us lands at
+    U·J + 2α + 1000 B / B, and the log has it start at U·J."""
+    env = simpy.Environment()
+    jitter = 10e-6
+    graph = build("star", 2, B, ALPHA, servers=0, overrides=[])
+    seeded = {} if seed is None else {"seed": seed}
+    net = DisturbedNetwork(env, graph, jitter_s=jitter, **seeded)
+    delay = jitter * float(np.random.default_rng([seed or 0, 7]).random())
+    assert _deliveries(net, [(0, 1, 1000)]) == [pytest.approx(delay + 2 * ALPHA + 1000 / B, rel=1e-12)]
+    assert net.log.start[0] == pytest.approx(delay, rel=1e-12)

@@ -36,7 +36,8 @@ def _run(kind: str, n: int, p: int, disturbance: Disturbance, algorithm: str = "
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(2, 7), slow=st.integers(0, 6), k=st.integers(1, 6), chunk=st.integers(1, 50))
+@given(n=st.integers(1, 7), slow=st.integers(0, 6), k=st.integers(1, 6), chunk=st.integers(1, 50))
+@example(n=1, slow=0, k=3, chunk=5)  # one worker: no message, it finishes when it has computed
 def test_ring_with_one_worker_k_times_slower_by_hand(n, slow, k, chunk):
     """Ring all-reduce on a star, worker s computing k·c and the rest c: every step is 2α + m/B (one
     flow per directed link), so the run ends at k·c + 2(n−1)(2α + m/B); it loses (k−1)·c against the
@@ -105,6 +106,23 @@ def test_partition_stops_the_run_and_names_both_sides():
     assert done.results == [None] * 4
 
 
+def test_the_parameter_server_uses_the_first_server_and_the_sharded_one_every_server_by_hand():
+    """A star with two servers, 4 workers, P = 1600 B. The parameter server is the first server alone: its
+    link carries the 4 pushes, then the 4 pulls, 2(2α + 4P/B) = 16.8 us, and the second server's link
+    carries nothing (so cutting it off is no partition). The sharded server splits P over both: 2(2α + 4(P/2)/B) = 10.4 us."""
+    p = 400
+    size = 4 * p
+    plain = _run("star", 4, p, Disturbance((0.0,) * 4), "parameter_server", servers=2)
+    assert plain.finish_s == pytest.approx([2 * (2 * ALPHA + 4 * size / B)] * 4, rel=1e-12)
+    assert plain.network.messages == 8
+    cut = _run("star", 4, p, Disturbance((0.0,) * 4, link_failures=(("server1", "switch", 1e-6),)), "parameter_server",
+               servers=2)  # the unused server cut off: no partition, nothing changes
+    assert cut.stopped is None and cut.finish_s == plain.finish_s
+    sharded = _run("star", 4, p, Disturbance((0.0,) * 4), "sharded_parameter_server", servers=2)
+    assert sharded.finish_s == pytest.approx([2 * (2 * ALPHA + 4 * (size / 2) / B)] * 4, rel=1e-12)
+    assert sharded.network.messages == 16
+
+
 def test_crash_under_ring_says_who_waits_on_whom():
     """Ring on a star (steps of 2.4 us), worker 2 crashing at 3 us, in step 2 (its step-2 send to 3 is
     under way): 3 gets it, sends step 3 to 0 and waits on 2 for ever; 0 then waits on 3, and 1 on 0."""
@@ -120,19 +138,22 @@ def test_crash_under_a_parameter_server_without_dropping_waits_for_ever():
     assert done.stopped.endswith("waiting: 0 on server; 2 on server; 3 on server; server on 1")
 
 
-def test_drop_stragglers_takes_the_first_arrivals_and_their_mean():
-    """keep = 3 of 4 with worker 1 crashed at 0: the server averages workers 0, 2, 3 exactly (in rank
-    order, divided by 3), the crashed worker gets nothing, and 2n − 1 = 7 messages cross (it never pushes).
-    Pushes share the server link: 2α + 3P/B; pulls: 2α + 4P/B."""
+@pytest.mark.parametrize("crashed", [1, 3])
+def test_drop_stragglers_takes_the_first_arrivals_and_their_mean(crashed):
+    """keep = 3 of 4 with one worker crashed at 0 (the last one too): the server averages the other three
+    exactly (in rank order, divided by 3), the crashed worker gets nothing, and 2n − 1 = 7 messages cross
+    (it never pushes). Pushes share the server link: 2α + 3P/B; pulls: 2α + 4P/B."""
     n, p = 4, 400
     buffers = make_buffers(n, p, "float32", "data", 0)
     graph = build("star", n, B, ALPHA, servers=1, overrides=[])
-    done = run_disturbed("parameter_server", graph, buffers, Disturbance((0.0,) * 4, crashes=((1, 0.0),), keep=3))
-    assert done.stopped is None and done.dropped == [[1]]
-    expected = (buffers[0] + buffers[2] + buffers[3]) / np.float32(3)
-    for rank in (0, 2, 3):
+    done = run_disturbed("parameter_server", graph, buffers,
+                         Disturbance((0.0,) * 4, crashes=((crashed, 0.0),), keep=3))
+    assert done.stopped is None and done.dropped == [[crashed]]
+    live = [rank for rank in range(n) if rank != crashed]
+    expected = (buffers[live[0]] + buffers[live[1]] + buffers[live[2]]) / np.float32(3)
+    for rank in live:
         assert np.array_equal(done.results[rank], expected)
-    assert done.results[1] is None and done.network.messages == 7
+    assert done.results[crashed] is None and done.network.messages == 7
     assert done.makespan_s == pytest.approx(4 * ALPHA + 7 * 4 * p / B, rel=1e-12)
 
 
@@ -186,6 +207,8 @@ def test_jitter_is_seeded():
     runs = [_run("star", 5, 100, Disturbance((0.0,) * 5, jitter_s=2e-6, seed=seed)) for seed in (1, 1, 2)]
     assert runs[0].finish_s == runs[1].finish_s
     assert runs[0].finish_s != runs[2].finish_s
+    default = _run("star", 5, 100, Disturbance((0.0,) * 5, jitter_s=2e-6))  # seed 0, as a scenario's default
+    assert default.finish_s == _run("star", 5, 100, Disturbance((0.0,) * 5, jitter_s=2e-6, seed=0)).finish_s
 
 
 def _scenario(tmp_path, text: str) -> scenario.Scenario:

@@ -108,7 +108,7 @@ def test_rounds_and_calls_are_dropped_once_every_participant_is_done_with_them()
     from commsim.collectives.textbook.ring import ring_allreduce_schedule
     from commsim.network.fluid import Network
 
-    call = _Call(simpy.Environment().event())
+    call = _Call(simpy.Environment().event(), 0)
     call.start(ring_allreduce_schedule(2, 10, 4), [0, 1], 4, True)
     call.plan(0)
     assert 0 in call.plans

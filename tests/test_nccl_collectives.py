@@ -288,6 +288,38 @@ def test_p2p_channels_from_nccls_setup():
     assert two.send(1 << 20) == (4, "simple") and two.send(16 << 10) == (1, "ll") and two.send(64 << 10) == (1, "simple")
 
 
+
+def test_p2p_send_parts_at_the_edges_of_nccls_rules_by_hand():
+    """enqueue.cc:912-933 on the two machines above. One node (chunk 512 KiB, a part ≥ 512/8 = 64 KiB and
+    ≤ 32 × 512 KiB = 16 MiB, at least 4 parts): 120,000 B → min(4, ⌈120000/65536⌉ = 2) = 2 parts; 66 MiB →
+    4 parts of 16.5 MiB > 16 MiB, doubled to 8. Two nodes (chunk 128 KiB, parts of 64..128 KiB, at least 1,
+    at most 4): 300 KiB → 1 part of 300 > 128 KiB, 2 of 150 > 128, 4 of 75; 16,385 B is one byte past the
+    16 KiB LL bound, Simple. With at least 4 parts across nodes (few ranks): 150,000 B → ⌈150000/65536⌉ = 3."""
+    one, two = M.P2pChannels(32, 32, 4, 512 << 10, 1), M.P2pChannels(16, 4, 1, 128 << 10, 2)
+    assert one.send(120_000) == (2, "simple") and one.send(66 << 20) == (8, "simple")
+    assert two.send(300 << 10) == (4, "simple") and two.send(16385) == (1, "simple")
+    assert M.P2pChannels(16, 8, 4, 128 << 10, 2).send(150_000) == (3, "simple")
+
+
+def test_p2p_channels_of_a_pcie_node():
+    """8 GPUs meeting over PCIe (no NVLink): 2 channels per peer (paths.cc: P2P over PCI), the 128 KiB PCIe
+    chunk (init.cc p2pChunkSize), whatever the p2p channels (at least 2: comm channels are doubled)."""
+    pcie = M.p2p_channels(_machine("ethernet", gpus_per_node=8))
+    assert pcie.per_peer == 2 and pcie.chunk == 128 << 10
+
+
+def test_p2p_channels_per_peer_across_nodes_by_hand():
+    """paths.cc:941-953 and 990-1001 across nodes. 9 × 8 H100 (16 p2p channels, as on 2 nodes: the same node's
+    search): ⌈48/14⌉ = 4 per peer, halved while 4·⌈72/8⌉ = 36, then 18, exceed 16: 1. 2 × 8 H100 with
+    232 Gbit/s NICs (29 GB/s, under PCIe's 48, so one NIC): ⌈29/14⌉ = 3 → 4 per peer, 4·⌈16/8⌉ = 8 ≤ 16.
+    2 × 8 H100 with one NVLink link a GPU (25 GB/s): its peers inside the node take 2 × 1 = 2, fewer than the
+    network's 4, so 2 per peer."""
+    assert M.p2p_channels(_machine("hgx-h100", 9)) == M.P2pChannels(16, 1, 1, 128 << 10, 9)
+    slow = M.p2p_channels(_machine("hgx-h100", 2, nic_bandwidth=29e9))
+    assert (slow.channels, slow.per_peer) == (16, 4)
+    one_link = M.p2p_channels(_machine("hgx-h100", 2, nvlink_bandwidth=25e9))
+    assert (one_link.channels, one_link.per_peer) == (16, 2)
+
 # -- the plan the runner wires in ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("collective", ["reduce_scatter", "all_gather", "broadcast", "reduce"])

@@ -307,3 +307,12 @@ def test_a_servers_idle_is_the_gaps_between_its_messages(tmp_path):
                         "server send 2": [(3006, 3016)], "worker 1 compute": [(0, 3000)]}.items():
         assert sorted(slices[name]) == [pytest.approx(s, rel=1e-12, abs=1e-9) for s in spans], name
     assert "worker 1 idle" in tracks.values() and "worker 1 idle" not in slices
+
+
+def test_a_worker_computing_no_time_has_no_compute_track(tmp_path):
+    """Ring of 2 on a star with ``compute: 0 s``: each worker's compute is the empty span (0, 0), which draws
+    nothing, so no worker has a compute track; each has its idle, send and receive tracks only."""
+    events = _trace_of(tmp_path, "name: s\nworkers: 2\nparams: 1000\nalgorithms: [ring_allreduce]\npayload: size-only\n"
+                                 "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\nstragglers: {compute: 0 s}\n")
+    assert sorted(_tracks(events).values()) == [f"worker {w} {kind}" for w in (0, 1) for kind in ("idle", "receive", "send")]
+    assert not [e for e in events if e["ph"] == "X" and e["cat"] == "compute"]

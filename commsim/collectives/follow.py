@@ -99,7 +99,7 @@ class _Call:
 
     __slots__ = ("index", "itemsize", "node_array", "nodes", "plans", "ready", "schedule", "sizes_only", "tagged")
 
-    def __init__(self, ready: Event, index: int = 0) -> None:
+    def __init__(self, ready: Event, index: int) -> None:
         self.schedule: Schedule | None = None
         self.ready = ready  # fires when the schedule is known (servers wait for it)
         self.plans: dict[int, _Plan] = {}
@@ -306,6 +306,8 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
             nbytes = plan.send_bytes[j] if comm.wire_bytes is nbytes_of else comm.wire_bytes(piece)  # wire bytes
             sends.append(comm.net.send(comm.rank, nodes[dst], nbytes, piece, call.tag(dst), comm.phase,
                                        key=(call.index, k, plan.send_index[j])))
+        # equivalent: with no receive (r0 = r1) _receive posts none and returns [] at once (a quorum is only where
+        # receives are)
         arrived = (yield from _receive(comm, call, plan, me, r0, r1)) if r0 < r1 else []
         if schedule.eager:  # an eager sender goes on: what it sent is a copy
             pending.extend(sends)
@@ -371,7 +373,7 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             phase = plan.phase
             sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None, call.tag(plan.send_to[j]), phase,
                           key=(index, k, plan.send_index[j])) for j in range(s0, s1)]
-            if r0 < r1:
+            if r0 < r1:  # equivalent: with no receive _receive posts none and returns at once
                 yield from _receive(comm, call, plan, me, r0, r1)
             if eager:
                 pending.extend(sends)

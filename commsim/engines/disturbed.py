@@ -85,5 +85,5 @@ def run_disturbed(name: str, graph: nx.Graph, buffers: list[Buffer], disturbance
     down = {rank for rank, _ in record.crashed}
     if stopped is not None:
         return DisturbedRun([None] * n, [float("nan")] * n, record, stopped, record.crashed, record.dropped)
-    results = [None if rank in down or record.results is None else record.results[rank] for rank in range(n)]
+    results = [None if rank in down else record.results[rank] for rank in range(n)]  # not stopped: a rank finished
     return DisturbedRun(results, [float(t) for t in finish], record, None, record.crashed, record.dropped)

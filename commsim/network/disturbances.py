@@ -36,7 +36,8 @@ from ..units import format_time
 from .jitter import jitter_fraction
 from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _Flow, shortest_path
 
-_LOST = 3  # the stage of a flow cut off by its sender's crash: no timer acts on it any more
+# the stage of a flow cut off by its sender's crash: no timer acts on it any more
+_LOST = 3  # equivalent: only compared with fluid's stages 0, 1, 2: any other number does as well
 
 
 class Partitioned(Exception):
@@ -76,10 +77,10 @@ class DisturbedNetwork(Network):
     def send(self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
              delivery: Event | None = None, key: tuple[int, int, int] | None = None) -> Event:
         """As :meth:`Network.send`, after a delay drawn from U[0, jitter_s); from a crashed node, nothing
-        (the event never fires)."""
+        (the event never fires). ``delivery`` is for the delayed start (:meth:`_launch`), never given here."""
         if src in self.crashed:
             return Event(self.env)
-        if not self.jitter_s or delivery is not None:
+        if not self.jitter_s:
             return self._launch(src, dst, nbytes, payload, tag, phase, delivery)
         if src == dst:
             raise ValueError(f"node {src!r} cannot send to itself")
@@ -100,6 +101,8 @@ class DisturbedNetwork(Network):
             return delivery
         if sent is not None and sent != self.env.now:
             self.posted[src, dst, self.env.now] = sent
+        # equivalent: with no failure route() finds (and caches) the route Network.send finds next; a send to
+        # itself is refused by Network.send either way
         if self.failed and src != dst:
             self.route(src, dst)  # found anew if a failure dropped it, and then marked rerouted if it changed
             if (src, dst) in self._rerouted:
@@ -125,6 +128,8 @@ class DisturbedNetwork(Network):
         network's route crossed a failed link."""
         known = (src, dst) in self._routes
         route = super().route(src, dst)
+        # equivalent: before a failure the intact graph is the graph; a known route was checked when found
+        # (a failure forgets every route)
         if self.failed and not known:
             graph, self.graph = self.graph, self._intact
             try:
@@ -145,6 +150,8 @@ class DisturbedNetwork(Network):
         """A message of channel ``key`` (its event ``delivery``) will never arrive: still unmatched, it leaves
         the channel; matched to a receive, that receive waits on for the channel's next message."""
         entry = self._channels.get(key)
+        # equivalent: searching entry[2:] misses delivery only when it is the first send, and the last branch
+        # then pops it the same way (its callback never fires)
         if entry is not None and entry[0] is True and any(event is delivery for event in entry[1:]):
             entry.remove(delivery)
             if len(entry) == 1:
@@ -152,7 +159,7 @@ class DisturbedNetwork(Network):
         elif entry is None:
             self._channels[key] = [False, delivery]
         elif entry[0] is False:
-            entry.insert(1, delivery)
+            entry.insert(1, delivery)  # equivalent: its sender has crashed: no later message shows the order
         else:  # the channel's next message is already sent: it is the one the receive gets
             following = entry.pop(1)
             if len(entry) == 1:
@@ -187,7 +194,7 @@ class DisturbedNetwork(Network):
             for link in route.links:
                 link.flows.pop(flow, None)
             self._mark_dirty(route.links)
-            flow.stage, flow.gen = _LOST, flow.gen + 1
+            flow.stage, flow.gen = _LOST, flow.gen + 1  # equivalent: any larger stamp outdates its timers
             route.bytes -= round(unsent)
             self.lost.append((route.src, route.dst, unsent))
             self._withdraw((route.src, route.dst, flow.tag), flow.delivery)
@@ -228,7 +235,7 @@ class DisturbedNetwork(Network):
             new.bytes += round(remaining)
             flow.route, flow.remaining, flow.since, flow.rate = new, remaining, now, 0.0
             flow.stage = _SHARED
-            flow.gen += 1
+            flow.gen += 1  # equivalent: any larger stamp outdates its timers
             self._mark_dirty(old.links + new.links)
 
 

@@ -88,7 +88,8 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
             continue
         if getattr(run, "log", None) is None:
             continue
-        # tids are opaque: any distinct, increasing numbers give the same trace (viewers ignore a process's tid)
+        # equivalent: tids are opaque, any distinct increasing numbers give the same trace (and viewers ignore
+        # a process's tid)
         events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": _title(run)}})
         computing = getattr(run, "compute_spans", None) or []
         workers = len(run.finish_s)
@@ -104,7 +105,7 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
             for u, v in zip(nodes, nodes[1:]):
                 changes = in_flight.setdefault(f"{u}->{v}", [])
                 changes += [(start, 1), (end, -1)]
-        tid = 0
+        tid = 0  # equivalent: tids are opaque (any distinct increasing numbers: the same trace)
         nodes_in_order = sorted(set(sends) | set(receives) | set(range(workers)),
                                 key=lambda node: (not isinstance(node, int), node if isinstance(node, int) else str(node)))
         for node in nodes_in_order:
@@ -116,13 +117,13 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
             else:  # a server: idle between its messages (it has no finish time; none after the last)
                 gaps = idle_gaps([(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])], 0.0)
             if gaps is not None:
-                tid += 1
+                tid += 1  # equivalent: tids are opaque
                 events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}})
                 for start, end in gaps:
                     events.append({"ph": "X", "name": "idle", "cat": "idle", "pid": pid, "tid": tid,
                                    "ts": _us(start), "dur": _us(end - start)})
             if spans:
-                tid += 1
+                tid += 1  # equivalent: tids are opaque
                 events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} compute"}})
                 for step, (start, end) in enumerate(spans):
                     events.append({"ph": "X", "name": f"compute step {step}" if training else "compute", "cat": "compute",
@@ -132,7 +133,7 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
                 lanes: dict[int, int] = {}
                 for lane, start, end, args in _lanes(intervals):
                     if lane not in lanes:
-                        tid += 1
+                        tid += 1  # equivalent: tids are opaque
                         lanes[lane] = tid
                         label = f"{name} {kind}" + (f" {lane + 1}" if lane else "")
                         events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": label}})

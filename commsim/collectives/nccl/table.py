@@ -100,9 +100,6 @@ MORE_CHANNELS_BELOW = 16
 # (bytes); the protocols' line formats are in nccl_ring.wire_bytes (device.h:75-111)
 NCCL_STEPS = 8
 BUFFER_BYTES = {"ll": 8 * 512 * 8 * 16, "ll128": 120 * 640 * 8 * 8, "simple": 1 << 22}
-# device.h:75-88 and 109-111: wire efficiency: LL carries 4 data bytes per 8 (a flag with each), LL128 15 of
-# 16 eight-byte words per 128-byte line
-WIRE_EFFICIENCY = {"ll": 0.5, "ll128": 120 / 128, "simple": 1.0}
 # src/enqueue.cc:2222-2227 calcCollChunking: a chunk is chunkSteps steps of the protocol's buffer (chunkSteps
 # only on ring Simple, 1 otherwise), of which LL carries half (a flag with each data word) and LL128 15 of
 # every 16 words; src/include/device.h:328-333 grains (16, 1920, 512 B) divide each, so aligning changes nothing
@@ -130,7 +127,7 @@ P2P_LL_THRESHOLD = 16384
 # PCIe, 512 KiB on an all-NVLink node, at most a Simple step
 P2P_NET_CHUNK = 1 << 17
 P2P_PCI_CHUNK = 1 << 17
-P2P_NVL_CHUNK = 1 << 19
+P2P_NVL_CHUNK = 1 << 19  # equivalent: a larger one is capped at a Simple step, 512 KiB (model.p2p_channels)
 # src/enqueue.cc:919-920: a part is at least chunk/2 (chunk/8 on one node), at most chunk (32 chunks on one node)
 P2P_MIN_PART_DIVISOR = {"nodes": 2, "node": 8}
 P2P_MAX_PART_CHUNKS = {"nodes": 1, "node": 32}
