@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from . import units
-from .errors import CommsimError, shown
+from .errors import CommsimError, TopologyError, shown
 
 ENV = "COMMSIM_BUDGET"
 EVENTS_PER_MESSAGE = 3  # send, end of transmission, delivery
@@ -199,6 +199,30 @@ def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int, protoc
                 algorithm, max(ring, tree, nvls))
 
 
+def _nccl_machine(scenario: Any, run: Any, n: int) -> Any:
+    """NCCL's view of the run's cluster (``collectives.nccl.model.Machine``), None where it cannot be built."""
+    from .collectives.nccl import model
+
+    try:
+        return model.machine(run.topology.build(n, [run.algorithm]))
+    except (TopologyError, ValueError, KeyError):
+        return None
+
+
+def _nccl_channels(scenario: Any, machine: Any) -> int:
+    """The channels NCCL's calls run on: the scenario's, or with ``auto`` the most NCCL's search gives this
+    cluster (its ring and tree channels, its NVLS channels on one node); 64 (NCCL's MAXCHANNELS) where the
+    cluster cannot be read."""
+    if scenario.channels != "auto":
+        return int(scenario.channels)
+    if machine is None:
+        return 64
+    from .collectives.nccl import model
+
+    nvls = model.nvls_graph(machine)
+    return max(model.channels(machine).comm, nvls.channels if nvls is not None else 0)
+
+
 def _one_node(topology: Any, n: int) -> bool:
     """Whether a cluster's n workers fit in one node (where NCCL may run NVLS): ``nodes: 1``, or n within
     ``gpus_per_node`` (8, every GPU preset's, when not given)."""
@@ -265,7 +289,7 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     if engine == "analytic":  # only model nccl gets here: it builds the cluster, then answers
         return Estimate(0, EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements)
     if scenario.model == "nccl":
-        channels = 64 if scenario.channels == "auto" else scenario.channels
+        channels = _nccl_channels(scenario, _nccl_machine(scenario, run, n))
         messages = _nccl_messages(run.algorithm, n, p, w, channels, scenario.protocol, _one_node(topology, n))
     else:
         options = topology.options
@@ -336,15 +360,21 @@ def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     events, memory, messages = EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements, 0
     if engine == "analytic":
         return Estimate(0, events, memory)
-    channels = 64 if scenario.channels == "auto" else scenario.channels
     spec = scenario.workload
     calls = spec.calls(run.strategy, n, run.bucket_cap)
     if engine == "schedule" and not keep_log and not getattr(scenario, "disturbed", False):
         calls = list(dict.fromkeys(calls))  # a chain of calls: each distinct call simulated once (run_program)
+    machine = _nccl_machine(scenario, run, n) if scenario.model == "nccl" else None
+    channels = _nccl_channels(scenario, machine) if scenario.model == "nccl" else 1
+    protocol = scenario.protocol
+    if protocol == "auto" and machine is not None and calls:  # one protocol for the step: NCCL's for its largest call
+        from .collectives.nccl import model
+
+        protocol = model.choose(machine, max(p * w for p, w in (spec.on_wire(kind, count) for kind, count in calls))).protocol
     for kind, count in calls:
         p, w = spec.on_wire(kind, count)
         algorithm = run.algorithm if kind == "allreduce" else kind
-        one = (_nccl_messages(algorithm, n, p, w, channels) if scenario.model == "nccl"
+        one = (_nccl_messages(algorithm, n, p, w, channels, protocol, _one_node(run.topology, n)) if scenario.model == "nccl"
                else _collective_messages(algorithm, n, p, w, 0, None))
         messages += one
         events += int(one * CONTENTION.get(run.topology.kind, 0.1) * min(one, _contending(algorithm, n, 0)))
