@@ -398,7 +398,7 @@ def test_validation_axis_labels_the_large_misses():
     from types import SimpleNamespace
 
     point = SimpleNamespace
-    case = SimpleNamespace(counts=True, title="t", collective="all_reduce", calibrated=False,
+    case = SimpleNamespace(counts=True, title="t", collective="all_reduce", calibrated=False, nodes=1,
                            points=[point(size=2**k, error=e, held=k != 10) for k, e in
                                    ((10, -0.55), (20, 0.01), (30, 0.6))])
     figure = plots.validation_errors([case])
@@ -412,7 +412,8 @@ def test_validation_axis_labels_the_large_misses():
     filled = [line for line in ax.lines if line.get_marker() == "o" and line.get_markerfacecolor() != "none"
               and len(line.get_xdata())]
     assert [list(line.get_xdata()) for line in filled] == [[2**20, 2**30]]  # held points filled; 1 KiB hollow
-    assert ax.get_title().endswith("against nccl-tests all-reduce times")
+    assert ax.get_title() == "one node: 1 table counted"
+    assert figure._suptitle.get_text().endswith("against measured nccl-tests times\n(all-reduce)")
 
 
 def test_a_ring_is_drawn_as_a_circle():

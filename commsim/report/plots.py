@@ -688,47 +688,60 @@ ERROR_TICKS = (-100, -80, -50, -20, -10, -5, 0, 5, 10, 20, 50, 100, 200, 500, 10
 
 def validation_errors(cases: list[Any]) -> object:
     """Relative error of the simulated NCCL mode against each measured table, by message size (log x), with the
-    ±15 % and ±5 % bands; the tables that count in colour (filled markers: the points held to a target,
-    hollow: not held), the others thin and grey; "calibrated" in the title when a calibration was used."""
+    ±15 % and ±5 % bands, in two panels: tables of one node, tables of several; the tables that count in colour
+    (filled markers: the points held to a target, hollow: not held), the others thin and grey; "calibrated" in
+    the title when a calibration was used."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(9, 6.5))
-    ax.axhspan(-15, 15, color="0.93", zorder=0, label="±15 % (target below 64 KiB)")
-    ax.axhspan(-5, 5, color="0.82", zorder=0, label="±5 % (target from 1 MiB to 8 GiB)")
-    for case in sorted(cases, key=lambda case: case.counts):
-        sizes = [p.size for p in case.points]
-        errors = [100 * p.error for p in case.points]
-        if case.counts:
-            (line,) = ax.plot(sizes, errors, linewidth=1.2, label=case.title)
-            ax.plot(sizes, errors, linestyle="none", marker="o", markersize=4, color=line.get_color(),
-                    markerfacecolor="none")
-            held = [(p.size, 100 * p.error) for p in case.points if p.held]
-            if held:
-                ax.plot(*zip(*held), linestyle="none", marker="o", markersize=4, color=line.get_color())
-        else:
-            ax.plot(sizes, errors, color="0.6", linewidth=0.7, linestyle=":", zorder=1)
-    ax.plot([], [], color="0.3", linestyle="none", marker="o", markersize=4, label="held to its target")
-    ax.plot([], [], color="0.3", linestyle="none", marker="o", markersize=4, markerfacecolor="none",
-            label="not held (no target, or a -g N table's launch floor ≥ 5 % of the time)")
-    ax.plot([], [], color="0.6", linewidth=0.7, linestyle=":", label="not counted (see the table for why)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("symlog", linthresh=20)  # ±20 % linear, the misses of several times beyond it compressed
-    ax.yaxis.set_major_locator(FixedLocator(ERROR_TICKS))  # labelled beyond ±20 too: a −50 % miss reads as one
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:+g} %".replace("-", "−") if value else "0"))
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel("buffer size per GPU (B; nccl-tests' size)")
-    ax.set_ylabel(("calibrated" if any(case.calibrated for case in cases) else "simulated")
-                  + " − measured (% of measured; linear within ±20)")
-    ax.axhline(0, color="k", linewidth=0.8)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    groups = [("one node", [case for case in cases if case.nodes == 1]),
+              ("several nodes", [case for case in cases if case.nodes > 1])]
+    groups = [(name, members) for name, members in groups if members] or [("", list(cases))]
+    counted = sum(case.counts for case in cases)
+    figure, axes = plt.subplots(1, len(groups), figsize=(6.2 * len(groups), 4.6 + 0.16 * (counted + 5) / 2),
+                                sharey=True, squeeze=False, layout="constrained")
+    colours = plt.get_cmap("tab20").colors
+    handles: dict[str, Any] = {}
+    drawn = 0
+    for ax, (name, members) in zip(axes[0], groups):
+        handles["±15 %"] = ax.axhspan(-15, 15, color="0.93", zorder=0, label="±15 % (target below 64 KiB)")
+        handles["±5 %"] = ax.axhspan(-5, 5, color="0.82", zorder=0, label="±5 % (target from 1 MiB to 8 GiB)")
+        for case in sorted(members, key=lambda case: case.counts):
+            sizes = [p.size for p in case.points]
+            errors = [100 * p.error for p in case.points]
+            if case.counts:
+                colour = colours[drawn % len(colours)]
+                drawn += 1
+                (line,) = ax.plot(sizes, errors, linewidth=1.2, color=colour, label=case.title)
+                handles[case.title] = line
+                ax.plot(sizes, errors, linestyle="none", marker="o", markersize=4, color=colour, markerfacecolor="none")
+                held = [(p.size, 100 * p.error) for p in case.points if p.held]
+                if held:
+                    ax.plot(*zip(*held), linestyle="none", marker="o", markersize=4, color=colour)
+            else:
+                ax.plot(sizes, errors, color="0.6", linewidth=0.7, linestyle=":", zorder=1)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("symlog", linthresh=20)  # ±20 % linear, the misses of several times beyond it compressed
+        ax.yaxis.set_major_locator(FixedLocator(ERROR_TICKS))  # labelled beyond ±20 too: a −50 % miss reads as one
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:+g} %".replace("-", "−") if value else "0"))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("buffer size per GPU (B; nccl-tests' size)")
+        ax.axhline(0, color="k", linewidth=0.8)
+        count = sum(case.counts for case in members)
+        ax.set_title(f"{name}: {count} table{'s' if count != 1 else ''} counted" if name else "")
+    axes[0][0].set_ylabel(("calibrated" if any(case.calibrated for case in cases) else "simulated")
+                          + " − measured (% of measured; linear within ±20)")
+    (held,) = axes[0][0].plot([], [], color="0.3", linestyle="none", marker="o", markersize=4)
+    (hollow,) = axes[0][0].plot([], [], color="0.3", linestyle="none", marker="o", markersize=4, markerfacecolor="none")
+    (grey,) = axes[0][0].plot([], [], color="0.6", linewidth=0.7, linestyle=":")
+    handles["held to its target"] = held
+    handles["not held (no target, or a -g N table's launch floor ≥ 5 % of the time)"] = hollow
+    handles["not counted (see the table for why)"] = grey
+    labels = [getattr(handle, "get_label", lambda: key)() if key.startswith("±") else key for key, handle in handles.items()]
+    figure.legend(list(handles.values()), labels, fontsize=7, loc="outside lower center", ncol=2)
     kinds = sorted({case.collective.replace("_", "-") for case in cases})
-    what = f"nccl-tests {', '.join(kinds)} times"
-    if any(case.calibrated for case in cases):
-        ax.set_title(f"commsim's NCCL mode, CALIBRATED from the runs, against {what}")
-    else:
-        ax.set_title(f"commsim's NCCL mode, configured from presets, against {what}")
-    figure.tight_layout()
+    how = "CALIBRATED from the runs" if any(case.calibrated for case in cases) else "configured from presets"
+    figure.suptitle(f"commsim's NCCL mode, {how}, against measured nccl-tests times\n({', '.join(kinds)})")
     return figure
 
 
