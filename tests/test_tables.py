@@ -240,3 +240,10 @@ def test_compare_packs_as_many_columns_as_fit_and_ties_at_exactly_half_a_percent
     tie = compare.comparison([{"algorithm": a, "topology": "t", "workers": 8, "params": 1000, "dtype": "float32",
                                "makespan_s": s} for a, s in (("a", fastest), ("b", fastest * (1 + compare.TIE)))])
     assert tie.best_algorithms("t") == ["a", "b"] and compare.tied(fastest, fastest * (1 + compare.TIE))
+
+
+def test_an_error_that_rounds_to_zero_is_printed_without_a_minus():
+    """−0.004 % prints +0.0% (never −0.0%); −0.06 % is −0.1%, +0.04 % +0.0%."""
+    from commsim.report.tables import _percent
+
+    assert [_percent(e) for e in (-0.00004, -0.0006, 0.0004, 0.0)] == ["+0.0%", "-0.1%", "+0.0%", "+0.0%"]

@@ -519,6 +519,12 @@ def _size_text(size: int) -> str:
     return f"{size} B"
 
 
+def _percent(error: float) -> str:
+    """A signed relative error to 0.1 % ("+0.0%" for what rounds to zero either side, never "-0.0%")."""
+    text = f"{error:+.1%}"
+    return "+0.0%" if text == "-0.0%" else text
+
+
 def validation_table(cases: list[Any]) -> str:
     """Per measured table: size, measured time, the NCCL mode's simulated time and its relative error
     against its target (✓ within, ✗ outside, on held points only), NCCL's own model's time and error, its
@@ -532,9 +538,9 @@ def validation_table(cases: list[Any]) -> str:
         for p in case.points:
             mark = _mark(p.within) if p.held else ""
             model = "—" if p.predicted_s is None else format_in(p.predicted_s, factor)
-            model_error = "—" if p.model_error is None else f"{p.model_error:+.1%}"
+            model_error = "—" if p.model_error is None else _percent(p.model_error)
             rows.append((_size_text(p.size), format_in(p.measured_s, factor), format_in(p.simulated_s, factor),
-                         f"{p.error:+.1%} {mark}".rstrip(), model, model_error, p.pick,
+                         f"{_percent(p.error)} {mark}".rstrip(), model, model_error, p.pick,
                          f"{'yes' if p.held else 'no'} ({p.reason})"))
         counted = "" if case.counts else f"  [not counted: {case.why}]"
         collective = "" if case.collective == "all_reduce" else f" {case.collective},"
