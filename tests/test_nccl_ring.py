@@ -222,3 +222,34 @@ def test_channels_must_be_auto_or_1_to_64():
     for bad in ("0", "65", "true", "two"):
         with pytest.raises(ScenarioError, match="channels: must be 'auto' or a whole number from 1 to 64"):
             _scenario(f"channels: {bad}\n")
+
+
+def _sent(schedule) -> int:
+    return sum(len(schedule.round(k).src) for k in range(schedule.rounds))
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_nccl_rings_of_one_and_two_ranks_by_hand(n):
+    """C = 2 rings, p = 64 fp32: a lone rank sends nothing; two ranks: all-reduce 2·2·2(2−1) = 8 chunks of
+    64/2/2 = 16 floats (64 B), reduce-scatter and all-gather 2·2·(2−1) = 4 parts of 64 B each."""
+    from commsim.collectives.nccl.ring import (block_message_sizes, message_sizes, nccl_all_gather_schedule,
+                                               nccl_reduce_scatter_schedule, nccl_ring_schedule)
+
+    allreduce = nccl_ring_schedule(n, 64, 4, channels=2)
+    scatter = nccl_reduce_scatter_schedule(n, 64, 4, channels=2)
+    gather = nccl_all_gather_schedule(n, 64, 4, channels=2)
+    if n == 1:
+        assert [_sent(s) for s in (allreduce, scatter, gather)] == [0, 0, 0]
+        assert message_sizes(1, 64, 4, 2, "simple") == block_message_sizes(1, 64, 4, 2, "simple") == {}
+        return
+    assert [_sent(s) for s in (allreduce, scatter, gather)] == [8, 4, 4]
+    assert message_sizes(2, 64, 4, 2, "simple") == {64: 8}
+    assert block_message_sizes(2, 64, 4, 2, "simple") == {64: 4}
+
+
+def test_nccl_ring_chunks_of_a_length_n_does_not_divide():
+    """p = 10 fp32 on one ring of 3: chunks ⌊(j+1)·10/3⌋ − ⌊j·10/3⌋ = 3, 3, 4 floats (12, 12, 16 B), each
+    crossing 2(3−1) = 4 hops: {12: 8, 16: 4}."""
+    from commsim.collectives.nccl.ring import message_sizes
+
+    assert message_sizes(3, 10, 4, 1, "simple") == {12: 8, 16: 4}

@@ -74,12 +74,13 @@ def _rings(n: int, g: int, channels: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return rank_at, (base + rank_at).ravel(), (base + np.roll(rank_at, -1, axis=1)).ravel()
 
 
+# equivalent: (the default channels) every caller passes them
 def nccl_ring_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",
                        gpus_per_node: int | None = None, **_: object) -> Schedule:
     """All-reduce on C = ``channels`` rings (participant c·n + r is rank r on channel c); see the module docstring."""
     g = node_size(n, protocol, gpus_per_node)
     if n == 1:
-        return empty(1, p)
+        return empty(1, p)  # equivalent: (2) a second participant of no schedule does nothing
     _, src, dst = _rings(n, g, channels)
     position = np.tile(np.arange(n), channels)
     ch_bounds = bounds_of(p, channels)
@@ -98,7 +99,7 @@ def nccl_ring_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
             combine[dst] = data
             scale = (dst, lo, hi) if k == n - 2 else None  # the receiver now holds that chunk summed
             return Round(src, dst, wire_bytes(data, protocol), "reduce_scatter", combine, lo, hi, True, scale)
-        lo, hi = piece((position + 1 - (k - n + 1)) % n)
+        lo, hi = piece((position + 1 - (k - n + 1)) % n)  # equivalent: (− n as + n) a multiple of n vanishes mod n
         return Round(src, dst, wire_bytes((hi - lo) * w, protocol), "all_gather", None, lo, hi, False)
 
     return Schedule(everyone, 2 * (n - 1), round_, np.tile(ints(range(n)), channels), p, eager=True)
@@ -117,7 +118,7 @@ def _block_ring(n: int, p: int, w: int, channels: int, protocol: str, gpus_per_n
     """Reduce-scatter (``reduce``) or all-gather on C rings: n − 1 steps of one block's part each."""
     g = node_size(n, protocol, gpus_per_node)
     if n == 1:
-        return empty(1, p)
+        return empty(1, p)  # equivalent: (2) a second participant of no schedule does nothing
     rank_at, src, dst = _rings(n, g, channels)
     position = np.tile(np.arange(n), channels)
     channel = np.repeat(np.arange(channels), n)
@@ -138,12 +139,14 @@ def _block_ring(n: int, p: int, w: int, channels: int, protocol: str, gpus_per_n
     return Schedule(everyone, n - 1, round_, np.tile(ints(range(n)), channels), p, eager=True)
 
 
+# equivalent: (the default channels) every caller passes them
 def nccl_reduce_scatter_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",
                                  gpus_per_node: int | None = None, **_: object) -> Schedule:
     """Reduce-scatter on C = ``channels`` rings: rank r ends with block r of the mean; see the module docstring."""
     return _block_ring(n, p, w, channels, protocol, gpus_per_node, reduce=True)
 
 
+# equivalent: (the default channels) every caller passes them
 def nccl_all_gather_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",
                              gpus_per_node: int | None = None, **_: object) -> Schedule:
     """All-gather on C = ``channels`` rings: every rank ends with block b of rank b; see the module docstring."""
