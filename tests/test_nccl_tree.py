@@ -149,3 +149,12 @@ def test_each_channel_runs_its_tree_on_its_own_participants():
     edges = {(c * n + r, c * n + parent) for c in (0, 1)
              for r, parent in enumerate(channel_parents(n, 4, c)) if parent >= 0}
     assert up == edges and down == {(b, a) for a, b in edges}
+
+
+def test_the_smallest_tree_chunk_is_ll128_s_floor():
+    """The smallest chunk any protocol can take (what budgets bound the tree by): LL128's 576,000 B halved
+    while over 128 KiB (288,000, 144,000, 72,000), then while over 32 KiB (36,000, 18,000), aligned down to
+    the 1920-byte grain: 17,280 B — below LL's 32 KiB step and Simple's 512 KiB."""
+    from commsim.collectives.nccl.tree import MIN_CHUNK_BYTES
+
+    assert MIN_CHUNK_BYTES == 17_280

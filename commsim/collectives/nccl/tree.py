@@ -42,6 +42,7 @@ def chunk_bytes(protocol: str, channel_bytes: int, nodes: int, ppn: int) -> int:
     return chunk // LL128_GRAIN * LL128_GRAIN
 
 
+# equivalent: (0, 1, 1 as 1 or 2) a channel of under one chunk halves to the floors whatever its nodes and ppn
 MIN_CHUNK_BYTES = min(chunk_bytes(protocol, 0, 1, 1) for protocol in STEP_DATA_BYTES)
 """The smallest tree chunk of any protocol (a bound on the chunks of a call)."""
 
