@@ -199,14 +199,23 @@ def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int, protoc
                 algorithm, max(ring, tree, nvls))
 
 
-def _nccl_machine(scenario: Any, run: Any, n: int) -> Any:
-    """NCCL's view of the run's cluster (``collectives.nccl.model.Machine``), None where it cannot be built."""
+_MACHINES: dict[tuple[str, int, str], Any] = {}
+
+
+def _nccl_machine(run: Any, n: int) -> Any:
+    """NCCL's view of the run's cluster (``collectives.nccl.model.Machine``), None where it cannot be built;
+    built once per topology, size and algorithm (a sweep's runs share them)."""
     from .collectives.nccl import model
 
-    try:
-        return model.machine(run.topology.build(n, [run.algorithm]))
-    except (TopologyError, ValueError, KeyError):
-        return None
+    key = (run.topology.model_dump_json(), n, run.algorithm)
+    if key not in _MACHINES:
+        if len(_MACHINES) >= 256:  # bounded: a long sweep's clusters come and go
+            _MACHINES.clear()
+        try:
+            _MACHINES[key] = model.machine(run.topology.build(n, [run.algorithm]))
+        except (TopologyError, ValueError, KeyError):
+            _MACHINES[key] = None
+    return _MACHINES[key]
 
 
 def _nccl_channels(scenario: Any, machine: Any) -> int:
@@ -289,7 +298,7 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     if engine == "analytic":  # only model nccl gets here: it builds the cluster, then answers
         return Estimate(0, EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements)
     if scenario.model == "nccl":
-        channels = _nccl_channels(scenario, _nccl_machine(scenario, run, n))
+        channels = _nccl_channels(scenario, _nccl_machine(run, n))
         messages = _nccl_messages(run.algorithm, n, p, w, channels, scenario.protocol, _one_node(topology, n))
     else:
         options = topology.options
@@ -364,7 +373,7 @@ def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     calls = spec.calls(run.strategy, n, run.bucket_cap)
     if engine == "schedule" and not keep_log and not getattr(scenario, "disturbed", False):
         calls = list(dict.fromkeys(calls))  # a chain of calls: each distinct call simulated once (run_program)
-    machine = _nccl_machine(scenario, run, n) if scenario.model == "nccl" else None
+    machine = _nccl_machine(run, n) if scenario.model == "nccl" else None
     channels = _nccl_channels(scenario, machine) if scenario.model == "nccl" else 1
     protocol = scenario.protocol
     if protocol == "auto" and machine is not None and calls:  # one protocol for the step: NCCL's for its largest call

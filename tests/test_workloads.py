@@ -333,6 +333,20 @@ def test_trace_has_a_compute_and_a_communication_track_per_rank(tmp_path):
     assert math.isclose((last["ts"] + last["dur"]) * 1e-6, result.makespan_s, rel_tol=1e-9)
 
 
+def _assert_the_chain_walks_alike(plan) -> None:
+    """The chain shortcut and the event-by-event run (a kept log walks every event) of 8 workers' program:
+    counts and bytes per link exactly, task times to 1e-12."""
+    from commsim.engines import schedule
+
+    shortcut = schedule.run_program(plan.program, plan.graph)
+    walked = schedule.run_program(plan.program, plan.graph, keep_log=True)
+    assert walked.log is not None and shortcut.log is None
+    assert (shortcut.messages, shortcut.sizes, shortcut.bytes_per_link) == \
+        (walked.messages, walked.sizes, walked.bytes_per_link)
+    np.testing.assert_allclose(shortcut.task_end, walked.task_end[:, :8], rtol=1e-12)
+    np.testing.assert_allclose(shortcut.task_start, walked.task_start[:, :8], rtol=1e-12)
+
+
 def test_a_chain_of_calls_runs_each_distinct_call_once_with_the_same_result():
     """The schedule engine's chain shortcut (each distinct call simulated once, shifted) gives the event-by-event
     run's task times (to 1e-12) and counts exactly, on an FSDP step on a cluster with NCCL's calls."""
@@ -344,13 +358,7 @@ def test_a_chain_of_calls_runs_each_distinct_call_once_with_the_same_result():
                              "workload": {"model": "resnet50", "strategy": "fsdp", "batch_per_gpu": 8}})
     plan = plan_of(loaded, next(loaded.runs()), "schedule")
     assert schedule.chained(plan.program)
-    shortcut = schedule.run_program(plan.program, plan.graph)
-    walked = schedule.run_program(plan.program, plan.graph, keep_log=True)  # a kept log walks every event
-    assert walked.log is not None and shortcut.log is None
-    assert (shortcut.messages, shortcut.sizes, shortcut.bytes_per_link) == \
-        (walked.messages, walked.sizes, walked.bytes_per_link)
-    np.testing.assert_allclose(shortcut.task_end, walked.task_end[:, :8], rtol=1e-12)
-    np.testing.assert_allclose(shortcut.task_start, walked.task_start[:, :8], rtol=1e-12)
+    _assert_the_chain_walks_alike(plan)
 
 
 def test_a_chain_through_nvidia_s_nvswitch_gives_the_event_by_event_times():
@@ -364,13 +372,7 @@ def test_a_chain_through_nvidia_s_nvswitch_gives_the_event_by_event_times():
     plan = plan_of(loaded, next(loaded.runs()), "schedule")
     assert plan.program.servers and schedule.chained(plan.program)
     assert plan.nccl["algorithm"] == "nvls"
-    shortcut = schedule.run_program(plan.program, plan.graph)
-    walked = schedule.run_program(plan.program, plan.graph, keep_log=True)
-    assert walked.log is not None and shortcut.log is None
-    assert (shortcut.messages, shortcut.sizes, shortcut.bytes_per_link) == \
-        (walked.messages, walked.sizes, walked.bytes_per_link)
-    np.testing.assert_allclose(shortcut.task_end, walked.task_end[:, :8], rtol=1e-12)
-    np.testing.assert_allclose(shortcut.task_start, walked.task_start[:, :8], rtol=1e-12)
+    _assert_the_chain_walks_alike(plan)
 
 
 def test_calls_that_may_overlap_are_no_chain():
