@@ -72,6 +72,11 @@ def test_a_case_that_does_not_count_is_shown_not_judged(tmp_path, capsys):
 @pytest.mark.parametrize(("extra", "message"), [
     ("  speed: 3\n", r"\[0\]\.speed: unknown key"),
     ("  nic_bandwidth: fast\n", r"\[0\]: topology 'cluster': nic_bandwidth"),
+    ("  causes: a reason\n", r"\[0\]\.causes: must be a list"),
+    ("  causes:\n  - {to: 1 MiB}\n", r"\[0\]\.causes\[0\]: must be a mapping with a non-empty 'cause'"),
+    ("  causes:\n  - {upto: 1 MiB, cause: x}\n", r"\[0\]\.causes\[0\]\.upto: unknown key"),
+    ("  causes:\n  - {to: 1 Mfoo, cause: x}\n", r"\[0\]\.causes\[0\]\.to: "),
+    ("  causes:\n  - {from: 2 MiB, to: 1 MiB, cause: x}\n", r"\[0\]\.causes\[0\]: 'from' \(2 MiB\) is above"),
 ])
 def test_bad_cases_are_one_line_errors(tmp_path, capsys, extra, message):
     path = _cases(tmp_path, "1048576,1,float,10,0,0\n", extra)
@@ -79,6 +84,44 @@ def test_bad_cases_are_one_line_errors(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and __import__("re").search(message, err)
     assert not (tmp_path / "o").exists()
+
+
+CAUSES = ('  causes:\n  - {from: 1 KiB, to: 32 KiB, cause: "small: the first"}\n'
+          '  - {from: 32 KiB, cause: "the  second,\n     folded"}\n')
+
+
+def test_a_miss_takes_the_first_stated_cause_that_holds_its_size(tmp_path):
+    """Held misses get the first cause whose sizes (inclusive) hold them, whitespace folded; a point within
+    target or not held gets none, and a miss no range holds gets "" (listed as "cause not stated")."""
+    rows = "1024,256,float,1.0,0,0\n32768,8192,float,1.0,0,0\n262144,65536,float,1.0,0,0\n"
+    (case,) = validate.load_cases(_cases(tmp_path, rows, CAUSES, nodes=1))
+    assert [(p.size, p.held, p.within) for p in case.points] == [
+        (1024, True, False), (32768, True, False), (262144, False, None)]  # 1 us measured: every held one misses
+    assert [p.cause for p in case.points] == ["small: the first", "small: the first", ""]
+    assert validate.cause_of(case.causes, 32769) == "the second, folded"
+    assert validate.cause_of(case.causes, 512) == ""
+
+
+def test_validate_lists_every_held_miss_with_its_cause(tmp_path, capsys):
+    """--misses lists each held miss under its table with size, error and cause; the CSV and JSON carry the
+    cause; a miss without a stated cause says so, and the count line says how many have one."""
+    (case,) = validate.load_cases(_cases(tmp_path, "32768,8192,float,1.0,0,0\n", nodes=1))
+    error = case.points[0].simulated_s / 1e-6 - 1
+    rows = "32768,8192,float,1.0,0,0\n8589934592,2147483648,float,1.0,0,0\n"
+    path = _cases(tmp_path, rows, '  causes:\n  - {to: 64 KiB, cause: "the launch floor"}\n', nodes=1)
+    assert cli.main(["validate", "--cases", str(path), "--misses", "--out", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr().out
+    listing = out[out.index("held points outside their target"):].splitlines()
+    assert listing[1] == "a test (t.csv):"
+    assert listing[2].split() == ["32", "KiB", f"{error:+.1%}", "the", "launch", "floor"]
+    assert listing[3].split()[:2] == ["8", "GiB"] and listing[3].endswith("cause not stated")
+    assert listing[4] == "2 held points outside target, 1 with a stated cause"
+    csv_rows = (tmp_path / "o" / "validation.csv").read_text().splitlines()
+    assert csv_rows[0].endswith(",cause") and csv_rows[1].endswith(",the launch floor") and csv_rows[2].endswith(",")
+    document = json.loads((tmp_path / "o" / "validation.json").read_text())
+    assert [p["cause"] for p in document["cases"][0]["points"]] == ["the launch floor", ""]
+    assert cli.main(["validate", "--cases", str(path), "--out", str(tmp_path / "o")]) == 1
+    assert "held points outside their target" not in capsys.readouterr().out  # only with --misses
 
 
 def test_the_bundled_ring_forced_table_from_1_gib():

@@ -525,6 +525,23 @@ def _percent(error: float) -> str:
     return "+0.0%" if text == "-0.0%" else text
 
 
+def validation_misses(cases: list[Any]) -> str:
+    """Every held point outside its target, under its table's title: size, error and the cause the cases file
+    states for it ("cause not stated" where it states none); then how many have a cause."""
+    lines, missed, stated = [], 0, 0
+    for case in cases:
+        misses = case.misses
+        if not misses:
+            continue
+        lines += wrapped(f"{case.title} ({case.file}):", 0)
+        for p in misses:
+            missed, stated = missed + 1, stated + bool(p.cause)
+            lines += wrapped(f"{_size_text(p.size):>8}  {_percent(p.error):>7}  {p.cause or 'cause not stated'}", 2, 20)
+    summary = f"{missed} held point{'s' * (missed != 1)} outside target, {stated} with a stated cause"
+    return "\n".join(["held points outside their target, with their cause (validation/cases.yaml 'causes'):",
+                      *lines, summary])
+
+
 def validation_table(cases: list[Any]) -> str:
     """Per measured table: size, measured time, the NCCL mode's simulated time and its relative error
     against its target (✓ within, ✗ outside, on held points only), NCCL's own model's time and error, its
