@@ -341,3 +341,35 @@ def test_the_ring_plateau_is_only_across_nodes():
     m = _machine("hgx-h100")
     expected = (56.0 + (1 << 20) / (1000 * 360 * 8 / 14)) * US
     assert M.time_s(m, "ring", "simple", 1 << 20) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("preset", "nodes", "protocol", "cap"), [
+    ("hgx-h100", 1, "ll", 141.0),  # llMaxBws Hopper N1 (tuning.cc:181)
+    ("hgx-h100", 2, "ll", 39.0),  # across nodes the Intel row, N2 (tuning.cc:179, 273-276)
+    ("hgx-h100", 4, "ll", 20.4),  # ... N4
+    ("dgx-a100", 2, "ll", 22.5),  # the AMD row, N2 (tuning.cc:180)
+    ("hgx-h100", 1, "ll128", 12 * 36.7),  # 12 search channels × perChMaxRingLL128Bw Hopper (tuning.cc:188)
+    ("hgx-h100", 2, "ll128", 8 * 36.7),  # 8 search channels across nodes
+    ("dgx-a100", 1, "ll128", 12 * 20.0),  # Ampere's 20 GB/s per channel (tuning.cc:187)
+    ("hgx-h100", 2, "simple", None),  # Simple: no protocol ceiling
+])
+def test_the_ring_protocol_ceilings_by_hand(preset, nodes, protocol, cap):
+    """A GPU's ring traffic in LL at llMaxBw, in LL128 at the ring graph's channels × perChMaxRingLL128Bw."""
+    got = M.ring_protocol_cap_gbps(_machine(preset, nodes), protocol)
+    assert got == (None if cap is None else pytest.approx(cap, rel=1e-12))
+
+
+def test_plans_carry_the_ring_protocol_ceiling_on_the_wire_on_gpu_links_only():
+    """2 × 8 H100: a ring LL128 plan's GPU links (to the NVSwitch and the NIC) at most 8 × 36.7 GB/s × 128/120
+    (313.17 GB/s, below NVLink's 370.8), NIC-to-switch links untouched; LL at 39 × 2 (8 wire bytes per 4); a
+    Simple plan and a tree plan keep NCCL's link rates."""
+    graph = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2)
+    base = M.nccl_rates(graph, "simple")
+    for protocol, wire in (("ll128", 8 * 36.7e9 * 128 / 120), ("ll", 39.0e9 * 2)):
+        rated = M.plan(graph, 1 << 20, ("ring",), (protocol,)).graph
+        assert rated.edges[0, "node0.nvswitch"]["bandwidth"] == pytest.approx(wire, rel=1e-12)
+        assert rated.edges[0, "node0.nic0"]["bandwidth"] == pytest.approx(min(wire, base.edges[0, "node0.nic0"]["bandwidth"]))
+        assert rated.edges["node0.nic0", "rail0"]["bandwidth"] == base.edges["node0.nic0", "rail0"]["bandwidth"]
+    for algorithms, protocol in ((("ring",), "simple"), (("tree",), "ll128")):
+        rated = M.plan(graph, 1 << 20, algorithms, (protocol,)).graph
+        assert rated.edges[0, "node0.nvswitch"]["bandwidth"] == pytest.approx(18 * 20.6e9, rel=1e-12)

@@ -10,10 +10,11 @@ from commsim.runner import validate
 
 H100x2_RING_8GIB_US = 131.6 * 1.4 + (8 << 30) / (1000 * 384 * 16 / 30)  # tests/test_nccl_model.py, by hand
 # One H100 node, 768 KiB: NCCL picks ring LL (15.0 + 786432/80571 µs beats LL128's 40.6 + 4.2 and Simple's
-# 56 + 3.8) on 24 channels; each of the 14 steps moves, on every GPU's NVLink (NCCL's 18 × 20.6 GB/s),
-# 24 messages of 786432/(24·8) data bytes, twice that on the wire in LL, after the route's 0.6 µs; and
-# the collective starts after LL's base latency 6.6 µs.
-H100_768K_SIMULATED_S = 6.6e-6 + 14 * (0.6e-6 + 24 * 2 * (786432 // (24 * 8)) / (18 * 20.6e9))
+# 56 + 3.8) on 24 channels; each of the 14 steps moves, on every GPU's link to the switch, 24 messages of
+# 786432/(24·8) data bytes, twice that on the wire in LL, after the route's 0.6 µs; the link carries LL at
+# NCCL's llMaxBw, 141 GB/s of data on one Hopper node (tuning.cc:181), i.e. 282 GB/s on the wire, below
+# NVLink's 18 × 20.6; and the collective starts after LL's base latency 6.6 µs.
+H100_768K_SIMULATED_S = 6.6e-6 + 14 * (0.6e-6 + 24 * 2 * (786432 // (24 * 8)) / (2 * 141e9))
 
 
 def _cases(tmp_path, rows: str, extra: str = "", algorithm: str = "ring", nodes: int = 2) -> object:

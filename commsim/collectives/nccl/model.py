@@ -54,6 +54,7 @@ from functools import partial
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from . import nvls, p2p, pipeline, ring, tree
 from . import table as T
@@ -326,6 +327,35 @@ def _rated(algorithm: str, collective: str) -> None:
         raise ValueError(f"NCCL rates no {algorithm} for {collective} (tuning.cc:294-298): {', '.join(RATED[collective])}")
 
 
+def ll_max_gbps(m: Machine) -> float:
+    """NCCL's llMaxBw (GB/s): the LL protocol's bus-bandwidth ceiling, by GPU generation on one node and by host CPU
+    vendor on several (tuning.cc:178-183, 273-276: rows 0 Intel/other, 1 AMD), by the nodes' column."""
+    row = m.arch if m.nodes == 1 else ("sm80" if m.cpu == "amd" else "sm70")
+    return T.LL_MAX_BW[row][_scale(m.nodes)]
+
+
+def ring_protocol_cap_gbps(m: Machine, protocol: str) -> float | None:
+    """The most a GPU's ring traffic moves per direction in LL or LL128 (GB/s of data), as NCCL's tuner bounds it
+    (tuning.cc:327-330): LL at llMaxBw, LL128 at the ring graph's channels × perChMaxRingLL128Bw. These are the
+    flag protocols' own throughput (a thread stores a flag with every 8 or 128 bytes and the receiver polls it),
+    not a link's; the ring's bus bandwidth is each GPU's send rate for every ring collective (busBw = algBw ·
+    nsteps / n, and a GPU sends nsteps / n of the buffer). None for Simple, which NCCL bounds by its links only."""
+    if protocol == "ll":
+        return ll_max_gbps(m)
+    if protocol == "ll128":
+        return channels(m).search * T.PER_CHANNEL_MAX_RING_LL128_BW[m.arch][_scale(m.nodes)]
+    return None
+
+
+def capped_gpu_links(graph: nx.Graph, rate: float) -> nx.Graph:
+    """A copy of ``graph`` with every link of a GPU (an integer node) at most ``rate`` bytes/s."""
+    capped = graph.copy()
+    for u, v, data in capped.edges(data=True):
+        if isinstance(u, int) or isinstance(v, int):
+            data["bandwidth"] = min(data["bandwidth"], rate)
+    return capped
+
+
 def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective: str = "allreduce") -> tuple[float, float]:
     """(lat µs, algBw GB/s) of a collective, as ``ncclTopoTuneModel`` stores them (see the module docstring)."""
     _rated(algorithm, collective)
@@ -336,8 +366,7 @@ def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective:
     n, nodes, p = m.ranks, m.nodes, T.PROTOCOLS.index(protocol)
     ch = channels(m)
     col = _scale(nodes)
-    ll_row = m.arch if nodes == 1 else ("sm80" if m.cpu == "amd" else "sm70")  # rows 1 / 0 by CPU vendor
-    ll_max = T.LL_MAX_BW[ll_row][col]
+    ll_max = ll_max_gbps(m)
     bus = ch.search * ch.speed
     steps = nsteps(n, collective)
     inter = T.HW_LATENCY_US["net"]["tree" if m.gpus_per_node == 1 else algorithm][p]
@@ -665,6 +694,9 @@ def plan(graph: nx.Graph, nbytes: int, algorithms: tuple[str, ...] | None = None
         rated, delay, servers = nvls_rates(graph), lat * 1e-6, ("node0.nvswitch",)
     else:
         rated, delay, servers = nccl_rates(graph, choice.protocol), base_latency_s(choice.algorithm, choice.protocol), ()
+        cap = ring_protocol_cap_gbps(m, choice.protocol) if choice.algorithm == "ring" else None
+        if cap is not None:  # the flag protocol's throughput, on the wire: LL 8 bytes per 4, LL128 128 per 120
+            rated = capped_gpu_links(rated, cap * 1e9 * float(ring.wire_bytes(np.int64(120), choice.protocol)) / 120)
     return Plan(choice, count, rated, partial(make, channels=count, protocol=choice.protocol),
                 partial(sizes, channels=count, protocol=choice.protocol, **size_options), delay,
                 collective, choice.algorithm, choice.protocol, run.threads, servers)
