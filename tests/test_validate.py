@@ -104,23 +104,22 @@ def test_a_miss_takes_the_first_stated_cause_that_holds_its_size(tmp_path):
 
 
 def test_validate_lists_every_held_miss_with_its_cause(tmp_path, capsys):
-    """--misses lists each held miss under its table with size, error and cause; the CSV and JSON carry the
-    cause; a miss without a stated cause says so, and the count line says how many have one."""
-    (case,) = validate.load_cases(_cases(tmp_path, "32768,8192,float,1.0,0,0\n", nodes=1))
-    error = case.points[0].simulated_s / 1e-6 - 1
-    rows = "32768,8192,float,1.0,0,0\n8589934592,2147483648,float,1.0,0,0\n"
+    """--misses lists each held miss under its table, by size and error, points of one cause together, then the
+    cause; the CSV and JSON carry it; a miss without a stated cause says so, and the count line says how many
+    have one. Measured at 1 µs, 16 KiB, 32 KiB and 8 GiB on one node all miss: their errors are simulated / 1 µs − 1."""
+    rows = "16384,4096,float,1.0,0,0\n32768,8192,float,1.0,0,0\n8589934592,2147483648,float,1.0,0,0\n"
     path = _cases(tmp_path, rows, '  causes:\n  - {to: 64 KiB, cause: "the launch floor"}\n', nodes=1)
+    tiny, small, large = (p.simulated_s / 1e-6 - 1 for p in validate.load_cases(path)[0].points)
     assert cli.main(["validate", "--cases", str(path), "--misses", "--out", str(tmp_path / "o")]) == 1
     out = capsys.readouterr().out
     listing = out[out.index("held points outside their target"):].splitlines()
-    assert listing[1] == "a test (t.csv):"
-    assert listing[2].split() == ["32", "KiB", f"{error:+.1%}", "the", "launch", "floor"]
-    assert listing[3].split()[:2] == ["8", "GiB"] and listing[3].endswith("cause not stated")
-    assert listing[4] == "2 held points outside target, 1 with a stated cause"
+    assert listing[1:7] == ["a test (t.csv):", f"  16 KiB {tiny:+.1%}, 32 KiB {small:+.1%}:", "      the launch floor",
+                            f"  8 GiB {large:+.1%}:", "      cause not stated",
+                            "3 held points outside target, 2 with a stated cause"]
     csv_rows = (tmp_path / "o" / "validation.csv").read_text().splitlines()
-    assert csv_rows[0].endswith(",cause") and csv_rows[1].endswith(",the launch floor") and csv_rows[2].endswith(",")
+    assert csv_rows[0].endswith(",cause") and csv_rows[2].endswith(",the launch floor") and csv_rows[3].endswith(",")
     document = json.loads((tmp_path / "o" / "validation.json").read_text())
-    assert [p["cause"] for p in document["cases"][0]["points"]] == ["the launch floor", ""]
+    assert [p["cause"] for p in document["cases"][0]["points"]] == ["the launch floor", "the launch floor", ""]
     assert cli.main(["validate", "--cases", str(path), "--out", str(tmp_path / "o")]) == 1
     assert "held points outside their target" not in capsys.readouterr().out  # only with --misses
 

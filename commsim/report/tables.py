@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -526,17 +527,21 @@ def _percent(error: float) -> str:
 
 
 def validation_misses(cases: list[Any]) -> str:
-    """Every held point outside its target, under its table's title: size, error and the cause the cases file
-    states for it ("cause not stated" where it states none); then how many have a cause."""
+    """Every held point outside its target, under its table's title: its size and error, the points of one cause
+    together, then the cause the cases file states for them ("cause not stated" where it states none); then how
+    many have a cause."""
     lines, missed, stated = [], 0, 0
     for case in cases:
         misses = case.misses
         if not misses:
             continue
         lines += wrapped(f"{case.title} ({case.file}):", 0)
-        for p in misses:
-            missed, stated = missed + 1, stated + bool(p.cause)
-            lines += wrapped(f"{_size_text(p.size):>8}  {_percent(p.error):>7}  {p.cause or 'cause not stated'}", 2, 20)
+        for cause, group in itertools.groupby(misses, key=lambda p: p.cause):
+            points = list(group)
+            missed, stated = missed + len(points), stated + len(points) * bool(cause)
+            # a size and its error on one line (wrapped() breaks at no non-breaking space and prints it as a space)
+            lines += wrapped(", ".join(f"{_size_text(p.size)}\u00a0{_percent(p.error)}" for p in points) + ":", 2)
+            lines += wrapped(cause or "cause not stated", 6, 0)
     summary = f"{missed} held point{'s' * (missed != 1)} outside target, {stated} with a stated cause"
     return "\n".join(["held points outside their target, with their cause (validation/cases.yaml 'causes'):",
                       *lines, summary])

@@ -334,16 +334,29 @@ def ll_max_gbps(m: Machine) -> float:
     return T.LL_MAX_BW[row][_scale(m.nodes)]
 
 
-def ring_protocol_cap_gbps(m: Machine, protocol: str) -> float | None:
-    """The most a GPU's ring traffic moves per direction in LL or LL128 (GB/s of data), as NCCL's tuner bounds it
-    (tuning.cc:327-330): LL at llMaxBw, LL128 at the ring graph's channels × perChMaxRingLL128Bw. These are the
-    flag protocols' own throughput (a thread stores a flag with every 8 or 128 bytes and the receiver polls it),
-    not a link's; the ring's bus bandwidth is each GPU's send rate for every ring collective (busBw = algBw ·
-    nsteps / n, and a GPU sends nsteps / n of the buffer). None for Simple, which NCCL bounds by its links only."""
+def protocol_cap_gbps(m: Machine, algorithm: str, protocol: str) -> float | None:
+    """The most a GPU's traffic moves per direction on NCCL's ring or tree in a protocol (GB/s of data), as NCCL's
+    tuner bounds a channel's throughput (tuning.cc:327-335, the per-channel maxima of tuning.cc:184-204 times the
+    graph's channels): ring LL at llMaxBw, ring LL128 at channels × perChMaxRingLL128Bw, Simple unbounded; the tree
+    (all-reduce) at channels × perChMaxTreeBw, LL also at llMaxBw, LL128 also at channels × perChMaxTreeLL128Bw.
+    These are the kernels' own throughput (LL and LL128 store a flag with every 8 or 128 bytes and the receiver polls
+    it; a tree channel reduces and broadcasts in one thread block), not a link's. The bus bandwidth they bound is
+    each GPU's send rate: on the ring busBw = algBw · nsteps / n and a GPU sends nsteps / n of the buffer; on the
+    tree algBw = busBw / 2 and a GPU of a node's chain sends the buffer up and down. None: no bound."""
+    col, search = _scale(m.nodes), channels(m).search
+    if algorithm == "tree":
+        cap = search * T.PER_CHANNEL_MAX_TREE_BW[m.arch][col]
+        if protocol == "ll":
+            return min(cap, ll_max_gbps(m))
+        if protocol == "ll128":
+            return min(cap, search * T.PER_CHANNEL_MAX_TREE_LL128_BW[m.arch][col])
+        return cap
+    if algorithm != "ring":
+        return None
     if protocol == "ll":
         return ll_max_gbps(m)
     if protocol == "ll128":
-        return channels(m).search * T.PER_CHANNEL_MAX_RING_LL128_BW[m.arch][_scale(m.nodes)]
+        return search * T.PER_CHANNEL_MAX_RING_LL128_BW[m.arch][col]
     return None
 
 
@@ -694,8 +707,8 @@ def plan(graph: nx.Graph, nbytes: int, algorithms: tuple[str, ...] | None = None
         rated, delay, servers = nvls_rates(graph), lat * 1e-6, ("node0.nvswitch",)
     else:
         rated, delay, servers = nccl_rates(graph, choice.protocol), base_latency_s(choice.algorithm, choice.protocol), ()
-        cap = ring_protocol_cap_gbps(m, choice.protocol) if choice.algorithm == "ring" else None
-        if cap is not None:  # the flag protocol's throughput, on the wire: LL 8 bytes per 4, LL128 128 per 120
+        cap = protocol_cap_gbps(m, choice.algorithm, choice.protocol)
+        if cap is not None:  # the kernel's throughput, on the wire: LL 8 bytes per 4, LL128 128 per 120
             rated = capped_gpu_links(rated, cap * 1e9 * float(ring.wire_bytes(np.int64(120), choice.protocol)) / 120)
     return Plan(choice, count, rated, partial(make, channels=count, protocol=choice.protocol),
                 partial(sizes, channels=count, protocol=choice.protocol, **size_options), delay,
