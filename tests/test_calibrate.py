@@ -159,3 +159,11 @@ def test_validate_flags_that_do_not_go_together(tmp_path, capsys, args, message)
     assert cli.main([*command, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+def test_an_all_to_all_table_is_simulated_as_validate_does():
+    """The bundled all-to-all table (xxrjun, 1 × 8 H100): calibration's simulated time at 32 MiB is validate's
+    (NCCL's p2p sends; there is no tuner pick), not a KeyError."""
+    (entry,) = validate.read_cases(only="h100_1x8_alltoall_xxrjun-srun.txt")
+    assert calibrate._simulated(entry, {}, 32 << 20) == validate.simulate(entry.graph, 32 << 20, None,
+                                                                         validate.nccl_model.ALLTOALL)

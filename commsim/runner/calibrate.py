@@ -86,7 +86,7 @@ def _simulated(entry: validate.Entry, overrides: dict[str, Any], size: int) -> f
                                    entry.collective, "calibration")
     collective = validate.COLLECTIVES[entry.collective]
     algorithms = ("ring",) if entry.algorithm == "ring" else ("ring", "tree") if collective == "allreduce" else \
-        validate.nccl_model.SCHEDULED[collective]
+        validate.nccl_model.SCHEDULED.get(collective)  # None: the all-to-all, which NCCL runs as p2p sends
     return validate.simulate(graph, size, algorithms, collective)
 
 
