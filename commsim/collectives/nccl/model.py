@@ -34,6 +34,10 @@ with bytes the whole buffer (for reduce-scatter and all-gather n × the per-rank
   2 for all-reduce, the network speed (× 2 for NVLS-tree on ≤ 2 nodes), NVLS-tree's per-channel cap); latency
   25 µs, + 2·⌊lg N⌋·20.9 µs for NVLS-tree (``_nvls_latency_and_bandwidth``). CollNet is not modelled.
 
+* **Kernel throughput** (``protocol_cap_gbps``): the per-channel maxima above (ring LL128, tree, tree LL128) and
+  llMaxBw bound a channel's protocol throughput, not a link; ``plan`` carries them on the GPU's links of the rated
+  graph, on the wire, so the schedule runs the ring's LL and LL128 and the tree no faster than NCCL's tuner says.
+
 NCCL rates broadcast and reduce on the ring only and has no tree for reduce-scatter or all-gather
 (tuning.cc:294-298). ``choose`` picks the smallest predicted time, as NCCL's ``topoGetAlgoInfo`` does,
 and keeps every alternative's time (the "why"). PAT, NVLS-tree and NVLS's reduce-scatter and all-gather are
