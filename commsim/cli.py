@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
                                                      "validation/training/cases.yaml with --training)")
     validate.add_argument("--out", type=_output, help="output directory (default: results/validation/)")
     validate.add_argument("--only", metavar="FILE", help="only the case of this measured table (a file name in the cases)")
+    validate.add_argument("--misses", action="store_true",
+                          help="then list every held point outside its target with its cause (cases.yaml 'causes')")
     _machine_arguments(validate)
     validate.add_argument("--calibration", type=Path, metavar="FILE.yaml",
                           help="predict with what 'commsim calibrate' wrote (labelled calibrated; default: spec only)")
@@ -394,6 +396,8 @@ def _validate(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("results") / "validation"
     outputs.check_directory(out)
     print(tables.validation_table(cases))
+    if args.misses:
+        print("\n" + tables.validation_misses(cases))
     outputs.clear_stale(out, keep=validate_training.FILES)
     written = [records.write_validation(out, cases), records.write_validation_json(out, cases),
                *save(validation_errors(cases), out, "validation")]
@@ -410,7 +414,7 @@ def _validate_training(args: argparse.Namespace) -> int:
     from .runner import validate_training
     from .runner.points import simulate_step
 
-    if args.runs or args.calibration is not None or args.preset is not None or args.nodes is not None:
+    if args.runs or args.calibration is not None or args.preset is not None or args.nodes is not None or args.misses:
         raise CommsimError("validate --training: takes --cases, --only and --out (its machines are in the cases)")
     path = args.cases if args.cases is not None else validate_training.CASES
     if not path.is_file():

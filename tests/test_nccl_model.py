@@ -341,3 +341,42 @@ def test_the_ring_plateau_is_only_across_nodes():
     m = _machine("hgx-h100")
     expected = (56.0 + (1 << 20) / (1000 * 360 * 8 / 14)) * US
     assert M.time_s(m, "ring", "simple", 1 << 20) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("preset", "nodes", "algorithm", "protocol", "cap"), [
+    ("hgx-h100", 1, "ring", "ll", 141.0),  # llMaxBws Hopper N1 (tuning.cc:181)
+    ("hgx-h100", 2, "ring", "ll", 39.0),  # across nodes the Intel row, N2 (tuning.cc:179, 273-276)
+    ("hgx-h100", 4, "ring", "ll", 20.4),  # ... N4
+    ("dgx-a100", 2, "ring", "ll", 22.5),  # the AMD row, N2 (tuning.cc:180)
+    ("hgx-h100", 1, "ring", "ll128", 12 * 36.7),  # 12 search channels × perChMaxRingLL128Bw Hopper (tuning.cc:188)
+    ("hgx-h100", 2, "ring", "ll128", 8 * 36.7),  # 8 search channels across nodes
+    ("dgx-a100", 1, "ring", "ll128", 12 * 20.0),  # Ampere's 20 GB/s per channel (tuning.cc:187)
+    ("hgx-h100", 2, "ring", "simple", None),  # ring Simple: no kernel bound
+    ("hgx-h100", 4, "tree", "simple", 8 * 36.0),  # perChMaxTreeBws Hopper N4 (tuning.cc:201)
+    ("hgx-h100", 2, "tree", "simple", 8 * 41.4),  # ... N2
+    ("hgx-h100", 4, "tree", "ll", 20.4),  # min(8 × 36.0, llMaxBw 20.4)
+    ("hgx-h100", 4, "tree", "ll128", 8 * 29.0),  # min(8 × 36.0, 8 × perChMaxTreeLL128Bws Hopper N4 29.0, tuning.cc:195)
+    ("dgx-a100", 2, "tree", "ll128", 8 * 20.0),  # min(8 × 23.6, 8 × 20.0)
+    ("hgx-h100", 1, "pat", "simple", None),  # nothing else is bounded
+])
+def test_the_kernels_throughput_bounds_by_hand(preset, nodes, algorithm, protocol, cap):
+    """A GPU's traffic in a protocol at NCCL's tuner bounds: ring LL at llMaxBw, ring LL128 at the graph's
+    channels × perChMaxRingLL128Bw; the tree at channels × perChMaxTreeBw, and for LL and LL128 also at their
+    ring-like bounds (tuning.cc:327-335)."""
+    assert M.channels(_machine(preset, nodes)).search == (12 if nodes == 1 else 8)
+    got = M.protocol_cap_gbps(_machine(preset, nodes), algorithm, protocol)
+    assert got == (None if cap is None else pytest.approx(cap, rel=1e-12))
+
+
+def test_plans_carry_the_kernels_throughput_bound_on_the_wire_on_gpu_links_only():
+    """2 × 8 H100: a ring LL128 plan's GPU links (to the NVSwitch and the NIC) at most 8 × 36.7 GB/s × 128/120
+    (313.17 GB/s, below NVLink's 370.8), NIC-to-switch links untouched; LL at 39 × 2 (8 wire bytes per 4); a
+    tree LL128 plan's at min(8 × 41.4, 8 × 36.7) × 128/120; a ring Simple plan keeps NCCL's link rates."""
+    graph = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2)
+    base = M.nccl_rates(graph, "simple")
+    for algorithm, protocol, wire in (("ring", "ll128", 8 * 36.7e9 * 128 / 120), ("ring", "ll", 39.0e9 * 2),
+                                      ("tree", "ll128", 8 * 36.7e9 * 128 / 120), ("ring", "simple", 18 * 20.6e9)):
+        rated = M.plan(graph, 1 << 20, (algorithm,), (protocol,)).graph
+        assert rated.edges[0, "node0.nvswitch"]["bandwidth"] == pytest.approx(wire, rel=1e-12)
+        assert rated.edges[0, "node0.nic0"]["bandwidth"] == pytest.approx(min(wire, base.edges[0, "node0.nic0"]["bandwidth"]))
+        assert rated.edges["node0.nic0", "rail0"]["bandwidth"] == base.edges["node0.nic0", "rail0"]["bandwidth"]

@@ -118,7 +118,8 @@ def _scenario(extra: str = "", engine: str = "simulate", payload: str = "size-on
 def test_model_nccl_runs_nccls_ring_with_nccls_choices():
     """2 × 8 H100, 4 MiB: NCCL's 16 channels and its ring protocol pick (LL128), 16 · 2n(n−1) messages
     of ⌈data/120⌉·128 wire bytes, every NIC the same bytes; both engines agree, each ending NCCL's base
-    latency (14 µs for LL128) after its network time; the analytic engine answers NCCL's model."""
+    latency (14 µs for LL128) after its network time, on GPU links at most LL128's 8 × 36.7 GB/s of data;
+    the analytic engine answers NCCL's model."""
     from commsim.collectives.nccl import model as nccl_model
     from commsim.runner import points
 
@@ -136,6 +137,7 @@ def test_model_nccl_runs_nccls_ring_with_nccls_choices():
     machine = nccl_model.machine(topology.build("cluster", n, 1.0, 0.0, preset="hgx-h100", nodes=2))
     assert answer.makespan_s == nccl_model.time_s(machine, "ring", "ll128", size) == run.nccl["predicted_s"]
     graph = nccl_model.nccl_rates(topology.build("cluster", n, 1.0, 0.0, preset="hgx-h100", nodes=2), "ll128")
+    graph = nccl_model.capped_gpu_links(graph, 8 * 36.7e9 * 128 / 120)  # LL128: 8 ring channels × 36.7 GB/s, on the wire
     schedule = nccl_ring_schedule(n, size // 4, 4, channels=16, protocol="ll128", gpus_per_node=8)
     network = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
     assert run.makespan_s == pytest.approx(14e-6 + max(worker_finish(schedule, network.finish_s, n)), rel=1e-9)

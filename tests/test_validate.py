@@ -10,10 +10,11 @@ from commsim.runner import validate
 
 H100x2_RING_8GIB_US = 131.6 * 1.4 + (8 << 30) / (1000 * 384 * 16 / 30)  # tests/test_nccl_model.py, by hand
 # One H100 node, 768 KiB: NCCL picks ring LL (15.0 + 786432/80571 µs beats LL128's 40.6 + 4.2 and Simple's
-# 56 + 3.8) on 24 channels; each of the 14 steps moves, on every GPU's NVLink (NCCL's 18 × 20.6 GB/s),
-# 24 messages of 786432/(24·8) data bytes, twice that on the wire in LL, after the route's 0.6 µs; and
-# the collective starts after LL's base latency 6.6 µs.
-H100_768K_SIMULATED_S = 6.6e-6 + 14 * (0.6e-6 + 24 * 2 * (786432 // (24 * 8)) / (18 * 20.6e9))
+# 56 + 3.8) on 24 channels; each of the 14 steps moves, on every GPU's link to the switch, 24 messages of
+# 786432/(24·8) data bytes, twice that on the wire in LL, after the route's 0.6 µs; the link carries LL at
+# NCCL's llMaxBw, 141 GB/s of data on one Hopper node (tuning.cc:181), i.e. 282 GB/s on the wire, below
+# NVLink's 18 × 20.6; and the collective starts after LL's base latency 6.6 µs.
+H100_768K_SIMULATED_S = 6.6e-6 + 14 * (0.6e-6 + 24 * 2 * (786432 // (24 * 8)) / (2 * 141e9))
 
 
 def _cases(tmp_path, rows: str, extra: str = "", algorithm: str = "ring", nodes: int = 2) -> object:
@@ -72,6 +73,11 @@ def test_a_case_that_does_not_count_is_shown_not_judged(tmp_path, capsys):
 @pytest.mark.parametrize(("extra", "message"), [
     ("  speed: 3\n", r"\[0\]\.speed: unknown key"),
     ("  nic_bandwidth: fast\n", r"\[0\]: topology 'cluster': nic_bandwidth"),
+    ("  causes: a reason\n", r"\[0\]\.causes: must be a list"),
+    ("  causes:\n  - {to: 1 MiB}\n", r"\[0\]\.causes\[0\]: must be a mapping with a non-empty 'cause'"),
+    ("  causes:\n  - {upto: 1 MiB, cause: x}\n", r"\[0\]\.causes\[0\]\.upto: unknown key"),
+    ("  causes:\n  - {to: 1 Mfoo, cause: x}\n", r"\[0\]\.causes\[0\]\.to: "),
+    ("  causes:\n  - {from: 2 MiB, to: 1 MiB, cause: x}\n", r"\[0\]\.causes\[0\]: 'from' \(2 MiB\) is above"),
 ])
 def test_bad_cases_are_one_line_errors(tmp_path, capsys, extra, message):
     path = _cases(tmp_path, "1048576,1,float,10,0,0\n", extra)
@@ -79,6 +85,43 @@ def test_bad_cases_are_one_line_errors(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and __import__("re").search(message, err)
     assert not (tmp_path / "o").exists()
+
+
+CAUSES = ('  causes:\n  - {from: 1 KiB, to: 32 KiB, cause: "small: the first"}\n'
+          '  - {from: 32 KiB, cause: "the  second,\n     folded"}\n')
+
+
+def test_a_miss_takes_the_first_stated_cause_that_holds_its_size(tmp_path):
+    """Held misses get the first cause whose sizes (inclusive) hold them, whitespace folded; a point within
+    target or not held gets none, and a miss no range holds gets "" (listed as "cause not stated")."""
+    rows = "1024,256,float,1.0,0,0\n32768,8192,float,1.0,0,0\n262144,65536,float,1.0,0,0\n"
+    (case,) = validate.load_cases(_cases(tmp_path, rows, CAUSES, nodes=1))
+    assert [(p.size, p.held, p.within) for p in case.points] == [
+        (1024, True, False), (32768, True, False), (262144, False, None)]  # 1 us measured: every held one misses
+    assert [p.cause for p in case.points] == ["small: the first", "small: the first", ""]
+    assert validate.cause_of(case.causes, 32769) == "the second, folded"
+    assert validate.cause_of(case.causes, 512) == ""
+
+
+def test_validate_lists_every_held_miss_with_its_cause(tmp_path, capsys):
+    """--misses lists each held miss under its table, by size and error, points of one cause together, then the
+    cause; the CSV and JSON carry it; a miss without a stated cause says so, and the count line says how many
+    have one. Measured at 1 µs, 16 KiB, 32 KiB and 8 GiB on one node all miss: their errors are simulated / 1 µs − 1."""
+    rows = "16384,4096,float,1.0,0,0\n32768,8192,float,1.0,0,0\n8589934592,2147483648,float,1.0,0,0\n"
+    path = _cases(tmp_path, rows, '  causes:\n  - {to: 64 KiB, cause: "the launch floor"}\n', nodes=1)
+    tiny, small, large = (p.simulated_s / 1e-6 - 1 for p in validate.load_cases(path)[0].points)
+    assert cli.main(["validate", "--cases", str(path), "--misses", "--out", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr().out
+    listing = out[out.index("held points outside their target"):].splitlines()
+    assert listing[1:7] == ["a test (t.csv):", f"  16 KiB {tiny:+.1%}, 32 KiB {small:+.1%}:", "      the launch floor",
+                            f"  8 GiB {large:+.1%}:", "      cause not stated",
+                            "3 held points outside target, 2 with a stated cause"]
+    csv_rows = (tmp_path / "o" / "validation.csv").read_text().splitlines()
+    assert csv_rows[0].endswith(",cause") and csv_rows[2].endswith(",the launch floor") and csv_rows[3].endswith(",")
+    document = json.loads((tmp_path / "o" / "validation.json").read_text())
+    assert [p["cause"] for p in document["cases"][0]["points"]] == ["the launch floor", "the launch floor", ""]
+    assert cli.main(["validate", "--cases", str(path), "--out", str(tmp_path / "o")]) == 1
+    assert "held points outside their target" not in capsys.readouterr().out  # only with --misses
 
 
 def test_the_bundled_ring_forced_table_from_1_gib():

@@ -281,21 +281,21 @@ def write_bias_results(directory: Path, rows: list[Any]) -> list[Path]:
 def write_validation(directory: Path, cases: list[Any]) -> Path:
     """``validation.csv``: one row per measured size (case file, collective, size, measured and simulated
     seconds, the error and its target, NCCL's model's seconds and error, its pick, whether the case
-    counts, whether the point is held and why, the table's launch mode and floor, and whether the
-    prediction is calibrated), atomically."""
+    counts, whether the point is held and why, the table's launch mode and floor, whether the
+    prediction is calibrated, and a held miss's stated cause), atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["file", "collective", "size_bytes", "measured_s", "simulated_s", "error", "tolerance",
                      "nccl_model_s", "nccl_model_error", "pick", "counts", "held", "reason", "launch", "floor_s",
-                     "calibrated"])
+                     "calibrated", "cause"])
     for case in cases:
         for p in case.points:
             writer.writerow([case.file, case.collective, p.size, repr(p.measured_s), repr(p.simulated_s),
                              repr(p.error), "" if p.tolerance is None else p.tolerance,
                              "" if p.predicted_s is None else repr(p.predicted_s),
                              "" if p.model_error is None else repr(p.model_error), p.pick, case.counts, p.held,
-                             p.reason, case.launch, repr(case.floor_s), case.calibrated])
+                             p.reason, case.launch, repr(case.floor_s), case.calibrated, p.cause])
     return write_text_atomically(directory / "validation.csv", out.getvalue())
 
 
@@ -351,5 +351,5 @@ def write_validation_json(directory: Path, cases: list[Any]) -> Path:
                    "points": [{"size_bytes": p.size, "measured_s": p.measured_s, "simulated_s": p.simulated_s,
                                "error": p.error, "tolerance": p.tolerance, "nccl_model_s": p.predicted_s,
                                "nccl_model_error": p.model_error, "pick": p.pick, "held": p.held, "reason": p.reason,
-                               "within": p.within} for p in case.points]} for case in cases]}
+                               "within": p.within, "cause": p.cause} for p in case.points]} for case in cases]}
     return write_text_atomically(directory / "validation.json", json_text(document))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -523,6 +524,27 @@ def _percent(error: float) -> str:
     """A signed relative error to 0.1 % ("+0.0%" for what rounds to zero either side, never "-0.0%")."""
     text = f"{error:+.1%}"
     return "+0.0%" if text == "-0.0%" else text
+
+
+def validation_misses(cases: list[Any]) -> str:
+    """Every held point outside its target, under its table's title: its size and error, the points of one cause
+    together, then the cause the cases file states for them ("cause not stated" where it states none); then how
+    many have a cause."""
+    lines, missed, stated = [], 0, 0
+    for case in cases:
+        misses = case.misses
+        if not misses:
+            continue
+        lines += wrapped(f"{case.title} ({case.file}):", 0)
+        for cause, group in itertools.groupby(misses, key=lambda p: p.cause):
+            points = list(group)
+            missed, stated = missed + len(points), stated + len(points) * bool(cause)
+            # a size and its error on one line (wrapped() breaks at no non-breaking space and prints it as a space)
+            lines += wrapped(", ".join(f"{_size_text(p.size)}\u00a0{_percent(p.error)}" for p in points) + ":", 2)
+            lines += wrapped(cause or "cause not stated", 6, 0)
+    summary = f"{missed} held point{'s' * (missed != 1)} outside target, {stated} with a stated cause"
+    return "\n".join(["held points outside their target, with their cause (validation/cases.yaml 'causes'):",
+                      *lines, summary])
 
 
 def validation_table(cases: list[Any]) -> str:

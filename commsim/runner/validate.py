@@ -27,14 +27,14 @@ of its points.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .. import scenario_file
+from .. import scenario_file, units
 from ..collectives.nccl import model as nccl_model
 from ..engines.schedule import participant_nodes, run_schedule, worker_finish
-from ..errors import CommsimError, TopologyError
+from ..errors import CommsimError, TopologyError, UnitError
 from ..network import cluster, topology
 from . import nccltests
 
@@ -50,7 +50,8 @@ SMALLEST = 1024
 """Sizes below 1 KiB are not compared (nccl-tests prints them below its launch floor, where one byte more
 or less is all noise); they still set the launch floor."""
 _KEYS = {"file", "title", "preset", "nodes", "algorithm", "counts", "why", "gpus_per_node", "nics_per_node",
-         "nvlink_bandwidth", "nic_bandwidth", "pcie_bandwidth", "collective", "machine", "nccl_version"}
+         "nvlink_bandwidth", "nic_bandwidth", "pcie_bandwidth", "collective", "machine", "nccl_version", "causes"}
+_CAUSE_KEYS = {"from", "to", "cause"}
 COLLECTIVES = {"all_reduce": "allreduce", "all_gather": "all_gather", "reduce_scatter": "reduce_scatter",
                "broadcast": "broadcast", "reduce": "reduce", "alltoall": nccl_model.ALLTOALL}
 """nccl-tests' collectives, by their name in commsim's NCCL model: those NCCL's tuner rates, and the
@@ -94,6 +95,8 @@ class Point:
     pick: str
     held: bool = True
     reason: str = ""
+    cause: str = ""
+    """Why a held point misses its target, where the cases file says (``causes``); empty otherwise."""
 
     @property
     def error(self) -> float:
@@ -117,6 +120,20 @@ class Point:
 
 
 @dataclass(frozen=True)
+class Cause:
+    """A cases file's stated cause of the misses of its table from ``low`` to ``high`` bytes (inclusive)."""
+
+    low: int
+    high: int
+    text: str
+
+
+def cause_of(causes: tuple[Cause, ...], size: int) -> str:
+    """The first stated cause whose sizes hold ``size`` ("" if none does)."""
+    return next((c.text for c in causes if c.low <= size <= c.high), "")
+
+
+@dataclass(frozen=True)
 class Case:
     """A measured table and the machine that configures its prediction."""
 
@@ -134,6 +151,7 @@ class Case:
     launch: str = ""
     floor_s: float = 0.0
     calibrated: bool = False
+    causes: tuple[Cause, ...] = ()
 
     @property
     def misses(self) -> list[Point]:
@@ -167,6 +185,7 @@ class Entry:
     machine: str
     table: nccltests.Table
     graph: Any
+    causes: tuple[Cause, ...] = ()
 
 
 def read_cases(path: Path = CASES, only: str | None = None) -> list[Entry]:
@@ -197,7 +216,32 @@ def _entry(path: Path, i: int, entry: Any) -> Entry:
         raise _fail(f"{where}.file", str(error)) from None
     return Entry(str(entry["file"]), str(entry.get("title", entry["file"])), str(entry["preset"]), entry["nodes"],
                  entry["algorithm"], bool(entry.get("counts", True)), str(entry.get("why", "")), overrides, collective,
-                 str(entry.get("machine", entry["file"])), table, graph)
+                 str(entry.get("machine", entry["file"])), table, graph, _causes(entry.get("causes", []), f"{where}.causes"))
+
+
+def _causes(items: Any, where: str) -> tuple[Cause, ...]:
+    """A case's ``causes``: a list of ``{cause: TEXT}`` with optional ``from``/``to`` sizes ("1 MiB"; default: every
+    size), each the cause of the table's misses in that range (the first that holds a size is its cause)."""
+    if not isinstance(items, list):
+        raise _fail(where, "must be a list of {from, to, cause}")
+    causes = []
+    for i, item in enumerate(items):
+        here = f"{where}[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("cause"), str) or not item["cause"].strip():
+            raise _fail(here, "must be a mapping with a non-empty 'cause' text (and optional 'from', 'to' sizes)")
+        unknown = set(item) - _CAUSE_KEYS
+        if unknown:
+            raise _fail(f"{here}.{min(unknown)}", f"unknown key (known: {', '.join(sorted(_CAUSE_KEYS))})")
+        bounds = []
+        for key, default in (("from", 0), ("to", 1 << 62)):
+            try:
+                bounds.append(int(units.parse_bytes(item[key])) if key in item else default)
+            except (UnitError, TypeError, ValueError) as error:
+                raise _fail(f"{here}.{key}", str(error)) from None
+        if bounds[0] > bounds[1]:
+            raise _fail(here, f"'from' ({item['from']}) is above 'to' ({item['to']})")
+        causes.append(Cause(bounds[0], bounds[1], " ".join(item["cause"].split())))
+    return tuple(causes)
 
 
 def machine_graph(preset: Any, nodes: Any, overrides: dict[str, Any], algorithm: Any, collective: Any,
@@ -261,13 +305,17 @@ def predict(entry: Entry, overhead_s: float = 0.0, calibrated: bool = False) -> 
         keep, why = held(row.size, row.time_s, table.gpus_per_process, floor, entry.counts)
         if collective == nccl_model.ALLTOALL:  # no tuner: NCCL's p2p parts and protocol, no predicted time
             sent = nccl_model.plan(graph, row.size, collective=collective)
-            points.append(Point(row.size, row.time_s, simulated, None, f"p2p/{sent.protocol}", keep, why))
-            continue
-        choice = nccl_model.choose(machine, row.size, algorithms, collective=collective)
-        points.append(Point(row.size, row.time_s, simulated, choice.time_s + overhead_s,
-                            f"{choice.algorithm}/{choice.protocol}", keep, why))
+            point = Point(row.size, row.time_s, simulated, None, f"p2p/{sent.protocol}", keep, why)
+        else:
+            choice = nccl_model.choose(machine, row.size, algorithms, collective=collective)
+            point = Point(row.size, row.time_s, simulated, choice.time_s + overhead_s,
+                          f"{choice.algorithm}/{choice.protocol}", keep, why)
+        if point.held and not point.within:
+            point = replace(point, cause=cause_of(entry.causes, row.size))
+        points.append(point)
     return Case(entry.file, entry.title, entry.preset, entry.nodes, entry.algorithm, entry.counts, entry.why,
-                entry.overrides, tuple(points), entry.collective, entry.machine, table.launch, floor, calibrated)
+                entry.overrides, tuple(points), entry.collective, entry.machine, table.launch, floor, calibrated,
+                entry.causes)
 
 
 def simulate(graph: Any, nbytes: int, algorithms: tuple[str, ...] | None, collective: str = "allreduce") -> float:

@@ -34,6 +34,10 @@ with bytes the whole buffer (for reduce-scatter and all-gather n × the per-rank
   2 for all-reduce, the network speed (× 2 for NVLS-tree on ≤ 2 nodes), NVLS-tree's per-channel cap); latency
   25 µs, + 2·⌊lg N⌋·20.9 µs for NVLS-tree (``_nvls_latency_and_bandwidth``). CollNet is not modelled.
 
+* **Kernel throughput** (``protocol_cap_gbps``): the per-channel maxima above (ring LL128, tree, tree LL128) and
+  llMaxBw bound a channel's protocol throughput, not a link; ``plan`` carries them on the GPU's links of the rated
+  graph, on the wire, so the schedule runs the ring's LL and LL128 and the tree no faster than NCCL's tuner says.
+
 NCCL rates broadcast and reduce on the ring only and has no tree for reduce-scatter or all-gather
 (tuning.cc:294-298). ``choose`` picks the smallest predicted time, as NCCL's ``topoGetAlgoInfo`` does,
 and keeps every alternative's time (the "why"). PAT, NVLS-tree and NVLS's reduce-scatter and all-gather are
@@ -54,6 +58,7 @@ from functools import partial
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from . import nvls, p2p, pipeline, ring, tree
 from . import table as T
@@ -326,6 +331,48 @@ def _rated(algorithm: str, collective: str) -> None:
         raise ValueError(f"NCCL rates no {algorithm} for {collective} (tuning.cc:294-298): {', '.join(RATED[collective])}")
 
 
+def ll_max_gbps(m: Machine) -> float:
+    """NCCL's llMaxBw (GB/s): the LL protocol's bus-bandwidth ceiling, by GPU generation on one node and by host CPU
+    vendor on several (tuning.cc:178-183, 273-276: rows 0 Intel/other, 1 AMD), by the nodes' column."""
+    row = m.arch if m.nodes == 1 else ("sm80" if m.cpu == "amd" else "sm70")
+    return T.LL_MAX_BW[row][_scale(m.nodes)]
+
+
+def protocol_cap_gbps(m: Machine, algorithm: str, protocol: str) -> float | None:
+    """The most a GPU's traffic moves per direction on NCCL's ring or tree in a protocol (GB/s of data), as NCCL's
+    tuner bounds a channel's throughput (tuning.cc:327-335, the per-channel maxima of tuning.cc:184-204 times the
+    graph's channels): ring LL at llMaxBw, ring LL128 at channels × perChMaxRingLL128Bw, Simple unbounded; the tree
+    (all-reduce) at channels × perChMaxTreeBw, LL also at llMaxBw, LL128 also at channels × perChMaxTreeLL128Bw.
+    These are the kernels' own throughput (LL and LL128 store a flag with every 8 or 128 bytes and the receiver polls
+    it; a tree channel reduces and broadcasts in one thread block), not a link's. The bus bandwidth they bound is
+    each GPU's send rate: on the ring busBw = algBw · nsteps / n and a GPU sends nsteps / n of the buffer; on the
+    tree algBw = busBw / 2 and a GPU of a node's chain sends the buffer up and down. None: no bound."""
+    col, search = _scale(m.nodes), channels(m).search
+    if algorithm == "tree":
+        cap = search * T.PER_CHANNEL_MAX_TREE_BW[m.arch][col]
+        if protocol == "ll":
+            return min(cap, ll_max_gbps(m))
+        if protocol == "ll128":
+            return min(cap, search * T.PER_CHANNEL_MAX_TREE_LL128_BW[m.arch][col])
+        return cap
+    if algorithm != "ring":
+        return None
+    if protocol == "ll":
+        return ll_max_gbps(m)
+    if protocol == "ll128":
+        return search * T.PER_CHANNEL_MAX_RING_LL128_BW[m.arch][col]
+    return None
+
+
+def capped_gpu_links(graph: nx.Graph, rate: float) -> nx.Graph:
+    """A copy of ``graph`` with every link of a GPU (an integer node) at most ``rate`` bytes/s."""
+    capped = graph.copy()
+    for u, v, data in capped.edges(data=True):
+        if isinstance(u, int) or isinstance(v, int):
+            data["bandwidth"] = min(data["bandwidth"], rate)
+    return capped
+
+
 def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective: str = "allreduce") -> tuple[float, float]:
     """(lat µs, algBw GB/s) of a collective, as ``ncclTopoTuneModel`` stores them (see the module docstring)."""
     _rated(algorithm, collective)
@@ -336,8 +383,7 @@ def latency_and_bandwidth(m: Machine, algorithm: str, protocol: str, collective:
     n, nodes, p = m.ranks, m.nodes, T.PROTOCOLS.index(protocol)
     ch = channels(m)
     col = _scale(nodes)
-    ll_row = m.arch if nodes == 1 else ("sm80" if m.cpu == "amd" else "sm70")  # rows 1 / 0 by CPU vendor
-    ll_max = T.LL_MAX_BW[ll_row][col]
+    ll_max = ll_max_gbps(m)
     bus = ch.search * ch.speed
     steps = nsteps(n, collective)
     inter = T.HW_LATENCY_US["net"]["tree" if m.gpus_per_node == 1 else algorithm][p]
@@ -665,6 +711,9 @@ def plan(graph: nx.Graph, nbytes: int, algorithms: tuple[str, ...] | None = None
         rated, delay, servers = nvls_rates(graph), lat * 1e-6, ("node0.nvswitch",)
     else:
         rated, delay, servers = nccl_rates(graph, choice.protocol), base_latency_s(choice.algorithm, choice.protocol), ()
+        cap = protocol_cap_gbps(m, choice.algorithm, choice.protocol)
+        if cap is not None:  # the kernel's throughput, on the wire: LL 8 bytes per 4, LL128 128 per 120
+            rated = capped_gpu_links(rated, cap * 1e9 * float(ring.wire_bytes(np.int64(120), choice.protocol)) / 120)
     return Plan(choice, count, rated, partial(make, channels=count, protocol=choice.protocol),
                 partial(sizes, channels=count, protocol=choice.protocol, **size_options), delay,
                 collective, choice.algorithm, choice.protocol, run.threads, servers)
