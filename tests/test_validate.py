@@ -27,8 +27,8 @@ def _cases(tmp_path, rows: str, extra: str = "", algorithm: str = "ring", nodes:
 
 def test_errors_and_targets_by_hand(tmp_path):
     """2 × 8 H100, 8 GiB measured 43 ms: NCCL's model 131.6·1.4 µs + 8 GiB / (384·16/30 GB/s), its error
-    their ratio − 1, the target 5 %; 512 B is below nccl-tests' floor and dropped; 32 KiB is held to 15 %,
-    256 KiB to nothing."""
+    their ratio − 1, the target 5 %; 512 B is below nccl-tests' floor and dropped; 32 KiB and 256 KiB (below
+    1 MiB) are held to 15 %."""
     path = _cases(tmp_path, "512,128,float,20.0,0,0\n32768,8192,float,100.0,0,0\n262144,65536,float,90.0,0,0\n"
                             "8589934592,2147483648,float,43000,0,0\n")
     (case,) = validate.load_cases(path)
@@ -37,7 +37,7 @@ def test_errors_and_targets_by_hand(tmp_path):
     assert big.predicted_s == pytest.approx(H100x2_RING_8GIB_US * 1e-6, rel=1e-12)
     assert big.model_error == pytest.approx(H100x2_RING_8GIB_US / 43000 - 1, rel=1e-12)
     assert big.error == pytest.approx(big.simulated_s / 43000e-6 - 1, rel=1e-12)
-    assert [p.tolerance for p in case.points] == [0.15, None, 0.05]
+    assert [p.tolerance for p in case.points] == [0.15, 0.15, 0.05]
     assert big.pick == "ring/simple"
 
 
@@ -46,7 +46,7 @@ def test_the_simulated_time_by_hand(tmp_path):
     (case,) = validate.load_cases(_cases(tmp_path, "786432,196608,float,30.0,0,0\n", nodes=1))
     (point,) = case.points
     assert point.simulated_s == pytest.approx(H100_768K_SIMULATED_S, rel=1e-9)
-    assert point.error == pytest.approx(H100_768K_SIMULATED_S / 30e-6 - 1, rel=1e-9) and point.tolerance is None
+    assert point.error == pytest.approx(H100_768K_SIMULATED_S / 30e-6 - 1, rel=1e-9) and point.tolerance == 0.15
 
 
 def test_exit_status_follows_the_targets(tmp_path, capsys):
@@ -94,10 +94,10 @@ CAUSES = ('  causes:\n  - {from: 1 KiB, to: 32 KiB, cause: "small: the first"}\n
 def test_a_miss_takes_the_first_stated_cause_that_holds_its_size(tmp_path):
     """Held misses get the first cause whose sizes (inclusive) hold them, whitespace folded; a point within
     target or not held gets none, and a miss no range holds gets "" (listed as "cause not stated")."""
-    rows = "1024,256,float,1.0,0,0\n32768,8192,float,1.0,0,0\n262144,65536,float,1.0,0,0\n"
+    rows = "1024,256,float,1.0,0,0\n32768,8192,float,1.0,0,0\n17179869184,4294967296,float,1.0,0,0\n"
     (case,) = validate.load_cases(_cases(tmp_path, rows, CAUSES, nodes=1))
     assert [(p.size, p.held, p.within) for p in case.points] == [
-        (1024, True, False), (32768, True, False), (262144, False, None)]  # 1 us measured: every held one misses
+        (1024, True, False), (32768, True, False), (16 << 30, False, None)]  # 1 us measured: every held one misses
     assert [p.cause for p in case.points] == ["small: the first", "small: the first", ""]
     assert validate.cause_of(case.causes, 32769) == "the second, folded"
     assert validate.cause_of(case.causes, 512) == ""
@@ -153,7 +153,7 @@ DATA = __import__("pathlib").Path(__file__).parent / "data" / "nccltests"
     (1 << 30, 1e-3, 8, 49e-6, True, (True, "floor 4.9%")),  # -g 8: the floor 4.9 % of the time: held
     (1 << 30, 1e-3, 8, 51e-6, True, (False, "floor 5.1%")),  # 5.1 %: not held
     (32 << 10, 100e-6, None, 35e-6, True, (False, "floor 35%")),  # launch mode not stated: the -g rule
-    (64 << 10, 10e-3, 1, 35e-6, True, (False, "no target")),  # 64 KiB to 1 MiB: no target
+    (64 << 10, 10e-3, 1, 35e-6, True, (True, "1/GPU")),  # below 1 MiB: held to 15 % (issue 20)
     (16 << 30, 1.0, 1, 35e-6, True, (False, "no target")),  # above 8 GiB: none either
     (1 << 30, 1e-3, 1, 35e-6, False, (False, "not counted")),
 ])
@@ -176,7 +176,7 @@ def test_a_g8_table_is_held_only_above_its_floor(tmp_path):
 
 def test_validate_the_users_own_runs(tmp_path, capsys):
     """`commsim validate RUN.json --preset hgx-h100 --nodes 2`: the 16-rank table of #309 (JSON) predicted
-    spec-only per size; 25 sizes from 1 KiB to 16 GiB, 20 held (not 64–512 KiB, not 16 GiB); the CSV and
+    spec-only per size; 25 sizes from 1 KiB to 16 GiB, 24 held (not 16 GiB, above 8 GiB); the CSV and
     the plot written; labelled simulated, never calibrated."""
     out = tmp_path / "o"
     status = cli.main(["validate", str(DATA / "h100_2x8_all_reduce_309.json"), "--preset", "hgx-h100", "--nodes", "2",
@@ -184,20 +184,20 @@ def test_validate_the_users_own_runs(tmp_path, capsys):
     text = capsys.readouterr().out
     assert status == 1  # the model has no NVLS tree: it misses, and says so
     joined = " ".join(text.split())  # headings and the summary wrap at 100 columns
-    assert "one process per GPU" in joined and "of 20 held points within target" in joined
+    assert "one process per GPU" in joined and "of 24 held points within target" in joined
     assert "calibrated" not in text.lower()
     rows = (out / "validation.csv").read_text().splitlines()
     assert len(rows) == 26 and rows[0].split(",")[11:16] == ["held", "reason", "launch", "floor_s", "calibrated"]
     assert rows[-1].split(",")[2] == "17179869184" and rows[-1].split(",")[11:13] == ["False", "no target"]
     assert {p.name for p in out.iterdir()} >= {"validation.csv", "validation.png", "validation.svg"}
     document = json.loads((out / "validation.json").read_text())
-    assert document["summary"]["held"] == 20 and document["summary"]["points"] == 25 and not document["calibrated"]
+    assert document["summary"]["held"] == 24 and document["summary"]["points"] == 25 and not document["calibrated"]
     csv_rows = [row.split(",") for row in rows[1:]]
     json_points = document["cases"][0]["points"]
     assert [(int(r[2]), float(r[4]), r[11] == "True", r[12]) for r in csv_rows] == [
         (p["size_bytes"], p["simulated_s"], p["held"], p["reason"]) for p in json_points]  # the same to the last digit
     assert document["summary"]["held_within_target"] == sum(p["held"] and p["within"] for p in json_points)
-    assert f"{document['summary']['held_within_target']} of 20 held points" in joined
+    assert f"{document['summary']['held_within_target']} of 24 held points" in joined
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -704,7 +704,7 @@ def validation_errors(cases: list[Any]) -> object:
     handles: dict[str, Any] = {}
     drawn = 0
     for ax, (name, members) in zip(axes[0], groups):
-        handles["±15 %"] = ax.axhspan(-15, 15, color="0.93", zorder=0, label="±15 % (target below 64 KiB)")
+        handles["±15 %"] = ax.axhspan(-15, 15, color="0.93", zorder=0, label="±15 % (target below 1 MiB)")
         handles["±5 %"] = ax.axhspan(-5, 5, color="0.82", zorder=0, label="±5 % (target from 1 MiB to 8 GiB)")
         for case in sorted(members, key=lambda case: case.counts):
             sizes = [p.size for p in case.points]

@@ -576,7 +576,7 @@ def validation_table(cases: list[Any]) -> str:
     calibrated = "calibrated, " if any(case.calibrated for case in cases) else ""
     shown_only = len(cases) - counted
     summary = (f"{calibrated}{sum(1 for p in held if p.within)} of {len(held)} held points within target (±5 % from "
-               f"1 MiB to 8 GiB, ±15 % below 64 KiB) on {counted} counted table{'s' * (counted != 1)}; "
+               f"1 MiB to 8 GiB, ±15 % below 1 MiB) on {counted} counted table{'s' * (counted != 1)}; "
                f"{len(points) - len(held)} points not held (no target at their size, a -g N table's launch floor "
                f"at 5 % or more of the time, or a table not counted)"
                + (f"; {shown_only} table{'s' * (shown_only != 1)} shown, not counted" if shown_only else ""))

@@ -45,6 +45,8 @@ SPAN = (0.01, 4.0)
 TOLERANCE = 1e-9
 """The relative agreement of simulated and measured time at which the NIC search stops."""
 MAX_STEPS = 200
+LAUNCH_BELOW = 64 << 10
+"""Runs whose smallest size is at least this give no launch overhead (their time is bandwidth's)."""
 RATES = ("nvlink_bandwidth", "nic_bandwidth", "pcie_bandwidth")
 """The preset's numbers a calibration overrides."""
 
@@ -97,7 +99,7 @@ def overhead(entries: list[validate.Entry], overrides: dict[str, Any]) -> float:
     """The launch overhead with these rates: at the smallest compared size, measured minus simulated (≥ 0);
     0 when the runs start at 64 KiB or above, where the time is no longer the launch's."""
     entry, row = _smallest(entries)
-    if row.size >= validate.SMALL_BELOW:
+    if row.size >= LAUNCH_BELOW:
         return 0.0
     return max(0.0, row.time_s - _simulated(entry, overrides, row.size))
 
