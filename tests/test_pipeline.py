@@ -174,7 +174,7 @@ def test_a_delivery_at_a_partitions_instant_comes_after_it_on_both_engines():
     schedule engine sums to 19.999999999999998 us and the message engine to 20 us. A partition stops
     a run at its stated time × (1 − 1e-12), before what happens then, so neither engine delivers them
     (once the schedule engine counted 44 messages and the message engine 42); the stop is reported at
-    20 us as stated."""
+    20 us as stated, with both links that fail then (the first alone does not split)."""
     from commsim.engines.program import partition_acts
     from commsim.runner.plans import plan_of
 
@@ -187,6 +187,7 @@ def test_a_delivery_at_a_partitions_instant_comes_after_it_on_both_engines():
         record = points.EXECUTE[engine](plan)
         logs[engine] = sorted(record.log.end[i] for i in range(len(record.log)))
         assert record.stopped_at == 2e-5 and record.stopped.startswith("network partitioned at t = 20.0 us")
+        assert record.failed == [(2e-5, 0, "node0.nic0"), (2e-5, 0, "node0.nvswitch")]  # both, as stated
         assert max(logs[engine]) < partition_acts(2e-5)
         logs[engine, "messages"] = record.messages
     # sent = delivered + the 6 of the ring's round under way at the stop (one per rank)

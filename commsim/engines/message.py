@@ -287,7 +287,7 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
         failures = sorted(faults.link_failures, key=lambda failure: failure[2])
         split = first_partition(nodes, failures, without_failed(graph, failures))
         if split is not None:  # it stops the run a hair before its time, as in the schedule engine
-            _at(env, partition_acts(split[0]), lambda split=split: _split(*split))
+            _at(env, partition_acts(failures[split[0]][2]), lambda split=split: _split(failures[:split[0] + 1], split[1]))
     main += [net.spawn(rank, worker(rank), quiet=disturbed) for rank in range(n)]
     if len(tasks) == 1 and isinstance(tasks[0], Collective) and not tasks[0].delay_s:
         for rank, process in enumerate(main):
@@ -300,8 +300,9 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
     for position in range(len(servers)):
         net.spawn(servers[position], server(position), quiet=disturbed)
 
-    def _split(at: float, why: str) -> None:
-        raise Partitioned(why, at)
+    def _split(failed: list[tuple[Any, Any, float]], why: str) -> None:
+        net.failed[:] = [(at, u, v) for u, v, at in failed]  # those at its instant too, as they are stated
+        raise Partitioned(why, failed[-1][2])
 
     def _crash(owner: int) -> None:
         node = nodes[owner]

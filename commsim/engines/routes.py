@@ -33,8 +33,8 @@ def _names(nodes: list[Hashable]) -> str:
 
 
 def first_partition(nodes: Sequence[Hashable], failures: Sequence[tuple[Hashable, Hashable, float]],
-                    graph_of: Callable[[int], nx.Graph]) -> tuple[float, str] | None:
-    """The first of ``failures`` (sorted by time) that splits ``nodes``: (its time, what to say), or None.
+                    graph_of: Callable[[int], nx.Graph]) -> tuple[int, str] | None:
+    """The first of ``failures`` (sorted by time) that splits ``nodes``: (its index, what to say), or None.
     ``graph_of(e)``: the network without the first e failed links."""
     slots = set(nodes)
     for epoch in range(1, len(failures) + 1):
@@ -43,7 +43,7 @@ def first_partition(nodes: Sequence[Hashable], failures: Sequence[tuple[Hashable
             u, v, at = failures[epoch - 1]
             first = [node for node in nodes if node in parts[0]]
             rest = [node for node in nodes if node not in parts[0]]
-            return at, (f"network partitioned at t = {format_time(at)} (link {u}–{v} failed): "
+            return epoch - 1, (f"network partitioned at t = {format_time(at)} (link {u}–{v} failed): "
                         f"workers {_names(first)} cannot reach {_names(rest)}")
     return None
 
@@ -103,7 +103,8 @@ class Routes:
         """The first failure that leaves the slots in several pieces: the run stops there if it is not over."""
         found = first_partition(self.nodes, self.failures, self._graph)
         if found is not None:
-            self.stop_stated, why = found
+            index, why = found
+            self.stop_stated = self.failures[index][2]
             self.stop = (partition_acts(self.stop_stated), why)
 
     def failed_links(self, epoch: int) -> set[int]:
