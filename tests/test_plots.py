@@ -487,3 +487,21 @@ def test_training_loss_with_many_runs_keeps_its_legend_inside_and_draws_without_
     assert plots.save(figure, tmp_path, "loss") == [tmp_path / "loss.png", tmp_path / "loss.svg"]
     box, inside = legend.get_window_extent(), figure.get_window_extent()  # under its panel, inside the figure
     assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+
+
+def test_a_scenario_with_workers_named_by_key_draws_from_its_results(tmp_path, capsys):
+    """Slowdown and link overrides keyed by worker come back from results.json with text keys (JSON's);
+    `--plot` read them back as the same workers (it once stopped with "a worker is a whole number, got '1'"
+    after writing the results): worker 1's factor 3 and its 2 Gbit/s links, as in the YAML."""
+    from commsim import scenario
+
+    text = ("name: keyed\nworkers: 4\nparams: 1000\ntopology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"
+            "algorithms: [ring_allreduce]\nstragglers: {compute: 2 us, slowdown: {1: 3}, links: {1: {bandwidth: 2 Gbit/s}}}\n")
+    (tmp_path / "k.yaml").write_text(text)
+    assert cli.main(["run", str(tmp_path / "k.yaml"), "--out", str(tmp_path / "r"), "--plot"]) == 0
+    capsys.readouterr()
+    stored = json.loads((tmp_path / "r" / "results.json").read_text())["scenario"]["stragglers"]
+    assert stored["slowdown"] == {"1": 3} and "1" in stored["links"]  # JSON's text keys
+    read_back = scenario.parse(json.loads((tmp_path / "r" / "results.json").read_text())["scenario"], "r", budget=False)
+    assert read_back.stragglers.factors(4, 0) == [1.0, 3.0, 1.0, 1.0]
+    assert read_back.stragglers.links[1].bandwidth == 2e9 / 8

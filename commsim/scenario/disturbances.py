@@ -38,6 +38,16 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
+def worker_key(key: Any) -> int:
+    """A worker named as a mapping's key: a whole number, or its decimal digits as text (JSON's keys are
+    text, so a scenario read back from ``results.json`` or written as JSON names workers so)."""
+    if isinstance(key, str) and key.isascii() and key.isdecimal() and len(key) <= 18:
+        return int(key)
+    if isinstance(key, bool) or not isinstance(key, int):
+        raise ValueError(f"a worker is a whole number, got {_short(key)}")
+    return key
+
+
 def _slowdown(value: Any) -> Any:
     """``{worker: factor}``, ``[factor, ...]`` or ``{lognormal: sigma}`` / ``{uniform: [low, high]}``."""
     if isinstance(value, list):
@@ -55,9 +65,8 @@ def _slowdown(value: Any) -> Any:
             raise ValueError(f"uniform: give [low, high] with 0 < low <= high, got {_short(arg)}")
         return {name: arg}
     factors = {}
-    for worker, factor in value.items():
-        if isinstance(worker, bool) or not isinstance(worker, int):
-            raise ValueError(f"a worker is a whole number, got {_short(worker)}")
+    for key, factor in value.items():
+        worker = worker_key(key)
         factors[worker] = _factor(factor, f"worker {worker}: ")
     return factors
 
@@ -83,7 +92,7 @@ class StragglerSpec(_Strict):
 
     compute: Latency | None = None  # collectives: each worker's compute before the collective
     slowdown: Annotated[Any, BeforeValidator(_slowdown)] = {}
-    links: dict[StrictInt, LinkSpeed] = {}
+    links: dict[Annotated[int, BeforeValidator(worker_key)], LinkSpeed] = {}
     jitter: Jitter = Jitter()
 
     def factors(self, n: int, seed: int) -> list[float]:

@@ -73,7 +73,8 @@ def _describe(error: ValidationError, source: str, model: type[BaseModel]) -> st
     if first["type"] == "extra_forbidden":
         message = "unknown key" + _close(first["loc"][-1], _fields_at(model, first["loc"][:-1]))
     got = first.get("input")
-    echoed_already = isinstance(got, str) and len(got) > 20 and repr(got)[:20] in message  # a long value, once
+    echoed_already = (isinstance(got, str) and len(got) > 20 and repr(got)[:20] in message  # a long value, once
+                      or f"got {shown(got)}" in message)
     echoed = "" if isinstance(got, (dict, list)) or got is None or echoed_already else f" (got {shown(got)})"
     return f"{source}: {_bounded(f'{key}: {message}{echoed}')}"
 
