@@ -52,7 +52,6 @@ class _Tally:
         self.messages = 0
         self.sizes: dict[int, int] = {}
         self.route_bytes = np.zeros(0)
-        self.route_messages = np.zeros(0, dtype=np.int64)
         self.touched = np.zeros(0, dtype=bool)  # routes some bytes took
 
     def move(self, old: int, new: int, nbytes: float) -> None:
@@ -66,22 +65,29 @@ class _Tally:
         if size > len(self.route_bytes):
             grow = size - len(self.route_bytes)
             self.route_bytes = np.concatenate([self.route_bytes, np.zeros(grow)])
-            self.route_messages = np.concatenate([self.route_messages, np.zeros(grow, dtype=np.int64)])
             self.touched = np.concatenate([self.touched, np.zeros(grow, dtype=bool)])
 
-    def add(self, routes: np.ndarray, nbytes: np.ndarray) -> None:
+    def add(self, routes: np.ndarray, nbytes: np.ndarray, sizes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Messages of ``nbytes`` bytes on ``routes`` (``sizes``: the histogram of ``nbytes``, where known)."""
         if not len(nbytes):
             return
+        self.count(nbytes, sizes)
+        self.carry(routes, nbytes)
+
+    def count(self, nbytes: np.ndarray, sizes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Messages of ``nbytes`` bytes, counted by size (``sizes``: their histogram, saving a sort)."""
         self.messages += len(nbytes)
-        values, counts = np.unique(nbytes, return_counts=True)
+        values, counts = sizes if sizes is not None else np.unique(nbytes, return_counts=True)
         for value, count in zip(values.tolist(), counts.tolist()):
             self.sizes[value] = self.sizes.get(value, 0) + count
+
+    def carry(self, routes: np.ndarray, nbytes: np.ndarray) -> None:
+        """Messages on ``routes`` that carried ``nbytes`` bytes (over one round or several: sums of whole bytes
+        below 2⁵³ are exact in any order)."""
         weights = np.bincount(routes, weights=nbytes.astype(np.float64))
-        counts = np.bincount(routes)
         self._grow(len(weights))
         self.route_bytes[: len(weights)] += weights
-        self.route_messages[: len(counts)] += counts
-        self.touched[: len(counts)] |= counts > 0
+        self.touched[: len(weights)] |= np.bincount(routes) > 0
 
 
 class _Log:
@@ -137,6 +143,148 @@ class _Log:
         log.end = array("d", end[order].tolist())
         log.phase = array("h", phase[order].tolist())
         return log
+
+
+class _Spread:
+    """How values per transfer of a round reach the participants at one end of them (``ends``: each transfer's
+    sender, or receiver): where every participant is the end of exactly one transfer, by a gather (none at all
+    where transfer p is participant p's, a rotation where they are shifted alike); else ``np.maximum.at``."""
+
+    def __init__(self, ends: np.ndarray, participants: int) -> None:
+        self.ends, self.inverse, self.shift = ends, None, None
+        everyone = np.arange(participants)
+        if len(ends) == participants and np.array_equal(np.sort(ends), everyone):
+            self.inverse = np.empty(participants, dtype=np.int64)
+            self.inverse[ends] = everyone  # participant p's transfer
+            shift = int(-self.inverse[0]) % participants if participants else 0
+            if np.array_equal(self.inverse, (everyone - shift) % participants):
+                self.shift = shift
+
+    @property
+    def identity(self) -> bool:
+        """Whether transfer p is participant p's."""
+        return self.shift == 0
+
+    def gather(self, values: np.ndarray) -> np.ndarray:
+        """Per transfer, the value of its end participant."""
+        return values if self.identity else values[self.ends]
+
+    def maximum(self, into: np.ndarray, values: np.ndarray) -> None:
+        """``into[p] = max(into[p], values[i])`` for every transfer i ending at p, in place."""
+        shift = self.shift
+        if shift is not None:  # values rotated by ``shift``: np.roll without the copy
+            size = len(into)
+            np.maximum(into[shift:], values[: size - shift], out=into[shift:])
+            np.maximum(into[:shift], values[size - shift:], out=into[:shift])
+        elif self.inverse is not None:
+            np.maximum(into, values[self.inverse], out=into)
+        else:
+            np.maximum.at(into, self.ends, values)
+
+
+class _Pairs:
+    """What every round between the same (sender, receiver) pairs shares — a ring's rounds all do: their
+    route ids, bottlenecks and latencies, the links they cross and whether two cross one, how the transfers
+    reach their senders and receivers."""
+
+    def __init__(self, routes: Routes, owner: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
+        self.src, self.dst = src, dst
+        self.ids = routes.lookup(owner[src], owner[dst])
+        self.bottleneck = routes.bottleneck[self.ids]
+        self.latency = routes.latency[self.ids]
+        self.links, self.own = routes.incidence(self.ids)
+        self.shared = bool(len(self.links)) and int(np.bincount(self.links).max()) > 1  # when every transfer moves
+        self.linked = bool((routes.length[self.ids] > 0).all())  # every route crosses a link
+        self.sends, self.receives = _Spread(src, len(owner)), _Spread(dst, len(owner))
+
+
+class _Stream:
+    """Rounds of one call with nothing that can go wrong (no crash, failure, jitter or log): what a round shares
+    with the one before is kept (:class:`_Pairs`); while rounds repeat the same link-disjoint pairs, every
+    transfer moving, the one-transfer-per-link check is per route (a route's links were last used by the same
+    route a round earlier), the links' last ends and the bytes per route are written only when the pairs
+    change or the call ends."""
+
+    def __init__(self, execution: _Execution, owner: np.ndarray, last_end: np.ndarray) -> None:
+        self.execution, self.owner, self.last_end = execution, owner, last_end
+        self.pairs: _Pairs | None = None
+        self.busy: np.ndarray | None = None  # per route of ``pairs``: when its last transfer left (links unwritten)
+        self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written
+        self.rounds = 0  # rounds in ``carried``
+
+    def _pairs_of(self, src: np.ndarray, dst: np.ndarray) -> _Pairs:
+        pairs = self.pairs
+        if pairs is not None and (pairs.src is src or np.array_equal(pairs.src, src)) \
+                and (pairs.dst is dst or np.array_equal(pairs.dst, dst)):
+            return pairs
+        self.flush()
+        self.pairs = _Pairs(self.execution.routes, self.owner, src, dst)
+        return self.pairs
+
+    def flush(self) -> None:
+        """Write what is pending: the links' last ends, the bytes per route."""
+        pairs = self.pairs
+        if pairs is None:
+            return
+        if self.busy is not None:
+            self.last_end[pairs.links] = self.busy[pairs.own]
+            self.busy = None
+        if self.rounds:
+            self.execution.tally.carry(pairs.ids, self.carried)
+            self.carried, self.rounds = None, 0
+
+    def round(self, index: int, k: int, round_: Round, ready: np.ndarray, sent: np.ndarray,
+              eager: bool) -> np.ndarray | None:
+        """Participants' finish times of round k of call ``index`` (eager: their own sends' deliveries into
+        ``sent``), or None where two transfers would share a link."""
+        src, dst, nbytes = round_.src, round_.dst, round_.nbytes
+        done = ready.copy()
+        if not len(src):
+            return done
+        pairs = self._pairs_of(src, dst)
+        start = pairs.sends.gather(ready)
+        sizes = round_.sizes
+        moving = bool(sizes[0][0] > 0) if sizes is not None else bool((nbytes > 0).all())
+        if moving:
+            tx_end = start + nbytes / pairs.bottleneck
+        else:
+            tx_end = start + np.where(nbytes > 0, nbytes / pairs.bottleneck, 0.0)
+        if moving and self.busy is not None:  # the same link-disjoint routes as the round before: per route
+            if (start < self.busy).any() and np.any(start < self.busy - _OVERLAP * np.abs(start)):
+                return None
+            self.busy = tx_end
+        else:
+            if self.busy is not None:
+                self.last_end[pairs.links] = self.busy[pairs.own]
+                self.busy = None
+            if moving:
+                links, own, shared = pairs.links, pairs.own, pairs.shared
+            else:
+                links, own = self.execution.routes.incidence(pairs.ids[nbytes > 0])
+                shared = bool(len(links)) and int(np.bincount(links).max()) > 1
+            if len(links):
+                if shared:
+                    return None  # two transfers of this round on one link
+                first = (start if moving else start[nbytes > 0])[own]
+                if np.any(first < self.last_end[links] - _OVERLAP * np.abs(first)):
+                    return None  # starts before the link's previous transfer has left
+                if moving and pairs.linked:
+                    self.busy = tx_end
+                else:
+                    self.last_end[links] = (tx_end if moving else tx_end[nbytes > 0])[own]
+        delivery = tx_end + pairs.latency
+        self.execution.tally.count(nbytes, sizes)
+        if self.rounds:
+            self.carried += nbytes
+        else:
+            self.carried = nbytes.astype(np.float64)
+        self.rounds += 1
+        pairs.sends.maximum(sent if eager else done, delivery)
+        if round_.quorum is None:
+            pairs.receives.maximum(done, delivery)
+        else:
+            self.execution._receive(index, k, round_, src, dst, delivery, done)
+        return done
 
 
 def _combine_after(round_: Round, gamma: float) -> np.ndarray | float:
@@ -297,10 +445,18 @@ class _Execution:
         ready = np.where(joined < limit, joined + call.delay_s, _INF)
         sent = ready.copy()  # eager: the last delivery of each participant's own sends
         crash_src = self.crash[owner]
+        plain = self.calm and not self.jitter_s and self.log is None and not routes.failures
+        stream = _Stream(self, owner, last_end) if plain else None
         for k in range(schedule.rounds):
             if not self.calm and not np.isfinite(ready).any():
                 break  # nobody can go on: the rest of the call never happens
-            round_ = schedule.round(k)
+            round_ = schedule.sized_round(k)
+            if stream is not None:
+                done = stream.round(index, k, round_, ready, sent, schedule.eager)
+                if done is None:
+                    return False
+                ready = done + _combine_after(round_, self.gamma)
+                continue
             src, dst, nbytes = round_.src, round_.dst, round_.nbytes
             done = ready.copy()
             if len(src):
@@ -336,7 +492,7 @@ class _Execution:
                             return False  # starts before the link's previous transfer has left
                         busy = tx_end if self.calm else np.minimum(tx_end, crash_src[src[go]])  # a cut one frees it
                         last_end[links] = busy[moving][own]
-                    self.tally.add(ids, nb)
+                    self.tally.add(ids, nb, round_.sizes if self.calm else None)
                     if not self.calm:
                         self._cut(owner[src[go]], owner[dst[go]], ids, nb, s_go, tx_end, crash_src[src[go]])
                     if routes.failures:
@@ -354,6 +510,8 @@ class _Execution:
             ready = done + _combine_after(round_, self.gamma)
             if not self.calm:
                 ready = np.where(ready >= limit, _INF, ready)  # it stops before it has left the round
+        if stream is not None:
+            stream.flush()
         finish = np.maximum(ready, sent) if schedule.eager else ready
         if not self.calm:
             finish = np.where(finish >= limit, _INF, finish)
@@ -431,7 +589,7 @@ class _CallState:
     def get(self, k: int) -> list[Any]:
         entry = self.cache.get(k)
         if entry is None:
-            round_ = self.schedule.round(k)
+            round_ = self.schedule.sized_round(k)
             entry = self.cache[k] = [round_, np.zeros(len(round_.src), dtype=bool),
                                      np.zeros(len(self.owner), dtype=np.int64)]
         return entry
