@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commsim.collectives.schedule import Round, Schedule, ints, listed, ring_rounds
-from commsim.engines.schedule import _Spread, run_schedule
+from commsim.collectives import REGISTRY, get
+from commsim.collectives.schedule import Round, Schedule, ints, listed, ring_rounds, schedule_for
+from commsim.engines.program import one_call
+from commsim.engines.schedule import _Spread, participant_nodes, run_program, run_schedule
 from commsim.network import topology as topologies
 
 B, ALPHA = 12.5e9, 1e-6
@@ -94,3 +96,49 @@ def test_bytes_per_link_when_the_pairs_change_and_come_back():
         expected[f"switch->{(r - 1) % 3}"] = expected.get(f"switch->{(r - 1) % 3}", 0) + back_up[r]
     assert run.bytes_per_link == dict(sorted(expected.items()))
     assert run.sizes == {0: 1, 1: 1, 2: 1, 3: 1, 10: 1, 30: 1, 100: 1, 200: 1, 300: 1, 1000: 1, 2000: 1, 3000: 1}
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 9), servers=st.integers(0, 2), data=st.data())
+def test_routes_through_the_hub_are_the_routers_paths(n, servers, data):
+    """On a star the routes of many pairs at once (through the hub) are the router's, path by path: the same
+    links, latency and bottleneck, numbered alike."""
+    from commsim.engines.routes import Routes
+
+    graph = topologies.build("star", n, B, ALPHA, servers=servers)
+    graph.edges[0, "switch"]["bandwidth"] = B / 2  # one slower link: bottlenecks differ
+    nodes = [*range(n), *topologies.servers(graph)]
+    size = len(nodes)
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, size - 1), st.integers(0, size - 1)), min_size=1, max_size=30))
+    src, dst = ints([a for a, _ in pairs]), ints([b for _, b in pairs])
+    hub, searched = Routes(graph, nodes), Routes(graph, nodes)
+    searched._through_hub = lambda new: None  # the path-by-path way
+    ids = hub.lookup(src, dst)
+    assert np.array_equal(ids, searched.lookup(src, dst))
+    for name in ("flat", "length", "start", "latency", "bottleneck", "rerouted", "keys", "ids"):
+        assert np.array_equal(getattr(hub, name), getattr(searched, name)), name
+    assert hub.latency[ids] == pytest.approx(np.full(len(ids), 2 * ALPHA), rel=1e-15)
+
+
+@settings(max_examples=30, deadline=None)
+@given(algorithm=st.sampled_from(sorted(name for name in REGISTRY if not name.startswith("schedule:"))),
+       kind=st.sampled_from(["star", "fat_tree", "ring", "fully_connected"]), n=st.integers(1, 12),
+       p=st.integers(1, 3000), gamma=st.sampled_from([0.0, 3e-10]))
+def test_the_stream_gives_the_bits_of_the_round_by_round_way(algorithm, kind, n, p, gamma):
+    """With a log kept the engine takes every round on its own, as before the stream: the same times to the last
+    bit, messages, sizes, bytes per link and bound."""
+    spec = get(algorithm)
+    servers = (2 if algorithm == "sharded_parameter_server" else 1) if spec.server else 0
+    try:
+        graph = topologies.build(kind, n, B, ALPHA, servers=servers)
+    except (topologies.TopologyError, ValueError):
+        return
+    used = topologies.servers(graph)[:1] if algorithm == "parameter_server" else topologies.servers(graph)
+    schedule = schedule_for(algorithm, n, p, 4, len(used), graph.graph.get("gpus_per_node"))
+    program = one_call(schedule, participant_nodes(schedule, n, used), n, list(used))
+    streamed, alone = run_program(program, graph, gamma), run_program(program, graph, gamma, keep_log=True)
+    assert streamed.fluid == alone.fluid
+    assert np.array_equal(streamed.finish_s, alone.finish_s, equal_nan=True)
+    assert np.array_equal(streamed.task_end, alone.task_end, equal_nan=True)
+    assert (streamed.messages, streamed.sizes, streamed.bytes_per_link, streamed.busiest_link_bound) == \
+        (alone.messages, alone.sizes, alone.bytes_per_link, alone.busiest_link_bound)

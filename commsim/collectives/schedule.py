@@ -56,6 +56,23 @@ class Round:
     # the histogram of ``nbytes`` (sizes ascending, how many of each), where the schedule states it: an engine
     # tallying sizes then needs no sort
     sizes: tuple[np.ndarray, np.ndarray] | None = None
+    # (array, offset) where ``nbytes`` is ``array[offset: offset + len(src)]``, an array the schedule keeps: an
+    # engine computes what depends on the sizes alone (transmission times) once per array
+    sliced: tuple[np.ndarray, int] | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """Rounds ``first`` … ``first + len(offsets) − 1`` of a schedule, alike: round ``first + j`` is ``like`` (sized
+    round ``first``) but for its sizes, ``sizes[offsets[j]: offsets[j] + len(like.src)]``, and, where ``like``
+    combines, what its participants combine, ``sizes[combined[j]: combined[j] + participants]``; ``like.sizes`` is
+    every one's histogram. An engine takes them without making each round."""
+
+    first: int
+    like: Round
+    sizes: np.ndarray
+    offsets: list[int]
+    combined: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,7 @@ class Schedule:
     # round k without element ranges (``lo``, ``hi``, ``scale`` None), all an engine moving sizes only reads;
     # None: ``round`` (see :meth:`sized_round`)
     sized: Callable[[int], Round] | None = None
+    runs: Callable[[int], Run] | None = None  # the run of alike rounds round k begins (None: no runs stated)
 
     def sized_round(self, k: int) -> Round:
         """Round k as an engine moving sizes only needs it: ``sized(k)`` where the schedule has it."""
@@ -161,10 +179,15 @@ def ring_rounds(n: int, p: int, w: int, reduce_steps: int, gather_steps: int, re
         if k < reduce_steps:  # what rank r combines is what r − 1 sent: the slice one to the left
             left = (first - 1) % n
             return Round(ranks, right, twice[first: first + n], "reduce_scatter", twice[left: left + n], reduce=True,
-                         sizes=histogram)
-        return Round(ranks, right, twice[first: first + n], "all_gather", None, sizes=histogram)
+                         sizes=histogram, sliced=(twice, first))
+        return Round(ranks, right, twice[first: first + n], "all_gather", None, sizes=histogram, sliced=(twice, first))
 
-    return Schedule(n, reduce_steps + gather_steps, round_, p=p, sized=sized)
+    def run(k: int) -> Run:
+        """The rest of round k's phase: every reduce-scatter round, every all-gather round is alike."""
+        offsets = [offset(j) for j in range(k, reduce_steps if k < reduce_steps else reduce_steps + gather_steps)]
+        return Run(k, sized(k), twice, offsets, [(first - 1) % n for first in offsets] if k < reduce_steps else None)
+
+    return Schedule(n, reduce_steps + gather_steps, round_, p=p, sized=sized, runs=run)
 
 
 ScheduleMaker = Callable[..., Schedule]

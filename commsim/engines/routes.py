@@ -129,6 +129,43 @@ class Routes:
 
     def _add(self, new: np.ndarray) -> None:
         """Find the routes of ``new`` keys (sorted: grouped by epoch and source, numbered in this order)."""
+        found = self._through_hub(new)
+        added, length, rerouted = found if found is not None else self._search(new)
+        first = len(self.ids)
+        heads = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+        nonempty = length > 0
+        latency = np.zeros(len(length))
+        bottleneck = np.full(len(length), np.inf)
+        if nonempty.any():
+            latency[nonempty] = np.add.reduceat(self._link_latency[added], heads[nonempty])
+            bottleneck[nonempty] = np.minimum.reduceat(self.bandwidth[added], heads[nonempty])
+        self.latency = np.concatenate([self.latency, latency])
+        self.bottleneck = np.concatenate([self.bottleneck, bottleneck])
+        self.length = np.concatenate([self.length, length])
+        self.start = np.concatenate([[0], np.cumsum(self.length)])
+        self.flat = np.concatenate([self.flat, added])
+        self.rerouted = np.concatenate([self.rerouted, rerouted])
+        keys_all = np.concatenate([self.keys, new])
+        ids_all = np.concatenate([self.ids, np.arange(first, first + len(new), dtype=np.int64)])
+        order = np.argsort(keys_all, kind="stable")
+        self.keys, self.ids = keys_all[order], ids_all[order]
+
+    def _through_hub(self, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(links, lengths, rerouted) of ``new`` keys, all of epoch 0, where the router sends every route through
+        one hub (its ``hub``: host → hub → host), for all pairs at once; None otherwise."""
+        hub = getattr(self.graph.graph.get("router"), "hub", None)
+        count = self.count
+        if hub is None or hub in self.nodes or new[-1] >= count * count \
+                or not all((node, hub) in self.link_index for node in self.nodes):
+            return None
+        up = np.array([self.link_index[node, hub] for node in self.nodes], dtype=np.int64)
+        down = np.array([self.link_index[hub, node] for node in self.nodes], dtype=np.int64)
+        links = np.empty(2 * len(new), dtype=np.int64)
+        links[0::2], links[1::2] = up[new // count], down[new % count]
+        return links, np.full(len(new), 2, dtype=np.int64), np.zeros(len(new), dtype=bool)
+
+    def _search(self, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(links, lengths, rerouted) of ``new`` keys, path by path: the router's, or a search."""
         count = self.count
         groups = new // count  # epoch·S + src
         cuts = np.flatnonzero(np.diff(groups)) + 1
@@ -149,25 +186,7 @@ class Routes:
             for path in paths:
                 flat.extend(index[a, b] for a, b in itertools.pairwise(path))
                 lengths.append(len(path) - 1)
-        first = len(self.ids)
-        added, length = np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64)
-        heads = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
-        nonempty = length > 0
-        latency = np.zeros(len(length))
-        bottleneck = np.full(len(length), np.inf)
-        if nonempty.any():
-            latency[nonempty] = np.add.reduceat(self._link_latency[added], heads[nonempty])
-            bottleneck[nonempty] = np.minimum.reduceat(self.bandwidth[added], heads[nonempty])
-        self.latency = np.concatenate([self.latency, latency])
-        self.bottleneck = np.concatenate([self.bottleneck, bottleneck])
-        self.length = np.concatenate([self.length, length])
-        self.start = np.concatenate([[0], np.cumsum(self.length)])
-        self.flat = np.concatenate([self.flat, added])
-        self.rerouted = np.concatenate([self.rerouted, np.array(rerouted, dtype=bool)])
-        keys_all = np.concatenate([self.keys, new])
-        ids_all = np.concatenate([self.ids, np.arange(first, first + len(new), dtype=np.int64)])
-        order = np.argsort(keys_all, kind="stable")
-        self.keys, self.ids = keys_all[order], ids_all[order]
+        return np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64), np.array(rerouted, dtype=bool)
 
     def incidence(self, routes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(link ids, owner) of every link of every route in ``routes``: owner[j] is the position in

@@ -31,7 +31,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ..collectives.schedule import Round, Schedule
+from ..collectives.schedule import Round, Run, Schedule
 from ..network.fluid import Link, MessageLog, Route
 from ..network.jitter import jitter_fraction
 from .program import Collective, Compute, Faults, Program, one_call
@@ -39,6 +39,7 @@ from .record import Record
 from .routes import Routes
 
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
+_BLOCK = 1 << 16  # transfers advanced in one vectorised step (a block of rounds alike: 16 MB per array of them)
 _INF = float("inf")
 
 
@@ -74,12 +75,13 @@ class _Tally:
         self.count(nbytes, sizes)
         self.carry(routes, nbytes)
 
-    def count(self, nbytes: np.ndarray, sizes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Messages of ``nbytes`` bytes, counted by size (``sizes``: their histogram, saving a sort)."""
-        self.messages += len(nbytes)
+    def count(self, nbytes: np.ndarray, sizes: tuple[np.ndarray, np.ndarray] | None = None, rounds: int = 1) -> None:
+        """Messages of ``nbytes`` bytes, ``rounds`` times over, counted by size (``sizes``: their histogram,
+        saving a sort)."""
+        self.messages += len(nbytes) * rounds
         values, counts = sizes if sizes is not None else np.unique(nbytes, return_counts=True)
         for value, count in zip(values.tolist(), counts.tolist()):
-            self.sizes[value] = self.sizes.get(value, 0) + count
+            self.sizes[value] = self.sizes.get(value, 0) + count * rounds
 
     def carry(self, routes: np.ndarray, nbytes: np.ndarray) -> None:
         """Messages on ``routes`` that carried ``nbytes`` bytes (over one round or several: sums of whole bytes
@@ -195,7 +197,27 @@ class _Pairs:
         self.links, self.own = routes.incidence(self.ids)
         self.shared = bool(len(self.links)) and int(np.bincount(self.links).max()) > 1  # when every transfer moves
         self.linked = bool((routes.length[self.ids] > 0).all())  # every route crosses a link
+        uniform = len(self.ids) and self.bottleneck.min() == self.bottleneck.max()
+        self.uniform = float(self.bottleneck[0]) if uniform else None  # every route's bottleneck, where all are one
         self.sends, self.receives = _Spread(src, len(owner)), _Spread(dst, len(owner))
+
+
+class _Work:
+    """Arrays a block of rounds of ``pairs`` works in (``rows`` rounds at most), and their rows as views made once
+    (making a view costs as much as adding a few thousand numbers): ready times before each round and after the
+    last, starts, ends of transmission; one round's deliveries, placed after their last ``shift`` (the receives'
+    rotation) so that the rotated deliveries are a view too."""
+
+    def __init__(self, pairs: _Pairs, rows: int, participants: int) -> None:
+        size, shift = len(pairs.src), pairs.receives.shift
+        self.pairs = pairs
+        self.times = np.empty((rows + 1, participants))
+        self.starts, self.tx_end = np.empty((rows, size)), np.empty((rows, size))
+        self.time_rows, self.start_rows, self.end_rows = list(self.times), list(self.starts), list(self.tx_end)
+        spread = np.empty(size + (shift or 0))
+        self.delivery = spread[shift or 0:]
+        self.rotated = spread[:size] if shift else None  # rotated[p] = delivery[(p − shift) mod size]
+        self.head, self.tail = spread[:shift or 0], spread[size:]
 
 
 class _Stream:
@@ -211,15 +233,40 @@ class _Stream:
         self.busy: np.ndarray | None = None  # per route of ``pairs``: when its last transfer left (links unwritten)
         self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written
         self.rounds = 0  # rounds in ``carried``
+        self.times: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id → (sizes a round slices, / uniform bottleneck)
+        self.work: _Work | None = None  # arrays a block of rounds works in
 
     def _pairs_of(self, src: np.ndarray, dst: np.ndarray) -> _Pairs:
-        pairs = self.pairs
-        if pairs is not None and (pairs.src is src or np.array_equal(pairs.src, src)) \
-                and (pairs.dst is dst or np.array_equal(pairs.dst, dst)):
-            return pairs
+        if self._same(src, dst):
+            return self.pairs
         self.flush()
         self.pairs = _Pairs(self.execution.routes, self.owner, src, dst)
+        self.times = {}
         return self.pairs
+
+    def _transmit(self, round_: Round) -> np.ndarray:
+        """Transmission times of ``round_``'s transfers (all moving), bytes / bottleneck: where the round slices
+        its sizes from an array and every route has one bottleneck, a slice of that array's times."""
+        pairs, sliced = self.pairs, round_.sliced
+        if sliced is None or pairs.uniform is None:
+            return round_.nbytes / pairs.bottleneck
+        array, offset = sliced
+        return self._times_of(array)[offset: offset + len(round_.nbytes)]
+
+    def _times_of(self, array: np.ndarray) -> np.ndarray:
+        """``array`` of sizes / the one bottleneck of the current pairs, once per array."""
+        known = self.times.get(id(array))
+        if known is None or known[0] is not array:
+            known = self.times[id(array)] = (array, array / self.pairs.uniform)
+        return known[1]
+
+    def _carry(self, nbytes: np.ndarray) -> None:
+        """Bytes per transfer of the current pairs, added up until they are written."""
+        if self.rounds:
+            self.carried += nbytes
+        else:
+            self.carried = nbytes.astype(np.result_type(nbytes.dtype, np.int64))
+        self.rounds += 1
 
     def flush(self) -> None:
         """Write what is pending: the links' last ends, the bytes per route."""
@@ -232,6 +279,139 @@ class _Stream:
         if self.rounds:
             self.execution.tally.carry(pairs.ids, self.carried)
             self.carried, self.rounds = None, 0
+
+    def run(self, index: int, schedule: Schedule, ready: np.ndarray, sent: np.ndarray) -> np.ndarray | None:
+        """Every round of call ``index``, joined at ``ready`` per participant: when each is ready after the last
+        (eager: its own sends' last deliveries in ``sent``), or None where two transfers would share a link.
+        Rounds that repeat the pairs of the round before with every transfer moving go in blocks
+        (:meth:`_block`)."""
+        gamma, k = self.execution.gamma, 0
+        while k < schedule.rounds:
+            run = schedule.runs(k) if schedule.runs is not None and self.busy is not None else None
+            if run is not None and self._alike(run.like):
+                ready = self._run(run, ready, sent, schedule.eager)
+                k += len(run.offsets)
+            elif self.busy is not None and self._alike(round_ := schedule.sized_round(k)):
+                block, limit = [round_], max(1, _BLOCK // len(round_.src))
+                while len(block) < limit and k + len(block) < schedule.rounds:
+                    following = schedule.sized_round(k + len(block))
+                    if not self._alike(following):
+                        break
+                    block.append(following)
+                rows = [(round_.nbytes, self._transmit(round_), _pause(round_, gamma)) for round_ in block]
+                ready = self._block(rows, ready, sent, schedule.eager)
+                if ready is not None:
+                    self._count(block)
+                k += len(block)
+            else:
+                round_ = schedule.sized_round(k)
+                done = self.round(index, k, round_, ready, sent, schedule.eager)
+                ready = None if done is None else done + _combine_after(round_, gamma)
+                k += 1
+            if ready is None:
+                return None
+        self.flush()
+        return ready
+
+    def _run(self, run: Run, ready: np.ndarray, sent: np.ndarray, eager: bool) -> np.ndarray | None:
+        """The rounds of ``run`` (all alike the one before), a block at a time, made from its sizes alone."""
+        like, sizes, width, gamma = run.like, run.sizes, len(run.like.src), self.execution.gamma
+        transmit = self._times_of(sizes) if self.pairs.uniform is not None else None
+        combined = run.combined if like.combine is not None and gamma else None
+        pauses = gamma * sizes.astype(np.float64) if combined is not None else None  # as _combine_after, per size
+        participants = len(ready)
+        limit = max(1, _BLOCK // width)
+        for first in range(0, len(run.offsets), limit):
+            rows = []
+            for j in range(first, min(first + limit, len(run.offsets))):
+                at = run.offsets[j]
+                nbytes = sizes[at: at + width]
+                rows.append((nbytes, transmit[at: at + width] if transmit is not None else nbytes / self.pairs.bottleneck,
+                             pauses[combined[j]: combined[j] + participants] if pauses is not None else None))
+            ready = self._block(rows, ready, sent, eager)
+            if ready is None:
+                return None
+            if like.sizes is not None:
+                self.execution.tally.count(rows[0][0], like.sizes, len(rows))
+            else:
+                for nbytes, _, _ in rows:
+                    self.execution.tally.count(nbytes)
+        return ready
+
+    def _count(self, rounds: list[Round]) -> None:
+        """The messages of ``rounds`` by size (once, where they state one histogram)."""
+        tally, sizes = self.execution.tally, rounds[0].sizes
+        if sizes is not None and all(round_.sizes is sizes for round_ in rounds):
+            tally.count(rounds[0].nbytes, sizes, len(rounds))
+        else:
+            for round_ in rounds:
+                tally.count(round_.nbytes, round_.sizes)
+
+    def _same(self, src: np.ndarray, dst: np.ndarray) -> bool:
+        pairs = self.pairs
+        return pairs is not None and (pairs.src is src or np.array_equal(pairs.src, src)) \
+            and (pairs.dst is dst or np.array_equal(pairs.dst, dst))
+
+    def _alike(self, round_: Round) -> bool:
+        """Whether ``round_`` repeats the current pairs, every transfer moving, every receive awaited."""
+        sizes = round_.sizes
+        return round_.quorum is None and self._same(round_.src, round_.dst) and \
+            bool(sizes[0][0] > 0 if sizes is not None else (round_.nbytes > 0).all())
+
+    def _block(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], ready: np.ndarray,
+               sent: np.ndarray, eager: bool) -> np.ndarray | None:
+        """Rounds alike (:meth:`_alike`) following one that used their link-disjoint routes, in one step, each
+        given as (bytes, transmission times, pause after it or None): round after round only the recurrence
+        (start = the sender's ready, delivery = start + bytes/B + Σα, ready = the latest of its own sends and
+        receives + the pause), then one check over them all that no transfer started before its route's
+        previous one had left. The participants' ready times after the last round, or None (a shared link)."""
+        pairs, count = self.pairs, len(rows)
+        work = self._work(count, len(ready))
+        work.times[0] = ready
+        identity, receives, latency = pairs.sends.identity, pairs.receives, pairs.latency
+        starts = work.time_rows if identity else work.start_rows
+        delivery, rotated, head, tail = work.delivery, work.rotated, work.head, work.tail
+        add, maximum = np.add, np.maximum
+        self._carry(rows[0][0])
+        carried = self.carried
+        for j, (nbytes, transmit, pause) in enumerate(rows):
+            before, done, ends = work.time_rows[j], work.time_rows[j + 1], work.end_rows[j]
+            start = before if identity else pairs.sends.gather(before)
+            if not identity:
+                starts[j][:] = start
+            add(start, transmit, out=ends)
+            add(ends, latency, out=delivery)
+            if identity and not eager:
+                maximum(before, delivery, out=done)
+            else:
+                done[:] = before
+                pairs.sends.maximum(sent if eager else done, delivery)
+            if rotated is not None:  # the receives rotated (as _Spread.maximum): the last deliveries again in front
+                head[:] = tail
+                maximum(done, rotated, out=done)
+            else:
+                receives.maximum(done, delivery)
+            if pause is not None or not identity:
+                add(done, 0.0 if pause is None else pause, out=done)  # (none where everyone sent: done > 0, and
+                # done + 0.0 is done)
+            if j:
+                carried += nbytes
+        self.rounds += count - 1
+        if eager:  # (not eager, a sender's ready includes its own send's delivery: never before its route is left)
+            first, rest = (work.times if identity else work.starts)[:1], (work.times if identity else work.starts)[1:count]
+            for start, left in ((first, self.busy[None, :]), (rest, work.tx_end[:count - 1])):
+                if (start < left).any() and np.any(start < left - _OVERLAP * np.abs(start)):
+                    return None
+        self.busy = work.end_rows[count - 1].copy()
+        return work.time_rows[count].copy()
+
+    def _work(self, count: int, participants: int) -> _Work:
+        """Arrays for a block of ``count`` rounds of the current pairs, kept from block to block (allocating them
+        each time costs page faults)."""
+        pairs, work = self.pairs, self.work
+        if work is None or work.pairs is not pairs or len(work.time_rows) <= count or work.times.shape[1] != participants:
+            work = self.work = _Work(pairs, max(count, _BLOCK // max(len(pairs.src), 1)), participants)
+        return work
 
     def round(self, index: int, k: int, round_: Round, ready: np.ndarray, sent: np.ndarray,
               eager: bool) -> np.ndarray | None:
@@ -246,7 +426,7 @@ class _Stream:
         sizes = round_.sizes
         moving = bool(sizes[0][0] > 0) if sizes is not None else bool((nbytes > 0).all())
         if moving:
-            tx_end = start + nbytes / pairs.bottleneck
+            tx_end = start + self._transmit(round_)
         else:
             tx_end = start + np.where(nbytes > 0, nbytes / pairs.bottleneck, 0.0)
         if moving and self.busy is not None:  # the same link-disjoint routes as the round before: per route
@@ -274,17 +454,19 @@ class _Stream:
                     self.last_end[links] = (tx_end if moving else tx_end[nbytes > 0])[own]
         delivery = tx_end + pairs.latency
         self.execution.tally.count(nbytes, sizes)
-        if self.rounds:
-            self.carried += nbytes
-        else:
-            self.carried = nbytes.astype(np.float64)
-        self.rounds += 1
+        self._carry(nbytes)
         pairs.sends.maximum(sent if eager else done, delivery)
         if round_.quorum is None:
             pairs.receives.maximum(done, delivery)
         else:
             self.execution._receive(index, k, round_, src, dst, delivery, done)
         return done
+
+
+def _pause(round_: Round, gamma: float) -> np.ndarray | None:
+    """What :func:`_combine_after` adds, None for nothing."""
+    pause = _combine_after(round_, gamma)
+    return None if isinstance(pause, float) and pause == 0.0 else pause
 
 
 def _combine_after(round_: Round, gamma: float) -> np.ndarray | float:
@@ -446,17 +628,14 @@ class _Execution:
         sent = ready.copy()  # eager: the last delivery of each participant's own sends
         crash_src = self.crash[owner]
         plain = self.calm and not self.jitter_s and self.log is None and not routes.failures
-        stream = _Stream(self, owner, last_end) if plain else None
-        for k in range(schedule.rounds):
+        if plain:  # nothing can go wrong: the rounds as a stream
+            ready = _Stream(self, owner, last_end).run(index, schedule, ready, sent)
+            if ready is None:
+                return False
+        for k in range(0 if plain else schedule.rounds):
             if not self.calm and not np.isfinite(ready).any():
                 break  # nobody can go on: the rest of the call never happens
             round_ = schedule.sized_round(k)
-            if stream is not None:
-                done = stream.round(index, k, round_, ready, sent, schedule.eager)
-                if done is None:
-                    return False
-                ready = done + _combine_after(round_, self.gamma)
-                continue
             src, dst, nbytes = round_.src, round_.dst, round_.nbytes
             done = ready.copy()
             if len(src):
@@ -510,8 +689,6 @@ class _Execution:
             ready = done + _combine_after(round_, self.gamma)
             if not self.calm:
                 ready = np.where(ready >= limit, _INF, ready)  # it stops before it has left the round
-        if stream is not None:
-            stream.flush()
         finish = np.maximum(ready, sent) if schedule.eager else ready
         if not self.calm:
             finish = np.where(finish >= limit, _INF, finish)
