@@ -31,6 +31,19 @@ def _names(nodes: list[Hashable]) -> str:
     return ", ".join(map(str, nodes[:8])) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
 
 
+def _joined(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``old`` then ``new`` (``new`` itself where there is no ``old``: no copy)."""
+    return np.concatenate([old, new]) if len(old) else new
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys)``, without the sort where they are in increasing order already (all pairs of a round,
+    sender by sender, are)."""
+    if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+        return np.unique(keys)
+    return keys
+
+
 class Routes:
     """Routes between slots, per epoch of link failures (``failures``: (u, v, time), sorted by time)."""
 
@@ -123,7 +136,7 @@ class Routes:
         found = position < len(self.keys)
         found[found] = self.keys[position[found]] == keys[found]
         if not found.all():
-            self._add(np.unique(keys[~found]))
+            self._add(_distinct(keys[~found]))
             position = np.searchsorted(self.keys, keys)
         return self.ids[position]
 
@@ -139,16 +152,18 @@ class Routes:
         if nonempty.any():
             latency[nonempty] = np.add.reduceat(self._link_latency[added], heads[nonempty])
             bottleneck[nonempty] = np.minimum.reduceat(self.bandwidth[added], heads[nonempty])
-        self.latency = np.concatenate([self.latency, latency])
-        self.bottleneck = np.concatenate([self.bottleneck, bottleneck])
-        self.length = np.concatenate([self.length, length])
+        self.latency = _joined(self.latency, latency)
+        self.bottleneck = _joined(self.bottleneck, bottleneck)
+        self.length = _joined(self.length, length)
         self.start = np.concatenate([[0], np.cumsum(self.length)])
-        self.flat = np.concatenate([self.flat, added])
-        self.rerouted = np.concatenate([self.rerouted, rerouted])
-        keys_all = np.concatenate([self.keys, new])
-        ids_all = np.concatenate([self.ids, np.arange(first, first + len(new), dtype=np.int64)])
-        order = np.argsort(keys_all, kind="stable")
-        self.keys, self.ids = keys_all[order], ids_all[order]
+        self.flat = _joined(self.flat, added)
+        self.rerouted = _joined(self.rerouted, rerouted)
+        keys_all = _joined(self.keys, new)
+        ids_all = _joined(self.ids, np.arange(first, first + len(new), dtype=np.int64))
+        if len(self.keys) and self.keys[-1] > new[0]:  # else already in order (a first lookup: always)
+            order = np.argsort(keys_all, kind="stable")
+            keys_all, ids_all = keys_all[order], ids_all[order]
+        self.keys, self.ids = keys_all, ids_all
 
     def _through_hub(self, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(links, lengths, rerouted) of ``new`` keys, all of epoch 0, where the router sends every route through

@@ -23,6 +23,7 @@ recorded too (what idle time, the critical path and a trace read).
 
 from __future__ import annotations
 
+import functools
 import heapq
 from array import array
 from collections.abc import Hashable, Sequence
@@ -39,7 +40,7 @@ from .record import Record
 from .routes import Routes
 
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
-_BLOCK = 1 << 16  # transfers advanced in one vectorised step (a block of rounds alike: 16 MB per array of them)
+_BLOCK = 1 << 19  # transfers advanced in one vectorised step (a block of rounds alike: 16 MB per array of them)
 _INF = float("inf")
 
 
@@ -79,7 +80,7 @@ class _Tally:
         """Messages of ``nbytes`` bytes, ``rounds`` times over, counted by size (``sizes``: their histogram,
         saving a sort)."""
         self.messages += len(nbytes) * rounds
-        values, counts = sizes if sizes is not None else np.unique(nbytes, return_counts=True)
+        values, counts = sizes if sizes is not None else _histogram(nbytes)
         for value, count in zip(values.tolist(), counts.tolist()):
             self.sizes[value] = self.sizes.get(value, 0) + count * rounds
 
@@ -90,6 +91,35 @@ class _Tally:
         self._grow(len(weights))
         self.route_bytes[: len(weights)] += weights
         self.touched[: len(weights)] |= np.bincount(routes) > 0
+
+
+def _values(column: np.ndarray) -> list[int]:
+    """``np.unique(column).tolist()``, without the sort where the column holds one value (a round at once)."""
+    if len(column) and column.min() == column.max():
+        return [column[0].item()]
+    return np.unique(column).tolist()
+
+
+def _in_order(*columns: np.ndarray) -> bool:
+    """Whether the rows (``columns[0]`` first, then the next on ties, …) are in strictly increasing order."""
+    later = np.zeros(len(columns[0]) - 1 if len(columns[0]) else 0, dtype=bool)  # decided: row j+1 comes after j
+    tied = ~later
+    for column in columns:
+        step = column[1:] - column[:-1]
+        later |= tied & (step > 0)
+        tied &= step == 0
+    return bool(later.all())
+
+
+def _histogram(nbytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(nbytes, return_counts=True)`` for sizes in whole bytes, without a sort where they span a range
+    no longer than themselves (a count per byte value)."""
+    low, high = int(nbytes.min()), int(nbytes.max())
+    if nbytes.dtype.kind not in "iu" or high - low > len(nbytes):
+        return np.unique(nbytes, return_counts=True)
+    counts = np.bincount(nbytes - low)
+    values = np.flatnonzero(counts)
+    return values + low, counts[values]
 
 
 class _Log:
@@ -186,38 +216,71 @@ class _Spread:
 
 class _Pairs:
     """What every round between the same (sender, receiver) pairs shares — a ring's rounds all do: their
-    route ids, bottlenecks and latencies, the links they cross and whether two cross one, how the transfers
-    reach their senders and receivers."""
+    route ids, the links they cross and whether two cross one; where none do, their bottlenecks and latencies
+    and how the transfers reach their senders and receivers."""
 
     def __init__(self, routes: Routes, owner: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
+        self.routes, self.participants = routes, len(owner)
         self.src, self.dst = src, dst
         self.ids = routes.lookup(owner[src], owner[dst])
-        self.bottleneck = routes.bottleneck[self.ids]
-        self.latency = routes.latency[self.ids]
         self.links, self.own = routes.incidence(self.ids)
         self.shared = bool(len(self.links)) and int(np.bincount(self.links).max()) > 1  # when every transfer moves
-        self.linked = bool((routes.length[self.ids] > 0).all())  # every route crosses a link
-        uniform = len(self.ids) and self.bottleneck.min() == self.bottleneck.max()
-        self.uniform = float(self.bottleneck[0]) if uniform else None  # every route's bottleneck, where all are one
-        self.sends, self.receives = _Spread(src, len(owner)), _Spread(dst, len(owner))
+
+    @functools.cached_property
+    def bottleneck(self) -> np.ndarray:
+        return self.routes.bottleneck[self.ids]
+
+    @functools.cached_property
+    def latency(self) -> np.ndarray:
+        return self.routes.latency[self.ids]
+
+    @functools.cached_property
+    def linked(self) -> bool:
+        """Whether every route crosses a link."""
+        return bool((self.routes.length[self.ids] > 0).all())
+
+    @functools.cached_property
+    def uniform(self) -> float | None:
+        """Every route's bottleneck, where all are one."""
+        return float(self.bottleneck[0]) if self.bottleneck.min() == self.bottleneck.max() else None
+
+    @functools.cached_property
+    def hop(self) -> float | np.ndarray:
+        """The routes' latencies: one number where all are one."""
+        return float(self.latency[0]) if self.latency.min() == self.latency.max() else self.latency
+
+    @functools.cached_property
+    def sends(self) -> _Spread:
+        return _Spread(self.src, self.participants)
+
+    @functools.cached_property
+    def receives(self) -> _Spread:
+        return _Spread(self.dst, self.participants)
 
 
 class _Work:
     """Arrays a block of rounds of ``pairs`` works in (``rows`` rounds at most), and their rows as views made once
     (making a view costs as much as adding a few thousand numbers): ready times before each round and after the
-    last, starts, ends of transmission; one round's deliveries, placed after their last ``shift`` (the receives'
-    rotation) so that the rotated deliveries are a view too."""
+    last, starts, ends of transmission (eager: kept for the check after the block; else two rows of ready times
+    in turn, the ends in the deliveries' place, so that a round's arrays stay in the cache); one round's
+    deliveries, placed after their last ``shift`` (the receives' rotation) so that the rotated deliveries are a
+    view too."""
 
-    def __init__(self, pairs: _Pairs, rows: int, participants: int) -> None:
+    def __init__(self, pairs: _Pairs, rows: int, participants: int, eager: bool) -> None:
         size, shift = len(pairs.src), pairs.receives.shift
-        self.pairs = pairs
-        self.times = np.empty((rows + 1, participants))
-        self.starts, self.tx_end = np.empty((rows, size)), np.empty((rows, size))
-        self.time_rows, self.start_rows, self.end_rows = list(self.times), list(self.starts), list(self.tx_end)
+        self.pairs, self.eager = pairs, eager
         spread = np.empty(size + (shift or 0))
         self.delivery = spread[shift or 0:]
         self.rotated = spread[:size] if shift else None  # rotated[p] = delivery[(p − shift) mod size]
         self.head, self.tail = spread[:shift or 0], spread[size:]
+        if eager:
+            self.times = np.empty((rows + 1, participants))
+            self.starts, self.tx_end = np.empty((rows, size)), np.empty((rows, size))
+            self.time_rows, self.start_rows, self.end_rows = list(self.times), list(self.starts), list(self.tx_end)
+        else:
+            turns = np.empty((2, participants))
+            self.time_rows = [turns[j % 2] for j in range(rows + 1)]
+            self.end_rows = [self.delivery] * rows
 
 
 class _Stream:
@@ -365,21 +428,22 @@ class _Stream:
         (start = the sender's ready, delivery = start + bytes/B + Σα, ready = the latest of its own sends and
         receives + the pause), then one check over them all that no transfer started before its route's
         previous one had left. The participants' ready times after the last round, or None (a shared link)."""
-        pairs, count = self.pairs, len(rows)
-        work = self._work(count, len(ready))
-        work.times[0] = ready
-        identity, receives, latency = pairs.sends.identity, pairs.receives, pairs.latency
-        starts = work.time_rows if identity else work.start_rows
+        pairs, count, previous = self.pairs, len(rows), self.busy
+        work = self._work(count, len(ready), eager)
+        work.time_rows[0][:] = ready
+        identity, receives, latency = pairs.sends.identity, pairs.receives, pairs.hop
         delivery, rotated, head, tail = work.delivery, work.rotated, work.head, work.tail
         add, maximum = np.add, np.maximum
         self._carry(rows[0][0])
-        carried = self.carried
+        carried, last = self.carried, count - 1
         for j, (nbytes, transmit, pause) in enumerate(rows):
             before, done, ends = work.time_rows[j], work.time_rows[j + 1], work.end_rows[j]
             start = before if identity else pairs.sends.gather(before)
-            if not identity:
-                starts[j][:] = start
+            if eager and not identity:
+                work.start_rows[j][:] = start
             add(start, transmit, out=ends)
+            if j == last:
+                self.busy = ends.copy()
             add(ends, latency, out=delivery)
             if identity and not eager:
                 maximum(before, delivery, out=done)
@@ -398,19 +462,19 @@ class _Stream:
                 carried += nbytes
         self.rounds += count - 1
         if eager:  # (not eager, a sender's ready includes its own send's delivery: never before its route is left)
-            first, rest = (work.times if identity else work.starts)[:1], (work.times if identity else work.starts)[1:count]
-            for start, left in ((first, self.busy[None, :]), (rest, work.tx_end[:count - 1])):
+            starts = work.times if identity else work.starts
+            for start, left in ((starts[:1], previous[None, :]), (starts[1:count], work.tx_end[:count - 1])):
                 if (start < left).any() and np.any(start < left - _OVERLAP * np.abs(start)):
                     return None
-        self.busy = work.end_rows[count - 1].copy()
         return work.time_rows[count].copy()
 
-    def _work(self, count: int, participants: int) -> _Work:
+    def _work(self, count: int, participants: int, eager: bool) -> _Work:
         """Arrays for a block of ``count`` rounds of the current pairs, kept from block to block (allocating them
         each time costs page faults)."""
         pairs, work = self.pairs, self.work
-        if work is None or work.pairs is not pairs or len(work.time_rows) <= count or work.times.shape[1] != participants:
-            work = self.work = _Work(pairs, max(count, _BLOCK // max(len(pairs.src), 1)), participants)
+        if work is None or work.pairs is not pairs or len(work.time_rows) <= count or work.eager != eager \
+                or len(work.time_rows[0]) != participants:
+            work = self.work = _Work(pairs, max(count, _BLOCK // max(len(pairs.src), 1)), participants, eager)
         return work
 
     def round(self, index: int, k: int, round_: Round, ready: np.ndarray, sent: np.ndarray,
@@ -422,9 +486,12 @@ class _Stream:
         if not len(src):
             return done
         pairs = self._pairs_of(src, dst)
-        start = pairs.sends.gather(ready)
         sizes = round_.sizes
         moving = bool(sizes[0][0] > 0) if sizes is not None else bool((nbytes > 0).all())
+        if moving and pairs.shared:
+            self.execution.known[index, k] = pairs.ids  # the fluid way will route the round again
+            return None  # two transfers of this round on one link
+        start = pairs.sends.gather(ready)
         if moving:
             tx_end = start + self._transmit(round_)
         else:
@@ -492,6 +559,7 @@ class _Execution:
         self.jitter_s, self.seed = faults.jitter_s, faults.seed
         self.keep_log = keep_log
         self.owners_of = [program.owner_of(task) if isinstance(task, Collective) else None for task in program.tasks]
+        self.known: dict[tuple[int, int], np.ndarray] = {}  # (call, round) → its route ids, where the fast way found them
         self.takes_part = np.zeros((len(program.tasks), owners), dtype=bool)  # [task, owner]
         for index, owner in enumerate(self.owners_of):
             self.takes_part[index, owner if owner is not None else slice(0, program.workers)] = True
@@ -799,7 +867,8 @@ class _Fluid:
     @staticmethod
     def _append(table: dict[str, np.ndarray], **columns: Any) -> None:
         for key, value in columns.items():
-            table[key] = np.concatenate([table[key], np.asarray(value, dtype=table[key].dtype)])
+            value = np.asarray(value, dtype=table[key].dtype)
+            table[key] = np.concatenate([table[key], value]) if len(table[key]) else value
 
     @staticmethod
     def _keep(table: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -961,17 +1030,18 @@ class _Fluid:
         ex, routes = self.ex, self.ex.routes
         launching = self._keep(self.wait, due)
         self.wait = self._keep(self.wait, ~due)
-        order = np.lexsort((launching["i"], launching["k"], launching["call"]))
-        launching = self._keep(launching, order)
-        for index in np.unique(launching["call"]).tolist():
+        if not _in_order(launching["call"], launching["k"], launching["i"]):
+            launching = self._keep(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
+        for index in _values(launching["call"]):
             state = self.calls[index]
             mine = launching["call"] == index
             ks, iis, sent = launching["k"][mine], launching["i"][mine], launching["issued"][mine]
-            for k in np.unique(ks).tolist():
+            for k in _values(ks):
                 i, issued = iis[ks == k], sent[ks == k]
                 round_ = state.get(k)[0]
                 src, dst, nbytes = round_.src[i], round_.dst[i], round_.nbytes[i]
-                ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
+                known = ex.known.get((index, k)) if self.epoch == 0 else None
+                ids = known[i] if known is not None else routes.lookup(state.owner[src], state.owner[dst], self.epoch)
                 ex.tally.add(ids, nbytes)
                 if routes.failures:
                     ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
@@ -994,12 +1064,13 @@ class _Fluid:
         ex = self.ex
         landing = self._keep(self.pr, arrived)
         self.pr = self._keep(self.pr, ~arrived)
-        for index in np.unique(landing["call"]).tolist():
+        for index in _values(landing["call"]):
             state = self.calls[index]
             mine = landing["call"] == index
-            for k in np.unique(landing["k"][mine]).tolist():
+            for k in _values(landing["k"][mine]):
                 sel = mine & (landing["k"] == k)
-                i = np.sort(landing["i"][sel])
+                i = landing["i"][sel]
+                i = i if _in_order(i) else np.sort(i)
                 round_, delivered, got = state.get(k)
                 delivered[i] = True
                 src, dst = round_.src[i], round_.dst[i]
@@ -1013,11 +1084,11 @@ class _Fluid:
                     np.subtract.at(state.sends_left, src, 1)
                 else:
                     counted = src[state.entered[src] & (state.current[src] == k)]
-                    np.subtract.at(state.outstanding, counted, 1)
+                    state.outstanding -= np.bincount(counted, minlength=len(state.outstanding))
                 quorum = round_.quorum
                 in_round = state.entered[dst] & (state.current[dst] == k)
                 if quorum is None:
-                    np.subtract.at(state.outstanding, dst[in_round], 1)
+                    state.outstanding -= np.bincount(dst[in_round], minlength=len(state.outstanding))
                 else:
                     plain = quorum[dst] == 0
                     np.subtract.at(state.outstanding, dst[in_round & plain], 1)
