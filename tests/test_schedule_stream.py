@@ -142,3 +142,25 @@ def test_the_stream_gives_the_bits_of_the_round_by_round_way(algorithm, kind, n,
     assert np.array_equal(streamed.task_end, alone.task_end, equal_nan=True)
     assert (streamed.messages, streamed.sizes, streamed.bytes_per_link, streamed.busiest_link_bound) == \
         (alone.messages, alone.sizes, alone.bytes_per_link, alone.busiest_link_bound)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.integers(0, 6), max_size=12), width=st.sampled_from([1, 10**9]), columns=st.integers(1, 3),
+       data=st.data())
+def test_the_shortcuts_give_what_numpy_gives(values, width, columns, data):
+    """Distinct values, the size histogram and "rows already in order" as np.unique and sorted() say, with
+    constant columns, short and wide ranges, ties and rows out of order."""
+    from commsim.engines.routes import _distinct
+    from commsim.engines.schedule import _histogram, _in_order, _values
+
+    array = ints(values) * width
+    assert _values(array) == np.unique(array).tolist()
+    if len(array):
+        got, expected = _histogram(array), np.unique(array, return_counts=True)
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    assert np.array_equal(_distinct(array), np.unique(array))
+    assert np.array_equal(_distinct(np.unique(array)), np.unique(array))
+    table = [ints(data.draw(st.lists(st.integers(0, 2), min_size=len(values), max_size=len(values))))
+             for _ in range(columns)]
+    rows = list(zip(*(column.tolist() for column in table)))
+    assert _in_order(*table) == all(a < b for a, b in zip(rows, rows[1:]))
