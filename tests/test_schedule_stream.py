@@ -164,3 +164,23 @@ def test_the_shortcuts_give_what_numpy_gives(values, width, columns, data):
              for _ in range(columns)]
     rows = list(zip(*(column.tolist() for column in table)))
     assert _in_order(*table) == all(a < b for a, b in zip(rows, rows[1:]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 8), channels=st.integers(1, 3), p=st.integers(1, 5000), gamma=st.sampled_from([0.0, 3e-10]),
+       which=st.sampled_from(["all_reduce", "reduce_scatter", "all_gather"]), kind=st.sampled_from(["star", "fat_tree"]))
+def test_the_stream_gives_the_bits_of_nccl_rings(n, channels, p, gamma, which, kind):
+    """NCCL's eager rings (channels: participants are not the workers, sends not in worker order): streamed, the
+    same bits as round by round."""
+    from commsim.collectives.nccl import ring
+
+    make = {"all_reduce": ring.nccl_ring_schedule, "reduce_scatter": ring.nccl_reduce_scatter_schedule,
+            "all_gather": ring.nccl_all_gather_schedule}[which]
+    schedule = make(n, p, 4, channels=channels)
+    graph = topologies.build(kind, n, B, ALPHA)
+    program = one_call(schedule, participant_nodes(schedule, n, ()), n, [])
+    streamed, alone = run_program(program, graph, gamma), run_program(program, graph, gamma, keep_log=True)
+    assert streamed.fluid == alone.fluid
+    assert np.array_equal(streamed.finish_s, alone.finish_s) and np.array_equal(streamed.task_end, alone.task_end)
+    assert (streamed.messages, streamed.sizes, streamed.bytes_per_link) == \
+        (alone.messages, alone.sizes, alone.bytes_per_link)

@@ -455,9 +455,9 @@ class _Stream:
                 maximum(done, rotated, out=done)
             else:
                 receives.maximum(done, delivery)
-            if pause is not None or not identity:
-                add(done, 0.0 if pause is None else pause, out=done)  # (none where everyone sent: done > 0, and
-                # done + 0.0 is done)
+            if pause is not None or not identity or eager:
+                add(done, 0.0 if pause is None else pause, out=done)  # (none where everyone's own send is in its
+                # done: done > 0, and done + 0.0 is done)
             if j:
                 carried += nbytes
         self.rounds += count - 1
