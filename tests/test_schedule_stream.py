@@ -184,3 +184,19 @@ def test_the_stream_gives_the_bits_of_nccl_rings(n, channels, p, gamma, which, k
     assert np.array_equal(streamed.finish_s, alone.finish_s) and np.array_equal(streamed.task_end, alone.task_end)
     assert (streamed.messages, streamed.sizes, streamed.bytes_per_link) == \
         (alone.messages, alone.sizes, alone.bytes_per_link)
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=st.sampled_from(["star", "fat_tree", "ring"]), n=st.integers(2, 9), data=st.data())
+def test_incidence_lists_every_link_of_every_route(kind, n, data):
+    """(links, owner) of routes as long as each other or not: each route's links in order, by hand from the
+    route table."""
+    from commsim.engines.routes import Routes
+
+    routes = Routes(topologies.build(kind, n, B, ALPHA), list(range(n)))
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), min_size=1, max_size=12))
+    ids = routes.lookup(ints([a for a, _ in pairs]), ints([b for _, b in pairs]))
+    links, owner = routes.incidence(ids)
+    expected = [(routes.flat[routes.start[r] + j], position) for position, r in enumerate(ids.tolist())
+                for j in range(routes.length[r])]
+    assert list(zip(links.tolist(), owner.tolist())) == expected

@@ -176,7 +176,8 @@ class Routes:
         up = np.array([self.link_index[node, hub] for node in self.nodes], dtype=np.int64)
         down = np.array([self.link_index[hub, node] for node in self.nodes], dtype=np.int64)
         links = np.empty(2 * len(new), dtype=np.int64)
-        links[0::2], links[1::2] = up[new // count], down[new % count]
+        src = new // count
+        links[0::2], links[1::2] = up[src], down[new - src * count]
         return links, np.full(len(new), 2, dtype=np.int64), np.zeros(len(new), dtype=bool)
 
     def _search(self, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,6 +208,10 @@ class Routes:
         """(link ids, owner) of every link of every route in ``routes``: owner[j] is the position in
         ``routes`` whose route crosses link ids[j]."""
         lengths = self.length[routes]
+        if len(routes) and lengths.min() == lengths.max():  # every route as long: one 2-D gather
+            width = int(lengths[0])
+            at = self.start[routes][:, None] + np.arange(width)
+            return self.flat[at.ravel()], np.repeat(np.arange(len(routes)), width)
         owner = np.repeat(np.arange(len(routes)), lengths)
         first = np.repeat(self.start[routes] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         return self.flat[first + np.arange(len(owner))], owner

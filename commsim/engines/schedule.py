@@ -100,6 +100,16 @@ def _values(column: np.ndarray) -> list[int]:
     return np.unique(column).tolist()
 
 
+def _rows(mask: np.ndarray) -> np.ndarray | slice:
+    """Rows where ``mask`` holds: every row (a view, no copy) where it holds everywhere."""
+    return slice(None) if mask.all() else mask
+
+
+def _everything(index: np.ndarray, size: int) -> bool:
+    """Whether ``index`` is 0, 1, …, size − 1."""
+    return len(index) == size and (not size or (index[0] == 0 and index[-1] == size - 1 and _in_order(index)))
+
+
 def _in_order(*columns: np.ndarray) -> bool:
     """Whether the rows (``columns[0]`` first, then the next on ties, …) are in strictly increasing order."""
     later = np.zeros(len(columns[0]) - 1 if len(columns[0]) else 0, dtype=bool)  # decided: row j+1 comes after j
@@ -1028,29 +1038,36 @@ class _Fluid:
         if not due.any():
             return
         ex, routes = self.ex, self.ex.routes
-        launching = self._keep(self.wait, due)
+        launching = self._keep(self.wait, _rows(due))
         self.wait = self._keep(self.wait, ~due)
         if not _in_order(launching["call"], launching["k"], launching["i"]):
             launching = self._keep(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
         for index in _values(launching["call"]):
             state = self.calls[index]
-            mine = launching["call"] == index
+            mine = _rows(launching["call"] == index)
             ks, iis, sent = launching["k"][mine], launching["i"][mine], launching["issued"][mine]
             for k in _values(ks):
-                i, issued = iis[ks == k], sent[ks == k]
+                this = _rows(ks == k)
+                i, issued = iis[this], sent[this]
                 round_ = state.get(k)[0]
-                src, dst, nbytes = round_.src[i], round_.dst[i], round_.nbytes[i]
+                whole = _everything(i, len(round_.src))  # the round's transfers, all of them, in order
+                src, dst, nbytes = (round_.src, round_.dst, round_.nbytes) if whole else \
+                    (round_.src[i], round_.dst[i], round_.nbytes[i])
                 known = ex.known.get((index, k)) if self.epoch == 0 else None
-                ids = known[i] if known is not None else routes.lookup(state.owner[src], state.owner[dst], self.epoch)
+                if known is not None:
+                    ids = known if whole else known[i]
+                else:
+                    ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
                 ex.tally.add(ids, nbytes)
                 if routes.failures:
                     ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
                 moving = nbytes > 0
                 count = int(moving.sum())
-                self._append(self.tx, call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving],
+                moving = _rows(moving)
+                self._append(self.tx, call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving].copy(),
                              left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
                              issued=issued[moving])
-                still = ~moving
+                still = nbytes <= 0
                 self._append(self.pr, call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
                              route=ids[still], at=self.now + routes.latency[ids[still]],
                              start=np.full(int(still.sum()), self.now), issued=issued[still])
