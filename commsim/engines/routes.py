@@ -136,22 +136,29 @@ class Routes:
         found = position < len(self.keys)
         found[found] = self.keys[position[found]] == keys[found]
         if not found.all():
-            self._add(_distinct(keys[~found]))
+            missing = keys[~found]
+            new = _distinct(missing)
+            self._add(new)
+            if new is missing and len(new) == len(self.keys):  # all new, in order, and nothing before them
+                return self.ids.copy()
             position = np.searchsorted(self.keys, keys)
         return self.ids[position]
 
     def _add(self, new: np.ndarray) -> None:
         """Find the routes of ``new`` keys (sorted: grouped by epoch and source, numbered in this order)."""
         found = self._through_hub(new)
-        added, length, rerouted = found if found is not None else self._search(new)
+        if found is not None:
+            added, length, rerouted, latency, bottleneck = found
+        else:
+            added, length, rerouted = self._search(new)
+            heads = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+            nonempty = length > 0
+            latency = np.zeros(len(length))
+            bottleneck = np.full(len(length), np.inf)
+            if nonempty.any():
+                latency[nonempty] = np.add.reduceat(self._link_latency[added], heads[nonempty])
+                bottleneck[nonempty] = np.minimum.reduceat(self.bandwidth[added], heads[nonempty])
         first = len(self.ids)
-        heads = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
-        nonempty = length > 0
-        latency = np.zeros(len(length))
-        bottleneck = np.full(len(length), np.inf)
-        if nonempty.any():
-            latency[nonempty] = np.add.reduceat(self._link_latency[added], heads[nonempty])
-            bottleneck[nonempty] = np.minimum.reduceat(self.bandwidth[added], heads[nonempty])
         self.latency = _joined(self.latency, latency)
         self.bottleneck = _joined(self.bottleneck, bottleneck)
         self.length = _joined(self.length, length)
@@ -165,9 +172,9 @@ class Routes:
             keys_all, ids_all = keys_all[order], ids_all[order]
         self.keys, self.ids = keys_all, ids_all
 
-    def _through_hub(self, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(links, lengths, rerouted) of ``new`` keys, all of epoch 0, where the router sends every route through
-        one hub (its ``hub``: host → hub → host), for all pairs at once; None otherwise."""
+    def _through_hub(self, new: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """(links, lengths, rerouted, latency, bottleneck) of ``new`` keys, all of epoch 0, where the router sends
+        every route through one hub (its ``hub``: host → hub → host), for all pairs at once; None otherwise."""
         hub = getattr(self.graph.graph.get("router"), "hub", None)
         count = self.count
         if hub is None or hub in self.nodes or new[-1] >= count * count \
@@ -177,8 +184,11 @@ class Routes:
         down = np.array([self.link_index[hub, node] for node in self.nodes], dtype=np.int64)
         links = np.empty(2 * len(new), dtype=np.int64)
         src = new // count
-        links[0::2], links[1::2] = up[src], down[new - src * count]
-        return links, np.full(len(new), 2, dtype=np.int64), np.zeros(len(new), dtype=bool)
+        first, second = up[src], down[new - src * count]
+        links[0::2], links[1::2] = first, second
+        latency = self._link_latency[first] + self._link_latency[second]  # as the sum over the route's links
+        bottleneck = np.minimum(self.bandwidth[first], self.bandwidth[second])
+        return links, np.full(len(new), 2, dtype=np.int64), np.zeros(len(new), dtype=bool), latency, bottleneck
 
     def _search(self, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(links, lengths, rerouted) of ``new`` keys, path by path: the router's, or a search."""
@@ -210,8 +220,12 @@ class Routes:
         lengths = self.length[routes]
         if len(routes) and lengths.min() == lengths.max():  # every route as long: one 2-D gather
             width = int(lengths[0])
+            owner = np.repeat(np.arange(len(routes)), width)
+            low = int(routes[0])
+            if routes[-1] - low == len(routes) - 1 and (np.diff(routes) == 1).all():  # consecutive: a slice
+                return self.flat[self.start[low]: self.start[low] + width * len(routes)].copy(), owner
             at = self.start[routes][:, None] + np.arange(width)
-            return self.flat[at.ravel()], np.repeat(np.arange(len(routes)), width)
+            return self.flat[at.ravel()], owner
         owner = np.repeat(np.arange(len(routes)), lengths)
         first = np.repeat(self.start[routes] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         return self.flat[first + np.arange(len(owner))], owner
