@@ -15,7 +15,8 @@ SMALL = {"gpus_per_node": 2, "nics_per_node": 2}  # 2 GPUs a node: fast to simul
 H100 = cluster.preset("hgx-h100")
 
 
-def _json_run(path: Path, rows: list[tuple[int, float]], ranks: int, per_process: int = 1) -> Path:
+def _json_run(path: Path, rows: list[tuple[int, float]], ranks: int, per_process: int = 1,
+              binary: str = "all_reduce_perf") -> Path:
     """A run as nccl-tests' JSON writer writes it (times in µs as "%lf": six decimals)."""
     results = ",".join(f'{{"size":{size},"count":{size // 4},"type":"float","redop":"sum","root":"    -1",'
                        f'"out_of_place":{{"time":{time_s * 1e6:f},"alg_bw":0.000000,"bus_bw":0.000000,"nwrong":0}}}}'
@@ -23,7 +24,7 @@ def _json_run(path: Path, rows: list[tuple[int, float]], ranks: int, per_process
     devices = ",".join(f'{{"rank":{r},"group":0,"pid":{100 + r},"hostname":"h{r // 2}","device":{r % 2},'
                        f'"device_hex":"0x00","device_info":"NVIDIA H100 80GB HBM3"}}'
                        for r in range(ranks // per_process))
-    path.write_text(f'{{"version":3,"args":["./build/all_reduce_perf"],"config":{{"nthreads":1,"ngpus":{per_process},'
+    path.write_text(f'{{"version":3,"args":["./build/{binary}"],"config":{{"nthreads":1,"ngpus":{per_process},'
                     f'"devices":[{devices}]}},"results":[{results}]}}')
     return path
 
@@ -157,3 +158,18 @@ def test_validate_flags_that_do_not_go_together(tmp_path, capsys, args, message)
     assert cli.main([*command, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+def test_an_all_to_all_table_calibrates_nvlink_too(tmp_path):
+    """All-to-all made on one node of 2 H100 GPUs with 14 NVLink links and 8 us of launch overhead
+    (it once ended in a KeyError: calibrate chose algorithms its own way, not validate's): 14 links and
+    the overhead come back."""
+    graph = validate.machine_graph("hgx-h100", 1, {**SMALL, "nvlink_bandwidth": 14 * 25e9}, "auto", "alltoall",
+                                   "test")
+    collective = validate.COLLECTIVES["alltoall"]
+    rows = [(size, validate.simulate(graph, size, None, collective) + 8e-6) for size in (1024, 256 << 20)]
+    run = _json_run(tmp_path / "a2a.json", rows, 2, binary="alltoall_perf")
+    (entry,) = validate.user_entries([run], "hgx-h100", 1, "auto", "alltoall", SMALL)
+    result = calibrate.calibrate([entry])
+    assert result.nvlink_bandwidth == 14 * 25e9
+    assert result.launch_overhead_s == pytest.approx(8e-6, rel=1e-6)

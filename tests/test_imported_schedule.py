@@ -167,3 +167,25 @@ def test_one_file_reached_by_two_paths_is_one_schedule(tmp_path, monkeypatch):
     path = _write(tmp_path, document, "twice.json")
     monkeypatch.chdir(tmp_path)
     assert ensure_registered(str(path)) == ensure_registered("./twice.json") == "schedule:ring4_twice"
+
+
+def test_a_copy_of_a_schedule_shares_its_name_and_another_schedule_may_not(tmp_path):
+    """A byte copy of a registered file in another folder is the same schedule: one name. A file that
+    claims the name with other rounds (the ring turned the other way: rank r → −r mod 4) is refused in one
+    line naming both files."""
+    from commsim.collectives.imported import ensure_registered
+
+    document = json.loads(RING4.read_text())
+    document["name"] = "ring4_copied"
+    first = _write(tmp_path, document, "a.json")
+    (tmp_path / "copy").mkdir()
+    copy = _write(tmp_path / "copy", document, "b.json")
+    assert ensure_registered(str(first)) == ensure_registered(str(copy)) == "schedule:ring4_copied"
+    for round_ in document["rounds"]:
+        for transfer in round_:
+            transfer["src"], transfer["dst"] = -transfer["src"] % 4, -transfer["dst"] % 4
+    other = _write(tmp_path / "copy", document, "c.json")
+    with pytest.raises(ScenarioError) as error:
+        ensure_registered(str(other))
+    assert "\n" not in str(error.value)
+    assert str(error.value) == f"{other}: name: 'ring4_copied' is also the name of the schedule in {first}"

@@ -167,3 +167,28 @@ def test_a_rerouted_message_leaves_a_finished_one_alone():
         assert ends[1, 0] == pytest.approx(2e-6, rel=1e-12), engine.__name__
         assert ends[2, 0] == pytest.approx(6e-6, rel=1e-12), engine.__name__
         assert record.rerouted_bytes == pytest.approx(2500, rel=1e-12)
+
+
+def test_a_delivery_at_a_partitions_instant_comes_after_it_on_both_engines():
+    """Six H100 GPUs training, the partition at 20 us: two transfers land on that instant, which the
+    schedule engine sums to 19.999999999999998 us and the message engine to 20 us. A partition stops
+    a run at its stated time × (1 − 1e-12), before what happens then, so neither engine delivers them
+    (once the schedule engine counted 44 messages and the message engine 42); the stop is reported at
+    20 us as stated."""
+    from commsim.engines.program import partition_acts
+    from commsim.runner.plans import plan_of
+
+    assert partition_acts(2e-5) == 2e-5 * (1 - 1e-12)
+    logs = {}
+    for engine in ("message", "schedule"):
+        loaded = _load(_text("nccl", engine, "partition", "training", 6, 1, 1.0))
+        (run,) = loaded.runs()
+        plan = plan_of(loaded, run, engine, keep_log=True)
+        record = points.EXECUTE[engine](plan)
+        logs[engine] = sorted(record.log.end[i] for i in range(len(record.log)))
+        assert record.stopped_at == 2e-5 and record.stopped.startswith("network partitioned at t = 20.0 us")
+        assert max(logs[engine]) < partition_acts(2e-5)
+        logs[engine, "messages"] = record.messages
+    # sent = delivered + the 6 of the ring's round under way at the stop (one per rank)
+    assert logs["message", "messages"] == logs["schedule", "messages"] == len(logs["message"]) + 6
+    assert logs["message"] == pytest.approx(logs["schedule"], rel=1e-12)

@@ -224,16 +224,24 @@ LOADED: dict[str, ImportedSchedule] = {}
 
 def ensure_registered(path: str) -> str:
     """Read, check and register the schedule in ``path`` unless it already is; its registry name. Two
-    different files may not claim the same name."""
+    files may claim the same name only if they hold the same schedule (a copy)."""
     imported = load_schedule(Path(path))
     name = f"schedule:{imported.name}"
     known = LOADED.get(name)
-    if known is not None and Path(known.source).resolve() != Path(imported.source).resolve():
+    if known is not None and Path(known.source).resolve() != Path(imported.source).resolve() \
+            and not _same_schedule(known, imported):
         raise ScenarioError(f"{shown(path, 80, quote=False, tail=True)}: name: {shown(imported.name, 40)} is also the name "
                             f"of the schedule in {shown(known.source, 80, quote=False, tail=True)}")
     if known is None:
         register_imported(imported)
     return name
+
+
+def _same_schedule(a: ImportedSchedule, b: ImportedSchedule) -> bool:
+    """Whether two checked files hold the same schedule (their sources aside)."""
+    return (a.name, a.kind, a.workers, a.chunks, len(a.rounds)) == (b.name, b.kind, b.workers, b.chunks, len(b.rounds)) \
+        and all(np.array_equal(getattr(x, key), getattr(y, key)) for x, y in zip(a.rounds, b.rounds)
+                for key in ("src", "dst", "chunk", "reduce"))
 
 
 def register_imported(imported: ImportedSchedule) -> str:

@@ -20,8 +20,9 @@ from ..network import topology as topologies
 from ..network.disturbances import DisturbedNetwork, Partitioned
 from ..network.fluid import MessageLog, Network
 from . import analytic
-from .program import Collective, Compute, Faults, Program
+from .program import Collective, Compute, Faults, Program, partition_acts
 from .record import Record
+from .routes import first_partition, without_failed
 
 
 @dataclass
@@ -283,6 +284,10 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
                 _at(env, float(at), lambda owner=owner: _crash(owner))
         for u, v, at in faults.link_failures:
             _at(env, at, lambda u=u, v=v: net.fail_link(u, v))
+        failures = sorted(faults.link_failures, key=lambda failure: failure[2])
+        split = first_partition(nodes, failures, without_failed(graph, failures))
+        if split is not None:  # it stops the run a hair before its time, as in the schedule engine
+            _at(env, partition_acts(split[0]), lambda split=split: _split(*split))
     main += [net.spawn(rank, worker(rank), quiet=disturbed) for rank in range(n)]
     if len(tasks) == 1 and isinstance(tasks[0], Collective) and not tasks[0].delay_s:
         for rank, process in enumerate(main):
@@ -294,6 +299,9 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
             hooks.result(rank, 0, event.value)
     for position in range(len(servers)):
         net.spawn(servers[position], server(position), quiet=disturbed)
+
+    def _split(at: float, why: str) -> None:
+        raise Partitioned(why, at)
 
     def _crash(owner: int) -> None:
         node = nodes[owner]
@@ -310,7 +318,7 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
     try:
         run_with_progress(env, horizon, progress)
     except Partitioned as partition:
-        stopped, stopped_at = str(partition), env.now
+        stopped, stopped_at = str(partition), partition.at
     else:
         stopped_at = float("inf")
     down = {owner for owner, _ in crashed}

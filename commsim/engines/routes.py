@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import networkx as nx
@@ -23,6 +23,7 @@ import numpy as np
 
 from ..network.fluid import shortest_paths
 from ..units import format_time
+from .program import partition_acts
 
 _SATURATED = 1e-9  # as the fluid network: spare capacity below this fraction of bandwidth is none
 
@@ -44,6 +45,37 @@ def _distinct(keys: np.ndarray) -> np.ndarray:
     return keys
 
 
+def first_partition(nodes: Sequence[Hashable], failures: Sequence[tuple[Hashable, Hashable, float]],
+                    graph_of: Callable[[int], nx.Graph]) -> tuple[float, str] | None:
+    """The first of ``failures`` (sorted by time) that splits ``nodes``: (its time, what to say), or None.
+    ``graph_of(e)``: the network without the first e failed links."""
+    slots = set(nodes)
+    for epoch in range(1, len(failures) + 1):
+        parts = [part for part in nx.connected_components(graph_of(epoch)) if part & slots]
+        if len(parts) > 1:
+            u, v, at = failures[epoch - 1]
+            first = [node for node in nodes if node in parts[0]]
+            rest = [node for node in nodes if node not in parts[0]]
+            return at, (f"network partitioned at t = {format_time(at)} (link {u}–{v} failed): "
+                        f"workers {_names(first)} cannot reach {_names(rest)}")
+    return None
+
+
+def without_failed(graph: nx.Graph, failures: Sequence[tuple[Hashable, Hashable, float]]) -> Callable[[int], nx.Graph]:
+    """``graph_of`` for :func:`first_partition`: epoch e's network, made once per epoch on demand (a deep
+    copy keeps every node's neighbour order, so its hop-shortest paths are those of the intact network)."""
+    graphs = [graph]
+
+    def graph_of(epoch: int) -> nx.Graph:
+        while len(graphs) <= epoch:
+            u, v, _ = failures[len(graphs) - 1]
+            cut = copy.deepcopy(graphs[-1])
+            cut.remove_edge(u, v)
+            graphs.append(cut)
+        return graphs[epoch]
+    return graph_of
+
+
 class Routes:
     """Routes between slots, per epoch of link failures (``failures``: (u, v, time), sorted by time)."""
 
@@ -52,16 +84,18 @@ class Routes:
         self.graph, self.nodes, self.count = graph, list(nodes), len(nodes)
         self.link_index: dict[tuple[Any, Any], int] = {}
         bandwidth: list[float] = []
+        latency: list[float] = []
         for u, v, data in graph.edges(data=True):
             for a, b in ((u, v), (v, u)):
                 self.link_index[a, b] = len(bandwidth)
                 bandwidth.append(float(data["bandwidth"]))
+                latency.append(float(data["latency"]))
         self.link_names = [f"{a}->{b}" for a, b in self.link_index]
         self.bandwidth = np.array(bandwidth)
-        self._link_latency = np.array([float(graph.edges[key]["latency"]) for key in self.link_index])
+        self._link_latency = np.array(latency)
         self.failures = sorted(failures, key=lambda failure: failure[2])
         self.failure_times = np.array([at for _, _, at in self.failures], dtype=np.float64)
-        self._graphs: list[nx.Graph] = [graph]
+        self._graph = without_failed(graph, self.failures)  # epoch → the network without its failed links
         self.keys = np.zeros(0, dtype=np.int64)  # sorted keys (epoch·S + src)·S + dst
         self.ids = np.zeros(0, dtype=np.int64)  # their route ids
         self.latency = np.zeros(0)
@@ -70,7 +104,9 @@ class Routes:
         self.length = np.zeros(0, dtype=np.int64)
         self.flat = np.zeros(0, dtype=np.int64)
         self.rerouted = np.zeros(0, dtype=bool)  # the route replaces one that crossed a failed link
-        self.stop: tuple[float, str] | None = None  # the first failure that splits the slots: (time, why)
+        # the first failure that splits the slots: (when it stops the run, program.partition_acts; why)
+        self.stop: tuple[float, str] | None = None
+        self.stop_stated = float("inf")  # its time as stated
         self._partition()
 
     # -- epochs ---------------------------------------------------------------------------
@@ -78,28 +114,12 @@ class Routes:
         """The epoch of a transfer starting at ``start``: how many failures happened at or before it."""
         return np.searchsorted(self.failure_times, start, side="right")
 
-    def _graph(self, epoch: int) -> nx.Graph:
-        """The network of ``epoch``: the intact one without the links failed so far (a deep copy keeps every
-        node's neighbour order, so its hop-shortest paths are those the message engine finds)."""
-        while len(self._graphs) <= epoch:
-            u, v, _ = self.failures[len(self._graphs) - 1]
-            graph = copy.deepcopy(self._graphs[-1])
-            graph.remove_edge(u, v)
-            self._graphs.append(graph)
-        return self._graphs[epoch]
-
     def _partition(self) -> None:
         """The first failure that leaves the slots in several pieces: the run stops there if it is not over."""
-        slots = set(self.nodes)
-        for epoch in range(1, len(self.failures) + 1):
-            parts = [part for part in nx.connected_components(self._graph(epoch)) if part & slots]
-            if len(parts) > 1:
-                u, v, at = self.failures[epoch - 1]
-                first = [node for node in self.nodes if node in parts[0]]
-                rest = [node for node in self.nodes if node not in parts[0]]
-                self.stop = (at, f"network partitioned at t = {format_time(at)} (link {u}–{v} failed): "
-                                 f"workers {_names(first)} cannot reach {_names(rest)}")
-                return
+        found = first_partition(self.nodes, self.failures, self._graph)
+        if found is not None:
+            self.stop_stated, why = found
+            self.stop = (partition_acts(self.stop_stated), why)
 
     def failed_links(self, epoch: int) -> set[int]:
         """Ids of the directed links failed by ``epoch``."""

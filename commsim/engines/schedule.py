@@ -646,7 +646,7 @@ class _Execution:
         stopped, crashed, waiting = self._outcome()
         ended = np.nanmax(np.where(np.isfinite(self.task_end), self.task_end, np.nan), initial=0.0) \
             if self.task_end.size else 0.0
-        over = self.stop_at if stopped is not None and self.stop_at < _INF else ended
+        over = self.routes.stop_stated if stopped is not None and self.stop_at < _INF else ended
         failed = [(at, u, v) for u, v, at in self.routes.failures if at <= over]
         record = Record(self.last_finish, tally.messages, dict(sorted(tally.sizes.items())),
                            dict(sorted(bytes_per_link.items())), bandwidth, fluid, bound,
@@ -656,7 +656,7 @@ class _Execution:
                            self.lost,
                            self.log.posted(self.nodes) if self.log is not None else {})
         if stopped is not None and stopped.startswith("network partitioned"):
-            record.stopped_at = self.stop_at
+            record.stopped_at = self.routes.stop_stated
         return record
 
     def _outcome(self) -> tuple[str | None, list[tuple[int, float]], dict[Hashable, list[Hashable]]]:
@@ -1227,17 +1227,17 @@ class _Fluid:
             if not candidates:
                 break
             later = max(min(candidates), self.now)
-            faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]]
-            if faults and min(faults) <= later:
+            faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]] + [ex.stop_at]
+            if min(faults) <= later:
                 later = max(min(faults), self.now)
             self._transmit_until(later)
             self.now = later
+            if self.now >= ex.stop_at:
+                return  # the network is split: the run stops here, before anything else at this instant
             while self.crashes and self.crashes[0][0] <= self.now:
                 self._crash(self.crashes.pop(0)[1])
             while self.failures and self.failures[0][2] <= self.now:
-                u, v, at = self.failures.pop(0)
-                if at >= ex.stop_at:
-                    return  # the network is split: the run stops here
+                u, v, _ = self.failures.pop(0)
                 self._fail(u, v)
             self._launch()
             self._deliver()

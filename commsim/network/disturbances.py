@@ -41,7 +41,11 @@ _LOST = 3  # equivalent: only compared with fluid's stages 0, 1, 2: any other nu
 
 
 class Partitioned(Exception):
-    """A failure split the network: some participants cannot reach the others."""
+    """A failure split the network: some participants cannot reach the others (``at``: when it failed)."""
+
+    def __init__(self, message: str, at: float) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 def _names(nodes: list[Hashable]) -> str:
@@ -215,7 +219,7 @@ class DisturbedNetwork(Network):
             first = [node for node in self.participants if node in parts[0]]
             rest = [node for node in self.participants if node not in parts[0]]
             raise Partitioned(f"network partitioned at t = {format_time(now)} (link {u}–{v} failed): "
-                              f"workers {_names(first)} cannot reach {_names(rest)}")
+                              f"workers {_names(first)} cannot reach {_names(rest)}", now)
         for key in list(self._routes):  # every route is found anew on what is left (and marked rerouted
             self._retired.append(self._routes.pop(key))  # there if the intact network's crossed a failed link)
         moving = {flow: None for link in dead for flow in link.flows}

@@ -84,10 +84,7 @@ def _simulated(entry: validate.Entry, overrides: dict[str, Any], size: int) -> f
     """The simulated time of ``entry``'s collective of ``size`` bytes on its machine with ``overrides``."""
     graph = validate.machine_graph(entry.preset, entry.nodes, {**entry.overrides, **overrides}, entry.algorithm,
                                    entry.collective, "calibration")
-    collective = validate.COLLECTIVES[entry.collective]
-    algorithms = ("ring",) if entry.algorithm == "ring" else ("ring", "tree") if collective == "allreduce" else \
-        validate.nccl_model.SCHEDULED[collective]
-    return validate.simulate(graph, size, algorithms, collective)
+    return validate.simulate(graph, size, validate.algorithms_of(entry), validate.COLLECTIVES[entry.collective])
 
 
 def _smallest(entries: list[validate.Entry]) -> tuple[validate.Entry, Any]:

@@ -235,21 +235,29 @@ def launch_floor(table: nccltests.Table) -> float:
     return min(row.time_s for row in table.rows)
 
 
+def algorithms_of(entry: Entry) -> tuple[str, ...] | None:
+    """What NCCL may choose from for ``entry``, among what commsim schedules: the ring alone where the table
+    forced it; all-reduce: ring, tree, NVLS (NVLS-tree is predicted, not scheduled); another collective:
+    its own (None: all-to-all's p2p, which has no choice)."""
+    collective = COLLECTIVES[entry.collective]
+    if entry.algorithm == "ring":
+        return ("ring",)
+    return nccl_model.SCHEDULED.get(collective)
+
+
 def predict(entry: Entry, overhead_s: float = 0.0, calibrated: bool = False) -> Case:
     """The case of ``entry``: per size of at least 1 KiB, the simulated and NCCL's predicted time (plus
     ``overhead_s``, a calibrated launch overhead), the error, whether it is held and why."""
     table, graph = entry.table, entry.graph
     collective = COLLECTIVES[entry.collective]
-    # NCCL's choice among what commsim schedules (all-reduce: ring, tree, NVLS; NVLS-tree is predicted, not scheduled)
-    algorithms = (("ring",) if entry.algorithm == "ring" else nccl_model.SCHEDULED["allreduce"] if collective == "allreduce"
-                  else None)
+    algorithms = algorithms_of(entry)
     machine = nccl_model.machine(graph)
     floor = launch_floor(table)
     points = []
     for row in table.rows:
         if row.size < SMALLEST:
             continue
-        simulated = simulate(graph, row.size, algorithms or nccl_model.SCHEDULED.get(collective), collective) + overhead_s
+        simulated = simulate(graph, row.size, algorithms, collective) + overhead_s
         keep, why = held(row.size, row.time_s, table.gpus_per_process, floor, entry.counts)
         if collective == nccl_model.ALLTOALL:  # no tuner: NCCL's p2p parts and protocol, no predicted time
             sent = nccl_model.plan(graph, row.size, collective=collective)
