@@ -360,11 +360,13 @@ class _Stream:
         (:meth:`_block`)."""
         gamma, k = self.execution.gamma, 0
         while k < schedule.rounds:
-            run = schedule.runs(k) if schedule.runs is not None and self.busy is not None else None
-            if run is not None and self._alike(run.like):
+            round_ = schedule.sized_round(k)
+            alike = self.busy is not None and self._alike(round_)
+            if alike and schedule.runs is not None and round_.sizes is not None:  # (every round's: all move)
+                run = schedule.runs(k)
                 ready = self._run(run, ready, sent, schedule.eager)
                 k += len(run.offsets)
-            elif self.busy is not None and self._alike(round_ := schedule.sized_round(k)):
+            elif alike:
                 block, limit = [round_], max(1, _BLOCK // len(round_.src))
                 while len(block) < limit and k + len(block) < schedule.rounds:
                     following = schedule.sized_round(k + len(block))
@@ -377,7 +379,6 @@ class _Stream:
                     self._count(block)
                 k += len(block)
             else:
-                round_ = schedule.sized_round(k)
                 done = self.round(index, k, round_, ready, sent, schedule.eager)
                 ready = None if done is None else done + _combine_after(round_, gamma)
                 k += 1
