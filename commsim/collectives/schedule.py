@@ -53,6 +53,26 @@ class Round:
     # ties going to the lower sender, the rest are delivered but dropped (a server taking the first k)
     quorum: np.ndarray | None = None
     divisor: int | None = None  # what ``scale`` divides by (None: n, the workers)
+    # the histogram of ``nbytes`` (sizes ascending, how many of each), where the schedule states it: an engine
+    # tallying sizes then needs no sort
+    sizes: tuple[np.ndarray, np.ndarray] | None = None
+    # (array, offset) where ``nbytes`` is ``array[offset: offset + len(src)]``, an array the schedule keeps: an
+    # engine computes what depends on the sizes alone (transmission times) once per array
+    sliced: tuple[np.ndarray, int] | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """Rounds ``first`` … ``first + len(offsets) − 1`` of a schedule, alike: round ``first + j`` is ``like`` (sized
+    round ``first``) but for its sizes, ``sizes[offsets[j]: offsets[j] + len(like.src)]``, and, where ``like``
+    combines, what its participants combine, ``sizes[combined[j]: combined[j] + participants]``; ``like.sizes`` is
+    every one's histogram. An engine takes them without making each round."""
+
+    first: int
+    like: Round
+    sizes: np.ndarray
+    offsets: list[int]
+    combined: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,14 @@ class Schedule:
     # where the receiver's next message to the sender depends on it)
     snapshot: bool = False
     eager: bool = False  # a participant leaves a round once its receives are in, its sends still under way (NCCL's FIFOs)
+    # round k without element ranges (``lo``, ``hi``, ``scale`` None), all an engine moving sizes only reads;
+    # None: ``round`` (see :meth:`sized_round`)
+    sized: Callable[[int], Round] | None = None
+    runs: Callable[[int], Run] | None = None  # the run of alike rounds round k begins (None: no runs stated)
+
+    def sized_round(self, k: int) -> Round:
+        """Round k as an engine moving sizes only needs it: ``sized(k)`` where the schedule has it."""
+        return self.sized(k) if self.sized is not None else self.round(k)
 
     def worker_participants(self, n: int) -> int:
         """How many participants run for workers (the rest are servers)."""
@@ -116,12 +144,22 @@ def ring_rounds(n: int, p: int, w: int, reduce_steps: int, gather_steps: int, re
     0 → 1 → … → n−1 → 0 over the chunks of ``chunk_bounds(p, n)``. At reduce-scatter step s rank r
     sends chunk r + ``reduce_offset`` − s, which its right neighbour adds in; after the last one each
     rank divides the chunk it received then (now summed over all n) by n. At all-gather step s it sends
-    chunk r + ``gather_offset`` − s, which its neighbour copies (indices mod n)."""
+    chunk r + ``gather_offset`` − s, which its neighbour copies (indices mod n).
+
+    Sized rounds: every round sends each chunk once, so its sizes are the chunks' (one histogram for all);
+    rank r's size at a step with chunk offset c is ``sizes[(r + c) mod n]``, a slice of the sizes twice over."""
     if n == 1:
         return empty(1, p)
     bounds = bounds_of(p, n)
     ranks = ints(range(n))
     right = (ranks + 1) % n
+    twice = np.tile(np.diff(bounds) * w, 2)  # chunk sizes in bytes, twice over: any rotation is a slice
+    twice.flags.writeable = False
+    histogram = np.unique(twice[:n], return_counts=True)
+
+    def offset(k: int) -> int:
+        """Rank 0's chunk at round k (rank r's is this + r, mod n)."""
+        return (reduce_offset - k) % n if k < reduce_steps else (gather_offset - (k - reduce_steps)) % n
 
     def round_(k: int) -> Round:
         if k < reduce_steps:
@@ -130,12 +168,26 @@ def ring_rounds(n: int, p: int, w: int, reduce_steps: int, gather_steps: int, re
             nbytes = (hi - lo) * w
             owned = (np.roll(lo, 1), np.roll(hi, 1))  # what rank r receives from r − 1
             scale = (ranks, *owned) if k == reduce_steps - 1 else None
-            return Round(ranks, right, nbytes, "reduce_scatter", np.roll(nbytes, 1), lo, hi, True, scale)
+            return Round(ranks, right, nbytes, "reduce_scatter", np.roll(nbytes, 1), lo, hi, True, scale,
+                         sizes=histogram)
         chunk = (ranks + gather_offset - (k - reduce_steps)) % n
         lo, hi = bounds[chunk], bounds[chunk + 1]
-        return Round(ranks, right, (hi - lo) * w, "all_gather", None, lo, hi, False)
+        return Round(ranks, right, (hi - lo) * w, "all_gather", None, lo, hi, False, sizes=histogram)
 
-    return Schedule(n, reduce_steps + gather_steps, round_, p=p)
+    def sized(k: int) -> Round:
+        first = offset(k)
+        if k < reduce_steps:  # what rank r combines is what r − 1 sent: the slice one to the left
+            left = (first - 1) % n
+            return Round(ranks, right, twice[first: first + n], "reduce_scatter", twice[left: left + n], reduce=True,
+                         sizes=histogram, sliced=(twice, first))
+        return Round(ranks, right, twice[first: first + n], "all_gather", None, sizes=histogram, sliced=(twice, first))
+
+    def run(k: int) -> Run:
+        """The rest of round k's phase: every reduce-scatter round, every all-gather round is alike."""
+        offsets = [offset(j) for j in range(k, reduce_steps if k < reduce_steps else reduce_steps + gather_steps)]
+        return Run(k, sized(k), twice, offsets, [(first - 1) % n for first in offsets] if k < reduce_steps else None)
+
+    return Schedule(n, reduce_steps + gather_steps, round_, p=p, sized=sized, runs=run)
 
 
 ScheduleMaker = Callable[..., Schedule]

@@ -32,6 +32,19 @@ def _names(nodes: list[Hashable]) -> str:
     return ", ".join(map(str, nodes[:8])) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
 
 
+def _joined(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``old`` then ``new`` (``new`` itself where there is no ``old``: no copy)."""
+    return np.concatenate([old, new]) if len(old) else new
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys)``, without the sort where they are in increasing order already (all pairs of a round,
+    sender by sender, are)."""
+    if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+        return np.unique(keys)
+    return keys
+
+
 def first_partition(nodes: Sequence[Hashable], failures: Sequence[tuple[Hashable, Hashable, float]],
                     graph_of: Callable[[int], nx.Graph]) -> tuple[int, str] | None:
     """The first of ``failures`` (sorted by time) that splits ``nodes``: (its index, what to say), or None.
@@ -71,13 +84,15 @@ class Routes:
         self.graph, self.nodes, self.count = graph, list(nodes), len(nodes)
         self.link_index: dict[tuple[Any, Any], int] = {}
         bandwidth: list[float] = []
+        latency: list[float] = []
         for u, v, data in graph.edges(data=True):
             for a, b in ((u, v), (v, u)):
                 self.link_index[a, b] = len(bandwidth)
                 bandwidth.append(float(data["bandwidth"]))
+                latency.append(float(data["latency"]))
         self.link_names = [f"{a}->{b}" for a, b in self.link_index]
         self.bandwidth = np.array(bandwidth)
-        self._link_latency = np.array([float(graph.edges[key]["latency"]) for key in self.link_index])
+        self._link_latency = np.array(latency)
         self.failures = sorted(failures, key=lambda failure: failure[2])
         self.failure_times = np.array([at for _, _, at in self.failures], dtype=np.float64)
         self._graph = without_failed(graph, self.failures)  # epoch → the network without its failed links
@@ -142,12 +157,62 @@ class Routes:
         found = position < len(self.keys)
         found[found] = self.keys[position[found]] == keys[found]
         if not found.all():
-            self._add(np.unique(keys[~found]))
+            missing = keys[~found]
+            new = _distinct(missing)
+            self._add(new)
+            if new is missing and len(new) == len(self.keys):  # all new, in order, and nothing before them
+                return self.ids.copy()
             position = np.searchsorted(self.keys, keys)
         return self.ids[position]
 
     def _add(self, new: np.ndarray) -> None:
         """Find the routes of ``new`` keys (sorted: grouped by epoch and source, numbered in this order)."""
+        found = self._through_hub(new)
+        if found is not None:
+            added, length, rerouted, latency, bottleneck = found
+        else:
+            added, length, rerouted = self._search(new)
+            heads = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+            nonempty = length > 0
+            latency = np.zeros(len(length))
+            bottleneck = np.full(len(length), np.inf)
+            if nonempty.any():
+                latency[nonempty] = np.add.reduceat(self._link_latency[added], heads[nonempty])
+                bottleneck[nonempty] = np.minimum.reduceat(self.bandwidth[added], heads[nonempty])
+        first = len(self.ids)
+        self.latency = _joined(self.latency, latency)
+        self.bottleneck = _joined(self.bottleneck, bottleneck)
+        self.length = _joined(self.length, length)
+        self.start = np.concatenate([[0], np.cumsum(self.length)])
+        self.flat = _joined(self.flat, added)
+        self.rerouted = _joined(self.rerouted, rerouted)
+        keys_all = _joined(self.keys, new)
+        ids_all = _joined(self.ids, np.arange(first, first + len(new), dtype=np.int64))
+        if len(self.keys) and self.keys[-1] > new[0]:  # else already in order (a first lookup: always)
+            order = np.argsort(keys_all, kind="stable")
+            keys_all, ids_all = keys_all[order], ids_all[order]
+        self.keys, self.ids = keys_all, ids_all
+
+    def _through_hub(self, new: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """(links, lengths, rerouted, latency, bottleneck) of ``new`` keys, all of epoch 0, where the router sends
+        every route through one hub (its ``hub``: host → hub → host), for all pairs at once; None otherwise."""
+        hub = getattr(self.graph.graph.get("router"), "hub", None)
+        count = self.count
+        if hub is None or hub in self.nodes or new[-1] >= count * count \
+                or not all((node, hub) in self.link_index for node in self.nodes):
+            return None
+        up = np.array([self.link_index[node, hub] for node in self.nodes], dtype=np.int64)
+        down = np.array([self.link_index[hub, node] for node in self.nodes], dtype=np.int64)
+        links = np.empty(2 * len(new), dtype=np.int64)
+        src = new // count
+        first, second = up[src], down[new - src * count]
+        links[0::2], links[1::2] = first, second
+        latency = self._link_latency[first] + self._link_latency[second]  # as the sum over the route's links
+        bottleneck = np.minimum(self.bandwidth[first], self.bandwidth[second])
+        return links, np.full(len(new), 2, dtype=np.int64), np.zeros(len(new), dtype=bool), latency, bottleneck
+
+    def _search(self, new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(links, lengths, rerouted) of ``new`` keys, path by path: the router's, or a search."""
         count = self.count
         groups = new // count  # epoch·S + src
         cuts = np.flatnonzero(np.diff(groups)) + 1
@@ -168,30 +233,20 @@ class Routes:
             for path in paths:
                 flat.extend(index[a, b] for a, b in itertools.pairwise(path))
                 lengths.append(len(path) - 1)
-        first = len(self.ids)
-        added, length = np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64)
-        heads = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
-        nonempty = length > 0
-        latency = np.zeros(len(length))
-        bottleneck = np.full(len(length), np.inf)
-        if nonempty.any():
-            latency[nonempty] = np.add.reduceat(self._link_latency[added], heads[nonempty])
-            bottleneck[nonempty] = np.minimum.reduceat(self.bandwidth[added], heads[nonempty])
-        self.latency = np.concatenate([self.latency, latency])
-        self.bottleneck = np.concatenate([self.bottleneck, bottleneck])
-        self.length = np.concatenate([self.length, length])
-        self.start = np.concatenate([[0], np.cumsum(self.length)])
-        self.flat = np.concatenate([self.flat, added])
-        self.rerouted = np.concatenate([self.rerouted, np.array(rerouted, dtype=bool)])
-        keys_all = np.concatenate([self.keys, new])
-        ids_all = np.concatenate([self.ids, np.arange(first, first + len(new), dtype=np.int64)])
-        order = np.argsort(keys_all, kind="stable")
-        self.keys, self.ids = keys_all[order], ids_all[order]
+        return np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64), np.array(rerouted, dtype=bool)
 
     def incidence(self, routes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(link ids, owner) of every link of every route in ``routes``: owner[j] is the position in
         ``routes`` whose route crosses link ids[j]."""
         lengths = self.length[routes]
+        if len(routes) and lengths.min() == lengths.max():  # every route as long: one 2-D gather
+            width = int(lengths[0])
+            owner = np.repeat(np.arange(len(routes)), width)
+            low = int(routes[0])
+            if routes[-1] - low == len(routes) - 1 and (np.diff(routes) == 1).all():  # consecutive: a slice
+                return self.flat[self.start[low]: self.start[low] + width * len(routes)].copy(), owner
+            at = self.start[routes][:, None] + np.arange(width)
+            return self.flat[at.ravel()], owner
         owner = np.repeat(np.arange(len(routes)), lengths)
         first = np.repeat(self.start[routes] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         return self.flat[first + np.arange(len(owner))], owner

@@ -23,6 +23,7 @@ recorded too (what idle time, the critical path and a trace read).
 
 from __future__ import annotations
 
+import functools
 import heapq
 from array import array
 from collections.abc import Hashable, Sequence
@@ -31,7 +32,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ..collectives.schedule import Round, Schedule
+from ..collectives.schedule import Round, Run, Schedule
 from ..network.fluid import Link, MessageLog, Route
 from ..network.jitter import jitter_fraction
 from .program import Collective, Compute, Faults, Program, one_call
@@ -39,6 +40,7 @@ from .record import Record
 from .routes import Routes
 
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
+_BLOCK = 1 << 19  # transfers advanced in one vectorised step (a block of rounds alike: 16 MB per array of them)
 _INF = float("inf")
 
 
@@ -52,7 +54,6 @@ class _Tally:
         self.messages = 0
         self.sizes: dict[int, int] = {}
         self.route_bytes = np.zeros(0)
-        self.route_messages = np.zeros(0, dtype=np.int64)
         self.touched = np.zeros(0, dtype=bool)  # routes some bytes took
 
     def move(self, old: int, new: int, nbytes: float) -> None:
@@ -66,22 +67,69 @@ class _Tally:
         if size > len(self.route_bytes):
             grow = size - len(self.route_bytes)
             self.route_bytes = np.concatenate([self.route_bytes, np.zeros(grow)])
-            self.route_messages = np.concatenate([self.route_messages, np.zeros(grow, dtype=np.int64)])
             self.touched = np.concatenate([self.touched, np.zeros(grow, dtype=bool)])
 
-    def add(self, routes: np.ndarray, nbytes: np.ndarray) -> None:
+    def add(self, routes: np.ndarray, nbytes: np.ndarray, sizes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Messages of ``nbytes`` bytes on ``routes`` (``sizes``: the histogram of ``nbytes``, where known)."""
         if not len(nbytes):
             return
-        self.messages += len(nbytes)
-        values, counts = np.unique(nbytes, return_counts=True)
+        self.count(nbytes, sizes)
+        self.carry(routes, nbytes)
+
+    def count(self, nbytes: np.ndarray, sizes: tuple[np.ndarray, np.ndarray] | None = None, rounds: int = 1) -> None:
+        """Messages of ``nbytes`` bytes, ``rounds`` times over, counted by size (``sizes``: their histogram,
+        saving a sort)."""
+        self.messages += len(nbytes) * rounds
+        values, counts = sizes if sizes is not None else _histogram(nbytes)
         for value, count in zip(values.tolist(), counts.tolist()):
-            self.sizes[value] = self.sizes.get(value, 0) + count
+            self.sizes[value] = self.sizes.get(value, 0) + count * rounds
+
+    def carry(self, routes: np.ndarray, nbytes: np.ndarray) -> None:
+        """Messages on ``routes`` that carried ``nbytes`` bytes (over one round or several: sums of whole bytes
+        below 2⁵³ are exact in any order)."""
         weights = np.bincount(routes, weights=nbytes.astype(np.float64))
-        counts = np.bincount(routes)
         self._grow(len(weights))
         self.route_bytes[: len(weights)] += weights
-        self.route_messages[: len(counts)] += counts
-        self.touched[: len(counts)] |= counts > 0
+        self.touched[: len(weights)] |= np.bincount(routes) > 0
+
+
+def _values(column: np.ndarray) -> list[int]:
+    """``np.unique(column).tolist()``, without the sort where the column holds one value (a round at once)."""
+    if len(column) and column.min() == column.max():
+        return [column[0].item()]
+    return np.unique(column).tolist()
+
+
+def _rows(mask: np.ndarray) -> np.ndarray | slice:
+    """Rows where ``mask`` holds: every row (a view, no copy) where it holds everywhere."""
+    return slice(None) if mask.all() else mask
+
+
+def _everything(index: np.ndarray, size: int) -> bool:
+    """Whether ``index`` is 0, 1, …, size − 1."""
+    return len(index) == size and (not size or (index[0] == 0 and index[-1] == size - 1 and _in_order(index)))
+
+
+def _in_order(*columns: np.ndarray) -> bool:
+    """Whether the rows (``columns[0]`` first, then the next on ties, …) are in strictly increasing order."""
+    later = np.zeros(len(columns[0]) - 1 if len(columns[0]) else 0, dtype=bool)  # decided: row j+1 comes after j
+    tied = ~later
+    for column in columns:
+        step = column[1:] - column[:-1]
+        later |= tied & (step > 0)
+        tied &= step == 0
+    return bool(later.all())
+
+
+def _histogram(nbytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(nbytes, return_counts=True)`` for sizes in whole bytes, without a sort where they span a range
+    no longer than themselves (a count per byte value)."""
+    low, high = int(nbytes.min()), int(nbytes.max())
+    if nbytes.dtype.kind not in "iu" or high - low > len(nbytes):
+        return np.unique(nbytes, return_counts=True)
+    counts = np.bincount(nbytes - low)
+    values = np.flatnonzero(counts)
+    return values + low, counts[values]
 
 
 class _Log:
@@ -139,6 +187,366 @@ class _Log:
         return log
 
 
+class _Spread:
+    """How values per transfer of a round reach the participants at one end of them (``ends``: each transfer's
+    sender, or receiver): where every participant is the end of exactly one transfer, by a gather (none at all
+    where transfer p is participant p's, a rotation where they are shifted alike); else ``np.maximum.at``."""
+
+    def __init__(self, ends: np.ndarray, participants: int) -> None:
+        self.ends, self.inverse, self.shift = ends, None, None
+        everyone = np.arange(participants)
+        if len(ends) == participants and np.array_equal(np.sort(ends), everyone):
+            self.inverse = np.empty(participants, dtype=np.int64)
+            self.inverse[ends] = everyone  # participant p's transfer
+            shift = int(-self.inverse[0]) % participants if participants else 0
+            if np.array_equal(self.inverse, (everyone - shift) % participants):
+                self.shift = shift
+
+    @property
+    def identity(self) -> bool:
+        """Whether transfer p is participant p's."""
+        return self.shift == 0
+
+    def gather(self, values: np.ndarray) -> np.ndarray:
+        """Per transfer, the value of its end participant."""
+        return values if self.identity else values[self.ends]
+
+    def maximum(self, into: np.ndarray, values: np.ndarray) -> None:
+        """``into[p] = max(into[p], values[i])`` for every transfer i ending at p, in place."""
+        shift = self.shift
+        if shift is not None:  # values rotated by ``shift``: np.roll without the copy
+            size = len(into)
+            np.maximum(into[shift:], values[: size - shift], out=into[shift:])
+            np.maximum(into[:shift], values[size - shift:], out=into[:shift])
+        elif self.inverse is not None:
+            np.maximum(into, values[self.inverse], out=into)
+        else:
+            np.maximum.at(into, self.ends, values)
+
+
+class _Pairs:
+    """What every round between the same (sender, receiver) pairs shares — a ring's rounds all do: their
+    route ids, the links they cross and whether two cross one; where none do, their bottlenecks and latencies
+    and how the transfers reach their senders and receivers."""
+
+    def __init__(self, routes: Routes, owner: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
+        self.routes, self.participants = routes, len(owner)
+        self.src, self.dst = src, dst
+        self.ids = routes.lookup(owner[src], owner[dst])
+        self.links, self.own = routes.incidence(self.ids)
+        self.shared = bool(len(self.links)) and int(np.bincount(self.links).max()) > 1  # when every transfer moves
+
+    @functools.cached_property
+    def bottleneck(self) -> np.ndarray:
+        return self.routes.bottleneck[self.ids]
+
+    @functools.cached_property
+    def latency(self) -> np.ndarray:
+        return self.routes.latency[self.ids]
+
+    @functools.cached_property
+    def linked(self) -> bool:
+        """Whether every route crosses a link."""
+        return bool((self.routes.length[self.ids] > 0).all())
+
+    @functools.cached_property
+    def uniform(self) -> float | None:
+        """Every route's bottleneck, where all are one."""
+        return float(self.bottleneck[0]) if self.bottleneck.min() == self.bottleneck.max() else None
+
+    @functools.cached_property
+    def hop(self) -> float | np.ndarray:
+        """The routes' latencies: one number where all are one."""
+        return float(self.latency[0]) if self.latency.min() == self.latency.max() else self.latency
+
+    @functools.cached_property
+    def sends(self) -> _Spread:
+        return _Spread(self.src, self.participants)
+
+    @functools.cached_property
+    def receives(self) -> _Spread:
+        return _Spread(self.dst, self.participants)
+
+
+class _Work:
+    """Arrays a block of rounds of ``pairs`` works in (``rows`` rounds at most), and their rows as views made once
+    (making a view costs as much as adding a few thousand numbers): ready times before each round and after the
+    last, starts, ends of transmission (eager: kept for the check after the block; else two rows of ready times
+    in turn, the ends in the deliveries' place, so that a round's arrays stay in the cache); one round's
+    deliveries, placed after their last ``shift`` (the receives' rotation) so that the rotated deliveries are a
+    view too."""
+
+    def __init__(self, pairs: _Pairs, rows: int, participants: int, eager: bool) -> None:
+        size, shift = len(pairs.src), pairs.receives.shift
+        self.pairs, self.eager = pairs, eager
+        spread = np.empty(size + (shift or 0))
+        self.delivery = spread[shift or 0:]
+        self.rotated = spread[:size] if shift else None  # rotated[p] = delivery[(p − shift) mod size]
+        self.head, self.tail = spread[:shift or 0], spread[size:]
+        if eager:
+            self.times = np.empty((rows + 1, participants))
+            self.starts, self.tx_end = np.empty((rows, size)), np.empty((rows, size))
+            self.time_rows, self.start_rows, self.end_rows = list(self.times), list(self.starts), list(self.tx_end)
+        else:
+            turns = np.empty((2, participants))
+            self.time_rows = [turns[j % 2] for j in range(rows + 1)]
+            self.end_rows = [self.delivery] * rows
+
+
+class _Stream:
+    """Rounds of one call with nothing that can go wrong (no crash, failure, jitter or log): what a round shares
+    with the one before is kept (:class:`_Pairs`); while rounds repeat the same link-disjoint pairs, every
+    transfer moving, the one-transfer-per-link check is per route (a route's links were last used by the same
+    route a round earlier), the links' last ends and the bytes per route are written only when the pairs
+    change or the call ends."""
+
+    def __init__(self, execution: _Execution, owner: np.ndarray, last_end: np.ndarray) -> None:
+        self.execution, self.owner, self.last_end = execution, owner, last_end
+        self.pairs: _Pairs | None = None
+        self.busy: np.ndarray | None = None  # per route of ``pairs``: when its last transfer left (links unwritten)
+        self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written
+        self.rounds = 0  # rounds in ``carried``
+        self.times: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id → (sizes a round slices, / uniform bottleneck)
+        self.work: _Work | None = None  # arrays a block of rounds works in
+
+    def _pairs_of(self, src: np.ndarray, dst: np.ndarray) -> _Pairs:
+        if self._same(src, dst):
+            return self.pairs
+        self.flush()
+        self.pairs = _Pairs(self.execution.routes, self.owner, src, dst)
+        self.times = {}
+        return self.pairs
+
+    def _transmit(self, round_: Round) -> np.ndarray:
+        """Transmission times of ``round_``'s transfers (all moving), bytes / bottleneck: where the round slices
+        its sizes from an array and every route has one bottleneck, a slice of that array's times."""
+        pairs, sliced = self.pairs, round_.sliced
+        if sliced is None or pairs.uniform is None:
+            return round_.nbytes / pairs.bottleneck
+        array, offset = sliced
+        return self._times_of(array)[offset: offset + len(round_.nbytes)]
+
+    def _times_of(self, array: np.ndarray) -> np.ndarray:
+        """``array`` of sizes / the one bottleneck of the current pairs, once per array."""
+        known = self.times.get(id(array))
+        if known is None or known[0] is not array:
+            known = self.times[id(array)] = (array, array / self.pairs.uniform)
+        return known[1]
+
+    def _carry(self, nbytes: np.ndarray) -> None:
+        """Bytes per transfer of the current pairs, added up until they are written."""
+        if self.rounds:
+            self.carried += nbytes
+        else:
+            self.carried = nbytes.astype(np.result_type(nbytes.dtype, np.int64))
+        self.rounds += 1
+
+    def flush(self) -> None:
+        """Write what is pending: the links' last ends, the bytes per route."""
+        pairs = self.pairs
+        if pairs is None:
+            return
+        if self.busy is not None:
+            self.last_end[pairs.links] = self.busy[pairs.own]
+            self.busy = None
+        if self.rounds:
+            self.execution.tally.carry(pairs.ids, self.carried)
+            self.carried, self.rounds = None, 0
+
+    def run(self, index: int, schedule: Schedule, ready: np.ndarray, sent: np.ndarray) -> np.ndarray | None:
+        """Every round of call ``index``, joined at ``ready`` per participant: when each is ready after the last
+        (eager: its own sends' last deliveries in ``sent``), or None where two transfers would share a link.
+        Rounds that repeat the pairs of the round before with every transfer moving go in blocks
+        (:meth:`_block`)."""
+        gamma, k = self.execution.gamma, 0
+        while k < schedule.rounds:
+            round_ = schedule.sized_round(k)
+            alike = self.busy is not None and self._alike(round_)
+            if alike and schedule.runs is not None and round_.sizes is not None:  # (every round's: all move)
+                run = schedule.runs(k)
+                ready = self._run(run, ready, sent, schedule.eager)
+                k += len(run.offsets)
+            elif alike:
+                block, limit = [round_], max(1, _BLOCK // len(round_.src))
+                while len(block) < limit and k + len(block) < schedule.rounds:
+                    following = schedule.sized_round(k + len(block))
+                    if not self._alike(following):
+                        break
+                    block.append(following)
+                rows = [(round_.nbytes, self._transmit(round_), _pause(round_, gamma)) for round_ in block]
+                ready = self._block(rows, ready, sent, schedule.eager)
+                if ready is not None:
+                    self._count(block)
+                k += len(block)
+            else:
+                done = self.round(index, k, round_, ready, sent, schedule.eager)
+                ready = None if done is None else done + _combine_after(round_, gamma)
+                k += 1
+            if ready is None:
+                return None
+        self.flush()
+        return ready
+
+    def _run(self, run: Run, ready: np.ndarray, sent: np.ndarray, eager: bool) -> np.ndarray | None:
+        """The rounds of ``run`` (all alike the one before), a block at a time, made from its sizes alone."""
+        like, sizes, width, gamma = run.like, run.sizes, len(run.like.src), self.execution.gamma
+        transmit = self._times_of(sizes) if self.pairs.uniform is not None else None
+        combined = run.combined if like.combine is not None and gamma else None
+        pauses = gamma * sizes.astype(np.float64) if combined is not None else None  # as _combine_after, per size
+        participants = len(ready)
+        limit = max(1, _BLOCK // width)
+        for first in range(0, len(run.offsets), limit):
+            rows = []
+            for j in range(first, min(first + limit, len(run.offsets))):
+                at = run.offsets[j]
+                nbytes = sizes[at: at + width]
+                rows.append((nbytes, transmit[at: at + width] if transmit is not None else nbytes / self.pairs.bottleneck,
+                             pauses[combined[j]: combined[j] + participants] if pauses is not None else None))
+            ready = self._block(rows, ready, sent, eager)
+            if ready is None:
+                return None
+            if like.sizes is not None:
+                self.execution.tally.count(rows[0][0], like.sizes, len(rows))
+            else:
+                for nbytes, _, _ in rows:
+                    self.execution.tally.count(nbytes)
+        return ready
+
+    def _count(self, rounds: list[Round]) -> None:
+        """The messages of ``rounds`` by size (once, where they state one histogram)."""
+        tally, sizes = self.execution.tally, rounds[0].sizes
+        if sizes is not None and all(round_.sizes is sizes for round_ in rounds):
+            tally.count(rounds[0].nbytes, sizes, len(rounds))
+        else:
+            for round_ in rounds:
+                tally.count(round_.nbytes, round_.sizes)
+
+    def _same(self, src: np.ndarray, dst: np.ndarray) -> bool:
+        pairs = self.pairs
+        return pairs is not None and (pairs.src is src or np.array_equal(pairs.src, src)) \
+            and (pairs.dst is dst or np.array_equal(pairs.dst, dst))
+
+    def _alike(self, round_: Round) -> bool:
+        """Whether ``round_`` repeats the current pairs, every transfer moving, every receive awaited."""
+        sizes = round_.sizes
+        return round_.quorum is None and self._same(round_.src, round_.dst) and \
+            bool(sizes[0][0] > 0 if sizes is not None else (round_.nbytes > 0).all())
+
+    def _block(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], ready: np.ndarray,
+               sent: np.ndarray, eager: bool) -> np.ndarray | None:
+        """Rounds alike (:meth:`_alike`) following one that used their link-disjoint routes, in one step, each
+        given as (bytes, transmission times, pause after it or None): round after round only the recurrence
+        (start = the sender's ready, delivery = start + bytes/B + Σα, ready = the latest of its own sends and
+        receives + the pause), then one check over them all that no transfer started before its route's
+        previous one had left. The participants' ready times after the last round, or None (a shared link)."""
+        pairs, count, previous = self.pairs, len(rows), self.busy
+        work = self._work(count, len(ready), eager)
+        work.time_rows[0][:] = ready
+        identity, receives, latency = pairs.sends.identity, pairs.receives, pairs.hop
+        delivery, rotated, head, tail = work.delivery, work.rotated, work.head, work.tail
+        add, maximum = np.add, np.maximum
+        self._carry(rows[0][0])
+        carried, last = self.carried, count - 1
+        for j, (nbytes, transmit, pause) in enumerate(rows):
+            before, done, ends = work.time_rows[j], work.time_rows[j + 1], work.end_rows[j]
+            start = before if identity else pairs.sends.gather(before)
+            if eager and not identity:
+                work.start_rows[j][:] = start
+            add(start, transmit, out=ends)
+            if j == last:
+                self.busy = ends.copy()
+            add(ends, latency, out=delivery)
+            if identity and not eager:
+                maximum(before, delivery, out=done)
+            else:
+                done[:] = before
+                pairs.sends.maximum(sent if eager else done, delivery)
+            if rotated is not None:  # the receives rotated (as _Spread.maximum): the last deliveries again in front
+                head[:] = tail
+                maximum(done, rotated, out=done)
+            else:
+                receives.maximum(done, delivery)
+            if pause is not None or not identity or eager:
+                add(done, 0.0 if pause is None else pause, out=done)  # (none where everyone's own send is in its
+                # done: done > 0, and done + 0.0 is done)
+            if j:
+                carried += nbytes
+        self.rounds += count - 1
+        if eager:  # (not eager, a sender's ready includes its own send's delivery: never before its route is left)
+            starts = work.times if identity else work.starts
+            for start, left in ((starts[:1], previous[None, :]), (starts[1:count], work.tx_end[:count - 1])):
+                if (start < left).any() and np.any(start < left - _OVERLAP * np.abs(start)):
+                    return None
+        return work.time_rows[count].copy()
+
+    def _work(self, count: int, participants: int, eager: bool) -> _Work:
+        """Arrays for a block of ``count`` rounds of the current pairs, kept from block to block (allocating them
+        each time costs page faults)."""
+        pairs, work = self.pairs, self.work
+        if work is None or work.pairs is not pairs or len(work.time_rows) <= count or work.eager != eager \
+                or len(work.time_rows[0]) != participants:
+            work = self.work = _Work(pairs, max(count, _BLOCK // max(len(pairs.src), 1)), participants, eager)
+        return work
+
+    def round(self, index: int, k: int, round_: Round, ready: np.ndarray, sent: np.ndarray,
+              eager: bool) -> np.ndarray | None:
+        """Participants' finish times of round k of call ``index`` (eager: their own sends' deliveries into
+        ``sent``), or None where two transfers would share a link."""
+        src, dst, nbytes = round_.src, round_.dst, round_.nbytes
+        done = ready.copy()
+        if not len(src):
+            return done
+        pairs = self._pairs_of(src, dst)
+        sizes = round_.sizes
+        moving = bool(sizes[0][0] > 0) if sizes is not None else bool((nbytes > 0).all())
+        if moving and pairs.shared:
+            self.execution.known[index, k] = pairs.ids  # the fluid way will route the round again
+            return None  # two transfers of this round on one link
+        start = pairs.sends.gather(ready)
+        if moving:
+            tx_end = start + self._transmit(round_)
+        else:
+            tx_end = start + np.where(nbytes > 0, nbytes / pairs.bottleneck, 0.0)
+        if moving and self.busy is not None:  # the same link-disjoint routes as the round before: per route
+            if (start < self.busy).any() and np.any(start < self.busy - _OVERLAP * np.abs(start)):
+                return None
+            self.busy = tx_end
+        else:
+            if self.busy is not None:
+                self.last_end[pairs.links] = self.busy[pairs.own]
+                self.busy = None
+            if moving:
+                links, own, shared = pairs.links, pairs.own, pairs.shared
+            else:
+                links, own = self.execution.routes.incidence(pairs.ids[nbytes > 0])
+                shared = bool(len(links)) and int(np.bincount(links).max()) > 1
+            if len(links):
+                if shared:
+                    return None  # two transfers of this round on one link
+                first = (start if moving else start[nbytes > 0])[own]
+                if np.any(first < self.last_end[links] - _OVERLAP * np.abs(first)):
+                    return None  # starts before the link's previous transfer has left
+                if moving and pairs.linked:
+                    self.busy = tx_end
+                else:
+                    self.last_end[links] = (tx_end if moving else tx_end[nbytes > 0])[own]
+        delivery = tx_end + pairs.latency
+        self.execution.tally.count(nbytes, sizes)
+        self._carry(nbytes)
+        pairs.sends.maximum(sent if eager else done, delivery)
+        if round_.quorum is None:
+            pairs.receives.maximum(done, delivery)
+        else:
+            self.execution._receive(index, k, round_, src, dst, delivery, done)
+        return done
+
+
+def _pause(round_: Round, gamma: float) -> np.ndarray | None:
+    """What :func:`_combine_after` adds, None for nothing."""
+    pause = _combine_after(round_, gamma)
+    return None if isinstance(pause, float) and pause == 0.0 else pause
+
+
 def _combine_after(round_: Round, gamma: float) -> np.ndarray | float:
     if round_.combine is None or not gamma:
         return 0.0
@@ -162,6 +570,7 @@ class _Execution:
         self.jitter_s, self.seed = faults.jitter_s, faults.seed
         self.keep_log = keep_log
         self.owners_of = [program.owner_of(task) if isinstance(task, Collective) else None for task in program.tasks]
+        self.known: dict[tuple[int, int], np.ndarray] = {}  # (call, round) → its route ids, where the fast way found them
         self.takes_part = np.zeros((len(program.tasks), owners), dtype=bool)  # [task, owner]
         for index, owner in enumerate(self.owners_of):
             self.takes_part[index, owner if owner is not None else slice(0, program.workers)] = True
@@ -297,10 +706,15 @@ class _Execution:
         ready = np.where(joined < limit, joined + call.delay_s, _INF)
         sent = ready.copy()  # eager: the last delivery of each participant's own sends
         crash_src = self.crash[owner]
-        for k in range(schedule.rounds):
+        plain = self.calm and not self.jitter_s and self.log is None and not routes.failures
+        if plain:  # nothing can go wrong: the rounds as a stream
+            ready = _Stream(self, owner, last_end).run(index, schedule, ready, sent)
+            if ready is None:
+                return False
+        for k in range(0 if plain else schedule.rounds):
             if not self.calm and not np.isfinite(ready).any():
                 break  # nobody can go on: the rest of the call never happens
-            round_ = schedule.round(k)
+            round_ = schedule.sized_round(k)
             src, dst, nbytes = round_.src, round_.dst, round_.nbytes
             done = ready.copy()
             if len(src):
@@ -336,7 +750,7 @@ class _Execution:
                             return False  # starts before the link's previous transfer has left
                         busy = tx_end if self.calm else np.minimum(tx_end, crash_src[src[go]])  # a cut one frees it
                         last_end[links] = busy[moving][own]
-                    self.tally.add(ids, nb)
+                    self.tally.add(ids, nb, round_.sizes if self.calm else None)
                     if not self.calm:
                         self._cut(owner[src[go]], owner[dst[go]], ids, nb, s_go, tx_end, crash_src[src[go]])
                     if routes.failures:
@@ -431,7 +845,7 @@ class _CallState:
     def get(self, k: int) -> list[Any]:
         entry = self.cache.get(k)
         if entry is None:
-            round_ = self.schedule.round(k)
+            round_ = self.schedule.sized_round(k)
             entry = self.cache[k] = [round_, np.zeros(len(round_.src), dtype=bool),
                                      np.zeros(len(self.owner), dtype=np.int64)]
         return entry
@@ -464,7 +878,8 @@ class _Fluid:
     @staticmethod
     def _append(table: dict[str, np.ndarray], **columns: Any) -> None:
         for key, value in columns.items():
-            table[key] = np.concatenate([table[key], np.asarray(value, dtype=table[key].dtype)])
+            value = np.asarray(value, dtype=table[key].dtype)
+            table[key] = np.concatenate([table[key], value]) if len(table[key]) else value
 
     @staticmethod
     def _keep(table: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -624,28 +1039,36 @@ class _Fluid:
         if not due.any():
             return
         ex, routes = self.ex, self.ex.routes
-        launching = self._keep(self.wait, due)
+        launching = self._keep(self.wait, _rows(due))
         self.wait = self._keep(self.wait, ~due)
-        order = np.lexsort((launching["i"], launching["k"], launching["call"]))
-        launching = self._keep(launching, order)
-        for index in np.unique(launching["call"]).tolist():
+        if not _in_order(launching["call"], launching["k"], launching["i"]):
+            launching = self._keep(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
+        for index in _values(launching["call"]):
             state = self.calls[index]
-            mine = launching["call"] == index
+            mine = _rows(launching["call"] == index)
             ks, iis, sent = launching["k"][mine], launching["i"][mine], launching["issued"][mine]
-            for k in np.unique(ks).tolist():
-                i, issued = iis[ks == k], sent[ks == k]
+            for k in _values(ks):
+                this = _rows(ks == k)
+                i, issued = iis[this], sent[this]
                 round_ = state.get(k)[0]
-                src, dst, nbytes = round_.src[i], round_.dst[i], round_.nbytes[i]
-                ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
+                whole = _everything(i, len(round_.src))  # the round's transfers, all of them, in order
+                src, dst, nbytes = (round_.src, round_.dst, round_.nbytes) if whole else \
+                    (round_.src[i], round_.dst[i], round_.nbytes[i])
+                known = ex.known.get((index, k)) if self.epoch == 0 else None
+                if known is not None:
+                    ids = known if whole else known[i]
+                else:
+                    ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
                 ex.tally.add(ids, nbytes)
                 if routes.failures:
                     ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
                 moving = nbytes > 0
                 count = int(moving.sum())
-                self._append(self.tx, call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving],
+                moving = _rows(moving)
+                self._append(self.tx, call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving].copy(),
                              left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
                              issued=issued[moving])
-                still = ~moving
+                still = nbytes <= 0
                 self._append(self.pr, call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
                              route=ids[still], at=self.now + routes.latency[ids[still]],
                              start=np.full(int(still.sum()), self.now), issued=issued[still])
@@ -659,12 +1082,13 @@ class _Fluid:
         ex = self.ex
         landing = self._keep(self.pr, arrived)
         self.pr = self._keep(self.pr, ~arrived)
-        for index in np.unique(landing["call"]).tolist():
+        for index in _values(landing["call"]):
             state = self.calls[index]
             mine = landing["call"] == index
-            for k in np.unique(landing["k"][mine]).tolist():
+            for k in _values(landing["k"][mine]):
                 sel = mine & (landing["k"] == k)
-                i = np.sort(landing["i"][sel])
+                i = landing["i"][sel]
+                i = i if _in_order(i) else np.sort(i)
                 round_, delivered, got = state.get(k)
                 delivered[i] = True
                 src, dst = round_.src[i], round_.dst[i]
@@ -678,11 +1102,11 @@ class _Fluid:
                     np.subtract.at(state.sends_left, src, 1)
                 else:
                     counted = src[state.entered[src] & (state.current[src] == k)]
-                    np.subtract.at(state.outstanding, counted, 1)
+                    state.outstanding -= np.bincount(counted, minlength=len(state.outstanding))
                 quorum = round_.quorum
                 in_round = state.entered[dst] & (state.current[dst] == k)
                 if quorum is None:
-                    np.subtract.at(state.outstanding, dst[in_round], 1)
+                    state.outstanding -= np.bincount(dst[in_round], minlength=len(state.outstanding))
                 else:
                     plain = quorum[dst] == 0
                     np.subtract.at(state.outstanding, dst[in_round & plain], 1)

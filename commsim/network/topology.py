@@ -35,6 +35,10 @@ def star_route(graph: nx.Graph, src: Hashable, dst: Hashable) -> list[Hashable]:
     return [src, dst] if SWITCH in (src, dst) else [src, SWITCH, dst]
 
 
+star_route.hub = SWITCH  # type: ignore[attr-defined]  # every route between two hosts goes through it: routes for
+# many pairs at once are one array operation (``commsim.engines.routes``)
+
+
 def direct_route(graph: nx.Graph, src: Hashable, dst: Hashable) -> list[Hashable]:
     """Fully connected: the direct link (a server is linked to every worker, so also directly)."""
     return [src, dst] if graph.has_edge(src, dst) else nx.shortest_path(graph, src, dst)

@@ -6,6 +6,8 @@ carries n−1 transfers at a time: T = 2α + (n−1)P/B.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..base import register
@@ -25,6 +27,7 @@ def all_to_all_schedule(n: int, p: int, w: int, **_: object) -> Schedule:
     ranks = ints(range(n))
     only = pieces(src[keep], dst[keep], np.zeros(count), np.full(count, p), w, "exchange", True,
                   np.full(n, (n - 1) * p * w, dtype=np.int64), (ranks, np.zeros(n), np.full(n, p)))
+    only = dataclasses.replace(only, sizes=(ints([p * w]), ints([count])))  # every message is the whole buffer
     return Schedule(n, 1, lambda k: only, p=p)
 
 

@@ -1,0 +1,202 @@
+"""The schedule engine's round stream (issue 22): sized rounds, stated size histograms, the per-route check
+of rounds that repeat their pairs, and bytes written when the pairs change — against hand computations."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commsim.collectives import REGISTRY, get
+from commsim.collectives.schedule import Round, Schedule, ints, listed, ring_rounds, schedule_for
+from commsim.engines.program import one_call
+from commsim.engines.schedule import _Spread, participant_nodes, run_program, run_schedule
+from commsim.network import topology as topologies
+
+B, ALPHA = 12.5e9, 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 12), p=st.integers(0, 60), w=st.integers(1, 8), steps=st.sampled_from([(1, 1), (1, 0), (0, 1)]),
+       offsets=st.tuples(st.integers(-3, 3), st.integers(-3, 3)))
+def test_sized_ring_rounds_are_the_full_rounds_without_ranges(n, p, w, steps, offsets):
+    """Every sized round sends what the full round sends (pairs, bytes, what is combined, phase), and the
+    stated histogram is the round's own."""
+    schedule = ring_rounds(n, p, w, steps[0] * (n - 1), steps[1] * (n - 1), *offsets)
+    for k in range(schedule.rounds):
+        full, sized = schedule.round(k), schedule.sized_round(k)
+        assert sized.lo is None and sized.hi is None and sized.scale is None
+        for field in ("src", "dst", "nbytes"):
+            assert np.array_equal(getattr(full, field), getattr(sized, field))
+        assert (full.combine is None) == (sized.combine is None)
+        if full.combine is not None:
+            assert np.array_equal(full.combine, sized.combine)
+        assert full.phase == sized.phase and full.reduce == sized.reduce
+        values, counts = np.unique(full.nbytes, return_counts=True)
+        for stated in (full.sizes, sized.sizes):
+            assert np.array_equal(stated[0], values) and np.array_equal(stated[1], counts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 9), data=st.data())
+def test_spread_takes_the_maximum_as_maximum_at_does(n, data):
+    """Identity, rotations, permutations and ends with repeats or gaps: the same maxima as np.maximum.at."""
+    kind = data.draw(st.sampled_from(["rotation", "permutation", "any"]))
+    if kind == "rotation":
+        ends = (np.arange(n) + data.draw(st.integers(0, n - 1))) % n
+    elif kind == "permutation":
+        ends = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+    else:
+        ends = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=2 * n)), dtype=np.int64)
+    values = np.array(data.draw(st.lists(st.floats(0, 10), min_size=len(ends), max_size=len(ends))))
+    into = np.array(data.draw(st.lists(st.floats(0, 10), min_size=n, max_size=n)))
+    expected = into.copy()
+    np.maximum.at(expected, ends, values)
+    spread = _Spread(ends, n)
+    spread.maximum(into, values)
+    assert np.array_equal(into, expected)
+    assert np.array_equal(spread.gather(np.arange(n) * 2.0), np.arange(n)[ends] * 2.0)
+    assert spread.identity == np.array_equal(ends, np.arange(n))
+
+
+def test_a_repeated_pair_sharing_its_link_a_round_later_goes_fluid():
+    """Eager sender 0 sends P to 1 in two rounds, the same pair arrays both times: it starts round 1 at once,
+    while round 0's transfer is on the link, so the two share it (B/2 each) and both arrive at 2P/B + 2α;
+    a round at a time (no sharing) would say P/B + 2α."""
+    src, dst, nbytes = ints([0]), ints([1]), ints([10_000])
+    round_ = Round(src, dst, nbytes, "x")
+    schedule = Schedule(2, 2, lambda k: round_, p=2_500, eager=True)
+    run = run_schedule(schedule, topologies.build("star", 2, B, ALPHA), [0, 1])
+    assert run.fluid
+    assert run.makespan(2) == pytest.approx(2 * 10_000 / B + 2 * ALPHA, rel=1e-12)
+
+
+def test_the_same_pairs_a_round_apart_do_not_share():
+    """The same pair twice, not eager: round 1 starts when round 0's transfer is delivered, so a round at a
+    time holds: 2(P/B + 2α), two messages of P on each of 0→switch and switch→1."""
+    round_ = Round(ints([0]), ints([1]), ints([10_000]), "x")
+    run = run_schedule(Schedule(2, 2, lambda k: round_, p=2_500), topologies.build("star", 2, B, ALPHA), [0, 1])
+    assert not run.fluid and run.makespan(2) == pytest.approx(2 * (10_000 / B + 2 * ALPHA), rel=1e-12)
+    assert run.bytes_per_link == {"0->switch": 20_000, "switch->1": 20_000}
+
+
+def test_bytes_per_link_when_the_pairs_change_and_come_back():
+    """Rounds 0–1 around the ring 0→1→2→0, round 2 back the other way (some bytes zero), round 3 the ring
+    again: every link's bytes by hand, and the sizes counted from the rounds."""
+    ring, back = (ints([0, 1, 2]), ints([1, 2, 0])), (ints([0, 1, 2]), ints([2, 0, 1]))
+    rounds = [Round(*ring, ints([100, 200, 300]), "a"), Round(*ring, ints([1, 2, 3]), "a"),
+              Round(*back, ints([10, 0, 30]), "b"), Round(*ring, ints([1000, 2000, 3000]), "a")]
+    run = run_schedule(listed(3, rounds, 3), topologies.build("star", 3, B, ALPHA), [0, 1, 2])
+    assert not run.fluid and run.messages == 12
+    ring_up = {0: 100 + 1 + 1000, 1: 200 + 2 + 2000, 2: 300 + 3 + 3000}  # sender r → r + 1
+    back_up = {0: 10, 1: 0, 2: 30}  # sender r → r − 1
+    expected = {}
+    for r in range(3):
+        expected[f"{r}->switch"] = ring_up[r] + back_up[r]
+        expected[f"switch->{(r + 1) % 3}"] = expected.get(f"switch->{(r + 1) % 3}", 0) + ring_up[r]
+        expected[f"switch->{(r - 1) % 3}"] = expected.get(f"switch->{(r - 1) % 3}", 0) + back_up[r]
+    assert run.bytes_per_link == dict(sorted(expected.items()))
+    assert run.sizes == {0: 1, 1: 1, 2: 1, 3: 1, 10: 1, 30: 1, 100: 1, 200: 1, 300: 1, 1000: 1, 2000: 1, 3000: 1}
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 9), servers=st.integers(0, 2), data=st.data())
+def test_routes_through_the_hub_are_the_routers_paths(n, servers, data):
+    """On a star the routes of many pairs at once (through the hub) are the router's, path by path: the same
+    links, latency and bottleneck, numbered alike."""
+    from commsim.engines.routes import Routes
+
+    graph = topologies.build("star", n, B, ALPHA, servers=servers)
+    graph.edges[0, "switch"]["bandwidth"] = B / 2  # one slower link: bottlenecks differ
+    nodes = [*range(n), *topologies.servers(graph)]
+    size = len(nodes)
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, size - 1), st.integers(0, size - 1)), min_size=1, max_size=30))
+    src, dst = ints([a for a, _ in pairs]), ints([b for _, b in pairs])
+    hub, searched = Routes(graph, nodes), Routes(graph, nodes)
+    searched._through_hub = lambda new: None  # the path-by-path way
+    ids = hub.lookup(src, dst)
+    assert np.array_equal(ids, searched.lookup(src, dst))
+    for name in ("flat", "length", "start", "latency", "bottleneck", "rerouted", "keys", "ids"):
+        assert np.array_equal(getattr(hub, name), getattr(searched, name)), name
+    assert hub.latency[ids] == pytest.approx(np.full(len(ids), 2 * ALPHA), rel=1e-15)
+
+
+@settings(max_examples=30, deadline=None)
+@given(algorithm=st.sampled_from(sorted(name for name in REGISTRY if not name.startswith("schedule:"))),
+       kind=st.sampled_from(["star", "fat_tree", "ring", "fully_connected"]), n=st.integers(1, 12),
+       p=st.integers(1, 3000), gamma=st.sampled_from([0.0, 3e-10]))
+def test_the_stream_gives_the_bits_of_the_round_by_round_way(algorithm, kind, n, p, gamma):
+    """With a log kept the engine takes every round on its own, as before the stream: the same times to the last
+    bit, messages, sizes, bytes per link and bound."""
+    spec = get(algorithm)
+    servers = (2 if algorithm == "sharded_parameter_server" else 1) if spec.server else 0
+    try:
+        graph = topologies.build(kind, n, B, ALPHA, servers=servers)
+    except (topologies.TopologyError, ValueError):
+        return
+    used = topologies.servers(graph)[:1] if algorithm == "parameter_server" else topologies.servers(graph)
+    schedule = schedule_for(algorithm, n, p, 4, len(used), graph.graph.get("gpus_per_node"))
+    program = one_call(schedule, participant_nodes(schedule, n, used), n, list(used))
+    streamed, alone = run_program(program, graph, gamma), run_program(program, graph, gamma, keep_log=True)
+    assert streamed.fluid == alone.fluid
+    assert np.array_equal(streamed.finish_s, alone.finish_s, equal_nan=True)
+    assert np.array_equal(streamed.task_end, alone.task_end, equal_nan=True)
+    assert (streamed.messages, streamed.sizes, streamed.bytes_per_link, streamed.busiest_link_bound) == \
+        (alone.messages, alone.sizes, alone.bytes_per_link, alone.busiest_link_bound)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.integers(0, 6), max_size=12), width=st.sampled_from([1, 10**9]), columns=st.integers(1, 3),
+       data=st.data())
+def test_the_shortcuts_give_what_numpy_gives(values, width, columns, data):
+    """Distinct values, the size histogram and "rows already in order" as np.unique and sorted() say, with
+    constant columns, short and wide ranges, ties and rows out of order."""
+    from commsim.engines.routes import _distinct
+    from commsim.engines.schedule import _histogram, _in_order, _values
+
+    array = ints(values) * width
+    assert _values(array) == np.unique(array).tolist()
+    if len(array):
+        got, expected = _histogram(array), np.unique(array, return_counts=True)
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    assert np.array_equal(_distinct(array), np.unique(array))
+    assert np.array_equal(_distinct(np.unique(array)), np.unique(array))
+    table = [ints(data.draw(st.lists(st.integers(0, 2), min_size=len(values), max_size=len(values))))
+             for _ in range(columns)]
+    rows = list(zip(*(column.tolist() for column in table)))
+    assert _in_order(*table) == all(a < b for a, b in zip(rows, rows[1:]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 8), channels=st.integers(1, 3), p=st.integers(1, 5000), gamma=st.sampled_from([0.0, 3e-10]),
+       which=st.sampled_from(["all_reduce", "reduce_scatter", "all_gather"]), kind=st.sampled_from(["star", "fat_tree"]))
+def test_the_stream_gives_the_bits_of_nccl_rings(n, channels, p, gamma, which, kind):
+    """NCCL's eager rings (channels: participants are not the workers, sends not in worker order): streamed, the
+    same bits as round by round."""
+    from commsim.collectives.nccl import ring
+
+    make = {"all_reduce": ring.nccl_ring_schedule, "reduce_scatter": ring.nccl_reduce_scatter_schedule,
+            "all_gather": ring.nccl_all_gather_schedule}[which]
+    schedule = make(n, p, 4, channels=channels)
+    graph = topologies.build(kind, n, B, ALPHA)
+    program = one_call(schedule, participant_nodes(schedule, n, ()), n, [])
+    streamed, alone = run_program(program, graph, gamma), run_program(program, graph, gamma, keep_log=True)
+    assert streamed.fluid == alone.fluid
+    assert np.array_equal(streamed.finish_s, alone.finish_s) and np.array_equal(streamed.task_end, alone.task_end)
+    assert (streamed.messages, streamed.sizes, streamed.bytes_per_link) == \
+        (alone.messages, alone.sizes, alone.bytes_per_link)
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=st.sampled_from(["star", "fat_tree", "ring"]), n=st.integers(2, 9), data=st.data())
+def test_incidence_lists_every_link_of_every_route(kind, n, data):
+    """(links, owner) of routes as long as each other or not: each route's links in order, by hand from the
+    route table."""
+    from commsim.engines.routes import Routes
+
+    routes = Routes(topologies.build(kind, n, B, ALPHA), list(range(n)))
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), min_size=1, max_size=12))
+    ids = routes.lookup(ints([a for a, _ in pairs]), ints([b for _, b in pairs]))
+    links, owner = routes.incidence(ids)
+    expected = [(routes.flat[routes.start[r] + j], position) for position, r in enumerate(ids.tolist())
+                for j in range(routes.length[r])]
+    assert list(zip(links.tolist(), owner.tolist())) == expected
