@@ -357,3 +357,13 @@ def test_reduce_scatter_cells_on_six_ranks_by_hand():
     54,720 B are 10 cells, traffic 328,320 / 10 = 32,832 a channel = one cell's (5472 · 6): 10 channels."""
     m = M.machine(topology.build("cluster", 6, 1.0, 0.0, preset="hgx-h100", nodes=1, gpus_per_node=6))
     assert M.launch(m, "ring", "simple", 328_320, "reduce_scatter", 4) == M.Launch(10, 544, 24)
+
+
+def test_nvls_ctas_follow_the_architecture_and_the_nodes():
+    """NCCL's NVLS CTAs (src/transport/nvls.cc:155-157, 209-213): NVLS_NCHANNELS_SM90 = 16 on Hopper on one node
+    or several, NVLS_NCHANNELS_SM100_NVL = 24 on one Blackwell node, NVLS_NCHANNELS_SM100 = 32 on two (where its
+    SM100 multi-node tuning, nvls.cc:171-176, keeps 32 for 2 nodes); a 64 MiB call fills them all."""
+    for preset, nodes, ctas in (("hgx-h100", 1, 16), ("hgx-h100", 2, 16), ("hgx-b200", 1, 24), ("hgx-b200", 2, 32)):
+        launch = M.launch(_machine(preset, nodes), "nvls" if nodes == 1 else "nvls_tree", "simple", 64 << 20,
+                          "allreduce", 4)
+        assert launch == M.Launch(ctas, 640, ctas), (preset, nodes)
