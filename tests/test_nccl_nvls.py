@@ -367,3 +367,18 @@ def test_nvls_ctas_follow_the_architecture_and_the_nodes():
         launch = M.launch(_machine(preset, nodes), "nvls" if nodes == 1 else "nvls_tree", "simple", 64 << 20,
                           "allreduce", 4)
         assert launch == M.Launch(ctas, 640, ctas), (preset, nodes)
+
+
+def test_nvls_runs_on_a_graph_of_exactly_two_channels():
+    """tuning.cc:308-309: NVLS and NVLS-tree need at least 2 graph channels. One node of 2 H100s: both GPUs
+    heads, (2 + 1)·60 ≤ 370.8 GB/s, 2 channels: NVLS runs. Two nodes of 8 with 2 NICs each: a channel per NIC,
+    48 GB/s (the GPU's PCIe reach), (2 + 1)·48 ≤ 370.8: 2 channels, NVLS-tree runs; with 1 NIC a node, 1
+    channel: it does not."""
+    def build(nodes, gpus, nics):
+        return M.machine(topology.build("cluster", nodes * gpus, 1.0, 0.0, preset="hgx-h100", nodes=nodes,
+                                        gpus_per_node=gpus, nics_per_node=nics))
+
+    pair, two_nics, one_nic = build(1, 2, 2), build(2, 8, 2), build(2, 8, 1)
+    assert M.nvls_graph(pair).channels == 2 and M.enabled(pair, "simple", "nvls")
+    assert M.nvls_graph(two_nics) == M.NvlsGraph(2, 48.0, 48.0) and M.enabled(two_nics, "simple", "nvls_tree")
+    assert M.nvls_graph(one_nic).channels == 1 and not M.enabled(one_nic, "simple", "nvls_tree")
