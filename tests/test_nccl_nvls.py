@@ -382,3 +382,19 @@ def test_nvls_runs_on_a_graph_of_exactly_two_channels():
     assert M.nvls_graph(pair).channels == 2 and M.enabled(pair, "simple", "nvls")
     assert M.nvls_graph(two_nics) == M.NvlsGraph(2, 48.0, 48.0) and M.enabled(two_nics, "simple", "nvls_tree")
     assert M.nvls_graph(one_nic).channels == 1 and not M.enabled(one_nic, "simple", "nvls_tree")
+
+
+def test_nvls_reduce_scatter_needs_at_most_32_gpus_a_node():
+    """enqueue.cc:2004-2005: NVLS runs collectives other than all-reduce only with at most NCCL_MAX_NVLS_ARITY =
+    32 local ranks. One node of 40 H100s: NVLS all-reduce is rated (32 heads of 11 GB/s: 33 × 11 ≤ 370.8), NVLS
+    reduce-scatter and all-gather are not, the ring's are; on 32 GPUs NVLS reduce-scatter is rated."""
+    def node(gpus):
+        return M.machine(topology.build("cluster", gpus, 1.0, 0.0, preset="hgx-h100", nodes=1, gpus_per_node=gpus))
+
+    wide, full = node(40), node(32)
+    assert M.nvls_graph(wide).channels == 32
+    assert M.time_s(wide, "nvls", "simple", 1 << 20) is not None
+    assert M.time_s(wide, "nvls", "simple", 1 << 20, "reduce_scatter") is None
+    assert M.time_s(wide, "nvls", "simple", 1 << 20, "all_gather") is None
+    assert M.time_s(wide, "ring", "simple", 1 << 20, "reduce_scatter") is not None
+    assert M.time_s(full, "nvls", "simple", 1 << 20, "reduce_scatter") is not None
