@@ -398,3 +398,24 @@ def test_nvls_reduce_scatter_needs_at_most_32_gpus_a_node():
     assert M.time_s(wide, "nvls", "simple", 1 << 20, "all_gather") is None
     assert M.time_s(wide, "ring", "simple", 1 << 20, "reduce_scatter") is not None
     assert M.time_s(full, "nvls", "simple", 1 << 20, "reduce_scatter") is not None
+
+
+@pytest.mark.parametrize(("nbytes", "factor"), [(63, 1.0), (64, 0.9), (8 << 20, 0.8), ((1 << 30) - 1, 0.9), (1 << 30, 1.0)])
+def test_nvls_tree_takes_the_tree_correction_on_blackwell_only(nbytes, factor):
+    """tuning.cc:639-646: NVLS-tree all-reduce on sm100 (x86) takes treeCorrectionFactor[Simple][⌊lg(B/64)⌋] for
+    indices 0..23: none below 64 B, .9 at 64 B (index 0), .8 at 8 MiB (17), .9 just under 1 GiB (23), none at 1 GiB
+    (24). 3 × 8 B200: 66.8 µs and 8 × 48 × 24/46 GB/s (test above). 2 × 8 H100 (sm90): never, 66.8 µs and
+    8 × 57.7 × 16/30 GB/s."""
+    b200, h100 = _machine("hgx-b200", 3), _machine("hgx-h100", 2)
+    # the time less the latency, in µs: the bandwidth term alone (64 B takes 0.0004 µs of 66.8)
+    assert M.time_s(b200, "nvls_tree", "simple", nbytes) * 1e6 - 66.8 == pytest.approx(
+        nbytes / (1000 * 8 * 48 * 24 / 46 * factor), rel=1e-6)
+    assert M.time_s(h100, "nvls_tree", "simple", nbytes) * 1e6 - 66.8 == pytest.approx(
+        nbytes / (1000 * 8 * 57.7 * 16 / 30), rel=1e-6)
+
+
+def test_choosing_among_nvls_algorithms_where_there_is_no_nvls_says_why():
+    """An A100 node (sm80: no NVLS graph, search.cc:1124) asked for NVLS and NVLS-tree only: the reason is the
+    missing NVLS, not the protocols."""
+    with pytest.raises(ValueError, match=r"^algorithms: nvls/nvls_tree needs sm90\+ GPUs"):
+        M.choose(_machine("dgx-a100", 1), 1 << 20, ("nvls", "nvls_tree"))

@@ -419,7 +419,7 @@ def time_s(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: s
     if algorithm == "tree" and 0 <= size_index < T.TREE_CORRECTION_SIZES:
         bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
     # tuning.cc:643-646: NVLS-tree takes the tree's correction on Blackwell x86 hosts (both of commsim's CPU vendors)
-    if algorithm == "nvls_tree" and m.arch == "sm100" and 0 <= size_index < len(T.TREE_CORRECTION[0]):
+    if algorithm == "nvls_tree" and m.arch == "sm100" and 0 <= size_index < T.NVLS_TREE_CORRECTION_SIZES:
         bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
     if (algorithm == "ring" and protocol == "simple" and m.nodes > 1 and collective == "allreduce"
             and nbytes // (channels(m).comm * m.ranks) >= T.RING_PLATEAU_MIN_BYTES):  # equivalent: (/) ⌊x⌋≥64 iff x≥64
