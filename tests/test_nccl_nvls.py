@@ -419,3 +419,16 @@ def test_choosing_among_nvls_algorithms_where_there_is_no_nvls_says_why():
     missing NVLS, not the protocols."""
     with pytest.raises(ValueError, match=r"^algorithms: nvls/nvls_tree needs sm90\+ GPUs"):
         M.choose(_machine("dgx-a100", 1), 1 << 20, ("nvls", "nvls_tree"))
+
+
+def test_threads_per_channel_by_algorithm_and_protocol():
+    """tuning.cc:244-256: ring Simple 256 threads where the ring graph's channels × speed ≤ PCI_BW = 12 GB/s (4
+    Ethernet nodes: 1 channel of 12), else 512; tree Simple 512 either way; LL 512; LL128 640 on ring and tree;
+    NVLS 640."""
+    slow, h100 = M.machine(topology.build("cluster", 4, 1.0, 0.0, preset="ethernet", nodes=4)), _machine("hgx-h100", 1)
+    assert M.channels(slow) == M.Channels(1, 12.0, 2)
+    assert [M.max_threads(slow, a, p) for a in ("ring", "tree") for p in ("simple", "ll", "ll128")] == [
+        256, 512, 640, 512, 512, 640]
+    assert [M.max_threads(h100, a, p) for a in ("ring", "tree") for p in ("simple", "ll", "ll128")] == [
+        512, 512, 640, 512, 512, 640]
+    assert M.max_threads(h100, "nvls", "simple") == 640
