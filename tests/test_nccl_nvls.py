@@ -432,3 +432,13 @@ def test_threads_per_channel_by_algorithm_and_protocol():
     assert [M.max_threads(h100, a, p) for a in ("ring", "tree") for p in ("simple", "ll", "ll128")] == [
         512, 512, 640, 512, 512, 640]
     assert M.max_threads(h100, "nvls", "simple") == 640
+
+
+def test_a_broadcast_moves_one_byte_per_byte_into_its_cells():
+    """64 KiB on an H100 node, ring LL128: 24 channels cut to 12 (12 × 640 × 8 = 61,440 ≤ 65,536), 640 threads.
+    A broadcast's traffic is 1 B a byte (enqueue.cc:91-102): cells of 32 KiB, 2 of them, one per channel: 2
+    channels. An all-reduce's 2 B a byte: cells of 16 KiB, traffic 128 KiB / 12 = 10,928 B a channel, one cell
+    each: 4 channels."""
+    h100 = _machine("hgx-h100", 1)
+    assert M.launch(h100, "ring", "ll128", 64 << 10, "broadcast", 4) == M.Launch(2, 640, 24)
+    assert M.launch(h100, "ring", "ll128", 64 << 10, "allreduce", 4) == M.Launch(4, 640, 24)
