@@ -442,3 +442,11 @@ def test_a_broadcast_moves_one_byte_per_byte_into_its_cells():
     h100 = _machine("hgx-h100", 1)
     assert M.launch(h100, "ring", "ll128", 64 << 10, "broadcast", 4) == M.Launch(2, 640, 24)
     assert M.launch(h100, "ring", "ll128", 64 << 10, "allreduce", 4) == M.Launch(4, 640, 24)
+
+
+def test_a_channel_takes_the_cells_its_traffic_rounds_up_to():
+    """400,000 B all-reduce, ring LL128 on an H100 node: all 24 channels (400,000 ≥ 24 × 640 × 8), traffic 2 B a
+    byte: 800,000 / 24 = 33,333 B a channel, up to 16 B: 33,344 (enqueue.cc:618); cells of 16 KiB carry 32 KiB of
+    traffic, so a channel takes ⌈33,344 / 32,768⌉ = 2 (enqueue.cc:659-664) of the ⌈400,000 / 16,384⌉ = 25 cells:
+    13 channels."""
+    assert M.launch(_machine("hgx-h100", 1), "ring", "ll128", 400_000, "allreduce", 4) == M.Launch(13, 640, 24)
