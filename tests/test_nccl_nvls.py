@@ -450,3 +450,14 @@ def test_a_channel_takes_the_cells_its_traffic_rounds_up_to():
     traffic, so a channel takes ⌈33,344 / 32,768⌉ = 2 (enqueue.cc:659-664) of the ⌈400,000 / 16,384⌉ = 25 cells:
     13 channels."""
     assert M.launch(_machine("hgx-h100", 1), "ring", "ll128", 400_000, "allreduce", 4) == M.Launch(13, 640, 24)
+
+
+def test_an_empty_send_takes_one_channel_in_ll():
+    """enqueue.cc:916-917, 929: a send of 0 B takes 1 channel and LL (0 ≤ 1 × the LL threshold), as one of 1 B
+    does. An all-to-all of 16 B among 8 ranks (fewer floats than ranks) sends 0 B to each peer: NCCL's plan is 1
+    part in LL."""
+    graph = topology.build("cluster", 8, 1.0, 0.0, preset="hgx-h100", nodes=1)
+    channels = M.p2p_channels(M.machine(graph))
+    assert channels.send(0) == channels.send(1) == (1, "ll")
+    planned = M.plan(graph, 16, collective=M.ALLTOALL)
+    assert (planned.channels, planned.protocol) == (1, "ll")
