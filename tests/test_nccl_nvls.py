@@ -461,3 +461,25 @@ def test_an_empty_send_takes_one_channel_in_ll():
     assert channels.send(0) == channels.send(1) == (1, "ll")
     planned = M.plan(graph, 16, collective=M.ALLTOALL)
     assert (planned.channels, planned.protocol) == (1, "ll")
+
+
+def test_a_small_all_to_all_send_takes_a_part_per_minimum_part():
+    """8 H100s in a node (p2p: min 4 parts, parts ≥ 512 KiB / 8 = 64 KiB): an all-to-all of 800,000 B sends
+    100,000 B to each peer in min(4, ⌈100,000 / 65,536⌉) = 2 parts, Simple (100,000 > 2 × 16 KiB; enqueue.cc:
+    919-933); each part ⌈50,000 / 4 KiB⌉ × 4 KiB = 53,248 B, the second the 46,752 left (device.h:260-270): 56
+    sends of each."""
+    graph = topology.build("cluster", 8, 1.0, 0.0, preset="hgx-h100", nodes=1)
+    planned = M.plan(graph, 800_000, collective=M.ALLTOALL)
+    assert (planned.channels, planned.protocol) == (2, "simple")
+    schedule = planned.make(8, 200_000, 4)
+    assert sorted(schedule.round(0).nbytes.tolist()) == [46_752] * 56 + [53_248] * 56
+    assert planned.message_sizes(8, 200_000, 4) == {46_752: 56, 53_248: 56}
+
+
+def test_a_part_of_exactly_the_largest_size_is_not_split():
+    """2 × 8 H100 (p2p: 1 part at least, 4 at most, chunk 128 KiB: parts of 64 to 128 KiB): 131,072 B is one part
+    of exactly the largest, not split (enqueue.cc:923 partSize > maxPartSize); one byte more is 2 parts."""
+    channels = M.p2p_channels(_machine("hgx-h100", 2))
+    assert (channels.per_peer, channels.min_parts, channels.chunk) == (4, 1, 131_072)
+    assert channels.send(131_072) == (1, "simple")
+    assert channels.send(131_073) == (2, "simple")

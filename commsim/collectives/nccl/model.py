@@ -552,10 +552,11 @@ class P2pChannels:
         smallest = self.chunk // T.P2P_MIN_PART_DIVISOR[spread]
         largest = self.chunk * T.P2P_MAX_PART_CHUNKS[spread]
         parts = min(self.min_parts, -(-nbytes // smallest))
+        # equivalent: (/ for //) ⌈x⌉ > L iff x > L for a whole L, and a size is only compared so
         size = max(smallest, -(-nbytes // parts))
-        while size > largest and parts <= self.per_peer // 2:
+        while size > largest and parts <= self.per_peer // 2:  # equivalent: (/ for //) per peer is a power of 2
             parts *= 2
-            size = -(-nbytes // parts)
+            size = -(-nbytes // parts)  # equivalent: (/) as above
         return parts, "ll" if nbytes <= parts * T.P2P_LL_THRESHOLD else "simple"
 
 
