@@ -483,3 +483,38 @@ def test_a_part_of_exactly_the_largest_size_is_not_split():
     assert (channels.per_peer, channels.min_parts, channels.chunk) == (4, 1, 131_072)
     assert channels.send(131_072) == (1, "simple")
     assert channels.send(131_073) == (2, "simple")
+
+
+@pytest.mark.parametrize(("preset", "gpus", "options", "per_peer"), [
+    ("hgx-h100", 8, {}, 4),
+    ("hgx-h100", 8, {"nics_per_node": 16, "nic_bandwidth": "100 Gbit/s"}, 2),
+    ("hgx-h100", 8, {"nics_per_node": 16}, 4),
+    ("hgx-h100", 8, {"nics_per_node": 24, "nic_bandwidth": "40 Gbit/s"}, 4),
+    ("hgx-h100", 1, {}, 4),
+    ("ethernet", 1, {}, 1),
+    ("ethernet", 2, {"nic_bandwidth": "400 Gbit/s", "pcie_bandwidth": "64 GB/s"}, 2)])
+def test_p2p_channels_per_peer_across_two_nodes_by_hand(preset, gpus, options, per_peer):
+    """paths.cc:920-953, topo.cc:1974-1998: a GPU counts its NICs, each at min(PCIe, NIC), until they reach its
+    PCIe; a remote peer gets max(NICs, ⌈⌊GB/s⌋ / 14⌉), a local one 2 × NVLink links (H100: 36) or 2 over PCIe; the
+    fewest, up to a power of two (paths.cc:976), halved while × ⌈n/8⌉ > the p2p channels. H100 (PCIe 48): 1 NIC
+    of 50 a GPU reaches 48: ⌈48/14⌉ = 4; 2 of 12.5: 25, max(2, 2) = 2; 2 of 50: the first reaches 48, stop: 4 (not
+    2 at 96: 7 → 8); 3 of 5: 15, max(3, 2) = 3 → 4; one H100 a node, 8 NICs: 4, and 4 × ⌈2/8⌉ is not above its 4
+    channels. Ethernet (1 NIC of 12.5): ⌈12/14⌉ = 1, pow2Up(1) = 1. 2 GPUs over PCIe (64 GB/s raw: 48.75) with a
+    50 GB/s NIC: the network 4, the local peer over PCIe 2: 2."""
+    m = M.machine(topology.build("cluster", 2 * gpus, 1.0, 0.0, preset=preset, nodes=2, gpus_per_node=gpus,
+                                 **options))
+    assert M.p2p_channels(m).per_peer == per_peer
+    if preset == "hgx-h100" and gpus == 1:
+        assert M.p2p_channels(m).channels == 4
+
+
+def test_p2p_channels_per_peer_halve_down_to_one_on_many_nodes():
+    """9 nodes of 2 PCIe GPUs with 50 GB/s NICs (PCIe 64 GB/s raw: 48.75): 2 channels per peer (the local peer
+    over PCIe), 4 p2p channels; 2 × ⌈18/8⌉ = 6 > 4: halved to 1 (paths.cc:997-1000). An all-to-all of 7,200,000
+    B sends 400,000 B to each peer in min(1, ⌈400,000 / 64 KiB⌉) = 1 part, Simple: 18 × 17 = 306 messages."""
+    graph = topology.build("cluster", 18, 1.0, 0.0, preset="ethernet", nodes=9, gpus_per_node=2,
+                           nic_bandwidth="400 Gbit/s", pcie_bandwidth="64 GB/s")
+    assert M.p2p_channels(M.machine(graph)).per_peer == 1
+    planned = M.plan(graph, 7_200_000, collective=M.ALLTOALL)
+    assert (planned.channels, planned.protocol) == (1, "simple")
+    assert planned.make(18, 1_800_000, 4).round(0).nbytes.tolist() == [400_000] * 306

@@ -574,8 +574,8 @@ def p2p_channels(m: Machine) -> P2pChannels:
     per peer halved while × n > p2p channels (enqueue.cc:1143-1146)."""
     counts = []
     if m.gpus_per_node > 1:
-        links = round(m.nvlink_bandwidth / T.NVLINK_SPEC_PER_LINK[m.arch]) if m.nvlink else 0
-        counts.append(T.P2P_CHANNELS_PER_LINK * max(1, links) if m.nvlink else T.P2P_PCI_CHANNELS)
+        counts.append(T.P2P_CHANNELS_PER_LINK * max(1, round(m.nvlink_bandwidth / T.NVLINK_SPEC_PER_LINK[m.arch]))
+                      if m.nvlink else T.P2P_PCI_CHANNELS)
     if m.nodes > 1:
         pci, nic = pci_gbps(m), m.nic_bandwidth / 1e9
         count, total = 0, 0.0
