@@ -518,3 +518,13 @@ def test_p2p_channels_per_peer_halve_down_to_one_on_many_nodes():
     planned = M.plan(graph, 7_200_000, collective=M.ALLTOALL)
     assert (planned.channels, planned.protocol) == (1, "simple")
     assert planned.make(18, 1_800_000, 4).round(0).nbytes.tolist() == [400_000] * 306
+
+
+def test_p2p_channels_per_peer_halve_on_two_nodes_and_stop_at_one():
+    """paths.cc:993-1000, on any number of nodes above one: 2 × 8 H100 with 64 NICs a node and PCIe of 256 GB/s raw
+    (195): 4 NICs of 50 reach 200 ≥ 195, max(4, ⌈200/14⌉ = 15) = 15 → 16 per peer; 16 × ⌈16/8⌉ = 32 > 16 p2p
+    channels: 8. 17 Ethernet nodes: 1 per peer, 1 × ⌈17/8⌉ = 3 > 2 channels, but never below 1."""
+    wide = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2, nics_per_node=64, pcie_bandwidth="256 GB/s")
+    assert (M.p2p_channels(M.machine(wide)).channels, M.p2p_channels(M.machine(wide)).per_peer) == (16, 8)
+    many = topology.build("cluster", 17, 1.0, 0.0, preset="ethernet", nodes=17)
+    assert (M.p2p_channels(M.machine(many)).channels, M.p2p_channels(M.machine(many)).per_peer) == (2, 1)
