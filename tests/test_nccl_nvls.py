@@ -528,3 +528,13 @@ def test_p2p_channels_per_peer_halve_on_two_nodes_and_stop_at_one():
     assert (M.p2p_channels(M.machine(wide)).channels, M.p2p_channels(M.machine(wide)).per_peer) == (16, 8)
     many = topology.build("cluster", 17, 1.0, 0.0, preset="ethernet", nodes=17)
     assert (M.p2p_channels(M.machine(many)).channels, M.p2p_channels(M.machine(many)).per_peer) == (2, 1)
+
+
+def test_an_all_to_all_send_of_exactly_16_kib_goes_as_ll():
+    """8 H100s in a node, an all-to-all of 131,103 B: 32,775 floats (4 B each unless told), 4096 to each rank:
+    16,384 B to each peer, 1 part, and 16,384 ≤ 1 × 16 KiB: LL (enqueue.cc:932); 131,232 B (32,808 floats, 4101 a
+    rank) is 16,404 B to each peer: Simple."""
+    graph = topology.build("cluster", 8, 1.0, 0.0, preset="hgx-h100", nodes=1)
+    planned = M.plan(graph, 131_103, collective=M.ALLTOALL)
+    assert (planned.channels, planned.protocol) == (1, "ll")
+    assert M.plan(graph, 131_232, collective=M.ALLTOALL).protocol == "simple"

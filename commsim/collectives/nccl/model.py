@@ -595,6 +595,7 @@ def p2p_channels(m: Machine) -> P2pChannels:
     while least * m.ranks > total_channels and least > 1:
         least //= 2
     chunk = T.P2P_NET_CHUNK if m.nodes > 1 else T.P2P_NVL_CHUNK if m.nvlink else T.P2P_PCI_CHUNK
+    # equivalent: (/) 2^22 / 8 is whole, and no p2p chunk is above it (min keeps the chunk)
     return P2pChannels(total_channels, per_peer, least, min(chunk, T.BUFFER_BYTES["simple"] // T.NCCL_STEPS), m.nodes)
 
 
