@@ -538,3 +538,15 @@ def test_an_all_to_all_send_of_exactly_16_kib_goes_as_ll():
     planned = M.plan(graph, 131_103, collective=M.ALLTOALL)
     assert (planned.channels, planned.protocol) == (1, "ll")
     assert M.plan(graph, 131_232, collective=M.ALLTOALL).protocol == "simple"
+
+
+def test_p2p_channels_per_peer_round_the_batches_up_and_one_node_is_only_capped():
+    """paths.cc:993-1003. 2 nodes of 2 H100s, 8 NICs of 50 a GPU, PCIe 512 GB/s raw (390): 8 NICs reach 400, max(8,
+    ⌈400/14⌉ = 29) → 32 per peer (NVLink 36); 8 p2p channels; 32 × ⌈4/8⌉ = 32 > 8 → 16 → 8 (a batch is rounded up:
+    ⌈4/8⌉ = 1, not 1/2). One node of 16 H100s: NVLink 2 × 18 = 36 → 64, only capped at the 32 p2p channels (no
+    halving by ⌈16/8⌉ on one node): 32."""
+    small = topology.build("cluster", 4, 1.0, 0.0, preset="hgx-h100", nodes=2, gpus_per_node=2, nics_per_node=16,
+                           pcie_bandwidth="512 GB/s")
+    assert (M.p2p_channels(M.machine(small)).channels, M.p2p_channels(M.machine(small)).per_peer) == (8, 8)
+    wide = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=1, gpus_per_node=16)
+    assert (M.p2p_channels(M.machine(wide)).channels, M.p2p_channels(M.machine(wide)).per_peer) == (32, 32)
