@@ -187,6 +187,7 @@ def _nccl_messages(algorithm: str, n: int, p: int, w: int, channels: int, protoc
 
     if n <= 1:  # equivalent: (< 1) both formulas give 0 for one rank
         return 0
+    # equivalent: (0, 1, 1 as 1 or 2) a channel under one chunk halves to the floors whatever its nodes and ppn
     smallest = MIN_CHUNK_BYTES if protocol == "auto" else chunk_bytes(protocol, 0, 1, 1)
     ring = channels * n * 2 * (n - 1)
     chunks = channels + p * w // smallest

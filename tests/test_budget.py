@@ -613,3 +613,36 @@ def test_a_workload_estimate_bounds_what_its_step_sends_under_nccl_s_own_protoco
     sent = sum(run_program(one_call(task.schedule, task.nodes, 16, plan.program.servers), plan.graph).messages
                for task in distinct.values())
     assert sent <= estimate.messages <= 10 * sent  # a bound, within an order of magnitude (6.4x here)
+
+
+@pytest.mark.parametrize("algorithm", ["reduce_scatter", "all_gather", "broadcast"])
+def test_nccl_block_and_chain_estimates_against_what_they_send(algorithm):
+    """4 channels over 16 ranks, 1 MiB. NCCL's ring reduce-scatter and all-gather: each channel's ring n − 1
+    steps of n messages, 4 · 16 · 15 = 960 — the estimate, and what runs. Broadcast: chunks down the chain of n − 1
+    hops; the estimate (4 + ⌊1 MiB / 17,280⌋ = 64 chunks) · 15 = 960 bounds what runs."""
+    loaded = _nccl(algorithm, "1 MiB", "channels: 4\n", "schedule")
+    run = only_run(loaded)
+    sent, estimated = points.simulate_run(loaded, run).messages, budget.estimate(loaded, run).messages
+    if algorithm == "broadcast":
+        assert estimated == (4 + (1 << 20) // 17_280) * 15 >= sent
+    else:
+        assert estimated == 4 * 16 * 15 == sent
+
+
+def test_nvls_estimates_whole_pieces_on_one_node_and_nothing_across_nodes():
+    """NVLS on one node of 4 H100s, 1000 floats (4000 B, under one 16 KiB piece): (C · 4 + ⌊4000 / 16,384⌋ = 0)
+    pieces · (2 · 4 + 2) messages, C the most channels NCCL's search gives the node (its ring channels, 24, or
+    its 4 NVLS ones): 960. Across 2 nodes NVLS does not run (NCCL needs CollNet there): 0."""
+    import yaml
+
+    from commsim.collectives.nccl import model
+
+    text = ("name: b\nworkers: 4\nparams: 1000\npayload: size-only\nalgorithms: [nvls]\nmodel: nccl\nengine: schedule\n"
+            "topology: {kind: cluster, preset: hgx-h100, nodes: 1, gpus_per_node: 4}\n")
+    loaded = scenario.parse(yaml.safe_load(text), "b.yaml")
+    run = only_run(loaded)
+    machine = model.machine(run.topology.build(4, ["nvls"]))
+    assert max(model.channels(machine).comm, model.nvls_graph(machine).channels) == 24
+    assert budget.estimate(loaded, run).messages == 24 * 4 * 10 >= points.simulate_run(loaded, run).messages
+    across = _nccl("nvls", "1 MiB", "", "schedule")
+    assert budget.estimate(across, only_run(across)).messages == 0

@@ -357,3 +357,196 @@ def test_reduce_scatter_cells_on_six_ranks_by_hand():
     54,720 B are 10 cells, traffic 328,320 / 10 = 32,832 a channel = one cell's (5472 · 6): 10 channels."""
     m = M.machine(topology.build("cluster", 6, 1.0, 0.0, preset="hgx-h100", nodes=1, gpus_per_node=6))
     assert M.launch(m, "ring", "simple", 328_320, "reduce_scatter", 4) == M.Launch(10, 544, 24)
+
+
+def test_nvls_ctas_follow_the_architecture_and_the_nodes():
+    """NCCL's NVLS CTAs (src/transport/nvls.cc:155-157, 209-213): NVLS_NCHANNELS_SM90 = 16 on Hopper on one node
+    or several, NVLS_NCHANNELS_SM100_NVL = 24 on one Blackwell node, NVLS_NCHANNELS_SM100 = 32 on two (where its
+    SM100 multi-node tuning, nvls.cc:171-176, keeps 32 for 2 nodes); a 64 MiB call fills them all."""
+    for preset, nodes, ctas in (("hgx-h100", 1, 16), ("hgx-h100", 2, 16), ("hgx-b200", 1, 24), ("hgx-b200", 2, 32)):
+        launch = M.launch(_machine(preset, nodes), "nvls" if nodes == 1 else "nvls_tree", "simple", 64 << 20,
+                          "allreduce", 4)
+        assert launch == M.Launch(ctas, 640, ctas), (preset, nodes)
+
+
+def test_nvls_runs_on_a_graph_of_exactly_two_channels():
+    """tuning.cc:308-309: NVLS and NVLS-tree need at least 2 graph channels. One node of 2 H100s: both GPUs
+    heads, (2 + 1)·60 ≤ 370.8 GB/s, 2 channels: NVLS runs. Two nodes of 8 with 2 NICs each: a channel per NIC,
+    48 GB/s (the GPU's PCIe reach), (2 + 1)·48 ≤ 370.8: 2 channels, NVLS-tree runs; with 1 NIC a node, 1
+    channel: it does not."""
+    def build(nodes, gpus, nics):
+        return M.machine(topology.build("cluster", nodes * gpus, 1.0, 0.0, preset="hgx-h100", nodes=nodes,
+                                        gpus_per_node=gpus, nics_per_node=nics))
+
+    pair, two_nics, one_nic = build(1, 2, 2), build(2, 8, 2), build(2, 8, 1)
+    assert M.nvls_graph(pair).channels == 2 and M.enabled(pair, "simple", "nvls")
+    assert M.nvls_graph(two_nics) == M.NvlsGraph(2, 48.0, 48.0) and M.enabled(two_nics, "simple", "nvls_tree")
+    assert M.nvls_graph(one_nic).channels == 1 and not M.enabled(one_nic, "simple", "nvls_tree")
+
+
+def test_nvls_reduce_scatter_needs_at_most_32_gpus_a_node():
+    """enqueue.cc:2004-2005: NVLS runs collectives other than all-reduce only with at most NCCL_MAX_NVLS_ARITY =
+    32 local ranks. One node of 40 H100s: NVLS all-reduce is rated (32 heads of 11 GB/s: 33 × 11 ≤ 370.8), NVLS
+    reduce-scatter and all-gather are not, the ring's are; on 32 GPUs NVLS reduce-scatter is rated."""
+    def node(gpus):
+        return M.machine(topology.build("cluster", gpus, 1.0, 0.0, preset="hgx-h100", nodes=1, gpus_per_node=gpus))
+
+    wide, full = node(40), node(32)
+    assert M.nvls_graph(wide).channels == 32
+    assert M.time_s(wide, "nvls", "simple", 1 << 20) is not None
+    assert M.time_s(wide, "nvls", "simple", 1 << 20, "reduce_scatter") is None
+    assert M.time_s(wide, "nvls", "simple", 1 << 20, "all_gather") is None
+    assert M.time_s(wide, "ring", "simple", 1 << 20, "reduce_scatter") is not None
+    assert M.time_s(full, "nvls", "simple", 1 << 20, "reduce_scatter") is not None
+
+
+@pytest.mark.parametrize(("nbytes", "factor"), [(63, 1.0), (64, 0.9), (8 << 20, 0.8), ((1 << 30) - 1, 0.9), (1 << 30, 1.0)])
+def test_nvls_tree_takes_the_tree_correction_on_blackwell_only(nbytes, factor):
+    """tuning.cc:639-646: NVLS-tree all-reduce on sm100 (x86) takes treeCorrectionFactor[Simple][⌊lg(B/64)⌋] for
+    indices 0..23: none below 64 B, .9 at 64 B (index 0), .8 at 8 MiB (17), .9 just under 1 GiB (23), none at 1 GiB
+    (24). 3 × 8 B200: 66.8 µs and 8 × 48 × 24/46 GB/s (test above). 2 × 8 H100 (sm90): never, 66.8 µs and
+    8 × 57.7 × 16/30 GB/s."""
+    b200, h100 = _machine("hgx-b200", 3), _machine("hgx-h100", 2)
+    # the time less the latency, in µs: the bandwidth term alone (64 B takes 0.0004 µs of 66.8)
+    assert M.time_s(b200, "nvls_tree", "simple", nbytes) * 1e6 - 66.8 == pytest.approx(
+        nbytes / (1000 * 8 * 48 * 24 / 46 * factor), rel=1e-6)
+    assert M.time_s(h100, "nvls_tree", "simple", nbytes) * 1e6 - 66.8 == pytest.approx(
+        nbytes / (1000 * 8 * 57.7 * 16 / 30), rel=1e-6)
+
+
+def test_choosing_among_nvls_algorithms_where_there_is_no_nvls_says_why():
+    """An A100 node (sm80: no NVLS graph, search.cc:1124) asked for NVLS and NVLS-tree only: the reason is the
+    missing NVLS, not the protocols."""
+    with pytest.raises(ValueError, match=r"^algorithms: nvls/nvls_tree needs sm90\+ GPUs"):
+        M.choose(_machine("dgx-a100", 1), 1 << 20, ("nvls", "nvls_tree"))
+
+
+def test_threads_per_channel_by_algorithm_and_protocol():
+    """tuning.cc:244-256: ring Simple 256 threads where the ring graph's channels × speed ≤ PCI_BW = 12 GB/s (4
+    Ethernet nodes: 1 channel of 12), else 512; tree Simple 512 either way; LL 512; LL128 640 on ring and tree;
+    NVLS 640."""
+    slow, h100 = M.machine(topology.build("cluster", 4, 1.0, 0.0, preset="ethernet", nodes=4)), _machine("hgx-h100", 1)
+    assert M.channels(slow) == M.Channels(1, 12.0, 2)
+    assert [M.max_threads(slow, a, p) for a in ("ring", "tree") for p in ("simple", "ll", "ll128")] == [
+        256, 512, 640, 512, 512, 640]
+    assert [M.max_threads(h100, a, p) for a in ("ring", "tree") for p in ("simple", "ll", "ll128")] == [
+        512, 512, 640, 512, 512, 640]
+    assert M.max_threads(h100, "nvls", "simple") == 640
+
+
+def test_a_broadcast_moves_one_byte_per_byte_into_its_cells():
+    """64 KiB on an H100 node, ring LL128: 24 channels cut to 12 (12 × 640 × 8 = 61,440 ≤ 65,536), 640 threads.
+    A broadcast's traffic is 1 B a byte (enqueue.cc:91-102): cells of 32 KiB, 2 of them, one per channel: 2
+    channels. An all-reduce's 2 B a byte: cells of 16 KiB, traffic 128 KiB / 12 = 10,928 B a channel, one cell
+    each: 4 channels."""
+    h100 = _machine("hgx-h100", 1)
+    assert M.launch(h100, "ring", "ll128", 64 << 10, "broadcast", 4) == M.Launch(2, 640, 24)
+    assert M.launch(h100, "ring", "ll128", 64 << 10, "allreduce", 4) == M.Launch(4, 640, 24)
+
+
+def test_a_channel_takes_the_cells_its_traffic_rounds_up_to():
+    """400,000 B all-reduce, ring LL128 on an H100 node: all 24 channels (400,000 ≥ 24 × 640 × 8), traffic 2 B a
+    byte: 800,000 / 24 = 33,333 B a channel, up to 16 B: 33,344 (enqueue.cc:618); cells of 16 KiB carry 32 KiB of
+    traffic, so a channel takes ⌈33,344 / 32,768⌉ = 2 (enqueue.cc:659-664) of the ⌈400,000 / 16,384⌉ = 25 cells:
+    13 channels."""
+    assert M.launch(_machine("hgx-h100", 1), "ring", "ll128", 400_000, "allreduce", 4) == M.Launch(13, 640, 24)
+
+
+def test_an_empty_send_takes_one_channel_in_ll():
+    """enqueue.cc:916-917, 929: a send of 0 B takes 1 channel and LL (0 ≤ 1 × the LL threshold), as one of 1 B
+    does. An all-to-all of 16 B among 8 ranks (fewer floats than ranks) sends 0 B to each peer: NCCL's plan is 1
+    part in LL."""
+    graph = topology.build("cluster", 8, 1.0, 0.0, preset="hgx-h100", nodes=1)
+    channels = M.p2p_channels(M.machine(graph))
+    assert channels.send(0) == channels.send(1) == (1, "ll")
+    planned = M.plan(graph, 16, collective=M.ALLTOALL)
+    assert (planned.channels, planned.protocol) == (1, "ll")
+
+
+def test_a_small_all_to_all_send_takes_a_part_per_minimum_part():
+    """8 H100s in a node (p2p: min 4 parts, parts ≥ 512 KiB / 8 = 64 KiB): an all-to-all of 800,000 B sends
+    100,000 B to each peer in min(4, ⌈100,000 / 65,536⌉) = 2 parts, Simple (100,000 > 2 × 16 KiB; enqueue.cc:
+    919-933); each part ⌈50,000 / 4 KiB⌉ × 4 KiB = 53,248 B, the second the 46,752 left (device.h:260-270): 56
+    sends of each."""
+    graph = topology.build("cluster", 8, 1.0, 0.0, preset="hgx-h100", nodes=1)
+    planned = M.plan(graph, 800_000, collective=M.ALLTOALL)
+    assert (planned.channels, planned.protocol) == (2, "simple")
+    schedule = planned.make(8, 200_000, 4)
+    assert sorted(schedule.round(0).nbytes.tolist()) == [46_752] * 56 + [53_248] * 56
+    assert planned.message_sizes(8, 200_000, 4) == {46_752: 56, 53_248: 56}
+
+
+def test_a_part_of_exactly_the_largest_size_is_not_split():
+    """2 × 8 H100 (p2p: 1 part at least, 4 at most, chunk 128 KiB: parts of 64 to 128 KiB): 131,072 B is one part
+    of exactly the largest, not split (enqueue.cc:923 partSize > maxPartSize); one byte more is 2 parts."""
+    channels = M.p2p_channels(_machine("hgx-h100", 2))
+    assert (channels.per_peer, channels.min_parts, channels.chunk) == (4, 1, 131_072)
+    assert channels.send(131_072) == (1, "simple")
+    assert channels.send(131_073) == (2, "simple")
+
+
+@pytest.mark.parametrize(("preset", "gpus", "options", "per_peer"), [
+    ("hgx-h100", 8, {}, 4),
+    ("hgx-h100", 8, {"nics_per_node": 16, "nic_bandwidth": "100 Gbit/s"}, 2),
+    ("hgx-h100", 8, {"nics_per_node": 16}, 4),
+    ("hgx-h100", 8, {"nics_per_node": 24, "nic_bandwidth": "40 Gbit/s"}, 4),
+    ("hgx-h100", 1, {}, 4),
+    ("ethernet", 1, {}, 1),
+    ("ethernet", 2, {"nic_bandwidth": "400 Gbit/s", "pcie_bandwidth": "64 GB/s"}, 2)])
+def test_p2p_channels_per_peer_across_two_nodes_by_hand(preset, gpus, options, per_peer):
+    """paths.cc:920-953, topo.cc:1974-1998: a GPU counts its NICs, each at min(PCIe, NIC), until they reach its
+    PCIe; a remote peer gets max(NICs, ⌈⌊GB/s⌋ / 14⌉), a local one 2 × NVLink links (H100: 36) or 2 over PCIe; the
+    fewest, up to a power of two (paths.cc:976), halved while × ⌈n/8⌉ > the p2p channels. H100 (PCIe 48): 1 NIC
+    of 50 a GPU reaches 48: ⌈48/14⌉ = 4; 2 of 12.5: 25, max(2, 2) = 2; 2 of 50: the first reaches 48, stop: 4 (not
+    2 at 96: 7 → 8); 3 of 5: 15, max(3, 2) = 3 → 4; one H100 a node, 8 NICs: 4, and 4 × ⌈2/8⌉ is not above its 4
+    channels. Ethernet (1 NIC of 12.5): ⌈12/14⌉ = 1, pow2Up(1) = 1. 2 GPUs over PCIe (64 GB/s raw: 48.75) with a
+    50 GB/s NIC: the network 4, the local peer over PCIe 2: 2."""
+    m = M.machine(topology.build("cluster", 2 * gpus, 1.0, 0.0, preset=preset, nodes=2, gpus_per_node=gpus,
+                                 **options))
+    assert M.p2p_channels(m).per_peer == per_peer
+    if preset == "hgx-h100" and gpus == 1:
+        assert M.p2p_channels(m).channels == 4
+
+
+def test_p2p_channels_per_peer_halve_down_to_one_on_many_nodes():
+    """9 nodes of 2 PCIe GPUs with 50 GB/s NICs (PCIe 64 GB/s raw: 48.75): 2 channels per peer (the local peer
+    over PCIe), 4 p2p channels; 2 × ⌈18/8⌉ = 6 > 4: halved to 1 (paths.cc:997-1000). An all-to-all of 7,200,000
+    B sends 400,000 B to each peer in min(1, ⌈400,000 / 64 KiB⌉) = 1 part, Simple: 18 × 17 = 306 messages."""
+    graph = topology.build("cluster", 18, 1.0, 0.0, preset="ethernet", nodes=9, gpus_per_node=2,
+                           nic_bandwidth="400 Gbit/s", pcie_bandwidth="64 GB/s")
+    assert M.p2p_channels(M.machine(graph)).per_peer == 1
+    planned = M.plan(graph, 7_200_000, collective=M.ALLTOALL)
+    assert (planned.channels, planned.protocol) == (1, "simple")
+    assert planned.make(18, 1_800_000, 4).round(0).nbytes.tolist() == [400_000] * 306
+
+
+def test_p2p_channels_per_peer_halve_on_two_nodes_and_stop_at_one():
+    """paths.cc:993-1000, on any number of nodes above one: 2 × 8 H100 with 64 NICs a node and PCIe of 256 GB/s raw
+    (195): 4 NICs of 50 reach 200 ≥ 195, max(4, ⌈200/14⌉ = 15) = 15 → 16 per peer; 16 × ⌈16/8⌉ = 32 > 16 p2p
+    channels: 8. 17 Ethernet nodes: 1 per peer, 1 × ⌈17/8⌉ = 3 > 2 channels, but never below 1."""
+    wide = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2, nics_per_node=64, pcie_bandwidth="256 GB/s")
+    assert (M.p2p_channels(M.machine(wide)).channels, M.p2p_channels(M.machine(wide)).per_peer) == (16, 8)
+    many = topology.build("cluster", 17, 1.0, 0.0, preset="ethernet", nodes=17)
+    assert (M.p2p_channels(M.machine(many)).channels, M.p2p_channels(M.machine(many)).per_peer) == (2, 1)
+
+
+def test_an_all_to_all_send_of_exactly_16_kib_goes_as_ll():
+    """8 H100s in a node, an all-to-all of 131,103 B: 32,775 floats (4 B each unless told), 4096 to each rank:
+    16,384 B to each peer, 1 part, and 16,384 ≤ 1 × 16 KiB: LL (enqueue.cc:932); 131,232 B (32,808 floats, 4101 a
+    rank) is 16,404 B to each peer: Simple."""
+    graph = topology.build("cluster", 8, 1.0, 0.0, preset="hgx-h100", nodes=1)
+    planned = M.plan(graph, 131_103, collective=M.ALLTOALL)
+    assert (planned.channels, planned.protocol) == (1, "ll")
+    assert M.plan(graph, 131_232, collective=M.ALLTOALL).protocol == "simple"
+
+
+def test_p2p_channels_per_peer_round_the_batches_up_and_one_node_is_only_capped():
+    """paths.cc:993-1003. 2 nodes of 2 H100s, 8 NICs of 50 a GPU, PCIe 512 GB/s raw (390): 8 NICs reach 400, max(8,
+    ⌈400/14⌉ = 29) → 32 per peer (NVLink 36); 8 p2p channels; 32 × ⌈4/8⌉ = 32 > 8 → 16 → 8 (a batch is rounded up:
+    ⌈4/8⌉ = 1, not 1/2). One node of 16 H100s: NVLink 2 × 18 = 36 → 64, only capped at the 32 p2p channels (no
+    halving by ⌈16/8⌉ on one node): 32."""
+    small = topology.build("cluster", 4, 1.0, 0.0, preset="hgx-h100", nodes=2, gpus_per_node=2, nics_per_node=16,
+                           pcie_bandwidth="512 GB/s")
+    assert (M.p2p_channels(M.machine(small)).channels, M.p2p_channels(M.machine(small)).per_peer) == (8, 8)
+    wide = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=1, gpus_per_node=16)
+    assert (M.p2p_channels(M.machine(wide)).channels, M.p2p_channels(M.machine(wide)).per_peer) == (32, 32)

@@ -78,7 +78,7 @@ def test_model_nccl_runs_the_tree_for_the_double_binary_tree():
             "topology: {kind: cluster, preset: hgx-h100, nodes: 2}\n")
     (run,) = points.simulate(scenario.parse(yaml.safe_load(text), "s.yaml"))
     assert run.ok and run.nccl["algorithm"] == "tree" and run.nccl["channels"] == 16
-    assert run.messages == sum(message_sizes(16, (1 << 20) // 4, 4, 16, run.nccl["protocol"]).values())
+    assert run.messages == sum(message_sizes(16, (1 << 20) // 4, 4, 16, run.nccl["protocol"], 8).values())
     assert run.nccl["nccl_would_pick"].startswith(("tree/", "ring/"))
 
 
@@ -158,3 +158,33 @@ def test_the_smallest_tree_chunk_is_ll128_s_floor():
     from commsim.collectives.nccl.tree import MIN_CHUNK_BYTES
 
     assert MIN_CHUNK_BYTES == 17_280
+
+
+def _wire_sizes(schedule) -> dict[int, int]:
+    """Wire size → count over every transfer of ``schedule``."""
+    sizes: dict[int, int] = {}
+    for k in range(schedule.rounds):
+        for size in schedule.round(k).nbytes.tolist():
+            sizes[size] = sizes.get(size, 0) + 1
+    return sizes
+
+
+@pytest.mark.parametrize(("p", "sizes"), [(2_160_000, {614_400: 210}), (2_159_999, {307_200: 420})])
+def test_the_tree_s_ll128_chunk_follows_the_channel_s_bytes(p, sizes):
+    """One node of 8 GPUs, one channel of p floats, LL128 (NCCL enqueue.cc:2286-2294, 2321): s = 1 + 0 + 0.8,
+    576,000 B halved while ⌊B/chunk⌋ < 64·s/8 = 14.4. 2,160,000 floats = 8,640,000 B = 15 chunks: 576,000 B
+    (144,000 floats) stays, 15 chunks of 4800 LL128 lines, 614,400 B; one float less, 14 < 14.4: 288,000 B
+    (72,000 floats), ⌈2,159,999/72,000⌉ = 30 chunks of 71,999 or 72,000 floats, 2400 lines each: 307,200 B.
+    Each chunk crosses the 7 edges up and down (formula and schedule)."""
+    assert message_sizes(8, p, 4, 1, "ll128", gpus_per_node=8) == sizes
+    assert _wire_sizes(nccl_tree_schedule(8, p, 4, 1, "ll128", gpus_per_node=8)) == sizes
+
+
+def test_the_tree_defaults_to_one_gpu_per_node():
+    """2 ranks, no GPUs per node given: 2 nodes of 1 GPU, s = 1 + 1 + 0.1 = 2.1, halve while ⌊B/chunk⌋ <
+    134.4 (enqueue.cc:2290). 5,616,000 floats = 22,464,000 B = 39 × 576,000: 39 and 78 are below, 156 is not:
+    144,000 B chunks (36,000 floats), 156 of them, 1200 lines each (153,600 B), up and down the one edge: 312
+    messages. (One node of 2 GPUs would stop at 576,000 B, ⌊B/chunk⌋ = 39 ≥ 64·1.2/2 = 38.4: 78 messages.)"""
+    p = 5_616_000
+    assert message_sizes(2, p, 4, 1, "ll128") == {153_600: 312}
+    assert _wire_sizes(nccl_tree_schedule(2, p, 4, 1, "ll128")) == {153_600: 312}

@@ -465,7 +465,7 @@ def time_s(m: Machine, algorithm: str, protocol: str, nbytes: int, collective: s
     if algorithm == "tree" and 0 <= size_index < T.TREE_CORRECTION_SIZES:
         bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
     # tuning.cc:643-646: NVLS-tree takes the tree's correction on Blackwell x86 hosts (both of commsim's CPU vendors)
-    if algorithm == "nvls_tree" and m.arch == "sm100" and 0 <= size_index < len(T.TREE_CORRECTION[0]):
+    if algorithm == "nvls_tree" and m.arch == "sm100" and 0 <= size_index < T.NVLS_TREE_CORRECTION_SIZES:
         bw *= T.TREE_CORRECTION[T.PROTOCOLS.index(protocol)][size_index]
     if (algorithm == "ring" and protocol == "simple" and m.nodes > 1 and collective == "allreduce"
             and nbytes // (channels(m).comm * m.ranks) >= T.RING_PLATEAU_MIN_BYTES):  # equivalent: (/) ⌊x⌋≥64 iff x≥64
@@ -598,10 +598,11 @@ class P2pChannels:
         smallest = self.chunk // T.P2P_MIN_PART_DIVISOR[spread]
         largest = self.chunk * T.P2P_MAX_PART_CHUNKS[spread]
         parts = min(self.min_parts, -(-nbytes // smallest))
+        # equivalent: (/ for //) ⌈x⌉ > L iff x > L for a whole L, and a size is only compared so
         size = max(smallest, -(-nbytes // parts))
-        while size > largest and parts <= self.per_peer // 2:
+        while size > largest and parts <= self.per_peer // 2:  # equivalent: (/ for //) per peer is a power of 2
             parts *= 2
-            size = -(-nbytes // parts)
+            size = -(-nbytes // parts)  # equivalent: (/) as above
         return parts, "ll" if nbytes <= parts * T.P2P_LL_THRESHOLD else "simple"
 
 
@@ -619,8 +620,8 @@ def p2p_channels(m: Machine) -> P2pChannels:
     per peer halved while × n > p2p channels (enqueue.cc:1143-1146)."""
     counts = []
     if m.gpus_per_node > 1:
-        links = round(m.nvlink_bandwidth / T.NVLINK_SPEC_PER_LINK[m.arch]) if m.nvlink else 0
-        counts.append(T.P2P_CHANNELS_PER_LINK * max(1, links) if m.nvlink else T.P2P_PCI_CHANNELS)
+        counts.append(T.P2P_CHANNELS_PER_LINK * max(1, round(m.nvlink_bandwidth / T.NVLINK_SPEC_PER_LINK[m.arch]))
+                      if m.nvlink else T.P2P_PCI_CHANNELS)
     if m.nodes > 1:
         pci, nic = pci_gbps(m), m.nic_bandwidth / 1e9
         count, total = 0, 0.0
@@ -640,6 +641,7 @@ def p2p_channels(m: Machine) -> P2pChannels:
     while least * m.ranks > total_channels and least > 1:
         least //= 2
     chunk = T.P2P_NET_CHUNK if m.nodes > 1 else T.P2P_NVL_CHUNK if m.nvlink else T.P2P_PCI_CHUNK
+    # equivalent: (/) 2^22 / 8 is whole, and no p2p chunk is above it (min keeps the chunk)
     return P2pChannels(total_channels, per_peer, least, min(chunk, T.BUFFER_BYTES["simple"] // T.NCCL_STEPS), m.nodes)
 
 

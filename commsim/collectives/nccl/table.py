@@ -54,7 +54,8 @@ TREE_CORRECTION = (
     (.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9, .9),
 )
 TREE_CORRECTION_SIZES = 23  # tuning.cc:640: tree all-reduce uses indices 0..22
-# src/graph/tuning.cc:644-647: ring Simple all-reduce on several nodes, bytes/(comm channels·ranks) ≥ 64:
+NVLS_TREE_CORRECTION_SIZES = 24  # tuning.cc:643: NVLS-tree all-reduce (Blackwell, x86) uses indices 0..23
+# src/graph/tuning.cc:647-650: ring Simple all-reduce on several nodes, bytes/(comm channels·ranks) ≥ 64:
 # latency × 1.4 (× 1.9 below sm80), "plateau effect of ring"
 RING_PLATEAU_FACTOR = {"sm70": 1.9, "sm80": 1.4, "sm90": 1.4, "sm100": 1.4}
 RING_PLATEAU_MIN_BYTES = 64

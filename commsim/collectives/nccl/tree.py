@@ -97,7 +97,7 @@ def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
     scale: dict[int, list[tuple[int, int, int]]] = {}
     for c in range(channels):
         lo_c, hi_c = ch_bounds[c], ch_bounds[c + 1]
-        chunk_elements = max(chunk_bytes(protocol, (hi_c - lo_c) * w, nodes, g) // w, 1)
+        chunk_elements = chunk_bytes(protocol, (hi_c - lo_c) * w, nodes, g) // w  # a chunk ≥ 17,280 B, an element ≤ 8 B
         k_chunks = max(-(-(hi_c - lo_c) // chunk_elements), 1)
         # equivalent: (/) float cuts floor to the same below 2^53 elements; (+ 2) an unread cut
         cuts = [lo_c + (j * (hi_c - lo_c)) // k_chunks for j in range(k_chunks + 1)]
@@ -139,7 +139,7 @@ def message_sizes(n: int, p: int, w: int, channels: int, protocol: str, gpus_per
     histogram: dict[int, int] = {}
     for c in range(channels):
         length = (c + 1) * p // channels - c * p // channels
-        chunk_elements = max(chunk_bytes(protocol, length * w, n // gpus_per_node, gpus_per_node) // w, 1)
+        chunk_elements = chunk_bytes(protocol, length * w, n // gpus_per_node, gpus_per_node) // w
         k_chunks = max(-(-length // chunk_elements), 1)
         for j in range(k_chunks):
             data = ((j + 1) * length // k_chunks - j * length // k_chunks) * w
