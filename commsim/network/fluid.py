@@ -71,11 +71,13 @@ class _Flow:
         "gen",
         "nbytes",
         "net",
+        "order",
         "payload",
         "phase",
         "rate",
         "remaining",
         "route",
+        "seen",
         "since",
         "stage",
         "start",
@@ -135,6 +137,11 @@ class _Instant:
     def add(self, flow: _Flow) -> None:
         self.flows.append(flow)
         self.gens.append(flow.gen)
+
+
+def _place(flow: _Flow) -> int:
+    """A flow's place in the component a reallocation reached (its ``order``, complemented once rated)."""
+    return ~flow.order
 
 
 class MessageLog:
@@ -224,6 +231,7 @@ class Network:
         self._dirty: dict[Link, None] = {}
         self._due: dict[float, list[_Flow]] = {}  # lone flows by delivery time, one timer per time
         self._reallocation_pending = False
+        self._passes = 0  # rate reallocations so far (each marks the flows it reaches)
         self.shared: dict[Any, Any] = {}  # what the processes of one run share (e.g. a schedule they follow)
         self.processes: dict[Hashable, list[Any]] = {}  # each node's processes (all stop when it crashes)
 
@@ -310,7 +318,7 @@ class Network:
         flow.delivery = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
         flow.start = flow.since = now
         flow.nbytes = flow.remaining = nbytes
-        flow.gen = 0
+        flow.gen = flow.seen = 0
         if phase is not self._last_phase:
             phase_id = self._phase_index.get(phase)
             if phase_id is None:
@@ -426,10 +434,15 @@ class Network:
             self.env.schedule(event, _AFTER_NORMAL)
 
     def _reallocate(self, _event: Event) -> None:
-        """Give the flows touching changed links their max-min fair rates (progressive filling)."""
+        """Give the flows touching changed links their max-min fair rates (progressive filling). The flows
+        are marked, not gathered in dicts (an all-to-all reaches n(n−1) of them at once): ``seen``, the pass
+        that reached a flow; ``order``, its place in the component, complemented (negative) once it has its
+        rate."""
         self._reallocation_pending = False
+        self._passes += 1
+        mark = self._passes
         dirty, self._dirty = self._dirty, {}
-        flows: dict[_Flow, None] = {}
+        flows: list[_Flow] = []
         links: dict[Link, None] = {}
         # No finished lone flow is on these links: a lone flow never shares a link (a flow that
         # joins it either finds it finished and drops it in ``send``, or makes it shared here).
@@ -437,18 +450,19 @@ class Network:
         links.update(dict.fromkeys(stack))
         while stack:  # the connected component of flows sharing links with the changed ones
             for flow in stack.pop().flows:
-                if flow not in flows:
-                    flows[flow] = None
+                if flow.seen != mark:
+                    flow.seen, flow.order = mark, len(flows)
+                    flows.append(flow)
                     for link in flow.route.links:
                         if link not in links:
                             links[link] = None
                             stack.append(link)
         spare = {link: link.bandwidth for link in links}
         unfrozen_on = {link: len(link.flows) for link in links}
-        order = {flow: i for i, flow in enumerate(flows)}
         unfrozen = len(flows)
         level = 0.0
-        new_rate: dict[_Flow, float] = {}
+        rated: list[_Flow] = []  # the flows in the order they got their rates, ``levels`` the rates
+        levels: list[float] = []
         while unfrozen:
             increment = min(spare[link] / count for link, count in unfrozen_on.items() if count)
             level += increment
@@ -460,15 +474,22 @@ class Network:
                         saturated.append(link)
             # Freeze the flows crossing a saturated link, in component order (so timers are scheduled in
             # the same order whatever the links' order): only those flows are visited, not every unfrozen one.
-            frozen = {flow: None for link in saturated for flow in link.flows if flow not in new_rate}
-            for flow in sorted(frozen, key=order.__getitem__):
-                new_rate[flow] = level
+            frozen = []
+            for link in saturated:
+                for flow in link.flows:
+                    if flow.order >= 0:
+                        flow.order = ~flow.order
+                        frozen.append(flow)
+            frozen.sort(key=_place)
+            for flow in frozen:
+                rated.append(flow)
+                levels.append(level)
                 for link in flow.route.links:
                     unfrozen_on[link] -= 1
             unfrozen -= len(frozen)
         now = self.env.now
         due: dict[float, _Instant] = {}  # the timers set here, one per instant (nothing else is set between)
-        for flow, rate in new_rate.items():
+        for flow, rate in zip(rated, levels):
             if rate != flow.rate or flow.stage == _ALONE:  # an alone flow's timer is at delivery: redo it
                 flow.remaining = max(flow.remaining - flow.rate * (now - flow.since), 0.0)
                 flow.since = now
