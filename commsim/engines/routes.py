@@ -185,14 +185,19 @@ class Routes:
         return hit
 
     def max_min_rates(self, ids: np.ndarray) -> np.ndarray:
-        """Max-min fair rates of transfers on routes ``ids`` (progressive filling)."""
-        links, owner = self.incidence(ids)
-        count = np.bincount(links, minlength=len(self.bandwidth)).astype(np.float64)
+        """Max-min fair rates of transfers on routes ``ids`` (progressive filling). Transfers on one route get
+        one rate, so the distinct routes are filled, each weighing on its links as often as it is used (NCCL's
+        channels c and c + g ride the same routes: half the incidence to walk)."""
+        uses = np.bincount(ids)
+        distinct = np.flatnonzero(uses)
+        weight = uses[distinct].astype(np.float64)
+        links, owner = self.incidence(distinct)
+        count = np.bincount(links, weights=weight[owner], minlength=len(self.bandwidth))
         if count.max(initial=0) <= 1:
             return self.bottleneck[ids].copy()
         spare = self.bandwidth.copy()
-        rate = np.zeros(len(ids))
-        frozen = np.zeros(len(ids), dtype=bool)
+        rate = np.zeros(len(distinct))
+        frozen = np.zeros(len(distinct), dtype=bool)
         level = 0.0
         while not frozen.all():
             used = count > 0
@@ -200,10 +205,13 @@ class Routes:
             level += increment
             spare[used] -= increment * count[used]
             saturated = used & (spare <= _SATURATED * self.bandwidth)
-            hit = np.zeros(len(ids), dtype=bool)
+            hit = np.zeros(len(distinct), dtype=bool)
             hit[owner[saturated[links]]] = True
             newly = hit & ~frozen
             rate[newly] = level
             frozen |= newly
-            count -= np.bincount(links[newly[owner]], minlength=len(count))
-        return rate
+            leaving = newly[owner]
+            count -= np.bincount(links[leaving], weights=weight[owner[leaving]], minlength=len(count))
+        position = np.zeros(len(uses), dtype=np.int64)
+        position[distinct] = np.arange(len(distinct))
+        return rate[position[ids]]
