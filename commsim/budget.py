@@ -44,10 +44,10 @@ ENV = "COMMSIM_BUDGET"
 EVENTS_PER_MESSAGE = 3  # send, end of transmission, delivery
 # The schedule engine, measured (benchmarks/bench_scale.py prints both beside these, 2 cores shared by 4 jobs):
 # ring all-reduce on a star, n = 4096, 33.5 M transfers in 5.4 s (6.2 M a second: 12 per event at
-# EVENTS_PER_SECOND); NCCL's ring all-reduce of 1 GiB on 64 × 8 H100, 16 channels sharing NICs and NVLink,
-# 8.4 M transfers in 9.8 s of CPU, preset and fabric included (0.86 M a second: ~2 per event)
+# EVENTS_PER_SECOND); NCCL's ring all-reduce of 1 GiB on 128 × 8 H100, 16 channels sharing NICs and NVLink,
+# 33.5 M transfers in 20.4 s of CPU, preset and fabric included (1.6 M a second: 3 per event)
 TRANSFERS_PER_EVENT = 12
-SHARED_TRANSFERS_PER_EVENT = 2
+SHARED_TRANSFERS_PER_EVENT = 3
 EVENTS_PER_SECOND = 5e5
 EVENTS_PER_GRAPH_ELEMENT = 3  # ~5 µs to build and validate a node or link, ~1.7 µs an event
 ELEMENTS_PER_EVENT = 32

@@ -381,8 +381,8 @@ def test_each_term_of_an_estimate_by_hand():
     149,000.
     All-to-all on a 4 × 4 torus (16 nodes, 32 links): 240 messages all at once, each recomputing rates for
     the others at 0.1 events each: events 3 · 48 + 240 · 0.1 · 240 + 3 · 240 + 32 = 6,656; memory 48,000 +
-    1000 · 240 + 500 · 240 = 408,000; on the schedule engine, whose transfers share links there (2 an event):
-    events 3 · 48 + 240 · 0.1 · 240 + 240 / 2 = 6,024, memory 48,000 + 400 · 240 = 144,000."""
+    1000 · 240 + 500 · 240 = 408,000; on the schedule engine, whose transfers share links there (3 an event):
+    events 3 · 48 + 240 · 0.1 · 240 + 240 / 3 = 5,984, memory 48,000 + 400 · 240 = 144,000."""
     from commsim.network import topology
 
     star = topology.build("star", 64, 1e9, 1e-6)
@@ -407,7 +407,7 @@ def test_each_term_of_an_estimate_by_hand():
     a2a = parse(workers=16, payload="size-only", algorithms=["all_to_all"], topology={"kind": "torus"})
     assert budget.estimate(a2a, only_run(a2a)) == budget.Estimate(240, 6656, 408_000)
     shared = a2a.model_copy(update={"engine": "schedule"})
-    assert budget.estimate(shared, only_run(shared)) == budget.Estimate(240, 6024, 144_000)
+    assert budget.estimate(shared, only_run(shared)) == budget.Estimate(240, 5984, 144_000)
 
 
 def test_disturbed_and_analytic_estimates_by_hand():
@@ -622,7 +622,7 @@ def test_a_workload_estimate_bounds_what_its_step_sends_under_nccl_s_own_protoco
 
 def test_the_schedule_engine_prices_transfers_that_share_links_higher():
     """NCCL's ring on 4 channels of 2 × 8 H100 sends 4 · 16 · 30 = 1,920 transfers (what the run moves), its
-    channels sharing NICs and NVLink: 2 transfers an event, so 960 events beyond the 3 per counted node and
+    channels sharing NICs and NVLink: 3 transfers an event, so 640 events beyond the 3 per counted node and
     link (the analytic engine's estimate, which only builds the cluster); a textbook ring on a star, 12 an
     event: 2 · 64 · 63 = 8,064 transfers, ⌊8,064 / 12⌋ = 672 events beyond the star's 3 · 129."""
     loaded = _nccl("ring_allreduce", "1 MiB", "channels: 4\n", "schedule")
@@ -630,7 +630,7 @@ def test_the_schedule_engine_prices_transfers_that_share_links_higher():
     estimate = budget.estimate(loaded, run)
     counted = budget.estimate(_nccl("ring_allreduce", "1 MiB", "channels: 4\n", "analytic"), run).events
     assert estimate.messages == 1920 == points.simulate_run(loaded, run).messages
-    assert estimate.events - counted == 1920 // 2 == 960
+    assert estimate.events - counted == 1920 // 3 == 640
     ring = parse(workers=64, payload="size-only", engine="schedule")
     assert budget.estimate(ring, only_run(ring)).events - 3 * 129 == 8064 // 12 == 672
 
@@ -638,22 +638,24 @@ def test_the_schedule_engine_prices_transfers_that_share_links_higher():
 def test_what_fits_the_faster_engines_runs_and_what_cannot_finish_is_refused_with_its_time():
     """Ring all-reduce of 32,768 size-only ranks on the schedule engine: 2 · 32,768 · 32,767 = 2,147,418,112
     transfers (over the old 1e9 messages), 3 · 65,537 + ⌊2,147,418,112 / 12⌋ = 179,148,120 events (~6 min at
-    6 M transfers a second): within the defaults now. NCCL's ring all-reduce of 1 GiB on 512 × 8 H100 on 16
-    channels: 16 · 4,096 · 8,190 = 536,739,840 transfers sharing links, ~2.7e8 events (~9 min): refused, its
-    time in the line."""
+    6 M transfers a second): within the defaults now. NCCL's ring all-reduce of 1 GiB on 16 channels: on
+    512 × 8 H100, 16 · 4,096 · 8,190 = 536,739,840 transfers sharing links, 3 an event, ~1.8e8 events (~6 min):
+    within them; on 1,024 × 8, 16 · 8,192 · 16,382 = 2,147,221,504 transfers, ~7.2e8 events (~24 min):
+    refused, its time in the line."""
     big = parse(workers=32768, payload="size-only", engine="schedule")
     assert budget.estimate(big, only_run(big)) == budget.Estimate(2_147_418_112, 179_148_120, 1000 * 65_537 + 400 * 65_536)
     import yaml
 
-    text = ("name: b\nworkers: 4096\nsize: 1 GiB\npayload: size-only\nalgorithms: [ring_allreduce]\nmodel: nccl\n"
-            "engine: schedule\ntopology: {kind: cluster, preset: hgx-h100, nodes: 512}\nchannels: 16\n")
+    text = ("name: b\nworkers: {}\nsize: 1 GiB\npayload: size-only\nalgorithms: [ring_allreduce]\nmodel: nccl\n"
+            "engine: schedule\ntopology: {{kind: cluster, preset: hgx-h100, nodes: {}}}\nchannels: 16\n")
+    fits = scenario.parse(yaml.safe_load(text.format(4096, 512)), "b.yaml")
+    estimate = budget.estimate(fits, only_run(fits))
+    assert estimate.messages == 536_739_840 and 536_739_840 // 3 < estimate.events < 1.8e8 < budget.DEFAULT_EVENTS
     with pytest.raises(ScenarioError) as error:
-        scenario.parse(yaml.safe_load(text), "b.yaml")
+        scenario.parse(yaml.safe_load(text.format(8192, 1024)), "b.yaml")
     assert str(error.value) == (
-        "b.yaml: budget.events: run 1 (ring_allreduce on cluster hgx-h100 x512, n=4096, p=2.7e8) needs ~2.7e8 events "
-        "(~9 min), over the limit of 2.0e8; try fewer workers or engine: analytic")
-    loaded = scenario.parse(yaml.safe_load(text + "budget: {events: 1e9}\n"), "b.yaml")
-    assert budget.estimate(loaded, only_run(loaded)).messages == 16 * 4096 * 2 * 4095
+        "b.yaml: budget.events: run 1 (ring_allreduce on cluster hgx-h100 x1024, n=8192, p=2.7e8) needs ~7.2e8 events "
+        "(~24 min), over the limit of 2.0e8; try fewer workers or engine: analytic")
 
 
 def test_the_message_engine_holds_what_its_estimate_charges_an_all_to_all():
