@@ -8,11 +8,13 @@ multiplies by the steps) and from what the engines hold:
   and tree by their formulas).
 * **events**: the engine's work. The message engine takes about ``EVENTS_PER_MESSAGE`` SimPy events per
   message; the schedule engine moves a round's transfers as arrays, about ``TRANSFERS_PER_EVENT`` for the
-  price of an event; on both, messages in flight together that share links cost ``CONTENTION`` events
+  price of an event where no two share a link, ``SHARED_TRANSFERS_PER_EVENT`` where they do (its fluid way
+  recomputes the rates of those in flight at each start and end: NCCL's channels share NICs and NVLink); on
+  both, messages in flight together that share links cost ``CONTENTION`` events
   each per message (max-min rates recomputed; ~n² per message for an all-to-all on a torus); building the
   topology, about ``EVENTS_PER_GRAPH_ELEMENT`` per node or link; real data, an event per
-  ``ELEMENTS_PER_EVENT`` elements drawn, added or checked. A loaded 2-core machine does about 0.5 M events
-  a second (1 M ring messages in 10-20 s).
+  ``ELEMENTS_PER_EVENT`` elements drawn, added or checked. A loaded 2-core machine does about
+  ``EVENTS_PER_SECOND`` (1 M ring messages in 6 s on the message engine), the time a refusal quotes.
 * **memory**: the topology (graph, links and routes), the messages in flight, the message log when one is
   kept (``LOG_BYTES_PER_MESSAGE``) and, in a disturbed run, the walks of the critical path and the idle
   times over it (``ANALYSIS_BYTES_PER_MESSAGE``), real data (every worker's buffer, its result and the
@@ -20,7 +22,8 @@ multiplies by the steps) and from what the engines hold:
 
 Limits: ``memory`` defaults to 80 % of the memory available when the scenario is loaded (less under a
 ``ulimit -v`` or a container's limit), ``events`` to
-2e8 (~67 M messages on the message engine: 5 to 10 minutes), ``messages`` to 1e9; the environment variable ``COMMSIM_BUDGET`` (``"memory=8 GB,
+2e8 (~67 M messages on the message engine: 5 to 10 minutes), ``messages`` to 1e10 (a ring all-reduce of
+65,536 ranks sends 8.6e9: messages the schedule engine only counts cost no memory); the environment variable ``COMMSIM_BUDGET`` (``"memory=8 GB,
 events=1e9"``) and a scenario's ``budget:`` mapping override them, the scenario last. ``engine: analytic``
 answers from the closed forms and is never refused (with ``model: nccl`` it still builds the cluster).
 """
@@ -39,11 +42,22 @@ from .errors import CommsimError, TopologyError, shown
 
 ENV = "COMMSIM_BUDGET"
 EVENTS_PER_MESSAGE = 3  # send, end of transmission, delivery
-TRANSFERS_PER_EVENT = 8
+# The schedule engine, measured (benchmarks/bench_scale.py prints both beside these, 2 cores shared by 4 jobs):
+# ring all-reduce on a star, n = 4096, 33.5 M transfers in 5.4 s (6.2 M a second: 12 per event at
+# EVENTS_PER_SECOND); NCCL's ring all-reduce of 1 GiB on 128 × 8 H100, 16 channels sharing NICs and NVLink,
+# 33.5 M transfers in 20.4 s of CPU, preset and fabric included (1.6 M a second: 3 per event)
+TRANSFERS_PER_EVENT = 12
+SHARED_TRANSFERS_PER_EVENT = 3
+EVENTS_PER_SECOND = 5e5
 EVENTS_PER_GRAPH_ELEMENT = 3  # ~5 µs to build and validate a node or link, ~1.7 µs an event
 ELEMENTS_PER_EVENT = 32
 BYTES_PER_GRAPH_ELEMENT = 1000  # networkx node or edge with attributes, the network's links and routes
-BYTES_PER_MESSAGE_IN_FLIGHT = 2000
+# A message in flight on the message engine: its flow, delivery event, timer slot, links' entries, the
+# round's columns (all-to-all on a star, n = 512: 262 k in flight and as many routes, 376 MB peak RSS less
+# 54 MB before the run = 1,230 B each with its route); on the schedule engine, a transfer of the rounds in
+# flight as columns of arrays (all-to-all, n = 1024: 1 M transfers, 360 MB peak)
+BYTES_PER_MESSAGE_IN_FLIGHT = 1000
+BYTES_PER_TRANSFER_IN_FLIGHT = 400
 BYTES_PER_ROUTE = 500
 LOG_BYTES_PER_MESSAGE = 34  # route, bytes, start, end (8 each), phase (2)
 # the schedule engine keeps 8 columns of 8 B a delivered transfer, then builds the message engine's log from them
@@ -54,7 +68,7 @@ SCHEDULE_LOG_BYTES_PER_MESSAGE = 64 + LOG_BYTES_PER_MESSAGE
 ANALYSIS_BYTES_PER_MESSAGE = 350
 DATA_COPIES = 3  # buffers, results, and a copy in flight or in the check (measured: 2.1-2.9)
 DEFAULT_EVENTS = 2e8
-DEFAULT_MESSAGES = 1e9
+DEFAULT_MESSAGES = 1e10
 KEYS = ("memory", "messages", "events")
 _REAL_DATASETS = {"digits": (1797, 64, 10), "breast_cancer": (569, 30, 2)}  # samples, features, classes
 
@@ -268,6 +282,13 @@ def _contending(algorithm: str, n: int, servers: int) -> int:
     return 0 if algorithm in RING_LIKE else _in_one_round(algorithm, n, servers)
 
 
+def _transfers_per_event(scenario: Any, algorithm: str) -> int:
+    """The schedule engine's transfers for the price of an event: fewer where transfers in flight share links
+    (NCCL's channels; every algorithm that is not ring-like)."""
+    shared = scenario.model == "nccl" or algorithm not in RING_LIKE
+    return SHARED_TRANSFERS_PER_EVENT if shared else TRANSFERS_PER_EVENT
+
+
 def _graph_elements(topology: Any, n: int, servers: int) -> int:
     from .network.options import size
 
@@ -310,8 +331,8 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     in_flight = min(messages, _in_one_round(run.algorithm, n, servers))
     events += int(messages * CONTENTION.get(topology.kind, 0.1) * min(messages, _contending(run.algorithm, n, servers)))
     if engine == "schedule":
-        events += messages // TRANSFERS_PER_EVENT
-        memory += BYTES_PER_MESSAGE_IN_FLIGHT * in_flight // 8
+        events += messages // _transfers_per_event(scenario, run.algorithm)
+        memory += BYTES_PER_TRANSFER_IN_FLIGHT * in_flight
     else:
         events += EVENTS_PER_MESSAGE * messages + 2 * n
         memory += BYTES_PER_MESSAGE_IN_FLIGHT * in_flight + BYTES_PER_ROUTE * min(messages, in_flight * 8)
@@ -349,7 +370,8 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     data = scenario.payload == "data"
     work_per_step = n * (spec.batch_per_worker * params + 2 * params) if data else 0  # each worker: batch, update
     contention = int(per_step * CONTENTION.get(run.topology.kind, 0.1) * min(per_step, _contending(run.algorithm, n, servers)))
-    moving = per_step // TRANSFERS_PER_EVENT if _engine(scenario) == "schedule" else EVENTS_PER_MESSAGE * per_step + 100 * n
+    moving = (per_step // _transfers_per_event(scenario, run.algorithm) if _engine(scenario) == "schedule"
+              else EVENTS_PER_MESSAGE * per_step + 100 * n)
     events = (EVENTS_PER_GRAPH_ELEMENT * elements + steps * (moving + contention)
               + steps * work_per_step // (ELEMENTS_PER_EVENT * 8))
     in_flight = min(per_step, _in_one_round(run.algorithm, n, servers))
@@ -388,8 +410,8 @@ def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
                else _collective_messages(algorithm, n, p, w, 0, None))
         messages += one
         events += int(one * CONTENTION.get(run.topology.kind, 0.1) * min(one, _contending(algorithm, n, 0)))
-    events += messages // TRANSFERS_PER_EVENT if engine == "schedule" else EVENTS_PER_MESSAGE * messages
-    memory += BYTES_PER_MESSAGE_IN_FLIGHT * 2 * n * (1 if engine == "schedule" else 8)
+    events += messages // _transfers_per_event(scenario, run.algorithm) if engine == "schedule" else EVENTS_PER_MESSAGE * messages
+    memory += 2 * n * (BYTES_PER_TRANSFER_IN_FLIGHT if engine == "schedule" else 8 * BYTES_PER_MESSAGE_IN_FLIGHT)
     memory += (SCHEDULE_LOG_BYTES_PER_MESSAGE if engine == "schedule" else LOG_BYTES_PER_MESSAGE) * messages if keep_log else 0
     return Estimate(messages, events, memory)
 
@@ -417,6 +439,12 @@ def _count(x: float) -> str:
         return f"{x:.0f}"
     exponent = int(math.floor(math.log10(x)))
     return f"{x / 10**exponent:.1f}e{exponent}"
+
+
+def _minutes(events: float) -> str:
+    """The time ``events`` take at ``EVENTS_PER_SECOND``: "~9 min"; under a minute "~40 s", "~0.24 s"."""
+    seconds = events / EVENTS_PER_SECOND
+    return f"~{seconds:.2g} s" if seconds < 60 else f"~{seconds / 60:,.0f} min"
 
 
 def _suggestion(scenario: Any, key: str) -> str:
@@ -464,10 +492,12 @@ def check(scenario: Any, keep_log: bool = False) -> None:
             if amount > allowed:
                 shown_amount, shown_limit = ((units.format_bytes(amount), units.format_bytes(allowed)) if key == "memory"
                                              else (f"{_count(amount)} {key}", _count(allowed)))
+                shown_amount += f" ({_minutes(amount)})" if key == "events" else ""
                 what = f"{run.algorithm} on {shown(run.topology.title, 30, quote=False)}, n={run.workers}"
                 what += f", p={_count(run.params)}" if run.params is not None else ""
                 raise CommsimError(f"budget.{key}: run {index} ({what}) needs ~{shown_amount}, over the limit of "
                                    f"{shown_limit}; try {_suggestion(scenario, key)}")
         if total > limit.events:
-            raise CommsimError(f"budget.events: runs 1 to {index} together need ~{_count(total)} events, over the limit "
+            raise CommsimError(f"budget.events: runs 1 to {index} together need ~{_count(total)} events "
+                               f"({_minutes(total)}), over the limit "
                                f"of {_count(limit.events)}; try fewer runs, {_suggestion(scenario, 'events')}")

@@ -85,11 +85,12 @@ def test_a_run_over_the_memory_budget_is_refused_with_the_estimate(tmp_path, cap
 
 
 def test_a_run_over_the_event_budget_is_refused_with_the_estimate():
-    """Ring all-reduce on 8192 size-only workers: 134 M messages, ~4.0e8 events, over the default 2e8."""
+    """Ring all-reduce on 8192 size-only workers: 134 M messages, 3 · (8,193 + 8,192) + 3 · 134,201,344 + 2 · 8,192
+    = 402,669,571 events, over the default 2e8: 805 s at 5e5 events a second, "~13 min"."""
     with pytest.raises(ScenarioError) as error:
         parse(workers=8192, payload="size-only", engine="message")
     assert str(error.value) == (
-        "b.yaml: budget.events: run 1 (ring_allreduce on star, n=8192, p=1000) needs ~4.0e8 events, over the limit of "
+        "b.yaml: budget.events: run 1 (ring_allreduce on star, n=8192, p=1000) needs ~4.0e8 events (~13 min), over the limit of "
         "2.0e8; try fewer workers, engine: schedule or engine: analytic")
 
 
@@ -220,8 +221,8 @@ def test_the_runs_of_a_scenario_are_held_to_the_events_limit_together():
     loaded = parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only", engine="message")
     one = budget.estimate(loaded, only_run(loaded)).events
     assert one < 1e5 < 20 * one
-    with pytest.raises(ScenarioError, match=r"^b\.yaml: budget\.events: runs 1 to 5 together need ~1\.\de5 events, "
-                                            r"over the limit of 1\.0e5; try fewer runs, fewer workers, engine: schedule"):
+    with pytest.raises(ScenarioError, match=r"^b\.yaml: budget\.events: runs 1 to 5 together need ~1\.\de5 events "
+                                            r"\(~0\.[23]\d? s\), over the limit of 1\.0e5; try fewer runs, fewer workers, engine: schedule"):
         parse(workers=64, params={"from": 1000, "to": 20000, "step": 1000}, payload="size-only",
               budget={"events": 1e5}, engine="message")
 
@@ -370,52 +371,56 @@ def test_each_term_of_an_estimate_by_hand():
     """The documented constants, by hand. A 64-worker star has 65 nodes and 64 links (129 elements: 3
     events and 1000 B each); ring all-reduce sends 2 · 64 · 63 = 8,064 messages, 128 at once (two per
     rank), sharing no link:
-    message engine: events 3 · 129 + 3 · 8,064 + 2 · 64 = 24,707; memory 129,000 + 2000 · 128 in flight +
-    500 · min(8,064, 8 · 128) routes = 897,000, and 34 B a message more with the log;
-    schedule engine: events 3 · 129 + 8,064 / 8 = 1,395; memory 129,000 + 2000 · 128 / 8 = 161,000 (for 3
-    workers, 12 messages: 3 · 7 + ⌊12 / 8⌋ = 22 events, whole numbers);
+    message engine: events 3 · 129 + 3 · 8,064 + 2 · 64 = 24,707; memory 129,000 + 1000 · 128 in flight +
+    500 · min(8,064, 8 · 128) routes = 769,000, and 34 B a message more with the log;
+    schedule engine (ring-like, no link shared: 12 transfers an event): events 3 · 129 + ⌊8,064 / 12⌋ = 1,059;
+    memory 129,000 + 400 · 128 = 180,200 (for 3 workers, 12 messages, 6 at once: 3 · 7 + ⌊12 / 12⌋ = 22 events,
+    7,000 + 400 · 6 = 9,400 B, whole numbers);
     real data (4 fp64 workers of 1000, 9 elements, 24 messages, 8 at once): events 27 + 72 + 8 + (2 · 4 ·
-    1000 + 24 · 1000 / 4) / 32 = 544; memory 9,000 + 2000 · 8 + 500 · 24 + 3 · 4 · 1000 · 8 + 24 · 1000 =
-    157,000.
+    1000 + 24 · 1000 / 4) / 32 = 544; memory 9,000 + 1000 · 8 + 500 · 24 + 3 · 4 · 1000 · 8 + 24 · 1000 =
+    149,000.
     All-to-all on a 4 × 4 torus (16 nodes, 32 links): 240 messages all at once, each recomputing rates for
     the others at 0.1 events each: events 3 · 48 + 240 · 0.1 · 240 + 3 · 240 + 32 = 6,656; memory 48,000 +
-    2000 · 240 + 500 · 240 = 648,000."""
+    1000 · 240 + 500 · 240 = 408,000; on the schedule engine, whose transfers share links there (3 an event):
+    events 3 · 48 + 240 · 0.1 · 240 + 240 / 3 = 5,984, memory 48,000 + 400 · 240 = 144,000."""
     from commsim.network import topology
 
     star = topology.build("star", 64, 1e9, 1e-6)
     assert star.number_of_nodes() + star.number_of_edges() == 129
     ring = parse(workers=64, payload="size-only")
-    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(8064, 24_707, 897_000)
-    assert budget.estimate(ring, only_run(ring), True).memory == 897_000 + 34 * 8064
+    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(8064, 24_707, 769_000)
+    assert budget.estimate(ring, only_run(ring), True).memory == 769_000 + 34 * 8064
     fast = parse(workers=64, payload="size-only", engine="schedule")
-    assert budget.estimate(fast, only_run(fast)) == budget.Estimate(8064, 1395, 161_000)
+    assert budget.estimate(fast, only_run(fast)) == budget.Estimate(8064, 1059, 180_200)
     three = parse(workers=3, payload="size-only", engine="schedule")  # 12 messages, 6 at once: whole events
     estimate = budget.estimate(three, only_run(three))
-    assert estimate == budget.Estimate(12, 3 * 7 + 1, 7000 + 2000 * 6 // 8)
+    assert estimate == budget.Estimate(12, 3 * 7 + 1, 7000 + 400 * 6)
     assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
     data = parse(workers=4, dtype="float64")
     estimate = budget.estimate(data, only_run(data))
-    assert estimate == budget.Estimate(24, 544, 157_000)
+    assert estimate == budget.Estimate(24, 544, 149_000)
     assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
     half = parse(workers=4, dtype="float16")  # 2 B an element: the buffers' 96,000 B become 24,000
-    assert budget.estimate(half, only_run(half)) == budget.Estimate(24, 544, 157_000 - 96_000 + 24_000)
+    assert budget.estimate(half, only_run(half)) == budget.Estimate(24, 544, 149_000 - 96_000 + 24_000)
     torus = topology.build("torus", 16, 1e9, 1e-6)
     assert torus.number_of_nodes() + torus.number_of_edges() == 48
     a2a = parse(workers=16, payload="size-only", algorithms=["all_to_all"], topology={"kind": "torus"})
-    assert budget.estimate(a2a, only_run(a2a)) == budget.Estimate(240, 6656, 648_000)
+    assert budget.estimate(a2a, only_run(a2a)) == budget.Estimate(240, 6656, 408_000)
+    shared = a2a.model_copy(update={"engine": "schedule"})
+    assert budget.estimate(shared, only_run(shared)) == budget.Estimate(240, 5984, 144_000)
 
 
 def test_disturbed_and_analytic_estimates_by_hand():
     """The ring of ``test_each_term_of_an_estimate_by_hand`` with a straggler: run twice (16,128 messages,
-    2 · 24,707 events), the memory of the logged run (1,171,176) and 350 B a message for the walks over
-    its log: 3,993,576. model: nccl answered by the analytic engine only builds the cluster and sends
+    2 · 24,707 events), the memory of the logged run (769,000 + 34 · 8,064 = 1,043,176) and 350 B a message
+    for the walks over its log: 3,865,576. model: nccl answered by the analytic engine only builds the cluster and sends
     nothing: 3 events and 1000 B for each node and link counted, at least the built graph's 99 (2 × 8 H100:
     per node 8 GPUs, an NVSwitch, 8 NICs and 24 links; 8 rails, a spine, 8 rail–spine links) and at most
     a rail more per NIC (the count's slack)."""
     from commsim.network import topology
 
     late = parse(workers=64, payload="size-only", stragglers={"compute": "10 us", "slowdown": {3: 4}})
-    assert budget.estimate(late, only_run(late)) == budget.Estimate(16_128, 49_414, 1_171_176 + 350 * 8064)
+    assert budget.estimate(late, only_run(late)) == budget.Estimate(16_128, 49_414, 1_043_176 + 350 * 8064)
     cluster = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2)
     elements = cluster.number_of_nodes() + cluster.number_of_edges()
     assert elements == 2 * (8 + 1 + 8 + 3 * 8) + 8 + 1 + 8 == 99
@@ -430,18 +435,18 @@ def test_a_training_estimate_by_hand():
     32 a batch), 4 workers on a star, 10 steps. Ring, fp32: 2 · 4 · 3 = 24 messages a step, 240 in all;
     events 3 · 9 elements + 10 · (3 · 24 + 100 · 4) + 10 · 4 · (32 · 42 + 2 · 42) / 256 = 4,970; memory
     9,000 + 8 · 4096 · 21 (the data) + 8 · 4096 · (32 + 2) (activations) + 8 · 42 · 3 · 3 · 4 (replicas) +
-    4 · 8 · 10 · 4 (curves) + (2000 + 8 · 42) · 8 in flight = 1,843,304, 34 B a message more with the log.
+    4 · 8 · 10 · 4 (curves) + (1000 + 8 · 42) · 8 in flight = 1,835,304, 34 B a message more with the log.
     The parameter server with signs: ⌈42/8⌉ + 4 = 10 bytes a message, 8 a step, 4 at once (11 elements):
     events 33 + 10 · (3 · 8 + 400) + 223 = 4,496; memory 11,000 + 688,128 + 1,114,112 + 12,096 + 1,280 +
-    (2000 + 8 · 10) · 4 = 1,834,936. With 64 workers (131 elements), 128 messages a step of which 64 pushes
+    (1000 + 8 · 10) · 4 = 1,830,936. With 64 workers (131 elements), 128 messages a step of which 64 pushes
     share the server's link: ⌊128 · 0.0005 · 64⌋ = 4 events of contention a step."""
     training = {"model": "logistic_regression", "steps": 10}
     ring = parse(params=None, training=training | {"optimizer": {"name": "gradient_descent", "alpha": 0.1}})
-    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(240, 4970, 1_843_304)
-    assert budget.estimate(ring, only_run(ring), True).memory == 1_843_304 + 34 * 240
+    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(240, 4970, 1_835_304)
+    assert budget.estimate(ring, only_run(ring), True).memory == 1_835_304 + 34 * 240
     signs = parse(params=None, algorithms=["parameter_server"], topology={"kind": "star", "servers": 1},
                   training=training | {"optimizer": {"name": "sign_sgd", "learning_rate": 0.01, "wire": "sign"}})
-    assert budget.estimate(signs, only_run(signs)) == budget.Estimate(80, 4496, 1_834_936)
+    assert budget.estimate(signs, only_run(signs)) == budget.Estimate(80, 4496, 1_830_936)
     crowd = signs.model_copy(update={"workers": [64]})  # 128 messages a step, 64 pushes sharing the server's link
     estimate = budget.estimate(crowd, only_run(crowd))
     assert (estimate.messages, estimate.events) == (1280, 3 * 131 + 10 * (3 * 128 + 100 * 64 + 4) + 10 * 64 * 1428 // 256)
@@ -449,18 +454,18 @@ def test_a_training_estimate_by_hand():
 
 def test_the_logs_of_earlier_runs_count_against_later_ones():
     """With the log kept (--messages), every run's log stays until the results are written: three 64-worker
-    rings (1,171,176 B each with its own log of 34 · 8,064 = 274,176 B) need 1,171,176, then 1,445,352,
-    then 1,719,528 B; under a 1.5 MB limit the third is refused, and without the log none is; the limit
-    is met at 1,719,528 exactly, not a byte below."""
+    rings (1,043,176 B each with its own log of 34 · 8,064 = 274,176 B) need 1,043,176, then 1,317,352,
+    then 1,591,528 B; under a 1.5 MB limit the third is refused, and without the log none is; the limit
+    is met at 1,591,528 exactly, not a byte below."""
     loaded = parse(workers=64, params={"from": 1000, "to": 3000, "step": 1000}, payload="size-only")
     limited = loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1.5e6)})
     budget.check(limited)
-    with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 \(ring_allreduce on star, n=64, p=3000\) needs ~1\.7"):
+    with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 \(ring_allreduce on star, n=64, p=3000\) needs ~1\.59 MB"):
         budget.check(limited, keep_log=True)
-    assert budget.estimate(loaded, only_run(loaded), True).memory == 1_171_176
-    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_719_528)}), keep_log=True)
+    assert budget.estimate(loaded, only_run(loaded), True).memory == 1_043_176
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_591_528)}), keep_log=True)
     with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 "):
-        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_719_527)}), keep_log=True)
+        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_591_527)}), keep_log=True)
 
 
 def test_the_memory_sources_are_read_by_hand(monkeypatch):
@@ -646,3 +651,55 @@ def test_nvls_estimates_whole_pieces_on_one_node_and_nothing_across_nodes():
     assert budget.estimate(loaded, run).messages == 24 * 4 * 10 >= points.simulate_run(loaded, run).messages
     across = _nccl("nvls", "1 MiB", "", "schedule")
     assert budget.estimate(across, only_run(across)).messages == 0
+
+
+def test_the_schedule_engine_prices_transfers_that_share_links_higher():
+    """NCCL's ring on 4 channels of 2 × 8 H100 sends 4 · 16 · 30 = 1,920 transfers (what the run moves), its
+    channels sharing NICs and NVLink: 3 transfers an event, so 640 events beyond the 3 per counted node and
+    link (the analytic engine's estimate, which only builds the cluster); a textbook ring on a star, 12 an
+    event: 2 · 64 · 63 = 8,064 transfers, ⌊8,064 / 12⌋ = 672 events beyond the star's 3 · 129."""
+    loaded = _nccl("ring_allreduce", "1 MiB", "channels: 4\n", "schedule")
+    run = only_run(loaded)
+    estimate = budget.estimate(loaded, run)
+    counted = budget.estimate(_nccl("ring_allreduce", "1 MiB", "channels: 4\n", "analytic"), run).events
+    assert estimate.messages == 1920 == points.simulate_run(loaded, run).messages
+    assert estimate.events - counted == 1920 // 3 == 640
+    ring = parse(workers=64, payload="size-only", engine="schedule")
+    assert budget.estimate(ring, only_run(ring)).events - 3 * 129 == 8064 // 12 == 672
+
+
+def test_what_fits_the_faster_engines_runs_and_what_cannot_finish_is_refused_with_its_time():
+    """Ring all-reduce of 32,768 size-only ranks on the schedule engine: 2 · 32,768 · 32,767 = 2,147,418,112
+    transfers (over the old 1e9 messages), 3 · 65,537 + ⌊2,147,418,112 / 12⌋ = 179,148,120 events (~6 min at
+    6 M transfers a second): within the defaults now. NCCL's ring all-reduce of 1 GiB on 16 channels: on
+    512 × 8 H100, 16 · 4,096 · 8,190 = 536,739,840 transfers sharing links, 3 an event, ~1.8e8 events (~6 min):
+    within them; on 1,024 × 8, 16 · 8,192 · 16,382 = 2,147,221,504 transfers, ~7.2e8 events (~24 min):
+    refused, its time in the line."""
+    big = parse(workers=32768, payload="size-only", engine="schedule")
+    assert budget.estimate(big, only_run(big)) == budget.Estimate(2_147_418_112, 179_148_120, 1000 * 65_537 + 400 * 65_536)
+    import yaml
+
+    text = ("name: b\nworkers: {}\nsize: 1 GiB\npayload: size-only\nalgorithms: [ring_allreduce]\nmodel: nccl\n"
+            "engine: schedule\ntopology: {{kind: cluster, preset: hgx-h100, nodes: {}}}\nchannels: 16\n")
+    fits = scenario.parse(yaml.safe_load(text.format(4096, 512)), "b.yaml")
+    estimate = budget.estimate(fits, only_run(fits))
+    assert estimate.messages == 536_739_840 and 536_739_840 // 3 < estimate.events < 1.8e8 < budget.DEFAULT_EVENTS
+    with pytest.raises(ScenarioError) as error:
+        scenario.parse(yaml.safe_load(text.format(8192, 1024)), "b.yaml")
+    assert str(error.value) == (
+        "b.yaml: budget.events: run 1 (ring_allreduce on cluster hgx-h100 x1024, n=8192, p=2.7e8) needs ~7.2e8 events "
+        "(~24 min), over the limit of 2.0e8; try fewer workers or engine: analytic")
+
+
+def test_the_message_engine_holds_what_its_estimate_charges_an_all_to_all():
+    """All-to-all of 64 size-only workers on a star (4,032 messages, all in flight at once, one route each):
+    the run's traced peak stays under the estimate (1000 B a message in flight and 500 B a route) and above
+    half of it."""
+    loaded = parse(workers=64, payload="size-only", algorithms=["all_to_all"])
+    run = only_run(loaded)
+    points.simulate_run(loaded, run)  # imports done before measuring
+    result, peak, _ = _traced(lambda: points.simulate_run(loaded, run))
+    estimate = budget.estimate(loaded, run)
+    assert result.messages == estimate.messages == 64 * 63
+    assert estimate.memory == 1000 * 129 + 1000 * 4032 + 500 * 4032
+    assert estimate.memory / 2 < peak < estimate.memory

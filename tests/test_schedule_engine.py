@@ -182,3 +182,24 @@ def test_an_empty_round_of_an_imported_schedule_takes_no_time():
     algorithm = scheduled("test_gather_then_copy", imported.schedule, None, "test")
     message = run_collective(algorithm, graph, make_buffers(n, p, "float32", "size-only", 0), keep_log=False)
     assert message.finish_s == pytest.approx(expected, rel=1e-12)
+
+
+def test_max_min_rates_are_the_same_for_a_multiset_of_routes_met_again():
+    """Four transfers on a 4-rank star, every link 8 B/s, two of them on route 0 → 2: 0's uplink carries three
+    (0 → 2 twice, 0 → 1) and 2's downlink three (0 → 2 twice, 3 → 2): each gets 8/3. The same multiset in
+    another order, asked again (from the kept fill), gives each transfer its route's rate; new multisets are
+    filled anew (0 → 1 and 3 → 2 alone: 8 each; 0 → 2 and 0 → 1 on 0's uplink: 4 each)."""
+    from commsim.engines.routes import Routes
+    from commsim.network import topology
+
+    graph = topology.build("star", 4, 8.0, 0.0)
+    routes = Routes(graph, [0, 1, 2, 3])
+    ids = routes.lookup(np.array([0, 0, 3, 0]), np.array([2, 1, 2, 2]))
+    first = routes.max_min_rates(ids)
+    np.testing.assert_allclose(first, [8 / 3] * 4, rtol=1e-12)
+    again = routes.max_min_rates(ids[[3, 2, 1, 0]])
+    assert again.tolist() == first[[3, 2, 1, 0]].tolist()
+    alone = routes.max_min_rates(routes.lookup(np.array([0, 3]), np.array([1, 2])))
+    assert alone.tolist() == [8.0, 8.0]
+    fewer = routes.max_min_rates(routes.lookup(np.array([0, 0]), np.array([2, 1])))
+    assert fewer.tolist() == [4.0, 4.0]

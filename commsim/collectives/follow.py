@@ -13,6 +13,7 @@ is turned into per-participant lists once and dropped when every participant has
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Any
@@ -27,8 +28,18 @@ from .payload import Buffer, SizeOnly, size_only
 from .schedule import Round, Schedule, ScheduleMaker
 
 
+def _column(values: np.ndarray) -> Any:
+    """A round's column for indexing one item at a time: integers as an ``array("q")`` (8 B an item, against
+    36 B for a list of ints: an all-to-all's round has n(n−1)), anything else as a list."""
+    if values.dtype.kind not in "iu":
+        return values.tolist()
+    column = array("q")
+    column.frombytes(values.astype(np.int64, copy=False).tobytes())
+    return column
+
+
 class _Plan:
-    """One round as per-participant lists: participant q sends transfers ``send_at[q]:send_at[q+1]`` and
+    """One round as per-participant columns: participant q sends transfers ``send_at[q]:send_at[q+1]`` and
     receives ``recv_at[q]:recv_at[q+1]`` (indices into the lists below, in the round's order). When
     nobody sends or receives more than one transfer (every ring step), ``step[q]`` also has q's whole
     part at hand: (destination node, bytes, tag, source node, tag, the send's index in the round), None where
@@ -62,15 +73,15 @@ class _Plan:
         by_dst = np.argsort(round_.dst, kind="stable")
         lo, hi = round_.lo, round_.hi
         self.phase = round_.phase
-        self.send_at = np.searchsorted(round_.src[by_src], everyone).tolist()
-        self.send_to = round_.dst[by_src].tolist()
-        self.send_lo, self.send_hi = lo[by_src].tolist(), hi[by_src].tolist()
-        self.send_bytes = round_.nbytes[by_src].tolist()
-        self.send_index = by_src.tolist()
-        self.recv_at = np.searchsorted(round_.dst[by_dst], everyone).tolist()
-        self.recv_from = round_.src[by_dst].tolist()
+        self.send_at = _column(np.searchsorted(round_.src[by_src], everyone))
+        self.send_to = _column(round_.dst[by_src])
+        self.send_lo, self.send_hi = _column(lo[by_src]), _column(hi[by_src])
+        self.send_bytes = _column(round_.nbytes[by_src])
+        self.send_index = _column(by_src)
+        self.recv_at = _column(np.searchsorted(round_.dst[by_dst], everyone))
+        self.recv_from = _column(round_.src[by_dst])
         at = lo if round_.at is None else round_.at  # where the receiver writes
-        self.recv_lo, self.recv_hi = at[by_dst].tolist(), (at + (hi - lo))[by_dst].tolist()
+        self.recv_lo, self.recv_hi = _column(at[by_dst]), _column((at + (hi - lo))[by_dst])
         reduce = round_.reduce
         self.recv_reduce = ([reduce] * len(by_dst)) if isinstance(reduce, bool) else reduce[by_dst].tolist()
         self.combine = None if round_.combine is None else round_.combine.tolist()

@@ -82,25 +82,30 @@ def nccl_ring_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
     if n == 1:
         return empty(1, p)  # equivalent: (2) a second participant of no schedule does nothing
     _, src, dst = _rings(n, g, channels)
-    position = np.tile(np.arange(n), channels)
     ch_bounds = bounds_of(p, channels)
-    first = np.repeat(ch_bounds[:-1], n)
-    length = np.repeat(ch_bounds[1:] - ch_bounds[:-1], n)
+    start, length = ch_bounds[:-1, None], (ch_bounds[1:] - ch_bounds[:-1])[:, None]
+    chunk = np.arange(n)[None, :]
+    # [c, j]: chunk j of channel c's range; the rank at position i sends chunk (i − k) mod n at step k, so a
+    # step's columns are these tables rolled by k (one gather each, not a dozen passes of arithmetic a step)
+    lo_of, hi_of = start + (chunk * length) // n, start + ((chunk + 1) * length) // n
+    data_of = (hi_of - lo_of) * w
+    wire_of = wire_bytes(data_of, protocol)
     everyone = channels * n
+    sender_to = np.empty(everyone, dtype=np.int64)
+    sender_to[dst] = np.arange(everyone)  # the transfer each participant receives (every one receives one)
 
-    def piece(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return first + (chunk * length) // n, first + ((chunk + 1) * length) // n
+    def rolled(table: np.ndarray, shift: int) -> np.ndarray:
+        return np.roll(table, shift, axis=1).ravel()
 
     def round_(k: int) -> Round:
         if k < n - 1:
-            lo, hi = piece((position - k) % n)
-            data = (hi - lo) * w
-            combine = np.zeros(everyone, dtype=np.int64)
-            combine[dst] = data
+            lo, hi = rolled(lo_of, k), rolled(hi_of, k)
+            combine = rolled(data_of, k)[sender_to]
             scale = (dst, lo, hi) if k == n - 2 else None  # the receiver now holds that chunk summed
-            return Round(src, dst, wire_bytes(data, protocol), "reduce_scatter", combine, lo, hi, True, scale)
-        lo, hi = piece((position + 1 - (k - n + 1)) % n)  # equivalent: (− n as + n) a multiple of n vanishes mod n
-        return Round(src, dst, wire_bytes((hi - lo) * w, protocol), "all_gather", None, lo, hi, False)
+            return Round(src, dst, rolled(wire_of, k), "reduce_scatter", combine, lo, hi, True, scale)
+        shift = k - n  # all-gather step k − n + 1 sends chunk (i + 1 − (k − n + 1)) mod n
+        return Round(src, dst, rolled(wire_of, shift), "all_gather", None, rolled(lo_of, shift), rolled(hi_of, shift),
+                     False)
 
     return Schedule(everyone, 2 * (n - 1), round_, np.tile(ints(range(n)), channels), p, eager=True)
 
