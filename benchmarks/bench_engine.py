@@ -455,6 +455,17 @@ def schedule_checks(scheduled: list[dict], rows: list[dict]) -> list[tuple[str, 
     return results
 
 
+def verdict(results: list[tuple[str, bool]], json_path: str | None = None, figures: dict | None = None) -> int:
+    """Print each check as PASS or FAIL, save ``figures`` and the checks as JSON if asked; the exit status
+    (0: every target holds)."""
+    for description, holds in results:
+        print(f"{'PASS' if holds else 'FAIL'}  {description}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({**(figures or {}), "checks": [{"check": d, "holds": h} for d, h in results]}, f, indent=2)
+    return 0 if all(holds for _, holds in results) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="only the n=128 ring and all-to-all (smoke run)")
@@ -489,18 +500,9 @@ def main() -> int:
         scheduled = schedule_bench(SCHEDULE_CASES)
         print(f"schedule engine ({TOPOLOGY}, {BANDWIDTH:.3g} B/s, {LATENCY * 1e6:g} us per link, p = {PARAMS:,} fp32):")
         print(schedule_table(scheduled, []))
-        results = schedule_checks(scheduled, [])
-        for description, holds in results:
-            print(f"{'PASS' if holds else 'FAIL'}  {description}")
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump({"schedule": scheduled, "checks": [{"check": d, "holds": h} for d, h in results]}, f, indent=2)
-        return 0 if all(holds for _, holds in results) else 1
+        return verdict(schedule_checks(scheduled, []), args.json, {"schedule": scheduled})
     if args.pipeline:
-        results = pipeline_checks(pipeline_bench())
-        for description, holds in results:
-            print(f"{'PASS' if holds else 'FAIL'}  {description}")
-        return 0 if all(holds for _, holds in results) else 1
+        return verdict(pipeline_checks(pipeline_bench()))
     rows, scheduled = bench(QUICK if args.quick else FULL), []
     print(f"{TOPOLOGY}, {BANDWIDTH:.3g} B/s, {LATENCY * 1e6:g} us per link, p = {PARAMS:,} fp32, size-only payload; "
           "best wall time of the repetitions, peak = max RSS")
@@ -523,13 +525,7 @@ def main() -> int:
                             f"alternated (target {args.before_target}x)", sum(ratios) / len(ratios) >= args.before_target))
     if args.quick:
         print("(--quick: smoke run; the n=1024 and n=512 targets are not checked)")
-    for description, holds in results:
-        print(f"{'PASS' if holds else 'FAIL'}  {description}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "schedule": scheduled, "checks": [{"check": d, "holds": h} for d, h in results]},
-                      f, indent=2)
-    return 0 if all(holds for _, holds in results) else 1
+    return verdict(results, args.json, {"rows": rows, "schedule": scheduled})
 
 
 if __name__ == "__main__":

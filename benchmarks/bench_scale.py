@@ -35,6 +35,8 @@ import subprocess
 import sys
 import time
 
+from bench_engine import verdict  # this folder is on the path when run as a script
+
 BUILD_NODES = 8192
 BUILD_TARGET_S = 5.0
 NCCL_TARGET_S = 60.0
@@ -157,13 +159,7 @@ def main() -> int:
     for case, size in plan:
         rows.append(measure(case, size, args.timeout))
         print(f"  {case} {size}: {rows[-1]['wall_s']:.2f} s", file=sys.stderr, flush=True)
-    results = checks(rows)
-    for description, holds in results:
-        print(f"{'PASS' if holds else 'FAIL'}  {description}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "checks": [{"check": d, "holds": h} for d, h in results]}, f, indent=2)
-    return 0 if all(holds for _, holds in results) else 1
+    return verdict(checks(rows), args.json, {"rows": rows})
 
 
 if __name__ == "__main__":
