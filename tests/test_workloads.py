@@ -282,6 +282,43 @@ def test_compute_from_the_presets_gpu_peak():
     assert math.isclose(result.compute_s, 3 * resnet50().flops_per_sample * 64 / (989.5e12 * 0.4), rel_tol=1e-12)
 
 
+@pytest.mark.parametrize("optimizer, state, norm", [
+    (None, 2, 0), ("adam", 2, 0), ("momentum", 1, 0), ("signum", 1, 0), ("gradient_descent", 0, 0),
+    ("sign_sgd", 0, 0), ("sign_descent", 0, 1), ("coordinate_descent", 0, 1)])
+def test_the_optimizer_step_moves_its_own_state(optimizer, state, norm):
+    """One GPU's optimizer step is a memory-bound fp32 pass: read the parameter, the gradient and each of the
+    s state tensors optim's ``init`` makes, write the parameter and each state (4 B each), plus one read of the
+    gradient for a norm first (‖g‖₁ of sign descent, ‖g‖∞ of coordinate descent). ResNet-50 on an H100 (HBM3
+    3.35 TB/s, the spec sheet): Adam 28 B per parameter, SGD 12, momentum 20, sign descent 16."""
+    from commsim.training.architectures import resnet50
+
+    import optim
+
+    if optimizer is not None:  # the state count from optim itself: tensors of the parameters' shape in init
+        made = optim.get(optimizer, 0.1).init(np.zeros(7))
+        leaves = [leaf for leaf in (made if isinstance(made, tuple) else (made,)) for leaf in
+                  (leaf if isinstance(leaf, tuple) else (leaf,))]
+        assert sum(np.shape(leaf) == (7,) for leaf in leaves) == state
+    workload = {"model": "resnet50", "batch_per_gpu": 64, **({"optimizer": optimizer} if optimizer else {})}
+    loaded = scenario.parse({"name": "w", "workers": 16, "topology": {"kind": "cluster", "preset": "hgx-h100"},
+                             "workload": workload})
+    assert math.isclose(_step(loaded).optimizer_s, (12 + 8 * state + 4 * norm) * resnet50().params / 3.35e12,
+                        rel_tol=1e-12)
+
+
+def test_spectral_descent_needs_a_measured_optimizer_step():
+    """An SVD per matrix is not a pass over memory: refused in one line unless optimizer_time is given, which
+    is then the step."""
+    base = {"name": "w", "workers": 8, "topology": {"kind": "cluster", "preset": "hgx-h100"}}
+    with pytest.raises(ScenarioError) as error:
+        scenario.parse({**base, "workload": {"model": "resnet50", "optimizer": "spectral_descent"}}, source="w.yaml")
+    assert str(error.value) == ("w.yaml: workload.optimizer: 'spectral_descent' takes an SVD per weight matrix, "
+                                "whose time commsim does not model; give workload.optimizer_time (one GPU's step)")
+    timed = scenario.parse({**base, "workload": {"model": "resnet50", "optimizer": "spectral_descent",
+                                                 "optimizer_time": "2 ms"}})
+    assert _step(timed).optimizer_s == 2e-3
+
+
 @pytest.mark.parametrize("workload, message", [
     ({"model": "resnet5"}, "workload.model: unknown model 'resnet5'; did you mean resnet50?"),
     ({"model": "resnet50", "layers": [{"name": "a", "params": 1}]}, "give either 'model'"),

@@ -5,7 +5,8 @@ communication, exposed communication and overlap, throughput, scaling efficiency
 Compute of a layer for one micro-batch: FLOPs ÷ (the GPU's spec-sheet peak for the dtype × utilisation), the
 backward twice the forward; or the layer's measured seconds; or, given a measured one-GPU ``step_time``, that
 time spread over the layers by FLOPs (a third forward, two thirds backward; the optimizer inside it). The
-optimizer step of one GPU: Adam's 28 bytes per parameter over the GPU's memory bandwidth, unless measured.
+optimizer step of one GPU: the bytes its elementwise pass moves per parameter (Adam's 28, the named optimizer's:
+:func:`~commsim.scenario.workload.optimizer_bytes_per_param`) over the GPU's memory bandwidth, unless measured.
 
 Each call is the scenario's model's: the textbook ring (``ring_allreduce``, ``reduce_scatter``, ``all_gather``)
 with ``alpha-beta``, NCCL's with ``model: nccl`` (its protocol fixed for the whole step, the one NCCL picks for
@@ -29,7 +30,7 @@ from ..engines.program import Collective, Compute
 from ..engines.record import Record
 from ..engines.results import StepResult
 from ..scenario import RunSpec, Scenario
-from ..scenario.workload import ADAM_BYTES_PER_PARAM, WIRE_BYTES
+from ..scenario.workload import WIRE_BYTES, optimizer_bytes_per_param
 from ..training.architectures import Architecture
 from ..training.strategies import SHARDED, StepProgram, StepShape, buckets, step_program, uniform_times
 from .plans import _call, _check_failures, _graphs, _nccl_call, analytic_expected, compute_of, faults_of
@@ -54,7 +55,8 @@ def layer_seconds(scenario: Scenario, run: RunSpec, arch: Architecture) -> tuple
     if spec.optimizer_time is not None:
         optimizer = spec.optimizer_time
     else:
-        optimizer = ADAM_BYTES_PER_PARAM * arch.params / gpu.memory_bandwidth if gpu is not None else 0.0
+        optimizer = (optimizer_bytes_per_param(spec.optimizer) * arch.params / gpu.memory_bandwidth
+                     if gpu is not None else 0.0)
     if spec.step_time is not None:
         share = flops / flops.sum() if flops.sum() else np.full(len(flops), 1 / len(flops))
         forward = spec.step_time / spec.accumulation * share / 3

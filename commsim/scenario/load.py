@@ -70,6 +70,8 @@ def _describe(error: ValidationError, source: str, model: type[BaseModel]) -> st
     if not first["loc"]:  # a whole-scenario check: its message starts with the key
         return f"{source}: {_bounded(message)}"
     key = ".".join(shown(part, 30, quote=False) for part in first["loc"])
+    if message.startswith((f"{key}.", f"{key}:")):  # a section's own check names the key inside it
+        return f"{source}: {_bounded(message)}"
     if first["type"] == "extra_forbidden":
         message = "unknown key" + _close(first["loc"][-1], _fields_at(model, first["loc"][:-1]))
     got = first.get("input")

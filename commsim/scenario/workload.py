@@ -15,6 +15,22 @@ WIRES = ("fp32", "bf16", "fp16", "sign")
 WIRE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}  # a gradient element in the dtype (sign: 1 bit)
 DEFAULT_UTILIZATION = 0.4  # of the GPU's peak for the dtype (README: "Training steps of real models")
 ADAM_BYTES_PER_PARAM = 28  # Adam in fp32 reads param, grad, m, v (16 B) and writes param, m, v (12 B)
+STATE_TENSORS = {"gradient_descent": 0, "sign_descent": 0, "coordinate_descent": 0, "sign_sgd": 0,
+                 "momentum": 1, "signum": 1, "adam": 2}
+"""fp32 tensors of a parameter's size each optimizer keeps (``optim``'s ``init``: momentum's and signum's
+velocity, Adam's m and v); ``spectral_descent`` is absent: its step is an SVD per matrix, not a pass over memory."""
+NORM_FIRST = frozenset({"sign_descent", "coordinate_descent"})
+"""Optimizers whose update scales by a norm of the whole gradient (‖g‖₁, ‖g‖∞): one more read of g before it."""
+
+
+def optimizer_bytes_per_param(optimizer: str | None) -> int:
+    """Bytes one optimizer step moves per parameter, a memory-bound elementwise pass in fp32: it reads the
+    parameter, the gradient and each state tensor and writes the parameter and each state tensor, 4 B each,
+    so 4·(3 + 2s) for s state tensors (Adam, s = 2: 28; SGD: 12; momentum, signum: 20), plus 4 for a norm of
+    the gradient read first. None (no optimizer named) is Adam."""
+    if optimizer is None:
+        return ADAM_BYTES_PER_PARAM
+    return 4 * (3 + 2 * STATE_TENSORS[optimizer]) + 4 * (optimizer in NORM_FIRST)
 
 
 def _number(value: Any) -> Any:
@@ -114,6 +130,13 @@ class WorkloadSpec(_Strict):
         import optim
 
         return None if name is None else _known(name, sorted(optim.OPTIMIZERS), "optimizer")
+
+    @model_validator(mode="after")
+    def _optimizer_timed(self) -> WorkloadSpec:
+        if self.optimizer is not None and self.optimizer not in STATE_TENSORS and self.optimizer_time is None:
+            raise ValueError(f"workload.optimizer: {self.optimizer!r} takes an SVD per weight matrix, whose time "
+                             "commsim does not model; give workload.optimizer_time (one GPU's step)")
+        return self
 
     @model_validator(mode="after")
     def _one_model(self) -> WorkloadSpec:
