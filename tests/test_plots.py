@@ -312,6 +312,60 @@ def test_a_torus_is_drawn_as_its_grid(tmp_path):
     assert max(np.hypot(*(s[1] - s[0])) for s in segments) == pytest.approx(1.0)
 
 
+def test_a_3d_torus_is_drawn_as_planes_with_stubs_between_them():
+    """2 × 2 × 3 torus: worker (i, j, k) = (2i + j)·3 + k; plane k in a block of ⌈√3⌉ = 2 across, at column
+    j + 3·(k mod 2), row −i − 3·(k // 2). Each of the 12 links along k (size 3: every worker to k + 1) is two
+    diagonal stubs, ↗ (+0.3, +0.3) from the worker whose next plane it reaches, ↙ from the other end; the 12
+    links within planes (size 2: one per pair) are single steps. Nothing drawn is longer than one step."""
+    import numpy as np
+
+    graph = scenario.TopologySpec(kind="torus", dims=[2, 2, 3]).build(12, ["ring_allreduce"])
+    record = {"algorithm": "ring_allreduce", "topology": "torus", "workers": 12, "params": 1, "bytes_per_param": 4,
+              "makespan_s": 1.0, "bytes_per_link": {}, "hottest_links": []}
+    ax = plots.topology_usage(graph, record).axes[0]
+    expected = {}
+    for i in range(2):
+        for j in range(2):
+            for k in range(3):
+                expected[(2 * i + j) * 3 + k] = (j + 3 * (k % 2), -i - 3 * (k // 2))
+    at = _texts(ax)
+    assert {w: at[str(w)] for w in range(12)} == expected
+    segments = [np.asarray(s) for s in _edges(ax).get_segments()]
+    assert len(segments) == 12 + 2 * 12
+    stubs = [s for s in segments if np.allclose(np.abs(s[1] - s[0]), 0.3)]
+    assert len(stubs) == 24
+    plane = {tuple(map(float, xy)): w % 3 for w, xy in expected.items()}
+    for first, second in zip(stubs[::2], stubs[1::2]):  # a link's two stubs are drawn one after the other
+        up, down = (first, second) if first[1][0] > first[0][0] else (second, first)
+        assert down[1][0] < down[0][0]  # one ↗, one ↙
+        assert (plane[tuple(down[0])] - plane[tuple(up[0])]) % 3 == 1  # ↗ from the end whose next plane is k + 1
+    assert max(np.hypot(*(s[1] - s[0])) for s in segments) == pytest.approx(1.0)
+    assert "planes k = 0…2 left to right, then down" in ax.get_title()
+
+
+def test_a_hypercube_is_drawn_as_a_grid_of_its_bits_with_arcs():
+    """Hypercube of 8: low two bits the column, the high bit the row (1.6 apart): worker w at (w mod 4,
+    −1.6·(w >> 2)). The 12 links: bit 0 and bit 2 flips are single steps; the 4 bit-1 flips (0–2, 1–3, 4–6, 5–7)
+    reach 2 columns and are arcs bowed up by 0.22·log₂ 2 halfway."""
+    import numpy as np
+
+    graph = scenario.TopologySpec(kind="hypercube").build(8, ["ring_allreduce"])
+    record = {"algorithm": "ring_allreduce", "topology": "hypercube", "workers": 8, "params": 1,
+              "bytes_per_param": 4, "makespan_s": 1.0, "bytes_per_link": {}, "hottest_links": []}
+    ax = plots.topology_usage(graph, record).axes[0]
+    at = _texts(ax)
+    assert {w: at[str(w)] for w in range(8)} == {w: (w % 4, -1.6 * (w >> 2)) for w in range(8)}
+    lines = [np.asarray(s) for s in _edges(ax).get_segments()]
+    assert len(lines) == 12
+    arcs = sorted(lines, key=len)[-4:]
+    assert all(len(arc) == plots.ARC_POINTS for arc in arcs) and all(len(line) == 2 for line in sorted(lines, key=len)[:8])
+    ends = sorted(tuple(sorted((tuple(arc[0]), tuple(arc[-1])))) for arc in arcs)
+    assert ends == sorted(tuple(sorted(((a % 4, -1.6 * (a >> 2)), (b % 4, -1.6 * (b >> 2)))))
+                          for a, b in ((0, 2), (1, 3), (4, 6), (5, 7)))
+    for arc in arcs:
+        assert arc[plots.ARC_POINTS // 2][1] - arc[0][1] == pytest.approx(0.22)
+
+
 NCCL_PAIR = """name: h100
 workers: 16
 size: {from: 1 MiB, to: 32 MiB, factor: 32}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -356,22 +357,68 @@ def _layers(graph, bottom: list) -> dict:
     return position
 
 
-def _grid(graph) -> tuple[dict, list]:
-    """A 2-D torus as its grid: worker (i, j) at column j, row i (downwards); each link a segment of one
-    step, a wraparound link two stubs off the grid's edges."""
-    rows, columns = graph.graph["dims"]
-    position = {w: (w % columns, -(w // columns)) for w in range(rows * columns)}
+def _grid(graph) -> tuple[dict, list, list[str]]:
+    """A torus as its grid: worker (i, j) at column j, row i (downwards); each link a segment of one step, a
+    wraparound link two stubs off the grid's edges. A 3-D torus's planes (i, j, k) for each k in a square
+    block (k left to right, then down), a column and a row apart; a link along k two diagonal stubs, up-right towards the next plane (k + 1 mod c),
+    down-left towards the previous: a line between planes would cross the rows between them."""
+    rows, columns, *rest = graph.graph["dims"]
+    planes = rest[0] if rest else 1
+    where = {w: ((w // planes) // columns, (w // planes) % columns, w % planes) for w in range(rows * columns * planes)}
+    across = math.ceil(math.sqrt(planes))  # planes in a square block: k left to right, then down
+    position = {w: (j + (k % across) * (columns + 1), -i - (k // across) * (rows + 1)) for w, (i, j, k) in where.items()}
+    segments, notes = [], []
+    for u, v in graph.edges:
+        (iu, ju, ku), (iv, jv, kv) = where[u], where[v]
+        if ku != kv:
+            for a, ka, kb in ((u, ku, kv), (v, kv, ku)):
+                ahead = kb > ka if planes == 2 else (kb - ka) % planes == 1
+                x, y = position[a]
+                step = 0.3 if ahead else -0.3
+                segments.append(((u, v), [(x, y), (x + step, y + step)]))
+        elif abs(iu - iv) + abs(ju - jv) == 1:
+            segments.append(((u, v), [position[u], position[v]]))
+        else:
+            for a, b in ((u, v), (v, u)):  # a stub from a towards the side b wraps in from
+                (ax_, ay), (bx, by) = position[a], position[b]
+                step = (0.4 * ((ax_ > bx) - (ax_ < bx)), 0.4 * ((ay > by) - (ay < by)))
+                segments.append(((u, v), [(ax_, ay), (ax_ + step[0], ay + step[1])]))
+    if planes > 1:
+        notes.append(f"planes k = 0…{planes - 1} left to right, then down; links along k as stubs ↗ to k + 1, "
+                     "↙ to k − 1")
+    return position, segments, notes
+
+
+ARC_POINTS = 13
+"""Points of a drawn arc."""
+
+
+def _hypercube(graph) -> tuple[dict, list, list[str]]:
+    """A hypercube of dimension d as a grid: the low ⌈d/2⌉ bits of a worker are its column, the others its row.
+    A link flips one bit b: within a row (b a column bit) columns 2^b apart, within a column rows 2^(b − ⌈d/2⌉)
+    apart; a step of one is a segment, a longer one an arc bowed up (rows) or right (columns), higher the
+    farther it reaches, over the workers between."""
+    import numpy as np
+
+    d = graph.graph["dimension"]
+    low = (d + 1) // 2
+    spacing = 1.6  # rows farther apart than columns: room for the arcs above each row
+    position = {w: (float(w % (1 << low)), -spacing * (w >> low)) for w in graph if graph.nodes[w].get("role") == "worker"}
+    t = np.linspace(0.0, 1.0, ARC_POINTS)
     segments = []
     for u, v in graph.edges:
         (ux, uy), (vx, vy) = position[u], position[v]
-        if abs(ux - vx) + abs(uy - vy) == 1:
-            segments.append(((u, v), [position[u], position[v]]))
+        reach = abs(ux - vx) + abs(uy - vy) / spacing
+        if reach == 1:
+            segments.append(((u, v), [(ux, uy), (vx, vy)]))
             continue
-        for a, b in ((u, v), (v, u)):  # a stub from a towards the side b wraps in from
-            (ax_, ay), (bx, by) = position[a], position[b]
-            step = (0.4 * ((ax_ > bx) - (ax_ < bx)), 0.4 * ((ay > by) - (ay < by)))
-            segments.append(((u, v), [(ax_, ay), (ax_ + step[0], ay + step[1])]))
-    return position, segments
+        bow = 0.22 * np.log2(reach)  # 2 apart: 0.22, 4: 0.44, ...
+        lift = 4 * bow * t * (1 - t)  # a parabola: 0 at both ends, ``bow`` halfway
+        xs, ys = ux + (vx - ux) * t, uy + (vy - uy) * t
+        points = np.column_stack([xs, ys + lift]) if uy == vy else np.column_stack([xs + lift * spacing / 2, ys])
+        segments.append(((u, v), [tuple(point) for point in points]))
+    return position, segments, ["a worker's low bits are its column, its high bits its row; links over several "
+                                "workers drawn as arcs"]
 
 
 def _without_idle_switches(graph, usage: dict, notes: list[str]) -> tuple[Any, dict, list[str]]:
@@ -390,15 +437,14 @@ def _without_idle_switches(graph, usage: dict, notes: list[str]) -> tuple[Any, d
 
 def _drawing(graph, usage: dict) -> tuple[Any, dict, list, dict, list[str]]:
     """What to draw: (graph, node positions, edge segments [(edge, [p, q])], utilisation per edge, notes)."""
-    import math
 
     import networkx as nx
 
     kind = graph.graph.get("kind")
     workers = [node for node, role in graph.nodes(data="role") if role == "worker"]
     notes = []
-    if kind == "torus" and len(graph.graph["dims"]) == 2:
-        position, segments = _grid(graph)
+    if kind in ("torus", "hypercube"):
+        position, segments, notes = (_grid if kind == "torus" else _hypercube)(graph)
         return graph, position, segments, usage, notes
     if kind == "ring":
         position = {w: (math.sin(2 * math.pi * w / len(workers)), math.cos(2 * math.pi * w / len(workers))) for w in workers}
@@ -426,9 +472,10 @@ def _drawing(graph, usage: dict) -> tuple[Any, dict, list, dict, list[str]]:
 def topology_usage(graph, record: dict) -> object:
     """The topology, each link coloured and widened by its utilisation in ``record`` (busier direction: busy
     time / makespan, as the table's busiest links). Switched networks in layers (workers at the bottom, the
-    core on top; beyond 32 workers those that share a switch are one box), a 2-D torus as its grid, a ring
-    as a circle; beyond 300 links only the busiest. Every node is named up to 40 (else the switches and
-    servers, up to 16; a torus's workers up to 64). The title names the run drawn and its busiest link."""
+    core on top; beyond 32 workers those that share a switch are one box), a torus as its grid (:func:`_grid`),
+    a hypercube as a grid of its bits (:func:`_hypercube`), a ring as a circle; beyond 300 links only the
+    busiest. Every node is named up to 40 (else the switches and servers, up to 16; a torus's or hypercube's
+    workers up to 64). The title names the run drawn and its busiest link."""
     from matplotlib.collections import LineCollection
     from matplotlib.transforms import offset_copy
 
@@ -454,7 +501,7 @@ def topology_usage(graph, record: dict) -> object:
         if role == "group":  # under its box
             ax.annotate(str(node), position[node], xytext=(0, -11 if groups <= 8 else -7), textcoords="offset points",
                         fontsize=7, ha="center", va="top", rotation=0 if groups <= 8 else 90, zorder=3)
-        elif graph.number_of_nodes() <= (64 if kind == "torus" else 40) or (named and role in ("switch", "server")):
+        elif graph.number_of_nodes() <= (64 if kind in ("torus", "hypercube") else 40) or (named and role in ("switch", "server")):
             ax.text(*position[node], str(node), fontsize=6, ha="center", va="center", zorder=3)
     ax.autoscale_view()
     ax.margins(0.06)
