@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from commsim import cli, scenario
 
@@ -316,3 +317,27 @@ def test_a_worker_computing_no_time_has_no_compute_track(tmp_path):
                                  "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\nstragglers: {compute: 0 s}\n")
     assert sorted(_tracks(events).values()) == [f"worker {w} {kind}" for w in (0, 1) for kind in ("idle", "receive", "send")]
     assert not [e for e in events if e["ph"] == "X" and e["cat"] == "compute"]
+
+
+def test_the_files_are_written_an_event_and_a_row_at_a_time_with_the_documents_text(tmp_path, monkeypatch):
+    """The trace file is the text of json.dumps(chrome_trace(runs), separators=(",", ":")) and the message CSV
+    that of messages_csv_text(runs), over two runs (a ring with a straggler, a reduce with concurrent
+    receives), written without building either whole: the writers never call the whole-document functions."""
+    from commsim.report import records, trace
+    from commsim.runner.points import simulate_point
+
+    runs = []
+    for text in ("name: s\nworkers: 3\nparams: 3000\nalgorithms: [ring_allreduce]\npayload: size-only\n"
+                 "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\nstragglers: {compute: 1 ms, slowdown: {2: 3}}\n",
+                 "name: r\nworkers: 3\nparams: 1000\nalgorithms: [reduce]\npayload: size-only\n"
+                 "topology: {kind: star, bandwidth: 8 Gbit/s, latency: 1 us}\n"):
+        loaded = scenario.parse(yaml.safe_load(text))
+        runs += [simulate_point(loaded)(loaded, point, keep_log=True) for point in loaded.runs()]
+    whole_trace = json.dumps(records.finite(trace.chrome_trace(runs)), separators=(",", ":"), allow_nan=False) + "\n"
+    whole_csv = trace.messages_csv_text(runs)
+    assert whole_csv.count("\n") == 1 + 2 * 3 * 2 + 2  # the header, the ring's 2n(n−1) messages, the reduce's 2
+    monkeypatch.setattr(trace, "chrome_trace", None)
+    monkeypatch.setattr(trace, "messages_csv_text", None)
+    assert trace.write_trace(runs, tmp_path / "t.json").read_text() == whole_trace
+    assert (tmp_path / "m.csv").exists() is False
+    assert trace.write_messages(runs, tmp_path / "m.csv").read_bytes().decode() == whole_csv

@@ -48,6 +48,11 @@ def messages_csv_text(runs: Iterable[Any]) -> str:
     """Every message of every simulated run (collective or training): the run's coordinates, then src,
     dst, bytes, start and end (seconds), phase and the route's nodes joined by '>'."""
     out = io.StringIO()
+    _write_messages(runs, out)
+    return out.getvalue()
+
+
+def _write_messages(runs: Iterable[Any], out: Any) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(MESSAGE_COLUMNS)
     for run in runs:
@@ -56,7 +61,6 @@ def messages_csv_text(runs: Iterable[Any]) -> str:
         head = _head(run)
         for src, dst, nbytes, start, end, phase, nodes in _messages(run.log):
             writer.writerow([*head, src, dst, nbytes, repr(start), repr(end), phase, ">".join(map(str, nodes))])
-    return out.getvalue()
 
 
 def _lanes(intervals: list[tuple[float, float, dict[str, Any]]]) -> list[tuple[int, float, float, dict[str, Any]]]:
@@ -77,20 +81,19 @@ def _us(seconds: float) -> float:
     return seconds * 1e6
 
 
-def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
-    """The trace-event document of every simulated run (runs without a message log are left out). A
+def trace_events(runs: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """The trace events of every simulated run, one run at a time (runs without a message log are left out). A
     worker's idle slices are :func:`~commsim.engines.activity.idle_spans`, the gaps the report sums into
     its idle time; a worker that never finished has no idle track (the report's idle is None)."""
-    events: list[dict[str, Any]] = []
     for pid, run in enumerate(runs, start=1):
         if getattr(run, "timeline", None) is not None:
-            events += step_events(pid, run)
+            yield from step_events(pid, run)
             continue
         if getattr(run, "log", None) is None:
             continue
         # equivalent: tids are opaque, any distinct increasing numbers give the same trace (and viewers ignore
         # a process's tid)
-        events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": _title(run)}})
+        yield {"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": _title(run)}}
         computing = getattr(run, "compute_spans", None) or []
         workers = len(run.finish_s)
         idle = idle_spans(run.log, computing, run.finish_s)
@@ -118,17 +121,17 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
                 gaps = idle_gaps([(s, e) for s, e, _ in sends.get(node, []) + receives.get(node, [])], 0.0)
             if gaps is not None:
                 tid += 1  # equivalent: tids are opaque
-                events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}})
+                yield {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} idle"}}
                 for start, end in gaps:
-                    events.append({"ph": "X", "name": "idle", "cat": "idle", "pid": pid, "tid": tid,
-                                   "ts": _us(start), "dur": _us(end - start)})
+                    yield {"ph": "X", "name": "idle", "cat": "idle", "pid": pid, "tid": tid,
+                           "ts": _us(start), "dur": _us(end - start)}
             if spans:
                 tid += 1  # equivalent: tids are opaque
-                events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} compute"}})
+                yield {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": f"{name} compute"}}
                 for step, (start, end) in enumerate(spans):
-                    events.append({"ph": "X", "name": f"compute step {step}" if training else "compute", "cat": "compute",
-                                   "pid": pid, "tid": tid, "ts": _us(start), "dur": _us(end - start),
-                                   "args": {"step": step} if training else {}})
+                    yield {"ph": "X", "name": f"compute step {step}" if training else "compute", "cat": "compute",
+                           "pid": pid, "tid": tid, "ts": _us(start), "dur": _us(end - start),
+                           "args": {"step": step} if training else {}}
             for kind, intervals in (("send", sends.get(node, [])), ("receive", receives.get(node, []))):
                 lanes: dict[int, int] = {}
                 for lane, start, end, args in _lanes(intervals):
@@ -136,18 +139,22 @@ def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
                         tid += 1  # equivalent: tids are opaque
                         lanes[lane] = tid
                         label = f"{name} {kind}" + (f" {lane + 1}" if lane else "")
-                        events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": label}})
+                        yield {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": label}}
                     other = args["dst"] if kind == "send" else args["src"]
-                    events.append({"ph": "X", "name": f"{kind} {'to' if kind == 'send' else 'from'} {other}",
-                                   "cat": args["phase"] or kind, "pid": pid, "tid": lanes[lane],
-                                   "ts": _us(start), "dur": _us(end - start), "args": args})
+                    yield {"ph": "X", "name": f"{kind} {'to' if kind == 'send' else 'from'} {other}",
+                           "cat": args["phase"] or kind, "pid": pid, "tid": lanes[lane],
+                           "ts": _us(start), "dur": _us(end - start), "args": args}
         for link, changes in sorted(in_flight.items()):
             count = 0
             for time, step in sorted(changes, key=lambda change: (change[0], change[1])):
                 count += step
-                events.append({"ph": "C", "name": f"link {link}", "pid": pid, "ts": _us(time),
-                               "args": {"messages in flight": count}})
-    return {"traceEvents": events, "displayTimeUnit": "ns"}
+                yield {"ph": "C", "name": f"link {link}", "pid": pid, "ts": _us(time),
+                       "args": {"messages in flight": count}}
+
+
+def chrome_trace(runs: Iterable[Any]) -> dict[str, Any]:
+    """The trace-event document of every simulated run (:func:`trace_events`)."""
+    return {"traceEvents": list(trace_events(runs)), "displayTimeUnit": "ns"}
 
 
 def step_events(pid: int, run: Any) -> list[dict[str, Any]]:
@@ -173,15 +180,27 @@ def step_events(pid: int, run: Any) -> list[dict[str, Any]]:
 
 
 def write_trace(runs: Iterable[Any], path: Path) -> Path:
-    """Write the Chrome/Perfetto trace of ``runs`` to ``path``."""
-    from .outputs import write_text_atomically
+    """Write the Chrome/Perfetto trace of ``runs`` to ``path``, an event at a time (the text of
+    ``json.dumps(chrome_trace(runs), separators=(",", ":"))``, without the whole document in memory)."""
+    from .outputs import write_atomically
     from .records import finite
 
-    return write_text_atomically(path, json.dumps(finite(chrome_trace(runs)), separators=(",", ":"), allow_nan=False) + "\n")
+    def write(temporary: Path) -> None:
+        with temporary.open("w", encoding="utf-8") as out:
+            out.write('{"traceEvents":[')
+            for index, event in enumerate(trace_events(runs)):
+                out.write("," * (index > 0) + json.dumps(finite(event), separators=(",", ":"), allow_nan=False))
+            out.write('],"displayTimeUnit":"ns"}\n')
+
+    return write_atomically({path: write})[0]
 
 
 def write_messages(runs: Iterable[Any], path: Path) -> Path:
-    """Write every message of ``runs`` as CSV to ``path``."""
-    from .outputs import write_text_atomically
+    """Write every message of ``runs`` as CSV to ``path``, a row at a time (:func:`messages_csv_text`'s text)."""
+    from .outputs import write_atomically
 
-    return write_text_atomically(path, messages_csv_text(runs))
+    def write(temporary: Path) -> None:
+        with temporary.open("w", encoding="utf-8", newline="") as out:
+            _write_messages(runs, out)
+
+    return write_atomically({path: write})[0]
