@@ -37,8 +37,8 @@ def _short(file: str) -> str:
 
 
 def _rates(result: calibrate.Calibration) -> str:
-    parts = [f"{name} {value / 1e9:.4g} GB/s" for name, value in (("NVLink", result.nvlink_bandwidth),
-                                                                   ("NIC", result.nic_bandwidth)) if value]
+    parts = [f"{name} × {value:.4g}" for name, value in (("NVLink", result.nvlink_efficiency),
+                                                         ("network", result.network_efficiency)) if value]
     return ", ".join(parts + [f"overhead {result.launch_overhead_s * 1e6:.3g} us"])
 
 

@@ -136,11 +136,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     result = calibrate.calibrate(entries)
     spec = cluster.preset(args.preset)
     lines = [f"calibrated from {len(entries)} run(s) on {args.preset} × {args.nodes} (CALIBRATED, not spec):"]
-    for name, value, preset_value, why in (
-            ("NVLink", result.nvlink_bandwidth, spec.nvlink_bandwidth, "no run on one node"),
-            ("NIC", result.nic_bandwidth, spec.nic_bandwidth, "no run on several nodes")):
-        lines.append(f"  {name:<6} " + (f"{value / 1e9:.4g} GB/s per direction (preset: {preset_value / 1e9:.4g})"
-                                        if value is not None else f"the preset's ({why})"))
+    for name, value, link, rate, why in (
+            ("NVLink", result.nvlink_efficiency, "NVLink", spec.nvlink_bandwidth, "no run on one node"),
+            ("network", result.network_efficiency, "NIC", spec.nic_bandwidth, "no run on several nodes")):
+        lines.append(f"  {name:<7} " + (f"× {value:.4g} of its links' rate ({link} {value * rate / 1e9:.4g} GB/s "
+                                        f"per direction, preset {rate / 1e9:.4g})" if value is not None
+                                        else f"the preset's ({why})"))
     mode = {None: "runs whose launch mode is not stated", 1: "runs of one process per GPU"}.get(
         result.launch_gpus_per_process, f"runs of -g {result.launch_gpus_per_process}")
     lines.append(f"  launch overhead {result.launch_overhead_s * 1e6:.4g} us (added to {mode})")
