@@ -1,8 +1,8 @@
 """Calibration judged on tables it did not see: leave-one-table-out over the bundled measured tables.
 
 For every machine of ``validation/cases.yaml`` with at least two tables (their ``machine`` key), each
-table in turn is the only one calibrated on (``commsim calibrate``'s rules: NVLink links from a one-node
-table, the network path from a several-node one, the launch overhead), and every other table of that
+table in turn is the only one calibrated on (``commsim calibrate``'s rules: the NVLink factor from a one-node
+table, the network path from a several-node one, the launch floor), and every other table of that
 machine (other node counts, other settings) is predicted with that calibration. Per held-out table: the
 worst error and how many of its sizes from 64 KiB up are within 5 % (issue 20's target), beside the
 spec-only prediction's.
@@ -39,7 +39,7 @@ def _short(file: str) -> str:
 def _rates(result: calibrate.Calibration) -> str:
     parts = [f"{name} × {value:.4g}" for name, value in (("NVLink", result.nvlink_efficiency),
                                                          ("network", result.network_efficiency)) if value]
-    return ", ".join(parts + [f"overhead {result.launch_overhead_s * 1e6:.3g} us"])
+    return ", ".join(parts + [f"floor {result.launch_floor_s * 1e6:.3g} us"])
 
 
 def main() -> int:

@@ -29,35 +29,36 @@ def _json_run(path: Path, rows: list[tuple[int, float]], ranks: int, per_process
     return path
 
 
-def _made_by_commsim(path: Path, nodes: int, overrides: dict, overhead_s: float, sizes: list[int],
+def _made_by_commsim(path: Path, nodes: int, overrides: dict, floor_s: float, sizes: list[int],
                      per_process: int = 1) -> Path:
     """A table of ring all-reduce times simulated by commsim on ``nodes`` small H100 nodes with
-    ``overrides``, plus a launch overhead, written as nccl-tests JSON."""
+    ``overrides``, each at least a launch floor, written as nccl-tests JSON."""
     graph = validate.machine_graph("hgx-h100", nodes, {**SMALL, **overrides}, "ring", "all_reduce", "test")
-    rows = [(size, validate.simulate(graph, size, ("ring",)) + overhead_s) for size in sizes]
+    rows = [(size, max(floor_s, validate.simulate(graph, size, ("ring",)))) for size in sizes]
     return _json_run(path, rows, 2 * nodes, per_process)
 
 
-def test_the_network_path_and_the_launch_overhead_come_back(tmp_path):
-    """Made with the network path at 0.731 of its rate and 12 us of launch overhead on 2 × 2 H100: calibrate
-    recovers 0.731 and 12 us, each to 1e-6, and no NVLink factor (no run on one node)."""
-    run = _made_by_commsim(tmp_path / "run.json", 2, {"network_efficiency": 0.731}, 12e-6, [1024, 1 << 20, 256 << 20])
+def test_the_network_path_and_the_launch_floor_come_back(tmp_path):
+    """Made with the network path at 0.731 of its rate and a launch floor of 42 us on 2 × 2 H100: calibrate
+    recovers 0.731 and 42 us, each to 1e-6, and no NVLink factor (no run on one node)."""
+    run = _made_by_commsim(tmp_path / "run.json", 2, {"network_efficiency": 0.731}, 42e-6,
+                           [1024, 4096, 16384, 1 << 20, 256 << 20])
     (entry,) = validate.user_entries([run], "hgx-h100", 2, "ring", None, SMALL)
     result = calibrate.calibrate([entry])
     assert result.network_efficiency == pytest.approx(0.731, rel=1e-6)
-    assert result.launch_overhead_s == pytest.approx(12e-6, rel=1e-6)
+    assert result.launch_floor_s == pytest.approx(42e-6, rel=1e-6)
     assert result.nvlink_efficiency is None and result.launch_gpus_per_process == 1
 
 
 def test_nvlink_efficiency_comes_back(tmp_path):
-    """Made on one node with the NVLink at 0.937 of NCCL's count and 8 us of launch overhead: calibrate finds
-    0.937 and the overhead, each to 1e-6 (a rate between two whole link counts, which NCCL's tuner cannot
+    """Made on one node with the NVLink at 0.937 of NCCL's count and a launch floor of 30 us: calibrate finds
+    0.937 and the floor, each to 1e-6 (a rate between two whole link counts, which NCCL's tuner cannot
     tell apart: the factor moves the data's rate, not the tuner's channels)."""
-    run = _made_by_commsim(tmp_path / "one.json", 1, {"nvlink_efficiency": 0.937}, 8e-6, [1024, 256 << 20])
+    run = _made_by_commsim(tmp_path / "one.json", 1, {"nvlink_efficiency": 0.937}, 30e-6, [1024, 256 << 20])
     (entry,) = validate.user_entries([run], "hgx-h100", 1, "ring", None, SMALL)
     result = calibrate.calibrate([entry])
     assert result.nvlink_efficiency == pytest.approx(0.937, rel=1e-6) and result.network_efficiency is None
-    assert result.launch_overhead_s == pytest.approx(8e-6, rel=1e-6)
+    assert result.launch_floor_s == pytest.approx(30e-6, rel=1e-6)
 
 
 def test_nvlink_efficiency_from_a_run_on_several_nodes_the_network_does_not_limit(tmp_path):
@@ -89,14 +90,14 @@ def test_the_factors_by_hand():
 
 def test_the_file_is_a_topology_and_reads_back(tmp_path):
     """The YAML holds a cluster topology (built as written: its links carry the factors) and the launch
-    overhead; read back, every number equals the calibration's to the 12 digits written."""
+    floor; read back, every number equals the calibration's to the 12 digits written."""
     result = calibrate.Calibration("hgx-h100", 4, 0.97123456789012, 0.812345678901234, 23.4567e-6, 8, ("a.out",))
     path = tmp_path / "c.yaml"
     path.write_text(calibrate.text(result))
     back = calibrate.load(path)
     assert back.nvlink_efficiency == pytest.approx(result.nvlink_efficiency, rel=1e-11)
     assert back.network_efficiency == pytest.approx(result.network_efficiency, rel=1e-11)
-    assert back.launch_overhead_s == pytest.approx(23.4567e-6, rel=1e-12) and back.launch_gpus_per_process == 8
+    assert back.launch_floor_s == pytest.approx(23.4567e-6, rel=1e-12) and back.launch_gpus_per_process == 8
     topo = __import__("yaml").safe_load(path.read_text())["topology"]
     graph = topology.build(**{"kind": topo.pop("kind"), "n": 32, "bandwidth": 1.0, "latency": 0.0}, **topo)
     assert graph.graph["network_efficiency"] == back.network_efficiency == 0.812345678901
@@ -104,14 +105,15 @@ def test_the_file_is_a_topology_and_reads_back(tmp_path):
     assert graph.edges["node0.nic0", "rail0"]["bandwidth"] == pytest.approx(0.812345678901 * H100.nic_bandwidth, rel=1e-15)
     assert graph.edges[0, "node0.nic0"]["bandwidth"] == pytest.approx(0.812345678901 * H100.pcie_bandwidth, rel=1e-15)
     assert graph.graph["nic_bandwidth"] == H100.nic_bandwidth  # what NCCL's tuner sees: the port's speed
-    assert back.overhead_for(8) == back.launch_overhead_s and back.overhead_for(1) == 0.0
+    assert back.floor_for(8) == back.launch_floor_s and back.floor_for(1) == 0.0
 
 
 def test_calibrate_then_validate_says_calibrated(tmp_path, capsys):
-    """The CLI: calibrate a made -g 8 table of one H100 node (NVLink at 0.9 of its links' rate, 10 us overhead),
-    then validate it with the calibration: labelled CALIBRATED in the output and the CSV, errors 0.0 %."""
+    """The CLI: calibrate a made -g 8 table of one H100 node (NVLink at 0.9 of its links' rate, a launch floor
+    of 35 us), then validate it with the calibration: labelled CALIBRATED in the output and the CSV, errors
+    0.0 %."""
     graph = validate.machine_graph("hgx-h100", 1, {"nvlink_efficiency": 0.9}, "ring", "all_reduce", "test")
-    rows = [(size, validate.simulate(graph, size, ("ring",)) + 10e-6) for size in (1024, 256 << 20)]
+    rows = [(size, max(35e-6, validate.simulate(graph, size, ("ring",)))) for size in (1024, 256 << 20)]
     run = _json_run(tmp_path / "run.json", rows, 8, per_process=8)
     out = tmp_path / "cal.yaml"
     assert cli.main(["calibrate", str(run), "--preset", "hgx-h100", "--nodes", "1", "--algorithm", "ring",
@@ -120,7 +122,7 @@ def test_calibrate_then_validate_says_calibrated(tmp_path, capsys):
     assert "(CALIBRATED, not spec)" in printed
     assert "NVLink  × 0.9 of its links' rate (NVLink 405 GB/s per direction, preset 450)" in printed
     assert "network the preset's (no run on several nodes)" in printed
-    assert "launch overhead 10 us (added to runs of -g 8)" in printed
+    assert "launch floor 35 us (the least a call takes in -g 8 runs)" in printed
     written = __import__("yaml").safe_load(out.read_text())
     assert written["topology"]["nvlink_efficiency"] == pytest.approx(0.9, rel=1e-9)
     assert cli.main(["validate", str(run), "--preset", "hgx-h100", "--nodes", "1", "--algorithm", "ring",
@@ -159,8 +161,10 @@ def test_refused_in_one_line(tmp_path, capsys, run, args, message):
      "nvlink_efficiency: must be a number, got True"),
     ("calibrated: true\ntopology: {kind: cluster, preset: hgx-h100, nic_bandwidth: 40 GB/s}\n",
      "topology.nic_bandwidth: not a calibrated key (nvlink_efficiency, network_efficiency)"),
-    ("calibrated: true\nlaunch_overhead: -1 us\ntopology: {kind: cluster, preset: hgx-h100}\n",
-     "launch_overhead must be >= 0, got '-1 us'"),
+    ("calibrated: true\nlaunch_floor: -1 us\ntopology: {kind: cluster, preset: hgx-h100}\n",
+     "launch_floor must be >= 0, got '-1 us'"),
+    ("calibrated: true\nlaunch_overhead: 1 us\ntopology: {kind: cluster, preset: hgx-h100}\n",
+     "launch_overhead: unknown key (known: calibrated, launch_floor, launch_gpus_per_process, topology)"),
 ])
 def test_a_bad_calibration_file(tmp_path, capsys, text, message):
     path = tmp_path / "c.yaml"
@@ -172,15 +176,29 @@ def test_a_bad_calibration_file(tmp_path, capsys, text, message):
 
 
 
-def test_no_launch_overhead_from_runs_that_start_at_64_kib(tmp_path):
-    """A run whose smallest size is 64 KiB or more says nothing of the launch: its overhead is 0, even made
-    with 12 us of it (the network path then absorbs it, as the rate of a run measured without small sizes
-    would)."""
-    run = _made_by_commsim(tmp_path / "run.json", 2, {"network_efficiency": 0.8}, 12e-6, [64 << 10, 256 << 20])
+def test_no_launch_floor_from_runs_that_start_at_64_kib(tmp_path):
+    """A run whose smallest size is 64 KiB or more says nothing of the launch: its floor is 0, even made with a
+    floor of 300 us (above the 64 KiB call's time), and the network factor comes back as made, 0.8 to 1e-6 (the
+    floor does not reach 256 MiB)."""
+    run = _made_by_commsim(tmp_path / "run.json", 2, {"network_efficiency": 0.8}, 300e-6, [64 << 10, 256 << 20])
     (entry,) = validate.user_entries([run], "hgx-h100", 2, "ring", None, SMALL)
     result = calibrate.calibrate([entry])
-    assert result.launch_overhead_s == 0.0
-    assert result.network_efficiency < 0.8  # slower, to take the 12 us at 256 MiB
+    assert result.launch_floor_s == 0.0
+    assert result.network_efficiency == pytest.approx(0.8, rel=1e-6)
+
+
+def test_the_launch_floor_by_hand(tmp_path):
+    """A -g 2 run of one node of 2 H100 timed 30, 50 and 31 us at 1, 2 and 4 KiB (and 9 us at 64 KiB, above the
+    plateau's sizes): its floor is their median, 31 us; validate --calibration then predicts 31 us wherever the
+    simulation is faster (1 KiB: about 10 us) and the simulation where it is slower (1 GiB)."""
+    rows = [(1024, 30e-6), (2048, 50e-6), (4096, 31e-6), (64 << 10, 9e-6), (1 << 30, 3e-3)]
+    run = _json_run(tmp_path / "run.json", rows, 2, per_process=2)
+    (entry,) = validate.user_entries([run], "hgx-h100", 1, "ring", None, SMALL)
+    assert calibrate.floor([entry]) == pytest.approx(31e-6, rel=1e-12)
+    case = validate.predict(entry, 31e-6, calibrated=True)
+    by_size = {point.size: point.simulated_s for point in case.points}
+    assert by_size[1024] == pytest.approx(31e-6, rel=1e-12)
+    assert by_size[1 << 30] == validate.simulate(entry.graph, 1 << 30, ("ring",)) > 31e-6
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -200,17 +218,17 @@ def test_validate_flags_that_do_not_go_together(tmp_path, capsys, args, message)
 
 
 def test_an_all_to_all_table_calibrates_nvlink_too(tmp_path):
-    """All-to-all made on one node of 2 H100 GPUs with the NVLink at 0.83 of its links' rate and 8 us of launch
-    overhead (it once ended in a KeyError: calibrate chose algorithms its own way, not validate's): 0.83 and the
-    overhead come back."""
+    """All-to-all made on one node of 2 H100 GPUs with the NVLink at 0.83 of its links' rate and a launch floor
+    of 20 us (it once ended in a KeyError: calibrate chose algorithms its own way, not validate's): 0.83 and the
+    floor come back."""
     graph = validate.machine_graph("hgx-h100", 1, {**SMALL, "nvlink_efficiency": 0.83}, "auto", "alltoall", "test")
     collective = validate.COLLECTIVES["alltoall"]
-    rows = [(size, validate.simulate(graph, size, None, collective) + 8e-6) for size in (1024, 256 << 20)]
+    rows = [(size, max(20e-6, validate.simulate(graph, size, None, collective))) for size in (1024, 256 << 20)]
     run = _json_run(tmp_path / "a2a.json", rows, 2, binary="alltoall_perf")
     (entry,) = validate.user_entries([run], "hgx-h100", 1, "auto", "alltoall", SMALL)
     result = calibrate.calibrate([entry])
     assert result.nvlink_efficiency == pytest.approx(0.83, rel=1e-6)
-    assert result.launch_overhead_s == pytest.approx(8e-6, rel=1e-6)
+    assert result.launch_floor_s == pytest.approx(20e-6, rel=1e-6)
 
 
 def test_an_all_to_all_table_is_simulated_as_validate_does():

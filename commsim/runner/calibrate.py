@@ -19,24 +19,28 @@ Three numbers, each from one size of the runs, nothing else fitted:
   the measured one, the network is not what limits the largest size in the simulation; without a table
   of one node, the factor is then the NVLink's (the ring's NVLink share and NCCL's PXN hop to the NIC),
   found the same way, and the runs are refused only if that cannot reach the time either.
-* **Launch overhead**: at the smallest size of at least 1 KiB of the runs, measured minus simulated
-  with the calibrated factors (at least 0): what the process launch adds to every call beyond NCCL's
-  latency model. Runs that start at 64 KiB or above give none (0): their smallest time is already
-  bandwidth's, not the launch's. The factors are solved with it added (it is a function of them), so that
-  the largest size's time is the simulated one plus the overhead, as every predicted time is. It is kept
-  with the launch mode it was measured in and added only to tables of that mode (``-g N`` runs pay CUDA's
-  single-process overheads that one process per GPU does not, NVIDIA/nccl-tests#333).
+* **Launch floor** F: the median measured time of the sizes from 1 KiB to below 64 KiB of the run that
+  starts smallest, and every predicted time is max(F, simulated). nccl-tests times ``iters`` calls issued
+  back to back on the host clock and divides by ``iters`` (NVIDIA/nccl-tests src/common.cu,
+  ``BenchTime``): the host's cost of issuing a call and the GPUs' time for it overlap, so a call takes the
+  longer of the two, and small calls take the host's, a plateau the same for every collective whatever
+  NCCL's latency (about 35 µs with ``-g 8``, which launches on 8 GPUs from one thread). The median holds
+  against one noisy size of the plateau. Runs that start at 64 KiB or above give none (0): their smallest
+  time is bandwidth's, not the launch's. The floor is kept with the launch mode it was measured in and
+  applied only to tables of that mode (``-g N`` runs pay CUDA's single-process overheads that one process
+  per GPU does not, NVIDIA/nccl-tests#333).
 
 Each factor is found by the Illinois variant of regula falsi on x = 1/factor (the time of a collective
 bound by those links is close to linear in it), bracketed between 1/100 and 4.
 
 The result is written as YAML: a ``topology:`` mapping a scenario can take as it is (``kind: cluster``,
-the preset, the nodes, the calibrated factors, ``commsim.network.cluster``) and the launch overhead beside
-it, which ``commsim validate --calibration`` adds; every prediction made with it says "calibrated".
+the preset, the nodes, the calibrated factors, ``commsim.network.cluster``) and the launch floor beside it,
+which ``commsim validate --calibration`` applies; every prediction made with it says "calibrated".
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,7 +56,7 @@ TOLERANCE = 1e-9
 """The relative agreement of simulated and measured time at which the search stops."""
 MAX_STEPS = 200
 LAUNCH_BELOW = 64 << 10
-"""Runs whose smallest size is at least this give no launch overhead (their time is bandwidth's)."""
+"""The launch floor is the plateau of the sizes below this; runs that start here or above give none."""
 FACTORS = ("nvlink_efficiency", "network_efficiency")
 """The cluster's measured factors a calibration writes (``commsim.network.cluster``)."""
 LINKS = {"nvlink_efficiency": "the NVLink", "network_efficiency": "the network path"}
@@ -65,14 +69,14 @@ class NotLimiting(CommsimError):
 @dataclass(frozen=True)
 class Calibration:
     """Calibrated overrides of a preset: the factors on its NVLink and network rates (None: not calibrated,
-    1), the launch overhead in seconds and the launch mode it was measured in (GPUs per process), and the
-    runs it came from."""
+    1), the launch floor in seconds and the launch mode it was measured in (GPUs per process), and the runs
+    it came from."""
 
     preset: str
     nodes: int
     nvlink_efficiency: float | None = None
     network_efficiency: float | None = None
-    launch_overhead_s: float = 0.0
+    launch_floor_s: float = 0.0
     launch_gpus_per_process: int | None = None
     sources: tuple[str, ...] = ()
 
@@ -82,9 +86,9 @@ class Calibration:
         factors = {"nvlink_efficiency": self.nvlink_efficiency, "network_efficiency": self.network_efficiency}
         return {key: value for key, value in factors.items() if value is not None}
 
-    def overhead_for(self, gpus_per_process: int | None) -> float:
-        """The launch overhead a table of this launch mode pays (0 for another mode)."""
-        return self.launch_overhead_s if gpus_per_process == self.launch_gpus_per_process else 0.0
+    def floor_for(self, gpus_per_process: int | None) -> float:
+        """The launch floor of a table of this launch mode (0 for another mode)."""
+        return self.launch_floor_s if gpus_per_process == self.launch_gpus_per_process else 0.0
 
 
 def _largest(entries: list[validate.Entry]) -> tuple[validate.Entry, Any]:
@@ -105,13 +109,12 @@ def _smallest(entries: list[validate.Entry]) -> tuple[validate.Entry, Any]:
                key=lambda pair: pair[1].size)
 
 
-def overhead(entries: list[validate.Entry], overrides: dict[str, Any]) -> float:
-    """The launch overhead with these factors: at the smallest compared size, measured minus simulated (≥ 0);
-    0 when the runs start at 64 KiB or above, where the time is no longer the launch's."""
-    entry, row = _smallest(entries)
-    if row.size >= LAUNCH_BELOW:
-        return 0.0
-    return max(0.0, row.time_s - _simulated(entry, overrides, row.size))
+def floor(entries: list[validate.Entry]) -> float:
+    """The launch floor: the median measured time of the run that starts smallest, over its sizes from 1 KiB
+    to below 64 KiB; 0 when the runs start at 64 KiB or above, where the time is no longer the launch's."""
+    entry, _ = _smallest(entries)
+    return float(statistics.median([row.time_s for row in entry.table.rows
+                                    if validate.SMALLEST <= row.size < LAUNCH_BELOW] or [0.0]))
 
 
 def _faster(entries: list[validate.Entry], keys: list[str]) -> str:
@@ -122,17 +125,15 @@ def _faster(entries: list[validate.Entry], keys: list[str]) -> str:
             f"{links} at {SPAN[1]:g} × its rate: not what limits this run, so no rate can be calibrated from it")
 
 
-def efficiency(key: str, entries: list[validate.Entry], overrides: dict[str, Any],
-               every: list[validate.Entry]) -> float:
+def efficiency(key: str, entries: list[validate.Entry], overrides: dict[str, Any], floor_s: float) -> float:
     """The factor ``key`` (one of ``FACTORS``) at which the time at the largest size of ``entries``
-    (simulated with ``overrides`` and the factor, plus the launch overhead of ``every`` run with them)
-    equals the measured one (Illinois regula falsi on x = 1/factor; see the module docstring).
-    ``NotLimiting`` if even the largest factor leaves the simulation slower than measured."""
+    (simulated with ``overrides`` and the factor, at least the launch floor) equals the measured one
+    (Illinois regula falsi on x = 1/factor; see the module docstring). ``NotLimiting`` if even the largest
+    factor leaves the simulation slower than measured."""
     entry, row = _largest(entries)
 
     def gap(x: float) -> float:
-        factors = {**overrides, key: 1 / x}
-        return _simulated(entry, factors, row.size) + overhead(every, factors) - row.time_s
+        return max(floor_s, _simulated(entry, {**overrides, key: 1 / x}, row.size)) - row.time_s
 
     fast, slow = 1 / SPAN[1], 1 / SPAN[0]  # x of the fastest and slowest links tried
     x, g = 1.0, gap(1.0)  # bracket from the links' own rate outwards, doubling: most runs lie within 2×
@@ -172,33 +173,38 @@ def efficiency(key: str, entries: list[validate.Entry], overrides: dict[str, Any
 def calibrate(entries: list[validate.Entry]) -> Calibration:
     """The calibration of one machine from its runs ``entries`` (all of one preset): the NVLink efficiency
     from the one-node runs, the network's from the others (or their NVLink's, where the network does not
-    limit them and no one-node run was given), then the launch overhead (see the module docstring)."""
+    limit them and no one-node run was given), and the launch floor (see the module docstring)."""
     if not entries:
         raise CommsimError("calibrate: no runs given")
     overrides: dict[str, Any] = {}
     single = [entry for entry in entries if entry.nodes == 1]
     several = [entry for entry in entries if entry.nodes > 1]
     nvlink = cluster.preset(entries[0].preset, **entries[0].overrides).nvlink_bandwidth is not None
+    floor_s, mode = floor(entries), _smallest(entries)[0].table.gpus_per_process
+    calibration = Calibration(entries[0].preset, entries[0].nodes, launch_floor_s=floor_s,
+                              launch_gpus_per_process=mode, sources=tuple(e.table.path for e in entries))
+
+    def solved(key: str, runs: list[validate.Entry]) -> float:
+        """The factor ``key`` from ``runs``, their largest size held to the floor of its table's mode."""
+        return efficiency(key, runs, overrides, calibration.floor_for(_largest(runs)[0].table.gpus_per_process))
+
     if single and nvlink:
-        overrides["nvlink_efficiency"] = efficiency("nvlink_efficiency", single, overrides, entries)
+        overrides["nvlink_efficiency"] = solved("nvlink_efficiency", single)
     if several:
         try:
-            overrides["network_efficiency"] = efficiency("network_efficiency", several, overrides, entries)
+            overrides["network_efficiency"] = solved("network_efficiency", several)
         except NotLimiting:
             if not nvlink or "nvlink_efficiency" in overrides:
                 raise
             try:
-                overrides["nvlink_efficiency"] = efficiency("nvlink_efficiency", several, overrides, entries)
+                overrides["nvlink_efficiency"] = solved("nvlink_efficiency", several)
             except NotLimiting:
                 raise NotLimiting(_faster(several, list(FACTORS[::-1]))) from None
-    entry, _ = _smallest(entries)
-    return Calibration(entries[0].preset, entries[0].nodes, overrides.get("nvlink_efficiency"),
-                       overrides.get("network_efficiency"), overhead(entries, overrides),
-                       entry.table.gpus_per_process, tuple(e.table.path for e in entries))
+    return replace(calibration, **overrides)
 
 
 def calibrated_cases(entries: list[validate.Entry], calibration: Calibration) -> list[validate.Case]:
-    """``entries`` predicted with the calibration: its factors on their machines, its launch overhead on the
+    """``entries`` predicted with the calibration: its factors on their machines, its launch floor on the
     tables of its launch mode; every case marked calibrated."""
     cases = []
     for entry in entries:
@@ -206,7 +212,7 @@ def calibrated_cases(entries: list[validate.Entry], calibration: Calibration) ->
         graph = validate.machine_graph(entry.preset, entry.nodes, overrides, entry.algorithm, entry.collective,
                                        "calibration")
         moved = replace(entry, graph=graph, overrides=overrides)
-        cases.append(validate.predict(moved, calibration.overhead_for(entry.table.gpus_per_process), calibrated=True))
+        cases.append(validate.predict(moved, calibration.floor_for(entry.table.gpus_per_process), calibrated=True))
     return cases
 
 
@@ -214,9 +220,9 @@ def text(calibration: Calibration) -> str:
     """The calibration as YAML (see the module docstring)."""
     lines = ["# commsim calibrate: CALIBRATED overrides (measured, not spec), from " + ", ".join(
         Path(source).name for source in calibration.sources),
-             "# topology: a scenario's topology as it is; launch_overhead: added by commsim validate --calibration",
+             "# topology: a scenario's topology as it is; launch_floor: applied by commsim validate --calibration",
              "calibrated: true",
-             f"launch_overhead: {calibration.launch_overhead_s * 1e6:.12g} us",
+             f"launch_floor: {calibration.launch_floor_s * 1e6:.12g} us",
              f"launch_gpus_per_process: {calibration.launch_gpus_per_process or 'null'}",
              "topology:", "  kind: cluster", f"  preset: {calibration.preset}", f"  nodes: {calibration.nodes}"]
     lines += [f"  {key}: {value:.12g}" for key, value in calibration.overrides.items()]
@@ -229,7 +235,7 @@ def load(path: Path) -> Calibration:
     where = str(path)
     if not isinstance(document, dict) or document.get("calibrated") is not True:
         raise CommsimError(f"{where}: not a calibration file (commsim calibrate writes one, with 'calibrated: true')")
-    known = {"calibrated", "launch_overhead", "launch_gpus_per_process", "topology"}
+    known = {"calibrated", "launch_floor", "launch_gpus_per_process", "topology"}
     unknown = set(document) - known
     if unknown:
         raise CommsimError(f"{where}: {min(unknown)}: unknown key (known: {', '.join(sorted(known))})")
@@ -244,11 +250,11 @@ def load(path: Path) -> Calibration:
     except CommsimError as error:
         raise CommsimError(f"{where}: topology: {error}") from None
     try:
-        overhead = units.parse_time(document.get("launch_overhead", 0))
+        floor_s = units.parse_time(document.get("launch_floor", 0))
     except CommsimError as error:
-        raise CommsimError(f"{where}: launch_overhead: {error}") from None
-    if not overhead >= 0:
-        raise CommsimError(f"{where}: launch_overhead must be >= 0, got {document.get('launch_overhead')!r:.40}")
+        raise CommsimError(f"{where}: launch_floor: {error}") from None
+    if not floor_s >= 0:
+        raise CommsimError(f"{where}: launch_floor must be >= 0, got {document.get('launch_floor')!r:.40}")
     per_process = document.get("launch_gpus_per_process")
     if per_process is not None and (isinstance(per_process, bool) or not isinstance(per_process, int) or per_process < 1):
         raise CommsimError(f"{where}: launch_gpus_per_process: must be a whole number >= 1 or null")
@@ -257,4 +263,4 @@ def load(path: Path) -> Calibration:
         raise CommsimError(f"{where}: topology.nodes: must be a whole number >= 1")
     factors = {key: float(topo[key]) for key in FACTORS if key in topo}
     return Calibration(str(topo["preset"]), nodes, factors.get("nvlink_efficiency"), factors.get("network_efficiency"),
-                       overhead, per_process, (str(path),))
+                       floor_s, per_process, (str(path),))
