@@ -7,7 +7,9 @@ machine (other node counts, other settings) is predicted with that calibration. 
 worst error and how many of its sizes from 64 KiB up are within 5 % (issue 20's target), beside the
 spec-only prediction's.
 
-    python benchmarks/calibration_holdout.py [--cases validation/cases.yaml]
+    python benchmarks/calibration_holdout.py [--cases validation/cases.yaml] [--sizes]
+
+``--sizes`` also prints each held-out table's error per size from 64 KiB up (size in KiB: error).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def _rates(result: calibrate.Calibration) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=Path, default=validate.CASES)
+    parser.add_argument("--sizes", action="store_true", help="print each held-out table's error per size too")
     args = parser.parse_args()
     machines: dict[str, list[validate.Entry]] = defaultdict(list)
     for entry in validate.read_cases(args.cases):
@@ -71,6 +74,9 @@ def main() -> int:
                 total[1] += count
                 print(f"    {_short(case.file):34} {within:>3} of {count:<3} {worst:>7.1%}   "
                       f"spec-only {s_within:>2} of {s_count:<3} {s_worst:>7.1%}")
+                if args.sizes:
+                    errors = " ".join(f"{p.size >> 10}:{p.error:+.0%}" for p in case.points if p.size >= FROM)
+                    print(textwrap.fill(errors, 96, initial_indent="      ", subsequent_indent="      "))
     share = total[0] / total[1] if total[1] else 0.0
     print(f"held out, calibrated: {total[0]} of {total[1]} points from 64 KiB up within 5 % ({share:.0%})")
     return 0
