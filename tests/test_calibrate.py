@@ -5,6 +5,8 @@ by what is calibrated, refused in one line."""
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commsim import cli, scenario, units
 from commsim.network import cluster, topology
@@ -273,3 +275,17 @@ def test_a_scenario_takes_the_calibrated_topology(tmp_path):
     size, link = 4 << 24, 18 * 20.6e9
     assert makespan(topo) - makespan({"kind": "cluster", "preset": "hgx-h100", "nodes": 1}) == pytest.approx(
         size / (0.8 * link) - size / link, rel=1e-6)
+
+
+@settings(max_examples=6, deadline=None)
+@given(factor=st.floats(0.3, 2.5), floor_us=st.floats(15.0, 80.0))
+def test_any_nvlink_factor_and_floor_come_back(tmp_path_factory, factor, floor_us):
+    """Any NVLink factor from 0.3 to 2.5 and launch floor from 15 to 80 us (above the simulated 1–16 KiB, about
+    8 us, so that the plateau is the floor's), made on one node of 2 H100 (a plateau at 1, 4 and 16 KiB, 64 MiB
+    bandwidth-bound): both come back to 1e-6."""
+    path = tmp_path_factory.mktemp("any") / "run.json"
+    run = _made_by_commsim(path, 1, {"nvlink_efficiency": factor}, floor_us * 1e-6, [1024, 4096, 16384, 64 << 20])
+    (entry,) = validate.user_entries([run], "hgx-h100", 1, "ring", None, SMALL)
+    result = calibrate.calibrate([entry])
+    assert result.nvlink_efficiency == pytest.approx(factor, rel=1e-6)
+    assert result.launch_floor_s == pytest.approx(floor_us * 1e-6, rel=1e-6)
