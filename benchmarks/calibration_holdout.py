@@ -1,13 +1,15 @@
 """Calibration judged on tables it did not see: leave-one-table-out over the bundled measured tables.
 
 For every machine of ``validation/cases.yaml`` with at least two tables (their ``machine`` key), each
-table in turn is the only one calibrated on (``commsim calibrate``'s rules: NVLink links from a one-node
-table, the network path from a several-node one, the launch overhead), and every other table of that
+table in turn is the only one calibrated on (``commsim calibrate``'s rules: the NVLink factor from a one-node
+table, the network path from a several-node one, the launch floor), and every other table of that
 machine (other node counts, other settings) is predicted with that calibration. Per held-out table: the
 worst error and how many of its sizes from 64 KiB up are within 5 % (issue 20's target), beside the
 spec-only prediction's.
 
-    python benchmarks/calibration_holdout.py [--cases validation/cases.yaml]
+    python benchmarks/calibration_holdout.py [--cases validation/cases.yaml] [--sizes]
+
+``--sizes`` also prints each held-out table's error per size from 64 KiB up (size in KiB: error).
 """
 
 from __future__ import annotations
@@ -37,14 +39,15 @@ def _short(file: str) -> str:
 
 
 def _rates(result: calibrate.Calibration) -> str:
-    parts = [f"{name} {value / 1e9:.4g} GB/s" for name, value in (("NVLink", result.nvlink_bandwidth),
-                                                                   ("NIC", result.nic_bandwidth)) if value]
-    return ", ".join(parts + [f"overhead {result.launch_overhead_s * 1e6:.3g} us"])
+    parts = [f"{name} × {value:.4g}" for name, value in (("NVLink", result.nvlink_efficiency),
+                                                         ("network", result.network_efficiency)) if value]
+    return ", ".join(parts + [f"floor {result.launch_floor_s * 1e6:.3g} us"])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=Path, default=validate.CASES)
+    parser.add_argument("--sizes", action="store_true", help="print each held-out table's error per size too")
     args = parser.parse_args()
     machines: dict[str, list[validate.Entry]] = defaultdict(list)
     for entry in validate.read_cases(args.cases):
@@ -71,6 +74,9 @@ def main() -> int:
                 total[1] += count
                 print(f"    {_short(case.file):34} {within:>3} of {count:<3} {worst:>7.1%}   "
                       f"spec-only {s_within:>2} of {s_count:<3} {s_worst:>7.1%}")
+                if args.sizes:
+                    errors = " ".join(f"{p.size >> 10}:{p.error:+.0%}" for p in case.points if p.size >= FROM)
+                    print(textwrap.fill(errors, 96, initial_indent="      ", subsequent_indent="      "))
     share = total[0] / total[1] if total[1] else 0.0
     print(f"held out, calibrated: {total[0]} of {total[1]} points from 64 KiB up within 5 % ({share:.0%})")
     return 0

@@ -96,11 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     _machine_arguments(validate)
     validate.add_argument("--calibration", type=Path, metavar="FILE.yaml",
                           help="predict with what 'commsim calibrate' wrote (labelled calibrated; default: spec only)")
-    calibrate = commands.add_parser("calibrate", help="effective NIC and NVLink rates and launch overhead from your nccl-tests runs")
+    calibrate = commands.add_parser("calibrate", help="effective NVLink and network rates and launch floor from your nccl-tests runs")
     calibrate.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="nccl-tests outputs (text or -J JSON)")
     _machine_arguments(calibrate)
     calibrate.add_argument("-o", "--output", type=_output, required=True, metavar="FILE.yaml",
-                           help="the calibration to write (a topology a scenario takes, and the launch overhead)")
+                           help="the calibration to write (a topology a scenario takes, and the launch floor)")
     commands.add_parser("list", help="the bundled scenarios, by name")
     bias = commands.add_parser("bias", help="the implicit-bias experiments: where each optimizer converges")
     bias.add_argument("--out", type=_output, help="output directory (default: results/implicit-bias/)")
@@ -136,14 +136,15 @@ def _calibrate(args: argparse.Namespace) -> int:
     result = calibrate.calibrate(entries)
     spec = cluster.preset(args.preset)
     lines = [f"calibrated from {len(entries)} run(s) on {args.preset} × {args.nodes} (CALIBRATED, not spec):"]
-    for name, value, preset_value, why in (
-            ("NVLink", result.nvlink_bandwidth, spec.nvlink_bandwidth, "no run on one node"),
-            ("NIC", result.nic_bandwidth, spec.nic_bandwidth, "no run on several nodes")):
-        lines.append(f"  {name:<6} " + (f"{value / 1e9:.4g} GB/s per direction (preset: {preset_value / 1e9:.4g})"
-                                        if value is not None else f"the preset's ({why})"))
+    for name, value, link, rate, why in (
+            ("NVLink", result.nvlink_efficiency, "NVLink", spec.nvlink_bandwidth, "no run on one node"),
+            ("network", result.network_efficiency, "NIC", spec.nic_bandwidth, "no run on several nodes")):
+        lines.append(f"  {name:<7} " + (f"× {value:.4g} of its links' rate ({link} {value * rate / 1e9:.4g} GB/s "
+                                        f"per direction, preset {rate / 1e9:.4g})" if value is not None
+                                        else f"the preset's ({why})"))
     mode = {None: "runs whose launch mode is not stated", 1: "runs of one process per GPU"}.get(
-        result.launch_gpus_per_process, f"runs of -g {result.launch_gpus_per_process}")
-    lines.append(f"  launch overhead {result.launch_overhead_s * 1e6:.4g} us (added to {mode})")
+        result.launch_gpus_per_process, f"-g {result.launch_gpus_per_process} runs")
+    lines.append(f"  launch floor {result.launch_floor_s * 1e6:.4g} us (the least a call takes in {mode})")
     print("\n".join(lines))
     written = outputs.write_text_atomically(args.output, calibrate.text(result))
     print(f"wrote {written}")

@@ -50,12 +50,32 @@ def test_overrides_take_units_and_change_the_shape():
     assert graph.edges[6, "node1.nic1"]["bandwidth"] == 32e9
 
 
+def test_efficiencies_scale_the_links_not_the_presets_numbers():
+    """nvlink_efficiency 0.5 and network_efficiency 0.25 on 2 H100 nodes: GPU–NVSwitch links at 225 GB/s, GPU–NIC
+    PCIe at 63 / 4, NIC–rail at 12.5 GB/s and rail–spine at 2 × 12.5 GB/s; the graph's numbers (what NCCL's tuner
+    reads) stay the preset's, and latencies do not move."""
+    graph = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2, nvlink_efficiency=0.5,
+                           network_efficiency=0.25)
+    h100 = PRESETS["hgx-h100"]
+    assert graph.edges[9, "node1.nvswitch"]["bandwidth"] == 225e9
+    assert graph.edges[9, "node1.nic1"]["bandwidth"] == h100.pcie_bandwidth / 4
+    assert graph.edges["node1.nic1", "rail1"]["bandwidth"] == 12.5e9
+    assert graph.edges["rail1", "spine0"]["bandwidth"] == 25e9
+    assert graph.edges["node1.nic1", "rail1"]["latency"] == h100.nic_latency
+    assert (graph.graph["nvlink_bandwidth"], graph.graph["nic_bandwidth"]) == (450e9, 50e9)
+    assert (graph.graph["nvlink_efficiency"], graph.graph["network_efficiency"]) == (0.5, 0.25)
+
+
 @pytest.mark.parametrize(("options", "message"), [
     ({"preset": "dgx-z"}, "unknown preset 'dgx-z'; known: dgx-a100"),
     ({"preset": "hgx-h100", "nodes": 3}, "3 nodes of 8 GPUs are 24 workers, but n=16"),
     ({"preset": "hgx-h100", "fabric": "torus"}, "fabric must be one of rail, switch"),
     ({}, "needs a preset"),
     ({"preset": "hgx-h100", "nic_bandwidth": "-4 Gbit/s"}, "nic_bandwidth"),
+    ({"preset": "hgx-h100", "nvlink_efficiency": -0.5}, "nvlink_efficiency must be > 0, got -0.5"),
+    ({"preset": "hgx-h100", "network_efficiency": "90 %"}, "network_efficiency: could not convert string"),
+    ({"preset": "hgx-h100", "network_efficiency": float("nan")}, "network_efficiency: must be a finite number"),
+    ({"preset": "hgx-h100", "nvlink_efficiency": [1]}, r"nvlink_efficiency: must be a number, got \[1\]"),
 ])
 def test_bad_options_are_one_line_errors(options, message):
     with pytest.raises(TopologyError, match=message):

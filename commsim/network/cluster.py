@@ -4,6 +4,13 @@
 number of a preset is overridable (``gpus_per_node``, ``nics_per_node``, ``nvlink_bandwidth``,
 ``nic_bandwidth``, ``pcie_bandwidth`` and the three latencies). Bandwidths are per direction.
 
+Two measured factors, 1 unless ``commsim calibrate`` derived them from the user's nccl-tests runs:
+``nvlink_efficiency`` multiplies the GPU–NVSwitch links and ``network_efficiency`` the network path (the
+GPU's PCIe link to its NIC, the NIC, rail and spine links). They scale the rate data moves at, not the
+preset's numbers: NCCL's tuner (``commsim.collectives.nccl.model``) still counts the links it detects
+(NVLink links × its per-link rate, the NIC's port speed), as NCCL does on the real machine, whatever a
+link then achieves.
+
 The graph, for node x and local GPU j (worker rank x·g + j):
 
 * GPU — ``node{x}.nvswitch`` at the NVLink bandwidth (the NVSwitches of a node act as one
@@ -23,6 +30,7 @@ crossing at another local index, use them all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -49,6 +57,8 @@ class Preset:
     arch: str  # the GPU generation NCCL's tuning tables are keyed by: "sm80", "sm90", "sm100"
     cpu: str  # the host CPU vendor ("intel", "amd"): NCCL's network overhead and LL cap depend on it
     source: str
+    nvlink_efficiency: float = 1.0  # measured: the rate the NVLink achieves over what the links give (calibrate)
+    network_efficiency: float = 1.0  # measured: the same for the network path (GPU-NIC PCIe, NIC, fabric)
 
 
 _US = 1e-6
@@ -161,6 +171,16 @@ def _rate(key: str, value: Any, parse: Any, positive: bool) -> float:
     return x
 
 
+def _factor(value: Any) -> float:
+    """A plain positive number (an efficiency): not a bool, not a string with units, finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"must be a number, got {value!r:.40}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"must be a finite number, got {value!r:.40}")
+    return number
+
+
 def preset(name: Any, **overrides: Any) -> Preset:
     """A preset by name, with any of its numbers overridden (units accepted: "400 Gbit/s", "1 us")."""
     if name not in PRESETS:
@@ -175,6 +195,8 @@ def preset(name: Any, **overrides: Any) -> Preset:
             values[key] = _choice(key, value, ARCHS if key == "arch" else CPUS)
         elif key.endswith("bandwidth"):
             values[key] = _rate(key, value, units.parse_bandwidth, True)
+        elif key.endswith("efficiency"):
+            values[key] = _rate(key, value, _factor, True)
         else:
             values[key] = _rate(key, value, units.parse_time, False)
     return replace(PRESETS[name], **values)
@@ -189,7 +211,7 @@ def cluster(n: int, bandwidth: float, latency: float, servers: int = 0, preset: 
             gpus_per_node: Any = None, nics_per_node: Any = None, nvlink_bandwidth: Any = None,
             nic_bandwidth: Any = None, pcie_bandwidth: Any = None, nvlink_latency: Any = None,
             pcie_latency: Any = None, nic_latency: Any = None, arch: Any = None, cpu: Any = None, fabric: str = "rail",
-            spines: Any = 1) -> nx.Graph:
+            spines: Any = 1, nvlink_efficiency: Any = None, network_efficiency: Any = None) -> nx.Graph:
     """``nodes`` nodes of ``preset`` (see the module docstring); n = nodes × gpus_per_node workers. The
     topology's own bandwidth and latency are not used: every link is the preset's."""
     if preset is None:
@@ -199,7 +221,8 @@ def cluster(n: int, bandwidth: float, latency: float, servers: int = 0, preset: 
     spec = globals()["preset"](preset, gpus_per_node=gpus_per_node, nics_per_node=nics_per_node,
                                nvlink_bandwidth=nvlink_bandwidth, nic_bandwidth=nic_bandwidth,
                                pcie_bandwidth=pcie_bandwidth, nvlink_latency=nvlink_latency,
-                               pcie_latency=pcie_latency, nic_latency=nic_latency, arch=arch, cpu=cpu)
+                               pcie_latency=pcie_latency, nic_latency=nic_latency, arch=arch, cpu=cpu,
+                               nvlink_efficiency=nvlink_efficiency, network_efficiency=network_efficiency)
     g = spec.gpus_per_node
     n = _count("workers", n)
     count = n // g if nodes is None else _count("nodes", nodes)
@@ -215,9 +238,10 @@ def cluster(n: int, bandwidth: float, latency: float, servers: int = 0, preset: 
     _add_workers(graph, n)
     # nodes and links in the order of a node-by-node build (neighbour order fixes the hop-shortest paths and
     # the links' numbering), added in bulk: 8,192 nodes of 8 GPUs are 139 k nodes and 197 k links
-    inside_rate, inside_latency = ((spec.nvlink_bandwidth, spec.nvlink_latency) if spec.nvlink_bandwidth
-                                   else (spec.pcie_bandwidth, spec.pcie_latency))
-    pcie = {"bandwidth": spec.pcie_bandwidth, "latency": spec.pcie_latency}
+    inside_rate, inside_latency = ((spec.nvlink_bandwidth * spec.nvlink_efficiency, spec.nvlink_latency)
+                                   if spec.nvlink_bandwidth else (spec.pcie_bandwidth, spec.pcie_latency))
+    net = spec.network_efficiency
+    pcie = {"bandwidth": spec.pcie_bandwidth * net, "latency": spec.pcie_latency}
     nodes: list[tuple[Hashable, dict[str, Any]]] = []
     links: list[tuple[Hashable, Hashable, dict[str, float]]] = []
     for x in range(count):
@@ -235,13 +259,13 @@ def cluster(n: int, bandwidth: float, latency: float, servers: int = 0, preset: 
     for i in range(nics):
         top = f"rail{i}" if fabric == "rail" else SWITCH
         graph.add_node(top, role=SWITCH)
-        graph.add_edges_from((f"node{x}.nic{i}", top, {"bandwidth": spec.nic_bandwidth, "latency": spec.nic_latency})
+        graph.add_edges_from((f"node{x}.nic{i}", top, {"bandwidth": spec.nic_bandwidth * net, "latency": spec.nic_latency})
                              for x in range(count))
     if fabric == "rail" and nics > 1:
         for s in range(spine_count):
             graph.add_node(f"spine{s}", role=SWITCH)
             for i in range(nics):
-                _link(graph, f"rail{i}", f"spine{s}", count * spec.nic_bandwidth / spine_count, spec.nic_latency)
+                _link(graph, f"rail{i}", f"spine{s}", count * spec.nic_bandwidth * net / spine_count, spec.nic_latency)
     return graph
 
 

@@ -288,9 +288,10 @@ def algorithms_of(entry: Entry) -> tuple[str, ...] | None:
     return nccl_model.SCHEDULED.get(collective)
 
 
-def predict(entry: Entry, overhead_s: float = 0.0, calibrated: bool = False) -> Case:
-    """The case of ``entry``: per size of at least 1 KiB, the simulated and NCCL's predicted time (plus
-    ``overhead_s``, a calibrated launch overhead), the error, whether it is held and why."""
+def predict(entry: Entry, floor_s: float = 0.0, calibrated: bool = False) -> Case:
+    """The case of ``entry``: per size of at least 1 KiB, the simulated and NCCL's predicted time (each at
+    least ``floor_s``, a calibrated launch floor: ``commsim.runner.calibrate``), the error, whether it is
+    held and why."""
     table, graph = entry.table, entry.graph
     collective = COLLECTIVES[entry.collective]
     algorithms = algorithms_of(entry)
@@ -300,14 +301,14 @@ def predict(entry: Entry, overhead_s: float = 0.0, calibrated: bool = False) -> 
     for row in table.rows:
         if row.size < SMALLEST:
             continue
-        simulated = simulate(graph, row.size, algorithms, collective) + overhead_s
+        simulated = max(floor_s, simulate(graph, row.size, algorithms, collective))
         keep, why = held(row.size, row.time_s, table.gpus_per_process, floor, entry.counts)
         if collective == nccl_model.ALLTOALL:  # no tuner: NCCL's p2p parts and protocol, no predicted time
             sent = nccl_model.plan(graph, row.size, collective=collective)
             point = Point(row.size, row.time_s, simulated, None, f"p2p/{sent.protocol}", keep, why)
         else:
             choice = nccl_model.choose(machine, row.size, algorithms, collective=collective)
-            point = Point(row.size, row.time_s, simulated, choice.time_s + overhead_s,
+            point = Point(row.size, row.time_s, simulated, max(floor_s, choice.time_s),
                           f"{choice.algorithm}/{choice.protocol}", keep, why)
         if point.held and not point.within:
             point = replace(point, cause=cause_of(entry.causes, row.size))

@@ -730,9 +730,10 @@ def nvls_link_gbps(m: Machine, collective: str = "allreduce") -> float:
 
 def nvls_rates(graph: nx.Graph) -> nx.Graph:
     """A one-node cluster graph for NVLS: ``nccl_rates`` (Simple), the GPU–NVSwitch links at ``nvls_link_gbps``
-    and no latency (NCCL's 25 µs is the call's fixed latency)."""
+    times the graph's measured ``nvlink_efficiency`` (1 but for a calibration) and no latency (NCCL's 25 µs is
+    the call's fixed latency)."""
     rated = nccl_rates(graph, "simple")
-    rate = nvls_link_gbps(machine(graph)) * 1e9
+    rate = nvls_link_gbps(machine(graph)) * 1e9 * graph.graph.get("nvlink_efficiency", 1.0)
     for u, v, data in rated.edges(data=True):
         if str(u).endswith(".nvswitch") or str(v).endswith(".nvswitch"):
             data["bandwidth"], data["latency"] = rate, 0.0
