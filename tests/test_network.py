@@ -378,3 +378,25 @@ def test_lone_flows_due_together_share_one_timer():
     assert run.network.messages == 2 * n * (n - 1)
     assert next(run.network.env._eid) < 2 * n + 2 * 2 * (n - 1)  # process starts, and about one timer per step
     assert run.makespan_s == pytest.approx(2 * (n - 1) * (2e-6 + p * 4 / n / 1e9), rel=1e-12)
+
+
+def test_routes_are_found_once_per_pair_and_listed_in_the_order_found():
+    """A pair's messages share one route (one index, one count of messages and bytes); ``routes`` lists them in
+    the order found, whichever source they start from; a 2-hop star route's latency is one shared 2α object;
+    forgotten routes are found anew under new indices."""
+    env, net = _net(topology.star(4, B, ALPHA))
+    net.send(0, 1, 100)
+    net.send(2, 3, 7)
+    net.send(0, 2, 30)
+    net.send(0, 1, 50)
+    env.run()
+    first, second, third = net.routes
+    assert [(r.src, r.dst, r.index) for r in net.routes] == [(0, 1, 0), (2, 3, 1), (0, 2, 2)]
+    assert net.route(0, 1) is first
+    assert [(link.u, link.v) for link in first.links] == [(0, "switch"), ("switch", 1)]
+    assert (first.messages, first.bytes, second.messages, second.bytes, third.bytes) == (2, 150, 1, 7, 30)
+    assert first.latency == 2 * ALPHA and first.latency is second.latency is third.latency
+    assert net._known(2, 3) and not net._known(3, 2)
+    assert net._forget_routes() == [first, second, third] and net.routes == []
+    again = net.route(0, 1)
+    assert again is not first and again.index == 3 and not net._known(2, 3)
