@@ -51,7 +51,8 @@ class _Plan:
     receives ``recv_at[q]:recv_at[q+1]`` (indices into the lists below, in the round's order). When
     nobody sends or receives more than one transfer (every ring step), ``step[q]`` also has q's whole
     part at hand: (destination node, bytes, tag, source node, tag, the send's index in the round), None where
-    it has none. ``send_index[j]``: send j's index in the round (what its jitter is drawn for)."""
+    it has none. ``send_index[j]``: send j's index in the round (what its jitter is drawn for). A call moving
+    sizes only has no element ranges (``send_lo`` … ``recv_reduce`` None)."""
 
     __slots__ = (
         "combine",
@@ -83,14 +84,16 @@ class _Plan:
         self.phase = round_.phase
         self.send_at = _column(np.searchsorted(round_.src[by_src], everyone))
         self.send_to = _column(round_.dst[by_src])
-        self.send_lo, self.send_hi = _column(lo[by_src]), _column(hi[by_src])
         self.send_index = _column(by_src)
         self.recv_at = _column(np.searchsorted(round_.dst[by_dst], everyone))
         self.recv_from = _column(round_.src[by_dst])
-        at = lo if round_.at is None else round_.at  # where the receiver writes
-        self.recv_lo, self.recv_hi = _column(at[by_dst]), _column((at + (hi - lo))[by_dst])
-        reduce = round_.reduce
-        self.recv_reduce = ([reduce] * len(by_dst)) if isinstance(reduce, bool) else reduce[by_dst].tolist()
+        self.send_lo = self.send_hi = self.recv_lo = self.recv_hi = self.recv_reduce = None
+        if not call.sizes_only:  # where values go (a call moving sizes only never reads them: 40 B a message)
+            self.send_lo, self.send_hi = _column(lo[by_src]), _column(hi[by_src])
+            at = lo if round_.at is None else round_.at  # where the receiver writes
+            self.recv_lo, self.recv_hi = _column(at[by_dst]), _column((at + (hi - lo))[by_dst])
+            reduce = round_.reduce
+            self.recv_reduce = ([reduce] * len(by_dst)) if isinstance(reduce, bool) else reduce[by_dst].tolist()
         self.combine = None if round_.combine is None else round_.combine.tolist()
         self.scale: dict[int, list[tuple[int, int]]] = {}
         if round_.scale is not None:

@@ -343,7 +343,7 @@ class Network:
             self._last_phase, self._last_phase_id = phase, phase_id
         flow.phase = self._last_phase_id
         route.messages += 1
-        route.bytes += nbytes
+        route.bytes = route.bytes + nbytes if route.bytes else nbytes  # a first message's size: that int, no copy
         sizes = self.sizes
         sizes[nbytes] = sizes.get(nbytes, 0) + 1
         if nbytes <= 0:
@@ -509,8 +509,11 @@ class Network:
             for flow in islice(in_order, count):
                 flow.order = None  # out of the pass
                 if rate != flow.rate or flow.stage == _ALONE:  # an alone flow's timer is at delivery: redo it
-                    flow.remaining = max(flow.remaining - flow.rate * (now - flow.since), 0.0)
-                    flow.since = now
+                    # equivalent: a flow started this instant has sent nothing: its bytes stay the size's int (no
+                    # float a flow; an int divides as the float of its value)
+                    if flow.since != now:
+                        flow.remaining = max(flow.remaining - flow.rate * (now - flow.since), 0.0)
+                        flow.since = now
                     flow.rate = rate
                     flow.stage = _SHARED
                     flow.gen += 1  # a version stamp: only the newest timer acts (any increasing value would do)
