@@ -400,3 +400,25 @@ def test_routes_are_found_once_per_pair_and_listed_in_the_order_found():
     assert net._forget_routes() == [first, second, third] and net.routes == []
     again = net.route(0, 1)
     assert again is not first and again.index == 3 and not net._known(2, 3)
+
+
+def test_a_message_is_the_event_of_its_delivery_whichever_side_comes_first():
+    """Star, two hops of α, B: a receive posted before its send and a send before its receive each give both sides
+    one event, which fires with the payload at 2α + bytes/B (1000 B: 2 us + 1 us); an event given to ``send``
+    (not one of the network's) is fired the same way."""
+    env, net = _net(topology.star(4, B, ALPHA))
+    posted = net.recv(1, 0)
+    sent_after = net.send(0, 1, 1000, payload="a")
+    sent_first = net.send(2, 1, 1000, payload="b")
+    received_after = net.recv(1, 2)
+    given = simpy.Event(env)
+    assert net.send(3, 2, 1000, payload="c", delivery=given) is given
+    times = {}
+    for name, event in (("a", posted), ("b", received_after), ("c", given)):
+        event.callbacks.append(lambda event, name=name: times.__setitem__(name, (env.now, event.value)))
+    env.run()
+    assert posted is sent_after and sent_first is received_after
+    # a and b share switch→1 (B/2 each): 2000 B in 2 us, then 2α; c (3→2) goes alone
+    assert times == {"a": (pytest.approx(2 * ALPHA + 2e-6, rel=1e-12), "a"),
+                     "b": (pytest.approx(2 * ALPHA + 2e-6, rel=1e-12), "b"),
+                     "c": (pytest.approx(2 * ALPHA + 1e-6, rel=1e-12), "c")}

@@ -34,10 +34,10 @@ from simpy.events import Event
 
 from ..units import format_time
 from .jitter import jitter_fraction
-from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _Flow, shortest_path
+from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _Flow, event_of, shortest_path
 
 # the stage of a flow cut off by its sender's crash: no timer acts on it any more
-_LOST = 3  # equivalent: only compared with fluid's stages 0, 1, 2: any other number does as well
+_LOST = 3  # equivalent: only compared with fluid's stages (0, 1, 2 and _UNSENT, −1): any other number does as well
 
 
 class Partitioned(Exception):
@@ -201,7 +201,7 @@ class DisturbedNetwork(Network):
             flow.stage, flow.gen = _LOST, flow.gen + 1  # equivalent: any larger stamp outdates its timers
             route.bytes -= round(unsent)
             self.lost.append((route.src, route.dst, unsent))
-            self._withdraw((route.src, route.dst, flow.tag), flow.delivery)
+            self._withdraw((route.src, route.dst, flow.tag), event_of(flow))
 
     def fail_link(self, u: Hashable, v: Hashable) -> None:
         """Take the edge u–v out now: reroute what crossed it; :class:`Partitioned` if the participants split

@@ -54,12 +54,15 @@ class Route:
         self.bytes = 0
 
 
-# Stages of a flow: which moment its pending timer stands for.
-_SHARED, _ALONE, _PROPAGATING = 0, 1, 2
+# Stages of a flow: which moment its pending timer stands for (_UNSENT: a channel's event no message has used yet).
+_SHARED, _ALONE, _PROPAGATING, _UNSENT = 0, 1, 2, -1
 
 
-class _Flow:
-    """A message in transit (a message of no bytes only waits out its route's latency, on a timer of its own).
+class _Flow(Event):
+    """A message in transit and the event of its delivery, one object (an all-to-all has n(n−1) at once): a
+    channel's events are made as flows, the send that takes one fills it in (a message of no bytes only waits
+    out its route's latency, on a timer of its own). ``delivery``: None, or the event to fire instead, where
+    the send was given one that carried a message before (a receive a crash handed back) or is no flow.
 
     A flow that finds its whole route idle is ``_ALONE``: delivered by the timer of its delivery
     instant (shared with every lone flow due then), and it leaves its links lazily (anyone who finds it there after ``tx_end`` removes it). As soon as it
@@ -84,6 +87,11 @@ class _Flow:
         "tag",
         "tx_end",
     )
+
+
+def event_of(flow: _Flow) -> Event:
+    """The event ``flow``'s delivery fires: the flow itself, unless it was given another."""
+    return flow if flow.delivery is None else flow.delivery
 
 
 def _fire(instant: _Instant) -> None:
@@ -298,7 +306,8 @@ class Network:
                 if not channels:  # a dict never shrinks: a fresh one (an all-to-all's held n²/2 channels at once)
                     self._channels = {}
             return event
-        event = Event(self.env)
+        event = _Flow(self.env)
+        event.stage = _UNSENT
         if entry is None:
             channels[key] = [is_send, event]
         else:
@@ -327,9 +336,13 @@ class Network:
             route = self.route(src, dst)
         env = self.env
         now = env._now
-        flow = _Flow()
+        flow = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
+        if type(flow) is _Flow and flow.stage == _UNSENT:
+            flow.delivery = None  # it is its own event (no reference to itself: it is freed without the collector)
+        else:
+            delivery, flow = flow, _Flow(env)
+            flow.delivery = delivery
         flow.route, flow.payload, flow.tag = route, payload, tag
-        flow.delivery = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
         flow.start = flow.since = now
         flow.nbytes = flow.remaining = nbytes
         flow.gen = 0
@@ -350,7 +363,7 @@ class Network:
             flow.rate = 0.0
             flow.stage = _PROPAGATING
             env.timeout(route.latency).callbacks.append(lambda _timer: self._deliver(flow))  # never withdrawn
-            return flow.delivery
+            return event_of(flow)
         links = route.links
         alone = True
         for link in links:
@@ -367,7 +380,7 @@ class Network:
             flow.rate = 0.0
             flow.stage = _SHARED
             self._mark_dirty(links)
-        return flow.delivery
+        return event_of(flow)
 
     def _deliver_at(self, when: float, delay: float, flow: _Flow) -> None:
         """Deliver a lone flow at ``when``: flows due at the same instant share one timer (a ring's n
@@ -426,7 +439,7 @@ class Network:
             log.end.append(self.env.now)
             log.phase.append(flow.phase)
         # Process the delivery event now, as Environment.step would, without a second heap trip.
-        event = flow.delivery
+        event = event_of(flow)
         event.at = self.env.now  # when it arrived, for a receiver that asks later
         event._ok = True
         event._value = flow.payload
