@@ -379,3 +379,13 @@ def test_a_server_the_schedule_does_not_use_takes_no_part(payload):
     if payload == "data":
         for result in two.results:
             np.testing.assert_array_equal(result, one.results[0])
+
+
+def test_a_rounds_sizes_are_one_int_object_per_distinct_size():
+    """A round's sizes column holds one object per distinct size, in the round's order, so a message holding its
+    size holds no int of its own: [5000, 70000, 5000, 5000] has two objects (sizes above 256 are not cached)."""
+    from commsim.collectives.follow import _shared_ints
+
+    sizes = _shared_ints(np.array([5000, 70000, 5000, 5000]))
+    assert sizes == [5000, 70000, 5000, 5000] and all(type(size) is int for size in sizes)
+    assert sizes[0] is sizes[2] is sizes[3] and len({id(size) for size in sizes}) == 2

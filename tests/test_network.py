@@ -378,3 +378,47 @@ def test_lone_flows_due_together_share_one_timer():
     assert run.network.messages == 2 * n * (n - 1)
     assert next(run.network.env._eid) < 2 * n + 2 * 2 * (n - 1)  # process starts, and about one timer per step
     assert run.makespan_s == pytest.approx(2 * (n - 1) * (2e-6 + p * 4 / n / 1e9), rel=1e-12)
+
+
+def test_routes_are_found_once_per_pair_and_listed_in_the_order_found():
+    """A pair's messages share one route (one index, one count of messages and bytes); ``routes`` lists them in
+    the order found, whichever source they start from; a 2-hop star route's latency is one shared 2α object;
+    forgotten routes are found anew under new indices."""
+    env, net = _net(topology.star(4, B, ALPHA))
+    net.send(0, 1, 100)
+    net.send(2, 3, 7)
+    net.send(0, 2, 30)
+    net.send(0, 1, 50)
+    env.run()
+    first, second, third = net.routes
+    assert [(r.src, r.dst, r.index) for r in net.routes] == [(0, 1, 0), (2, 3, 1), (0, 2, 2)]
+    assert net.route(0, 1) is first
+    assert [(link.u, link.v) for link in first.links] == [(0, "switch"), ("switch", 1)]
+    assert (first.messages, first.bytes, second.messages, second.bytes, third.bytes) == (2, 150, 1, 7, 30)
+    assert first.latency == 2 * ALPHA and first.latency is second.latency is third.latency
+    assert net._known(2, 3) and not net._known(3, 2)
+    assert net._forget_routes() == [first, second, third] and net.routes == []
+    again = net.route(0, 1)
+    assert again is not first and again.index == 3 and not net._known(2, 3)
+
+
+def test_a_message_is_the_event_of_its_delivery_whichever_side_comes_first():
+    """Star, two hops of α, B: a receive posted before its send and a send before its receive each give both sides
+    one event, which fires with the payload at 2α + bytes/B (1000 B: 2 us + 1 us); an event given to ``send``
+    (not one of the network's) is fired the same way."""
+    env, net = _net(topology.star(4, B, ALPHA))
+    posted = net.recv(1, 0)
+    sent_after = net.send(0, 1, 1000, payload="a")
+    sent_first = net.send(2, 1, 1000, payload="b")
+    received_after = net.recv(1, 2)
+    given = simpy.Event(env)
+    assert net.send(3, 2, 1000, payload="c", delivery=given) is given
+    times = {}
+    for name, event in (("a", posted), ("b", received_after), ("c", given)):
+        event.callbacks.append(lambda event, name=name: times.__setitem__(name, (env.now, event.value)))
+    env.run()
+    assert posted is sent_after and sent_first is received_after
+    # a and b share switch→1 (B/2 each): 2000 B in 2 us, then 2α; c (3→2) goes alone
+    assert times == {"a": (pytest.approx(2 * ALPHA + 2e-6, rel=1e-12), "a"),
+                     "b": (pytest.approx(2 * ALPHA + 2e-6, rel=1e-12), "b"),
+                     "c": (pytest.approx(2 * ALPHA + 1e-6, rel=1e-12), "c")}

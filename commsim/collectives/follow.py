@@ -38,12 +38,21 @@ def _column(values: np.ndarray) -> Any:
     return column
 
 
+def _shared_ints(values: np.ndarray) -> list[int]:
+    """Integers as a list holding one object per distinct value: 8 B an item, as an ``array("q")``, and what
+    is read is that object, not a new int (a message keeps its size for its whole flight: 32 B each)."""
+    distinct, which = np.unique(values, return_inverse=True)
+    objects = distinct.tolist()
+    return [objects[i] for i in which.tolist()]
+
+
 class _Plan:
     """One round as per-participant columns: participant q sends transfers ``send_at[q]:send_at[q+1]`` and
     receives ``recv_at[q]:recv_at[q+1]`` (indices into the lists below, in the round's order). When
     nobody sends or receives more than one transfer (every ring step), ``step[q]`` also has q's whole
     part at hand: (destination node, bytes, tag, source node, tag, the send's index in the round), None where
-    it has none. ``send_index[j]``: send j's index in the round (what its jitter is drawn for)."""
+    it has none. ``send_index[j]``: send j's index in the round (what its jitter is drawn for). A call moving
+    sizes only has no element ranges (``send_lo`` … ``recv_reduce`` None)."""
 
     __slots__ = (
         "combine",
@@ -75,15 +84,16 @@ class _Plan:
         self.phase = round_.phase
         self.send_at = _column(np.searchsorted(round_.src[by_src], everyone))
         self.send_to = _column(round_.dst[by_src])
-        self.send_lo, self.send_hi = _column(lo[by_src]), _column(hi[by_src])
-        self.send_bytes = _column(round_.nbytes[by_src])
         self.send_index = _column(by_src)
         self.recv_at = _column(np.searchsorted(round_.dst[by_dst], everyone))
         self.recv_from = _column(round_.src[by_dst])
-        at = lo if round_.at is None else round_.at  # where the receiver writes
-        self.recv_lo, self.recv_hi = _column(at[by_dst]), _column((at + (hi - lo))[by_dst])
-        reduce = round_.reduce
-        self.recv_reduce = ([reduce] * len(by_dst)) if isinstance(reduce, bool) else reduce[by_dst].tolist()
+        self.send_lo = self.send_hi = self.recv_lo = self.recv_hi = self.recv_reduce = None
+        if not call.sizes_only:  # where values go (a call moving sizes only never reads them: 40 B a message)
+            self.send_lo, self.send_hi = _column(lo[by_src]), _column(hi[by_src])
+            at = lo if round_.at is None else round_.at  # where the receiver writes
+            self.recv_lo, self.recv_hi = _column(at[by_dst]), _column((at + (hi - lo))[by_dst])
+            reduce = round_.reduce
+            self.recv_reduce = ([reduce] * len(by_dst)) if isinstance(reduce, bool) else reduce[by_dst].tolist()
         self.combine = None if round_.combine is None else round_.combine.tolist()
         self.scale: dict[int, list[tuple[int, int]]] = {}
         if round_.scale is not None:
@@ -103,6 +113,9 @@ class _Plan:
             tags = ([call.tag(q) for q in to.tolist()], [call.tag(q) for q in range(participants)])
             self.step = list(zip(nodes[to].tolist(), sizes.tolist(), tags[0], nodes[come].tolist(), tags[1],
                                  index.tolist()))
+        # equivalent: the same sizes either way; the shared objects only save memory where sends are many (the
+        # step has its own)
+        self.send_bytes = (_column if self.step is not None else _shared_ints)(round_.nbytes[by_src])
 
 
 class _Call:
@@ -276,8 +289,10 @@ def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int) ->
     (index into the round's receive lists, payload) of those that count."""
     events = [comm.recv(call.nodes[plan.recv_from[j]], call.tag(me)) for j in range(r0, r1)]
     quorum = plan.quorum[me] if plan.quorum is not None else 0
+    senders = plan.recv_from[r0:r1] if quorum else None
+    del plan  # not held while waiting (its columns are the round's: an all-to-all's, 8 B a message each)
     if quorum:
-        kept = yield from _first(comm, call, me, events, plan.recv_from[r0:r1], quorum)
+        kept = yield from _first(comm, call, me, events, senders, quorum)
         return [(r0 + position, events[position].value) for position in kept]
     arrived = []
     for j, event in zip(range(r0, r1), events):
@@ -361,7 +376,7 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             plan = make_plan(k)
         else:
             plan.left -= 1
-        step = plan.step
+        step, combine = plan.step, plan.combine
         if step is not None:  # at most one send and one receive each, as in every ring step
             to, nbytes, tag_out, come, tag_in, i = step[me]
             if to is not None:
@@ -384,16 +399,19 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             phase = plan.phase
             sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None, call.tag(plan.send_to[j]), phase,
                           key=(index, k, plan.send_index[j])) for j in range(s0, s1)]
-            if r0 < r1:  # equivalent: with no receive _receive posts none and returns at once
-                yield from _receive(comm, call, plan, me, r0, r1)
+            # equivalent: with no receive _receive posts none and returns at once
+            receiving = _receive(comm, call, plan, me, r0, r1) if r0 < r1 else None
+            plan = None  # not held while waiting (its columns are the round's, 8 B a message each)
+            if receiving is not None:
+                yield from receiving
             if eager:
                 pending.extend(sends)
             else:
                 for sent in sends:
                     yield sent
         # equivalent: γ or ... with γ = 0 only adds a wait of 0 s
-        if gamma and plan.combine is not None and plan.combine[me]:
-            yield timeout(gamma * plan.combine[me])
+        if gamma and combine is not None and combine[me]:
+            yield timeout(gamma * combine[me])
         if len(pending) > 64:  # keep only the sends still under way (equivalent: when, changes memory only)
             pending = [sent for sent in pending if not sent.processed]
     for sent in pending:

@@ -34,10 +34,10 @@ from simpy.events import Event
 
 from ..units import format_time
 from .jitter import jitter_fraction
-from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _Flow, shortest_path
+from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _Flow, event_of, shortest_path
 
 # the stage of a flow cut off by its sender's crash: no timer acts on it any more
-_LOST = 3  # equivalent: only compared with fluid's stages 0, 1, 2: any other number does as well
+_LOST = 3  # equivalent: only compared with fluid's stages (0, 1, 2 and _UNSENT, −1): any other number does as well
 
 
 class Partitioned(Exception):
@@ -76,7 +76,7 @@ class DisturbedNetwork(Network):
     @property
     def routes(self) -> list[Route]:
         """Every route used so far, those a failure replaced first."""
-        return [*self._retired, *self._routes.values()]
+        return [*self._retired, *super().routes]
 
     def send(self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
              delivery: Event | None = None, key: tuple[int, int, int] | None = None) -> Event:
@@ -130,7 +130,7 @@ class DisturbedNetwork(Network):
     def route(self, src: Hashable, dst: Hashable) -> Route:
         """As :meth:`Network.route`; after a failure, a route found anew is marked rerouted if the intact
         network's route crossed a failed link."""
-        known = (src, dst) in self._routes
+        known = self._known(src, dst)
         route = super().route(src, dst)
         # equivalent: before a failure the intact graph is the graph; a known route was checked when found
         # (a failure forgets every route)
@@ -201,7 +201,7 @@ class DisturbedNetwork(Network):
             flow.stage, flow.gen = _LOST, flow.gen + 1  # equivalent: any larger stamp outdates its timers
             route.bytes -= round(unsent)
             self.lost.append((route.src, route.dst, unsent))
-            self._withdraw((route.src, route.dst, flow.tag), flow.delivery)
+            self._withdraw((route.src, route.dst, flow.tag), event_of(flow))
 
     def fail_link(self, u: Hashable, v: Hashable) -> None:
         """Take the edge u–v out now: reroute what crossed it; :class:`Partitioned` if the participants split
@@ -220,8 +220,9 @@ class DisturbedNetwork(Network):
             rest = [node for node in self.participants if node not in parts[0]]
             raise Partitioned(f"network partitioned at t = {format_time(now)} (link {u}–{v} failed): "
                               f"workers {_names(first)} cannot reach {_names(rest)}", now)
-        for key in list(self._routes):  # every route is found anew on what is left (and marked rerouted
-            self._retired.append(self._routes.pop(key))  # there if the intact network's crossed a failed link)
+        # every route is found anew on what is left (and marked rerouted there if the intact network's crossed a
+        # failed link)
+        self._retired.extend(self._forget_routes())
         moving = {flow: None for link in dead for flow in link.flows}
         for flow in moving:
             remaining = self._unsent(flow)

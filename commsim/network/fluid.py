@@ -14,11 +14,13 @@ from __future__ import annotations
 from array import array
 from collections.abc import Hashable
 from heapq import heappush
+from itertools import islice
+from operator import attrgetter
 from typing import Any
 
 import networkx as nx
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL, PENDING, Event
 
 # Rate reallocation runs after every ordinary event of the same instant.
 _AFTER_NORMAL = NORMAL + 1
@@ -44,7 +46,7 @@ class Route:
 
     __slots__ = ("bandwidth", "bytes", "dst", "index", "latency", "links", "messages", "src")
 
-    def __init__(self, index: int, src: Hashable, dst: Hashable, links: tuple[Link, ...]) -> None:
+    def __init__(self, index: int | None, src: Hashable, dst: Hashable, links: tuple[Link, ...]) -> None:
         self.index, self.src, self.dst, self.links = index, src, dst, links
         self.latency = sum(link.latency for link in links)
         self.bandwidth = min(link.bandwidth for link in links)
@@ -52,12 +54,15 @@ class Route:
         self.bytes = 0
 
 
-# Stages of a flow: which moment its pending timer stands for.
-_SHARED, _ALONE, _PROPAGATING = 0, 1, 2
+# Stages of a flow: which moment its pending timer stands for (_UNSENT: a channel's event no message has used yet).
+_SHARED, _ALONE, _PROPAGATING, _UNSENT = 0, 1, 2, -1
 
 
-class _Flow:
-    """A message in transit; called back by its timer.
+class _Flow(Event):
+    """A message in transit and the event of its delivery, one object (an all-to-all has n(n−1) at once): a
+    channel's events are made as flows, the send that takes one fills it in (a message of no bytes only waits
+    out its route's latency, on a timer of its own). ``delivery``: None, or the event to fire instead, where
+    the send was given one that carried a message before (a receive a crash handed back) or is no flow.
 
     A flow that finds its whole route idle is ``_ALONE``: delivered by the timer of its delivery
     instant (shared with every lone flow due then), and it leaves its links lazily (anyone who finds it there after ``tx_end`` removes it). As soon as it
@@ -66,18 +71,22 @@ class _Flow:
     timers due at one instant and set together share one :class:`_Instant`).
     """
 
+    # with the event's own attributes, so that none goes into a dict (a dict made at delivery: 136 B a message)
     __slots__ = (
+        "_ok",
+        "_value",
+        "at",
+        "callbacks",
         "delivery",
+        "env",
         "gen",
         "nbytes",
-        "net",
         "order",
         "payload",
         "phase",
         "rate",
         "remaining",
         "route",
-        "seen",
         "since",
         "stage",
         "start",
@@ -85,10 +94,13 @@ class _Flow:
         "tx_end",
     )
 
-    def __call__(self, timer: Event) -> None:
-        """The delivery of a message of no bytes (its own timer; others wait on an :class:`_Instant`'s)."""
-        if timer._value == self.gen:  # not withdrawn since
-            self.net._deliver(self)
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env, self.callbacks, self._value = env, [], PENDING  # as Event's (its class default, which a slot hides)
+
+
+def event_of(flow: _Flow) -> Event:
+    """The event ``flow``'s delivery fires: the flow itself, unless it was given another."""
+    return flow if flow.delivery is None else flow.delivery
 
 
 def _fire(instant: _Instant) -> None:
@@ -139,9 +151,7 @@ class _Instant:
         self.gens.append(flow.gen)
 
 
-def _place(flow: _Flow) -> int:
-    """A flow's place in the component a reallocation reached (its ``order``, complemented once rated)."""
-    return ~flow.order
+_ORDER = attrgetter("order")  # a flow's place in the component a reallocation reached, complemented once rated
 
 
 class MessageLog:
@@ -224,14 +234,15 @@ class Network:
         self._phase_index: dict[str, int] = {}
         self._last_phase: str | None = None  # the phase of the last send and its index (most sends repeat it)
         self._last_phase_id = 0
-        self._routes: dict[tuple[Hashable, Hashable], Route] = {}
-        self._route_count = 0  # routes made so far: each one's index (a route found anew never reuses one)
+        # source → destination → route (no (src, dst) tuple a route: an all-to-all makes n(n−1) of them)
+        self._routes: dict[Hashable, dict[Hashable, Route]] = {}
+        self._found: list[Route] = []  # the cached routes in the order found
+        self._latencies: dict[float, float] = {}  # each distinct route latency once (one float, not one a route)
         # per channel: [whether the events wait for receives (True) or sends (False), events...]
         self._channels: dict[tuple[Hashable, Hashable, Any], list[Any]] = {}
         self._dirty: dict[Link, None] = {}
         self._due: dict[float, list[_Flow]] = {}  # lone flows by delivery time, one timer per time
         self._reallocation_pending = False
-        self._passes = 0  # rate reallocations so far (each marks the flows it reaches)
         self.shared: dict[Any, Any] = {}  # what the processes of one run share (e.g. a schedule they follow)
         self.processes: dict[Hashable, list[Any]] = {}  # each node's processes (all stop when it crashes)
 
@@ -246,16 +257,31 @@ class Network:
     def route(self, src: Hashable, dst: Hashable) -> Route:
         """The deterministic route from ``src`` to ``dst`` (cached): the graph's ``router(graph, src, dst)``
         if it has one, else a hop-shortest path."""
-        key = (src, dst)
-        route = self._routes.get(key)
+        row = self._routes.get(src)
+        if row is None:
+            row = self._routes[src] = {}
+        route = row.get(dst)
         if route is None:
             path = self._path(src, dst)
-            route = Route(self._route_count, src, dst, tuple(self.links[a, b] for a, b in zip(path, path[1:])))
-            self._route_count += 1
-            self._routes[key] = route
+            # its index is its place in the log's routes (none without a log: an all-to-all makes n(n−1) routes)
+            index = len(self.log.routes) if self.log is not None else None
+            route = Route(index, src, dst, tuple(self.links[a, b] for a, b in zip(path, path[1:])))
+            route.latency = self._latencies.setdefault(route.latency, route.latency)
+            row[dst] = route
+            self._found.append(route)
             if self.log is not None:
                 self.log.routes.append(route)
         return route
+
+    def _known(self, src: Hashable, dst: Hashable) -> bool:
+        """Whether the route from ``src`` to ``dst`` has been found (and is cached)."""
+        return dst in self._routes.get(src, ())
+
+    def _forget_routes(self) -> list[Route]:
+        """Drop every cached route (each is found anew when next used); the routes dropped, in the order found."""
+        dropped = self._found
+        self._routes, self._found = {}, []
+        return dropped
 
     def _path(self, src: Hashable, dst: Hashable) -> list[Hashable]:
         """The graph's ``router(graph, src, dst)`` if it has one (ECMP on a fat tree, NICs on a node), else
@@ -266,7 +292,7 @@ class Network:
     @property
     def routes(self) -> list[Route]:
         """Every route used so far."""
-        return list(self._routes.values())
+        return list(self._found)
 
     @property
     def messages(self) -> int:
@@ -286,8 +312,11 @@ class Network:
             event = entry.pop(1)
             if len(entry) == 1:
                 del channels[key]
+                if not channels:  # a dict never shrinks: a fresh one (an all-to-all's held n²/2 channels at once)
+                    self._channels = {}
             return event
-        event = Event(self.env)
+        event = _Flow(self.env)
+        event.stage = _UNSENT
         if entry is None:
             channels[key] = [is_send, event]
         else:
@@ -310,15 +339,23 @@ class Network:
         """
         if src == dst:
             raise ValueError(f"node {src!r} cannot send to itself")
-        route = self._routes.get((src, dst)) or self.route(src, dst)
+        row = self._routes.get(src)
+        route = row.get(dst) if row is not None else None
+        if route is None:
+            route = self.route(src, dst)
         env = self.env
         now = env._now
-        flow = _Flow()
-        flow.net, flow.route, flow.payload, flow.tag = self, route, payload, tag
-        flow.delivery = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
+        flow = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
+        if type(flow) is _Flow and flow.stage == _UNSENT:
+            flow.delivery = None  # it is its own event (no reference to itself: it is freed without the collector)
+        else:
+            delivery, flow = flow, _Flow(env)
+            flow.delivery = delivery
+        flow.route, flow.payload, flow.tag = route, payload, tag
         flow.start = flow.since = now
         flow.nbytes = flow.remaining = nbytes
-        flow.gen = flow.seen = 0
+        flow.gen = 0
+        flow.order = None
         if phase is not self._last_phase:
             phase_id = self._phase_index.get(phase)
             if phase_id is None:
@@ -328,14 +365,14 @@ class Network:
             self._last_phase, self._last_phase_id = phase, phase_id
         flow.phase = self._last_phase_id
         route.messages += 1
-        route.bytes += nbytes
+        route.bytes = route.bytes + nbytes if route.bytes else nbytes  # a first message's size: that int, no copy
         sizes = self.sizes
         sizes[nbytes] = sizes.get(nbytes, 0) + 1
         if nbytes <= 0:
             flow.rate = 0.0
             flow.stage = _PROPAGATING
-            env.timeout(route.latency, 0).callbacks.append(flow)
-            return flow.delivery
+            env.timeout(route.latency).callbacks.append(lambda _timer: self._deliver(flow))  # never withdrawn
+            return event_of(flow)
         links = route.links
         alone = True
         for link in links:
@@ -352,7 +389,7 @@ class Network:
             flow.rate = 0.0
             flow.stage = _SHARED
             self._mark_dirty(links)
-        return flow.delivery
+        return event_of(flow)
 
     def _deliver_at(self, when: float, delay: float, flow: _Flow) -> None:
         """Deliver a lone flow at ``when``: flows due at the same instant share one timer (a ring's n
@@ -411,7 +448,7 @@ class Network:
             log.end.append(self.env.now)
             log.phase.append(flow.phase)
         # Process the delivery event now, as Environment.step would, without a second heap trip.
-        event = flow.delivery
+        event = event_of(flow)
         event.at = self.env.now  # when it arrived, for a receiver that asks later
         event._ok = True
         event._value = flow.payload
@@ -435,14 +472,11 @@ class Network:
 
     def _reallocate(self, _event: Event) -> None:
         """Give the flows touching changed links their max-min fair rates (progressive filling). The flows
-        are marked, not gathered in dicts (an all-to-all reaches n(n−1) of them at once): ``seen``, the pass
-        that reached a flow; ``order``, its place in the component, complemented (negative) once it has its
-        rate."""
+        are marked, not gathered in dicts or lists (an all-to-all reaches n(n−1) of them at once): ``order``,
+        a flow's place in the component, complemented (negative) once it has its rate, None outside a pass."""
         self._reallocation_pending = False
-        self._passes += 1
-        mark = self._passes
         dirty, self._dirty = self._dirty, {}
-        flows: list[_Flow] = []
+        found = 0  # flows in the component so far
         links: dict[Link, None] = {}
         # No finished lone flow is on these links: a lone flow never shares a link (a flow that
         # joins it either finds it finished and drops it in ``send``, or makes it shared here).
@@ -450,19 +484,19 @@ class Network:
         links.update(dict.fromkeys(stack))
         while stack:  # the connected component of flows sharing links with the changed ones
             for flow in stack.pop().flows:
-                if flow.seen != mark:
-                    flow.seen, flow.order = mark, len(flows)
-                    flows.append(flow)
+                if flow.order is None:
+                    flow.order = found
+                    found += 1
                     for link in flow.route.links:
                         if link not in links:
                             links[link] = None
                             stack.append(link)
         spare = {link: link.bandwidth for link in links}
         unfrozen_on = {link: len(link.flows) for link in links}
-        unfrozen = len(flows)
+        unfrozen = found
         level = 0.0
-        rated: list[_Flow] = []  # the flows in the order they got their rates, ``levels`` the rates
-        levels: list[float] = []
+        rated: list[_Flow] = []  # the flows in the order they got their rates
+        levels: list[tuple[int, float]] = []  # (how many, rate): the next ``how many`` of ``rated`` got ``rate``
         while unfrozen:
             increment = min(spare[link] / count for link, count in unfrozen_on.items() if count)
             level += increment
@@ -480,27 +514,36 @@ class Network:
                     if flow.order >= 0:
                         flow.order = ~flow.order
                         frozen.append(flow)
-            frozen.sort(key=_place)
+            frozen.sort(key=_ORDER, reverse=True)  # by place: ``order`` is its complement now
             for flow in frozen:
-                rated.append(flow)
-                levels.append(level)
                 for link in flow.route.links:
                     unfrozen_on[link] -= 1
+            if rated:
+                rated += frozen
+            else:  # the first level (the only one where every flow has the same bottleneck): no copy
+                rated = frozen
+            levels.append((len(frozen), level))
             unfrozen -= len(frozen)
         now = self.env.now
         due: dict[float, _Instant] = {}  # the timers set here, one per instant (nothing else is set between)
-        for flow, rate in zip(rated, levels):
-            if rate != flow.rate or flow.stage == _ALONE:  # an alone flow's timer is at delivery: redo it
-                flow.remaining = max(flow.remaining - flow.rate * (now - flow.since), 0.0)
-                flow.since = now
-                flow.rate = rate
-                flow.stage = _SHARED
-                flow.gen += 1  # a version stamp: only the newest timer acts (any increasing value would do)
-                when = now + flow.remaining / rate  # as Environment.schedule computes a timeout's time
-                instant = due.get(when)
-                if instant is None:
-                    instant = due[when] = _Instant(self, when)
-                instant.add(flow)
+        in_order = iter(rated)
+        for count, rate in levels:
+            for flow in islice(in_order, count):
+                flow.order = None  # out of the pass
+                if rate != flow.rate or flow.stage == _ALONE:  # an alone flow's timer is at delivery: redo it
+                    # equivalent: a flow started this instant has sent nothing: its bytes stay the size's int (no
+                    # float a flow; an int divides as the float of its value)
+                    if flow.since != now:
+                        flow.remaining = max(flow.remaining - flow.rate * (now - flow.since), 0.0)
+                        flow.since = now
+                    flow.rate = rate
+                    flow.stage = _SHARED
+                    flow.gen += 1  # a version stamp: only the newest timer acts (any increasing value would do)
+                    when = now + flow.remaining / rate  # as Environment.schedule computes a timeout's time
+                    instant = due.get(when)
+                    if instant is None:
+                        instant = due[when] = _Instant(self, when)
+                    instant.add(flow)
 
 
 def after_instant(event: Event) -> Event:
