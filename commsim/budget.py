@@ -385,18 +385,21 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
 def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     """A training step of a workload: the messages of each of its calls (reduce-scatters, all-gathers and
     all-reduces of its buckets or units), moved as a collective's are; on the schedule engine, with nothing
-    going wrong and no log kept, of each distinct call once (the engine's chain of calls)."""
+    going wrong and no log kept (a disturbed run keeps its log), of each distinct call once (the engine's chain of
+    calls)."""
     n = run.workers
-    elements = _graph_elements(run.topology, n, 0)
+    servers = run.topology.server_count([run.algorithm])  # 0 unless the algorithm needs a server
+    elements = _graph_elements(run.topology, n, servers)
     engine = _engine(scenario)
     events, memory, messages = EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements, 0
     if engine == "analytic":
         return Estimate(0, events, memory)
     spec = scenario.workload
     calls = spec.calls(run.strategy, n, run.bucket_cap)
-    if engine == "schedule" and not keep_log and not getattr(scenario, "disturbed", False):
+    if engine == "schedule" and not keep_log:
         calls = list(dict.fromkeys(calls))  # a chain of calls: each distinct call simulated once (run_program)
     machine = _nccl_machine(run, n) if scenario.model == "nccl" else None
+    # equivalent: (else 1 as 2) the channels are read only under model nccl
     channels = _nccl_channels(scenario, machine) if scenario.model == "nccl" else 1
     protocol = scenario.protocol
     if protocol == "auto" and machine is not None and calls:  # one protocol for the step: NCCL's for its largest call
@@ -407,9 +410,9 @@ def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
         p, w = spec.on_wire(kind, count)
         algorithm = run.algorithm if kind == "allreduce" else kind
         one = (_nccl_messages(algorithm, n, p, w, channels, protocol, _one_node(run.topology, n)) if scenario.model == "nccl"
-               else _collective_messages(algorithm, n, p, w, 0, None))
+               else _collective_messages(algorithm, n, p, w, servers, None))
         messages += one
-        events += int(one * CONTENTION.get(run.topology.kind, 0.1) * min(one, _contending(algorithm, n, 0)))
+        events += int(one * CONTENTION.get(run.topology.kind, 0.1) * min(one, _contending(algorithm, n, servers)))
     events += messages // _transfers_per_event(scenario, run.algorithm) if engine == "schedule" else EVENTS_PER_MESSAGE * messages
     memory += 2 * n * (BYTES_PER_TRANSFER_IN_FLIGHT if engine == "schedule" else 8 * BYTES_PER_MESSAGE_IN_FLIGHT)
     memory += (SCHEDULE_LOG_BYTES_PER_MESSAGE if engine == "schedule" else LOG_BYTES_PER_MESSAGE) * messages if keep_log else 0

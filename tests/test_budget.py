@@ -703,3 +703,107 @@ def test_the_message_engine_holds_what_its_estimate_charges_an_all_to_all():
     assert result.messages == estimate.messages == 64 * 63
     assert estimate.memory == 1000 * 129 + 1000 * 4032 + 500 * 4032
     assert estimate.memory / 2 < peak < estimate.memory
+
+
+def _workload(engine="message", strategy="ddp", kind="star", algorithm="ring_allreduce", **topology):
+    """A step of two layers (1,000 and 3,000 fp32 parameters; buckets of 8 KB after a first of 4 KB) on 4
+    size-only workers: DDP all-reduces 3,000 then 1,000 elements; FSDP all-gathers 1,000, 3,000, 3,000, 1,000
+    and reduce-scatters 3,000, 1,000."""
+    return scenario.parse({"name": "w", "workers": 4, "engine": engine, "payload": "size-only", "algorithms": [algorithm],
+                           "topology": {"kind": kind} | topology,
+                           "workload": {"layers": [{"name": "a", "params": 1000}, {"name": "b", "params": 3000}],
+                                        "strategy": strategy, "dtype": "fp32", "bucket_cap": "8 KB", "first_bucket": "4 KB",
+                                        "step_time": "1 ms"}}, "w.yaml")
+
+
+def test_a_workload_estimate_by_hand():
+    """Each term of a workload step's estimate. A star of 4 counts 2 · 4 + 1 = 9 nodes and links (27 events,
+    9,000 B); the step keeps 2 messages a rank in flight (8 · 1000 B each on the message engine, 400 B on the
+    schedule engine) and, with the log, 34 B a message (98 on the schedule engine).
+    DDP's two ring all-reduces, 2 · 4 · 3 = 24 messages each: 48, as the run sends; events 27 + 3 · 48 = 171,
+    memory 9,000 + 2 · 4 · 8,000 = 73,000 (+ 34 · 48 = 1,632 with the log).
+    FSDP on the schedule engine: 6 calls of n(n − 1) = 12 messages (72 sent), 4 of them distinct, which alone its
+    chain simulates: 48 messages, 27 + ⌊48 / 12⌋ = 31 events (ring-like: 12 transfers an event), 9,000 + 2 · 4 · 400
+    = 12,200 B; with the log every call runs: 72 messages, 27 + 6 = 33 events, 12,200 + 98 · 72 = 19,256 B.
+    Recursive doubling on a 2 × 2 torus (4 nodes and 8 links counted: 36 events, 12,000 B): 4 · 2 = 8 messages a
+    call, 8 in flight that may share links at 0.1 events each, ⌊8 · 0.1 · 8⌋ = 6 a call; events 36 + 12 + 3 · 16 = 96,
+    memory 76,000 (+ 34 · 16 = 544); on the schedule engine (3 transfers an event where links are shared) 36 +
+    12 + ⌊16 / 3⌋ = 53 events and 12,000 + 3,200 = 15,200 B (+ 98 · 16 = 1,568). The tree (2(n − 1) = 6 messages
+    up and down, twice: 12 a call, 8 in flight) ⌊12 · 0.1 · 8⌋ = 9 a call: 36 + 18 + 3 · 24 = 126 events.
+    The analytic engine only counts the star: 0 messages, 27 events, 9,000 B."""
+    ddp = _workload()
+    run = only_run(ddp)
+    assert budget.estimate(ddp, run) == budget.Estimate(48, 171, 73_000) and points.simulate_run(ddp, run).messages == 48
+    assert budget.estimate(ddp, run, True) == budget.Estimate(48, 171, 74_632)
+    fsdp = _workload("schedule", "fsdp")
+    run = only_run(fsdp)
+    assert budget.estimate(fsdp, run) == budget.Estimate(48, 31, 12_200)
+    assert budget.estimate(fsdp, run, True) == budget.Estimate(72, 33, 19_256)
+    sent = _workload("message", "fsdp")
+    assert points.simulate_run(sent, only_run(sent)).messages == 72 == budget.estimate(sent, only_run(sent)).messages
+    doubling = _workload(kind="torus", algorithm="recursive_doubling")
+    run = only_run(doubling)
+    assert budget.estimate(doubling, run) == budget.Estimate(16, 96, 76_000) and points.simulate_run(doubling, run).messages == 16
+    assert budget.estimate(doubling, run, True).memory == 76_544
+    fast = _workload("schedule", kind="torus", algorithm="recursive_doubling")
+    assert budget.estimate(fast, only_run(fast)) == budget.Estimate(16, 53, 15_200)
+    assert budget.estimate(fast, only_run(fast), True).memory == 16_768
+    tree = _workload(kind="torus", algorithm="double_binary_tree")
+    assert budget.estimate(tree, only_run(tree)) == budget.Estimate(24, 126, 76_000)
+    answered = _workload("analytic")
+    assert budget.estimate(answered, only_run(answered)) == budget.Estimate(0, 27, 9_000)
+
+
+def test_a_workload_on_sharded_servers_is_estimated_with_its_servers():
+    """DDP's two all-reduces through 2 sharded parameter servers on a star: each of 4 workers pushes a shard to
+    each server and pulls it back, 2 · 4 · 2 = 16 messages a call, 32 in the step, as the run sends; the star
+    counts its servers too, 2 · (4 + 2) + 1 = 13 nodes and links: events 39 + ⌊16 · 0.0005 · 8⌋ · 2 (= 0) +
+    3 · 32 = 135, memory 13,000 + 64,000 = 77,000."""
+    sharded = _workload(algorithm="sharded_parameter_server", servers=2)
+    run = only_run(sharded)
+    assert points.simulate_run(sharded, run).messages == 32
+    assert budget.estimate(sharded, run) == budget.Estimate(32, 135, 77_000)
+
+
+def test_a_workload_estimate_under_nccl_by_hand():
+    """DDP of layers of 1,000 and 2,000,000 fp32 parameters (calls of 8,000,000 and 4,000 B) on one node of 4 H100
+    (counted: 4 · 3 + 8 NICs · 2 + 1 + 8 · 3 + 1 = 54 nodes and links: 162 events, 54,000 B; 2 · 4 · 400 B in
+    flight on the schedule engine). NCCL's tree on 2 channels, each chunk up and down 3 edges (6 messages),
+    chunks no smaller than the protocol's smallest: with protocol auto, the one NCCL picks for the step's largest
+    call, LL128 (17,280 B; for 4,000 B alone it would pick LL): (2 + ⌊8,000,000 / 17,280⌋ = 462) · 6 = 2,784 and
+    (2 + 0) · 6 = 12, 2,796 messages; 8 in flight may share links at 0.002 events: ⌊2,784 · 0.002 · 8⌋ = 44 and
+    ⌊12 · 0.002 · 8⌋ = 0; 3 transfers an event: 162 + 44 + ⌊2,796 / 3⌋ = 1,138 events, 57,200 B. Protocol LL
+    (32 KiB): (2 + 244) · 6 + 12 = 1,488 messages, 162 + ⌊1,476 · 0.016⌋ = 23 + 496 = 681 events. Both bound what
+    the step sends. The ring on 2 channels sends 2 · 4 · 2 · 3 = 48 a call, 96: the estimate; on the channels
+    NCCL's search gives the node (24 ring channels, 4 NVLS ones: the larger), 24 · 24 · 2 = 1,152."""
+    from commsim.collectives.nccl import model
+
+    def step(algorithm="double_binary_tree", protocol="auto", channels=2):
+        return scenario.parse({"name": "w", "workers": 4, "engine": "schedule", "payload": "size-only", "model": "nccl",
+                               "protocol": protocol, "channels": channels, "algorithms": [algorithm],
+                               "topology": {"kind": "cluster", "preset": "hgx-h100", "nodes": 1, "gpus_per_node": 4},
+                               "workload": {"layers": [{"name": "a", "params": 1000}, {"name": "b", "params": 2_000_000}],
+                                            "dtype": "fp32", "bucket_cap": "64 MB", "first_bucket": "4 KB"}}, "w.yaml")
+
+    auto = step()
+    run = only_run(auto)
+    machine = model.machine(run.topology.build(4, [run.algorithm]))
+    assert (model.choose(machine, 8_000_000).protocol, model.choose(machine, 4000).protocol) == ("ll128", "ll")
+    assert budget.estimate(auto, run) == budget.Estimate(2796, 1138, 57_200)
+    assert 2796 >= points.simulate_run(auto, run).messages
+    ll = step(protocol="ll")
+    assert budget.estimate(ll, only_run(ll)) == budget.Estimate(1488, 681, 57_200)
+    assert budget.estimate(ll, only_run(ll)).messages >= points.simulate_run(ll, only_run(ll)).messages
+    ring = step("ring_allreduce")
+    assert budget.estimate(ring, only_run(ring)).messages == 96 == points.simulate_run(ring, only_run(ring)).messages
+    searched = step("ring_allreduce", channels="auto")
+    assert budget.estimate(searched, only_run(searched)).messages == 1152
+
+
+def test_the_schedule_engine_s_log_is_charged_its_columns_and_the_message_log():
+    """The schedule engine keeps 8 columns of 8 B for each delivered transfer and then builds the message
+    engine's 34 B log from them: 98 B a message. The 64-worker ring of ``test_each_term_of_an_estimate_by_hand``
+    on it (180,200 B, 8,064 messages) needs 180,200 + 98 · 8,064 = 970,472 B with its log; its messages and
+    events do not change."""
+    fast = parse(workers=64, payload="size-only", engine="schedule")
+    assert budget.estimate(fast, only_run(fast), True) == budget.Estimate(8064, 1059, 970_472)
