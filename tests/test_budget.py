@@ -807,3 +807,25 @@ def test_the_schedule_engine_s_log_is_charged_its_columns_and_the_message_log():
     events do not change."""
     fast = parse(workers=64, payload="size-only", engine="schedule")
     assert budget.estimate(fast, only_run(fast), True) == budget.Estimate(8064, 1059, 970_472)
+
+
+def test_a_refusal_cuts_a_long_network_label_to_30_characters():
+    """The run is named by its network's label, cut to 29 characters and "…"; an 8-worker ring on a star (17
+    nodes and links) needs 3 · 17 + 3 · 112 + 2 · 8 = 403 events, 403 / 5e5 = 0.00081 s."""
+    loaded = parse(workers=8, payload="size-only",
+                   topology={"kind": "star", "label": "the star of the east wing, second floor"})
+    assert _refusal(loaded, events=10) == (
+        "budget.events: run 1 (ring_allreduce on the star of the east wing, se…, n=8, p=1000) needs ~403 events "
+        "(~0.00081 s), over the limit of 10; try fewer workers, engine: schedule or engine: analytic")
+
+
+def test_a_size_only_linear_regression_on_the_schedule_engine_by_hand():
+    """Linear regression on the synthetic default (4,096 samples of 20 features) has 21 parameters and no
+    classes; 5 size-only workers on a star (11 nodes and links), 300 steps, on the schedule engine. A step's
+    ring sends 2 · 5 · 4 = 40 messages, 12,000 in all; ring-like, 12 transfers an event: ⌊40 / 12⌋ = 3 a step,
+    no worker computes on real data: events 3 · 11 + 300 · 3 = 933. Memory 11,000 + 8 · 4,096 · 21 (the data) +
+    8 · 4,096 · 32 (the hidden width's activations, no classes) + 4 · 8 · 300 · 5 (curves) + (1000 + 8 · 21) ·
+    10 in flight = 1,807,384 (no replicas without real data)."""
+    training = {"model": "linear_regression", "steps": 300, "optimizer": {"name": "gradient_descent", "alpha": 0.1}}
+    loaded = parse(workers=5, params=None, payload="size-only", engine="schedule", training=training)
+    assert budget.estimate(loaded, only_run(loaded)) == budget.Estimate(12_000, 933, 1_807_384)
