@@ -249,11 +249,13 @@ def _nccl_channels(scenario: Any, machine: Any) -> int:
 
 def _one_node(topology: Any, n: int) -> bool:
     """Whether a cluster's n workers fit in one node (where NCCL may run NVLS): ``nodes: 1``, or n within
-    ``gpus_per_node`` (8, every GPU preset's, when not given)."""
+    ``gpus_per_node`` (the preset's when not given: 8, or 1 for ``ethernet``)."""
+    from .network.options import PRESETS
+
     options = topology.options
     if options.get("nodes"):
         return units.parse_count(options["nodes"]) == 1
-    return n <= (units.parse_count(options["gpus_per_node"]) if options.get("gpus_per_node") else 8)
+    return n <= units.parse_count(options.get("gpus_per_node") or PRESETS[options["preset"]].gpus_per_node)
 
 
 def _in_one_round(algorithm: str, n: int, servers: int) -> int:

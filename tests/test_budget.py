@@ -829,3 +829,20 @@ def test_a_size_only_linear_regression_on_the_schedule_engine_by_hand():
     training = {"model": "linear_regression", "steps": 300, "optimizer": {"name": "gradient_descent", "alpha": 0.1}}
     loaded = parse(workers=5, params=None, payload="size-only", engine="schedule", training=training)
     assert budget.estimate(loaded, only_run(loaded)) == budget.Estimate(12_000, 933, 1_807_384)
+
+
+def test_nvls_is_estimated_on_one_node_of_the_preset_s_own_size():
+    """Without ``nodes`` a cluster's workers fill nodes of its preset's GPUs: 8 H100s are one node, where NVLS on 2
+    channels of 1 MiB runs (2 · 8 + ⌊1 MiB / 16 KiB⌋ = 80) pieces of 2 · 8 + 2 messages, 1,440, no fewer than it
+    sends; 2 workers of the ``ethernet`` preset (one GPU a node) are 2 nodes, where NVLS does not run: 0."""
+    import yaml
+
+    def nvls(workers, preset):
+        return scenario.parse(yaml.safe_load(
+            f"name: b\nworkers: {workers}\nsize: 1 MiB\npayload: size-only\nalgorithms: [nvls]\nmodel: nccl\nchannels: 2\n"
+            f"engine: schedule\ntopology: {{kind: cluster, preset: {preset}}}\n"), "b.yaml")
+
+    node = nvls(8, "hgx-h100")
+    assert budget.estimate(node, only_run(node)).messages == 80 * 18 >= points.simulate_run(node, only_run(node)).messages
+    apart = nvls(2, "ethernet")
+    assert budget.estimate(apart, only_run(apart)).messages == 0
