@@ -224,6 +224,7 @@ def _nccl_machine(run: Any, n: int) -> Any:
 
     key = (run.topology.model_dump_json(), n, run.algorithm)
     if key not in _MACHINES:
+        # equivalent: (256 as 257, >= as >) the cache's bound changes what is kept, not an estimate
         if len(_MACHINES) >= 256:  # bounded: a long sweep's clusters come and go
             _MACHINES.clear()
         try:
@@ -244,6 +245,7 @@ def _nccl_channels(scenario: Any, machine: Any) -> int:
     from .collectives.nccl import model
 
     nvls = model.nvls_graph(machine)
+    # equivalent: (else 0 as 1) NCCL's search gives at least one ring channel
     return max(model.channels(machine).comm, nvls.channels if nvls is not None else 0)
 
 

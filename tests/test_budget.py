@@ -846,3 +846,47 @@ def test_nvls_is_estimated_on_one_node_of_the_preset_s_own_size():
     assert budget.estimate(node, only_run(node)).messages == 80 * 18 >= points.simulate_run(node, only_run(node)).messages
     apart = nvls(2, "ethernet")
     assert budget.estimate(apart, only_run(apart)).messages == 0
+
+
+def test_the_run_count_is_the_sweep_s_length():
+    """Counted without expanding, the runs are as many as the sweep gives: 2 networks × 3 algorithms × 2 worker
+    counts × (2 sizes × 2 dtypes) = 48; a workload's 2 strategies × 3 bucket caps on 2 networks = 12; a training's
+    2 optimizers × 3 worker counts = 6."""
+    two = [{"kind": "star"}, {"kind": "ring"}]
+    sweep = parse(topology=None, topologies=two, algorithms=["ring_allreduce", "double_binary_tree", "all_to_all"],
+                  workers=[4, 8], params=[1000, 2000], dtype=["float32", "float64"], payload="size-only")
+    assert budget.run_count(sweep) == len(list(sweep.runs())) == 48
+    steps = scenario.parse({"name": "w", "workers": 4, "payload": "size-only", "topologies": two,
+                            "workload": {"layers": [{"name": "a", "params": 1000}], "strategy": ["ddp", "fsdp"],
+                                         "bucket_cap": ["1 MB", "2 MB", "4 MB"], "step_time": "1 ms"}}, "w.yaml")
+    assert budget.run_count(steps) == len(list(steps.runs())) == 12
+    optimizers = [{"name": "gradient_descent", "alpha": 0.1}, {"name": "sign_sgd", "learning_rate": 0.01}]
+    trained = parse(workers=[2, 3, 4], params=None, training={"model": "logistic_regression", "steps": 2,
+                                                              "optimizer": optimizers})
+    assert budget.run_count(trained) == len(list(trained.runs())) == 6
+
+
+def test_the_time_a_refusal_quotes_turns_to_minutes_at_60_seconds():
+    """At 5e5 events a second: 3e7 events are 60 s, "~1 min"; 29,999,999 are "~60 s" (two figures); 1.5e8 are
+    "~5 min"."""
+    assert (budget._minutes(3e7), budget._minutes(29_999_999), budget._minutes(1.5e8)) == ("~1 min", "~60 s", "~5 min")
+
+
+def test_engine_auto_is_estimated_as_the_engine_it_picks():
+    """``engine: auto`` runs a size-only ring on the schedule engine: the estimate is that engine's (the 64-worker
+    ring of ``test_each_term_of_an_estimate_by_hand``: 1,059 events, 180,200 B), not the message engine's."""
+    picked = parse(workers=64, payload="size-only", engine="auto")
+    assert picked.engine_picked[0] == "schedule"
+    assert budget.estimate(picked, only_run(picked)) == budget.Estimate(8064, 1059, 180_200)
+
+
+def test_nccl_s_channels_are_the_scenario_s_else_the_search_s_else_64():
+    """channels: 3 is taken as given; auto on 2 × 8 H100 is the larger of NCCL's 16 ring channels and its 8 NVLS
+    ones; where the cluster cannot be read, NCCL's MAXCHANNELS, 64."""
+    from commsim.collectives.nccl import model
+
+    given = _nccl("ring_allreduce", "1 MiB", "channels: 3\n")
+    assert budget._nccl_channels(given, None) == 3
+    auto = _nccl("ring_allreduce", "1 MiB")
+    machine = model.machine(only_run(auto).topology.build(16, ["ring_allreduce"]))
+    assert budget._nccl_channels(auto, machine) == 16 and budget._nccl_channels(auto, None) == 64
