@@ -579,12 +579,13 @@ def test_exactly_100_000_runs_are_allowed():
 
 def test_the_scenario_meets_its_events_limit_exactly():
     """Two 64-worker rings, 24,707 events each (``test_each_term_of_an_estimate_by_hand``): 49,414
-    together meet a limit of 49,414 and exceed 49,413; without the log a run's memory is its own, 897,000
-    meeting a limit of 897,000."""
+    together meet a limit of 49,414 and exceed 49,413; without the log a run's memory is its own, 769,000
+    meeting a limit of 769,000 and over 768,999 (the first run refused, not the second for the two together)."""
     loaded = parse(workers=64, params=[1000, 2000], payload="size-only")
     budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(events=49_414)}))
     assert _refusal(loaded, events=49_413).startswith("budget.events: runs 1 to 2 together need ~4.9e4 events")
-    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=897_000)}))
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=769_000)}))
+    assert _refusal(loaded, memory=768_999).startswith("budget.memory: run 1 ")
 
 
 def test_only_the_analytic_engine_without_model_nccl_skips_the_budget():
