@@ -224,6 +224,7 @@ def _nccl_machine(run: Any, n: int) -> Any:
 
     key = (run.topology.model_dump_json(), n, run.algorithm)
     if key not in _MACHINES:
+        # equivalent: (256 as 257, >= as >) the cache's bound changes what is kept, not an estimate
         if len(_MACHINES) >= 256:  # bounded: a long sweep's clusters come and go
             _MACHINES.clear()
         try:
@@ -244,16 +245,19 @@ def _nccl_channels(scenario: Any, machine: Any) -> int:
     from .collectives.nccl import model
 
     nvls = model.nvls_graph(machine)
+    # equivalent: (else 0 as 1) NCCL's search gives at least one ring channel
     return max(model.channels(machine).comm, nvls.channels if nvls is not None else 0)
 
 
 def _one_node(topology: Any, n: int) -> bool:
     """Whether a cluster's n workers fit in one node (where NCCL may run NVLS): ``nodes: 1``, or n within
-    ``gpus_per_node`` (8, every GPU preset's, when not given)."""
+    ``gpus_per_node`` (the preset's when not given: 8, or 1 for ``ethernet``)."""
+    from .network.options import PRESETS
+
     options = topology.options
     if options.get("nodes"):
         return units.parse_count(options["nodes"]) == 1
-    return n <= (units.parse_count(options["gpus_per_node"]) if options.get("gpus_per_node") else 8)
+    return n <= units.parse_count(options.get("gpus_per_node") or PRESETS[options["preset"]].gpus_per_node)
 
 
 def _in_one_round(algorithm: str, n: int, servers: int) -> int:
@@ -385,18 +389,21 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
 def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     """A training step of a workload: the messages of each of its calls (reduce-scatters, all-gathers and
     all-reduces of its buckets or units), moved as a collective's are; on the schedule engine, with nothing
-    going wrong and no log kept, of each distinct call once (the engine's chain of calls)."""
+    going wrong and no log kept (a disturbed run keeps its log), of each distinct call once (the engine's chain of
+    calls)."""
     n = run.workers
-    elements = _graph_elements(run.topology, n, 0)
+    servers = run.topology.server_count([run.algorithm])  # 0 unless the algorithm needs a server
+    elements = _graph_elements(run.topology, n, servers)
     engine = _engine(scenario)
     events, memory, messages = EVENTS_PER_GRAPH_ELEMENT * elements, BYTES_PER_GRAPH_ELEMENT * elements, 0
     if engine == "analytic":
         return Estimate(0, events, memory)
     spec = scenario.workload
     calls = spec.calls(run.strategy, n, run.bucket_cap)
-    if engine == "schedule" and not keep_log and not getattr(scenario, "disturbed", False):
+    if engine == "schedule" and not keep_log:
         calls = list(dict.fromkeys(calls))  # a chain of calls: each distinct call simulated once (run_program)
     machine = _nccl_machine(run, n) if scenario.model == "nccl" else None
+    # equivalent: (else 1 as 2) the channels are read only under model nccl
     channels = _nccl_channels(scenario, machine) if scenario.model == "nccl" else 1
     protocol = scenario.protocol
     if protocol == "auto" and machine is not None and calls:  # one protocol for the step: NCCL's for its largest call
@@ -407,9 +414,9 @@ def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
         p, w = spec.on_wire(kind, count)
         algorithm = run.algorithm if kind == "allreduce" else kind
         one = (_nccl_messages(algorithm, n, p, w, channels, protocol, _one_node(run.topology, n)) if scenario.model == "nccl"
-               else _collective_messages(algorithm, n, p, w, 0, None))
+               else _collective_messages(algorithm, n, p, w, servers, None))
         messages += one
-        events += int(one * CONTENTION.get(run.topology.kind, 0.1) * min(one, _contending(algorithm, n, 0)))
+        events += int(one * CONTENTION.get(run.topology.kind, 0.1) * min(one, _contending(algorithm, n, servers)))
     events += messages // _transfers_per_event(scenario, run.algorithm) if engine == "schedule" else EVENTS_PER_MESSAGE * messages
     memory += 2 * n * (BYTES_PER_TRANSFER_IN_FLIGHT if engine == "schedule" else 8 * BYTES_PER_MESSAGE_IN_FLIGHT)
     memory += (SCHEDULE_LOG_BYTES_PER_MESSAGE if engine == "schedule" else LOG_BYTES_PER_MESSAGE) * messages if keep_log else 0

@@ -579,12 +579,13 @@ def test_exactly_100_000_runs_are_allowed():
 
 def test_the_scenario_meets_its_events_limit_exactly():
     """Two 64-worker rings, 24,707 events each (``test_each_term_of_an_estimate_by_hand``): 49,414
-    together meet a limit of 49,414 and exceed 49,413; without the log a run's memory is its own, 897,000
-    meeting a limit of 897,000."""
+    together meet a limit of 49,414 and exceed 49,413; without the log a run's memory is its own, 769,000
+    meeting a limit of 769,000 and over 768,999 (the first run refused, not the second for the two together)."""
     loaded = parse(workers=64, params=[1000, 2000], payload="size-only")
     budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(events=49_414)}))
     assert _refusal(loaded, events=49_413).startswith("budget.events: runs 1 to 2 together need ~4.9e4 events")
-    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=897_000)}))
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=769_000)}))
+    assert _refusal(loaded, memory=768_999).startswith("budget.memory: run 1 ")
 
 
 def test_only_the_analytic_engine_without_model_nccl_skips_the_budget():
@@ -703,3 +704,190 @@ def test_the_message_engine_holds_what_its_estimate_charges_an_all_to_all():
     assert result.messages == estimate.messages == 64 * 63
     assert estimate.memory == 1000 * 129 + 1000 * 4032 + 500 * 4032
     assert estimate.memory / 2 < peak < estimate.memory
+
+
+def _workload(engine="message", strategy="ddp", kind="star", algorithm="ring_allreduce", **topology):
+    """A step of two layers (1,000 and 3,000 fp32 parameters; buckets of 8 KB after a first of 4 KB) on 4
+    size-only workers: DDP all-reduces 3,000 then 1,000 elements; FSDP all-gathers 1,000, 3,000, 3,000, 1,000
+    and reduce-scatters 3,000, 1,000."""
+    return scenario.parse({"name": "w", "workers": 4, "engine": engine, "payload": "size-only", "algorithms": [algorithm],
+                           "topology": {"kind": kind} | topology,
+                           "workload": {"layers": [{"name": "a", "params": 1000}, {"name": "b", "params": 3000}],
+                                        "strategy": strategy, "dtype": "fp32", "bucket_cap": "8 KB", "first_bucket": "4 KB",
+                                        "step_time": "1 ms"}}, "w.yaml")
+
+
+def test_a_workload_estimate_by_hand():
+    """Each term of a workload step's estimate. A star of 4 counts 2 · 4 + 1 = 9 nodes and links (27 events,
+    9,000 B); the step keeps 2 messages a rank in flight (8 · 1000 B each on the message engine, 400 B on the
+    schedule engine) and, with the log, 34 B a message (98 on the schedule engine).
+    DDP's two ring all-reduces, 2 · 4 · 3 = 24 messages each: 48, as the run sends; events 27 + 3 · 48 = 171,
+    memory 9,000 + 2 · 4 · 8,000 = 73,000 (+ 34 · 48 = 1,632 with the log).
+    FSDP on the schedule engine: 6 calls of n(n − 1) = 12 messages (72 sent), 4 of them distinct, which alone its
+    chain simulates: 48 messages, 27 + ⌊48 / 12⌋ = 31 events (ring-like: 12 transfers an event), 9,000 + 2 · 4 · 400
+    = 12,200 B; with the log every call runs: 72 messages, 27 + 6 = 33 events, 12,200 + 98 · 72 = 19,256 B.
+    Recursive doubling on a 2 × 2 torus (4 nodes and 8 links counted: 36 events, 12,000 B): 4 · 2 = 8 messages a
+    call, 8 in flight that may share links at 0.1 events each, ⌊8 · 0.1 · 8⌋ = 6 a call; events 36 + 12 + 3 · 16 = 96,
+    memory 76,000 (+ 34 · 16 = 544); on the schedule engine (3 transfers an event where links are shared) 36 +
+    12 + ⌊16 / 3⌋ = 53 events and 12,000 + 3,200 = 15,200 B (+ 98 · 16 = 1,568). The tree (2(n − 1) = 6 messages
+    up and down, twice: 12 a call, 8 in flight) ⌊12 · 0.1 · 8⌋ = 9 a call: 36 + 18 + 3 · 24 = 126 events.
+    The analytic engine only counts the star: 0 messages, 27 events, 9,000 B."""
+    ddp = _workload()
+    run = only_run(ddp)
+    assert budget.estimate(ddp, run) == budget.Estimate(48, 171, 73_000) and points.simulate_run(ddp, run).messages == 48
+    assert budget.estimate(ddp, run, True) == budget.Estimate(48, 171, 74_632)
+    fsdp = _workload("schedule", "fsdp")
+    run = only_run(fsdp)
+    assert budget.estimate(fsdp, run) == budget.Estimate(48, 31, 12_200)
+    assert budget.estimate(fsdp, run, True) == budget.Estimate(72, 33, 19_256)
+    sent = _workload("message", "fsdp")
+    assert points.simulate_run(sent, only_run(sent)).messages == 72 == budget.estimate(sent, only_run(sent)).messages
+    doubling = _workload(kind="torus", algorithm="recursive_doubling")
+    run = only_run(doubling)
+    assert budget.estimate(doubling, run) == budget.Estimate(16, 96, 76_000) and points.simulate_run(doubling, run).messages == 16
+    assert budget.estimate(doubling, run, True).memory == 76_544
+    fast = _workload("schedule", kind="torus", algorithm="recursive_doubling")
+    assert budget.estimate(fast, only_run(fast)) == budget.Estimate(16, 53, 15_200)
+    assert budget.estimate(fast, only_run(fast), True).memory == 16_768
+    tree = _workload(kind="torus", algorithm="double_binary_tree")
+    assert budget.estimate(tree, only_run(tree)) == budget.Estimate(24, 126, 76_000)
+    answered = _workload("analytic")
+    assert budget.estimate(answered, only_run(answered)) == budget.Estimate(0, 27, 9_000)
+
+
+def test_a_workload_on_sharded_servers_is_estimated_with_its_servers():
+    """DDP's two all-reduces through 2 sharded parameter servers on a star: each of 4 workers pushes a shard to
+    each server and pulls it back, 2 · 4 · 2 = 16 messages a call, 32 in the step, as the run sends; the star
+    counts its servers too, 2 · (4 + 2) + 1 = 13 nodes and links: events 39 + ⌊16 · 0.0005 · 8⌋ · 2 (= 0) +
+    3 · 32 = 135, memory 13,000 + 64,000 = 77,000."""
+    sharded = _workload(algorithm="sharded_parameter_server", servers=2)
+    run = only_run(sharded)
+    assert points.simulate_run(sharded, run).messages == 32
+    assert budget.estimate(sharded, run) == budget.Estimate(32, 135, 77_000)
+
+
+def test_a_workload_estimate_under_nccl_by_hand():
+    """DDP of layers of 1,000 and 2,000,000 fp32 parameters (calls of 8,000,000 and 4,000 B) on one node of 4 H100
+    (counted: 4 · 3 + 8 NICs · 2 + 1 + 8 · 3 + 1 = 54 nodes and links: 162 events, 54,000 B; 2 · 4 · 400 B in
+    flight on the schedule engine). NCCL's tree on 2 channels, each chunk up and down 3 edges (6 messages),
+    chunks no smaller than the protocol's smallest: with protocol auto, the one NCCL picks for the step's largest
+    call, LL128 (17,280 B; for 4,000 B alone it would pick LL): (2 + ⌊8,000,000 / 17,280⌋ = 462) · 6 = 2,784 and
+    (2 + 0) · 6 = 12, 2,796 messages; 8 in flight may share links at 0.002 events: ⌊2,784 · 0.002 · 8⌋ = 44 and
+    ⌊12 · 0.002 · 8⌋ = 0; 3 transfers an event: 162 + 44 + ⌊2,796 / 3⌋ = 1,138 events, 57,200 B. Protocol LL
+    (32 KiB): (2 + 244) · 6 + 12 = 1,488 messages, 162 + ⌊1,476 · 0.016⌋ = 23 + 496 = 681 events. Both bound what
+    the step sends. The ring on 2 channels sends 2 · 4 · 2 · 3 = 48 a call, 96: the estimate; on the channels
+    NCCL's search gives the node (24 ring channels, 4 NVLS ones: the larger), 24 · 24 · 2 = 1,152."""
+    from commsim.collectives.nccl import model
+
+    def step(algorithm="double_binary_tree", protocol="auto", channels=2):
+        return scenario.parse({"name": "w", "workers": 4, "engine": "schedule", "payload": "size-only", "model": "nccl",
+                               "protocol": protocol, "channels": channels, "algorithms": [algorithm],
+                               "topology": {"kind": "cluster", "preset": "hgx-h100", "nodes": 1, "gpus_per_node": 4},
+                               "workload": {"layers": [{"name": "a", "params": 1000}, {"name": "b", "params": 2_000_000}],
+                                            "dtype": "fp32", "bucket_cap": "64 MB", "first_bucket": "4 KB"}}, "w.yaml")
+
+    auto = step()
+    run = only_run(auto)
+    machine = model.machine(run.topology.build(4, [run.algorithm]))
+    assert (model.choose(machine, 8_000_000).protocol, model.choose(machine, 4000).protocol) == ("ll128", "ll")
+    assert budget.estimate(auto, run) == budget.Estimate(2796, 1138, 57_200)
+    assert 2796 >= points.simulate_run(auto, run).messages
+    ll = step(protocol="ll")
+    assert budget.estimate(ll, only_run(ll)) == budget.Estimate(1488, 681, 57_200)
+    assert budget.estimate(ll, only_run(ll)).messages >= points.simulate_run(ll, only_run(ll)).messages
+    ring = step("ring_allreduce")
+    assert budget.estimate(ring, only_run(ring)).messages == 96 == points.simulate_run(ring, only_run(ring)).messages
+    searched = step("ring_allreduce", channels="auto")
+    assert budget.estimate(searched, only_run(searched)).messages == 1152
+
+
+def test_the_schedule_engine_s_log_is_charged_its_columns_and_the_message_log():
+    """The schedule engine keeps 8 columns of 8 B for each delivered transfer and then builds the message
+    engine's 34 B log from them: 98 B a message. The 64-worker ring of ``test_each_term_of_an_estimate_by_hand``
+    on it (180,200 B, 8,064 messages) needs 180,200 + 98 · 8,064 = 970,472 B with its log; its messages and
+    events do not change."""
+    fast = parse(workers=64, payload="size-only", engine="schedule")
+    assert budget.estimate(fast, only_run(fast), True) == budget.Estimate(8064, 1059, 970_472)
+
+
+def test_a_refusal_cuts_a_long_network_label_to_30_characters():
+    """The run is named by its network's label, cut to 29 characters and "…"; an 8-worker ring on a star (17
+    nodes and links) needs 3 · 17 + 3 · 112 + 2 · 8 = 403 events, 403 / 5e5 = 0.00081 s."""
+    loaded = parse(workers=8, payload="size-only",
+                   topology={"kind": "star", "label": "the star of the east wing, second floor"})
+    assert _refusal(loaded, events=10) == (
+        "budget.events: run 1 (ring_allreduce on the star of the east wing, se…, n=8, p=1000) needs ~403 events "
+        "(~0.00081 s), over the limit of 10; try fewer workers, engine: schedule or engine: analytic")
+
+
+def test_a_size_only_linear_regression_on_the_schedule_engine_by_hand():
+    """Linear regression on the synthetic default (4,096 samples of 20 features) has 21 parameters and no
+    classes; 5 size-only workers on a star (11 nodes and links), 300 steps, on the schedule engine. A step's
+    ring sends 2 · 5 · 4 = 40 messages, 12,000 in all; ring-like, 12 transfers an event: ⌊40 / 12⌋ = 3 a step,
+    no worker computes on real data: events 3 · 11 + 300 · 3 = 933. Memory 11,000 + 8 · 4,096 · 21 (the data) +
+    8 · 4,096 · 32 (the hidden width's activations, no classes) + 4 · 8 · 300 · 5 (curves) + (1000 + 8 · 21) ·
+    10 in flight = 1,807,384 (no replicas without real data)."""
+    training = {"model": "linear_regression", "steps": 300, "optimizer": {"name": "gradient_descent", "alpha": 0.1}}
+    loaded = parse(workers=5, params=None, payload="size-only", engine="schedule", training=training)
+    assert budget.estimate(loaded, only_run(loaded)) == budget.Estimate(12_000, 933, 1_807_384)
+
+
+def test_nvls_is_estimated_on_one_node_of_the_preset_s_own_size():
+    """Without ``nodes`` a cluster's workers fill nodes of its preset's GPUs: 8 H100s are one node, where NVLS on 2
+    channels of 1 MiB runs (2 · 8 + ⌊1 MiB / 16 KiB⌋ = 80) pieces of 2 · 8 + 2 messages, 1,440, no fewer than it
+    sends; 2 workers of the ``ethernet`` preset (one GPU a node) are 2 nodes, where NVLS does not run: 0."""
+    import yaml
+
+    def nvls(workers, preset):
+        return scenario.parse(yaml.safe_load(
+            f"name: b\nworkers: {workers}\nsize: 1 MiB\npayload: size-only\nalgorithms: [nvls]\nmodel: nccl\nchannels: 2\n"
+            f"engine: schedule\ntopology: {{kind: cluster, preset: {preset}}}\n"), "b.yaml")
+
+    node = nvls(8, "hgx-h100")
+    assert budget.estimate(node, only_run(node)).messages == 80 * 18 >= points.simulate_run(node, only_run(node)).messages
+    apart = nvls(2, "ethernet")
+    assert budget.estimate(apart, only_run(apart)).messages == 0
+
+
+def test_the_run_count_is_the_sweep_s_length():
+    """Counted without expanding, the runs are as many as the sweep gives: 2 networks × 3 algorithms × 2 worker
+    counts × (2 sizes × 2 dtypes) = 48; a workload's 2 strategies × 3 bucket caps on 2 networks = 12; a training's
+    2 optimizers × 3 worker counts = 6."""
+    two = [{"kind": "star"}, {"kind": "ring"}]
+    sweep = parse(topology=None, topologies=two, algorithms=["ring_allreduce", "double_binary_tree", "all_to_all"],
+                  workers=[4, 8], params=[1000, 2000], dtype=["float32", "float64"], payload="size-only")
+    assert budget.run_count(sweep) == len(list(sweep.runs())) == 48
+    steps = scenario.parse({"name": "w", "workers": 4, "payload": "size-only", "topologies": two,
+                            "workload": {"layers": [{"name": "a", "params": 1000}], "strategy": ["ddp", "fsdp"],
+                                         "bucket_cap": ["1 MB", "2 MB", "4 MB"], "step_time": "1 ms"}}, "w.yaml")
+    assert budget.run_count(steps) == len(list(steps.runs())) == 12
+    optimizers = [{"name": "gradient_descent", "alpha": 0.1}, {"name": "sign_sgd", "learning_rate": 0.01}]
+    trained = parse(workers=[2, 3, 4], params=None, training={"model": "logistic_regression", "steps": 2,
+                                                              "optimizer": optimizers})
+    assert budget.run_count(trained) == len(list(trained.runs())) == 6
+
+
+def test_the_time_a_refusal_quotes_turns_to_minutes_at_60_seconds():
+    """At 5e5 events a second: 3e7 events are 60 s, "~1 min"; 29,999,999 are "~60 s" (two figures); 1.5e8 are
+    "~5 min"."""
+    assert (budget._minutes(3e7), budget._minutes(29_999_999), budget._minutes(1.5e8)) == ("~1 min", "~60 s", "~5 min")
+
+
+def test_engine_auto_is_estimated_as_the_engine_it_picks():
+    """``engine: auto`` runs a size-only ring on the schedule engine: the estimate is that engine's (the 64-worker
+    ring of ``test_each_term_of_an_estimate_by_hand``: 1,059 events, 180,200 B), not the message engine's."""
+    picked = parse(workers=64, payload="size-only", engine="auto")
+    assert picked.engine_picked[0] == "schedule"
+    assert budget.estimate(picked, only_run(picked)) == budget.Estimate(8064, 1059, 180_200)
+
+
+def test_nccl_s_channels_are_the_scenario_s_else_the_search_s_else_64():
+    """channels: 3 is taken as given; auto on 2 × 8 H100 is the larger of NCCL's 16 ring channels and its 8 NVLS
+    ones; where the cluster cannot be read, NCCL's MAXCHANNELS, 64."""
+    from commsim.collectives.nccl import model
+
+    given = _nccl("ring_allreduce", "1 MiB", "channels: 3\n")
+    assert budget._nccl_channels(given, None) == 3
+    auto = _nccl("ring_allreduce", "1 MiB")
+    machine = model.machine(only_run(auto).topology.build(16, ["ring_allreduce"]))
+    assert budget._nccl_channels(auto, machine) == 16 and budget._nccl_channels(auto, None) == 64
