@@ -52,13 +52,14 @@ EVENTS_PER_SECOND = 5e5
 EVENTS_PER_GRAPH_ELEMENT = 3  # ~5 µs to build and validate a node or link, ~1.7 µs an event
 ELEMENTS_PER_EVENT = 32
 BYTES_PER_GRAPH_ELEMENT = 1000  # networkx node or edge with attributes, the network's links and routes
-# A message in flight on the message engine: its flow, delivery event, timer slot, links' entries, the
-# round's columns (all-to-all on a star, n = 512: 262 k in flight and as many routes, 376 MB peak RSS less
-# 54 MB before the run = 1,230 B each with its route); on the schedule engine, a transfer of the rounds in
-# flight as columns of arrays (all-to-all, n = 1024: 1 M transfers, 360 MB peak)
-BYTES_PER_MESSAGE_IN_FLIGHT = 1000
+# A message in flight on the message engine: its flow (also its delivery event), timer slot, links' entries,
+# the round's columns (all-to-all on a star, n = 512: 262 k in flight and as many routes, 250 MB peak RSS less
+# 54 MB before the run = 749 B each with its route; tracemalloc at n = 256: about 500 B the message, 200 B
+# its route); on the schedule engine, a transfer of the rounds in flight as columns of arrays (all-to-all,
+# n = 1024: 1 M transfers, 360 MB peak)
+BYTES_PER_MESSAGE_IN_FLIGHT = 600
 BYTES_PER_TRANSFER_IN_FLIGHT = 400
-BYTES_PER_ROUTE = 500
+BYTES_PER_ROUTE = 250
 LOG_BYTES_PER_MESSAGE = 34  # route, bytes, start, end (8 each), phase (2)
 # the schedule engine keeps 8 columns of 8 B a delivered transfer, then builds the message engine's log from them
 SCHEDULE_LOG_BYTES_PER_MESSAGE = 64 + LOG_BYTES_PER_MESSAGE
@@ -316,7 +317,7 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
         return _training_estimate(scenario, run, keep_log)
     if getattr(scenario, "workload", None) is not None:
         return _workload_estimate(scenario, run, keep_log)
-    n, p, w = run.workers, run.params, _ITEMSIZE[run.dtype]
+    n, p, w = run.workers, run.params, units.ITEMSIZE[run.dtype]
     topology = run.topology
     servers = topology.server_count([run.algorithm])  # 0 unless the algorithm needs a server
     elements = _graph_elements(topology, n, servers)
@@ -349,7 +350,6 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     return Estimate(messages, events, memory)
 
 
-_ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
 
 
 def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:

@@ -53,6 +53,8 @@ __all__ = [
 # MIN_BANDWIDTH (1 bit/s, in bytes per second).
 MAX_SECONDS = 1e9
 MIN_BANDWIDTH = 1 / 8
+ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
+"""Bytes of one element of each payload dtype."""
 
 
 # --------------------------------------------------------------------------- unit tables

@@ -161,9 +161,9 @@ def test_keeping_the_message_log_counts_against_the_budget(tmp_path, capsys):
     """--messages keeps every message (34 B each): a run within its budget without a log is refused with one."""
     path = tmp_path / "log.yaml"
     path.write_text("name: log\nworkers: 64\nparams: 1000\npayload: size-only\ntopology: {kind: star}\n"
-                    "algorithms: [ring_allreduce]\nbudget: {memory: 1 MB}\nengine: message\n")
+                    "algorithms: [ring_allreduce]\nbudget: {memory: 0.7 MB}\nengine: message\n")
     loaded = scenario.load(path)
-    assert budget.estimate(loaded, only_run(loaded)).memory < 1e6 < budget.estimate(loaded, only_run(loaded), True).memory
+    assert budget.estimate(loaded, only_run(loaded)).memory < 7e5 < budget.estimate(loaded, only_run(loaded), True).memory
     assert cli.main(["run", str(path), "--out", str(tmp_path / "out"), "--messages", str(tmp_path / "m.csv")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"commsim: error: {path}: budget.memory: run 1 (ring_allreduce on star, n=64, p=1000) needs ~")
@@ -371,25 +371,25 @@ def test_each_term_of_an_estimate_by_hand():
     """The documented constants, by hand. A 64-worker star has 65 nodes and 64 links (129 elements: 3
     events and 1000 B each); ring all-reduce sends 2 · 64 · 63 = 8,064 messages, 128 at once (two per
     rank), sharing no link:
-    message engine: events 3 · 129 + 3 · 8,064 + 2 · 64 = 24,707; memory 129,000 + 1000 · 128 in flight +
-    500 · min(8,064, 8 · 128) routes = 769,000, and 34 B a message more with the log;
+    message engine: events 3 · 129 + 3 · 8,064 + 2 · 64 = 24,707; memory 129,000 + 600 · 128 in flight +
+    250 · min(8,064, 8 · 128) routes = 461,800, and 34 B a message more with the log;
     schedule engine (ring-like, no link shared: 12 transfers an event): events 3 · 129 + ⌊8,064 / 12⌋ = 1,059;
     memory 129,000 + 400 · 128 = 180,200 (for 3 workers, 12 messages, 6 at once: 3 · 7 + ⌊12 / 12⌋ = 22 events,
     7,000 + 400 · 6 = 9,400 B, whole numbers);
     real data (4 fp64 workers of 1000, 9 elements, 24 messages, 8 at once): events 27 + 72 + 8 + (2 · 4 ·
-    1000 + 24 · 1000 / 4) / 32 = 544; memory 9,000 + 1000 · 8 + 500 · 24 + 3 · 4 · 1000 · 8 + 24 · 1000 =
-    149,000.
+    1000 + 24 · 1000 / 4) / 32 = 544; memory 9,000 + 600 · 8 + 250 · 24 + 3 · 4 · 1000 · 8 + 24 · 1000 =
+    139,800.
     All-to-all on a 4 × 4 torus (16 nodes, 32 links): 240 messages all at once, each recomputing rates for
     the others at 0.1 events each: events 3 · 48 + 240 · 0.1 · 240 + 3 · 240 + 32 = 6,656; memory 48,000 +
-    1000 · 240 + 500 · 240 = 408,000; on the schedule engine, whose transfers share links there (3 an event):
+    600 · 240 + 250 · 240 = 252,000; on the schedule engine, whose transfers share links there (3 an event):
     events 3 · 48 + 240 · 0.1 · 240 + 240 / 3 = 5,984, memory 48,000 + 400 · 240 = 144,000."""
     from commsim.network import topology
 
     star = topology.build("star", 64, 1e9, 1e-6)
     assert star.number_of_nodes() + star.number_of_edges() == 129
     ring = parse(workers=64, payload="size-only")
-    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(8064, 24_707, 769_000)
-    assert budget.estimate(ring, only_run(ring), True).memory == 769_000 + 34 * 8064
+    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(8064, 24_707, 461_800)
+    assert budget.estimate(ring, only_run(ring), True).memory == 461_800 + 34 * 8064
     fast = parse(workers=64, payload="size-only", engine="schedule")
     assert budget.estimate(fast, only_run(fast)) == budget.Estimate(8064, 1059, 180_200)
     three = parse(workers=3, payload="size-only", engine="schedule")  # 12 messages, 6 at once: whole events
@@ -398,29 +398,29 @@ def test_each_term_of_an_estimate_by_hand():
     assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
     data = parse(workers=4, dtype="float64")
     estimate = budget.estimate(data, only_run(data))
-    assert estimate == budget.Estimate(24, 544, 149_000)
+    assert estimate == budget.Estimate(24, 544, 139_800)
     assert all(type(amount) is int for amount in (estimate.messages, estimate.events, estimate.memory))
     half = parse(workers=4, dtype="float16")  # 2 B an element: the buffers' 96,000 B become 24,000
-    assert budget.estimate(half, only_run(half)) == budget.Estimate(24, 544, 149_000 - 96_000 + 24_000)
+    assert budget.estimate(half, only_run(half)) == budget.Estimate(24, 544, 139_800 - 96_000 + 24_000)
     torus = topology.build("torus", 16, 1e9, 1e-6)
     assert torus.number_of_nodes() + torus.number_of_edges() == 48
     a2a = parse(workers=16, payload="size-only", algorithms=["all_to_all"], topology={"kind": "torus"})
-    assert budget.estimate(a2a, only_run(a2a)) == budget.Estimate(240, 6656, 408_000)
+    assert budget.estimate(a2a, only_run(a2a)) == budget.Estimate(240, 6656, 252_000)
     shared = a2a.model_copy(update={"engine": "schedule"})
     assert budget.estimate(shared, only_run(shared)) == budget.Estimate(240, 5984, 144_000)
 
 
 def test_disturbed_and_analytic_estimates_by_hand():
     """The ring of ``test_each_term_of_an_estimate_by_hand`` with a straggler: run twice (16,128 messages,
-    2 · 24,707 events), the memory of the logged run (769,000 + 34 · 8,064 = 1,043,176) and 350 B a message
-    for the walks over its log: 3,865,576. model: nccl answered by the analytic engine only builds the cluster and sends
+    2 · 24,707 events), the memory of the logged run (461,800 + 34 · 8,064 = 735,976) and 350 B a message
+    for the walks over its log: 3,558,376. model: nccl answered by the analytic engine only builds the cluster and sends
     nothing: 3 events and 1000 B for each node and link counted, at least the built graph's 99 (2 × 8 H100:
     per node 8 GPUs, an NVSwitch, 8 NICs and 24 links; 8 rails, a spine, 8 rail–spine links) and at most
     a rail more per NIC (the count's slack)."""
     from commsim.network import topology
 
     late = parse(workers=64, payload="size-only", stragglers={"compute": "10 us", "slowdown": {3: 4}})
-    assert budget.estimate(late, only_run(late)) == budget.Estimate(16_128, 49_414, 1_043_176 + 350 * 8064)
+    assert budget.estimate(late, only_run(late)) == budget.Estimate(16_128, 49_414, 735_976 + 350 * 8064)
     cluster = topology.build("cluster", 16, 1.0, 0.0, preset="hgx-h100", nodes=2)
     elements = cluster.number_of_nodes() + cluster.number_of_edges()
     assert elements == 2 * (8 + 1 + 8 + 3 * 8) + 8 + 1 + 8 == 99
@@ -435,18 +435,18 @@ def test_a_training_estimate_by_hand():
     32 a batch), 4 workers on a star, 10 steps. Ring, fp32: 2 · 4 · 3 = 24 messages a step, 240 in all;
     events 3 · 9 elements + 10 · (3 · 24 + 100 · 4) + 10 · 4 · (32 · 42 + 2 · 42) / 256 = 4,970; memory
     9,000 + 8 · 4096 · 21 (the data) + 8 · 4096 · (32 + 2) (activations) + 8 · 42 · 3 · 3 · 4 (replicas) +
-    4 · 8 · 10 · 4 (curves) + (1000 + 8 · 42) · 8 in flight = 1,835,304, 34 B a message more with the log.
+    4 · 8 · 10 · 4 (curves) + (600 + 8 · 42) · 8 in flight = 1,832,104, 34 B a message more with the log.
     The parameter server with signs: ⌈42/8⌉ + 4 = 10 bytes a message, 8 a step, 4 at once (11 elements):
     events 33 + 10 · (3 · 8 + 400) + 223 = 4,496; memory 11,000 + 688,128 + 1,114,112 + 12,096 + 1,280 +
-    (1000 + 8 · 10) · 4 = 1,830,936. With 64 workers (131 elements), 128 messages a step of which 64 pushes
+    (600 + 8 · 10) · 4 = 1,829,336. With 64 workers (131 elements), 128 messages a step of which 64 pushes
     share the server's link: ⌊128 · 0.0005 · 64⌋ = 4 events of contention a step."""
     training = {"model": "logistic_regression", "steps": 10}
     ring = parse(params=None, training=training | {"optimizer": {"name": "gradient_descent", "alpha": 0.1}})
-    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(240, 4970, 1_835_304)
-    assert budget.estimate(ring, only_run(ring), True).memory == 1_835_304 + 34 * 240
+    assert budget.estimate(ring, only_run(ring)) == budget.Estimate(240, 4970, 1_832_104)
+    assert budget.estimate(ring, only_run(ring), True).memory == 1_832_104 + 34 * 240
     signs = parse(params=None, algorithms=["parameter_server"], topology={"kind": "star", "servers": 1},
                   training=training | {"optimizer": {"name": "sign_sgd", "learning_rate": 0.01, "wire": "sign"}})
-    assert budget.estimate(signs, only_run(signs)) == budget.Estimate(80, 4496, 1_830_936)
+    assert budget.estimate(signs, only_run(signs)) == budget.Estimate(80, 4496, 1_829_336)
     crowd = signs.model_copy(update={"workers": [64]})  # 128 messages a step, 64 pushes sharing the server's link
     estimate = budget.estimate(crowd, only_run(crowd))
     assert (estimate.messages, estimate.events) == (1280, 3 * 131 + 10 * (3 * 128 + 100 * 64 + 4) + 10 * 64 * 1428 // 256)
@@ -454,18 +454,18 @@ def test_a_training_estimate_by_hand():
 
 def test_the_logs_of_earlier_runs_count_against_later_ones():
     """With the log kept (--messages), every run's log stays until the results are written: three 64-worker
-    rings (1,043,176 B each with its own log of 34 · 8,064 = 274,176 B) need 1,043,176, then 1,317,352,
-    then 1,591,528 B; under a 1.5 MB limit the third is refused, and without the log none is; the limit
-    is met at 1,591,528 exactly, not a byte below."""
+    rings (735,976 B each with its own log of 34 · 8,064 = 274,176 B) need 735,976, then 1,010,152,
+    then 1,284,328 B; under a 1.2 MB limit the third is refused, and without the log none is; the limit
+    is met at 1,284,328 exactly, not a byte below."""
     loaded = parse(workers=64, params={"from": 1000, "to": 3000, "step": 1000}, payload="size-only")
-    limited = loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1.5e6)})
+    limited = loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1.2e6)})
     budget.check(limited)
-    with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 \(ring_allreduce on star, n=64, p=3000\) needs ~1\.59 MB"):
+    with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 \(ring_allreduce on star, n=64, p=3000\) needs ~1\.28 MB"):
         budget.check(limited, keep_log=True)
-    assert budget.estimate(loaded, only_run(loaded), True).memory == 1_043_176
-    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_591_528)}), keep_log=True)
+    assert budget.estimate(loaded, only_run(loaded), True).memory == 735_976
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_284_328)}), keep_log=True)
     with pytest.raises(CommsimError, match=r"^budget\.memory: run 3 "):
-        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_591_527)}), keep_log=True)
+        budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=1_284_327)}), keep_log=True)
 
 
 def test_the_memory_sources_are_read_by_hand(monkeypatch):
@@ -579,13 +579,13 @@ def test_exactly_100_000_runs_are_allowed():
 
 def test_the_scenario_meets_its_events_limit_exactly():
     """Two 64-worker rings, 24,707 events each (``test_each_term_of_an_estimate_by_hand``): 49,414
-    together meet a limit of 49,414 and exceed 49,413; without the log a run's memory is its own, 769,000
-    meeting a limit of 769,000 and over 768,999 (the first run refused, not the second for the two together)."""
+    together meet a limit of 49,414 and exceed 49,413; without the log a run's memory is its own, 461,800
+    meeting a limit of 461,800 and over 461,799 (the first run refused, not the second for the two together)."""
     loaded = parse(workers=64, params=[1000, 2000], payload="size-only")
     budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(events=49_414)}))
     assert _refusal(loaded, events=49_413).startswith("budget.events: runs 1 to 2 together need ~4.9e4 events")
-    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=769_000)}))
-    assert _refusal(loaded, memory=768_999).startswith("budget.memory: run 1 ")
+    budget.check(loaded.model_copy(update={"budget": scenario.BudgetSpec(memory=461_800)}))
+    assert _refusal(loaded, memory=461_799).startswith("budget.memory: run 1 ")
 
 
 def test_only_the_analytic_engine_without_model_nccl_skips_the_budget():
@@ -694,7 +694,7 @@ def test_what_fits_the_faster_engines_runs_and_what_cannot_finish_is_refused_wit
 
 def test_the_message_engine_holds_what_its_estimate_charges_an_all_to_all():
     """All-to-all of 64 size-only workers on a star (4,032 messages, all in flight at once, one route each):
-    the run's traced peak stays under the estimate (1000 B a message in flight and 500 B a route) and above
+    the run's traced peak stays under the estimate (600 B a message in flight and 250 B a route) and above
     half of it."""
     loaded = parse(workers=64, payload="size-only", algorithms=["all_to_all"])
     run = only_run(loaded)
@@ -702,7 +702,7 @@ def test_the_message_engine_holds_what_its_estimate_charges_an_all_to_all():
     result, peak, _ = _traced(lambda: points.simulate_run(loaded, run))
     estimate = budget.estimate(loaded, run)
     assert result.messages == estimate.messages == 64 * 63
-    assert estimate.memory == 1000 * 129 + 1000 * 4032 + 500 * 4032
+    assert estimate.memory == 1000 * 129 + 600 * 4032 + 250 * 4032
     assert estimate.memory / 2 < peak < estimate.memory
 
 
@@ -719,23 +719,23 @@ def _workload(engine="message", strategy="ddp", kind="star", algorithm="ring_all
 
 def test_a_workload_estimate_by_hand():
     """Each term of a workload step's estimate. A star of 4 counts 2 · 4 + 1 = 9 nodes and links (27 events,
-    9,000 B); the step keeps 2 messages a rank in flight (8 · 1000 B each on the message engine, 400 B on the
+    9,000 B); the step keeps 2 messages a rank in flight (8 · 600 B each on the message engine, 400 B on the
     schedule engine) and, with the log, 34 B a message (98 on the schedule engine).
     DDP's two ring all-reduces, 2 · 4 · 3 = 24 messages each: 48, as the run sends; events 27 + 3 · 48 = 171,
-    memory 9,000 + 2 · 4 · 8,000 = 73,000 (+ 34 · 48 = 1,632 with the log).
+    memory 9,000 + 2 · 4 · 4,800 = 47,400 (+ 34 · 48 = 1,632 with the log).
     FSDP on the schedule engine: 6 calls of n(n − 1) = 12 messages (72 sent), 4 of them distinct, which alone its
     chain simulates: 48 messages, 27 + ⌊48 / 12⌋ = 31 events (ring-like: 12 transfers an event), 9,000 + 2 · 4 · 400
     = 12,200 B; with the log every call runs: 72 messages, 27 + 6 = 33 events, 12,200 + 98 · 72 = 19,256 B.
     Recursive doubling on a 2 × 2 torus (4 nodes and 8 links counted: 36 events, 12,000 B): 4 · 2 = 8 messages a
     call, 8 in flight that may share links at 0.1 events each, ⌊8 · 0.1 · 8⌋ = 6 a call; events 36 + 12 + 3 · 16 = 96,
-    memory 76,000 (+ 34 · 16 = 544); on the schedule engine (3 transfers an event where links are shared) 36 +
+    memory 50,400 (+ 34 · 16 = 544); on the schedule engine (3 transfers an event where links are shared) 36 +
     12 + ⌊16 / 3⌋ = 53 events and 12,000 + 3,200 = 15,200 B (+ 98 · 16 = 1,568). The tree (2(n − 1) = 6 messages
     up and down, twice: 12 a call, 8 in flight) ⌊12 · 0.1 · 8⌋ = 9 a call: 36 + 18 + 3 · 24 = 126 events.
     The analytic engine only counts the star: 0 messages, 27 events, 9,000 B."""
     ddp = _workload()
     run = only_run(ddp)
-    assert budget.estimate(ddp, run) == budget.Estimate(48, 171, 73_000) and points.simulate_run(ddp, run).messages == 48
-    assert budget.estimate(ddp, run, True) == budget.Estimate(48, 171, 74_632)
+    assert budget.estimate(ddp, run) == budget.Estimate(48, 171, 47_400) and points.simulate_run(ddp, run).messages == 48
+    assert budget.estimate(ddp, run, True) == budget.Estimate(48, 171, 49_032)
     fsdp = _workload("schedule", "fsdp")
     run = only_run(fsdp)
     assert budget.estimate(fsdp, run) == budget.Estimate(48, 31, 12_200)
@@ -744,13 +744,13 @@ def test_a_workload_estimate_by_hand():
     assert points.simulate_run(sent, only_run(sent)).messages == 72 == budget.estimate(sent, only_run(sent)).messages
     doubling = _workload(kind="torus", algorithm="recursive_doubling")
     run = only_run(doubling)
-    assert budget.estimate(doubling, run) == budget.Estimate(16, 96, 76_000) and points.simulate_run(doubling, run).messages == 16
-    assert budget.estimate(doubling, run, True).memory == 76_544
+    assert budget.estimate(doubling, run) == budget.Estimate(16, 96, 50_400) and points.simulate_run(doubling, run).messages == 16
+    assert budget.estimate(doubling, run, True).memory == 50_944
     fast = _workload("schedule", kind="torus", algorithm="recursive_doubling")
     assert budget.estimate(fast, only_run(fast)) == budget.Estimate(16, 53, 15_200)
     assert budget.estimate(fast, only_run(fast), True).memory == 16_768
     tree = _workload(kind="torus", algorithm="double_binary_tree")
-    assert budget.estimate(tree, only_run(tree)) == budget.Estimate(24, 126, 76_000)
+    assert budget.estimate(tree, only_run(tree)) == budget.Estimate(24, 126, 50_400)
     answered = _workload("analytic")
     assert budget.estimate(answered, only_run(answered)) == budget.Estimate(0, 27, 9_000)
 
@@ -759,11 +759,11 @@ def test_a_workload_on_sharded_servers_is_estimated_with_its_servers():
     """DDP's two all-reduces through 2 sharded parameter servers on a star: each of 4 workers pushes a shard to
     each server and pulls it back, 2 · 4 · 2 = 16 messages a call, 32 in the step, as the run sends; the star
     counts its servers too, 2 · (4 + 2) + 1 = 13 nodes and links: events 39 + ⌊16 · 0.0005 · 8⌋ · 2 (= 0) +
-    3 · 32 = 135, memory 13,000 + 64,000 = 77,000."""
+    3 · 32 = 135, memory 13,000 + 2 · 4 · 8 · 600 = 51,400."""
     sharded = _workload(algorithm="sharded_parameter_server", servers=2)
     run = only_run(sharded)
     assert points.simulate_run(sharded, run).messages == 32
-    assert budget.estimate(sharded, run) == budget.Estimate(32, 135, 77_000)
+    assert budget.estimate(sharded, run) == budget.Estimate(32, 135, 51_400)
 
 
 def test_a_workload_estimate_under_nccl_by_hand():
@@ -825,11 +825,11 @@ def test_a_size_only_linear_regression_on_the_schedule_engine_by_hand():
     classes; 5 size-only workers on a star (11 nodes and links), 300 steps, on the schedule engine. A step's
     ring sends 2 · 5 · 4 = 40 messages, 12,000 in all; ring-like, 12 transfers an event: ⌊40 / 12⌋ = 3 a step,
     no worker computes on real data: events 3 · 11 + 300 · 3 = 933. Memory 11,000 + 8 · 4,096 · 21 (the data) +
-    8 · 4,096 · 32 (the hidden width's activations, no classes) + 4 · 8 · 300 · 5 (curves) + (1000 + 8 · 21) ·
-    10 in flight = 1,807,384 (no replicas without real data)."""
+    8 · 4,096 · 32 (the hidden width's activations, no classes) + 4 · 8 · 300 · 5 (curves) + (600 + 8 · 21) ·
+    10 in flight = 1,803,384 (no replicas without real data)."""
     training = {"model": "linear_regression", "steps": 300, "optimizer": {"name": "gradient_descent", "alpha": 0.1}}
     loaded = parse(workers=5, params=None, payload="size-only", engine="schedule", training=training)
-    assert budget.estimate(loaded, only_run(loaded)) == budget.Estimate(12_000, 933, 1_807_384)
+    assert budget.estimate(loaded, only_run(loaded)) == budget.Estimate(12_000, 933, 1_803_384)
 
 
 def test_nvls_is_estimated_on_one_node_of_the_preset_s_own_size():

@@ -173,7 +173,7 @@ class BudgetSpec(_Strict):
 
 
 DType = Literal["float16", "float32", "float64"]
-ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
+ITEMSIZE = units.ITEMSIZE
 
 
 def _dtypes(value: Any) -> list[Any]:
