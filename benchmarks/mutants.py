@@ -313,8 +313,8 @@ T_NCCL_ALL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test
               "tests/test_validate.py", "tests/test_cluster.py")
 AUTO_TESTS: dict[str, tuple[str, ...]] = {
     FOLLOW: T_FLOW,
-    SCHED: (T_SCHED, "tests/test_eager_ring.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_follow.py",
-            "tests/test_imported_schedule.py", T_ENGINE, T_VERIFY),
+    SCHED: ("tests/test_schedule_stream.py", T_ENGINE, T_VERIFY, T_SCHED, T_DIST_NET, "tests/test_nccl_tree.py",
+            "tests/test_follow.py", "tests/test_eager_ring.py", "tests/test_nccl_ring.py", "tests/test_imported_schedule.py"),
     NCCL_MODEL: T_NCCL_ALL,
     "commsim/collectives/nccl/table.py": T_NCCL_ALL,
     "commsim/collectives/nccl/tree.py": T_NCCL_ALL,
