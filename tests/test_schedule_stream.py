@@ -200,3 +200,37 @@ def test_incidence_lists_every_link_of_every_route(kind, n, data):
     expected = [(routes.flat[routes.start[r] + j], position) for position, r in enumerate(ids.tolist())
                 for j in range(routes.length[r])]
     assert list(zip(links.tolist(), owner.tolist())) == expected
+
+
+@pytest.mark.parametrize("eager", [False, True])
+@pytest.mark.parametrize("stated_runs", [False, True])
+def test_rounds_and_runs_sliced_from_a_longer_array(eager, stated_runs):
+    """A schedule's own sized rounds (and runs of them) whose sizes and what they combine are slices of one
+    array of 3n sizes, not the ring's 2n: every rank's finish by the recurrence written here (star of 3: a
+    transfer takes bytes/B + 2α; a rank is ready after its receive (and, not eager, its own send) plus
+    γ·combined; eager, it ends at the later of that and its last send's delivery)."""
+    from commsim.collectives.schedule import Run
+
+    n, gamma = 3, 1e-10
+    sizes = ints([100, 700, 300] * 3)  # 3n sizes: every window of 3 a rotation of the first, one histogram
+    offsets, combined = [0, 4, 2, 6, 1, 5], [6, 2, 4, 0, 5, 1]
+    ranks, right = ints(range(n)), ints([1, 2, 0])
+    histogram = np.unique(sizes[:n], return_counts=True)
+
+    def sized(k: int) -> Round:
+        at, c = offsets[k], combined[k]
+        return Round(ranks, right, sizes[at: at + n], "x", sizes[c: c + n], sizes=histogram, sliced=(sizes, at))
+
+    runs = (lambda k: Run(k, sized(k), sizes, offsets[k:], combined[k:])) if stated_runs else None
+    schedule = Schedule(n, len(offsets), sized, p=0, eager=eager, sized=sized, runs=runs)
+    run = run_schedule(schedule, topologies.build("star", n, B, ALPHA), [0, 1, 2], gamma)
+    ready, sent = np.zeros(n), np.zeros(n)
+    for at, c in zip(offsets, combined):
+        delivery = ready + sizes[at: at + n] / B + 2 * ALPHA  # rank r's send, to r + 1
+        received = np.roll(delivery, 1)
+        sent = np.maximum(sent, delivery)
+        ready = (received if eager else np.maximum(received, delivery)) + gamma * sizes[c: c + n]
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx((np.maximum(ready, sent) if eager else ready).tolist(), rel=1e-12)
+    assert run.messages == n * len(offsets) and run.sizes == {100: 6, 300: 6, 700: 6}
+    assert run.bytes_per_link["0->switch"] == sum(int(sizes[at]) for at in offsets)
