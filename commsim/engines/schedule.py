@@ -304,8 +304,7 @@ class _Stream:
         self.execution, self.owner, self.last_end = execution, owner, last_end
         self.pairs: _Pairs | None = None
         self.busy: np.ndarray | None = None  # per route of ``pairs``: when its last transfer left (links unwritten)
-        self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written
-        self.rounds = 0  # rounds in ``carried``
+        self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written (None: none)
         self.times: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id → (sizes a round slices, / uniform bottleneck)
         self.work: _Work | None = None  # arrays a block of rounds works in
 
@@ -329,17 +328,17 @@ class _Stream:
     def _times_of(self, array: np.ndarray) -> np.ndarray:
         """``array`` of sizes / the one bottleneck of the current pairs, once per array."""
         known = self.times.get(id(array))
+        # equivalent: a cache check (a miss computes the same times again)
         if known is None or known[0] is not array:
             known = self.times[id(array)] = (array, array / self.pairs.uniform)
         return known[1]
 
     def _carry(self, nbytes: np.ndarray) -> None:
         """Bytes per transfer of the current pairs, added up until they are written."""
-        if self.rounds:
+        if self.carried is not None:
             self.carried += nbytes
         else:
             self.carried = nbytes.astype(np.result_type(nbytes.dtype, np.int64))
-        self.rounds += 1
 
     def flush(self) -> None:
         """Write what is pending: the links' last ends, the bytes per route."""
@@ -349,9 +348,9 @@ class _Stream:
         if self.busy is not None:
             self.last_end[pairs.links] = self.busy[pairs.own]
             self.busy = None
-        if self.rounds:
+        if self.carried is not None:
             self.execution.tally.carry(pairs.ids, self.carried)
-            self.carried, self.rounds = None, 0
+            self.carried = None
 
     def run(self, index: int, schedule: Schedule, ready: np.ndarray, sent: np.ndarray) -> np.ndarray | None:
         """Every round of call ``index``, joined at ``ready`` per participant: when each is ready after the last
@@ -367,8 +366,9 @@ class _Stream:
                 ready = self._run(run, ready, sent, schedule.eager)
                 k += len(run.offsets)
             elif alike:
+                # equivalent: (the block's length limit) blocks of any length give the same recurrence
                 block, limit = [round_], max(1, _BLOCK // len(round_.src))
-                while len(block) < limit and k + len(block) < schedule.rounds:
+                while len(block) < limit and k + len(block) < schedule.rounds:  # equivalent: `<=` a longer block
                     following = schedule.sized_round(k + len(block))
                     if not self._alike(following):
                         break
@@ -391,10 +391,11 @@ class _Stream:
         """The rounds of ``run`` (all alike the one before), a block at a time, made from its sizes alone."""
         like, sizes, width, gamma = run.like, run.sizes, len(run.like.src), self.execution.gamma
         transmit = self._times_of(sizes) if self.pairs.uniform is not None else None
+        # equivalent: (`or`) gamma 0 pauses 0.0, which adds nothing; a run's ``combined`` is None where it combines none
         combined = run.combined if like.combine is not None and gamma else None
         pauses = gamma * sizes.astype(np.float64) if combined is not None else None  # as _combine_after, per size
         participants = len(ready)
-        limit = max(1, _BLOCK // width)
+        limit = max(1, _BLOCK // width)  # equivalent: blocks of any length give the same recurrence
         for first in range(0, len(run.offsets), limit):
             rows = []
             for j in range(first, min(first + limit, len(run.offsets))):
@@ -471,7 +472,6 @@ class _Stream:
                 # done: done > 0, and done + 0.0 is done)
             if j:
                 carried += nbytes
-        self.rounds += count - 1
         if eager:  # (not eager, a sender's ready includes its own send's delivery: never before its route is left)
             starts = work.times if identity else work.starts
             for start, left in ((starts[:1], previous[None, :]), (starts[1:count], work.tx_end[:count - 1])):
