@@ -234,3 +234,20 @@ def test_rounds_and_runs_sliced_from_a_longer_array(eager, stated_runs):
     assert run.finish_s.tolist() == pytest.approx((np.maximum(ready, sent) if eager else ready).tolist(), rel=1e-12)
     assert run.messages == n * len(offsets) and run.sizes == {100: 6, 300: 6, 700: 6}
     assert run.bytes_per_link["0->switch"] == sum(int(sizes[at]) for at in offsets)
+
+
+def test_a_block_of_alike_rounds_counts_each_round_own_sizes():
+    """Three rounds around the ring 0→1→2→0 with no stated histogram, each of other sizes: rounds 1 and 2 go in
+    one block, and every message is counted at its own size; not eager, rank r ends round k at
+    max(its send, its receive) = max(k's sizes of r and r − 1)/B + 2α after round k − 1."""
+    ring = (ints([0, 1, 2]), ints([1, 2, 0]))
+    sizes = [[100, 200, 300], [1, 2, 3], [7000, 8, 9]]
+    run = run_schedule(listed(3, [Round(*ring, ints(s), "a") for s in sizes], 3), topologies.build("star", 3, B, ALPHA),
+                       [0, 1, 2])
+    assert not run.fluid and run.messages == 9
+    assert run.sizes == {size: 1 for row in sizes for size in row}
+    ready = np.zeros(3)
+    for row in sizes:
+        delivery = ready + ints(row) / B + 2 * ALPHA
+        ready = np.maximum(delivery, np.roll(delivery, 1))
+    assert run.finish_s.tolist() == pytest.approx(ready.tolist(), rel=1e-12)

@@ -406,26 +406,28 @@ class _Stream:
             ready = self._block(rows, ready, sent, eager)
             if ready is None:
                 return None
-            if like.sizes is not None:
-                self.execution.tally.count(rows[0][0], like.sizes, len(rows))
-            else:
-                for nbytes, _, _ in rows:
-                    self.execution.tally.count(nbytes)
+            # (a run is taken only where its rounds state their histogram: run(), so like.sizes is set)
+            # equivalent: (`rows[1]`, `[0][1]`) with the histogram stated, count reads only how many sizes
+            self.execution.tally.count(rows[0][0], like.sizes, len(rows))
         return ready
 
     def _count(self, rounds: list[Round]) -> None:
         """The messages of ``rounds`` by size (once, where they state one histogram)."""
         tally, sizes = self.execution.tally, rounds[0].sizes
         if sizes is not None and all(round_.sizes is sizes for round_ in rounds):
-            tally.count(rounds[0].nbytes, sizes, len(rounds))
+            tally.count(rounds[0].nbytes, sizes, len(rounds))  # equivalent: (`[1]`) only how many sizes is read
         else:
             for round_ in rounds:
                 tally.count(round_.nbytes, round_.sizes)
 
     def _same(self, src: np.ndarray, dst: np.ndarray) -> bool:
         pairs = self.pairs
-        return pairs is not None and (pairs.src is src or np.array_equal(pairs.src, src)) \
-            and (pairs.dst is dst or np.array_equal(pairs.dst, dst))
+        if pairs is None:
+            return False
+        # equivalent: (`is … and array_equal`) equal arrays not the same object taken as new pairs: the round at a
+        # time with fresh pairs, which gives the same numbers
+        same_src = pairs.src is src or np.array_equal(pairs.src, src)
+        return same_src and (pairs.dst is dst or np.array_equal(pairs.dst, dst))  # equivalent: (`is … and`) as above
 
     def _alike(self, round_: Round) -> bool:
         """Whether ``round_`` repeats the current pairs, every transfer moving, every receive awaited."""
