@@ -251,3 +251,49 @@ def test_a_block_of_alike_rounds_counts_each_round_own_sizes():
         delivery = ready + ints(row) / B + 2 * ALPHA
         ready = np.maximum(delivery, np.roll(delivery, 1))
     assert run.finish_s.tolist() == pytest.approx(ready.tolist(), rel=1e-12)
+
+
+def _eager_ring_of_3(rows: list[tuple[str, list[int]]], stated: bool = False) -> Schedule:
+    """Eager rounds on 3 ranks, around the ring ("ring": r → r + 1) or back ("back": r → r − 1), of the sizes
+    given (sender r's first); ``stated``: each round states its histogram."""
+    import dataclasses
+
+    from commsim.collectives.schedule import pieces
+
+    pairs = {"ring": ([0, 1, 2], [1, 2, 0]), "back": ([0, 1, 2], [2, 0, 1])}
+    rounds = [pieces(*pairs[way], [0, 0, 0], sizes, 1, "x") for way, sizes in rows]
+    if stated:
+        rounds = [dataclasses.replace(r, sizes=np.unique(r.nbytes, return_counts=True)) for r in rounds]
+    return Schedule(3, len(rounds), rounds.__getitem__, p=max(max(sizes) for _, sizes in rows), eager=True)
+
+
+@pytest.mark.parametrize("stated", [False, True])
+def test_an_eager_empty_send_under_a_transfer_on_its_link_shares_nothing(stated):
+    """Eager ring of 3 on a star (bytes/B + 2α a transfer): round 0 sizes (X, s, s), round 1 (0, s, s). Rank 0
+    receives round 0 at s/B + 2α = 2.08 us and sends its empty round-1 message then, while its X is on its
+    link until X/B = 8 us: an empty send takes no link, so nothing is shared (a round at a time holds).
+    By hand: rank 0 ends with its X delivered, 10 us; rank 1 receives X at 10 us and its s is delivered at
+    12.08 us; rank 2 receives that at 12.08 us."""
+    X, s = 100_000, 1_000  # 8 us and 0.08 us at 12.5 GB/s
+    run = run_schedule(_eager_ring_of_3([("ring", [X, s, s]), ("ring", [0, s, s])], stated),
+                       topologies.build("star", 3, B, ALPHA), [0, 1, 2])
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx([10e-6, 12.08e-6, 12.08e-6], rel=1e-12)
+
+
+def test_an_eager_send_on_a_link_the_last_round_of_a_block_still_uses_goes_fluid():
+    """Eager ring of 3: rounds 0–2 of s each go one at a time and in a block (no link shared), round 3 of the
+    block gives rank 0 a long X; round 4 goes back the other way, and rank 0 sends it as soon as it has
+    received round 3 (s/B + 2α), its X still on its link: they share it (the fluid way), as in the message
+    engine (every rank's finish to 1e-9)."""
+    from commsim.collectives.follow import scheduled
+    from commsim.engines.message import make_buffers, run_collective
+
+    X, s = 100_000, 1_000
+    schedule = _eager_ring_of_3([("ring", [s, s, s])] * 3 + [("ring", [X, s, s]), ("back", [s, s, s])])
+    graph = topologies.build("star", 3, B, ALPHA)
+    run = run_schedule(schedule, graph, [0, 1, 2])
+    message = run_collective(scheduled("eager_ring_of_3", lambda *_, **__: schedule, None, "test"), graph,
+                             make_buffers(3, X, "float32", "size-only", 0), keep_log=False)
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx(message.finish_s, rel=1e-9)

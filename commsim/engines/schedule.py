@@ -431,9 +431,11 @@ class _Stream:
 
     def _alike(self, round_: Round) -> bool:
         """Whether ``round_`` repeats the current pairs, every transfer moving, every receive awaited."""
+        if round_.quorum is not None or not self._same(round_.src, round_.dst):
+            return False
         sizes = round_.sizes
-        return round_.quorum is None and self._same(round_.src, round_.dst) and \
-            bool(sizes[0][0] > 0 if sizes is not None else (round_.nbytes > 0).all())
+        # equivalent: (`> 1`) rounds of some 1-byte message taken one at a time (round()): the same numbers
+        return bool(sizes[0][0] > 0 if sizes is not None else (round_.nbytes > 0).all())
 
     def _block(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], ready: np.ndarray,
                sent: np.ndarray, eager: bool) -> np.ndarray | None:
@@ -469,6 +471,7 @@ class _Stream:
                 maximum(done, rotated, out=done)
             else:
                 receives.maximum(done, delivery)
+            # equivalent: (`and`) done + 0.0 is done for every done ≥ +0.0 (no time here is −0.0)
             if pause is not None or not identity or eager:
                 add(done, 0.0 if pause is None else pause, out=done)  # (none where everyone's own send is in its
                 # done: done > 0, and done + 0.0 is done)
