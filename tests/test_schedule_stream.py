@@ -297,3 +297,37 @@ def test_an_eager_send_on_a_link_the_last_round_of_a_block_still_uses_goes_fluid
                              make_buffers(3, X, "float32", "size-only", 0), keep_log=False)
     assert run.fluid
     assert run.finish_s.tolist() == pytest.approx(message.finish_s, rel=1e-9)
+
+
+def test_an_eager_send_a_rounding_error_before_its_link_is_free_shares_nothing():
+    """Two ranks on a star of 10 B/s links of 0.35 s: rank 0 sends 8 B (on its link until 0.8 s) and receives
+    rank 1's 1 B at 0.1 + 0.7 = 0.7999999999999999 s, when it sends round 1 at once (eager): before its link
+    is free by a rounding error only, which is no sharing (a round at a time holds). By hand: rank 1
+    receives the 8 B at 1.5 s and sends its round 1 then, delivered at 1.5 + 0.1 + 0.7 = 2.3 s, the end of
+    both."""
+    graph = topologies.build("star", 2, 10.0, 0.35)
+    assert 0.1 + (0.35 + 0.35) < 0.8  # the rounding the test needs
+    first, then = Round(ints([0, 1]), ints([1, 0]), ints([8, 1]), "x"), Round(ints([0, 1]), ints([1, 0]), ints([1, 1]), "x")
+    for rounds in ([first, then], [first, then, then]):  # round 1 alone, or in a block of two
+        run = run_schedule(Schedule(2, len(rounds), rounds.__getitem__, p=8, eager=True), graph, [0, 1])
+        assert not run.fluid
+        assert run.finish_s.tolist() == pytest.approx([2.3 + 0.8 * (len(rounds) - 2)] * 2, rel=1e-12)
+
+
+def test_blocks_of_two_rotations_in_turn():
+    """Three rounds around the ring 0→1→2→0, three back (r → r − 1), three around again, each rank its own
+    size: three blocks whose receives are rotated by 1, 2, 1. Not eager, rank r ends each round at the later
+    of its send's and its receive's delivery (bytes/B + 2α each on a star), by the recurrence written here."""
+    ring, back = (ints([0, 1, 2]), ints([1, 2, 0])), (ints([0, 1, 2]), ints([2, 0, 1]))
+    ways = [ring] * 3 + [back] * 3 + [ring] * 3
+    sizes = ints([1000, 5000, 3000])
+    rounds = [Round(*way, sizes, "x") for way in ways]
+    run = run_schedule(listed(3, rounds, 5000), topologies.build("star", 3, B, ALPHA), [0, 1, 2])
+    ready = np.zeros(3)
+    for src, dst in ways:
+        delivery = ready + sizes / B + 2 * ALPHA
+        received = np.zeros(3)
+        received[dst] = delivery[src]
+        ready = np.maximum(delivery, received)
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx(ready.tolist(), rel=1e-12)

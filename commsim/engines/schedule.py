@@ -479,7 +479,9 @@ class _Stream:
                 carried += nbytes
         if eager:  # (not eager, a sender's ready includes its own send's delivery: never before its route is left)
             starts = work.times if identity else work.starts
+            # equivalent: (`starts[:2]`) a sender's starts only grow from round to round
             for start, left in ((starts[:1], previous[None, :]), (starts[1:count], work.tx_end[:count - 1])):
+                # equivalent: (`<=`) the first test only spares the second; the second's edge is the tolerance's
                 if (start < left).any() and np.any(start < left - _OVERLAP * np.abs(start)):
                     return None
         return work.time_rows[count].copy()
@@ -488,8 +490,7 @@ class _Stream:
         """Arrays for a block of ``count`` rounds of the current pairs, kept from block to block (allocating them
         each time costs page faults)."""
         pairs, work = self.pairs, self.work
-        if work is None or work.pairs is not pairs or len(work.time_rows) <= count or work.eager != eager \
-                or len(work.time_rows[0]) != participants:
+        if work is None or work.pairs is not pairs:  # (a stream is one call's: its eager and participants are fixed)
             work = self.work = _Work(pairs, max(count, _BLOCK // max(len(pairs.src), 1)), participants, eager)
         return work
 
