@@ -331,3 +331,39 @@ def test_blocks_of_two_rotations_in_turn():
         ready = np.maximum(delivery, received)
     assert not run.fluid
     assert run.finish_s.tolist() == pytest.approx(ready.tolist(), rel=1e-12)
+
+
+@pytest.mark.parametrize("block", [1, 5, 12])
+def test_blocks_of_any_length_give_the_same_bits(monkeypatch, block):
+    """Rounds go in blocks of at most ``_BLOCK`` transfers (a memory bound): with blocks of 1, 5 or 12
+    transfers (one round, or a few), a textbook ring (runs of rounds), with a combine cost too, and NCCL's
+    eager ring (a block at a time) give the bits of the default blocks."""
+    from commsim.collectives.nccl.ring import nccl_ring_schedule
+    from commsim.engines import schedule as engine
+
+    n, graph = 5, topologies.build("star", 5, B, ALPHA)
+    cases = [(ring_rounds(n, 1003, 4, n - 1, n - 1, 0, 1), 0.0), (ring_rounds(n, 1003, 4, n - 1, n - 1, 0, 1), 3e-10),
+             (nccl_ring_schedule(n, 1003, 4, channels=1), 0.0)]
+    default = [run_program(one_call(s, participant_nodes(s, n, ()), n, []), graph, gamma) for s, gamma in cases]
+    monkeypatch.setattr(engine, "_BLOCK", block)
+    for (schedule, gamma), expected in zip(cases, default):
+        run = run_program(one_call(schedule, participant_nodes(schedule, n, ()), n, []), graph, gamma)
+        assert not run.fluid and not expected.fluid
+        assert np.array_equal(run.finish_s, expected.finish_s) and np.array_equal(run.task_end, expected.task_end)
+        assert (run.messages, run.sizes, run.bytes_per_link) == (expected.messages, expected.sizes, expected.bytes_per_link)
+
+
+@pytest.mark.parametrize("stated", [False, True])
+def test_an_empty_transfer_beside_a_real_one_on_its_link_shares_nothing(stated):
+    """Star of 3, 10 B/s links of 0.35 s (a route: 0.7 s): one round where 0 sends 1 B to 2 and nothing to 1
+    (the empty transfer takes no link, so 0's link is not shared: a round at a time holds), 1 sends 8 B to 0.
+    By hand: 0 ends at its receive, 0.8 + 0.7 = 1.5 s, 1 at its send's delivery, 1.5 s, 2 at its receive,
+    0.1 + 0.7 = 0.8 s."""
+    import dataclasses
+
+    round_ = Round(ints([0, 0, 1]), ints([2, 1, 0]), ints([1, 0, 8]), "x")
+    if stated:
+        round_ = dataclasses.replace(round_, sizes=np.unique(round_.nbytes, return_counts=True))
+    run = run_schedule(listed(3, [round_], 8), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx([1.5, 1.5, 0.8], rel=1e-12)

@@ -366,9 +366,8 @@ class _Stream:
                 ready = self._run(run, ready, sent, schedule.eager)
                 k += len(run.offsets)
             elif alike:
-                # equivalent: (the block's length limit) blocks of any length give the same recurrence
-                block, limit = [round_], max(1, _BLOCK // len(round_.src))
-                while len(block) < limit and k + len(block) < schedule.rounds:  # equivalent: `<=` a longer block
+                block, limit = [round_], _block_length(len(round_.src))
+                while len(block) < limit and k + len(block) < schedule.rounds:
                     following = schedule.sized_round(k + len(block))
                     if not self._alike(following):
                         break
@@ -395,7 +394,7 @@ class _Stream:
         combined = run.combined if like.combine is not None and gamma else None
         pauses = gamma * sizes.astype(np.float64) if combined is not None else None  # as _combine_after, per size
         participants = len(ready)
-        limit = max(1, _BLOCK // width)  # equivalent: blocks of any length give the same recurrence
+        limit = _block_length(width)
         for first in range(0, len(run.offsets), limit):
             rows = []
             for j in range(first, min(first + limit, len(run.offsets))):
@@ -491,7 +490,7 @@ class _Stream:
         each time costs page faults)."""
         pairs, work = self.pairs, self.work
         if work is None or work.pairs is not pairs:  # (a stream is one call's: its eager and participants are fixed)
-            work = self.work = _Work(pairs, max(count, _BLOCK // max(len(pairs.src), 1)), participants, eager)
+            work = self.work = _Work(pairs, _block_length(len(pairs.src)), participants, eager)
         return work
 
     def round(self, index: int, k: int, round_: Round, ready: np.ndarray, sent: np.ndarray,
@@ -504,6 +503,7 @@ class _Stream:
             return done
         pairs = self._pairs_of(src, dst)
         sizes = round_.sizes
+        # equivalent: (`> 1`) a round of some 1-byte message checked transfer by transfer: the same numbers
         moving = bool(sizes[0][0] > 0) if sizes is not None else bool((nbytes > 0).all())
         if moving and pairs.shared:
             self.execution.known[index, k] = pairs.ids  # the fluid way will route the round again
@@ -512,7 +512,7 @@ class _Stream:
         if moving:
             tx_end = start + self._transmit(round_)
         else:
-            tx_end = start + np.where(nbytes > 0, nbytes / pairs.bottleneck, 0.0)
+            tx_end = start + np.where(nbytes > 0, nbytes / pairs.bottleneck, 0.0)  # equivalent: (`>=`) 0 / B is 0
         if moving and self.busy is not None:  # the same link-disjoint routes as the round before: per route
             if (start < self.busy).any() and np.any(start < self.busy - _OVERLAP * np.abs(start)):
                 return None
@@ -545,6 +545,11 @@ class _Stream:
         else:
             self.execution._receive(index, k, round_, src, dst, delivery, done)
         return done
+
+
+def _block_length(width: int) -> int:
+    """Rounds of ``width`` transfers in one block at most (one at least): what a block's arrays hold."""
+    return max(1, _BLOCK // width)  # equivalent: (`2`) blocks of any length give the same recurrence
 
 
 def _pause(round_: Round, gamma: float) -> np.ndarray | None:
