@@ -308,7 +308,8 @@ def test_an_eager_send_a_rounding_error_before_its_link_is_free_shares_nothing()
     graph = topologies.build("star", 2, 10.0, 0.35)
     assert 0.1 + (0.35 + 0.35) < 0.8  # the rounding the test needs
     first, then = Round(ints([0, 1]), ints([1, 0]), ints([8, 1]), "x"), Round(ints([0, 1]), ints([1, 0]), ints([1, 1]), "x")
-    for rounds in ([first, then], [first, then, then]):  # round 1 alone, or in a block of two
+    awaiting_all = Round(ints([0, 1]), ints([1, 0]), ints([1, 1]), "x", quorum=ints([0, 0]))  # not a block's: checked alone
+    for rounds in ([first, then], [first, then, then], [first, awaiting_all]):  # round 1 alone, or in a block of two
         run = run_schedule(Schedule(2, len(rounds), rounds.__getitem__, p=8, eager=True), graph, [0, 1])
         assert not run.fluid
         assert run.finish_s.tolist() == pytest.approx([2.3 + 0.8 * (len(rounds) - 2)] * 2, rel=1e-12)
@@ -367,3 +368,37 @@ def test_an_empty_transfer_beside_a_real_one_on_its_link_shares_nothing(stated):
     run = run_schedule(listed(3, [round_], 8), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
     assert not run.fluid
     assert run.finish_s.tolist() == pytest.approx([1.5, 1.5, 0.8], rel=1e-12)
+
+
+@pytest.mark.parametrize("quorum", [None, ints([0, 0])])
+def test_an_eager_send_10_ns_before_its_link_is_free_shares_it(quorum):
+    """Two ranks on a star (12.5 GB/s, 1 us links): rank 0 sends 100 kB (on its link until 8 us) and receives
+    rank 1's 74,875 B at 5.99 + 2 = 7.99 us, when it sends round 1 (eager, in a block of alike rounds or, with
+    a quorum stated, alone): 10 ns before its link is free, which is sharing — the fluid way, as the message
+    engine says (every rank's finish to 1e-9)."""
+    from commsim.collectives.follow import scheduled
+    from commsim.collectives.schedule import pieces
+    from commsim.engines.message import make_buffers, run_collective
+
+    import dataclasses
+
+    first = pieces(ints([0, 1]), ints([1, 0]), ints([0, 0]), ints([100_000, 74_875]), 1, "x")
+    then = dataclasses.replace(pieces(ints([0, 1]), ints([1, 0]), ints([0, 0]), ints([1000, 1000]), 1, "x"),
+                               quorum=quorum)
+    schedule = Schedule(2, 2, [first, then].__getitem__, p=100_000, eager=True)
+    graph = topologies.build("star", 2, B, ALPHA)
+    run = run_schedule(schedule, graph, [0, 1])
+    message = run_collective(scheduled("eager_pair", lambda *_, **__: schedule, None, "test"), graph,
+                             make_buffers(2, 100_000, "float32", "size-only", 0), keep_log=False)
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx(message.finish_s, rel=1e-9)
+
+
+def test_two_single_bytes_into_one_receiver_beside_an_empty_transfer_share_its_link():
+    """Star of 3, 10 B/s links of 0.35 s: 0 and 1 each send 1 B to 2 and 2 sends nothing to 0 in one round:
+    the two bytes share switch→2 (5 B/s each), so both arrive at 0.2 + 0.7 = 0.9 s (the fluid way); the
+    empty transfer arrives at 0.7 s."""
+    round_ = Round(ints([0, 1, 2]), ints([2, 2, 0]), ints([1, 1, 0]), "x")
+    run = run_schedule(listed(3, [round_], 1), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx([0.9, 0.9, 0.9], rel=1e-12)

@@ -514,6 +514,7 @@ class _Stream:
         else:
             tx_end = start + np.where(nbytes > 0, nbytes / pairs.bottleneck, 0.0)  # equivalent: (`>=`) 0 / B is 0
         if moving and self.busy is not None:  # the same link-disjoint routes as the round before: per route
+            # equivalent: (`<=`) the first test only spares the second; the second's edge is the tolerance's
             if (start < self.busy).any() and np.any(start < self.busy - _OVERLAP * np.abs(start)):
                 return None
             self.busy = tx_end
