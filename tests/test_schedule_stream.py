@@ -402,3 +402,14 @@ def test_two_single_bytes_into_one_receiver_beside_an_empty_transfer_share_its_l
     run = run_schedule(listed(3, [round_], 1), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
     assert run.fluid
     assert run.finish_s.tolist() == pytest.approx([0.9, 0.9, 0.9], rel=1e-12)
+
+
+def test_a_round_with_an_empty_transfer_checks_each_real_one_at_its_own_start():
+    """Star of 3, 10 B/s links of 0.35 s. Round 0: 1 sends 8 B to 2 (on 1's link until 0.8 s, delivered at
+    1.5 s). Round 1: 0 sends nothing to 2 at 0 s, 1 sends 1 B to 0 at 1.5 s, after its link is free: nothing
+    shared (a round at a time holds). By hand: 0 receives at 1.5 + 0.1 + 0.7 = 2.3 s, 1 ends with that
+    delivery, 2 with its receive of round 0 (1.5 s; the empty one arrives at 0.7 s)."""
+    rounds = [Round(ints([1]), ints([2]), ints([8]), "x"), Round(ints([0, 1]), ints([2, 0]), ints([0, 1]), "x")]
+    run = run_schedule(listed(3, rounds, 8), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx([2.3, 2.3, 1.5], rel=1e-12)
