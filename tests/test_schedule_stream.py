@@ -413,3 +413,39 @@ def test_a_round_with_an_empty_transfer_checks_each_real_one_at_its_own_start():
     run = run_schedule(listed(3, rounds, 8), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
     assert not run.fluid
     assert run.finish_s.tolist() == pytest.approx([2.3, 2.3, 1.5], rel=1e-12)
+
+
+def test_an_eager_send_rounding_before_its_link_is_free_on_new_pairs_shares_nothing():
+    """As the rounding test above, but round 1 has other pairs (0 → 2 only), checked against the links' last
+    ends: rank 0 sends at 0.7999999999999999 s, its 8 B on its link until 0.8 s: no sharing. By hand: 0 ends
+    with its round-1 delivery, 0.8 + 0.1 + 0.7 = 1.6 s, 1 with its receive of the 8 B, 1.5 s, 2 at 1.6 s."""
+    rounds = [Round(ints([0, 1]), ints([1, 0]), ints([8, 1]), "x"), Round(ints([0]), ints([2]), ints([1]), "x")]
+    run = run_schedule(Schedule(3, 2, rounds.__getitem__, p=8, eager=True), topologies.build("star", 3, 10.0, 0.35),
+                       [0, 1, 2])
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx([1.6, 1.5, 1.6], rel=1e-12)
+
+
+def test_an_empty_transfer_leaves_its_links_last_ends_alone():
+    """Star of 4, 10 B/s links of 0.35 s, eager: round 0, 0 sends 8 B to 1 (0's link busy until 0.8 s); round
+    1, 0 sends nothing to 2 (at 0 s) while 3 sends 1 B to 2; round 2, 0 sends 1 B to 3, at 0 s: on its link
+    beside the 8 B (the empty transfer did not free it), 5 B/s each, so the 1 B arrives at 0.2 + 0.7 = 0.9 s
+    (3's end) and the 8 B at (8 + 1)/10 + 0.7 = 1.6 s (0's and 1's end; the fluid way); 2 receives 3's byte
+    at 0.1 + 0.7 = 0.8 s."""
+    rounds = [Round(ints([0]), ints([1]), ints([8]), "x"), Round(ints([0, 3]), ints([2, 2]), ints([0, 1]), "x"),
+              Round(ints([0]), ints([3]), ints([1]), "x")]
+    run = run_schedule(Schedule(4, 3, rounds.__getitem__, p=8, eager=True), topologies.build("star", 4, 10.0, 0.35),
+                       [0, 1, 2, 3])
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx([1.6, 1.6, 0.8, 0.9], rel=1e-12)
+
+
+def test_a_real_transfer_after_an_empty_one_leaves_its_own_last_end():
+    """Star of 3, 10 B/s links of 0.35 s. Round 0: 1 sends 8 B to 2 (delivered at 1.5 s). Round 1: 0 sends
+    nothing to 2, 1 sends 1 B to 0 at 1.5 s (on switch→0 until 1.6 s). Round 2: 2 sends 1 B to 0 at 1.5 s,
+    on switch→0 too: both 5 B/s, both delivered at 1.5 + 0.2 + 0.7 = 2.4 s, every rank's end (the fluid way)."""
+    rounds = [Round(ints([1]), ints([2]), ints([8]), "x"), Round(ints([0, 1]), ints([2, 0]), ints([0, 1]), "x"),
+              Round(ints([2]), ints([0]), ints([1]), "x")]
+    run = run_schedule(listed(3, rounds, 8), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx([2.4, 2.4, 2.4], rel=1e-12)

@@ -531,6 +531,7 @@ class _Stream:
                 if shared:
                     return None  # two transfers of this round on one link
                 first = (start if moving else start[nbytes > 0])[own]
+                # equivalent: (`<=`) at exactly the tolerance's edge
                 if np.any(first < self.last_end[links] - _OVERLAP * np.abs(first)):
                     return None  # starts before the link's previous transfer has left
                 if moving and pairs.linked:
