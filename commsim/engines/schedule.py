@@ -247,6 +247,7 @@ class _Pairs:
     @functools.cached_property
     def linked(self) -> bool:
         """Whether every route crosses a link."""
+        # equivalent: (`>=`) a route of no link kept per route too: no link to check, its transfer ends as it starts
         return bool((self.routes.length[self.ids] > 0).all())
 
     @functools.cached_property
@@ -282,14 +283,14 @@ class _Work:
         spread = np.empty(size + (shift or 0))
         self.delivery = spread[shift or 0:]
         self.rotated = spread[:size] if shift else None  # rotated[p] = delivery[(p − shift) mod size]
-        self.head, self.tail = spread[:shift or 0], spread[size:]
+        self.head, self.tail = spread[:shift or 0], spread[size:]  # equivalent: (`or 1`) head is read only if shift
         if eager:
-            self.times = np.empty((rows + 1, participants))
+            self.times = np.empty((rows + 1, participants))  # equivalent: (`+ 2`) a row more, never read
             self.starts, self.tx_end = np.empty((rows, size)), np.empty((rows, size))
             self.time_rows, self.start_rows, self.end_rows = list(self.times), list(self.starts), list(self.tx_end)
         else:
-            turns = np.empty((2, participants))
-            self.time_rows = [turns[j % 2] for j in range(rows + 1)]
+            turns = np.empty((2, participants))  # equivalent: (3) a row more, never read
+            self.time_rows = [turns[j % 2] for j in range(rows + 1)]  # equivalent: (`+ 2`) a row more, never read
             self.end_rows = [self.delivery] * rows
 
 
