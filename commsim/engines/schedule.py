@@ -247,12 +247,14 @@ class _Pairs:
     @functools.cached_property
     def linked(self) -> bool:
         """Whether every route crosses a link."""
-        # equivalent: (`>=`) a route of no link kept per route too: no link to check, its transfer ends as it starts
+        # equivalent: (`>=`, `> 1`) a route of no link kept per route too (its transfer ends as it starts), or one
+        # of one link checked round by round: the same numbers
         return bool((self.routes.length[self.ids] > 0).all())
 
     @functools.cached_property
     def uniform(self) -> float | None:
         """Every route's bottleneck, where all are one."""
+        # equivalent: (`[1]`) all are one (read only for rounds of several transfers: a ring's, sliced)
         return float(self.bottleneck[0]) if self.bottleneck.min() == self.bottleneck.max() else None
 
     @functools.cached_property
@@ -558,7 +560,7 @@ def _block_length(width: int) -> int:
 def _pause(round_: Round, gamma: float) -> np.ndarray | None:
     """What :func:`_combine_after` adds, None for nothing."""
     pause = _combine_after(round_, gamma)
-    return None if isinstance(pause, float) and pause == 0.0 else pause
+    return None if isinstance(pause, float) else pause  # (a float from _combine_after is 0.0)
 
 
 def _combine_after(round_: Round, gamma: float) -> np.ndarray | float:
