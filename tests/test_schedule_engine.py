@@ -203,3 +203,57 @@ def test_max_min_rates_are_the_same_for_a_multiset_of_routes_met_again():
     assert alone.tolist() == [8.0, 8.0]
     fewer = routes.max_min_rates(routes.lookup(np.array([0, 0]), np.array([2, 1])))
     assert fewer.tolist() == [4.0, 4.0]
+
+
+INF = float("inf")
+FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quorum kept, elements)
+    "crash in a ring": ("ring", 5, "ring_allreduce", {"crash_s": [INF, 3e-6, INF, INF, INF]}, None, 0, None, 600),
+    "crash after unequal computes": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 6e-6, INF]},
+                                     [0, 2e-6, 1e-6, 0], 0, None, 600),
+    "crash cutting a transfer": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 5e-6, INF]}, None, 0, None, 60000),
+    "jitter after a slow worker": ("star", 4, "ring_allreduce", {"jitter_s": 2e-6, "seed": 3}, [0, 4e-6, 0, 0], 0, None,
+                                   600),
+    "jitter and a crash": ("star", 4, "ring_allreduce", {"crash_s": [INF, 4e-6, INF, INF], "jitter_s": 3e-6, "seed": 2},
+                           None, 0, None, 600),
+    "fat tree link down": ("fat_tree", 8, "ring_allreduce", {"link_failures": (("pod0.edge0", "pod0.agg0", 2e-6),)},
+                           None, 0, None, 60000),
+    "ring link down under a transfer": ("ring", 4, "ring_allreduce", {"link_failures": ((1, 2, 3e-6),)}, None, 0, None,
+                                        60000),
+    "partition": ("ring", 4, "ring_allreduce", {"link_failures": ((0, 1, 1e-6), (2, 3, 1e-6))}, None, 0, None, 600),
+    "server sharing its link, a worker crashes": ("star", 4, "parameter_server",
+                                                  {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1, None, 600),
+    "quorum of 2 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
+    "quorum of 3, a worker crashes": ("star", 4, "parameter_server", {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1,
+                                      3, 600),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAULTED))
+def test_faults_as_the_message_engine_says(case):
+    """Crashes (before, during and after a transfer), jitter, link failures (routed and on a ring, under a
+    transfer), a partition, a server whose link is shared, quorums: the schedule engine (its round-at-a-time
+    way or its fluid way) against the message engine, an independent SimPy model of the same network — every
+    task's start and end per owner to 1e-9, counts, sizes, bytes per link, what stopped, crashed, was dropped,
+    cut off, rerouted and waited for, and the log's length."""
+    from commsim.collectives.textbook.parameter_server import dropping_server_schedule
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, one_call
+
+    kind, n, algorithm, faults, compute, servers, keep, p = FAULTED[case]
+    if "crash_s" in faults:
+        faults = {**faults, "crash_s": np.array(faults["crash_s"])}
+    graph = topologies.build(kind, n, B, ALPHA, servers=servers)
+    used = topologies.servers(graph)
+    made = dropping_server_schedule(n, p, 4, keep) if keep else schedule_for(algorithm, n, p, 4, len(used), None)
+    program = one_call(made, participant_nodes(made, n, used), n, list(used),
+                       None if compute is None else np.array(compute, dtype=float))
+    want, got = (e.run_program(program, graph, 0.0, Faults(**faults), keep_log=True) for e in (message, engine))
+    for name in ("task_start", "task_end"):
+        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
+    for name in ("messages", "sizes", "bytes_per_link", "stopped", "crashed", "dropped", "waiting", "failed"):
+        assert getattr(got, name) == getattr(want, name), name
+    assert got.rerouted_bytes == pytest.approx(want.rerouted_bytes, rel=1e-9)
+    assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost]
+    assert [b for _, _, b in got.lost] == pytest.approx([b for _, _, b in want.lost], rel=1e-9)
+    assert len(got.log) == len(want.log)
