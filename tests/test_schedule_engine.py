@@ -257,3 +257,66 @@ def test_faults_as_the_message_engine_says(case):
     assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost]
     assert [b for _, _, b in got.lost] == pytest.approx([b for _, _, b in want.lost], rel=1e-9)
     assert len(got.log) == len(want.log)
+
+
+def test_two_steps_past_a_crashed_worker_as_the_message_engine_says():
+    """Two training steps (compute 1 us, a server taking the first 3 of 4 pushes): worker 1 crashes during its
+    first compute, so it never joins a call nor starts its second compute, while the others go on through
+    both steps — per task and owner as the message engine says, the server dropping worker 1 in each call."""
+    from commsim.collectives.textbook.parameter_server import dropping_server_schedule
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, steps
+
+    graph = topologies.build("star", 4, B, ALPHA, servers=1)
+    used = topologies.servers(graph)
+    made = dropping_server_schedule(4, 600, 4, 3)
+    program = steps(made, participant_nodes(made, 4, used), 4, np.full(4, 1e-6), 2, list(used))
+    faults = Faults(crash_s=np.array([INF, 0.5e-6, INF, INF, INF]))
+    want, got = (e.run_program(program, graph, 0.0, faults, keep_log=True) for e in (message, engine))
+    assert np.isnan(got.task_start[1:, 1]).all() and np.isfinite(got.task_start[2, [0, 2, 3]]).all()
+    for name in ("task_start", "task_end", "finish_s"):
+        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
+    assert got.dropped == want.dropped == [[1], [1]] and got.crashed == want.crashed == [(1, 0.5e-6)]
+
+
+def test_a_program_of_computes_alone():
+    """No collective: no participant's finish, each worker's compute ends when it has computed."""
+    from commsim.engines.program import Compute, Program
+    from commsim.engines.schedule import run_program
+
+    run = run_program(Program(3, (Compute(np.array([1e-6, 2e-6, 3e-6])),), ()), topologies.build("star", 3, B, ALPHA))
+    assert run.finish_s.tolist() == [] and run.messages == 0
+    assert run.task_start.tolist() == [[0.0, 0.0, 0.0]] and run.task_end.tolist() == [[1e-6, 2e-6, 3e-6]]
+
+
+def test_a_worker_crashing_in_its_compute_has_crashed():
+    """Computes alone, worker 0 crashing at 0.5 us in its 1 us compute: it has crashed (its compute never
+    ends), the others finish; as the message engine says."""
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Compute, Faults, Program
+
+    program = Program(3, (Compute(np.array([1e-6, 2e-6, 3e-6])),), ())
+    faults = Faults(crash_s=np.array([0.5e-6, INF, INF]))
+    graph = topologies.build("star", 3, B, ALPHA)
+    want, got = (e.run_program(program, graph, 0.0, faults) for e in (message, engine))
+    assert got.crashed == want.crashed == [(0, 0.5e-6)]
+    assert got.task_end.tolist() == want.task_end.tolist() == [[INF, 2e-6, 3e-6]]
+    assert got.stopped == want.stopped
+
+
+def test_a_call_waits_for_the_later_of_two_computes():
+    """A ring all-reduce of 2 after two computes (worker 0: 1 and 3 us, worker 1: 4 and 2 us): each joins at
+    the later of its two, 3 and 4 us; its first round ends at 4 us + 2α + m/B for both (m = 400 B), as each
+    waits for the other's message, its second one step later (by hand)."""
+    from commsim.engines.program import Collective, Compute, Program
+    from commsim.engines.schedule import run_program
+
+    made = schedule_for("ring_allreduce", 2, 200, 4, 0, None)
+    program = Program(2, (Compute(np.array([1e-6, 4e-6])), Compute(np.array([3e-6, 2e-6])),
+                          Collective(made, (0, 1), (0, 1))), ())
+    run = run_program(program, topologies.build("star", 2, B, ALPHA))
+    assert run.task_start[2].tolist() == [3e-6, 4e-6]
+    step = 2 * ALPHA + 400 / B
+    assert run.finish_s.tolist() == pytest.approx([4e-6 + 2 * step, 4e-6 + 2 * step], rel=1e-12)

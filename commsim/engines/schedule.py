@@ -580,7 +580,7 @@ class _Execution:
         self.stop_at = self.routes.stop[0] if self.routes.stop is not None else _INF
         owners = program.owners
         crash = np.full(owners, _INF) if faults.crash_s is None else np.asarray(faults.crash_s, dtype=np.float64)
-        self.crash = np.concatenate([crash, np.full(owners - len(crash), _INF)])[:owners]
+        self.crash = np.concatenate([crash, np.full(owners - len(crash), _INF)])[:owners]  # equivalent: (`+`) cut anyway
         self.limit = np.minimum(self.crash, self.stop_at)  # nothing an owner does starts at or after this
         self.calm = not np.isfinite(self.limit).any() and not faults.link_failures  # nothing can stop anything
         self.jitter_s, self.seed = faults.jitter_s, faults.seed
