@@ -320,3 +320,22 @@ def test_a_call_waits_for_the_later_of_two_computes():
     assert run.task_start[2].tolist() == [3e-6, 4e-6]
     step = 2 * ALPHA + 400 / B
     assert run.finish_s.tolist() == pytest.approx([4e-6 + 2 * step, 4e-6 + 2 * step], rel=1e-12)
+
+
+def test_a_server_joins_its_next_call_when_it_has_left_the_last():
+    """Two parameter-server calls that wait for nothing (4 workers, one server, a star): the workers push for
+    the second at once, but the server takes part in it only once it has left the first — every task's
+    start and end per owner as the message engine says."""
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Collective, Program
+
+    graph = topologies.build("star", 4, B, ALPHA, servers=1)
+    used = topologies.servers(graph)
+    made = schedule_for("parameter_server", 4, 600, 4, 1, None)
+    nodes = tuple(participant_nodes(made, 4, used))
+    program = Program(4, (Collective(made, nodes), Collective(made, nodes)), tuple(used))
+    want, got = (e.run_program(program, graph, 0.0, keep_log=True) for e in (message, engine))
+    assert got.task_start[1, 4] == pytest.approx(got.task_end[0, 4], rel=1e-12) and got.task_end[0, 4] > 0
+    for name in ("task_start", "task_end"):
+        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
