@@ -220,6 +220,8 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
     "ring link down under a transfer": ("ring", 4, "ring_allreduce", {"link_failures": ((1, 2, 3e-6),)}, None, 0, None,
                                         60000),
     "partition": ("ring", 4, "ring_allreduce", {"link_failures": ((0, 1, 1e-6), (2, 3, 1e-6))}, None, 0, None, 600),
+    "a partition after the end": ("ring", 4, "ring_allreduce", {"link_failures": ((0, 1, 1e-3), (2, 3, 1e-3))}, None, 0,
+                                  None, 600),
     "server sharing its link, a worker crashes": ("star", 4, "parameter_server",
                                                   {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1, None, 600),
     "quorum of 2 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
@@ -291,19 +293,20 @@ def test_a_program_of_computes_alone():
 
 
 def test_a_worker_crashing_in_its_compute_has_crashed():
-    """Computes alone, worker 0 crashing at 0.5 us in its 1 us compute: it has crashed (its compute never
-    ends), the others finish; as the message engine says."""
+    """Computes alone, worker 0 crashing at 0.5 us in its 1 us compute, or at 1 us: it has crashed (its
+    compute never ends), the others finish; as the message engine says."""
     from commsim.engines import message
     from commsim.engines import schedule as engine
     from commsim.engines.program import Compute, Faults, Program
 
     program = Program(3, (Compute(np.array([1e-6, 2e-6, 3e-6])),), ())
-    faults = Faults(crash_s=np.array([0.5e-6, INF, INF]))
     graph = topologies.build("star", 3, B, ALPHA)
-    want, got = (e.run_program(program, graph, 0.0, faults) for e in (message, engine))
-    assert got.crashed == want.crashed == [(0, 0.5e-6)]
-    assert got.task_end.tolist() == want.task_end.tolist() == [[INF, 2e-6, 3e-6]]
-    assert got.stopped == want.stopped
+    for crash in (0.5e-6, 1e-6):  # during it, or at the instant it would end: it does not
+        faults = Faults(crash_s=np.array([crash, INF, INF]))
+        want, got = (e.run_program(program, graph, 0.0, faults) for e in (message, engine))
+        assert got.crashed == want.crashed == [(0, crash)]
+        assert got.task_end.tolist() == want.task_end.tolist() == [[INF, 2e-6, 3e-6]]
+        assert got.stopped == want.stopped
 
 
 def test_a_call_waits_for_the_later_of_two_computes():
@@ -323,19 +326,23 @@ def test_a_call_waits_for_the_later_of_two_computes():
 
 
 def test_a_server_joins_its_next_call_when_it_has_left_the_last():
-    """Two parameter-server calls that wait for nothing (4 workers, one server, a star): the workers push for
-    the second at once, but the server takes part in it only once it has left the first — every task's
-    start and end per owner as the message engine says."""
+    """Two parameter-server calls that wait for nothing (4 workers, one server or two sharing the buffer, a
+    star): the workers push for the second at once, but a server takes part in it only once it has left
+    the first — every task's start and end per owner as the message engine says."""
     from commsim.engines import message
     from commsim.engines import schedule as engine
     from commsim.engines.program import Collective, Program
 
-    graph = topologies.build("star", 4, B, ALPHA, servers=1)
-    used = topologies.servers(graph)
-    made = schedule_for("parameter_server", 4, 600, 4, 1, None)
-    nodes = tuple(participant_nodes(made, 4, used))
-    program = Program(4, (Collective(made, nodes), Collective(made, nodes)), tuple(used))
-    want, got = (e.run_program(program, graph, 0.0, keep_log=True) for e in (message, engine))
-    assert got.task_start[1, 4] == pytest.approx(got.task_end[0, 4], rel=1e-12) and got.task_end[0, 4] > 0
-    for name in ("task_start", "task_end"):
-        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
+    for algorithm, servers in (("parameter_server", 1), ("sharded_parameter_server", 2)):
+        graph = topologies.build("star", 4, B, ALPHA, servers=servers)
+        used = topologies.servers(graph)
+        graph.edges[used[-1], "switch"]["bandwidth"] = 2 * B  # the last server ends before the workers
+        made = schedule_for(algorithm, 4, 600, 4, servers, None)
+        nodes = tuple(participant_nodes(made, 4, used))
+        program = Program(4, (Collective(made, nodes), Collective(made, nodes)), tuple(used))
+        want, got = (e.run_program(program, graph, 0.0, keep_log=True) for e in (message, engine))
+        for server in range(4, 4 + servers):
+            assert got.task_start[1, server] == pytest.approx(got.task_end[0, server], rel=1e-12)
+            assert got.task_end[0, server] > 0
+        for name in ("task_start", "task_end"):
+            assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name

@@ -633,6 +633,7 @@ class _Execution:
         do, or its worker has crashed by then) and ends ``seconds`` later, or never (inf) if its worker
         crashes first."""
         limit = self.limit[:self.program.workers]
+        # equivalent: (`<=`) every task's end is before its owner's limit, or inf: deps never equal it
         start = np.where(np.isfinite(deps) & (deps < limit), deps, np.nan)
         end = start + task.seconds
         return start, np.where(end >= limit, _INF, end)
