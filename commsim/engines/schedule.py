@@ -680,10 +680,10 @@ class _Execution:
     def _outcome(self) -> tuple[str | None, list[tuple[int, float]], dict[Hashable, list[Hashable]]]:
         """Why the run stopped (None: every live worker finished), the crashes that hit, who waits on whom."""
         n, end = self.program.workers, self.task_end
-        finished = (np.isfinite(end) | ~self.takes_part).all(axis=0)
-        last = np.where(self.takes_part & np.isfinite(end), end, 0.0).max(axis=0, initial=0.0)
+        finished = (np.isfinite(end) | ~self.takes_part).all(axis=0)  # (a finite end is before its owner's crash)
+        # equivalent: (`<=`) a crash at the instant a partition acts, t·(1 − 1e-12), is no crash one can state
         hit = [(owner, float(self.crash[owner])) for owner in np.flatnonzero(np.isfinite(self.crash)).tolist()
-               if self.crash[owner] < self.stop_at and not (finished[owner] and last[owner] <= self.crash[owner])]
+               if self.crash[owner] < self.stop_at and not finished[owner]]
         down = {owner for owner, _ in hit}
         live = [owner for owner in range(n) if owner not in down]
         unfinished = [owner for owner in live if not finished[owner]]
