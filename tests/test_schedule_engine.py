@@ -349,3 +349,14 @@ def test_a_server_joins_its_next_call_when_it_has_left_the_last():
             assert got.task_end[0, server] > 0
         for name in ("task_start", "task_end"):
             assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
+
+
+def test_a_call_delayed_starts_late():
+    """A ring all-reduce of 2 with a 5 us delay (the call's own, after it is joined at 0): two steps of
+    2α + m/B (m = 400 B) from 5 us, by hand."""
+    from commsim.engines.program import one_call
+    from commsim.engines.schedule import run_program
+
+    made = schedule_for("ring_allreduce", 2, 200, 4, 0, None)
+    run = run_program(one_call(made, [0, 1], 2, [], None, 5e-6), topologies.build("star", 2, B, ALPHA))
+    assert run.finish_s.tolist() == pytest.approx([5e-6 + 2 * (2 * ALPHA + 400 / B)] * 2, rel=1e-12)
