@@ -354,8 +354,9 @@ def test_blocks_of_any_length_give_the_same_bits(monkeypatch, block):
         assert (run.messages, run.sizes, run.bytes_per_link) == (expected.messages, expected.sizes, expected.bytes_per_link)
 
 
+@pytest.mark.parametrize("keep_log", [False, True])  # the stream, or round by round with a log
 @pytest.mark.parametrize("stated", [False, True])
-def test_an_empty_transfer_beside_a_real_one_on_its_link_shares_nothing(stated):
+def test_an_empty_transfer_beside_a_real_one_on_its_link_shares_nothing(stated, keep_log):
     """Star of 3, 10 B/s links of 0.35 s (a route: 0.7 s): one round where 0 sends 1 B to 2 and nothing to 1
     (the empty transfer takes no link, so 0's link is not shared: a round at a time holds), 1 sends 8 B to 0.
     By hand: 0 ends at its receive, 0.8 + 0.7 = 1.5 s, 1 at its send's delivery, 1.5 s, 2 at its receive,
@@ -365,7 +366,8 @@ def test_an_empty_transfer_beside_a_real_one_on_its_link_shares_nothing(stated):
     round_ = Round(ints([0, 0, 1]), ints([2, 1, 0]), ints([1, 0, 8]), "x")
     if stated:
         round_ = dataclasses.replace(round_, sizes=np.unique(round_.nbytes, return_counts=True))
-    run = run_schedule(listed(3, [round_], 8), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
+    run = run_program(one_call(listed(3, [round_], 8), [0, 1, 2], 3), topologies.build("star", 3, 10.0, 0.35),
+                      keep_log=keep_log)
     assert not run.fluid
     assert run.finish_s.tolist() == pytest.approx([1.5, 1.5, 0.8], rel=1e-12)
 

@@ -747,7 +747,7 @@ class _Execution:
                     s_go, nb = start[go], nbytes[go]
                     epoch = routes.epoch(s_go) if len(routes.failures) else 0
                     ids = routes.lookup(owner[src[go]], owner[dst[go]], epoch)
-                    transmit = np.where(nb > 0, nb / routes.bottleneck[ids], 0.0)
+                    transmit = np.where(nb > 0, nb / routes.bottleneck[ids], 0.0)  # equivalent: (`>=`) 0 / B is 0
                     tx_end = s_go + transmit
                     for u, v, at in routes.failures:
                         under = (s_go < at) & (tx_end > at)
