@@ -210,7 +210,10 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
     "crash in a ring": ("ring", 5, "ring_allreduce", {"crash_s": [INF, 3e-6, INF, INF, INF]}, None, 0, None, 600),
     "crash after unequal computes": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 6e-6, INF]},
                                      [0, 2e-6, 1e-6, 0], 0, None, 600),
-    "crash cutting a transfer": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 5e-6, INF]}, None, 0, None, 60000),
+    "crash cutting a transfer": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 3e-6, INF]}, None, 0, None, 60000),
+    "crash cutting a later transfer": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 8e-6, INF]}, None, 0, None,
+                                       60000),
+    "crash between transfers": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 5e-6, INF]}, None, 0, None, 60000),
     "jitter after a slow worker": ("star", 4, "ring_allreduce", {"jitter_s": 2e-6, "seed": 3}, [0, 4e-6, 0, 0], 0, None,
                                    600),
     "jitter and a crash": ("star", 4, "ring_allreduce", {"crash_s": [INF, 4e-6, INF, INF], "jitter_s": 3e-6, "seed": 2},
@@ -374,8 +377,9 @@ def test_a_crash_as_its_last_byte_leaves_loses_nothing():
 
     graph = topologies.build("star", 2, 10.0, 0.35)
     program = one_call(schedule_for("ring_allreduce", 2, 2, 4, 0, None), [0, 1], 2, [])
-    for crash, lost in ((0.4, []), (0.39, [(0, 1)])):
+    for crash, lost in ((0.4, []), (0.39, [(0, 1)]), (1.1, [])):  # 1.1 s: as it has received round 0's, it stops
         faults = Faults(crash_s=np.array([crash, INF]))
         want, got = (e.run_program(program, graph, 0.0, faults, keep_log=True) for e in (message, engine))
         assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost] == lost
-        assert got.messages == want.messages and len(got.log) == len(want.log) == (3 if not lost else 1)
+        assert got.messages == want.messages and len(got.log) == len(want.log) == (1 if lost else 3)
+        assert got.task_end.tolist() == want.task_end.tolist() and got.crashed == want.crashed == [(0, crash)]

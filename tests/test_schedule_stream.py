@@ -396,12 +396,14 @@ def test_an_eager_send_10_ns_before_its_link_is_free_shares_it(quorum):
     assert run.finish_s.tolist() == pytest.approx(message.finish_s, rel=1e-9)
 
 
-def test_two_single_bytes_into_one_receiver_beside_an_empty_transfer_share_its_link():
+@pytest.mark.parametrize("keep_log", [False, True])
+def test_two_single_bytes_into_one_receiver_beside_an_empty_transfer_share_its_link(keep_log):
     """Star of 3, 10 B/s links of 0.35 s: 0 and 1 each send 1 B to 2 and 2 sends nothing to 0 in one round:
     the two bytes share switch→2 (5 B/s each), so both arrive at 0.2 + 0.7 = 0.9 s (the fluid way); the
     empty transfer arrives at 0.7 s."""
     round_ = Round(ints([0, 1, 2]), ints([2, 2, 0]), ints([1, 1, 0]), "x")
-    run = run_schedule(listed(3, [round_], 1), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
+    run = run_program(one_call(listed(3, [round_], 1), [0, 1, 2], 3), topologies.build("star", 3, 10.0, 0.35),
+                      keep_log=keep_log)
     assert run.fluid
     assert run.finish_s.tolist() == pytest.approx([0.9, 0.9, 0.9], rel=1e-12)
 
@@ -417,13 +419,14 @@ def test_a_round_with_an_empty_transfer_checks_each_real_one_at_its_own_start():
     assert run.finish_s.tolist() == pytest.approx([2.3, 2.3, 1.5], rel=1e-12)
 
 
-def test_an_eager_send_rounding_before_its_link_is_free_on_new_pairs_shares_nothing():
+@pytest.mark.parametrize("keep_log", [False, True])
+def test_an_eager_send_rounding_before_its_link_is_free_on_new_pairs_shares_nothing(keep_log):
     """As the rounding test above, but round 1 has other pairs (0 → 2 only), checked against the links' last
     ends: rank 0 sends at 0.7999999999999999 s, its 8 B on its link until 0.8 s: no sharing. By hand: 0 ends
     with its round-1 delivery, 0.8 + 0.1 + 0.7 = 1.6 s, 1 with its receive of the 8 B, 1.5 s, 2 at 1.6 s."""
     rounds = [Round(ints([0, 1]), ints([1, 0]), ints([8, 1]), "x"), Round(ints([0]), ints([2]), ints([1]), "x")]
-    run = run_schedule(Schedule(3, 2, rounds.__getitem__, p=8, eager=True), topologies.build("star", 3, 10.0, 0.35),
-                       [0, 1, 2])
+    run = run_program(one_call(Schedule(3, 2, rounds.__getitem__, p=8, eager=True), [0, 1, 2], 3),
+                      topologies.build("star", 3, 10.0, 0.35), keep_log=keep_log)
     assert not run.fluid
     assert run.finish_s.tolist() == pytest.approx([1.6, 1.5, 1.6], rel=1e-12)
 
