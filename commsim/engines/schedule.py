@@ -681,9 +681,10 @@ class _Execution:
         """Why the run stopped (None: every live worker finished), the crashes that hit, who waits on whom."""
         n, end = self.program.workers, self.task_end
         finished = (np.isfinite(end) | ~self.takes_part).all(axis=0)  # (a finite end is before its owner's crash)
+        crashes = np.flatnonzero(np.isfinite(self.crash)).tolist()
         # equivalent: (`<=`) a crash at the instant a partition acts, t·(1 − 1e-12), is no crash one can state
-        hit = [(owner, float(self.crash[owner])) for owner in np.flatnonzero(np.isfinite(self.crash)).tolist()
-               if self.crash[owner] < self.stop_at and not finished[owner]]
+        before_stop = [owner for owner in crashes if self.crash[owner] < self.stop_at]
+        hit = [(owner, float(self.crash[owner])) for owner in before_stop if not finished[owner]]
         down = {owner for owner, _ in hit}
         live = [owner for owner in range(n) if owner not in down]
         unfinished = [owner for owner in live if not finished[owner]]
@@ -764,6 +765,7 @@ class _Execution:
                         if np.bincount(links).max() > 1:
                             return False  # two transfers of this round on one link
                         first = s_go[moving][own]
+                        # equivalent: (`<=`) at exactly the tolerance's edge
                         if np.any(first < last_end[links] - _OVERLAP * np.abs(first)):
                             return False  # starts before the link's previous transfer has left
                         busy = tx_end if self.calm else np.minimum(tx_end, crash_src[src[go]])  # a cut one frees it
