@@ -969,7 +969,7 @@ class _Fluid:
             if not np.isnan(state.finish[mine]).any():
                 end = float(state.finish[mine].max())
                 ex.task_end[state.index, o] = end
-                if end > self.now:
+                if end > self.now:  # equivalent: (`>=`) a wakeup at now is popped unread at the loop's next turn
                     heapq.heappush(self.wakeups, end)
 
     # -- rounds ---------------------------------------------------------------------------
