@@ -230,6 +230,7 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
                                   None, 600),
     "server sharing its link, a worker crashes": ("star", 4, "parameter_server",
                                                   {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1, None, 600),
+    "quorum of 1 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 1, 600),
     "quorum of 2 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
     "quorum of 3, a worker crashes": ("star", 4, "parameter_server", {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1,
                                       3, 600),
