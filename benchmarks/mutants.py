@@ -14,6 +14,8 @@ code whose change makes no difference, which then deserves a simplification or a
     python benchmarks/mutants.py --auto              # every module of AUTO_TESTS, killed/tried per module
     python benchmarks/mutants.py --auto commsim/network/fluid.py:_reallocate --tests tests/test_network.py
                                                      # one function, the tests given
+    python benchmarks/mutants.py --auto commsim/engines/schedule.py:_Stream commsim/engines/schedule.py:_Fluid.run
+                                                     # one class, one method of a class
     python benchmarks/mutants.py --all-tests         # run the whole suite per mutant (slow)
 
 Exit status 0 when every mutant is killed, 1 when some survive, 2 on a stale catalogue entry
@@ -311,8 +313,8 @@ T_NCCL_ALL = ("tests/test_nccl_model.py", "tests/test_nccl_ring.py", "tests/test
               "tests/test_validate.py", "tests/test_cluster.py")
 AUTO_TESTS: dict[str, tuple[str, ...]] = {
     FOLLOW: T_FLOW,
-    SCHED: (T_SCHED, "tests/test_eager_ring.py", "tests/test_nccl_ring.py", "tests/test_nccl_tree.py", "tests/test_follow.py",
-            "tests/test_imported_schedule.py", T_ENGINE, T_VERIFY),
+    SCHED: ("tests/test_schedule_stream.py", T_ENGINE, T_VERIFY, T_SCHED, T_DIST_NET, "tests/test_nccl_tree.py",
+            "tests/test_follow.py", "tests/test_eager_ring.py", "tests/test_nccl_ring.py", "tests/test_imported_schedule.py"),
     NCCL_MODEL: T_NCCL_ALL,
     "commsim/collectives/nccl/table.py": T_NCCL_ALL,
     "commsim/collectives/nccl/tree.py": T_NCCL_ALL,
@@ -341,10 +343,9 @@ def auto_mutants(spec: str, tests: tuple[str, ...] = ()) -> list[Mutant]:
     source = (ROOT / path).read_text()
     lines = range(1, len(source.splitlines()) + 1)
     if function:
-        node = next((n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                     and n.name == function), None)
+        node = _definition(ast.parse(source), function)
         if node is None:
-            print(f"--auto: no function {function!r} in {path}", file=sys.stderr)
+            print(f"--auto: no function or class {function!r} in {path}", file=sys.stderr)
             raise SystemExit(2)
         lines = range(node.lineno, node.end_lineno + 1)
     flips = {"+": "-", "-": "+", "*": "/", "/": "*", "//": "/", "<": "<=", "<=": "<", ">": ">=", ">=": ">",
@@ -372,6 +373,20 @@ def auto_mutants(spec: str, tests: tuple[str, ...] = ()) -> list[Mutant]:
         reason = _comment_reason(line) or _comment_reason("# " + " ".join(above))
         mutants.append(Mutant(path, line, mutated, f"line {row}: {token.string} → {replacement}", tests, reason))
     return mutants
+
+
+def _definition(tree: ast.Module, name: str) -> ast.AST | None:
+    """The first function or class called ``name`` (``Class.method`` for one method of a class)."""
+    scope: ast.AST = tree
+    for part in name.split("."):
+        scope = next((n for n in ast.walk(scope) if n is not scope and isinstance(n, DEFINITIONS) and n.name == part),
+                     None)
+        if scope is None:
+            return None
+    return scope
+
+
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _comment_reason(line: str) -> str | None:
@@ -513,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="run the catalogue's mutants whose path or bug contains this text")
     parser.add_argument("--auto", metavar="PATH[:FUNCTION]", nargs="*",
                         help="generate operator/number flips in these modules (none named: every module of "
-                             "AUTO_TESTS) instead of running the catalogue")
+                             "AUTO_TESTS) instead of running the catalogue; FUNCTION may be a class or "
+                             "Class.method")
     parser.add_argument("--all-tests", action="store_true", help="run the whole suite for every mutant")
     parser.add_argument("--tests", nargs="+", help="the tests to run for --auto mutants (default: the whole suite)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

@@ -203,3 +203,184 @@ def test_max_min_rates_are_the_same_for_a_multiset_of_routes_met_again():
     assert alone.tolist() == [8.0, 8.0]
     fewer = routes.max_min_rates(routes.lookup(np.array([0, 0]), np.array([2, 1])))
     assert fewer.tolist() == [4.0, 4.0]
+
+
+INF = float("inf")
+FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quorum kept, elements)
+    "crash in a ring": ("ring", 5, "ring_allreduce", {"crash_s": [INF, 3e-6, INF, INF, INF]}, None, 0, None, 600),
+    "crash after unequal computes": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 6e-6, INF]},
+                                     [0, 2e-6, 1e-6, 0], 0, None, 600),
+    "crash cutting a transfer": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 3e-6, INF]}, None, 0, None, 60000),
+    "crash cutting a later transfer": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 8e-6, INF]}, None, 0, None,
+                                       60000),
+    "crash between transfers": ("star", 4, "ring_allreduce", {"crash_s": [INF, INF, 5e-6, INF]}, None, 0, None, 60000),
+    "jitter after a slow worker": ("star", 4, "ring_allreduce", {"jitter_s": 2e-6, "seed": 3}, [0, 4e-6, 0, 0], 0, None,
+                                   600),
+    "jitter and a crash": ("star", 4, "ring_allreduce", {"crash_s": [INF, 4e-6, INF, INF], "jitter_s": 3e-6, "seed": 2},
+                           None, 0, None, 600),
+    "fat tree link down": ("fat_tree", 8, "ring_allreduce", {"link_failures": (("pod0.edge0", "pod0.agg0", 2e-6),)},
+                           None, 0, None, 60000),
+    "ring link down under a transfer": ("ring", 4, "ring_allreduce", {"link_failures": ((1, 2, 3e-6),)}, None, 0, None,
+                                        60000),
+    "partition": ("ring", 4, "ring_allreduce", {"link_failures": ((0, 1, 1e-6), (2, 3, 1e-6))}, None, 0, None, 600),
+    "a crash after the end": ("ring", 4, "ring_allreduce", {"crash_s": [INF, 1e-3, INF, INF]}, None, 0, None, 600),
+    "a crash after a partition": ("ring", 4, "ring_allreduce", {"link_failures": ((0, 1, 1e-6), (2, 3, 1e-6)),
+                                                               "crash_s": [INF, 1e-3, INF, INF]}, None, 0, None, 600),
+    "a partition after the end": ("ring", 4, "ring_allreduce", {"link_failures": ((0, 1, 1e-3), (2, 3, 1e-3))}, None, 0,
+                                  None, 600),
+    "server sharing its link, a worker crashes": ("star", 4, "parameter_server",
+                                                  {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1, None, 600),
+    "quorum of 1 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 1, 600),
+    "quorum of 2 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
+    "quorum of 3, a worker crashes": ("star", 4, "parameter_server", {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1,
+                                      3, 600),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAULTED))
+def test_faults_as_the_message_engine_says(case):
+    """Crashes (before, during and after a transfer), jitter, link failures (routed and on a ring, under a
+    transfer), a partition, a server whose link is shared, quorums: the schedule engine (its round-at-a-time
+    way or its fluid way) against the message engine, an independent SimPy model of the same network — every
+    task's start and end per owner to 1e-9, counts, sizes, bytes per link, what stopped, crashed, was dropped,
+    cut off, rerouted and waited for, and the log's length."""
+    from commsim.collectives.textbook.parameter_server import dropping_server_schedule
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, one_call
+
+    kind, n, algorithm, faults, compute, servers, keep, p = FAULTED[case]
+    if "crash_s" in faults:
+        faults = {**faults, "crash_s": np.array(faults["crash_s"])}
+    graph = topologies.build(kind, n, B, ALPHA, servers=servers)
+    used = topologies.servers(graph)
+    made = dropping_server_schedule(n, p, 4, keep) if keep else schedule_for(algorithm, n, p, 4, len(used), None)
+    program = one_call(made, participant_nodes(made, n, used), n, list(used),
+                       None if compute is None else np.array(compute, dtype=float))
+    want, got = (e.run_program(program, graph, 0.0, Faults(**faults), keep_log=True) for e in (message, engine))
+    for name in ("task_start", "task_end"):
+        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
+    for name in ("messages", "sizes", "bytes_per_link", "stopped", "crashed", "dropped", "waiting", "failed"):
+        assert getattr(got, name) == getattr(want, name), name
+    assert got.rerouted_bytes == pytest.approx(want.rerouted_bytes, rel=1e-9)
+    assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost]
+    assert [b for _, _, b in got.lost] == pytest.approx([b for _, _, b in want.lost], rel=1e-9)
+    assert len(got.log) == len(want.log)
+    if case == "fat tree link down":  # transfers under way when it fails, none on it: a round at a time holds
+        assert not got.fluid and got.rerouted_bytes == 0
+
+
+def test_two_steps_past_a_crashed_worker_as_the_message_engine_says():
+    """Two training steps (compute 1 us, a server taking the first 3 of 4 pushes): worker 1 crashes during its
+    first compute, so it never joins a call nor starts its second compute, while the others go on through
+    both steps — per task and owner as the message engine says, the server dropping worker 1 in each call."""
+    from commsim.collectives.textbook.parameter_server import dropping_server_schedule
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, steps
+
+    graph = topologies.build("star", 4, B, ALPHA, servers=1)
+    used = topologies.servers(graph)
+    made = dropping_server_schedule(4, 600, 4, 3)
+    program = steps(made, participant_nodes(made, 4, used), 4, np.full(4, 1e-6), 2, list(used))
+    faults = Faults(crash_s=np.array([INF, 0.5e-6, INF, INF, INF]))
+    want, got = (e.run_program(program, graph, 0.0, faults, keep_log=True) for e in (message, engine))
+    assert np.isnan(got.task_start[1:, 1]).all() and np.isfinite(got.task_start[2, [0, 2, 3]]).all()
+    for name in ("task_start", "task_end", "finish_s"):
+        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
+    assert got.dropped == want.dropped == [[1], [1]] and got.crashed == want.crashed == [(1, 0.5e-6)]
+
+
+def test_a_program_of_computes_alone():
+    """No collective: no participant's finish, each worker's compute ends when it has computed."""
+    from commsim.engines.program import Compute, Program
+    from commsim.engines.schedule import run_program
+
+    run = run_program(Program(3, (Compute(np.array([1e-6, 2e-6, 3e-6])),), ()), topologies.build("star", 3, B, ALPHA))
+    assert run.finish_s.tolist() == [] and run.messages == 0
+    assert run.task_start.tolist() == [[0.0, 0.0, 0.0]] and run.task_end.tolist() == [[1e-6, 2e-6, 3e-6]]
+
+
+def test_a_worker_crashing_in_its_compute_has_crashed():
+    """Computes alone, worker 0 crashing at 0.5 us in its 1 us compute, or at 1 us: it has crashed (its
+    compute never ends), the others finish; as the message engine says."""
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Compute, Faults, Program
+
+    program = Program(3, (Compute(np.array([1e-6, 2e-6, 3e-6])),), ())
+    graph = topologies.build("star", 3, B, ALPHA)
+    for crash in (0.5e-6, 1e-6):  # during it, or at the instant it would end: it does not
+        faults = Faults(crash_s=np.array([crash, INF, INF]))
+        want, got = (e.run_program(program, graph, 0.0, faults) for e in (message, engine))
+        assert got.crashed == want.crashed == [(0, crash)]
+        assert got.task_end.tolist() == want.task_end.tolist() == [[INF, 2e-6, 3e-6]]
+        assert got.stopped == want.stopped
+
+
+def test_a_call_waits_for_the_later_of_two_computes():
+    """A ring all-reduce of 2 after two computes (worker 0: 1 and 3 us, worker 1: 4 and 2 us): each joins at
+    the later of its two, 3 and 4 us; its first round ends at 4 us + 2α + m/B for both (m = 400 B), as each
+    waits for the other's message, its second one step later (by hand)."""
+    from commsim.engines.program import Collective, Compute, Program
+    from commsim.engines.schedule import run_program
+
+    made = schedule_for("ring_allreduce", 2, 200, 4, 0, None)
+    program = Program(2, (Compute(np.array([1e-6, 4e-6])), Compute(np.array([3e-6, 2e-6])),
+                          Collective(made, (0, 1), (0, 1))), ())
+    run = run_program(program, topologies.build("star", 2, B, ALPHA))
+    assert run.task_start[2].tolist() == [3e-6, 4e-6]
+    step = 2 * ALPHA + 400 / B
+    assert run.finish_s.tolist() == pytest.approx([4e-6 + 2 * step, 4e-6 + 2 * step], rel=1e-12)
+
+
+def test_a_server_joins_its_next_call_when_it_has_left_the_last():
+    """Two parameter-server calls that wait for nothing (4 workers, one server or two sharing the buffer, a
+    star): the workers push for the second at once, but a server takes part in it only once it has left
+    the first — every task's start and end per owner as the message engine says."""
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Collective, Program
+
+    for algorithm, servers in (("parameter_server", 1), ("sharded_parameter_server", 2)):
+        graph = topologies.build("star", 4, B, ALPHA, servers=servers)
+        used = topologies.servers(graph)
+        graph.edges[used[-1], "switch"]["bandwidth"] = 2 * B  # the last server ends before the workers
+        made = schedule_for(algorithm, 4, 600, 4, servers, None)
+        nodes = tuple(participant_nodes(made, 4, used))
+        program = Program(4, (Collective(made, nodes), Collective(made, nodes)), tuple(used))
+        want, got = (e.run_program(program, graph, 0.0, keep_log=True) for e in (message, engine))
+        for server in range(4, 4 + servers):
+            assert got.task_start[1, server] == pytest.approx(got.task_end[0, server], rel=1e-12)
+            assert got.task_end[0, server] > 0
+        for name in ("task_start", "task_end"):
+            assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
+
+
+def test_a_call_delayed_starts_late():
+    """A ring all-reduce of 2 with a 5 us delay (the call's own, after it is joined at 0): two steps of
+    2α + m/B (m = 400 B) from 5 us, by hand."""
+    from commsim.engines.program import one_call
+    from commsim.engines.schedule import run_program
+
+    made = schedule_for("ring_allreduce", 2, 200, 4, 0, None)
+    run = run_program(one_call(made, [0, 1], 2, [], None, 5e-6), topologies.build("star", 2, B, ALPHA))
+    assert run.finish_s.tolist() == pytest.approx([5e-6 + 2 * (2 * ALPHA + 400 / B)] * 2, rel=1e-12)
+
+
+def test_a_crash_as_its_last_byte_leaves_loses_nothing():
+    """Ring all-reduce of 2 on a star of 10 B/s links of 0.35 s: worker 0's first 4 B are on the wire until
+    0.4 s. Crashing at 0.4 s it has sent them all (delivered at 1.1 s, logged; nothing lost); at 0.39 s the
+    last 0.1 B never leave. Both as the message engine says."""
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, one_call
+
+    graph = topologies.build("star", 2, 10.0, 0.35)
+    program = one_call(schedule_for("ring_allreduce", 2, 2, 4, 0, None), [0, 1], 2, [])
+    for crash, lost in ((0.4, []), (0.39, [(0, 1)]), (1.1, [])):  # 1.1 s: as it has received round 0's, it stops
+        faults = Faults(crash_s=np.array([crash, INF]))
+        want, got = (e.run_program(program, graph, 0.0, faults, keep_log=True) for e in (message, engine))
+        assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost] == lost
+        assert got.messages == want.messages and len(got.log) == len(want.log) == (1 if lost else 3)
+        assert got.task_end.tolist() == want.task_end.tolist() and got.crashed == want.crashed == [(0, crash)]

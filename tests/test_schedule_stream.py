@@ -200,3 +200,257 @@ def test_incidence_lists_every_link_of_every_route(kind, n, data):
     expected = [(routes.flat[routes.start[r] + j], position) for position, r in enumerate(ids.tolist())
                 for j in range(routes.length[r])]
     assert list(zip(links.tolist(), owner.tolist())) == expected
+
+
+@pytest.mark.parametrize("eager", [False, True])
+@pytest.mark.parametrize("stated_runs", [False, True])
+def test_rounds_and_runs_sliced_from_a_longer_array(eager, stated_runs):
+    """A schedule's own sized rounds (and runs of them) whose sizes and what they combine are slices of one
+    array of 3n sizes, not the ring's 2n: every rank's finish by the recurrence written here (star of 3: a
+    transfer takes bytes/B + 2α; a rank is ready after its receive (and, not eager, its own send) plus
+    γ·combined; eager, it ends at the later of that and its last send's delivery)."""
+    from commsim.collectives.schedule import Run
+
+    n, gamma = 3, 1e-10
+    sizes = ints([100, 700, 300] * 3)  # 3n sizes: every window of 3 a rotation of the first, one histogram
+    offsets, combined = [0, 4, 2, 6, 1, 5], [6, 2, 4, 0, 5, 1]
+    ranks, right = ints(range(n)), ints([1, 2, 0])
+    histogram = np.unique(sizes[:n], return_counts=True)
+
+    def sized(k: int) -> Round:
+        at, c = offsets[k], combined[k]
+        return Round(ranks, right, sizes[at: at + n], "x", sizes[c: c + n], sizes=histogram, sliced=(sizes, at))
+
+    runs = (lambda k: Run(k, sized(k), sizes, offsets[k:], combined[k:])) if stated_runs else None
+    schedule = Schedule(n, len(offsets), sized, p=0, eager=eager, sized=sized, runs=runs)
+    run = run_schedule(schedule, topologies.build("star", n, B, ALPHA), [0, 1, 2], gamma)
+    ready, sent = np.zeros(n), np.zeros(n)
+    for at, c in zip(offsets, combined):
+        delivery = ready + sizes[at: at + n] / B + 2 * ALPHA  # rank r's send, to r + 1
+        received = np.roll(delivery, 1)
+        sent = np.maximum(sent, delivery)
+        ready = (received if eager else np.maximum(received, delivery)) + gamma * sizes[c: c + n]
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx((np.maximum(ready, sent) if eager else ready).tolist(), rel=1e-12)
+    assert run.messages == n * len(offsets) and run.sizes == {100: 6, 300: 6, 700: 6}
+    assert run.bytes_per_link["0->switch"] == sum(int(sizes[at]) for at in offsets)
+
+
+def test_a_block_of_alike_rounds_counts_each_round_own_sizes():
+    """Three rounds around the ring 0→1→2→0 with no stated histogram, each of other sizes: rounds 1 and 2 go in
+    one block, and every message is counted at its own size; not eager, rank r ends round k at
+    max(its send, its receive) = max(k's sizes of r and r − 1)/B + 2α after round k − 1."""
+    ring = (ints([0, 1, 2]), ints([1, 2, 0]))
+    sizes = [[100, 200, 300], [1, 2, 3], [7000, 8, 9]]
+    run = run_schedule(listed(3, [Round(*ring, ints(s), "a") for s in sizes], 3), topologies.build("star", 3, B, ALPHA),
+                       [0, 1, 2])
+    assert not run.fluid and run.messages == 9
+    assert run.sizes == {size: 1 for row in sizes for size in row}
+    ready = np.zeros(3)
+    for row in sizes:
+        delivery = ready + ints(row) / B + 2 * ALPHA
+        ready = np.maximum(delivery, np.roll(delivery, 1))
+    assert run.finish_s.tolist() == pytest.approx(ready.tolist(), rel=1e-12)
+
+
+def _eager_ring_of_3(rows: list[tuple[str, list[int]]], stated: bool = False) -> Schedule:
+    """Eager rounds on 3 ranks, around the ring ("ring": r → r + 1) or back ("back": r → r − 1), of the sizes
+    given (sender r's first); ``stated``: each round states its histogram."""
+    import dataclasses
+
+    from commsim.collectives.schedule import pieces
+
+    pairs = {"ring": ([0, 1, 2], [1, 2, 0]), "back": ([0, 1, 2], [2, 0, 1])}
+    rounds = [pieces(*pairs[way], [0, 0, 0], sizes, 1, "x") for way, sizes in rows]
+    if stated:
+        rounds = [dataclasses.replace(r, sizes=np.unique(r.nbytes, return_counts=True)) for r in rounds]
+    return Schedule(3, len(rounds), rounds.__getitem__, p=max(max(sizes) for _, sizes in rows), eager=True)
+
+
+@pytest.mark.parametrize("stated", [False, True])
+def test_an_eager_empty_send_under_a_transfer_on_its_link_shares_nothing(stated):
+    """Eager ring of 3 on a star (bytes/B + 2α a transfer): round 0 sizes (X, s, s), round 1 (0, s, s). Rank 0
+    receives round 0 at s/B + 2α = 2.08 us and sends its empty round-1 message then, while its X is on its
+    link until X/B = 8 us: an empty send takes no link, so nothing is shared (a round at a time holds).
+    By hand: rank 0 ends with its X delivered, 10 us; rank 1 receives X at 10 us and its s is delivered at
+    12.08 us; rank 2 receives that at 12.08 us."""
+    X, s = 100_000, 1_000  # 8 us and 0.08 us at 12.5 GB/s
+    run = run_schedule(_eager_ring_of_3([("ring", [X, s, s]), ("ring", [0, s, s])], stated),
+                       topologies.build("star", 3, B, ALPHA), [0, 1, 2])
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx([10e-6, 12.08e-6, 12.08e-6], rel=1e-12)
+
+
+def test_an_eager_send_on_a_link_the_last_round_of_a_block_still_uses_goes_fluid():
+    """Eager ring of 3: rounds 0–2 of s each go one at a time and in a block (no link shared), round 3 of the
+    block gives rank 0 a long X; round 4 goes back the other way, and rank 0 sends it as soon as it has
+    received round 3 (s/B + 2α), its X still on its link: they share it (the fluid way), as in the message
+    engine (every rank's finish to 1e-9)."""
+    from commsim.collectives.follow import scheduled
+    from commsim.engines.message import make_buffers, run_collective
+
+    X, s = 100_000, 1_000
+    schedule = _eager_ring_of_3([("ring", [s, s, s])] * 3 + [("ring", [X, s, s]), ("back", [s, s, s])])
+    graph = topologies.build("star", 3, B, ALPHA)
+    run = run_schedule(schedule, graph, [0, 1, 2])
+    message = run_collective(scheduled("eager_ring_of_3", lambda *_, **__: schedule, None, "test"), graph,
+                             make_buffers(3, X, "float32", "size-only", 0), keep_log=False)
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx(message.finish_s, rel=1e-9)
+
+
+def test_an_eager_send_a_rounding_error_before_its_link_is_free_shares_nothing():
+    """Two ranks on a star of 10 B/s links of 0.35 s: rank 0 sends 8 B (on its link until 0.8 s) and receives
+    rank 1's 1 B at 0.1 + 0.7 = 0.7999999999999999 s, when it sends round 1 at once (eager): before its link
+    is free by a rounding error only, which is no sharing (a round at a time holds). By hand: rank 1
+    receives the 8 B at 1.5 s and sends its round 1 then, delivered at 1.5 + 0.1 + 0.7 = 2.3 s, the end of
+    both."""
+    graph = topologies.build("star", 2, 10.0, 0.35)
+    assert 0.1 + (0.35 + 0.35) < 0.8  # the rounding the test needs
+    first, then = Round(ints([0, 1]), ints([1, 0]), ints([8, 1]), "x"), Round(ints([0, 1]), ints([1, 0]), ints([1, 1]), "x")
+    awaiting_all = Round(ints([0, 1]), ints([1, 0]), ints([1, 1]), "x", quorum=ints([0, 0]))  # not a block's: checked alone
+    for rounds in ([first, then], [first, then, then], [first, awaiting_all]):  # round 1 alone, or in a block of two
+        run = run_schedule(Schedule(2, len(rounds), rounds.__getitem__, p=8, eager=True), graph, [0, 1])
+        assert not run.fluid
+        assert run.finish_s.tolist() == pytest.approx([2.3 + 0.8 * (len(rounds) - 2)] * 2, rel=1e-12)
+
+
+def test_blocks_of_two_rotations_in_turn():
+    """Three rounds around the ring 0→1→2→0, three back (r → r − 1), three around again, each rank its own
+    size: three blocks whose receives are rotated by 1, 2, 1. Not eager, rank r ends each round at the later
+    of its send's and its receive's delivery (bytes/B + 2α each on a star), by the recurrence written here."""
+    ring, back = (ints([0, 1, 2]), ints([1, 2, 0])), (ints([0, 1, 2]), ints([2, 0, 1]))
+    ways = [ring] * 3 + [back] * 3 + [ring] * 3
+    sizes = ints([1000, 5000, 3000])
+    rounds = [Round(*way, sizes, "x") for way in ways]
+    run = run_schedule(listed(3, rounds, 5000), topologies.build("star", 3, B, ALPHA), [0, 1, 2])
+    ready = np.zeros(3)
+    for src, dst in ways:
+        delivery = ready + sizes / B + 2 * ALPHA
+        received = np.zeros(3)
+        received[dst] = delivery[src]
+        ready = np.maximum(delivery, received)
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx(ready.tolist(), rel=1e-12)
+
+
+@pytest.mark.parametrize("block", [1, 5, 12])
+def test_blocks_of_any_length_give_the_same_bits(monkeypatch, block):
+    """Rounds go in blocks of at most ``_BLOCK`` transfers (a memory bound): with blocks of 1, 5 or 12
+    transfers (one round, or a few), a textbook ring (runs of rounds), with a combine cost too, and NCCL's
+    eager ring (a block at a time) give the bits of the default blocks."""
+    from commsim.collectives.nccl.ring import nccl_ring_schedule
+    from commsim.engines import schedule as engine
+
+    n, graph = 5, topologies.build("star", 5, B, ALPHA)
+    cases = [(ring_rounds(n, 1003, 4, n - 1, n - 1, 0, 1), 0.0), (ring_rounds(n, 1003, 4, n - 1, n - 1, 0, 1), 3e-10),
+             (nccl_ring_schedule(n, 1003, 4, channels=1), 0.0)]
+    default = [run_program(one_call(s, participant_nodes(s, n, ()), n, []), graph, gamma) for s, gamma in cases]
+    monkeypatch.setattr(engine, "_BLOCK", block)
+    for (schedule, gamma), expected in zip(cases, default):
+        run = run_program(one_call(schedule, participant_nodes(schedule, n, ()), n, []), graph, gamma)
+        assert not run.fluid and not expected.fluid
+        assert np.array_equal(run.finish_s, expected.finish_s) and np.array_equal(run.task_end, expected.task_end)
+        assert (run.messages, run.sizes, run.bytes_per_link) == (expected.messages, expected.sizes, expected.bytes_per_link)
+
+
+@pytest.mark.parametrize("keep_log", [False, True])  # the stream, or round by round with a log
+@pytest.mark.parametrize("stated", [False, True])
+def test_an_empty_transfer_beside_a_real_one_on_its_link_shares_nothing(stated, keep_log):
+    """Star of 3, 10 B/s links of 0.35 s (a route: 0.7 s): one round where 0 sends 1 B to 2 and nothing to 1
+    (the empty transfer takes no link, so 0's link is not shared: a round at a time holds), 1 sends 8 B to 0.
+    By hand: 0 ends at its receive, 0.8 + 0.7 = 1.5 s, 1 at its send's delivery, 1.5 s, 2 at its receive,
+    0.1 + 0.7 = 0.8 s."""
+    import dataclasses
+
+    round_ = Round(ints([0, 0, 1]), ints([2, 1, 0]), ints([1, 0, 8]), "x")
+    if stated:
+        round_ = dataclasses.replace(round_, sizes=np.unique(round_.nbytes, return_counts=True))
+    run = run_program(one_call(listed(3, [round_], 8), [0, 1, 2], 3), topologies.build("star", 3, 10.0, 0.35),
+                      keep_log=keep_log)
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx([1.5, 1.5, 0.8], rel=1e-12)
+
+
+@pytest.mark.parametrize("quorum", [None, ints([0, 0])])
+def test_an_eager_send_10_ns_before_its_link_is_free_shares_it(quorum):
+    """Two ranks on a star (12.5 GB/s, 1 us links): rank 0 sends 100 kB (on its link until 8 us) and receives
+    rank 1's 74,875 B at 5.99 + 2 = 7.99 us, when it sends round 1 (eager, in a block of alike rounds or, with
+    a quorum stated, alone): 10 ns before its link is free, which is sharing — the fluid way, as the message
+    engine says (every rank's finish to 1e-9)."""
+    from commsim.collectives.follow import scheduled
+    from commsim.collectives.schedule import pieces
+    from commsim.engines.message import make_buffers, run_collective
+
+    import dataclasses
+
+    first = pieces(ints([0, 1]), ints([1, 0]), ints([0, 0]), ints([100_000, 74_875]), 1, "x")
+    then = dataclasses.replace(pieces(ints([0, 1]), ints([1, 0]), ints([0, 0]), ints([1000, 1000]), 1, "x"),
+                               quorum=quorum)
+    schedule = Schedule(2, 2, [first, then].__getitem__, p=100_000, eager=True)
+    graph = topologies.build("star", 2, B, ALPHA)
+    run = run_schedule(schedule, graph, [0, 1])
+    message = run_collective(scheduled("eager_pair", lambda *_, **__: schedule, None, "test"), graph,
+                             make_buffers(2, 100_000, "float32", "size-only", 0), keep_log=False)
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx(message.finish_s, rel=1e-9)
+
+
+@pytest.mark.parametrize("keep_log", [False, True])
+def test_two_single_bytes_into_one_receiver_beside_an_empty_transfer_share_its_link(keep_log):
+    """Star of 3, 10 B/s links of 0.35 s: 0 and 1 each send 1 B to 2 and 2 sends nothing to 0 in one round:
+    the two bytes share switch→2 (5 B/s each), so both arrive at 0.2 + 0.7 = 0.9 s (the fluid way); the
+    empty transfer arrives at 0.7 s."""
+    round_ = Round(ints([0, 1, 2]), ints([2, 2, 0]), ints([1, 1, 0]), "x")
+    run = run_program(one_call(listed(3, [round_], 1), [0, 1, 2], 3), topologies.build("star", 3, 10.0, 0.35),
+                      keep_log=keep_log)
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx([0.9, 0.9, 0.9], rel=1e-12)
+
+
+def test_a_round_with_an_empty_transfer_checks_each_real_one_at_its_own_start():
+    """Star of 3, 10 B/s links of 0.35 s. Round 0: 1 sends 8 B to 2 (on 1's link until 0.8 s, delivered at
+    1.5 s). Round 1: 0 sends nothing to 2 at 0 s, 1 sends 1 B to 0 at 1.5 s, after its link is free: nothing
+    shared (a round at a time holds). By hand: 0 receives at 1.5 + 0.1 + 0.7 = 2.3 s, 1 ends with that
+    delivery, 2 with its receive of round 0 (1.5 s; the empty one arrives at 0.7 s)."""
+    rounds = [Round(ints([1]), ints([2]), ints([8]), "x"), Round(ints([0, 1]), ints([2, 0]), ints([0, 1]), "x")]
+    run = run_schedule(listed(3, rounds, 8), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx([2.3, 2.3, 1.5], rel=1e-12)
+
+
+@pytest.mark.parametrize("keep_log", [False, True])
+def test_an_eager_send_rounding_before_its_link_is_free_on_new_pairs_shares_nothing(keep_log):
+    """As the rounding test above, but round 1 has other pairs (0 → 2 only), checked against the links' last
+    ends: rank 0 sends at 0.7999999999999999 s, its 8 B on its link until 0.8 s: no sharing. By hand: 0 ends
+    with its round-1 delivery, 0.8 + 0.1 + 0.7 = 1.6 s, 1 with its receive of the 8 B, 1.5 s, 2 at 1.6 s."""
+    rounds = [Round(ints([0, 1]), ints([1, 0]), ints([8, 1]), "x"), Round(ints([0]), ints([2]), ints([1]), "x")]
+    run = run_program(one_call(Schedule(3, 2, rounds.__getitem__, p=8, eager=True), [0, 1, 2], 3),
+                      topologies.build("star", 3, 10.0, 0.35), keep_log=keep_log)
+    assert not run.fluid
+    assert run.finish_s.tolist() == pytest.approx([1.6, 1.5, 1.6], rel=1e-12)
+
+
+def test_an_empty_transfer_leaves_its_links_last_ends_alone():
+    """Star of 4, 10 B/s links of 0.35 s, eager: round 0, 0 sends 8 B to 1 (0's link busy until 0.8 s); round
+    1, 0 sends nothing to 2 (at 0 s) while 3 sends 1 B to 2; round 2, 0 sends 1 B to 3, at 0 s: on its link
+    beside the 8 B (the empty transfer did not free it), 5 B/s each, so the 1 B arrives at 0.2 + 0.7 = 0.9 s
+    (3's end) and the 8 B at (8 + 1)/10 + 0.7 = 1.6 s (0's and 1's end; the fluid way); 2 receives 3's byte
+    at 0.1 + 0.7 = 0.8 s."""
+    rounds = [Round(ints([0]), ints([1]), ints([8]), "x"), Round(ints([0, 3]), ints([2, 2]), ints([0, 1]), "x"),
+              Round(ints([0]), ints([3]), ints([1]), "x")]
+    run = run_schedule(Schedule(4, 3, rounds.__getitem__, p=8, eager=True), topologies.build("star", 4, 10.0, 0.35),
+                       [0, 1, 2, 3])
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx([1.6, 1.6, 0.8, 0.9], rel=1e-12)
+
+
+def test_a_real_transfer_after_an_empty_one_leaves_its_own_last_end():
+    """Star of 3, 10 B/s links of 0.35 s. Round 0: 1 sends 8 B to 2 (delivered at 1.5 s). Round 1: 0 sends
+    nothing to 2, 1 sends 1 B to 0 at 1.5 s (on switch→0 until 1.6 s). Round 2: 2 sends 1 B to 0 at 1.5 s,
+    on switch→0 too: both 5 B/s, both delivered at 1.5 + 0.2 + 0.7 = 2.4 s, every rank's end (the fluid way)."""
+    rounds = [Round(ints([1]), ints([2]), ints([8]), "x"), Round(ints([0, 1]), ints([2, 0]), ints([0, 1]), "x"),
+              Round(ints([2]), ints([0]), ints([1]), "x")]
+    run = run_schedule(listed(3, rounds, 8), topologies.build("star", 3, 10.0, 0.35), [0, 1, 2])
+    assert run.fluid
+    assert run.finish_s.tolist() == pytest.approx([2.4, 2.4, 2.4], rel=1e-12)

@@ -247,11 +247,14 @@ class _Pairs:
     @functools.cached_property
     def linked(self) -> bool:
         """Whether every route crosses a link."""
+        # equivalent: (`>=`, `> 1`) a route of no link kept per route too (its transfer ends as it starts), or one
+        # of one link checked round by round: the same numbers
         return bool((self.routes.length[self.ids] > 0).all())
 
     @functools.cached_property
     def uniform(self) -> float | None:
         """Every route's bottleneck, where all are one."""
+        # equivalent: (`[1]`) all are one (read only for rounds of several transfers: a ring's, sliced)
         return float(self.bottleneck[0]) if self.bottleneck.min() == self.bottleneck.max() else None
 
     @functools.cached_property
@@ -282,14 +285,14 @@ class _Work:
         spread = np.empty(size + (shift or 0))
         self.delivery = spread[shift or 0:]
         self.rotated = spread[:size] if shift else None  # rotated[p] = delivery[(p − shift) mod size]
-        self.head, self.tail = spread[:shift or 0], spread[size:]
+        self.head, self.tail = spread[:shift or 0], spread[size:]  # equivalent: (`or 1`) head is read only if shift
         if eager:
-            self.times = np.empty((rows + 1, participants))
+            self.times = np.empty((rows + 1, participants))  # equivalent: (`+ 2`) a row more, never read
             self.starts, self.tx_end = np.empty((rows, size)), np.empty((rows, size))
             self.time_rows, self.start_rows, self.end_rows = list(self.times), list(self.starts), list(self.tx_end)
         else:
-            turns = np.empty((2, participants))
-            self.time_rows = [turns[j % 2] for j in range(rows + 1)]
+            turns = np.empty((2, participants))  # equivalent: (3) a row more, never read
+            self.time_rows = [turns[j % 2] for j in range(rows + 1)]  # equivalent: (`+ 2`) a row more, never read
             self.end_rows = [self.delivery] * rows
 
 
@@ -304,8 +307,7 @@ class _Stream:
         self.execution, self.owner, self.last_end = execution, owner, last_end
         self.pairs: _Pairs | None = None
         self.busy: np.ndarray | None = None  # per route of ``pairs``: when its last transfer left (links unwritten)
-        self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written
-        self.rounds = 0  # rounds in ``carried``
+        self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written (None: none)
         self.times: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id → (sizes a round slices, / uniform bottleneck)
         self.work: _Work | None = None  # arrays a block of rounds works in
 
@@ -329,17 +331,17 @@ class _Stream:
     def _times_of(self, array: np.ndarray) -> np.ndarray:
         """``array`` of sizes / the one bottleneck of the current pairs, once per array."""
         known = self.times.get(id(array))
+        # equivalent: a cache check (a miss computes the same times again)
         if known is None or known[0] is not array:
             known = self.times[id(array)] = (array, array / self.pairs.uniform)
         return known[1]
 
     def _carry(self, nbytes: np.ndarray) -> None:
         """Bytes per transfer of the current pairs, added up until they are written."""
-        if self.rounds:
+        if self.carried is not None:
             self.carried += nbytes
         else:
             self.carried = nbytes.astype(np.result_type(nbytes.dtype, np.int64))
-        self.rounds += 1
 
     def flush(self) -> None:
         """Write what is pending: the links' last ends, the bytes per route."""
@@ -349,9 +351,9 @@ class _Stream:
         if self.busy is not None:
             self.last_end[pairs.links] = self.busy[pairs.own]
             self.busy = None
-        if self.rounds:
+        if self.carried is not None:
             self.execution.tally.carry(pairs.ids, self.carried)
-            self.carried, self.rounds = None, 0
+            self.carried = None
 
     def run(self, index: int, schedule: Schedule, ready: np.ndarray, sent: np.ndarray) -> np.ndarray | None:
         """Every round of call ``index``, joined at ``ready`` per participant: when each is ready after the last
@@ -367,7 +369,7 @@ class _Stream:
                 ready = self._run(run, ready, sent, schedule.eager)
                 k += len(run.offsets)
             elif alike:
-                block, limit = [round_], max(1, _BLOCK // len(round_.src))
+                block, limit = [round_], _block_length(len(round_.src))
                 while len(block) < limit and k + len(block) < schedule.rounds:
                     following = schedule.sized_round(k + len(block))
                     if not self._alike(following):
@@ -391,10 +393,11 @@ class _Stream:
         """The rounds of ``run`` (all alike the one before), a block at a time, made from its sizes alone."""
         like, sizes, width, gamma = run.like, run.sizes, len(run.like.src), self.execution.gamma
         transmit = self._times_of(sizes) if self.pairs.uniform is not None else None
+        # equivalent: (`or`) gamma 0 pauses 0.0, which adds nothing; a run's ``combined`` is None where it combines none
         combined = run.combined if like.combine is not None and gamma else None
         pauses = gamma * sizes.astype(np.float64) if combined is not None else None  # as _combine_after, per size
         participants = len(ready)
-        limit = max(1, _BLOCK // width)
+        limit = _block_length(width)
         for first in range(0, len(run.offsets), limit):
             rows = []
             for j in range(first, min(first + limit, len(run.offsets))):
@@ -405,32 +408,36 @@ class _Stream:
             ready = self._block(rows, ready, sent, eager)
             if ready is None:
                 return None
-            if like.sizes is not None:
-                self.execution.tally.count(rows[0][0], like.sizes, len(rows))
-            else:
-                for nbytes, _, _ in rows:
-                    self.execution.tally.count(nbytes)
+            # (a run is taken only where its rounds state their histogram: run(), so like.sizes is set)
+            # equivalent: (`rows[1]`, `[0][1]`) with the histogram stated, count reads only how many sizes
+            self.execution.tally.count(rows[0][0], like.sizes, len(rows))
         return ready
 
     def _count(self, rounds: list[Round]) -> None:
         """The messages of ``rounds`` by size (once, where they state one histogram)."""
         tally, sizes = self.execution.tally, rounds[0].sizes
         if sizes is not None and all(round_.sizes is sizes for round_ in rounds):
-            tally.count(rounds[0].nbytes, sizes, len(rounds))
+            tally.count(rounds[0].nbytes, sizes, len(rounds))  # equivalent: (`[1]`) only how many sizes is read
         else:
             for round_ in rounds:
                 tally.count(round_.nbytes, round_.sizes)
 
     def _same(self, src: np.ndarray, dst: np.ndarray) -> bool:
         pairs = self.pairs
-        return pairs is not None and (pairs.src is src or np.array_equal(pairs.src, src)) \
-            and (pairs.dst is dst or np.array_equal(pairs.dst, dst))
+        if pairs is None:
+            return False
+        # equivalent: (`is … and array_equal`) equal arrays not the same object taken as new pairs: the round at a
+        # time with fresh pairs, which gives the same numbers
+        same_src = pairs.src is src or np.array_equal(pairs.src, src)
+        return same_src and (pairs.dst is dst or np.array_equal(pairs.dst, dst))  # equivalent: (`is … and`) as above
 
     def _alike(self, round_: Round) -> bool:
         """Whether ``round_`` repeats the current pairs, every transfer moving, every receive awaited."""
+        if round_.quorum is not None or not self._same(round_.src, round_.dst):
+            return False
         sizes = round_.sizes
-        return round_.quorum is None and self._same(round_.src, round_.dst) and \
-            bool(sizes[0][0] > 0 if sizes is not None else (round_.nbytes > 0).all())
+        # equivalent: (`> 1`) rounds of some 1-byte message taken one at a time (round()): the same numbers
+        return bool(sizes[0][0] > 0 if sizes is not None else (round_.nbytes > 0).all())
 
     def _block(self, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], ready: np.ndarray,
                sent: np.ndarray, eager: bool) -> np.ndarray | None:
@@ -466,15 +473,17 @@ class _Stream:
                 maximum(done, rotated, out=done)
             else:
                 receives.maximum(done, delivery)
+            # equivalent: (`and`) done + 0.0 is done for every done ≥ +0.0 (no time here is −0.0)
             if pause is not None or not identity or eager:
                 add(done, 0.0 if pause is None else pause, out=done)  # (none where everyone's own send is in its
                 # done: done > 0, and done + 0.0 is done)
             if j:
                 carried += nbytes
-        self.rounds += count - 1
         if eager:  # (not eager, a sender's ready includes its own send's delivery: never before its route is left)
             starts = work.times if identity else work.starts
+            # equivalent: (`starts[:2]`) a sender's starts only grow from round to round
             for start, left in ((starts[:1], previous[None, :]), (starts[1:count], work.tx_end[:count - 1])):
+                # equivalent: (`<=`) the first test only spares the second; the second's edge is the tolerance's
                 if (start < left).any() and np.any(start < left - _OVERLAP * np.abs(start)):
                     return None
         return work.time_rows[count].copy()
@@ -483,9 +492,8 @@ class _Stream:
         """Arrays for a block of ``count`` rounds of the current pairs, kept from block to block (allocating them
         each time costs page faults)."""
         pairs, work = self.pairs, self.work
-        if work is None or work.pairs is not pairs or len(work.time_rows) <= count or work.eager != eager \
-                or len(work.time_rows[0]) != participants:
-            work = self.work = _Work(pairs, max(count, _BLOCK // max(len(pairs.src), 1)), participants, eager)
+        if work is None or work.pairs is not pairs:  # (a stream is one call's: its eager and participants are fixed)
+            work = self.work = _Work(pairs, _block_length(len(pairs.src)), participants, eager)
         return work
 
     def round(self, index: int, k: int, round_: Round, ready: np.ndarray, sent: np.ndarray,
@@ -498,6 +506,7 @@ class _Stream:
             return done
         pairs = self._pairs_of(src, dst)
         sizes = round_.sizes
+        # equivalent: (`> 1`) a round of some 1-byte message checked transfer by transfer: the same numbers
         moving = bool(sizes[0][0] > 0) if sizes is not None else bool((nbytes > 0).all())
         if moving and pairs.shared:
             self.execution.known[index, k] = pairs.ids  # the fluid way will route the round again
@@ -506,8 +515,9 @@ class _Stream:
         if moving:
             tx_end = start + self._transmit(round_)
         else:
-            tx_end = start + np.where(nbytes > 0, nbytes / pairs.bottleneck, 0.0)
+            tx_end = start + np.where(nbytes > 0, nbytes / pairs.bottleneck, 0.0)  # equivalent: (`>=`) 0 / B is 0
         if moving and self.busy is not None:  # the same link-disjoint routes as the round before: per route
+            # equivalent: (`<=`) the first test only spares the second; the second's edge is the tolerance's
             if (start < self.busy).any() and np.any(start < self.busy - _OVERLAP * np.abs(start)):
                 return None
             self.busy = tx_end
@@ -524,6 +534,7 @@ class _Stream:
                 if shared:
                     return None  # two transfers of this round on one link
                 first = (start if moving else start[nbytes > 0])[own]
+                # equivalent: (`<=`) at exactly the tolerance's edge
                 if np.any(first < self.last_end[links] - _OVERLAP * np.abs(first)):
                     return None  # starts before the link's previous transfer has left
                 if moving and pairs.linked:
@@ -541,10 +552,15 @@ class _Stream:
         return done
 
 
+def _block_length(width: int) -> int:
+    """Rounds of ``width`` transfers in one block at most (one at least): what a block's arrays hold."""
+    return max(1, _BLOCK // width)  # equivalent: (`2`) blocks of any length give the same recurrence
+
+
 def _pause(round_: Round, gamma: float) -> np.ndarray | None:
     """What :func:`_combine_after` adds, None for nothing."""
     pause = _combine_after(round_, gamma)
-    return None if isinstance(pause, float) and pause == 0.0 else pause
+    return None if isinstance(pause, float) else pause  # (a float from _combine_after is 0.0)
 
 
 def _combine_after(round_: Round, gamma: float) -> np.ndarray | float:
@@ -564,7 +580,7 @@ class _Execution:
         self.stop_at = self.routes.stop[0] if self.routes.stop is not None else _INF
         owners = program.owners
         crash = np.full(owners, _INF) if faults.crash_s is None else np.asarray(faults.crash_s, dtype=np.float64)
-        self.crash = np.concatenate([crash, np.full(owners - len(crash), _INF)])[:owners]
+        self.crash = np.concatenate([crash, np.full(owners - len(crash), _INF)])[:owners]  # equivalent: (`+`) cut anyway
         self.limit = np.minimum(self.crash, self.stop_at)  # nothing an owner does starts at or after this
         self.calm = not np.isfinite(self.limit).any() and not faults.link_failures  # nothing can stop anything
         self.jitter_s, self.seed = faults.jitter_s, faults.seed
@@ -617,6 +633,7 @@ class _Execution:
         do, or its worker has crashed by then) and ends ``seconds`` later, or never (inf) if its worker
         crashes first."""
         limit = self.limit[:self.program.workers]
+        # equivalent: (`<=`) every task's end is before its owner's limit, or inf: deps never equal it
         start = np.where(np.isfinite(deps) & (deps < limit), deps, np.nan)
         end = start + task.seconds
         return start, np.where(end >= limit, _INF, end)
@@ -663,10 +680,11 @@ class _Execution:
     def _outcome(self) -> tuple[str | None, list[tuple[int, float]], dict[Hashable, list[Hashable]]]:
         """Why the run stopped (None: every live worker finished), the crashes that hit, who waits on whom."""
         n, end = self.program.workers, self.task_end
-        finished = (np.isfinite(end) | ~self.takes_part).all(axis=0)
-        last = np.where(self.takes_part & np.isfinite(end), end, 0.0).max(axis=0, initial=0.0)
-        hit = [(owner, float(self.crash[owner])) for owner in np.flatnonzero(np.isfinite(self.crash)).tolist()
-               if self.crash[owner] < self.stop_at and not (finished[owner] and last[owner] <= self.crash[owner])]
+        finished = (np.isfinite(end) | ~self.takes_part).all(axis=0)  # (a finite end is before its owner's crash)
+        crashes = np.flatnonzero(np.isfinite(self.crash)).tolist()
+        # equivalent: (`<=`) a crash at the instant a partition acts, t·(1 − 1e-12), is no crash one can state
+        before_stop = [owner for owner in crashes if self.crash[owner] < self.stop_at]
+        hit = [(owner, float(self.crash[owner])) for owner in before_stop if not finished[owner]]
         down = {owner for owner, _ in hit}
         live = [owner for owner in range(n) if owner not in down]
         unfinished = [owner for owner in live if not finished[owner]]
@@ -720,6 +738,7 @@ class _Execution:
             if len(src):
                 start = self._jittered(index, k, ready[src], np.arange(len(src)))
                 go = slice(None) if self.calm else np.flatnonzero(start < limit[src])
+                # equivalent: (`or`) a speed-up: no jitter, a transfer leaves when ready; calm, nobody crashes
                 if self.jitter_s and not self.calm:  # ready before its crash, due to leave after it: never leaves
                     never = np.flatnonzero((ready[src] < crash_src[src]) & (start >= crash_src[src]))
                     self.lost += [(self.nodes[owner[src[i]]], self.nodes[owner[dst[i]]], float(nbytes[i]))
@@ -729,7 +748,7 @@ class _Execution:
                     s_go, nb = start[go], nbytes[go]
                     epoch = routes.epoch(s_go) if len(routes.failures) else 0
                     ids = routes.lookup(owner[src[go]], owner[dst[go]], epoch)
-                    transmit = np.where(nb > 0, nb / routes.bottleneck[ids], 0.0)
+                    transmit = np.where(nb > 0, nb / routes.bottleneck[ids], 0.0)  # equivalent: (`>=`) 0 / B is 0
                     tx_end = s_go + transmit
                     for u, v, at in routes.failures:
                         under = (s_go < at) & (tx_end > at)
@@ -746,6 +765,7 @@ class _Execution:
                         if np.bincount(links).max() > 1:
                             return False  # two transfers of this round on one link
                         first = s_go[moving][own]
+                        # equivalent: (`<=`) at exactly the tolerance's edge
                         if np.any(first < last_end[links] - _OVERLAP * np.abs(first)):
                             return False  # starts before the link's previous transfer has left
                         busy = tx_end if self.calm else np.minimum(tx_end, crash_src[src[go]])  # a cut one frees it
@@ -949,7 +969,7 @@ class _Fluid:
             if not np.isnan(state.finish[mine]).any():
                 end = float(state.finish[mine].max())
                 ex.task_end[state.index, o] = end
-                if end > self.now:
+                if end > self.now:  # equivalent: (`>=`) a wakeup at now is popped unread at the loop's next turn
                     heapq.heappush(self.wakeups, end)
 
     # -- rounds ---------------------------------------------------------------------------
