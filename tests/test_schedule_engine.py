@@ -384,3 +384,21 @@ def test_a_crash_as_its_last_byte_leaves_loses_nothing():
         assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost] == lost
         assert got.messages == want.messages and len(got.log) == len(want.log) == (1 if lost else 3)
         assert got.task_end.tolist() == want.task_end.tolist() and got.crashed == want.crashed == [(0, crash)]
+
+
+def test_a_chain_of_calls_ends_where_each_step_does_by_hand():
+    """Three training steps of a ring all-reduce on a star of 4 (p = 4000 fp32: chunks of 4000 B), each after a
+    1 us compute: a chain of calls, each joined at one instant, so each distinct call runs once and is shifted.
+    A ring step takes 2α + 4000 / B; a call 2(n − 1) = 6 steps; every worker finishes at 3 · (1 us + 6 · step),
+    as the program run event by event (a log kept) says too."""
+    from commsim.engines.program import steps
+    from commsim.engines.schedule import run_program
+
+    graph = topologies.build("star", 4, B, ALPHA)
+    made = schedule_for("ring_allreduce", 4, 4000, 4)
+    program = steps(made, participant_nodes(made, 4, ()), 4, np.full(4, 1e-6), 3)
+    chain, whole = run_program(program, graph), run_program(program, graph, keep_log=True)
+    expected = 3 * (1e-6 + 6 * (2 * ALPHA + 4000 / B))
+    assert chain.finish_s.tolist() == pytest.approx([expected] * 4, rel=1e-12)
+    assert whole.finish_s.tolist() == pytest.approx([expected] * 4, rel=1e-12)
+    assert chain.messages == whole.messages == 3 * 2 * 4 * 3

@@ -1323,7 +1323,7 @@ def _run_chain(program: Program, graph: nx.Graph, gamma: float) -> Record | None
     start, end = np.full((tasks, n), np.nan), np.full((tasks, n), np.nan)
     alone: dict[tuple[int, float], Record] = {}
     messages, sizes, per_link, bandwidth = 0, {}, {}, {}
-    fluid, bound, finish = False, 0.0, np.zeros(0)
+    fluid, bound, finish = False, 0.0, np.zeros(0)  # equivalent: a chain has calls, the last sets finish
     for index, task in enumerate(program.tasks):
         ready = np.max(end[list(task.after)], axis=0) if task.after else np.zeros(n)
         start[index] = ready
@@ -1332,14 +1332,14 @@ def _run_chain(program: Program, graph: nx.Graph, gamma: float) -> Record | None
             continue
         owners = program.owner_of(task)
         joined = ready[owners[owners < n]]  # servers wait for no task: they join when the workers do
-        if not np.all(joined == joined[0]):
+        if not np.all(joined == joined[0]):  # equivalent: all equal to any one of them (a call has 2 or more workers)
             return None
         key = (id(task.schedule), task.delay_s)
         if key not in alone:
             alone[key] = run_program(one_call(task.schedule, task.nodes, n, program.servers, None, task.delay_s),
                                      graph, gamma)
         one = alone[key]
-        t0 = float(joined[0])
+        t0 = float(joined[0])  # equivalent: every one is equal here
         end[index] = t0 + one.task_end[0, :n]
         messages += one.messages
         for size, count in one.sizes.items():
@@ -1360,6 +1360,7 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
     forces the latter). A chain of several calls, with nothing going wrong and no log kept, runs each distinct
     call once (:func:`_run_chain`)."""
     calls = sum(isinstance(task, Collective) for task in program.tasks)
+    # equivalent: ``calls > 1`` as ``> 2``: a chain of two then runs event by event, which _run_chain reproduces
     if calls > 1 and not keep_log and (faults is None or faults.none) and chained(program):
         record = _run_chain(program, graph, gamma)
         if record is not None:
