@@ -315,7 +315,7 @@ AUTO_TESTS: dict[str, tuple[str, ...]] = {
     FOLLOW: T_FLOW,
     SCHED: ("tests/test_schedule_stream.py", T_ENGINE, T_VERIFY, T_SCHED, T_DIST_NET, "tests/test_nccl_tree.py",
             "tests/test_follow.py", "tests/test_eager_ring.py", "tests/test_nccl_ring.py", "tests/test_imported_schedule.py",
-            "tests/test_workloads.py"),  # chains of calls (DDP steps): _run_chain, chained
+            "tests/test_workloads.py", "tests/test_schedule_helpers.py"),  # DDP steps: chains of calls
     NCCL_MODEL: T_NCCL_ALL,
     "commsim/collectives/nccl/table.py": T_NCCL_ALL,
     "commsim/collectives/nccl/tree.py": T_NCCL_ALL,

@@ -402,3 +402,13 @@ def test_a_chain_of_calls_ends_where_each_step_does_by_hand():
     assert chain.finish_s.tolist() == pytest.approx([expected] * 4, rel=1e-12)
     assert whole.finish_s.tolist() == pytest.approx([expected] * 4, rel=1e-12)
     assert chain.messages == whole.messages == 3 * 2 * 4 * 3
+
+
+def test_run_schedule_counts_the_workers_among_the_nodes_it_is_given():
+    """Ring all-reduce of 300 fp32 on a star of 3 (1 GB/s, 1 us): 4 steps of 2α + 400 B / B = 2.4 us, 12 messages;
+    one call of 3 workers, so one row of 3 task ends, each 9.6 us."""
+    graph = topologies.build("star", 3, 1e9, 1e-6)
+    made = schedule_for("ring_allreduce", 3, 300, 4)
+    run = run_schedule(made, graph, participant_nodes(made, 3, ()))
+    assert run.task_end.shape == (1, 3) and run.messages == 12
+    assert run.task_end[0].tolist() == pytest.approx([4 * (2e-6 + 400 / 1e9)] * 3, rel=1e-12)

@@ -64,7 +64,7 @@ class _Tally:
         self.touched[new] = True
 
     def _grow(self, size: int) -> None:
-        if size > len(self.route_bytes):
+        if size > len(self.route_bytes):  # equivalent: (`>=`) growing by nothing
             grow = size - len(self.route_bytes)
             self.route_bytes = np.concatenate([self.route_bytes, np.zeros(grow)])
             self.touched = np.concatenate([self.touched, np.zeros(grow, dtype=bool)])
@@ -124,7 +124,8 @@ def _in_order(*columns: np.ndarray) -> bool:
 def _histogram(nbytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(nbytes, return_counts=True)`` for sizes in whole bytes, without a sort where they span a range
     no longer than themselves (a count per byte value)."""
-    low, high = int(nbytes.min()), int(nbytes.max())
+    low, high = int(nbytes.min()), int(nbytes.max())  # equivalent: `high` only picks the way (below)
+    # equivalent: which way is a speed choice; both give np.unique's answer for whole bytes (tested on both)
     if nbytes.dtype.kind not in "iu" or high - low > len(nbytes):
         return np.unique(nbytes, return_counts=True)
     counts = np.bincount(nbytes - low)
@@ -198,6 +199,7 @@ class _Spread:
         if len(ends) == participants and np.array_equal(np.sort(ends), everyone):
             self.inverse = np.empty(participants, dtype=np.int64)
             self.inverse[ends] = everyone  # participant p's transfer
+            # equivalent: (`else 1`) with no participant there is no one to reach
             shift = int(-self.inverse[0]) % participants if participants else 0
             if np.array_equal(self.inverse, (everyone - shift) % participants):
                 self.shift = shift
@@ -1385,6 +1387,7 @@ def execute(plan: Any, progress: Any = None) -> Record:
 def run_schedule(schedule: Schedule, graph: nx.Graph, nodes: Sequence[Any], gamma: float = 0.0) -> Record:
     """Simulate one ``schedule`` on ``graph``; participant i is ``nodes[i]`` (the workers, then the servers)."""
     servers = [node for node in nodes if not isinstance(node, (int, np.integer))]
+    # equivalent: (the default's `-1`) every schedule has a worker among its participants
     workers = int(max((node for node in nodes if isinstance(node, (int, np.integer))), default=-1)) + 1
     program = one_call(schedule, nodes, workers, servers)
     return run_program(program, graph, gamma)

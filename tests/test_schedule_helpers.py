@@ -1,0 +1,108 @@
+"""The schedule engine's array helpers against plain references (numpy's sort-based forms, Python loops): the
+fast paths (no sort where a column holds one value or a short range, a gather or a rotation instead of
+``np.maximum.at``) must give what the slow forms give, on any input."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commsim.engines.schedule import _everything, _histogram, _in_order, _Log, _Spread, _Tally, _values
+
+small = st.integers(min_value=-3, max_value=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=8).flatmap(lambda size: st.tuples(st.just(size), st.one_of(
+    st.just(list(range(size))), st.permutations(list(range(size))), st.lists(small, max_size=8),
+    st.lists(st.integers(0, max(size - 1, 0)), min_size=size, max_size=size)))))
+def test_everything_is_0_to_size_minus_1_in_order(case):
+    size, values = case
+    assert _everything(np.array(values, dtype=np.int64), size) == (values == list(range(size)))
+
+
+def test_everything_by_hand():
+    assert _everything(np.arange(5), 5) and _everything(np.arange(0), 0) and _everything(np.arange(1), 1)
+    assert not _everything(np.arange(5), 4) and not _everything(np.arange(1, 6), 5)
+    assert not _everything(np.array([0, 2, 1, 3]), 4) and not _everything(np.array([0, 1, 1, 3]), 4)
+    assert not _everything(np.array([0, 1, 2, 2]), 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=7).flatmap(
+    lambda rows: st.lists(st.lists(small, min_size=rows, max_size=rows), min_size=1, max_size=3)))
+def test_in_order_is_strictly_increasing_rows(columns):
+    """Rows compared as tuples (the first column first, the next on ties): strictly increasing."""
+    rows = list(zip(*columns))
+    assert _in_order(*(np.array(c, dtype=np.int64) for c in columns)) == all(a < b for a, b in zip(rows, rows[1:]))
+
+
+def test_in_order_by_hand():
+    assert _in_order(np.array([0, 0, 1]), np.array([1, 2, 0]))  # ties on the first broken by the second
+    assert not _in_order(np.array([0, 0, 1]), np.array([2, 2, 0]))  # a tie on both: not strictly increasing
+    assert not _in_order(np.array([1, 0]), np.array([0, 5]))  # the first column decides before the second
+    assert _in_order(np.array([], dtype=np.int64)) and _in_order(np.array([4]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=12), st.booleans())
+def test_histogram_and_values_are_numpys_unique(sizes, floats):
+    nbytes = np.array(sizes, dtype=np.float64 if floats else np.int64)
+    values, counts = _histogram(nbytes)
+    want_values, want_counts = np.unique(nbytes, return_counts=True)
+    assert values.tolist() == want_values.tolist() and counts.tolist() == want_counts.tolist()
+    assert _values(nbytes) == np.unique(nbytes).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=6).flatmap(lambda n: st.tuples(
+    st.just(n), st.one_of(st.permutations(list(range(n))), st.lists(st.integers(0, n - 1), min_size=1, max_size=2 * n)),
+    st.lists(st.floats(-5, 5), min_size=2 * n, max_size=2 * n), st.lists(st.floats(-5, 5), min_size=n, max_size=n))))
+def test_spread_gathers_and_maximises_as_a_loop_would(case):
+    """Whatever the ends (a permutation, a rotation, the identity, or repeats), gather is values[ends] and maximum
+    is into[p] = max(into[p], values[i]) over the transfers i ending at p."""
+    n, ends, values, into = case
+    ends = np.array(ends, dtype=np.int64)
+    values = np.array(values[: len(ends)])
+    spread = _Spread(ends, n)
+    assert spread.gather(np.array(into)).tolist() == np.array(into)[ends].tolist()
+    got, want = np.array(into), list(into)
+    spread.maximum(got, values)
+    for i, p in enumerate(ends.tolist()):
+        want[p] = max(want[p], values[i])
+    assert got.tolist() == want
+
+
+def test_spread_finds_the_identity_and_rotations():
+    """ends[i] is transfer i's participant; inverse[p] is participant p's transfer: for ends (1, 2, 0), participant
+    0 has transfer 2, so values reach participants shifted by 1 (inverse = (p − 1) mod 3)."""
+    assert _Spread(np.array([0, 1, 2]), 3).identity
+    rotated = _Spread(np.array([1, 2, 0]), 3)
+    assert rotated.shift == 1 and not rotated.identity and rotated.inverse.tolist() == [2, 0, 1]
+    assert _Spread(np.array([2, 0, 1]), 3).shift == 2
+    assert _Spread(np.array([0, 2, 1]), 3).shift is None  # a permutation that is no rotation
+    assert _Spread(np.array([0, 1]), 3).inverse is None  # not every participant is an end
+    assert _Spread(np.array([0, 0, 2]), 3).inverse is None  # one participant twice
+
+
+def test_tally_counts_carries_and_moves_by_hand():
+    """Two messages of 100 B on route 0 and one of 7 B on route 2 (route 1 unused), three rounds over; then
+    40.4 B of a message moved from route 2 to a new route 4: 40 whole bytes leave 2 and reach 4."""
+    tally = _Tally()
+    tally.count(np.array([100, 100, 7]), rounds=3)
+    tally.carry(np.array([0, 0, 2]), np.array([300.0, 300.0, 21.0]))
+    assert (tally.messages, tally.sizes) == (9, {7: 3, 100: 6})
+    assert tally.route_bytes.tolist() == [600.0, 0.0, 21.0] and tally.touched.tolist() == [True, False, True]
+    tally.add(np.array([1]), np.array([5]))  # once: one message of 5 B on route 1
+    assert (tally.messages, tally.sizes[5], tally.route_bytes[1]) == (10, 1, 5.0)
+    tally.route_bytes[1] = 0.0
+    tally.move(2, 4, 40.4)
+    assert tally.route_bytes.tolist() == [600.0, 0.0, -19.0, 0.0, 40.0]
+    assert tally.touched.tolist() == [True, True, True, False, True]
+
+
+def test_the_log_names_only_the_transfers_that_left_late():
+    """A transfer issued at 1 s that left at 1.5 s (jitter) is posted; one that left when issued is not."""
+    log = _Log()
+    log.add(np.array([0, 1]), np.array([1, 0]), np.array([8, 8]), np.array([1.5, 2.0]), np.array([3.0, 3.0]),
+            "p", np.array([0, 1]), np.array([1.0, 2.0]))
+    assert log.posted(["a", "b"]) == {("a", "b", 1.5): 1.0}
