@@ -294,6 +294,20 @@ def _transfers_per_event(scenario: Any, algorithm: str) -> int:
     return SHARED_TRANSFERS_PER_EVENT if shared else TRANSFERS_PER_EVENT
 
 
+def _moving_events(scenario: Any, algorithm: str, messages: int, engine: str) -> int:
+    """The events that move ``messages``: the schedule engine's transfers a batch per event, else
+    ``EVENTS_PER_MESSAGE`` each."""
+    if engine == "schedule":
+        return messages // _transfers_per_event(scenario, algorithm)
+    return EVENTS_PER_MESSAGE * messages
+
+
+def _contention_events(kind: str, algorithm: str, messages: int, n: int, servers: int) -> int:
+    """The rate recomputations of ``messages`` that may share links: ``CONTENTION`` of the topology for each
+    against every other in flight at once."""
+    return int(messages * CONTENTION.get(kind, 0.1) * min(messages, _contending(algorithm, n, servers)))
+
+
 def _graph_elements(topology: Any, n: int, servers: int) -> int:
     from .network.options import size
 
@@ -334,12 +348,12 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     events = EVENTS_PER_GRAPH_ELEMENT * elements
     memory = BYTES_PER_GRAPH_ELEMENT * elements
     in_flight = min(messages, _in_one_round(run.algorithm, n, servers))
-    events += int(messages * CONTENTION.get(topology.kind, 0.1) * min(messages, _contending(run.algorithm, n, servers)))
+    events += _contention_events(topology.kind, run.algorithm, messages, n, servers)
+    events += _moving_events(scenario, run.algorithm, messages, engine)
     if engine == "schedule":
-        events += messages // _transfers_per_event(scenario, run.algorithm)
         memory += BYTES_PER_TRANSFER_IN_FLIGHT * in_flight
     else:
-        events += EVENTS_PER_MESSAGE * messages + 2 * n
+        events += 2 * n
         memory += BYTES_PER_MESSAGE_IN_FLIGHT * in_flight + BYTES_PER_ROUTE * min(messages, in_flight * 8)
         memory += LOG_BYTES_PER_MESSAGE * messages if keep_log else 0
     if keep_log and engine == "schedule":
@@ -373,9 +387,9 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     elements = _graph_elements(run.topology, n, servers)
     data = scenario.payload == "data"
     work_per_step = n * (spec.batch_per_worker * params + 2 * params) if data else 0  # each worker: batch, update
-    contention = int(per_step * CONTENTION.get(run.topology.kind, 0.1) * min(per_step, _contending(run.algorithm, n, servers)))
-    moving = (per_step // _transfers_per_event(scenario, run.algorithm) if _engine(scenario) == "schedule"
-              else EVENTS_PER_MESSAGE * per_step + 100 * n)
+    contention = _contention_events(run.topology.kind, run.algorithm, per_step, n, servers)
+    engine = _engine(scenario)
+    moving = _moving_events(scenario, run.algorithm, per_step, engine) + (100 * n if engine != "schedule" else 0)
     events = (EVENTS_PER_GRAPH_ELEMENT * elements + steps * (moving + contention)
               + steps * work_per_step // (ELEMENTS_PER_EVENT * 8))
     in_flight = min(per_step, _in_one_round(run.algorithm, n, servers))
@@ -416,8 +430,8 @@ def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
         one = (_nccl_messages(algorithm, n, p, w, channels, protocol, _one_node(run.topology, n)) if scenario.model == "nccl"
                else _collective_messages(algorithm, n, p, w, servers, None))
         messages += one
-        events += int(one * CONTENTION.get(run.topology.kind, 0.1) * min(one, _contending(algorithm, n, servers)))
-    events += messages // _transfers_per_event(scenario, run.algorithm) if engine == "schedule" else EVENTS_PER_MESSAGE * messages
+        events += _contention_events(run.topology.kind, algorithm, one, n, servers)
+    events += _moving_events(scenario, run.algorithm, messages, engine)
     memory += 2 * n * (BYTES_PER_TRANSFER_IN_FLIGHT if engine == "schedule" else 8 * BYTES_PER_MESSAGE_IN_FLIGHT)
     memory += (SCHEDULE_LOG_BYTES_PER_MESSAGE if engine == "schedule" else LOG_BYTES_PER_MESSAGE) * messages if keep_log else 0
     return Estimate(messages, events, memory)
