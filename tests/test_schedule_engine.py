@@ -234,6 +234,15 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
     "quorum of 2 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
     "quorum of 3, a worker crashes": ("star", 4, "parameter_server", {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1,
                                       3, 600),
+    # a crash at the instant its owner joins (t = 0): the crash comes first, so the call never began for it
+    "a crash at the instant it joins": ("star", 4, "ring_allreduce", {"crash_s": [INF, 0.0, INF, INF]}, None, 0, None,
+                                        600),
+    "a crash at the instant its compute begins": ("star", 4, "ring_allreduce", {"crash_s": [INF, 0.0, INF, INF]},
+                                                  [1e-6] * 4, 0, None, 600),
+    "a server crashing at the instant it joins": ("star", 4, "parameter_server", {"crash_s": [INF] * 4 + [0.0]}, None,
+                                                  1, None, 600),
+    "quorum of 3, a worker crashing as it joins": ("star", 4, "parameter_server", {"crash_s": [INF, 0.0, INF, INF, INF]},
+                                                   None, 1, 3, 600),
 }
 
 
@@ -412,3 +421,91 @@ def test_run_schedule_counts_the_workers_among_the_nodes_it_is_given():
     run = run_schedule(made, graph, participant_nodes(made, 3, ()))
     assert run.task_end.shape == (1, 3) and run.messages == 12
     assert run.task_end[0].tolist() == pytest.approx([4 * (2e-6 + 400 / 1e9)] * 3, rel=1e-12)
+
+
+def test_a_crash_at_the_instant_its_owner_joins_comes_first(tmp_path):
+    """README: "at one instant a fault comes before anything else". Worker 1 crashing at t = 0, the instant it
+    would join a ring of 4 (and a server crashing as it would join its call): the call never began for it — no
+    start, no end — on both engines, while the others began at 0 and never end (stuck). Ring of 4 on a star:
+    round 0 is 3 sends (worker 1 sends nothing); worker 2 waits on 1 for ever, worker 3 got 2's and sends
+    round 1, worker 0 got 3's and sends round 1 and 2 ... : 0 → 1 lands (to a dead node), 3 → 0, 0 → 1: 6 messages.
+    On the command line both engines write the same results.json but for the engine's name."""
+    import json
+
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, one_call
+
+    graph = topologies.build("star", 4, B, ALPHA)
+    made = schedule_for("ring_allreduce", 4, 600, 4, 0, None)
+    program = one_call(made, participant_nodes(made, 4, []), 4, [], None)
+    for e in (message, engine):
+        run = e.run_program(program, graph, 0.0, Faults(crash_s=np.array([INF, 0.0, INF, INF])))
+        np.testing.assert_array_equal(run.task_start, [[0.0, np.nan, 0.0, 0.0]], e.__name__)
+        np.testing.assert_array_equal(run.task_end, [[INF, np.nan, INF, INF]], e.__name__)
+        assert (run.stopped, run.crashed, run.messages) == ("stuck", [(1, 0.0)], 6)
+        assert run.waiting == {0: [3], 2: [1], 3: [2]}
+    served = topologies.build("star", 4, B, ALPHA, servers=1)
+    used = topologies.servers(served)
+    made = schedule_for("parameter_server", 4, 600, 4, 1, None)
+    program = one_call(made, participant_nodes(made, 4, used), 4, list(used), None)
+    for e in (message, engine):
+        run = e.run_program(program, served, 0.0, Faults(crash_s=np.array([INF] * 4 + [0.0])))
+        np.testing.assert_array_equal(run.task_start, [[0.0] * 4 + [np.nan]], e.__name__)
+        np.testing.assert_array_equal(run.task_end, [[INF] * 4 + [np.nan]], e.__name__)
+        assert (run.stopped, run.messages) == ("stuck", 4)  # the 4 pushes cross the network to a dead server
+    written = {}
+    for name in ("message", "schedule"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"name: c\nengine: {name}\npayload: size-only\nworkers: 4\nsize: 600\n"
+                        "topology: {kind: star, bandwidth: 100 Gbit/s, latency: 1 us}\n"
+                        "algorithms: [ring_allreduce, parameter_server]\nfaults: {crash: [{worker: 1, at: 0 s}]}\n")
+        assert cli.main(["run", str(path), "--out", str(tmp_path / name)]) == 3  # stopped runs
+        text = (tmp_path / name / "results.json").read_text()
+        written[name] = json.loads(text.replace('"engine": "message"', '"engine": "?"')
+                                   .replace('"engine": "schedule"', '"engine": "?"'))
+    assert written["message"] == written["schedule"]
+    assert list(written["message"]["runs"][0]["link_bandwidth"]) == sorted(written["message"]["runs"][0]["link_bandwidth"])
+
+
+RING_CRASHES = [1e-6, 1e-6, 1e-6, 5e-6]  # every worker of a ring of 4 crashed by 5 us (worker 3 last)
+RUN_ENDS = {  # case → (topology, servers, crash_s, link failures, what stopped, crashes listed, failures listed)
+    "stuck: a failure long after still comes": ("ring", 0, [INF, 1e-6, INF, INF], ((0, 1, 1e-3),), "stuck",
+                                                [(1, 1e-6)], [(1e-3, 0, 1)]),
+    "stuck: a later crash still comes": ("ring", 0, [INF, 1e-6, INF, 1e-3], (), "stuck", [(1, 1e-6), (3, 1e-3)], []),
+    "every worker crashed: a failure before the last crash": ("ring", 0, RING_CRASHES, ((0, 1, 4e-6),),
+                                                              "every worker crashed", None, [(4e-6, 0, 1)]),
+    "every worker crashed: a failure at the last crash": ("ring", 0, RING_CRASHES, ((0, 1, 5e-6),),
+                                                          "every worker crashed", None, [(5e-6, 0, 1)]),
+    "every worker crashed: a failure after never comes": ("ring", 0, RING_CRASHES, ((0, 1, 6e-6),),
+                                                          "every worker crashed", None, []),
+    "every worker crashed: a partition after never comes": ("ring", 0, RING_CRASHES, ((0, 1, 6e-6), (2, 3, 6e-6)),
+                                                            "every worker crashed", None, []),
+    "finished: a failure after never comes": ("ring", 0, [INF] * 4, ((0, 1, 1e-3),), None, [], []),
+    "every worker crashed: a server's later crash never comes": ("star", 1, [1e-6] * 4 + [5e-6], (),
+                                                                 "every worker crashed",
+                                                                 [(w, 1e-6) for w in range(4)], []),
+    "every worker crashed: a server's crash at that instant comes": ("star", 1, [1e-6] * 5, (), "every worker crashed",
+                                                                     [(w, 1e-6) for w in range(5)], []),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RUN_ENDS))
+def test_what_comes_after_a_run_ends(case):
+    """README: "a run ends when every worker has finished or crashed: a failure or crash due after that never
+    happens". A stuck run never ends (its workers wait for ever), so every failure and crash due comes; a run
+    whose workers all crashed ends at the last crash (a fault at that instant still comes: a fault comes first);
+    a finished run at its last end. Both engines, the lists by hand (ring all-reduce of 4 × 150 fp32)."""
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, one_call
+
+    kind, servers, crash, failures, stopped, crashed, failed = RUN_ENDS[case]
+    graph = topologies.build(kind, 4, B, ALPHA, servers=servers)
+    used = topologies.servers(graph)
+    made = schedule_for("parameter_server" if servers else "ring_allreduce", 4, 600, 4, servers, None)
+    program = one_call(made, participant_nodes(made, 4, used), 4, list(used), None)
+    crashed = [(w, at) for w, at in enumerate(crash)] if crashed is None else crashed
+    for e in (message, engine):
+        run = e.run_program(program, graph, 0.0, Faults(crash_s=np.array(crash), link_failures=failures))
+        assert (run.stopped, run.crashed, run.failed) == (stopped, crashed, failed), e.__name__

@@ -323,6 +323,9 @@ def run_program(program: Program, graph: nx.Graph, gamma: float = 0.0, faults: F
     else:
         stopped_at = float("inf")
     down = {owner for owner, _ in crashed}
+    for owner, at in crashed:  # a crash comes first at its instant: a task its owner reached then never began
+        never = start[:, owner] >= at
+        start[never, owner] = end[never, owner] = np.nan
     started = ~np.isnan(start)
     end = np.where(started & np.isnan(end), np.inf, end)  # started, never ended
     unfinished = [rank for rank in range(n) if rank not in down and not main[rank].processed]

@@ -666,7 +666,12 @@ class _Execution:
         stopped, crashed, waiting = self._outcome()
         ended = np.nanmax(np.where(np.isfinite(self.task_end), self.task_end, np.nan), initial=0.0) \
             if self.task_end.size else 0.0
-        over = self.routes.stop_stated if stopped is not None and self.stop_at < _INF else ended
+        if stopped is not None and stopped.startswith("network partitioned"):
+            over = self.routes.stop_stated
+        elif stopped == "stuck":  # its workers wait for ever: the run never ends, every failure comes
+            over = _INF
+        else:  # it ends as its last worker finishes or crashes: a failure due after that never comes
+            over = max([ended, *(at for owner, at in crashed if owner < self.program.workers)])
         failed = [(at, u, v) for u, v, at in self.routes.failures if at <= over]
         record = Record(self.last_finish, tally.messages, dict(sorted(tally.sizes.items())),
                            dict(sorted(bytes_per_link.items())), bandwidth, fluid, bound,
@@ -695,8 +700,9 @@ class _Execution:
                    for owner, sources in sorted(self.waits.items()) if owner not in down}
         if self.stop_at < _INF and unfinished:
             return self.routes.stop[1], hit, {}
-        if n and not live:
-            return "every worker crashed", hit, {}
+        if n and not live:  # the run ends at the last worker's crash: a server's due later never comes
+            last = max(at for owner, at in hit if owner < n)
+            return "every worker crashed", [(owner, at) for owner, at in hit if at <= last], {}
         if unfinished:
             return "stuck", hit, waiting
         return None, hit, {}
@@ -1274,11 +1280,7 @@ class _Fluid:
                     ex.waits.setdefault(int(state.owner[p]), set()).update(state.owner[late].tolist())
         last = max(self.calls) if self.calls else None
         if last is not None:
-            ex.last_finish = self.calls[last].finish.copy()
-        for index, state in self.calls.items():
-            for o in np.unique(state.owner).tolist():
-                if np.isnan(ex.task_end[index, o]) and not np.isnan(state.joined[state.owner == o]).all():
-                    ex.task_end[index, o] = _INF
+            ex.last_finish = self.calls[last].finish.copy()  # (a task begun and never ended: ``result`` says inf)
 
 
 def participant_nodes(schedule: Schedule, workers: int, servers: tuple[Any, ...]) -> list[Any]:

@@ -59,7 +59,7 @@ def run_record(run: RunResult | NotApplicable) -> dict[str, Any]:
         "busbw_Bps": run.busbw,
         "hottest_links": run.hottest_links() if run.bytes_per_link else [],
         "bytes_per_link": run.bytes_per_link,
-        "link_bandwidth": run.link_bandwidth,
+        "link_bandwidth": dict(sorted(run.link_bandwidth.items())),  # by name, as bytes_per_link: the same on every engine
         **({"nccl": run.nccl} if run.nccl is not None else {}),
         **({"disturbance": run.disturbance} if run.disturbance is not None else {}),
     }
