@@ -234,6 +234,25 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
     "quorum of 2 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
     "quorum of 3, a worker crashes": ("star", 4, "parameter_server", {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1,
                                       3, 600),
+    # the server linked to each worker (no shared link): the quorum a round at a time
+    "quorum of 2 under jitter, the server linked to each": ("fully_connected", 4, "parameter_server",
+                                                            {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
+    "quorum of 3, a worker crashes, the server linked to each": ("fully_connected", 4, "parameter_server",
+                                                                 {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1, 3,
+                                                                 600),
+    "quorum of 4 of 4 under jitter, the server linked to each": ("fully_connected", 4, "parameter_server",
+                                                                 {"jitter_s": 3e-6, "seed": 4}, None, 1, 4, 600),
+    # ties a scenario can state: a link failing at the instant the first transfers leave (t = 0) or as their
+    # last byte leaves (600 B at 12.5 GB/s: 48 ns); a worker crashing as round 0's message lands (1.048 us),
+    # or as it leaves round 1 (2 × 1.048 us)
+    "a link failing as transfers leave": ("ring", 4, "ring_allreduce", {"link_failures": ((1, 2, 0.0),)}, None, 0,
+                                          None, 600),
+    "a link failing as a last byte leaves": ("ring", 4, "ring_allreduce", {"link_failures": ((1, 2, 600 / B),)}, None,
+                                             0, None, 600),
+    "a crash as a message lands": ("star", 4, "ring_allreduce", {"crash_s": [INF, 600 / B + 2 * ALPHA, INF, INF]},
+                                   None, 0, None, 600),
+    "a crash as a round ends": ("ring", 4, "ring_allreduce", {"crash_s": [INF, 2 * (600 / B + ALPHA), INF, INF]},
+                                None, 0, None, 600),
     # a crash at the instant its owner joins (t = 0): the crash comes first, so the call never began for it
     "a crash at the instant it joins": ("star", 4, "ring_allreduce", {"crash_s": [INF, 0.0, INF, INF]}, None, 0, None,
                                         600),
@@ -275,6 +294,8 @@ def test_faults_as_the_message_engine_says(case):
     assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost]
     assert [b for _, _, b in got.lost] == pytest.approx([b for _, _, b in want.lost], rel=1e-9)
     assert len(got.log) == len(want.log)
+    if "linked to each" in case:  # no link shared: the round-at-a-time way, the quorum kept per round
+        assert not got.fluid and got.dropped == want.dropped != []
     if case == "fat tree link down":  # transfers under way when it fails, none on it: a round at a time holds
         assert not got.fluid and got.rerouted_bytes == 0
 
