@@ -234,6 +234,11 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
     "quorum of 2 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
     "quorum of 3, a worker crashes": ("star", 4, "parameter_server", {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1,
                                       3, 600),
+    # worker 0's push lands alone, then 1, 2 and 3 at one instant: the server takes 1 and 2 (lower senders first)
+    "quorum of 3, three pushes landing at once after one": ("star", 4, "parameter_server", {}, [0, 1e-6, 1e-6, 1e-6],
+                                                            1, 3, 600),
+    "quorum of 2, three pushes landing at once after one": ("star", 4, "parameter_server", {}, [0, 1e-6, 1e-6, 1e-6],
+                                                            1, 2, 600),
     # the server linked to each worker (no shared link): the quorum a round at a time
     "quorum of 2 under jitter, the server linked to each": ("fully_connected", 4, "parameter_server",
                                                             {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
@@ -294,6 +299,8 @@ def test_faults_as_the_message_engine_says(case):
     assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost]
     assert [b for _, _, b in got.lost] == pytest.approx([b for _, _, b in want.lost], rel=1e-9)
     assert len(got.log) == len(want.log)
+    if "landing at once" in case:
+        assert got.dropped == [[3] if keep == 3 else [2, 3]]
     if "linked to each" in case:  # no link shared: the round-at-a-time way, the quorum kept per round
         assert not got.fluid and got.dropped == want.dropped != []
     if case == "fat tree link down":  # transfers under way when it fails, none on it: a round at a time holds

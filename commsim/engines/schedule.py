@@ -1082,6 +1082,7 @@ class _Fluid:
                 whole = _everything(i, len(round_.src))  # the round's transfers, all of them, in order
                 src, dst, nbytes = (round_.src, round_.dst, round_.nbytes) if whole else \
                     (round_.src[i], round_.dst[i], round_.nbytes[i])
+                # equivalent: (`!=`, `1`) only calm runs (no failure) fill ``known``, and their epoch stays 0
                 known = ex.known.get((index, k)) if self.epoch == 0 else None
                 if known is not None:
                     ids = known if whole else known[i]
@@ -1140,6 +1141,8 @@ class _Fluid:
                     np.subtract.at(state.outstanding, dst[in_round & plain], 1)
                     for p in np.unique(dst[~plain]).tolist():
                         arriving = np.sort(src[dst == p])  # the first to arrive count; ties go to the lower sender
+                        # equivalent: (`1`) once its quorum is met a receiver has nothing outstanding and its
+                        # dropped senders are named: taking one more changes no output
                         take = arriving[: max(int(quorum[p]) - int(got[p]), 0)]
                         if not len(take):
                             continue
