@@ -234,6 +234,12 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
     "quorum of 2 under jitter": ("star", 4, "parameter_server", {"jitter_s": 3e-6, "seed": 1}, None, 1, 2, 600),
     "quorum of 3, a worker crashes": ("star", 4, "parameter_server", {"crash_s": [INF, 1e-6, INF, INF, INF]}, None, 1,
                                       3, 600),
+    # the fluid way (4 pushes share the server's link, 3.125 GB/s each): worker 1 crashing at 0.3 us has sent
+    # 937.5 of its 2400 B; the other 1462.5 B never leave
+    "a crash cutting a push on a shared link": ("star", 4, "parameter_server", {"crash_s": [INF, 0.3e-6, INF, INF, INF]},
+                                                None, 1, None, 600),
+    "a crash cutting a push on a shared link, quorum of 3": ("star", 4, "parameter_server",
+                                                             {"crash_s": [INF, 0.3e-6, INF, INF, INF]}, None, 1, 3, 600),
     # worker 0's push lands alone, then 1, 2 and 3 at one instant: the server takes 1 and 2 (lower senders first)
     "quorum of 3, three pushes landing at once after one": ("star", 4, "parameter_server", {}, [0, 1e-6, 1e-6, 1e-6],
                                                             1, 3, 600),
@@ -299,6 +305,9 @@ def test_faults_as_the_message_engine_says(case):
     assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost]
     assert [b for _, _, b in got.lost] == pytest.approx([b for _, _, b in want.lost], rel=1e-9)
     assert len(got.log) == len(want.log)
+    if "cutting a push" in case:
+        assert got.fluid and [(s, d) for s, d, _ in got.lost] == [(1, "server")]
+        assert got.lost[0][2] == pytest.approx(2400 - 0.3e-6 * B / 4, rel=1e-12)
     if "landing at once" in case:
         assert got.dropped == [[3] if keep == 3 else [2, 3]]
     if "linked to each" in case:  # no link shared: the round-at-a-time way, the quorum kept per round

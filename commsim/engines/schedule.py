@@ -729,6 +729,8 @@ class _Execution:
         entry_owner = np.where(np.isnan(entry_owner), _INF, entry_owner)
         joined = entry_owner[owner]
         limit = self.limit[owner]
+        # equivalent: (`<=`) an owner crashing as it joins: its sends never leave (``start < limit``), its rounds
+        # end at inf (``ready >= limit``) and its call never began (``_call_ended``)
         ready = np.where(joined < limit, joined + call.delay_s, _INF)
         sent = ready.copy()  # eager: the last delivery of each participant's own sends
         crash_src = self.crash[owner]
@@ -748,6 +750,8 @@ class _Execution:
                 go = slice(None) if self.calm else np.flatnonzero(start < limit[src])
                 # equivalent: (`or`) a speed-up: no jitter, a transfer leaves when ready; calm, nobody crashes
                 if self.jitter_s and not self.calm:  # ready before its crash, due to leave after it: never leaves
+                    # equivalent: (`>`) a jittered start equal to its sender's crash to the last bit: the draw
+                    # is U[0, 1) from the seed, not an instant a scenario states
                     never = np.flatnonzero((ready[src] < crash_src[src]) & (start >= crash_src[src]))
                     self.lost += [(self.nodes[owner[src[i]]], self.nodes[owner[dst[i]]], float(nbytes[i]))
                                   for i in never.tolist()]
@@ -759,6 +763,8 @@ class _Execution:
                     transmit = np.where(nb > 0, nb / routes.bottleneck[ids], 0.0)  # equivalent: (`>=`) 0 / B is 0
                     tx_end = s_go + transmit
                     for u, v, at in routes.failures:
+                        # equivalent: (`<=`, `>=`) a failure as a transfer starts or ends is then handed to the
+                        # fluid way, which gives the same times (tests: a link failing at t = 0, as a byte leaves)
                         under = (s_go < at) & (tx_end > at)
                         if under.any() and routes.crosses(ids[under], {routes.link_index[u, v],
                                                                        routes.link_index[v, u]}).any():
@@ -1149,6 +1155,8 @@ class _Fluid:
                         got[p] += len(take)
                         kept = self.kept.setdefault((index, k, p), set())
                         kept.update(take.tolist())
+                        # equivalent: (`or`) a quorum is only in the dropping server's round 0: a receiver not in
+                        # it has entered no round, and its outstanding is set as it enters
                         if state.entered[p] and state.current[p] == k:
                             state.outstanding[p] -= len(take)
                         if got[p] == quorum[p]:  # the rest, arrived or not, are dropped
