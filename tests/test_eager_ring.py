@@ -137,3 +137,29 @@ def test_eager_ring_finish_times_per_rank(nodes, g, channels, chunk):
     assert ends_by_sending == sorted(x * g + (c - 1) % g for x in range(nodes) for c in range(channels))
     for finish in _engines(nodes, g, channels, p):
         assert finish.tolist() == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_rank_crashing_as_its_last_send_lands_never_finishes():
+    """Eager: a rank ends when its last send is delivered, which for ranks 3 and 7 of 2 × 4 on one ring (their
+    sends cross to the next node) is after their last receive. Rank 3 crashing at exactly that instant (the
+    engine's own, from its run without faults: the two engines' sums differ in the last bits): a crash comes
+    first, so it never finishes (end inf), while every other rank ends as without the crash."""
+    from commsim.engines import message
+    from commsim.engines.program import Faults
+
+    n, graph = 8, _cluster(2, 4)
+    schedule = nccl_ring_schedule(n, 65536, 4, channels=1, gpus_per_node=4)
+    program = one_call(schedule, participant_nodes(schedule, n, ()), n, [])
+    last_receive, last_sent = eager_rings(2, 4, 1, 32768)
+    assert last_sent[3] > last_receive[3]  # its own send ends it
+    for e in (message, engine):
+        calm = e.run_program(program, graph)
+        at = float(calm.task_end[0, 3])
+        assert at == pytest.approx(last_sent[3], rel=1e-9)
+        crash = np.full(n, np.inf)
+        crash[3] = at
+        expected = calm.task_end.copy()
+        expected[0, 3] = np.inf
+        run = e.run_program(program, graph, 0.0, Faults(crash_s=crash))
+        np.testing.assert_array_equal(run.task_end, expected, e.__name__)
+        assert (run.stopped, run.crashed, run.fluid) == (None, [(3, at)], False), e.__name__

@@ -546,3 +546,31 @@ def test_what_comes_after_a_run_ends(case):
     for e in (message, engine):
         run = e.run_program(program, graph, 0.0, Faults(crash_s=np.array(crash), link_failures=failures))
         assert (run.stopped, run.crashed, run.failed) == (stopped, crashed, failed), e.__name__
+
+
+@pytest.mark.parametrize(("kind", "algorithm", "servers", "worker"),
+                         [("star", "ring_allreduce", 0, 1), ("star", "parameter_server", 1, 2)])
+def test_a_worker_crashing_at_the_instant_it_would_finish_never_finishes(kind, algorithm, servers, worker):
+    """A crash comes first at its instant: a worker crashing exactly when it would have finished (its time
+    taken from the run without faults) never finishes (end inf, listed as crashed), the others finish as
+    without the crash. Ring of 4 on a star (the round-at-a-time way), and a parameter server whose link the
+    pushes share (the fluid way); both engines."""
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, one_call
+
+    graph = topologies.build(kind, 4, B, ALPHA, servers=servers)
+    used = topologies.servers(graph)
+    made = schedule_for(algorithm, 4, 600, 4, servers, None)
+    program = one_call(made, participant_nodes(made, 4, used), 4, list(used), None)
+    for e in (message, engine):
+        calm = e.run_program(program, graph, 0.0)  # each engine's own instant (their sums may differ in the last bit)
+        at = float(calm.task_end[0, worker])
+        crash = np.full(4 + servers, INF)
+        crash[worker] = at
+        run = e.run_program(program, graph, 0.0, Faults(crash_s=crash))
+        expected = calm.task_end.copy()
+        expected[0, worker] = INF
+        np.testing.assert_array_equal(run.task_end, expected, e.__name__)
+        assert (run.stopped, run.crashed) == (None, [(worker, at)]), e.__name__
+        assert run.fluid == (e is engine and servers > 0)

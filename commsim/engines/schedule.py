@@ -771,6 +771,8 @@ class _Execution:
                             return False  # a link fails under a transfer: its bytes take a new route
                     arrive = tx_end + routes.latency[ids]
                     if not self.calm:
+                        # equivalent: (`>` for `>=`) an arrival at exactly a partition's acting instant,
+                        # t·(1 − 1e-12): no scenario states it (README: the hair before a partition)
                         arrive = np.where((tx_end > crash_src[src[go]]) | (arrive >= self.stop_at), _INF, arrive)
                     delivery[go] = arrive
                     moving = nb > 0
@@ -801,6 +803,8 @@ class _Execution:
                         self.waits.setdefault(int(owner[p]), set()).update(owner[late].tolist())
             ready = done + _combine_after(round_, self.gamma)
             if not self.calm:
+                # equivalent: (`>`) ready at exactly its crash: its next sends never leave (``start < limit``)
+                # and its finish is cut below (``finish >= limit``)
                 ready = np.where(ready >= limit, _INF, ready)  # it stops before it has left the round
         finish = np.maximum(ready, sent) if schedule.eager else ready
         if not self.calm:
@@ -1038,8 +1042,10 @@ class _Fluid:
             pause = _combine_after(round_, ex.gamma)
             ready = now + (pause[group] if isinstance(pause, np.ndarray) else pause)
             limit = ex.limit[state.owner[group]]
+            # equivalent: (`>`) ready at exactly its crash: the crash, due at that instant, marks it dead
+            # before it can enter a round (``_crash``; the loop acts on faults first)
             state.ready[group] = np.where(ready >= limit, _INF, ready)
-            state.dead[group] |= ready >= limit
+            state.dead[group] |= ready >= limit  # equivalent: (`>`) as above
         state.current[members] += 1
         state.entered[members] = False
         last = members[(state.current[members] == state.schedule.rounds) & ~state.dead[members]]
