@@ -574,3 +574,26 @@ def test_a_worker_crashing_at_the_instant_it_would_finish_never_finishes(kind, a
         np.testing.assert_array_equal(run.task_end, expected, e.__name__)
         assert (run.stopped, run.crashed) == (None, [(worker, at)]), e.__name__
         assert run.fluid == (e is engine and servers > 0)
+
+
+def test_a_server_that_got_its_quorum_before_it_joins_the_call_leaves_it_at_once():
+    """Two steps of a parameter server keeping the first 3 of 4 pushes, on a star whose link to worker 3 runs at
+    a tenth of the rate: the server's step-1 call ends only when its slow pull to worker 3 lands, but workers 0–2
+    (pulled sooner, no compute) push step 2 before that, so the server enters step 2's push round with its 3
+    already in, and sends its pulls at once (worker 3 dropped). The fluid way against the message engine."""
+    from commsim.collectives.textbook.parameter_server import dropping_server_schedule
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import steps
+
+    graph = topologies.build("star", 4, B, ALPHA, servers=1)
+    graph.edges["switch", 3]["bandwidth"] = B / 10
+    used = topologies.servers(graph)
+    made = dropping_server_schedule(4, 60000, 4, 3)
+    program = steps(made, participant_nodes(made, 4, used), 4, np.zeros(4), 2, list(used))
+    want, got = (e.run_program(program, graph, 0.0) for e in (message, engine))
+    assert got.fluid and got.dropped == want.dropped == [[3], [3]]
+    server_ends_step_1 = got.task_end[1, 4]  # tasks: compute, call, compute, call
+    assert np.all(got.task_end[2, :3] < server_ends_step_1)  # their step-2 computes (and pushes) come first
+    for name in ("task_start", "task_end", "finish_s"):
+        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name

@@ -1273,6 +1273,8 @@ class _Fluid:
             if not candidates:
                 break
             later = max(min(candidates), self.now)
+            # equivalent: (`2`) crashes and failures are sorted by time, the first is the earliest; (`<`) a
+            # fault at exactly the next instant gives that instant either way
             faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]] + [ex.stop_at]
             if min(faults) <= later:
                 later = max(min(faults), self.now)
