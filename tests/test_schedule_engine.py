@@ -240,6 +240,9 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
                                                 None, 1, None, 600),
     "a crash cutting a push on a shared link, quorum of 3": ("star", 4, "parameter_server",
                                                              {"crash_s": [INF, 0.3e-6, INF, INF, INF]}, None, 1, 3, 600),
+    # worker 3 cut off while the pushes share the server's link: a partition on the fluid way
+    "a partition under shared pushes": ("star", 4, "parameter_server", {"link_failures": ((3, "switch", 0.5e-6),)},
+                                        None, 1, None, 600),
     # worker 0's push lands alone, then 1, 2 and 3 at one instant: the server takes 1 and 2 (lower senders first)
     "quorum of 3, three pushes landing at once after one": ("star", 4, "parameter_server", {}, [0, 1e-6, 1e-6, 1e-6],
                                                             1, 3, 600),
@@ -305,6 +308,8 @@ def test_faults_as_the_message_engine_says(case):
     assert [(s, d) for s, d, _ in got.lost] == [(s, d) for s, d, _ in want.lost]
     assert [b for _, _, b in got.lost] == pytest.approx([b for _, _, b in want.lost], rel=1e-9)
     assert len(got.log) == len(want.log)
+    if case == "a partition under shared pushes":
+        assert got.fluid and got.stopped.startswith("network partitioned at t = 500 ns")
     if "cutting a push" in case:
         assert got.fluid and [(s, d) for s, d, _ in got.lost] == [(1, "server")]
         assert got.lost[0][2] == pytest.approx(2400 - 0.3e-6 * B / 4, rel=1e-12)

@@ -671,6 +671,7 @@ class _Execution:
         elif stopped == "stuck":  # its workers wait for ever: the run never ends, every failure comes
             over = _INF
         else:  # it ends as its last worker finishes or crashes: a failure due after that never comes
+            # equivalent: (`<=`) a server's crash listed here is never after the last worker's (``_outcome``)
             over = max([ended, *(at for owner, at in crashed if owner < self.program.workers)])
         failed = [(at, u, v) for u, v, at in self.routes.failures if at <= over]
         record = Record(self.last_finish, tally.messages, dict(sorted(tally.sizes.items())),
