@@ -42,6 +42,7 @@ from .routes import Routes
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
 _BLOCK = 1 << 19  # transfers advanced in one vectorised step (a block of rounds alike: 16 MB per array of them)
 _INF = float("inf")
+_ROUNDS_KEPT = 8  # rounds of a call the fluid way keeps before it looks for those it may forget
 
 
 ScheduleRun = Record  # what run_schedule returned before programs
@@ -93,11 +94,18 @@ class _Tally:
         self.touched[: len(weights)] |= np.bincount(routes) > 0
 
 
+def _distinct(column: np.ndarray) -> np.ndarray:
+    """``np.unique(column)`` by a sort (numpy 2's unique of integers hashes: some 20 times slower at a few
+    thousand)."""
+    ordered = np.sort(column)
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
+
+
 def _values(column: np.ndarray) -> list[int]:
     """``np.unique(column).tolist()``, without the sort where the column holds one value (a round at once)."""
     if len(column) and column.min() == column.max():
         return [column[0].item()]
-    return np.unique(column).tolist()
+    return _distinct(column).tolist()
 
 
 def _rows(mask: np.ndarray) -> np.ndarray | slice:
@@ -862,15 +870,38 @@ class _CallState:
         self.joined = np.full(size, np.nan)
         self.dead = np.zeros(size, dtype=bool)
         self.finish = np.full(size, np.nan)
-        self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant]
+        self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant, pause]
+        self.pending = np.zeros(0, dtype=np.int64)  # in order: all participants waiting to enter a round (and some not)
 
     def get(self, k: int) -> list[Any]:
         entry = self.cache.get(k)
         if entry is None:
             round_ = self.schedule.sized_round(k)
             entry = self.cache[k] = [round_, np.zeros(len(round_.src), dtype=bool),
-                                     np.zeros(len(self.owner), dtype=np.int64)]
+                                     np.zeros(len(self.owner), dtype=np.int64), None]
         return entry
+
+    def pause(self, k: int, gamma: float) -> np.ndarray | float:
+        """What :func:`_combine_after` adds after round k, made once per round."""
+        entry = self.get(k)
+        if entry[3] is None:
+            entry[3] = _combine_after(entry[0], gamma)
+        return entry[3]
+
+    def may_wait(self, members: np.ndarray) -> None:
+        """Participants ``members`` have been given a time to enter their next round."""
+        self.pending = _distinct(np.concatenate([self.pending, members]))
+
+    def waiting(self) -> np.ndarray:
+        """The participants waiting to enter a round — not in one, alive, with rounds left, ready at a finite
+        time — in order (the others are dropped from ``pending``): those only (``_start_tasks`` and ``_leave``
+        tell :meth:`may_wait` every participant they give a time to)."""
+        pending = self.pending
+        still = ~self.entered[pending] & ~self.dead[pending] & (self.current[pending] < self.schedule.rounds) \
+            & np.isfinite(self.ready[pending])
+        if not still.all():
+            pending = self.pending = pending[still]
+        return pending
 
 
 class _Fluid:
@@ -943,6 +974,7 @@ class _Fluid:
             limit = ex.limit[owner]
             alive = new & (joined_owner < limit)
             state.ready[alive] = joined_owner[alive] + task.delay_s
+            state.may_wait(np.flatnonzero(alive))
             state.dead[new & ~alive] = True
             ex.task_start[index, owner[new]] = np.where(joined_owner[new] < limit[new], joined_owner[new], np.nan)
             self._finish_if_empty(state)
@@ -980,15 +1012,15 @@ class _Fluid:
         ex, now = self.ex, self.now
         entered_any = False
         for index, state in list(self.calls.items()):
-            total = state.schedule.rounds
             while True:
-                entering = np.flatnonzero(~state.entered & ~state.dead & (state.current < total) & (state.ready <= now))
+                waiting = state.waiting()
+                entering = waiting[state.ready[waiting] <= now]
                 if not len(entering):
                     break
                 entered_any = True
-                for k in np.unique(state.current[entering]).tolist():
+                for k in _values(state.current[entering]):
                     group = entering[state.current[entering] == k]
-                    round_, delivered, got = state.get(k)
+                    round_, delivered, got, _ = state.get(k)
                     member = np.zeros(len(state.owner), dtype=bool)
                     member[group] = True
                     sends = np.flatnonzero(member[round_.src])
@@ -1020,22 +1052,23 @@ class _Fluid:
     def _leave(self, state: _CallState, members: np.ndarray) -> None:
         """Participants ``members`` (entered, nothing outstanding) leave their round now."""
         now, ex = self.now, self.ex
-        for k in np.unique(state.current[members]).tolist():
+        for k in _values(state.current[members]):
             group = members[state.current[members] == k]
-            round_ = state.get(k)[0]
-            pause = _combine_after(round_, ex.gamma)
+            pause = state.pause(k, ex.gamma)
             ready = now + (pause[group] if isinstance(pause, np.ndarray) else pause)
             limit = ex.limit[state.owner[group]]
             state.ready[group] = np.where(ready >= limit, _INF, ready)
             state.dead[group] |= ready >= limit
         state.current[members] += 1
         state.entered[members] = False
+        state.may_wait(members)
         last = members[(state.current[members] == state.schedule.rounds) & ~state.dead[members]]
         self._maybe_finish(state, last)
         self._forget(state)
 
     def _maybe_finish(self, state: _CallState, members: np.ndarray) -> None:
-        """Participants past the last round whose eager sends are all delivered have finished the call."""
+        """Participants past the last round whose eager sends are all delivered have finished the call
+        (``members``: repeats allowed)."""
         if not len(members):
             return
         done = members[(state.current[members] == state.schedule.rounds) & (state.sends_left[members] == 0)
@@ -1046,6 +1079,10 @@ class _Fluid:
             self._owners_done(state)
 
     def _forget(self, state: _CallState) -> None:
+        """Drop the rounds no participant or transfer is in any more (looked for once more than ``_ROUNDS_KEPT``
+        are kept: the look costs a pass over every participant and transfer)."""
+        if len(state.cache) <= _ROUNDS_KEPT:
+            return
         oldest = int(state.current[~state.dead].min(initial=state.schedule.rounds))
         for table in (self.wait, self.tx, self.pr):
             mine = table["call"] == state.index
@@ -1107,11 +1144,12 @@ class _Fluid:
         for index in _values(landing["call"]):
             state = self.calls[index]
             mine = landing["call"] == index
+            fell: list[np.ndarray] = []  # participants whose outstanding fell: only they may leave now
             for k in _values(landing["k"][mine]):
                 sel = mine & (landing["k"] == k)
                 i = landing["i"][sel]
                 i = i if _in_order(i) else np.sort(i)
-                round_, delivered, got = state.get(k)
+                round_, delivered, got, _ = state.get(k)
                 delivered[i] = True
                 src, dst = round_.src[i], round_.dst[i]
                 if ex.log is not None:
@@ -1123,16 +1161,18 @@ class _Fluid:
                     np.maximum.at(state.sent, src, self.now)
                     np.subtract.at(state.sends_left, src, 1)
                 else:
-                    counted = src[state.entered[src] & (state.current[src] == k)]
-                    state.outstanding -= np.bincount(counted, minlength=len(state.outstanding))
+                    fell.append(src[state.entered[src] & (state.current[src] == k)])
+                    np.subtract.at(state.outstanding, fell[-1], 1)
                 quorum = round_.quorum
                 in_round = state.entered[dst] & (state.current[dst] == k)
                 if quorum is None:
-                    state.outstanding -= np.bincount(dst[in_round], minlength=len(state.outstanding))
+                    fell.append(dst[in_round])
                 else:
                     plain = quorum[dst] == 0
-                    np.subtract.at(state.outstanding, dst[in_round & plain], 1)
-                    for p in np.unique(dst[~plain]).tolist():
+                    fell.append(dst[in_round & plain])
+                np.subtract.at(state.outstanding, fell[-1], 1)
+                if quorum is not None:
+                    for p in _distinct(dst[~plain]).tolist():
                         arriving = np.sort(src[dst == p])  # the first to arrive count; ties go to the lower sender
                         take = arriving[: max(int(quorum[p]) - int(got[p]), 0)]
                         if not len(take):
@@ -1142,21 +1182,24 @@ class _Fluid:
                         kept.update(take.tolist())
                         if state.entered[p] and state.current[p] == k:
                             state.outstanding[p] -= len(take)
+                            fell.append(np.array([p]))
                         if got[p] == quorum[p]:  # the rest, arrived or not, are dropped
                             senders = set(round_.src[round_.dst == p].tolist()) - kept
                             ex.dropped.setdefault(index, set()).update(state.owner[sorted(senders)].tolist())
                 if state.schedule.eager:
-                    self._maybe_finish(state, np.unique(src))
-            leaving = np.flatnonzero(state.entered & (state.outstanding == 0) & ~state.dead)
+                    self._maybe_finish(state, src)
+            # (an entered participant with nothing outstanding leaves at once: only those counted can be one now)
+            touched = _distinct(np.concatenate(fell)) if fell else np.zeros(0, dtype=np.int64)
+            leaving = touched[state.entered[touched] & (state.outstanding[touched] == 0) & ~state.dead[touched]]
             if len(leaving):
                 self._leave(state, leaving)
 
-    def _transmit_until(self, later: float) -> None:
-        """Advance every transmission to ``later``; those done by then start propagating."""
+    def _transmit_until(self, later: float, end: np.ndarray | None) -> None:
+        """Advance every transmission to ``later`` (``end``: when each would end, at its rate from now); those done
+        by then start propagating."""
         tx = self.tx
         if not len(tx["left"]):
             return
-        end = self.now + tx["left"] / tx["rate"]
         done = end <= later
         tx["left"] = tx["left"] - tx["rate"] * (later - self.now)
         if done.any():
@@ -1233,15 +1276,16 @@ class _Fluid:
                 if len(self.tx["route"]):
                     self.tx["rate"] = ex.routes.max_min_rates(self.tx["route"])
                 self.changed = False
-            candidates = []
+            candidates, end = [], None
             if len(self.tx["left"]):
-                candidates.append(float((self.now + self.tx["left"] / self.tx["rate"]).min()))
+                end = self.now + self.tx["left"] / self.tx["rate"]
+                candidates.append(float(end.min()))
             for table in (self.pr, self.wait):
                 if len(table["at"]):
                     candidates.append(float(table["at"].min()))
             for state in self.calls.values():
-                waiting = ~state.entered & ~state.dead & (state.current < state.schedule.rounds) & np.isfinite(state.ready)
-                if waiting.any():
+                waiting = state.waiting()
+                if len(waiting):
                     candidates.append(float(state.ready[waiting].min()))
             while self.wakeups and self.wakeups[0] <= self.now:
                 heapq.heappop(self.wakeups)
@@ -1253,7 +1297,7 @@ class _Fluid:
             faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]] + [ex.stop_at]
             if min(faults) <= later:
                 later = max(min(faults), self.now)
-            self._transmit_until(later)
+            self._transmit_until(later, end)
             self.now = later
             if self.now >= ex.stop_at:
                 return  # the network is split: the run stops here, before anything else at this instant
@@ -1268,7 +1312,7 @@ class _Fluid:
             stuck = np.flatnonzero(state.entered & ~state.dead)
             for p in stuck.tolist():
                 k = int(state.current[p])
-                round_, delivered, _ = state.get(k)
+                round_, delivered, _, _ = state.get(k)
                 late = round_.src[(round_.dst == p) & ~delivered]
                 if len(late):
                     ex.waits.setdefault(int(state.owner[p]), set()).update(state.owner[late].tolist())
