@@ -904,6 +904,80 @@ class _CallState:
         return pending
 
 
+class _Rows:
+    """A table of transfers (columns: call, round, index, …) kept in chunks as they were added: its rows are the
+    chunks' in turn, in order. Each instant moves a few groups of transfers from table to table, so a chunk
+    often leaves whole (no copy); for a table with a time ``at`` (fixed when a row is added), each chunk's
+    earliest and latest are kept, so that taking the rows due reads only the chunks that hold some."""
+
+    def __init__(self, ints: tuple[str, ...], floats: tuple[str, ...]) -> None:
+        self.types = {**{key: np.int64 for key in ints}, **{key: np.float64 for key in floats}}
+        self.chunks: list[dict[str, np.ndarray]] = []
+        self.bounds: list[tuple[float, float]] = []  # per chunk, its earliest and latest ``at`` (a table with one)
+
+    def __len__(self) -> int:
+        return sum(len(chunk["call"]) for chunk in self.chunks)
+
+    def add(self, **columns: Any) -> None:
+        """Rows after the others (none where the columns are empty)."""
+        chunk = {key: np.asarray(columns[key], dtype=kind) for key, kind in self.types.items()}
+        if len(chunk["call"]):
+            self.chunks.append(chunk)
+            self.bounds.append(_bounds(chunk))
+
+    def column(self, key: str) -> np.ndarray:
+        """One column over every row."""
+        if len(self.chunks) == 1:
+            return self.chunks[0][key]
+        return np.concatenate([chunk[key] for chunk in self.chunks]) if self.chunks else np.zeros(0, self.types[key])
+
+    def earliest(self) -> float | None:
+        """The earliest ``at`` of any row (None: no row)."""
+        return min(low for low, _ in self.bounds) if self.bounds else None
+
+    def due(self, now: float) -> dict[str, np.ndarray] | None:
+        """The rows whose ``at`` has come (None: none), in order, taken out of the table."""
+        taken, chunks, bounds = [], [], []
+        for chunk, (low, high) in zip(self.chunks, self.bounds):
+            if low > now:
+                chunks.append(chunk)
+                bounds.append((low, high))
+            elif high <= now:
+                taken.append(chunk)
+            else:
+                come = chunk["at"] <= now
+                taken.append(_kept(chunk, come))
+                chunks.append(_kept(chunk, ~come))
+                bounds.append(_bounds(chunks[-1]))
+        if not taken:
+            return None
+        self.chunks, self.bounds = chunks, bounds
+        return taken[0] if len(taken) == 1 else {key: np.concatenate([chunk[key] for chunk in taken])
+                                                 for key in self.types}
+
+    def whole(self) -> dict[str, np.ndarray]:
+        """Every row in one chunk (the table's only one from now on: changes to it are the table's)."""
+        if len(self.chunks) != 1:
+            self.keep(None)
+        return self.chunks[0]
+
+    def keep(self, rows: np.ndarray | None) -> None:
+        """Keep only the ``rows`` (a mask over every row; None: all), in one chunk."""
+        every = {key: self.column(key) for key in self.types}
+        self.chunks = [every if rows is None else _kept(every, rows)]
+        self.bounds = [_bounds(self.chunks[0])]
+
+
+def _kept(chunk: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {key: value[rows] for key, value in chunk.items()}
+
+
+def _bounds(chunk: dict[str, np.ndarray]) -> tuple[float, float]:
+    """A chunk's earliest and latest ``at`` (where it has one and some rows)."""
+    at = chunk.get("at")
+    return (float(at.min()), float(at.max())) if at is not None and len(at) else (_INF, -_INF)
+
+
 class _Fluid:
     """The fluid way through a program (see the module docstring)."""
 
@@ -913,9 +987,9 @@ class _Fluid:
         self.now = 0.0
         self.wakeups: list[float] = []  # future instants owners' tasks end at
         # transfers waiting to start (jitter), transmitting, propagating: call, round, index (+ more)
-        self.wait = self._empty(("call", "k", "i"), ("at", "issued"))
-        self.tx = self._empty(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
-        self.pr = self._empty(("call", "k", "i", "route"), ("at", "start", "issued"))
+        self.wait = _Rows(("call", "k", "i"), ("at", "issued"))
+        self.tx = _Rows(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
+        self.pr = _Rows(("call", "k", "i", "route"), ("at", "start", "issued"))
         self.changed = False
         self.kept: dict[tuple[int, int, int], set[int]] = {}
         self.settled = np.zeros(len(ex.program.tasks), dtype=bool)  # tasks every owner has started
@@ -923,20 +997,6 @@ class _Fluid:
         self.crashes = sorted((float(at), owner) for owner, at in enumerate(ex.crash) if np.isfinite(at))
         self.failures = list(ex.routes.failures)
         self.epoch = 0
-
-    @staticmethod
-    def _empty(ints: tuple[str, ...], floats: tuple[str, ...]) -> dict[str, np.ndarray]:
-        return {**{key: np.zeros(0, dtype=np.int64) for key in ints}, **{key: np.zeros(0) for key in floats}}
-
-    @staticmethod
-    def _append(table: dict[str, np.ndarray], **columns: Any) -> None:
-        for key, value in columns.items():
-            value = np.asarray(value, dtype=table[key].dtype)
-            table[key] = np.concatenate([table[key], value]) if len(table[key]) else value
-
-    @staticmethod
-    def _keep(table: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
-        return {key: value[keep] for key, value in table.items()}
 
     # -- owners' tasks ------------------------------------------------------------------------
     def _start_tasks(self) -> bool:
@@ -1042,7 +1102,7 @@ class _Fluid:
                     if len(sends):
                         issued = state.ready[round_.src[sends]]
                         start = ex._jittered(index, k, issued, sends)
-                        self._append(self.wait, call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
+                        self.wait.add(call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
                                      at=start, issued=issued)
                 idle = entering[state.entered[entering] & (state.outstanding[entering] == 0)]
                 if len(idle):
@@ -1085,23 +1145,21 @@ class _Fluid:
             return
         oldest = int(state.current[~state.dead].min(initial=state.schedule.rounds))
         for table in (self.wait, self.tx, self.pr):
-            mine = table["call"] == state.index
+            mine = table.column("call") == state.index
             if mine.any():
-                oldest = min(oldest, int(table["k"][mine].min()))
+                oldest = min(oldest, int(table.column("k")[mine].min()))
         for k in [k for k in state.cache if k < oldest]:
             del state.cache[k]
 
     # -- transfers ------------------------------------------------------------------------
     def _launch(self) -> None:
         """Transfers whose start has come leave now: counted, routed in this epoch, on the wire."""
-        due = self.wait["at"] <= self.now
-        if not due.any():
+        launching = self.wait.due(self.now)
+        if launching is None:
             return
         ex, routes = self.ex, self.ex.routes
-        launching = self._keep(self.wait, _rows(due))
-        self.wait = self._keep(self.wait, ~due)
         if not _in_order(launching["call"], launching["k"], launching["i"]):
-            launching = self._keep(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
+            launching = _kept(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
         for index in _values(launching["call"]):
             state = self.calls[index]
             mine = _rows(launching["call"] == index)
@@ -1124,23 +1182,21 @@ class _Fluid:
                 moving = nbytes > 0
                 count = int(moving.sum())
                 moving = _rows(moving)
-                self._append(self.tx, call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving].copy(),
+                self.tx.add(call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving].copy(),
                              left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
                              issued=issued[moving])
                 still = nbytes <= 0
-                self._append(self.pr, call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
+                self.pr.add(call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
                              route=ids[still], at=self.now + routes.latency[ids[still]],
                              start=np.full(int(still.sum()), self.now), issued=issued[still])
                 self.changed |= bool(count)
 
     def _deliver(self) -> None:
         """Transfers whose delivery has come arrive: their receivers (and non-eager senders) count them."""
-        arrived = self.pr["at"] <= self.now
-        if not arrived.any():
+        landing = self.pr.due(self.now)
+        if landing is None:
             return
         ex = self.ex
-        landing = self._keep(self.pr, arrived)
-        self.pr = self._keep(self.pr, ~arrived)
         for index in _values(landing["call"]):
             state = self.calls[index]
             mine = landing["call"] == index
@@ -1194,30 +1250,34 @@ class _Fluid:
             if len(leaving):
                 self._leave(state, leaving)
 
-    def _transmit_until(self, later: float, end: np.ndarray | None) -> None:
-        """Advance every transmission to ``later`` (``end``: when each would end, at its rate from now); those done
-        by then start propagating."""
-        tx = self.tx
-        if not len(tx["left"]):
-            return
-        done = end <= later
-        tx["left"] = tx["left"] - tx["rate"] * (later - self.now)
-        if done.any():
-            routes = self.ex.routes
-            self._append(self.pr, call=tx["call"][done], k=tx["k"][done], i=tx["i"][done], route=tx["route"][done],
-                         at=end[done] + routes.latency[tx["route"][done]], start=tx["start"][done],
-                         issued=tx["issued"][done])
-            self.tx = self._keep(tx, ~done)
+    def _transmit_until(self, later: float, ends: list[np.ndarray]) -> None:
+        """Advance every transmission to ``later`` (``ends``: when each would end at its rate from now, chunk by
+        chunk); those done by then start propagating."""
+        latency, chunks = self.ex.routes.latency, []
+        for chunk, end in zip(self.tx.chunks, ends):
+            done = end <= later
+            chunk["left"] = chunk["left"] - chunk["rate"] * (later - self.now)
+            if not done.any():
+                chunks.append(chunk)
+                continue
+            every = done.all()
+            gone = chunk if every else _kept(chunk, done)
+            self.pr.add(call=gone["call"], k=gone["k"], i=gone["i"], route=gone["route"],
+                        at=(end if every else end[done]) + latency[gone["route"]], start=gone["start"],
+                        issued=gone["issued"])
+            if not every:
+                chunks.append(_kept(chunk, ~done))
             self.changed = True
+        self.tx.chunks = chunks
 
     def _crash(self, owner: int) -> None:
         """Owner ``owner`` crashes now: its transfers still waiting or transmitting are cut (the bytes not
         yet sent never leave), its participants stop."""
         ex = self.ex
         for table in ("wait", "tx"):
-            rows = getattr(self, table)
-            if not len(rows["call"]):
+            if not len(getattr(self, table)):
                 continue
+            rows = getattr(self, table).whole()
             from_owner = np.zeros(len(rows["call"]), dtype=bool)
             for index in np.unique(rows["call"]).tolist():
                 state = self.calls[index]
@@ -1235,7 +1295,7 @@ class _Fluid:
                     if table == "tx":
                         ex.tally.route_bytes[rows["route"][row]] -= round(unsent)
                     ex.lost.append((ex.nodes[state.owner[round_.src[i]]], ex.nodes[state.owner[round_.dst[i]]], unsent))
-                setattr(self, table, self._keep(rows, ~from_owner))
+                getattr(self, table).keep(~from_owner)
                 self.changed |= table == "tx"
         for state in self.calls.values():
             mine = (state.owner == owner) & np.isnan(state.finish)
@@ -1247,9 +1307,9 @@ class _Fluid:
         """Link u–v fails now: transmissions on it carry their remaining bytes on to a new route."""
         routes = self.ex.routes
         self.epoch += 1
-        tx = self.tx
-        if not len(tx["route"]):
+        if not len(self.tx):
             return
+        tx = self.tx.whole()
         dead = {routes.link_index[u, v], routes.link_index[v, u]}
         on = routes.crosses(tx["route"], dead)
         if not on.any():
@@ -1272,17 +1332,20 @@ class _Fluid:
             while self._start_tasks() | self._enter_rounds():
                 pass
             self._launch()
+            chunks = self.tx.chunks
             if self.changed:
-                if len(self.tx["route"]):
-                    self.tx["rate"] = ex.routes.max_min_rates(self.tx["route"])
+                if chunks:
+                    rates, first = ex.routes.max_min_rates(self.tx.column("route")), 0
+                    for chunk in chunks:
+                        chunk["rate"] = rates[first: first + len(chunk["route"])]
+                        first += len(chunk["route"])
                 self.changed = False
-            candidates, end = [], None
-            if len(self.tx["left"]):
-                end = self.now + self.tx["left"] / self.tx["rate"]
-                candidates.append(float(end.min()))
+            ends = [self.now + chunk["left"] / chunk["rate"] for chunk in chunks]
+            candidates = [float(end.min()) for end in ends]
             for table in (self.pr, self.wait):
-                if len(table["at"]):
-                    candidates.append(float(table["at"].min()))
+                earliest = table.earliest()
+                if earliest is not None:
+                    candidates.append(earliest)
             for state in self.calls.values():
                 waiting = state.waiting()
                 if len(waiting):
@@ -1297,7 +1360,7 @@ class _Fluid:
             faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]] + [ex.stop_at]
             if min(faults) <= later:
                 later = max(min(faults), self.now)
-            self._transmit_until(later, end)
+            self._transmit_until(later, ends)
             self.now = later
             if self.now >= ex.stop_at:
                 return  # the network is split: the run stops here, before anything else at this instant
