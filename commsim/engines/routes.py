@@ -168,6 +168,17 @@ class Routes:
             position = np.searchsorted(self.keys, keys)
         return self.ids[position]
 
+    def found(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+        """Route ids of the pairs (src[i], dst[i]) in epoch 0 where all are known already, else None (finding none:
+        route ids are numbered in the order pairs are first looked up)."""
+        keys = src * self.count + dst
+        position = np.searchsorted(self.keys, keys)
+        if not len(keys):
+            return np.zeros(0, dtype=np.int64)
+        if position.max() >= len(self.keys) or not np.array_equal(self.keys[position], keys):
+            return None
+        return self.ids[position]
+
     def _add(self, new: np.ndarray) -> None:
         """Find the routes of ``new`` keys (sorted: grouped by epoch and source, numbered in this order)."""
         found = self._through_hub(new)

@@ -853,6 +853,27 @@ class _Execution:
         _Fluid(self).run()
 
 
+class _ByEnd:
+    """A round's transfers by the participant at one end (``ends``: each transfer's sender, or receiver), found for
+    a group of participants without a pass over all of them."""
+
+    def __init__(self, ends: np.ndarray, participants: int) -> None:
+        self.count = np.bincount(ends, minlength=participants)  # transfers per participant
+        self.order = np.argsort(ends, kind="stable")  # the transfers, participant by participant
+        self.first = np.cumsum(self.count) - self.count  # where each participant's are in ``order``
+        self.single = bool((self.count == 1).all())
+
+    def of(self, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(transfers, member): the transfers whose end is in ``group`` (participants, no repeats) and, for each,
+        the position in ``group`` of its end."""
+        if self.single:
+            return self.order[self.first[group]], np.arange(len(group))
+        counts = self.count[group]
+        member = np.repeat(np.arange(len(group)), counts)
+        before = np.cumsum(counts) - counts  # where each member's transfers start in the result
+        return self.order[np.repeat(self.first[group] - before, counts) + np.arange(len(member))], member
+
+
 class _CallState:
     """A collective under way in the fluid way: per participant its round, when it may start it, whether
     it has entered it, what it still waits for; the rounds some participant is in, with their deliveries."""
@@ -872,6 +893,37 @@ class _CallState:
         self.finish = np.full(size, np.nan)
         self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant, pause]
         self.pending = np.zeros(0, dtype=np.int64)  # in order: all participants waiting to enter a round (and some not)
+        self.ends: dict[int, tuple[np.ndarray, _ByEnd]] = {}  # id of a round's src or dst → (it, its transfers by end)
+        self.routed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # (ids of src,
+        # dst) → (src, dst, the round's route ids once met twice, all known)
+
+    def route_ids(self, round_: Round, routes: Routes) -> np.ndarray | None:
+        """Route ids of every transfer of ``round_`` in epoch 0, once per pair of src and dst arrays met before
+        (rounds of one pattern share them: a ring's), where every route is known already; else None."""
+        key = (id(round_.src), id(round_.dst))
+        known = self.routed.get(key)
+        # equivalent: a cache check (a miss looks the routes up again)
+        if known is None or known[0] is not round_.src or known[1] is not round_.dst:
+            if len(self.routed) >= _ROUNDS_KEPT:  # equivalent: forgetting only costs looking up again
+                self.routed.clear()
+            self.routed[key] = (round_.src, round_.dst, None)  # met once: a round of its own is looked up alone
+            return None
+        if known[2] is None:
+            ids = routes.found(self.owner[round_.src], self.owner[round_.dst])
+            if ids is None:
+                return None
+            self.routed[key] = (round_.src, round_.dst, ids)
+        return self.routed[key][2]
+
+    def by_end(self, ends: np.ndarray) -> _ByEnd:
+        """``ends``' transfers by participant, once per array (rounds of one pattern share theirs: a ring's)."""
+        known = self.ends.get(id(ends))
+        # equivalent: a cache check (a miss indexes the same array again)
+        if known is None or known[0] is not ends:
+            if len(self.ends) >= _ROUNDS_KEPT:  # equivalent: forgetting only costs indexing again
+                self.ends.clear()
+            known = self.ends[id(ends)] = (ends, _ByEnd(ends, len(self.owner)))
+        return known[1]
 
     def get(self, k: int) -> list[Any]:
         entry = self.cache.get(k)
@@ -1081,23 +1133,19 @@ class _Fluid:
                 for k in _values(state.current[entering]):
                     group = entering[state.current[entering] == k]
                     round_, delivered, got, _ = state.get(k)
-                    member = np.zeros(len(state.owner), dtype=bool)
-                    member[group] = True
-                    sends = np.flatnonzero(member[round_.src])
-                    eager = state.schedule.eager
-                    waiting = np.zeros(len(state.owner), dtype=np.int64)
-                    if not eager:
-                        waiting += np.bincount(round_.src[sends], minlength=len(state.owner))
-                    else:
-                        state.sends_left += np.bincount(round_.src[sends], minlength=len(state.owner))
+                    by_src = state.by_end(round_.src)
+                    sends = np.sort(by_src.of(group)[0])
+                    own = by_src.count[group]  # each member's sends
+                    if state.schedule.eager:  # (its sends are not waited for: counted apart)
+                        state.sends_left[group] += own
+                        own = np.zeros(len(group), dtype=np.int64)
+                    receives, receiver = state.by_end(round_.dst).of(group)
+                    needs = np.bincount(receiver[~delivered[receives]], minlength=len(group))
                     quorum = round_.quorum
-                    receives = member[round_.dst] & ~delivered
-                    needs = np.bincount(round_.dst[receives], minlength=len(state.owner))
                     if quorum is not None:
-                        q = quorum.astype(np.int64)
-                        needs = np.where(q > 0, np.maximum(q - got, 0), needs)
-                    waiting += needs
-                    state.outstanding[group] = waiting[group]
+                        q = quorum[group].astype(np.int64)
+                        needs = np.where(q > 0, np.maximum(q - got[group], 0), needs)
+                    state.outstanding[group] = own + needs
                     state.entered[group] = True
                     if len(sends):
                         issued = state.ready[round_.src[sends]]
@@ -1172,6 +1220,8 @@ class _Fluid:
                 src, dst, nbytes = (round_.src, round_.dst, round_.nbytes) if whole else \
                     (round_.src[i], round_.dst[i], round_.nbytes[i])
                 known = ex.known.get((index, k)) if self.epoch == 0 else None
+                if known is None and self.epoch == 0:
+                    known = state.route_ids(round_, routes)
                 if known is not None:
                     ids = known if whole else known[i]
                 else:
