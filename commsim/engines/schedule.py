@@ -42,6 +42,8 @@ from .routes import Routes
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
 _BLOCK = 1 << 19  # transfers advanced in one vectorised step (a block of rounds alike: 16 MB per array of them)
 _INF = float("inf")
+_FILLED_BYTES = 1 << 27  # the chunks' rates kept per multiset of routes, at most (then forgotten all at once)
+_NAMES_KEPT = 256  # chunks' routes kept as bytes, at most (then forgotten all at once)
 _ROUNDS_KEPT = 8  # rounds of a call the fluid way keeps before it looks for those it may forget
 
 
@@ -893,6 +895,7 @@ class _CallState:
         self.finish = np.full(size, np.nan)
         self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant, pause]
         self.pending = np.zeros(0, dtype=np.int64)  # in order: all participants waiting to enter a round (and some not)
+        self.fresh: np.ndarray | None = None  # those of them waiting, where nobody has moved since they were found
         self.ends: dict[int, tuple[np.ndarray, _ByEnd]] = {}  # id of a round's src or dst → (it, its transfers by end)
         self.routed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # (ids of src,
         # dst) → (src, dst, the round's route ids once met twice, all known)
@@ -943,16 +946,25 @@ class _CallState:
     def may_wait(self, members: np.ndarray) -> None:
         """Participants ``members`` have been given a time to enter their next round."""
         self.pending = _distinct(np.concatenate([self.pending, members]))
+        self.fresh = None
+
+    def moved(self) -> None:
+        """Some participant entered a round or died: who waits is to be found again."""
+        self.fresh = None
 
     def waiting(self) -> np.ndarray:
         """The participants waiting to enter a round — not in one, alive, with rounds left, ready at a finite
         time — in order (the others are dropped from ``pending``): those only (``_start_tasks`` and ``_leave``
-        tell :meth:`may_wait` every participant they give a time to)."""
+        tell :meth:`may_wait` every participant they give a time to), found again only after some participant
+        was given a time, entered a round or died (:meth:`moved`)."""
+        if self.fresh is not None:
+            return self.fresh
         pending = self.pending
         still = ~self.entered[pending] & ~self.dead[pending] & (self.current[pending] < self.schedule.rounds) \
             & np.isfinite(self.ready[pending])
         if not still.all():
             pending = self.pending = pending[still]
+        self.fresh = pending
         return pending
 
 
@@ -1030,6 +1042,13 @@ def _bounds(chunk: dict[str, np.ndarray]) -> tuple[float, float]:
     return (float(at.min()), float(at.max())) if at is not None and len(at) else (_INF, -_INF)
 
 
+def _one_if_all(values: np.ndarray) -> np.ndarray:
+    """``values``, as one number seen at every place (a read-only view) where they are all one."""
+    if len(values) and values.min() == values.max():
+        return np.broadcast_to(values[:1].copy(), values.shape)  # (a copy: the view would keep all of values)
+    return values
+
+
 class _Fluid:
     """The fluid way through a program (see the module docstring)."""
 
@@ -1043,6 +1062,10 @@ class _Fluid:
         self.tx = _Rows(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
         self.pr = _Rows(("call", "k", "i", "route"), ("at", "start", "issued"))
         self.changed = False
+        self.filled: dict[tuple[bytes, ...], list[np.ndarray]] = {}  # chunks' routes → their rates (see _rates)
+        self.filled_bytes = 0
+        self.names: dict[int, tuple[np.ndarray, bytes]] = {}  # id of a chunk's routes → (them, as bytes)
+        self.interned: dict[bytes, bytes] = {}  # chunks' routes as bytes: one object per content (keys compare fast)
         self.kept: dict[tuple[int, int, int], set[int]] = {}
         self.settled = np.zeros(len(ex.program.tasks), dtype=bool)  # tasks every owner has started
         self.begun = np.zeros((len(ex.program.tasks), ex.program.owners), dtype=bool)  # compute tasks handled  # (call, round, participant) → the senders it took
@@ -1088,6 +1111,7 @@ class _Fluid:
             state.ready[alive] = joined_owner[alive] + task.delay_s
             state.may_wait(np.flatnonzero(alive))
             state.dead[new & ~alive] = True
+            state.moved()
             ex.task_start[index, owner[new]] = np.where(joined_owner[new] < limit[new], joined_owner[new], np.nan)
             self._finish_if_empty(state)
             started = True
@@ -1147,6 +1171,7 @@ class _Fluid:
                         needs = np.where(q > 0, np.maximum(q - got[group], 0), needs)
                     state.outstanding[group] = own + needs
                     state.entered[group] = True
+                    state.moved()
                     if len(sends):
                         issued = state.ready[round_.src[sends]]
                         start = ex._jittered(index, k, issued, sends)
@@ -1160,27 +1185,31 @@ class _Fluid:
     def _leave(self, state: _CallState, members: np.ndarray) -> None:
         """Participants ``members`` (entered, nothing outstanding) leave their round now."""
         now, ex = self.now, self.ex
-        for k in _values(state.current[members]):
-            group = members[state.current[members] == k]
+        current = state.current[members]
+        rounds = _values(current)
+        for k in rounds:
+            group = members if len(rounds) == 1 else members[current == k]
             pause = state.pause(k, ex.gamma)
             ready = now + (pause[group] if isinstance(pause, np.ndarray) else pause)
+            if ex.calm:  # (no limit: a finite time is before it)
+                state.ready[group] = ready
+                continue
             limit = ex.limit[state.owner[group]]
             state.ready[group] = np.where(ready >= limit, _INF, ready)
             state.dead[group] |= ready >= limit
-        state.current[members] += 1
+        state.current[members] = current + 1
         state.entered[members] = False
         state.may_wait(members)
-        last = members[(state.current[members] == state.schedule.rounds) & ~state.dead[members]]
-        self._maybe_finish(state, last)
+        self._maybe_finish(state, members)
         self._forget(state)
 
     def _maybe_finish(self, state: _CallState, members: np.ndarray) -> None:
         """Participants past the last round whose eager sends are all delivered have finished the call
         (``members``: repeats allowed)."""
+        members = members[state.current[members] == state.schedule.rounds]
         if not len(members):
             return
-        done = members[(state.current[members] == state.schedule.rounds) & (state.sends_left[members] == 0)
-                       & np.isnan(state.finish[members]) & ~state.dead[members]]
+        done = members[(state.sends_left[members] == 0) & np.isnan(state.finish[members]) & ~state.dead[members]]
         if len(done):
             state.finish[done] = np.maximum(state.ready[done], state.sent[done]) if state.schedule.eager \
                 else state.ready[done]
@@ -1249,20 +1278,21 @@ class _Fluid:
         ex = self.ex
         for index in _values(landing["call"]):
             state = self.calls[index]
-            mine = landing["call"] == index
+            mine = _rows(landing["call"] == index)
+            ks, iis = landing["k"][mine], landing["i"][mine]
             fell: list[np.ndarray] = []  # participants whose outstanding fell: only they may leave now
-            for k in _values(landing["k"][mine]):
-                sel = mine & (landing["k"] == k)
-                i = landing["i"][sel]
+            for k in _values(ks):
+                this = _rows(ks == k)
+                i = iis[this]
                 i = i if _in_order(i) else np.sort(i)
                 round_, delivered, got, _ = state.get(k)
                 delivered[i] = True
                 src, dst = round_.src[i], round_.dst[i]
                 if ex.log is not None:
-                    order = np.argsort(landing["i"][sel], kind="stable")
-                    ex.log.add(state.owner[src], state.owner[dst], round_.nbytes[i], landing["start"][sel][order],
-                               np.full(len(i), self.now), round_.phase, landing["route"][sel][order],
-                               landing["issued"][sel][order])
+                    order = np.argsort(iis[this], kind="stable")
+                    start, route, issued = (landing[key][mine][this][order] for key in ("start", "route", "issued"))
+                    ex.log.add(state.owner[src], state.owner[dst], round_.nbytes[i], start, np.full(len(i), self.now),
+                               round_.phase, route, issued)
                 if state.schedule.eager:
                     np.maximum.at(state.sent, src, self.now)
                     np.subtract.at(state.sends_left, src, 1)
@@ -1300,16 +1330,16 @@ class _Fluid:
             if len(leaving):
                 self._leave(state, leaving)
 
-    def _transmit_until(self, later: float, ends: list[np.ndarray]) -> None:
+    def _transmit_until(self, later: float, ends: list[np.ndarray], firsts: list[float]) -> None:
         """Advance every transmission to ``later`` (``ends``: when each would end at its rate from now, chunk by
-        chunk); those done by then start propagating."""
+        chunk; ``firsts``: each chunk's earliest); those done by then start propagating."""
         latency, chunks = self.ex.routes.latency, []
-        for chunk, end in zip(self.tx.chunks, ends):
-            done = end <= later
+        for chunk, end, first in zip(self.tx.chunks, ends, firsts):
             chunk["left"] = chunk["left"] - chunk["rate"] * (later - self.now)
-            if not done.any():
+            if first > later:  # none done
                 chunks.append(chunk)
                 continue
+            done = end <= later
             every = done.all()
             gone = chunk if every else _kept(chunk, done)
             self.pr.add(call=gone["call"], k=gone["k"], i=gone["i"], route=gone["route"],
@@ -1351,6 +1381,7 @@ class _Fluid:
             mine = (state.owner == owner) & np.isnan(state.finish)
             state.dead[mine] = True
             state.entered[mine] = False
+            state.moved()
             self._owners_done(state)
 
     def _fail(self, u: Hashable, v: Hashable) -> None:
@@ -1375,6 +1406,52 @@ class _Fluid:
             self.ex.rerouted += float(tx["left"][row])
         self.changed = True
 
+    def _rates(self, chunks: list[dict[str, np.ndarray]]) -> None:
+        """Every transmission's max-min rate, chunk by chunk. The rates depend on the multiset of routes alone, so
+        they are kept per multiset of chunks' routes (each chunk's as bytes, one object per content, in order:
+        equal keys, equal routes), as each chunk's rates (one number, where they are all one): the groups of a
+        ring's rounds repeat, and a hit costs a pass over the chunks, not over the transfers."""
+        if not chunks:
+            return
+        if self.epoch:  # a failure may have rerouted a chunk's transfers in place: its bytes are not its routes
+            self._fill(chunks)
+            return
+        names = [self._name(chunk["route"]) for chunk in chunks]
+        order = sorted(range(len(chunks)), key=names.__getitem__)
+        key = tuple(names[j] for j in order)
+        known = self.filled.get(key)
+        if known is None:
+            self._fill(chunks)
+            known = [_one_if_all(chunks[j]["rate"]) for j in order]
+            size = sum(rate.strides[0] and rate.nbytes for rate in known) + 8 * len(key)  # (one number: none)
+            self.filled_bytes += size
+            if self.filled_bytes > _FILLED_BYTES:  # equivalent: forgetting only costs filling again
+                self.filled.clear()
+                self.interned.clear()
+                self.filled_bytes = size
+            self.filled[key] = known
+        for j, rate in zip(order, known):
+            chunks[j]["rate"] = rate
+
+    def _fill(self, chunks: list[dict[str, np.ndarray]]) -> np.ndarray:
+        """Every transmission's rate from the routes' max-min rates, into its chunk (views of one array)."""
+        rates, first = self.ex.routes.max_min_rates(self.tx.column("route")), 0
+        for chunk in chunks:
+            chunk["rate"] = rates[first: first + len(chunk["route"])]
+            first += len(chunk["route"])
+        return rates
+
+    def _name(self, routes: np.ndarray) -> bytes:
+        """A chunk's routes as bytes, once per array (a chunk's routes change only under a failure)."""
+        known = self.names.get(id(routes))
+        # equivalent: a cache check (a miss makes the same bytes again)
+        if known is None or known[0] is not routes:
+            if len(self.names) >= _NAMES_KEPT:  # equivalent: forgetting only costs making them again
+                self.names.clear()
+            name = routes.tobytes()
+            known = self.names[id(routes)] = (routes, self.interned.setdefault(name, name))
+        return known[1]
+
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> None:
         ex = self.ex
@@ -1384,14 +1461,11 @@ class _Fluid:
             self._launch()
             chunks = self.tx.chunks
             if self.changed:
-                if chunks:
-                    rates, first = ex.routes.max_min_rates(self.tx.column("route")), 0
-                    for chunk in chunks:
-                        chunk["rate"] = rates[first: first + len(chunk["route"])]
-                        first += len(chunk["route"])
+                self._rates(chunks)
                 self.changed = False
             ends = [self.now + chunk["left"] / chunk["rate"] for chunk in chunks]
-            candidates = [float(end.min()) for end in ends]
+            firsts = [float(end.min()) for end in ends]
+            candidates = list(firsts)
             for table in (self.pr, self.wait):
                 earliest = table.earliest()
                 if earliest is not None:
@@ -1410,7 +1484,7 @@ class _Fluid:
             faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]] + [ex.stop_at]
             if min(faults) <= later:
                 later = max(min(faults), self.now)
-            self._transmit_until(later, ends)
+            self._transmit_until(later, ends, firsts)
             self.now = later
             if self.now >= ex.stop_at:
                 return  # the network is split: the run stops here, before anything else at this instant
