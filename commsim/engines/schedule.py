@@ -37,7 +37,7 @@ from ..network.fluid import Link, MessageLog, Route
 from ..network.jitter import jitter_fraction
 from .program import Collective, Compute, Faults, Program, one_call
 from .record import Record
-from .routes import Routes
+from .routes import Routes, _distinct
 
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
 _BLOCK = 1 << 19  # transfers advanced in one vectorised step (a block of rounds alike: 16 MB per array of them)
@@ -94,13 +94,6 @@ class _Tally:
         self._grow(len(weights))
         self.route_bytes[: len(weights)] += weights
         self.touched[: len(weights)] |= np.bincount(routes) > 0
-
-
-def _distinct(column: np.ndarray) -> np.ndarray:
-    """``np.unique(column)`` by a sort (numpy 2's unique of integers hashes: some 20 times slower at a few
-    thousand)."""
-    ordered = np.sort(column)
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
 
 
 def _values(column: np.ndarray) -> list[int]:
@@ -944,8 +937,8 @@ class _CallState:
         return entry[3]
 
     def may_wait(self, members: np.ndarray) -> None:
-        """Participants ``members`` have been given a time to enter their next round."""
-        self.pending = _distinct(np.concatenate([self.pending, members]))
+        """Participants ``members`` (in order, no repeats) have been given a time to enter their next round."""
+        self.pending = _distinct(np.concatenate([self.pending, members])) if len(self.pending) else members
         self.fresh = None
 
     def moved(self) -> None:
@@ -978,6 +971,8 @@ class _Rows:
         self.types = {**{key: np.int64 for key in ints}, **{key: np.float64 for key in floats}}
         self.chunks: list[dict[str, np.ndarray]] = []
         self.bounds: list[tuple[float, float]] = []  # per chunk, its earliest and latest ``at`` (a table with one)
+        self.merged = False  # some chunk holds rows added apart
+        self.as_added = False  # the rows last due are of one chunk as it was added (or some of them, in order)
 
     def __len__(self) -> int:
         return sum(len(chunk["call"]) for chunk in self.chunks)
@@ -1015,7 +1010,7 @@ class _Rows:
                 bounds.append(_bounds(chunks[-1]))
         if not taken:
             return None
-        self.chunks, self.bounds = chunks, bounds
+        self.chunks, self.bounds, self.as_added = chunks, bounds, len(taken) == 1 and not self.merged
         return taken[0] if len(taken) == 1 else {key: np.concatenate([chunk[key] for chunk in taken])
                                                  for key in self.types}
 
@@ -1028,8 +1023,10 @@ class _Rows:
     def keep(self, rows: np.ndarray | None) -> None:
         """Keep only the ``rows`` (a mask over every row; None: all), in one chunk."""
         every = {key: self.column(key) for key in self.types}
-        self.chunks = [every if rows is None else _kept(every, rows)]
-        self.bounds = [_bounds(self.chunks[0])]
+        self.merged |= len(self.chunks) > 1
+        kept = every if rows is None else _kept(every, rows)
+        self.chunks = [kept] if len(kept["call"]) else []  # (a table holds no empty chunk)
+        self.bounds = [_bounds(kept)] if len(kept["call"]) else []
 
 
 def _kept(chunk: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -1064,6 +1061,8 @@ class _Fluid:
         self.changed = False
         self.filled: dict[tuple[bytes, ...], list[np.ndarray]] = {}  # chunks' routes → their rates (see _rates)
         self.filled_bytes = 0
+        self.carrying: list[tuple[np.ndarray, np.ndarray]] = []  # (routes, bytes) launched, not yet in the tally
+        self.carrying_rows = 0
         self.names: dict[int, tuple[np.ndarray, bytes]] = {}  # id of a chunk's routes → (them, as bytes)
         self.interned: dict[bytes, bytes] = {}  # chunks' routes as bytes: one object per content (keys compare fast)
         self.kept: dict[tuple[int, int, int], set[int]] = {}
@@ -1235,7 +1234,8 @@ class _Fluid:
         if launching is None:
             return
         ex, routes = self.ex, self.ex.routes
-        if not _in_order(launching["call"], launching["k"], launching["i"]):
+        # (a chunk as added is one group's sends, in order)
+        if not self.wait.as_added and not _in_order(launching["call"], launching["k"], launching["i"]):
             launching = _kept(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
         for index in _values(launching["call"]):
             state = self.calls[index]
@@ -1255,7 +1255,8 @@ class _Fluid:
                     ids = known if whole else known[i]
                 else:
                     ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
-                ex.tally.add(ids, nbytes)
+                ex.tally.count(nbytes)
+                self._carry(ids, nbytes)
                 if routes.failures:
                     ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
                 moving = nbytes > 0
@@ -1265,10 +1266,21 @@ class _Fluid:
                              left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
                              issued=issued[moving])
                 still = nbytes <= 0
-                self.pr.add(call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
-                             route=ids[still], at=self.now + routes.latency[ids[still]],
-                             start=np.full(int(still.sum()), self.now), issued=issued[still])
+                if count < len(nbytes):
+                    self.pr.add(call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
+                                route=ids[still], at=self.now + routes.latency[ids[still]],
+                                start=np.full(int(still.sum()), self.now), issued=issued[still])
                 self.changed |= bool(count)
+
+    def _carry(self, routes: np.ndarray | None = None, nbytes: np.ndarray | None = None) -> None:
+        """Bytes ``nbytes`` on ``routes`` into the tally, a few hundred thousand transfers at once (its bytes per
+        route: sums of whole bytes, exact in any order); with none, all that waits."""
+        if routes is not None:
+            self.carrying.append((routes, nbytes))
+            self.carrying_rows += len(routes)
+        if self.carrying and (routes is None or self.carrying_rows >= _BLOCK):
+            self.ex.tally.carry(*(np.concatenate(column) for column in zip(*self.carrying)))
+            self.carrying, self.carrying_rows = [], 0
 
     def _deliver(self) -> None:
         """Transfers whose delivery has come arrive: their receivers (and non-eager senders) count them."""
@@ -1373,6 +1385,7 @@ class _Fluid:
                     i = int(rows["i"][row])
                     unsent = float(rows["left"][row]) if table == "tx" else float(round_.nbytes[i])
                     if table == "tx":
+                        self._carry()
                         ex.tally.route_bytes[rows["route"][row]] -= round(unsent)
                     ex.lost.append((ex.nodes[state.owner[round_.src[i]]], ex.nodes[state.owner[round_.dst[i]]], unsent))
                 getattr(self, table).keep(~from_owner)
@@ -1401,6 +1414,7 @@ class _Fluid:
             i = int(tx["i"][row])
             src, dst = state.owner[round_.src[i]], state.owner[round_.dst[i]]
             new = int(routes.lookup(np.array([src]), np.array([dst]), self.epoch)[0])
+            self._carry()
             self.ex.tally.move(int(tx["route"][row]), new, float(tx["left"][row]))
             tx["route"][row] = new
             self.ex.rerouted += float(tx["left"][row])
@@ -1455,6 +1469,29 @@ class _Fluid:
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> None:
         ex = self.ex
+        split = self._loop()
+        self._carry()
+        if split:
+            return  # (the run stopped where the network split: nothing more to say of who waits)
+        for state in self.calls.values():
+            stuck = np.flatnonzero(state.entered & ~state.dead)
+            for p in stuck.tolist():
+                k = int(state.current[p])
+                round_, delivered, _, _ = state.get(k)
+                late = round_.src[(round_.dst == p) & ~delivered]
+                if len(late):
+                    ex.waits.setdefault(int(state.owner[p]), set()).update(state.owner[late].tolist())
+        last = max(self.calls) if self.calls else None
+        if last is not None:
+            ex.last_finish = self.calls[last].finish.copy()
+        for index, state in self.calls.items():
+            for o in np.unique(state.owner).tolist():
+                if np.isnan(ex.task_end[index, o]) and not np.isnan(state.joined[state.owner == o]).all():
+                    ex.task_end[index, o] = _INF
+
+    def _loop(self) -> bool:
+        """Instant after instant until nothing is left to happen (False) or the network splits (True)."""
+        ex = self.ex
         while True:
             while self._start_tasks() | self._enter_rounds():
                 pass
@@ -1479,7 +1516,7 @@ class _Fluid:
             if self.wakeups:
                 candidates.append(self.wakeups[0])
             if not candidates:
-                break
+                return False
             later = max(min(candidates), self.now)
             faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]] + [ex.stop_at]
             if min(faults) <= later:
@@ -1487,7 +1524,7 @@ class _Fluid:
             self._transmit_until(later, ends, firsts)
             self.now = later
             if self.now >= ex.stop_at:
-                return  # the network is split: the run stops here, before anything else at this instant
+                return True  # the network is split: the run stops here, before anything else at this instant
             while self.crashes and self.crashes[0][0] <= self.now:
                 self._crash(self.crashes.pop(0)[1])
             while self.failures and self.failures[0][2] <= self.now:
@@ -1495,21 +1532,6 @@ class _Fluid:
                 self._fail(u, v)
             self._launch()
             self._deliver()
-        for state in self.calls.values():
-            stuck = np.flatnonzero(state.entered & ~state.dead)
-            for p in stuck.tolist():
-                k = int(state.current[p])
-                round_, delivered, _, _ = state.get(k)
-                late = round_.src[(round_.dst == p) & ~delivered]
-                if len(late):
-                    ex.waits.setdefault(int(state.owner[p]), set()).update(state.owner[late].tolist())
-        last = max(self.calls) if self.calls else None
-        if last is not None:
-            ex.last_finish = self.calls[last].finish.copy()
-        for index, state in self.calls.items():
-            for o in np.unique(state.owner).tolist():
-                if np.isnan(ex.task_end[index, o]) and not np.isnan(state.joined[state.owner == o]).all():
-                    ex.task_end[index, o] = _INF
 
 
 def participant_nodes(schedule: Schedule, workers: int, servers: tuple[Any, ...]) -> list[Any]:
