@@ -1170,12 +1170,12 @@ class _Fluid:
                         needs = np.where(q > 0, np.maximum(q - got[group], 0), needs)
                     state.outstanding[group] = own + needs
                     state.entered[group] = True
-                    state.moved()
                     if len(sends):
                         issued = state.ready[round_.src[sends]]
                         start = ex._jittered(index, k, issued, sends)
                         self.wait.add(call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
                                      at=start, issued=issued)
+                state.pending = state.fresh = waiting[state.ready[waiting] > now]  # (the others entered)
                 idle = entering[state.entered[entering] & (state.outstanding[entering] == 0)]
                 if len(idle):
                     self._leave(state, idle)
@@ -1255,7 +1255,6 @@ class _Fluid:
                     ids = known if whole else known[i]
                 else:
                     ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
-                ex.tally.count(nbytes)
                 self._carry(ids, nbytes)
                 if routes.failures:
                     ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
@@ -1273,13 +1272,14 @@ class _Fluid:
                 self.changed |= bool(count)
 
     def _carry(self, routes: np.ndarray | None = None, nbytes: np.ndarray | None = None) -> None:
-        """Bytes ``nbytes`` on ``routes`` into the tally, a few hundred thousand transfers at once (its bytes per
-        route: sums of whole bytes, exact in any order); with none, all that waits."""
+        """Messages of ``nbytes`` on ``routes`` into the tally, a few hundred thousand at once (its counts by size
+        add up, its bytes per route are sums of whole bytes: exact in any order); with none, all that waits."""
         if routes is not None:
             self.carrying.append((routes, nbytes))
             self.carrying_rows += len(routes)
         if self.carrying and (routes is None or self.carrying_rows >= _BLOCK):
-            self.ex.tally.carry(*(np.concatenate(column) for column in zip(*self.carrying)))
+            routes, nbytes = (np.concatenate(column) for column in zip(*self.carrying))
+            self.ex.tally.add(routes, nbytes)
             self.carrying, self.carrying_rows = [], 0
 
     def _deliver(self) -> None:
