@@ -1385,7 +1385,7 @@ class _Fluid:
                     i = int(rows["i"][row])
                     unsent = float(rows["left"][row]) if table == "tx" else float(round_.nbytes[i])
                     if table == "tx":
-                        self._carry()
+                        self._carry()  # (the route may not be in the tally yet)
                         ex.tally.route_bytes[rows["route"][row]] -= round(unsent)
                     ex.lost.append((ex.nodes[state.owner[round_.src[i]]], ex.nodes[state.owner[round_.dst[i]]], unsent))
                 getattr(self, table).keep(~from_owner)
@@ -1414,8 +1414,8 @@ class _Fluid:
             i = int(tx["i"][row])
             src, dst = state.owner[round_.src[i]], state.owner[round_.dst[i]]
             new = int(routes.lookup(np.array([src]), np.array([dst]), self.epoch)[0])
-            self._carry()
-            self.ex.tally.move(int(tx["route"][row]), new, float(tx["left"][row]))
+            self.ex.tally.move(int(tx["route"][row]), new, float(tx["left"][row]))  # (before the launches still to be
+            # tallied, or after: sums of whole bytes)
             tx["route"][row] = new
             self.ex.rerouted += float(tx["left"][row])
         self.changed = True
