@@ -417,8 +417,9 @@ def test_run_schedule_counts_the_workers_among_the_nodes_it_is_given():
 def test_rates_kept_per_multiset_of_chunks_by_hand():
     """The fluid way's rates, kept per multiset of its chunks' routes, on a 4-rank star of 8 B/s links: chunks
     [0 → 2, 0 → 2, 0 → 1] and [3 → 1] — 0's uplink carries three (8/3 each, 3 → 1 at 8/3 too by then), then
-    3 → 1 alone fills what 1's downlink has left, 8 − 8/3 − 8/3: 16/3. The same chunks again (other arrays, the other order) take what was kept, each its own rates;
-    the same routes cut into other chunks ([0 → 2, 3 → 1] and [0 → 2, 0 → 1]) are filled anew, and again."""
+    3 → 1 alone fills what 1's downlink has left, 8 − 8/3 − 8/3: 16/3. The same chunks again (other arrays,
+    the other order) take what was kept, each its own rates; the same routes cut into other chunks
+    ([0 → 2, 3 → 1] and [0 → 2, 0 → 1]) are filled anew, and again."""
     from commsim.engines.program import one_call
     from commsim.engines.schedule import _Execution, _Fluid
     from commsim.network import topology

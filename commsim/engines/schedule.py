@@ -889,7 +889,7 @@ class _CallState:
         self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant, pause]
         self.pending = np.zeros(0, dtype=np.int64)  # in order: all participants waiting to enter a round (and some not)
         self.fresh: np.ndarray | None = None  # those of them waiting, where nobody has moved since they were found
-        self.ends: dict[int, tuple[np.ndarray, _ByEnd]] = {}  # id of a round's src or dst → (it, its transfers by end)
+        self.ends: dict[int, tuple[np.ndarray, _ByEnd]] = {}  # id of a round's src or dst → (it, transfers by end)
         self.routed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # (ids of src,
         # dst) → (src, dst, the round's route ids once met twice, all known)
 
@@ -1153,8 +1153,10 @@ class _Fluid:
                 if not len(entering):
                     break
                 entered_any = True
-                for k in _values(state.current[entering]):
-                    group = entering[state.current[entering] == k]
+                current = state.current[entering]
+                rounds = _values(current)
+                for k in rounds:
+                    group = entering if len(rounds) == 1 else entering[current == k]
                     round_, delivered, got, _ = state.get(k)
                     by_src = state.by_end(round_.src)
                     sends = np.sort(by_src.of(group)[0])
@@ -1162,8 +1164,12 @@ class _Fluid:
                     if state.schedule.eager:  # (its sends are not waited for: counted apart)
                         state.sends_left[group] += own
                         own = np.zeros(len(group), dtype=np.int64)
-                    receives, receiver = state.by_end(round_.dst).of(group)
-                    needs = np.bincount(receiver[~delivered[receives]], minlength=len(group))
+                    by_dst = state.by_end(round_.dst)
+                    receives, receiver = by_dst.of(group)
+                    if by_dst.single:  # (member j's receive is receives[j])
+                        needs = (~delivered[receives]).astype(np.int64)
+                    else:
+                        needs = np.bincount(receiver[~delivered[receives]], minlength=len(group))
                     quorum = round_.quorum
                     if quorum is not None:
                         q = quorum[group].astype(np.int64)
@@ -1176,7 +1182,7 @@ class _Fluid:
                         self.wait.add(call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
                                      at=start, issued=issued)
                 state.pending = state.fresh = waiting[state.ready[waiting] > now]  # (the others entered)
-                idle = entering[state.entered[entering] & (state.outstanding[entering] == 0)]
+                idle = entering[state.outstanding[entering] == 0]  # (all of them entered)
                 if len(idle):
                     self._leave(state, idle)
         return entered_any
@@ -1246,14 +1252,14 @@ class _Fluid:
                 i, issued = iis[this], sent[this]
                 round_ = state.get(k)[0]
                 whole = _everything(i, len(round_.src))  # the round's transfers, all of them, in order
-                src, dst, nbytes = (round_.src, round_.dst, round_.nbytes) if whole else \
-                    (round_.src[i], round_.dst[i], round_.nbytes[i])
+                nbytes = round_.nbytes if whole else round_.nbytes[i]
                 known = ex.known.get((index, k)) if self.epoch == 0 else None
                 if known is None and self.epoch == 0:
                     known = state.route_ids(round_, routes)
                 if known is not None:
                     ids = known if whole else known[i]
                 else:
+                    src, dst = (round_.src, round_.dst) if whole else (round_.src[i], round_.dst[i])
                     ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
                 self._carry(ids, nbytes)
                 if routes.failures:
@@ -1337,7 +1343,8 @@ class _Fluid:
                 if state.schedule.eager:
                     self._maybe_finish(state, src)
             # (an entered participant with nothing outstanding leaves at once: only those counted can be one now)
-            touched = _distinct(np.concatenate(fell)) if fell else np.zeros(0, dtype=np.int64)
+            touched = np.concatenate(fell) if len(fell) > 1 else fell[0] if fell else np.zeros(0, dtype=np.int64)
+            touched = _distinct(touched)
             leaving = touched[state.entered[touched] & (state.outstanding[touched] == 0) & ~state.dead[touched]]
             if len(leaving):
                 self._leave(state, leaving)
