@@ -16,6 +16,9 @@ both exact:
 * **Fluid events**: one instant at a time, every transfer active at that instant in arrays; at each
   instant the max-min rates (progressive filling over the link–transfer incidence, vectorised), then
   the next instant is the earliest end of transmission, delivery, combine, compute, crash or failure.
+  What an instant costs is kept to what changes in it: transfers in chunks as a group of them entered
+  (:class:`_Rows`), each chunk's rates kept per multiset of routes, a group of participants found by its
+  members (:class:`_ByEnd`), who waits to enter a round kept in a list, counts tallied in blocks.
 
 Counts, message sizes and bytes per route are accumulated; with ``keep_log`` every delivered transfer is
 recorded too (what idle time, the critical path and a trace read).
@@ -861,8 +864,8 @@ class _ByEnd:
     def of(self, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(transfers, member): the transfers whose end is in ``group`` (participants, no repeats) and, for each,
         the position in ``group`` of its end."""
-        if self.single:
-            return self.order[self.first[group]], np.arange(len(group))
+        if self.single:  # (then ``first`` is 0, 1, …)
+            return self.order[group], np.arange(len(group))
         counts = self.count[group]
         member = np.repeat(np.arange(len(group)), counts)
         before = np.cumsum(counts) - counts  # where each member's transfers start in the result
@@ -889,6 +892,7 @@ class _CallState:
         self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant, pause]
         self.pending = np.zeros(0, dtype=np.int64)  # in order: all participants waiting to enter a round (and some not)
         self.fresh: np.ndarray | None = None  # those of them waiting, where nobody has moved since they were found
+        self.through = False  # some participant has passed the last round
         self.ends: dict[int, tuple[np.ndarray, _ByEnd]] = {}  # id of a round's src or dst → (it, transfers by end)
         self.routed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # (ids of src,
         # dst) → (src, dst, the round's route ids once met twice, all known)
@@ -1160,7 +1164,7 @@ class _Fluid:
                     round_, delivered, got, _ = state.get(k)
                     by_src = state.by_end(round_.src)
                     sends = np.sort(by_src.of(group)[0])
-                    own = by_src.count[group]  # each member's sends
+                    own = np.ones(len(group), dtype=np.int64) if by_src.single else by_src.count[group]  # its sends
                     if state.schedule.eager:  # (its sends are not waited for: counted apart)
                         state.sends_left[group] += own
                         own = np.zeros(len(group), dtype=np.int64)
@@ -1203,6 +1207,7 @@ class _Fluid:
             state.ready[group] = np.where(ready >= limit, _INF, ready)
             state.dead[group] |= ready >= limit
         state.current[members] = current + 1
+        state.through |= rounds[-1] + 1 == state.schedule.rounds
         state.entered[members] = False
         state.may_wait(members)
         self._maybe_finish(state, members)
@@ -1211,6 +1216,8 @@ class _Fluid:
     def _maybe_finish(self, state: _CallState, members: np.ndarray) -> None:
         """Participants past the last round whose eager sends are all delivered have finished the call
         (``members``: repeats allowed)."""
+        if not state.through:
+            return
         members = members[state.current[members] == state.schedule.rounds]
         if not len(members):
             return
