@@ -191,3 +191,23 @@ def test_transfers_by_end_by_hand():
     assert not star.single
     rows, member = star.of(np.array([0, 2]))
     assert rows.tolist() == [0, 1, 3] and member.tolist() == [0, 0, 0]
+
+
+def test_a_pattern_carries_bytes_per_transfer_into_the_tally_by_hand():
+    """Three transfers on routes 2, 0, 2: launched in parts over two rounds (transfer 1 with 0 bytes: its route
+    still taken), then tallied: bytes per route 5 + 7 + 11 = 23 on route 2, 0 on route 0 (taken), none on route 1;
+    tallied again with nothing launched since, nothing more."""
+    from commsim.engines.schedule import _Pattern
+
+    pattern = _Pattern(np.array([0, 1, 2]), np.array([1, 2, 0]))
+    pattern.found(np.array([2, 0, 2]))
+    pattern.carry(np.array([2, 1]), np.array([7, 0]))
+    pattern.carry(slice(None), np.array([5, 0, 11]))
+    tally = _Tally()
+    pattern.tally(tally)
+    assert tally.route_bytes.tolist() == [0.0, 0.0, 23.0] and tally.touched.tolist() == [True, False, True]
+    pattern.tally(tally)
+    assert tally.route_bytes.tolist() == [0.0, 0.0, 23.0] and tally.messages == 0  # (counts are the caller's)
+    pattern.carry(np.array([0]), np.array([4]))
+    pattern.tally(tally)
+    assert tally.route_bytes.tolist() == [0.0, 0.0, 27.0]

@@ -872,6 +872,33 @@ class _ByEnd:
         return self.order[np.repeat(self.first[group] - before, counts) + np.arange(len(member))], member
 
 
+class _Pattern:
+    """Rounds between the same (sender, receiver) arrays: their route ids, once all are known, and the bytes each
+    of its transfers carried (over every round launched so far) not yet in the tally — whole bytes, added up
+    exactly in any order."""
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray) -> None:
+        self.src, self.dst = src, dst
+        self.ids: np.ndarray | None = None
+        self.carried = self.launched = np.zeros(0)
+
+    def found(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self.carried = np.zeros(len(ids), dtype=np.int64)
+        self.launched = np.zeros(len(ids), dtype=bool)  # (a launch of 0 bytes still marks its route taken)
+
+    def carry(self, i: np.ndarray | slice, nbytes: np.ndarray) -> None:
+        """Transfers ``i`` (no repeats) launched with ``nbytes`` bytes."""
+        self.carried[i] += nbytes
+        self.launched[i] = True
+
+    def tally(self, tally: _Tally) -> None:
+        if self.launched.any():
+            tally.carry(self.ids[self.launched], self.carried[self.launched])
+            self.carried[:] = 0
+            self.launched[:] = False
+
+
 class _CallState:
     """A collective under way in the fluid way: per participant its round, when it may start it, whether
     it has entered it, what it still waits for; the rounds some participant is in, with their deliveries."""
@@ -894,26 +921,31 @@ class _CallState:
         self.fresh: np.ndarray | None = None  # those of them waiting, where nobody has moved since they were found
         self.through = False  # some participant has passed the last round
         self.ends: dict[int, tuple[np.ndarray, _ByEnd]] = {}  # id of a round's src or dst → (it, transfers by end)
-        self.routed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # (ids of src,
-        # dst) → (src, dst, the round's route ids once met twice, all known)
+        self.routed: dict[tuple[int, int], _Pattern] = {}  # (ids of a round's src, dst) → their pattern
 
-    def route_ids(self, round_: Round, routes: Routes) -> np.ndarray | None:
-        """Route ids of every transfer of ``round_`` in epoch 0, once per pair of src and dst arrays met before
-        (rounds of one pattern share them: a ring's), where every route is known already; else None."""
+    def pattern(self, round_: Round, routes: Routes, tally: _Tally) -> _Pattern | None:
+        """The pattern of ``round_``'s pairs (rounds of one share them: a ring's) in epoch 0, where it was met
+        before and every route is known already; else None."""
         key = (id(round_.src), id(round_.dst))
         known = self.routed.get(key)
         # equivalent: a cache check (a miss looks the routes up again)
-        if known is None or known[0] is not round_.src or known[1] is not round_.dst:
-            if len(self.routed) >= _ROUNDS_KEPT:  # equivalent: forgetting only costs looking up again
+        if known is None or known.src is not round_.src or known.dst is not round_.dst:
+            if len(self.routed) >= _ROUNDS_KEPT:  # (forgetting only costs looking up again)
+                self.tally(tally)
                 self.routed.clear()
-            self.routed[key] = (round_.src, round_.dst, None)  # met once: a round of its own is looked up alone
+            self.routed[key] = _Pattern(round_.src, round_.dst)  # met once: a round of its own is looked up alone
             return None
-        if known[2] is None:
+        if known.ids is None:
             ids = routes.found(self.owner[round_.src], self.owner[round_.dst])
             if ids is None:
                 return None
-            self.routed[key] = (round_.src, round_.dst, ids)
-        return self.routed[key][2]
+            known.found(ids)
+        return known
+
+    def tally(self, tally: _Tally) -> None:
+        """What the patterns carried into ``tally``."""
+        for pattern in self.routed.values():
+            pattern.tally(tally)
 
     def by_end(self, ends: np.ndarray) -> _ByEnd:
         """``ends``' transfers by participant, once per array (rounds of one pattern share theirs: a ring's)."""
@@ -1260,15 +1292,20 @@ class _Fluid:
                 round_ = state.get(k)[0]
                 whole = _everything(i, len(round_.src))  # the round's transfers, all of them, in order
                 nbytes = round_.nbytes if whole else round_.nbytes[i]
-                known = ex.known.get((index, k)) if self.epoch == 0 else None
-                if known is None and self.epoch == 0:
-                    known = state.route_ids(round_, routes)
+                known, pattern = ex.known.get((index, k)) if self.epoch == 0 else None, None
+                if known is None and self.epoch == 0 and nbytes.dtype.kind in "iu":
+                    pattern = state.pattern(round_, routes, ex.tally)
+                    known = pattern.ids if pattern is not None else None
                 if known is not None:
                     ids = known if whole else known[i]
                 else:
                     src, dst = (round_.src, round_.dst) if whole else (round_.src[i], round_.dst[i])
                     ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
-                self._carry(ids, nbytes)
+                if pattern is not None:
+                    ex.tally.count(nbytes)
+                    pattern.carry(slice(None) if whole else i, nbytes)
+                else:
+                    self._carry(ids, nbytes)
                 if routes.failures:
                     ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
                 moving = nbytes > 0
@@ -1286,14 +1323,18 @@ class _Fluid:
 
     def _carry(self, routes: np.ndarray | None = None, nbytes: np.ndarray | None = None) -> None:
         """Messages of ``nbytes`` on ``routes`` into the tally, a few hundred thousand at once (its counts by size
-        add up, its bytes per route are sums of whole bytes: exact in any order); with none, all that waits."""
-        if routes is not None:
+        add up, its bytes per route are sums of whole bytes: exact in any order); with none, all that waits,
+        what the patterns carried (:class:`_Pattern`) too."""
+        everything = routes is None
+        if not everything:
             self.carrying.append((routes, nbytes))
             self.carrying_rows += len(routes)
-        if self.carrying and (routes is None or self.carrying_rows >= _BLOCK):
-            routes, nbytes = (np.concatenate(column) for column in zip(*self.carrying))
-            self.ex.tally.add(routes, nbytes)
+        if self.carrying and (everything or self.carrying_rows >= _BLOCK):
+            self.ex.tally.add(*(np.concatenate(column) for column in zip(*self.carrying)))
             self.carrying, self.carrying_rows = [], 0
+        if everything:  # and what the rounds' patterns carried
+            for state in self.calls.values():
+                state.tally(self.ex.tally)
 
     def _deliver(self) -> None:
         """Transfers whose delivery has come arrive: their receivers (and non-eager senders) count them."""
