@@ -484,3 +484,32 @@ def test_routes_found_only_where_all_are_known():
     assert routes.found(src, dst).tolist() == [1, 0, 2]
     assert routes.found(src[::-1], dst[::-1]).tolist() == [2, 0, 1]
     assert routes.found(np.array([2]), np.array([3])) is None and routes.found(src[:0], dst[:0]).tolist() == []
+
+
+def test_patterns_forgotten_hand_their_bytes_to_the_tally_first(monkeypatch):
+    """Rounds over four pairs of (src, dst) arrays, A B C A B C D A B C, on a 4-rank star (each round's transfers
+    share a link: the fluid way), with three patterns kept at most: A, B and C carry their bytes in place from
+    their second round on, and D makes them forgotten — their bytes must reach the tally first. Counts, sizes
+    and bytes per link as the message engine says."""
+    from dataclasses import replace
+
+    from commsim.collectives.schedule import listed, pieces
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import one_call
+
+    monkeypatch.setattr(engine, "_ROUNDS_KEPT", 3)
+    pairs = {"A": ([0, 0], [1, 2]), "B": ([1, 3], [2, 2]), "C": ([2, 2], [3, 0]), "D": ([3, 1], [0, 0])}
+    arrays = {name: (np.array(src), np.array(dst)) for name, (src, dst) in pairs.items()}
+    rounds = []
+    for j, name in enumerate("ABCABCDABC"):
+        src, dst = arrays[name]
+        made = pieces(src, dst, [0, 10 * (j + 1)], [10 * (j + 1), 10 * (j + 1) + 7 * (j + 1)], 4, name)
+        rounds.append(replace(made, src=src, dst=dst))  # (the same arrays: one pattern)
+    schedule = listed(4, rounds, 200)
+    graph = topologies.build("star", 4, B, ALPHA)
+    program = one_call(schedule, [0, 1, 2, 3], 4)
+    want, got = message.run_program(program, graph), engine.run_program(program, graph, fluid=True)
+    assert got.fluid and got.messages == want.messages == 20
+    assert (got.sizes, got.bytes_per_link) == (want.sizes, want.bytes_per_link)
+    assert np.allclose(got.task_end, want.task_end, rtol=1e-9)
