@@ -1216,7 +1216,7 @@ class _Fluid:
                         issued = state.ready[round_.src[sends]]
                         start = ex._jittered(index, k, issued, sends)
                         self.wait.add(call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
-                                     at=start, issued=issued)
+                                      at=start, issued=issued)
                 state.pending = state.fresh = waiting[state.ready[waiting] > now]  # (the others entered)
                 idle = entering[state.outstanding[entering] == 0]  # (all of them entered)
                 if len(idle):
@@ -1312,8 +1312,8 @@ class _Fluid:
                 count = int(moving.sum())
                 moving = _rows(moving)
                 self.tx.add(call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving].copy(),
-                             left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
-                             issued=issued[moving])
+                            left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
+                            issued=issued[moving])
                 still = nbytes <= 0
                 if count < len(nbytes):
                     self.pr.add(call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
