@@ -255,3 +255,42 @@ def test_nccl_ring_chunks_of_a_length_n_does_not_divide():
     from commsim.collectives.nccl.ring import message_sizes
 
     assert message_sizes(3, 10, 4, 1, "simple") == {12: 8, 16: 4}
+
+
+@pytest.mark.parametrize("n, gpus, channels, p, protocol", [(6, 2, 3, 1001, "simple"), (8, 4, 6, 37, "ll128"),
+                                                             (4, 4, 1, 10, "ll"), (2, 1, 2, 64, "simple")])
+def test_sized_rounds_are_the_rounds_without_element_ranges(n, gpus, channels, p, protocol):
+    """Every all-reduce round sized (what the schedule engine reads) is the full round's transfers, wire bytes,
+    combined bytes and phase, with no element ranges, and states the histogram np.unique makes of the full
+    round's bytes; uneven channels and chunks (p = 1001 over 3 channels of 6 chunks, p = 37 over 6 × 8) and
+    every protocol, so a rotation off by one step or a channel's sizes from another would differ."""
+    schedule = nccl_ring_schedule(n, p, 4, channels=channels, protocol=protocol, gpus_per_node=gpus)
+    for k in range(schedule.rounds):
+        full, sized = schedule.round(k), schedule.sized_round(k)
+        assert sized.src.tolist() == full.src.tolist() and sized.dst.tolist() == full.dst.tolist()
+        assert sized.nbytes.tolist() == full.nbytes.tolist(), k
+        assert (sized.combine is None) == (full.combine is None) and sized.phase == full.phase and \
+            sized.reduce == full.reduce
+        if full.combine is not None:
+            assert sized.combine.tolist() == full.combine.tolist(), k
+        assert sized.lo is None and sized.hi is None and sized.scale is None
+        values, counts = np.unique(full.nbytes, return_counts=True)
+        assert sized.sizes[0].tolist() == values.tolist() and sized.sizes[1].tolist() == counts.tolist()
+
+
+def test_the_schedule_engine_gives_the_same_from_sized_and_full_rounds():
+    """2 nodes of 4 GPUs, 6 channels, p = 1001, γ > 0 (rounds pause for what they combine), where channels share
+    NICs (the fluid way): the same record, to the last bit, from the sized rounds as from the full ones."""
+    from dataclasses import replace
+
+    from commsim.engines.program import one_call
+    from commsim.engines.schedule import run_program
+
+    schedule = nccl_ring_schedule(8, 1001, 4, channels=6, protocol="ll128", gpus_per_node=4)
+    graph = _cluster(2, 4)
+    nodes = participant_nodes(schedule, 8, [])
+    sized, full = (run_program(one_call(made, nodes, 8), graph, 3e-10)
+                   for made in (schedule, replace(schedule, sized=None)))
+    assert sized.fluid and full.fluid
+    assert sized.finish_s.tobytes() == full.finish_s.tobytes() and sized.task_end.tobytes() == full.task_end.tobytes()
+    assert (sized.messages, sized.sizes, sized.bytes_per_link) == (full.messages, full.sizes, full.bytes_per_link)

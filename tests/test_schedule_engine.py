@@ -602,3 +602,104 @@ def test_a_server_that_got_its_quorum_before_it_joins_the_call_leaves_it_at_once
     assert np.all(got.task_end[2, :3] < server_ends_step_1)  # their step-2 computes (and pushes) come first
     for name in ("task_start", "task_end", "finish_s"):
         assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=0, equal_nan=True), name
+
+
+def test_rates_kept_per_multiset_of_chunks_by_hand():
+    """The fluid way's rates, kept per multiset of its chunks' routes, on a 4-rank star of 8 B/s links: chunks
+    [0 → 2, 0 → 2, 0 → 1] and [3 → 1] — 0's uplink carries three (8/3 each, 3 → 1 at 8/3 too by then), then
+    3 → 1 alone fills what 1's downlink has left, 8 − 8/3 − 8/3: 16/3. The same chunks again (other arrays,
+    the other order) take what was kept, each its own rates; the same routes cut into other chunks
+    ([0 → 2, 3 → 1] and [0 → 2, 0 → 1]) are filled anew, and again."""
+    from commsim.engines.program import one_call
+    from commsim.engines.schedule import _Execution, _Fluid
+    from commsim.network import topology
+
+    graph = topology.build("star", 4, 8.0, 0.0)
+    program = one_call(schedule_for("ring_allreduce", 4, 100, 4, 0, None), [0, 1, 2, 3], 4)
+    fluid = _Fluid(_Execution(program, graph, 0.0, None, False))
+    ids = {pair: int(fluid.ex.routes.lookup(np.array([pair[0]]), np.array([pair[1]]))[0])
+           for pair in ((0, 2), (0, 1), (3, 1))}
+
+    def rates(*chunks):
+        fluid.tx.chunks = [{"route": np.array([ids[pair] for pair in chunk])} for chunk in chunks]
+        fluid._rates(fluid.tx.chunks)
+        return [chunk["rate"].tolist() for chunk in fluid.tx.chunks]
+
+    third = 8 / 3
+    first = rates([(0, 2), (0, 2), (0, 1)], [(3, 1)])
+    np.testing.assert_allclose(first[0], [third] * 3, rtol=1e-12)
+    np.testing.assert_allclose(first[1], [16 / 3], rtol=1e-12)
+    kept = len(fluid.filled)
+    assert rates([(3, 1)], [(0, 2), (0, 2), (0, 1)]) == first[::-1] and len(fluid.filled) == kept
+    cut = rates([(0, 2), (3, 1)], [(0, 2), (0, 1)])
+    assert cut == [[first[0][0], first[1][0]], [first[0][0]] * 2] and len(fluid.filled) == kept + 1
+    assert rates([(0, 2), (0, 1)], [(0, 2), (3, 1)]) == cut[::-1] and len(fluid.filled) == kept + 1
+
+
+@pytest.mark.parametrize("block", [3, 10**9])
+def test_tallies_in_blocks_as_the_message_engine_says(monkeypatch, block):
+    """The fluid way's counts and bytes per route, tallied a block at a time, with blocks of 3 transfers (blocks
+    end mid-round, a crash cuts a transfer between blocks) or one block for the whole run (nothing tallied yet
+    when the crash takes the bytes never sent off their route): the message engine's counts, sizes, bytes per
+    link and what was lost."""
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import Faults, one_call
+
+    monkeypatch.setattr(engine, "_BLOCK", block)
+    graph = topologies.build("star", 4, B, ALPHA)
+    made = schedule_for("ring_allreduce", 4, 60000, 4, 0, None)
+    program = one_call(made, participant_nodes(made, 4, []), 4)
+    faults = Faults(crash_s=np.array([INF, INF, 3e-6, INF]))
+    want, got = message.run_program(program, graph, 0.0, faults), engine.run_program(program, graph, 0.0, faults,
+                                                                                         fluid=True)
+    assert got.fluid and got.lost and got.messages < 2 * 4 * 3
+    assert (got.messages, got.sizes, got.bytes_per_link) == (want.messages, want.sizes, want.bytes_per_link)
+    assert [b for _, _, b in got.lost] == pytest.approx([b for _, _, b in want.lost], rel=1e-9)
+
+
+def test_routes_found_only_where_all_are_known():
+    """Routes.found on a 4-rank star: None (and no route added: ids are numbered in the order pairs are first
+    looked up) until every pair was looked up; then the ids lookup gave, in the pairs' order."""
+    from commsim.engines.routes import Routes
+    from commsim.network import topology
+
+    routes = Routes(topology.build("star", 4, 8.0, 0.0), [0, 1, 2, 3])
+    src, dst = np.array([3, 0, 1]), np.array([0, 2, 0])
+    assert routes.found(src, dst) is None and len(routes.ids) == 0
+    ids = routes.lookup(src[:2], dst[:2])
+    assert routes.found(src, dst) is None and len(routes.ids) == 2
+    ids = np.concatenate([ids, routes.lookup(src[2:], dst[2:])])
+    assert ids.tolist() == [1, 0, 2]  # new pairs numbered by source: 0 → 2 before 3 → 0
+    assert routes.found(src, dst).tolist() == [1, 0, 2]
+    assert routes.found(src[::-1], dst[::-1]).tolist() == [2, 0, 1]
+    assert routes.found(np.array([2]), np.array([3])) is None and routes.found(src[:0], dst[:0]).tolist() == []
+
+
+def test_patterns_forgotten_hand_their_bytes_to_the_tally_first(monkeypatch):
+    """Rounds over four pairs of (src, dst) arrays, A B C A B C D A B C, on a 4-rank star (each round's transfers
+    share a link: the fluid way), with three patterns kept at most: A, B and C carry their bytes in place from
+    their second round on, and D makes them forgotten — their bytes must reach the tally first. Counts, sizes
+    and bytes per link as the message engine says."""
+    from dataclasses import replace
+
+    from commsim.collectives.schedule import listed, pieces
+    from commsim.engines import message
+    from commsim.engines import schedule as engine
+    from commsim.engines.program import one_call
+
+    monkeypatch.setattr(engine, "_ROUNDS_KEPT", 3)
+    pairs = {"A": ([0, 0], [1, 2]), "B": ([1, 3], [2, 2]), "C": ([2, 2], [3, 0]), "D": ([3, 1], [0, 0])}
+    arrays = {name: (np.array(src), np.array(dst)) for name, (src, dst) in pairs.items()}
+    rounds = []
+    for j, name in enumerate("ABCABCDABC"):
+        src, dst = arrays[name]
+        made = pieces(src, dst, [0, 10 * (j + 1)], [10 * (j + 1), 10 * (j + 1) + 7 * (j + 1)], 4, name)
+        rounds.append(replace(made, src=src, dst=dst))  # (the same arrays: one pattern)
+    schedule = listed(4, rounds, 200)
+    graph = topologies.build("star", 4, B, ALPHA)
+    program = one_call(schedule, [0, 1, 2, 3], 4)
+    want, got = message.run_program(program, graph), engine.run_program(program, graph, fluid=True)
+    assert got.fluid and got.messages == want.messages == 20
+    assert (got.sizes, got.bytes_per_link) == (want.sizes, want.bytes_per_link)
+    assert np.allclose(got.task_end, want.task_end, rtol=1e-9)

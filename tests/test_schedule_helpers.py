@@ -106,3 +106,108 @@ def test_the_log_names_only_the_transfers_that_left_late():
     log.add(np.array([0, 1]), np.array([1, 0]), np.array([8, 8]), np.array([1.5, 2.0]), np.array([3.0, 3.0]),
             "p", np.array([0, 1]), np.array([1.0, 2.0]))
     assert log.posted(["a", "b"]) == {("a", "b", 1.5): 1.0}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("add"), st.lists(st.integers(0, 5), max_size=5)),
+    st.tuples(st.just("due"), st.integers(0, 5)),
+    st.tuples(st.just("keep"), st.lists(st.booleans(), min_size=12, max_size=12))), max_size=10))
+def test_rows_in_chunks_are_a_plain_table(steps):
+    """The fluid way's tables in chunks against a list of rows: rows added in turn (times 0–5, some chunks
+    empty), taken when due (in order, whole chunks, parts of chunks or none), kept by a mask: the same rows in the
+    same order, the same earliest time, and a chunk as added (taken alone) told apart from rows merged."""
+    from commsim.engines.schedule import _Rows
+
+    table, plain, label = _Rows(("call", "i"), ("at",)), [], 0
+    for action, value in steps:
+        if action == "add":
+            rows = [(label + j, float(at)) for j, at in enumerate(value)]
+            label += len(value)
+            table.add(call=np.zeros(len(rows), dtype=np.int64), i=[i for i, _ in rows], at=[at for _, at in rows])
+            plain += rows
+        elif action == "due":
+            got = table.due(float(value))
+            due = [row for row in plain if row[1] <= value]
+            plain = [row for row in plain if row[1] > value]
+            if not due:
+                assert got is None
+                continue
+            assert list(zip(got["i"].tolist(), got["at"].tolist())) == due
+            if table.as_added:  # (one chunk as added: labels consecutive within one add)
+                assert got["i"].tolist() == sorted(got["i"].tolist())
+        elif len(table):
+            mask = np.resize(np.array(value), len(table))
+            table.keep(mask)
+            plain = [row for row, kept in zip(plain, mask.tolist()) if kept]
+        assert len(table) == len(plain) == len(table.chunks and table.column("i"))
+        assert table.column("i").tolist() == [i for i, _ in plain]
+        assert table.earliest() == (min(at for _, at in plain) if plain else None)
+        assert all(len(chunk["i"]) for chunk in table.chunks)  # no empty chunk: an empty one would say "inf"
+
+
+def test_rows_in_chunks_by_hand():
+    """Two chunks: at 1, 3 | 2; due at 2 takes rows 0 (part of the first) and 2 (the whole second), in order;
+    merged by a mask, a single chunk taken is no longer one as added."""
+    from commsim.engines.schedule import _Rows
+
+    table = _Rows(("call", "i"), ("at",))
+    table.add(call=[0, 0], i=[0, 1], at=[1.0, 3.0])
+    table.add(call=[0], i=[2], at=[2.0])
+    assert table.earliest() == 1.0 and table.due(0.5) is None
+    got = table.due(2.0)
+    assert got["i"].tolist() == [0, 2] and not table.as_added and table.column("i").tolist() == [1]
+    table.add(call=[0], i=[3], at=[5.0])
+    assert table.due(3.0)["i"].tolist() == [1] and table.as_added
+    table.add(call=[0], i=[4], at=[4.0])
+    table.keep(np.array([True, True]))
+    assert table.due(4.0)["i"].tolist() == [4] and not table.as_added and table.earliest() == 5.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=6).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(0, n - 1), max_size=10), st.sets(st.integers(0, n - 1)), st.just(n))))
+def test_transfers_by_end_are_those_a_loop_finds(case):
+    """A round's transfers by sender (or receiver) for a group: exactly the transfers whose end is in the group,
+    each with its end's position in the group — participants with none, one or several transfers."""
+    from commsim.engines.schedule import _ByEnd
+
+    ends, group, n = case
+    group = sorted(group)
+    rows, member = _ByEnd(np.array(ends, dtype=np.int64), n).of(np.array(group, dtype=np.int64))
+    assert sorted(zip(rows.tolist(), member.tolist())) == [(t, group.index(end)) for t, end in enumerate(ends)
+                                                           if end in group]
+
+
+def test_transfers_by_end_by_hand():
+    """A ring of 4 (each sends one: the shortcut) and a star's receiver (3 of 4 transfers to 0)."""
+    from commsim.engines.schedule import _ByEnd
+
+    ring = _ByEnd(np.array([1, 2, 3, 0]), 4)  # transfer t ends at (t + 1) mod 4
+    assert ring.single
+    rows, member = ring.of(np.array([0, 2]))
+    assert rows.tolist() == [3, 1] and member.tolist() == [0, 1]
+    star = _ByEnd(np.array([0, 0, 1, 0]), 3)
+    assert not star.single
+    rows, member = star.of(np.array([0, 2]))
+    assert rows.tolist() == [0, 1, 3] and member.tolist() == [0, 0, 0]
+
+
+def test_a_pattern_carries_bytes_per_transfer_into_the_tally_by_hand():
+    """Three transfers on routes 2, 0, 2: launched in parts over two rounds (transfer 1 with 0 bytes: its route
+    still taken), then tallied: bytes per route 5 + 7 + 11 = 23 on route 2, 0 on route 0 (taken), none on route 1;
+    tallied again with nothing launched since, nothing more."""
+    from commsim.engines.schedule import _Pattern
+
+    pattern = _Pattern(np.array([0, 1, 2]), np.array([1, 2, 0]))
+    pattern.found(np.array([2, 0, 2]))
+    pattern.carry(np.array([2, 1]), np.array([7, 0]))
+    pattern.carry(slice(None), np.array([5, 0, 11]))
+    tally = _Tally()
+    pattern.tally(tally)
+    assert tally.route_bytes.tolist() == [0.0, 0.0, 23.0] and tally.touched.tolist() == [True, False, True]
+    pattern.tally(tally)
+    assert tally.route_bytes.tolist() == [0.0, 0.0, 23.0] and tally.messages == 0  # (counts are the caller's)
+    pattern.carry(np.array([0]), np.array([4]))
+    pattern.tally(tally)
+    assert tally.route_bytes.tolist() == [0.0, 0.0, 27.0]

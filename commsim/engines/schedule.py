@@ -16,6 +16,9 @@ both exact:
 * **Fluid events**: one instant at a time, every transfer active at that instant in arrays; at each
   instant the max-min rates (progressive filling over the link–transfer incidence, vectorised), then
   the next instant is the earliest end of transmission, delivery, combine, compute, crash or failure.
+  What an instant costs is kept to what changes in it: transfers in chunks as a group of them entered
+  (:class:`_Rows`), each chunk's rates kept per multiset of routes, a group of participants found by its
+  members (:class:`_ByEnd`), who waits to enter a round kept in a list, counts tallied in blocks.
 
 Counts, message sizes and bytes per route are accumulated; with ``keep_log`` every delivered transfer is
 recorded too (what idle time, the critical path and a trace read).
@@ -37,11 +40,14 @@ from ..network.fluid import Link, MessageLog, Route
 from ..network.jitter import jitter_fraction
 from .program import Collective, Compute, Faults, Program, one_call
 from .record import Record
-from .routes import Routes
+from .routes import Routes, _distinct
 
 _OVERLAP = 1e-12  # a transfer starting this little (relative) before the last one on its link left does not share
 _BLOCK = 1 << 19  # transfers advanced in one vectorised step (a block of rounds alike: 16 MB per array of them)
 _INF = float("inf")
+_FILLED_BYTES = 1 << 27  # the chunks' rates kept per multiset of routes, at most (then forgotten all at once)
+_NAMES_KEPT = 256  # chunks' routes kept as bytes, at most (then forgotten all at once)
+_ROUNDS_KEPT = 8  # rounds of a call the fluid way keeps before it looks for those it may forget
 
 
 ScheduleRun = Record  # what run_schedule returned before programs
@@ -97,7 +103,7 @@ def _values(column: np.ndarray) -> list[int]:
     """``np.unique(column).tolist()``, without the sort where the column holds one value (a round at once)."""
     if len(column) and column.min() == column.max():
         return [column[0].item()]
-    return np.unique(column).tolist()
+    return _distinct(column).tolist()
 
 
 def _rows(mask: np.ndarray) -> np.ndarray | slice:
@@ -862,6 +868,54 @@ class _Execution:
         _Fluid(self).run()
 
 
+class _ByEnd:
+    """A round's transfers by the participant at one end (``ends``: each transfer's sender, or receiver), found for
+    a group of participants without a pass over all of them."""
+
+    def __init__(self, ends: np.ndarray, participants: int) -> None:
+        self.count = np.bincount(ends, minlength=participants)  # transfers per participant
+        self.order = np.argsort(ends, kind="stable")  # the transfers, participant by participant
+        self.first = np.cumsum(self.count) - self.count  # where each participant's are in ``order``
+        self.single = bool((self.count == 1).all())
+
+    def of(self, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(transfers, member): the transfers whose end is in ``group`` (participants, no repeats) and, for each,
+        the position in ``group`` of its end."""
+        if self.single:  # (then ``first`` is 0, 1, …)
+            return self.order[group], np.arange(len(group))
+        counts = self.count[group]
+        member = np.repeat(np.arange(len(group)), counts)
+        before = np.cumsum(counts) - counts  # where each member's transfers start in the result
+        return self.order[np.repeat(self.first[group] - before, counts) + np.arange(len(member))], member
+
+
+class _Pattern:
+    """Rounds between the same (sender, receiver) arrays: their route ids, once all are known, and the bytes each
+    of its transfers carried (over every round launched so far) not yet in the tally — whole bytes, added up
+    exactly in any order."""
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray) -> None:
+        self.src, self.dst = src, dst
+        self.ids: np.ndarray | None = None
+        self.carried = self.launched = np.zeros(0)
+
+    def found(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self.carried = np.zeros(len(ids), dtype=np.int64)
+        self.launched = np.zeros(len(ids), dtype=bool)  # (a launch of 0 bytes still marks its route taken)
+
+    def carry(self, i: np.ndarray | slice, nbytes: np.ndarray) -> None:
+        """Transfers ``i`` (no repeats) launched with ``nbytes`` bytes."""
+        self.carried[i] += nbytes
+        self.launched[i] = True
+
+    def tally(self, tally: _Tally) -> None:
+        if self.launched.any():
+            tally.carry(self.ids[self.launched], self.carried[self.launched])
+            self.carried[:] = 0
+            self.launched[:] = False
+
+
 class _CallState:
     """A collective under way in the fluid way: per participant its round, when it may start it, whether
     it has entered it, what it still waits for; the rounds some participant is in, with their deliveries."""
@@ -879,15 +933,170 @@ class _CallState:
         self.joined = np.full(size, np.nan)
         self.dead = np.zeros(size, dtype=bool)
         self.finish = np.full(size, np.nan)
-        self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant]
+        self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant, pause]
+        self.pending = np.zeros(0, dtype=np.int64)  # in order: all participants waiting to enter a round (and some not)
+        self.fresh: np.ndarray | None = None  # those of them waiting, where nobody has moved since they were found
+        self.through = False  # some participant has passed the last round
+        self.ends: dict[int, tuple[np.ndarray, _ByEnd]] = {}  # id of a round's src or dst → (it, transfers by end)
+        self.routed: dict[tuple[int, int], _Pattern] = {}  # (ids of a round's src, dst) → their pattern
+
+    def pattern(self, round_: Round, routes: Routes, tally: _Tally) -> _Pattern | None:
+        """The pattern of ``round_``'s pairs (rounds of one share them: a ring's) in epoch 0, where it was met
+        before and every route is known already; else None."""
+        key = (id(round_.src), id(round_.dst))
+        known = self.routed.get(key)
+        # equivalent: a cache check (a miss looks the routes up again)
+        if known is None or known.src is not round_.src or known.dst is not round_.dst:
+            if len(self.routed) >= _ROUNDS_KEPT:  # (forgetting only costs looking up again)
+                self.tally(tally)
+                self.routed.clear()
+            self.routed[key] = _Pattern(round_.src, round_.dst)  # met once: a round of its own is looked up alone
+            return None
+        if known.ids is None:
+            ids = routes.found(self.owner[round_.src], self.owner[round_.dst])
+            if ids is None:
+                return None
+            known.found(ids)
+        return known
+
+    def tally(self, tally: _Tally) -> None:
+        """What the patterns carried into ``tally``."""
+        for pattern in self.routed.values():
+            pattern.tally(tally)
+
+    def by_end(self, ends: np.ndarray) -> _ByEnd:
+        """``ends``' transfers by participant, once per array (rounds of one pattern share theirs: a ring's)."""
+        known = self.ends.get(id(ends))
+        # equivalent: a cache check (a miss indexes the same array again)
+        if known is None or known[0] is not ends:
+            if len(self.ends) >= _ROUNDS_KEPT:  # equivalent: forgetting only costs indexing again
+                self.ends.clear()
+            known = self.ends[id(ends)] = (ends, _ByEnd(ends, len(self.owner)))
+        return known[1]
 
     def get(self, k: int) -> list[Any]:
         entry = self.cache.get(k)
         if entry is None:
             round_ = self.schedule.sized_round(k)
             entry = self.cache[k] = [round_, np.zeros(len(round_.src), dtype=bool),
-                                     np.zeros(len(self.owner), dtype=np.int64)]
+                                     np.zeros(len(self.owner), dtype=np.int64), None]
         return entry
+
+    def pause(self, k: int, gamma: float) -> np.ndarray | float:
+        """What :func:`_combine_after` adds after round k, made once per round."""
+        entry = self.get(k)
+        if entry[3] is None:
+            entry[3] = _combine_after(entry[0], gamma)
+        return entry[3]
+
+    def may_wait(self, members: np.ndarray) -> None:
+        """Participants ``members`` (in order, no repeats) have been given a time to enter their next round."""
+        self.pending = _distinct(np.concatenate([self.pending, members])) if len(self.pending) else members
+        self.fresh = None
+
+    def moved(self) -> None:
+        """Some participant entered a round or died: who waits is to be found again."""
+        self.fresh = None
+
+    def waiting(self) -> np.ndarray:
+        """The participants waiting to enter a round — not in one, alive, with rounds left, ready at a finite
+        time — in order (the others are dropped from ``pending``): those only (``_start_tasks`` and ``_leave``
+        tell :meth:`may_wait` every participant they give a time to), found again only after some participant
+        was given a time, entered a round or died (:meth:`moved`)."""
+        if self.fresh is not None:
+            return self.fresh
+        pending = self.pending
+        still = ~self.entered[pending] & ~self.dead[pending] & (self.current[pending] < self.schedule.rounds) \
+            & np.isfinite(self.ready[pending])
+        if not still.all():
+            pending = self.pending = pending[still]
+        self.fresh = pending
+        return pending
+
+
+class _Rows:
+    """A table of transfers (columns: call, round, index, …) kept in chunks as they were added: its rows are the
+    chunks' in turn, in order. Each instant moves a few groups of transfers from table to table, so a chunk
+    often leaves whole (no copy); for a table with a time ``at`` (fixed when a row is added), each chunk's
+    earliest and latest are kept, so that taking the rows due reads only the chunks that hold some."""
+
+    def __init__(self, ints: tuple[str, ...], floats: tuple[str, ...]) -> None:
+        self.types = {**{key: np.int64 for key in ints}, **{key: np.float64 for key in floats}}
+        self.chunks: list[dict[str, np.ndarray]] = []
+        self.bounds: list[tuple[float, float]] = []  # per chunk, its earliest and latest ``at`` (a table with one)
+        self.merged = False  # some chunk holds rows added apart
+        self.as_added = False  # the rows last due are of one chunk as it was added (or some of them, in order)
+
+    def __len__(self) -> int:
+        return sum(len(chunk["call"]) for chunk in self.chunks)
+
+    def add(self, **columns: Any) -> None:
+        """Rows after the others (none where the columns are empty)."""
+        chunk = {key: np.asarray(columns[key], dtype=kind) for key, kind in self.types.items()}
+        if len(chunk["call"]):
+            self.chunks.append(chunk)
+            self.bounds.append(_bounds(chunk))
+
+    def column(self, key: str) -> np.ndarray:
+        """One column over every row."""
+        if len(self.chunks) == 1:
+            return self.chunks[0][key]
+        return np.concatenate([chunk[key] for chunk in self.chunks]) if self.chunks else np.zeros(0, self.types[key])
+
+    def earliest(self) -> float | None:
+        """The earliest ``at`` of any row (None: no row)."""
+        return min(low for low, _ in self.bounds) if self.bounds else None
+
+    def due(self, now: float) -> dict[str, np.ndarray] | None:
+        """The rows whose ``at`` has come (None: none), in order, taken out of the table."""
+        taken, chunks, bounds = [], [], []
+        for chunk, (low, high) in zip(self.chunks, self.bounds):
+            if low > now:
+                chunks.append(chunk)
+                bounds.append((low, high))
+            elif high <= now:
+                taken.append(chunk)
+            else:
+                come = chunk["at"] <= now
+                taken.append(_kept(chunk, come))
+                chunks.append(_kept(chunk, ~come))
+                bounds.append(_bounds(chunks[-1]))
+        if not taken:
+            return None
+        self.chunks, self.bounds, self.as_added = chunks, bounds, len(taken) == 1 and not self.merged
+        return taken[0] if len(taken) == 1 else {key: np.concatenate([chunk[key] for chunk in taken])
+                                                 for key in self.types}
+
+    def whole(self) -> dict[str, np.ndarray]:
+        """Every row in one chunk (the table's only one from now on: changes to it are the table's)."""
+        if len(self.chunks) != 1:
+            self.keep(None)
+        return self.chunks[0]
+
+    def keep(self, rows: np.ndarray | None) -> None:
+        """Keep only the ``rows`` (a mask over every row; None: all), in one chunk."""
+        every = {key: self.column(key) for key in self.types}
+        self.merged |= len(self.chunks) > 1
+        kept = every if rows is None else _kept(every, rows)
+        self.chunks = [kept] if len(kept["call"]) else []  # (a table holds no empty chunk)
+        self.bounds = [_bounds(kept)] if len(kept["call"]) else []
+
+
+def _kept(chunk: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {key: value[rows] for key, value in chunk.items()}
+
+
+def _bounds(chunk: dict[str, np.ndarray]) -> tuple[float, float]:
+    """A chunk's earliest and latest ``at`` (where it has one and some rows)."""
+    at = chunk.get("at")
+    return (float(at.min()), float(at.max())) if at is not None and len(at) else (_INF, -_INF)
+
+
+def _one_if_all(values: np.ndarray) -> np.ndarray:
+    """``values``, as one number seen at every place (a read-only view) where they are all one."""
+    if len(values) and values.min() == values.max():
+        return np.broadcast_to(values[:1].copy(), values.shape)  # (a copy: the view would keep all of values)
+    return values
 
 
 class _Fluid:
@@ -899,30 +1108,22 @@ class _Fluid:
         self.now = 0.0
         self.wakeups: list[float] = []  # future instants owners' tasks end at
         # transfers waiting to start (jitter), transmitting, propagating: call, round, index (+ more)
-        self.wait = self._empty(("call", "k", "i"), ("at", "issued"))
-        self.tx = self._empty(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
-        self.pr = self._empty(("call", "k", "i", "route"), ("at", "start", "issued"))
+        self.wait = _Rows(("call", "k", "i"), ("at", "issued"))
+        self.tx = _Rows(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
+        self.pr = _Rows(("call", "k", "i", "route"), ("at", "start", "issued"))
         self.changed = False
+        self.filled: dict[tuple[bytes, ...], list[np.ndarray]] = {}  # chunks' routes → their rates (see _rates)
+        self.filled_bytes = 0
+        self.carrying: list[tuple[np.ndarray, np.ndarray]] = []  # (routes, bytes) launched, not yet in the tally
+        self.carrying_rows = 0
+        self.names: dict[int, tuple[np.ndarray, bytes]] = {}  # id of a chunk's routes → (them, as bytes)
+        self.interned: dict[bytes, bytes] = {}  # chunks' routes as bytes: one object per content (keys compare fast)
         self.kept: dict[tuple[int, int, int], set[int]] = {}
         self.settled = np.zeros(len(ex.program.tasks), dtype=bool)  # tasks every owner has started
         self.begun = np.zeros((len(ex.program.tasks), ex.program.owners), dtype=bool)  # compute tasks handled  # (call, round, participant) → the senders it took
         self.crashes = sorted((float(at), owner) for owner, at in enumerate(ex.crash) if np.isfinite(at))
         self.failures = list(ex.routes.failures)
         self.epoch = 0
-
-    @staticmethod
-    def _empty(ints: tuple[str, ...], floats: tuple[str, ...]) -> dict[str, np.ndarray]:
-        return {**{key: np.zeros(0, dtype=np.int64) for key in ints}, **{key: np.zeros(0) for key in floats}}
-
-    @staticmethod
-    def _append(table: dict[str, np.ndarray], **columns: Any) -> None:
-        for key, value in columns.items():
-            value = np.asarray(value, dtype=table[key].dtype)
-            table[key] = np.concatenate([table[key], value]) if len(table[key]) else value
-
-    @staticmethod
-    def _keep(table: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
-        return {key: value[keep] for key, value in table.items()}
 
     # -- owners' tasks ------------------------------------------------------------------------
     def _start_tasks(self) -> bool:
@@ -960,7 +1161,9 @@ class _Fluid:
             limit = ex.limit[owner]
             alive = new & (joined_owner < limit)
             state.ready[alive] = joined_owner[alive] + task.delay_s
+            state.may_wait(np.flatnonzero(alive))
             state.dead[new & ~alive] = True
+            state.moved()
             ex.task_start[index, owner[new]] = np.where(joined_owner[new] < limit[new], joined_owner[new], np.nan)
             self._finish_if_empty(state)
             started = True
@@ -997,39 +1200,42 @@ class _Fluid:
         ex, now = self.ex, self.now
         entered_any = False
         for index, state in list(self.calls.items()):
-            total = state.schedule.rounds
             while True:
-                entering = np.flatnonzero(~state.entered & ~state.dead & (state.current < total) & (state.ready <= now))
+                waiting = state.waiting()
+                entering = waiting[state.ready[waiting] <= now]
                 if not len(entering):
                     break
                 entered_any = True
-                for k in np.unique(state.current[entering]).tolist():
-                    group = entering[state.current[entering] == k]
-                    round_, delivered, got = state.get(k)
-                    member = np.zeros(len(state.owner), dtype=bool)
-                    member[group] = True
-                    sends = np.flatnonzero(member[round_.src])
-                    eager = state.schedule.eager
-                    waiting = np.zeros(len(state.owner), dtype=np.int64)
-                    if not eager:
-                        waiting += np.bincount(round_.src[sends], minlength=len(state.owner))
+                current = state.current[entering]
+                rounds = _values(current)
+                for k in rounds:
+                    group = entering if len(rounds) == 1 else entering[current == k]
+                    round_, delivered, got, _ = state.get(k)
+                    by_src = state.by_end(round_.src)
+                    sends = np.sort(by_src.of(group)[0])
+                    own = np.ones(len(group), dtype=np.int64) if by_src.single else by_src.count[group]  # its sends
+                    if state.schedule.eager:  # (its sends are not waited for: counted apart)
+                        state.sends_left[group] += own
+                        own = np.zeros(len(group), dtype=np.int64)
+                    by_dst = state.by_end(round_.dst)
+                    receives, receiver = by_dst.of(group)
+                    if by_dst.single:  # (member j's receive is receives[j])
+                        needs = (~delivered[receives]).astype(np.int64)
                     else:
-                        state.sends_left += np.bincount(round_.src[sends], minlength=len(state.owner))
+                        needs = np.bincount(receiver[~delivered[receives]], minlength=len(group))
                     quorum = round_.quorum
-                    receives = member[round_.dst] & ~delivered
-                    needs = np.bincount(round_.dst[receives], minlength=len(state.owner))
                     if quorum is not None:
-                        q = quorum.astype(np.int64)
-                        needs = np.where(q > 0, np.maximum(q - got, 0), needs)
-                    waiting += needs
-                    state.outstanding[group] = waiting[group]
+                        q = quorum[group].astype(np.int64)
+                        needs = np.where(q > 0, np.maximum(q - got[group], 0), needs)
+                    state.outstanding[group] = own + needs
                     state.entered[group] = True
                     if len(sends):
                         issued = state.ready[round_.src[sends]]
                         start = ex._jittered(index, k, issued, sends)
-                        self._append(self.wait, call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
-                                     at=start, issued=issued)
-                idle = entering[state.entered[entering] & (state.outstanding[entering] == 0)]
+                        self.wait.add(call=np.full(len(sends), index), k=np.full(len(sends), k), i=sends,
+                                      at=start, issued=issued)
+                state.pending = state.fresh = waiting[state.ready[waiting] > now]  # (the others entered)
+                idle = entering[state.outstanding[entering] == 0]  # (all of them entered)
                 if len(idle):
                     self._leave(state, idle)
         return entered_any
@@ -1037,53 +1243,64 @@ class _Fluid:
     def _leave(self, state: _CallState, members: np.ndarray) -> None:
         """Participants ``members`` (entered, nothing outstanding) leave their round now."""
         now, ex = self.now, self.ex
-        for k in np.unique(state.current[members]).tolist():
-            group = members[state.current[members] == k]
-            round_ = state.get(k)[0]
-            pause = _combine_after(round_, ex.gamma)
+        current = state.current[members]
+        rounds = _values(current)
+        for k in rounds:
+            group = members if len(rounds) == 1 else members[current == k]
+            pause = state.pause(k, ex.gamma)
             ready = now + (pause[group] if isinstance(pause, np.ndarray) else pause)
+            if ex.calm:  # (no limit: a finite time is before it)
+                state.ready[group] = ready
+                continue
             limit = ex.limit[state.owner[group]]
             # equivalent: (`>`) ready at exactly its crash: the crash, due at that instant, marks it dead
             # before it can enter a round (``_crash``; the loop acts on faults first)
             state.ready[group] = np.where(ready >= limit, _INF, ready)
             state.dead[group] |= ready >= limit  # equivalent: (`>`) as above
-        state.current[members] += 1
+        state.current[members] = current + 1
+        state.through |= rounds[-1] + 1 == state.schedule.rounds
         state.entered[members] = False
-        last = members[(state.current[members] == state.schedule.rounds) & ~state.dead[members]]
-        self._maybe_finish(state, last)
+        state.may_wait(members)
+        self._maybe_finish(state, members)
         self._forget(state)
 
     def _maybe_finish(self, state: _CallState, members: np.ndarray) -> None:
-        """Participants past the last round whose eager sends are all delivered have finished the call."""
+        """Participants past the last round whose eager sends are all delivered have finished the call
+        (``members``: repeats allowed)."""
+        if not state.through:
+            return
+        members = members[state.current[members] == state.schedule.rounds]
         if not len(members):
             return
-        done = members[(state.current[members] == state.schedule.rounds) & (state.sends_left[members] == 0)
-                       & np.isnan(state.finish[members]) & ~state.dead[members]]
+        done = members[(state.sends_left[members] == 0) & np.isnan(state.finish[members]) & ~state.dead[members]]
         if len(done):
             state.finish[done] = np.maximum(state.ready[done], state.sent[done]) if state.schedule.eager \
                 else state.ready[done]
             self._owners_done(state)
 
     def _forget(self, state: _CallState) -> None:
+        """Drop the rounds no participant or transfer is in any more (looked for once more than ``_ROUNDS_KEPT``
+        are kept: the look costs a pass over every participant and transfer)."""
+        if len(state.cache) <= _ROUNDS_KEPT:
+            return
         oldest = int(state.current[~state.dead].min(initial=state.schedule.rounds))
         for table in (self.wait, self.tx, self.pr):
-            mine = table["call"] == state.index
+            mine = table.column("call") == state.index
             if mine.any():
-                oldest = min(oldest, int(table["k"][mine].min()))
+                oldest = min(oldest, int(table.column("k")[mine].min()))
         for k in [k for k in state.cache if k < oldest]:
             del state.cache[k]
 
     # -- transfers ------------------------------------------------------------------------
     def _launch(self) -> None:
         """Transfers whose start has come leave now: counted, routed in this epoch, on the wire."""
-        due = self.wait["at"] <= self.now
-        if not due.any():
+        launching = self.wait.due(self.now)
+        if launching is None:
             return
         ex, routes = self.ex, self.ex.routes
-        launching = self._keep(self.wait, _rows(due))
-        self.wait = self._keep(self.wait, ~due)
-        if not _in_order(launching["call"], launching["k"], launching["i"]):
-            launching = self._keep(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
+        # (a chunk as added is one group's sends, in order)
+        if not self.wait.as_added and not _in_order(launching["call"], launching["k"], launching["i"]):
+            launching = _kept(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
         for index in _values(launching["call"]):
             state = self.calls[index]
             mine = _rows(launching["call"] == index)
@@ -1093,66 +1310,90 @@ class _Fluid:
                 i, issued = iis[this], sent[this]
                 round_ = state.get(k)[0]
                 whole = _everything(i, len(round_.src))  # the round's transfers, all of them, in order
-                src, dst, nbytes = (round_.src, round_.dst, round_.nbytes) if whole else \
-                    (round_.src[i], round_.dst[i], round_.nbytes[i])
-                # equivalent: (`!=`, `1`) only calm runs (no failure) fill ``known``, and their epoch stays 0
-                known = ex.known.get((index, k)) if self.epoch == 0 else None
+                nbytes = round_.nbytes if whole else round_.nbytes[i]
+                known, pattern = ex.known.get((index, k)) if self.epoch == 0 else None, None
+                if known is None and self.epoch == 0 and nbytes.dtype.kind in "iu":
+                    pattern = state.pattern(round_, routes, ex.tally)
+                    known = pattern.ids if pattern is not None else None
                 if known is not None:
                     ids = known if whole else known[i]
                 else:
+                    src, dst = (round_.src, round_.dst) if whole else (round_.src[i], round_.dst[i])
                     ids = routes.lookup(state.owner[src], state.owner[dst], self.epoch)
-                ex.tally.add(ids, nbytes)
+                if pattern is not None:
+                    ex.tally.count(nbytes)
+                    pattern.carry(slice(None) if whole else i, nbytes)
+                else:
+                    self._carry(ids, nbytes)
                 if routes.failures:
                     ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
                 moving = nbytes > 0
                 count = int(moving.sum())
                 moving = _rows(moving)
-                self._append(self.tx, call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving].copy(),
-                             left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
-                             issued=issued[moving])
+                self.tx.add(call=np.full(count, index), k=np.full(count, k), i=i[moving], route=ids[moving].copy(),
+                            left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
+                            issued=issued[moving])
                 still = nbytes <= 0
-                self._append(self.pr, call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
-                             route=ids[still], at=self.now + routes.latency[ids[still]],
-                             start=np.full(int(still.sum()), self.now), issued=issued[still])
+                if count < len(nbytes):
+                    self.pr.add(call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
+                                route=ids[still], at=self.now + routes.latency[ids[still]],
+                                start=np.full(int(still.sum()), self.now), issued=issued[still])
                 self.changed |= bool(count)
+
+    def _carry(self, routes: np.ndarray | None = None, nbytes: np.ndarray | None = None) -> None:
+        """Messages of ``nbytes`` on ``routes`` into the tally, a few hundred thousand at once (its counts by size
+        add up, its bytes per route are sums of whole bytes: exact in any order); with none, all that waits,
+        what the patterns carried (:class:`_Pattern`) too."""
+        everything = routes is None
+        if not everything:
+            self.carrying.append((routes, nbytes))
+            self.carrying_rows += len(routes)
+        if self.carrying and (everything or self.carrying_rows >= _BLOCK):
+            self.ex.tally.add(*(np.concatenate(column) for column in zip(*self.carrying)))
+            self.carrying, self.carrying_rows = [], 0
+        if everything:  # and what the rounds' patterns carried
+            for state in self.calls.values():
+                state.tally(self.ex.tally)
 
     def _deliver(self) -> None:
         """Transfers whose delivery has come arrive: their receivers (and non-eager senders) count them."""
-        arrived = self.pr["at"] <= self.now
-        if not arrived.any():
+        landing = self.pr.due(self.now)
+        if landing is None:
             return
         ex = self.ex
-        landing = self._keep(self.pr, arrived)
-        self.pr = self._keep(self.pr, ~arrived)
         for index in _values(landing["call"]):
             state = self.calls[index]
-            mine = landing["call"] == index
-            for k in _values(landing["k"][mine]):
-                sel = mine & (landing["k"] == k)
-                i = landing["i"][sel]
+            mine = _rows(landing["call"] == index)
+            ks, iis = landing["k"][mine], landing["i"][mine]
+            fell: list[np.ndarray] = []  # participants whose outstanding fell: only they may leave now
+            for k in _values(ks):
+                this = _rows(ks == k)
+                i = iis[this]
                 i = i if _in_order(i) else np.sort(i)
-                round_, delivered, got = state.get(k)
+                round_, delivered, got, _ = state.get(k)
                 delivered[i] = True
                 src, dst = round_.src[i], round_.dst[i]
                 if ex.log is not None:
-                    order = np.argsort(landing["i"][sel], kind="stable")
-                    ex.log.add(state.owner[src], state.owner[dst], round_.nbytes[i], landing["start"][sel][order],
-                               np.full(len(i), self.now), round_.phase, landing["route"][sel][order],
-                               landing["issued"][sel][order])
+                    order = np.argsort(iis[this], kind="stable")
+                    start, route, issued = (landing[key][mine][this][order] for key in ("start", "route", "issued"))
+                    ex.log.add(state.owner[src], state.owner[dst], round_.nbytes[i], start, np.full(len(i), self.now),
+                               round_.phase, route, issued)
                 if state.schedule.eager:
                     np.maximum.at(state.sent, src, self.now)
                     np.subtract.at(state.sends_left, src, 1)
                 else:
-                    counted = src[state.entered[src] & (state.current[src] == k)]
-                    state.outstanding -= np.bincount(counted, minlength=len(state.outstanding))
+                    fell.append(src[state.entered[src] & (state.current[src] == k)])
+                    np.subtract.at(state.outstanding, fell[-1], 1)
                 quorum = round_.quorum
                 in_round = state.entered[dst] & (state.current[dst] == k)
                 if quorum is None:
-                    state.outstanding -= np.bincount(dst[in_round], minlength=len(state.outstanding))
+                    fell.append(dst[in_round])
                 else:
                     plain = quorum[dst] == 0
-                    np.subtract.at(state.outstanding, dst[in_round & plain], 1)
-                    for p in np.unique(dst[~plain]).tolist():
+                    fell.append(dst[in_round & plain])
+                np.subtract.at(state.outstanding, fell[-1], 1)
+                if quorum is not None:
+                    for p in _distinct(dst[~plain]).tolist():
                         arriving = np.sort(src[dst == p])  # the first to arrive count; ties go to the lower sender
                         # equivalent: (`1`) once its quorum is met a receiver has nothing outstanding and its
                         # dropped senders are named: taking one more changes no output
@@ -1166,39 +1407,47 @@ class _Fluid:
                         # it has entered no round, and its outstanding is set as it enters
                         if state.entered[p] and state.current[p] == k:
                             state.outstanding[p] -= len(take)
+                            fell.append(np.array([p]))
                         if got[p] == quorum[p]:  # the rest, arrived or not, are dropped
                             senders = set(round_.src[round_.dst == p].tolist()) - kept
                             ex.dropped.setdefault(index, set()).update(state.owner[sorted(senders)].tolist())
                 if state.schedule.eager:
-                    self._maybe_finish(state, np.unique(src))
-            leaving = np.flatnonzero(state.entered & (state.outstanding == 0) & ~state.dead)
+                    self._maybe_finish(state, src)
+            # (an entered participant with nothing outstanding leaves at once: only those counted can be one now)
+            touched = np.concatenate(fell) if len(fell) > 1 else fell[0] if fell else np.zeros(0, dtype=np.int64)
+            touched = _distinct(touched)
+            leaving = touched[state.entered[touched] & (state.outstanding[touched] == 0) & ~state.dead[touched]]
             if len(leaving):
                 self._leave(state, leaving)
 
-    def _transmit_until(self, later: float) -> None:
-        """Advance every transmission to ``later``; those done by then start propagating."""
-        tx = self.tx
-        if not len(tx["left"]):
-            return
-        end = self.now + tx["left"] / tx["rate"]
-        done = end <= later
-        tx["left"] = tx["left"] - tx["rate"] * (later - self.now)
-        if done.any():
-            routes = self.ex.routes
-            self._append(self.pr, call=tx["call"][done], k=tx["k"][done], i=tx["i"][done], route=tx["route"][done],
-                         at=end[done] + routes.latency[tx["route"][done]], start=tx["start"][done],
-                         issued=tx["issued"][done])
-            self.tx = self._keep(tx, ~done)
+    def _transmit_until(self, later: float, ends: list[np.ndarray], firsts: list[float]) -> None:
+        """Advance every transmission to ``later`` (``ends``: when each would end at its rate from now, chunk by
+        chunk; ``firsts``: each chunk's earliest); those done by then start propagating."""
+        latency, chunks = self.ex.routes.latency, []
+        for chunk, end, first in zip(self.tx.chunks, ends, firsts):
+            chunk["left"] = chunk["left"] - chunk["rate"] * (later - self.now)
+            if first > later:  # none done
+                chunks.append(chunk)
+                continue
+            done = end <= later
+            every = done.all()
+            gone = chunk if every else _kept(chunk, done)
+            self.pr.add(call=gone["call"], k=gone["k"], i=gone["i"], route=gone["route"],
+                        at=(end if every else end[done]) + latency[gone["route"]], start=gone["start"],
+                        issued=gone["issued"])
+            if not every:
+                chunks.append(_kept(chunk, ~done))
             self.changed = True
+        self.tx.chunks = chunks
 
     def _crash(self, owner: int) -> None:
         """Owner ``owner`` crashes now: its transfers still waiting or transmitting are cut (the bytes not
         yet sent never leave), its participants stop."""
         ex = self.ex
         for table in ("wait", "tx"):
-            rows = getattr(self, table)
-            if not len(rows["call"]):
+            if not len(getattr(self, table)):
                 continue
+            rows = getattr(self, table).whole()
             from_owner = np.zeros(len(rows["call"]), dtype=bool)
             for index in np.unique(rows["call"]).tolist():
                 state = self.calls[index]
@@ -1214,23 +1463,25 @@ class _Fluid:
                     i = int(rows["i"][row])
                     unsent = float(rows["left"][row]) if table == "tx" else float(round_.nbytes[i])
                     if table == "tx":
+                        self._carry()  # (the route may not be in the tally yet)
                         ex.tally.route_bytes[rows["route"][row]] -= round(unsent)
                     ex.lost.append((ex.nodes[state.owner[round_.src[i]]], ex.nodes[state.owner[round_.dst[i]]], unsent))
-                setattr(self, table, self._keep(rows, ~from_owner))
+                getattr(self, table).keep(~from_owner)
                 self.changed |= table == "tx"
         for state in self.calls.values():
             mine = (state.owner == owner) & np.isnan(state.finish)
             state.dead[mine] = True
             state.entered[mine] = False
+            state.moved()
             self._owners_done(state)
 
     def _fail(self, u: Hashable, v: Hashable) -> None:
         """Link u–v fails now: transmissions on it carry their remaining bytes on to a new route."""
         routes = self.ex.routes
         self.epoch += 1
-        tx = self.tx
-        if not len(tx["route"]):
+        if not len(self.tx):
             return
+        tx = self.tx.whole()
         dead = {routes.link_index[u, v], routes.link_index[v, u]}
         on = routes.crosses(tx["route"], dead)
         if not on.any():
@@ -1241,48 +1492,115 @@ class _Fluid:
             i = int(tx["i"][row])
             src, dst = state.owner[round_.src[i]], state.owner[round_.dst[i]]
             new = int(routes.lookup(np.array([src]), np.array([dst]), self.epoch)[0])
-            self.ex.tally.move(int(tx["route"][row]), new, float(tx["left"][row]))
+            self.ex.tally.move(int(tx["route"][row]), new, float(tx["left"][row]))  # (before the launches still to be
+            # tallied, or after: sums of whole bytes)
             tx["route"][row] = new
             self.ex.rerouted += float(tx["left"][row])
         self.changed = True
 
+    def _rates(self, chunks: list[dict[str, np.ndarray]]) -> None:
+        """Every transmission's max-min rate, chunk by chunk. The rates depend on the multiset of routes alone, so
+        they are kept per multiset of chunks' routes (each chunk's as bytes, one object per content, in order:
+        equal keys, equal routes), as each chunk's rates (one number, where they are all one): the groups of a
+        ring's rounds repeat, and a hit costs a pass over the chunks, not over the transfers."""
+        if not chunks:
+            return
+        if self.epoch:  # a failure may have rerouted a chunk's transfers in place: its bytes are not its routes
+            self._fill(chunks)
+            return
+        names = [self._name(chunk["route"]) for chunk in chunks]
+        order = sorted(range(len(chunks)), key=names.__getitem__)
+        key = tuple(names[j] for j in order)
+        known = self.filled.get(key)
+        if known is None:
+            self._fill(chunks)
+            known = [_one_if_all(chunks[j]["rate"]) for j in order]
+            size = sum(rate.strides[0] and rate.nbytes for rate in known) + 8 * len(key)  # (one number: none)
+            self.filled_bytes += size
+            if self.filled_bytes > _FILLED_BYTES:  # equivalent: forgetting only costs filling again
+                self.filled.clear()
+                self.interned.clear()
+                self.filled_bytes = size
+            self.filled[key] = known
+        for j, rate in zip(order, known):
+            chunks[j]["rate"] = rate
+
+    def _fill(self, chunks: list[dict[str, np.ndarray]]) -> np.ndarray:
+        """Every transmission's rate from the routes' max-min rates, into its chunk (views of one array)."""
+        rates, first = self.ex.routes.max_min_rates(self.tx.column("route")), 0
+        for chunk in chunks:
+            chunk["rate"] = rates[first: first + len(chunk["route"])]
+            first += len(chunk["route"])
+        return rates
+
+    def _name(self, routes: np.ndarray) -> bytes:
+        """A chunk's routes as bytes, once per array (a chunk's routes change only under a failure)."""
+        known = self.names.get(id(routes))
+        # equivalent: a cache check (a miss makes the same bytes again)
+        if known is None or known[0] is not routes:
+            if len(self.names) >= _NAMES_KEPT:  # equivalent: forgetting only costs making them again
+                self.names.clear()
+            name = routes.tobytes()
+            known = self.names[id(routes)] = (routes, self.interned.setdefault(name, name))
+        return known[1]
+
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> None:
+        ex = self.ex
+        split = self._loop()
+        self._carry()
+        if split:
+            return  # (the run stopped where the network split: nothing more to say of who waits)
+        for state in self.calls.values():
+            stuck = np.flatnonzero(state.entered & ~state.dead)
+            for p in stuck.tolist():
+                k = int(state.current[p])
+                round_, delivered, _, _ = state.get(k)
+                late = round_.src[(round_.dst == p) & ~delivered]
+                if len(late):
+                    ex.waits.setdefault(int(state.owner[p]), set()).update(state.owner[late].tolist())
+        last = max(self.calls) if self.calls else None
+        if last is not None:
+            ex.last_finish = self.calls[last].finish.copy()  # (a task begun and never ended: ``result`` says inf)
+
+    def _loop(self) -> bool:
+        """Instant after instant until nothing is left to happen (False) or the network splits (True)."""
         ex = self.ex
         while True:
             while self._start_tasks() | self._enter_rounds():
                 pass
             self._launch()
+            chunks = self.tx.chunks
             if self.changed:
-                if len(self.tx["route"]):
-                    self.tx["rate"] = ex.routes.max_min_rates(self.tx["route"])
+                self._rates(chunks)
                 self.changed = False
-            candidates = []
-            if len(self.tx["left"]):
-                candidates.append(float((self.now + self.tx["left"] / self.tx["rate"]).min()))
+            ends = [self.now + chunk["left"] / chunk["rate"] for chunk in chunks]
+            firsts = [float(end.min()) for end in ends]
+            candidates = list(firsts)
             for table in (self.pr, self.wait):
-                if len(table["at"]):
-                    candidates.append(float(table["at"].min()))
+                earliest = table.earliest()
+                if earliest is not None:
+                    candidates.append(earliest)
             for state in self.calls.values():
-                waiting = ~state.entered & ~state.dead & (state.current < state.schedule.rounds) & np.isfinite(state.ready)
-                if waiting.any():
+                waiting = state.waiting()
+                if len(waiting):
                     candidates.append(float(state.ready[waiting].min()))
             while self.wakeups and self.wakeups[0] <= self.now:
                 heapq.heappop(self.wakeups)
             if self.wakeups:
                 candidates.append(self.wakeups[0])
             if not candidates:
-                break
+                return False
             later = max(min(candidates), self.now)
             # equivalent: (`2`) crashes and failures are sorted by time, the first is the earliest; (`<`) a
             # fault at exactly the next instant gives that instant either way
             faults = [at for at, _ in self.crashes[:1]] + [at for _, _, at in self.failures[:1]] + [ex.stop_at]
             if min(faults) <= later:
                 later = max(min(faults), self.now)
-            self._transmit_until(later)
+            self._transmit_until(later, ends, firsts)
             self.now = later
             if self.now >= ex.stop_at:
-                return  # the network is split: the run stops here, before anything else at this instant
+                return True  # the network is split: the run stops here, before anything else at this instant
             while self.crashes and self.crashes[0][0] <= self.now:
                 self._crash(self.crashes.pop(0)[1])
             while self.failures and self.failures[0][2] <= self.now:
@@ -1290,17 +1608,6 @@ class _Fluid:
                 self._fail(u, v)
             self._launch()
             self._deliver()
-        for state in self.calls.values():
-            stuck = np.flatnonzero(state.entered & ~state.dead)
-            for p in stuck.tolist():
-                k = int(state.current[p])
-                round_, delivered, _ = state.get(k)
-                late = round_.src[(round_.dst == p) & ~delivered]
-                if len(late):
-                    ex.waits.setdefault(int(state.owner[p]), set()).update(state.owner[late].tolist())
-        last = max(self.calls) if self.calls else None
-        if last is not None:
-            ex.last_finish = self.calls[last].finish.copy()  # (a task begun and never ended: ``result`` says inf)
 
 
 def participant_nodes(schedule: Schedule, workers: int, servers: tuple[Any, ...]) -> list[Any]:

@@ -107,7 +107,16 @@ def nccl_ring_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
         return Round(src, dst, rolled(wire_of, shift), "all_gather", None, rolled(lo_of, shift), rolled(hi_of, shift),
                      False)
 
-    return Schedule(everyone, 2 * (n - 1), round_, np.tile(ints(range(n)), channels), p, eager=True)
+    sizes = np.unique(wire_of, return_counts=True)  # every step sends every chunk of every channel once
+
+    def sized(k: int) -> Round:
+        """Round k without its element ranges (sizes only)."""
+        if k < n - 1:
+            return Round(src, dst, rolled(wire_of, k), "reduce_scatter", rolled(data_of, k)[sender_to], reduce=True,
+                         sizes=sizes)
+        return Round(src, dst, rolled(wire_of, k - n), "all_gather", None, sizes=sizes)
+
+    return Schedule(everyone, 2 * (n - 1), round_, np.tile(ints(range(n)), channels), p, eager=True, sized=sized)
 
 
 def block_parts(p: int, n: int, channels: int, block: np.ndarray, channel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
