@@ -422,3 +422,51 @@ def test_a_message_is_the_event_of_its_delivery_whichever_side_comes_first():
     assert times == {"a": (pytest.approx(2 * ALPHA + 2e-6, rel=1e-12), "a"),
                      "b": (pytest.approx(2 * ALPHA + 2e-6, rel=1e-12), "b"),
                      "c": (pytest.approx(2 * ALPHA + 1e-6, rel=1e-12), "c")}
+
+
+def test_a_message_s_event_has_no_dict_and_simpy_s_interface():
+    """A message's event is no SimPy Event subclass (whose instances carry a dict, ≈ 48 B a message) yet is read
+    as one: pending, then processed with its payload; ``&`` waits for both (star, α = 2 us, B = 1 GB/s: 1000 B
+    and 3000 B on disjoint routes arrive at 2α + 1 us and 2α + 3 us); ``succeed`` fires it as SimPy does."""
+    env, net = _net(topology.star(4, B, ALPHA))
+    short, long = net.send(0, 1, 1000, payload="s"), net.send(2, 3, 3000, payload="l")
+    assert not hasattr(short, "__dict__") and not isinstance(short, simpy.Event)
+    assert not short.triggered and not short.processed
+    both = []
+
+    def waiter():
+        values = yield short & long
+        both.append((env.now, [values[short], values[long]]))
+
+    env.process(waiter())
+    env.run()
+    assert short.processed and short.ok and (short.value, long.value) == ("s", "l")
+    assert both == [(pytest.approx(2 * ALPHA + 3e-6, rel=1e-12), ["s", "l"])]
+    unsent = net.recv(3, 1)
+    assert unsent.succeed("given") is unsent
+    env.run()
+    assert unsent.processed and unsent.value == "given"
+
+
+def test_the_channel_table_is_copied_smaller_as_it_empties(monkeypatch):
+    """The channel table (a dict, which never shrinks) is copied as it falls to each power of two from
+    ``_SHRINK_FROM`` (here 4) down, and made anew once empty; it keeps its order, and each receive still gets
+    its channel's message: 6 sends on 6 channels, received one by one in reverse."""
+    from commsim.network import fluid
+
+    monkeypatch.setattr(fluid, "_SHRINK_FROM", 4)
+    env, net = _net(topology.star(7, B, ALPHA))
+    sent = [net.send(0, dst, 100 * dst, payload=dst) for dst in range(1, 7)]
+    tables = [net._channels]
+    received = []
+    for dst in range(6, 0, -1):
+        received.append(net.recv(dst, 0))
+        tables.append(net._channels)
+        assert list(net._channels) == [(0, d, None) for d in range(1, dst)]
+    assert received == sent[::-1]
+    # copied on reaching 4 entries, then 2, then 1; fresh at 0
+    new = [later is not earlier for earlier, later in zip(tables, tables[1:])]
+    assert new == [False, True, False, True, True, True]
+    assert net._shrink_at == 4
+    env.run()
+    assert [event.value for event in received] == [6, 5, 4, 3, 2, 1]

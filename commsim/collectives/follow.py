@@ -29,13 +29,18 @@ from .schedule import Round, Schedule, ScheduleMaker
 
 
 def _column(values: np.ndarray) -> Any:
-    """A round's column for indexing one item at a time: integers as an ``array("q")`` (8 B an item, against
-    36 B for a list of ints: an all-to-all's round has n(n−1)), anything else as a list."""
+    """A round's column for indexing one item at a time: integers as an ``array("i")`` where they fit in 32 bits,
+    else an ``array("q")`` (4 or 8 B an item, against 36 B for a list of ints: an all-to-all's round has
+    n(n−1)), anything else as a list."""
     if values.dtype.kind not in "iu":
         return values.tolist()
-    column = array("q")
-    column.frombytes(values.astype(np.int64, copy=False).tobytes())
+    narrow = not len(values) or (_INT32.min <= int(values.min()) and int(values.max()) <= _INT32.max)
+    column = array("i" if narrow else "q")
+    column.frombytes(values.astype(np.int32 if narrow else np.int64, copy=False).tobytes())
     return column
+
+
+_INT32 = np.iinfo(np.int32)
 
 
 def _shared_ints(values: np.ndarray) -> list[int]:
@@ -146,7 +151,8 @@ class _Call:
         """Round k's lists for one participant passing it (the last one to pass drops them)."""
         plan = self.plans.get(k)
         if plan is None:
-            plan = self.plans[k] = _Plan(self.schedule.round(k), self)
+            round_ = self.schedule.sized_round(k) if self.sizes_only else self.schedule.round(k)
+            plan = self.plans[k] = _Plan(round_, self)
         plan.left -= 1
         if not plan.left:
             del self.plans[k]

@@ -54,11 +54,15 @@ class Route:
         self.bytes = 0
 
 
+# The size of the channel table from which it is copied into a smaller one as it empties (a copy of 2¹⁶ entries
+# takes ~2 ms; a ring's table never holds that many).
+_SHRINK_FROM = 1 << 16
+
 # Stages of a flow: which moment its pending timer stands for (_UNSENT: a channel's event no message has used yet).
 _SHARED, _ALONE, _PROPAGATING, _UNSENT = 0, 1, 2, -1
 
 
-class _Flow(Event):
+class _Flow:
     """A message in transit and the event of its delivery, one object (an all-to-all has n(n−1) at once): a
     channel's events are made as flows, the send that takes one fills it in (a message of no bytes only waits
     out its route's latency, on a timer of its own). ``delivery``: None, or the event to fire instead, where
@@ -71,7 +75,9 @@ class _Flow(Event):
     timers due at one instant and set together share one :class:`_Instant`).
     """
 
-    # with the event's own attributes, so that none goes into a dict (a dict made at delivery: 136 B a message)
+    # with the event's own attributes, so that none goes into a dict (a dict made at delivery: 136 B a message).
+    # No subclass of Event: an instance of one (a class without slots) gets its dict's values made with it
+    # (≈ 48 B a message); SimPy reads events by their attributes only, and these are SimPy's own functions.
     __slots__ = (
         "_ok",
         "_value",
@@ -95,7 +101,11 @@ class _Flow(Event):
     )
 
     def __init__(self, env: simpy.Environment) -> None:
-        self.env, self.callbacks, self._value = env, [], PENDING  # as Event's (its class default, which a slot hides)
+        self.env, self.callbacks, self._value = env, [], PENDING  # as Event.__init__
+
+    # Event's interface but failing (a message never fails; a crash withdraws it instead)
+    __repr__, _desc, succeed, __and__, __or__ = Event.__repr__, Event._desc, Event.succeed, Event.__and__, Event.__or__
+    triggered, processed, ok, value = Event.triggered, Event.processed, Event.ok, Event.value
 
 
 def event_of(flow: _Flow) -> Event:
@@ -240,6 +250,7 @@ class Network:
         self._latencies: dict[float, float] = {}  # each distinct route latency once (one float, not one a route)
         # per channel: [whether the events wait for receives (True) or sends (False), events...]
         self._channels: dict[tuple[Hashable, Hashable, Any], list[Any]] = {}
+        self._shrink_at = _SHRINK_FROM  # the channel table's size at which it is copied next (see _event_for)
         self._dirty: dict[Link, None] = {}
         self._due: dict[float, list[_Flow]] = {}  # lone flows by delivery time, one timer per time
         self._reallocation_pending = False
@@ -312,8 +323,12 @@ class Network:
             event = entry.pop(1)
             if len(entry) == 1:
                 del channels[key]
-                if not channels:  # a dict never shrinks: a fresh one (an all-to-all's held n²/2 channels at once)
-                    self._channels = {}
+                # a dict never shrinks: a fresh one once empty, a copy as it falls to each power of two from 2¹⁶
+                # down (an all-to-all holds n²/2 channels at once halfway through its sends, few at their end)
+                if not channels:
+                    self._channels, self._shrink_at = {}, _SHRINK_FROM
+                elif len(channels) == self._shrink_at:
+                    self._channels, self._shrink_at = dict(channels), self._shrink_at // 2
             return event
         event = _Flow(self.env)
         event.stage = _UNSENT
