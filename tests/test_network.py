@@ -470,3 +470,36 @@ def test_the_channel_table_is_copied_smaller_as_it_empties(monkeypatch):
     assert net._shrink_at == 4
     env.run()
     assert [event.value for event in received] == [6, 5, 4, 3, 2, 1]
+
+
+def test_a_message_posted_unwaited_has_no_callback_list_until_one_waits():
+    """``waited=False``: the event has no callback list (an all-to-all posts n(n−1) before waiting on any), so SimPy
+    refuses to wait on it as it is; ``waitable`` gives it one, and a process waiting then resumes at its delivery
+    (star, α = 2 us, B = 1 GB/s: 2α + 1 us for 1000 B). Delivered before anyone waits, it is simply processed; a
+    send (waited) matched to a receive posted unwaited returns it with a list."""
+    from commsim.network.fluid import waitable
+
+    env, net = _net(topology.star(4, B, ALPHA))
+    sent = net.send(0, 1, 1000, payload="a", waited=False)
+    early = net.send(2, 3, 1000, payload="b", waited=False)
+    receive = net._event_for((3, 2, None), False, False)
+    assert sent.callbacks == () and early.callbacks == () and receive.callbacks == ()
+    resumed = []
+
+    def refused():
+        yield sent
+
+    def waiter():
+        value = yield waitable(sent)
+        resumed.append((env.now, value))
+
+    with pytest.raises(AttributeError):
+        env.process(refused())
+        env.step()
+    env.process(waiter())
+    matched = net.send(3, 2, 500, payload="c")
+    assert matched is receive and matched.callbacks == []
+    env.run()
+    assert resumed == [(pytest.approx(2 * ALPHA + 1e-6, rel=1e-12), "a")]
+    assert early.processed and early.value == "b" and early.callbacks is None
+    assert waitable(early) is early and early.callbacks is None  # processed: nothing to wait for

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from simpy.events import Event
 
-from ..network.fluid import after_instant
+from ..network.fluid import after_instant, waitable
 from .base import Algorithm, Comm, Process, nbytes_of
 from .cost import Cost, LinkCost
 from .payload import Buffer, SizeOnly, size_only
@@ -280,7 +280,7 @@ def _first(comm: Comm, call: _Call, me: int, events: list[Event], senders: list[
         if event.callbacks is None:  # arrived before it was asked for
             arrive(event, position)
         else:
-            event.callbacks.append(lambda event, position=position: arrive(event, position))
+            waitable(event).callbacks.append(lambda event, position=position: arrive(event, position))
     yield enough
     kept = sorted(arrived)[:count]
     chosen = {position for _, _, position in kept}
@@ -291,9 +291,11 @@ def _first(comm: Comm, call: _Call, me: int, events: list[Event], senders: list[
 
 
 def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int) -> Process:
-    """Every receive of the round posted at once, then awaited (all, or the first ``quorum``): the
-    (index into the round's receive lists, payload) of those that count."""
-    events = [comm.recv(call.nodes[plan.recv_from[j]], call.tag(me)) for j in range(r0, r1)]
+    """Every receive of the round posted at once (with no callback list until awaited: an all-to-all posts
+    n − 1 a rank), then awaited (all, or the first ``quorum``): the (index into the round's receive lists,
+    payload) of those that count."""
+    match, node, tag = comm.net._event_for, comm.rank, call.tag(me)
+    events = [match((call.nodes[plan.recv_from[j]], node, tag), False, False) for j in range(r0, r1)]
     quorum = plan.quorum[me] if plan.quorum is not None else 0
     senders = plan.recv_from[r0:r1] if quorum else None
     del plan  # not held while waiting (its columns are the round's: an all-to-all's, 8 B a message each)
@@ -302,7 +304,7 @@ def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int) ->
         return [(r0 + position, events[position].value) for position in kept]
     arrived = []
     for j, event in zip(range(r0, r1), events):
-        arrived.append((j, (yield event)))
+        arrived.append((j, (yield waitable(event))))
     return arrived
 
 
@@ -404,7 +406,7 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
                 continue
             phase = plan.phase
             sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None, call.tag(plan.send_to[j]), phase,
-                          key=(index, k, plan.send_index[j])) for j in range(s0, s1)]
+                          key=(index, k, plan.send_index[j]), waited=False) for j in range(s0, s1)]
             # equivalent: with no receive _receive posts none and returns at once
             receiving = _receive(comm, call, plan, me, r0, r1) if r0 < r1 else None
             plan = None  # not held while waiting (its columns are the round's, 8 B a message each)
@@ -414,14 +416,14 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
                 pending.extend(sends)
             else:
                 for sent in sends:
-                    yield sent
+                    yield waitable(sent)
         # equivalent: γ or ... with γ = 0 only adds a wait of 0 s
         if gamma and combine is not None and combine[me]:
             yield timeout(gamma * combine[me])
         if len(pending) > 64:  # keep only the sends still under way (equivalent: when, changes memory only)
             pending = [sent for sent in pending if not sent.processed]
     for sent in pending:
-        yield sent
+        yield waitable(sent)
     return out
 
 

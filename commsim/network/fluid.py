@@ -100,12 +100,26 @@ class _Flow:
         "tx_end",
     )
 
-    def __init__(self, env: simpy.Environment) -> None:
-        self.env, self.callbacks, self._value = env, [], PENDING  # as Event.__init__
+    def __init__(self, env: simpy.Environment, waited: bool = True) -> None:
+        # as Event.__init__; ``waited`` False: no callback list until :func:`waitable` makes one (an all-to-all
+        # posts n(n−1) messages before waiting on any: 56 B each)
+        self.env, self.callbacks, self._value = env, [] if waited else _UNWAITED, PENDING
 
     # Event's interface but failing (a message never fails; a crash withdraws it instead)
     __repr__, _desc, succeed, __and__, __or__ = Event.__repr__, Event._desc, Event.succeed, Event.__and__, Event.__or__
     triggered, processed, ok, value = Event.triggered, Event.processed, Event.ok, Event.value
+
+
+# The callbacks of a message's event no one may wait on yet: SimPy refuses to wait on it (it appends to
+# ``callbacks``), a delivery runs none. The empty tuple: no object of its own.
+_UNWAITED: tuple[()] = ()
+
+
+def waitable(event: Any) -> Any:
+    """``event``, with a callback list to wait on (a message's event posted with ``waited`` False has none)."""
+    if event.callbacks is _UNWAITED:
+        event.callbacks = []
+    return event
 
 
 def event_of(flow: _Flow) -> Event:
@@ -315,12 +329,15 @@ class Network:
         return dict(sorted(self.sizes.items()))
 
     # -- messaging ------------------------------------------------------------------------
-    def _event_for(self, key: tuple[Hashable, Hashable, Any], is_send: bool) -> Event:
-        """Match sends to receives in order on the channel ``key`` = (src, dst, tag)."""
+    def _event_for(self, key: tuple[Hashable, Hashable, Any], is_send: bool, waited: bool = True) -> Event:
+        """Match sends to receives in order on the channel ``key`` = (src, dst, tag); ``waited`` False: the
+        event may have no callback list yet (see :func:`waitable`)."""
         channels = self._channels
         entry = channels.get(key)
         if entry is not None and entry[0] != is_send:  # the other side is already waiting
             event = entry.pop(1)
+            if waited and event.callbacks is _UNWAITED:
+                event.callbacks = []
             if len(entry) == 1:
                 del channels[key]
                 # a dict never shrinks: a fresh one once empty, a copy as it falls to each power of two from 2¹⁶
@@ -330,7 +347,7 @@ class Network:
                 elif len(channels) == self._shrink_at:
                     self._channels, self._shrink_at = dict(channels), self._shrink_at // 2
             return event
-        event = _Flow(self.env)
+        event = _Flow(self.env, waited)
         event.stage = _UNSENT
         if entry is None:
             channels[key] = [is_send, event]
@@ -344,11 +361,12 @@ class Network:
 
     def send(
         self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
-        delivery: Event | None = None, key: tuple[int, int, int] | None = None,
+        delivery: Event | None = None, key: tuple[int, int, int] | None = None, waited: bool = True,
     ) -> Event:
         """Start sending ``nbytes`` from ``src`` to ``dst``; the event fires on delivery (``delivery``, if
         the message was matched to its receive earlier, as a delayed start does). ``key`` names the transfer
-        (call, round, index) where a disturbed network draws its jitter from.
+        (call, round, index) where a disturbed network draws its jitter from; ``waited`` False: the event may
+        have no callback list until :func:`waitable` makes one (for a sender waiting on it later).
 
         The payload is not copied: the sender must not change it before the event fires.
         """
@@ -360,7 +378,7 @@ class Network:
             route = self.route(src, dst)
         env = self.env
         now = env._now
-        flow = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
+        flow = self._event_for((src, dst, tag), True, waited) if delivery is None else delivery
         if type(flow) is _Flow and flow.stage == _UNSENT:
             flow.delivery = None  # it is its own event (no reference to itself: it is freed without the collector)
         else:
