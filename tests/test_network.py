@@ -503,3 +503,21 @@ def test_a_message_posted_unwaited_has_no_callback_list_until_one_waits():
     assert resumed == [(pytest.approx(2 * ALPHA + 1e-6, rel=1e-12), "a")]
     assert early.processed and early.value == "b" and early.callbacks is None
     assert waitable(early) is early and early.callbacks is None  # processed: nothing to wait for
+
+
+def test_a_message_keeps_its_size_start_phase_and_tag_only_where_a_log_or_a_fault_reads_them():
+    """Without a log a message's event has no size, start, phase or tag (32 B a message an all-to-all does
+    without); with a log it has them (1000 B sent at 0 in phase 0, tag "t"), and on a network that may be
+    disturbed (a crash withdraws a message by its tag) even without a log."""
+    from commsim.network.disturbances import DisturbedNetwork
+
+    fields = ("nbytes", "start", "phase", "tag")
+    env = simpy.Environment()
+    bare = Network(env, topology.star(4, B, ALPHA), keep_log=False).send(0, 1, 1000, tag="t", phase="p")
+    assert not any(hasattr(bare, field) for field in fields)
+    logged = Network(env, topology.star(4, B, ALPHA), keep_log=True).send(0, 1, 1000, tag="t", phase="p")
+    assert [getattr(logged, field) for field in fields] == [1000, 0.0, 0, "t"]
+    disturbed = DisturbedNetwork(env, topology.star(4, B, ALPHA), keep_log=False).send(0, 1, 1000, tag="t")
+    assert [getattr(disturbed, field) for field in fields] == [1000, 0.0, 0, "t"]
+    env.run()
+    assert bare.processed and bare.at == pytest.approx(2 * ALPHA + 1e-6, rel=1e-12)

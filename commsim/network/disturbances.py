@@ -34,7 +34,7 @@ from simpy.events import Event
 
 from ..units import format_time
 from .jitter import jitter_fraction
-from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _Flow, event_of, shortest_path, waitable
+from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _TracedFlow, event_of, shortest_path, waitable
 
 # the stage of a flow cut off by its sender's crash: no timer acts on it any more
 _LOST = 3  # equivalent: only compared with fluid's stages (0, 1, 2 and _UNSENT, −1): any other number does as well
@@ -60,6 +60,7 @@ class DisturbedNetwork(Network):
     def __init__(self, env: simpy.Environment, graph: nx.Graph, keep_log: bool = True, jitter_s: float = 0.0,
                  seed: int = 0, participants: list[Hashable] | None = None) -> None:
         super().__init__(env, graph, keep_log)
+        self._flow = _TracedFlow  # a crash reads a message's tag, size and start
         self.jitter_s = jitter_s
         self._draw = np.random.default_rng([seed, 7]).random  # for sends that name no transfer
         self.seed = seed
@@ -173,7 +174,7 @@ class DisturbedNetwork(Network):
             else:
                 waitable(following).callbacks.append(lambda event: delivery.succeed(event.value))
 
-    def _unsent(self, flow: _Flow) -> float | None:
+    def _unsent(self, flow: _TracedFlow) -> float | None:
         """The bytes ``flow`` has still to send now; None once every byte has left."""
         now = self.env.now
         if flow.stage == _PROPAGATING or (flow.stage == _ALONE and flow.tx_end <= now):

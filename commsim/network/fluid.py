@@ -86,17 +86,13 @@ class _Flow:
         "delivery",
         "env",
         "gen",
-        "nbytes",
         "order",
         "payload",
-        "phase",
         "rate",
         "remaining",
         "route",
         "since",
         "stage",
-        "start",
-        "tag",
         "tx_end",
     )
 
@@ -108,6 +104,13 @@ class _Flow:
     # Event's interface but failing (a message never fails; a crash withdraws it instead)
     __repr__, _desc, succeed, __and__, __or__ = Event.__repr__, Event._desc, Event.succeed, Event.__and__, Event.__or__
     triggered, processed, ok, value = Event.triggered, Event.processed, Event.ok, Event.value
+
+
+class _TracedFlow(_Flow):
+    """A flow of a network that logs its messages or may be disturbed: also its size, start, phase and tag (what
+    a log records, what a crash or a failure reads); 32 B a message that other networks do without."""
+
+    __slots__ = ("nbytes", "phase", "start", "tag")
 
 
 # The callbacks of a message's event no one may wait on yet: SimPy refuses to wait on it (it appends to
@@ -254,6 +257,7 @@ class Network:
             self.links[u, v] = Link(u, v, float(data["bandwidth"]), float(data["latency"]))
             self.links[v, u] = Link(v, u, float(data["bandwidth"]), float(data["latency"]))
         self.log: MessageLog | None = MessageLog() if keep_log else None
+        self._flow: type[_Flow] = _TracedFlow if keep_log else _Flow  # the class of its messages
         self.sizes: dict[int, int] = {}
         self._phase_index: dict[str, int] = {}
         self._last_phase: str | None = None  # the phase of the last send and its index (most sends repeat it)
@@ -347,7 +351,7 @@ class Network:
                 elif len(channels) == self._shrink_at:
                     self._channels, self._shrink_at = dict(channels), self._shrink_at // 2
             return event
-        event = _Flow(self.env, waited)
+        event = self._flow(self.env, waited)
         event.stage = _UNSENT
         if entry is None:
             channels[key] = [is_send, event]
@@ -379,24 +383,26 @@ class Network:
         env = self.env
         now = env._now
         flow = self._event_for((src, dst, tag), True, waited) if delivery is None else delivery
-        if type(flow) is _Flow and flow.stage == _UNSENT:
+        if type(flow) is self._flow and flow.stage == _UNSENT:
             flow.delivery = None  # it is its own event (no reference to itself: it is freed without the collector)
         else:
-            delivery, flow = flow, _Flow(env)
+            delivery, flow = flow, self._flow(env)
             flow.delivery = delivery
-        flow.route, flow.payload, flow.tag = route, payload, tag
-        flow.start = flow.since = now
-        flow.nbytes = flow.remaining = nbytes
+        flow.route, flow.payload = route, payload
+        flow.since = now
+        flow.remaining = nbytes
         flow.gen = 0
         flow.order = None
-        if phase is not self._last_phase:
-            phase_id = self._phase_index.get(phase)
-            if phase_id is None:
-                phase_id = self._phase_index[phase] = len(self._phase_index)
-                if self.log is not None:
-                    self.log.phases.append(phase)
-            self._last_phase, self._last_phase_id = phase, phase_id
-        flow.phase = self._last_phase_id
+        if self._flow is _TracedFlow:
+            flow.tag, flow.start, flow.nbytes = tag, now, nbytes
+            if phase is not self._last_phase:
+                phase_id = self._phase_index.get(phase)
+                if phase_id is None:
+                    phase_id = self._phase_index[phase] = len(self._phase_index)
+                    if self.log is not None:
+                        self.log.phases.append(phase)
+                self._last_phase, self._last_phase_id = phase, phase_id
+            flow.phase = self._last_phase_id
         route.messages += 1
         route.bytes = route.bytes + nbytes if route.bytes else nbytes  # a first message's size: that int, no copy
         sizes = self.sizes
