@@ -515,6 +515,8 @@ def test_a_message_keeps_its_size_start_phase_and_tag_only_where_a_log_or_a_faul
     env = simpy.Environment()
     bare = Network(env, topology.star(4, B, ALPHA), keep_log=False).send(0, 1, 1000, tag="t", phase="p")
     assert not any(hasattr(bare, field) for field in fields)
+    with pytest.raises(AttributeError):  # nor a slot for another event to fire (its own fires)
+        bare.delivery = None
     logged = Network(env, topology.star(4, B, ALPHA), keep_log=True).send(0, 1, 1000, tag="t", phase="p")
     assert [getattr(logged, field) for field in fields] == [1000, 0.0, 0, "t"]
     disturbed = DisturbedNetwork(env, topology.star(4, B, ALPHA), keep_log=False).send(0, 1, 1000, tag="t")

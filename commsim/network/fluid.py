@@ -83,7 +83,6 @@ class _Flow:
         "_value",
         "at",
         "callbacks",
-        "delivery",
         "env",
         "gen",
         "order",
@@ -95,6 +94,8 @@ class _Flow:
         "stage",
         "tx_end",
     )
+
+    delivery: Event | None = None  # its own event (no reference to itself: it is freed without the collector)
 
     def __init__(self, env: simpy.Environment, waited: bool = True) -> None:
         # as Event.__init__; ``waited`` False: no callback list until :func:`waitable` makes one (an all-to-all
@@ -111,6 +112,13 @@ class _TracedFlow(_Flow):
     a log records, what a crash or a failure reads); 32 B a message that other networks do without."""
 
     __slots__ = ("nbytes", "phase", "start", "tag")
+
+
+class _Relay(_TracedFlow):
+    """A flow that fires another event on delivery (``delivery``): a send given one that carried a message
+    before (a receive a crash handed back) or is no flow. Rare: a flow of its own holds no such slot."""
+
+    __slots__ = ("delivery",)
 
 
 # The callbacks of a message's event no one may wait on yet: SimPy refuses to wait on it (it appends to
@@ -383,10 +391,8 @@ class Network:
         env = self.env
         now = env._now
         flow = self._event_for((src, dst, tag), True, waited) if delivery is None else delivery
-        if type(flow) is self._flow and flow.stage == _UNSENT:
-            flow.delivery = None  # it is its own event (no reference to itself: it is freed without the collector)
-        else:
-            delivery, flow = flow, self._flow(env)
+        if type(flow) is not self._flow or flow.stage != _UNSENT:
+            delivery, flow = flow, _Relay(env)
             flow.delivery = delivery
         flow.route, flow.payload = route, payload
         flow.since = now
