@@ -290,10 +290,10 @@ def _first(comm: Comm, call: _Call, me: int, events: list[Event], senders: list[
     return sorted(chosen, key=lambda position: senders[position])
 
 
-def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int) -> Process:
+def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int, values: bool = True) -> Process:
     """Every receive of the round posted at once (with no callback list until awaited: an all-to-all posts
     n − 1 a rank), then awaited (all, or the first ``quorum``): the (index into the round's receive lists,
-    payload) of those that count."""
+    payload) of those that count; without ``values``, nothing (each event let go of once arrived)."""
     match, node, tag = comm.net._event_for, comm.rank, call.tag(me)
     events = [match((call.nodes[plan.recv_from[j]], node, tag), False, False) for j in range(r0, r1)]
     quorum = plan.quorum[me] if plan.quorum is not None else 0
@@ -302,6 +302,11 @@ def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int) ->
     if quorum:
         kept = yield from _first(comm, call, me, events, senders, quorum)
         return [(r0 + position, events[position].value) for position in kept]
+    if not values:  # sizes only: no list of what arrived (a tuple a message), no event held once in
+        for i in range(len(events)):
+            yield waitable(events[i])
+            events[i] = None
+        return None
     arrived = []
     for j, event in zip(range(r0, r1), events):
         arrived.append((j, (yield waitable(event))))
@@ -408,15 +413,16 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None, call.tag(plan.send_to[j]), phase,
                           key=(index, k, plan.send_index[j]), waited=False) for j in range(s0, s1)]
             # equivalent: with no receive _receive posts none and returns at once
-            receiving = _receive(comm, call, plan, me, r0, r1) if r0 < r1 else None
+            receiving = _receive(comm, call, plan, me, r0, r1, values=False) if r0 < r1 else None
             plan = None  # not held while waiting (its columns are the round's, 8 B a message each)
             if receiving is not None:
                 yield from receiving
             if eager:
                 pending.extend(sends)
             else:
-                for sent in sends:
-                    yield waitable(sent)
+                for i in range(len(sends)):  # each let go of once delivered
+                    yield waitable(sends[i])
+                    sends[i] = None
         # equivalent: γ or ... with γ = 0 only adds a wait of 0 s
         if gamma and combine is not None and combine[me]:
             yield timeout(gamma * combine[me])
