@@ -298,7 +298,7 @@ def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int, va
     events = [match((call.nodes[plan.recv_from[j]], node, tag), False, False) for j in range(r0, r1)]
     quorum = plan.quorum[me] if plan.quorum is not None else 0
     senders = plan.recv_from[r0:r1] if quorum else None
-    del plan  # not held while waiting (its columns are the round's: an all-to-all's, 8 B a message each)
+    del plan  # not held while waiting (its columns are the round's: an all-to-all's, 4-8 B a message each)
     if quorum:
         kept = yield from _first(comm, call, me, events, senders, quorum)
         return [(r0 + position, events[position].value) for position in kept]
@@ -414,7 +414,7 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
                           key=(index, k, plan.send_index[j]), waited=False) for j in range(s0, s1)]
             # equivalent: with no receive _receive posts none and returns at once
             receiving = _receive(comm, call, plan, me, r0, r1, values=False) if r0 < r1 else None
-            plan = None  # not held while waiting (its columns are the round's, 8 B a message each)
+            plan = None  # not held while waiting (its columns are the round's, 4-8 B a message each)
             if receiving is not None:
                 yield from receiving
             if eager:

@@ -102,7 +102,7 @@ class _Flow:
         # posts n(n−1) messages before waiting on any: 56 B each)
         self.env, self.callbacks, self._value = env, [] if waited else _UNWAITED, PENDING
 
-    # Event's interface but failing (a message never fails; a crash withdraws it instead)
+    # Event's interface, less failing (a message never fails: a crash withdraws it instead)
     __repr__, _desc, succeed, __and__, __or__ = Event.__repr__, Event._desc, Event.succeed, Event.__and__, Event.__or__
     triggered, processed, ok, value = Event.triggered, Event.processed, Event.ok, Event.value
 
