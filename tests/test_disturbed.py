@@ -794,3 +794,27 @@ def test_a_failed_check_outranks_a_stopped_run(tmp_path, monkeypatch):
                     .replace("faults: {", "faults: {drop_stragglers: 1, "))
     monkeypatch.setattr(RunResult, "checks", property(lambda self: {"time": False} if self.stopped is None else {}))
     assert cli.main(["run", str(path), "--out", str(tmp_path / "run")]) == 1
+
+
+def test_a_crash_hands_a_receive_the_channel_s_next_message_posted_unwaited():
+    """Star, α = 1 us, B = 1 GB/s. Node 0 sends 1 MB (matched to node 1's receive, posted first) and then 100 B on
+    the same channel unwaited (as a rank posting many sends does); they share 0's links at B/2, so the 100 B has
+    left at 0.2 us and arrives 2α later, at 2.2 us; the 1 MB then goes alone at B. Node 0 crashes at 1 us: the
+    1 MB (100 + 800 B sent, 999,100 B not) is lost and the receive gets the 100 B message instead, when it
+    arrives."""
+    import simpy
+
+    from commsim.network.disturbances import DisturbedNetwork
+
+    env = simpy.Environment()
+    net = DisturbedNetwork(env, build("star", 4, B, ALPHA, overrides=[]), keep_log=False)
+    receive = net.recv(1, 0)
+    assert net.send(0, 1, 1_000_000, payload="big") is receive
+    small = net.send(0, 1, 100, payload="small", waited=False)
+    assert small.callbacks == ()
+    env.timeout(1e-6).callbacks.append(lambda _event: net.crash(0))
+    got = []
+    receive.callbacks.append(lambda event: got.append((env.now, event.value)))
+    env.run()
+    assert got == [(pytest.approx(2 * ALPHA + 100 / (B / 2), rel=1e-12), "small")]
+    assert net.lost == [(0, 1, pytest.approx(1_000_000 - 0.2e-6 * B / 2 - 0.8e-6 * B, rel=1e-12))]

@@ -7,7 +7,7 @@ import pytest
 
 from commsim.collectives import REGISTRY, Algorithm, get, register
 from commsim.collectives.follow import scheduled
-from commsim.collectives.schedule import SCHEDULES, Schedule, ints, pieces
+from commsim.collectives.schedule import SCHEDULES, Round, Schedule, ints, pieces
 from commsim.engines.message import make_buffers, run_collective
 from commsim.network import topology
 
@@ -389,3 +389,54 @@ def test_a_rounds_sizes_are_one_int_object_per_distinct_size():
     sizes = _shared_ints(np.array([5000, 70000, 5000, 5000]))
     assert sizes == [5000, 70000, 5000, 5000] and all(type(size) is int for size in sizes)
     assert sizes[0] is sizes[2] is sizes[3] and len({id(size) for size in sizes}) == 2
+
+
+def test_a_round_s_integer_columns_are_32_bit_where_they_fit():
+    """Columns of a round's integers hold 4 B an item while every value fits in 32 bits (−2³¹ … 2³¹ − 1), 8 B
+    otherwise, the values unchanged either way; anything else is a list."""
+    from commsim.collectives.follow import _column
+
+    fits = _column(np.array([0, 2**31 - 1, -2**31, 7]))
+    assert (fits.typecode, fits.itemsize, list(fits)) == ("i", 4, [0, 2**31 - 1, -2**31, 7])
+    for value in (2**31, -2**31 - 1):
+        wide = _column(np.array([1, value]))
+        assert (wide.typecode, list(wide)) == ("q", [1, value])
+    assert _column(np.array([], dtype=np.int64)).typecode == "i"
+    assert _column(np.array([0.5, 2.0])) == [0.5, 2.0]
+
+
+def test_all_to_all_s_round_is_made_when_asked_and_its_sized_round_has_no_element_ranges():
+    """n = 3, p = 5 elements of w = 4 B: the 6 ordered pairs (s ≠ d) in sender order, 20 B each; each rank adds
+    in 2 · 20 = 40 B and divides its whole buffer; one size, 6 times. The sized round is the same transfers
+    without lo, hi and scale; the schedule keeps no round (each call makes a new one)."""
+    from commsim.collectives.textbook.all_to_all import all_to_all_schedule
+
+    schedule = all_to_all_schedule(3, 5, 4)
+    full, sized = schedule.round(0), schedule.sized_round(0)
+    pairs = [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    for round_ in (full, sized):
+        assert list(zip(round_.src.tolist(), round_.dst.tolist())) == pairs
+        assert round_.nbytes.tolist() == [20] * 6 and round_.combine.tolist() == [40] * 3
+        assert (round_.phase, round_.reduce) == ("exchange", True)
+        assert [part.tolist() for part in round_.sizes] == [[20], [6]]
+    assert full.lo.tolist() == [0] * 6 and full.hi.tolist() == [5] * 6
+    assert [part.tolist() for part in full.scale] == [[0, 1, 2], [0, 0, 0], [5, 5, 5]]
+    assert sized.lo is None and sized.hi is None and sized.scale is None
+    assert schedule.round(0) is not full and schedule.sized_round(0) is not sized
+
+
+@pytest.mark.parametrize("payload", ["size-only", "data"])
+def test_a_call_moving_sizes_only_follows_the_sized_round(registered, payload):
+    """A schedule whose sized round differs from its round (1000 B against the round's 8 elements of 4 B) is
+    followed by its sized round when sizes only move: one message 0 → 1 across a star, 2α + 1000 B/B; with data,
+    by its round: 2α + 32 B/B."""
+
+    def make(n, p, w, **_):
+        full = pieces(ints([0]), ints([1]), ints([0]), ints([p]), w, "copy")
+        return Schedule(n, 1, lambda k: full, p=p, sized=lambda k: Round(ints([0]), ints([1]), ints([1000]), "copy"))
+
+    name = registered(scheduled("test_sized_differs", make, None, "test"))
+    run = run_collective(name, topology.build("star", 2, B, ALPHA), make_buffers(2, 8, "float32", payload, 0))
+    nbytes = 1000 if payload == "size-only" else 32
+    assert run.network.message_sizes() == {nbytes: 1}
+    assert run.makespan_s == pytest.approx(2 * ALPHA + nbytes / B, rel=1e-12)

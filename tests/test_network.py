@@ -422,3 +422,104 @@ def test_a_message_is_the_event_of_its_delivery_whichever_side_comes_first():
     assert times == {"a": (pytest.approx(2 * ALPHA + 2e-6, rel=1e-12), "a"),
                      "b": (pytest.approx(2 * ALPHA + 2e-6, rel=1e-12), "b"),
                      "c": (pytest.approx(2 * ALPHA + 1e-6, rel=1e-12), "c")}
+
+
+def test_a_message_s_event_has_no_dict_and_simpy_s_interface():
+    """A message's event is no SimPy Event subclass (whose instances carry a dict, ≈ 48 B a message) yet is read
+    as one: pending, then processed with its payload; ``&`` waits for both (star, α = 2 us, B = 1 GB/s: 1000 B
+    and 3000 B on disjoint routes arrive at 2α + 1 us and 2α + 3 us); ``succeed`` fires it as SimPy does."""
+    env, net = _net(topology.star(4, B, ALPHA))
+    short, long = net.send(0, 1, 1000, payload="s"), net.send(2, 3, 3000, payload="l")
+    assert not hasattr(short, "__dict__") and not isinstance(short, simpy.Event)
+    assert not short.triggered and not short.processed
+    both = []
+
+    def waiter():
+        values = yield short & long
+        both.append((env.now, [values[short], values[long]]))
+
+    env.process(waiter())
+    env.run()
+    assert short.processed and short.ok and (short.value, long.value) == ("s", "l")
+    assert both == [(pytest.approx(2 * ALPHA + 3e-6, rel=1e-12), ["s", "l"])]
+    unsent = net.recv(3, 1)
+    assert unsent.succeed("given") is unsent
+    env.run()
+    assert unsent.processed and unsent.value == "given"
+
+
+def test_the_channel_table_is_copied_smaller_as_it_empties(monkeypatch):
+    """The channel table (a dict, which never shrinks) is copied as it falls to each power of two from
+    ``_SHRINK_FROM`` (here 4) down, and made anew once empty; it keeps its order, and each receive still gets
+    its channel's message: 6 sends on 6 channels, received one by one in reverse."""
+    from commsim.network import fluid
+
+    monkeypatch.setattr(fluid, "_SHRINK_FROM", 4)
+    env, net = _net(topology.star(7, B, ALPHA))
+    sent = [net.send(0, dst, 100 * dst, payload=dst) for dst in range(1, 7)]
+    tables = [net._channels]
+    received = []
+    for dst in range(6, 0, -1):
+        received.append(net.recv(dst, 0))
+        tables.append(net._channels)
+        assert list(net._channels) == [(0, d, None) for d in range(1, dst)]
+    assert received == sent[::-1]
+    # copied on reaching 4 entries, then 2, then 1; fresh at 0
+    new = [later is not earlier for earlier, later in zip(tables, tables[1:])]
+    assert new == [False, True, False, True, True, True]
+    assert net._shrink_at == 4
+    env.run()
+    assert [event.value for event in received] == [6, 5, 4, 3, 2, 1]
+
+
+def test_a_message_posted_unwaited_has_no_callback_list_until_one_waits():
+    """``waited=False``: the event has no callback list (an all-to-all posts n(n−1) before waiting on any), so SimPy
+    refuses to wait on it as it is; ``waitable`` gives it one, and a process waiting then resumes at its delivery
+    (star, α = 2 us, B = 1 GB/s: 2α + 1 us for 1000 B). Delivered before anyone waits, it is simply processed; a
+    send (waited) matched to a receive posted unwaited returns it with a list."""
+    from commsim.network.fluid import waitable
+
+    env, net = _net(topology.star(4, B, ALPHA))
+    sent = net.send(0, 1, 1000, payload="a", waited=False)
+    early = net.send(2, 3, 1000, payload="b", waited=False)
+    receive = net._event_for((3, 2, None), False, False)
+    assert sent.callbacks == () and early.callbacks == () and receive.callbacks == ()
+    resumed = []
+
+    def refused():
+        yield sent
+
+    def waiter():
+        value = yield waitable(sent)
+        resumed.append((env.now, value))
+
+    with pytest.raises(AttributeError):
+        env.process(refused())
+        env.step()
+    env.process(waiter())
+    matched = net.send(3, 2, 500, payload="c")
+    assert matched is receive and matched.callbacks == []
+    env.run()
+    assert resumed == [(pytest.approx(2 * ALPHA + 1e-6, rel=1e-12), "a")]
+    assert early.processed and early.value == "b" and early.callbacks is None
+    assert waitable(early) is early and early.callbacks is None  # processed: nothing to wait for
+
+
+def test_a_message_keeps_its_size_start_phase_and_tag_only_where_a_log_or_a_fault_reads_them():
+    """Without a log a message's event has no size, start, phase or tag (32 B a message an all-to-all does
+    without); with a log it has them (1000 B sent at 0 in phase 0, tag "t"), and on a network that may be
+    disturbed (a crash withdraws a message by its tag) even without a log."""
+    from commsim.network.disturbances import DisturbedNetwork
+
+    fields = ("nbytes", "start", "phase", "tag")
+    env = simpy.Environment()
+    bare = Network(env, topology.star(4, B, ALPHA), keep_log=False).send(0, 1, 1000, tag="t", phase="p")
+    assert not any(hasattr(bare, field) for field in fields)
+    with pytest.raises(AttributeError):  # nor a slot for another event to fire (its own fires)
+        bare.delivery = None
+    logged = Network(env, topology.star(4, B, ALPHA), keep_log=True).send(0, 1, 1000, tag="t", phase="p")
+    assert [getattr(logged, field) for field in fields] == [1000, 0.0, 0, "t"]
+    disturbed = DisturbedNetwork(env, topology.star(4, B, ALPHA), keep_log=False).send(0, 1, 1000, tag="t")
+    assert [getattr(disturbed, field) for field in fields] == [1000, 0.0, 0, "t"]
+    env.run()
+    assert bare.processed and bare.at == pytest.approx(2 * ALPHA + 1e-6, rel=1e-12)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from simpy.events import Event
 
-from ..network.fluid import after_instant
+from ..network.fluid import after_instant, waitable
 from .base import Algorithm, Comm, Process, nbytes_of
 from .cost import Cost, LinkCost
 from .payload import Buffer, SizeOnly, size_only
@@ -29,13 +29,18 @@ from .schedule import Round, Schedule, ScheduleMaker
 
 
 def _column(values: np.ndarray) -> Any:
-    """A round's column for indexing one item at a time: integers as an ``array("q")`` (8 B an item, against
-    36 B for a list of ints: an all-to-all's round has n(n−1)), anything else as a list."""
+    """A round's column for indexing one item at a time: integers as an ``array("i")`` where they fit in 32 bits,
+    else an ``array("q")`` (4 or 8 B an item, against 36 B for a list of ints: an all-to-all's round has
+    n(n−1)), anything else as a list."""
     if values.dtype.kind not in "iu":
         return values.tolist()
-    column = array("q")
-    column.frombytes(values.astype(np.int64, copy=False).tobytes())
+    narrow = not len(values) or (_INT32.min <= int(values.min()) and int(values.max()) <= _INT32.max)
+    column = array("i" if narrow else "q")
+    column.frombytes(values.astype(np.int32 if narrow else np.int64, copy=False).tobytes())
     return column
+
+
+_INT32 = np.iinfo(np.int32)
 
 
 def _shared_ints(values: np.ndarray) -> list[int]:
@@ -146,7 +151,8 @@ class _Call:
         """Round k's lists for one participant passing it (the last one to pass drops them)."""
         plan = self.plans.get(k)
         if plan is None:
-            plan = self.plans[k] = _Plan(self.schedule.round(k), self)
+            round_ = self.schedule.sized_round(k) if self.sizes_only else self.schedule.round(k)
+            plan = self.plans[k] = _Plan(round_, self)
         plan.left -= 1
         if not plan.left:
             del self.plans[k]
@@ -274,7 +280,7 @@ def _first(comm: Comm, call: _Call, me: int, events: list[Event], senders: list[
         if event.callbacks is None:  # arrived before it was asked for
             arrive(event, position)
         else:
-            event.callbacks.append(lambda event, position=position: arrive(event, position))
+            waitable(event).callbacks.append(lambda event, position=position: arrive(event, position))
     yield enough
     kept = sorted(arrived)[:count]
     chosen = {position for _, _, position in kept}
@@ -284,19 +290,26 @@ def _first(comm: Comm, call: _Call, me: int, events: list[Event], senders: list[
     return sorted(chosen, key=lambda position: senders[position])
 
 
-def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int) -> Process:
-    """Every receive of the round posted at once, then awaited (all, or the first ``quorum``): the
-    (index into the round's receive lists, payload) of those that count."""
-    events = [comm.recv(call.nodes[plan.recv_from[j]], call.tag(me)) for j in range(r0, r1)]
+def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int, values: bool = True) -> Process:
+    """Every receive of the round posted at once (with no callback list until awaited: an all-to-all posts
+    n − 1 a rank), then awaited (all, or the first ``quorum``): the (index into the round's receive lists,
+    payload) of those that count; without ``values``, nothing (each event let go of once arrived)."""
+    match, node, tag = comm.net._event_for, comm.rank, call.tag(me)
+    events = [match((call.nodes[plan.recv_from[j]], node, tag), False, False) for j in range(r0, r1)]
     quorum = plan.quorum[me] if plan.quorum is not None else 0
     senders = plan.recv_from[r0:r1] if quorum else None
-    del plan  # not held while waiting (its columns are the round's: an all-to-all's, 8 B a message each)
+    del plan  # not held while waiting (its columns are the round's: an all-to-all's, 4-8 B a message each)
     if quorum:
         kept = yield from _first(comm, call, me, events, senders, quorum)
         return [(r0 + position, events[position].value) for position in kept]
+    if not values:  # sizes only: no list of what arrived (a tuple a message), no event held once in
+        for i in range(len(events)):
+            yield waitable(events[i])
+            events[i] = None
+        return None
     arrived = []
     for j, event in zip(range(r0, r1), events):
-        arrived.append((j, (yield event)))
+        arrived.append((j, (yield waitable(event))))
     return arrived
 
 
@@ -398,24 +411,25 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
                 continue
             phase = plan.phase
             sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None, call.tag(plan.send_to[j]), phase,
-                          key=(index, k, plan.send_index[j])) for j in range(s0, s1)]
+                          key=(index, k, plan.send_index[j]), waited=False) for j in range(s0, s1)]
             # equivalent: with no receive _receive posts none and returns at once
-            receiving = _receive(comm, call, plan, me, r0, r1) if r0 < r1 else None
-            plan = None  # not held while waiting (its columns are the round's, 8 B a message each)
+            receiving = _receive(comm, call, plan, me, r0, r1, values=False) if r0 < r1 else None
+            plan = None  # not held while waiting (its columns are the round's, 4-8 B a message each)
             if receiving is not None:
                 yield from receiving
             if eager:
                 pending.extend(sends)
             else:
-                for sent in sends:
-                    yield sent
+                for i in range(len(sends)):  # each let go of once delivered
+                    yield waitable(sends[i])
+                    sends[i] = None
         # equivalent: γ or ... with γ = 0 only adds a wait of 0 s
         if gamma and combine is not None and combine[me]:
             yield timeout(gamma * combine[me])
         if len(pending) > 64:  # keep only the sends still under way (equivalent: when, changes memory only)
             pending = [sent for sent in pending if not sent.processed]
     for sent in pending:
-        yield sent
+        yield waitable(sent)
     return out
 
 

@@ -34,7 +34,7 @@ from simpy.events import Event
 
 from ..units import format_time
 from .jitter import jitter_fraction
-from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _Flow, event_of, shortest_path
+from .fluid import _ALONE, _PROPAGATING, _SHARED, Network, Route, _TracedFlow, event_of, shortest_path, waitable
 
 # the stage of a flow cut off by its sender's crash: no timer acts on it any more
 _LOST = 3  # equivalent: only compared with fluid's stages (0, 1, 2 and _UNSENT, −1): any other number does as well
@@ -60,6 +60,7 @@ class DisturbedNetwork(Network):
     def __init__(self, env: simpy.Environment, graph: nx.Graph, keep_log: bool = True, jitter_s: float = 0.0,
                  seed: int = 0, participants: list[Hashable] | None = None) -> None:
         super().__init__(env, graph, keep_log)
+        self._flow = _TracedFlow  # a crash reads a message's tag, size and start
         self.jitter_s = jitter_s
         self._draw = np.random.default_rng([seed, 7]).random  # for sends that name no transfer
         self.seed = seed
@@ -79,16 +80,16 @@ class DisturbedNetwork(Network):
         return [*self._retired, *super().routes]
 
     def send(self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
-             delivery: Event | None = None, key: tuple[int, int, int] | None = None) -> Event:
+             delivery: Event | None = None, key: tuple[int, int, int] | None = None, waited: bool = True) -> Event:
         """As :meth:`Network.send`, after a delay drawn from U[0, jitter_s); from a crashed node, nothing
         (the event never fires). ``delivery`` is for the delayed start (:meth:`_launch`), never given here."""
         if src in self.crashed:
             return Event(self.env)
         if not self.jitter_s:
-            return self._launch(src, dst, nbytes, payload, tag, phase, delivery)
+            return self._launch(src, dst, nbytes, payload, tag, phase, delivery, waited=waited)
         if src == dst:
             raise ValueError(f"node {src!r} cannot send to itself")
-        matched = self._event_for((src, dst, tag), is_send=True)
+        matched = self._event_for((src, dst, tag), True, waited)
         u = float(self._draw()) if key is None else float(jitter_fraction(self.seed, *key)[0])
         timer = self.env.timeout(self.jitter_s * u)
         sent = self.env.now
@@ -96,7 +97,7 @@ class DisturbedNetwork(Network):
         return matched
 
     def _launch(self, src: Hashable, dst: Hashable, nbytes: int, payload: Any, tag: Any, phase: str,
-                delivery: Event | None, sent: float | None = None) -> Event:
+                delivery: Event | None, sent: float | None = None, waited: bool = True) -> Event:
         """The message starts now (``sent``: when it was sent, if that was earlier); its bytes count as
         rerouted if a failure changed its route. Its sender crashed while it waited: it never starts."""
         if src in self.crashed:
@@ -111,7 +112,7 @@ class DisturbedNetwork(Network):
             self.route(src, dst)  # found anew if a failure dropped it, and then marked rerouted if it changed
             if (src, dst) in self._rerouted:
                 self.rerouted_bytes += nbytes
-        return Network.send(self, src, dst, nbytes, payload, tag, phase, delivery)
+        return Network.send(self, src, dst, nbytes, payload, tag, phase, delivery, waited=waited)
 
     def _path(self, src: Hashable, dst: Hashable) -> list[Hashable]:
         """The topology's route if it survives the failures, else a hop-shortest path."""
@@ -144,11 +145,11 @@ class DisturbedNetwork(Network):
                 self._rerouted.add((src, dst))
         return route
 
-    def _event_for(self, key: tuple[Hashable, Hashable, Any], is_send: bool) -> Event:
+    def _event_for(self, key: tuple[Hashable, Hashable, Any], is_send: bool, waited: bool = True) -> Event:
         """As :meth:`Network._event_for`; a receive of a crashed node never fires."""
         if not is_send and key[1] in self.crashed:
             return Event(self.env)
-        return Network._event_for(self, key, is_send)
+        return Network._event_for(self, key, is_send, waited)
 
     def _withdraw(self, key: tuple[Hashable, Hashable, Any], delivery: Event) -> None:
         """A message of channel ``key`` (its event ``delivery``) will never arrive: still unmatched, it leaves
@@ -171,9 +172,9 @@ class DisturbedNetwork(Network):
             if following.callbacks is None:
                 delivery.succeed(following.value)
             else:
-                following.callbacks.append(lambda event: delivery.succeed(event.value))
+                waitable(following).callbacks.append(lambda event: delivery.succeed(event.value))
 
-    def _unsent(self, flow: _Flow) -> float | None:
+    def _unsent(self, flow: _TracedFlow) -> float | None:
         """The bytes ``flow`` has still to send now; None once every byte has left."""
         now = self.env.now
         if flow.stage == _PROPAGATING or (flow.stage == _ALONE and flow.tx_end <= now):

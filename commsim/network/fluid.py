@@ -54,11 +54,15 @@ class Route:
         self.bytes = 0
 
 
+# The size of the channel table from which it is copied into a smaller one as it empties (a copy of 2¹⁶ entries
+# takes ~2 ms; a ring's table never holds that many).
+_SHRINK_FROM = 1 << 16
+
 # Stages of a flow: which moment its pending timer stands for (_UNSENT: a channel's event no message has used yet).
 _SHARED, _ALONE, _PROPAGATING, _UNSENT = 0, 1, 2, -1
 
 
-class _Flow(Event):
+class _Flow:
     """A message in transit and the event of its delivery, one object (an all-to-all has n(n−1) at once): a
     channel's events are made as flows, the send that takes one fills it in (a message of no bytes only waits
     out its route's latency, on a timer of its own). ``delivery``: None, or the event to fire instead, where
@@ -71,31 +75,62 @@ class _Flow(Event):
     timers due at one instant and set together share one :class:`_Instant`).
     """
 
-    # with the event's own attributes, so that none goes into a dict (a dict made at delivery: 136 B a message)
+    # with the event's own attributes, so that none goes into a dict (a dict made at delivery: 136 B a message).
+    # No subclass of Event: an instance of one (a class without slots) gets its dict's values made with it
+    # (≈ 48 B a message); SimPy reads events by their attributes only, and these are SimPy's own functions.
     __slots__ = (
         "_ok",
         "_value",
         "at",
         "callbacks",
-        "delivery",
         "env",
         "gen",
-        "nbytes",
         "order",
         "payload",
-        "phase",
         "rate",
         "remaining",
         "route",
         "since",
         "stage",
-        "start",
-        "tag",
         "tx_end",
     )
 
-    def __init__(self, env: simpy.Environment) -> None:
-        self.env, self.callbacks, self._value = env, [], PENDING  # as Event's (its class default, which a slot hides)
+    delivery: Event | None = None  # its own event (no reference to itself: it is freed without the collector)
+
+    def __init__(self, env: simpy.Environment, waited: bool = True) -> None:
+        # as Event.__init__; ``waited`` False: no callback list until :func:`waitable` makes one (an all-to-all
+        # posts n(n−1) messages before waiting on any: 56 B each)
+        self.env, self.callbacks, self._value = env, [] if waited else _UNWAITED, PENDING
+
+    # Event's interface, less failing (a message never fails: a crash withdraws it instead)
+    __repr__, _desc, succeed, __and__, __or__ = Event.__repr__, Event._desc, Event.succeed, Event.__and__, Event.__or__
+    triggered, processed, ok, value = Event.triggered, Event.processed, Event.ok, Event.value
+
+
+class _TracedFlow(_Flow):
+    """A flow of a network that logs its messages or may be disturbed: also its size, start, phase and tag (what
+    a log records, what a crash or a failure reads); 32 B a message that other networks do without."""
+
+    __slots__ = ("nbytes", "phase", "start", "tag")
+
+
+class _Relay(_TracedFlow):
+    """A flow that fires another event on delivery (``delivery``): a send given one that carried a message
+    before (a receive a crash handed back) or is no flow. Rare: a flow of its own holds no such slot."""
+
+    __slots__ = ("delivery",)
+
+
+# The callbacks of a message's event no one may wait on yet: SimPy refuses to wait on it (it appends to
+# ``callbacks``), a delivery runs none. The empty tuple: no object of its own.
+_UNWAITED: tuple[()] = ()
+
+
+def waitable(event: Any) -> Any:
+    """``event``, with a callback list to wait on (a message's event posted with ``waited`` False has none)."""
+    if event.callbacks is _UNWAITED:
+        event.callbacks = []
+    return event
 
 
 def event_of(flow: _Flow) -> Event:
@@ -230,6 +265,7 @@ class Network:
             self.links[u, v] = Link(u, v, float(data["bandwidth"]), float(data["latency"]))
             self.links[v, u] = Link(v, u, float(data["bandwidth"]), float(data["latency"]))
         self.log: MessageLog | None = MessageLog() if keep_log else None
+        self._flow: type[_Flow] = _TracedFlow if keep_log else _Flow  # the class of its messages
         self.sizes: dict[int, int] = {}
         self._phase_index: dict[str, int] = {}
         self._last_phase: str | None = None  # the phase of the last send and its index (most sends repeat it)
@@ -240,6 +276,7 @@ class Network:
         self._latencies: dict[float, float] = {}  # each distinct route latency once (one float, not one a route)
         # per channel: [whether the events wait for receives (True) or sends (False), events...]
         self._channels: dict[tuple[Hashable, Hashable, Any], list[Any]] = {}
+        self._shrink_at = _SHRINK_FROM  # the channel table's size at which it is copied next (see _event_for)
         self._dirty: dict[Link, None] = {}
         self._due: dict[float, list[_Flow]] = {}  # lone flows by delivery time, one timer per time
         self._reallocation_pending = False
@@ -304,18 +341,25 @@ class Network:
         return dict(sorted(self.sizes.items()))
 
     # -- messaging ------------------------------------------------------------------------
-    def _event_for(self, key: tuple[Hashable, Hashable, Any], is_send: bool) -> Event:
-        """Match sends to receives in order on the channel ``key`` = (src, dst, tag)."""
+    def _event_for(self, key: tuple[Hashable, Hashable, Any], is_send: bool, waited: bool = True) -> Event:
+        """Match sends to receives in order on the channel ``key`` = (src, dst, tag); ``waited`` False: the
+        event may have no callback list yet (see :func:`waitable`)."""
         channels = self._channels
         entry = channels.get(key)
         if entry is not None and entry[0] != is_send:  # the other side is already waiting
             event = entry.pop(1)
+            if waited and event.callbacks is _UNWAITED:
+                event.callbacks = []
             if len(entry) == 1:
                 del channels[key]
-                if not channels:  # a dict never shrinks: a fresh one (an all-to-all's held n²/2 channels at once)
-                    self._channels = {}
+                # a dict never shrinks: a fresh one once empty, a copy as it falls to each power of two from 2¹⁶
+                # down (an all-to-all holds n²/2 channels at once halfway through its sends, few at their end)
+                if not channels:
+                    self._channels, self._shrink_at = {}, _SHRINK_FROM
+                elif len(channels) == self._shrink_at:
+                    self._channels, self._shrink_at = dict(channels), self._shrink_at // 2
             return event
-        event = _Flow(self.env)
+        event = self._flow(self.env, waited)
         event.stage = _UNSENT
         if entry is None:
             channels[key] = [is_send, event]
@@ -329,11 +373,12 @@ class Network:
 
     def send(
         self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
-        delivery: Event | None = None, key: tuple[int, int, int] | None = None,
+        delivery: Event | None = None, key: tuple[int, int, int] | None = None, waited: bool = True,
     ) -> Event:
         """Start sending ``nbytes`` from ``src`` to ``dst``; the event fires on delivery (``delivery``, if
         the message was matched to its receive earlier, as a delayed start does). ``key`` names the transfer
-        (call, round, index) where a disturbed network draws its jitter from.
+        (call, round, index) where a disturbed network draws its jitter from; ``waited`` False: the event may
+        have no callback list until :func:`waitable` makes one (for a sender waiting on it later).
 
         The payload is not copied: the sender must not change it before the event fires.
         """
@@ -345,25 +390,25 @@ class Network:
             route = self.route(src, dst)
         env = self.env
         now = env._now
-        flow = self._event_for((src, dst, tag), is_send=True) if delivery is None else delivery
-        if type(flow) is _Flow and flow.stage == _UNSENT:
-            flow.delivery = None  # it is its own event (no reference to itself: it is freed without the collector)
-        else:
-            delivery, flow = flow, _Flow(env)
+        flow = self._event_for((src, dst, tag), True, waited) if delivery is None else delivery
+        if type(flow) is not self._flow or flow.stage != _UNSENT:
+            delivery, flow = flow, _Relay(env)
             flow.delivery = delivery
-        flow.route, flow.payload, flow.tag = route, payload, tag
-        flow.start = flow.since = now
-        flow.nbytes = flow.remaining = nbytes
+        flow.route, flow.payload = route, payload
+        flow.since = now
+        flow.remaining = nbytes
         flow.gen = 0
         flow.order = None
-        if phase is not self._last_phase:
-            phase_id = self._phase_index.get(phase)
-            if phase_id is None:
-                phase_id = self._phase_index[phase] = len(self._phase_index)
-                if self.log is not None:
-                    self.log.phases.append(phase)
-            self._last_phase, self._last_phase_id = phase, phase_id
-        flow.phase = self._last_phase_id
+        if self._flow is _TracedFlow:
+            flow.tag, flow.start, flow.nbytes = tag, now, nbytes
+            if phase is not self._last_phase:
+                phase_id = self._phase_index.get(phase)
+                if phase_id is None:
+                    phase_id = self._phase_index[phase] = len(self._phase_index)
+                    if self.log is not None:
+                        self.log.phases.append(phase)
+                self._last_phase, self._last_phase_id = phase, phase_id
+            flow.phase = self._last_phase_id
         route.messages += 1
         route.bytes = route.bytes + nbytes if route.bytes else nbytes  # a first message's size: that int, no copy
         sizes = self.sizes
