@@ -9,9 +9,11 @@ multiplies by the steps) and from what the engines hold:
 * **events**: the engine's work. The message engine takes about ``EVENTS_PER_MESSAGE`` SimPy events per
   message; the schedule engine moves a round's transfers as arrays, about ``TRANSFERS_PER_EVENT`` for the
   price of an event where no two share a link, ``SHARED_TRANSFERS_PER_EVENT`` where they do (its fluid way
-  recomputes the rates of those in flight at each start and end: NCCL's channels share NICs and NVLink); on
+  recomputes the rates of those in flight at each start and end), ``NCCL_TRANSFERS_PER_EVENT`` for NCCL's
+  channels (they share NICs and NVLink, but each round moves channels × n transfers at once); on
   both, messages in flight together that share links cost ``CONTENTION`` events
-  each per message (max-min rates recomputed; ~n² per message for an all-to-all on a torus); building the
+  each per message (max-min rates recomputed; ~n² per message for an all-to-all on a torus; none on the schedule
+  engine for ``PAIRED`` rounds on ``OWN_LINKS``, an all-to-all on a star); building the
   topology, about ``EVENTS_PER_GRAPH_ELEMENT`` per node or link; real data, an event per
   ``ELEMENTS_PER_EVENT`` elements drawn, added or checked. A loaded 2-core machine does about
   ``EVENTS_PER_SECOND`` (1 M ring messages in 6 s on the message engine), the time a refusal quotes.
@@ -44,10 +46,20 @@ ENV = "COMMSIM_BUDGET"
 EVENTS_PER_MESSAGE = 3  # send, end of transmission, delivery
 # The schedule engine, measured (benchmarks/bench_scale.py prints both beside these, 2 cores shared by 4 jobs):
 # ring all-reduce on a star, n = 4096, 33.5 M transfers in 5.4 s (6.2 M a second: 12 per event at
-# EVENTS_PER_SECOND); NCCL's ring all-reduce of 1 GiB on 128 × 8 H100, 16 channels sharing NICs and NVLink,
-# 33.5 M transfers in 20.4 s of CPU, preset and fabric included (1.6 M a second: 3 per event)
+# EVENTS_PER_SECOND); the algorithms that are not ring-like, 3 per event (all-to-all on a star, n = 256 to 2,048:
+# 65,280 to 4,192,256 transfers at 1.3 to 2.6 M a second of CPU, 2.6 to 5.2 per event; where their transfers
+# share links the CONTENTION term prices the rates recomputed).
+# NCCL's channels share NICs and NVLink, but its rounds are wide (16 channels × n transfers): its ring all-reduce
+# of 1 GiB on N × 8 H100, 16 channels, preset and fabric included, ``.venv/bin/python benchmarks/bench_scale.py``'s
+# scenario, CPU (time.process_time) on 2 cores shared by 3 jobs: N = 64, 8,372,224 transfers in 1.62 s (5.2 M a
+# second, 10 per event); N = 128, 33,521,664 in 4.60 s (7.3 M, 15 per event); N = 512, 536,739,840 in 36.6 s
+# (14.7 M, 29 per event). The rate grows with N (each round costs ~1.5 ms besides its transfers: ~22 M a second
+# at scale), so 16 per event puts N = 64 at 0.66×, N = 512 at 1.8× and every larger N under 2.8× its CPU time;
+# below 32 × 8 (under a second) the estimate is low. NCCL's tree moves 0.2-0.3 M a second, the rest of its time
+# being its CONTENTION term (64 and 128 × 8 H100, Simple: estimate 1.2× and 1.8× the CPU time).
 TRANSFERS_PER_EVENT = 12
 SHARED_TRANSFERS_PER_EVENT = 3
+NCCL_TRANSFERS_PER_EVENT = 16
 EVENTS_PER_SECOND = 5e5
 EVENTS_PER_GRAPH_ELEMENT = 3  # ~5 µs to build and validate a node or link, ~1.7 µs an event
 ELEMENTS_PER_EVENT = 32
@@ -282,16 +294,29 @@ an all-to-all costs ~n² per message where routes cross (torus: 1.5 ms a message
 engines) and next to nothing where one switch joins everything (star: 16 µs at n = 256)."""
 
 
-def _contending(algorithm: str, n: int, servers: int) -> int:
-    """Messages in flight at once that may share links: none for ring-like algorithms."""
-    return 0 if algorithm in RING_LIKE else _in_one_round(algorithm, n, servers)
+PAIRED = frozenset({"all_to_all", "recursive_doubling", "rabenseifner"})
+"""Algorithms each of whose rounds sends at most one message from and to each rank (shifts, pairwise exchanges)."""
+OWN_LINKS = frozenset({"star", "fully_connected"})
+"""Topologies where no two messages of such a round share a link: each rank has its own links. The schedule engine
+moves those rounds whole, nothing recomputed (measured, CPU: all-to-all on a star, n = 1,024 and 2,048, 1,047,552
+and 4,192,256 transfers in 0.77 and 2.7 s; on a fully connected 512, 261,632 in 1.2 s with the graph built:
+without ``CONTENTION`` the estimates are 0.93×, 1.03× and 0.83× those times, with it 1,400×, 6,400× and 120×)."""
+
+
+def _contending(algorithm: str, n: int, servers: int, kind: str, engine: str) -> int:
+    """Messages in flight at once that may share links: none for ring-like algorithms, nor on the schedule engine
+    for those whose rounds pair ranks on topologies that give each rank its own links."""
+    if algorithm in RING_LIKE or (engine == "schedule" and algorithm in PAIRED and kind in OWN_LINKS):
+        return 0
+    return _in_one_round(algorithm, n, servers)
 
 
 def _transfers_per_event(scenario: Any, algorithm: str) -> int:
-    """The schedule engine's transfers for the price of an event: fewer where transfers in flight share links
-    (NCCL's channels; every algorithm that is not ring-like)."""
-    shared = scenario.model == "nccl" or algorithm not in RING_LIKE
-    return SHARED_TRANSFERS_PER_EVENT if shared else TRANSFERS_PER_EVENT
+    """The schedule engine's transfers for the price of an event: NCCL's (channels sharing links, in wide
+    rounds); fewer where textbook transfers in flight share links (every algorithm that is not ring-like)."""
+    if scenario.model == "nccl":
+        return NCCL_TRANSFERS_PER_EVENT
+    return TRANSFERS_PER_EVENT if algorithm in RING_LIKE else SHARED_TRANSFERS_PER_EVENT
 
 
 def _moving_events(scenario: Any, algorithm: str, messages: int, engine: str) -> int:
@@ -302,10 +327,10 @@ def _moving_events(scenario: Any, algorithm: str, messages: int, engine: str) ->
     return EVENTS_PER_MESSAGE * messages
 
 
-def _contention_events(kind: str, algorithm: str, messages: int, n: int, servers: int) -> int:
+def _contention_events(kind: str, algorithm: str, messages: int, n: int, servers: int, engine: str) -> int:
     """The rate recomputations of ``messages`` that may share links: ``CONTENTION`` of the topology for each
     against every other in flight at once."""
-    return int(messages * CONTENTION.get(kind, 0.1) * min(messages, _contending(algorithm, n, servers)))
+    return int(messages * CONTENTION.get(kind, 0.1) * min(messages, _contending(algorithm, n, servers, kind, engine)))
 
 
 def _graph_elements(topology: Any, n: int, servers: int) -> int:
@@ -348,7 +373,7 @@ def _estimate(scenario: Any, run: Any, keep_log: bool = False) -> Estimate:
     events = EVENTS_PER_GRAPH_ELEMENT * elements
     memory = BYTES_PER_GRAPH_ELEMENT * elements
     in_flight = min(messages, _in_one_round(run.algorithm, n, servers))
-    events += _contention_events(topology.kind, run.algorithm, messages, n, servers)
+    events += _contention_events(topology.kind, run.algorithm, messages, n, servers, engine)
     events += _moving_events(scenario, run.algorithm, messages, engine)
     if engine == "schedule":
         memory += BYTES_PER_TRANSFER_IN_FLIGHT * in_flight
@@ -387,8 +412,8 @@ def _training_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
     elements = _graph_elements(run.topology, n, servers)
     data = scenario.payload == "data"
     work_per_step = n * (spec.batch_per_worker * params + 2 * params) if data else 0  # each worker: batch, update
-    contention = _contention_events(run.topology.kind, run.algorithm, per_step, n, servers)
     engine = _engine(scenario)
+    contention = _contention_events(run.topology.kind, run.algorithm, per_step, n, servers, engine)
     moving = _moving_events(scenario, run.algorithm, per_step, engine) + (100 * n if engine != "schedule" else 0)
     events = (EVENTS_PER_GRAPH_ELEMENT * elements + steps * (moving + contention)
               + steps * work_per_step // (ELEMENTS_PER_EVENT * 8))
@@ -430,7 +455,7 @@ def _workload_estimate(scenario: Any, run: Any, keep_log: bool) -> Estimate:
         one = (_nccl_messages(algorithm, n, p, w, channels, protocol, _one_node(run.topology, n)) if scenario.model == "nccl"
                else _collective_messages(algorithm, n, p, w, servers, None))
         messages += one
-        events += _contention_events(run.topology.kind, algorithm, one, n, servers)
+        events += _contention_events(run.topology.kind, algorithm, one, n, servers, engine)
     events += _moving_events(scenario, run.algorithm, messages, engine)
     memory += 2 * n * (BYTES_PER_TRANSFER_IN_FLIGHT if engine == "schedule" else 8 * BYTES_PER_MESSAGE_IN_FLIGHT)
     memory += (SCHEDULE_LOG_BYTES_PER_MESSAGE if engine == "schedule" else LOG_BYTES_PER_MESSAGE) * messages if keep_log else 0

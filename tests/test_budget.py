@@ -654,42 +654,72 @@ def test_nvls_estimates_whole_pieces_on_one_node_and_nothing_across_nodes():
     assert budget.estimate(across, only_run(across)).messages == 0
 
 
-def test_the_schedule_engine_prices_transfers_that_share_links_higher():
-    """NCCL's ring on 4 channels of 2 × 8 H100 sends 4 · 16 · 30 = 1,920 transfers (what the run moves), its
-    channels sharing NICs and NVLink: 3 transfers an event, so 640 events beyond the 3 per counted node and
-    link (the analytic engine's estimate, which only builds the cluster); a textbook ring on a star, 12 an
-    event: 2 · 64 · 63 = 8,064 transfers, ⌊8,064 / 12⌋ = 672 events beyond the star's 3 · 129."""
+def test_the_schedule_engine_prices_nccl_s_wide_rounds_and_textbook_shared_links_apart():
+    """NCCL's ring on 4 channels of 2 × 8 H100 sends 4 · 16 · 30 = 1,920 transfers (what the run moves), in rounds
+    of channels × n: 16 transfers an event, so ⌊1,920 / 16⌋ = 120 events beyond the 3 per counted node and link
+    (the analytic engine's estimate, which only builds the cluster); a textbook ring on a star, no link shared,
+    12 an event: 2 · 64 · 63 = 8,064 transfers, ⌊8,064 / 12⌋ = 672 events beyond the star's 3 · 129; a parameter
+    server on a star of 256 workers, whose pushes share the server's link, 3 an event: 2 · 256 = 512 transfers,
+    ⌊512 / 3⌋ = 170 events beyond the star's 3 · (2 · 257 + 1) = 1,545 and ⌊512 · 0.0005 · 256⌋ = 65 of
+    contention: 1,780."""
     loaded = _nccl("ring_allreduce", "1 MiB", "channels: 4\n", "schedule")
     run = only_run(loaded)
     estimate = budget.estimate(loaded, run)
     counted = budget.estimate(_nccl("ring_allreduce", "1 MiB", "channels: 4\n", "analytic"), run).events
     assert estimate.messages == 1920 == points.simulate_run(loaded, run).messages
-    assert estimate.events - counted == 1920 // 3 == 640
+    assert estimate.events - counted == 1920 // 16 == 120
     ring = parse(workers=64, payload="size-only", engine="schedule")
     assert budget.estimate(ring, only_run(ring)).events - 3 * 129 == 8064 // 12 == 672
+    server = parse(workers=256, payload="size-only", engine="schedule", algorithms=["parameter_server"])
+    assert budget.estimate(server, only_run(server)) == budget.Estimate(512, 1780, 515_000 + 400 * 256)
+
+
+def test_rounds_that_pair_ranks_over_their_own_links_cost_the_schedule_engine_no_contention():
+    """All-to-all's rounds (shifts) and recursive doubling's (exchanges) send at most one message from and to each
+    rank: on a star or a fully connected network no two of a round's share a link, and the schedule engine moves
+    them whole. 16 workers, all-to-all: 240 transfers, 3 an event: on the star (33 nodes and links) 99 + 80 = 179
+    events; fully connected (16 nodes, 120 links) 408 + 80 = 488; on the message engine the star's contention
+    stays: 99 + ⌊240 · 0.0005 · 240⌋ + 3 · 240 + 2 · 16 = 99 + 28 + 720 + 32 = 879; on a 4 × 4 torus routes cross:
+    the 5,984 of ``test_each_term_of_an_estimate_by_hand``. Recursive doubling on the star: 16 · 4 = 64
+    transfers, 99 + ⌊64 / 3⌋ = 120."""
+    a2a = {"payload": "size-only", "engine": "schedule", "algorithms": ["all_to_all"], "workers": 16}
+    star = parse(**a2a)
+    assert budget.estimate(star, only_run(star)).events == 179
+    full = parse(**a2a | {"topology": {"kind": "fully_connected"}})
+    assert budget.estimate(full, only_run(full)).events == 488
+    sent = parse(**a2a | {"engine": "message"})
+    assert budget.estimate(sent, only_run(sent)).events == 879
+    doubling = parse(**a2a | {"algorithms": ["recursive_doubling"]})
+    assert budget.estimate(doubling, only_run(doubling)) == budget.Estimate(64, 120, 33_000 + 400 * 32)
+    assert points.simulate_run(doubling, only_run(doubling)).messages == 64
 
 
 def test_what_fits_the_faster_engines_runs_and_what_cannot_finish_is_refused_with_its_time():
     """Ring all-reduce of 32,768 size-only ranks on the schedule engine: 2 · 32,768 · 32,767 = 2,147,418,112
     transfers (over the old 1e9 messages), 3 · 65,537 + ⌊2,147,418,112 / 12⌋ = 179,148,120 events (~6 min at
-    6 M transfers a second): within the defaults now. NCCL's ring all-reduce of 1 GiB on 16 channels: on
-    512 × 8 H100, 16 · 4,096 · 8,190 = 536,739,840 transfers sharing links, 3 an event, ~1.8e8 events (~6 min):
-    within them; on 1,024 × 8, 16 · 8,192 · 16,382 = 2,147,221,504 transfers, ~7.2e8 events (~24 min):
-    refused, its time in the line."""
+    6 M transfers a second): within the defaults now. NCCL's ring all-reduce of 1 GiB on 16 channels, 16 NCCL
+    transfers an event beyond the cluster's counted nodes and links (the analytic engine's estimate): on 512 × 8
+    H100, 16 · 4,096 · 8,190 = 536,739,840 transfers, 33,546,240 events (~1.1 min; 37 s of CPU measured); on
+    1,024 × 8, 16 · 8,192 · 16,382 = 2,147,221,504 transfers, 134,201,344 events (~4.5 min): within them now;
+    on 2,048 × 8, 16 · 16,384 · 32,766 = 8,589,410,304 transfers, 536,838,144 events and ~0.3 M for the cluster,
+    ~5.4e8 (~18 min): refused, its time in the line."""
     big = parse(workers=32768, payload="size-only", engine="schedule")
     assert budget.estimate(big, only_run(big)) == budget.Estimate(2_147_418_112, 179_148_120, 1000 * 65_537 + 400 * 65_536)
     import yaml
 
     text = ("name: b\nworkers: {}\nsize: 1 GiB\npayload: size-only\nalgorithms: [ring_allreduce]\nmodel: nccl\n"
-            "engine: schedule\ntopology: {{kind: cluster, preset: hgx-h100, nodes: {}}}\nchannels: 16\n")
-    fits = scenario.parse(yaml.safe_load(text.format(4096, 512)), "b.yaml")
-    estimate = budget.estimate(fits, only_run(fits))
-    assert estimate.messages == 536_739_840 and 536_739_840 // 3 < estimate.events < 1.8e8 < budget.DEFAULT_EVENTS
+            "engine: {}\ntopology: {{kind: cluster, preset: hgx-h100, nodes: {}}}\nchannels: 16\n")
+    for nodes, transfers, events in ((512, 536_739_840, 33_546_240), (1024, 2_147_221_504, 134_201_344)):
+        fits = scenario.parse(yaml.safe_load(text.format(8 * nodes, "schedule", nodes)), "b.yaml")
+        estimate = budget.estimate(fits, only_run(fits))
+        counted = budget.estimate(fits.model_copy(update={"engine": "analytic"}), only_run(fits)).events
+        assert estimate.messages == transfers and estimate.events - counted == transfers // 16 == events
+        assert estimate.events < budget.DEFAULT_EVENTS
     with pytest.raises(ScenarioError) as error:
-        scenario.parse(yaml.safe_load(text.format(8192, 1024)), "b.yaml")
+        scenario.parse(yaml.safe_load(text.format(16384, "schedule", 2048)), "b.yaml")
     assert str(error.value) == (
-        "b.yaml: budget.events: run 1 (ring_allreduce on cluster hgx-h100 x1024, n=8192, p=2.7e8) needs ~7.2e8 events "
-        "(~24 min), over the limit of 2.0e8; try fewer workers or engine: analytic")
+        "b.yaml: budget.events: run 1 (ring_allreduce on cluster hgx-h100 x2048, n=16384, p=2.7e8) needs ~5.4e8 "
+        "events (~18 min), over the limit of 2.0e8; try fewer workers or engine: analytic")
 
 
 def test_the_message_engine_holds_what_its_estimate_charges_an_all_to_all():
@@ -773,8 +803,8 @@ def test_a_workload_estimate_under_nccl_by_hand():
     chunks no smaller than the protocol's smallest: with protocol auto, the one NCCL picks for the step's largest
     call, LL128 (17,280 B; for 4,000 B alone it would pick LL): (2 + ⌊8,000,000 / 17,280⌋ = 462) · 6 = 2,784 and
     (2 + 0) · 6 = 12, 2,796 messages; 8 in flight may share links at 0.002 events: ⌊2,784 · 0.002 · 8⌋ = 44 and
-    ⌊12 · 0.002 · 8⌋ = 0; 3 transfers an event: 162 + 44 + ⌊2,796 / 3⌋ = 1,138 events, 57,200 B. Protocol LL
-    (32 KiB): (2 + 244) · 6 + 12 = 1,488 messages, 162 + ⌊1,476 · 0.016⌋ = 23 + 496 = 681 events. Both bound what
+    ⌊12 · 0.002 · 8⌋ = 0; 16 NCCL transfers an event: 162 + 44 + ⌊2,796 / 16⌋ = 380 events, 57,200 B. Protocol LL
+    (32 KiB): (2 + 244) · 6 + 12 = 1,488 messages, 162 + ⌊1,476 · 0.016⌋ (23) + ⌊1,488 / 16⌋ (93) = 278 events. Both bound what
     the step sends. The ring on 2 channels sends 2 · 4 · 2 · 3 = 48 a call, 96: the estimate; on the channels
     NCCL's search gives the node (24 ring channels, 4 NVLS ones: the larger), 24 · 24 · 2 = 1,152."""
     from commsim.collectives.nccl import model
@@ -790,10 +820,10 @@ def test_a_workload_estimate_under_nccl_by_hand():
     run = only_run(auto)
     machine = model.machine(run.topology.build(4, [run.algorithm]))
     assert (model.choose(machine, 8_000_000).protocol, model.choose(machine, 4000).protocol) == ("ll128", "ll")
-    assert budget.estimate(auto, run) == budget.Estimate(2796, 1138, 57_200)
+    assert budget.estimate(auto, run) == budget.Estimate(2796, 380, 57_200)
     assert 2796 >= points.simulate_run(auto, run).messages
     ll = step(protocol="ll")
-    assert budget.estimate(ll, only_run(ll)) == budget.Estimate(1488, 681, 57_200)
+    assert budget.estimate(ll, only_run(ll)) == budget.Estimate(1488, 278, 57_200)
     assert budget.estimate(ll, only_run(ll)).messages >= points.simulate_run(ll, only_run(ll)).messages
     ring = step("ring_allreduce")
     assert budget.estimate(ring, only_run(ring)).messages == 96 == points.simulate_run(ring, only_run(ring)).messages
