@@ -53,10 +53,10 @@ EVENTS_PER_MESSAGE = 3  # send, end of transmission, delivery
 # of 1 GiB on N × 8 H100, 16 channels, preset and fabric included, ``.venv/bin/python benchmarks/bench_scale.py``'s
 # scenario, CPU (time.process_time) on 2 cores shared by 3 jobs: N = 64, 8,372,224 transfers in 1.62 s (5.2 M a
 # second, 10 per event); N = 128, 33,521,664 in 4.60 s (7.3 M, 15 per event); N = 512, 536,739,840 in 36.6 s
-# (14.7 M, 29 per event). The rate grows with N (each round costs ~1.5 ms besides its transfers: ~22 M a second
-# at scale), so 16 per event puts N = 64 at 0.66×, N = 512 at 1.8× and every larger N under 2.8× its CPU time;
-# below 32 × 8 (under a second) the estimate is low. NCCL's tree moves 0.2-0.3 M a second, the rest of its time
-# being its CONTENTION term (64 and 128 × 8 H100, Simple: estimate 1.2× and 1.8× the CPU time).
+# (14.7 M, 29 per event); N = 1,024, 2,147,221,504 in 184 s (11.7 M, 23 per event; 235 MB peak). 16 per event
+# puts these at 0.66×, 0.92×, 1.8× and 1.5× their CPU time (32 × 8: 0.37×; below, under a second, the estimate is
+# low: each round costs ~1.5 ms besides its transfers). NCCL's tree moves only 0.2-0.3 M a second; its CONTENTION
+# term prices the rest (64 and 128 × 8 H100, Simple: estimate 1.2× and 1.8× the CPU time).
 TRANSFERS_PER_EVENT = 12
 SHARED_TRANSFERS_PER_EVENT = 3
 NCCL_TRANSFERS_PER_EVENT = 16

@@ -700,9 +700,9 @@ def test_what_fits_the_faster_engines_runs_and_what_cannot_finish_is_refused_wit
     6 M transfers a second): within the defaults now. NCCL's ring all-reduce of 1 GiB on 16 channels, 16 NCCL
     transfers an event beyond the cluster's counted nodes and links (the analytic engine's estimate): on 512 × 8
     H100, 16 · 4,096 · 8,190 = 536,739,840 transfers, 33,546,240 events (~1.1 min; 37 s of CPU measured); on
-    1,024 × 8, 16 · 8,192 · 16,382 = 2,147,221,504 transfers, 134,201,344 events (~4.5 min): within them now;
-    on 2,048 × 8, 16 · 16,384 · 32,766 = 8,589,410,304 transfers, 536,838,144 events and ~0.3 M for the cluster,
-    ~5.4e8 (~18 min): refused, its time in the line."""
+    1,024 × 8, 16 · 8,192 · 16,382 = 2,147,221,504 transfers, 134,201,344 events (~4.5 min; 184 s of CPU
+    measured): within them now; on 2,048 × 8, 16 · 16,384 · 32,766 = 8,589,410,304 transfers, 536,838,144 events
+    and ~0.25 M for the cluster, ~5.4e8 (~18 min): refused, its time in the line."""
     big = parse(workers=32768, payload="size-only", engine="schedule")
     assert budget.estimate(big, only_run(big)) == budget.Estimate(2_147_418_112, 179_148_120, 1000 * 65_537 + 400 * 65_536)
     import yaml
