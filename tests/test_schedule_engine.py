@@ -243,6 +243,15 @@ FAULTED = {  # (topology, n, algorithm, faults, compute per worker, servers, quo
     # worker 3 cut off while the pushes share the server's link: a partition on the fluid way
     "a partition under shared pushes": ("star", 4, "parameter_server", {"link_failures": ((3, "switch", 0.5e-6),)},
                                         None, 1, None, 600),
+    # pushes entering one after another (transfers in flight in several groups): a crash and a failure
+    # under a later group's
+    "a crash cutting a later group's push": ("star", 4, "parameter_server", {"crash_s": [INF, INF, INF, 0.5e-6, INF]},
+                                             [0, 1e-7, 2e-7, 3e-7], 1, None, 6000),
+    "a crash cutting a later group's push, of two": ("star", 2, "parameter_server", {"crash_s": [INF, 0.5e-6, INF]},
+                                                     [0, 1e-7], 1, None, 6000),
+    "a fat tree link down under later groups' pushes": ("fat_tree", 8, "parameter_server",
+                                                        {"link_failures": (("pod1.edge0", "pod1.agg0", 0.5e-6),)},
+                                                        [i * 1e-7 for i in range(8)], 1, None, 6000),
     # worker 0's push lands alone, then 1, 2 and 3 at one instant: the server takes 1 and 2 (lower senders first)
     "quorum of 3, three pushes landing at once after one": ("star", 4, "parameter_server", {}, [0, 1e-6, 1e-6, 1e-6],
                                                             1, 3, 600),
@@ -310,6 +319,8 @@ def test_faults_as_the_message_engine_says(case):
     assert len(got.log) == len(want.log)
     if case == "a partition under shared pushes":
         assert got.fluid and got.stopped.startswith("network partitioned at t = 500 ns")
+    if "later group" in case:
+        assert got.fluid and (got.lost != [] or got.rerouted_bytes > 0)
     if "cutting a push" in case:
         assert got.fluid and [(s, d) for s, d, _ in got.lost] == [(1, "server")]
         assert got.lost[0][2] == pytest.approx(2400 - 0.3e-6 * B / 4, rel=1e-12)
