@@ -9,7 +9,8 @@ both exact:
 
 * **Round at a time** (no shared link): each transfer of round k starts when its sender finished round
   k−1 (plus its jitter), and is delivered Σα + bytes/B later; a participant finishes round k at its last
-  delivery (its first ``quorum`` receives, if it waits for no more) plus γ·combined bytes. Tasks are
+  delivery (its first ``quorum`` receives, if it waits for no more; of its own sends, none if eager, their
+  ends of transmission if buffered) plus γ·combined bytes. Tasks are
   taken in program order, each collective's rounds in numpy. It is valid while no link carries two
   transfers at once (checked for every round: each link at most once in a round, and never before the
   previous transfer on it has left) and no link fails under a transfer; the first breach switches to:
@@ -312,6 +313,7 @@ class _Stream:
         self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written (None: none)
         self.times: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id → (sizes a round slices, / uniform bottleneck)
         self.work: _Work | None = None  # arrays a block of rounds works in
+        self.buffered = False  # the call's schedule is buffered (set by :meth:`run`)
 
     def _pairs_of(self, src: np.ndarray, dst: np.ndarray) -> _Pairs:
         if self._same(src, dst):
@@ -363,6 +365,7 @@ class _Stream:
         Rounds that repeat the pairs of the round before with every transfer moving go in blocks
         (:meth:`_block`)."""
         gamma, k = self.execution.gamma, 0
+        self.buffered = schedule.buffered
         while k < schedule.rounds:
             round_ = schedule.sized_round(k)
             alike = self.busy is not None and self._alike(round_)
@@ -448,7 +451,7 @@ class _Stream:
         (start = the sender's ready, delivery = start + bytes/B + Σα, ready = the latest of its own sends and
         receives + the pause), then one check over them all that no transfer started before its route's
         previous one had left. The participants' ready times after the last round, or None (a shared link)."""
-        pairs, count, previous = self.pairs, len(rows), self.busy
+        pairs, count, previous, buffered = self.pairs, len(rows), self.busy, self.buffered
         work = self._work(count, len(ready), eager)
         work.time_rows[0][:] = ready
         identity, receives, latency = pairs.sends.identity, pairs.receives, pairs.hop
@@ -464,12 +467,16 @@ class _Stream:
             add(start, transmit, out=ends)
             if j == last:
                 self.busy = ends.copy()
+            if buffered:  # its own sends count as they leave (before ``ends`` turns into the deliveries)
+                done[:] = before
+                pairs.sends.maximum(done, ends)
             add(ends, latency, out=delivery)
-            if identity and not eager:
+            if identity and not eager and not buffered:
                 maximum(before, delivery, out=done)
             else:
-                done[:] = before
-                pairs.sends.maximum(sent if eager else done, delivery)
+                if not buffered:
+                    done[:] = before
+                pairs.sends.maximum(sent if eager or buffered else done, delivery)
             if rotated is not None:  # the receives rotated (as _Spread.maximum): the last deliveries again in front
                 head[:] = tail
                 maximum(done, rotated, out=done)
@@ -481,7 +488,9 @@ class _Stream:
                 # done: done > 0, and done + 0.0 is done)
             if j:
                 carried += nbytes
-        if eager:  # (not eager, a sender's ready includes its own send's delivery: never before its route is left)
+        # (not eager, a sender's ready includes its own send's delivery or, buffered, its end: never before its route
+        # is left)
+        if eager:
             starts = work.times if identity else work.starts
             # equivalent: (`starts[:2]`) a sender's starts only grow from round to round
             for start, left in ((starts[:1], previous[None, :]), (starts[1:count], work.tx_end[:count - 1])):
@@ -546,7 +555,9 @@ class _Stream:
         delivery = tx_end + pairs.latency
         self.execution.tally.count(nbytes, sizes)
         self._carry(nbytes)
-        pairs.sends.maximum(sent if eager else done, delivery)
+        if self.buffered:  # a buffered sender's round waits for its sends to have left
+            pairs.sends.maximum(done, tx_end)
+        pairs.sends.maximum(sent if eager or self.buffered else done, delivery)
         if round_.quorum is None:
             pairs.receives.maximum(done, delivery)
         else:
@@ -756,12 +767,15 @@ class _Execution:
                     self.lost += [(self.nodes[owner[src[i]]], self.nodes[owner[dst[i]]], float(nbytes[i]))
                                   for i in never.tolist()]
                 delivery = np.full(len(src), _INF)
+                left = np.full(len(src), _INF) if schedule.buffered else None  # when each one's last byte left
                 if self.calm or len(go):
                     s_go, nb = start[go], nbytes[go]
                     epoch = routes.epoch(s_go) if len(routes.failures) else 0
                     ids = routes.lookup(owner[src[go]], owner[dst[go]], epoch)
                     transmit = np.where(nb > 0, nb / routes.bottleneck[ids], 0.0)  # equivalent: (`>=`) 0 / B is 0
                     tx_end = s_go + transmit
+                    if left is not None:
+                        left[go] = tx_end
                     for u, v, at in routes.failures:
                         # equivalent: (`<=`, `>=`) a failure as a transfer starts or ends is then handed to the
                         # fluid way, which gives the same times (tests: a link failing at t = 0, as a byte leaves)
@@ -795,7 +809,9 @@ class _Execution:
                         ok = np.isfinite(arrive)
                         self.log.add(owner[src[go]][ok], owner[dst[go]][ok], nb[ok], s_go[ok], delivery[go][ok],
                                      round_.phase, ids[ok], ready[src[go]][ok])
-                np.maximum.at(sent if schedule.eager else done, src, delivery)
+                np.maximum.at(sent if schedule.detached else done, src, delivery)
+                if left is not None:  # a buffered sender's round waits for its sends to have left
+                    np.maximum.at(done, src, left)
                 self._receive(index, k, round_, src, dst, delivery, done)
                 if not self.calm:
                     for p in np.flatnonzero(np.isfinite(ready) & ~np.isfinite(done)).tolist():  # stuck: on whom
@@ -806,7 +822,7 @@ class _Execution:
                 # equivalent: (`>`) ready at exactly its crash: its next sends never leave (``start < limit``)
                 # and its finish is cut below (``finish >= limit``)
                 ready = np.where(ready >= limit, _INF, ready)  # it stops before it has left the round
-        finish = np.maximum(ready, sent) if schedule.eager else ready
+        finish = np.maximum(ready, sent) if schedule.detached else ready
         if not self.calm:
             finish = np.where(finish >= limit, _INF, finish)
         self._call_ended(index, owner, joined, finish)
@@ -901,6 +917,8 @@ class _Fluid:
         self.wait = self._empty(("call", "k", "i"), ("at", "issued"))
         self.tx = self._empty(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
         self.pr = self._empty(("call", "k", "i", "route"), ("at", "start", "issued"))
+        self.left = self._empty(("call", "k", "i"), ())  # transfers whose last byte has just left (for :meth:`_left`)
+        self.buffered = any(isinstance(task, Collective) and task.schedule.buffered for task in ex.program.tasks)
         self.changed = False
         self.kept: dict[tuple[int, int, int], set[int]] = {}
         self.settled = np.zeros(len(ex.program.tasks), dtype=bool)  # tasks every owner has started
@@ -1008,11 +1026,10 @@ class _Fluid:
                     member = np.zeros(len(state.owner), dtype=bool)
                     member[group] = True
                     sends = np.flatnonzero(member[round_.src])
-                    eager = state.schedule.eager
                     waiting = np.zeros(len(state.owner), dtype=np.int64)
-                    if not eager:
+                    if not state.schedule.eager:  # (buffered: until they have left)
                         waiting += np.bincount(round_.src[sends], minlength=len(state.owner))
-                    else:
+                    if state.schedule.detached:  # until they are delivered, for its end of the call
                         state.sends_left += np.bincount(round_.src[sends], minlength=len(state.owner))
                     quorum = round_.quorum
                     receives = member[round_.dst] & ~delivered
@@ -1059,7 +1076,7 @@ class _Fluid:
         done = members[(state.current[members] == state.schedule.rounds) & (state.sends_left[members] == 0)
                        & np.isnan(state.finish[members]) & ~state.dead[members]]
         if len(done):
-            state.finish[done] = np.maximum(state.ready[done], state.sent[done]) if state.schedule.eager \
+            state.finish[done] = np.maximum(state.ready[done], state.sent[done]) if state.schedule.detached \
                 else state.ready[done]
             self._owners_done(state)
 
@@ -1114,6 +1131,10 @@ class _Fluid:
                              route=ids[still], at=self.now + routes.latency[ids[still]],
                              start=np.full(int(still.sum()), self.now), issued=issued[still])
                 self.changed |= bool(count)
+                if state.schedule.buffered and still.any():  # no byte to send: it has left as it starts
+                    self._append(self.left, call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k),
+                                 i=i[still])
+        self._left()
 
     def _deliver(self) -> None:
         """Transfers whose delivery has come arrive: their receivers (and non-eager senders) count them."""
@@ -1138,7 +1159,7 @@ class _Fluid:
                     ex.log.add(state.owner[src], state.owner[dst], round_.nbytes[i], landing["start"][sel][order],
                                np.full(len(i), self.now), round_.phase, landing["route"][sel][order],
                                landing["issued"][sel][order])
-                if state.schedule.eager:
+                if state.schedule.detached:  # (buffered: the sender counted them as they left, :meth:`_left`)
                     np.maximum.at(state.sent, src, self.now)
                     np.subtract.at(state.sends_left, src, 1)
                 else:
@@ -1168,7 +1189,7 @@ class _Fluid:
                         if got[p] == quorum[p]:  # the rest, arrived or not, are dropped
                             senders = set(round_.src[round_.dst == p].tolist()) - kept
                             ex.dropped.setdefault(index, set()).update(state.owner[sorted(senders)].tolist())
-                if state.schedule.eager:
+                if state.schedule.detached:
                     self._maybe_finish(state, np.unique(src))
             leaving = np.flatnonzero(state.entered & (state.outstanding == 0) & ~state.dead)
             if len(leaving):
@@ -1187,8 +1208,29 @@ class _Fluid:
             self._append(self.pr, call=tx["call"][done], k=tx["k"][done], i=tx["i"][done], route=tx["route"][done],
                          at=end[done] + routes.latency[tx["route"][done]], start=tx["start"][done],
                          issued=tx["issued"][done])
+            if self.buffered:
+                self._append(self.left, call=tx["call"][done], k=tx["k"][done], i=tx["i"][done])
             self.tx = self._keep(tx, ~done)
             self.changed = True
+
+    def _left(self) -> None:
+        """Transfers whose last byte has left by now (``self.left``): in a buffered call, their senders stop
+        waiting for them, and those with nothing else outstanding leave their round."""
+        rows, self.left = self.left, self._empty(("call", "k", "i"), ())
+        if not len(rows["call"]):
+            return
+        for index in _values(rows["call"]):
+            state = self.calls[index]
+            if not state.schedule.buffered:
+                continue
+            mine = rows["call"] == index
+            for k in _values(rows["k"][mine]):
+                src = state.get(k)[0].src[rows["i"][mine & (rows["k"] == k)]]
+                counted = src[state.entered[src] & (state.current[src] == k)]
+                state.outstanding -= np.bincount(counted, minlength=len(state.outstanding))
+            leaving = np.flatnonzero(state.entered & (state.outstanding == 0) & ~state.dead)
+            if len(leaving):
+                self._leave(state, leaving)
 
     def _crash(self, owner: int) -> None:
         """Owner ``owner`` crashes now: its transfers still waiting or transmitting are cut (the bytes not
@@ -1285,6 +1327,7 @@ class _Fluid:
             while self.failures and self.failures[0][2] <= self.now:
                 u, v, _ = self.failures.pop(0)
                 self._fail(u, v)
+            self._left()
             self._launch()
             self._deliver()
         for state in self.calls.values():
