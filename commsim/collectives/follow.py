@@ -314,6 +314,9 @@ def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int, va
     return arrived
 
 
+_NO_LEFTS = repeat(None)  # the ``left`` of each send of a schedule that is not buffered: none
+
+
 def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
             respond: Callable[[Buffer], Buffer] | None = None, shared: bool = False) -> Process:
     """Participant ``me`` through every round, with values; returns its buffer (a server, ``buffer``
@@ -389,7 +392,6 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
     send, match, timeout = net.send, net._event_for, net.env.timeout
     plans, make_plan = call.plans, call.plan
     detached, buffered, pending = schedule.detached, schedule.buffered, []
-    event = net.env.event
     for k in range(schedule.rounds):
         plan = plans.get(k)
         if plan is None or plan.left == 1:
@@ -400,7 +402,7 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
         if step is not None:  # at most one send and one receive each, as in every ring step
             to, nbytes, tag_out, come, tag_in, i = step[me]
             if to is not None:
-                left = event() if buffered else None
+                left = net.env.event() if buffered else None
                 sent = send(node, to, nbytes, None, tag_out, plan.phase, key=(index, k, i), left=left)
                 if come is not None:
                     yield match((come, node, tag_in), False)
@@ -420,7 +422,7 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             if s0 == s1 and r0 == r1:
                 continue
             phase = plan.phase
-            lefts = [event() for _ in range(s0, s1)] if buffered else repeat(None)  # no list where none is asked
+            lefts = [net.env.event() for _ in range(s0, s1)] if buffered else _NO_LEFTS  # nothing made where none is asked
             sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None, call.tag(plan.send_to[j]), phase,
                           key=(index, k, plan.send_index[j]), waited=False, left=left)
                      for j, left in zip(range(s0, s1), lefts)]
