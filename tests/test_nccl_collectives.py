@@ -78,12 +78,14 @@ def test_ring_collectives_take_n_minus_1_shared_steps(kind, protocol):
 def test_pipelines_take_k_plus_n_minus_2_rounds_of_a_chunk(kind, protocol):
     """n = 4, C = 2 channels, K = 3 of NCCL's chunks per channel (one step: 512 KiB Simple, 32 KiB LL,
     576,000 B LL128): the chain from the root (to it) is the same on both channels, so each hop carries
-    2 chunks at once; a rank waits for its chunk to arrive before the next, so (K + n − 2) rounds of
-    2α + C·wire(chunk)/B, and C·K·(n − 1) messages."""
+    2 chunks at once, each taking s = C·wire(chunk)/B; sends are buffered (the next chunk leaves once the last
+    has left), so the last rank has its last chunk after K + n − 2 transmissions and n − 1 hop latencies of
+    2α: (K + n − 2)·s + (n − 1)·2α (the fluid way: the links are shared); C·K·(n − 1) messages."""
     n, channels, k = 4, 2, 3
     chunk = {"simple": 512 * 1024, "ll": 32 * 1024, "ll128": 576_000}[protocol]
     finish, message, _ = _both(kind, _node(n), n, channels * k * chunk // 4, 4, channels=channels, protocol=protocol)
-    assert max(finish) == pytest.approx((k + n - 2) * (2 * ALPHA_LINK + channels * _wire(chunk, protocol) / B), rel=1e-9)
+    s = channels * _wire(chunk, protocol) / B
+    assert max(finish) == pytest.approx((k + n - 2) * s + (n - 1) * 2 * ALPHA_LINK, rel=1e-9)
     assert message.network.message_sizes() == {_wire(chunk, protocol): channels * k * (n - 1)}
 
 

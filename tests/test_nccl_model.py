@@ -240,6 +240,23 @@ def test_nccl_rates_by_hand(nodes, protocol, inside_us, nic_us):
     assert graph.edges[0, "node0.nvswitch"]["bandwidth"] == 450e9  # the original is left as it was
 
 
+@pytest.mark.parametrize(("preset", "protocol", "inside_us", "nic_us"), [
+    ("hgx-h100", "ll128", 1.25 / 2, 8.5 / 2),  # the tree's NVLink and network rows, not the ring's 1.9 and 4.0
+    ("hgx-h100", "ll", 0.6 / 2, 5.0 / 2),  # no network overhead per step: 0.6, not max(0.6, 1.0)
+    ("dgx-a100", "simple", 4.0 / 2, 14.0 / 2),  # AMD hosts: 4.0, not the ring's max(3.4, 3 × 2.0) = 6.0
+])
+def test_the_tree_takes_its_own_hardware_latencies(preset, protocol, inside_us, nic_us):
+    """2 nodes of 8 under the tree (tuning.cc:385-388: intraLat and interLat from the tree's rows of hwLatencies,
+    tuning.cc:157-176; tuning.cc:414-417: the tree adds them with no network overhead, a ring's alone,
+    tuning.cc:404-411): each link of an NVLink hop half the tree's NVLink latency for the protocol, each NIC–rail
+    link half its network latency; the plan of a tree runs on that graph."""
+    graph = topology.build("cluster", 16, 1.0, 0.0, preset=preset, nodes=2)
+    for rated in (M.nccl_rates(graph, protocol, "tree"),
+                  M.plan(graph, 1 << 20, algorithms=("tree",), protocols=(protocol,)).graph):
+        assert rated.edges[0, "node0.nvswitch"]["latency"] == pytest.approx(inside_us * US, rel=1e-12)
+        assert rated.edges["node0.nic0", "rail0"]["latency"] == pytest.approx(nic_us * US, rel=1e-12)
+
+
 def test_nccl_rates_of_one_gpu_nodes_take_the_trees_network_latency():
     """One Ethernet GPU per node, LL: each NIC–switch link half the tree's network latency, 5.0 / 2 µs
     (with latencies fully exposed NCCL takes the tree's, tuning.cc:386), not the ring's 2.7 / 2."""

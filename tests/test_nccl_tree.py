@@ -105,16 +105,19 @@ def test_algorithm_auto_runs_what_nccls_tuner_picks_per_size():
 
 
 def test_a_pipelined_tree_on_a_contention_free_pair_by_closed_form():
-    """Two one-GPU Ethernet nodes, one channel, K = 4 chunks of 512 KiB: the child sends chunk j up in
-    round j, the root sends it down in round j + 1, the two directions on separate links, so each of the
-    K + 1 rounds takes the route's 2·0.5 + 2·2 = 5 µs plus 512 KiB at the 100 GbE NIC's 12.5 GB/s:
-    T = (K + 1)(5 µs + 524,288 B / 12.5 GB/s), on both engines, to 1e-9; 2K messages of a chunk; the
-    first round, sums only, labelled "reduce", the others (with results coming down) "tree"."""
+    """Two one-GPU Ethernet nodes, one channel, K = 4 chunks of 512 KiB, s = 524,288 B / 12.5 GB/s (the 100 GbE
+    NIC) and α = 2·0.5 + 2·2 = 5 µs the route's latency: the child sends chunk j up in round j, the root sends
+    it down in round j + 1, the two directions on separate links. Sends are buffered and the child's up and
+    down are separate participants (NCCL's runTreeSplit), so this is a chain child → root → child of K chunks:
+    the child's sends leave back to back (chunk j at j·s), the root's round j ends as chunk j arrives, at
+    (j + 1)s + α, and its last chunk, sent at Ks + α, lands at T = (K + 1)s + 2α (not (K + 1)(s + α), the
+    latency paid each round), on both engines, to 1e-9; 2K messages of a chunk; the first round, sums only,
+    labelled "reduce", the others (with results coming down) "tree"."""
     n, chunks = 2, 4
     chunk = STEP_DATA_BYTES["simple"]
     graph = topology.build("cluster", 2, 1.0, 0.0, preset="ethernet", nodes=2)
     schedule = nccl_tree_schedule(n, chunks * chunk // 4, 4, channels=1, gpus_per_node=1)
-    expected = (chunks + 1) * (5e-6 + chunk / 12.5e9)
+    expected = (chunks + 1) * chunk / 12.5e9 + 2 * 5e-6
     run = run_schedule(schedule, graph, participant_nodes(schedule, n, ()))
     assert run.makespan(n) == pytest.approx(expected, rel=1e-9)
     algorithm = scheduled("test_pair", partial(nccl_tree_schedule, channels=1), None, "test")
@@ -137,8 +140,10 @@ def test_tree_chunks_are_one_step_of_each_protocols_buffer():
 
 
 def test_each_channel_runs_its_tree_on_its_own_participants():
-    """2 nodes of 4, 2 channels: channel c's transfers are between participants c·8 + r, up each edge of
-    ``channel_parents(8, 4, c)`` (checked by hand in ``test_channel_trees_chain_...``) and back down."""
+    """2 nodes of 4, 2 channels: channel c's sums go up between participants c·8 + r, along each edge of
+    ``channel_parents(8, 4, c)`` (checked by hand in ``test_channel_trees_chain_...``), and its results come
+    down to participants (2 + c)·8 + r (a rank's down half, apart from its up half as in NCCL's runTreeSplit),
+    sent by the parent's down half, or by the root's up participant (which summed them)."""
     n, p = 8, 1000
     schedule = nccl_tree_schedule(n, p, 4, channels=2, gpus_per_node=4)
     up, down = set(), set()
@@ -148,7 +153,11 @@ def test_each_channel_runs_its_tree_on_its_own_participants():
             (up if add else down).add((src, dst))
     edges = {(c * n + r, c * n + parent) for c in (0, 1)
              for r, parent in enumerate(channel_parents(n, 4, c)) if parent >= 0}
-    assert up == edges and down == {(b, a) for a, b in edges}
+    assert up == edges
+    roots = {c * n + channel_parents(n, 4, c).index(-1) for c in (0, 1)}  # participants 0 and 13
+    assert roots == {0, 13}
+    assert down == {(b if b in roots else b + 2 * n, a + 2 * n) for a, b in edges}
+    assert schedule.participants == 4 * n and schedule.workers.tolist() == list(range(n)) * 4
 
 
 def test_the_smallest_tree_chunk_is_ll128_s_floor():

@@ -148,7 +148,7 @@ def test_rows_in_chunks_are_a_plain_table(steps):
 
 def test_rows_in_chunks_by_hand():
     """Two chunks: at 1, 3 | 2; due at 2 takes rows 0 (part of the first) and 2 (the whole second), in order;
-    merged by a mask, a single chunk taken is no longer one as added."""
+    merged by a mask, a single chunk taken is no longer one as added; every row taken at once, in order."""
     from commsim.engines.schedule import _Rows
 
     table = _Rows(("call", "i"), ("at",))
@@ -162,6 +162,8 @@ def test_rows_in_chunks_by_hand():
     table.add(call=[0], i=[4], at=[4.0])
     table.keep(np.array([True, True]))
     assert table.due(4.0)["i"].tolist() == [4] and not table.as_added and table.earliest() == 5.0
+    table.add(call=[0], i=[6], at=[6.0])
+    assert table.taken()["i"].tolist() == [3, 6] and table.taken() is None and len(table) == 0  # all, then none
 
 
 @settings(max_examples=60, deadline=None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Hashable
+from itertools import repeat
 from dataclasses import replace
 from typing import Any
 
@@ -313,6 +314,9 @@ def _receive(comm: Comm, call: _Call, plan: _Plan, me: int, r0: int, r1: int, va
     return arrived
 
 
+_NO_LEFTS = repeat(None)  # the ``left`` of each send of a schedule that is not buffered: none
+
+
 def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
             respond: Callable[[Buffer], Buffer] | None = None, shared: bool = False) -> Process:
     """Participant ``me`` through every round, with values; returns its buffer (a server, ``buffer``
@@ -321,7 +325,8 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
     p = schedule.p
     values = _Values(buffer, p, shared) if isinstance(buffer, np.ndarray) or buffer is None else None
     n, gamma = comm.size, comm.gamma
-    pending: list[Event] = []  # an eager schedule's sends still under way
+    pending: list[Event] = []  # an eager or buffered schedule's sends still under way
+    env, buffered = comm.net.env, schedule.buffered
     for k in range(schedule.rounds):
         plan = call.plan(k)
         s0, s1 = plan.send_at[me], plan.send_at[me + 1]
@@ -332,9 +337,9 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
         comm.phase = plan.phase
         array = buffer if values is None else values.array
         # equivalent: copying more (with no sends, or a size-only stand-in, whose copy is itself) changes no value
-        copy = values is not None and s0 < s1 and (schedule.snapshot or schedule.eager
+        copy = values is not None and s0 < s1 and (schedule.snapshot or schedule.detached
                                                    or _writes_in_place_under(plan, r0, r1, s0, s1, p, shared))
-        sends, snapshots = [], {}
+        sends, snapshots, lefts = [], {}, []
         for j in range(s0, s1):
             lo, hi, dst = plan.send_lo[j], plan.send_hi[j], plan.send_to[j]
             piece = array[lo:hi]
@@ -343,13 +348,17 @@ def _follow(comm: Comm, call: _Call, me: int, buffer: Buffer | None,
                 if piece is None:
                     piece = snapshots[lo, hi] = array[lo:hi].copy()
             nbytes = plan.send_bytes[j] if comm.wire_bytes is nbytes_of else comm.wire_bytes(piece)  # wire bytes
+            left = env.event() if buffered else None
             sends.append(comm.net.send(comm.rank, nodes[dst], nbytes, piece, call.tag(dst), comm.phase,
-                                       key=(call.index, k, plan.send_index[j])))
+                                       key=(call.index, k, plan.send_index[j]), left=left))
+            lefts.append(left)
         # equivalent: with no receive (r0 = r1) _receive posts none and returns [] at once (a quorum is only where
         # receives are)
         arrived = (yield from _receive(comm, call, plan, me, r0, r1)) if r0 < r1 else []
-        if schedule.eager:  # an eager sender goes on: what it sent is a copy
+        if schedule.detached:  # an eager sender goes on, a buffered one once its sends have left: they are copies
             pending.extend(sends)
+            for left in lefts if buffered else ():
+                yield left
         else:
             for sent in sends:
                 yield sent
@@ -382,7 +391,7 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
     net, node, gamma, index = comm.net, comm.rank, comm.gamma, call.index
     send, match, timeout = net.send, net._event_for, net.env.timeout
     plans, make_plan = call.plans, call.plan
-    eager, pending = schedule.eager, []
+    detached, buffered, pending = schedule.detached, schedule.buffered, []
     for k in range(schedule.rounds):
         plan = plans.get(k)
         if plan is None or plan.left == 1:
@@ -393,11 +402,14 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
         if step is not None:  # at most one send and one receive each, as in every ring step
             to, nbytes, tag_out, come, tag_in, i = step[me]
             if to is not None:
-                sent = send(node, to, nbytes, None, tag_out, plan.phase, key=(index, k, i))
+                left = net.env.event() if buffered else None
+                sent = send(node, to, nbytes, None, tag_out, plan.phase, key=(index, k, i), left=left)
                 if come is not None:
                     yield match((come, node, tag_in), False)
-                if eager:
+                if detached:
                     pending.append(sent)
+                    if buffered:
+                        yield left
                 else:
                     yield sent
             elif come is not None:
@@ -410,15 +422,19 @@ def _follow_sizes(comm: Comm, call: _Call, me: int, out: SizeOnly) -> Process:
             if s0 == s1 and r0 == r1:
                 continue
             phase = plan.phase
+            lefts = [net.env.event() for _ in range(s0, s1)] if buffered else _NO_LEFTS  # nothing made where none is asked
             sends = [send(node, nodes[plan.send_to[j]], plan.send_bytes[j], None, call.tag(plan.send_to[j]), phase,
-                          key=(index, k, plan.send_index[j]), waited=False) for j in range(s0, s1)]
+                          key=(index, k, plan.send_index[j]), waited=False, left=left)
+                     for j, left in zip(range(s0, s1), lefts)]
             # equivalent: with no receive _receive posts none and returns at once
             receiving = _receive(comm, call, plan, me, r0, r1, values=False) if r0 < r1 else None
             plan = None  # not held while waiting (its columns are the round's, 4-8 B a message each)
             if receiving is not None:
                 yield from receiving
-            if eager:
+            if detached:
                 pending.extend(sends)
+                for left in lefts if buffered else ():
+                    yield left
             else:
                 for i in range(len(sends)):  # each let go of once delivered
                     yield waitable(sends[i])

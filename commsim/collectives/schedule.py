@@ -8,9 +8,10 @@ bytes on the wire; the receiver adds it in (``reduce[i]``) or overwrites its own
 
 Round semantics (the library's send-receive steps): a participant starts its sends of round k when
 it has finished round k−1. It finishes round k when every transfer of round k it sends has been
-delivered and every one it receives has arrived (an ``eager`` schedule, as NCCL's buffered sends, does
-not wait for its own sends: it finishes once its receives are in, and ends only when all its sends have
-been delivered too); it then writes what it received (the additions
+delivered and every one it receives has arrived (an ``eager`` schedule, as NCCL's ring, does not wait for
+its own sends: it finishes once its receives are in; a ``buffered`` one, as a sender into a FIFO, waits
+for its sends until their last byte has left, not until they arrive; either ends a call only when all its
+sends have been delivered too); it then writes what it received (the additions
 into one range summed in participant order, its own value at its own place, so every replica gets
 the same bits), spends γ seconds per byte of ``combine`` on them, and divides the ranges of
 ``scale`` by n (the mean). A participant with no part in a round passes through it. A server's
@@ -90,6 +91,9 @@ class Schedule:
     # where the receiver's next message to the sender depends on it)
     snapshot: bool = False
     eager: bool = False  # a participant leaves a round once its receives are in, its sends still under way (NCCL's FIFOs)
+    # a participant leaves a round once its receives are in and its sends have left (their last byte on the wire),
+    # not arrived: a sender into a FIFO (the next chunk leaves once the last one has left)
+    buffered: bool = False
     # round k without element ranges (``lo``, ``hi``, ``scale`` None), all an engine moving sizes only reads;
     # None: ``round`` (see :meth:`sized_round`)
     sized: Callable[[int], Round] | None = None
@@ -98,6 +102,12 @@ class Schedule:
     def sized_round(self, k: int) -> Round:
         """Round k as an engine moving sizes only needs it: ``sized(k)`` where the schedule has it."""
         return self.sized(k) if self.sized is not None else self.round(k)
+
+    @property
+    def detached(self) -> bool:
+        """Whether a participant may leave a round with its own sends still under way (eager or buffered): its
+        call ends only once they are delivered."""
+        return self.eager or self.buffered
 
     def worker_participants(self, n: int) -> int:
         """How many participants run for workers (the rest are servers)."""

@@ -9,7 +9,8 @@ both exact:
 
 * **Round at a time** (no shared link): each transfer of round k starts when its sender finished round
   k−1 (plus its jitter), and is delivered Σα + bytes/B later; a participant finishes round k at its last
-  delivery (its first ``quorum`` receives, if it waits for no more) plus γ·combined bytes. Tasks are
+  delivery (its first ``quorum`` receives, if it waits for no more; of its own sends, none if eager, their
+  ends of transmission if buffered) plus γ·combined bytes. Tasks are
   taken in program order, each collective's rounds in numpy. It is valid while no link carries two
   transfers at once (checked for every round: each link at most once in a round, and never before the
   previous transfer on it has left) and no link fails under a transfer; the first breach switches to:
@@ -318,6 +319,7 @@ class _Stream:
         self.carried: np.ndarray | None = None  # bytes per transfer of ``pairs`` since they were written (None: none)
         self.times: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id → (sizes a round slices, / uniform bottleneck)
         self.work: _Work | None = None  # arrays a block of rounds works in
+        self.buffered = False  # the call's schedule is buffered (set by :meth:`run`)
 
     def _pairs_of(self, src: np.ndarray, dst: np.ndarray) -> _Pairs:
         if self._same(src, dst):
@@ -369,6 +371,7 @@ class _Stream:
         Rounds that repeat the pairs of the round before with every transfer moving go in blocks
         (:meth:`_block`)."""
         gamma, k = self.execution.gamma, 0
+        self.buffered = schedule.buffered
         while k < schedule.rounds:
             round_ = schedule.sized_round(k)
             alike = self.busy is not None and self._alike(round_)
@@ -454,7 +457,7 @@ class _Stream:
         (start = the sender's ready, delivery = start + bytes/B + Σα, ready = the latest of its own sends and
         receives + the pause), then one check over them all that no transfer started before its route's
         previous one had left. The participants' ready times after the last round, or None (a shared link)."""
-        pairs, count, previous = self.pairs, len(rows), self.busy
+        pairs, count, previous, buffered = self.pairs, len(rows), self.busy, self.buffered
         work = self._work(count, len(ready), eager)
         work.time_rows[0][:] = ready
         identity, receives, latency = pairs.sends.identity, pairs.receives, pairs.hop
@@ -470,12 +473,16 @@ class _Stream:
             add(start, transmit, out=ends)
             if j == last:
                 self.busy = ends.copy()
+            if buffered:  # its own sends count as they leave (before ``ends`` turns into the deliveries)
+                done[:] = before
+                pairs.sends.maximum(done, ends)
             add(ends, latency, out=delivery)
-            if identity and not eager:
+            if identity and not eager and not buffered:
                 maximum(before, delivery, out=done)
             else:
-                done[:] = before
-                pairs.sends.maximum(sent if eager else done, delivery)
+                if not buffered:
+                    done[:] = before
+                pairs.sends.maximum(sent if eager or buffered else done, delivery)
             if rotated is not None:  # the receives rotated (as _Spread.maximum): the last deliveries again in front
                 head[:] = tail
                 maximum(done, rotated, out=done)
@@ -487,7 +494,9 @@ class _Stream:
                 # done: done > 0, and done + 0.0 is done)
             if j:
                 carried += nbytes
-        if eager:  # (not eager, a sender's ready includes its own send's delivery: never before its route is left)
+        # (not eager, a sender's ready includes its own send's delivery or, buffered, its end: never before its route
+        # is left)
+        if eager:
             starts = work.times if identity else work.starts
             # equivalent: (`starts[:2]`) a sender's starts only grow from round to round
             for start, left in ((starts[:1], previous[None, :]), (starts[1:count], work.tx_end[:count - 1])):
@@ -552,7 +561,9 @@ class _Stream:
         delivery = tx_end + pairs.latency
         self.execution.tally.count(nbytes, sizes)
         self._carry(nbytes)
-        pairs.sends.maximum(sent if eager else done, delivery)
+        if self.buffered:  # a buffered sender's round waits for its sends to have left
+            pairs.sends.maximum(done, tx_end)
+        pairs.sends.maximum(sent if eager or self.buffered else done, delivery)
         if round_.quorum is None:
             pairs.receives.maximum(done, delivery)
         else:
@@ -763,12 +774,15 @@ class _Execution:
                     self.lost += [(self.nodes[owner[src[i]]], self.nodes[owner[dst[i]]], float(nbytes[i]))
                                   for i in never.tolist()]
                 delivery = np.full(len(src), _INF)
+                left = np.full(len(src), _INF) if schedule.buffered else None  # when each one's last byte left
                 if self.calm or len(go):
                     s_go, nb = start[go], nbytes[go]
                     epoch = routes.epoch(s_go) if len(routes.failures) else 0
                     ids = routes.lookup(owner[src[go]], owner[dst[go]], epoch)
                     transmit = np.where(nb > 0, nb / routes.bottleneck[ids], 0.0)  # equivalent: (`>=`) 0 / B is 0
                     tx_end = s_go + transmit
+                    if left is not None:
+                        left[go] = tx_end
                     for u, v, at in routes.failures:
                         # equivalent: (`<=`, `>=`) a failure as a transfer starts or ends is then handed to the
                         # fluid way, which gives the same times (tests: a link failing at t = 0, as a byte leaves)
@@ -802,7 +816,9 @@ class _Execution:
                         ok = np.isfinite(arrive)
                         self.log.add(owner[src[go]][ok], owner[dst[go]][ok], nb[ok], s_go[ok], delivery[go][ok],
                                      round_.phase, ids[ok], ready[src[go]][ok])
-                np.maximum.at(sent if schedule.eager else done, src, delivery)
+                np.maximum.at(sent if schedule.detached else done, src, delivery)
+                if left is not None:  # a buffered sender's round waits for its sends to have left
+                    np.maximum.at(done, src, left)
                 self._receive(index, k, round_, src, dst, delivery, done)
                 if not self.calm:
                     for p in np.flatnonzero(np.isfinite(ready) & ~np.isfinite(done)).tolist():  # stuck: on whom
@@ -813,7 +829,7 @@ class _Execution:
                 # equivalent: (`>`) ready at exactly its crash: its next sends never leave (``start < limit``)
                 # and its finish is cut below (``finish >= limit``)
                 ready = np.where(ready >= limit, _INF, ready)  # it stops before it has left the round
-        finish = np.maximum(ready, sent) if schedule.eager else ready
+        finish = np.maximum(ready, sent) if schedule.detached else ready
         if not self.calm:
             finish = np.where(finish >= limit, _INF, finish)
         self._call_ended(index, owner, joined, finish)
@@ -1067,6 +1083,14 @@ class _Rows:
         return taken[0] if len(taken) == 1 else {key: np.concatenate([chunk[key] for chunk in taken])
                                                  for key in self.types}
 
+    def taken(self) -> dict[str, np.ndarray] | None:
+        """Every row, in order, taken out of the table (None: none)."""
+        if not self.chunks:
+            return None
+        rows = self.whole()
+        self.chunks, self.bounds = [], []
+        return rows
+
     def whole(self) -> dict[str, np.ndarray]:
         """Every row in one chunk (the table's only one from now on: changes to it are the table's)."""
         if len(self.chunks) != 1:
@@ -1111,6 +1135,8 @@ class _Fluid:
         self.wait = _Rows(("call", "k", "i"), ("at", "issued"))
         self.tx = _Rows(("call", "k", "i", "route"), ("left", "rate", "start", "issued"))
         self.pr = _Rows(("call", "k", "i", "route"), ("at", "start", "issued"))
+        self.left = _Rows(("call", "k", "i"), ())  # transfers whose last byte has just left (for :meth:`_left`)
+        self.buffered = any(isinstance(task, Collective) and task.schedule.buffered for task in ex.program.tasks)
         self.changed = False
         self.filled: dict[tuple[bytes, ...], list[np.ndarray]] = {}  # chunks' routes → their rates (see _rates)
         self.filled_bytes = 0
@@ -1214,8 +1240,9 @@ class _Fluid:
                     by_src = state.by_end(round_.src)
                     sends = np.sort(by_src.of(group)[0])
                     own = np.ones(len(group), dtype=np.int64) if by_src.single else by_src.count[group]  # its sends
-                    if state.schedule.eager:  # (its sends are not waited for: counted apart)
+                    if state.schedule.detached:  # until they are delivered, for its end of the call
                         state.sends_left[group] += own
+                    if state.schedule.eager:  # (its sends are not waited for; buffered: until they have left)
                         own = np.zeros(len(group), dtype=np.int64)
                     by_dst = state.by_end(round_.dst)
                     receives, receiver = by_dst.of(group)
@@ -1274,7 +1301,7 @@ class _Fluid:
             return
         done = members[(state.sends_left[members] == 0) & np.isnan(state.finish[members]) & ~state.dead[members]]
         if len(done):
-            state.finish[done] = np.maximum(state.ready[done], state.sent[done]) if state.schedule.eager \
+            state.finish[done] = np.maximum(state.ready[done], state.sent[done]) if state.schedule.detached \
                 else state.ready[done]
             self._owners_done(state)
 
@@ -1339,6 +1366,9 @@ class _Fluid:
                                 route=ids[still], at=self.now + routes.latency[ids[still]],
                                 start=np.full(int(still.sum()), self.now), issued=issued[still])
                 self.changed |= bool(count)
+                if state.schedule.buffered and count < len(nbytes):  # no byte to send: it has left as it starts
+                    self.left.add(call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still])
+        self._left()
 
     def _carry(self, routes: np.ndarray | None = None, nbytes: np.ndarray | None = None) -> None:
         """Messages of ``nbytes`` on ``routes`` into the tally, a few hundred thousand at once (its counts by size
@@ -1378,7 +1408,7 @@ class _Fluid:
                     start, route, issued = (landing[key][mine][this][order] for key in ("start", "route", "issued"))
                     ex.log.add(state.owner[src], state.owner[dst], round_.nbytes[i], start, np.full(len(i), self.now),
                                round_.phase, route, issued)
-                if state.schedule.eager:
+                if state.schedule.detached:  # (buffered: the sender counted them as they left, :meth:`_left`)
                     np.maximum.at(state.sent, src, self.now)
                     np.subtract.at(state.sends_left, src, 1)
                 else:
@@ -1411,7 +1441,7 @@ class _Fluid:
                         if got[p] == quorum[p]:  # the rest, arrived or not, are dropped
                             senders = set(round_.src[round_.dst == p].tolist()) - kept
                             ex.dropped.setdefault(index, set()).update(state.owner[sorted(senders)].tolist())
-                if state.schedule.eager:
+                if state.schedule.detached:
                     self._maybe_finish(state, src)
             # (an entered participant with nothing outstanding leaves at once: only those counted can be one now)
             touched = np.concatenate(fell) if len(fell) > 1 else fell[0] if fell else np.zeros(0, dtype=np.int64)
@@ -1435,10 +1465,34 @@ class _Fluid:
             self.pr.add(call=gone["call"], k=gone["k"], i=gone["i"], route=gone["route"],
                         at=(end if every else end[done]) + latency[gone["route"]], start=gone["start"],
                         issued=gone["issued"])
+            if self.buffered:
+                self.left.add(call=gone["call"], k=gone["k"], i=gone["i"])
             if not every:
                 chunks.append(_kept(chunk, ~done))
             self.changed = True
         self.tx.chunks = chunks
+
+    def _left(self) -> None:
+        """Transfers whose last byte has left by now (``self.left``): in a buffered call, their senders stop
+        waiting for them, and those with nothing else outstanding leave their round."""
+        rows = self.left.taken()
+        if rows is None:
+            return
+        for index in _values(rows["call"]):
+            state = self.calls[index]
+            if not state.schedule.buffered:
+                continue
+            mine = _rows(rows["call"] == index)
+            ks, iis = rows["k"][mine], rows["i"][mine]
+            fell: list[np.ndarray] = []  # senders whose outstanding fell: only they may leave now
+            for k in _values(ks):
+                src = state.get(k)[0].src[iis[_rows(ks == k)]]
+                fell.append(src[state.entered[src] & (state.current[src] == k)])
+                np.subtract.at(state.outstanding, fell[-1], 1)
+            touched = _distinct(np.concatenate(fell))
+            leaving = touched[(state.outstanding[touched] == 0) & ~state.dead[touched]]
+            if len(leaving):
+                self._leave(state, leaving)
 
     def _crash(self, owner: int) -> None:
         """Owner ``owner`` crashes now: its transfers still waiting or transmitting are cut (the bytes not
@@ -1606,6 +1660,7 @@ class _Fluid:
             while self.failures and self.failures[0][2] <= self.now:
                 u, v, _ = self.failures.pop(0)
                 self._fail(u, v)
+            self._left()
             self._launch()
             self._deliver()
 

@@ -80,24 +80,27 @@ class DisturbedNetwork(Network):
         return [*self._retired, *super().routes]
 
     def send(self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
-             delivery: Event | None = None, key: tuple[int, int, int] | None = None, waited: bool = True) -> Event:
+             delivery: Event | None = None, key: tuple[int, int, int] | None = None, waited: bool = True,
+             left: Event | None = None) -> Event:
         """As :meth:`Network.send`, after a delay drawn from U[0, jitter_s); from a crashed node, nothing
-        (the event never fires). ``delivery`` is for the delayed start (:meth:`_launch`), never given here."""
+        (neither event fires). ``delivery`` is for the delayed start (:meth:`_launch`), never given here."""
         if src in self.crashed:
             return Event(self.env)
         if not self.jitter_s:
-            return self._launch(src, dst, nbytes, payload, tag, phase, delivery, waited=waited)
+            return self._launch(src, dst, nbytes, payload, tag, phase, delivery, waited=waited, left=left)
         if src == dst:
             raise ValueError(f"node {src!r} cannot send to itself")
         matched = self._event_for((src, dst, tag), True, waited)
         u = float(self._draw()) if key is None else float(jitter_fraction(self.seed, *key)[0])
         timer = self.env.timeout(self.jitter_s * u)
         sent = self.env.now
-        timer.callbacks.append(lambda _timer: self._launch(src, dst, nbytes, payload, tag, phase, matched, sent))
+        timer.callbacks.append(
+            lambda _timer: self._launch(src, dst, nbytes, payload, tag, phase, matched, sent, left=left))
         return matched
 
     def _launch(self, src: Hashable, dst: Hashable, nbytes: int, payload: Any, tag: Any, phase: str,
-                delivery: Event | None, sent: float | None = None, waited: bool = True) -> Event:
+                delivery: Event | None, sent: float | None = None, waited: bool = True,
+                left: Event | None = None) -> Event:
         """The message starts now (``sent``: when it was sent, if that was earlier); its bytes count as
         rerouted if a failure changed its route. Its sender crashed while it waited: it never starts."""
         if src in self.crashed:
@@ -112,7 +115,7 @@ class DisturbedNetwork(Network):
             self.route(src, dst)  # found anew if a failure dropped it, and then marked rerouted if it changed
             if (src, dst) in self._rerouted:
                 self.rerouted_bytes += nbytes
-        return Network.send(self, src, dst, nbytes, payload, tag, phase, delivery, waited=waited)
+        return Network.send(self, src, dst, nbytes, payload, tag, phase, delivery, waited=waited, left=left)
 
     def _path(self, src: Hashable, dst: Hashable) -> list[Hashable]:
         """The topology's route if it survives the failures, else a hop-shortest path."""
@@ -200,6 +203,7 @@ class DisturbedNetwork(Network):
                 link.flows.pop(flow, None)
             self._mark_dirty(route.links)
             flow.stage, flow.gen = _LOST, flow.gen + 1  # equivalent: any larger stamp outdates its timers
+            self._leaving.pop(flow, None)  # its last byte never leaves
             route.bytes -= round(unsent)
             self.lost.append((route.src, route.dst, unsent))
             self._withdraw((route.src, route.dst, flow.tag), event_of(flow))

@@ -279,6 +279,7 @@ class Network:
         self._shrink_at = _SHRINK_FROM  # the channel table's size at which it is copied next (see _event_for)
         self._dirty: dict[Link, None] = {}
         self._due: dict[float, list[_Flow]] = {}  # lone flows by delivery time, one timer per time
+        self._leaving: dict[_Flow, Event] = {}  # flows sent with ``left``: the event their last byte's leaving fires
         self._reallocation_pending = False
         self.shared: dict[Any, Any] = {}  # what the processes of one run share (e.g. a schedule they follow)
         self.processes: dict[Hashable, list[Any]] = {}  # each node's processes (all stop when it crashes)
@@ -374,11 +375,14 @@ class Network:
     def send(
         self, src: Hashable, dst: Hashable, nbytes: int, payload: Any = None, tag: Any = None, phase: str = "",
         delivery: Event | None = None, key: tuple[int, int, int] | None = None, waited: bool = True,
+        left: Event | None = None,
     ) -> Event:
         """Start sending ``nbytes`` from ``src`` to ``dst``; the event fires on delivery (``delivery``, if
         the message was matched to its receive earlier, as a delayed start does). ``key`` names the transfer
         (call, round, index) where a disturbed network draws its jitter from; ``waited`` False: the event may
-        have no callback list until :func:`waitable` makes one (for a sender waiting on it later).
+        have no callback list until :func:`waitable` makes one (for a sender waiting on it later); ``left``, if
+        given, is fired when the message's last byte has left (its end of transmission: a buffered sender goes
+        on then).
 
         The payload is not copied: the sender must not change it before the event fires.
         """
@@ -417,6 +421,8 @@ class Network:
             flow.rate = 0.0
             flow.stage = _PROPAGATING
             env.timeout(route.latency).callbacks.append(lambda _timer: self._deliver(flow))  # never withdrawn
+            if left is not None:
+                left.succeed()
             return event_of(flow)
         links = route.links
         alone = True
@@ -430,11 +436,21 @@ class Network:
             transmit = nbytes / flow.rate
             flow.tx_end = now + transmit
             self._deliver_at(now + (transmit + route.latency), transmit + route.latency, flow)
+            if left is not None:  # at tx_end, unless it has to share first (then at its end of transmission)
+                env.timeout(transmit).callbacks.append(lambda _timer: self._left_alone(flow))
         else:
             flow.rate = 0.0
             flow.stage = _SHARED
             self._mark_dirty(links)
+        if left is not None:
+            self._leaving[flow] = left
         return event_of(flow)
+
+    def _left_alone(self, flow: _Flow) -> None:
+        """A flow sent with ``left`` that ran alone reached its ``tx_end``: fire ``left``, if it still ran alone
+        (made to share, it fires at the end of its shared transmission, in :meth:`_transmitted`)."""
+        if flow.stage == _ALONE:
+            self._leaving.pop(flow).succeed()
 
     def _deliver_at(self, when: float, delay: float, flow: _Flow) -> None:
         """Deliver a lone flow at ``when``: flows due at the same instant share one timer (a ring's n
@@ -472,6 +488,10 @@ class Network:
         for link in flow.route.links:
             del link.flows[flow]
         self._mark_dirty(flow.route.links)
+        if self._leaving:
+            left = self._leaving.pop(flow, None)
+            if left is not None:
+                left.succeed()
         flow.stage = _PROPAGATING
         when = self.env._now + flow.route.latency  # as Environment.schedule computes it
         instant = due.get(when)

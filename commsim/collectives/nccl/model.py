@@ -108,16 +108,17 @@ def pci_gbps(m: Machine) -> float:
     return T.PCI_FRACTION_OF_RAW * m.pcie_bandwidth * 130 / 128 / 1e9
 
 
-def nccl_rates(graph: nx.Graph, protocol: str | None = None) -> nx.Graph:
+def nccl_rates(graph: nx.Graph, protocol: str | None = None, algorithm: str = "ring") -> nx.Graph:
     """A copy of a cluster graph as NCCL's model sees it. Rates: GPU links at what NCCL's topology model
     gives them, the rates its protocols reach (``topo.h``/``topo.cc``): NVLink links × NCCL's per-link
     rate instead of the spec (H100: 18 × 20.6 = 370.8 GB/s, not 450), PCIe 3/4 of raw (Gen5 x16: 48,
     not 63), each link scaled by that ratio (overridden links keep their relation to the rest); NIC and
     switch links at their line rate (NCCL counts a NIC at speed / 8). With ``protocol``, latencies: a
     hop inside a node (two links through the NVSwitch or PCIe switch) takes NCCL's intra-node hardware
-    latency for the ring and that protocol, at least its network overhead per step when there are
-    several nodes; a hop between nodes (GPU, NIC, switch, NIC, GPU) its network latency, the tree's
-    with one GPU per node (``tuning.cc:384-420``)."""
+    latency for ``algorithm`` and that protocol, for the ring at least its network overhead per step when
+    there are several nodes (tuning.cc:404-411, rings only); a hop between nodes (GPU, NIC, switch, NIC,
+    GPU) its network latency, the tree's for the tree and with one GPU per node (``tuning.cc:384-388``, the
+    tree's 2·((ppn − 1)·intraLat + log2(nodes)·interLat) at tuning.cc:414-417)."""
     m = machine(graph)
     nvlink = nvlink_gbps(m) * 1e9 / m.nvlink_bandwidth if m.nvlink_bandwidth else 1.0
     pci = pci_gbps(m) * 1e9 / m.pcie_bandwidth
@@ -125,10 +126,15 @@ def nccl_rates(graph: nx.Graph, protocol: str | None = None) -> nx.Graph:
     latency = None
     if protocol is not None:
         p = T.PROTOCOLS.index(protocol)
-        overhead = 0.0 if m.nodes == 1 else T.NET_OVERHEAD_US[m.cpu] * (
-            T.NET_OVERHEAD_SIMPLE_FACTOR if protocol == "simple" else 1.0)
-        intra = max(T.HW_LATENCY_US["nvlink" if m.nvlink else "pci"]["ring"][p], overhead) * 1e-6
-        inter = T.HW_LATENCY_US["net"]["tree" if m.gpus_per_node == 1 else "ring"][p] * 1e-6
+        hw = "nvlink" if m.nvlink else "pci"
+        if algorithm == "tree":  # its own rows, and no network overhead per step (a ring's)
+            intra = T.HW_LATENCY_US[hw]["tree"][p] * 1e-6
+            inter = T.HW_LATENCY_US["net"]["tree"][p] * 1e-6
+        else:
+            overhead = 0.0 if m.nodes == 1 else T.NET_OVERHEAD_US[m.cpu] * (
+                T.NET_OVERHEAD_SIMPLE_FACTOR if protocol == "simple" else 1.0)
+            intra = max(T.HW_LATENCY_US[hw]["ring"][p], overhead) * 1e-6
+            inter = T.HW_LATENCY_US["net"]["tree" if m.gpus_per_node == 1 else "ring"][p] * 1e-6
         latency = {"inside": intra / 2, "gpu-nic": 0.0, "nic": inter / 2, "fabric": 0.0}
     for u, v, data in rated.edges(data=True):
         gpu, other = (u, v) if isinstance(u, int) else (v, u)
@@ -712,7 +718,8 @@ def plan(graph: nx.Graph, nbytes: int, algorithms: tuple[str, ...] | None = None
         lat, _ = latency_and_bandwidth(m, "nvls", "simple", collective)
         rated, delay, servers = nvls_rates(graph), lat * 1e-6, ("node0.nvswitch",)
     else:
-        rated, delay, servers = nccl_rates(graph, choice.protocol), base_latency_s(choice.algorithm, choice.protocol), ()
+        rated, delay = nccl_rates(graph, choice.protocol, choice.algorithm), base_latency_s(choice.algorithm, choice.protocol)
+        servers = ()
         cap = protocol_cap_gbps(m, choice.algorithm, choice.protocol)
         if cap is not None:  # the kernel's throughput, on the wire: LL 8 bytes per 4, LL128 128 per 120
             rated = capped_gpu_links(rated, cap * 1e9 * float(ring.wire_bytes(np.int64(120), choice.protocol)) / 120)

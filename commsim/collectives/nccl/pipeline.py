@@ -12,16 +12,17 @@ REDUCE_CHUNKSTEPS = 1: 512 KiB Simple, 32 KiB LL, 576,000 B LL128; the last chun
 broadcast copies it on; reduce adds it to the receiver's own and the root divides it by n (the mean),
 so the chunks pipeline: K + n − 2 rounds of a chunk each, not (n − 1)·K.
 
-A rank sends one chunk per round and waits for it, as the tree does (``tree.py``): a stand-in for
-NCCL's bounded FIFO (eager sends would let the first rank of the chain, which receives nothing, post all
-its chunks at once, side by side on its link, and undo the pipeline). Each round therefore pays its
-hop's latency again: on a contention-free chain T = (K + n − 2)·(α + chunk/B), where NCCL's FIFO, whose
-next chunk leaves once the last one has left, would pay the n − 1 hop latencies once. On NCCL's rated
-graph that costs a round α/(α + chunk/B) more: about 9 % on an H100 node (3.4 µs against 34 µs for 512
-KiB on one of 24 channels), but across nodes the network hop's 14 µs (Simple) exceeds a chunk's
-transmission: 2 × 8 H100, 256 MiB: 1.51 ms simulated where NCCL's model says 0.93 ms. A schedule
-semantics that releases a sender when its send has left (not arrived) would fix this, here and in the
-tree; it needs both engines and the fluid network to report a send's end of transmission.
+Sends are buffered (``Schedule(buffered=True)``): a rank goes on once its chunk's last byte has left, not
+once it has arrived, as NCCL's sender into the receiver's FIFO of NCCL_STEPS = 8 slots
+(src/include/device.h:26) waits only for a free slot (src/device/prims_simple.h:101-115, ``waitPeer``: the
+sender spins while ``connStepCache + NCCL_STEPS < step + StepPerSlice``) and posts its step once its data is
+stored (prims_simple.h:165-173, ``postPeer``), never for the receiver to have consumed it. (Eager sends would
+let the first rank of the chain, which receives nothing, post all its chunks at once, side by side on its
+link, and undo the pipeline.) On a contention-free chain, with s a chunk's transmission and a a hop's
+latency, position d sends chunk j at (d + j)·s + d·a, so the last rank has everything at
+T = (K + n − 2)·s + (n − 1)·a: the n − 1 hop latencies once (a sender waiting for its delivery would pay
+(K + n − 2)·(s + a); on 2 × 8 H100 at 256 MiB 1.51 ms against NCCL's model's 0.93 ms). A rank's call ends
+once its last chunk has been delivered.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _pipeline(n: int, p: int, w: int, channels: int, protocol: str, gpus_per_nod
         scale = (dst[at_root], lo[at_root], hi[at_root]) if at_root.any() else None
         return Round(src, dst, wire_bytes(data, protocol), "reduce", combine, lo, hi, True, scale)
 
-    return Schedule(everyone, int(count.max()) + n - 2, round_, np.tile(ints(range(n)), channels), p)
+    return Schedule(everyone, int(count.max()) + n - 2, round_, np.tile(ints(range(n)), channels), p, buffered=True)
 
 
 def nccl_broadcast_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str = "simple",

@@ -9,11 +9,17 @@ sizes). In node x the GPUs from local c + 1 on form a chain ending
 at the head, local c mod g, whose NIC carries the channel between nodes (as the ring's channels); the
 heads hang on tree (c mod 2) of ``double_binary_tree_shape(N)`` over the N nodes. A rank of height h
 (the longest path up to it from a leaf) sends chunk j, summed with its children's, to its parent in
-round h + j; the root divides it by n and sends it down in round H + 1 + j (H the root's height), and a
-rank at depth d forwards it in round H + 1 + j + d. A rank sends one chunk each way per round and waits
-for it (a stand-in for NCCL's bounded FIFO; eager sends would let a leaf push all its chunks at once,
-side by side, and undo the pipeline), so chunks pipeline: about H + D + K rounds of a chunk each, not
-(H + D)·K. Messages carry the protocol's wire bytes.
+round h + j; the root divides it by n and sends it down in round H + j (H the root's height), and a
+rank at depth d forwards it in round H + j + d. Each rank is two participants, as NCCL's runTreeSplit
+(src/device/all_reduce.h:146-224; every protocol on CUDA ≥ 11.4: all_reduce.h:236-243, 772, 786) gives a
+rank's reduce up and its broadcast down threads of their own: participant c·n + r sends chunks up,
+(C + c)·n + r passes the results down; the root, whose one loop receives, reduces and sends each chunk down
+(all_reduce.h:166-175, ``directRecvReduceCopyDirectSend``), sends down from its up participant. Sends are
+buffered, as the pipelines' (``pipeline.py``: NCCL's sender waits for a free FIFO slot, not for its chunk's
+arrival, src/device/prims_simple.h:101-115): a participant goes on once its chunk has left (eager sends would
+let a leaf push all its chunks at once, side by side, and undo the pipeline), so chunks pipeline: about
+H + D + K rounds of a chunk each, not (H + D)·K, and on a contention-free path each hop's latency is paid
+once, not once a round. Messages carry the protocol's wire bytes.
 """
 
 from __future__ import annotations
@@ -104,7 +110,7 @@ def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
         parents = channel_parents(n, g, c)
         height, depth = _heights_depths(parents)
         top = max(height)
-        base = c * n
+        base, below = c * n, (channels + c) * n  # the channel's up participants, its down participants
         for j in range(k_chunks):
             lo, hi = cuts[j], cuts[j + 1]
             for r, parent in enumerate(parents):
@@ -112,7 +118,8 @@ def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
                     scale.setdefault(top - 1 + j, []).append((base + r, lo, hi))
                 else:
                     up.setdefault(height[r] + j, []).append((base + r, base + parent, lo, hi))
-                    down.setdefault(top + depth[parent] + j, []).append((base + parent, base + r, lo, hi))
+                    sender = (base if parents[parent] < 0 else below) + parent  # the root sends down what it summed
+                    down.setdefault(top + depth[parent] + j, []).append((sender, below + r, lo, hi))
     last = max([*up, *down]) + 1
     rounds = []
     for k in range(last):
@@ -124,12 +131,13 @@ def nccl_tree_schedule(n: int, p: int, w: int, channels: int = 1, protocol: str 
             add = np.zeros(0, dtype=bool)  # equivalent: rounds 0..last − 1 all have transfers (up, then down)
         src, dst, lo, hi = ints(src), ints(dst), ints(lo), ints(hi)
         data = (hi - lo) * w
-        combine = np.zeros(channels * n, dtype=np.int64)
+        combine = np.zeros(2 * channels * n, dtype=np.int64)
         np.add.at(combine, dst[add], data[add])
         scaled = tuple(ints(column) for column in zip(*scale[k])) if k in scale else None
         rounds.append(Round(src, dst, wire_bytes(data, protocol), "reduce" if add.all() and len(add) else "tree",
                             combine, lo, hi, add.astype(bool), scaled))
-    return Schedule(channels * n, len(rounds), rounds.__getitem__, np.tile(ints(range(n)), channels), p)
+    return Schedule(2 * channels * n, len(rounds), rounds.__getitem__, np.tile(ints(range(n)), 2 * channels), p,
+                    buffered=True)
 
 
 def message_sizes(n: int, p: int, w: int, channels: int, protocol: str, gpus_per_node: int = 1) -> dict[int, int]:
