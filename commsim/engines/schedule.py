@@ -913,7 +913,7 @@ class _Pattern:
     def __init__(self, src: np.ndarray, dst: np.ndarray) -> None:
         self.src, self.dst = src, dst
         self.ids: np.ndarray | None = None
-        self.carried = self.launched = np.zeros(0)
+        self.carried = self.launched = np.zeros(0)  # equivalent: (`1`) ``found`` replaces both before any carry
 
     def found(self, ids: np.ndarray) -> None:
         self.ids = ids
@@ -963,7 +963,7 @@ class _CallState:
         known = self.routed.get(key)
         # equivalent: a cache check (a miss looks the routes up again)
         if known is None or known.src is not round_.src or known.dst is not round_.dst:
-            if len(self.routed) >= _ROUNDS_KEPT:  # (forgetting only costs looking up again)
+            if len(self.routed) >= _ROUNDS_KEPT:  # equivalent: (`>`) forgetting only costs looking up again
                 self.tally(tally)
                 self.routed.clear()
             self.routed[key] = _Pattern(round_.src, round_.dst)  # met once: a round of its own is looked up alone
@@ -1100,7 +1100,7 @@ class _Rows:
     def keep(self, rows: np.ndarray | None) -> None:
         """Keep only the ``rows`` (a mask over every row; None: all), in one chunk."""
         every = {key: self.column(key) for key in self.types}
-        self.merged |= len(self.chunks) > 1
+        self.merged |= len(self.chunks) > 1  # equivalent: (`>=`) a table marked merged only costs an order check
         kept = every if rows is None else _kept(every, rows)
         self.chunks = [kept] if len(kept["call"]) else []  # (a table holds no empty chunk)
         self.bounds = [_bounds(kept)] if len(kept["call"]) else []
@@ -1139,9 +1139,9 @@ class _Fluid:
         self.buffered = any(isinstance(task, Collective) and task.schedule.buffered for task in ex.program.tasks)
         self.changed = False
         self.filled: dict[tuple[bytes, ...], list[np.ndarray]] = {}  # chunks' routes → their rates (see _rates)
-        self.filled_bytes = 0
+        self.filled_bytes = 0  # equivalent: (`1`) the rate cache's bound, one byte sooner
         self.carrying: list[tuple[np.ndarray, np.ndarray]] = []  # (routes, bytes) launched, not yet in the tally
-        self.carrying_rows = 0
+        self.carrying_rows = 0  # equivalent: (`1`) a tally block a row sooner: sums of whole bytes
         self.names: dict[int, tuple[np.ndarray, bytes]] = {}  # id of a chunk's routes → (them, as bytes)
         self.interned: dict[bytes, bytes] = {}  # chunks' routes as bytes: one object per content (keys compare fast)
         self.kept: dict[tuple[int, int, int], set[int]] = {}
@@ -1308,7 +1308,7 @@ class _Fluid:
     def _forget(self, state: _CallState) -> None:
         """Drop the rounds no participant or transfer is in any more (looked for once more than ``_ROUNDS_KEPT``
         are kept: the look costs a pass over every participant and transfer)."""
-        if len(state.cache) <= _ROUNDS_KEPT:
+        if len(state.cache) <= _ROUNDS_KEPT:  # equivalent: (`<`) looking once sooner drops only what may go
             return
         oldest = int(state.current[~state.dead].min(initial=state.schedule.rounds))
         for table in (self.wait, self.tx, self.pr):
@@ -1326,6 +1326,7 @@ class _Fluid:
             return
         ex, routes = self.ex, self.ex.routes
         # (a chunk as added is one group's sends, in order)
+        # equivalent: (`or`) a stable sort of rows in order leaves them so
         if not self.wait.as_added and not _in_order(launching["call"], launching["k"], launching["i"]):
             launching = _kept(launching, np.lexsort((launching["i"], launching["k"], launching["call"])))
         for index in _values(launching["call"]):
@@ -1338,6 +1339,7 @@ class _Fluid:
                 round_ = state.get(k)[0]
                 whole = _everything(i, len(round_.src))  # the round's transfers, all of them, in order
                 nbytes = round_.nbytes if whole else round_.nbytes[i]
+                # equivalent: (`!=`, `1`) only calm runs (no failure) fill ``known``, and their epoch stays 0
                 known, pattern = ex.known.get((index, k)) if self.epoch == 0 else None, None
                 if known is None and self.epoch == 0 and nbytes.dtype.kind in "iu":
                     pattern = state.pattern(round_, routes, ex.tally)
@@ -1361,7 +1363,7 @@ class _Fluid:
                             left=nbytes[moving].astype(np.float64), rate=np.zeros(count), start=np.full(count, self.now),
                             issued=issued[moving])
                 still = nbytes <= 0
-                if count < len(nbytes):
+                if count < len(nbytes):  # equivalent: (`<=`) adding no row
                     self.pr.add(call=np.full(int(still.sum()), index), k=np.full(int(still.sum()), k), i=i[still],
                                 route=ids[still], at=self.now + routes.latency[ids[still]],
                                 start=np.full(int(still.sum()), self.now), issued=issued[still])
@@ -1378,6 +1380,7 @@ class _Fluid:
         if not everything:
             self.carrying.append((routes, nbytes))
             self.carrying_rows += len(routes)
+        # equivalent: (`>`, and `1` below) a tally block a row later or sooner: sums of whole bytes
         if self.carrying and (everything or self.carrying_rows >= _BLOCK):
             self.ex.tally.add(*(np.concatenate(column) for column in zip(*self.carrying)))
             self.carrying, self.carrying_rows = [], 0
