@@ -1572,6 +1572,7 @@ class _Fluid:
         if known is None:
             self._fill(chunks)
             known = [_one_if_all(chunks[j]["rate"]) for j in order]
+            # equivalent: (any flip) the cache's size estimate: what it keeps, never a rate
             size = sum(rate.strides[0] and rate.nbytes for rate in known) + 8 * len(key)  # (one number: none)
             self.filled_bytes += size
             if self.filled_bytes > _FILLED_BYTES:  # equivalent: forgetting only costs filling again
