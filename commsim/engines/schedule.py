@@ -950,6 +950,7 @@ class _CallState:
         self.dead = np.zeros(size, dtype=bool)
         self.finish = np.full(size, np.nan)
         self.cache: dict[int, list[Any]] = {}  # k → [round, delivered flags, arrivals so far per participant, pause]
+        # equivalent: (`1`) a participant in ``pending`` that does not wait is dropped by ``waiting``
         self.pending = np.zeros(0, dtype=np.int64)  # in order: all participants waiting to enter a round (and some not)
         self.fresh: np.ndarray | None = None  # those of them waiting, where nobody has moved since they were found
         self.through = False  # some participant has passed the last round
@@ -1356,6 +1357,7 @@ class _Fluid:
                     self._carry(ids, nbytes)
                 if routes.failures:
                     ex.rerouted += float(nbytes[routes.rerouted[ids]].sum())
+                # equivalent: (`>=`) a 0-byte transfer put on the wire ends within the instant, then propagates
                 moving = nbytes > 0
                 count = int(moving.sum())
                 moving = _rows(moving)
@@ -1383,7 +1385,7 @@ class _Fluid:
         # equivalent: (`>`, and `1` below) a tally block a row later or sooner: sums of whole bytes
         if self.carrying and (everything or self.carrying_rows >= _BLOCK):
             self.ex.tally.add(*(np.concatenate(column) for column in zip(*self.carrying)))
-            self.carrying, self.carrying_rows = [], 0
+            self.carrying, self.carrying_rows = [], 0  # equivalent: (`1`) the next block a row sooner
         if everything:  # and what the rounds' patterns carried
             for state in self.calls.values():
                 state.tally(self.ex.tally)
@@ -1447,6 +1449,8 @@ class _Fluid:
                 if state.schedule.detached:
                     self._maybe_finish(state, src)
             # (an entered participant with nothing outstanding leaves at once: only those counted can be one now)
+            # equivalent: (`>=`) one array concatenated is itself; (`1`) participant 0 entered with nothing outstanding
+            # has left already (it leaves as its count falls to 0)
             touched = np.concatenate(fell) if len(fell) > 1 else fell[0] if fell else np.zeros(0, dtype=np.int64)
             touched = _distinct(touched)
             leaving = touched[state.entered[touched] & (state.outstanding[touched] == 0) & ~state.dead[touched]]
