@@ -356,3 +356,15 @@ def test_busbw_factors_are_nccl_tests():
     expect = {"allreduce": 14 / 8, "reduce_scatter": 7 / 8, "all_gather": 7 / 8, "broadcast": 1.0, "reduce": 1.0,
               "personalized_all_to_all": 7 / 8}
     assert {kind: BUSBW_FACTOR[kind](8) for kind in KINDS} == expect
+
+
+def test_a_pipeline_runs_as_many_rounds_as_its_longest_channel_needs():
+    """Broadcast of 262,145 fp32 on 3 ranks and 2 channels (Simple, 512 KiB chunks): channel 0 holds 131,073
+    elements (524,292 B: a 524,288 B chunk and a 4 B one), channel 1 131,072 (one 524,288 B chunk). Rounds: the
+    longest channel's K + n − 2 = 2 + 1 = 3; every chunk crosses both hops: 4 messages of 524,288 B and 2 of 4 B."""
+    made = pipeline.nccl_broadcast_schedule(3, 262_145, 4, channels=2)
+    sizes = {}
+    for k in range(made.rounds):
+        for nbytes in made.round(k).nbytes.tolist():
+            sizes[nbytes] = sizes.get(nbytes, 0) + 1
+    assert made.rounds == 3 and sizes == {524_288: 4, 4: 2}

@@ -61,7 +61,7 @@ def _pipeline(n: int, p: int, w: int, channels: int, protocol: str, gpus_per_nod
               reduce: bool) -> Schedule:
     g = node_size(n, protocol, gpus_per_node)
     if n == 1:
-        return empty(1, p)
+        return empty(1, p)  # equivalent: (2) a second participant of no schedule does nothing
     chain = chains(n, g, channels, reduce) + (np.arange(channels) * n)[:, None]  # participants
     first, count, size = _chunks(p, w, channels, protocol)
     last = bounds_of(p, channels)[1:]
@@ -84,6 +84,7 @@ def _pipeline(n: int, p: int, w: int, channels: int, protocol: str, gpus_per_nod
         scale = (dst[at_root], lo[at_root], hi[at_root]) if at_root.any() else None
         return Round(src, dst, wire_bytes(data, protocol), "reduce", combine, lo, hi, True, scale)
 
+    # equivalent: (`+ 2`) rounds past the last chunk's last hop are empty: no transfer, no time
     return Schedule(everyone, int(count.max()) + n - 2, round_, np.tile(ints(range(n)), channels), p, buffered=True)
 
 
