@@ -1084,6 +1084,10 @@ class _Rows:
         return taken[0] if len(taken) == 1 else {key: np.concatenate([chunk[key] for chunk in taken])
                                                  for key in self.types}
 
+    def replace(self, chunks: list[dict[str, np.ndarray]]) -> None:
+        """These chunks (none empty) instead of the table's, with their bounds."""
+        self.chunks, self.bounds = chunks, [_bounds(chunk) for chunk in chunks]
+
     def taken(self) -> dict[str, np.ndarray] | None:
         """Every row, in order, taken out of the table (None: none)."""
         if not self.chunks:
@@ -1477,7 +1481,7 @@ class _Fluid:
             if not every:
                 chunks.append(_kept(chunk, ~done))
             self.changed = True
-        self.tx.chunks = chunks
+        self.tx.replace(chunks)  # (its bounds too: a table's chunks and bounds go together)
 
     def _left(self) -> None:
         """Transfers whose last byte has left by now (``self.left``): in a buffered call, their senders stop
